@@ -1,0 +1,241 @@
+//! Pointwise activation functions `φ` of rate populations, and their derivatives `φ'`.
+//!
+//! A population's rate is `z = φ(u)` of its potential `u`. The simulator integrates this on the CPU and
+//! through OpenCL, and the credit-assignment measurements back-propagate through the same `φ'` gains,
+//! so both the value and the slope live here, generic over the float type (`f32` on devices, `f64` in
+//! the reference and the measurements).
+//!
+//! Conventions that a user could otherwise guess wrong:
+//! - `relu'(0) = 0` (the subgradient that keeps a silent unit silent).
+//! - `softplus(u) = ln(1 + eᵘ)`, evaluated so that it neither overflows for large `u` nor rounds to 0
+//!   for very negative `u`; its derivative is the logistic sigmoid.
+//! - NaN in gives NaN out for every function, so a diverging run shows up instead of being clipped.
+
+use num_traits::Float;
+use std::fmt;
+
+/// The activation function of a population.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// `φ(u) = u`.
+    Linear,
+    /// `φ(u) = tanh(u)`.
+    Tanh,
+    /// `φ(u) = max(0, u)`.
+    Relu,
+    /// `φ(u) = 1 / (1 + e⁻ᵘ)`.
+    Sigmoid,
+    /// `φ(u) = ln(1 + eᵘ)`.
+    Softplus,
+}
+
+impl Activation {
+    /// Every activation, in a fixed order (for sweeps and exhaustive tests).
+    pub const ALL: [Activation; 5] = [
+        Activation::Linear,
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::Sigmoid,
+        Activation::Softplus,
+    ];
+
+    /// The name used in circuit files and tables: `"linear"`, `"tanh"`, `"relu"`, `"sigmoid"`,
+    /// `"softplus"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Linear => "linear",
+            Activation::Tanh => "tanh",
+            Activation::Relu => "relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Softplus => "softplus",
+        }
+    }
+
+    /// The activation with this name; the inverse of [`Activation::name`]. ASCII case is ignored
+    /// (`"Tanh"` is accepted), anything else is `None`.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s))
+    }
+
+    /// `φ(u)`.
+    pub fn apply<T: Float>(self, u: T) -> T {
+        match self {
+            Activation::Linear => u,
+            Activation::Tanh => u.tanh(),
+            // Written as a comparison rather than `max` so that NaN propagates (`Float::max` drops it).
+            Activation::Relu => {
+                if u <= T::zero() {
+                    T::zero()
+                } else {
+                    u
+                }
+            }
+            Activation::Sigmoid => sigmoid(u),
+            // ln(1 + eᵘ) = max(u, 0) + ln(1 + e^(−|u|)): the exponential never exceeds 1, so nothing
+            // overflows, and ln_1p keeps the tiny tail e^u for very negative u instead of rounding it to 0.
+            Activation::Softplus => {
+                let positive_part = if u > T::zero() { u } else { T::zero() };
+                positive_part + (-u.abs()).exp().ln_1p()
+            }
+        }
+    }
+
+    /// `φ'(u)`, with `relu'(0) = 0`.
+    pub fn derivative<T: Float>(self, u: T) -> T {
+        match self {
+            Activation::Linear => T::one(),
+            Activation::Tanh => {
+                let t = u.tanh();
+                T::one() - t * t
+            }
+            Activation::Relu => {
+                if u.is_nan() {
+                    u
+                } else if u > T::zero() {
+                    T::one()
+                } else {
+                    T::zero()
+                }
+            }
+            Activation::Sigmoid => {
+                let s = sigmoid(u);
+                s * (T::one() - s)
+            }
+            Activation::Softplus => sigmoid(u),
+        }
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The logistic function, evaluated so that `e^x` is only taken for `x ≤ 0`: it cannot overflow, and
+/// for very negative `u` the result keeps its relative accuracy instead of being `1 − 1`.
+fn sigmoid<T: Float>(u: T) -> T {
+    if u >= T::zero() {
+        T::one() / (T::one() + (-u).exp())
+    } else {
+        // Also reached by NaN, which then propagates through exp.
+        let e = u.exp();
+        e / (T::one() + e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * (1.0 + b.abs())
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for a in Activation::ALL {
+            assert_eq!(Activation::from_name(a.name()), Some(a));
+            assert_eq!(a.to_string(), a.name());
+        }
+        assert_eq!(Activation::from_name("TANH"), Some(Activation::Tanh));
+        assert_eq!(Activation::from_name("gelu"), None);
+        assert_eq!(Activation::from_name(""), None);
+    }
+
+    #[test]
+    fn known_values() {
+        let ln2 = std::f64::consts::LN_2;
+        assert_eq!(Activation::Linear.apply(-2.5_f64), -2.5);
+        assert_eq!(Activation::Tanh.apply(0.0_f64), 0.0);
+        assert!(close(
+            Activation::Tanh.apply(1.0_f64),
+            0.761_594_155_955_764_9,
+            1e-15
+        ));
+        assert_eq!(Activation::Relu.apply(-3.0_f64), 0.0);
+        assert_eq!(Activation::Relu.apply(0.0_f64), 0.0);
+        assert_eq!(Activation::Relu.apply(2.0_f64), 2.0);
+        assert_eq!(Activation::Sigmoid.apply(0.0_f64), 0.5);
+        assert!(close(
+            Activation::Sigmoid.apply(2.0_f64),
+            0.880_797_077_977_882_3,
+            1e-15
+        ));
+        assert!(close(Activation::Softplus.apply(0.0_f64), ln2, 1e-15));
+        assert!(close(
+            Activation::Softplus.apply(1.0_f64),
+            1.313_261_687_518_222_8,
+            1e-15
+        ));
+        // Derivatives at known points.
+        assert_eq!(Activation::Relu.derivative(0.0_f64), 0.0);
+        assert_eq!(Activation::Relu.derivative(1e-300_f64), 1.0);
+        assert_eq!(Activation::Sigmoid.derivative(0.0_f64), 0.25);
+        assert_eq!(Activation::Softplus.derivative(0.0_f64), 0.5);
+        assert_eq!(Activation::Tanh.derivative(0.0_f64), 1.0);
+        assert_eq!(Activation::Linear.derivative(7.0_f64), 1.0);
+        // The f32 path gives the same values to f32 precision.
+        assert!((Activation::Softplus.apply(1.0_f32) - 1.313_261_7).abs() < 1e-6);
+    }
+
+    #[test]
+    fn derivative_matches_central_difference() {
+        let h = 1e-6;
+        for a in Activation::ALL {
+            for i in 0..=160 {
+                let u = -8.0 + 0.1 * f64::from(i) + 0.013; // offset: never exactly on relu's kink
+                let fd = (a.apply(u + h) - a.apply(u - h)) / (2.0 * h);
+                let d = a.derivative(u);
+                assert!(
+                    (fd - d).abs() < 1e-8,
+                    "{a}: u = {u}, finite difference {fd}, derivative {d}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn stable_at_large_magnitudes() {
+        for u in [50.0_f64, -50.0, 1000.0, -1000.0] {
+            for a in Activation::ALL {
+                assert!(a.apply(u).is_finite(), "{a}({u})");
+                assert!(a.derivative(u).is_finite(), "{a}'({u})");
+            }
+        }
+        // softplus(50) = 50 + ln(1 + e⁻⁵⁰), which is 50 in f64; softplus(−50) ≈ e⁻⁵⁰, not 0.
+        let tail = (-50.0_f64).exp();
+        assert_eq!(Activation::Softplus.apply(50.0_f64), 50.0);
+        assert!(close(Activation::Softplus.apply(-50.0_f64), tail, 1e-12));
+        assert_eq!(Activation::Softplus.apply(1000.0_f64), 1000.0);
+        assert!(Activation::Softplus.apply(-1000.0_f64) >= 0.0);
+        assert_eq!(Activation::Sigmoid.apply(50.0_f64), 1.0);
+        assert!(close(Activation::Sigmoid.apply(-50.0_f64), tail, 1e-12));
+        assert!(close(
+            Activation::Sigmoid.derivative(-50.0_f64),
+            tail,
+            1e-12
+        ));
+        assert!(close(
+            Activation::Softplus.derivative(-50.0_f64),
+            tail,
+            1e-12
+        ));
+        assert_eq!(Activation::Sigmoid.apply(-1000.0_f64), 0.0);
+        // f32 overflows e^u already at u ≈ 89.
+        assert_eq!(Activation::Softplus.apply(200.0_f32), 200.0);
+        assert_eq!(Activation::Sigmoid.apply(-200.0_f32), 0.0);
+    }
+
+    #[test]
+    fn nan_propagates() {
+        for a in Activation::ALL {
+            assert!(a.apply(f64::NAN).is_nan(), "{a}");
+            if a != Activation::Linear {
+                assert!(a.derivative(f64::NAN).is_nan(), "{a}'");
+            }
+        }
+    }
+}

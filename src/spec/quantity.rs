@@ -1,0 +1,173 @@
+//! Time quantities with units, as written in circuit files (`"0.1 ms"`, `"2 s"`, `"10 min"`).
+//!
+//! A time is always stored in seconds. A bare number is rejected on purpose: `tau: 5` could mean
+//! 5 ms or 5 s, and guessing wrong silently changes the science, so the error says which unit to add.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// A non-negative duration in seconds, parsed from a string with a unit.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Default)]
+pub struct Time {
+    seconds: f64,
+}
+
+/// Units accepted in time strings, with their length in seconds.
+const UNITS: [(&str, f64); 8] = [
+    ("us", 1e-6),
+    ("µs", 1e-6),
+    ("ms", 1e-3),
+    ("s", 1.0),
+    ("sec", 1.0),
+    ("min", 60.0),
+    ("h", 3600.0),
+    ("hr", 3600.0),
+];
+
+impl Time {
+    pub fn from_seconds(seconds: f64) -> Self {
+        Time { seconds }
+    }
+    pub fn from_ms(ms: f64) -> Self {
+        Time { seconds: ms * 1e-3 }
+    }
+    pub fn seconds(self) -> f64 {
+        self.seconds
+    }
+    pub fn ms(self) -> f64 {
+        self.seconds * 1e3
+    }
+    pub fn is_zero(&self) -> bool {
+        self.seconds == 0.0
+    }
+
+    /// Parses `"<number> <unit>"` (the space is optional).
+    pub fn parse(text: &str) -> Result<Time, String> {
+        let trimmed = text.trim();
+        let split = trimmed
+            .find(|c: char| c.is_alphabetic() || c == 'µ')
+            .ok_or_else(|| {
+                format!("time `{trimmed}` has no unit: add one, e.g. `{trimmed} ms` or `{trimmed} s`")
+            })?;
+        let (number, unit) = trimmed.split_at(split);
+        let number = number.trim();
+        let unit = unit.trim();
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("time `{trimmed}`: `{number}` is not a number"))?;
+        let scale = UNITS
+            .iter()
+            .find(|(name, _)| *name == unit)
+            .map(|(_, scale)| *scale)
+            .ok_or_else(|| {
+                format!("time `{trimmed}`: unknown unit `{unit}` (use us, ms, s, min or h)")
+            })?;
+        if !value.is_finite() {
+            return Err(format!("time `{trimmed}` is not finite"));
+        }
+        if value < 0.0 {
+            return Err(format!("time `{trimmed}` is negative; times must be ≥ 0"));
+        }
+        Ok(Time {
+            seconds: value * scale,
+        })
+    }
+}
+
+impl fmt::Display for Time {
+    /// Writes the time in the largest unit that keeps the number ≥ 1 and short, so that
+    /// expanded circuits read like hand-written ones and parse back to the same value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.seconds;
+        if s == 0.0 {
+            return write!(f, "0 ms");
+        }
+        let (unit, scale) = if s >= 60.0 && (s / 60.0).fract() == 0.0 {
+            ("min", 60.0)
+        } else if s >= 1.0 {
+            ("s", 1.0)
+        } else if s >= 1e-4 {
+            ("ms", 1e-3)
+        } else {
+            ("us", 1e-6)
+        };
+        let text = format!("{}", round_sig(s / scale));
+        if Time::parse(&format!("{text} {unit}")).map(|t| t.seconds) == Ok(s) {
+            return write!(f, "{text} {unit}");
+        }
+        // Fall back to exact seconds when no unit gives an exact short form.
+        write!(f, "{s} s")
+    }
+}
+
+/// Rounds to 12 significant digits to hide binary noise such as 0.30000000000000004.
+fn round_sig(value: f64) -> f64 {
+    let text = format!("{value:.12e}");
+    text.parse().unwrap_or(value)
+}
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TimeVisitor;
+        impl serde::de::Visitor<'_> for TimeVisitor {
+            type Value = Time;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a time with a unit, such as \"5 ms\" or \"2 s\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Time, E> {
+                Time::parse(v).map_err(E::custom)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Time, E> {
+                Err(E::custom(format!(
+                    "time `{v}` has no unit: write it as \"{v} ms\" or \"{v} s\""
+                )))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Time, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Time, E> {
+                self.visit_f64(v as f64)
+            }
+        }
+        deserializer.deserialize_any(TimeVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_unit() {
+        assert_eq!(Time::parse("0.1 ms").unwrap().seconds(), 0.1e-3);
+        assert_eq!(Time::parse("2 s").unwrap().seconds(), 2.0);
+        assert_eq!(Time::parse("10 min").unwrap().seconds(), 600.0);
+        assert_eq!(Time::parse("50ms").unwrap().seconds(), 0.05);
+        assert_eq!(Time::parse("3 us").unwrap().seconds(), 3e-6);
+    }
+
+    #[test]
+    fn rejects_bad_times_with_reasons() {
+        assert!(Time::parse("5").unwrap_err().contains("no unit"));
+        assert!(Time::parse("5 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(Time::parse("-1 ms").unwrap_err().contains("negative"));
+        assert!(Time::parse("abc ms").unwrap_err().contains("not a number"));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for text in ["0.1 ms", "5 ms", "2 s", "10 min", "0 ms", "1.5 s", "20 ms", "37 us"] {
+            let t = Time::parse(text).unwrap();
+            let back = Time::parse(&t.to_string()).unwrap();
+            assert_eq!(t, back, "{text} -> {t}");
+        }
+        assert_eq!(Time::parse("0.1 ms").unwrap().to_string(), "0.1 ms");
+        assert_eq!(Time::parse("2000 ms").unwrap().to_string(), "2 s");
+    }
+}

@@ -1,0 +1,375 @@
+//! The serde types of the circuit file format: what a user may write, and nothing else.
+//!
+//! Every struct denies unknown keys so a typo is an error, not a silently ignored setting.
+//! Enums use plain strings (`activation: tanh`) or one-key maps (`init: {uniform: [-1, 1]}`),
+//! never YAML tags, so files stay readable and diff cleanly. Meaning (names resolve, shapes match,
+//! time steps are stable) is checked later, in `circuit`.
+
+use super::quantity::Time;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// A whole circuit file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub time: TimeSpec,
+    pub task: TaskSpec,
+    pub populations: IndexMap<String, PopulationSpec>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub projections: IndexMap<String, ProjectionSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub motifs: Vec<MotifSpec>,
+    /// Shorthand for a named learning rule; `circuit::expand` turns it into populations,
+    /// projections and motifs and removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning: Option<LearningSpec>,
+    #[serde(default)]
+    pub record: RecordSpec,
+}
+
+/// Integration settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeSpec {
+    pub dt: Time,
+    pub duration: Time,
+    #[serde(default)]
+    pub method: Method,
+}
+
+/// Integration method for activities and weights alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    Euler,
+    #[default]
+    ExponentialEuler,
+    Rk4,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Euler => "euler",
+            Method::ExponentialEuler => "exponential_euler",
+            Method::Rk4 => "rk4",
+        }
+    }
+}
+
+/// The task: where inputs and targets come from, and how they are presented in time.
+/// Fields that do not apply to `kind` are rejected by validation, naming the field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+    pub kind: TaskKindName,
+    /// Linear teacher: distribution of the teacher's entries (default uniform [-1, 1]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<Init>,
+    /// Tanh teacher: width of the teacher's hidden layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<usize>,
+    /// Gaussian mixture: number of classes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<usize>,
+    /// Gaussian mixture: spread of the class means (their norm is about this value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub separation: Option<f64>,
+    /// CSV task: path of the file, relative to the circuit file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// CSV task: how many leading columns are inputs (the rest are targets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<usize>,
+    /// CSV task: whether targets are one-hot classes (accuracy is then recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<bool>,
+    /// Standard deviation of generated inputs (teacher and mixture tasks; default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_std: Option<f64>,
+    pub stimulus: StimulusSpec,
+    /// Number of held-out samples for the held-out loss and accuracy.
+    #[serde(default = "default_held_out")]
+    pub held_out: usize,
+}
+
+fn default_held_out() -> usize {
+    200
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKindName {
+    LinearTeacher,
+    TanhTeacher,
+    GaussianMixture,
+    Digits,
+    Csv,
+}
+
+/// How samples are laid out in time: each is held for `duration`, then `gap` of silence; the
+/// output error reaches the circuit `error_delay` late.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StimulusSpec {
+    pub duration: Time,
+    #[serde(default, skip_serializing_if = "Time::is_zero")]
+    pub gap: Time,
+    #[serde(default, skip_serializing_if = "Time::is_zero")]
+    pub error_delay: Time,
+}
+
+/// What a population is for. `rate` populations integrate their input; `error` populations
+/// hold error signals (usually instantaneous); `input` and `target` are driven by the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Input,
+    Target,
+    #[default]
+    Rate,
+    Error,
+}
+
+impl Role {
+    pub fn is_driven(self) -> bool {
+        matches!(self, Role::Input | Role::Target)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivationName {
+    #[default]
+    Linear,
+    Tanh,
+    Relu,
+    Sigmoid,
+    Softplus,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopulationSpec {
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub role: Role,
+    pub size: usize,
+    /// Membrane time constant; `0 ms` makes the population instantaneous. Required for rate
+    /// populations; error populations default to instantaneous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau: Option<Time>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub activation: ActivationName,
+    /// Constant bias added to the input of every unit.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub bias: f64,
+    /// Noise σ: the stationary standard deviation of u that the noise alone would produce.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub noise: f64,
+    /// For local error populations: multiply the input by φ'(u) of this partner population.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gain_from: Option<String>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// A distribution for initial weights (and teacher matrices).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    #[default]
+    Zeros,
+    Identity,
+    Constant(f64),
+    Uniform([f64; 2]),
+    /// `[mean, standard deviation]`
+    Normal([f64; 2]),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectionSpec {
+    pub from: String,
+    pub to: String,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub init: Init,
+    /// +1 or −1: the projection's contribution is multiplied by it.
+    #[serde(default = "plus_one", skip_serializing_if = "is_plus_one")]
+    pub sign: f64,
+    /// Transmission delay (a ring buffer of past presynaptic rates).
+    #[serde(default, skip_serializing_if = "Time::is_zero")]
+    pub delay: Time,
+    /// This projection's matrix is the transpose of the named projection at all times
+    /// (weight transport: non-local, as backprop needs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tied: Option<String>,
+    /// For feedback projections: the forward projection whose transpose this one stands in
+    /// for; weight alignment compares the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stands_for: Option<String>,
+}
+
+fn plus_one() -> f64 {
+    1.0
+}
+fn is_plus_one(value: &f64) -> bool {
+    *value == 1.0
+}
+
+/// Rule coefficients θ over the local term basis (DESIGN §1.2); absent terms are zero.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// m_i x_j: three-factor, error-driven
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub m_x: f64,
+    /// z_i x_j: Hebbian
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub z_x: f64,
+    /// z_i² W_ij: Oja's normalising term
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub zz_w: f64,
+    /// z_i
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub z: f64,
+    /// x_j
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub x: f64,
+    /// m_i
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub m: f64,
+    /// constant drift
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub one: f64,
+}
+
+/// A heterosynaptic motif: the plastic synapse, the modulatory signal at its post units, the
+/// rule coefficients and the plasticity timescales.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MotifSpec {
+    pub plastic: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modulator: Option<String>,
+    pub rule: RuleSpec,
+    pub tau_w: Time,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_decay: Option<Time>,
+    /// Weight noise σ_w in τ_w dW = … dt + σ_w dB.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub weight_noise: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleName {
+    Sgd,
+    Fa,
+    Dfa,
+    Kp,
+    Hebbian,
+    AntiHebbian,
+    Oja,
+}
+
+impl RuleName {
+    pub const ALL: [RuleName; 7] = [
+        RuleName::Sgd,
+        RuleName::Fa,
+        RuleName::Dfa,
+        RuleName::Kp,
+        RuleName::Hebbian,
+        RuleName::AntiHebbian,
+        RuleName::Oja,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleName::Sgd => "sgd",
+            RuleName::Fa => "fa",
+            RuleName::Dfa => "dfa",
+            RuleName::Kp => "kp",
+            RuleName::Hebbian => "hebbian",
+            RuleName::AntiHebbian => "anti_hebbian",
+            RuleName::Oja => "oja",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<RuleName> {
+        RuleName::ALL.into_iter().find(|r| r.name() == name)
+    }
+    /// Rules that send an output error back through feedback pathways.
+    pub fn is_error_driven(self) -> bool {
+        matches!(
+            self,
+            RuleName::Sgd | RuleName::Fa | RuleName::Dfa | RuleName::Kp
+        )
+    }
+}
+
+/// The `learning:` shorthand.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearningSpec {
+    pub rule: RuleName,
+    /// The output population whose error drives learning (error-driven rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Initial feedback weights for fa, dfa and kp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_init: Option<Init>,
+    pub tau_w: Time,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_decay: Option<Time>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub weight_noise: f64,
+    /// Which projections learn; default: every forward projection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plastic: Option<Vec<String>>,
+}
+
+/// Measurements that can be recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    Loss,
+    Accuracy,
+    GradientAlignment,
+    LossAlignment,
+    WeightAlignment,
+    HebbianSignature,
+    LearningStrength,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSpec {
+    #[serde(default = "default_record_every")]
+    pub every: Time,
+    #[serde(default = "default_measures")]
+    pub measure: Vec<Measure>,
+    /// Record activity traces of instance 0 for this long from the start (0 = none).
+    #[serde(default, skip_serializing_if = "Time::is_zero")]
+    pub traces: Time,
+}
+
+fn default_record_every() -> Time {
+    Time::from_ms(100.0)
+}
+fn default_measures() -> Vec<Measure> {
+    vec![Measure::Loss, Measure::Accuracy]
+}
+
+impl Default for RecordSpec {
+    fn default() -> Self {
+        RecordSpec {
+            every: default_record_every(),
+            measure: default_measures(),
+            traces: Time::default(),
+        }
+    }
+}
