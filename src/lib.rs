@@ -4,6 +4,11 @@
 //! checks) → `plan` (flat ensemble buffers) → `backend` (cpu, opencl) → `record` (run
 //! directories) → `plot`.
 
-pub mod spec;
 pub mod activation;
+pub mod circuit;
+pub mod cli;
 pub mod measure;
+pub mod rng;
+pub mod rule;
+pub mod spec;
+pub mod task;

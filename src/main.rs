@@ -1,3 +1,5 @@
+//! The `hetsim` binary: everything lives in the library; this only forwards the exit code.
+
 fn main() {
-    println!("Hello, world!");
+    std::process::exit(hetsim::cli::main_with_args());
 }

@@ -27,7 +27,14 @@ impl Diagnostic {
         hint: Option<String>,
     ) -> Self {
         let (line, column) = locator.locate(&path).unwrap_or((1, 1));
-        Diagnostic { file: file.to_path_buf(), line, column, path, message: message.into(), hint }
+        Diagnostic {
+            file: file.to_path_buf(),
+            line,
+            column,
+            path,
+            message: message.into(),
+            hint,
+        }
     }
 }
 

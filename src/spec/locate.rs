@@ -79,7 +79,10 @@ impl Locator {
             let mut indent = line.len() - line.trim_start().len();
             let mut rest = &line[indent..];
             // A sequence item: `- value` or `- key: value`.
-            while let Some(after) = rest.strip_prefix("- ").or(if rest == "-" { Some("") } else { None }) {
+            while let Some(after) =
+                rest.strip_prefix("- ")
+                    .or(if rest == "-" { Some("") } else { None })
+            {
                 while let Some(top) = stack.last() {
                     if top.indent > indent || (top.indent == indent && top.is_item) {
                         stack.pop();
@@ -94,7 +97,12 @@ impl Locator {
                     }
                     None => 0,
                 };
-                stack.push(Frame { indent, seg: Seg::Index(index), is_item: true, next_index: 0 });
+                stack.push(Frame {
+                    indent,
+                    seg: Seg::Index(index),
+                    is_item: true,
+                    next_index: 0,
+                });
                 let skipped = rest.len() - after.len();
                 let spaces = after.len() - after.trim_start().len();
                 indent += skipped + spaces;
@@ -105,7 +113,9 @@ impl Locator {
                     rest = "";
                 }
             }
-            let Some((key, value)) = split_key(rest) else { continue };
+            let Some((key, value)) = split_key(rest) else {
+                continue;
+            };
             while let Some(top) = stack.last() {
                 if top.indent >= indent && !(top.is_item && top.indent < indent) {
                     stack.pop();
@@ -114,14 +124,21 @@ impl Locator {
                 }
             }
             let path = path_of(&stack).key(&key);
-            locator.entries.push((path.clone(), line_no + 1, indent + 1));
+            locator
+                .entries
+                .push((path.clone(), line_no + 1, indent + 1));
             let value = value.trim_start();
             if value.starts_with('{') || value.starts_with('[') {
                 // `value` is a suffix of `line`, so its column follows from the lengths.
                 let column = line.len() - value.len() + 1;
                 scan_flow(value, &path, line_no + 1, column, &mut locator.entries);
             }
-            stack.push(Frame { indent, seg: Seg::Key(key), is_item: false, next_index: 0 });
+            stack.push(Frame {
+                indent,
+                seg: Seg::Key(key),
+                is_item: false,
+                next_index: 0,
+            });
         }
         locator
     }
@@ -145,7 +162,12 @@ impl Locator {
             .iter()
             .filter(|(_, l, c)| *l == line && *c <= column)
             .max_by_key(|(_, _, c)| *c)
-            .or_else(|| self.entries.iter().filter(|(_, l, _)| *l == line).min_by_key(|(_, _, c)| *c))
+            .or_else(|| {
+                self.entries
+                    .iter()
+                    .filter(|(_, l, _)| *l == line)
+                    .min_by_key(|(_, _, c)| *c)
+            })
             .map(|(p, _, _)| p)
     }
 }
@@ -178,7 +200,9 @@ fn split_key(text: &str) -> Option<(String, &str)> {
         let after = &stripped[end + 1..];
         (stripped[..end].to_string(), after.strip_prefix(':')?)
     } else {
-        let colon = text.find(": ").or_else(|| text.strip_suffix(':').map(|s| s.len()))?;
+        let colon = text
+            .find(": ")
+            .or_else(|| text.strip_suffix(':').map(|s| s.len()))?;
         let key = &text[..colon];
         if key.contains(['{', '[', ',']) {
             return None;
@@ -189,7 +213,13 @@ fn split_key(text: &str) -> Option<(String, &str)> {
 }
 
 /// Records the keys of a one-line flow collection starting at `column` (1-based).
-fn scan_flow(text: &str, base: &YamlPath, line: usize, column: usize, out: &mut Vec<(YamlPath, usize, usize)>) {
+fn scan_flow(
+    text: &str,
+    base: &YamlPath,
+    line: usize,
+    column: usize,
+    out: &mut Vec<(YamlPath, usize, usize)>,
+) {
     // Stack of (path of the collection, is_sequence, next index).
     let mut stack: Vec<(YamlPath, bool, usize)> = Vec::new();
     let mut pending: Option<YamlPath> = None; // key just read, awaiting its value
@@ -232,7 +262,9 @@ fn scan_flow(text: &str, base: &YamlPath, line: usize, column: usize, out: &mut 
             }
             ':' if token_start.is_some() => {
                 let start = token_start.take().unwrap_or(byte);
-                let key = text[start..byte].trim().trim_matches(|q| q == '"' || q == '\'');
+                let key = text[start..byte]
+                    .trim()
+                    .trim_matches(|q| q == '"' || q == '\'');
                 if let Some((parent, _, _)) = stack.last() {
                     let path = parent.key(key);
                     out.push((path.clone(), line, column + text[..start].chars().count()));
@@ -258,9 +290,18 @@ mod tests {
     fn finds_block_and_flow_keys() {
         let loc = Locator::new(DOC);
         assert_eq!(loc.locate(&YamlPath::of(&["name"])), Some((1, 1)));
-        assert_eq!(loc.locate(&YamlPath::of(&["populations", "h"])), Some((3, 3)));
-        assert_eq!(loc.locate(&YamlPath::of(&["populations", "h", "tau"])), Some((3, 17)));
-        assert_eq!(loc.locate(&YamlPath::of(&["populations", "y", "tau"])), Some((6, 5)));
+        assert_eq!(
+            loc.locate(&YamlPath::of(&["populations", "h"])),
+            Some((3, 3))
+        );
+        assert_eq!(
+            loc.locate(&YamlPath::of(&["populations", "h", "tau"])),
+            Some((3, 17))
+        );
+        assert_eq!(
+            loc.locate(&YamlPath::of(&["populations", "y", "tau"])),
+            Some((6, 5))
+        );
         let motif0 = YamlPath::of(&["motifs"]).index(0);
         assert_eq!(loc.locate(&motif0.key("plastic")), Some((8, 6)));
         assert_eq!(loc.locate(&motif0.key("rule").key("m_x")), Some((8, 26)));
@@ -271,7 +312,10 @@ mod tests {
     #[test]
     fn missing_field_points_at_parent() {
         let loc = Locator::new(DOC);
-        assert_eq!(loc.locate(&YamlPath::of(&["populations", "y", "activation"])), Some((4, 3)));
+        assert_eq!(
+            loc.locate(&YamlPath::of(&["populations", "y", "activation"])),
+            Some((4, 3))
+        );
     }
 
     #[test]

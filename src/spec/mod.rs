@@ -31,11 +31,20 @@ pub struct SourceFile {
 impl SourceFile {
     pub fn from_text(path: &Path, text: String) -> Self {
         let locator = Locator::new(&text);
-        SourceFile { path: path.to_path_buf(), text, locator }
+        SourceFile {
+            path: path.to_path_buf(),
+            text,
+            locator,
+        }
     }
 
     /// A diagnostic located at `path` in this file.
-    pub fn diagnostic(&self, path: YamlPath, message: impl Into<String>, hint: Option<String>) -> Diagnostic {
+    pub fn diagnostic(
+        &self,
+        path: YamlPath,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> Diagnostic {
         Diagnostic::at(&self.path, &self.locator, path, message, hint)
     }
 }
@@ -54,10 +63,18 @@ fn whole_file_error(path: &Path, message: String, hint: Option<String>) -> Diagn
 /// Reads a circuit file, refusing missing, oversized, empty and non-text files with a reason.
 pub fn read_source(path: &Path) -> Result<SourceFile, Diagnostics> {
     let metadata = std::fs::metadata(path).map_err(|e| {
-        whole_file_error(path, format!("cannot read the file: {e}"), Some("check the path".into()))
+        whole_file_error(
+            path,
+            format!("cannot read the file: {e}"),
+            Some("check the path".into()),
+        )
     })?;
     if metadata.is_dir() {
-        return Err(whole_file_error(path, "is a directory, not a circuit file".into(), None));
+        return Err(whole_file_error(
+            path,
+            "is a directory, not a circuit file".into(),
+            None,
+        ));
     }
     if metadata.len() > MAX_CIRCUIT_BYTES {
         return Err(whole_file_error(
@@ -95,7 +112,12 @@ pub fn read_source(path: &Path) -> Result<SourceFile, Diagnostics> {
 
 fn binary_error(path: &Path, valid_prefix: &[u8]) -> Diagnostics {
     let line = valid_prefix.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = valid_prefix.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+    let column = valid_prefix
+        .iter()
+        .rev()
+        .take_while(|&&b| b != b'\n')
+        .count()
+        + 1;
     Diagnostics(vec![Diagnostic {
         file: path.to_path_buf(),
         line,
@@ -130,7 +152,11 @@ fn yaml_error_diagnostic(source: &SourceFile, error: &serde_saphyr::Error) -> Di
     let raw = error.to_string();
     // The rendered error may repeat the location; keep the first line's message only.
     let message = clean_message(&raw);
-    let path = source.locator.path_at(line, column).cloned().unwrap_or_default();
+    let path = source
+        .locator
+        .path_at(line, column)
+        .cloned()
+        .unwrap_or_default();
     let hint = unknown_field_hint(&message).or_else(|| {
         if message.contains("duplicate") {
             Some("each key may appear once in a mapping; remove or rename one".into())
@@ -140,11 +166,22 @@ fn yaml_error_diagnostic(source: &SourceFile, error: &serde_saphyr::Error) -> Di
             None
         }
     });
-    Diagnostic { file: source.path.clone(), line: line.max(1), column: column.max(1), path, message, hint }
+    Diagnostic {
+        file: source.path.clone(),
+        line: line.max(1),
+        column: column.max(1),
+        path,
+        message,
+        hint,
+    }
 }
 
 fn clean_message(raw: &str) -> String {
-    let first = raw.lines().find(|l| !l.trim().is_empty()).unwrap_or(raw).trim();
+    let first = raw
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(raw)
+        .trim();
     // Drop a trailing " at line X, column Y" that the location already says.
     match first.rfind(" at line ") {
         Some(at) => first[..at].trim_end_matches(',').to_string(),
@@ -156,7 +193,11 @@ fn clean_message(raw: &str) -> String {
 pub fn unknown_field_hint(message: &str) -> Option<String> {
     let rest = message.split("unknown field `").nth(1)?;
     let unknown = rest.split('`').next()?;
-    let expected: Vec<&str> = rest.split('`').skip(1).filter(|s| !s.trim().is_empty() && !s.contains(',') && !s.contains("expected")).collect();
+    let expected: Vec<&str> = rest
+        .split('`')
+        .skip(1)
+        .filter(|s| !s.trim().is_empty() && !s.contains(',') && !s.contains("expected"))
+        .collect();
     let nearest = expected
         .iter()
         .map(|candidate| (levenshtein(unknown, candidate), *candidate))
@@ -192,14 +233,21 @@ pub fn to_yaml(spec: &CircuitSpec) -> String {
 /// Applies `path=value` overrides (`--set learning.tau_w="5 s"`) to a spec. The value is read
 /// as YAML, so numbers, strings with units and small maps all work; the result is checked
 /// against the schema like the file itself.
-pub fn apply_overrides(spec: &CircuitSpec, overrides: &[(String, String)]) -> Result<CircuitSpec, String> {
+pub fn apply_overrides(
+    spec: &CircuitSpec,
+    overrides: &[(String, String)],
+) -> Result<CircuitSpec, String> {
     if overrides.is_empty() {
         return Ok(spec.clone());
     }
     let mut tree = serde_json::to_value(spec).map_err(|e| e.to_string())?;
     for (path, value_text) in overrides {
-        let value: serde_json::Value = serde_saphyr::from_str(value_text)
-            .map_err(|e| format!("--set {path}={value_text}: cannot read the value: {}", clean_message(&e.to_string())))?;
+        let value: serde_json::Value = serde_saphyr::from_str(value_text).map_err(|e| {
+            format!(
+                "--set {path}={value_text}: cannot read the value: {}",
+                clean_message(&e.to_string())
+            )
+        })?;
         set_path(&mut tree, path, value).map_err(|e| format!("--set {path}={value_text}: {e}"))?;
     }
     serde_json::from_value(tree).map_err(|e| format!("--set: {e}"))
@@ -220,8 +268,12 @@ pub fn parse_path(path: &str) -> Result<YamlPath, String> {
             segs.push(Seg::Key(key.to_string()));
         }
         while let Some(inner) = rest.strip_prefix('[') {
-            let end = inner.find(']').ok_or_else(|| format!("unclosed `[` in `{path}`"))?;
-            let index = inner[..end].parse().map_err(|_| format!("bad index in `{path}`"))?;
+            let end = inner
+                .find(']')
+                .ok_or_else(|| format!("unclosed `[` in `{path}`"))?;
+            let index = inner[..end]
+                .parse()
+                .map_err(|_| format!("bad index in `{path}`"))?;
             segs.push(Seg::Index(index));
             rest = &inner[end + 1..];
         }
@@ -229,7 +281,11 @@ pub fn parse_path(path: &str) -> Result<YamlPath, String> {
     Ok(YamlPath(segs))
 }
 
-fn set_path(tree: &mut serde_json::Value, path: &str, value: serde_json::Value) -> Result<(), String> {
+fn set_path(
+    tree: &mut serde_json::Value,
+    path: &str,
+    value: serde_json::Value,
+) -> Result<(), String> {
     let parsed = parse_path(path)?;
     let mut node = tree;
     let count = parsed.0.len();
@@ -237,17 +293,24 @@ fn set_path(tree: &mut serde_json::Value, path: &str, value: serde_json::Value) 
         let last = i + 1 == count;
         node = match seg {
             Seg::Key(k) => {
-                let map = node.as_object_mut().ok_or_else(|| format!("`{k}` is not inside a mapping"))?;
+                let map = node
+                    .as_object_mut()
+                    .ok_or_else(|| format!("`{k}` is not inside a mapping"))?;
                 if last {
                     map.insert(k.clone(), value);
                     return Ok(());
                 }
-                map.entry(k.clone()).or_insert_with(|| serde_json::Value::Object(Default::default()))
+                map.entry(k.clone())
+                    .or_insert_with(|| serde_json::Value::Object(Default::default()))
             }
             Seg::Index(n) => {
-                let list = node.as_array_mut().ok_or_else(|| format!("[{n}] is not inside a list"))?;
+                let list = node
+                    .as_array_mut()
+                    .ok_or_else(|| format!("[{n}] is not inside a list"))?;
                 let len = list.len();
-                let slot = list.get_mut(*n).ok_or_else(|| format!("index {n} is out of range (the list has {len})"))?;
+                let slot = list
+                    .get_mut(*n)
+                    .ok_or_else(|| format!("index {n} is out of range (the list has {len})"))?;
                 if last {
                     *slot = value;
                     return Ok(());
@@ -265,13 +328,17 @@ mod tests {
 
     #[test]
     fn nearest_key_is_suggested() {
-        let hint = unknown_field_hint("unknown field `tua`, expected one of `role`, `size`, `tau`").unwrap();
+        let hint = unknown_field_hint("unknown field `tua`, expected one of `role`, `size`, `tau`")
+            .unwrap();
         assert!(hint.starts_with("did you mean `tau`?"), "{hint}");
     }
 
     #[test]
     fn paths_parse() {
-        assert_eq!(parse_path("motifs[1].tau_w").unwrap().to_string(), "motifs[1].tau_w");
+        assert_eq!(
+            parse_path("motifs[1].tau_w").unwrap().to_string(),
+            "motifs[1].tau_w"
+        );
         assert!(parse_path("a..b").is_err());
     }
 }

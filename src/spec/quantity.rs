@@ -47,7 +47,9 @@ impl Time {
         let split = trimmed
             .find(|c: char| c.is_alphabetic() || c == 'µ')
             .ok_or_else(|| {
-                format!("time `{trimmed}` has no unit: add one, e.g. `{trimmed} ms` or `{trimmed} s`")
+                format!(
+                    "time `{trimmed}` has no unit: add one, e.g. `{trimmed} ms` or `{trimmed} s`"
+                )
             })?;
         let (number, unit) = trimmed.split_at(split);
         let number = number.trim();
@@ -155,14 +157,20 @@ mod tests {
     #[test]
     fn rejects_bad_times_with_reasons() {
         assert!(Time::parse("5").unwrap_err().contains("no unit"));
-        assert!(Time::parse("5 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(
+            Time::parse("5 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
         assert!(Time::parse("-1 ms").unwrap_err().contains("negative"));
         assert!(Time::parse("abc ms").unwrap_err().contains("not a number"));
     }
 
     #[test]
     fn display_round_trips() {
-        for text in ["0.1 ms", "5 ms", "2 s", "10 min", "0 ms", "1.5 s", "20 ms", "37 us"] {
+        for text in [
+            "0.1 ms", "5 ms", "2 s", "10 min", "0 ms", "1.5 s", "20 ms", "37 us",
+        ] {
             let t = Time::parse(text).unwrap();
             let back = Time::parse(&t.to_string()).unwrap();
             assert_eq!(t, back, "{text} -> {t}");

@@ -1,0 +1,702 @@
+//! Resolves names to indices and checks what an explicit circuit means: names exist, shapes
+//! match, time constants and steps are sane, instantaneous populations form no cycle, modulators
+//! reach their synapses, and the task fits the input and target populations.
+//!
+//! Every check adds to one list so a user sees all problems of a file at once.
+
+use super::{Circuit, Motif, OutputPath, Population, Projection, activation_of, theta_of};
+use crate::rule::needs_modulator;
+use crate::spec::{
+    CircuitSpec, Diagnostic, Diagnostics, Init, Method, Role, SourceFile, TaskKindName, YamlPath,
+};
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::DiGraph;
+
+struct Checker<'a> {
+    source: &'a SourceFile,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, path: YamlPath, message: impl Into<String>, hint: Option<&str>) {
+        let d = self
+            .source
+            .diagnostic(path, message, hint.map(str::to_string));
+        self.errors.push(d);
+    }
+    fn warn(&mut self, path: YamlPath, message: impl Into<String>, hint: Option<&str>) {
+        let d = self
+            .source
+            .diagnostic(path, message, hint.map(str::to_string));
+        self.warnings.push(d);
+    }
+}
+
+fn pop_path(name: &str) -> YamlPath {
+    YamlPath::of(&["populations", name])
+}
+fn proj_path(name: &str) -> YamlPath {
+    YamlPath::of(&["projections", name])
+}
+fn motif_path(i: usize) -> YamlPath {
+    YamlPath::of(&["motifs"]).index(i)
+}
+
+pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circuit, Diagnostics> {
+    let mut c = Checker {
+        source,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    check_time(&mut c, &spec);
+
+    let index_of = |name: &str| spec.populations.get_index_of(name);
+    let names: Vec<&str> = spec.populations.keys().map(|s| s.as_str()).collect();
+    let known_pops = format!("known populations: {}", names.join(", "));
+
+    // Populations.
+    let mut populations = Vec::new();
+    for (name, p) in &spec.populations {
+        let path = pop_path(name);
+        if p.size == 0 {
+            c.error(path.key("size"), "size must be at least 1", None);
+        }
+        let tau_s = match (p.role, p.tau) {
+            (Role::Input | Role::Target, Some(_)) => {
+                c.error(
+                    path.key("tau"),
+                    format!(
+                        "{} populations follow the task and have no time constant",
+                        role_name(p.role)
+                    ),
+                    Some("remove `tau`"),
+                );
+                0.0
+            }
+            (Role::Rate, None) => {
+                c.error(
+                    path.clone(),
+                    "rate population needs `tau`",
+                    Some("add e.g. `tau: 5 ms`, or `tau: 0 ms` for an instantaneous population"),
+                );
+                0.0
+            }
+            (_, tau) => tau.map(|t| t.seconds()).unwrap_or(0.0),
+        };
+        if p.role.is_driven() && (p.gain_from.is_some() || p.noise != 0.0 || p.bias != 0.0) {
+            c.error(path.clone(), format!("{} populations take their values from the task; `gain_from`, `noise` and `bias` do not apply", role_name(p.role)), None);
+        }
+        if !(p.noise >= 0.0 && p.noise.is_finite()) {
+            c.error(
+                path.key("noise"),
+                format!("noise must be a finite σ ≥ 0, not {}", p.noise),
+                None,
+            );
+        }
+        if !p.bias.is_finite() {
+            c.error(path.key("bias"), "bias must be finite", None);
+        }
+        let gain_from = p.gain_from.as_ref().and_then(|g| match index_of(g) {
+            None => {
+                c.error(
+                    path.key("gain_from"),
+                    format!("unknown population `{g}`"),
+                    Some(&known_pops),
+                );
+                None
+            }
+            Some(i) if spec.populations[i].size != p.size => {
+                c.error(
+                    path.key("gain_from"),
+                    format!(
+                        "`{g}` has {} units but `{name}` has {}; the gain is taken unit by unit",
+                        spec.populations[i].size, p.size
+                    ),
+                    None,
+                );
+                None
+            }
+            Some(i) if g == name => {
+                c.error(
+                    path.key("gain_from"),
+                    "a population cannot take its gain from itself",
+                    None,
+                );
+                let _ = i;
+                None
+            }
+            Some(i) => Some(i),
+        });
+        populations.push(Population {
+            name: name.clone(),
+            role: p.role,
+            size: p.size,
+            tau_s,
+            activation: activation_of(p.activation),
+            bias: p.bias,
+            noise: p.noise,
+            gain_from,
+        });
+    }
+
+    // Projections.
+    let mut projections: Vec<Projection> = Vec::new();
+    let proj_names: Vec<&str> = spec.projections.keys().map(|s| s.as_str()).collect();
+    for (name, p) in &spec.projections {
+        let path = proj_path(name);
+        let from = index_of(&p.from);
+        let to = index_of(&p.to);
+        if from.is_none() {
+            c.error(
+                path.key("from"),
+                format!("unknown population `{}`", p.from),
+                Some(&known_pops),
+            );
+        }
+        if to.is_none() {
+            c.error(
+                path.key("to"),
+                format!("unknown population `{}`", p.to),
+                Some(&known_pops),
+            );
+        }
+        if let Some(t) = to
+            && populations[t].role.is_driven()
+        {
+            c.error(
+                path.key("to"),
+                format!(
+                    "`{}` is a {} population: the task drives it, projections cannot",
+                    p.to,
+                    role_name(populations[t].role)
+                ),
+                None,
+            );
+        }
+        if p.sign != 1.0 && p.sign != -1.0 {
+            c.error(
+                path.key("sign"),
+                format!("sign must be 1 or -1, not {}", p.sign),
+                None,
+            );
+        }
+        check_init(
+            &mut c,
+            path.key("init"),
+            &p.init,
+            from.zip(to)
+                .map(|(f, t)| (populations[f].size, populations[t].size)),
+        );
+        let (from, to) = (from.unwrap_or(0), to.unwrap_or(0));
+        let forward = expand_is_forward(&spec, p);
+        projections.push(Projection {
+            name: name.clone(),
+            from,
+            to,
+            init: p.init.clone(),
+            sign: p.sign,
+            delay_s: p.delay.seconds(),
+            tied: None,
+            stands_for: None,
+            motif: None,
+            forward,
+        });
+    }
+    // References between projections, once all exist.
+    for (i, (name, p)) in spec.projections.iter().enumerate() {
+        let path = proj_path(name);
+        for (field, target) in [("tied", &p.tied), ("stands_for", &p.stands_for)] {
+            let Some(target) = target else { continue };
+            match spec.projections.get_index_of(target) {
+                None => c.error(
+                    path.key(field),
+                    format!("unknown projection `{target}`"),
+                    Some(&format!("known projections: {}", proj_names.join(", "))),
+                ),
+                Some(j) if j == i => c.error(
+                    path.key(field),
+                    format!("`{name}` cannot refer to itself"),
+                    None,
+                ),
+                Some(j) => {
+                    let (me, other) = (&projections[i], &projections[j]);
+                    let shape =
+                        |pr: &Projection| (populations[pr.to].size, populations[pr.from].size);
+                    let (rows, cols) = shape(me);
+                    let (other_rows, other_cols) = shape(other);
+                    if (rows, cols) != (other_cols, other_rows) {
+                        c.error(path.key(field), format!("`{name}` is {rows}×{cols} but the transpose of `{target}` is {other_cols}×{other_rows}"), Some("a tied or stand-in projection must have the transposed shape"));
+                    }
+                    if field == "tied" {
+                        if spec.projections[target].tied.is_some() {
+                            c.error(path.key(field), format!("`{target}` is itself tied; tie to a projection that owns its weights"), None);
+                        }
+                        projections[i].tied = Some(j);
+                    } else {
+                        projections[i].stands_for = Some(j);
+                    }
+                }
+            }
+        }
+    }
+
+    // Motifs.
+    let mut motifs = Vec::new();
+    for (k, m) in spec.motifs.iter().enumerate() {
+        let path = motif_path(k);
+        let Some(proj) = spec.projections.get_index_of(&m.plastic) else {
+            c.error(
+                path.key("plastic"),
+                format!("unknown projection `{}`", m.plastic),
+                Some(&format!("known projections: {}", proj_names.join(", "))),
+            );
+            continue;
+        };
+        if projections[proj].tied.is_some() {
+            c.error(
+                path.key("plastic"),
+                format!(
+                    "`{}` is tied to another projection's transpose and cannot learn on its own",
+                    m.plastic
+                ),
+                None,
+            );
+        }
+        if let Some(other) = projections[proj].motif {
+            c.error(
+                path.key("plastic"),
+                format!(
+                    "`{}` already learns through motifs[{other}]; combine the rules into one motif",
+                    m.plastic
+                ),
+                None,
+            );
+        }
+        let theta = theta_of(m);
+        if theta.iter().all(|t| *t == 0.0) {
+            c.error(
+                path.key("rule"),
+                "every rule coefficient is zero, so the projection would never learn",
+                Some("set e.g. `rule: {m_x: 1}`"),
+            );
+        }
+        if theta.iter().any(|t| !t.is_finite()) {
+            c.error(path.key("rule"), "rule coefficients must be finite", None);
+        }
+        if m.tau_w.seconds() <= 0.0 {
+            c.error(
+                path.key("tau_w"),
+                "tau_w must be positive",
+                Some("e.g. `tau_w: 2 s`"),
+            );
+        }
+        if let Some(d) = m.tau_decay
+            && d.seconds() <= 0.0
+        {
+            c.error(
+                path.key("tau_decay"),
+                "tau_decay must be positive (leave it out for no decay)",
+                None,
+            );
+        }
+        if !(m.weight_noise >= 0.0 && m.weight_noise.is_finite()) {
+            c.error(
+                path.key("weight_noise"),
+                "weight_noise must be a finite σ ≥ 0",
+                None,
+            );
+        }
+        let post = projections[proj].to;
+        let modulator = match &m.modulator {
+            None => {
+                if needs_modulator(&theta) {
+                    c.error(
+                        path.clone(),
+                        "the rule reads the modulator m but the motif names none",
+                        Some("add `modulator: <population>`"),
+                    );
+                }
+                None
+            }
+            Some(name) => match index_of(name) {
+                None => {
+                    c.error(
+                        path.key("modulator"),
+                        format!("unknown population `{name}`"),
+                        Some(&known_pops),
+                    );
+                    None
+                }
+                Some(mi) => {
+                    if populations[mi].size != populations[post].size {
+                        c.error(path.key("modulator"), format!("modulator `{name}` has {} units but the post population `{}` of `{}` has {}; m is delivered unit by unit", populations[mi].size, populations[post].name, m.plastic, populations[post].size), None);
+                    } else if !reaches(&populations, &projections, mi, post) {
+                        c.error(path.key("modulator"), format!("modulator `{name}` does not reach `{}`, the post population of `{}`", populations[post].name, m.plastic), Some("a modulator must be the post population itself, its gain partner, or linked to it by a projection"));
+                    }
+                    Some(mi)
+                }
+            },
+        };
+        projections[proj].motif = Some(motifs.len());
+        motifs.push(Motif {
+            projection: proj,
+            modulator,
+            theta,
+            tau_w_s: m.tau_w.seconds(),
+            tau_decay_s: m.tau_decay.map(|t| t.seconds()),
+            weight_noise: m.weight_noise,
+        });
+    }
+
+    let input = check_task(&mut c, &spec, &populations);
+    let output = output_path(&populations, &projections);
+
+    // The graph and the evaluation order.
+    let mut graph = DiGraph::new();
+    let nodes: Vec<_> = (0..populations.len()).map(|i| graph.add_node(i)).collect();
+    for (i, p) in projections.iter().enumerate() {
+        graph.add_edge(nodes[p.from], nodes[p.to], i);
+    }
+    let order = if c.errors.is_empty() {
+        evaluation_order(&mut c, &populations, &projections)
+    } else {
+        Vec::new()
+    };
+
+    check_step(&mut c, &spec, &populations);
+
+    if !c.errors.is_empty() {
+        return Err(Diagnostics(c.errors));
+    }
+    Ok(Circuit {
+        dt_s: spec.time.dt.seconds(),
+        duration_s: spec.time.duration.seconds(),
+        method: spec.time.method,
+        spec,
+        populations,
+        projections,
+        motifs,
+        graph,
+        nodes,
+        order,
+        output,
+        input,
+        warnings: c.warnings,
+    })
+}
+
+fn expand_is_forward(spec: &CircuitSpec, p: &crate::spec::ProjectionSpec) -> bool {
+    super::expand::is_forward(spec, p)
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Input => "input",
+        Role::Target => "target",
+        Role::Rate => "rate",
+        Role::Error => "error",
+    }
+}
+
+fn check_time(c: &mut Checker, spec: &CircuitSpec) {
+    let t = &spec.time;
+    if t.dt.seconds() <= 0.0 {
+        c.error(
+            YamlPath::of(&["time", "dt"]),
+            "dt must be positive",
+            Some("e.g. `dt: 0.1 ms`"),
+        );
+    }
+    if t.duration.seconds() <= 0.0 {
+        c.error(
+            YamlPath::of(&["time", "duration"]),
+            "duration must be positive",
+            None,
+        );
+    } else if t.duration < t.dt {
+        c.error(
+            YamlPath::of(&["time", "duration"]),
+            "duration is shorter than one step dt",
+            None,
+        );
+    }
+    if spec.task.stimulus.duration.seconds() <= 0.0 {
+        c.error(
+            YamlPath::of(&["task", "stimulus", "duration"]),
+            "the stimulus duration must be positive",
+            None,
+        );
+    }
+    if spec.record.every < t.dt {
+        c.error(
+            YamlPath::of(&["record", "every"]),
+            format!(
+                "recording every {} is shorter than the step dt = {}",
+                spec.record.every, t.dt
+            ),
+            None,
+        );
+    }
+}
+
+/// dt against the fastest population: Euler and RK4 are unstable for dt > τ; exponential Euler
+/// stays stable but loses accuracy, so it only warns.
+fn check_step(c: &mut Checker, spec: &CircuitSpec, populations: &[Population]) {
+    let dt = spec.time.dt.seconds();
+    let Some(fastest) = populations
+        .iter()
+        .filter(|p| p.tau_s > 0.0)
+        .min_by(|a, b| a.tau_s.total_cmp(&b.tau_s))
+    else {
+        return;
+    };
+    if dt > fastest.tau_s {
+        let message = format!(
+            "dt = {} is larger than the time constant of `{}` (tau = {})",
+            spec.time.dt,
+            fastest.name,
+            crate::spec::Time::from_seconds(fastest.tau_s)
+        );
+        let path = YamlPath::of(&["time", "dt"]);
+        match spec.time.method {
+            Method::ExponentialEuler => c.warn(
+                path,
+                format!(
+                    "{message}: exponential Euler stays stable but fast transients are smoothed"
+                ),
+                None,
+            ),
+            method => c.error(
+                path,
+                format!("{message}: {} is unstable there", method.name()),
+                Some("reduce dt below the smallest tau, or use `method: exponential_euler`"),
+            ),
+        }
+    }
+}
+
+fn check_init(c: &mut Checker, path: YamlPath, init: &Init, shape: Option<(usize, usize)>) {
+    match init {
+        Init::Identity => {
+            if let Some((pre, post)) = shape
+                && pre != post
+            {
+                c.error(
+                    path,
+                    format!("identity needs a square matrix, but this projection is {post}×{pre}"),
+                    None,
+                );
+            }
+        }
+        Init::Uniform([low, high]) if !(low <= high) || !low.is_finite() || !high.is_finite() => c
+            .error(
+                path,
+                format!("uniform bounds must be finite with low ≤ high, not [{low}, {high}]"),
+                None,
+            ),
+        Init::Normal([mean, std]) if !(*std >= 0.0) || !mean.is_finite() || !std.is_finite() => c
+            .error(
+                path,
+                format!("normal needs [mean, std] with std ≥ 0, not [{mean}, {std}]"),
+                None,
+            ),
+        Init::Constant(v) if !v.is_finite() => c.error(path, "constant must be finite", None),
+        _ => {}
+    }
+}
+
+/// A modulator reaches a post population when it is that population, its gain partner, shares
+/// its gain partner, or is linked to it directly by a projection either way.
+fn reaches(
+    populations: &[Population],
+    projections: &[Projection],
+    modulator: usize,
+    post: usize,
+) -> bool {
+    modulator == post
+        || populations[post].gain_from == Some(modulator)
+        || populations[modulator].gain_from == Some(post)
+        || (populations[post].gain_from.is_some()
+            && populations[post].gain_from == populations[modulator].gain_from)
+        || projections
+            .iter()
+            .any(|p| (p.from == modulator && p.to == post) || (p.from == post && p.to == modulator))
+}
+
+/// The output error population is the error population fed by the target; the output is its
+/// other source.
+fn output_path(populations: &[Population], projections: &[Projection]) -> Option<OutputPath> {
+    for p in projections {
+        if populations[p.from].role == Role::Target && populations[p.to].role == Role::Error {
+            let error = p.to;
+            let output = projections
+                .iter()
+                .find(|q| q.to == error && populations[q.from].role == Role::Rate)?
+                .from;
+            return Some(OutputPath {
+                output,
+                target: p.from,
+                error,
+            });
+        }
+    }
+    None
+}
+
+/// Non-driven populations ordered so that an instantaneous population follows everything it
+/// reads without delay (its inputs and its gain partner). Reports a cycle by name.
+fn evaluation_order(
+    c: &mut Checker,
+    populations: &[Population],
+    projections: &[Projection],
+) -> Vec<usize> {
+    let mut deps = DiGraph::<usize, ()>::new();
+    let nodes: Vec<_> = (0..populations.len()).map(|i| deps.add_node(i)).collect();
+    for p in projections {
+        if populations[p.to].is_instantaneous()
+            && p.delay_s == 0.0
+            && !populations[p.from].role.is_driven()
+        {
+            deps.add_edge(nodes[p.from], nodes[p.to], ());
+        }
+    }
+    for (i, pop) in populations.iter().enumerate() {
+        if let Some(g) = pop.gain_from
+            && pop.is_instantaneous()
+        {
+            deps.add_edge(nodes[g], nodes[i], ());
+        }
+    }
+    match toposort(&deps, None) {
+        Ok(sorted) => sorted
+            .into_iter()
+            .map(|n| deps[n])
+            .filter(|&i| !populations[i].role.is_driven())
+            .collect(),
+        Err(_) => {
+            for scc in tarjan_scc(&deps) {
+                let self_loop = scc.len() == 1 && deps.contains_edge(scc[0], scc[0]);
+                if scc.len() > 1 || self_loop {
+                    let mut names: Vec<String> = scc
+                        .iter()
+                        .rev()
+                        .map(|n| populations[deps[*n]].name.clone())
+                        .collect();
+                    names.push(names[0].clone());
+                    let first = &populations[deps[scc[scc.len() - 1]]].name;
+                    c.error(
+                        pop_path(first),
+                        format!("instantaneous populations form a cycle: {}", names.join(" → ")),
+                        Some("give one of them a time constant (`tau: 1 ms`) or put a `delay` on one projection of the cycle"),
+                    );
+                }
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// The task must fit the input and target populations; builds the task once to let it check
+/// its own parameters (CSV files, data set shapes).
+fn check_task(c: &mut Checker, spec: &CircuitSpec, populations: &[Population]) -> Option<usize> {
+    let task_path = YamlPath::of(&["task"]);
+    let inputs: Vec<usize> = (0..populations.len())
+        .filter(|&i| populations[i].role == Role::Input)
+        .collect();
+    let targets: Vec<usize> = (0..populations.len())
+        .filter(|&i| populations[i].role == Role::Target)
+        .collect();
+    if inputs.len() != 1 {
+        c.error(
+            YamlPath::of(&["populations"]),
+            format!(
+                "a circuit needs exactly one population with `role: input`, found {}",
+                inputs.len()
+            ),
+            None,
+        );
+    }
+    if targets.len() > 1 {
+        c.error(
+            YamlPath::of(&["populations"]),
+            format!(
+                "at most one population may have `role: target`, found {}",
+                targets.len()
+            ),
+            None,
+        );
+    }
+    let t = &spec.task;
+    let allowed: &[&str] = match t.kind {
+        TaskKindName::LinearTeacher => &["teacher", "input_std"],
+        TaskKindName::TanhTeacher => &["hidden", "input_std"],
+        TaskKindName::GaussianMixture => &["classes", "separation", "input_std"],
+        TaskKindName::Digits => &[],
+        TaskKindName::Csv => &["path", "inputs", "classification"],
+    };
+    let present = [
+        ("teacher", t.teacher.is_some()),
+        ("hidden", t.hidden.is_some()),
+        ("classes", t.classes.is_some()),
+        ("separation", t.separation.is_some()),
+        ("path", t.path.is_some()),
+        ("inputs", t.inputs.is_some()),
+        ("classification", t.classification.is_some()),
+        ("input_std", t.input_std.is_some()),
+    ];
+    for (field, is_set) in present {
+        if is_set && !allowed.contains(&field) {
+            c.error(
+                task_path.key(field),
+                format!(
+                    "`{field}` does not apply to task kind `{}`",
+                    kind_name(t.kind)
+                ),
+                Some(&format!(
+                    "fields for this kind: {}",
+                    if allowed.is_empty() {
+                        "none".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
+                )),
+            );
+        }
+    }
+    let &[input] = inputs.as_slice() else {
+        return None;
+    };
+    let n_targets = targets.first().map(|&i| populations[i].size);
+    let params = match super::task_params(spec, populations[input].size, n_targets) {
+        Ok(p) => p,
+        Err(e) => {
+            c.error(task_path, e, None);
+            return Some(input);
+        }
+    };
+    let base = c
+        .source
+        .path
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
+    if let Err(e) = crate::task::Task::new(&params, 0, &base) {
+        c.error(
+            task_path,
+            format!("the task does not fit the circuit: {e}"),
+            Some("input and target population sizes must match the task"),
+        );
+    }
+    Some(input)
+}
+
+fn kind_name(kind: TaskKindName) -> &'static str {
+    match kind {
+        TaskKindName::LinearTeacher => "linear_teacher",
+        TaskKindName::TanhTeacher => "tanh_teacher",
+        TaskKindName::GaussianMixture => "gaussian_mixture",
+        TaskKindName::Digits => "digits",
+        TaskKindName::Csv => "csv",
+    }
+}

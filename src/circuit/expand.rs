@@ -1,0 +1,361 @@
+//! Expands the `learning:` shorthand into explicit populations, projections and motifs.
+//!
+//! A named rule is only a wiring pattern plus coefficients θ; writing it out keeps the engine
+//! free of rule-specific code and lets a user start from `hetsim expand` and edit the result.
+//! The expansion is a pure function of the spec: expanding an explicit circuit returns it
+//! unchanged, which makes `expand(expand(x)) == expand(x)`.
+//!
+//! Wiring (for output `y`, target `ystar`, hidden populations `h…` on the forward path):
+//! - error population `e` (instantaneous): `e = ystar − y` through two identity projections;
+//! - a local error population `d<h>` per hidden population, `gain_from: h` (the φ'(u_h) factor);
+//! - sgd/fa/kp: one feedback projection per forward projection `a → b` with `a` hidden, from the
+//!   error of `b` to `d<a>`; sgd ties it to the forward matrix's transpose, fa draws it at random
+//!   and keeps it fixed, kp makes it plastic with `m = z_a` and pre = the error of `b`;
+//! - dfa: one feedback projection from `e` straight to every `d<h>`;
+//! - every plastic forward projection `a → b` gets the motif `{m_x: 1}` with the error of `b`
+//!   as modulator; hebbian, anti-Hebbian and Oja rules need no error pathway.
+
+use crate::spec::{
+    CircuitSpec, Diagnostics, Init, LearningSpec, MotifSpec, PopulationSpec, ProjectionSpec, Role,
+    RuleName, RuleSpec, SourceFile, Time, YamlPath,
+};
+use indexmap::IndexMap;
+
+/// The forward pathway: projections between populations that are neither errors nor targets.
+pub fn is_forward(spec: &CircuitSpec, projection: &ProjectionSpec) -> bool {
+    let role = |name: &str| spec.populations.get(name).map(|p| p.role);
+    matches!(role(&projection.from), Some(Role::Input | Role::Rate))
+        && matches!(role(&projection.to), Some(Role::Rate))
+}
+
+/// Returns the explicit circuit. Errors point into the `learning:` block.
+pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Diagnostics> {
+    let Some(learning) = &spec.learning else {
+        return Ok(spec.clone());
+    };
+    let here = YamlPath::of(&["learning"]);
+    let fail = |path: YamlPath, message: String, hint: Option<String>| -> Diagnostics {
+        Diagnostics(vec![source.diagnostic(path, message, hint)])
+    };
+    let mut out = spec.clone();
+    out.learning = None;
+
+    let plastic = plastic_projections(spec, learning)
+        .map_err(|(msg, hint)| fail(here.key("plastic"), msg, hint))?;
+
+    if !learning.rule.is_error_driven() {
+        let rule = match learning.rule {
+            RuleName::Hebbian => RuleSpec {
+                z_x: 1.0,
+                ..RuleSpec::default()
+            },
+            RuleName::AntiHebbian => RuleSpec {
+                z_x: -1.0,
+                ..RuleSpec::default()
+            },
+            _ => RuleSpec {
+                z_x: 1.0,
+                zz_w: -1.0,
+                ..RuleSpec::default()
+            },
+        };
+        for name in &plastic {
+            out.motifs.push(motif(name, None, rule.clone(), learning));
+        }
+        return Ok(out);
+    }
+
+    let output = learning.output.clone().ok_or_else(|| {
+        fail(
+            here.clone(),
+            format!(
+                "rule `{}` needs `output`: the population whose error drives learning",
+                learning.rule.name()
+            ),
+            Some("add e.g. `output: y`".into()),
+        )
+    })?;
+    let Some(output_pop) = spec.populations.get(&output) else {
+        return Err(fail(
+            here.key("output"),
+            format!("unknown population `{output}`"),
+            Some(known(spec.populations.keys())),
+        ));
+    };
+    let n_out = output_pop.size;
+    let feedback_init = learning
+        .feedback_init
+        .clone()
+        .unwrap_or(Init::Uniform([-0.5, 0.5]));
+    if learning.rule == RuleName::Kp && learning.tau_decay.is_none() {
+        return Err(fail(
+            here.clone(),
+            "rule `kp` needs `tau_decay`: weight decay is what aligns the feedback weights".into(),
+            Some("add e.g. `tau_decay: 60 s`".into()),
+        ));
+    }
+
+    // Target: an existing target population of the right size, or a new one.
+    let target = match spec
+        .populations
+        .iter()
+        .find(|(_, p)| p.role == Role::Target)
+    {
+        Some((name, _)) => name.clone(),
+        None => {
+            let name = fresh_name(&out, &format!("{output}star"));
+            out.populations.insert(
+                name.clone(),
+                PopulationSpec {
+                    role: Role::Target,
+                    size: n_out,
+                    tau: None,
+                    activation: Default::default(),
+                    bias: 0.0,
+                    noise: 0.0,
+                    gain_from: None,
+                },
+            );
+            name
+        }
+    };
+    let error = fresh_name(&out, "e");
+    out.populations
+        .insert(error.clone(), error_population(n_out, None));
+    insert_projection(
+        &mut out,
+        &format!("to_{error}_target"),
+        projection(&target, &error, Init::Identity, 1.0),
+    );
+    insert_projection(
+        &mut out,
+        &format!("to_{error}_output"),
+        projection(&output, &error, Init::Identity, -1.0),
+    );
+
+    // Hidden populations: rate populations on the forward path other than the output.
+    let forward: Vec<(String, ProjectionSpec)> = spec
+        .projections
+        .iter()
+        .filter(|(_, p)| is_forward(spec, p))
+        .map(|(n, p)| (n.clone(), p.clone()))
+        .collect();
+    let hidden: Vec<String> = spec
+        .populations
+        .iter()
+        .filter(|(name, p)| {
+            p.role == Role::Rate && **name != output && feeds(&forward, name, &output)
+        })
+        .map(|(n, _)| n.clone())
+        .collect();
+    let mut local_error: IndexMap<String, String> = IndexMap::new();
+    local_error.insert(output.clone(), error.clone());
+    for h in &hidden {
+        let name = fresh_name(&out, &format!("d{h}"));
+        out.populations.insert(
+            name.clone(),
+            error_population(spec.populations[h].size, Some(h.clone())),
+        );
+        local_error.insert(h.clone(), name);
+    }
+
+    match learning.rule {
+        RuleName::Dfa => {
+            for h in &hidden {
+                let name = fresh_name(&out, &format!("B_{h}"));
+                insert_projection(
+                    &mut out,
+                    &name,
+                    projection(&error, &local_error[h], feedback_init.clone(), 1.0),
+                );
+            }
+        }
+        _ => {
+            for (w_name, w) in &forward {
+                if !hidden.contains(&w.from) || !local_error.contains_key(&w.to) {
+                    continue;
+                }
+                let name = fresh_name(&out, &feedback_name(w_name));
+                let mut b = projection(
+                    &local_error[&w.to],
+                    &local_error[&w.from],
+                    feedback_init.clone(),
+                    1.0,
+                );
+                b.stands_for = Some(w_name.clone());
+                if learning.rule == RuleName::Sgd {
+                    b.init = Init::Zeros;
+                    b.tied = Some(w_name.clone());
+                }
+                insert_projection(&mut out, &name, b);
+                if learning.rule == RuleName::Kp {
+                    let rule = RuleSpec {
+                        m_x: 1.0,
+                        ..RuleSpec::default()
+                    };
+                    out.motifs
+                        .push(motif(&name, Some(w.from.clone()), rule, learning));
+                }
+            }
+        }
+    }
+
+    // Forward motifs, placed before the feedback motifs so the file reads top-down.
+    let mut forward_motifs = Vec::new();
+    for name in &plastic {
+        let w = &spec.projections[name];
+        let Some(modulator) = local_error.get(&w.to) else {
+            return Err(fail(
+                here.key("plastic"),
+                format!(
+                    "projection `{name}` ends at `{}`, which does not lead to the output `{output}`",
+                    w.to
+                ),
+                None,
+            ));
+        };
+        forward_motifs.push(motif(
+            name,
+            Some(modulator.clone()),
+            RuleSpec {
+                m_x: 1.0,
+                ..RuleSpec::default()
+            },
+            learning,
+        ));
+    }
+    let feedback_motifs = std::mem::take(&mut out.motifs)
+        .into_iter()
+        .skip(spec.motifs.len());
+    let mut motifs = spec.motifs.clone();
+    motifs.extend(forward_motifs);
+    motifs.extend(feedback_motifs);
+    out.motifs = motifs;
+    Ok(out)
+}
+
+fn plastic_projections(
+    spec: &CircuitSpec,
+    learning: &LearningSpec,
+) -> Result<Vec<String>, (String, Option<String>)> {
+    match &learning.plastic {
+        Some(list) => {
+            for name in list {
+                match spec.projections.get(name) {
+                    None => {
+                        return Err((
+                            format!("unknown projection `{name}`"),
+                            Some(known(spec.projections.keys())),
+                        ));
+                    }
+                    Some(p) if !is_forward(spec, p) => {
+                        return Err((
+                            format!("projection `{name}` is not on the forward pathway"),
+                            None,
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+            Ok(list.clone())
+        }
+        None => Ok(spec
+            .projections
+            .iter()
+            .filter(|(_, p)| is_forward(spec, p))
+            .map(|(n, _)| n.clone())
+            .collect()),
+    }
+}
+
+/// Whether `from` reaches `to` along forward projections.
+fn feeds(forward: &[(String, ProjectionSpec)], from: &str, to: &str) -> bool {
+    let mut seen = vec![from.to_string()];
+    let mut frontier = vec![from.to_string()];
+    while let Some(node) = frontier.pop() {
+        for (_, p) in forward {
+            if p.from == node {
+                if p.to == to {
+                    return true;
+                }
+                if !seen.contains(&p.to) {
+                    seen.push(p.to.clone());
+                    frontier.push(p.to.clone());
+                }
+            }
+        }
+    }
+    false
+}
+
+/// `W2` → `B2`; any other name `P` → `B_P`.
+fn feedback_name(forward: &str) -> String {
+    match forward.strip_prefix('W') {
+        Some(rest)
+            if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            format!("B{rest}")
+        }
+        _ => format!("B_{forward}"),
+    }
+}
+
+fn fresh_name(spec: &CircuitSpec, base: &str) -> String {
+    let taken = |n: &str| spec.populations.contains_key(n) || spec.projections.contains_key(n);
+    if !taken(base) {
+        return base.to_string();
+    }
+    (2..)
+        .map(|i| format!("{base}_{i}"))
+        .find(|n| !taken(n))
+        .unwrap_or_else(|| base.to_string())
+}
+
+fn known<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let list: Vec<&str> = names.map(|s| s.as_str()).collect();
+    format!("known: {}", list.join(", "))
+}
+
+fn error_population(size: usize, gain_from: Option<String>) -> PopulationSpec {
+    PopulationSpec {
+        role: Role::Error,
+        size,
+        tau: Some(Time::default()),
+        activation: Default::default(),
+        bias: 0.0,
+        noise: 0.0,
+        gain_from,
+    }
+}
+
+fn projection(from: &str, to: &str, init: Init, sign: f64) -> ProjectionSpec {
+    ProjectionSpec {
+        from: from.into(),
+        to: to.into(),
+        init,
+        sign,
+        delay: Time::default(),
+        tied: None,
+        stands_for: None,
+    }
+}
+
+fn insert_projection(spec: &mut CircuitSpec, name: &str, p: ProjectionSpec) {
+    spec.projections.insert(name.to_string(), p);
+}
+
+fn motif(
+    plastic: &str,
+    modulator: Option<String>,
+    rule: RuleSpec,
+    learning: &LearningSpec,
+) -> MotifSpec {
+    MotifSpec {
+        plastic: plastic.into(),
+        modulator,
+        rule,
+        tau_w: learning.tau_w,
+        tau_decay: learning.tau_decay,
+        weight_noise: learning.weight_noise,
+    }
+}

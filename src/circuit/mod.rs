@@ -1,0 +1,212 @@
+//! The circuit graph: populations are nodes, projections are edges, motifs bind a plastic edge
+//! to its modulator. Built from an explicit (expanded) spec and checked for meaning.
+//!
+//! Everything a later stage needs is resolved here to indices and SI units, so `plan` never
+//! looks at names or strings. Checks collect every problem they find, each located in the file.
+
+pub mod check;
+pub mod dot;
+pub mod expand;
+
+use crate::activation::Activation;
+use crate::rule::{Theta, theta_from_spec};
+use crate::spec::{
+    ActivationName, CircuitSpec, Diagnostic, Diagnostics, Init, Method, Role, SourceFile,
+};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+/// A population with resolved references.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Population {
+    pub name: String,
+    pub role: Role,
+    pub size: usize,
+    /// 0 = instantaneous.
+    pub tau_s: f64,
+    pub activation: Activation,
+    pub bias: f64,
+    pub noise: f64,
+    pub gain_from: Option<usize>,
+}
+
+impl Population {
+    pub fn is_instantaneous(&self) -> bool {
+        !self.role.is_driven() && self.tau_s == 0.0
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Projection {
+    pub name: String,
+    pub from: usize,
+    pub to: usize,
+    pub init: Init,
+    pub sign: f64,
+    pub delay_s: f64,
+    /// Index of the projection whose transpose this one is, at all times.
+    pub tied: Option<usize>,
+    /// Index of the forward projection this feedback projection stands in for.
+    pub stands_for: Option<usize>,
+    /// Index of the motif that makes this projection plastic.
+    pub motif: Option<usize>,
+    /// Whether the projection belongs to the forward pathway (input/rate → rate).
+    pub forward: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Motif {
+    pub projection: usize,
+    pub modulator: Option<usize>,
+    pub theta: Theta,
+    pub tau_w_s: f64,
+    /// None = no decay.
+    pub tau_decay_s: Option<f64>,
+    pub weight_noise: f64,
+}
+
+/// Where the output error comes from, when the circuit has one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputPath {
+    pub output: usize,
+    pub target: usize,
+    pub error: usize,
+}
+
+/// A checked circuit.
+#[derive(Clone, Debug)]
+pub struct Circuit {
+    /// The explicit spec the circuit was built from (no `learning:` shorthand).
+    pub spec: CircuitSpec,
+    pub populations: Vec<Population>,
+    pub projections: Vec<Projection>,
+    pub motifs: Vec<Motif>,
+    pub graph: DiGraph<usize, usize>,
+    pub nodes: Vec<NodeIndex>,
+    /// Non-driven populations in evaluation order: every instantaneous population comes after
+    /// the populations it reads without delay.
+    pub order: Vec<usize>,
+    pub output: Option<OutputPath>,
+    pub input: Option<usize>,
+    pub dt_s: f64,
+    pub duration_s: f64,
+    pub method: Method,
+    /// Problems worth a warning but not an error (e.g. dt ≥ τ under exponential Euler).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Circuit {
+    pub fn population(&self, name: &str) -> Option<usize> {
+        self.populations.iter().position(|p| p.name == name)
+    }
+    pub fn projection(&self, name: &str) -> Option<usize> {
+        self.projections.iter().position(|p| p.name == name)
+    }
+    /// Number of integration steps for the whole run.
+    pub fn steps(&self) -> u64 {
+        (self.duration_s / self.dt_s).round() as u64
+    }
+    pub fn plastic_count(&self) -> usize {
+        self.projections
+            .iter()
+            .filter(|p| p.motif.is_some())
+            .count()
+    }
+    pub fn synapse_count(&self) -> usize {
+        self.projections
+            .iter()
+            .map(|p| self.populations[p.from].size * self.populations[p.to].size)
+            .sum()
+    }
+    /// One line for `hetsim validate`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: {} populations, {} projections ({} plastic), {} motifs, {} synapses, dt {}, {} steps, {}",
+            self.spec.name,
+            self.populations.len(),
+            self.projections.len(),
+            self.plastic_count(),
+            self.motifs.len(),
+            self.synapse_count(),
+            self.spec.time.dt,
+            self.steps(),
+            self.method.name()
+        )
+    }
+}
+
+pub fn activation_of(name: ActivationName) -> Activation {
+    match name {
+        ActivationName::Linear => Activation::Linear,
+        ActivationName::Tanh => Activation::Tanh,
+        ActivationName::Relu => Activation::Relu,
+        ActivationName::Sigmoid => Activation::Sigmoid,
+        ActivationName::Softplus => Activation::Softplus,
+    }
+}
+
+/// Expands, resolves and checks a spec. On success the circuit may still carry warnings.
+pub fn build(source: &SourceFile, spec: &CircuitSpec) -> Result<Circuit, Diagnostics> {
+    let explicit = expand::expand(source, spec)?;
+    check::resolve_and_check(source, explicit)
+}
+
+/// Reads, parses, expands and checks a circuit file.
+pub fn load(path: &std::path::Path) -> Result<(SourceFile, Circuit), Diagnostics> {
+    let (source, spec) = crate::spec::load_circuit(path)?;
+    let circuit = build(&source, &spec)?;
+    Ok((source, circuit))
+}
+
+pub(crate) fn theta_of(spec: &crate::spec::MotifSpec) -> Theta {
+    theta_from_spec(&spec.rule)
+}
+
+/// The task parameters of a spec, for an input population of `n_inputs` units and an optional
+/// target population. Without a target population the task's natural output size is used.
+pub fn task_params(
+    spec: &CircuitSpec,
+    n_inputs: usize,
+    n_targets: Option<usize>,
+) -> Result<crate::task::TaskParams, String> {
+    use crate::spec::TaskKindName;
+    use crate::task::{TaskKind, TaskParams};
+    let t = &spec.task;
+    let kind = match t.kind {
+        TaskKindName::LinearTeacher => {
+            let (low, high) = match &t.teacher {
+                None => (-1.0, 1.0),
+                Some(Init::Uniform([low, high])) => (*low, *high),
+                Some(_) => return Err("the linear teacher's entries are drawn uniformly: write `teacher: {uniform: [low, high]}`".into()),
+            };
+            TaskKind::LinearTeacher { low, high }
+        }
+        TaskKindName::TanhTeacher => TaskKind::TanhTeacher {
+            hidden: t.hidden.unwrap_or(50),
+        },
+        TaskKindName::GaussianMixture => TaskKind::GaussianMixture {
+            classes: t.classes.or(n_targets).unwrap_or(2),
+            separation: t.separation.unwrap_or(4.0),
+        },
+        TaskKindName::Digits => TaskKind::Digits,
+        TaskKindName::Csv => {
+            let path = t.path.clone().ok_or("a csv task needs `path`")?;
+            TaskKind::Csv {
+                path: path.into(),
+                inputs: t.inputs.unwrap_or(n_inputs),
+                classification: t.classification.unwrap_or(false),
+            }
+        }
+    };
+    let natural_targets = match &kind {
+        TaskKind::Digits => 10,
+        TaskKind::GaussianMixture { classes, .. } => *classes,
+        _ => 1,
+    };
+    Ok(TaskParams {
+        kind,
+        n_inputs,
+        n_targets: n_targets.unwrap_or(natural_targets),
+        input_std: t.input_std.unwrap_or(1.0),
+        held_out: t.held_out,
+    })
+}

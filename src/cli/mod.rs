@@ -1,0 +1,138 @@
+//! The command line: parses arguments into validated work, runs it, and turns every outcome
+//! into a message and an exit code. This is the only module that writes to the terminal.
+//!
+//! Exit codes: 0 success, 1 the run itself failed (I/O, divergence of every instance),
+//! 2 bad input (a circuit, an argument, a missing file).
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+pub use commands::dispatch;
+
+const AFTER_HELP: &str = "Examples:
+  hetsim validate circuits/teacher_fa.yaml
+  hetsim expand circuits/teacher_kp.yaml
+  hetsim run circuits/teacher_fa.yaml --seeds 5 --out runs/fa
+  hetsim compare circuits/teacher_fa.yaml --rules sgd,fa,dfa,kp --seeds 3";
+
+#[derive(Parser, Debug)]
+#[command(name = "hetsim", version, about = "Continuous-time simulation of biologically plausible learning circuits", after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check a circuit file and print a one-line summary, or every error with file:line:column.
+    #[command(
+        after_help = "Examples:\n  hetsim validate circuits/teacher_fa.yaml\n  hetsim validate my_circuit.yaml && echo ok"
+    )]
+    Validate {
+        /// The circuit file (YAML).
+        circuit: PathBuf,
+    },
+    /// Print the circuit with the `learning:` shorthand written out, as YAML (or as DOT).
+    #[command(
+        after_help = "Examples:\n  hetsim expand circuits/teacher_fa.yaml > explicit.yaml\n  hetsim expand --dot circuits/teacher_kp.yaml | dot -Tsvg > kp.svg"
+    )]
+    Expand {
+        circuit: PathBuf,
+        /// Write Graphviz DOT instead of YAML.
+        #[arg(long)]
+        dot: bool,
+    },
+    /// Simulate a circuit and write a run directory (manifest.json, metrics.csv, figures).
+    #[command(
+        after_help = "Examples:\n  hetsim run circuits/teacher_fa.yaml\n  hetsim run circuits/teacher_fa.yaml --seeds 8 --set learning.tau_w=\"5 s\" --out runs/slow\n  hetsim run circuits/digits_tanh.yaml --duration 10s --backend cpu"
+    )]
+    Run {
+        circuit: PathBuf,
+        #[command(flatten)]
+        options: RunOptions,
+    },
+    /// Run several rules on the same task and seeds as one ensemble; print a table and write a run directory.
+    #[command(
+        after_help = "Examples:\n  hetsim compare circuits/teacher_fa.yaml --rules sgd,fa,dfa,kp --seeds 3\n  hetsim compare circuits/digits_tanh.yaml --rules sgd,fa --duration 20s"
+    )]
+    Compare {
+        circuit: PathBuf,
+        /// Comma-separated rules: sgd, fa, dfa, kp, hebbian, anti_hebbian, oja.
+        #[arg(long, value_delimiter = ',', default_value = "sgd,fa,dfa,kp")]
+        rules: Vec<String>,
+        #[command(flatten)]
+        options: RunOptions,
+    },
+    /// Sweep parameters over an ensemble (not implemented yet).
+    Sweep { config: PathBuf },
+    /// Evolve plasticity rules (not implemented yet).
+    Evolve { config: PathBuf },
+    /// Redraw the figures of a run directory from its files.
+    #[command(
+        after_help = "Examples:\n  hetsim plot runs/teacher-fa\n  hetsim plot runs/teacher-fa --format svg"
+    )]
+    Plot {
+        run_dir: PathBuf,
+        /// svg, png or both.
+        #[arg(long, default_value = "both")]
+        format: String,
+    },
+    /// List OpenCL platforms and devices.
+    Devices,
+    /// Measure synapse-steps per second on the workloads W1 and W2.
+    #[command(after_help = "Examples:\n  hetsim bench\n  hetsim bench --workload w1 --backend cpu")]
+    Bench {
+        /// auto, cpu or opencl.
+        #[arg(long, default_value = "auto")]
+        backend: String,
+        /// w1, w2 or all.
+        #[arg(long, default_value = "all")]
+        workload: String,
+        /// Simulated seconds per workload (default: DESIGN §4's 10 s for W1 and 2 s for W2).
+        #[arg(long)]
+        seconds: Option<f64>,
+    },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunOptions {
+    /// auto (OpenCL when a device is present, else CPU), cpu or opencl.
+    #[arg(long, default_value = "auto")]
+    pub backend: String,
+    /// Number of instances, with seeds seed, seed+1, ….
+    #[arg(long, default_value_t = 1)]
+    pub seeds: usize,
+    /// First seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Override any circuit field: `--set populations.h.tau="2 ms"` (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Simulated duration, overriding `time.duration` (e.g. `20s`).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Run directory (default: runs/<circuit name>-<time stamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// f64 (the CPU reference) or f32.
+    #[arg(long, default_value = "f64")]
+    pub precision: String,
+    /// Skip the figures.
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+/// Parses the process arguments and runs; returns the exit code.
+pub fn main_with_args() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    dispatch(cli)
+}
