@@ -5,10 +5,15 @@
 //! directories) → `plot`.
 
 pub mod activation;
+pub mod backend;
 pub mod circuit;
 pub mod cli;
 pub mod measure;
+pub mod plan;
+pub mod plot;
+pub mod record;
 pub mod rng;
 pub mod rule;
+pub mod run;
 pub mod spec;
 pub mod task;

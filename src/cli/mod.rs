@@ -4,7 +4,10 @@
 //! Exit codes: 0 success, 1 the run itself failed (I/O, divergence of every instance),
 //! 2 bad input (a circuit, an argument, a missing file).
 
+mod bench;
 mod commands;
+mod compare;
+mod device;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -1,0 +1,1200 @@
+//! One block of `L` interleaved instances and its time step.
+//!
+//! Step order (Euler and exponential Euler), at step n and time t = n·dt:
+//! 1. the task sets the input and target populations for t;
+//! 2. instantaneous populations are evaluated in the plan's order (u = input, z = φ(u));
+//! 3. rate populations' inputs are summed (bias + Σ sign·W·r, times the φ' gain if any);
+//! 4. window accumulators (loss, backprop reference, Hebbian terms) read these rates;
+//! 5. every motif updates its weights from the same rates (decay exact under exponential Euler);
+//! 6. rate populations integrate their input; tied matrices copy their partner's transpose;
+//! 7. delayed projections push the presynaptic rates into their ring buffers.
+//! RK4 evaluates steps 1–3 and 5 as a vector field at four stages with the stimulus held over
+//! the step; its window accumulators use the first stage.
+
+use super::Static;
+use super::lanes::{Real, lanes_of, zeros};
+use crate::backend::{Snapshot, TracePoint, Window};
+use crate::plan::Timing;
+use crate::rng;
+use crate::rule::N_TERMS;
+use crate::spec::{Method, Role};
+use crate::task::Task;
+use std::sync::Arc;
+
+type Buf<T, const L: usize> = Vec<[T; L]>;
+
+pub(crate) struct Block<T: Real, const L: usize> {
+    first: usize,
+    active: usize,
+    step: u64,
+    dt: T,
+    dt_s: f64,
+    // State.
+    u: Vec<Buf<T, L>>,
+    z: Vec<Buf<T, L>>,
+    inp: Vec<Buf<T, L>>,
+    w: Vec<Buf<T, L>>,
+    ring: Vec<Buf<T, L>>,
+    ring_len: Vec<usize>,
+    scratch: Buf<T, L>,
+    delta: Vec<Buf<T, L>>,
+    // Population parameters.
+    leak: Vec<[T; L]>,
+    inv_tau: Vec<[T; L]>,
+    bias: Vec<[T; L]>,
+    noise_scale: Vec<[T; L]>,
+    any_noise: Vec<bool>,
+    // Projection parameters.
+    sign: Vec<[T; L]>,
+    delay: Vec<[usize; L]>,
+    tied: Vec<[bool; L]>,
+    // Motif parameters.
+    rate_w: Vec<[T; L]>,
+    theta: Vec<[[T; L]; N_TERMS]>,
+    decay_w: Vec<[T; L]>,
+    inv_tau_w: Vec<[T; L]>,
+    inv_tau_decay: Vec<[T; L]>,
+    wnoise_scale: Vec<[T; L]>,
+    general: Vec<bool>,
+    // Stimulus.
+    tasks: Vec<Arc<Task>>,
+    timing: Vec<Timing>,
+    seeds: [u64; L],
+    sample: [u64; L],
+    present: [bool; L],
+    xs: Vec<Vec<f64>>,
+    ys: Vec<Vec<f64>>,
+    frozen: [bool; L],
+    // Window accumulators.
+    acc_dw: Vec<Buf<T, L>>,
+    acc_bp: Vec<Buf<T, L>>,
+    acc_mx: Vec<Buf<T, L>>,
+    acc_ux: Vec<Buf<T, L>>,
+    loss: [f64; L],
+    present_s: [f64; L],
+    correct_s: [f64; L],
+    window_steps: u64,
+    traces: Vec<TracePoint>,
+    // RK4 stage storage (empty unless the method is RK4).
+    rk_u0: Vec<Buf<T, L>>,
+    rk_w0: Vec<Buf<T, L>>,
+    rk_du: Vec<Buf<T, L>>,
+    rk_dw: Vec<Buf<T, L>>,
+    rk_su: Vec<Buf<T, L>>,
+    rk_sw: Vec<Buf<T, L>>,
+}
+
+impl<T: Real, const L: usize> Block<T, L> {
+    pub fn new(s: &Static, first: usize, active: usize) -> Self {
+        let plan = &s.plan;
+        let dt_s = plan.dt_s;
+        let lanes = |v: &[f64]| lanes_of::<T, L>(v, first, active);
+        let exp_euler = plan.method == Method::ExponentialEuler;
+        let pops = &plan.populations;
+        let buf = |n: usize| vec![zeros::<T, L>(); n];
+
+        let inv_tau: Vec<[T; L]> = pops
+            .iter()
+            .map(|p| {
+                lanes(
+                    &p.tau_s
+                        .iter()
+                        .map(|t| if *t > 0.0 { 1.0 / t } else { 0.0 })
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let leak = pops
+            .iter()
+            .map(|p| {
+                lanes(
+                    &p.tau_s
+                        .iter()
+                        .map(|t| {
+                            if *t <= 0.0 {
+                                0.0
+                            } else if exp_euler {
+                                (-dt_s / t).exp()
+                            } else {
+                                1.0 - dt_s / t
+                            }
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        // Noise σ is the stationary std of u; per step the increment's std is σ·sqrt(1 − leak²)
+        // for exponential Euler (exact for the OU process) and σ·sqrt(2 dt/τ) for Euler; an
+        // instantaneous population gets fresh noise of std σ every step.
+        let noise_scale = pops
+            .iter()
+            .map(|p| {
+                let v: Vec<f64> = p
+                    .noise
+                    .iter()
+                    .zip(&p.tau_s)
+                    .map(|(sigma, tau)| {
+                        if *tau <= 0.0 {
+                            *sigma
+                        } else if exp_euler {
+                            sigma * (1.0 - (-2.0 * dt_s / tau).exp()).sqrt()
+                        } else {
+                            sigma * (2.0 * dt_s / tau).sqrt()
+                        }
+                    })
+                    .collect();
+                lanes(&v)
+            })
+            .collect();
+        let any_noise = pops
+            .iter()
+            .map(|p| p.noise[first..first + active].iter().any(|s| *s != 0.0))
+            .collect();
+
+        let motifs = &plan.motifs;
+        // Exponential Euler treats decay exactly: W ← W e^{−dt/τ_d} + k·drive with
+        // k = τ_d (1 − e^{−dt/τ_d}) / τ_w, exact for a drive held over the step.
+        let rate_w = motifs
+            .iter()
+            .map(|m| {
+                let v: Vec<f64> = m
+                    .tau_w_s
+                    .iter()
+                    .zip(&m.tau_decay_s)
+                    .map(|(tw, td)| {
+                        if exp_euler && td.is_finite() {
+                            td * (1.0 - (-dt_s / td).exp()) / tw
+                        } else {
+                            dt_s / tw
+                        }
+                    })
+                    .collect();
+                lanes(&v)
+            })
+            .collect();
+        let decay_w = motifs
+            .iter()
+            .map(|m| {
+                lanes(
+                    &m.tau_decay_s
+                        .iter()
+                        .map(|td| {
+                            if !td.is_finite() {
+                                1.0
+                            } else if exp_euler {
+                                (-dt_s / td).exp()
+                            } else {
+                                1.0 - dt_s / td
+                            }
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let theta = motifs
+            .iter()
+            .map(|m| {
+                std::array::from_fn(|k| lanes(&m.theta.iter().map(|t| t[k]).collect::<Vec<_>>()))
+            })
+            .collect();
+        let inv_tau_w = motifs
+            .iter()
+            .map(|m| lanes(&m.tau_w_s.iter().map(|t| 1.0 / t).collect::<Vec<_>>()))
+            .collect();
+        let inv_tau_decay = motifs
+            .iter()
+            .map(|m| lanes(&m.tau_decay_s.iter().map(|t| 1.0 / t).collect::<Vec<_>>()))
+            .collect();
+        let wnoise_scale = motifs
+            .iter()
+            .map(|m| {
+                lanes(
+                    &m.weight_noise
+                        .iter()
+                        .zip(&m.tau_w_s)
+                        .map(|(s, tw)| s / tw * dt_s.sqrt())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let general = motifs
+            .iter()
+            .map(|m| (1..N_TERMS).any(|k| m.term_used(k)) || m.has_decay())
+            .collect();
+
+        let projections = &plan.projections;
+        let sign = projections.iter().map(|p| lanes(&p.sign)).collect();
+        let delay = projections
+            .iter()
+            .map(|p| std::array::from_fn(|l| p.delay_steps[first + if l < active { l } else { 0 }]))
+            .collect();
+        let tied = projections
+            .iter()
+            .map(|p| std::array::from_fn(|l| p.tied[first + if l < active { l } else { 0 }]))
+            .collect();
+        let ring_len: Vec<usize> = projections
+            .iter()
+            .map(|p| {
+                if p.max_delay() > 0 {
+                    p.max_delay() + 1
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let ring = projections
+            .iter()
+            .zip(&ring_len)
+            .map(|(p, n)| buf(n * plan.populations[p.from].size))
+            .collect();
+
+        let mut w: Vec<Buf<T, L>> = projections.iter().map(|p| buf(p.synapses())).collect();
+        for (q, p) in projections.iter().enumerate() {
+            let n = p.synapses();
+            for l in 0..L {
+                let inst = first + if l < active { l } else { 0 };
+                for k in 0..n {
+                    w[q][k][l] = T::of(plan.initial_weights[q][inst * n + k]);
+                }
+            }
+        }
+
+        let lane_instance = |l: usize| first + if l < active { l } else { 0 };
+        let tasks = (0..L)
+            .map(|l| plan.tasks[lane_instance(l)].clone())
+            .collect();
+        let timing = (0..L).map(|l| plan.timing[lane_instance(l)]).collect();
+        let seeds = std::array::from_fn(|l| plan.seeds[lane_instance(l)]);
+        let n_in = pops[plan.input].size;
+        let n_out = plan.tasks[first].n_targets();
+
+        let acc = &s.accumulate;
+        let plastic_buf = |on: bool, q: usize| {
+            if on && projections[q].motif.is_some() {
+                buf(projections[q].synapses())
+            } else {
+                Vec::new()
+            }
+        };
+        let acc_dw = (0..projections.len())
+            .map(|q| plastic_buf(acc.dw_rule, q))
+            .collect();
+        let acc_bp = (0..projections.len())
+            .map(|q| {
+                plastic_buf(
+                    acc.backprop && projections[q].forward && !s.backprop_is_rule[q],
+                    q,
+                )
+            })
+            .collect();
+        let acc_mx = (0..projections.len())
+            .map(|q| {
+                plastic_buf(
+                    acc.hebbian
+                        && plan
+                            .motifs
+                            .get(projections[q].motif.unwrap_or(usize::MAX))
+                            .is_some_and(|m| m.modulator.is_some()),
+                    q,
+                )
+            })
+            .collect();
+        let acc_ux = (0..projections.len())
+            .map(|q| {
+                plastic_buf(
+                    acc.hebbian
+                        && plan
+                            .motifs
+                            .get(projections[q].motif.unwrap_or(usize::MAX))
+                            .is_some_and(|m| m.modulator.is_some()),
+                    q,
+                )
+            })
+            .collect();
+        let rk4 = plan.method == Method::Rk4;
+        let pop_bufs = |on: bool| {
+            if on {
+                pops.iter().map(|p| buf(p.size)).collect()
+            } else {
+                Vec::new()
+            }
+        };
+        let proj_bufs = |on: bool| {
+            if on {
+                projections
+                    .iter()
+                    .map(|p| {
+                        if p.motif.is_some() {
+                            buf(p.synapses())
+                        } else {
+                            Vec::new()
+                        }
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        };
+
+        let mut block = Block {
+            first,
+            active,
+            step: 0,
+            dt: T::of(dt_s),
+            dt_s,
+            u: pops.iter().map(|p| buf(p.size)).collect(),
+            z: pops.iter().map(|p| buf(p.size)).collect(),
+            inp: pops.iter().map(|p| buf(p.size)).collect(),
+            w,
+            ring,
+            ring_len,
+            scratch: buf(pops.iter().map(|p| p.size).max().unwrap_or(0)),
+            delta: pop_bufs(acc.backprop),
+            leak,
+            inv_tau,
+            bias: pops.iter().map(|p| lanes(&p.bias)).collect(),
+            noise_scale,
+            any_noise,
+            sign,
+            delay,
+            tied,
+            rate_w,
+            theta,
+            decay_w,
+            inv_tau_w,
+            inv_tau_decay,
+            wnoise_scale,
+            general,
+            tasks,
+            timing,
+            seeds,
+            sample: [u64::MAX; L],
+            present: [false; L],
+            xs: vec![vec![0.0; n_in]; L],
+            ys: vec![vec![0.0; n_out]; L],
+            frozen: [false; L],
+            acc_dw,
+            acc_bp,
+            acc_mx,
+            acc_ux,
+            loss: [0.0; L],
+            present_s: [0.0; L],
+            correct_s: [0.0; L],
+            window_steps: 0,
+            traces: Vec::new(),
+            rk_u0: pop_bufs(rk4),
+            rk_w0: proj_bufs(rk4),
+            rk_du: pop_bufs(rk4),
+            rk_dw: proj_bufs(rk4),
+            rk_su: pop_bufs(rk4),
+            rk_sw: proj_bufs(rk4),
+        };
+        // Rate populations start at rest with z = φ(0); tied matrices start as transposes.
+        for (p, pop) in pops.iter().enumerate() {
+            if pop.role == Role::Rate || pop.role == Role::Error {
+                let zero = pop.activation.apply(T::zero());
+                block.z[p].iter_mut().for_each(|v| *v = [zero; L]);
+            }
+        }
+        block.copy_tied(s);
+        block
+    }
+
+    pub fn advance(&mut self, s: &Static, steps: u64) {
+        let rk4 = s.plan.method == Method::Rk4;
+        for _ in 0..steps {
+            if rk4 {
+                self.step_rk4(s);
+            } else {
+                self.step_fused(s);
+            }
+        }
+    }
+
+    // ---- stimulus -------------------------------------------------------------------------
+
+    fn set_stimulus(&mut self, s: &Static) {
+        let plan = &s.plan;
+        let n = self.step;
+        for l in 0..L {
+            let (k, present) = self.timing[l].at(n);
+            if k != self.sample[l] {
+                self.sample[l] = k;
+                self.tasks[l].train_sample(k, &mut self.xs[l], &mut self.ys[l]);
+            }
+            self.present[l] = present;
+        }
+        let input = &mut self.z[plan.input];
+        for (j, v) in input.iter_mut().enumerate() {
+            for l in 0..L {
+                v[l] = if self.present[l] {
+                    T::of(self.xs[l][j])
+                } else {
+                    T::zero()
+                };
+            }
+        }
+        if let Some(out) = &plan.output {
+            let target = &mut self.z[out.target];
+            for (j, v) in target.iter_mut().enumerate() {
+                for l in 0..L {
+                    v[l] = if self.present[l] {
+                        T::of(self.ys[l][j])
+                    } else {
+                        T::zero()
+                    };
+                }
+            }
+        }
+    }
+
+    // ---- rates ----------------------------------------------------------------------------
+
+    /// The presynaptic rates projection q sees now (delayed ones from its ring buffer).
+    /// Returns None when they are simply the current rates of its source population.
+    fn delayed_rates(&self, s: &Static, q: usize, out: &mut Buf<T, L>) -> bool {
+        if self.ring_len[q] == 0 {
+            return false;
+        }
+        let from = s.plan.projections[q].from;
+        let size = s.plan.populations[from].size;
+        let len = self.ring_len[q];
+        for l in 0..L {
+            let d = self.delay[q][l];
+            if d == 0 {
+                for j in 0..size {
+                    out[j][l] = self.z[from][j][l];
+                }
+            } else if (self.step as usize) < d {
+                for j in 0..size {
+                    out[j][l] = T::zero();
+                }
+            } else {
+                let slot = (self.step as usize - d) % len;
+                for j in 0..size {
+                    out[j][l] = self.ring[q][slot * size + j][l];
+                }
+            }
+        }
+        true
+    }
+
+    /// bias + Σ sign·W·r over the projections into p, times the φ' gain, into `out`.
+    fn sum_input(&mut self, s: &Static, p: usize, out: &mut Buf<T, L>) {
+        let plan = &s.plan;
+        let bias = self.bias[p];
+        out.iter_mut().for_each(|v| *v = bias);
+        let mut pre = std::mem::take(&mut self.scratch);
+        for &q in &s.inputs_of[p] {
+            let proj = &plan.projections[q];
+            let delayed = self.delayed_rates(s, q, &mut pre);
+            let r: &[[T; L]] = if delayed { &pre } else { &self.z[proj.from] };
+            matvec_add(out, &self.w[q], r, &self.sign[q], proj.cols);
+        }
+        self.scratch = pre;
+        if let Some(g) = plan.populations[p].gain_from {
+            let act = plan.populations[g].activation;
+            for (v, ug) in out.iter_mut().zip(&self.u[g]) {
+                for l in 0..L {
+                    v[l] *= act.derivative(ug[l]);
+                }
+            }
+        }
+    }
+
+    /// Steps 2–3: instantaneous populations, then the inputs of rate populations.
+    fn evaluate(&mut self, s: &Static) {
+        let plan = &s.plan;
+        for &p in &plan.order {
+            if !plan.populations[p].instantaneous {
+                continue;
+            }
+            let mut u = std::mem::take(&mut self.u[p]);
+            self.sum_input(s, p, &mut u);
+            if self.any_noise[p] {
+                self.add_noise(s, p, &mut u);
+            }
+            let act = plan.populations[p].activation;
+            for (z, uu) in self.z[p].iter_mut().zip(&u) {
+                for l in 0..L {
+                    z[l] = act.apply(uu[l]);
+                }
+            }
+            self.u[p] = u;
+        }
+        for &p in &plan.order {
+            if plan.populations[p].instantaneous {
+                continue;
+            }
+            let mut inp = std::mem::take(&mut self.inp[p]);
+            self.sum_input(s, p, &mut inp);
+            self.inp[p] = inp;
+        }
+    }
+
+    fn add_noise(&self, s: &Static, p: usize, u: &mut Buf<T, L>) {
+        let stream = rng::stream_id(&format!("noise/{}", s.plan.populations[p].name));
+        for l in 0..self.active {
+            let scale = self.noise_scale[p][l];
+            if scale == T::zero() {
+                continue;
+            }
+            for (b, chunk) in u.chunks_mut(4).enumerate() {
+                let normals = rng::normals_from_block_f64(rng::draw_block(
+                    self.seeds[l],
+                    stream,
+                    self.step,
+                    b as u32,
+                ));
+                for (v, n) in chunk.iter_mut().zip(normals) {
+                    v[l] += scale * T::of(n);
+                }
+            }
+        }
+    }
+
+    // ---- the fused Euler / exponential Euler step -------------------------------------------
+
+    fn step_fused(&mut self, s: &Static) {
+        let plan = &s.plan;
+        self.set_stimulus(s);
+        self.evaluate(s);
+        self.accumulate(s);
+        for m in 0..plan.motifs.len() {
+            self.update_weights(s, m);
+        }
+        for &p in &plan.order {
+            if plan.populations[p].instantaneous {
+                continue;
+            }
+            let leak = self.leak[p];
+            let act = plan.populations[p].activation;
+            for ((u, i), z) in self.u[p]
+                .iter_mut()
+                .zip(&self.inp[p])
+                .zip(self.z[p].iter_mut())
+            {
+                for l in 0..L {
+                    // u ← I + (u − I)·leak: exact for exponential Euler, Euler's step otherwise.
+                    u[l] = i[l] + (u[l] - i[l]) * leak[l];
+                    z[l] = act.apply(u[l]);
+                }
+            }
+            if self.any_noise[p] {
+                let mut u = std::mem::take(&mut self.u[p]);
+                self.add_noise(s, p, &mut u);
+                for (z, uu) in self.z[p].iter_mut().zip(&u) {
+                    for l in 0..L {
+                        z[l] = act.apply(uu[l]);
+                    }
+                }
+                self.u[p] = u;
+            }
+        }
+        self.copy_tied(s);
+        self.push_rings(s);
+        self.step += 1;
+    }
+
+    /// W ← W·g + inc, inc = k(θ_mx m_i + θ_zx z_i) x_j + k θ_x x_j + k(θ_z z_i + θ_m m_i + θ_1)
+    /// + k θ_zzw z_i² W_ij; the rule's own ΔW (inc) is summed for the window when asked.
+    fn update_weights(&mut self, s: &Static, m: usize) {
+        let plan = &s.plan;
+        let motif = &plan.motifs[m];
+        let q = motif.projection;
+        let proj = &plan.projections[q];
+        let (rows, cols) = (proj.rows, proj.cols);
+        let mut pre = std::mem::take(&mut self.scratch);
+        let delayed = self.delayed_rates(s, q, &mut pre);
+        let x: &[[T; L]] = if delayed {
+            &pre[..cols]
+        } else {
+            &self.z[proj.from]
+        };
+        let z = &self.z[proj.to];
+        let k = self.rate_w[m];
+        let th = &self.theta[m];
+        let frozen = self.frozen;
+        let mut w = std::mem::take(&mut self.w[q]);
+        let mut acc = std::mem::take(&mut self.acc_dw[q]);
+        let zero = zeros::<T, L>();
+        let modulator = motif.modulator.map(|mi| &self.z[mi]);
+        for i in 0..rows {
+            let zi = z[i];
+            let mi = modulator.map(|mm| mm[i]).unwrap_or(zero);
+            let mut a = zero;
+            let mut c = zero;
+            let mut zz = zero;
+            for l in 0..L {
+                let kl = if frozen[l] { T::zero() } else { k[l] };
+                a[l] = kl * (th[0][l] * mi[l] + th[1][l] * zi[l]);
+                zz[l] = kl * th[2][l] * zi[l] * zi[l];
+                c[l] = kl * (th[3][l] * zi[l] + th[5][l] * mi[l] + th[6][l]);
+            }
+            let row = &mut w[i * cols..(i + 1) * cols];
+            if !self.general[m] && acc.is_empty() {
+                for (wij, xj) in row.iter_mut().zip(x) {
+                    for l in 0..L {
+                        wij[l] += a[l] * xj[l];
+                    }
+                }
+            } else {
+                let g = self.decay_w[m];
+                let mut xk = zero;
+                for l in 0..L {
+                    xk[l] = if frozen[l] {
+                        T::zero()
+                    } else {
+                        k[l] * th[4][l]
+                    };
+                }
+                let acc_row: &mut [[T; L]] = if acc.is_empty() {
+                    &mut []
+                } else {
+                    &mut acc[i * cols..(i + 1) * cols]
+                };
+                for (j, (wij, xj)) in row.iter_mut().zip(x).enumerate() {
+                    let mut inc = zero;
+                    for l in 0..L {
+                        inc[l] = (a[l] + xk[l]) * xj[l] + c[l] + zz[l] * wij[l];
+                        wij[l] = wij[l] * g[l] + inc[l];
+                    }
+                    if let Some(acc_ij) = acc_row.get_mut(j) {
+                        for l in 0..L {
+                            acc_ij[l] += inc[l];
+                        }
+                    }
+                }
+            }
+        }
+        if motif.has_noise() {
+            let stream = rng::stream_id(&format!("wnoise/{}", proj.name));
+            for l in 0..self.active {
+                let scale = self.wnoise_scale[m][l];
+                if scale == T::zero() || frozen[l] {
+                    continue;
+                }
+                for (b, chunk) in w.chunks_mut(4).enumerate() {
+                    let normals = rng::normals_from_block_f64(rng::draw_block(
+                        self.seeds[l],
+                        stream,
+                        self.step,
+                        b as u32,
+                    ));
+                    for (v, n) in chunk.iter_mut().zip(normals) {
+                        v[l] += scale * T::of(n);
+                    }
+                }
+            }
+        }
+        self.w[q] = w;
+        self.acc_dw[q] = acc;
+        self.scratch = pre;
+    }
+
+    fn copy_tied(&mut self, s: &Static) {
+        for (q, proj) in s.plan.projections.iter().enumerate() {
+            let Some(t) = proj.tied_to else { continue };
+            let tied = self.tied[q];
+            if !tied.iter().any(|b| *b) {
+                continue;
+            }
+            let (rows_t, cols_t) = (s.plan.projections[t].rows, s.plan.projections[t].cols);
+            let mut w = std::mem::take(&mut self.w[q]);
+            let source = &self.w[t];
+            for i in 0..rows_t {
+                for j in 0..cols_t {
+                    let src = source[i * cols_t + j];
+                    let dst = &mut w[j * rows_t + i];
+                    for l in 0..L {
+                        if tied[l] {
+                            dst[l] = src[l];
+                        }
+                    }
+                }
+            }
+            self.w[q] = w;
+        }
+    }
+
+    fn push_rings(&mut self, s: &Static) {
+        for (q, proj) in s.plan.projections.iter().enumerate() {
+            let len = self.ring_len[q];
+            if len == 0 {
+                continue;
+            }
+            let size = s.plan.populations[proj.from].size;
+            let slot = self.step as usize % len;
+            let z = &self.z[proj.from];
+            self.ring[q][slot * size..(slot + 1) * size].copy_from_slice(z);
+        }
+    }
+
+    // ---- window accumulators ----------------------------------------------------------------
+
+    fn accumulate(&mut self, s: &Static) {
+        let plan = &s.plan;
+        let dt = self.dt_s;
+        self.window_steps += 1;
+        if let Some(out) = &plan.output {
+            let (y, ys) = (&self.z[out.output], &self.z[out.target]);
+            for l in 0..L {
+                if !self.present[l] {
+                    continue;
+                }
+                let mut loss = 0.0;
+                let (mut best_y, mut best_t) = (0, 0);
+                for i in 0..y.len() {
+                    let d = ys[i][l].f64() - y[i][l].f64();
+                    loss += 0.5 * d * d;
+                    if y[i][l] > y[best_y][l] {
+                        best_y = i;
+                    }
+                    if ys[i][l] > ys[best_t][l] {
+                        best_t = i;
+                    }
+                }
+                self.loss[l] += loss * dt;
+                self.present_s[l] += dt;
+                if best_y == best_t {
+                    self.correct_s[l] += dt;
+                }
+            }
+        }
+        if s.accumulate.backprop {
+            self.backprop_deltas(s);
+        }
+        let dtt = self.dt;
+        let mut pre = std::mem::take(&mut self.scratch);
+        for (q, proj) in plan.projections.iter().enumerate() {
+            let (want_bp, want_heb) = (!self.acc_bp[q].is_empty(), !self.acc_mx[q].is_empty());
+            if !want_bp && !want_heb {
+                continue;
+            }
+            let delayed = self.delayed_rates(s, q, &mut pre);
+            let x: &[[T; L]] = if delayed {
+                &pre[..proj.cols]
+            } else {
+                &self.z[proj.from]
+            };
+            if want_bp {
+                outer_add(&mut self.acc_bp[q], &self.delta[proj.to], x, dtt);
+            }
+            if want_heb {
+                let motif = &plan.motifs[proj.motif.unwrap_or(0)];
+                if let Some(mi) = motif.modulator {
+                    outer_add(&mut self.acc_mx[q], &self.z[mi], x, dtt);
+                }
+                outer_add(&mut self.acc_ux[q], &self.u[proj.to], x, dtt);
+            }
+        }
+        self.scratch = pre;
+        if self.first == 0 && self.step < plan.trace_steps {
+            self.record_traces(s);
+        }
+    }
+
+    /// δ of exact backprop from the current activities: δ_out = e (the output error as the
+    /// circuit delivers it), δ_h = φ'(u_h) ⊙ Σ sign·Wᵀ δ over the forward projections leaving h.
+    fn backprop_deltas(&mut self, s: &Static) {
+        let plan = &s.plan;
+        let (Some(order), Some(out)) = (&plan.forward_order, &plan.output) else {
+            return;
+        };
+        for &p in order.iter().rev() {
+            let mut d = std::mem::take(&mut self.delta[p]);
+            if p == out.output {
+                d.copy_from_slice(&self.z[out.error]);
+            } else if plan.populations[p].role == Role::Rate {
+                d.iter_mut().for_each(|v| *v = zeros());
+                for &q in &s.forward_out_of[p] {
+                    let proj = &plan.projections[q];
+                    matvec_t_add(
+                        &mut d,
+                        &self.w[q],
+                        &self.delta[proj.to],
+                        &self.sign[q],
+                        proj.cols,
+                    );
+                }
+                let act = plan.populations[p].activation;
+                for (v, u) in d.iter_mut().zip(&self.u[p]) {
+                    for l in 0..L {
+                        v[l] *= act.derivative(u[l]);
+                    }
+                }
+            }
+            self.delta[p] = d;
+        }
+    }
+
+    fn record_traces(&mut self, s: &Static) {
+        let plan = &s.plan;
+        let every = (plan.trace_steps / 2000).max(1);
+        if self.step % every != 0 {
+            return;
+        }
+        let t = self.step as f64 * self.dt_s;
+        let mut push = |signal: String, value: f64| {
+            self.traces.push(TracePoint {
+                time_s: t,
+                signal,
+                value,
+            })
+        };
+        let input = &plan.populations[plan.input];
+        push(
+            format!("input {}[0]", input.name),
+            self.z[plan.input][0][0].f64(),
+        );
+        if let Some(out) = &plan.output {
+            push(
+                format!("output {}[0]", plan.populations[out.output].name),
+                self.z[out.output][0][0].f64(),
+            );
+            push(
+                format!("target {}[0]", plan.populations[out.target].name),
+                self.z[out.target][0][0].f64(),
+            );
+            push(
+                format!("error {}[0]", plan.populations[out.error].name),
+                self.z[out.error][0][0].f64(),
+            );
+        }
+        if let Some(motif) = plan.motifs.first() {
+            let proj = &plan.projections[motif.projection];
+            let x = self.z[proj.from][0][0].f64();
+            let z = self.z[proj.to][0][0].f64();
+            let m = motif
+                .modulator
+                .map(|mi| self.z[mi][0][0].f64())
+                .unwrap_or(0.0);
+            let w = self.w[motif.projection][0][0].f64();
+            let th = &motif.theta[0];
+            let term: f64 = crate::rule::Term::ALL
+                .iter()
+                .zip(th)
+                .map(|(t, c)| c * t.eval(x, z, m, w))
+                .sum();
+            push(format!("plasticity {}[0,0]", proj.name), term);
+        }
+    }
+
+    // ---- RK4 --------------------------------------------------------------------------------
+
+    /// du/dt and dW/dt at the current state (stimulus held at the step's start).
+    fn derivatives(&mut self, s: &Static, du: &mut [Buf<T, L>], dw: &mut [Buf<T, L>]) {
+        let plan = &s.plan;
+        self.evaluate(s);
+        for &p in &plan.order {
+            if plan.populations[p].instantaneous {
+                continue;
+            }
+            let it = self.inv_tau[p];
+            for ((d, u), i) in du[p].iter_mut().zip(&self.u[p]).zip(&self.inp[p]) {
+                for l in 0..L {
+                    d[l] = (i[l] - u[l]) * it[l];
+                }
+            }
+        }
+        for (m, motif) in plan.motifs.iter().enumerate() {
+            let q = motif.projection;
+            let proj = &plan.projections[q];
+            let mut pre = std::mem::take(&mut self.scratch);
+            let delayed = self.delayed_rates(s, q, &mut pre);
+            let x: &[[T; L]] = if delayed {
+                &pre[..proj.cols]
+            } else {
+                &self.z[proj.from]
+            };
+            let z = &self.z[proj.to];
+            let th = &self.theta[m];
+            let (itw, itd) = (self.inv_tau_w[m], self.inv_tau_decay[m]);
+            for i in 0..proj.rows {
+                let mi = motif.modulator.map(|mm| self.z[mm][i]).unwrap_or(zeros());
+                let zi = z[i];
+                for j in 0..proj.cols {
+                    let w = self.w[q][i * proj.cols + j];
+                    let d = &mut dw[q][i * proj.cols + j];
+                    for l in 0..L {
+                        let xj = x[j][l];
+                        let drive = th[0][l] * mi[l] * xj
+                            + th[1][l] * zi[l] * xj
+                            + th[2][l] * zi[l] * zi[l] * w[l]
+                            + th[3][l] * zi[l]
+                            + th[4][l] * xj
+                            + th[5][l] * mi[l]
+                            + th[6][l];
+                        d[l] = if self.frozen[l] {
+                            T::zero()
+                        } else {
+                            drive * itw[l] - w[l] * itd[l]
+                        };
+                    }
+                }
+            }
+            self.scratch = pre;
+        }
+    }
+
+    fn step_rk4(&mut self, s: &Static) {
+        let plan = &s.plan;
+        self.set_stimulus(s);
+        let mut du = std::mem::take(&mut self.rk_du);
+        let mut dw = std::mem::take(&mut self.rk_dw);
+        let mut su = std::mem::take(&mut self.rk_su);
+        let mut sw = std::mem::take(&mut self.rk_sw);
+        for (a, b) in self.rk_u0.iter_mut().zip(&self.u) {
+            a.copy_from_slice(b);
+        }
+        for (a, b) in self.rk_w0.iter_mut().zip(&self.w) {
+            if !a.is_empty() {
+                a.copy_from_slice(b);
+            }
+        }
+        let dt = self.dt;
+        let half = dt * T::of(0.5);
+        let sixth = dt / T::of(6.0);
+        let dynamic: Vec<usize> = plan
+            .order
+            .iter()
+            .copied()
+            .filter(|&p| !plan.populations[p].instantaneous)
+            .collect();
+        for stage in 0..4 {
+            self.derivatives(s, &mut du, &mut dw);
+            if stage == 0 {
+                self.accumulate(s);
+            }
+            let (weight, advance) = match stage {
+                0 => (T::one(), half),
+                1 => (T::of(2.0), half),
+                2 => (T::of(2.0), dt),
+                _ => (T::one(), T::zero()),
+            };
+            // Sum of weighted slopes, and the state for the next stage.
+            for &p in &dynamic {
+                for ((acc, d), (u, u0)) in su[p]
+                    .iter_mut()
+                    .zip(&du[p])
+                    .zip(self.u[p].iter_mut().zip(&self.rk_u0[p]))
+                {
+                    for l in 0..L {
+                        acc[l] = if stage == 0 {
+                            d[l]
+                        } else {
+                            acc[l] + weight * d[l]
+                        };
+                        u[l] = u0[l] + advance * d[l];
+                    }
+                }
+            }
+            for m in &plan.motifs {
+                let q = m.projection;
+                for ((acc, d), (w, w0)) in sw[q]
+                    .iter_mut()
+                    .zip(&dw[q])
+                    .zip(self.w[q].iter_mut().zip(&self.rk_w0[q]))
+                {
+                    for l in 0..L {
+                        acc[l] = if stage == 0 {
+                            d[l]
+                        } else {
+                            acc[l] + weight * d[l]
+                        };
+                        w[l] = w0[l] + advance * d[l];
+                    }
+                }
+            }
+            if stage < 3 {
+                self.refresh_dynamic_rates(s, &dynamic);
+                self.copy_tied(s);
+            }
+        }
+        for &p in &dynamic {
+            for ((u, u0), acc) in self.u[p].iter_mut().zip(&self.rk_u0[p]).zip(&su[p]) {
+                for l in 0..L {
+                    u[l] = u0[l] + sixth * acc[l];
+                }
+            }
+        }
+        for m in &plan.motifs {
+            let q = m.projection;
+            for ((w, w0), acc) in self.w[q].iter_mut().zip(&self.rk_w0[q]).zip(&sw[q]) {
+                for l in 0..L {
+                    w[l] = w0[l] + sixth * acc[l];
+                }
+            }
+        }
+        self.refresh_dynamic_rates(s, &dynamic);
+        for &p in &dynamic {
+            if self.any_noise[p] {
+                let mut u = std::mem::take(&mut self.u[p]);
+                self.add_noise(s, p, &mut u);
+                self.u[p] = u;
+            }
+        }
+        self.refresh_dynamic_rates(s, &dynamic);
+        self.copy_tied(s);
+        self.push_rings(s);
+        self.rk_du = du;
+        self.rk_dw = dw;
+        self.rk_su = su;
+        self.rk_sw = sw;
+        self.step += 1;
+    }
+
+    fn refresh_dynamic_rates(&mut self, s: &Static, dynamic: &[usize]) {
+        for &p in dynamic {
+            let act = s.plan.populations[p].activation;
+            for (z, u) in self.z[p].iter_mut().zip(&self.u[p]) {
+                for l in 0..L {
+                    z[l] = act.apply(u[l]);
+                }
+            }
+        }
+    }
+
+    // ---- reading out ------------------------------------------------------------------------
+
+    pub fn write_snapshot(&self, snap: &mut Snapshot) {
+        let scatter = |dst: &mut Vec<f64>, src: &Buf<T, L>, n: usize| {
+            for l in 0..self.active {
+                let inst = self.first + l;
+                for k in 0..n {
+                    dst[inst * n + k] = src[k][l].f64();
+                }
+            }
+        };
+        for (q, w) in self.w.iter().enumerate() {
+            scatter(&mut snap.weights[q], w, w.len());
+        }
+        for p in 0..self.u.len() {
+            scatter(&mut snap.u[p], &self.u[p], self.u[p].len());
+            scatter(&mut snap.z[p], &self.z[p], self.z[p].len());
+        }
+    }
+
+    pub fn take_window(&mut self, s: &Static, w: &mut Window) {
+        let active = self.active;
+        let first = self.first;
+        let drain = |dst: &mut Vec<f64>, src: &mut Buf<T, L>, e: usize| {
+            if src.is_empty() {
+                return;
+            }
+            let n = src.len();
+            if dst.is_empty() {
+                dst.resize(e * n, 0.0);
+            }
+            for l in 0..active {
+                for k in 0..n {
+                    dst[(first + l) * n + k] = src[k][l].f64();
+                }
+            }
+            src.iter_mut().for_each(|v| *v = zeros());
+        };
+        let e = s.plan.n_instances();
+        for q in 0..self.w.len() {
+            let pw = &mut w.projections[q];
+            drain(&mut pw.dw_rule, &mut self.acc_dw[q], e);
+            drain(&mut pw.backprop, &mut self.acc_bp[q], e);
+            drain(&mut pw.m_x, &mut self.acc_mx[q], e);
+            drain(&mut pw.u_x, &mut self.acc_ux[q], e);
+        }
+        for l in 0..active {
+            w.loss_integral[first + l] = self.loss[l];
+            w.present_s[first + l] = self.present_s[l];
+            w.correct_s[first + l] = self.correct_s[l];
+        }
+        w.steps = self.window_steps;
+        self.loss = [0.0; L];
+        self.present_s = [0.0; L];
+        self.correct_s = [0.0; L];
+        self.window_steps = 0;
+        w.traces.append(&mut self.traces);
+    }
+
+    pub fn freeze(&mut self, lane: usize) {
+        self.frozen[lane] = true;
+        for buf in self
+            .u
+            .iter_mut()
+            .chain(self.z.iter_mut())
+            .chain(self.inp.iter_mut())
+            .chain(self.w.iter_mut())
+            .chain(self.ring.iter_mut())
+        {
+            for v in buf.iter_mut() {
+                v[lane] = T::zero();
+            }
+        }
+        // A frozen lane keeps being driven by the task; zero signs keep it silent and finite.
+        for sign in self.sign.iter_mut() {
+            sign[lane] = T::zero();
+        }
+        for bias in self.bias.iter_mut() {
+            bias[lane] = T::zero();
+        }
+    }
+}
+
+/// out[i] += sign · Σ_j W[i,j] r[j], lane-wise.
+#[inline]
+fn matvec_add<T: Real, const L: usize>(
+    out: &mut [[T; L]],
+    w: &[[T; L]],
+    r: &[[T; L]],
+    sign: &[T; L],
+    cols: usize,
+) {
+    for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
+        let mut acc = [T::zero(); L];
+        for (wij, rj) in row.iter().zip(r) {
+            for l in 0..L {
+                acc[l] += wij[l] * rj[l];
+            }
+        }
+        for l in 0..L {
+            o[l] += sign[l] * acc[l];
+        }
+    }
+}
+
+/// out[j] += sign · Σ_i W[i,j] d[i], lane-wise (the transpose product of backprop).
+#[inline]
+fn matvec_t_add<T: Real, const L: usize>(
+    out: &mut [[T; L]],
+    w: &[[T; L]],
+    d: &[[T; L]],
+    sign: &[T; L],
+    cols: usize,
+) {
+    for (row, di) in w.chunks_exact(cols).zip(d) {
+        let mut sd = [T::zero(); L];
+        for l in 0..L {
+            sd[l] = sign[l] * di[l];
+        }
+        for (o, wij) in out.iter_mut().zip(row) {
+            for l in 0..L {
+                o[l] += wij[l] * sd[l];
+            }
+        }
+    }
+}
+
+/// acc[i,j] += dt · a[i] · b[j], lane-wise.
+#[inline]
+fn outer_add<T: Real, const L: usize>(acc: &mut [[T; L]], a: &[[T; L]], b: &[[T; L]], dt: T) {
+    let cols = b.len();
+    for (row, ai) in acc.chunks_exact_mut(cols).zip(a) {
+        let mut s = [T::zero(); L];
+        for l in 0..L {
+            s[l] = ai[l] * dt;
+        }
+        for (v, bj) in row.iter_mut().zip(b) {
+            for l in 0..L {
+                v[l] += s[l] * bj[l];
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The CPU backend: the reference integrator, and a fast one.
+//!
+//! Instances are interleaved in blocks of `L` lanes: every buffer holds `[T; L]` per element, so
+//! each per-step operation is a straight loop over lanes that the compiler turns into SIMD, with
+//! no horizontal reductions. Blocks are independent and run on rayon's threads for a whole
+//! `advance` without synchronising. A single instance uses `L = 1`.
+//!
+//! The integrator does not own the plan: `Static` is the shared, read-only part of the plan
+//! that every block reads, and each block owns only its lanes' state.
+
+mod block;
+mod lanes;
+
+use super::{Accumulate, Backend, Precision, Snapshot, Window};
+use crate::plan::Plan;
+use block::Block;
+pub use lanes::Real;
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// The plan quantities every block reads.
+pub(crate) struct Static {
+    pub plan: Arc<Plan>,
+    pub accumulate: Accumulate,
+    /// Projections into each population.
+    pub inputs_of: Vec<Vec<usize>>,
+    /// Forward projections leaving each population (for the backprop pass).
+    pub forward_out_of: Vec<Vec<usize>>,
+    /// Whether the window's backprop accumulator of a projection equals its m·xᵀ update
+    /// (output layer driven straight by the output error), so it can be skipped.
+    pub backprop_is_rule: Vec<bool>,
+}
+
+pub struct CpuBackend<T: Real, const L: usize> {
+    shared: Arc<Static>,
+    blocks: Vec<Block<T, L>>,
+    step: u64,
+    threads: usize,
+}
+
+/// Builds the CPU backend for a plan, choosing the lane width from the ensemble size.
+pub fn new(plan: Arc<Plan>, precision: Precision) -> Box<dyn Backend> {
+    let e = plan.n_instances();
+    match (precision, e) {
+        (Precision::F64, 1) => Box::new(CpuBackend::<f64, 1>::new(plan)),
+        (Precision::F64, 2..=4) => Box::new(CpuBackend::<f64, 4>::new(plan)),
+        (Precision::F64, _) => Box::new(CpuBackend::<f64, 8>::new(plan)),
+        (Precision::F32, 1) => Box::new(CpuBackend::<f32, 1>::new(plan)),
+        (Precision::F32, 2..=8) => Box::new(CpuBackend::<f32, 8>::new(plan)),
+        (Precision::F32, _) => Box::new(CpuBackend::<f32, 16>::new(plan)),
+    }
+}
+
+impl<T: Real, const L: usize> CpuBackend<T, L> {
+    pub fn new(plan: Arc<Plan>) -> Self {
+        let n_pop = plan.populations.len();
+        let mut inputs_of = vec![Vec::new(); n_pop];
+        let mut forward_out_of = vec![Vec::new(); n_pop];
+        for (q, p) in plan.projections.iter().enumerate() {
+            inputs_of[p.to].push(q);
+            if p.forward {
+                forward_out_of[p.from].push(q);
+            }
+        }
+        let backprop_is_rule = plan
+            .projections
+            .iter()
+            .map(|p| {
+                let Some(out) = &plan.output else {
+                    return false;
+                };
+                let Some(m) = p.motif else { return false };
+                let motif = &plan.motifs[m];
+                let only_mx = motif.theta.iter().all(|t| t[1..].iter().all(|c| *c == 0.0));
+                p.to == out.output
+                    && motif.modulator == Some(out.error)
+                    && only_mx
+                    && plan.populations[out.output].activation
+                        == crate::activation::Activation::Linear
+            })
+            .collect();
+        let accumulate = Accumulate::for_plan(&plan);
+        let shared = Arc::new(Static {
+            plan: plan.clone(),
+            accumulate,
+            inputs_of,
+            forward_out_of,
+            backprop_is_rule,
+        });
+        let e = plan.n_instances();
+        let blocks = (0..e.div_ceil(L))
+            .map(|b| Block::new(&shared, b * L, (e - b * L).min(L)))
+            .collect();
+        CpuBackend {
+            shared,
+            blocks,
+            step: 0,
+            threads: rayon::current_num_threads(),
+        }
+    }
+}
+
+impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
+    fn describe(&self) -> String {
+        format!("cpu ({}, {} lanes, {} threads)", T::NAME, L, self.threads)
+    }
+
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn advance(&mut self, steps: u64) {
+        let shared = &self.shared;
+        if self.blocks.len() == 1 {
+            self.blocks[0].advance(shared, steps);
+        } else {
+            self.blocks
+                .par_iter_mut()
+                .for_each(|b| b.advance(shared, steps));
+        }
+        self.step += steps;
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let plan = &self.shared.plan;
+        let e = plan.n_instances();
+        let mut snap = Snapshot {
+            step: self.step,
+            weights: plan
+                .projections
+                .iter()
+                .map(|p| vec![0.0; e * p.synapses()])
+                .collect(),
+            u: plan
+                .populations
+                .iter()
+                .map(|p| vec![0.0; e * p.size])
+                .collect(),
+            z: plan
+                .populations
+                .iter()
+                .map(|p| vec![0.0; e * p.size])
+                .collect(),
+        };
+        for b in &self.blocks {
+            b.write_snapshot(&mut snap);
+        }
+        snap
+    }
+
+    fn take_window(&mut self) -> Window {
+        let plan = &self.shared.plan;
+        let e = plan.n_instances();
+        let mut w = Window {
+            steps: 0,
+            loss_integral: vec![0.0; e],
+            present_s: vec![0.0; e],
+            correct_s: vec![0.0; e],
+            projections: plan
+                .projections
+                .iter()
+                .map(|_| Default::default())
+                .collect(),
+            traces: Vec::new(),
+        };
+        for b in &mut self.blocks {
+            b.take_window(&self.shared, &mut w);
+        }
+        w
+    }
+
+    fn freeze(&mut self, instance: usize) {
+        let b = instance / L;
+        if let Some(block) = self.blocks.get_mut(b) {
+            block.freeze(instance % L);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Backends advance a plan in time. The trait is coarse on purpose — load, advance `n` steps,
+//! read state, read the recording window — so a device backend can keep everything resident
+//! and run many steps per launch.
+//!
+//! Backends know nothing of files or figures. What they return is plan-level data (f64,
+//! instance-major); the measurements in `record` are computed from it the same way for every
+//! backend.
+
+pub mod cpu;
+
+use crate::plan::Plan;
+
+/// What to accumulate over each recording window (decided from the plan's measurements).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Accumulate {
+    /// ΔW of the rule, decay and noise excluded (gradient/loss alignment, learning strength).
+    pub dw_rule: bool,
+    /// ∫ δ_bp xᵀ dt: the update exact backprop would make from the same activities.
+    pub backprop: bool,
+    /// ∫ m xᵀ dt and ∫ u xᵀ dt (Hebbian signature).
+    pub hebbian: bool,
+}
+
+impl Accumulate {
+    pub fn for_plan(plan: &Plan) -> Self {
+        use crate::spec::Measure::*;
+        let ga = plan.measures(GradientAlignment);
+        let dw = ga || plan.measures(LossAlignment) || plan.measures(LearningStrength);
+        Accumulate {
+            dw_rule: dw,
+            backprop: ga && plan.forward_order.is_some(),
+            hebbian: plan.measures(HebbianSignature),
+        }
+    }
+}
+
+/// State at the end of the last advance, instance-major f64.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub step: u64,
+    /// Per projection: `E × rows × cols`.
+    pub weights: Vec<Vec<f64>>,
+    /// Per population: `E × size`.
+    pub u: Vec<Vec<f64>>,
+    pub z: Vec<Vec<f64>>,
+}
+
+/// Window accumulators of one projection, each `E × rows × cols` (empty when not accumulated).
+#[derive(Clone, Debug, Default)]
+pub struct ProjectionWindow {
+    pub dw_rule: Vec<f64>,
+    pub backprop: Vec<f64>,
+    pub m_x: Vec<f64>,
+    pub u_x: Vec<f64>,
+}
+
+/// One sampled value of an activity trace (instance 0).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TracePoint {
+    pub time_s: f64,
+    pub signal: String,
+    pub value: f64,
+}
+
+/// What happened since the last `take_window`.
+#[derive(Clone, Debug, Default)]
+pub struct Window {
+    pub steps: u64,
+    /// Per instance: ∫ ½‖y* − y‖² dt over the time a stimulus was shown.
+    pub loss_integral: Vec<f64>,
+    /// Per instance: time a stimulus was shown (s).
+    pub present_s: Vec<f64>,
+    /// Per instance: time the output's largest unit matched the target's (s).
+    pub correct_s: Vec<f64>,
+    /// Per projection (empty for projections that do not learn).
+    pub projections: Vec<ProjectionWindow>,
+    pub traces: Vec<TracePoint>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    F64,
+}
+
+impl Precision {
+    pub fn parse(text: &str) -> Option<Precision> {
+        match text {
+            "f32" => Some(Precision::F32),
+            "f64" => Some(Precision::F64),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+}
+
+pub trait Backend: Send {
+    /// e.g. "cpu (f64, 8 lanes, 2 threads)".
+    fn describe(&self) -> String;
+    /// Steps taken so far.
+    fn step(&self) -> u64;
+    /// Advances every instance by `steps` steps.
+    fn advance(&mut self, steps: u64);
+    fn snapshot(&self) -> Snapshot;
+    /// Returns and clears the window accumulators.
+    fn take_window(&mut self) -> Window;
+    /// Stops an instance that diverged: its state is zeroed and it no longer learns, so the
+    /// rest of the ensemble runs on unaffected.
+    fn freeze(&mut self, instance: usize);
+}

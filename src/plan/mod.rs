@@ -1,0 +1,496 @@
+//! Lowers circuits into an ensemble plan: one topology, `E` instances, flat buffers.
+//!
+//! Every run is an ensemble. Each instance is a checked circuit plus a seed; the instances must
+//! share their populations (names, sizes, roles, activations, which are instantaneous), and the
+//! plan takes the union of their projections and motifs. Anything that may differ between
+//! instances — τ's, delays, signs, decay, noise, θ, which feedback matrices are tied, stimulus
+//! timing — becomes a per-instance table. A projection an instance lacks gets sign 0 there; a
+//! motif it lacks gets θ = 0. That is how `compare` runs sgd, fa, dfa and kp side by side in one
+//! ensemble, and how sweeps and evolution fill their tables.
+//!
+//! Buffers are instance-major (`[instance][element]`) and in f64; each backend re-lays them out
+//! for its own vector width. Nothing here is CPU-specific.
+
+use crate::activation::Activation;
+use crate::circuit::{Circuit, OutputPath};
+use crate::rng;
+use crate::rule::{N_TERMS, Theta};
+use crate::spec::{Init, Measure, Method, Role};
+use crate::task::Task;
+use std::sync::Arc;
+
+/// One instance of an ensemble: a checked circuit, its seed and a label (e.g. the rule name).
+#[derive(Clone, Debug)]
+pub struct InstanceSpec {
+    pub circuit: Circuit,
+    pub seed: u64,
+    pub label: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct PlanPopulation {
+    pub name: String,
+    pub role: Role,
+    pub size: usize,
+    pub activation: Activation,
+    pub instantaneous: bool,
+    pub gain_from: Option<usize>,
+    /// Per instance. 0 for instantaneous and driven populations.
+    pub tau_s: Vec<f64>,
+    pub bias: Vec<f64>,
+    pub noise: Vec<f64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PlanProjection {
+    pub name: String,
+    pub from: usize,
+    pub to: usize,
+    /// Post size × pre size; weights are row-major `[post][pre]`.
+    pub rows: usize,
+    pub cols: usize,
+    pub forward: bool,
+    pub stands_for: Option<usize>,
+    /// The projection this one copies the transpose of, in the instances where `tied` is set.
+    pub tied_to: Option<usize>,
+    pub tied: Vec<bool>,
+    /// Per instance: ±1, or 0 where the instance has no such projection.
+    pub sign: Vec<f64>,
+    /// Per instance, in steps (includes the task's error delay for the output error's inputs).
+    pub delay_steps: Vec<usize>,
+    pub motif: Option<usize>,
+}
+
+impl PlanProjection {
+    pub fn synapses(&self) -> usize {
+        self.rows * self.cols
+    }
+    pub fn max_delay(&self) -> usize {
+        self.delay_steps.iter().copied().max().unwrap_or(0)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PlanMotif {
+    pub projection: usize,
+    pub modulator: Option<usize>,
+    /// Per instance.
+    pub theta: Vec<Theta>,
+    pub tau_w_s: Vec<f64>,
+    /// Per instance; infinity = no decay.
+    pub tau_decay_s: Vec<f64>,
+    pub weight_noise: Vec<f64>,
+}
+
+impl PlanMotif {
+    /// Whether term `k` is non-zero for some instance (zero terms are left out of kernels).
+    pub fn term_used(&self, k: usize) -> bool {
+        self.theta.iter().any(|t| t[k] != 0.0)
+    }
+    pub fn has_decay(&self) -> bool {
+        self.tau_decay_s.iter().any(|t| t.is_finite())
+    }
+    pub fn has_noise(&self) -> bool {
+        self.weight_noise.iter().any(|s| *s != 0.0)
+    }
+}
+
+/// Per-instance stimulus timing, in steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    pub present_steps: u64,
+    pub period_steps: u64,
+}
+
+impl Timing {
+    /// The sample shown at step n and whether it is shown (false in the gap).
+    #[inline]
+    pub fn at(&self, step: u64) -> (u64, bool) {
+        (
+            step / self.period_steps,
+            step % self.period_steps < self.present_steps,
+        )
+    }
+}
+
+/// The ensemble plan.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub name: String,
+    pub dt_s: f64,
+    pub steps: u64,
+    pub method: Method,
+    pub record_every_steps: u64,
+    pub trace_steps: u64,
+    pub measures: Vec<Measure>,
+    pub populations: Vec<PlanPopulation>,
+    pub projections: Vec<PlanProjection>,
+    pub motifs: Vec<PlanMotif>,
+    /// Non-driven populations in evaluation order.
+    pub order: Vec<usize>,
+    /// The forward pathway's populations in topological order, or None when it is recurrent
+    /// (then the backprop-based measurements are not defined).
+    pub forward_order: Option<Vec<usize>>,
+    pub input: usize,
+    pub output: Option<OutputPath>,
+    pub seeds: Vec<u64>,
+    pub labels: Vec<String>,
+    pub timing: Vec<Timing>,
+    pub tasks: Vec<Arc<Task>>,
+    /// Per projection, `E × rows × cols`, instance-major.
+    pub initial_weights: Vec<Vec<f64>>,
+    /// The circuits the instances were built from (for the manifest).
+    pub circuits: Vec<Circuit>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("an ensemble needs at least one instance")]
+    Empty,
+    #[error("instance {instance} ({label}) does not share the ensemble's topology: {what}")]
+    Topology {
+        instance: usize,
+        label: String,
+        what: String,
+    },
+    #[error("instance {instance}: the task cannot be built: {message}")]
+    Task { instance: usize, message: String },
+}
+
+impl Plan {
+    pub fn n_instances(&self) -> usize {
+        self.seeds.len()
+    }
+    pub fn synapses_per_instance(&self) -> usize {
+        self.projections.iter().map(|p| p.synapses()).sum()
+    }
+    pub fn measures(&self, m: Measure) -> bool {
+        self.measures.contains(&m)
+    }
+    /// Projections that learn in at least one instance.
+    pub fn plastic(&self) -> impl Iterator<Item = (usize, &PlanProjection)> {
+        self.projections
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.motif.is_some())
+    }
+
+    pub fn new(instances: &[InstanceSpec], base_dir: &std::path::Path) -> Result<Plan, PlanError> {
+        let first = instances.first().ok_or(PlanError::Empty)?;
+        let c0 = &first.circuit;
+        let e_count = instances.len();
+        let topology = |i: usize, what: String| PlanError::Topology {
+            instance: i,
+            label: instances[i].label.clone(),
+            what,
+        };
+        let dt = c0.dt_s;
+        let steps_of = |seconds: f64| (seconds / dt).round() as u64;
+
+        // Populations must agree exactly.
+        let mut populations: Vec<PlanPopulation> = c0
+            .populations
+            .iter()
+            .map(|p| PlanPopulation {
+                name: p.name.clone(),
+                role: p.role,
+                size: p.size,
+                activation: p.activation,
+                instantaneous: p.is_instantaneous(),
+                gain_from: p.gain_from,
+                tau_s: Vec::new(),
+                bias: Vec::new(),
+                noise: Vec::new(),
+            })
+            .collect();
+        for (i, inst) in instances.iter().enumerate() {
+            let c = &inst.circuit;
+            if c.dt_s != dt {
+                return Err(topology(
+                    i,
+                    format!("dt {} s differs from {} s", c.dt_s, dt),
+                ));
+            }
+            if c.populations.len() != populations.len() {
+                return Err(topology(i, "a different set of populations".into()));
+            }
+            for (pp, p) in populations.iter_mut().zip(&c.populations) {
+                if p.name != pp.name
+                    || p.size != pp.size
+                    || p.role != pp.role
+                    || p.activation != pp.activation
+                    || p.is_instantaneous() != pp.instantaneous
+                    || p.gain_from != pp.gain_from
+                {
+                    return Err(topology(
+                        i,
+                        format!(
+                            "population `{}` differs (name, size, role, activation, gain or instantaneity)",
+                            p.name
+                        ),
+                    ));
+                }
+                pp.tau_s.push(p.tau_s);
+                pp.bias.push(p.bias);
+                pp.noise.push(p.noise);
+            }
+        }
+
+        // Projections: the union over instances, matched by their endpoints.
+        let mut projections: Vec<PlanProjection> = Vec::new();
+        let mut motifs: Vec<PlanMotif> = Vec::new();
+        for (i, inst) in instances.iter().enumerate() {
+            let c = &inst.circuit;
+            let error_delay = steps_of(c.spec.task.stimulus.error_delay.seconds()) as usize;
+            for pr in &c.projections {
+                let slot = match projections
+                    .iter()
+                    .position(|q| q.from == pr.from && q.to == pr.to)
+                {
+                    Some(slot) => slot,
+                    None => {
+                        projections.push(PlanProjection {
+                            name: pr.name.clone(),
+                            from: pr.from,
+                            to: pr.to,
+                            rows: c.populations[pr.to].size,
+                            cols: c.populations[pr.from].size,
+                            forward: pr.forward,
+                            stands_for: None,
+                            tied_to: None,
+                            tied: vec![false; e_count],
+                            sign: vec![0.0; e_count],
+                            delay_steps: vec![0; e_count],
+                            motif: None,
+                        });
+                        projections.len() - 1
+                    }
+                };
+                let q = &mut projections[slot];
+                q.sign[i] = pr.sign;
+                // The task's error delay lengthens every path into the output error.
+                let into_output_error = c.output.as_ref().is_some_and(|o| o.error == pr.to);
+                q.delay_steps[i] =
+                    steps_of(pr.delay_s) as usize + if into_output_error { error_delay } else { 0 };
+            }
+            // Second pass: references between projections and motifs, by endpoints.
+            for pr in &c.projections {
+                let slot = find(&projections, pr.from, pr.to);
+                let resolve = |projections: &[PlanProjection], other: usize| {
+                    find(
+                        projections,
+                        c.projections[other].from,
+                        c.projections[other].to,
+                    )
+                };
+                if let Some(t) = pr.tied {
+                    let target = resolve(&projections, t);
+                    match projections[slot].tied_to {
+                        Some(existing) if existing != target => {
+                            return Err(topology(
+                                i,
+                                format!(
+                                    "`{}` is tied to different projections in different instances",
+                                    pr.name
+                                ),
+                            ));
+                        }
+                        _ => projections[slot].tied_to = Some(target),
+                    }
+                    projections[slot].tied[i] = true;
+                }
+                if let Some(s) = pr.stands_for {
+                    projections[slot].stands_for = Some(resolve(&projections, s));
+                }
+                if let Some(m) = pr.motif {
+                    let motif = &c.motifs[m];
+                    let index = match projections[slot].motif {
+                        Some(index) => index,
+                        None => {
+                            motifs.push(PlanMotif {
+                                projection: slot,
+                                modulator: motif.modulator,
+                                theta: vec![[0.0; N_TERMS]; e_count],
+                                tau_w_s: vec![1.0; e_count],
+                                tau_decay_s: vec![f64::INFINITY; e_count],
+                                weight_noise: vec![0.0; e_count],
+                            });
+                            projections[slot].motif = Some(motifs.len() - 1);
+                            motifs.len() - 1
+                        }
+                    };
+                    let pm = &mut motifs[index];
+                    if pm.modulator.is_none() {
+                        pm.modulator = motif.modulator;
+                    }
+                    if motif.modulator.is_some() && pm.modulator != motif.modulator {
+                        return Err(topology(
+                            i,
+                            format!(
+                                "the motif of `{}` takes its modulator from different populations in different instances",
+                                pr.name
+                            ),
+                        ));
+                    }
+                    pm.theta[i] = motif.theta;
+                    pm.tau_w_s[i] = motif.tau_w_s;
+                    pm.tau_decay_s[i] = motif.tau_decay_s.unwrap_or(f64::INFINITY);
+                    pm.weight_noise[i] = motif.weight_noise;
+                }
+            }
+        }
+
+        let order = c0.order.clone();
+        for (i, inst) in instances.iter().enumerate() {
+            if inst.circuit.order != order {
+                return Err(topology(
+                    i,
+                    "a different evaluation order of instantaneous populations".into(),
+                ));
+            }
+        }
+        let forward_order = forward_order(&populations, &projections);
+
+        let mut tasks = Vec::new();
+        let mut timing = Vec::new();
+        for (i, inst) in instances.iter().enumerate() {
+            let c = &inst.circuit;
+            let input = c
+                .input
+                .ok_or_else(|| topology(i, "no input population".into()))?;
+            let n_targets = c
+                .output
+                .as_ref()
+                .map(|o| c.populations[o.target].size)
+                .or_else(|| {
+                    c.populations
+                        .iter()
+                        .find(|p| p.role == Role::Target)
+                        .map(|p| p.size)
+                });
+            let params = crate::circuit::task_params(&c.spec, c.populations[input].size, n_targets)
+                .map_err(|message| PlanError::Task {
+                    instance: i,
+                    message,
+                })?;
+            let task = Task::new(&params, inst.seed, base_dir).map_err(|e| PlanError::Task {
+                instance: i,
+                message: e.to_string(),
+            })?;
+            tasks.push(Arc::new(task));
+            let stim = &c.spec.task.stimulus;
+            let present_steps = steps_of(stim.duration.seconds()).max(1);
+            timing.push(Timing {
+                present_steps,
+                period_steps: present_steps + steps_of(stim.gap.seconds()),
+            });
+        }
+
+        let initial_weights = projections
+            .iter()
+            .map(|p| initial_weights(p, instances))
+            .collect();
+        let record = &c0.spec.record;
+        Ok(Plan {
+            name: c0.spec.name.clone(),
+            dt_s: dt,
+            steps: instances
+                .iter()
+                .map(|i| i.circuit.steps())
+                .max()
+                .unwrap_or(0),
+            method: c0.method,
+            record_every_steps: steps_of(record.every.seconds()).max(1),
+            trace_steps: steps_of(record.traces.seconds()),
+            measures: record.measure.clone(),
+            populations,
+            projections,
+            motifs,
+            order,
+            forward_order,
+            input: c0.input.unwrap_or(0),
+            output: c0.output.clone(),
+            seeds: instances.iter().map(|i| i.seed).collect(),
+            labels: instances.iter().map(|i| i.label.clone()).collect(),
+            timing,
+            tasks,
+            initial_weights,
+            circuits: instances.iter().map(|i| i.circuit.clone()).collect(),
+        })
+    }
+}
+
+fn find(projections: &[PlanProjection], from: usize, to: usize) -> usize {
+    projections
+        .iter()
+        .position(|q| q.from == from && q.to == to)
+        .unwrap_or(0)
+}
+
+/// Draws each instance's initial matrix from its own circuit's init, keyed by the instance seed
+/// and the projection's name so adding a projection never changes another's weights.
+fn initial_weights(p: &PlanProjection, instances: &[InstanceSpec]) -> Vec<f64> {
+    let n = p.synapses();
+    let mut out = vec![0.0; n * instances.len()];
+    for (i, inst) in instances.iter().enumerate() {
+        let c = &inst.circuit;
+        let Some(own) = c
+            .projections
+            .iter()
+            .find(|q| q.from == p.from && q.to == p.to)
+        else {
+            continue;
+        };
+        let block = &mut out[i * n..(i + 1) * n];
+        let stream = rng::stream_id(&format!("init/{}", own.name));
+        match own.init {
+            Init::Zeros => {}
+            Init::Constant(v) => block.fill(v),
+            Init::Identity => {
+                for k in 0..p.rows.min(p.cols) {
+                    block[k * p.cols + k] = 1.0;
+                }
+            }
+            Init::Uniform([low, high]) => {
+                rng::fill_uniform(inst.seed, stream, 0, block);
+                block.iter_mut().for_each(|w| *w = low + (high - low) * *w);
+            }
+            Init::Normal([mean, std]) => {
+                rng::fill_normal(inst.seed, stream, 0, block);
+                block.iter_mut().for_each(|w| *w = mean + std * *w);
+            }
+        }
+    }
+    out
+}
+
+/// Topological order of the forward pathway (input and rate populations joined by forward
+/// projections), or None if it has a cycle.
+fn forward_order(
+    populations: &[PlanPopulation],
+    projections: &[PlanProjection],
+) -> Option<Vec<usize>> {
+    let members: Vec<usize> = (0..populations.len())
+        .filter(|&i| matches!(populations[i].role, Role::Input | Role::Rate))
+        .collect();
+    let mut indegree = vec![0usize; populations.len()];
+    for p in projections.iter().filter(|p| p.forward) {
+        indegree[p.to] += 1;
+    }
+    let mut ready: Vec<usize> = members
+        .iter()
+        .copied()
+        .filter(|&i| indegree[i] == 0)
+        .collect();
+    let mut order = Vec::new();
+    while let Some(n) = ready.pop() {
+        order.push(n);
+        for p in projections.iter().filter(|p| p.forward && p.from == n) {
+            indegree[p.to] -= 1;
+            if indegree[p.to] == 0 {
+                ready.push(p.to);
+            }
+        }
+    }
+    (order.len() == members.len()).then_some(order)
+}

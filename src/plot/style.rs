@@ -1,0 +1,242 @@
+//! Look and feel shared by every figure: the embedded font, text sizes,
+//! colours, number formatting and the title lines built from the manifest.
+
+use std::sync::OnceLock;
+
+use plotters::style::{FontStyle, RGBColor, register_font};
+
+use super::PlotError;
+use super::data::Manifest;
+
+/// DejaVu Sans, shipped in the repository (see assets/fonts/README.txt) so
+/// that text looks the same everywhere and no system font lookup is needed.
+static FONT_BYTES: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/assets/fonts/DejaVuSans.ttf"
+));
+
+/// The family name the font is registered under. The generic name means an
+/// SVG viewer without DejaVu still picks a sans-serif face for the text.
+pub const FONT: &str = "sans-serif";
+
+/// Text sizes, chosen to stay legible on a projected slide. plotters treats
+/// these as line heights and writes SVG font sizes of size / 1.24, so 25
+/// is the smallest that gives a 20 px em.
+pub const TITLE_PX: u32 = 38;
+pub const SUBTITLE_PX: u32 = 26;
+pub const LABEL_PX: u32 = 28;
+pub const TICK_PX: u32 = 25;
+pub const CAPTION_PX: u32 = 28;
+pub const LEGEND_PX: u32 = 26;
+
+/// Standard figure size; taller figures grow from it.
+pub const WIDTH: u32 = 1200;
+pub const HEIGHT: u32 = 800;
+
+/// Registers the embedded font once per process.
+pub fn ensure_font() -> Result<(), PlotError> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        register_font(FONT, FontStyle::Normal, FONT_BYTES)
+            .map_err(|_| "DejaVuSans.ttf is not a valid font".to_string())
+    })
+    .clone()
+    .map_err(PlotError::Font)
+}
+
+pub const BLACK: RGBColor = RGBColor(0, 0, 0);
+pub const GREY: RGBColor = RGBColor(120, 120, 120);
+pub const LIGHT_GREY: RGBColor = RGBColor(215, 215, 215);
+pub const NO_VALUE: RGBColor = RGBColor(200, 200, 200);
+/// Tints behind the positive and negative half of a diverging axis.
+pub const WARM_TINT: RGBColor = RGBColor(254, 236, 224);
+pub const COOL_TINT: RGBColor = RGBColor(226, 238, 250);
+pub const WARM_TEXT: RGBColor = RGBColor(178, 60, 30);
+pub const COOL_TEXT: RGBColor = RGBColor(30, 90, 160);
+
+/// Fixed colours for the known rules, so a rule keeps its colour from one
+/// run's slides to the next; drawn from the Okabe–Ito colour-blind-safe set.
+const RULE_COLOURS: [(&str, RGBColor); 6] = [
+    ("sgd", RGBColor(0, 0, 0)),
+    ("fa", RGBColor(0, 114, 178)),
+    ("dfa", RGBColor(86, 180, 233)),
+    ("kp", RGBColor(0, 158, 115)),
+    ("hebbian", RGBColor(213, 94, 0)),
+    ("oja", RGBColor(204, 121, 167)),
+];
+
+/// Colours for other labels, used in order, skipping any already taken.
+const EXTRA_COLOURS: [RGBColor; 8] = [
+    RGBColor(230, 159, 0),
+    RGBColor(120, 94, 240),
+    RGBColor(160, 160, 160),
+    RGBColor(140, 86, 75),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+];
+
+/// One distinct colour per label (labels in display order).
+pub fn label_colours(labels: &[String]) -> Vec<(String, RGBColor)> {
+    let known = |l: &str| {
+        RULE_COLOURS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(l))
+            .map(|&(_, c)| c)
+    };
+    let mut taken: Vec<RGBColor> = labels.iter().filter_map(|l| known(l)).collect();
+    let mut spare = EXTRA_COLOURS
+        .iter()
+        .chain(RULE_COLOURS.iter().map(|(_, c)| c))
+        .copied()
+        .cycle();
+    labels
+        .iter()
+        .map(|l| {
+            let c = known(l).unwrap_or_else(|| {
+                // Bounded: after one full cycle we accept a repeat.
+                let pool = EXTRA_COLOURS.len() + RULE_COLOURS.len();
+                let mut pick = spare.next().unwrap_or(GREY);
+                for _ in 0..pool {
+                    if !taken.contains(&pick) {
+                        break;
+                    }
+                    pick = spare.next().unwrap_or(GREY);
+                }
+                taken.push(pick);
+                pick
+            });
+            (l.clone(), c)
+        })
+        .collect()
+}
+
+/// Diverging blue–white–red map (after ColorBrewer RdBu) for `x` in [−1, 1];
+/// values outside are clamped, `NaN` is grey.
+pub fn diverging(x: f64) -> RGBColor {
+    const STOPS: [(f64, [f64; 3]); 5] = [
+        (-1.0, [33.0, 102.0, 172.0]),
+        (-0.5, [103.0, 169.0, 207.0]),
+        (0.0, [247.0, 247.0, 247.0]),
+        (0.5, [239.0, 138.0, 98.0]),
+        (1.0, [178.0, 24.0, 43.0]),
+    ];
+    if !x.is_finite() {
+        return NO_VALUE;
+    }
+    let x = x.clamp(-1.0, 1.0);
+    let i = STOPS
+        .windows(2)
+        .position(|w| x <= w[1].0)
+        .unwrap_or(STOPS.len() - 2);
+    let (x0, c0) = STOPS[i];
+    let (x1, c1) = STOPS[i + 1];
+    let f = (x - x0) / (x1 - x0);
+    let mix = |k: usize| (c0[k] + f * (c1[k] - c0[k])).round() as u8;
+    RGBColor(mix(0), mix(1), mix(2))
+}
+
+/// Formats a tick value with as many decimals as a span of `span` needs,
+/// so ticks read "0.25" instead of "0.25000000000000006".
+pub fn tick(v: f64, span: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let span = if span.is_finite() && span > 0.0 {
+        span
+    } else {
+        v.abs().max(1e-12)
+    };
+    let mag = v.abs().max(span);
+    if !(1e-3..1e5).contains(&mag) {
+        return sci(v);
+    }
+    let mut decimals = (-(span / 5.0).log10().floor()).clamp(0.0, 6.0) as usize;
+    // A tick such as 0.25 needs one more decimal than its axis span implies.
+    while decimals < 8 {
+        let scaled = v * 10f64.powi(decimals as i32);
+        if (scaled - scaled.round()).abs() < 1e-6 {
+            break;
+        }
+        decimals += 1;
+    }
+    trim(format!("{v:.decimals$}"))
+}
+
+/// Formats a tick on a log axis: plain where short, otherwise 1e-5 style.
+/// Only mantissas 1, 2, 3 and 5 are labelled, since 6–9 crowd together at
+/// the top of a decade; their tick marks and grid lines stay.
+pub fn log_tick(v: f64) -> String {
+    if v <= 0.0 || !v.is_finite() {
+        return String::new();
+    }
+    let mantissa = v / 10f64.powf(v.log10().floor());
+    if ![1.0, 2.0, 3.0, 5.0, 10.0]
+        .iter()
+        .any(|m| (mantissa - m).abs() < 1e-6 * m)
+    {
+        return String::new();
+    }
+    if (1e-2..1e4).contains(&v.abs()) {
+        trim(format!("{v:.2}"))
+    } else {
+        sci(v)
+    }
+}
+
+fn sci(v: f64) -> String {
+    let s = format!("{v:.1e}");
+    // "1.0e-5" → "1e-5": the mantissa's trailing ".0" only adds clutter.
+    s.replace(".0e", "e")
+}
+
+/// Drops trailing zeros and writes a typographic minus (U+2212), which is
+/// as wide as a digit and so reads better than a hyphen on an axis.
+fn trim(s: String) -> String {
+    let t = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s.as_str()
+    };
+    if t == "-0" {
+        "0".into()
+    } else {
+        t.replacen('-', "−", 1)
+    }
+}
+
+/// Title of a figure: what it shows and on which circuit.
+pub fn title(what: &str, m: &Manifest) -> String {
+    format!("{what} — circuit {}", m.circuit)
+}
+
+/// The line under the title: rules, seeds and integration settings.
+pub fn subtitle(m: &Manifest) -> String {
+    let seeds: Vec<String> = m.seeds.iter().map(|s| s.to_string()).collect();
+    let mut s = format!(
+        "rules: {} · seeds: {}",
+        m.rules.join(", "),
+        seeds.join(", ")
+    );
+    if let Some(dt) = m.dt_s {
+        s.push_str(&format!(" · dt = {} s", tick(dt, dt)));
+    }
+    if let Some(method) = &m.method {
+        s.push_str(&format!(" · {method}"));
+    }
+    s
+}
+
+/// A file-name-safe version of an instance id.
+pub fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

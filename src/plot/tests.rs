@@ -1,0 +1,617 @@
+//! Tests of the figures module on synthetic run directories.
+//!
+//! `small_run` is the minimal fixture (3 times × 2 labels × 2 instances,
+//! every file present); `realistic_run` imitates a real comparison (loss
+//! falling exponentially, fa near 50°, sgd at 0°) and feeds the ignored
+//! `write_example_figures` test, which leaves PNGs to look at.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::data::Metric;
+use super::figures::{
+    prepare_alignment, prepare_hebbian, prepare_learning_curves, prepare_learning_strength,
+    prepare_traces, prepare_weights,
+};
+use super::render::{Figure, render_rgb};
+use super::stats::{self, BandKind, band_over_time, summarize};
+use super::{FIGURES, Formats, PlotError, load_run, plot_run};
+
+/// How one synthetic run is generated.
+struct Spec {
+    labels: Vec<&'static str>,
+    seeds: Vec<u64>,
+    times: Vec<f64>,
+    projections: Vec<&'static str>,
+    /// Value of a metric cell, `None` for an empty cell.
+    metric: fn(&Ctx) -> Option<f64>,
+    trace_times: Vec<f64>,
+    /// Trace value, or `None` when this instance/signal is not traced.
+    trace: fn(&Ctx, &str) -> Option<f64>,
+    /// Matrices as (name, rows, cols); value per (ctx, stage, name, r, c).
+    matrices: Vec<(&'static str, usize, usize)>,
+    weight: fn(&Ctx, bool, &str, usize, usize) -> f64,
+}
+
+/// The coordinates of one generated value.
+struct Ctx<'a> {
+    label: &'a str,
+    seed: u64,
+    t: f64,
+    projection: &'a str,
+    metric: Metric,
+    scale: f64,
+}
+
+/// Deterministic noise in [−1, 1] (splitmix64 of the inputs).
+fn noise(a: u64, b: u64) -> f64 {
+    let mut z = a
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(b.wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+}
+
+fn write_run(dir: &Path, spec: &Spec, scale: f64) {
+    fs::create_dir_all(dir).unwrap();
+    let rules: Vec<String> = spec.labels.iter().map(|l| format!("\"{l}\"")).collect();
+    let seeds: Vec<String> = spec.seeds.iter().map(|s| s.to_string()).collect();
+    fs::write(
+        dir.join("manifest.json"),
+        format!(
+            "{{\"circuit\": \"two_layer\", \"rules\": [{}], \"seeds\": [{}], \
+             \"dt_s\": 0.0001, \"method\": \"exponential_euler\", \"extra\": {{\"x\": 1}}}}",
+            rules.join(", "),
+            seeds.join(", ")
+        ),
+    )
+    .unwrap();
+
+    let mut instances = String::from("instance,seed,rule,label,lr\n");
+    let mut metrics = String::from(
+        "time_s,instance,projection,loss,accuracy,held_out_loss,held_out_accuracy,\
+         gradient_angle_deg,loss_angle_deg,learning_strength,hebbian_signature,\
+         weight_angle_deg,weight_norm_ratio\n",
+    );
+    let mut traces = String::from("time_s,instance,signal,value\n");
+    let mut weights = String::from("stage,instance,projection,row,col,value\n");
+    let signals = [
+        "input x[0]",
+        "output y[0]",
+        "error e[0]",
+        "plasticity W1[0,0]",
+    ];
+    for label in &spec.labels {
+        for &seed in &spec.seeds {
+            let id = format!("{label}-s{seed}");
+            writeln!(instances, "{id},{seed},{label},{label},0.1").unwrap();
+            for &t in &spec.times {
+                for &p in &spec.projections {
+                    write!(metrics, "{t},{id},{p}").unwrap();
+                    for metric in Metric::ALL {
+                        let ctx = Ctx {
+                            label,
+                            seed,
+                            t,
+                            projection: p,
+                            metric,
+                            scale,
+                        };
+                        match (spec.metric)(&ctx) {
+                            Some(v) => write!(metrics, ",{v}").unwrap(),
+                            None => metrics.push(','),
+                        }
+                    }
+                    metrics.push('\n');
+                }
+            }
+            for &t in &spec.trace_times {
+                for s in signals {
+                    let ctx = Ctx {
+                        label,
+                        seed,
+                        t,
+                        projection: "",
+                        metric: Metric::Loss,
+                        scale,
+                    };
+                    if let Some(v) = (spec.trace)(&ctx, s) {
+                        writeln!(traces, "{t},{id},\"{s}\",{v}").unwrap();
+                    }
+                }
+            }
+            for &(name, rows, cols) in &spec.matrices {
+                for (stage, is_end) in [("start", false), ("end", true)] {
+                    for r in 0..rows {
+                        for c in 0..cols {
+                            let ctx = Ctx {
+                                label,
+                                seed,
+                                t: 0.0,
+                                projection: name,
+                                metric: Metric::Loss,
+                                scale,
+                            };
+                            let v = (spec.weight)(&ctx, is_end, name, r, c);
+                            writeln!(weights, "{stage},{id},{name},{r},{c},{v}").unwrap();
+                        }
+                    }
+                }
+            }
+        }
+    }
+    fs::write(dir.join("instances.csv"), instances).unwrap();
+    fs::write(dir.join("metrics.csv"), metrics).unwrap();
+    if !spec.trace_times.is_empty() {
+        fs::write(dir.join("traces.csv"), traces).unwrap();
+    }
+    if !spec.matrices.is_empty() {
+        fs::write(dir.join("weights.csv"), weights).unwrap();
+    }
+}
+
+/// 3 time points × 2 labels × 2 instances, every metric and file present;
+/// `scale` changes the values (not the layout) between two inputs.
+fn small_spec() -> Spec {
+    Spec {
+        labels: vec!["fa", "sgd"],
+        seeds: vec![1, 2],
+        times: vec![0.0, 0.5, 1.0],
+        projections: vec!["all", "W1", "W2"],
+        metric: |c| {
+            let k = if c.label == "fa" { 1.0 } else { 2.0 } + c.seed as f64 * 0.1;
+            let v = match c.metric {
+                Metric::Loss | Metric::HeldOutLoss => (1.0 / c.scale) * (-k * c.t).exp(),
+                Metric::Accuracy | Metric::HeldOutAccuracy => 0.5 + 0.4 * c.t / c.scale,
+                Metric::GradientAngle | Metric::LossAngle => 60.0 * c.scale - 10.0 * c.t * k,
+                Metric::WeightAngle => 90.0 - 20.0 * c.t * k * c.scale,
+                Metric::LearningStrength => c.scale * k * (1.0 - c.t / 2.0),
+                Metric::HebbianSignature => 0.8 * (c.t - 0.5) * c.scale / k,
+                Metric::WeightNormRatio => 1.0,
+            };
+            let instance_level = matches!(
+                c.metric,
+                Metric::Loss | Metric::Accuracy | Metric::HeldOutLoss | Metric::HeldOutAccuracy
+            );
+            ((c.projection == "all") == instance_level || c.metric == Metric::GradientAngle)
+                .then_some(v)
+        },
+        trace_times: vec![0.0, 0.001, 0.002],
+        trace: |c, s| {
+            let k = if c.label == "fa" { 1.0 } else { -1.0 };
+            Some(k * c.scale * (c.t * 1000.0 + s.len() as f64))
+        },
+        matrices: vec![("W1", 3, 2), ("B2", 3, 1), ("W2-B2T", 1, 3)],
+        weight: |c, end, _, r, col| {
+            let base = (r as f64 - col as f64) * c.scale;
+            if end { base * 0.5 } else { base }
+        },
+    }
+}
+
+fn small_run(dir: &Path, scale: f64) {
+    write_run(dir, &small_spec(), scale);
+}
+
+/// A run that looks like a real fa / kp / sgd comparison.
+fn realistic_spec() -> Spec {
+    let times: Vec<f64> = (0..=60).map(|i| i as f64 * 0.05).collect();
+    Spec {
+        labels: vec!["sgd", "fa", "kp"],
+        seeds: vec![1, 2, 3],
+        times,
+        projections: vec!["all", "W1", "W2"],
+        metric: |c| {
+            let n = |k: u64| noise(c.seed * 1000 + k, (c.t * 1000.0) as u64);
+            let lid = match c.label {
+                "sgd" => 0,
+                "fa" => 1,
+                _ => 2,
+            };
+            let tau = [0.35, 0.8, 0.5][lid] * (1.0 + 0.08 * noise(c.seed, lid as u64));
+            let decay = (-c.t / tau).exp();
+            let all = c.projection == "all";
+            let w2 = c.projection == "W2";
+            match c.metric {
+                Metric::Loss if all => Some(0.7 * decay + 0.004 * (1.0 + 0.2 * n(1))),
+                Metric::HeldOutLoss if all => Some(0.75 * decay + 0.006 * (1.0 + 0.3 * n(2))),
+                Metric::Accuracy if all => Some(1.0 - 0.5 * decay + 0.01 * n(3).min(0.0)),
+                Metric::HeldOutAccuracy if all => {
+                    Some((0.98 - 0.48 * decay + 0.015 * n(4)).min(1.0))
+                }
+                Metric::GradientAngle => Some(match lid {
+                    0 => 0.0,
+                    // fa settles near 50°, the output layer aligning first.
+                    1 => {
+                        let target = if w2 { 40.0 } else { 50.0 };
+                        target + (85.0 - target) * (-c.t / 0.6).exp() + 3.0 * n(5)
+                    }
+                    _ => 8.0 + 75.0 * (-c.t / 0.4).exp() + 2.0 * n(6),
+                }),
+                Metric::WeightAngle if w2 && lid > 0 => Some(match lid {
+                    1 => 55.0 + 35.0 * (-c.t / 1.0).exp() + 2.0 * n(7),
+                    _ => 3.0 + 87.0 * (-c.t / 0.5).exp() + 1.0 * n(8),
+                }),
+                Metric::LossAngle if !c.projection.is_empty() => Some(match lid {
+                    0 => 0.0,
+                    1 => 55.0 + 25.0 * (-c.t / 0.6).exp() + 3.0 * n(9),
+                    _ => 10.0 + 70.0 * (-c.t / 0.4).exp() + 2.0 * n(10),
+                }),
+                Metric::LearningStrength => {
+                    Some((0.2 + 0.8 * decay) * (1.0 + 0.05 * n(11)) * [1.0, 0.6, 0.8][lid])
+                }
+                Metric::HebbianSignature if !all => Some(match lid {
+                    0 => 0.05 * n(12),
+                    1 => 0.35 * decay - 0.1 + 0.05 * n(13),
+                    _ => -0.3 * (1.0 - decay) + 0.05 * n(14),
+                }),
+                Metric::WeightNormRatio if w2 => Some(1.0 + 0.1 * c.t),
+                _ => None,
+            }
+        },
+        trace_times: (0..=400).map(|i| i as f64 * 1e-4).collect(),
+        trace: |c, s| {
+            if c.seed != 1 {
+                return None;
+            }
+            // Two stimuli of 20 ms each; the output relaxes towards a target
+            // that depends on the stimulus, with a rule-dependent gain.
+            let stim = if c.t < 0.02 { 1.0 } else { -0.5 };
+            let t0 = if c.t < 0.02 { c.t } else { c.t - 0.02 };
+            let gain = match c.label {
+                "sgd" => 0.9,
+                "fa" => 0.7,
+                _ => 0.8,
+            };
+            let y = gain * stim * (1.0 - (-t0 / 0.004).exp());
+            Some(match s {
+                "input x[0]" => stim,
+                "output y[0]" => y,
+                "error e[0]" => stim * 0.95 - y,
+                _ => 0.3 + 0.05 * gain * c.t / 0.04,
+            })
+        },
+        matrices: vec![("W1", 6, 4), ("B2", 6, 3), ("W2-B2T", 3, 6)],
+        weight: |c, end, name, r, col| {
+            let init = 0.5 * noise(r as u64 * 31 + col as u64, c.seed + name.len() as u64);
+            match (name, end) {
+                ("W2-B2T", true) if c.label == "kp" => 0.05 * init,
+                ("W2-B2T", true) if c.label == "fa" => 0.6 * init,
+                ("W1", true) => init + 0.3 * noise(r as u64, col as u64),
+                _ => init,
+            }
+        },
+    }
+}
+
+fn is_svg(path: &Path) -> bool {
+    let text = fs::read_to_string(path).unwrap();
+    text.trim_start().starts_with("<svg") && text.trim_end().ends_with("</svg>")
+}
+
+/// Width and height from a PNG's IHDR chunk, after checking the signature.
+fn png_size(path: &Path) -> (u32, u32) {
+    let b = fs::read(path).unwrap();
+    assert_eq!(
+        &b[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
+    assert_eq!(&b[12..16], b"IHDR");
+    let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    (be(16), be(20))
+}
+
+fn variance(buf: &[u8]) -> f64 {
+    let n = buf.len() as f64;
+    let mean = buf.iter().map(|&v| v as f64).sum::<f64>() / n;
+    buf.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n
+}
+
+/// Pixels that differ below the header (rows `from_row..`) of two renders.
+fn body_diff(a: &[u8], b: &[u8], width: u32, from_row: u32) -> usize {
+    let start = (from_row * width * 3) as usize;
+    a[start..]
+        .chunks(3)
+        .zip(b[start..].chunks(3))
+        .filter(|(p, q)| p != q)
+        .count()
+}
+
+/// Renders a figure and checks it is neither blank nor the same as another.
+fn check_pixels<F: Figure>(a: &F, b: &F, header_height: u32) {
+    assert_eq!(a.size(), b.size());
+    let (w, _) = a.size();
+    let pa = render_rgb(a).unwrap();
+    let pb = render_rgb(b).unwrap();
+    assert!(variance(&pa) > 100.0, "figure looks blank");
+    let diff = body_diff(&pa, &pb, w, header_height);
+    assert!(diff > 200, "data region barely changed: {diff} pixels");
+}
+
+fn files_named(paths: &[PathBuf], stem: &str) -> Vec<PathBuf> {
+    paths
+        .iter()
+        .filter(|p| {
+            p.file_stem()
+                .and_then(|s| s.to_str())
+                .is_some_and(|s| s.starts_with(stem))
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn summarize_hand_numbers() {
+    let s = summarize(&[1.0, 2.0, 3.0, f64::NAN]).unwrap();
+    assert_eq!((s.n, s.mean, s.min, s.max), (3, 2.0, 1.0, 3.0));
+    assert!((s.sd - 1.0).abs() < 1e-12);
+    let one = summarize(&[4.0]).unwrap();
+    assert_eq!((one.mean, one.sd), (4.0, 0.0));
+    assert!(summarize(&[f64::NAN]).is_none());
+    assert!(summarize(&[]).is_none());
+}
+
+#[test]
+fn band_over_time_hand_numbers() {
+    let samples = [
+        (1.0, 2.0),
+        (0.0, 1.0),
+        (0.0, 3.0),
+        (1.0, f64::NAN),
+        (2.0, f64::NAN),
+    ];
+    let mm = band_over_time(&samples, BandKind::MinMax);
+    assert_eq!(mm.len(), 2, "a time with only NaN gives no point");
+    assert_eq!(
+        (mm[0].t, mm[0].mean, mm[0].lo, mm[0].hi, mm[0].n),
+        (0.0, 2.0, 1.0, 3.0, 2)
+    );
+    assert_eq!(
+        (mm[1].t, mm[1].mean, mm[1].lo, mm[1].hi, mm[1].n),
+        (1.0, 2.0, 2.0, 2.0, 1)
+    );
+    let sd = band_over_time(&samples, BandKind::StdDev);
+    let r2 = 2f64.sqrt();
+    assert!((sd[0].lo - (2.0 - r2)).abs() < 1e-12 && (sd[0].hi - (2.0 + r2)).abs() < 1e-12);
+    assert!(BandKind::MinMax.describe().contains("min–max"));
+}
+
+#[test]
+fn loads_and_groups_small_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_run(tmp.path(), 1.0);
+    let run = load_run(tmp.path()).unwrap();
+    assert_eq!(run.manifest.circuit, "two_layer");
+    assert_eq!(run.manifest.seeds, vec![1, 2]);
+    assert_eq!(run.labels(), vec!["fa", "sgd"]);
+    assert_eq!(run.metrics.len(), 3 * 2 * 2 * 3);
+    assert_eq!(run.projections_with(Metric::HeldOutLoss), vec!["all"]);
+    assert_eq!(
+        run.projections_with(Metric::HebbianSignature),
+        vec!["W1", "W2"]
+    );
+
+    // fa instances: k = 1.1 and 1.2; at t = 0 the gradient angle is 60 for both.
+    let series = stats::metric_series(&run, Metric::GradientAngle, "W1", BandKind::MinMax, |_| {
+        true
+    });
+    assert_eq!(series.len(), 2);
+    assert_eq!(series[0].label, "fa");
+    let p = series[0].points[2]; // t = 1: 60 − 10·k
+    assert!((p.mean - (60.0 - 11.5)).abs() < 1e-9);
+    assert!((p.lo - 48.0).abs() < 1e-9 && (p.hi - 49.0).abs() < 1e-9);
+    assert_eq!(p.n, 2);
+
+    let traces = stats::trace_panels(&run);
+    assert_eq!(traces.len(), 4);
+    assert_eq!(traces[0].lines.len(), 4);
+    let w = stats::weight_sets(&run);
+    assert_eq!(w.len(), 4);
+    assert_eq!(w[0].projections[0].start.as_ref().unwrap().rows, 3);
+    assert_eq!(w[0].projections[0].max_abs(), 2.0);
+}
+
+#[test]
+fn missing_metrics_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_run(tmp.path(), 1.0);
+    fs::remove_file(tmp.path().join("metrics.csv")).unwrap();
+    let err = load_run(tmp.path()).unwrap_err();
+    assert!(
+        matches!(&err, PlotError::MissingFile { path } if path.ends_with("metrics.csv")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("metrics.csv"));
+    // plot_run reports the same error rather than writing anything.
+    assert!(matches!(
+        plot_run(tmp.path(), Formats::SVG),
+        Err(PlotError::MissingFile { .. })
+    ));
+}
+
+#[test]
+fn malformed_row_names_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_run(tmp.path(), 1.0);
+    let path = tmp.path().join("metrics.csv");
+    let text = fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    // Line 3 of the file (index 2): the loss cell becomes a word.
+    let fields: Vec<&str> = text.lines().nth(2).unwrap().split(',').collect();
+    let mut bad: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+    bad[3] = "abc".into();
+    lines[2] = bad.join(",");
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let msg = load_run(tmp.path()).unwrap_err().to_string();
+    assert!(msg.contains("metrics.csv:3"), "{msg}");
+    assert!(msg.contains("loss"), "{msg}");
+
+    // An instance the metrics mention but instances.csv does not.
+    small_run(tmp.path(), 1.0);
+    let text = fs::read_to_string(&path)
+        .unwrap()
+        .replacen("fa-s1", "ghost", 1);
+    fs::write(&path, text).unwrap();
+    let msg = load_run(tmp.path()).unwrap_err().to_string();
+    assert!(
+        msg.contains("ghost") && msg.contains("metrics.csv:2"),
+        "{msg}"
+    );
+
+    // Bad JSON in the manifest names the manifest.
+    small_run(tmp.path(), 1.0);
+    fs::write(tmp.path().join("manifest.json"), "{\"circuit\": 3}").unwrap();
+    let msg = load_run(tmp.path()).unwrap_err().to_string();
+    assert!(msg.contains("manifest.json"), "{msg}");
+}
+
+#[test]
+fn formats_parse() {
+    assert_eq!("svg".parse::<Formats>().unwrap(), Formats::SVG);
+    assert_eq!(" PNG ".parse::<Formats>().unwrap(), Formats::PNG);
+    assert_eq!(Formats::parse("both").unwrap(), Formats::BOTH);
+    assert!(matches!(
+        Formats::parse("pdf"),
+        Err(PlotError::BadFormat(_))
+    ));
+    assert_eq!(Formats::BOTH.to_string(), "both");
+}
+
+/// Writes every figure of the small run as SVG through `plot_run`.
+#[test]
+fn every_figure_writes_valid_svg() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_run(tmp.path(), 1.0);
+    let paths = plot_run(tmp.path(), Formats::SVG).unwrap();
+    for stem in [
+        "learning_curves",
+        "alignment",
+        "hebbian",
+        "learning_strength",
+        "traces",
+        "weights_",
+    ] {
+        let files = files_named(&paths, stem);
+        assert!(!files.is_empty(), "{stem}: {paths:?}");
+        for f in files {
+            assert!(f.starts_with(tmp.path().join("figures")));
+            assert_eq!(f.extension().and_then(|e| e.to_str()), Some("svg"));
+            assert!(is_svg(&f), "{}", f.display());
+        }
+    }
+    // One weights figure per instance.
+    assert_eq!(files_named(&paths, "weights_").len(), 4);
+}
+
+/// Writes every figure kind as PNG and checks signature and IHDR size.
+/// (PNG encoding is the slow part in a debug build, so weights are cut to
+/// one instance here; `every_figure_writes_valid_svg` covers all four.)
+#[test]
+fn every_figure_writes_png_of_the_right_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_run(tmp.path(), 1.0);
+    let mut run = load_run(tmp.path()).unwrap();
+    run.weights.retain(|w| w.instance == "fa-s1");
+    let out = tmp.path().join("png");
+    let expected = [
+        prepare_learning_curves(&run).unwrap().size(),
+        prepare_alignment(&run).unwrap().size(),
+        prepare_hebbian(&run).unwrap().size(),
+        prepare_learning_strength(&run).unwrap().size(),
+        prepare_traces(&run).unwrap().size(),
+        prepare_weights(&run)[0].1.size(),
+    ];
+    for ((stem, figure), size) in FIGURES.iter().zip(expected) {
+        let files = figure(&run, &out, Formats::PNG).unwrap();
+        assert_eq!(files.len(), 1, "{stem}: {files:?}");
+        assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("png"));
+        assert_eq!(png_size(&files[0]), size, "{stem}");
+    }
+    assert_eq!(expected[0], (1200, 800), "standard slide size");
+}
+
+#[test]
+fn figures_are_not_blank_and_follow_the_data() {
+    let (ta, tb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    small_run(ta.path(), 1.0);
+    small_run(tb.path(), 1.4);
+    let (a, b) = (load_run(ta.path()).unwrap(), load_run(tb.path()).unwrap());
+    macro_rules! check {
+        ($prep:ident) => {{
+            let (fa, fb) = ($prep(&a).unwrap(), $prep(&b).unwrap());
+            let h = fa.header.height(fa.size().0);
+            check_pixels(&fa, &fb, h);
+        }};
+    }
+    check!(prepare_learning_curves);
+    check!(prepare_alignment);
+    check!(prepare_hebbian);
+    check!(prepare_learning_strength);
+    check!(prepare_traces);
+    let (wa, wb) = (prepare_weights(&a), prepare_weights(&b));
+    let h = wa[0].1.header.height(wa[0].1.size().0);
+    check_pixels(&wa[0].1, &wb[0].1, h);
+}
+
+#[test]
+fn figures_without_data_are_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut spec = small_spec();
+    spec.trace_times.clear();
+    spec.matrices.clear();
+    // Only losses: every angle, strength and signature column stays empty.
+    spec.metric =
+        |c| (c.projection == "all" && c.metric == Metric::HeldOutLoss).then_some(1.0 / (1.0 + c.t));
+    write_run(tmp.path(), &spec, 1.0);
+    let paths = plot_run(tmp.path(), Formats::SVG).unwrap();
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["learning_curves.svg"]);
+}
+
+/// Writes example PNGs of every figure kind from a realistic synthetic run,
+/// to look at by eye: `cargo test write_example_figures -- --ignored`.
+/// The directory is `$HETSIM_PLOT_EXAMPLES` or `target/plot-examples`.
+#[test]
+#[ignore]
+fn write_example_figures() {
+    let dir = std::env::var_os("HETSIM_PLOT_EXAMPLES").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/plot-examples"),
+        PathBuf::from,
+    );
+    let _ = fs::remove_dir_all(&dir);
+    write_run(&dir, &realistic_spec(), 1.0);
+    let paths = plot_run(&dir, Formats::BOTH).unwrap();
+    for p in &paths {
+        println!("{}", p.display());
+    }
+    assert!(paths.len() >= 12);
+}
+
+#[test]
+fn style_helpers() {
+    use super::style::{diverging, label_colours, log_tick, tick};
+    assert_eq!(tick(0.25, 1.0), "0.25");
+    assert_eq!(tick(-0.5, 2.0), "−0.5");
+    assert_eq!(tick(0.30000000000000004, 1.0), "0.3");
+    assert_eq!(tick(2e-5, 1e-4), "2e-5");
+    assert_eq!(log_tick(0.01), "0.01");
+    assert_eq!(log_tick(0.7), "");
+    assert_eq!(log_tick(1e-4), "1e-4");
+    assert_eq!(diverging(0.0), plotters::style::RGBColor(247, 247, 247));
+    assert_ne!(diverging(1.0), diverging(-1.0));
+    // Known rules keep fixed colours; other labels get distinct ones.
+    let labels: Vec<String> = ["fa", "mine", "sgd", "other"].map(String::from).to_vec();
+    let c = label_colours(&labels);
+    assert_eq!(c[2].1, plotters::style::RGBColor(0, 0, 0));
+    for (i, a) in c.iter().enumerate() {
+        assert!(c[i + 1..].iter().all(|b| b.1 != a.1), "{c:?}");
+    }
+}

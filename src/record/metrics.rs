@@ -1,0 +1,416 @@
+//! The measurements of one recording window, computed from plan-level data (snapshots and
+//! window accumulators) so that every backend is measured the same way.
+//!
+//! Definitions (DESIGN §1.5):
+//! - gradient angle: ∠(ΔW_rule, ΔW_bp), ΔW_bp = (θ_mx/τ_w)∫ δ_bp xᵀ dt with δ_bp from exact
+//!   backprop of the delivered output error through the current forward weights;
+//! - loss angle: ∠(ΔW_rule, G), G = Σ_s t_s·(−∇_W L_s) at the window's starting weights,
+//!   through the forward pathway's steady-state map, t_s the time sample s was shown;
+//! - learning strength: ⟨ΔW_rule, G/τ_w⟩ / ‖G/τ_w‖²;
+//! - Hebbian signature: cos(∫ m xᵀ dt, ∫ u xᵀ dt);
+//! - weight angle: ∠(B, Wᵀ) and ‖B‖/‖W‖ for every feedback matrix that stands in for W.
+
+use crate::backend::{Snapshot, Window};
+use crate::measure::{self, FeedForward, FfPopulation, FfProjection};
+use crate::plan::Plan;
+use crate::spec::{Measure, Role};
+use nalgebra::DMatrix;
+use rayon::prelude::*;
+
+/// One row of metrics.csv.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Row {
+    pub time_s: f64,
+    pub instance: usize,
+    /// A projection name, or `all` for instance-level values and concatenations.
+    pub projection: String,
+    pub loss: Option<f64>,
+    pub accuracy: Option<f64>,
+    pub held_out_loss: Option<f64>,
+    pub held_out_accuracy: Option<f64>,
+    pub gradient_angle_deg: Option<f64>,
+    pub loss_angle_deg: Option<f64>,
+    pub learning_strength: Option<f64>,
+    pub hebbian_signature: Option<f64>,
+    pub weight_angle_deg: Option<f64>,
+    pub weight_norm_ratio: Option<f64>,
+}
+
+pub const COLUMNS: [&str; 13] = [
+    "time_s",
+    "instance",
+    "projection",
+    "loss",
+    "accuracy",
+    "held_out_loss",
+    "held_out_accuracy",
+    "gradient_angle_deg",
+    "loss_angle_deg",
+    "learning_strength",
+    "hebbian_signature",
+    "weight_angle_deg",
+    "weight_norm_ratio",
+];
+
+impl Row {
+    pub fn cells(&self) -> Vec<String> {
+        let f = |v: Option<f64>| v.map(|x| format!("{x:.6e}")).unwrap_or_default();
+        vec![
+            format!("{:.6}", self.time_s),
+            self.instance.to_string(),
+            self.projection.clone(),
+            f(self.loss),
+            f(self.accuracy),
+            f(self.held_out_loss),
+            f(self.held_out_accuracy),
+            f(self.gradient_angle_deg),
+            f(self.loss_angle_deg),
+            f(self.learning_strength),
+            f(self.hebbian_signature),
+            f(self.weight_angle_deg),
+            f(self.weight_norm_ratio),
+        ]
+    }
+}
+
+/// The steady-state forward map of instance `e` with the given weights, or None when the
+/// forward pathway is recurrent or there is no output. Returns the map and, for each plan
+/// projection, its index among the map's projections.
+pub fn feedforward(
+    plan: &Plan,
+    weights: &[Vec<f64>],
+    e: usize,
+) -> Option<(FeedForward, Vec<Option<usize>>)> {
+    let order = plan.forward_order.as_ref()?;
+    let output = plan.output.as_ref()?.output;
+    let mut index = vec![usize::MAX; plan.populations.len()];
+    let mut pops = Vec::new();
+    for (k, &p) in order.iter().enumerate() {
+        index[p] = k;
+        let pop = &plan.populations[p];
+        let is_input = pop.role == Role::Input;
+        pops.push(FfPopulation {
+            size: pop.size,
+            activation: pop.activation,
+            bias: if is_input {
+                Vec::new()
+            } else {
+                vec![pop.bias[e]; pop.size]
+            },
+            is_input,
+        });
+    }
+    let mut projs = Vec::new();
+    let mut map = vec![None; plan.projections.len()];
+    for (q, p) in plan.projections.iter().enumerate() {
+        if !p.forward || p.sign[e] == 0.0 {
+            continue;
+        }
+        let n = p.synapses();
+        let w = DMatrix::from_row_slice(p.rows, p.cols, &weights[q][e * n..(e + 1) * n]);
+        map[q] = Some(projs.len());
+        projs.push(FfProjection {
+            from: index[p.from],
+            to: index[p.to],
+            weights: w,
+            sign: p.sign[e],
+        });
+    }
+    let ff = FeedForward::new(pops, projs, index[output]).ok()?;
+    Some((ff, map))
+}
+
+/// Held-out loss (mean ½‖y* − y‖²) and accuracy of instance `e` at the given weights.
+pub fn held_out(plan: &Plan, weights: &[Vec<f64>], e: usize) -> (Option<f64>, Option<f64>) {
+    let Some((ff, _)) = feedforward(plan, weights, e) else {
+        return (None, None);
+    };
+    let task = &plan.tasks[e];
+    let n = task.held_out_len();
+    if n == 0 {
+        return (None, None);
+    }
+    let mut x = vec![0.0; task.n_inputs()];
+    let mut y = vec![0.0; task.n_targets()];
+    let (mut loss, mut correct) = (0.0, 0usize);
+    for i in 0..n {
+        task.held_out_sample(i, &mut x, &mut y);
+        let Ok(states) = ff.forward(&x) else {
+            return (None, None);
+        };
+        let out = &states[ff.output].1;
+        loss += 0.5
+            * out
+                .iter()
+                .zip(&y)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>();
+        if argmax(out) == argmax(&y) {
+            correct += 1;
+        }
+    }
+    let accuracy = task.is_classification().then(|| correct as f64 / n as f64);
+    (Some(loss / n as f64), accuracy)
+}
+
+fn argmax(v: &[f64]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold(0, |best, (i, x)| if *x > v[best] { i } else { best })
+}
+
+/// The samples shown in steps [start, end) of instance e, with how long each was shown (s).
+pub fn samples_in_window(plan: &Plan, e: usize, start: u64, end: u64) -> Vec<(u64, f64)> {
+    let t = plan.timing[e];
+    let mut out = Vec::new();
+    if end <= start {
+        return out;
+    }
+    let (first, last) = (start / t.period_steps, (end - 1) / t.period_steps);
+    for k in first..=last {
+        let shown_from = (k * t.period_steps).max(start);
+        let shown_to = (k * t.period_steps + t.present_steps).min(end);
+        if shown_to > shown_from {
+            out.push((k, (shown_to - shown_from) as f64 * plan.dt_s));
+        }
+    }
+    out
+}
+
+fn slice(v: &[f64], e: usize, n: usize) -> &[f64] {
+    if v.is_empty() {
+        &[]
+    } else {
+        &v[e * n..(e + 1) * n]
+    }
+}
+
+/// All rows of one window.
+pub fn window_rows(
+    plan: &Plan,
+    window: &Window,
+    start: &Snapshot,
+    end: &Snapshot,
+    active: &[bool],
+) -> Vec<Row> {
+    let time_s = end.step as f64 * plan.dt_s;
+    let wants = |m: Measure| plan.measures(m);
+    let per_instance: Vec<Vec<Row>> = (0..plan.n_instances())
+        .into_par_iter()
+        .map(|e| {
+            if active[e] {
+                instance_rows(plan, window, start, end, e, time_s, &wants)
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    per_instance.into_iter().flatten().collect()
+}
+
+fn instance_rows(
+    plan: &Plan,
+    window: &Window,
+    start: &Snapshot,
+    end: &Snapshot,
+    e: usize,
+    time_s: f64,
+    wants: &dyn Fn(Measure) -> bool,
+) -> Vec<Row> {
+    let mut all = Row {
+        time_s,
+        instance: e,
+        projection: "all".into(),
+        ..Row::default()
+    };
+    let classification = plan.tasks[e].is_classification();
+    if window.present_s[e] > 0.0 {
+        all.loss = Some(window.loss_integral[e] / window.present_s[e]);
+        if classification {
+            all.accuracy = Some(window.correct_s[e] / window.present_s[e]);
+        }
+    }
+    if wants(Measure::Loss) || wants(Measure::Accuracy) {
+        let (loss, acc) = held_out(plan, &end.weights, e);
+        all.held_out_loss = loss;
+        all.held_out_accuracy = acc;
+    }
+
+    // Ideal steps G per projection at the window's starting weights.
+    let need_g = wants(Measure::LossAlignment) || wants(Measure::LearningStrength);
+    let mut ideal: Vec<Option<DMatrix<f64>>> = vec![None; plan.projections.len()];
+    if need_g && let Some((ff, map)) = feedforward(plan, &start.weights, e) {
+        let task = &plan.tasks[e];
+        let mut x = vec![0.0; task.n_inputs()];
+        let mut y = vec![0.0; task.n_targets()];
+        for (k, shown_s) in samples_in_window(plan, e, start.step, end.step) {
+            task.train_sample(k, &mut x, &mut y);
+            let Ok((_, descent)) = ff.loss_and_descent(&x, &y) else {
+                continue;
+            };
+            for (q, slot) in map.iter().enumerate() {
+                if let Some(j) = slot {
+                    let g = ideal[q].get_or_insert_with(|| {
+                        DMatrix::zeros(descent[*j].nrows(), descent[*j].ncols())
+                    });
+                    *g += &descent[*j] * shown_s;
+                }
+            }
+        }
+    }
+
+    let mut rows = Vec::new();
+    let mut cat = Concat::default();
+    for (q, p) in plan.projections.iter().enumerate() {
+        if p.sign[e] == 0.0 {
+            continue;
+        }
+        let n = p.synapses();
+        let mut row = Row {
+            time_s,
+            instance: e,
+            projection: p.name.clone(),
+            ..Row::default()
+        };
+        let mut any = false;
+        if let Some(m) = p.motif {
+            let motif = &plan.motifs[m];
+            let pw = &window.projections[q];
+            let dw = slice(&pw.dw_rule, e, n);
+            let learns = motif.theta[e].iter().any(|c| *c != 0.0);
+            if learns && p.forward && !dw.is_empty() {
+                if wants(Measure::GradientAlignment) && plan.forward_order.is_some() {
+                    let scale = if motif.theta[e][0] != 0.0 {
+                        motif.theta[e][0]
+                    } else {
+                        1.0
+                    } / motif.tau_w_s[e];
+                    let bp: Vec<f64> = if pw.backprop.is_empty() {
+                        dw.to_vec()
+                    } else {
+                        slice(&pw.backprop, e, n)
+                            .iter()
+                            .map(|v| v * scale)
+                            .collect()
+                    };
+                    row.gradient_angle_deg = measure::angle_deg(dw, &bp);
+                    cat.dw.extend_from_slice(dw);
+                    cat.bp.extend_from_slice(&bp);
+                    any = true;
+                }
+                if let Some(g) = &ideal[q] {
+                    let g_row: Vec<f64> = row_major(g);
+                    if wants(Measure::LossAlignment) {
+                        row.loss_angle_deg = measure::angle_deg(dw, &g_row);
+                    }
+                    let scaled: Vec<f64> = g_row.iter().map(|v| v / motif.tau_w_s[e]).collect();
+                    if wants(Measure::LearningStrength) {
+                        row.learning_strength = measure::learning_strength(dw, &scaled);
+                    }
+                    cat.dw_g.extend_from_slice(dw);
+                    cat.g.extend_from_slice(&scaled);
+                    any = true;
+                }
+            }
+            if wants(Measure::HebbianSignature) && !pw.m_x.is_empty() && learns {
+                let (mx, ux) = (slice(&pw.m_x, e, n), slice(&pw.u_x, e, n));
+                row.hebbian_signature = measure::cosine(mx, ux);
+                cat.mx.extend_from_slice(mx);
+                cat.ux.extend_from_slice(ux);
+                any = true;
+            }
+        }
+        if let Some(f) = p.stands_for
+            && wants(Measure::WeightAlignment)
+            && !p.tied[e]
+        {
+            let fp = &plan.projections[f];
+            let b = DMatrix::from_row_slice(p.rows, p.cols, slice(&end.weights[q], e, n));
+            let w =
+                DMatrix::from_row_slice(fp.rows, fp.cols, slice(&end.weights[f], e, fp.synapses()));
+            if let Some((angle, ratio)) = measure::weight_alignment(&b, &w) {
+                row.weight_angle_deg = Some(angle);
+                row.weight_norm_ratio = Some(ratio);
+                cat.b.extend(row_major(&b));
+                cat.wt.extend(row_major(&w.transpose()));
+                any = true;
+            }
+        }
+        if any {
+            rows.push(row);
+        }
+    }
+    all.gradient_angle_deg = measure::angle_deg(&cat.dw, &cat.bp);
+    all.loss_angle_deg = if wants(Measure::LossAlignment) {
+        measure::angle_deg(&cat.dw_g, &cat.g)
+    } else {
+        None
+    };
+    all.learning_strength = if wants(Measure::LearningStrength) {
+        measure::learning_strength(&cat.dw_g, &cat.g)
+    } else {
+        None
+    };
+    all.hebbian_signature = measure::cosine(&cat.mx, &cat.ux);
+    if let Some((angle, ratio)) =
+        measure::angle_deg(&cat.b, &cat.wt).zip(measure::norm_ratio(&cat.b, &cat.wt))
+    {
+        all.weight_angle_deg = Some(angle);
+        all.weight_norm_ratio = Some(ratio);
+    }
+    rows.insert(0, all);
+    rows
+}
+
+#[derive(Default)]
+struct Concat {
+    dw: Vec<f64>,
+    bp: Vec<f64>,
+    dw_g: Vec<f64>,
+    g: Vec<f64>,
+    mx: Vec<f64>,
+    ux: Vec<f64>,
+    b: Vec<f64>,
+    wt: Vec<f64>,
+}
+
+fn row_major(m: &DMatrix<f64>) -> Vec<f64> {
+    m.transpose().as_slice().to_vec()
+}
+
+/// The first non-finite or exploding value of instance e, named by population or projection.
+pub fn divergence(plan: &Plan, snap: &Snapshot, e: usize, limit: f64) -> Option<String> {
+    let bad = |v: &f64| !v.is_finite() || v.abs() > limit;
+    let describe = |v: f64| {
+        if v.is_finite() {
+            format!("|value| {:.3e} above {limit:.0e}", v.abs())
+        } else {
+            format!("{v}")
+        }
+    };
+    for (p, pop) in plan.populations.iter().enumerate() {
+        let n = pop.size;
+        if let Some(v) = snap.u[p][e * n..(e + 1) * n]
+            .iter()
+            .chain(&snap.z[p][e * n..(e + 1) * n])
+            .find(|v| bad(v))
+        {
+            return Some(format!(
+                "population `{}` reached {}",
+                pop.name,
+                describe(*v)
+            ));
+        }
+    }
+    for (q, proj) in plan.projections.iter().enumerate() {
+        let n = proj.synapses();
+        if let Some(v) = snap.weights[q][e * n..(e + 1) * n].iter().find(|v| bad(v)) {
+            return Some(format!(
+                "projection `{}` reached {}",
+                proj.name,
+                describe(*v)
+            ));
+        }
+    }
+    None
+}
