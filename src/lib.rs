@@ -17,3 +17,4 @@ pub mod rule;
 pub mod run;
 pub mod spec;
 pub mod task;
+pub mod workload;
