@@ -7,7 +7,8 @@
 use super::{Circuit, Motif, OutputPath, Population, Projection, activation_of, theta_of};
 use crate::rule::needs_modulator;
 use crate::spec::{
-    CircuitSpec, Diagnostic, Diagnostics, Init, Method, Role, SourceFile, TaskKindName, YamlPath,
+    CircuitSpec, Diagnostic, Diagnostics, Init, Method, Role, Seg, SourceFile, TaskKindName,
+    YamlPath,
 };
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::DiGraph;
@@ -20,17 +21,64 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn error(&mut self, path: YamlPath, message: impl Into<String>, hint: Option<&str>) {
-        let d = self
-            .source
-            .diagnostic(path, message, hint.map(str::to_string));
-        self.errors.push(d);
+        let d = self.diagnostic(path, message.into(), hint);
+        if !self.errors.iter().any(|e| same_problem(e, &d)) {
+            self.errors.push(d);
+        }
     }
     fn warn(&mut self, path: YamlPath, message: impl Into<String>, hint: Option<&str>) {
-        let d = self
-            .source
-            .diagnostic(path, message, hint.map(str::to_string));
-        self.warnings.push(d);
+        let d = self.diagnostic(path, message.into(), hint);
+        if !self.warnings.iter().any(|w| same_problem(w, &d)) {
+            self.warnings.push(d);
+        }
     }
+
+    /// A diagnostic located in the file. Elements that `learning:` expanded into are not in
+    /// the file: their problems are reported at the `learning:` setting they came from, with
+    /// the generated element named in the message.
+    fn diagnostic(&self, path: YamlPath, message: String, hint: Option<&str>) -> Diagnostic {
+        let hint = hint.map(str::to_string);
+        let locator = &self.source.locator;
+        let learning = YamlPath::of(&["learning"]);
+        let element = YamlPath(path.0.iter().take(2).cloned().collect());
+        if path.0.len() < 2 || locator.has(&element) || locator.find(&learning).is_none() {
+            return self.source.diagnostic(path, message, hint);
+        }
+        let field = match path.0.last() {
+            Some(Seg::Key(k)) => k.as_str(),
+            _ => "",
+        };
+        let setting = match field {
+            "tau_w" | "tau_decay" | "weight_noise" => learning.key(field),
+            "init" => learning.key("feedback_init"),
+            _ => learning.key("rule"),
+        };
+        let setting = if locator.find(&setting).is_some() {
+            setting
+        } else {
+            learning
+        };
+        self.source.diagnostic(
+            setting,
+            format!("{message} (in `{element}`{GENERATED_NOTE}"),
+            hint,
+        )
+    }
+}
+
+/// Ends the message of a problem found in an element that `learning:` generated.
+const GENERATED_NOTE: &str = ", written out from `learning:`; see `hetsim expand`)";
+
+/// Two diagnostics about the same setting with the same message, up to which generated element
+/// they were found in: `learning.tau_w = 0` is one problem, however many motifs inherit it.
+fn same_problem(a: &Diagnostic, b: &Diagnostic) -> bool {
+    let base = |d: &Diagnostic| -> String {
+        match d.message.rfind(" (in `") {
+            Some(at) if d.message.ends_with(GENERATED_NOTE) => d.message[..at].to_string(),
+            _ => d.message.clone(),
+        }
+    };
+    a.path == b.path && a.line == b.line && a.column == b.column && base(a) == base(b)
 }
 
 fn pop_path(name: &str) -> YamlPath {
@@ -43,6 +91,11 @@ fn motif_path(i: usize) -> YamlPath {
     YamlPath::of(&["motifs"]).index(i)
 }
 
+/// Sanity limits that keep a mistyped size from exhausting memory: the largest workload of
+/// DESIGN §4 has 1,000 units and 784,000 synapses in one projection.
+pub const MAX_POPULATION_SIZE: usize = 1_000_000;
+pub const MAX_PROJECTION_SYNAPSES: usize = 100_000_000;
+
 pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circuit, Diagnostics> {
     let mut c = Checker {
         source,
@@ -51,6 +104,14 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
     };
     check_time(&mut c, &spec);
 
+    if spec.populations.is_empty() {
+        c.error(
+            YamlPath::of(&["populations"]),
+            "the circuit has no populations",
+            Some("add at least an input and a rate population, e.g. `x: {role: input, size: 30}` and `y: {size: 10, tau: 5 ms}`"),
+        );
+        return Err(Diagnostics(c.errors));
+    }
     let index_of = |name: &str| spec.populations.get_index_of(name);
     let names: Vec<&str> = spec.populations.keys().map(|s| s.as_str()).collect();
     let known_pops = format!("known populations: {}", names.join(", "));
@@ -61,6 +122,15 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
         let path = pop_path(name);
         if p.size == 0 {
             c.error(path.key("size"), "size must be at least 1", None);
+        } else if p.size > MAX_POPULATION_SIZE {
+            c.error(
+                path.key("size"),
+                format!(
+                    "size {} is more than the {MAX_POPULATION_SIZE} units a population may have",
+                    p.size
+                ),
+                None,
+            );
         }
         let tau_s = match (p.role, p.tau) {
             (Role::Input | Role::Target, Some(_)) => {
@@ -142,6 +212,9 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
 
     // Projections.
     let mut projections: Vec<Projection> = Vec::new();
+    // Whether both ends of each projection name existing populations; shape checks skip the
+    // others, whose dangling name is already reported.
+    let mut resolved: Vec<bool> = Vec::new();
     let proj_names: Vec<&str> = spec.projections.keys().map(|s| s.as_str()).collect();
     for (name, p) in &spec.projections {
         let path = proj_path(name);
@@ -167,9 +240,9 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
             c.error(
                 path.key("to"),
                 format!(
-                    "`{}` is a {} population: the task drives it, projections cannot",
+                    "`{}` is {} population: the task drives it, projections cannot",
                     p.to,
-                    role_name(populations[t].role)
+                    with_article(populations[t].role)
                 ),
                 None,
             );
@@ -188,6 +261,20 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
             from.zip(to)
                 .map(|(f, t)| (populations[f].size, populations[t].size)),
         );
+        if let (Some(f), Some(t)) = (from, to)
+            && populations[f].size <= MAX_POPULATION_SIZE
+            && populations[t].size <= MAX_POPULATION_SIZE
+        {
+            let synapses = populations[f].size.saturating_mul(populations[t].size);
+            if synapses > MAX_PROJECTION_SYNAPSES {
+                c.error(
+                    path.clone(),
+                    format!("`{name}` would have {synapses} synapses ({} × {}), more than the {MAX_PROJECTION_SYNAPSES} a projection may have", populations[t].size, populations[f].size),
+                    None,
+                );
+            }
+        }
+        resolved.push(from.is_some() && to.is_some());
         let (from, to) = (from.unwrap_or(0), to.unwrap_or(0));
         let forward = expand_is_forward(&spec, p);
         projections.push(Projection {
@@ -221,11 +308,12 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
                 ),
                 Some(j) => {
                     let (me, other) = (&projections[i], &projections[j]);
+                    let both_resolved = resolved[i] && resolved[j];
                     let shape =
                         |pr: &Projection| (populations[pr.to].size, populations[pr.from].size);
                     let (rows, cols) = shape(me);
                     let (other_rows, other_cols) = shape(other);
-                    if (rows, cols) != (other_cols, other_rows) {
+                    if both_resolved && (rows, cols) != (other_cols, other_rows) {
                         c.error(path.key(field), format!("`{name}` is {rows}×{cols} but the transpose of `{target}` is {other_cols}×{other_rows}"), Some("a tied or stand-in projection must have the transposed shape"));
                     }
                     if field == "tied" {
@@ -328,6 +416,7 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
                     );
                     None
                 }
+                Some(_) if !resolved[proj] => None,
                 Some(mi) => {
                     if populations[mi].size != populations[post].size {
                         c.error(path.key("modulator"), format!("modulator `{name}` has {} units but the post population `{}` of `{}` has {}; m is delivered unit by unit", populations[mi].size, populations[post].name, m.plastic, populations[post].size), None);
@@ -349,8 +438,8 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
         });
     }
 
-    let input = check_task(&mut c, &spec, &populations);
     let output = output_path(&populations, &projections);
+    let input = check_task(&mut c, &spec, &populations, output.as_ref());
 
     // The graph and the evaluation order.
     let mut graph = DiGraph::new();
@@ -358,7 +447,8 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
     for (i, p) in projections.iter().enumerate() {
         graph.add_edge(nodes[p.from], nodes[p.to], i);
     }
-    let order = if c.errors.is_empty() {
+    // A cycle is worth reporting beside other errors, as long as every edge is real.
+    let order = if resolved.iter().all(|&r| r) {
         evaluation_order(&mut c, &populations, &projections)
     } else {
         Vec::new()
@@ -388,6 +478,15 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
 
 fn expand_is_forward(spec: &CircuitSpec, p: &crate::spec::ProjectionSpec) -> bool {
     super::expand::is_forward(spec, p)
+}
+
+fn with_article(role: Role) -> &'static str {
+    match role {
+        Role::Input => "an input",
+        Role::Target => "a target",
+        Role::Rate => "a rate",
+        Role::Error => "an error",
+    }
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -489,13 +588,13 @@ fn check_init(c: &mut Checker, path: YamlPath, init: &Init, shape: Option<(usize
                 );
             }
         }
-        Init::Uniform([low, high]) if !(low <= high) || !low.is_finite() || !high.is_finite() => c
+        Init::Uniform([low, high]) if !low.is_finite() || !high.is_finite() || low > high => c
             .error(
                 path,
                 format!("uniform bounds must be finite with low ≤ high, not [{low}, {high}]"),
                 None,
             ),
-        Init::Normal([mean, std]) if !(*std >= 0.0) || !mean.is_finite() || !std.is_finite() => c
+        Init::Normal([mean, std]) if !mean.is_finite() || !std.is_finite() || *std < 0.0 => c
             .error(
                 path,
                 format!("normal needs [mean, std] with std ≥ 0, not [{mean}, {std}]"),
@@ -599,7 +698,12 @@ fn evaluation_order(
 
 /// The task must fit the input and target populations; builds the task once to let it check
 /// its own parameters (CSV files, data set shapes).
-fn check_task(c: &mut Checker, spec: &CircuitSpec, populations: &[Population]) -> Option<usize> {
+fn check_task(
+    c: &mut Checker,
+    spec: &CircuitSpec,
+    populations: &[Population],
+    output: Option<&OutputPath>,
+) -> Option<usize> {
     let task_path = YamlPath::of(&["task"]);
     let inputs: Vec<usize> = (0..populations.len())
         .filter(|&i| populations[i].role == Role::Input)
@@ -675,6 +779,31 @@ fn check_task(c: &mut Checker, spec: &CircuitSpec, populations: &[Population]) -
             return Some(input);
         }
     };
+    // Sizes out of range are reported already; building the task would only repeat them.
+    if populations
+        .iter()
+        .any(|p| p.size == 0 || p.size > MAX_POPULATION_SIZE)
+    {
+        return Some(input);
+    }
+    // The task allocates its teacher matrices (n_targets × n_inputs, or through `hidden`
+    // units); refuse sizes that could not be allocated rather than abort.
+    let n_in = params.n_inputs;
+    let teacher_entries = match &params.kind {
+        crate::task::TaskKind::TanhTeacher { hidden } => hidden
+            .saturating_mul(n_in)
+            .max(hidden.saturating_mul(params.n_targets)),
+        _ => params.n_targets.saturating_mul(n_in),
+    };
+    if teacher_entries > MAX_PROJECTION_SYNAPSES {
+        let hidden = matches!(params.kind, crate::task::TaskKind::TanhTeacher { .. });
+        c.error(
+            if hidden { task_path.key("hidden") } else { task_path },
+            format!("the task's teacher would have {teacher_entries} entries, more than the {MAX_PROJECTION_SYNAPSES} allowed"),
+            Some("reduce the population sizes (or `hidden`)"),
+        );
+        return Some(input);
+    }
     let base = c
         .source
         .path
@@ -682,13 +811,111 @@ fn check_task(c: &mut Checker, spec: &CircuitSpec, populations: &[Population]) -
         .map(|p| p.to_path_buf())
         .unwrap_or_default();
     if let Err(e) = crate::task::Task::new(&params, 0, &base) {
-        c.error(
-            task_path,
-            format!("the task does not fit the circuit: {e}"),
-            Some("input and target population sizes must match the task"),
-        );
+        task_error(c, e, populations, input, targets.first().copied(), output);
     }
     Some(input)
+}
+
+/// Reports a task that does not fit the circuit at the setting to change: a population's size
+/// for a size mismatch, the task field for a bad parameter.
+fn task_error(
+    c: &mut Checker,
+    error: crate::task::TaskError,
+    populations: &[Population],
+    input: usize,
+    target: Option<usize>,
+    output: Option<&OutputPath>,
+) {
+    use crate::task::TaskError as T;
+    let task = YamlPath::of(&["task"]);
+    let size_of = |i: usize| pop_path(&populations[i].name).key("size");
+    // Without a target population in the file, `learning:` makes one the size of the output,
+    // so the output's size is the one to change.
+    let written = target.filter(|&t| c.source.locator.has(&pop_path(&populations[t].name)));
+    let target_pop = written.or(output.map(|o| o.output));
+    let target_size = || target_pop.map(size_of).unwrap_or_else(|| task.clone());
+    let target_words = match (written, target_pop) {
+        (Some(t), _) => format!("the target population `{}`", populations[t].name),
+        (None, Some(o)) => format!("the output population `{}`", populations[o].name),
+        (None, None) => "the target".to_string(),
+    };
+    // "n_inputs (8×8 pixels)" → "8×8 pixels"
+    let detail = |what: &str| {
+        what.split_once('(')
+            .map(|(_, d)| d.trim_end_matches(')').to_string())
+            .unwrap_or_default()
+    };
+    let (path, message, hint) = match &error {
+        T::Dimension {
+            task: kind,
+            what,
+            expected,
+            got,
+        } if what.starts_with("n_inputs") => (
+            size_of(input),
+            format!(
+                "the {kind} task needs {expected} inputs ({}), but the input population `{}` has {got} units",
+                detail(what),
+                populations[input].name
+            ),
+            format!("set `size: {expected}`"),
+        ),
+        T::Dimension {
+            task: kind,
+            what,
+            expected,
+            got,
+        } if what.starts_with("n_targets") => (
+            target_size(),
+            format!(
+                "the {kind} task needs {expected} targets ({}), but {target_words} has {got} units",
+                detail(what)
+            ),
+            format!("set `size: {expected}`"),
+        ),
+        T::CsvTargetColumns { .. } => (
+            target_size(),
+            format!("the task does not fit the circuit: {error}"),
+            "the output size must match the CSV's target columns".into(),
+        ),
+        T::InvalidParameter { name, .. } => (
+            task.key(name),
+            error.to_string(),
+            "see circuits/ for examples".into(),
+        ),
+        T::BadRange { .. } => (
+            task.key("teacher"),
+            error.to_string(),
+            "write `teacher: {uniform: [-1, 1]}`".into(),
+        ),
+        T::TooFewClasses { .. } => (
+            task.key("classes"),
+            error.to_string(),
+            "set `classes: 2` or more".into(),
+        ),
+        T::HeldOutTooLarge { .. } => (
+            task.key("held_out"),
+            error.to_string(),
+            "use fewer held-out samples".into(),
+        ),
+        T::CsvOpen { .. }
+        | T::CsvRead { .. }
+        | T::CsvEmpty { .. }
+        | T::CsvNoRows { .. }
+        | T::CsvColumnCount { .. }
+        | T::CsvNotNumeric { .. }
+        | T::CsvTooFewColumns { .. } => (
+            task.key("path"),
+            error.to_string(),
+            "the path is relative to the circuit file".into(),
+        ),
+        _ => (
+            task,
+            format!("the task does not fit the circuit: {error}"),
+            "input and target population sizes must match the task".into(),
+        ),
+    };
+    c.error(path, message, Some(&hint));
 }
 
 fn kind_name(kind: TaskKindName) -> &'static str {

@@ -82,6 +82,15 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
             Some(known(spec.populations.keys())),
         ));
     };
+    if output_pop.role != Role::Rate {
+        return Err(fail(
+            here.key("output"),
+            format!(
+                "`{output}` is not a rate population; the output is the rate population whose error drives learning"
+            ),
+            Some("name the last population of the forward pathway, e.g. `output: y`".into()),
+        ));
+    }
     let n_out = output_pop.size;
     let feedback_init = learning
         .feedback_init
@@ -211,7 +220,7 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
                     "projection `{name}` ends at `{}`, which does not lead to the output `{output}`",
                     w.to
                 ),
-                None,
+                Some("list the projections that learn in `plastic: [...]`, or name the last population of the forward pathway as `output`".into()),
             ));
         };
         forward_motifs.push(motif(

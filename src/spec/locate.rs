@@ -117,7 +117,7 @@ impl Locator {
                 continue;
             };
             while let Some(top) = stack.last() {
-                if top.indent >= indent && !(top.is_item && top.indent < indent) {
+                if top.indent >= indent {
                     stack.pop();
                 } else {
                     break;
@@ -156,6 +156,44 @@ impl Locator {
         None
     }
 
+    /// The line and column of the first key at exactly `path` (no fallback to a parent).
+    pub fn find(&self, path: &YamlPath) -> Option<(usize, usize)> {
+        self.entries
+            .iter()
+            .find(|(p, _, _)| p == path)
+            .map(|(_, line, col)| (*line, *col))
+    }
+
+    /// The line and column of the first key at or below `path`: where a mapping written as a
+    /// sequence item (`- {plastic: W1, …}`), which has no key of its own, begins.
+    pub fn find_within(&self, path: &YamlPath) -> Option<(usize, usize)> {
+        self.entries
+            .iter()
+            .find(|(p, _, _)| p.0.starts_with(&path.0))
+            .map(|(_, line, col)| (*line, *col))
+    }
+
+    /// Whether the document has a key at `path` or below it (e.g. `motifs[1]` written as
+    /// `- {plastic: W1, …}` has keys below it but none at it).
+    pub fn has(&self, path: &YamlPath) -> bool {
+        self.entries
+            .iter()
+            .any(|(p, _, _)| p.0.starts_with(&path.0))
+    }
+
+    /// Whether the key at exactly `line` and `column` is indexed (i.e. a key starts there).
+    pub fn key_at(&self, line: usize, column: usize) -> Option<&YamlPath> {
+        self.entries
+            .iter()
+            .find(|(_, l, c)| *l == line && *c == column)
+            .map(|(p, _, _)| p)
+    }
+
+    /// The line and column of the document's first key (where a whole-document error points).
+    pub fn first_key(&self) -> Option<(usize, usize)> {
+        self.entries.first().map(|(_, line, col)| (*line, *col))
+    }
+
     /// The path of the key at `line` (1-based), if any: used to name the field of a serde error.
     pub fn path_at(&self, line: usize, column: usize) -> Option<&YamlPath> {
         self.entries
@@ -177,7 +215,7 @@ fn path_of(stack: &[Frame]) -> YamlPath {
 }
 
 /// Removes a trailing `# comment` outside quotes.
-fn strip_comment(line: &str) -> &str {
+pub(crate) fn strip_comment(line: &str) -> &str {
     let mut quote: Option<char> = None;
     let mut prev = ' ';
     for (i, c) in line.char_indices() {
@@ -212,6 +250,9 @@ fn split_key(text: &str) -> Option<(String, &str)> {
     Some((key, value))
 }
 
+/// Flow collections deeper than this are not indexed.
+const MAX_FLOW_DEPTH: usize = 32;
+
 /// Records the keys of a one-line flow collection starting at `column` (1-based).
 fn scan_flow(
     text: &str,
@@ -220,8 +261,11 @@ fn scan_flow(
     column: usize,
     out: &mut Vec<(YamlPath, usize, usize)>,
 ) {
-    // Stack of (path of the collection, is_sequence, next index).
+    // Stack of (path of the collection, is_sequence, next index). Collections nested deeper
+    // than MAX_FLOW_DEPTH are only counted, so a pathological `[[[[…` line costs linear time
+    // (cloning ever longer paths would be quadratic); no real circuit nests that deep.
     let mut stack: Vec<(YamlPath, bool, usize)> = Vec::new();
+    let mut too_deep = 0usize;
     let mut pending: Option<YamlPath> = None; // key just read, awaiting its value
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut i = 0;
@@ -229,6 +273,14 @@ fn scan_flow(
     while i < chars.len() {
         let (byte, c) = chars[i];
         match c {
+            '{' | '[' if stack.len() >= MAX_FLOW_DEPTH => {
+                too_deep += 1;
+                pending = None;
+                token_start = None;
+            }
+            '}' | ']' if too_deep > 0 => {
+                too_deep -= 1;
+            }
             '{' | '[' => {
                 let path = match (&pending, stack.last_mut()) {
                     (Some(p), _) => p.clone(),
@@ -265,7 +317,7 @@ fn scan_flow(
                 let key = text[start..byte]
                     .trim()
                     .trim_matches(|q| q == '"' || q == '\'');
-                if let Some((parent, _, _)) = stack.last() {
+                if let Some((parent, _, _)) = stack.last().filter(|_| too_deep == 0) {
                     let path = parent.key(key);
                     out.push((path.clone(), line, column + text[..start].chars().count()));
                     pending = Some(path);
@@ -316,6 +368,14 @@ mod tests {
             loc.locate(&YamlPath::of(&["populations", "y", "activation"])),
             Some((4, 3))
         );
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_indexed_in_linear_time() {
+        let text = format!("a: {{b: 1}}\nc: {}\nd: 2\n", "[".repeat(200_000));
+        let loc = Locator::new(&text);
+        assert_eq!(loc.locate(&YamlPath::of(&["a", "b"])), Some((1, 5)));
+        assert_eq!(loc.locate(&YamlPath::of(&["d"])), Some((3, 1)));
     }
 
     #[test]

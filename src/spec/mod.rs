@@ -89,22 +89,32 @@ pub fn read_source(path: &Path) -> Result<SourceFile, Diagnostics> {
     }
     let bytes = std::fs::read(path)
         .map_err(|e| whole_file_error(path, format!("cannot read the file: {e}"), None))?;
-    let text = match String::from_utf8(bytes) {
-        Ok(text) if !text.contains('\0') => text,
-        Ok(text) => {
-            let offset = text.find('\0').unwrap_or(0);
-            return Err(binary_error(path, &text.as_bytes()[..offset]));
-        }
-        Err(e) => {
-            let offset = e.utf8_error().valid_up_to();
-            return Err(binary_error(path, &e.as_bytes()[..offset]));
-        }
+    // A byte-order mark is legal at the start of UTF-8 text but is not part of the YAML.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    // Report the first sign of binary data, whether a NUL byte or a byte sequence that is not
+    // UTF-8, at the line and column where it occurs.
+    let utf8_end = match std::str::from_utf8(bytes) {
+        Ok(_) => bytes.len(),
+        Err(e) => e.valid_up_to(),
     };
-    if text.trim().is_empty() {
+    let nul = bytes[..utf8_end].iter().position(|&b| b == 0);
+    if let Some(offset) = nul.or((utf8_end < bytes.len()).then_some(utf8_end)) {
+        return Err(binary_error(path, &bytes[..offset]));
+    }
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    if text.lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    }) {
+        let message = if text.trim().is_empty() {
+            "the file is empty"
+        } else {
+            "the file holds only comments, no circuit"
+        };
         return Err(whole_file_error(
             path,
-            "the file is empty".into(),
-            Some("a circuit needs at least `name`, `time`, `task` and `populations`".into()),
+            message.into(),
+            Some("a circuit needs at least `name`, `time`, `task` and `populations`; see circuits/ for examples".into()),
         ));
     }
     Ok(SourceFile::from_text(path, text))
@@ -112,27 +122,36 @@ pub fn read_source(path: &Path) -> Result<SourceFile, Diagnostics> {
 
 fn binary_error(path: &Path, valid_prefix: &[u8]) -> Diagnostics {
     let line = valid_prefix.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = valid_prefix
-        .iter()
-        .rev()
-        .take_while(|&&b| b != b'\n')
-        .count()
-        + 1;
+    let last_line = match valid_prefix.iter().rposition(|&b| b == b'\n') {
+        Some(newline) => &valid_prefix[newline + 1..],
+        None => valid_prefix,
+    };
+    // Columns count characters, as the YAML parser's do; the prefix is valid UTF-8.
+    let column = String::from_utf8_lossy(last_line).chars().count() + 1;
     Diagnostics(vec![Diagnostic {
         file: path.to_path_buf(),
         line,
         column,
         path: YamlPath::root(),
         message: "the file is not UTF-8 text (binary data found here)".into(),
-        hint: Some("circuit files are YAML text".into()),
+        hint: Some("circuit files are YAML text; is this the right file?".into()),
     }])
+}
+
+fn yaml_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    options
 }
 
 /// Parses the text into a spec; syntax, type, unknown-key and duplicate-key errors are located.
 pub fn parse_circuit(source: &SourceFile) -> Result<CircuitSpec, Diagnostics> {
-    let mut options = serde_saphyr::Options::default();
-    options.with_snippet = false;
-    serde_saphyr::from_str_with_options::<CircuitSpec>(&source.text, options)
+    // Syntax first: read the document without a schema, so that a structural mistake (an
+    // unclosed bracket, a bad indentation) is reported as such and not as a type error about
+    // text that the parser swallowed into a neighbouring value.
+    serde_saphyr::from_str_with_options::<serde::de::IgnoredAny>(&source.text, yaml_options())
+        .map_err(|e| Diagnostics(vec![yaml_error_diagnostic(source, &e)]))?;
+    serde_saphyr::from_str_with_options::<CircuitSpec>(&source.text, yaml_options())
         .map_err(|e| Diagnostics(vec![yaml_error_diagnostic(source, &e)]))
 }
 
@@ -143,29 +162,155 @@ pub fn load_circuit(path: &Path) -> Result<(SourceFile, CircuitSpec), Diagnostic
     Ok((source, spec))
 }
 
-/// Turns a serde-saphyr error into a located diagnostic with a hint where one helps.
+/// Turns a serde-saphyr error into a located diagnostic, in the words of the circuit format
+/// (keys, numbers, lists) rather than of serde (fields, u64, tuples), with a hint where one helps.
 fn yaml_error_diagnostic(source: &SourceFile, error: &serde_saphyr::Error) -> Diagnostic {
-    let (line, column) = error
+    use serde_saphyr::Error as E;
+    let (mut line, mut column) = error
         .location()
         .map(|l| (l.line() as usize, l.column() as usize))
+        .filter(|&(l, _)| l > 0)
         .unwrap_or((1, 1));
-    let raw = error.to_string();
-    // The rendered error may repeat the location; keep the first line's message only.
-    let message = clean_message(&raw);
-    let path = source
-        .locator
-        .path_at(line, column)
-        .cloned()
-        .unwrap_or_default();
-    let hint = unknown_field_hint(&message).or_else(|| {
-        if message.contains("duplicate") {
-            Some("each key may appear once in a mapping; remove or rename one".into())
-        } else if message.contains("missing field") {
-            Some("add the field; see circuits/ for complete examples".into())
-        } else {
-            None
+    let mut inner = error;
+    while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = inner {
+        inner = error;
+    }
+    let locator = &source.locator;
+    let mut path = locator.path_at(line, column).cloned().unwrap_or_default();
+    let mut hint = None;
+    let message = match inner {
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            hint = Some(match field.split_once(':') {
+                Some((key, _)) => format!("a key needs a space after its colon: `{key}: …`"),
+                None => suggest(field, expected, "valid keys here"),
+            });
+            format!("unknown key `{field}`")
         }
-    });
+        E::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
+            hint = Some(suggest(variant, expected, "valid values"));
+            format!("unknown value `{variant}`")
+        }
+        E::SerdeMissingField { field, .. } => {
+            // serde-saphyr points at the mapping's last key (or, for an empty mapping, at
+            // the mapping itself); the field is missing from the mapping, so point there.
+            let mapping = match locator.key_at(line, column) {
+                Some(key) => parent(key),
+                None => path.clone(),
+            };
+            let at = if mapping.0.is_empty() {
+                locator.first_key()
+            } else {
+                locator.find_within(&mapping)
+            };
+            if let Some((l, c)) = at {
+                (line, column) = (l, c);
+            }
+            path = mapping;
+            hint = Some(match example_for(field) {
+                Some(example) => format!("add it, e.g. `{example}`"),
+                None => "add it; see circuits/ for complete examples".into(),
+            });
+            format!("missing required key `{field}`")
+        }
+        E::DuplicateMappingKey { key, .. } => {
+            let key = key.clone().unwrap_or_else(|| path.to_string());
+            hint = Some(match locator.find(&path) {
+                Some((first, _)) if first < line => {
+                    format!(
+                        "`{key}` is already set on line {first}; each key may appear once in a mapping"
+                    )
+                }
+                _ => "each key may appear once in a mapping; remove or rename one".into(),
+            });
+            format!("duplicate key `{key}`")
+        }
+        E::InvalidScalar { ty, .. } => {
+            let found = scalar_at(&source.text, line, column);
+            format!("expected {}, found `{found}`", describe_type(ty))
+        }
+        E::SerdeInvalidType {
+            unexpected,
+            expected,
+            ..
+        }
+        | E::SerdeInvalidValue {
+            unexpected,
+            expected,
+            ..
+        } => format!(
+            "expected {}, found {}",
+            plain_expected(expected),
+            unexpected
+        ),
+        E::SerdeInvalidLength { len, expected, .. } => format!(
+            "expected {}, found {len} item{}",
+            plain_expected(expected),
+            if *len == 1 { "" } else { "s" }
+        ),
+        E::NullIntoString { .. } => "a value is required here, found nothing".into(),
+        E::Unexpected { expected, .. } => {
+            let wanted = match *expected {
+                e if e.contains("mapping") => "a mapping of `key: value` entries",
+                e if e.contains("sequence") => "a list (`[a, b]`, or one `- item` per line)",
+                e => e,
+            };
+            if starts_document(&source.text, line, column) {
+                path = YamlPath::root();
+                hint = Some("a circuit file is a mapping with the keys `name`, `time`, `task`, `populations`, …; see circuits/".into());
+                format!("expected the circuit as {wanted}")
+            } else {
+                format!("expected {wanted} here")
+            }
+        }
+        E::Eof { .. } => {
+            path = YamlPath::root();
+            hint = Some("is a bracket or a quote left open?".into());
+            "the file ends in the middle of a value".into()
+        }
+        E::UnknownAnchor { .. } => {
+            hint = Some("`*name` repeats a value marked `&name` earlier in the file".into());
+            "reference to an unknown anchor".into()
+        }
+        E::MultipleDocuments { .. } => {
+            path = YamlPath::root();
+            hint = Some("remove the second `---` and what follows, or split the file".into());
+            "the file holds more than one YAML document; a circuit file holds one".into()
+        }
+        E::Budget { .. }
+        | E::AliasReplayCounterOverflow { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => {
+            path = YamlPath::root();
+            hint = Some("circuit files are small documents; is this the right file?".into());
+            "the document is too large, too deeply nested or expands too many aliases".into()
+        }
+        E::ExternalMessage { msg, .. } => {
+            // A syntax error from the YAML parser: the document has no structure yet, so a
+            // path from the key index could name the wrong mapping; give none.
+            path = YamlPath::root();
+            if let Some((l, c, bracket)) = unclosed_flow(&source.text, line, msg) {
+                let closing = if bracket == '{' { '}' } else { ']' };
+                hint = Some(format!(
+                    "add the closing `{closing}` at the end of this line (the parser noticed on line {line}: {})",
+                    clean_message(msg)
+                ));
+                (line, column) = (l, c);
+                format!("`{bracket}` opened here is never closed")
+            } else {
+                hint = syntax_hint(msg);
+                clean_message(msg)
+            }
+        }
+        other => {
+            use serde_saphyr::MessageFormatter;
+            clean_message(&serde_saphyr::UserMessageFormatter.format_message(other))
+        }
+    };
     Diagnostic {
         file: source.path.clone(),
         line: line.max(1),
@@ -174,6 +319,189 @@ fn yaml_error_diagnostic(source: &SourceFile, error: &serde_saphyr::Error) -> Di
         message,
         hint,
     }
+}
+
+/// Whether only comments, blank lines and `---` precede `line`:`column`: the error is about the
+/// document as a whole.
+fn starts_document(text: &str, line: usize, column: usize) -> bool {
+    text.lines().enumerate().take(line).all(|(i, l)| {
+        let l = if i + 1 == line {
+            let end = l
+                .char_indices()
+                .nth(column.saturating_sub(1))
+                .map_or(l.len(), |(b, _)| b);
+            &l[..end]
+        } else {
+            l
+        };
+        let l = l.trim();
+        l.is_empty() || l.starts_with('#') || l == "---"
+    })
+}
+
+fn parent(path: &YamlPath) -> YamlPath {
+    let mut segs = path.0.clone();
+    segs.pop();
+    YamlPath(segs)
+}
+
+/// `did you mean `tau`? valid keys here: role, size, tau, …`
+fn suggest(given: &str, expected: &[&str], what: &str) -> String {
+    let list = expected.join(", ");
+    match nearest(given, expected.iter().copied()) {
+        Some(c) => format!("did you mean `{c}`? {what}: {list}"),
+        None => format!("{what}: {list}"),
+    }
+}
+
+/// The candidate closest to `given` by edit distance, if it is close enough to be a typo.
+fn nearest<'a>(given: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|candidate| (levenshtein(given, candidate), candidate))
+        .min()
+        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 2))
+        .map(|(_, c)| c)
+}
+
+/// A complete example line for a required key, for the hint of a missing-key error.
+fn example_for(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "name" => "name: my-circuit",
+        "time" => "time: {dt: 0.1 ms, duration: 10 s}",
+        "dt" => "dt: 0.1 ms",
+        "duration" => "duration: 10 s",
+        "task" => "task: {kind: linear_teacher, stimulus: {duration: 50 ms}}",
+        "kind" => "kind: linear_teacher",
+        "stimulus" => "stimulus: {duration: 50 ms}",
+        "populations" => "populations: {x: {role: input, size: 30}, y: {size: 10, tau: 5 ms}}",
+        "size" => "size: 10",
+        "from" => "from: x",
+        "to" => "to: h",
+        "plastic" => "plastic: W1",
+        "rule" => "rule: {m_x: 1}",
+        "tau_w" => "tau_w: 2 s",
+        _ => return None,
+    })
+}
+
+/// Words for a Rust scalar type in a parse error.
+fn describe_type(ty: &str) -> &'static str {
+    match ty {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number ≥ 0",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "bool" => "true or false",
+        "char" => "a single character",
+        _ => "a different kind of value",
+    }
+}
+
+/// serde's descriptions of expected values, in the file format's words.
+fn plain_expected(expected: &str) -> String {
+    if let Some(n) = expected.strip_prefix("a tuple of size ") {
+        return format!("a list of {n} numbers");
+    }
+    match expected {
+        "u64" | "usize" | "u32" => "a whole number ≥ 0".into(),
+        "f64" | "f32" => "a number".into(),
+        e if e.starts_with("struct ") => "a mapping of `key: value` entries".into(),
+        e if e.starts_with("enum ") => "one of the listed values".into(),
+        e => e.to_string(),
+    }
+}
+
+/// The scalar text at a location, for quoting in a message (shortened if long).
+fn scalar_at(text: &str, line: usize, column: usize) -> String {
+    let Some(source_line) = text.lines().nth(line.saturating_sub(1)) else {
+        return String::new();
+    };
+    let rest: String = source_line.chars().skip(column.saturating_sub(1)).collect();
+    let rest = rest.trim_start();
+    let scalar = if let Some(quoted) = rest.strip_prefix('"') {
+        format!("\"{}\"", quoted.split('"').next().unwrap_or(""))
+    } else if let Some(quoted) = rest.strip_prefix('\'') {
+        format!("'{}'", quoted.split('\'').next().unwrap_or(""))
+    } else {
+        let end = rest.find([',', '}', ']', '#']).unwrap_or(rest.len());
+        rest[..end].trim().to_string()
+    };
+    if scalar.chars().count() > 40 {
+        format!("{}…", scalar.chars().take(40).collect::<String>())
+    } else {
+        scalar
+    }
+}
+
+/// A hint for a YAML syntax error from the parser's wording.
+fn syntax_hint(message: &str) -> Option<String> {
+    let m = message.to_lowercase();
+    if m.contains("recursion") || m.contains("nesting") || m.contains("depth") {
+        Some("the document is nested far more deeply than a circuit file is".into())
+    } else if m.contains("tab") {
+        Some("indent with spaces; YAML does not allow tabs in indentation".into())
+    } else if m.contains("'-' indicator") {
+        Some("a list and a mapping are mixed here: use either `- item` lines or `key: value` lines at one indentation".into())
+    } else if m.contains("block mapping")
+        || m.contains("block sequence")
+        || m.contains("mapping values are not allowed")
+        || m.contains("expected key")
+        || m.contains("indent")
+    {
+        Some("check the indentation: the keys of one mapping start in the same column, and nested entries are indented further than their parent; a key needs `: ` after it".into())
+    } else if m.contains("bracket") || m.contains("flow") || m.contains("','") {
+        Some("every `{` needs a matching `}` and every `[` a matching `]`".into())
+    } else if m.contains("quote") || m.contains("quoted") {
+        Some("is a quote left open?".into())
+    } else {
+        None
+    }
+}
+
+/// For a syntax error about flow collections: the outermost `{` or `[` still open at the error,
+/// if it was opened on an earlier line that looks finished (it does not end in `,`, `{` or `[`,
+/// as a deliberately multi-line flow collection would). Circuit files write flow collections
+/// on one line, so such a bracket is almost certainly the one left open.
+fn unclosed_flow(text: &str, error_line: usize, message: &str) -> Option<(usize, usize, char)> {
+    let m = message.to_lowercase();
+    let about_flow = m.contains("flow")
+        || m.contains("bracket")
+        || m.contains("','")
+        || m.contains("'}'")
+        || m.contains("']'")
+        || m.contains("end of stream")
+        || m.contains("end of input");
+    if !about_flow {
+        return None;
+    }
+    let mut open: Vec<(usize, usize, char)> = Vec::new(); // (line, column, bracket)
+    let mut suspect = None;
+    for (index, raw) in text.lines().enumerate().take(error_line) {
+        let line_no = index + 1;
+        let line = locate::strip_comment(raw);
+        let was_open = !open.is_empty();
+        let mut quote: Option<char> = None;
+        for (col, c) in line.chars().enumerate() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') if !open.is_empty() => quote = Some(c),
+                (None, '{' | '[') => open.push((line_no, col + 1, c)),
+                (None, '}' | ']') => {
+                    open.pop();
+                }
+                _ => {}
+            }
+        }
+        let tail = line.trim_end();
+        let looks_finished = !(tail.ends_with(',') || tail.ends_with('{') || tail.ends_with('['));
+        if !was_open && !open.is_empty() && looks_finished && line_no < error_line {
+            suspect = open.first().copied();
+        }
+        if open.is_empty() {
+            suspect = None;
+        }
+    }
+    suspect
 }
 
 fn clean_message(raw: &str) -> String {
@@ -189,25 +517,21 @@ fn clean_message(raw: &str) -> String {
     }
 }
 
-/// For `unknown field `tua`, expected one of `size`, `tau`…`, suggests the nearest valid key.
+/// For `unknown field `tua`, expected one of `size`, `tau`…` (serde's wording, with or without
+/// backticks around the candidates), suggests the nearest valid key.
 pub fn unknown_field_hint(message: &str) -> Option<String> {
     let rest = message.split("unknown field `").nth(1)?;
     let unknown = rest.split('`').next()?;
-    let expected: Vec<&str> = rest
-        .split('`')
-        .skip(1)
-        .filter(|s| !s.trim().is_empty() && !s.contains(',') && !s.contains("expected"))
+    let list = rest.split("expected one of ").nth(1).unwrap_or("");
+    let expected: Vec<&str> = list
+        .split(',')
+        .map(|s| s.trim().trim_matches('`'))
+        .filter(|s| !s.is_empty())
         .collect();
-    let nearest = expected
-        .iter()
-        .map(|candidate| (levenshtein(unknown, candidate), *candidate))
-        .min()
-        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 2))
-        .map(|(_, c)| c);
-    Some(match nearest {
-        Some(c) => format!("did you mean `{c}`? valid keys: {}", expected.join(", ")),
-        None => format!("valid keys: {}", expected.join(", ")),
-    })
+    if expected.is_empty() {
+        return None;
+    }
+    Some(suggest(unknown, &expected, "valid keys"))
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -326,11 +650,47 @@ fn set_path(
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> Diagnostic {
+        let source = SourceFile::from_text(Path::new("c.yaml"), text.to_string());
+        parse_circuit(&source).unwrap_err().0.remove(0)
+    }
+
+    #[test]
+    fn an_unclosed_bracket_is_reported_where_it_opens() {
+        let d = parse("name: x\ntime: {dt: 1 ms, duration: 1 s\ntask: {kind: digits}\n");
+        assert_eq!((d.line, d.column), (2, 7), "{d}");
+        assert!(d.message.contains("`{` opened here is never closed"), "{d}");
+        // A flow mapping spread over lines on purpose is not mistaken for an unclosed one.
+        let text = "time: {dt: 1 ms,\n  duration: 1 s}\nx: [1, 2\ny: 3\n";
+        assert_eq!(
+            unclosed_flow(text, 4, "did not find expected ','"),
+            Some((3, 4, '['))
+        );
+    }
+
+    #[test]
+    fn a_missing_key_points_at_its_mapping() {
+        let d = parse("name: x\ntime: {dt: 1 ms}\n");
+        assert_eq!((d.line, d.column), (2, 1), "{d}");
+        assert_eq!(d.path.to_string(), "time");
+        assert!(d.message.contains("missing required key `duration`"), "{d}");
+    }
+
+    #[test]
+    fn document_start_skips_comments() {
+        assert!(starts_document("# c\n\n- a\n", 3, 1));
+        assert!(!starts_document("name: x\n- a\n", 2, 1));
+    }
+
     #[test]
     fn nearest_key_is_suggested() {
         let hint = unknown_field_hint("unknown field `tua`, expected one of `role`, `size`, `tau`")
             .unwrap();
         assert!(hint.starts_with("did you mean `tau`?"), "{hint}");
+        let hint =
+            unknown_field_hint("unknown field `tua`, expected one of role, size, tau").unwrap();
+        assert!(hint.starts_with("did you mean `tau`?"), "{hint}");
+        assert!(hint.ends_with("role, size, tau"), "{hint}");
     }
 
     #[test]
