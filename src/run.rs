@@ -60,19 +60,19 @@ pub fn execute(
         let window = backend.take_window();
         let end = backend.snapshot();
         let time_s = step as f64 * plan.dt_s;
-        for e in 0..e_count {
-            if !active[e] {
+        for (e, is_active) in active.iter_mut().enumerate() {
+            if !*is_active {
                 continue;
             }
             if let Some(what) = metrics::divergence(plan, &end, e, DIVERGENCE_LIMIT) {
-                active[e] = false;
+                *is_active = false;
                 backend.freeze(e);
                 let previous = time_s - n as f64 * plan.dt_s;
                 failures.push(Failure {
                     instance: e,
                     seed: plan.seeds[e],
                     label: plan.labels[e].clone(),
-                    time_s,
+                    time_s: (time_s * 1e9).round() / 1e9,
                     message: format!(
                         "instance {e} (seed {}, {}) diverged between t = {previous:.3} s and t = {time_s:.3} s: {what}. Likely cause: the step dt = {} s is too large for the fastest time constant, or the plasticity rule is unstable (τ_w too short for the input scale, or a positive-feedback term such as Hebbian growth without decay)",
                         plan.seeds[e], plan.labels[e], plan.dt_s
@@ -106,6 +106,7 @@ pub fn execute(
     m.ended_unix_s = Some(unix_now());
     m.wall_s = Some(wall_s);
     m.synapse_steps_per_s = Some(rate);
+    m.peak_rss_bytes = crate::record::peak_rss_bytes();
     recorder.write_manifest()?;
     Ok(RunOutcome {
         failures,

@@ -54,7 +54,13 @@ impl Workload {
         let source = SourceFile::from_text(Path::new(self.name()), text);
         let spec = spec::parse_circuit(&source).map_err(|d| d.to_string())?;
         let circuit = circuit::build(&source, &spec).map_err(|d| d.to_string())?;
-        let instances: Vec<InstanceSpec> = (0..self.instances() as u64).map(|k| InstanceSpec { circuit: circuit.clone(), seed: 1 + k, label: "fa".into() }).collect();
+        let instances: Vec<InstanceSpec> = (0..self.instances() as u64)
+            .map(|k| InstanceSpec {
+                circuit: circuit.clone(),
+                seed: 1 + k,
+                label: "fa".into(),
+            })
+            .collect();
         Plan::new(&instances, Path::new(".")).map_err(|e| e.to_string())
     }
 

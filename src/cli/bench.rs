@@ -17,7 +17,10 @@ pub fn bench(backend: &str, workload: &str, seconds: Option<f64>) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    println!("{:<4} {:<40} {:>12} {:>10} {:>16}", "load", "backend", "synapse-steps", "wall (s)", "synapse-steps/s");
+    println!(
+        "{:<4} {:<40} {:>12} {:>10} {:>16}",
+        "load", "backend", "synapse-steps", "wall (s)", "synapse-steps/s"
+    );
     for w in workloads {
         let secs = seconds.unwrap_or(w.default_seconds());
         let plan = match w.plan(secs) {
@@ -33,7 +36,9 @@ pub fn bench(backend: &str, workload: &str, seconds: Option<f64>) -> i32 {
         }
         let mut rates = Vec::new();
         for name in names {
-            let Ok((mut b, _device)) = make_backend(plan.clone(), &name, Precision::F32) else { return EXIT_BAD_INPUT };
+            let Ok((mut b, _device)) = make_backend(plan.clone(), &name, Precision::F32) else {
+                return EXIT_BAD_INPUT;
+            };
             let record = plan.record_every_steps;
             // Untimed warm-up: first-touch allocation, program compilation on devices.
             b.advance(record.min(plan.steps));
@@ -50,10 +55,21 @@ pub fn bench(backend: &str, workload: &str, seconds: Option<f64>) -> i32 {
             let total = w.synapse_steps(&plan);
             let rate = total / wall;
             rates.push(rate);
-            println!("{:<4} {:<40} {:>12.3e} {:>10.3} {:>16.3e}", w.name(), b.describe(), total, wall, rate);
+            println!(
+                "{:<4} {:<40} {:>12.3e} {:>10.3} {:>16.3e}",
+                w.name(),
+                b.describe(),
+                total,
+                wall,
+                rate
+            );
         }
         if rates.len() == 2 {
-            println!("{:<4} ratio to the CPU backend in this run: {:.2}×", w.name(), rates[0] / rates[1]);
+            println!(
+                "{:<4} ratio to the CPU backend in this run: {:.2}×",
+                w.name(),
+                rates[0] / rates[1]
+            );
         }
     }
     EXIT_OK

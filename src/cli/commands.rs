@@ -253,6 +253,7 @@ pub fn run_instances(
         ended_unix_s: None,
         wall_s: None,
         synapse_steps_per_s: None,
+        peak_rss_bytes: None,
         notes,
         failures: Vec::new(),
         circuits,

@@ -176,8 +176,14 @@ impl Plan {
     }
 
     pub fn new(instances: &[InstanceSpec], base_dir: &std::path::Path) -> Result<Plan, PlanError> {
-        let first = instances.first().ok_or(PlanError::Empty)?;
-        let c0 = &first.circuit;
+        instances.first().ok_or(PlanError::Empty)?;
+        // The instance with the most populations sets the population list; every other
+        // instance's populations must be a compatible subset (populations an instance lacks
+        // stay idle there: every projection touching them has sign 0 in that instance).
+        let widest = (0..instances.len())
+            .max_by_key(|&i| (instances[i].circuit.populations.len(), usize::MAX - i))
+            .unwrap_or(0);
+        let c0 = &instances[widest].circuit;
         let e_count = instances.len();
         let topology = |i: usize, what: String| PlanError::Topology {
             instance: i,
@@ -187,7 +193,6 @@ impl Plan {
         let dt = c0.dt_s;
         let steps_of = |seconds: f64| (seconds / dt).round() as u64;
 
-        // Populations must agree exactly.
         let mut populations: Vec<PlanPopulation> = c0
             .populations
             .iter()
@@ -203,6 +208,8 @@ impl Plan {
                 noise: Vec::new(),
             })
             .collect();
+        // Maps each instance's population indices to the plan's.
+        let mut pop_maps: Vec<Vec<usize>> = Vec::new();
         for (i, inst) in instances.iter().enumerate() {
             let c = &inst.circuit;
             if c.dt_s != dt {
@@ -211,29 +218,42 @@ impl Plan {
                     format!("dt {} s differs from {} s", c.dt_s, dt),
                 ));
             }
-            if c.populations.len() != populations.len() {
-                return Err(topology(i, "a different set of populations".into()));
-            }
-            for (pp, p) in populations.iter_mut().zip(&c.populations) {
-                if p.name != pp.name
-                    || p.size != pp.size
+            let mut map = Vec::new();
+            for p in &c.populations {
+                let Some(k) = populations.iter().position(|pp| pp.name == p.name) else {
+                    return Err(topology(
+                        i,
+                        format!("population `{}` is missing from instance {widest}", p.name),
+                    ));
+                };
+                let pp = &populations[k];
+                let gain = p.gain_from.map(|g| c.populations[g].name.clone());
+                let pp_gain = pp.gain_from.map(|g| populations[g].name.clone());
+                if p.size != pp.size
                     || p.role != pp.role
                     || p.activation != pp.activation
                     || p.is_instantaneous() != pp.instantaneous
-                    || p.gain_from != pp.gain_from
+                    || gain != pp_gain
                 {
                     return Err(topology(
                         i,
                         format!(
-                            "population `{}` differs (name, size, role, activation, gain or instantaneity)",
+                            "population `{}` differs (size, role, activation, gain or instantaneity)",
                             p.name
                         ),
                     ));
                 }
-                pp.tau_s.push(p.tau_s);
-                pp.bias.push(p.bias);
-                pp.noise.push(p.noise);
+                map.push(k);
             }
+            for (k, pp) in populations.iter_mut().enumerate() {
+                let own = map.iter().position(|&m| m == k).map(|j| &c.populations[j]);
+                let fallback = &c0.populations[k];
+                let p = own.unwrap_or(fallback);
+                pp.tau_s.push(p.tau_s);
+                pp.bias.push(if own.is_some() { p.bias } else { 0.0 });
+                pp.noise.push(if own.is_some() { p.noise } else { 0.0 });
+            }
+            pop_maps.push(map);
         }
 
         // Projections: the union over instances, matched by their endpoints.
@@ -242,17 +262,19 @@ impl Plan {
         for (i, inst) in instances.iter().enumerate() {
             let c = &inst.circuit;
             let error_delay = steps_of(c.spec.task.stimulus.error_delay.seconds()) as usize;
+            let pm = &pop_maps[i];
             for pr in &c.projections {
+                let (from, to) = (pm[pr.from], pm[pr.to]);
                 let slot = match projections
                     .iter()
-                    .position(|q| q.from == pr.from && q.to == pr.to)
+                    .position(|q| q.from == from && q.to == to)
                 {
                     Some(slot) => slot,
                     None => {
                         projections.push(PlanProjection {
                             name: pr.name.clone(),
-                            from: pr.from,
-                            to: pr.to,
+                            from,
+                            to,
                             rows: c.populations[pr.to].size,
                             cols: c.populations[pr.from].size,
                             forward: pr.forward,
@@ -275,12 +297,12 @@ impl Plan {
             }
             // Second pass: references between projections and motifs, by endpoints.
             for pr in &c.projections {
-                let slot = find(&projections, pr.from, pr.to);
+                let slot = find(&projections, pm[pr.from], pm[pr.to]);
                 let resolve = |projections: &[PlanProjection], other: usize| {
                     find(
                         projections,
-                        c.projections[other].from,
-                        c.projections[other].to,
+                        pm[c.projections[other].from],
+                        pm[c.projections[other].to],
                     )
                 };
                 if let Some(t) = pr.tied {
@@ -309,7 +331,7 @@ impl Plan {
                         None => {
                             motifs.push(PlanMotif {
                                 projection: slot,
-                                modulator: motif.modulator,
+                                modulator: motif.modulator.map(|m| pm[m]),
                                 theta: vec![[0.0; N_TERMS]; e_count],
                                 tau_w_s: vec![1.0; e_count],
                                 tau_decay_s: vec![f64::INFINITY; e_count],
@@ -320,10 +342,11 @@ impl Plan {
                         }
                     };
                     let pm = &mut motifs[index];
+                    let modulator = motif.modulator.map(|m| pop_maps[i][m]);
                     if pm.modulator.is_none() {
-                        pm.modulator = motif.modulator;
+                        pm.modulator = modulator;
                     }
-                    if motif.modulator.is_some() && pm.modulator != motif.modulator {
+                    if modulator.is_some() && pm.modulator != modulator {
                         return Err(topology(
                             i,
                             format!(
@@ -340,13 +363,27 @@ impl Plan {
             }
         }
 
+        // The widest instance's order is checked acyclic; another instance may only use it if
+        // none of its undelayed projections into an instantaneous population reads a population
+        // that comes later in that order.
         let order = c0.order.clone();
+        let position = |p: usize| order.iter().position(|&o| o == p);
         for (i, inst) in instances.iter().enumerate() {
-            if inst.circuit.order != order {
-                return Err(topology(
-                    i,
-                    "a different evaluation order of instantaneous populations".into(),
-                ));
+            for pr in &inst.circuit.projections {
+                let (from, to) = (pop_maps[i][pr.from], pop_maps[i][pr.to]);
+                if populations[to].instantaneous
+                    && pr.delay_s == 0.0
+                    && let (Some(a), Some(b)) = (position(from), position(to))
+                    && a > b
+                {
+                    return Err(topology(
+                        i,
+                        format!(
+                            "projection `{}` reads `{}` before the shared order evaluates it",
+                            pr.name, populations[from].name
+                        ),
+                    ));
+                }
             }
         }
         let forward_order = forward_order(&populations, &projections);
@@ -358,16 +395,12 @@ impl Plan {
             let input = c
                 .input
                 .ok_or_else(|| topology(i, "no input population".into()))?;
-            let n_targets = c
-                .output
-                .as_ref()
-                .map(|o| c.populations[o.target].size)
-                .or_else(|| {
-                    c.populations
-                        .iter()
-                        .find(|p| p.role == Role::Target)
-                        .map(|p| p.size)
-                });
+            // Targets follow the union's target population, so every instance draws samples
+            // of the same shape.
+            let n_targets = populations
+                .iter()
+                .find(|p| p.role == Role::Target)
+                .map(|p| p.size);
             let params = crate::circuit::task_params(&c.spec, c.populations[input].size, n_targets)
                 .map_err(|message| PlanError::Task {
                     instance: i,
@@ -388,7 +421,7 @@ impl Plan {
 
         let initial_weights = projections
             .iter()
-            .map(|p| initial_weights(p, instances))
+            .map(|p| initial_weights(p, instances, &pop_maps))
             .collect();
         let record = &c0.spec.record;
         Ok(Plan {
@@ -429,15 +462,20 @@ fn find(projections: &[PlanProjection], from: usize, to: usize) -> usize {
 
 /// Draws each instance's initial matrix from its own circuit's init, keyed by the instance seed
 /// and the projection's name so adding a projection never changes another's weights.
-fn initial_weights(p: &PlanProjection, instances: &[InstanceSpec]) -> Vec<f64> {
+fn initial_weights(
+    p: &PlanProjection,
+    instances: &[InstanceSpec],
+    pop_maps: &[Vec<usize>],
+) -> Vec<f64> {
     let n = p.synapses();
     let mut out = vec![0.0; n * instances.len()];
     for (i, inst) in instances.iter().enumerate() {
         let c = &inst.circuit;
+        let map = &pop_maps[i];
         let Some(own) = c
             .projections
             .iter()
-            .find(|q| q.from == p.from && q.to == p.to)
+            .find(|q| map[q.from] == p.from && map[q.to] == p.to)
         else {
             continue;
         };

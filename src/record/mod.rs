@@ -64,11 +64,21 @@ pub struct Manifest {
     pub ended_unix_s: Option<f64>,
     pub wall_s: Option<f64>,
     pub synapse_steps_per_s: Option<f64>,
+    /// Peak resident memory of the process (Linux), for checking that memory stays flat.
+    pub peak_rss_bytes: Option<u64>,
     pub notes: Vec<String>,
     pub failures: Vec<Failure>,
     /// Per distinct label, the explicit circuit it ran (YAML).
     pub circuits: std::collections::BTreeMap<String, String>,
     pub overrides: Vec<String>,
+}
+
+/// Peak resident set size of this process, from /proc (None elsewhere).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 pub fn unix_now() -> f64 {

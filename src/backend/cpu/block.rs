@@ -8,8 +8,13 @@
 //! 5. every motif updates its weights from the same rates (decay exact under exponential Euler);
 //! 6. rate populations integrate their input; tied matrices copy their partner's transpose;
 //! 7. delayed projections push the presynaptic rates into their ring buffers.
+//!
 //! RK4 evaluates steps 1–3 and 5 as a vector field at four stages with the stimulus held over
 //! the step; its window accumulators use the first stage.
+
+// Lane loops index several arrays by the same lane on purpose: that is the shape the
+// compiler vectorises, so the iterator form clippy suggests would only obscure it.
+#![allow(clippy::needless_range_loop)]
 
 use super::Static;
 use super::lanes::{Real, lanes_of, zeros};
@@ -831,7 +836,7 @@ impl<T: Real, const L: usize> Block<T, L> {
     fn record_traces(&mut self, s: &Static) {
         let plan = &s.plan;
         let every = (plan.trace_steps / 2000).max(1);
-        if self.step % every != 0 {
+        if !self.step.is_multiple_of(every) {
             return;
         }
         let t = self.step as f64 * self.dt_s;
@@ -965,6 +970,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             self.derivatives(s, &mut du, &mut dw);
             if stage == 0 {
                 self.accumulate(s);
+                self.accumulate_rule_rk4(s, &dw);
             }
             let (weight, advance) = match stage {
                 0 => (T::one(), half),
@@ -1042,6 +1048,24 @@ impl<T: Real, const L: usize> Block<T, L> {
         self.rk_su = su;
         self.rk_sw = sw;
         self.step += 1;
+    }
+
+    /// The rule's ΔW for the window under RK4, from the first stage's slope with the decay
+    /// part added back (decay is excluded from ΔW_rule by definition).
+    fn accumulate_rule_rk4(&mut self, s: &Static, dw: &[Buf<T, L>]) {
+        for (m, motif) in s.plan.motifs.iter().enumerate() {
+            let q = motif.projection;
+            if self.acc_dw[q].is_empty() {
+                continue;
+            }
+            let itd = self.inv_tau_decay[m];
+            let dt = self.dt;
+            for ((acc, d), w) in self.acc_dw[q].iter_mut().zip(&dw[q]).zip(&self.w[q]) {
+                for l in 0..L {
+                    acc[l] += dt * (d[l] + w[l] * itd[l]);
+                }
+            }
+        }
     }
 
     fn refresh_dynamic_rates(&mut self, s: &Static, dynamic: &[usize]) {
