@@ -37,6 +37,12 @@ impl Workload {
             Workload::W2 => 2.0,
         }
     }
+    /// The workload's circuit, recording `measures` (e.g. `loss` or `loss, gradient_alignment`).
+    pub fn circuit_yaml_with(self, seconds: f64, measures: &str) -> String {
+        self.circuit_yaml(seconds)
+            .replace("measure: [loss]", &format!("measure: [{measures}]"))
+    }
+
     pub fn circuit_yaml(self, seconds: f64) -> String {
         match self {
             Workload::W1 => format!(
@@ -50,7 +56,12 @@ impl Workload {
 
     /// The workload's plan, `seconds` long.
     pub fn plan(self, seconds: f64) -> Result<Plan, String> {
-        let text = self.circuit_yaml(seconds);
+        self.plan_with(seconds, "loss")
+    }
+
+    /// The workload's plan, recording `measures`.
+    pub fn plan_with(self, seconds: f64, measures: &str) -> Result<Plan, String> {
+        let text = self.circuit_yaml_with(seconds, measures);
         let source = SourceFile::from_text(Path::new(self.name()), text);
         let spec = spec::parse_circuit(&source).map_err(|d| d.to_string())?;
         let circuit = circuit::build(&source, &spec).map_err(|d| d.to_string())?;

@@ -181,7 +181,9 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
         }
         _ => {
             for (w_name, w) in &forward {
-                if !hidden.contains(&w.from) || !local_error.contains_key(&w.to) {
+                // A self-connection has no layer-by-layer feedback (that would need backprop through
+                // time), so recurrent projections carry no error.
+                if w.from == w.to || !hidden.contains(&w.from) || !local_error.contains_key(&w.to) {
                     continue;
                 }
                 let name = fresh_name(&out, &feedback_name(w_name));

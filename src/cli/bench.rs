@@ -7,7 +7,7 @@ use crate::workload::Workload;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub fn bench(backend: &str, workload: &str, seconds: Option<f64>) -> i32 {
+pub fn bench(backend: &str, workload: &str, seconds: Option<f64>, measures: &str) -> i32 {
     let workloads = match workload {
         "w1" | "W1" => vec![Workload::W1],
         "w2" | "W2" => vec![Workload::W2],
@@ -23,7 +23,7 @@ pub fn bench(backend: &str, workload: &str, seconds: Option<f64>) -> i32 {
     );
     for w in workloads {
         let secs = seconds.unwrap_or(w.default_seconds());
-        let plan = match w.plan(secs) {
+        let plan = match w.plan_with(secs, measures) {
             Ok(p) => Arc::new(p),
             Err(e) => {
                 eprintln!("hetsim bench: {e}");
@@ -43,12 +43,21 @@ pub fn bench(backend: &str, workload: &str, seconds: Option<f64>) -> i32 {
             // Untimed warm-up: first-touch allocation, program compilation on devices.
             b.advance(record.min(plan.steps));
             let _ = b.take_window();
+            let active = vec![true; plan.n_instances()];
+            let mut previous = b.snapshot();
             let start = Instant::now();
             let mut done = 0;
+            // Each window does what a run does except writing: read the window and the state,
+            // and compute the recorded measurements.
             while done < plan.steps {
                 let n = record.min(plan.steps - done);
                 b.advance(n);
-                let _ = b.take_window();
+                let window = b.take_window();
+                let end = b.snapshot();
+                let rows =
+                    crate::record::metrics::window_rows(&plan, &window, &previous, &end, &active);
+                std::hint::black_box(rows);
+                previous = end;
                 done += n;
             }
             let wall = start.elapsed().as_secs_f64();

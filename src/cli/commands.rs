@@ -31,7 +31,8 @@ pub fn dispatch(cli: Cli) -> i32 {
             backend,
             workload,
             seconds,
-        } => super::bench::bench(&backend, &workload, seconds),
+            measure,
+        } => super::bench::bench(&backend, &workload, seconds, &measure),
     }
 }
 

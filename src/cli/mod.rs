@@ -85,7 +85,9 @@ pub enum Command {
     /// List OpenCL platforms and devices.
     Devices,
     /// Measure synapse-steps per second on the workloads W1 and W2.
-    #[command(after_help = "Examples:\n  hetsim bench\n  hetsim bench --workload w1 --backend cpu")]
+    #[command(
+        after_help = "Examples:\n  hetsim bench\n  hetsim bench --workload w1 --backend cpu\n  hetsim bench --workload w1 --measure \"loss, gradient_alignment\""
+    )]
     Bench {
         /// auto, cpu or opencl.
         #[arg(long, default_value = "auto")]
@@ -96,6 +98,9 @@ pub enum Command {
         /// Simulated seconds per workload (default: DESIGN §4's 10 s for W1 and 2 s for W2).
         #[arg(long)]
         seconds: Option<f64>,
+        /// Measurements recorded every 100 ms, e.g. "loss, gradient_alignment".
+        #[arg(long, default_value = "loss")]
+        measure: String,
     },
 }
 

@@ -59,6 +59,9 @@ pub struct PlanProjection {
     /// Per instance, in steps (includes the task's error delay for the output error's inputs).
     pub delay_steps: Vec<usize>,
     pub motif: Option<usize>,
+    /// A fixed identity matrix in every instance (e.g. into an error population): engines copy
+    /// `sign · r` instead of multiplying by the matrix.
+    pub identity: bool,
 }
 
 impl PlanProjection {
@@ -139,6 +142,9 @@ pub struct Plan {
     pub tasks: Vec<Arc<Task>>,
     /// Per projection, `E × rows × cols`, instance-major.
     pub initial_weights: Vec<Vec<f64>>,
+    /// Per instance, the held-out inputs and targets as columns (n_inputs × N, n_targets × N),
+    /// drawn once so every window evaluates the same set.
+    pub held_out: Vec<(nalgebra::DMatrix<f64>, nalgebra::DMatrix<f64>)>,
     /// The circuits the instances were built from (for the manifest).
     pub circuits: Vec<Circuit>,
 }
@@ -161,8 +167,13 @@ impl Plan {
     pub fn n_instances(&self) -> usize {
         self.seeds.len()
     }
+    /// Synapses of one instance; a fixed identity projection counts its diagonal only, since
+    /// that is all the engines compute for it.
     pub fn synapses_per_instance(&self) -> usize {
-        self.projections.iter().map(|p| p.synapses()).sum()
+        self.projections
+            .iter()
+            .map(|p| if p.identity { p.rows } else { p.synapses() })
+            .sum()
     }
     pub fn measures(&self, m: Measure) -> bool {
         self.measures.contains(&m)
@@ -284,12 +295,14 @@ impl Plan {
                             sign: vec![0.0; e_count],
                             delay_steps: vec![0; e_count],
                             motif: None,
+                            identity: true,
                         });
                         projections.len() - 1
                     }
                 };
                 let q = &mut projections[slot];
                 q.sign[i] = pr.sign;
+                q.identity &= pr.init == Init::Identity && pr.motif.is_none() && pr.tied.is_none();
                 // The task's error delay lengthens every path into the output error.
                 let into_output_error = c.output.as_ref().is_some_and(|o| o.error == pr.to);
                 q.delay_steps[i] =
@@ -423,6 +436,7 @@ impl Plan {
             .iter()
             .map(|p| initial_weights(p, instances, &pop_maps))
             .collect();
+        let held_out = tasks.iter().map(|t| held_out_set(t)).collect();
         let record = &c0.spec.record;
         Ok(Plan {
             name: c0.spec.name.clone(),
@@ -448,9 +462,26 @@ impl Plan {
             timing,
             tasks,
             initial_weights,
+            held_out,
             circuits: instances.iter().map(|i| i.circuit.clone()).collect(),
         })
     }
+}
+
+/// The task's held-out samples as matrix columns.
+fn held_out_set(task: &Task) -> (nalgebra::DMatrix<f64>, nalgebra::DMatrix<f64>) {
+    let n = task.held_out_len();
+    let (mut xs, mut ys) = (
+        nalgebra::DMatrix::zeros(task.n_inputs(), n),
+        nalgebra::DMatrix::zeros(task.n_targets(), n),
+    );
+    let (mut x, mut y) = (vec![0.0; task.n_inputs()], vec![0.0; task.n_targets()]);
+    for i in 0..n {
+        task.held_out_sample(i, &mut x, &mut y);
+        xs.column_mut(i).copy_from_slice(&x);
+        ys.column_mut(i).copy_from_slice(&y);
+    }
+    (xs, ys)
 }
 
 fn find(projections: &[PlanProjection], from: usize, to: usize) -> usize {

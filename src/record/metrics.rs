@@ -120,43 +120,53 @@ pub fn feedforward(
     Some((ff, map))
 }
 
-/// Held-out loss (mean ½‖y* − y‖²) and accuracy of instance `e` at the given weights.
+/// Held-out loss (mean ½‖y* − y‖²) and accuracy of instance `e` at the given weights,
+/// evaluated for the whole held-out set at once as matrix products through the forward
+/// pathway's steady-state map.
 pub fn held_out(plan: &Plan, weights: &[Vec<f64>], e: usize) -> (Option<f64>, Option<f64>) {
-    let Some((ff, _)) = feedforward(plan, weights, e) else {
+    let (Some(order), Some(out)) = (&plan.forward_order, &plan.output) else {
         return (None, None);
     };
-    let task = &plan.tasks[e];
-    let n = task.held_out_len();
+    let (xs, ys) = &plan.held_out[e];
+    let n = xs.ncols();
     if n == 0 {
         return (None, None);
     }
-    let mut x = vec![0.0; task.n_inputs()];
-    let mut y = vec![0.0; task.n_targets()];
-    let (mut loss, mut correct) = (0.0, 0usize);
-    for i in 0..n {
-        task.held_out_sample(i, &mut x, &mut y);
-        let Ok(states) = ff.forward(&x) else {
-            return (None, None);
-        };
-        let out = &states[ff.output].1;
-        loss += 0.5
-            * out
-                .iter()
-                .zip(&y)
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum::<f64>();
-        if argmax(out) == argmax(&y) {
-            correct += 1;
+    let mut z: Vec<Option<DMatrix<f64>>> = vec![None; plan.populations.len()];
+    for &p in order {
+        let pop = &plan.populations[p];
+        if pop.role == Role::Input {
+            z[p] = Some(xs.clone());
+            continue;
         }
+        let mut u = DMatrix::from_element(pop.size, n, pop.bias[e]);
+        for (q, proj) in plan.projections.iter().enumerate() {
+            if proj.to != p || !proj.forward || proj.sign[e] == 0.0 {
+                continue;
+            }
+            let Some(pre) = &z[proj.from] else { continue };
+            let k = proj.synapses();
+            let w = DMatrix::from_row_slice(proj.rows, proj.cols, &weights[q][e * k..(e + 1) * k]);
+            u.gemm(proj.sign[e], &w, pre, 1.0);
+        }
+        let act = pop.activation;
+        u.apply(|v| *v = act.apply(*v));
+        z[p] = Some(u);
     }
-    let accuracy = task.is_classification().then(|| correct as f64 / n as f64);
-    (Some(loss / n as f64), accuracy)
-}
-
-fn argmax(v: &[f64]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold(0, |best, (i, x)| if *x > v[best] { i } else { best })
+    let Some(y) = &z[out.output] else {
+        return (None, None);
+    };
+    if y.nrows() != ys.nrows() {
+        return (None, None);
+    }
+    let loss = 0.5 * (y - ys).norm_squared() / n as f64;
+    let correct = (0..n)
+        .filter(|&i| y.column(i).imax() == ys.column(i).imax())
+        .count();
+    let accuracy = plan.tasks[e]
+        .is_classification()
+        .then(|| correct as f64 / n as f64);
+    (Some(loss), accuracy)
 }
 
 /// The samples shown in steps [start, end) of instance e, with how long each was shown (s).

@@ -28,6 +28,63 @@ use std::sync::Arc;
 
 type Buf<T, const L: usize> = Vec<[T; L]>;
 
+/// The per-row factors of a weight update: W_ij ← W_ij·g + a_i x_j + X x_j + c_i + zz_i W_ij.
+#[derive(Clone, Copy)]
+struct RowCoefficients<T: Real, const L: usize> {
+    a: [T; L],
+    c: [T; L],
+    zz: [T; L],
+}
+
+/// What every row of one weight update shares.
+struct RowUpdate<'a, T: Real, const L: usize> {
+    /// Whether terms beyond a_i x_j (decay, Oja, drifts) are present.
+    general: bool,
+    g: [T; L],
+    xk: [T; L],
+    x: &'a [[T; L]],
+    cols: usize,
+}
+
+impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
+    /// Updates consecutive rows of W (and of the window's ΔW_rule when `acc` is non-empty).
+    fn rows(&self, w: &mut [[T; L]], acc: &mut [[T; L]], coefficients: &[RowCoefficients<T, L>]) {
+        let cols = self.cols;
+        for (i, (row, co)) in w.chunks_exact_mut(cols).zip(coefficients).enumerate() {
+            if !self.general && acc.is_empty() {
+                for (wij, xj) in row.iter_mut().zip(self.x) {
+                    for l in 0..L {
+                        wij[l] += co.a[l] * xj[l];
+                    }
+                }
+                continue;
+            }
+            let acc_row: &mut [[T; L]] = if acc.is_empty() {
+                &mut []
+            } else {
+                &mut acc[i * cols..(i + 1) * cols]
+            };
+            let (g, xk) = (self.g, self.xk);
+            if acc_row.is_empty() {
+                for (wij, xj) in row.iter_mut().zip(self.x) {
+                    for l in 0..L {
+                        let inc = (co.a[l] + xk[l]) * xj[l] + co.c[l] + co.zz[l] * wij[l];
+                        wij[l] = wij[l] * g[l] + inc;
+                    }
+                }
+            } else {
+                for ((wij, xj), acc_ij) in row.iter_mut().zip(self.x).zip(acc_row.iter_mut()) {
+                    for l in 0..L {
+                        let inc = (co.a[l] + xk[l]) * xj[l] + co.c[l] + co.zz[l] * wij[l];
+                        wij[l] = wij[l] * g[l] + inc;
+                        acc_ij[l] += inc;
+                    }
+                }
+            }
+        }
+    }
+}
+
 pub(crate) struct Block<T: Real, const L: usize> {
     first: usize,
     active: usize,
@@ -42,6 +99,7 @@ pub(crate) struct Block<T: Real, const L: usize> {
     ring: Vec<Buf<T, L>>,
     ring_len: Vec<usize>,
     scratch: Buf<T, L>,
+    row_coefficients: Vec<RowCoefficients<T, L>>,
     delta: Vec<Buf<T, L>>,
     // Population parameters.
     leak: Vec<[T; L]>,
@@ -354,6 +412,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             ring,
             ring_len,
             scratch: buf(pops.iter().map(|p| p.size).max().unwrap_or(0)),
+            row_coefficients: Vec::new(),
             delta: pop_bufs(acc.backprop),
             leak,
             inv_tau,
@@ -494,7 +553,16 @@ impl<T: Real, const L: usize> Block<T, L> {
             let proj = &plan.projections[q];
             let delayed = self.delayed_rates(s, q, &mut pre);
             let r: &[[T; L]] = if delayed { &pre } else { &self.z[proj.from] };
-            matvec_add(out, &self.w[q], r, &self.sign[q], proj.cols);
+            if proj.identity {
+                let sign = self.sign[q];
+                for (o, ri) in out.iter_mut().zip(r) {
+                    for l in 0..L {
+                        o[l] += sign[l] * ri[l];
+                    }
+                }
+            } else {
+                matvec_add(out, &self.w[q], r, &self.sign[q], proj.cols);
+            }
         }
         self.scratch = pre;
         if let Some(g) = plan.populations[p].gain_from {
@@ -624,54 +692,59 @@ impl<T: Real, const L: usize> Block<T, L> {
         let mut acc = std::mem::take(&mut self.acc_dw[q]);
         let zero = zeros::<T, L>();
         let modulator = motif.modulator.map(|mi| &self.z[mi]);
+        // Per-row coefficients first (they read the post and modulator rates), then the rows.
+        let mut coefficients = std::mem::take(&mut self.row_coefficients);
+        coefficients.clear();
         for i in 0..rows {
             let zi = z[i];
             let mi = modulator.map(|mm| mm[i]).unwrap_or(zero);
-            let mut a = zero;
-            let mut c = zero;
-            let mut zz = zero;
+            let mut row = RowCoefficients {
+                a: zero,
+                c: zero,
+                zz: zero,
+            };
             for l in 0..L {
                 let kl = if frozen[l] { T::zero() } else { k[l] };
-                a[l] = kl * (th[0][l] * mi[l] + th[1][l] * zi[l]);
-                zz[l] = kl * th[2][l] * zi[l] * zi[l];
-                c[l] = kl * (th[3][l] * zi[l] + th[5][l] * mi[l] + th[6][l]);
+                row.a[l] = kl * (th[0][l] * mi[l] + th[1][l] * zi[l]);
+                row.zz[l] = kl * th[2][l] * zi[l] * zi[l];
+                row.c[l] = kl * (th[3][l] * zi[l] + th[5][l] * mi[l] + th[6][l]);
             }
-            let row = &mut w[i * cols..(i + 1) * cols];
-            if !self.general[m] && acc.is_empty() {
-                for (wij, xj) in row.iter_mut().zip(x) {
-                    for l in 0..L {
-                        wij[l] += a[l] * xj[l];
-                    }
-                }
-            } else {
-                let g = self.decay_w[m];
-                let mut xk = zero;
-                for l in 0..L {
-                    xk[l] = if frozen[l] {
-                        T::zero()
-                    } else {
-                        k[l] * th[4][l]
-                    };
-                }
-                let acc_row: &mut [[T; L]] = if acc.is_empty() {
-                    &mut []
-                } else {
-                    &mut acc[i * cols..(i + 1) * cols]
-                };
-                for (j, (wij, xj)) in row.iter_mut().zip(x).enumerate() {
-                    let mut inc = zero;
-                    for l in 0..L {
-                        inc[l] = (a[l] + xk[l]) * xj[l] + c[l] + zz[l] * wij[l];
-                        wij[l] = wij[l] * g[l] + inc[l];
-                    }
-                    if let Some(acc_ij) = acc_row.get_mut(j) {
-                        for l in 0..L {
-                            acc_ij[l] += inc[l];
-                        }
-                    }
-                }
-            }
+            coefficients.push(row);
         }
+        let mut xk = zero;
+        for l in 0..L {
+            xk[l] = if frozen[l] {
+                T::zero()
+            } else {
+                k[l] * th[4][l]
+            };
+        }
+        let update = RowUpdate {
+            general: self.general[m],
+            g: self.decay_w[m],
+            xk,
+            x,
+            cols,
+        };
+        let accumulate = !acc.is_empty();
+        if L == 1 && w.len() >= PARALLEL_SYNAPSES {
+            // A single large circuit: rows split across threads.
+            use rayon::prelude::*;
+            let chunk = ROWS_PER_TASK * cols;
+            if accumulate {
+                w.par_chunks_mut(chunk)
+                    .zip(acc.par_chunks_mut(chunk))
+                    .zip(coefficients.par_chunks(ROWS_PER_TASK))
+                    .for_each(|((wc, ac), cc)| update.rows(wc, ac, cc));
+            } else {
+                w.par_chunks_mut(chunk)
+                    .zip(coefficients.par_chunks(ROWS_PER_TASK))
+                    .for_each(|(wc, cc)| update.rows(wc, &mut [], cc));
+            }
+        } else {
+            update.rows(&mut w, &mut acc, &coefficients);
+        }
+        self.row_coefficients = coefficients;
         if motif.has_noise() {
             let stream = rng::stream_id(&format!("wnoise/{}", proj.name));
             for l in 0..self.active {
@@ -1162,6 +1235,13 @@ impl<T: Real, const L: usize> Block<T, L> {
     }
 }
 
+/// Matrices at least this large are split across threads when a block has one lane (a single
+/// large circuit): below it, fork-join costs more than it saves.
+const PARALLEL_SYNAPSES: usize = 1 << 16;
+
+/// Rows per parallel task.
+const ROWS_PER_TASK: usize = 32;
+
 /// out[i] += sign · Σ_j W[i,j] r[j], lane-wise.
 #[inline]
 fn matvec_add<T: Real, const L: usize>(
@@ -1171,6 +1251,24 @@ fn matvec_add<T: Real, const L: usize>(
     sign: &[T; L],
     cols: usize,
 ) {
+    if L == 1 {
+        // One lane: vectorise along the row instead, with independent partial sums.
+        let r = r.as_flattened();
+        let rows = |out: &mut [[T; L]], w: &[[T; L]]| {
+            for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
+                o[0] += sign[0] * dot(row.as_flattened(), r);
+            }
+        };
+        if w.len() >= PARALLEL_SYNAPSES {
+            use rayon::prelude::*;
+            out.par_chunks_mut(ROWS_PER_TASK)
+                .zip(w.par_chunks(ROWS_PER_TASK * cols))
+                .for_each(|(o, wc)| rows(o, wc));
+        } else {
+            rows(out, w);
+        }
+        return;
+    }
     for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
         let mut acc = [T::zero(); L];
         for (wij, rj) in row.iter().zip(r) {
@@ -1182,6 +1280,25 @@ fn matvec_add<T: Real, const L: usize>(
             o[l] += sign[l] * acc[l];
         }
     }
+}
+
+/// Σ a_k b_k with 16 independent partial sums, so the loop vectorises without reassociation
+/// by the compiler.
+#[inline]
+fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut partial = [T::zero(); 16];
+    let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for k in 0..16 {
+            partial[k] += x[k] * y[k];
+        }
+    }
+    let mut sum = partial.iter().fold(T::zero(), |s, v| s + *v);
+    for (x, y) in ar.iter().zip(br) {
+        sum += *x * *y;
+    }
+    sum
 }
 
 /// out[j] += sign · Σ_i W[i,j] d[i], lane-wise (the transpose product of backprop).
