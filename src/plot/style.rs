@@ -213,7 +213,14 @@ pub fn title(what: &str, m: &Manifest) -> String {
 
 /// The line under the title: rules, seeds and integration settings.
 pub fn subtitle(m: &Manifest) -> String {
-    let seeds: Vec<String> = m.seeds.iter().map(|s| s.to_string()).collect();
+    // The manifest lists one seed per instance; rules share seeds, so show each once.
+    let mut unique: Vec<u64> = Vec::new();
+    for s in &m.seeds {
+        if !unique.contains(s) {
+            unique.push(*s);
+        }
+    }
+    let seeds: Vec<String> = unique.iter().map(|s| s.to_string()).collect();
     let mut s = format!(
         "rules: {} · seeds: {}",
         m.rules.join(", "),
