@@ -318,3 +318,47 @@ fn same_seed_gives_identical_state_and_frozen_instance_stays_finite() {
     );
     assert!(weights(&plan, &frozen, "W1", 0).iter().all(|w| *w == 0.0));
 }
+
+#[test]
+fn single_large_instance_path_matches_the_ensemble_path() {
+    // 300×300 plastic inputs take the row-parallel, update-fused path when run alone (one
+    // lane); inside an ensemble the same instance takes the interleaved path. Both must agree.
+    let yaml = "name: large\ntime: {dt: 0.5 ms, duration: 0.2 s}\ntask: {kind: tanh_teacher, hidden: 20, stimulus: {duration: 20 ms}, held_out: 5}\npopulations:\n  x: {role: input, size: 300}\n  h: {size: 300, tau: 5 ms, activation: tanh}\n  y: {size: 4, tau: 5 ms}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.05, 0.05]}}\n  W2: {from: h, to: y, init: {uniform: [-0.05, 0.05]}}\nlearning: {rule: kp, output: y, feedback_init: {uniform: [-0.5, 0.5]}, tau_w: 0.2 s, tau_decay: 2 s}\n";
+    let single = plan_from(yaml, &[9]);
+    let ensemble = plan_from(yaml, &[8, 9]);
+    let mut a = hetsim::backend::cpu::new(single.clone(), hetsim::backend::Precision::F64);
+    let mut b = hetsim::backend::cpu::new(ensemble.clone(), hetsim::backend::Precision::F64);
+    a.advance(single.steps);
+    b.advance(ensemble.steps);
+    let (sa, sb) = (a.snapshot(), b.snapshot());
+    for name in ["W1", "W2", "B2"] {
+        let (wa, wb) = (
+            weights(&single, &sa, name, 0),
+            weights(&ensemble, &sb, name, 1),
+        );
+        let moved = wa
+            .iter()
+            .zip(
+                &single.initial_weights[single
+                    .projections
+                    .iter()
+                    .position(|p| p.name == name)
+                    .unwrap()],
+            )
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            moved > 1e-4,
+            "{name} must learn for the comparison to mean something"
+        );
+        let diff = wa
+            .iter()
+            .zip(&wb)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            diff < 1e-10,
+            "{name}: single-instance and ensemble paths differ by {diff}"
+        );
+    }
+}

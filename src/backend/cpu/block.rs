@@ -36,10 +36,20 @@ struct RowCoefficients<T: Real, const L: usize> {
     zz: [T; L],
 }
 
+/// Which terms a motif's update has, so the row loop does only the work it needs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum UpdateShape {
+    /// W += a xᵀ (three-factor or Hebbian rules without decay).
+    Outer,
+    /// W ← W·g + a xᵀ (the same with decay, e.g. Kolen–Pollack).
+    OuterDecay,
+    /// Every term: drifts, Oja's z²W, presynaptic terms.
+    General,
+}
+
 /// What every row of one weight update shares.
 struct RowUpdate<'a, T: Real, const L: usize> {
-    /// Whether terms beyond a_i x_j (decay, Oja, drifts) are present.
-    general: bool,
+    shape: UpdateShape,
     g: [T; L],
     xk: [T; L],
     x: &'a [[T; L]],
@@ -51,20 +61,31 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
     fn rows(&self, w: &mut [[T; L]], acc: &mut [[T; L]], coefficients: &[RowCoefficients<T, L>]) {
         let cols = self.cols;
         for (i, (row, co)) in w.chunks_exact_mut(cols).zip(coefficients).enumerate() {
-            if !self.general && acc.is_empty() {
-                for (wij, xj) in row.iter_mut().zip(self.x) {
-                    for l in 0..L {
-                        wij[l] += co.a[l] * xj[l];
-                    }
-                }
-                continue;
-            }
             let acc_row: &mut [[T; L]] = if acc.is_empty() {
                 &mut []
             } else {
                 &mut acc[i * cols..(i + 1) * cols]
             };
             let (g, xk) = (self.g, self.xk);
+            match (self.shape, acc_row.is_empty()) {
+                (UpdateShape::Outer, true) => {
+                    for (wij, xj) in row.iter_mut().zip(self.x) {
+                        for l in 0..L {
+                            wij[l] += co.a[l] * xj[l];
+                        }
+                    }
+                    continue;
+                }
+                (UpdateShape::OuterDecay, true) => {
+                    for (wij, xj) in row.iter_mut().zip(self.x) {
+                        for l in 0..L {
+                            wij[l] = wij[l] * g[l] + co.a[l] * xj[l];
+                        }
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             if acc_row.is_empty() {
                 for (wij, xj) in row.iter_mut().zip(self.x) {
                     for l in 0..L {
@@ -100,6 +121,14 @@ pub(crate) struct Block<T: Real, const L: usize> {
     ring_len: Vec<usize>,
     scratch: Buf<T, L>,
     row_coefficients: Vec<RowCoefficients<T, L>>,
+    /// Per projection: whether its update also computes the next step's forward sum (a large
+    /// plastic matrix of a single instance fed by the input population without delay).
+    fused: Vec<bool>,
+    /// The forward sums W·x computed ahead by a fused update, valid for the next step only.
+    prefetched: Vec<Vec<T>>,
+    prefetched_valid: Vec<bool>,
+    /// The input population's rates at the next step (for fused updates).
+    next_input: Buf<T, L>,
     delta: Vec<Buf<T, L>>,
     // Population parameters.
     leak: Vec<[T; L]>,
@@ -118,7 +147,7 @@ pub(crate) struct Block<T: Real, const L: usize> {
     inv_tau_w: Vec<[T; L]>,
     inv_tau_decay: Vec<[T; L]>,
     wnoise_scale: Vec<[T; L]>,
-    general: Vec<bool>,
+    shapes: Vec<UpdateShape>,
     // Stimulus.
     tasks: Vec<Arc<Task>>,
     timing: Vec<Timing>,
@@ -280,12 +309,32 @@ impl<T: Real, const L: usize> Block<T, L> {
                 )
             })
             .collect();
-        let general = motifs
+        let shapes = motifs
             .iter()
-            .map(|m| (1..N_TERMS).any(|k| m.term_used(k)) || m.has_decay())
+            .map(|m| {
+                // z_x shares the a_i x_j form with m_x; the other terms need the general loop.
+                let general = [2, 3, 4, 5, 6].iter().any(|&k| m.term_used(k));
+                match (general, m.has_decay()) {
+                    (true, _) => UpdateShape::General,
+                    (false, true) => UpdateShape::OuterDecay,
+                    (false, false) => UpdateShape::Outer,
+                }
+            })
             .collect();
 
         let projections = &plan.projections;
+        let fused: Vec<bool> = projections
+            .iter()
+            .map(|p| {
+                let plain = p.motif.is_some_and(|m| !plan.motifs[m].has_noise());
+                L == 1
+                    && plain
+                    && p.from == plan.input
+                    && p.max_delay() == 0
+                    && p.synapses() >= PARALLEL_SYNAPSES
+                    && plan.method != Method::Rk4
+            })
+            .collect();
         let sign = projections.iter().map(|p| lanes(&p.sign)).collect();
         let delay = projections
             .iter()
@@ -413,6 +462,20 @@ impl<T: Real, const L: usize> Block<T, L> {
             ring_len,
             scratch: buf(pops.iter().map(|p| p.size).max().unwrap_or(0)),
             row_coefficients: Vec::new(),
+            fused: fused.clone(),
+            prefetched: projections
+                .iter()
+                .zip(&fused)
+                .map(|(p, f)| {
+                    if *f {
+                        vec![T::zero(); p.rows]
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect(),
+            prefetched_valid: vec![false; projections.len()],
+            next_input: buf(pops[plan.input].size),
             delta: pop_bufs(acc.backprop),
             leak,
             inv_tau,
@@ -428,7 +491,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             inv_tau_w,
             inv_tau_decay,
             wnoise_scale,
-            general,
+            shapes,
             tasks,
             timing,
             seeds,
@@ -512,6 +575,26 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
     }
 
+    /// The input rates of the next step, fetching its sample early if it starts a new one
+    /// (set_stimulus then finds it already fetched).
+    fn prepare_next_input(&mut self, _s: &Static) {
+        let n = self.step + 1;
+        for l in 0..L {
+            let (k, present) = self.timing[l].at(n);
+            if k != self.sample[l] {
+                self.sample[l] = k;
+                self.tasks[l].train_sample(k, &mut self.xs[l], &mut self.ys[l]);
+            }
+            for (j, v) in self.next_input.iter_mut().enumerate() {
+                v[l] = if present {
+                    T::of(self.xs[l][j])
+                } else {
+                    T::zero()
+                };
+            }
+        }
+    }
+
     // ---- rates ----------------------------------------------------------------------------
 
     /// The presynaptic rates projection q sees now (delayed ones from its ring buffer).
@@ -551,6 +634,14 @@ impl<T: Real, const L: usize> Block<T, L> {
         let mut pre = std::mem::take(&mut self.scratch);
         for &q in &s.inputs_of[p] {
             let proj = &plan.projections[q];
+            if self.prefetched_valid[q] {
+                // The previous step's fused update already summed W·x for this step.
+                self.prefetched_valid[q] = false;
+                for (o, v) in out.iter_mut().zip(&self.prefetched[q]) {
+                    o[0] += self.sign[q][0] * *v;
+                }
+                continue;
+            }
             let delayed = self.delayed_rates(s, q, &mut pre);
             let r: &[[T; L]] = if delayed { &pre } else { &self.z[proj.from] };
             if proj.identity {
@@ -633,6 +724,9 @@ impl<T: Real, const L: usize> Block<T, L> {
         self.set_stimulus(s);
         self.evaluate(s);
         self.accumulate(s);
+        if self.fused.iter().any(|f| *f) {
+            self.prepare_next_input(s);
+        }
         for m in 0..plan.motifs.len() {
             self.update_weights(s, m);
         }
@@ -720,14 +814,43 @@ impl<T: Real, const L: usize> Block<T, L> {
             };
         }
         let update = RowUpdate {
-            general: self.general[m],
+            shape: self.shapes[m],
             g: self.decay_w[m],
             xk,
             x,
             cols,
         };
         let accumulate = !acc.is_empty();
-        if L == 1 && w.len() >= PARALLEL_SYNAPSES {
+        if self.fused[q] {
+            // Update each row, then sum it against the next step's input while it is in cache.
+            use rayon::prelude::*;
+            let chunk = ROWS_PER_TASK * cols;
+            let next = self.next_input.as_flattened();
+            let mut sums = std::mem::take(&mut self.prefetched[q]);
+            let fused_rows = |wc: &mut [[T; L]],
+                              ac: &mut [[T; L]],
+                              cc: &[RowCoefficients<T, L>],
+                              out: &mut [T]| {
+                update.rows(wc, ac, cc);
+                for (row, o) in wc.chunks_exact(cols).zip(out.iter_mut()) {
+                    *o = dot(row.as_flattened(), next);
+                }
+            };
+            if accumulate {
+                w.par_chunks_mut(chunk)
+                    .zip(acc.par_chunks_mut(chunk))
+                    .zip(coefficients.par_chunks(ROWS_PER_TASK))
+                    .zip(sums.par_chunks_mut(ROWS_PER_TASK))
+                    .for_each(|(((wc, ac), cc), out)| fused_rows(wc, ac, cc, out));
+            } else {
+                w.par_chunks_mut(chunk)
+                    .zip(coefficients.par_chunks(ROWS_PER_TASK))
+                    .zip(sums.par_chunks_mut(ROWS_PER_TASK))
+                    .for_each(|((wc, cc), out)| fused_rows(wc, &mut [], cc, out));
+            }
+            self.prefetched[q] = sums;
+            self.prefetched_valid[q] = true;
+        } else if L == 1 && w.len() >= PARALLEL_SYNAPSES {
             // A single large circuit: rows split across threads.
             use rayon::prelude::*;
             let chunk = ROWS_PER_TASK * cols;
@@ -1213,6 +1336,7 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     pub fn freeze(&mut self, lane: usize) {
         self.frozen[lane] = true;
+        self.prefetched_valid.iter_mut().for_each(|v| *v = false);
         for buf in self
             .u
             .iter_mut()
