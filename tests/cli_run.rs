@@ -286,3 +286,36 @@ fn bad_run_arguments_are_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown rule `backprop`"));
 }
+
+#[test]
+fn plot_names_the_missing_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let out = hetsim(&[
+        "run",
+        &circuit("teacher_sgd.yaml"),
+        "--duration",
+        "0.3 s",
+        "--backend",
+        "cpu",
+        "--no-plots",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let out = hetsim(&["plot", dir.to_str().unwrap(), "--format", "svg"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("figures/learning_curves.svg").exists());
+    std::fs::remove_file(dir.join("metrics.csv")).unwrap();
+    let out = hetsim(&["plot", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("metrics.csv"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

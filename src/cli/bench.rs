@@ -36,7 +36,8 @@ pub fn bench(backend: &str, workload: &str, seconds: Option<f64>, measures: &str
         }
         let mut rates = Vec::new();
         for name in names {
-            let Ok((mut b, _device)) = make_backend(plan.clone(), &name, Precision::F32) else {
+            let Ok((mut b, _device)) = make_backend(plan.clone(), &name, Some(Precision::F32))
+            else {
                 return EXIT_BAD_INPUT;
             };
             let record = plan.record_every_steps;

@@ -154,24 +154,29 @@ pub fn rule_label(spec: &CircuitSpec) -> String {
 }
 
 /// The backend named on the command line; `auto` falls back to the CPU and says so.
+///
+/// Without a precision, the CPU runs f64 (the reference) and OpenCL devices f32.
 pub fn make_backend(
     plan: Arc<Plan>,
     name: &str,
-    precision: Precision,
+    precision: Option<Precision>,
 ) -> Result<(Box<dyn Backend>, String), i32> {
+    let cpu_precision = precision.unwrap_or(Precision::F64);
     match name {
-        "cpu" => Ok((backend::cpu::new(plan, precision), "cpu".into())),
-        "auto" | "opencl" => match super::device::opencl_backend(plan.clone(), precision) {
-            Ok((b, device)) => Ok((b, device)),
-            Err(reason) if name == "auto" => {
-                eprintln!("hetsim: no OpenCL device ({reason}); running on the CPU");
-                Ok((backend::cpu::new(plan, precision), "cpu".into()))
+        "cpu" => Ok((backend::cpu::new(plan, cpu_precision), "cpu".into())),
+        "auto" | "opencl" => {
+            match super::device::opencl_backend(plan.clone(), precision.unwrap_or(Precision::F32)) {
+                Ok((b, device)) => Ok((b, device)),
+                Err(reason) if name == "auto" => {
+                    eprintln!("hetsim: no OpenCL device ({reason}); running on the CPU");
+                    Ok((backend::cpu::new(plan, cpu_precision), "cpu".into()))
+                }
+                Err(reason) => {
+                    eprintln!("hetsim: --backend opencl: {reason}");
+                    Err(EXIT_BAD_INPUT)
+                }
             }
-            Err(reason) => {
-                eprintln!("hetsim: --backend opencl: {reason}");
-                Err(EXIT_BAD_INPUT)
-            }
-        },
+        }
         other => {
             eprintln!("hetsim: --backend must be auto, cpu or opencl, not `{other}`");
             Err(EXIT_BAD_INPUT)
@@ -192,9 +197,15 @@ pub fn run_instances(
     command: &str,
     overrides: Vec<String>,
 ) -> Result<(PathBuf, crate::run::RunOutcome, Arc<Plan>), i32> {
-    let Some(precision) = Precision::parse(&options.precision) else {
-        eprintln!("hetsim: --precision must be f32 or f64");
-        return Err(EXIT_BAD_INPUT);
+    let precision = match options.precision.as_str() {
+        "auto" => None,
+        text => match Precision::parse(text) {
+            Some(p) => Some(p),
+            None => {
+                eprintln!("hetsim: --precision must be auto, f32 or f64, not `{text}`");
+                return Err(EXIT_BAD_INPUT);
+            }
+        },
     };
     if instances.is_empty() {
         eprintln!("hetsim: --seeds must be at least 1");
@@ -240,7 +251,12 @@ pub fn run_instances(
         status: "running".into(),
         backend: backend.describe(),
         device,
-        precision: precision.name().into(),
+        // Every backend names its precision in its description ("cpu (f64, …)").
+        precision: if backend.describe().contains("f32") {
+            "f32".into()
+        } else {
+            "f64".into()
+        },
         method: plan.method.name().into(),
         dt_s: plan.dt_s,
         duration_s: plan.steps as f64 * plan.dt_s,

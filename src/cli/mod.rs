@@ -68,9 +68,13 @@ pub enum Command {
         #[command(flatten)]
         options: RunOptions,
     },
-    /// Sweep parameters over an ensemble (not implemented yet).
+    /// Sweep parameters over an ensemble (not implemented yet: its own issue).
+    #[command(
+        after_help = "Examples (planned):\n  hetsim sweep configs/timescales.yaml\n  hetsim sweep configs/timescales.yaml --shard 1/4 --resume"
+    )]
     Sweep { config: PathBuf },
-    /// Evolve plasticity rules (not implemented yet).
+    /// Evolve plasticity rules (not implemented yet: its own issue).
+    #[command(after_help = "Examples (planned):\n  hetsim evolve configs/evolve_teacher.yaml")]
     Evolve { config: PathBuf },
     /// Redraw the figures of a run directory from its files.
     #[command(
@@ -83,6 +87,9 @@ pub enum Command {
         format: String,
     },
     /// List OpenCL platforms and devices.
+    #[command(
+        after_help = "Examples:\n  hetsim devices\n  OCL_ICD_VENDORS=/etc/OpenCL/vendors hetsim devices"
+    )]
     Devices,
     /// Measure synapse-steps per second on the workloads W1 and W2.
     #[command(
@@ -124,8 +131,8 @@ pub struct RunOptions {
     /// Run directory (default: runs/<circuit name>-<time stamp>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// f64 (the CPU reference) or f32.
-    #[arg(long, default_value = "f64")]
+    /// auto (f64 on the CPU, the reference; f32 on OpenCL devices), f64 or f32.
+    #[arg(long, default_value = "auto")]
     pub precision: String,
     /// Skip the figures.
     #[arg(long)]
