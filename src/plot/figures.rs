@@ -87,14 +87,55 @@ pub fn traces(run: &RunData, out_dir: &Path, formats: Formats) -> Result<Vec<Pat
 }
 
 /// Heat maps of each recorded matrix at start and end, one file per
-/// instance (`weights_<instance>`), from `weights.csv`.
+/// instance with snapshots in `weights.csv`, named after its label where
+/// that is unique (`weights_kp`; see [`weight_stems`]).
 pub fn weights(run: &RunData, out_dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotError> {
     let mut written = Vec::new();
-    for (instance, fig) in prepare_weights(run) {
-        let stem = format!("weights_{}", style::file_safe(&instance));
+    for (stem, fig) in prepare_weights(run) {
         written.extend(render::write(&fig, out_dir, &stem, formats)?);
     }
     Ok(written)
+}
+
+/// File stems for the weight figures of `sets`, in the same order.
+///
+/// A run usually writes snapshots for one instance per label, and
+/// `weights_kp` says more on a slide than `weights_9`. Where a label has
+/// several instances with snapshots their seeds tell them apart
+/// (`weights_kp_seed2`), and where even that repeats (or two labels are
+/// spelled the same once made file-safe) the instance id is added.
+pub(crate) fn weight_stems(run: &RunData, sets: &[stats::InstanceWeights]) -> Vec<String> {
+    let seed_of = |instance: &str| {
+        run.instances
+            .iter()
+            .find(|i| i.instance == instance)
+            .map_or_else(String::new, |i| i.seed.clone())
+    };
+    let per_label = |label: &str| sets.iter().filter(|s| s.label == label).count();
+    let mut stems: Vec<String> = sets
+        .iter()
+        .map(|s| {
+            let label = style::file_safe(&s.label);
+            if per_label(&s.label) == 1 {
+                format!("weights_{label}")
+            } else {
+                format!(
+                    "weights_{label}_seed{}",
+                    style::file_safe(&seed_of(&s.instance))
+                )
+            }
+        })
+        .collect();
+    let repeated: Vec<bool> = stems
+        .iter()
+        .map(|a| stems.iter().filter(|b| *b == a).count() > 1)
+        .collect();
+    for ((stem, set), again) in stems.iter_mut().zip(sets).zip(repeated) {
+        if again {
+            stem.push_str(&format!("_{}", style::file_safe(&set.instance)));
+        }
+    }
+    stems
 }
 
 fn write_opt(
@@ -211,7 +252,6 @@ pub(crate) fn prepare_learning_curves(run: &RunData) -> Option<CurveFigure> {
             curves: band_curves(run, m, "all", &colours, |v| v > 0.0),
             hlines: Vec::new(),
             diverging: false,
-            x_axis: true,
         });
     }
     if let Some((m, kind)) = pick(Metric::HeldOutAccuracy, Metric::Accuracy) {
@@ -222,7 +262,6 @@ pub(crate) fn prepare_learning_curves(run: &RunData) -> Option<CurveFigure> {
             curves: band_curves(run, m, "all", &colours, |_| true),
             hlines: Vec::new(),
             diverging: false,
-            x_axis: true,
         });
     }
     // A loss that is never positive leaves nothing for the log axis.
@@ -237,57 +276,60 @@ pub(crate) fn prepare_learning_curves(run: &RunData) -> Option<CurveFigure> {
             &mean_note(),
             used_legend(&colours, &panels),
         ),
-        rows: 1,
-        cols: panels.len(),
+        grid: vec![panels],
         min_panel_height: 560,
-        panels,
     })
 }
 
-/// A grid with one row per metric and one column per projection, used by
-/// the alignment and learning-strength figures.
+/// A grid with one row per metric and one panel per projection measured
+/// for it, used by the alignment and learning-strength figures.
+///
+/// Each row lists only the projections that have data for its metric (in
+/// the same order in every row), so a projection measured for none of the
+/// metrics has no column at all and one measured for only some of them
+/// leaves no "not measured" panel behind. Rows may then differ in length;
+/// every panel is captioned with its projection, so nothing relies on
+/// columns lining up.
 fn metric_grid(
     run: &RunData,
     what: &str,
     rows: &[(Metric, &str, YAxis, Vec<HLine>)],
 ) -> Option<CurveFigure> {
     let colours = style::label_colours(&run.labels());
-    let rows: Vec<_> = rows
-        .iter()
-        .filter(|(m, ..)| !run.projections_with(*m).is_empty())
-        .collect();
     let metrics: Vec<Metric> = rows.iter().map(|r| r.0).collect();
     let projections = projections_for(run, &metrics);
-    if rows.is_empty() || projections.is_empty() {
-        return None;
-    }
-    let mut panels: Vec<CurvePanel> = Vec::new();
-    for (i, (metric, y_label, y_axis, hlines)) in rows.iter().enumerate() {
-        let row_start = panels.len();
-        for (j, p) in projections.iter().enumerate() {
-            panels.push(CurvePanel {
+    let mut grid: Vec<Vec<CurvePanel>> = Vec::new();
+    for (metric, y_label, y_axis, hlines) in rows {
+        let mut row: Vec<CurvePanel> = projections
+            .iter()
+            .map(|p| CurvePanel {
                 caption: projection_caption(p),
-                // The row's metric is named once, on the left-most panel.
-                y_label: if j == 0 {
-                    y_label.to_string()
-                } else {
-                    String::new()
-                },
+                y_label: String::new(),
                 y_axis: *y_axis,
                 curves: band_curves(run, *metric, p, &colours, |_| true),
                 hlines: hlines.clone(),
                 diverging: false,
-                x_axis: i + 1 == rows.len(),
-            });
+            })
+            .filter(|p| !p.curves.is_empty())
+            .collect();
+        if let Some(first) = row.first_mut() {
+            // The row's metric is named once, on the left-most panel.
+            first.y_label = y_label.to_string();
         }
-        render::share_angle_range(&mut panels[row_start..]);
+        render::share_angle_range(&mut row);
+        if !row.is_empty() {
+            grid.push(row);
+        }
     }
+    if grid.is_empty() {
+        return None;
+    }
+    let panels: Vec<CurvePanel> = grid.iter().flatten().cloned().collect();
+    let min_panel_height = if grid.len() == 1 { 560 } else { 300 };
     Some(CurveFigure {
         header: header(run, what, &mean_note(), used_legend(&colours, &panels)),
-        rows: rows.len(),
-        cols: projections.len(),
-        min_panel_height: if rows.len() == 1 { 560 } else { 300 },
-        panels,
+        grid,
+        min_panel_height,
     })
 }
 
@@ -349,8 +391,6 @@ pub(crate) fn prepare_hebbian(run: &RunData) -> Option<CurveFigure> {
     }
     // Wrap after three panels so each stays wide enough to read.
     let cols = projections.len().min(3);
-    let rows = projections.len().div_ceil(cols);
-    let n = projections.len();
     let panels: Vec<CurvePanel> = projections
         .iter()
         .enumerate()
@@ -368,20 +408,21 @@ pub(crate) fn prepare_hebbian(run: &RunData) -> Option<CurveFigure> {
                 dashed: false,
             }],
             diverging: true,
-            x_axis: i + cols >= n,
         })
         .collect();
+    // The tints are explained here rather than written inside the panels,
+    // where early signatures near +1 ran over the words.
+    let note = format!(
+        "{} · red above 0: Hebbian, blue below 0: anti-Hebbian",
+        mean_note()
+    );
+    let legend = used_legend(&colours, &panels);
+    let grid: Vec<Vec<CurvePanel>> = panels.chunks(cols).map(<[_]>::to_vec).collect();
+    let min_panel_height = if grid.len() == 1 { 560 } else { 300 };
     Some(CurveFigure {
-        header: header(
-            run,
-            "Hebbian signature",
-            &mean_note(),
-            used_legend(&colours, &panels),
-        ),
-        rows,
-        cols,
-        min_panel_height: if rows == 1 { 560 } else { 300 },
-        panels,
+        header: header(run, "Hebbian signature", &note, legend),
+        grid,
+        min_panel_height,
     })
 }
 
@@ -391,11 +432,15 @@ pub(crate) fn prepare_traces(run: &RunData) -> Option<CurveFigure> {
     if groups.is_empty() {
         return None;
     }
-    let n = groups.len();
+    let mut traced: Vec<String> = Vec::new();
+    for line in groups.iter().flat_map(|g| &g.lines) {
+        if !traced.contains(&line.instance) {
+            traced.push(line.instance.clone());
+        }
+    }
     let panels: Vec<CurvePanel> = groups
         .into_iter()
-        .enumerate()
-        .map(|(i, g)| CurvePanel {
+        .map(|g| CurvePanel {
             caption: g.signal,
             y_label: String::new(),
             y_axis: YAxis::Fit,
@@ -421,35 +466,36 @@ pub(crate) fn prepare_traces(run: &RunData) -> Option<CurveFigure> {
                 .collect(),
             hlines: Vec::new(),
             diverging: false,
-            // One shared time axis: only the bottom panel labels it.
-            x_axis: i + 1 == n,
         })
         .collect();
+    // Runs usually trace a single instance; then say which one it is.
+    let note = match traced.as_slice() {
+        [only] => run
+            .instances
+            .iter()
+            .find(|i| &i.instance == only)
+            .map_or_else(
+                || format!("instance {only}"),
+                |i| format!("instance {}, seed {}", i.instance, i.seed),
+            ),
+        _ => "one line per instance".to_string(),
+    };
+    let legend = used_legend(&colours, &panels);
     Some(CurveFigure {
-        header: header(
-            run,
-            "Activity traces",
-            "one line per instance",
-            used_legend(&colours, &panels),
-        ),
-        rows: n,
-        cols: 1,
+        header: header(run, "Activity traces", &note, legend),
+        grid: panels.into_iter().map(|p| vec![p]).collect(),
         min_panel_height: 190,
-        panels,
     })
 }
 
-/// One heat-map figure per instance that has weight snapshots.
+/// One heat-map figure per instance that has weight snapshots, with the
+/// file stem it is written under.
 pub(crate) fn prepare_weights(run: &RunData) -> Vec<(String, HeatmapFigure)> {
-    let colours = style::label_colours(&run.labels());
-    stats::weight_sets(run)
-        .into_iter()
-        .map(|set| {
-            let seed = run
-                .instances
-                .iter()
-                .find(|i| i.instance == set.instance)
-                .map_or(String::new(), |i| format!(", seed {}", i.seed));
+    let sets = stats::weight_sets(run);
+    let stems = weight_stems(run, &sets);
+    sets.into_iter()
+        .zip(stems)
+        .map(|(set, stem)| {
             let shape = |m: &Option<stats::Matrix>| {
                 m.as_ref()
                     .map_or(String::new(), |m| format!(", {}×{}", m.rows, m.cols))
@@ -479,16 +525,27 @@ pub(crate) fn prepare_weights(run: &RunData) -> Vec<(String, HeatmapFigure)> {
                     ],
                 })
                 .collect();
-            let legend = vec![(set.label.clone(), colour_of(&colours, &set.label))];
-            let note = format!(
-                "instance {}{seed} · blue < 0 < red, one scale per row",
-                set.instance
-            );
+            // The file may be named after the label only, so the subtitle
+            // says which instance and seed the matrices belong to.
+            let subtitle = run
+                .instances
+                .iter()
+                .find(|i| i.instance == set.instance)
+                .map_or_else(
+                    || format!("instance {}", set.instance),
+                    |i| style::instance_subtitle(&run.manifest, i),
+                );
             let fig = HeatmapFigure {
-                header: header(run, "Weights", &note, legend),
+                header: Header {
+                    title: style::title(&format!("Weights of {}", set.label), &run.manifest),
+                    subtitle,
+                    legend: Vec::new(),
+                    note: "blue < 0 < red, one colour scale per row (start and end share it)"
+                        .to_string(),
+                },
                 rows,
             };
-            (set.instance, fig)
+            (stem, fig)
         })
         .collect()
 }

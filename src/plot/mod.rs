@@ -12,7 +12,9 @@
 //!   (plain functions, unit-tested on hand numbers);
 //! - `style`: the embedded font, colours, number formatting and titles;
 //! - `render`: the shared drawing machinery (writing SVG/PNG, header and
-//!   legend, panels of mean-and-band curves, heat maps);
+//!   legend, grids of mean-and-band panels of equal size, heat maps);
+//! - `clip`: drawing a series so that nothing of it lands outside its
+//!   panel's data rectangle;
 //! - [`figures`]: one function per figure kind, all with the same signature
 //!   ([`FigureFn`]), listed in [`FIGURES`].
 //!
@@ -21,6 +23,7 @@
 //! let written = plot_run(Path::new("runs/xor"), "both".parse::<Formats>()?)?;
 //! ```
 
+mod clip;
 pub mod data;
 pub mod figures;
 mod render;

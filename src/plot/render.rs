@@ -4,18 +4,21 @@
 //! [`HeatmapFigure`]) and drawn through the [`Figure`] trait, which is
 //! generic over the plotters backend. The same drawing code therefore
 //! writes SVG files, PNG files and, in tests, an in-memory RGB buffer whose
-//! pixels can be inspected without decoding a PNG.
+//! pixels can be inspected without decoding a PNG. Drawing returns each
+//! panel's data rectangle, so tests can check that panels are the same
+//! size and that no series paints outside its own.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::clip::{self, PixelRect, Shape};
 use super::stats::BandPoint;
 use super::style::{self, FONT};
 use super::{Formats, PlotError};
@@ -29,10 +32,27 @@ fn fail<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Fail 
     Fail(e.to_string())
 }
 
-/// Something that can draw itself on any plotters backend.
+/// The plotters backends a figure is drawn on, with the one fact about
+/// them that the drawing code needs: whether it paints pixels. Wide lines
+/// are stroked differently on a bitmap (see [`clip::draw_clipped`]).
+pub(crate) trait Canvas: DrawingBackend {
+    const RASTER: bool;
+}
+
+impl Canvas for SVGBackend<'_> {
+    const RASTER: bool = false;
+}
+
+impl Canvas for BitMapBackend<'_> {
+    const RASTER: bool = true;
+}
+
+/// Something that can draw itself on a [`Canvas`].
 pub(crate) trait Figure {
     fn size(&self) -> (u32, u32);
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn;
+    /// Draws the figure and returns the data rectangle of each panel (in
+    /// reading order), which is where its series may paint and nowhere else.
+    fn draw<DB: Canvas>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<Vec<PixelRect>>;
 }
 
 /// Writes `fig` as `out_dir/stem.svg` and/or `out_dir/stem.png`.
@@ -73,22 +93,23 @@ pub(crate) fn write(
 }
 
 /// Draws `fig` into an RGB buffer (3 bytes per pixel, row-major), exactly
-/// as the PNG would be drawn.
+/// as the PNG would be drawn, with the data rectangles of its panels.
 #[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn render_rgb(fig: &impl Figure) -> Result<Vec<u8>, PlotError> {
+pub(crate) fn render_rgb(fig: &impl Figure) -> Result<(Vec<u8>, Vec<PixelRect>), PlotError> {
     style::ensure_font()?;
     let (w, h) = fig.size();
     let mut buf = vec![0u8; (w * h * 3) as usize];
+    let rects;
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         let to_err = |f: Fail| PlotError::Draw {
             path: PathBuf::from("<buffer>"),
             reason: f.0,
         };
-        fig.draw(&root).map_err(to_err)?;
+        rects = fig.draw(&root).map_err(to_err)?;
         root.present().map_err(|e| to_err(fail(e)))?;
     }
-    Ok(buf)
+    Ok((buf, rects))
 }
 
 /// Title block shared by all figures: title, subtitle, then a legend row of
@@ -203,6 +224,8 @@ pub(crate) enum YAxis {
     Fixed(f64, f64),
     /// Angles in degrees: 0–100 when every value is below 90, else 0–180.
     Angle,
+    /// Angles in degrees over exactly this range (see [`share_angle_range`]).
+    AngleIn(f64, f64),
     /// Fractions (0–1) or percentages (0–100), whichever the data is in.
     Unit,
     /// Logarithmic, fitted to the positive data.
@@ -236,7 +259,46 @@ pub(crate) fn share_angle_range(panels: &mut [CurvePanel]) {
     .map(|e| e.1);
     let (lo, hi) = angle_range(max);
     for p in panels.iter_mut().filter(|p| p.y_axis == YAxis::Angle) {
-        p.y_axis = YAxis::Fixed(lo, hi);
+        p.y_axis = YAxis::AngleIn(lo, hi);
+    }
+}
+
+/// A linear axis whose tick values are chosen here rather than by plotters
+/// (which picks them without regard to a panel's height or to angles).
+/// plotters' own `with_key_points` loses the custom label formatter.
+struct Ticked {
+    linear: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ticked {
+    fn new(range: std::ops::Range<f64>, ticks: Vec<f64>) -> Ticked {
+        Ticked {
+            linear: range.into(),
+            ticks,
+        }
+    }
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.linear.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // Only the labelled ticks: the light grid lines are hidden anyway.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.linear.range()
     }
 }
 
@@ -266,31 +328,46 @@ pub(crate) struct CurvePanel {
     pub hlines: Vec<HLine>,
     /// Tint the positive half warm and the negative half cool.
     pub diverging: bool,
-    /// Draw the time tick labels and "time (s)" (bottom panels only when
-    /// the time axis is shared).
-    pub x_axis: bool,
 }
 
 /// A grid of time-series panels sharing one time range.
+///
+/// Panels are given row by row; a row shorter than the longest leaves its
+/// right end blank. A panel labels the time axis when no panel sits below
+/// it, and every panel's data rectangle has the same size, so curves in
+/// different panels can be compared by eye.
 pub(crate) struct CurveFigure {
     pub header: Header,
-    pub rows: usize,
-    pub cols: usize,
+    pub grid: Vec<Vec<CurvePanel>>,
     /// Smallest height of one row of panels; rows share whatever the
     /// standard figure height leaves beyond that.
     pub min_panel_height: u32,
-    pub panels: Vec<CurvePanel>,
 }
 
 impl CurveFigure {
+    /// The panels in reading order.
+    pub fn panels(&self) -> impl Iterator<Item = &CurvePanel> {
+        self.grid.iter().flatten()
+    }
+
+    pub fn cols(&self) -> usize {
+        self.grid.iter().map(Vec::len).max().unwrap_or(0).max(1)
+    }
+
     /// The time range shared by every panel.
     fn time_range(&self) -> (f64, f64) {
         let ts = self
-            .panels
-            .iter()
+            .panels()
             .flat_map(|p| p.curves.iter().flat_map(|c| c.points.iter().map(|q| q.t)));
         let (lo, hi) = super::stats::extent(ts).unwrap_or((0.0, 1.0));
         widen(lo, hi)
+    }
+
+    /// Whether the panel at (`row`, `col`) carries the time tick labels.
+    fn labels_time(&self, row: usize, col: usize) -> bool {
+        self.grid
+            .get(row + 1)
+            .is_none_or(|below| below.len() <= col)
     }
 }
 
@@ -306,50 +383,63 @@ fn widen(lo: f64, hi: f64) -> (f64, f64) {
     }
 }
 
+/// Fixed parts of a panel, in pixels. The caption gets a fixed height
+/// (plotters sizes a caption by its glyphs, so "W1" and "all plastic
+/// projections" would give plots of different heights).
+const CAPTION_H: u32 = 40;
+const PANEL_MARGIN: u32 = 8;
+const PANEL_MARGIN_RIGHT: u32 = 22;
+const Y_LABEL_PX: u32 = 122;
+/// Height of the area under a panel with and without time tick labels.
+const AXIS_PX: u32 = 74;
+const NO_AXIS_PX: u32 = 12;
+
 impl Figure for CurveFigure {
     fn size(&self) -> (u32, u32) {
-        let width = (self.cols as u32 * 400).max(style::WIDTH);
-        let height = self.header.height(width) + self.rows as u32 * self.min_panel_height;
+        let width = (self.cols() as u32 * 400).max(style::WIDTH);
+        let height = self.header.height(width) + self.grid.len() as u32 * self.min_panel_height;
         (width, height.max(style::HEIGHT))
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
+    fn draw<DB: Canvas>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<Vec<PixelRect>> {
         root.fill(&WHITE).map_err(fail)?;
         let body = self.header.draw(root)?;
         let body = body.margin(0, 10, 10, 24);
         let x = self.time_range();
-        // Rows that carry the time axis get its height on top of an equal
-        // share, so every plotting area ends up the same height.
-        let has_axis: Vec<bool> = (0..self.rows)
-            .map(|r| {
-                self.panels
-                    .iter()
-                    .skip(r * self.cols)
-                    .take(self.cols)
-                    .any(|p| p.x_axis)
-            })
+        let rows = self.grid.len().max(1);
+        let cols = self.cols();
+        // A row whose panels label the time axis reserves the room for all
+        // of its panels, and gets that room on top of an equal share, so
+        // that every data rectangle comes out the same size. Cells are
+        // whole pixels wide and tall for the same reason; the remainder is
+        // left blank at the right and bottom.
+        let axis_row: Vec<bool> = (0..self.grid.len())
+            .map(|r| (0..self.grid[r].len()).any(|c| self.labels_time(r, c)))
             .collect();
-        let (_, h) = body.dim_in_pixel();
-        let extra = (AXIS_PX - NO_AXIS_PX) as u32;
-        let with_axis = has_axis.iter().filter(|a| **a).count() as u32;
-        let share = h.saturating_sub(extra * with_axis) / self.rows.max(1) as u32;
-        let mut rest = body;
-        let mut cells = Vec::new();
-        for (r, axis) in has_axis.iter().enumerate() {
-            let row_h = share + if *axis { extra } else { 0 };
-            let row = if r + 1 == self.rows {
-                rest.clone()
-            } else {
-                let (row, below) = rest.split_vertically(row_h);
-                rest = below;
-                row
-            };
-            cells.extend(row.split_evenly((1, self.cols)));
+        let (w, h) = body.dim_in_pixel();
+        let extra = AXIS_PX - NO_AXIS_PX;
+        let with_axis = axis_row.iter().filter(|a| **a).count() as u32;
+        let share = h.saturating_sub(extra * with_axis) / rows as u32;
+        let cell_w = w / cols as u32;
+        let mut rects = Vec::new();
+        let mut top = 0;
+        for (r, row) in self.grid.iter().enumerate() {
+            let label_h = if axis_row[r] { AXIS_PX } else { NO_AXIS_PX };
+            let row_h = share + label_h - NO_AXIS_PX;
+            for (c, panel) in row.iter().enumerate() {
+                let cell = body
+                    .clone()
+                    .shrink(((c as u32 * cell_w) as i32, top as i32), (cell_w, row_h));
+                let layout = PanelLayout {
+                    x,
+                    label_h,
+                    labels_time: self.labels_time(r, c),
+                };
+                rects.push(draw_curve_panel(&cell, panel, &layout)?);
+            }
+            top += row_h;
         }
-        for (panel, area) in self.panels.iter().zip(cells.iter()) {
-            draw_curve_panel(area, panel, x)?;
-        }
-        Ok(())
+        Ok(rects)
     }
 }
 
@@ -361,7 +451,7 @@ fn y_range(panel: &CurvePanel) -> (f64, f64) {
         .flat_map(|c| c.points.iter().flat_map(|p| [p.mean, p.lo, p.hi]));
     let data = super::stats::extent(values);
     match panel.y_axis {
-        YAxis::Fixed(lo, hi) => (lo, hi),
+        YAxis::Fixed(lo, hi) | YAxis::AngleIn(lo, hi) => (lo, hi),
         YAxis::Angle => angle_range(data.map(|d| d.1)),
         YAxis::Unit => match data {
             Some((_, hi)) if hi > 1.5 => (-2.0, 102.0),
@@ -408,54 +498,173 @@ fn y_range(panel: &CurvePanel) -> (f64, f64) {
     }
 }
 
-/// Height of the area under a panel with and without time tick labels.
-const AXIS_PX: i32 = 74;
-const NO_AXIS_PX: i32 = 12;
+/// What a panel needs to know about its place in the grid.
+struct PanelLayout {
+    /// The shared time range, in seconds.
+    x: (f64, f64),
+    /// Height reserved under the data rectangle.
+    label_h: u32,
+    /// Whether this panel writes the time tick labels and axis name.
+    labels_time: bool,
+}
 
-fn draw_curve_panel<DB: DrawingBackend>(
+/// Draws one panel and returns its data rectangle in backend pixels.
+fn draw_curve_panel<DB: Canvas>(
     area: &DrawingArea<DB, Shift>,
     panel: &CurvePanel,
-    (x0, x1): (f64, f64),
-) -> Drawn {
-    let mut builder = ChartBuilder::on(area);
-    builder
-        .caption(&panel.caption, (FONT, style::CAPTION_PX))
-        .margin(8)
-        .margin_right(22)
-        .x_label_area_size(if panel.x_axis { AXIS_PX } else { NO_AXIS_PX })
-        .y_label_area_size(122);
+    layout: &PanelLayout,
+) -> Drawn<PixelRect> {
+    let (w, h) = area.dim_in_pixel();
+    let (head, chart_area) = area.split_vertically(CAPTION_H);
     let (y0, y1) = y_range(panel);
-    if panel.y_axis == YAxis::Log {
-        let chart = builder
-            .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
-            .map_err(fail)?;
-        // Asking for many labels lets plotters add 0.2, 0.3, … when the axis
-        // spans a single decade; over several decades it keeps to powers of 10.
-        finish_panel(chart, panel, (x0, x1), (y0, y1), 12, &|v: &f64| {
-            style::log_tick(*v)
-        })
-    } else {
-        let chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(fail)?;
-        let span = y1 - y0;
-        finish_panel(chart, panel, (x0, x1), (y0, y1), 6, &|v: &f64| {
-            style::tick(*v, span)
-        })
+    let data_w = w.saturating_sub(Y_LABEL_PX + PANEL_MARGIN + PANEL_MARGIN_RIGHT);
+    let data_h = h.saturating_sub(CAPTION_H + 2 * PANEL_MARGIN + layout.label_h);
+    // About one tick label per 35 px of height: three on the short panels
+    // of a trace figure, up to six on a tall one.
+    let y_ticks = (data_h as usize / 35).clamp(3, 6);
+    let (x0, x1) = layout.x;
+    // Time ticks are chosen in the unit they are written in (50 ms, not
+    // 0.05 s) and handed to plotters in seconds.
+    let (factor, _) = style::time_unit(x1 - x0);
+    let x_ticks: Vec<f64> = time_ticks(x0 * factor, x1 * factor, data_w)
+        .into_iter()
+        .map(|t| t / factor)
+        .collect();
+    let ticks = match panel.y_axis {
+        YAxis::Log => Vec::new(),
+        YAxis::Angle | YAxis::AngleIn(..) => style::angle_ticks(y0, y1),
+        _ => style::nice_ticks(y0, y1, y_ticks),
+    };
+    let exponent = match (panel.y_axis, ticks.as_slice()) {
+        (YAxis::Log | YAxis::Angle | YAxis::AngleIn(..), _) => 0,
+        (_, [a, b, ..]) => style::axis_exponent(y0, y1, b - a),
+        _ => style::axis_exponent(y0, y1, y1 - y0),
+    };
+    // The power of ten an axis is written in goes with its name, or with
+    // the caption on panels whose axis has no name (activity traces).
+    let (mut caption, mut y_label) = (panel.caption.clone(), panel.y_label.clone());
+    if exponent != 0 {
+        let factor = style::times_ten(exponent);
+        if y_label.is_empty() {
+            caption = format!("{caption} ({factor})");
+        } else {
+            y_label = format!("{y_label} ({factor})");
+        }
     }
+    draw_caption(
+        &head,
+        &caption,
+        w,
+        Y_LABEL_PX + PANEL_MARGIN,
+        PANEL_MARGIN_RIGHT,
+    )?;
+
+    let mut builder = ChartBuilder::on(&chart_area);
+    builder
+        .margin(PANEL_MARGIN)
+        .margin_right(PANEL_MARGIN_RIGHT)
+        .x_label_area_size(layout.label_h)
+        .y_label_area_size(Y_LABEL_PX);
+    let axes = Axes {
+        x: layout.x,
+        y: (y0, y1),
+        x_ticks: x_ticks.len(),
+        labels_time: layout.labels_time,
+        y_label,
+    };
+    let x_axis = Ticked::new(x0..x1, x_ticks);
+    match panel.y_axis {
+        YAxis::Log => {
+            let chart = builder
+                .build_cartesian_2d(x_axis, (y0..y1).log_scale())
+                .map_err(fail)?;
+            // Asking for many labels lets plotters add 0.2, 0.3, … when the
+            // axis spans a single decade; over several it keeps to powers of 10.
+            finish_panel(chart, panel, &axes, 12, &|v: &f64| style::log_tick(*v))
+        }
+        _ => {
+            let n = ticks.len();
+            let chart = builder
+                .build_cartesian_2d(x_axis, Ticked::new(y0..y1, ticks))
+                .map_err(fail)?;
+            let scale = 10f64.powi(exponent);
+            let span = (y1 - y0) / scale;
+            finish_panel(chart, panel, &axes, n, &|v: &f64| {
+                style::tick(*v / scale, span)
+            })
+        }
+    }
+}
+
+/// The most round time ticks (at most 8) over `lo..hi` whose labels, as
+/// written, fit side by side in `width` pixels with room between them.
+fn time_ticks(lo: f64, hi: f64, width: u32) -> Vec<f64> {
+    let font = (FONT, style::TICK_PX).into_font();
+    let span = hi - lo;
+    let fits = |ticks: &[f64]| {
+        let text: u32 = ticks
+            .iter()
+            .map(|t| font.box_size(&style::tick(*t, span)).map_or(40, |b| b.0))
+            .sum();
+        text + 24 * ticks.len() as u32 <= width
+    };
+    let mut best = style::nice_ticks(lo, hi, 2);
+    for n in 3..=8 {
+        let ticks = style::nice_ticks(lo, hi, n);
+        if fits(&ticks) && ticks.len() > best.len() {
+            best = ticks;
+        }
+    }
+    best
+}
+
+/// Draws a caption centred over the data rectangle of a panel `w` pixels
+/// wide whose data sits `left` and `right` pixels in from its edges, or as
+/// close to centred as the caption's width allows within the panel.
+fn draw_caption<DB: DrawingBackend>(
+    head: &DrawingArea<DB, Shift>,
+    caption: &str,
+    w: u32,
+    left: u32,
+    right: u32,
+) -> Drawn {
+    let font = (FONT, style::CAPTION_PX).into_font();
+    let text_w = font.box_size(caption).map_or(0, |b| b.0) as i32;
+    let data_mid = left as i32 + w.saturating_sub(left + right) as i32 / 2;
+    let half = text_w / 2;
+    let x = data_mid.min(w as i32 - half).max(half);
+    head.draw_text(
+        caption,
+        &font
+            .color(&style::BLACK)
+            .pos(Pos::new(HPos::Center, VPos::Bottom)),
+        (x, CAPTION_H as i32 - 4),
+    )
+    .map_err(fail)
+}
+
+/// The axis settings of one panel, apart from the y formatter.
+struct Axes {
+    x: (f64, f64),
+    y: (f64, f64),
+    x_ticks: usize,
+    labels_time: bool,
+    y_label: String,
 }
 
 /// Everything after the coordinate system is known; generic over the y
 /// coordinate so linear and log panels share one code path.
-fn finish_panel<DB: DrawingBackend, Y>(
-    mut chart: ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
+fn finish_panel<DB: Canvas, Y>(
+    mut chart: ChartContext<'_, DB, Cartesian2d<Ticked, Y>>,
     panel: &CurvePanel,
-    (x0, x1): (f64, f64),
-    (y0, y1): (f64, f64),
+    axes: &Axes,
     y_ticks: usize,
     y_fmt: &dyn Fn(&f64) -> String,
-) -> Drawn
+) -> Drawn<PixelRect>
 where
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
+    let ((x0, x1), (y0, y1)) = (axes.x, axes.y);
     if panel.diverging {
         let (lo, hi) = (y0.min(0.0), y1.max(0.0));
         chart
@@ -465,52 +674,34 @@ where
             ])
             .map_err(fail)?;
     }
-    let x_span = x1 - x0;
-    let x_fmt = |v: &f64| style::tick(*v, x_span);
+    let (factor, unit) = style::time_unit(x1 - x0);
+    let x_span = (x1 - x0) * factor;
+    let x_fmt = |v: &f64| style::tick(*v * factor, x_span);
+    let x_desc = format!("time ({unit})");
     let mut mesh = chart.configure_mesh();
     mesh.label_style((FONT, style::TICK_PX))
         .axis_desc_style((FONT, style::LABEL_PX))
         .bold_line_style(style::LIGHT_GREY.mix(0.6))
         .light_line_style(TRANSPARENT)
-        .x_labels(6)
+        .x_labels(axes.x_ticks)
         .y_labels(y_ticks)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(y_fmt)
-        .y_desc(panel.y_label.as_str());
-    if panel.x_axis {
-        mesh.x_desc("time (s)");
+        .y_desc(axes.y_label.as_str());
+    if axes.labels_time {
+        mesh.x_desc(x_desc.as_str());
     } else {
         mesh.x_label_formatter(&|_| String::new());
     }
     mesh.draw().map_err(fail)?;
 
-    if panel.diverging {
-        let note = (FONT, style::TICK_PX).into_font();
-        let left = x0 + 0.02 * (x1 - x0);
-        let pos_anchor = Pos::new(HPos::Left, VPos::Top);
-        let neg_anchor = Pos::new(HPos::Left, VPos::Bottom);
-        chart
-            .draw_series([
-                Text::new(
-                    "Hebbian",
-                    (left, y1 - 0.04 * (y1 - y0)),
-                    note.clone().color(&style::WARM_TEXT).pos(pos_anchor),
-                ),
-                Text::new(
-                    "anti-Hebbian",
-                    (left, y0 + 0.04 * (y1 - y0)),
-                    note.color(&style::COOL_TEXT).pos(neg_anchor),
-                ),
-            ])
-            .map_err(fail)?;
-    }
     // An empty panel keeps its axes but not its reference lines, which
-    // would only run through the "not measured" note.
-    let hlines = if panel.curves.is_empty() {
-        &[][..]
-    } else {
-        &panel.hlines[..]
-    };
+    // would only run through the "not measured" note; a line outside the
+    // range is not drawn at all rather than over the axes.
+    let hlines = panel
+        .hlines
+        .iter()
+        .filter(|l| !panel.curves.is_empty() && l.y > y0 && l.y < y1);
     for line in hlines {
         let pts = vec![(x0, line.y), (x1, line.y)];
         if line.dashed {
@@ -544,34 +735,58 @@ where
             )))
             .map_err(fail)?;
     }
+
+    // Series are drawn in the data rectangle's own pixels and clipped to it.
+    let plot = chart.plotting_area().strip_coord_spec();
+    let (pw, ph) = plot.dim_in_pixel();
+    let log = panel.y_axis == YAxis::Log;
+    let to_px = |t: f64, v: f64| {
+        let fx = (t - x0) / (x1 - x0);
+        let fy = if log {
+            (v.ln() - y0.ln()) / (y1.ln() - y0.ln())
+        } else {
+            (v - y0) / (y1 - y0)
+        };
+        (fx * (pw as f64 - 1.0), (1.0 - fy) * (ph as f64 - 1.0))
+    };
     // Bands first so that no band hides another label's mean line.
     for c in panel.curves.iter().filter(|c| c.band) {
-        let mut outline: Vec<(f64, f64)> = c.points.iter().map(|p| (p.t, p.lo)).collect();
-        outline.extend(c.points.iter().rev().map(|p| (p.t, p.hi)));
-        chart
-            .draw_series(std::iter::once(Polygon::new(
-                outline,
-                c.colour.mix(0.18).filled(),
-            )))
+        let mut outline: Vec<(f64, f64)> = c.points.iter().map(|p| to_px(p.t, p.lo)).collect();
+        outline.extend(c.points.iter().rev().map(|p| to_px(p.t, p.hi)));
+        clip::draw_clipped(&plot, &Shape::Fill(outline), c.colour.mix(0.18), DB::RASTER)
             .map_err(fail)?;
     }
     for c in &panel.curves {
-        let pts: Vec<(f64, f64)> = c.points.iter().map(|p| (p.t, p.mean)).collect();
-        if pts.len() == 1 {
-            chart
-                .draw_series(std::iter::once(Circle::new(pts[0], 5, c.colour.filled())))
-                .map_err(fail)?;
-        }
-        chart
-            .draw_series(LineSeries::new(pts, c.colour.stroke_width(c.width)))
-            .map_err(fail)?;
+        let pts: Vec<(f64, f64)> = c.points.iter().map(|p| to_px(p.t, p.mean)).collect();
+        let shape = if pts.len() == 1 {
+            Shape::Dot {
+                centre: pts[0],
+                radius: 5.0,
+            }
+        } else {
+            // Where samples are denser than every other pixel, a noisy mean
+            // drawn 3 px wide fills in as a solid slab; a thinner line keeps
+            // the labels' curves apart.
+            let dense = pts.len() as f64 > pw as f64 / 2.0;
+            Shape::Line {
+                points: pts,
+                width: if dense { c.width.min(2) } else { c.width },
+            }
+        };
+        clip::draw_clipped(&plot, &shape, c.colour.to_rgba(), DB::RASTER).map_err(fail)?;
     }
-    Ok(())
+    let (base_x, base_y) = plot.get_base_pixel();
+    Ok(PixelRect {
+        left: base_x,
+        top: base_y,
+        right: base_x + pw as i32 - 1,
+        bottom: base_y + ph as i32 - 1,
+    })
 }
 
 /// The value halfway up a panel, in data units (geometric on a log axis).
 fn mid_y<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
-    chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
+    chart: &ChartContext<'_, DB, Cartesian2d<Ticked, Y>>,
     y0: f64,
     y1: f64,
 ) -> f64 {
@@ -619,9 +834,10 @@ impl Figure for HeatmapFigure {
         (width, height.max(style::HEIGHT))
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
+    fn draw<DB: Canvas>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<Vec<PixelRect>> {
         root.fill(&WHITE).map_err(fail)?;
         let body = self.header.draw(root)?.margin(0, 10, 10, 10);
+        let mut rects = Vec::new();
         for (row, area) in self
             .rows
             .iter()
@@ -631,56 +847,76 @@ impl Figure for HeatmapFigure {
             let (maps, bar) = area.split_horizontally(w.saturating_sub(COLOUR_BAR_PX));
             let n = row.cells.len().max(1);
             for (cell, a) in row.cells.iter().zip(maps.split_evenly((1, n))) {
-                draw_heat_cell(&a, cell, row.scale)?;
+                rects.extend(draw_heat_cell(&a, cell, row.scale)?);
             }
             draw_colour_bar(&bar, row.scale)?;
         }
-        Ok(())
+        Ok(rects)
     }
 }
 
+const HEAT_X_LABEL_PX: u32 = 70;
+const HEAT_Y_LABEL_PX: u32 = 90;
+
+/// Matrix indices to label on an axis of `n` cells: 0 and every multiple
+/// of a round step, at most about six of them.
+fn index_ticks(n: usize) -> Vec<usize> {
+    let step = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+        .into_iter()
+        .find(|s| n.div_ceil(*s) <= 6)
+        .unwrap_or(n.max(1));
+    (0..n).step_by(step).collect()
+}
+
+/// Draws one heat map and returns its data rectangle, if it has one.
 fn draw_heat_cell<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     cell: &HeatCell,
     scale: f64,
-) -> Drawn {
+) -> Drawn<Option<PixelRect>> {
+    let (w, _) = area.dim_in_pixel();
+    let (head, body) = area.split_vertically(CAPTION_H);
+    draw_caption(
+        &head,
+        &cell.caption,
+        w,
+        HEAT_Y_LABEL_PX + PANEL_MARGIN,
+        PANEL_MARGIN,
+    )?;
     let Some(m) = &cell.matrix else {
-        area.titled(&cell.caption, (FONT, style::CAPTION_PX))
-            .map_err(fail)?
-            .draw_text(
-                "not recorded",
-                &(FONT, style::LABEL_PX).into_font().color(&style::GREY),
-                (40, 60),
-            )
-            .map_err(fail)?;
-        return Ok(());
+        body.draw_text(
+            "not recorded",
+            &(FONT, style::LABEL_PX).into_font().color(&style::GREY),
+            (HEAT_Y_LABEL_PX as i32, 40),
+        )
+        .map_err(fail)?;
+        return Ok(None);
     };
     let (rows, cols) = (m.rows as f64, m.cols as f64);
     // Cell (r, c) is centred on (c, rows-1-r) so integer ticks sit on cell
-    // centres and row 0 is drawn at the top, as a matrix is written.
-    let mut chart = ChartBuilder::on(area)
-        .caption(&cell.caption, (FONT, style::CAPTION_PX))
-        .margin(8)
-        .x_label_area_size(70)
-        .y_label_area_size(90)
-        .build_cartesian_2d(-0.5..cols - 0.5, -0.5..rows - 0.5)
+    // centres and row 0 is drawn at the top, as a matrix is written; the
+    // row ticks are chosen as row indices (0, 5, 10, …) and placed there.
+    let x_keys: Vec<f64> = index_ticks(m.cols).into_iter().map(|c| c as f64).collect();
+    let y_keys: Vec<f64> = index_ticks(m.rows)
+        .into_iter()
+        .map(|r| rows - 1.0 - r as f64)
+        .collect();
+    let mut chart = ChartBuilder::on(&body)
+        .margin(PANEL_MARGIN)
+        .x_label_area_size(HEAT_X_LABEL_PX)
+        .y_label_area_size(HEAT_Y_LABEL_PX)
+        .build_cartesian_2d(
+            Ticked::new(-0.5..cols - 0.5, x_keys),
+            Ticked::new(-0.5..rows - 0.5, y_keys),
+        )
         .map_err(fail)?;
-    let int_only = |v: f64| {
-        if (v - v.round()).abs() < 1e-9 {
-            format!("{}", v.round() as i64)
-        } else {
-            String::new()
-        }
-    };
-    let x_fmt = |v: &f64| int_only(*v);
-    let y_fmt = |v: &f64| int_only(rows - 1.0 - *v);
+    let x_fmt = |v: &f64| format!("{}", v.round() as i64);
+    let y_fmt = |v: &f64| format!("{}", (rows - 1.0 - *v).round() as i64);
     chart
         .configure_mesh()
         .disable_mesh()
         .label_style((FONT, style::TICK_PX))
         .axis_desc_style((FONT, style::LABEL_PX))
-        .x_labels(m.cols.min(6))
-        .y_labels(m.rows.min(6))
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
         .x_desc("column")
@@ -699,7 +935,13 @@ fn draw_heat_cell<DB: DrawingBackend>(
             })
         }))
         .map_err(fail)?;
-    Ok(())
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    Ok(Some(PixelRect {
+        left: xr.start,
+        top: yr.start,
+        right: xr.end - 1,
+        bottom: yr.end - 1,
+    }))
 }
 
 fn draw_colour_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, scale: f64) -> Drawn {

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use plotters::style::{FontStyle, RGBColor, register_font};
 
 use super::PlotError;
-use super::data::Manifest;
+use super::data::{Instance, Manifest};
 
 /// DejaVu Sans, shipped in the repository (see assets/fonts/README.txt) so
 /// that text looks the same everywhere and no system font lookup is needed.
@@ -51,8 +51,6 @@ pub const NO_VALUE: RGBColor = RGBColor(200, 200, 200);
 /// Tints behind the positive and negative half of a diverging axis.
 pub const WARM_TINT: RGBColor = RGBColor(254, 236, 224);
 pub const COOL_TINT: RGBColor = RGBColor(226, 238, 250);
-pub const WARM_TEXT: RGBColor = RGBColor(178, 60, 30);
-pub const COOL_TEXT: RGBColor = RGBColor(30, 90, 160);
 
 /// Fixed colours for the known rules, so a rule keeps its colour from one
 /// run's slides to the next; drawn from the Okabe–Ito colour-blind-safe set.
@@ -164,6 +162,91 @@ pub fn tick(v: f64, span: f64) -> String {
     trim(format!("{v:.decimals$}"))
 }
 
+/// Up to about `max_n` round tick values (steps of 1, 2, 2.5 or 5 times a
+/// power of ten) within `lo..=hi`. plotters' own choice ignores how short
+/// a panel is, and on a 100-pixel trace panel six labels overlap.
+/// At least two ticks are returned, even if that takes more than `max_n`,
+/// since a single labelled value gives no scale.
+pub fn nice_ticks(lo: f64, hi: f64, max_n: usize) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite() && hi > lo) {
+        return Vec::new();
+    }
+    let max_n = max_n.max(2);
+    let mut ticks = Vec::new();
+    for n in max_n..max_n + 4 {
+        ticks = ticks_at_most(lo, hi, n);
+        if ticks.len() >= 2 {
+            break;
+        }
+    }
+    ticks
+}
+
+fn ticks_at_most(lo: f64, hi: f64, max_n: usize) -> Vec<f64> {
+    let raw = (hi - lo) / (max_n - 1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| (((hi - lo) / s).floor() as usize) < max_n)
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last)
+        .map(|k| {
+            let v = k as f64 * step;
+            // Multiples of the step come out as 0.30000000000000004; the
+            // rounding keeps them exact enough to label and to hit zero.
+            (v / step).round() * step
+        })
+        .collect()
+}
+
+/// Ticks for an angle axis: multiples of 30° up to 90°-ish ranges, of 45°
+/// over the whole half-turn, so that 90° (orthogonal) is always labelled.
+pub fn angle_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let step = if hi - lo > 120.0 { 45.0 } else { 30.0 };
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
+}
+
+/// The power of ten (a multiple of 3) that an axis over `lo..hi` with
+/// ticks `step` apart is labelled in, so that ticks read 0, 1, 2 with
+/// "×10⁻³" written once instead of 0.001, 0.002 on every tick; 0 when
+/// plain numbers stay short (at most two decimals, below 10 000).
+pub fn axis_exponent(lo: f64, hi: f64, step: f64) -> i32 {
+    let m = lo.abs().max(hi.abs());
+    if !m.is_finite() || m == 0.0 || (m < 1e4 && step >= 0.01 - 1e-12) {
+        return 0;
+    }
+    3 * (m.log10() / 3.0).floor() as i32
+}
+
+/// "×10⁻³" for `e` = −3, written with superscripts the embedded font has.
+pub fn times_ten(e: i32) -> String {
+    const SUP: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let digits: String = e
+        .unsigned_abs()
+        .to_string()
+        .chars()
+        .map(|c| SUP[c.to_digit(10).unwrap_or(0) as usize])
+        .collect();
+    format!("×10{}{digits}", if e < 0 { "⁻" } else { "" })
+}
+
+/// The unit a time axis spanning `span` seconds reads best in, as (factor
+/// from seconds, name): a 0.3 s trace reads as 0–300 ms, not 0–0.3 s.
+pub fn time_unit(span: f64) -> (f64, &'static str) {
+    if span >= 1.0 || !span.is_finite() {
+        (1.0, "s")
+    } else if span >= 1e-3 {
+        (1e3, "ms")
+    } else {
+        (1e6, "µs")
+    }
+}
+
 /// Formats a tick on a log axis: plain where short, otherwise 1e-5 style.
 /// Only mantissas 1, 2, 3 and 5 are labelled, since 6–9 crowd together at
 /// the top of a decade; their tick marks and grid lines stay.
@@ -221,11 +304,27 @@ pub fn subtitle(m: &Manifest) -> String {
         }
     }
     let seeds: Vec<String> = unique.iter().map(|s| s.to_string()).collect();
-    let mut s = format!(
+    let s = format!(
         "rules: {} · seeds: {}",
         m.rules.join(", "),
         seeds.join(", ")
     );
+    with_integration(s, m)
+}
+
+/// The line under the title of a figure that shows one instance: which
+/// one it is, since the file may be named after its label only.
+pub fn instance_subtitle(m: &Manifest, inst: &Instance) -> String {
+    let who = if inst.label == inst.rule {
+        format!("rule {}", inst.rule)
+    } else {
+        format!("{} (rule {})", inst.label, inst.rule)
+    };
+    let s = format!("{who} · instance {} · seed {}", inst.instance, inst.seed);
+    with_integration(s, m)
+}
+
+fn with_integration(mut s: String, m: &Manifest) -> String {
     if let Some(dt) = m.dt_s {
         s.push_str(&format!(" · dt = {} s", tick(dt, dt)));
     }

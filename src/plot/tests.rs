@@ -326,8 +326,8 @@ fn body_diff(a: &[u8], b: &[u8], width: u32, from_row: u32) -> usize {
 fn check_pixels<F: Figure>(a: &F, b: &F, header_height: u32) {
     assert_eq!(a.size(), b.size());
     let (w, _) = a.size();
-    let pa = render_rgb(a).unwrap();
-    let pb = render_rgb(b).unwrap();
+    let (pa, _) = render_rgb(a).unwrap();
+    let (pb, _) = render_rgb(b).unwrap();
     assert!(variance(&pa) > 100.0, "figure looks blank");
     let diff = body_diff(&pa, &pb, w, header_height);
     assert!(diff > 200, "data region barely changed: {diff} pixels");
@@ -614,4 +614,369 @@ fn style_helpers() {
     for (i, a) in c.iter().enumerate() {
         assert!(c[i + 1..].iter().all(|b| b.1 != a.1), "{c:?}");
     }
+}
+
+/// Colour of the test series below: nothing else in a figure is magenta.
+const PROBE: plotters::style::RGBColor = plotters::style::RGBColor(255, 0, 255);
+
+/// Pixels of `buf` (a `width`-wide RGB image) that carry some of the probe
+/// colour, blended or not: red and blue well above green.
+fn probe_pixels(buf: &[u8], width: u32) -> Vec<(i32, i32)> {
+    buf.chunks(3)
+        .enumerate()
+        .filter(|(_, p)| p[0] as i32 > p[1] as i32 + 60 && p[2] as i32 > p[1] as i32 + 60)
+        .map(|(i, _)| ((i as u32 % width) as i32, (i as u32 / width) as i32))
+        .collect()
+}
+
+fn probe_curve(points: Vec<(f64, f64)>, spread: f64) -> super::render::Curve {
+    super::render::Curve {
+        colour: PROBE,
+        points: points
+            .into_iter()
+            .map(|(t, v)| stats::BandPoint {
+                t,
+                mean: v,
+                lo: v - spread,
+                hi: v + spread,
+                n: 3,
+            })
+            .collect(),
+        band: true,
+        width: 3,
+    }
+}
+
+fn probe_panel(caption: &str, curve: super::render::Curve) -> super::render::CurvePanel {
+    super::render::CurvePanel {
+        caption: caption.into(),
+        y_label: "value".into(),
+        y_axis: super::render::YAxis::Fixed(-1.05, 1.05),
+        curves: vec![curve],
+        hlines: Vec::new(),
+        diverging: true,
+    }
+}
+
+/// A series far outside its fixed range, and a dense noisy series within
+/// [−0.83, 0.99] (like the Hebbian signature of a real run, whose wide-line
+/// joins used to shoot past the panel), paint only inside their panels'
+/// data rectangles.
+#[test]
+fn series_stay_inside_their_data_rectangle() {
+    use super::render::{CurveFigure, Header};
+    let wild: Vec<(f64, f64)> = (0..40)
+        .map(|i| (i as f64, if i % 2 == 0 { 5.0 } else { -4.0 }))
+        .collect();
+    let dense: Vec<(f64, f64)> = (0..300)
+        .map(|i| (i as f64 * 39.0 / 299.0, 0.91 * noise(7, i) + 0.08))
+        .collect();
+    let fig = CurveFigure {
+        header: Header {
+            title: "clipping".into(),
+            subtitle: String::new(),
+            legend: Vec::new(),
+            note: String::new(),
+        },
+        grid: vec![
+            vec![
+                probe_panel("out of range", probe_curve(wild, 0.5)),
+                probe_panel("dense", probe_curve(dense.clone(), 0.0)),
+            ],
+            vec![probe_panel("below", probe_curve(dense, 0.1))],
+        ],
+        min_panel_height: 300,
+    };
+    let (w, _) = fig.size();
+    let (buf, rects) = render_rgb(&fig).unwrap();
+    assert_eq!(rects.len(), 3);
+    let painted = probe_pixels(&buf, w);
+    for r in &rects {
+        let inside = painted.iter().filter(|p| r.contains(**p)).count();
+        assert!(inside > 500, "series missing from {r:?}: {inside} pixels");
+    }
+    let outside: Vec<_> = painted
+        .iter()
+        .filter(|p| !rects.iter().any(|r| r.contains(**p)))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "{} series pixels outside the data rectangles, e.g. {:?}",
+        outside.len(),
+        &outside[..outside.len().min(5)]
+    );
+}
+
+/// The same for the figures of a realistic run, by the labels' own
+/// colours (the header's legend swatches excepted).
+#[test]
+fn real_figures_keep_series_inside_panels() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_run(tmp.path(), &realistic_spec(), 1.0);
+    let run = load_run(tmp.path()).unwrap();
+    let colours = super::style::label_colours(&run.labels());
+    // sgd is drawn in black, like the text, so only fa and kp are probed.
+    let probes: Vec<[u8; 3]> = colours
+        .iter()
+        .filter(|(l, _)| l != "sgd")
+        .map(|(_, c)| [c.0, c.1, c.2])
+        .collect();
+    for fig in [
+        prepare_learning_curves(&run),
+        prepare_alignment(&run),
+        prepare_hebbian(&run),
+        prepare_learning_strength(&run),
+    ] {
+        let fig = fig.unwrap();
+        let (w, _) = fig.size();
+        let header = fig.header.height(w) as i32;
+        let (buf, rects) = render_rgb(&fig).unwrap();
+        let stray = buf
+            .chunks(3)
+            .enumerate()
+            .filter(|(_, p)| probes.iter().any(|c| c[..] == p[..]))
+            .map(|(i, _)| ((i as u32 % w) as i32, (i as u32 / w) as i32))
+            .filter(|&(_, y)| y >= header)
+            .filter(|p| !rects.iter().any(|r| r.contains(*p)))
+            .count();
+        assert_eq!(
+            stray, 0,
+            "{}: series pixels outside panels",
+            fig.header.title
+        );
+    }
+}
+
+/// Every panel of a figure has a data rectangle of the same size, also in
+/// a wrapped grid whose upper row labels the time axis where no panel sits
+/// below (the Hebbian figure of a four-projection run).
+#[test]
+fn panels_have_equal_data_rectangles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut spec = realistic_spec();
+    spec.projections = vec!["all", "W1", "W2", "B2", "B3"];
+    write_run(tmp.path(), &spec, 1.0);
+    let run = load_run(tmp.path()).unwrap();
+    let hebbian = prepare_hebbian(&run).unwrap();
+    let lens: Vec<usize> = hebbian.grid.iter().map(Vec::len).collect();
+    assert_eq!(lens, vec![3, 1], "four projections wrap after three");
+    let figures = [
+        ("hebbian", Some(hebbian)),
+        ("alignment", prepare_alignment(&run)),
+        ("learning_strength", prepare_learning_strength(&run)),
+        ("learning_curves", prepare_learning_curves(&run)),
+        ("traces", prepare_traces(&run)),
+    ];
+    for (name, fig) in figures {
+        let fig = fig.unwrap();
+        let (_, rects) = render_rgb(&fig).unwrap();
+        assert_eq!(rects.len(), fig.panels().count(), "{name}");
+        let sizes: Vec<(i32, i32)> = rects.iter().map(|r| (r.width(), r.height())).collect();
+        assert!(
+            sizes.iter().all(|s| *s == sizes[0]),
+            "{name}: data rectangles differ: {sizes:?}"
+        );
+        assert!(sizes[0].0 > 150 && sizes[0].1 > 60, "{name}: {sizes:?}");
+    }
+    // Heat maps of one figure share a size too.
+    let (_, fig) = &prepare_weights(&run)[0];
+    let (_, rects) = render_rgb(fig).unwrap();
+    assert_eq!(rects.len(), 6);
+    for pair in rects.chunks(2) {
+        assert_eq!(
+            (pair[0].width(), pair[0].height()),
+            (pair[1].width(), pair[1].height())
+        );
+    }
+}
+
+/// A projection with neither angle gets no column, and one measured for
+/// only one of the two angles appears only in that row: no panel of the
+/// alignment figure is left to say "not measured".
+#[test]
+fn alignment_drops_projections_without_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut spec = small_spec();
+    spec.projections = vec!["all", "W1", "W2", "B2"];
+    spec.metric = |c| {
+        let v = 40.0 + 10.0 * c.t + c.seed as f64;
+        match (c.metric, c.projection) {
+            (Metric::HeldOutLoss, "all") => Some(1.0 / (1.0 + c.t)),
+            (Metric::GradientAngle, "all" | "W1") => Some(v),
+            (Metric::WeightAngle, "all" | "B2") => Some(v),
+            // W2 has a Hebbian signature only: no angle at all.
+            (Metric::HebbianSignature, "W2") => Some(0.2),
+            _ => None,
+        }
+    };
+    write_run(tmp.path(), &spec, 1.0);
+    let run = load_run(tmp.path()).unwrap();
+    let fig = prepare_alignment(&run).unwrap();
+    let captions: Vec<Vec<&str>> = fig
+        .grid
+        .iter()
+        .map(|row| row.iter().map(|p| p.caption.as_str()).collect())
+        .collect();
+    assert_eq!(
+        captions,
+        vec![
+            vec!["all plastic projections", "W1"],
+            vec!["all plastic projections", "B2"],
+        ]
+    );
+    assert!(fig.panels().all(|p| !p.curves.is_empty()));
+    // The metric is named once per row, on its first panel.
+    let labels: Vec<&str> = fig.panels().map(|p| p.y_label.as_str()).collect();
+    assert_eq!(
+        labels,
+        vec!["gradient angle (°)", "", "weight angle (°)", ""]
+    );
+    // A projection with data in every row keeps its place in each.
+    spec.metric =
+        |c| matches!(c.metric, Metric::GradientAngle | Metric::WeightAngle).then_some(45.0);
+    write_run(tmp.path(), &spec, 1.0);
+    let fig = prepare_alignment(&load_run(tmp.path()).unwrap()).unwrap();
+    assert_eq!(fig.grid.len(), 2);
+    assert!(fig.grid.iter().all(|row| row.len() == 4));
+}
+
+/// Weight figures are named after their label when it has one instance
+/// with snapshots, else after label and seed, else with the instance id;
+/// the subtitle says which instance and seed a figure shows.
+#[test]
+fn weight_figures_are_named_by_label() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_run(tmp.path(), 1.0);
+    let mut run = load_run(tmp.path()).unwrap();
+    let stems = |run: &super::RunData| -> Vec<String> {
+        prepare_weights(run).into_iter().map(|(s, _)| s).collect()
+    };
+    assert_eq!(
+        stems(&run),
+        vec![
+            "weights_fa_seed1",
+            "weights_fa_seed2",
+            "weights_sgd_seed1",
+            "weights_sgd_seed2"
+        ]
+    );
+    run.weights.retain(|w| w.instance.ends_with("s2"));
+    let figs = prepare_weights(&run);
+    let names: Vec<&str> = figs.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(names, vec!["weights_fa", "weights_sgd"]);
+    let sub = &figs[0].1.header.subtitle;
+    assert!(
+        sub.contains("rule fa") && sub.contains("instance fa-s2"),
+        "{sub}"
+    );
+    assert!(sub.contains("seed 2"), "{sub}");
+    assert!(figs[0].1.header.title.contains("fa"));
+
+    // Two instances of one label with the same seed stay apart.
+    let mut run = load_run(tmp.path()).unwrap();
+    for inst in run.instances.iter_mut() {
+        inst.seed = "7".into();
+    }
+    let names = stems(&run);
+    assert_eq!(names[0], "weights_fa_seed7_fa-s1");
+    let mut unique = names.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+
+    // plot_run writes them under those names.
+    small_run(tmp.path(), 1.0);
+    let text = fs::read_to_string(tmp.path().join("weights.csv")).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("stage") || l.contains("-s1,"))
+        .collect();
+    fs::write(tmp.path().join("weights.csv"), kept.join("\n") + "\n").unwrap();
+    let paths = plot_run(tmp.path(), Formats::SVG).unwrap();
+    let weights: Vec<String> = files_named(&paths, "weights_")
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(weights, vec!["weights_fa.svg", "weights_sgd.svg"]);
+}
+
+#[test]
+fn tick_choice() {
+    use super::style::{angle_ticks, axis_exponent, nice_ticks, time_unit, times_ten};
+    assert_eq!(nice_ticks(-1.05, 1.05, 5), vec![-1.0, -0.5, 0.0, 0.5, 1.0]);
+    assert_eq!(nice_ticks(-1.05, 1.05, 3), vec![-1.0, 0.0, 1.0]);
+    // Never a single labelled tick, even on a short panel.
+    assert_eq!(nice_ticks(-0.85, 0.2, 2), vec![-0.5, 0.0]);
+    assert_eq!(nice_ticks(0.0, 0.0027, 3), vec![0.0, 0.001, 0.002]);
+    assert_eq!(angle_ticks(-2.0, 102.0), vec![0.0, 30.0, 60.0, 90.0]);
+    assert_eq!(
+        angle_ticks(-4.0, 184.0),
+        vec![0.0, 45.0, 90.0, 135.0, 180.0]
+    );
+    // 0.0025-style labels become 2.5 with ×10⁻³ written once.
+    assert_eq!(axis_exponent(0.0, 0.0027, 0.0005), -3);
+    assert_eq!(axis_exponent(-0.0115, 0.001, 0.005), -3);
+    assert_eq!(axis_exponent(-1.05, 1.05, 0.5), 0);
+    assert_eq!(axis_exponent(0.0, 0.05, 0.01), 0);
+    assert_eq!(axis_exponent(0.0, 25000.0, 5000.0), 3);
+    assert_eq!(times_ten(-3), "×10⁻³");
+    assert_eq!(times_ten(6), "×10⁶");
+    assert_eq!(time_unit(30.0), (1.0, "s"));
+    assert_eq!(time_unit(0.3), (1e3, "ms"));
+}
+
+#[test]
+fn clipping_hand_numbers() {
+    use super::clip::{PixelRect, clip_polygon, clip_polyline};
+    let r = PixelRect {
+        left: 0,
+        top: 0,
+        right: 10,
+        bottom: 10,
+    };
+    // In, out through the top, back in, and out through the right.
+    let line = [(2.0, 5.0), (4.0, -5.0), (6.0, 5.0), (20.0, 5.0)];
+    let runs = clip_polyline(&line, &r);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0], vec![(2.0, 5.0), (3.0, 0.0)]);
+    assert_eq!(runs[1], vec![(5.0, 0.0), (6.0, 5.0), (10.0, 5.0)]);
+    assert!(clip_polyline(&[(-5.0, -5.0), (-1.0, 20.0)], &r).is_empty());
+    // A NaN breaks the line rather than joining across it.
+    let gap = clip_polyline(
+        &[
+            (1.0, 1.0),
+            (2.0, 2.0),
+            (f64::NAN, 3.0),
+            (4.0, 4.0),
+            (5.0, 5.0),
+        ],
+        &r,
+    );
+    assert_eq!(gap.len(), 2);
+
+    let square = [(-5.0, -5.0), (5.0, -5.0), (5.0, 5.0), (-5.0, 5.0)];
+    let mut clipped = clip_polygon(&square, &r);
+    clipped.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    clipped.dedup();
+    assert_eq!(
+        clipped,
+        vec![(0.0, 0.0), (0.0, 5.0), (5.0, 0.0), (5.0, 5.0)]
+    );
+    assert!(clip_polygon(&[(20.0, 20.0), (30.0, 20.0), (30.0, 30.0)], &r).is_empty());
+}
+
+/// Traces name the one instance they show, and a sub-second time axis is
+/// written in milliseconds.
+#[test]
+fn traces_name_their_instance() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_run(tmp.path(), &realistic_spec(), 1.0);
+    let run = load_run(tmp.path()).unwrap();
+    let fig = prepare_traces(&run).unwrap();
+    // The realistic run traces seed 1 of every label: three instances.
+    assert_eq!(fig.header.note, "one line per instance");
+    let mut run = run;
+    run.traces.retain(|t| t.instance == "kp-s1");
+    let fig = prepare_traces(&run).unwrap();
+    assert_eq!(fig.header.note, "instance kp-s1, seed 1");
+    assert!(fig.grid.iter().all(|row| row.len() == 1));
 }
