@@ -1,0 +1,683 @@
+//! Kernels for one large instance (e.g. W2, 784 → 1000 → 10): parallel across the units of a
+//! population, vectorised along each weight row, a few kernels per step enqueued without host
+//! synchronisation.
+//!
+//! The plasticity kernel is fused with the next step's forward product wherever the next
+//! presynaptic rates are known when the weights change (the source is driven or a rate
+//! population, no delay, no weight noise): it updates row i of W and, in the same pass, sums
+//! `W_new[i]·x(n+1)` for the next step, so the dominant matrix is streamed once per step.
+
+use super::codegen::{
+    PRELUDE, ROWS, STIMULUS, Types, act_name, header, lit, model_defines, noise_stream,
+    wnoise_stream,
+};
+use super::model::{Delay, Model};
+use crate::spec::Role;
+use std::fmt::Write;
+
+/// One kernel of the step sequence, with its global size.
+#[derive(Clone, Debug)]
+pub(crate) struct RowKernel {
+    pub name: String,
+    pub global: usize,
+}
+
+/// The generated program and the order in which its kernels run each step.
+pub(crate) struct RowProgram {
+    pub source: String,
+    /// Instantaneous populations, then `integrate`, then the accumulator kernels (step n).
+    pub before: Vec<RowKernel>,
+    /// After the next step's drive: `update` and what follows it.
+    pub after: Vec<RowKernel>,
+    pub drive: RowKernel,
+    /// Whether `update` computes products (the priming launch is needed).
+    pub fused_any: bool,
+}
+
+/// Whether projection q's next product can be fused into its plasticity kernel.
+pub(crate) fn fusable(m: &Model, q: usize) -> bool {
+    let plan = &m.plan;
+    let proj = &plan.projections[q];
+    let Some(mi) = proj.motif else { return false };
+    let src = &plan.populations[proj.from];
+    let source_known = matches!(src.role, Role::Input | Role::Target) || !src.instantaneous;
+    m.delay[q] == Delay::None
+        && source_known
+        && m.wnoise[mi].is_none()
+        && m.tied[q].is_none()
+        && m.prod_off[q].is_some()
+}
+
+pub(crate) fn rows_source(m: &Model, t: Types) -> RowProgram {
+    let c = if t.f64 { 8 } else { 16 };
+    let real = if t.f64 { "double" } else { "float" };
+    let mut src = header(t);
+    src.push_str(&model_defines(m));
+    let _ = writeln!(
+        src,
+        "typedef {real}{c} realc;\n#define C {c}u\n#define LDC(p) vload{c}(0, (p))\n#define STC(x, p) vstore{c}((x), 0, (p))\n#define PL_PERIOD {}u\n#define PL_PRESENT {}u",
+        m.pl_period, m.pl_present
+    );
+    // Horizontal sum by halves.
+    let mut hs = String::from("inline real hsumc(realc v) {");
+    let mut width = c;
+    let mut var = "v".to_string();
+    while width > 1 {
+        width /= 2;
+        let ty = if width == 1 {
+            real.to_string()
+        } else {
+            format!("{real}{width}")
+        };
+        let _ = write!(hs, " {ty} h{width} = {var}.lo + {var}.hi;");
+        var = format!("h{width}");
+    }
+    let _ = writeln!(hs, " return {var}; }}");
+    src.push_str(&hs);
+    src.push_str(PRELUDE);
+    src.push_str(STIMULUS);
+
+    let mut g = Rows {
+        m,
+        k: String::new(),
+    };
+    let mut before = Vec::new();
+    let plan = &m.plan;
+    for &p in &plan.order {
+        if plan.populations[p].instantaneous {
+            before.push(g.inst(p));
+        }
+    }
+    before.push(g.integrate());
+    before.extend(g.accumulators());
+    let drive = g.drive();
+    let mut after = Vec::new();
+    let fused_any = (0..plan.projections.len()).any(|q| fusable(m, q));
+    if !plan.motifs.is_empty() {
+        after.push(g.update());
+    }
+    if let Some(k) = g.wnoise() {
+        after.push(k);
+    }
+    if let Some(k) = g.tied() {
+        after.push(k);
+    }
+    src.push_str(&ROWS.replace("/*@KERNELS@*/", &g.k));
+    RowProgram {
+        source: src,
+        before,
+        after,
+        drive,
+        fused_any,
+    }
+}
+
+struct Rows<'a> {
+    m: &'a Model,
+    k: String,
+}
+
+impl Rows<'_> {
+    fn line(&mut self, s: impl AsRef<str>) {
+        self.k.push_str(s.as_ref());
+        self.k.push('\n');
+    }
+    fn p(&self, row: usize) -> String {
+        format!("P[{row}u]")
+    }
+    /// Pointer expression to population `pop`'s rates in the copy of step `step` ("n" or "n1").
+    fn zp(&self, pop: usize, step: &str) -> String {
+        format!(
+            "(S + {}u + ({step} & 1ul) * {}u)",
+            self.m.z_off(pop, 0),
+            2 * self.m.pop_span
+        )
+    }
+    fn up(&self, pop: usize, step: &str) -> String {
+        format!(
+            "(S + {}u + ({step} & 1ul) * {}u)",
+            self.m.u_off(pop, 0),
+            2 * self.m.pop_span
+        )
+    }
+
+    /// `acc += sign · W[i]·pre(n)` for the projections into `pop`; fused ones read their
+    /// product computed by last step's plasticity kernel.
+    fn products(&mut self, pop: usize) {
+        let m = self.m;
+        for &q in &m.inputs_of[pop] {
+            let proj = &m.plan.projections[q];
+            let sign = self.p(m.sign[q]);
+            if super::rows::fusable(m, q) {
+                let po = m.prod_off[q].unwrap_or(0);
+                self.line(format!("  acc += S[{po}u + i];"));
+                continue;
+            }
+            let row = format!("W + {}u + i * {}u", m.w_off[q], proj.cols);
+            match m.delay[q] {
+                Delay::None => self.line(format!(
+                    "  acc += {sign} * dotc({row}, {}, {}u);",
+                    self.zp(proj.from, "n"),
+                    proj.cols
+                )),
+                Delay::Uniform(d) => {
+                    let ring = m.ring_off[q].unwrap_or(0);
+                    let len = m.ring_len[q];
+                    self.line(format!(
+                        "  if (n >= {d}ul) acc += {sign} * dotc({row}, S + {ring}u + ((n - {d}ul) % {len}ul) * {}u, {}u);",
+                        proj.cols, proj.cols
+                    ))
+                }
+                Delay::PerInstance(_) => unreachable!("a single instance has one delay"),
+            }
+        }
+    }
+
+    fn gain(&mut self, pop: usize) {
+        let m = self.m;
+        if let Some(gsrc) = m.plan.populations[pop].gain_from {
+            let a = act_name(m.plan.populations[gsrc].activation);
+            self.line(format!("  acc *= dact_{a}_s({}[i]);", self.up(gsrc, "n")));
+        }
+    }
+
+    fn noise(&mut self, pop: usize, var: &str) {
+        let m = self.m;
+        if let Some(row) = m.noise[pop] {
+            let stream = noise_stream(&m.plan.populations[pop].name);
+            self.line(format!(
+                "  {{ real nz[4]; noise_normals_s(PL[PL_SEED], {stream}u, n, i / 4, nz); {var} += {} * nz[i % 4]; }}",
+                self.p(row)
+            ));
+        }
+    }
+
+    fn inst(&mut self, pop: usize) -> RowKernel {
+        let m = self.m;
+        let pp = &m.plan.populations[pop];
+        let name = format!("inst_{pop}");
+        self.line(format!(
+            "// instantaneous population {}\n__kernel void {name}(KARGS) {{\n  const uint i = get_global_id(0);\n  if (i >= {}u) return;\n  real acc = {};",
+            pp.name,
+            pp.size,
+            self.p(m.bias[pop])
+        ));
+        self.products(pop);
+        self.gain(pop);
+        self.noise(pop, "acc");
+        let a = act_name(pp.activation);
+        self.line(format!(
+            "  {}[i] = acc;\n  {}[i] = act_{a}_s(acc);\n}}",
+            self.up(pop, "n"),
+            self.zp(pop, "n")
+        ));
+        RowKernel {
+            name,
+            global: pp.size,
+        }
+    }
+
+    /// Rate populations: u(n+1), z(n+1) into the next copy; the last work-item sums the loss.
+    fn integrate(&mut self) -> RowKernel {
+        let m = self.m;
+        let plan = &m.plan;
+        self.line("__kernel void integrate(KARGS) {\n  const uint gid = get_global_id(0);\n  const ulong n1 = n + 1;");
+        let mut base = 0;
+        for &p in &plan.order {
+            let pp = &plan.populations[p];
+            if pp.instantaneous || m.inp_off[p].is_none() {
+                continue;
+            }
+            self.line(format!(
+                "  if (gid >= {base}u && gid < {}u) {{ // {}\n  const uint i = gid - {base}u;\n  real acc = {};",
+                base + pp.size,
+                pp.name,
+                self.p(m.bias[p])
+            ));
+            self.products(p);
+            self.gain(p);
+            let a = act_name(pp.activation);
+            self.line(format!(
+                "  const real uo = {}[i];\n  real un = acc + (uo - acc) * {};",
+                self.up(p, "n"),
+                self.p(m.leak[p])
+            ));
+            self.noise(p, "un");
+            self.line(format!(
+                "  const real zn = act_{a}_s(un);\n  {}[i] = un;\n  {}[i] = zn;",
+                self.up(p, "n1"),
+                self.zp(p, "n1")
+            ));
+            for (q, proj) in plan.projections.iter().enumerate() {
+                if proj.from == p
+                    && let Some(ring) = m.ring_off[q]
+                {
+                    self.line(format!(
+                        "  S[{ring}u + (n % {}ul) * {}u + i] = zn;",
+                        m.ring_len[q], proj.cols
+                    ));
+                }
+            }
+            self.line("  }");
+            base += pp.size;
+        }
+        // Loss, presented and correct time, traces: one work-item.
+        self.line(format!("  if (gid == {base}u) {{"));
+        if let Some(out) = &plan.output {
+            let ny = plan.populations[out.output].size;
+            self.line(format!(
+                "    const ulong per = PL[PL_PERIOD];\n    if ((n % per) < PL[PL_PRESENT]) {{\n      __global const real *y = {}, *t = {};\n      acct loss = 0; uint by = 0, bt = 0;\n      for (uint i = 0; i < {ny}u; i++) {{ const acct d = (acct)t[i] - (acct)y[i]; loss += (acct)0.5 * d * d; if (y[i] > y[by]) by = i; if (t[i] > t[bt]) bt = i; }}\n      LOSS[0] += loss * (acct){};\n      CNT[0] += 1u; if (by == bt) CNT[1] += 1u;\n    }}",
+                self.zp(out.output, "n"),
+                self.zp(out.target, "n"),
+                lit(plan.dt_s)
+            ));
+        }
+        if m.trace_slots > 0 {
+            self.line(format!(
+                "    if (n < {}ul && n % {}ul == 0) {{ __global real *tr = TRACE + (n / {}ul) * 5;",
+                plan.trace_steps, m.trace_every, m.trace_every
+            ));
+            self.line(format!("      tr[0] = {}[0];", self.zp(plan.input, "n")));
+            if let Some(out) = &plan.output {
+                self.line(format!(
+                    "      tr[1] = {}[0]; tr[2] = {}[0]; tr[3] = {}[0];",
+                    self.zp(out.output, "n"),
+                    self.zp(out.target, "n"),
+                    self.zp(out.error, "n")
+                ));
+            }
+            if let Some(motif) = plan.motifs.first() {
+                let proj = &plan.projections[motif.projection];
+                let mm = motif
+                    .modulator
+                    .map(|mi| format!("{}[0]", self.zp(mi, "n")))
+                    .unwrap_or("(real)0".into());
+                let th = m.trace_theta.map(|c| format!("(real){}", lit(c)));
+                self.line(format!(
+                    "      {{ const real x = {}[0], z = {}[0], mm = {mm}, w0 = W[{}u];\n        tr[4] = {} * mm * x + {} * z * x + {} * z * z * w0 + {} * z + {} * x + {} * mm + {}; }}",
+                    self.zp(proj.from, "n"),
+                    self.zp(proj.to, "n"),
+                    m.w_off[motif.projection],
+                    th[0], th[1], th[2], th[3], th[4], th[5], th[6]
+                ));
+            }
+            self.line("    }");
+        }
+        self.line("  }\n}");
+        RowKernel {
+            name: "integrate".into(),
+            global: base + 1,
+        }
+    }
+
+    /// The backprop reference (δ per forward population, output first) and the outer products.
+    fn accumulators(&mut self) -> Vec<RowKernel> {
+        let m = self.m;
+        let plan = &m.plan;
+        let mut out_k = Vec::new();
+        let dt = format!("(real){}", lit(plan.dt_s));
+        if m.accumulate.backprop
+            && let (Some(order), Some(out)) = (&plan.forward_order, &plan.output)
+        {
+            for &p in order.iter().rev() {
+                let Some(dp) = m.delta_off[p] else { continue };
+                let size = plan.populations[p].size;
+                let name = format!("delta_{p}");
+                if p == out.output {
+                    self.line(format!(
+                        "__kernel void {name}(KARGS) {{ const uint i = get_global_id(0); if (i < {size}u) S[{dp}u + i] = {}[i]; }}",
+                        self.zp(out.error, "n")
+                    ));
+                } else if plan.populations[p].role == Role::Rate {
+                    self.line(format!(
+                        "__kernel void {name}(KARGS) {{ const uint j = get_global_id(0); if (j >= {size}u) return; real acc = 0;"
+                    ));
+                    for &q in &m.forward_out_of[p] {
+                        let proj = &plan.projections[q];
+                        let Some(dto) = m.delta_off[proj.to] else {
+                            continue;
+                        };
+                        self.line(format!(
+                            "  {{ const real sgn = {}; for (uint i = 0; i < {}u; i++) acc += W[{}u + i * {}u + j] * (sgn * S[{dto}u + i]); }}",
+                            self.p(m.sign[q]),
+                            proj.rows,
+                            m.w_off[q],
+                            proj.cols
+                        ));
+                    }
+                    let a = act_name(plan.populations[p].activation);
+                    self.line(format!(
+                        "  S[{dp}u + j] = acc * dact_{a}_s({}[j]);\n}}",
+                        self.up(p, "n")
+                    ));
+                } else {
+                    continue;
+                }
+                out_k.push(RowKernel { name, global: size });
+            }
+        }
+        // Outer products: one work-item per row of each accumulated matrix.
+        let mut parts = Vec::new();
+        for (q, proj) in plan.projections.iter().enumerate() {
+            let x = match m.delay[q] {
+                Delay::None => Some(self.zp(proj.from, "n")),
+                Delay::Uniform(_) => None,
+                Delay::PerInstance(_) => None,
+            };
+            let mut add = |acc: Option<usize>, a: String| {
+                if let Some(acc) = acc {
+                    parts.push((q, acc, a, x.clone()));
+                }
+            };
+            if let (Some(_), Some(dto)) = (m.acc_bp[q], m.delta_off[proj.to]) {
+                add(m.acc_bp[q], format!("S[{dto}u + i]"));
+            }
+            if let Some(mot) = proj.motif
+                && let Some(mp) = plan.motifs[mot].modulator
+            {
+                add(m.acc_mx[q], format!("{}[i]", self.zp(mp, "n")));
+                add(m.acc_ux[q], format!("{}[i]", self.up(proj.to, "n")));
+            }
+        }
+        if !parts.is_empty() {
+            self.line("__kernel void outer(KARGS) {\n  const uint gid = get_global_id(0);");
+            let mut base = 0;
+            for (q, acc, a, x) in parts {
+                let proj = &plan.projections[q];
+                let (rows, cols) = (proj.rows, proj.cols);
+                let x = match x {
+                    Some(x) => x,
+                    None => {
+                        let d = match m.delay[q] {
+                            Delay::Uniform(d) => d,
+                            _ => 0,
+                        };
+                        format!(
+                            "(n >= {d}ul ? S + {}u + ((n - {d}ul) % {}ul) * {cols}u : (__global real *)0)",
+                            m.ring_off[q].unwrap_or(0),
+                            m.ring_len[q]
+                        )
+                    }
+                };
+                self.line(format!(
+                    "  if (gid >= {base}u && gid < {}u) {{ const uint i = gid - {base}u; __global const real *x = {x};\n    if (x) {{ const real si = {a} * {dt}; __global real *r = A + {acc}u + i * {cols}u;\n      for (uint j = 0; j < {cols}u; j++) r[j] += si * x[j]; }} }}",
+                    base + rows
+                ));
+                base += rows;
+            }
+            self.line("}");
+            out_k.push(RowKernel {
+                name: "outer".into(),
+                global: base,
+            });
+        }
+        out_k
+    }
+
+    /// Step n+1's driven populations; ring buffers take step n's driven and instantaneous rates.
+    fn drive(&mut self) -> RowKernel {
+        let m = self.m;
+        let plan = &m.plan;
+        self.line("__kernel void drive(KARGS) {\n  const uint j = get_global_id(0);\n  const ulong per = PL[PL_PERIOD];\n  const int shown = (n % per) < PL[PL_PRESENT];");
+        let mut global = m.n_in;
+        self.line(format!(
+            "  if (j < {}u) {}[j] = shown ? S[{}u + j] : (real)0;",
+            m.n_in,
+            self.zp(plan.input, "n"),
+            m.xcur_off
+        ));
+        if let Some(out) = &plan.output {
+            self.line(format!(
+                "  if (j < {}u) {}[j] = shown ? S[{}u + j] : (real)0;",
+                m.n_out,
+                self.zp(out.target, "n"),
+                m.ycur_off
+            ));
+            global = global.max(m.n_out);
+        }
+        for (q, proj) in plan.projections.iter().enumerate() {
+            let Some(ring) = m.ring_off[q] else { continue };
+            let src = &plan.populations[proj.from];
+            if !(src.instantaneous || matches!(src.role, Role::Input | Role::Target)) {
+                continue;
+            }
+            // Driven rates of step n-1 are still in the copy of step n-1.
+            self.line(format!(
+                "  if (n >= 1 && j < {}u) S[{ring}u + ((n - 1) % {}ul) * {}u + j] = {}[j];",
+                proj.cols,
+                m.ring_len[q],
+                proj.cols,
+                self.zp(proj.from, "(n - 1)")
+            ));
+            global = global.max(proj.cols);
+        }
+        self.line("}");
+        RowKernel {
+            name: "drive".into(),
+            global,
+        }
+    }
+
+    /// Every motif's plasticity, one work-item per row; fused rows also form step n+1's product.
+    /// `flag == 0` only forms the products (the priming launch before step 0, with n = −1).
+    fn update(&mut self) -> RowKernel {
+        let m = self.m;
+        let plan = &m.plan;
+        self.line("__kernel void update(KARGS) {\n  const uint gid = get_global_id(0);\n  const ulong n1 = n + 1;");
+        let mut base = 0;
+        for (mi, motif) in plan.motifs.iter().enumerate() {
+            let q = motif.projection;
+            let proj = &plan.projections[q];
+            let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
+            let fused = fusable(m, q);
+            let th = m.theta[mi];
+            self.line(format!(
+                "  if (gid >= {base}u && gid < {}u) {{ // plasticity of {}\n  const uint i = gid - {base}u;\n  __global real *wr = W + {wo}u + i * {cols}u;",
+                base + rows,
+                proj.name
+            ));
+            let x = match m.delay[q] {
+                Delay::None => self.zp(proj.from, "n"),
+                Delay::Uniform(d) => format!(
+                    "(n >= {d}ul ? S + {}u + ((n - {d}ul) % {}ul) * {cols}u : (__global real *)0)",
+                    m.ring_off[q].unwrap_or(0),
+                    m.ring_len[q]
+                ),
+                Delay::PerInstance(_) => unreachable!("a single instance has one delay"),
+            };
+            self.line(format!("  if (flag) {{\n  __global const real *xr = {x};"));
+            self.line(format!(
+                "  const real kw = {}, zi = {}[i], mi = {};",
+                self.p(m.rate_w[mi]),
+                self.zp(proj.to, "n"),
+                motif
+                    .modulator
+                    .map(|mp| format!("{}[i]", self.zp(mp, "n")))
+                    .unwrap_or("(real)0".into())
+            ));
+            for (k, r) in th.iter().enumerate() {
+                if let Some(r) = r {
+                    self.line(format!("  const real th{k} = {};", self.p(*r)));
+                }
+            }
+            let mut a = Vec::new();
+            if th[0].is_some() {
+                a.push("th0 * mi");
+            }
+            if th[1].is_some() {
+                a.push("th1 * zi");
+            }
+            let a = if a.is_empty() {
+                "(real)0".to_string()
+            } else {
+                format!("kw * ({})", a.join(" + "))
+            };
+            let general = m.general[mi] || m.acc_dw[q].is_some();
+            self.line(format!("  const real ai = {a};"));
+            // Body on vectors (cv = realc) and on the scalar tail (the same text with `real`).
+            let mut body = String::new();
+            if !general {
+                body.push_str("wv = wv + ai * x;");
+            } else {
+                let gd = m.decay[mi].map(|r| self.p(r)).unwrap_or("(real)1".into());
+                let mut c = Vec::new();
+                if th[3].is_some() {
+                    c.push("th3 * zi");
+                }
+                if th[5].is_some() {
+                    c.push("th5 * mi");
+                }
+                if th[6].is_some() {
+                    c.push("th6");
+                }
+                self.line(format!("  const real gd = {gd};"));
+                if th[4].is_some() {
+                    self.line("  const real xk = kw * th4;");
+                }
+                if !c.is_empty() {
+                    self.line(format!("  const real ci = kw * ({});", c.join(" + ")));
+                }
+                if th[2].is_some() {
+                    self.line("  const real zz = kw * th2 * zi * zi;");
+                }
+                let mut inc = if th[4].is_some() {
+                    "(ai + xk) * x".to_string()
+                } else {
+                    "ai * x".to_string()
+                };
+                if !c.is_empty() {
+                    inc.push_str(" + ci");
+                }
+                if th[2].is_some() {
+                    inc.push_str(" + zz * wv");
+                }
+                let _ = write!(body, "const TY inc = {inc}; wv = wv * gd + inc;");
+                if let Some(ao) = m.acc_dw[q] {
+                    let _ = write!(
+                        body,
+                        " {{ __global real *ar = A + {ao}u + i * {cols}u + j; ACCUM; }}"
+                    );
+                }
+            }
+            let vec_body = body
+                .replace("TY", "realc")
+                .replace("ACCUM", "STC(LDC(ar) + inc, ar)");
+            let sc_body = body.replace("TY", "real").replace("ACCUM", "*ar += inc");
+            let (fv, fs, fin) = if fused {
+                (
+                    "pv += wv * LDC(xn + j);",
+                    "ps += wv * xn[j];",
+                    format!(
+                        "S[{}u + i] = {} * (hsumc(pv) + ps);",
+                        m.prod_off[q].unwrap_or(0),
+                        self.p(m.sign[q])
+                    ),
+                )
+            } else {
+                ("", "", String::new())
+            };
+            if fused {
+                self.line(format!(
+                    "  __global const real *xn = {};",
+                    self.zp(proj.from, "n1")
+                ));
+            }
+            self.line(format!(
+                "  if (xr) {{\n  realc pv = (realc)0; real ps = 0; uint j = 0;\n  for (; j + C <= {cols}u; j += C) {{ realc wv = LDC(wr + j); const realc x = LDC(xr + j); {vec_body} STC(wv, wr + j); {fv} }}\n  for (; j < {cols}u; j++) {{ real wv = wr[j]; const real x = xr[j]; {sc_body} wr[j] = wv; {fs} }}\n  {fin}\n  }} else {{"
+            ));
+            // Without presynaptic rates yet (delay not reached) x = 0 in every term.
+            let zero_body = body
+                .replace("TY", "real")
+                .replace("ACCUM", "*ar += inc")
+                .replace("ai * x", "(real)0")
+                .replace("(ai + xk) * x", "(real)0");
+            self.line(format!(
+                "  for (uint j = 0; j < {cols}u; j++) {{ real wv = wr[j]; {zero_body} wr[j] = wv; }}\n  }}"
+            ));
+            self.line("  }");
+            if fused {
+                self.line(format!(
+                    "  else {{ S[{}u + i] = {} * dotc(wr, {}, {cols}u); }}",
+                    m.prod_off[q].unwrap_or(0),
+                    self.p(m.sign[q]),
+                    self.zp(proj.from, "n1")
+                ));
+            }
+            self.line("  }");
+            base += rows;
+        }
+        self.line("}");
+        RowKernel {
+            name: "update".into(),
+            global: base,
+        }
+    }
+
+    fn wnoise(&mut self) -> Option<RowKernel> {
+        let m = self.m;
+        let plan = &m.plan;
+        let mut base = 0;
+        let mut body = String::new();
+        for (mi, motif) in plan.motifs.iter().enumerate() {
+            let Some(row) = m.wnoise[mi] else { continue };
+            let q = motif.projection;
+            let proj = &plan.projections[q];
+            let n = proj.synapses();
+            let blocks = n.div_ceil(4);
+            let stream = wnoise_stream(&proj.name);
+            let _ = writeln!(
+                body,
+                "  if (gid >= {base}u && gid < {}u) {{ const uint b = gid - {base}u; real nz[4]; noise_normals_s(PL[PL_SEED], {stream}u, n, b, nz);\n    for (uint t = 0; t < 4 && 4 * b + t < {n}u; t++) W[{}u + 4 * b + t] += {} * nz[t]; }}",
+                base + blocks,
+                m.w_off[q],
+                self.p(row)
+            );
+            base += blocks;
+        }
+        if base == 0 {
+            return None;
+        }
+        self.line(format!(
+            "__kernel void wnoise(KARGS) {{\n  const uint gid = get_global_id(0);\n{body}}}"
+        ));
+        Some(RowKernel {
+            name: "wnoise".into(),
+            global: base,
+        })
+    }
+
+    fn tied(&mut self) -> Option<RowKernel> {
+        let m = self.m;
+        let plan = &m.plan;
+        let mut base = 0;
+        let mut body = String::new();
+        for (q, proj) in plan.projections.iter().enumerate() {
+            let (Some(_), Some(t)) = (m.tied[q], proj.tied_to) else {
+                continue;
+            };
+            let src = &plan.projections[t];
+            let n = src.synapses();
+            let _ = writeln!(
+                body,
+                "  if (gid >= {base}u && gid < {}u) {{ const uint k = gid - {base}u, i = k / {}u, j = k % {}u; W[{}u + j * {}u + i] = W[{}u + k]; }}",
+                base + n,
+                src.cols,
+                src.cols,
+                m.w_off[q],
+                src.rows,
+                m.w_off[t]
+            );
+            base += n;
+        }
+        if base == 0 {
+            return None;
+        }
+        self.line(format!(
+            "__kernel void tied(KARGS) {{\n  const uint gid = get_global_id(0);\n{body}}}"
+        ));
+        Some(RowKernel {
+            name: "tied".into(),
+            global: base,
+        })
+    }
+}
