@@ -1,6 +1,6 @@
 // The kernels of one large instance: each step is a short sequence of kernels, each parallel
 // across the units (rows) of its populations and vectorised along a row with `realc`:
-//   inst_<p>   an instantaneous population (in the plan's order)
+//   inst_<p>   an instantaneous population (in the plan's order), C units per work-item
 //   integrate  inputs and integration of the rate populations; loss and traces (last item)
 //   delta_<p>, outer   the backprop reference and the window's outer products (when asked)
 //   stim, drive        a new training sample; the driven populations for the next step
@@ -17,6 +17,10 @@
         __global taskt *restrict XS, __global real *restrict A, __global acct *restrict LOSS, \
         __global uint *restrict CNT, __global ulong *restrict SAMPLE,                        \
         __global real *restrict TRACE, const ulong n, const uint flag
+
+// Activation functions on C units at once.
+#define SEL_c(a, b, c) select((a), (b), (c))
+ACT_DEFINE(_c, realc, (realc)0, (realc)1)
 
 // Σ_j a[j] b[j], vectorised.
 inline real dotc(__global const real *a, __global const real *b, uint len) {

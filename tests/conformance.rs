@@ -90,7 +90,7 @@ fn fa_teacher_matches_reference() {
 /// (c) With population and weight noise, every backend draws the same numbers.
 #[test]
 fn noise_is_the_same_on_every_backend() {
-    let yaml = "name: noisy\ntime: {dt: 0.1 ms, duration: 200 ms}\ntask: {kind: linear_teacher, teacher: {uniform: [-1, 1]}, stimulus: {duration: 20 ms}, held_out: 10}\npopulations:\n  x: {role: input, size: 6}\n  h: {size: 5, tau: 5 ms, activation: tanh, noise: 0.1}\n  y: {size: 3, tau: 5 ms, noise: 0.05}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}}\n  W2: {from: h, to: y, init: {uniform: [-0.3, 0.3]}}\nlearning: {rule: fa, output: y, feedback_init: {uniform: [-0.5, 0.5]}, tau_w: 200 ms, weight_noise: 0.05}\nrecord: {every: 50 ms, measure: [loss]}\n";
+    let yaml = "name: noisy\ntime: {dt: 0.1 ms, duration: 200 ms}\ntask: {kind: linear_teacher, teacher: {uniform: [-1, 1]}, stimulus: {duration: 20 ms}, held_out: 10}\npopulations:\n  x: {role: input, size: 6}\n  h: {size: 21, tau: 5 ms, activation: tanh, noise: 0.1}\n  y: {size: 3, tau: 5 ms, noise: 0.05}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}}\n  W2: {from: h, to: y, init: {uniform: [-0.3, 0.3]}}\nlearning: {rule: fa, output: y, feedback_init: {uniform: [-0.5, 0.5]}, tau_w: 200 ms, weight_noise: 0.05}\nrecord: {every: 50 ms, measure: [loss]}\n";
     for seeds in [&[7u64][..], &[7, 8, 9]] {
         let plan = plan_from(yaml, seeds);
         let mut r = reference(&plan);

@@ -519,7 +519,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
                 bind(&k)?;
                 kernels.insert(name, k);
             }
-            let local = 16;
+            let local = std::env::var("HL").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
             let describe = format!(
                 "opencl ({}, row-parallel, {} on {})",
                 R::NAME,

@@ -79,6 +79,7 @@ pub(crate) fn rows_source(m: &Model, t: Types) -> RowProgram {
 
     let mut g = Rows {
         m,
+        c,
         k: String::new(),
     };
     let mut before = Vec::new();
@@ -112,8 +113,35 @@ pub(crate) fn rows_source(m: &Model, t: Types) -> RowProgram {
     }
 }
 
+/// How a unit block reads and writes: a vector of C units at `i0`, or one unit `i`.
+struct Unit {
+    ty: &'static str,
+    suf: &'static str,
+    idx: &'static str,
+    vector: bool,
+}
+
+impl Unit {
+    fn ld(&self, ptr: &str) -> String {
+        if self.vector {
+            format!("LDC(({ptr}) + {})", self.idx)
+        } else {
+            format!("({ptr})[{}]", self.idx)
+        }
+    }
+    fn st(&self, val: &str, ptr: &str) -> String {
+        if self.vector {
+            format!("STC({val}, ({ptr}) + {})", self.idx)
+        } else {
+            format!("({ptr})[{}] = {val}", self.idx)
+        }
+    }
+}
+
 struct Rows<'a> {
     m: &'a Model,
+    /// Lanes of `realc`: units per work-item in the population kernels.
+    c: usize,
     k: String,
 }
 
@@ -141,54 +169,98 @@ impl Rows<'_> {
         )
     }
 
-    /// `acc += sign · W[i]·pre(n)` for the projections into `pop`; fused ones read their
-    /// product computed by last step's plasticity kernel.
-    fn products(&mut self, pop: usize) {
+    /// One population's units from `i0`: a full block of C units as one `realc` vector, or
+    /// (`vector == false`) the units `i0..size` one by one. `body` receives the loader/storer
+    /// vocabulary of the mode and returns the code.
+    fn block(&self, size: usize, body: &dyn Fn(&Unit) -> String) -> String {
+        let v = Unit {
+            ty: "realc",
+            suf: "_c",
+            idx: "i0",
+            vector: true,
+        };
+        let s = Unit {
+            ty: "real",
+            suf: "_s",
+            idx: "i",
+            vector: false,
+        };
+        format!(
+            "  if (i0 + C <= {size}u) {{
+{}  }} else {{ for (uint i = i0; i < {size}u; i++) {{
+{}  }} }}",
+            body(&v),
+            body(&s)
+        )
+    }
+
+    /// bias + Σ sign · W[i]·pre(n) over the projections into `pop`, times the φ' gain, plus noise
+    /// when `noise`, as code that leaves the sum in `acc`.
+    fn input_code(&self, pop: usize, u: &Unit, noise: bool) -> String {
         let m = self.m;
+        let mut c = format!("    {} acc = ({}){};\n", u.ty, u.ty, self.p(m.bias[pop]));
         for &q in &m.inputs_of[pop] {
             let proj = &m.plan.projections[q];
             let sign = self.p(m.sign[q]);
-            if super::rows::fusable(m, q) {
+            if fusable(m, q) {
                 let po = m.prod_off[q].unwrap_or(0);
-                self.line(format!("  acc += S[{po}u + i];"));
+                c.push_str(&format!("    acc += {};\n", u.ld(&format!("S + {po}u"))));
                 continue;
             }
-            let row = format!("W + {}u + i * {}u", m.w_off[q], proj.cols);
-            match m.delay[q] {
-                Delay::None => self.line(format!(
-                    "  acc += {sign} * dotc({row}, {}, {}u);",
-                    self.zp(proj.from, "n"),
-                    proj.cols
-                )),
-                Delay::Uniform(d) => {
-                    let ring = m.ring_off[q].unwrap_or(0);
-                    let len = m.ring_len[q];
-                    self.line(format!(
-                        "  if (n >= {d}ul) acc += {sign} * dotc({row}, S + {ring}u + ((n - {d}ul) % {len}ul) * {}u, {}u);",
-                        proj.cols, proj.cols
-                    ))
-                }
+            let (src, guard) = match m.delay[q] {
+                Delay::None => (self.zp(proj.from, "n"), String::new()),
+                Delay::Uniform(d) => (
+                    format!(
+                        "S + {}u + ((n - {d}ul) % {}ul) * {}u",
+                        m.ring_off[q].unwrap_or(0),
+                        m.ring_len[q],
+                        proj.cols
+                    ),
+                    format!("if (n >= {d}ul) "),
+                ),
                 Delay::PerInstance(_) => unreachable!("a single instance has one delay"),
+            };
+            let (wo, cols) = (m.w_off[q], proj.cols);
+            if u.vector {
+                c.push_str(&format!(
+                    "    {guard}{{ real t_[C]; for (uint t = 0; t < C; t++) t_[t] = dotc(W + {wo}u + (i0 + t) * {cols}u, {src}, {cols}u); acc += {sign} * LDC(t_); }}\n"
+                ));
+            } else {
+                c.push_str(&format!(
+                    "    {guard}acc += {sign} * dotc(W + {wo}u + i * {cols}u, {src}, {cols}u);\n"
+                ));
             }
         }
-    }
-
-    fn gain(&mut self, pop: usize) {
-        let m = self.m;
         if let Some(gsrc) = m.plan.populations[pop].gain_from {
             let a = act_name(m.plan.populations[gsrc].activation);
-            self.line(format!("  acc *= dact_{a}_s({}[i]);", self.up(gsrc, "n")));
+            c.push_str(&format!(
+                "    acc *= dact_{a}{}({});\n",
+                u.suf,
+                u.ld(&self.up(gsrc, "n"))
+            ));
         }
+        if noise {
+            c.push_str(&self.noise_code(pop, u, "acc"));
+        }
+        c
     }
 
-    fn noise(&mut self, pop: usize, var: &str) {
+    /// `var += σ·N(0, 1)`, unit i taking lane i % 4 of block i / 4 as the CPU does.
+    fn noise_code(&self, pop: usize, u: &Unit, var: &str) -> String {
         let m = self.m;
-        if let Some(row) = m.noise[pop] {
-            let stream = noise_stream(&m.plan.populations[pop].name);
-            self.line(format!(
-                "  {{ real nz[4]; noise_normals_s(PL[PL_SEED], {stream}u, n, i / 4, nz); {var} += {} * nz[i % 4]; }}",
-                self.p(row)
-            ));
+        let Some(row) = m.noise[pop] else {
+            return String::new();
+        };
+        let stream = noise_stream(&m.plan.populations[pop].name);
+        let scale = self.p(row);
+        if u.vector {
+            format!(
+                "    {{ real nz_[C]; for (uint t = 0; t < C; t++) {{ real nz[4]; noise_normals_s(PL[PL_SEED], {stream}u, n, (i0 + t) / 4, nz); nz_[t] = nz[(i0 + t) % 4]; }} {var} += {scale} * LDC(nz_); }}\n"
+            )
+        } else {
+            format!(
+                "    {{ real nz[4]; noise_normals_s(PL[PL_SEED], {stream}u, n, i / 4, nz); {var} += {scale} * nz[i % 4]; }}\n"
+            )
         }
     }
 
@@ -197,23 +269,25 @@ impl Rows<'_> {
         let pp = &m.plan.populations[pop];
         let name = format!("inst_{pop}");
         self.line(format!(
-            "// instantaneous population {}\n__kernel void {name}(KARGS) {{\n  const uint i = get_global_id(0);\n  if (i >= {}u) return;\n  real acc = {};",
-            pp.name,
-            pp.size,
-            self.p(m.bias[pop])
+            "// instantaneous population {}\n__kernel void {name}(KARGS) {{\n  const uint i0 = get_global_id(0) * C;",
+            pp.name
         ));
-        self.products(pop);
-        self.gain(pop);
-        self.noise(pop, "acc");
         let a = act_name(pp.activation);
-        self.line(format!(
-            "  {}[i] = acc;\n  {}[i] = act_{a}_s(acc);\n}}",
-            self.up(pop, "n"),
-            self.zp(pop, "n")
-        ));
+        let (up, zp) = (self.up(pop, "n"), self.zp(pop, "n"));
+        let body = |u: &Unit| {
+            format!(
+                "{}    {};\n    {};\n",
+                self.input_code(pop, u, true),
+                u.st("acc", &up),
+                u.st(&format!("act_{a}{}(acc)", u.suf), &zp)
+            )
+        };
+        let code = self.block(pp.size, &body);
+        self.line(code);
+        self.line("}");
         RowKernel {
             name,
-            global: pp.size,
+            global: pp.size.div_ceil(self.c),
         }
     }
 
@@ -228,38 +302,49 @@ impl Rows<'_> {
             if pp.instantaneous || m.inp_off[p].is_none() {
                 continue;
             }
+            let blocks = pp.size.div_ceil(self.c);
             self.line(format!(
-                "  if (gid >= {base}u && gid < {}u) {{ // {}\n  const uint i = gid - {base}u;\n  real acc = {};",
-                base + pp.size,
+                "  if (gid >= {base}u && gid < {}u) {{ // {}\n  const uint i0 = (gid - {base}u) * C;",
+                base + blocks,
                 pp.name,
-                self.p(m.bias[p])
             ));
-            self.products(p);
-            self.gain(p);
             let a = act_name(pp.activation);
-            self.line(format!(
-                "  const real uo = {}[i];\n  real un = acc + (uo - acc) * {};",
-                self.up(p, "n"),
-                self.p(m.leak[p])
-            ));
-            self.noise(p, "un");
-            self.line(format!(
-                "  const real zn = act_{a}_s(un);\n  {}[i] = un;\n  {}[i] = zn;",
-                self.up(p, "n1"),
-                self.zp(p, "n1")
-            ));
-            for (q, proj) in plan.projections.iter().enumerate() {
-                if proj.from == p
-                    && let Some(ring) = m.ring_off[q]
-                {
-                    self.line(format!(
-                        "  S[{ring}u + (n % {}ul) * {}u + i] = zn;",
-                        m.ring_len[q], proj.cols
+            let leak = self.p(m.leak[p]);
+            let (u_now, u_next, z_next) = (self.up(p, "n"), self.up(p, "n1"), self.zp(p, "n1"));
+            let rings: Vec<(usize, usize, usize)> = plan
+                .projections
+                .iter()
+                .enumerate()
+                .filter(|(_, proj)| proj.from == p)
+                .filter_map(|(q, proj)| m.ring_off[q].map(|r| (r, m.ring_len[q], proj.cols)))
+                .collect();
+            let body = |u: &Unit| {
+                let mut c = self.input_code(p, u, false);
+                c.push_str(&format!(
+                    "    const {ty} uo = {};\n    {ty} un = acc + (uo - acc) * {leak};\n",
+                    u.ld(&u_now),
+                    ty = u.ty
+                ));
+                c.push_str(&self.noise_code(p, u, "un"));
+                c.push_str(&format!(
+                    "    const {} zn = act_{a}{}(un);\n    {};\n    {};\n",
+                    u.ty,
+                    u.suf,
+                    u.st("un", &u_next),
+                    u.st("zn", &z_next)
+                ));
+                for (ring, len, cols) in &rings {
+                    c.push_str(&format!(
+                        "    {};\n",
+                        u.st("zn", &format!("S + {ring}u + (n % {len}ul) * {cols}u"))
                     ));
                 }
-            }
+                c
+            };
+            let code = self.block(pp.size, &body);
+            self.line(code);
             self.line("  }");
-            base += pp.size;
+            base += blocks;
         }
         // Loss, presented and correct time, traces: one work-item.
         self.line(format!("  if (gid == {base}u) {{"));
