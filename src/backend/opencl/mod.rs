@@ -519,7 +519,9 @@ impl<R: DeviceReal> OpenClBackend<R> {
                 bind(&k)?;
                 kernels.insert(name, k);
             }
-            let local = std::env::var("HL").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
+            // Work-groups of 64 spread a row kernel over every compute unit (PoCL runs one
+            // work-group per thread) and suit GPUs as well.
+            let local = shared.info.max_work_group_size.clamp(1, 64);
             let describe = format!(
                 "opencl ({}, row-parallel, {} on {})",
                 R::NAME,
@@ -621,11 +623,8 @@ impl<R: DeviceReal> OpenClBackend<R> {
                         .ok_or(OpenClError::Unsupported(format!("no kernel {name}")))
                 };
                 for n in self.step..self.step + steps {
-                    for k in &program.before {
-                        let kernel = get(&k.name)?;
-                        set_step(kernel, n, 1)?;
-                        launch(&self.queue, kernel, k.global, Some(*local))?;
-                    }
+                    // The sample of step n + 1, which `integrate` drives (nothing else reads
+                    // the current sample's buffer during step n).
                     let next = n + 1;
                     if next / period != *sample {
                         *sample = next / period;
@@ -633,10 +632,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
                         set_step(kernel, next, 1)?;
                         launch(&self.queue, kernel, 1, None)?;
                     }
-                    let kernel = get("drive")?;
-                    set_step(kernel, next, 1)?;
-                    launch(&self.queue, kernel, program.drive.global, Some(*local))?;
-                    for k in &program.after {
+                    for k in program.before.iter().chain(&program.after) {
                         let kernel = get(&k.name)?;
                         set_step(kernel, n, 1)?;
                         launch(&self.queue, kernel, k.global, Some(*local))?;

@@ -25,10 +25,12 @@ pub(crate) struct RowKernel {
 /// The generated program and the order in which its kernels run each step.
 pub(crate) struct RowProgram {
     pub source: String,
-    /// Instantaneous populations, then `integrate`, then the accumulator kernels (step n).
+    /// Instantaneous populations, then `integrate` (with the next step's drive), then the
+    /// accumulator kernels (step n); a new sample (`stim`) goes before them when due.
     pub before: Vec<RowKernel>,
-    /// After the next step's drive: `update` and what follows it.
+    /// `update` and what follows it.
     pub after: Vec<RowKernel>,
+    /// Step 0's driven populations (priming only).
     pub drive: RowKernel,
     /// Whether `update` computes products (the priming launch is needed).
     pub fused_any: bool,
@@ -221,7 +223,12 @@ impl Rows<'_> {
                 Delay::PerInstance(_) => unreachable!("a single instance has one delay"),
             };
             let (wo, cols) = (m.w_off[q], proj.cols);
-            if u.vector {
+            if u.vector && cols < self.c {
+                // Short rows: a column of C units at a time, so the sum runs across lanes.
+                c.push_str(&format!(
+                    "    {guard}{{ __global const real *x_ = {src}; realc sum = (realc)0;\n      for (uint j = 0; j < {cols}u; j++) {{ real t_[C]; for (uint t = 0; t < C; t++) t_[t] = W[{wo}u + (i0 + t) * {cols}u + j]; sum += LDC(t_) * x_[j]; }}\n      acc += {sign} * sum; }}\n"
+                ));
+            } else if u.vector {
                 c.push_str(&format!(
                     "    {guard}{{ real t_[C]; for (uint t = 0; t < C; t++) t_[t] = dotc(W + {wo}u + (i0 + t) * {cols}u, {src}, {cols}u); acc += {sign} * LDC(t_); }}\n"
                 ));
@@ -291,7 +298,8 @@ impl Rows<'_> {
         }
     }
 
-    /// Rate populations: u(n+1), z(n+1) into the next copy; the last work-item sums the loss.
+    /// Rate populations: u(n+1), z(n+1) into the next copy; then the driven populations of
+    /// step n + 1; the last work-item sums the loss.
     fn integrate(&mut self) -> RowKernel {
         let m = self.m;
         let plan = &m.plan;
@@ -346,6 +354,13 @@ impl Rows<'_> {
             self.line("  }");
             base += blocks;
         }
+        // The next step's driven populations.
+        let (drive, drive_items) = self.drive_code("n1");
+        self.line(format!(
+            "  if (gid >= {base}u && gid < {}u) {{ const uint j = gid - {base}u;\n{drive}  }}",
+            base + drive_items
+        ));
+        base += drive_items;
         // Loss, presented and correct time, traces: one work-item.
         self.line(format!("  if (gid == {base}u) {{"));
         if let Some(out) = &plan.output {
@@ -501,21 +516,37 @@ impl Rows<'_> {
 
     /// Step n+1's driven populations; ring buffers take step n's driven and instantaneous rates.
     fn drive(&mut self) -> RowKernel {
+        let (code, global) = self.drive_code("n");
+        self.line(format!(
+            "__kernel void drive(KARGS) {{\n  const uint j = get_global_id(0);\n{code}}}"
+        ));
+        RowKernel {
+            name: "drive".into(),
+            global,
+        }
+    }
+
+    /// The driven populations of step `next` (from the current sample) and the ring buffers'
+    /// driven and instantaneous rates of step `next − 1`, for work-item `j`; and how many
+    /// work-items that takes.
+    fn drive_code(&self, next: &str) -> (String, usize) {
         let m = self.m;
         let plan = &m.plan;
-        self.line("__kernel void drive(KARGS) {\n  const uint j = get_global_id(0);\n  const ulong per = PL[PL_PERIOD];\n  const int shown = (n % per) < PL[PL_PRESENT];");
+        let mut c = format!(
+            "  {{ const ulong per = PL[PL_PERIOD];\n  const int shown = ({next} % per) < PL[PL_PRESENT];\n"
+        );
         let mut global = m.n_in;
-        self.line(format!(
-            "  if (j < {}u) {}[j] = shown ? S[{}u + j] : (real)0;",
+        c.push_str(&format!(
+            "  if (j < {}u) {}[j] = shown ? S[{}u + j] : (real)0;\n",
             m.n_in,
-            self.zp(plan.input, "n"),
+            self.zp(plan.input, next),
             m.xcur_off
         ));
         if let Some(out) = &plan.output {
-            self.line(format!(
-                "  if (j < {}u) {}[j] = shown ? S[{}u + j] : (real)0;",
+            c.push_str(&format!(
+                "  if (j < {}u) {}[j] = shown ? S[{}u + j] : (real)0;\n",
                 m.n_out,
-                self.zp(out.target, "n"),
+                self.zp(out.target, next),
                 m.ycur_off
             ));
             global = global.max(m.n_out);
@@ -526,21 +557,18 @@ impl Rows<'_> {
             if !(src.instantaneous || matches!(src.role, Role::Input | Role::Target)) {
                 continue;
             }
-            // Driven rates of step n-1 are still in the copy of step n-1.
-            self.line(format!(
-                "  if (n >= 1 && j < {}u) S[{ring}u + ((n - 1) % {}ul) * {}u + j] = {}[j];",
+            // Driven rates of step next − 1 are still in the copy of step next − 1.
+            c.push_str(&format!(
+                "  if ({next} >= 1 && j < {}u) S[{ring}u + (({next} - 1) % {}ul) * {}u + j] = {}[j];\n",
                 proj.cols,
                 m.ring_len[q],
                 proj.cols,
-                self.zp(proj.from, "(n - 1)")
+                self.zp(proj.from, &format!("({next} - 1)"))
             ));
             global = global.max(proj.cols);
         }
-        self.line("}");
-        RowKernel {
-            name: "drive".into(),
-            global,
-        }
+        c.push_str("  }\n");
+        (c, global)
     }
 
     /// Every motif's plasticity, one work-item per row; fused rows also form step n+1's product.
