@@ -50,6 +50,24 @@ pub(crate) fn fusable(m: &Model, q: usize) -> bool {
         && m.prod_off[q].is_some()
 }
 
+/// An instantaneous population that no projection reads (a modulator such as a local error
+/// δ): nothing else in step n waits for it, so it is evaluated inside `integrate` instead of a
+/// launch of its own.
+pub(crate) fn late(m: &Model, pop: usize) -> bool {
+    let plan = &m.plan;
+    let p = &plan.populations[pop];
+    let read_by_projection = plan.projections.iter().any(|q| q.from == pop);
+    let gain_source = plan.populations.iter().any(|o| o.gain_from == Some(pop));
+    // The trace (read in the same launch) samples the output error and the first motif.
+    let traced = m.trace_slots > 0
+        && (plan.output.as_ref().is_some_and(|o| o.error == pop)
+            || plan.motifs.first().is_some_and(|mt| {
+                let q = &plan.projections[mt.projection];
+                q.to == pop || mt.modulator == Some(pop)
+            }));
+    p.instantaneous && !read_by_projection && !gain_source && !traced
+}
+
 pub(crate) fn rows_source(m: &Model, t: Types) -> RowProgram {
     let c = if t.f64 { 8 } else { 16 };
     let real = if t.f64 { "double" } else { "float" };
@@ -87,7 +105,7 @@ pub(crate) fn rows_source(m: &Model, t: Types) -> RowProgram {
     let mut before = Vec::new();
     let plan = &m.plan;
     for &p in &plan.order {
-        if plan.populations[p].instantaneous {
+        if plan.populations[p].instantaneous && !late(m, p) {
             before.push(g.inst(p));
         }
     }
@@ -271,14 +289,9 @@ impl Rows<'_> {
         }
     }
 
-    fn inst(&mut self, pop: usize) -> RowKernel {
-        let m = self.m;
-        let pp = &m.plan.populations[pop];
-        let name = format!("inst_{pop}");
-        self.line(format!(
-            "// instantaneous population {}\n__kernel void {name}(KARGS) {{\n  const uint i0 = get_global_id(0) * C;",
-            pp.name
-        ));
+    /// u = input (+ noise), z = φ(u) of an instantaneous population, for the units from `i0`.
+    fn inst_code(&self, pop: usize) -> String {
+        let pp = &self.m.plan.populations[pop];
         let a = act_name(pp.activation);
         let (up, zp) = (self.up(pop, "n"), self.zp(pop, "n"));
         let body = |u: &Unit| {
@@ -289,7 +302,18 @@ impl Rows<'_> {
                 u.st(&format!("act_{a}{}(acc)", u.suf), &zp)
             )
         };
-        let code = self.block(pp.size, &body);
+        self.block(pp.size, &body)
+    }
+
+    fn inst(&mut self, pop: usize) -> RowKernel {
+        let m = self.m;
+        let pp = &m.plan.populations[pop];
+        let name = format!("inst_{pop}");
+        self.line(format!(
+            "// instantaneous population {}\n__kernel void {name}(KARGS) {{\n  const uint i0 = get_global_id(0) * C;",
+            pp.name
+        ));
+        let code = self.inst_code(pop);
         self.line(code);
         self.line("}");
         RowKernel {
@@ -352,6 +376,21 @@ impl Rows<'_> {
             let code = self.block(pp.size, &body);
             self.line(code);
             self.line("  }");
+            base += blocks;
+        }
+        // Instantaneous populations nobody reads this step.
+        for &p in &plan.order {
+            if !late(m, p) {
+                continue;
+            }
+            let size = plan.populations[p].size;
+            let blocks = size.div_ceil(self.c);
+            let code = self.inst_code(p);
+            self.line(format!(
+                "  if (gid >= {base}u && gid < {}u) {{ // {}\n  const uint i0 = (gid - {base}u) * C;\n{code}  }}",
+                base + blocks,
+                plan.populations[p].name
+            ));
             base += blocks;
         }
         // The next step's driven populations.
