@@ -14,6 +14,9 @@
 //! - The device is found at run time (`platform`): without an OpenCL library or device every
 //!   entry point returns an [`OpenClError`] that says what to install.
 //!
+//! Environment: `HETSIM_OPENCL_DEVICE=<n>` picks a device by its number in `hetsim devices`;
+//! `HETSIM_OPENCL_LAYOUT=ensemble|rows` overrides the choice of layout.
+//!
 //! Supported: euler and exponential_euler, instantaneous populations, φ' gains, delays, tied
 //! projections, per-instance θ/τ_w/τ_decay/noise, population and weight noise, stimulus timing
 //! with gaps, freeze. Not yet: rk4 (a clear error asks for `--backend cpu`).

@@ -412,6 +412,13 @@ impl Model {
             .collect();
         let trace_theta = motifs.first().map(|m| m.theta[0]).unwrap_or([0.0; N_TERMS]);
 
+        // Kernels index with 32-bit integers.
+        let largest = [state_len, w_len, acc_len].into_iter().max().unwrap_or(0) * e_pad;
+        if largest >= (u32::MAX / 2) as usize {
+            return Err(OpenClError::Unsupported(format!(
+                "this ensemble needs {largest} values in one device buffer, more than the opencl backend's 32-bit indices address; use fewer instances or --backend cpu"
+            )));
+        }
         let pl_seed = longs.push(plan.seeds.clone());
         let pl_present = longs.push(plan.timing.iter().map(|t| t.present_steps).collect());
         let pl_period = longs.push(plan.timing.iter().map(|t| t.period_steps).collect());
