@@ -141,7 +141,6 @@ pub(crate) struct Model {
     pub trace_slots: usize,
 }
 
-/// Values that lane padding and frozen instances take.
 impl Model {
     pub fn new(plan: Arc<Plan>, v: usize, parities: usize) -> Result<Model, OpenClError> {
         if plan.method == Method::Rk4 {
@@ -447,15 +446,13 @@ impl Model {
         }
         let mut task_data: Vec<f64> = Vec::new();
         let mut train_rows: Vec<u32> = Vec::new();
-        let mut seen: Vec<(usize, u64, u64, u64)> = Vec::new();
+        // Per instance: task data offset, training rows offset, their count, data set rows.
         let (mut t_off, mut r_off, mut r_len, mut n_data) = (vec![], vec![], vec![], vec![]);
         for (i, f) in forms.iter().enumerate() {
             if let Some(j) = (0..i).find(|&j| forms[j] == *f) {
-                let (_, a, b, c) = seen[j];
-                seen.push((i, a, b, c));
-                t_off.push(a);
-                r_off.push(b);
-                r_len.push(c);
+                t_off.push(t_off[j]);
+                r_off.push(r_off[j]);
+                r_len.push(r_len[j]);
                 n_data.push(n_data[j]);
                 continue;
             }
@@ -496,7 +493,6 @@ impl Model {
                     data = inputs.nrows() as u64;
                 }
             }
-            seen.push((i, at, rows_at, rows));
             t_off.push(at);
             r_off.push(rows_at);
             r_len.push(rows);
