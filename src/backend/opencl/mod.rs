@@ -370,10 +370,25 @@ enum Exec {
     Rows {
         program: rows::RowProgram,
         kernels: HashMap<String, Kernel>,
-        local: usize,
+        local: RowLocal,
         /// The training sample the device holds.
         sample: u64,
     },
+}
+
+/// Work-group sizes of the row kernels.
+#[derive(Clone, Copy, Debug)]
+struct RowLocal {
+    max: usize,
+    units: usize,
+}
+
+impl RowLocal {
+    /// A power of two up to `max` that still gives every compute unit four groups.
+    fn of(self, global: usize) -> usize {
+        let target = (global / (4 * self.units)).max(1);
+        (1usize << (usize::BITS - 1 - target.leading_zeros())).min(self.max)
+    }
 }
 
 /// Steps per launch of the ensemble kernel: long enough that launches cost nothing, short
@@ -522,9 +537,12 @@ impl<R: DeviceReal> OpenClBackend<R> {
                 bind(&k)?;
                 kernels.insert(name, k);
             }
-            // Work-groups of 64 spread a row kernel over every compute unit (PoCL runs one
-            // work-group per thread) and suit GPUs as well.
-            let local = shared.info.max_work_group_size.clamp(1, 64);
+            // At most 64 work-items per group, and at least four groups per compute unit so
+            // that small kernels still spread over every unit (PoCL runs a group per thread).
+            let local = RowLocal {
+                max: shared.info.max_work_group_size.clamp(1, 64),
+                units: shared.info.compute_units.max(1) as usize,
+            };
             let describe = format!(
                 "opencl ({}, row-parallel, {} on {})",
                 R::NAME,
@@ -638,7 +656,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
                     for k in program.before.iter().chain(&program.after) {
                         let kernel = get(&k.name)?;
                         set_step(kernel, n, 1)?;
-                        launch(&self.queue, kernel, k.global, Some(*local))?;
+                        launch(&self.queue, kernel, k.global, Some(local.of(k.global)))?;
                     }
                 }
             }

@@ -32,7 +32,7 @@ pub(crate) struct RowProgram {
     pub after: Vec<RowKernel>,
     /// Step 0's driven populations (priming only).
     pub drive: RowKernel,
-    /// Whether `update` computes products (the priming launch is needed).
+    /// Whether `update` computes products or early populations (the priming launch is needed).
     pub fused_any: bool,
 }
 
@@ -66,6 +66,29 @@ pub(crate) fn late(m: &Model, pop: usize) -> bool {
                 q.to == pop || mt.modulator == Some(pop)
             }));
     p.instantaneous && !read_by_projection && !gain_source && !traced
+}
+
+/// An instantaneous population whose inputs are all fixed matrices from driven or rate
+/// populations (e.g. the output error e = y* − y): its value for step n + 1 is known once step
+/// n has integrated, so the plasticity kernel of step n computes it, saving a launch.
+pub(crate) fn early(m: &Model, pop: usize) -> bool {
+    let plan = &m.plan;
+    let pops = &plan.populations;
+    let p = &pops[pop];
+    let known = |src: usize| {
+        matches!(pops[src].role, Role::Input | Role::Target) || !pops[src].instantaneous
+    };
+    p.instantaneous
+        && !plan.motifs.is_empty()
+        && !late(m, pop)
+        && m.inputs_of[pop].iter().all(|&q| {
+            let proj = &plan.projections[q];
+            proj.motif.is_none()
+                && m.tied[q].is_none()
+                && m.delay[q] == Delay::None
+                && known(proj.from)
+        })
+        && p.gain_from.is_none_or(known)
 }
 
 pub(crate) fn rows_source(m: &Model, t: Types) -> RowProgram {
@@ -105,7 +128,7 @@ pub(crate) fn rows_source(m: &Model, t: Types) -> RowProgram {
     let mut before = Vec::new();
     let plan = &m.plan;
     for &p in &plan.order {
-        if plan.populations[p].instantaneous && !late(m, p) {
+        if plan.populations[p].instantaneous && !late(m, p) && !early(m, p) {
             before.push(g.inst(p));
         }
     }
@@ -113,7 +136,8 @@ pub(crate) fn rows_source(m: &Model, t: Types) -> RowProgram {
     before.extend(g.accumulators());
     let drive = g.drive();
     let mut after = Vec::new();
-    let fused_any = (0..plan.projections.len()).any(|q| fusable(m, q));
+    let fused_any = (0..plan.projections.len()).any(|q| fusable(m, q))
+        || (0..plan.populations.len()).any(|p| early(m, p));
     if !plan.motifs.is_empty() {
         after.push(g.update());
     }
@@ -617,6 +641,20 @@ impl Rows<'_> {
         let plan = &m.plan;
         self.line("__kernel void update(KARGS) {\n  const uint gid = get_global_id(0);\n  const ulong n1 = n + 1;");
         let mut base = 0;
+        // Early instantaneous populations, evaluated for step n + 1.
+        for &p in &plan.order {
+            if !early(m, p) {
+                continue;
+            }
+            let blocks = plan.populations[p].size.div_ceil(self.c);
+            let code = self.inst_code(p);
+            self.line(format!(
+                "  if (gid >= {base}u && gid < {}u) {{ // {} of step n + 1\n  const uint i0 = (gid - {base}u) * C;\n  const ulong n = n1;\n{code}  }}",
+                base + blocks,
+                plan.populations[p].name
+            ));
+            base += blocks;
+        }
         for (mi, motif) in plan.motifs.iter().enumerate() {
             let q = motif.projection;
             let proj = &plan.projections[q];
