@@ -90,44 +90,48 @@ fn fa_teacher_matches_reference() {
 /// (c) With population and weight noise, every backend draws the same numbers.
 #[test]
 fn noise_is_the_same_on_every_backend() {
-    let yaml = "name: noisy\ntime: {dt: 0.1 ms, duration: 200 ms}\ntask: {kind: linear_teacher, teacher: {uniform: [-1, 1]}, stimulus: {duration: 20 ms}, held_out: 10}\npopulations:\n  x: {role: input, size: 6}\n  h: {size: 21, tau: 5 ms, activation: tanh, noise: 0.1}\n  y: {size: 3, tau: 5 ms, noise: 0.05}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}}\n  W2: {from: h, to: y, init: {uniform: [-0.3, 0.3]}}\nlearning: {rule: fa, output: y, feedback_init: {uniform: [-0.5, 0.5]}, tau_w: 200 ms, weight_noise: 0.05}\nrecord: {every: 50 ms, measure: [loss]}\n";
-    for seeds in [&[7u64][..], &[7, 8, 9]] {
-        let plan = plan_from(yaml, seeds);
-        let mut r = reference(&plan);
-        let mut quiet = hetsim::backend::cpu::new(
-            plan_from(
-                &yaml
-                    .replace("noise: 0.1", "noise: 0")
-                    .replace("weight_noise: 0.05", "weight_noise: 0"),
-                seeds,
-            ),
-            Precision::F64,
-        );
-        r.advance(plan.steps);
-        quiet.advance(plan.steps);
-        let want = r.snapshot();
-        // The noise must matter, or this test would prove nothing.
-        assert!(rel_diff(&quiet.snapshot().weights[0], &want.weights[0]) > 1e-3);
-        for case in backends() {
-            let mut b = (case.make)(plan.clone());
-            b.advance(plan.steps);
-            let got = b.snapshot();
-            for e in 0..seeds.len() {
-                assert_close(
-                    &case,
-                    &format!("h of instance {e}"),
-                    &pop_values(&plan, &got, "h", e),
-                    &pop_values(&plan, &want, "h", e),
-                    tol(&case, 1e-4),
-                );
-                for name in ["W1", "W2"] {
+    // KP makes the feedback matrix plastic (and noisy); h = 37 units takes whole vectors and
+    // a tail in the row layout, and stores the tall feedback matrix transposed.
+    for rule in ["fa", "kp"] {
+        let yaml = &"name: noisy\ntime: {dt: 0.1 ms, duration: 200 ms}\ntask: {kind: linear_teacher, teacher: {uniform: [-1, 1]}, stimulus: {duration: 20 ms}, held_out: 10}\npopulations:\n  x: {role: input, size: 6}\n  h: {size: 37, tau: 5 ms, activation: tanh, noise: 0.1}\n  y: {size: 3, tau: 5 ms, noise: 0.05}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}}\n  W2: {from: h, to: y, init: {uniform: [-0.3, 0.3]}}\nlearning: {rule: fa, output: y, feedback_init: {uniform: [-0.5, 0.5]}, tau_w: 200 ms, tau_decay: 2 s, weight_noise: 0.05}\nrecord: {every: 50 ms, measure: [loss]}\n".replace("rule: fa", &format!("rule: {rule}"));
+        for seeds in [&[7u64][..], &[7, 8, 9]] {
+            let plan = plan_from(yaml, seeds);
+            let mut r = reference(&plan);
+            let mut quiet = hetsim::backend::cpu::new(
+                plan_from(
+                    &yaml
+                        .replace("noise: 0.1", "noise: 0")
+                        .replace("weight_noise: 0.05", "weight_noise: 0"),
+                    seeds,
+                ),
+                Precision::F64,
+            );
+            r.advance(plan.steps);
+            quiet.advance(plan.steps);
+            let want = r.snapshot();
+            // The noise must matter, or this test would prove nothing.
+            assert!(rel_diff(&quiet.snapshot().weights[0], &want.weights[0]) > 1e-3);
+            for case in backends() {
+                let mut b = (case.make)(plan.clone());
+                b.advance(plan.steps);
+                let got = b.snapshot();
+                for e in 0..seeds.len() {
                     assert_close(
                         &case,
-                        &format!("{name} of instance {e}"),
-                        &weights(&plan, &got, name, e),
-                        &weights(&plan, &want, name, e),
+                        &format!("h of instance {e}"),
+                        &pop_values(&plan, &got, "h", e),
+                        &pop_values(&plan, &want, "h", e),
                         tol(&case, 1e-4),
                     );
+                    for name in ["W1", "W2"] {
+                        assert_close(
+                            &case,
+                            &format!("{name} of instance {e}"),
+                            &weights(&plan, &got, name, e),
+                            &weights(&plan, &want, name, e),
+                            tol(&case, 1e-4),
+                        );
+                    }
                 }
             }
         }
@@ -137,14 +141,14 @@ fn noise_is_the_same_on_every_backend() {
 /// (d) Kolen–Pollack: W and Bᵀ get the same update, so ‖W − Bᵀ‖ decays as exp(−t/τ_decay).
 #[test]
 fn kolen_pollack_difference_decays() {
-    let yaml = "name: kp\ntime: {dt: 0.5 ms, duration: 500 ms}\ntask: {kind: tanh_teacher, hidden: 8, stimulus: {duration: 20 ms}, held_out: 10}\npopulations:\n  x: {role: input, size: 12}\n  h: {size: 16, tau: 5 ms, activation: tanh}\n  y: {size: 4, tau: 5 ms}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}}\n  W2: {from: h, to: y, init: {uniform: [-0.3, 0.3]}}\nlearning: {rule: kp, output: y, feedback_init: {uniform: [-0.5, 0.5]}, tau_w: 200 ms, tau_decay: 250 ms}\nrecord: {every: 50 ms, measure: [loss]}\n";
+    let yaml = "name: kp\ntime: {dt: 0.5 ms, duration: 500 ms}\ntask: {kind: tanh_teacher, hidden: 8, stimulus: {duration: 20 ms}, held_out: 10}\npopulations:\n  x: {role: input, size: 12}\n  h: {size: 40, tau: 5 ms, activation: tanh}\n  y: {size: 4, tau: 5 ms}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}}\n  W2: {from: h, to: y, init: {uniform: [-0.3, 0.3]}}\nlearning: {rule: kp, output: y, feedback_init: {uniform: [-0.5, 0.5]}, tau_w: 200 ms, tau_decay: 250 ms}\nrecord: {every: 50 ms, measure: [loss]}\n";
     let tau_decay = 0.25;
     for seeds in [&[3u64][..], &[3, 4]] {
         let plan = plan_from(yaml, seeds);
         let diff = |snap: &hetsim::backend::Snapshot, e: usize| {
             let w = weights(&plan, snap, "W2", e);
             let b = weights(&plan, snap, "B2", e);
-            let (rows, cols) = (4, 16);
+            let (rows, cols) = (4, 40);
             let mut s = 0.0;
             for i in 0..rows {
                 for j in 0..cols {
@@ -259,33 +263,36 @@ fn compare_windows(plan: &Arc<Plan>, windows: usize, f32_tol: f64) {
 /// loss and traces, with a transmission delay, an error delay, a gap, decay and Euler steps.
 #[test]
 fn window_accumulators_match_reference() {
-    let yaml = "name: acc\ntime: {dt: 0.2 ms, duration: 200 ms, method: euler}\ntask: {kind: gaussian_mixture, classes: 3, separation: 3, stimulus: {duration: 10 ms, gap: 4 ms, error_delay: 2 ms}, held_out: 10}\npopulations:\n  x: {role: input, size: 5}\n  h: {size: 7, tau: 4 ms, activation: softplus}\n  y: {size: 3, tau: 3 ms, activation: sigmoid}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.5, 0.5]}, delay: 1 ms}\n  W2: {from: h, to: y, init: {uniform: [-0.5, 0.5]}}\nlearning: {rule: fa, output: y, feedback_init: {uniform: [-0.5, 0.5]}, tau_w: 300 ms, tau_decay: 2 s}\nrecord: {every: 50 ms, traces: 30 ms, measure: [loss, gradient_alignment, hebbian_signature]}\n";
-    for seeds in [&[11u64][..], &[11, 12, 13]] {
-        let plan = plan_from(yaml, seeds);
-        compare_windows(&plan, 4, 1e-4);
+    for rule in ["fa", "kp"] {
+        let yaml = &"name: acc\ntime: {dt: 0.2 ms, duration: 200 ms, method: euler}\ntask: {kind: gaussian_mixture, classes: 3, separation: 3, stimulus: {duration: 10 ms, gap: 4 ms, error_delay: 2 ms}, held_out: 10}\npopulations:\n  x: {role: input, size: 5}\n  h: {size: 37, tau: 4 ms, activation: softplus}\n  y: {size: 3, tau: 3 ms, activation: sigmoid}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.5, 0.5]}, delay: 1 ms}\n  W2: {from: h, to: y, init: {uniform: [-0.5, 0.5]}}\nlearning: {rule: fa, output: y, feedback_init: {uniform: [-0.5, 0.5]}, tau_w: 300 ms, tau_decay: 2 s}\nrecord: {every: 50 ms, traces: 30 ms, measure: [loss, gradient_alignment, hebbian_signature]}\n".replace("rule: fa", &format!("rule: {rule}"));
+        for seeds in [&[11u64][..], &[11, 12, 13]] {
+            let plan = plan_from(yaml, seeds);
+            compare_windows(&plan, 4, 1e-4);
+        }
     }
 }
 
 /// Per-instance error delays, a tied feedback matrix (SGD), relu and a gap.
 #[test]
 fn tied_feedback_and_per_instance_delays() {
-    let yaml = |delay: &str| {
+    let yaml = |delay: &str, hidden: usize| {
         format!(
-            "name: sgd\ntime: {{dt: 0.1 ms, duration: 150 ms}}\ntask: {{kind: linear_teacher, teacher: {{uniform: [-1, 1]}}, stimulus: {{duration: 15 ms, gap: 5 ms, error_delay: {delay}}}, held_out: 10}}\npopulations:\n  x: {{role: input, size: 6}}\n  h: {{size: 5, tau: 3 ms, activation: relu, bias: 0.1}}\n  y: {{size: 3, tau: 2 ms}}\nprojections:\n  W1: {{from: x, to: h, init: {{uniform: [-0.5, 0.5]}}}}\n  W2: {{from: h, to: y, init: {{uniform: [-0.5, 0.5]}}}}\nlearning: {{rule: sgd, output: y, tau_w: 100 ms}}\nrecord: {{every: 50 ms, measure: [loss, gradient_alignment]}}\n"
+            "name: sgd\ntime: {{dt: 0.1 ms, duration: 150 ms}}\ntask: {{kind: linear_teacher, teacher: {{uniform: [-1, 1]}}, stimulus: {{duration: 15 ms, gap: 5 ms, error_delay: {delay}}}, held_out: 10}}\npopulations:\n  x: {{role: input, size: 6}}\n  h: {{size: {hidden}, tau: 3 ms, activation: relu, bias: 0.1}}\n  y: {{size: 3, tau: 2 ms}}\nprojections:\n  W1: {{from: x, to: h, init: {{uniform: [-0.5, 0.5]}}}}\n  W2: {{from: h, to: y, init: {{uniform: [-0.5, 0.5]}}}}\nlearning: {{rule: sgd, output: y, tau_w: 100 ms}}\nrecord: {{every: 50 ms, measure: [loss, gradient_alignment]}}\n"
         )
     };
     let instances: Vec<InstanceSpec> = ["0 ms", "1 ms", "2.5 ms"]
         .iter()
         .enumerate()
         .map(|(k, d)| InstanceSpec {
-            circuit: common::circuit_from(&yaml(d)),
+            circuit: common::circuit_from(&yaml(d, 5)),
             seed: 21 + k as u64,
             label: format!("delay {d}"),
         })
         .collect();
     let plan = Arc::new(Plan::new(&instances, Path::new(".")).unwrap_or_else(|e| panic!("{e}")));
     compare_windows(&plan, 3, 1e-4);
-    let single = plan_from(&yaml("1.5 ms"), &[5]);
+    // One instance with a tall tied matrix (stored transposed in the row layout).
+    let single = plan_from(&yaml("1.5 ms", 37), &[5]);
     compare_windows(&single, 3, 1e-4);
 }
 

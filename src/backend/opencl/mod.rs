@@ -432,7 +432,14 @@ impl<R: DeviceReal> OpenClBackend<R> {
             let cu = shared.info.compute_units.max(1) as usize;
             e.div_ceil(cu).next_power_of_two().clamp(1, vmax)
         };
-        let m = Model::new(plan.clone(), v, if rows_mode { 2 } else { 1 })?;
+        let short_row = if !rows_mode {
+            0
+        } else if f64_real {
+            8
+        } else {
+            16
+        };
+        let m = Model::new(plan.clone(), v, if rows_mode { 2 } else { 1 }, short_row)?;
         let types = Types {
             f64: f64_real,
             fp64,
@@ -477,6 +484,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
                     }
                 }
             }
+            let values = m.storage_order(q, values, false);
             m.scatter(&values, proj.synapses(), &mut w, m.w_off[q]);
         }
         write(&queue, &mut bufs.w, &conv(&w))?;
@@ -699,7 +707,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
                 .projections
                 .iter()
                 .enumerate()
-                .map(|(q, p)| m.gather(&w, m.w_off[q], p.synapses()))
+                .map(|(q, p)| m.storage_order(q, m.gather(&w, m.w_off[q], p.synapses()), true))
                 .collect(),
             u: (0..plan.populations.len())
                 .map(|p| m.gather(&s, m.u_off(p, parity(p)), plan.populations[p].size))
@@ -741,8 +749,10 @@ impl<R: DeviceReal> OpenClBackend<R> {
                 .enumerate()
                 .map(|(q, p)| {
                     let n = p.synapses();
-                    let take =
-                        |a: Option<usize>| a.map(|off| m.gather(&acc, off, n)).unwrap_or_default();
+                    let take = |a: Option<usize>| {
+                        a.map(|off| m.storage_order(q, m.gather(&acc, off, n), true))
+                            .unwrap_or_default()
+                    };
                     ProjectionWindow {
                         dw_rule: take(m.acc_dw[q]),
                         backprop: take(m.acc_bp[q]),

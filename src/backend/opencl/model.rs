@@ -93,6 +93,10 @@ pub(crate) struct Model {
     // ---- weights W (real) ----
     pub w_off: Vec<usize>,
     pub w_len: usize,
+    /// Stored transposed (`[pre][post]`): tall matrices with rows shorter than one vector, so
+    /// that a vector runs along the long side (row layout only). Their window accumulators are
+    /// stored the same way.
+    pub trans: Vec<bool>,
 
     // ---- accumulators A (real) ----
     pub acc_dw: Vec<Option<usize>>,
@@ -142,7 +146,14 @@ pub(crate) struct Model {
 }
 
 impl Model {
-    pub fn new(plan: Arc<Plan>, v: usize, parities: usize) -> Result<Model, OpenClError> {
+    /// `short_row`: rows shorter than this (and matrices at least twice as tall) are stored
+    /// transposed; 0 stores every matrix as `[post][pre]`.
+    pub fn new(
+        plan: Arc<Plan>,
+        v: usize,
+        parities: usize,
+        short_row: usize,
+    ) -> Result<Model, OpenClError> {
         if plan.method == Method::Rk4 {
             return Err(OpenClError::Unsupported(
                 "the rk4 method is not supported on opencl yet; use --backend cpu".into(),
@@ -252,6 +263,10 @@ impl Model {
         let pres_off = take(1);
         let state_len = cursor.max(1);
 
+        let trans = projs
+            .iter()
+            .map(|p| short_row > 0 && p.cols < short_row && p.rows >= 2 * short_row)
+            .collect();
         let mut w_off = Vec::new();
         let mut w_len = 0;
         for p in projs {
@@ -538,6 +553,7 @@ impl Model {
             state_len,
             w_off,
             w_len: w_len.max(1),
+            trans,
             acc_dw,
             acc_bp,
             acc_mx,
@@ -598,6 +614,30 @@ impl Model {
         for i in 0..self.e {
             for k in 0..n {
                 out.push(buf[(off + k) * self.e_pad + i].into());
+            }
+        }
+        out
+    }
+
+    /// Instance-major `[post][pre]` values of projection q in their storage order, or back
+    /// (`back`): a transpose per instance for matrices stored transposed.
+    pub fn storage_order(&self, q: usize, values: Vec<f64>, back: bool) -> Vec<f64> {
+        if !self.trans[q] {
+            return values;
+        }
+        let p = &self.plan.projections[q];
+        let (r, c) = if back {
+            (p.cols, p.rows)
+        } else {
+            (p.rows, p.cols)
+        };
+        let n = r * c;
+        let mut out = vec![0.0; values.len()];
+        for (inst, block) in values.chunks(n).enumerate() {
+            for i in 0..r {
+                for j in 0..c {
+                    out[inst * n + j * r + i] = block[i * c + j];
+                }
             }
         }
         out

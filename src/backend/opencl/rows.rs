@@ -47,6 +47,7 @@ pub(crate) fn fusable(m: &Model, q: usize) -> bool {
         && source_known
         && m.wnoise[mi].is_none()
         && m.tied[q].is_none()
+        && !m.trans[q]
         && m.prod_off[q].is_some()
 }
 
@@ -194,6 +195,17 @@ impl Rows<'_> {
         self.k.push_str(s.as_ref());
         self.k.push('\n');
     }
+    /// Index of element (i, j) (post i, pre j) of projection q in its storage order.
+    fn widx(&self, q: usize, i: &str, j: &str) -> String {
+        let m = self.m;
+        let proj = &m.plan.projections[q];
+        if m.trans[q] {
+            format!("{}u + ({j}) * {}u + ({i})", m.w_off[q], proj.rows)
+        } else {
+            format!("{}u + ({i}) * {}u + ({j})", m.w_off[q], proj.cols)
+        }
+    }
+
     fn p(&self, row: usize) -> String {
         format!("P[{row}u]")
     }
@@ -265,7 +277,14 @@ impl Rows<'_> {
                 Delay::PerInstance(_) => unreachable!("a single instance has one delay"),
             };
             let (wo, cols) = (m.w_off[q], proj.cols);
-            if u.vector && cols < self.c {
+            if m.trans[q] {
+                // Stored [pre][post]: units are contiguous along each stored row.
+                c.push_str(&format!(
+                    "    {guard}{{ __global const real *x_ = {src}; {ty} sum = ({ty})0;\n      for (uint j = 0; j < {cols}u; j++) sum += {} * x_[j];\n      acc += {sign} * sum; }}\n",
+                    u.ld(&format!("W + {wo}u + j * {}u", proj.rows)),
+                    ty = u.ty
+                ));
+            } else if u.vector && cols < self.c {
                 // Short rows: a column of C units at a time, so the sum runs across lanes.
                 c.push_str(&format!(
                     "    {guard}{{ __global const real *x_ = {src}; realc sum = (realc)0;\n      for (uint j = 0; j < {cols}u; j++) {{ real t_[C]; for (uint t = 0; t < C; t++) t_[t] = W[{wo}u + (i0 + t) * {cols}u + j]; sum += LDC(t_) * x_[j]; }}\n      acc += {sign} * sum; }}\n"
@@ -501,11 +520,10 @@ impl Rows<'_> {
                             continue;
                         };
                         self.line(format!(
-                            "  {{ const real sgn = {}; for (uint i = 0; i < {}u; i++) acc += W[{}u + i * {}u + j] * (sgn * S[{dto}u + i]); }}",
+                            "  {{ const real sgn = {}; for (uint i = 0; i < {}u; i++) acc += W[{}] * (sgn * S[{dto}u + i]); }}",
                             self.p(m.sign[q]),
                             proj.rows,
-                            m.w_off[q],
-                            proj.cols
+                            self.widx(q, "i", "j")
                         ));
                     }
                     let a = act_name(plan.populations[p].activation);
@@ -562,8 +580,14 @@ impl Rows<'_> {
                         )
                     }
                 };
+                // Accumulators are stored like the weights.
+                let (start, stride) = if m.trans[q] {
+                    (format!("{acc}u + i"), format!("{rows}u"))
+                } else {
+                    (format!("{acc}u + i * {cols}u"), "1u".to_string())
+                };
                 self.line(format!(
-                    "  if (gid >= {base}u && gid < {}u) {{ const uint i = gid - {base}u; __global const real *x = {x};\n    if (x) {{ const real si = {a} * {dt}; __global real *r = A + {acc}u + i * {cols}u;\n      for (uint j = 0; j < {cols}u; j++) r[j] += si * x[j]; }} }}",
+                    "  if (gid >= {base}u && gid < {}u) {{ const uint i = gid - {base}u; __global const real *x = {x};\n    if (x) {{ const real si = {a} * {dt}; __global real *r = A + {start};\n      for (uint j = 0; j < {cols}u; j++) r[j * {stride}] += si * x[j]; }} }}",
                     base + rows
                 ));
                 base += rows;
@@ -657,6 +681,12 @@ impl Rows<'_> {
         }
         for (mi, motif) in plan.motifs.iter().enumerate() {
             let q = motif.projection;
+            if m.trans[q] {
+                let (code, items) = self.update_transposed(mi, base);
+                self.line(code);
+                base += items;
+                continue;
+            }
             let proj = &plan.projections[q];
             let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
             let fused = fusable(m, q);
@@ -803,6 +833,141 @@ impl Rows<'_> {
         }
     }
 
+    /// The plasticity of a matrix stored transposed: one work-item per presynaptic unit j, a
+    /// vector along its stored row of postsynaptic units i. The same terms as the row form:
+    /// inc = (a_i + k θ_x) x_j + c_i + k θ_zzw z_i² W_ij, W ← W g + inc.
+    fn update_transposed(&self, mi: usize, base: usize) -> (String, usize) {
+        let m = self.m;
+        let plan = &m.plan;
+        let motif = &plan.motifs[mi];
+        let q = motif.projection;
+        let proj = &plan.projections[q];
+        let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
+        let th = m.theta[mi];
+        let mut c = format!(
+            "  if (flag && gid >= {base}u && gid < {}u) {{ // plasticity of {} (stored transposed)\n  const uint j = gid - {base}u;\n  __global real *wr = W + {wo}u + j * {rows}u;\n",
+            base + cols,
+            proj.name
+        );
+        let x = match m.delay[q] {
+            Delay::None => format!("{}[j]", self.zp(proj.from, "n")),
+            Delay::Uniform(d) => format!(
+                "(n >= {d}ul ? S[{}u + ((n - {d}ul) % {}ul) * {cols}u + j] : (real)0)",
+                m.ring_off[q].unwrap_or(0),
+                m.ring_len[q]
+            ),
+            Delay::PerInstance(_) => unreachable!("a single instance has one delay"),
+        };
+        c.push_str(&format!(
+            "  const real x = {x}, kw = {};\n  __global const real *zp = {};\n",
+            self.p(m.rate_w[mi]),
+            self.zp(proj.to, "n")
+        ));
+        if let Some(mp) = motif.modulator {
+            c.push_str(&format!(
+                "  __global const real *mp = {};\n",
+                self.zp(mp, "n")
+            ));
+        }
+        for (k, r) in th.iter().enumerate() {
+            if let Some(r) = r {
+                c.push_str(&format!("  const real th{k} = {};\n", self.p(*r)));
+            }
+        }
+        let general = m.general[mi] || m.acc_dw[q].is_some();
+        c.push_str(&format!(
+            "  const real gd = {};\n",
+            m.decay[mi].map(|r| self.p(r)).unwrap_or("(real)1".into())
+        ));
+        if th[4].is_some() {
+            c.push_str("  const real xk = kw * th4;\n");
+        }
+        let acc = m.acc_dw[q].map(|ao| format!("A + {ao}u + j * {rows}u"));
+        if let Some(a) = &acc {
+            c.push_str(&format!("  __global real *ar = {a};\n"));
+        }
+        // One body for vectors of C units at i and for the scalar tail.
+        let body = |u: &Unit| {
+            let ty = u.ty;
+            let mut b = format!("    const {ty} zi = {};\n", u.ld("zp"));
+            b.push_str(&if motif.modulator.is_some() {
+                format!("    const {ty} mi = {};\n", u.ld("mp"))
+            } else {
+                format!("    const {ty} mi = ({ty})0;\n")
+            });
+            let mut a = Vec::new();
+            if th[0].is_some() {
+                a.push("th0 * mi");
+            }
+            if th[1].is_some() {
+                a.push("th1 * zi");
+            }
+            let a = if a.is_empty() {
+                format!("({ty})0")
+            } else {
+                format!("kw * ({})", a.join(" + "))
+            };
+            b.push_str(&format!(
+                "    const {ty} ai = {a};\n    {ty} wv = {};\n",
+                u.ld("wr")
+            ));
+            if !general {
+                b.push_str("    wv = wv + ai * x;\n");
+            } else {
+                let mut inc = if th[4].is_some() {
+                    "(ai + xk) * x".to_string()
+                } else {
+                    "ai * x".to_string()
+                };
+                let mut cc = Vec::new();
+                if th[3].is_some() {
+                    cc.push("th3 * zi");
+                }
+                if th[5].is_some() {
+                    cc.push("th5 * mi");
+                }
+                if th[6].is_some() {
+                    cc.push("th6");
+                }
+                if !cc.is_empty() {
+                    inc.push_str(&format!(" + kw * ({})", cc.join(" + ")));
+                }
+                if th[2].is_some() {
+                    inc.push_str(" + kw * th2 * zi * zi * wv");
+                }
+                b.push_str(&format!(
+                    "    const {ty} inc = {inc};\n    wv = wv * gd + inc;\n"
+                ));
+                if acc.is_some() {
+                    b.push_str(&format!(
+                        "    {};\n",
+                        u.st(&format!("{} + inc", u.ld("ar")), "ar")
+                    ));
+                }
+            }
+            b.push_str(&format!("    {};\n", u.st("wv", "wr")));
+            b
+        };
+        let v = Unit {
+            ty: "realc",
+            suf: "_c",
+            idx: "i",
+            vector: true,
+        };
+        let s1 = Unit {
+            ty: "real",
+            suf: "_s",
+            idx: "i",
+            vector: false,
+        };
+        c.push_str(&format!(
+            "  uint i = 0;\n  for (; i + C <= {rows}u; i += C) {{\n{}  }}\n  for (; i < {rows}u; i++) {{\n{}  }}\n  }}\n",
+            body(&v),
+            body(&s1)
+        ));
+        (c, cols)
+    }
+
     fn wnoise(&mut self) -> Option<RowKernel> {
         let m = self.m;
         let plan = &m.plan;
@@ -817,9 +982,13 @@ impl Rows<'_> {
             let stream = wnoise_stream(&proj.name);
             let _ = writeln!(
                 body,
-                "  if (gid >= {base}u && gid < {}u) {{ const uint b = gid - {base}u; real nz[4]; noise_normals_s(PL[PL_SEED], {stream}u, n, b, nz);\n    for (uint t = 0; t < 4 && 4 * b + t < {n}u; t++) W[{}u + 4 * b + t] += {} * nz[t]; }}",
+                "  if (gid >= {base}u && gid < {}u) {{ const uint b = gid - {base}u; real nz[4]; noise_normals_s(PL[PL_SEED], {stream}u, n, b, nz);\n    for (uint t = 0; t < 4 && 4 * b + t < {n}u; t++) {{ const uint k = 4 * b + t; W[{}] += {} * nz[t]; }} }}",
                 base + blocks,
-                m.w_off[q],
+                self.widx(
+                    q,
+                    &format!("k / {}u", proj.cols),
+                    &format!("k % {}u", proj.cols)
+                ),
                 self.p(row)
             );
             base += blocks;
@@ -849,13 +1018,12 @@ impl Rows<'_> {
             let n = src.synapses();
             let _ = writeln!(
                 body,
-                "  if (gid >= {base}u && gid < {}u) {{ const uint k = gid - {base}u, i = k / {}u, j = k % {}u; W[{}u + j * {}u + i] = W[{}u + k]; }}",
+                "  if (gid >= {base}u && gid < {}u) {{ const uint k = gid - {base}u, i = k / {}u, j = k % {}u; W[{}] = W[{}]; }}",
                 base + n,
                 src.cols,
                 src.cols,
-                m.w_off[q],
-                src.rows,
-                m.w_off[t]
+                self.widx(q, "j", "i"),
+                self.widx(t, "i", "j")
             );
             base += n;
         }
