@@ -1,14 +1,19 @@
 // The kernels of one large instance: each step is a short sequence of kernels, each parallel
-// across the units (rows) of its populations and vectorised along a row with `realc`:
+// across the units (rows) of its populations and vectorised with `realc` (C lanes):
 //   inst_<p>   an instantaneous population (in the plan's order), C units per work-item
-//   integrate  inputs and integration of the rate populations; loss and traces (last item)
+//   integrate  inputs and integration of the rate populations (u, z of step n + 1);
+//              instantaneous populations no projection reads (e.g. a local error δ);
+//              the driven populations of step n + 1; loss, counts and traces (last item)
 //   delta_<p>, outer   the backprop reference and the window's outer products (when asked)
-//   stim, drive        a new training sample; the driven populations for the next step
 //   update     every motif's plasticity, fused with the next step's product W·x where the
-//              presynaptic rates are already known, so each weight is read and written once
+//              presynaptic rates are already known, so each weight is read and written once;
+//              also the instantaneous populations of step n + 1 whose inputs are fixed
+//              matrices from driven or rate populations (e.g. the output error)
 //   wnoise, tied       weight noise and tied transposes
+//   stim, drive        a new training sample (when due); step 0's driven populations
 // u and z exist twice (parity n & 1): a step reads the current copy and writes the next one.
-// The bodies are generated from the plan (src/backend/opencl/codegen.rs / rows.rs).
+// Tall matrices with rows shorter than C are stored transposed ([pre][post]) so that vectors
+// run along their long side. The bodies are generated from the plan (src/backend/opencl/rows.rs).
 
 #define KARGS                                                                                \
     __global real *restrict W, __global real *restrict S, __global const real *restrict P,   \

@@ -373,8 +373,13 @@ enum Exec {
         local: RowLocal,
         /// The training sample the device holds.
         sample: u64,
+        /// Marker after the previous batch of steps (see `ROW_BATCH`).
+        pending: Option<opencl3::event::Event>,
     },
 }
+
+/// Steps per batch of row-kernel launches.
+const ROW_BATCH: u64 = 256;
 
 /// Work-group sizes of the row kernels.
 #[derive(Clone, Copy, Debug)]
@@ -563,6 +568,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
                     kernels,
                     local,
                     sample: 0,
+                    pending: None,
                 },
                 describe,
             )
@@ -644,6 +650,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
                 kernels,
                 local,
                 sample,
+                pending,
             } => {
                 let period = self.m.plan.timing[0].period_steps;
                 let get = |name: &str| {
@@ -665,6 +672,18 @@ impl<R: DeviceReal> OpenClBackend<R> {
                         let kernel = get(&k.name)?;
                         set_step(kernel, n, 1)?;
                         launch(&self.queue, kernel, k.global, Some(local.of(k.global)))?;
+                    }
+                    // Keep at most two batches queued: a long advance would otherwise hold
+                    // millions of commands in the driver, and the host would compete with the
+                    // device for the cores while enqueuing far ahead.
+                    if (n + 1) % ROW_BATCH == 0 {
+                        // SAFETY: a marker without a wait list.
+                        let marker = unsafe { self.queue.enqueue_marker_with_wait_list(&[]) }
+                            .map_err(api("clEnqueueMarkerWithWaitList"))?;
+                        self.queue.flush().map_err(api("clFlush"))?;
+                        if let Some(previous) = pending.replace(marker) {
+                            previous.wait().map_err(api("clWaitForEvents"))?;
+                        }
                     }
                 }
             }

@@ -6,6 +6,11 @@
 //! presynaptic rates are known when the weights change (the source is driven or a rate
 //! population, no delay, no weight noise): it updates row i of W and, in the same pass, sums
 //! `W_new[i]·x(n+1)` for the next step, so the dominant matrix is streamed once per step.
+//!
+//! Launches cost PoCL several microseconds each, so instantaneous populations ride along in
+//! other kernels where their dependencies allow (`late`, `early`), and W2 takes two launches
+//! per step. Tall matrices with short rows (a feedback matrix 1000 × 10) are stored transposed
+//! so that their products and updates run along the long side as vectors.
 
 use super::codegen::{
     PRELUDE, ROWS, STIMULUS, Types, act_name, header, lit, model_defines, noise_stream,
