@@ -556,12 +556,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
                 max: shared.info.max_work_group_size.clamp(1, 64),
                 units: shared.info.compute_units.max(1) as usize,
             };
-            let describe = format!(
-                "opencl ({}, row-parallel, {} on {})",
-                R::NAME,
-                shared.info.name,
-                shared.platform
-            );
+            let describe = format!("opencl ({}, row-parallel, {})", R::NAME, shared.info.name);
             (
                 Exec::Rows {
                     program,
@@ -579,10 +574,9 @@ impl<R: DeviceReal> OpenClBackend<R> {
             bind(&kernel)?;
             let global = e_pad / v;
             let describe = format!(
-                "opencl ({}, {v} lanes × {global} work-items, {} on {})",
+                "opencl ({}, {v} lanes × {global} work-items, {})",
                 R::NAME,
-                shared.info.name,
-                shared.platform
+                shared.info.name
             );
             (Exec::Ensemble { kernel, global }, describe)
         };
