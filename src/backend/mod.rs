@@ -7,6 +7,7 @@
 //! backend.
 
 pub mod cpu;
+pub mod opencl;
 
 use crate::plan::Plan;
 

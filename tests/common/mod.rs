@@ -41,22 +41,93 @@ pub struct BackendCase {
     pub make: Box<dyn Fn(Arc<Plan>) -> Box<dyn Backend>>,
     /// Relative tolerance for trajectories compared with closed forms.
     pub tolerance: f64,
+    /// Whether it computes in f32 (comparisons with the f64 reference then allow rounding).
+    pub f32: bool,
 }
 
-/// Every backend available here: the CPU in f64 and f32 always; OpenCL where a device exists.
+/// Every backend available here: the CPU in f64 and f32 always; OpenCL where a device exists,
+/// in both layouts (the row-parallel one runs single-instance plans; with more instances that
+/// case runs the ensemble layout again).
 pub fn backends() -> Vec<BackendCase> {
-    vec![
+    let mut cases = vec![
         BackendCase {
             name: "cpu f64".into(),
             make: Box::new(|p| hetsim::backend::cpu::new(p, Precision::F64)),
             tolerance: 1e-9,
+            f32: false,
         },
         BackendCase {
             name: "cpu f32".into(),
             make: Box::new(|p| hetsim::backend::cpu::new(p, Precision::F32)),
             tolerance: 2e-4,
+            f32: true,
         },
-    ]
+    ];
+    cases.extend(opencl_cases());
+    cases
+}
+
+/// The OpenCL cases, or none (with the reason on stderr) where no device exists. Under CI
+/// (`CI=true`) the PoCL platform must be there.
+fn opencl_cases() -> Vec<BackendCase> {
+    use hetsim::backend::opencl;
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if ci {
+        let platforms =
+            opencl::platforms().unwrap_or_else(|e| panic!("CI: no OpenCL platform found: {e}"));
+        assert!(
+            platforms
+                .iter()
+                .any(|p| p.name.contains("Portable Computing Language")),
+            "CI: the PoCL platform is missing; platforms: {:?}",
+            platforms.iter().map(|p| &p.name).collect::<Vec<_>>()
+        );
+    }
+    let info = match opencl::device() {
+        Ok(info) => info,
+        Err(e) => {
+            assert!(!ci, "CI: no OpenCL device: {e}");
+            eprintln!("no OpenCL device here ({e}); testing the CPU backend only");
+            return Vec::new();
+        }
+    };
+    let case = |name: &str, precision: Precision, rows: bool, tolerance: f64| BackendCase {
+        name: name.into(),
+        make: Box::new(move |p: Arc<Plan>| {
+            let layout = if rows && p.n_instances() == 1 {
+                opencl::Layout::Rows
+            } else {
+                opencl::Layout::Ensemble
+            };
+            opencl::with_options(p, precision, opencl::Options { layout })
+                .unwrap_or_else(|e| panic!("opencl backend: {e}"))
+                .0
+        }),
+        tolerance,
+        f32: precision == Precision::F32,
+    };
+    let mut cases = vec![
+        case("opencl f32", Precision::F32, false, 2e-4),
+        case("opencl f32 rows", Precision::F32, true, 2e-4),
+    ];
+    if info.fp64 {
+        cases.push(case("opencl f64", Precision::F64, false, 1e-9));
+        cases.push(case("opencl f64 rows", Precision::F64, true, 1e-9));
+    }
+    cases
+}
+
+/// ‖a − b‖ / ‖b‖ (or the absolute norm where b is zero).
+pub fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    let d: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f64>()
+        .sqrt();
+    let n: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
+    if n > 0.0 { d / n } else { d }
 }
 
 /// Population values of instance `e` from a snapshot.

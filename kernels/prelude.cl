@@ -1,0 +1,154 @@
+// hetsim OpenCL prelude: counter-based random numbers and activation functions.
+//
+// The generated header that precedes this file defines
+//   real, realv, maskv, uintv, fltv   the scalar type, the lane vector (V instances), its mask
+//                                     type, and matching uint / float vectors
+//   dblv                              (HAS_FP64 only) the double lane vector
+//   LDV(p, i), STV(x, p, i)           load / store lane vector i of pointer p
+//   CVT_REALV, CVT_FLTV, CVT_DBLV     conversions to those vector types
+//   SEL(a, b, c)                      c ? b : a, lane-wise
+// Everything here mirrors src/rng.rs and src/activation.rs line by line, so that the device draws
+// the same numbers and applies the same functions as the CPU engine.
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+// Philox-4x32-10 (Random123). `c` is the counter, (k0, k1) the key; the result replaces c.
+// Defined once per integer type: uint (one instance) and uintv (V instances, one key per lane).
+#define PHILOX_DEFINE(NAME, UT)                                                              \
+    inline void NAME(UT *c, UT k0, UT k1) {                                                  \
+        UT c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];                                       \
+        for (int round = 0; round < 10; round++) {                                           \
+            if (round > 0) {                                                                 \
+                k0 += (UT)PHILOX_W0;                                                         \
+                k1 += (UT)PHILOX_W1;                                                         \
+            }                                                                                \
+            UT hi0 = mul_hi((UT)PHILOX_M0, c0), lo0 = (UT)PHILOX_M0 * c0;                    \
+            UT hi1 = mul_hi((UT)PHILOX_M1, c2), lo1 = (UT)PHILOX_M1 * c2;                    \
+            UT n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;                                       \
+            c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;                                            \
+        }                                                                                    \
+        c[0] = c0; c[1] = c1; c[2] = c2; c[3] = c3;                                          \
+    }
+PHILOX_DEFINE(philox_s, uint)
+PHILOX_DEFINE(philox_v, uintv)
+
+// Block `block` of draw (seed, stream, counter): counter = [block, counter lo, counter hi, stream].
+inline void draw_block_s(ulong seed, uint stream, ulong counter, uint block, uint *out) {
+    out[0] = block;
+    out[1] = (uint)counter;
+    out[2] = (uint)(counter >> 32);
+    out[3] = stream;
+    philox_s(out, (uint)seed, (uint)(seed >> 32));
+}
+
+// The same for V instances at once: the key differs per lane, the counter does not.
+inline void draw_block_v(uintv seed_lo, uintv seed_hi, uint stream, ulong counter, uint block,
+                         uintv *out) {
+    out[0] = (uintv)block;
+    out[1] = (uintv)(uint)counter;
+    out[2] = (uintv)(uint)(counter >> 32);
+    out[3] = (uintv)stream;
+    philox_v(out, seed_lo, seed_hi);
+}
+
+// floor(u01_f64(u) * n), exactly, as ((2u + 1) n) >> 33.
+inline uint pick_index(uint u, uint n) {
+    return (uint)((((ulong)u * 2ul + 1ul) * (ulong)n) >> 33);
+}
+
+// (u >> 9) + 0.5, times 2^-23: exact in f32 and strictly inside (0, 1).
+inline float u01_f32(uint u) { return ((float)(u >> 9) + 0.5f) * (1.0f / 8388608.0f); }
+inline fltv u01_f32v(uintv u) { return (CVT_FLTV(u >> 9) + 0.5f) * (1.0f / 8388608.0f); }
+
+// Box-Muller in f32 on one Philox output.
+inline void normals_f32_s(const uint *u, float *out) {
+    const float two_pi = 2.0f * M_PI_F;
+    float r0 = sqrt(-2.0f * log(u01_f32(u[0]))), t0 = two_pi * u01_f32(u[1]);
+    float r1 = sqrt(-2.0f * log(u01_f32(u[2]))), t1 = two_pi * u01_f32(u[3]);
+    out[0] = r0 * cos(t0); out[1] = r0 * sin(t0);
+    out[2] = r1 * cos(t1); out[3] = r1 * sin(t1);
+}
+inline void normals_f32_v(const uintv *u, fltv *out) {
+    const float two_pi = 2.0f * M_PI_F;
+    fltv r0 = sqrt(-2.0f * log(u01_f32v(u[0]))), t0 = two_pi * u01_f32v(u[1]);
+    fltv r1 = sqrt(-2.0f * log(u01_f32v(u[2]))), t1 = two_pi * u01_f32v(u[3]);
+    out[0] = r0 * cos(t0); out[1] = r0 * sin(t0);
+    out[2] = r1 * cos(t1); out[3] = r1 * sin(t1);
+}
+
+#ifdef HAS_FP64
+// (u + 0.5) * 2^-32: exact in f64 and strictly inside (0, 1).
+inline double u01_f64(uint u) { return ((double)u + 0.5) * (1.0 / 4294967296.0); }
+inline dblv u01_f64v(uintv u) { return (CVT_DBLV(u) + 0.5) * (1.0 / 4294967296.0); }
+
+inline void normals_f64_s(const uint *u, double *out) {
+    const double two_pi = 2.0 * M_PI;
+    double r0 = sqrt(-2.0 * log(u01_f64(u[0]))), t0 = two_pi * u01_f64(u[1]);
+    double r1 = sqrt(-2.0 * log(u01_f64(u[2]))), t1 = two_pi * u01_f64(u[3]);
+    out[0] = r0 * cos(t0); out[1] = r0 * sin(t0);
+    out[2] = r1 * cos(t1); out[3] = r1 * sin(t1);
+}
+inline void normals_f64_v(const uintv *u, dblv *out) {
+    const double two_pi = 2.0 * M_PI;
+    dblv r0 = sqrt(-2.0 * log(u01_f64v(u[0]))), t0 = two_pi * u01_f64v(u[1]);
+    dblv r1 = sqrt(-2.0 * log(u01_f64v(u[2]))), t1 = two_pi * u01_f64v(u[3]);
+    out[0] = r0 * cos(t0); out[1] = r0 * sin(t0);
+    out[2] = r1 * cos(t1); out[3] = r1 * sin(t1);
+}
+#endif
+
+// Standard normals for the simulation's noise, in the lane type. The CPU engine draws noise
+// with the f64 Box-Muller and rounds to its precision; a device with doubles does the same, a
+// device without them uses the f32 variant (equal to a few ulps away from the tails).
+inline void noise_normals_v(uintv seed_lo, uintv seed_hi, uint stream, ulong counter, uint block,
+                            realv *out) {
+    uintv u[4];
+    draw_block_v(seed_lo, seed_hi, stream, counter, block, u);
+#ifdef HAS_FP64
+    dblv n[4];
+    normals_f64_v(u, n);
+#else
+    fltv n[4];
+    normals_f32_v(u, n);
+#endif
+    for (int t = 0; t < 4; t++) out[t] = CVT_REALV(n[t]);
+}
+inline void noise_normals_s(ulong seed, uint stream, ulong counter, uint block, real *out) {
+    uint u[4];
+    draw_block_s(seed, stream, counter, block, u);
+#ifdef HAS_FP64
+    double n[4];
+    normals_f64_s(u, n);
+#else
+    float n[4];
+    normals_f32_s(u, n);
+#endif
+    for (int t = 0; t < 4; t++) out[t] = (real)n[t];
+}
+
+// Activation functions phi and their slopes, as in src/activation.rs (NaN propagates; relu'(0) = 0).
+#define ACT_DEFINE(SUF, T, ZERO, ONE)                                                        \
+    inline T act_linear##SUF(T u) { return u; }                                              \
+    inline T dact_linear##SUF(T u) { return ONE; }                                           \
+    inline T act_tanh##SUF(T u) { return tanh(u); }                                          \
+    inline T dact_tanh##SUF(T u) { T t = tanh(u); return ONE - t * t; }                      \
+    inline T act_relu##SUF(T u) { return SEL##SUF(u, ZERO, u <= ZERO); }                     \
+    inline T dact_relu##SUF(T u) {                                                           \
+        return SEL##SUF(SEL##SUF(ZERO, ONE, u > ZERO), u, isnan(u));                         \
+    }                                                                                        \
+    inline T act_sigmoid##SUF(T u) {                                                         \
+        T e = exp(-fabs(u));                                                                 \
+        return SEL##SUF(e / (ONE + e), ONE / (ONE + e), u >= ZERO);                          \
+    }                                                                                        \
+    inline T dact_sigmoid##SUF(T u) { T s = act_sigmoid##SUF(u); return s * (ONE - s); }     \
+    inline T act_softplus##SUF(T u) {                                                        \
+        return SEL##SUF(ZERO, u, u > ZERO) + log1p(exp(-fabs(u)));                           \
+    }                                                                                        \
+    inline T dact_softplus##SUF(T u) { return act_sigmoid##SUF(u); }
+
+#define SEL_s(a, b, c) ((c) ? (b) : (a))
+ACT_DEFINE(_s, real, (real)0, (real)1)
+ACT_DEFINE(_v, realv, (realv)0, (realv)1)

@@ -1,0 +1,666 @@
+//! OpenCL C generated from the plan: the header that fixes types and sizes, and the pieces both
+//! kernel layouts share (presynaptic rates, θ terms, activation names).
+//!
+//! Nothing here knows a rule by name. A motif's update is assembled from the θ terms that are
+//! non-zero in some instance, a population's activation picks one of the prelude's functions by
+//! name, and every size and offset becomes a literal, so the compiler sees constant loop bounds.
+//! Adding a θ term or an activation means adding it to the prelude and to these tables, not
+//! writing a kernel.
+
+use super::model::{Delay, Model, TaskTag};
+use crate::activation::Activation;
+use std::fmt::Write;
+
+pub(crate) const PRELUDE: &str = include_str!("../../../kernels/prelude.cl");
+pub(crate) const STIMULUS: &str = include_str!("../../../kernels/stimulus.cl");
+pub(crate) const RNG_CHECK: &str = include_str!("../../../kernels/rng_check.cl");
+pub(crate) const ENSEMBLE: &str = include_str!("../../../kernels/ensemble.cl");
+pub(crate) const ROWS: &str = include_str!("../../../kernels/rows.cl");
+
+/// Types of one compilation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Types {
+    /// `real` is double (else float).
+    pub f64: bool,
+    /// The device has doubles (noise and stimuli are then drawn in f64, as on the CPU).
+    pub fp64: bool,
+    /// Lanes per work-item.
+    pub v: usize,
+}
+
+/// The header: types, vector helpers and, when `model` is given, its sizes.
+pub(crate) fn header(t: Types) -> String {
+    let mut h = String::new();
+    let real = if t.f64 { "double" } else { "float" };
+    let mask = if t.f64 { "long" } else { "int" };
+    if t.fp64 {
+        h.push_str("#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n#define HAS_FP64 1\n");
+    }
+    let _ = writeln!(h, "typedef {real} real;");
+    let _ = writeln!(
+        h,
+        "typedef {} taskt;",
+        if t.fp64 { "double" } else { "float" }
+    );
+    let _ = writeln!(
+        h,
+        "typedef {} acct;",
+        if t.fp64 { "double" } else { "float" }
+    );
+    let acc = if t.fp64 { "double" } else { "float" };
+    if t.v == 1 {
+        let _ = writeln!(
+            h,
+            "typedef {real} realv;\ntypedef {mask} maskv;\ntypedef uint uintv;\ntypedef float fltv;\ntypedef {acc} accv;"
+        );
+        if t.fp64 {
+            h.push_str("typedef double dblv;\n#define CVT_DBLV convert_double\n");
+        }
+        let _ = writeln!(
+            h,
+            "#define LDV(p, i) ((p)[(i)])\n#define STV(x, p, i) ((p)[(i)] = (x))\n#define CVT_REALV convert_{real}\n#define CVT_FLTV convert_float\n#define CVT_ACCV convert_{acc}\n#define SEL_v(a, b, c) ((c) ? (b) : (a))\n#define MASK01(m) ((uint)((m) ? 1u : 0u))"
+        );
+    } else {
+        let v = t.v;
+        let _ = writeln!(
+            h,
+            "typedef {real}{v} realv;\ntypedef {mask}{v} maskv;\ntypedef uint{v} uintv;\ntypedef float{v} fltv;\ntypedef {acc}{v} accv;"
+        );
+        if t.fp64 {
+            let _ = writeln!(
+                h,
+                "typedef double{v} dblv;\n#define CVT_DBLV convert_double{v}"
+            );
+        }
+        let _ = writeln!(
+            h,
+            "#define LDV(p, i) vload{v}((i), (p))\n#define STV(x, p, i) vstore{v}((x), (i), (p))\n#define CVT_REALV convert_{real}{v}\n#define CVT_FLTV convert_float{v}\n#define CVT_ACCV convert_{acc}{v}\n#define SEL_v(a, b, c) select((a), (b), (c))\n#define MASK01(m) convert_uint{v}(-(m))"
+        );
+    }
+    h
+}
+
+/// Sizes and offsets the stimulus generator needs.
+pub(crate) fn model_defines(m: &Model) -> String {
+    let mut h = String::new();
+    let _ = writeln!(
+        h,
+        "#define E_PAD {}u\n#define V {}u\n#define EV {}u",
+        m.e_pad,
+        m.v,
+        m.e_pad / m.v
+    );
+    let _ = writeln!(
+        h,
+        "#define N_IN {}u\n#define N_OUT {}u\n#define HIDDEN {}u",
+        m.n_in,
+        m.n_out,
+        m.hidden()
+    );
+    let _ = writeln!(
+        h,
+        "#define PL_SEED {}u\n#define PL_TASK {}u\n#define PL_ROWS {}u\n#define PL_NROWS {}u\n#define PL_NDATA {}u",
+        m.pl_seed, m.pl_task, m.pl_rows, m.pl_nrows, m.pl_ndata
+    );
+    let _ = writeln!(
+        h,
+        "#define S_XCUR {}u\n#define S_YCUR {}u",
+        m.xcur_off, m.ycur_off
+    );
+    h.push_str(match m.task {
+        TaskTag::Linear => "#define TASK_LINEAR 1\n",
+        TaskTag::Tanh { .. } => "#define TASK_TANH 1\n",
+        TaskTag::Mixture => "#define TASK_MIXTURE 1\n",
+        TaskTag::Dataset => "#define TASK_DATASET 1\n",
+    });
+    h
+}
+
+/// The suffix of the prelude's functions for an activation.
+pub(crate) fn act_name(a: Activation) -> &'static str {
+    match a {
+        Activation::Linear => "linear",
+        Activation::Tanh => "tanh",
+        Activation::Relu => "relu",
+        Activation::Sigmoid => "sigmoid",
+        Activation::Softplus => "softplus",
+    }
+}
+
+/// A C literal for a double.
+pub(crate) fn lit(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:?}")
+    } else {
+        "0.0".into()
+    }
+}
+
+/// The streams the CPU engine draws noise from.
+pub(crate) fn noise_stream(pop: &str) -> u32 {
+    crate::rng::stream_id(&format!("noise/{pop}"))
+}
+pub(crate) fn wnoise_stream(proj: &str) -> u32 {
+    crate::rng::stream_id(&format!("wnoise/{proj}"))
+}
+
+/// Generates the ensemble kernel: one work-item advances `V` interleaved instances through
+/// whole steps, many steps per launch.
+pub(crate) fn ensemble_source(m: &Model, t: Types) -> String {
+    let mut g = Ens {
+        m,
+        b: String::new(),
+    };
+    g.step();
+    let mut src = header(t);
+    src.push_str(&model_defines(m));
+    src.push_str(PRELUDE);
+    src.push_str(STIMULUS);
+    let body = g.b;
+    src.push_str(
+        &ENSEMBLE
+            .replace("/*@STEP@*/", &body)
+            .replace("/*@TRACE_SLOTS@*/", &m.trace_slots.to_string()),
+    );
+    src
+}
+
+struct Ens<'a> {
+    m: &'a Model,
+    b: String,
+}
+
+impl Ens<'_> {
+    fn line(&mut self, s: impl AsRef<str>) {
+        self.b.push_str(s.as_ref());
+        self.b.push('\n');
+    }
+
+    /// Lane vector of element `k` (an expression) of the state arena at offset `off`.
+    fn s(&self, off: usize, k: &str) -> String {
+        format!("LDV(s, ({off}u + {k}) * EV)")
+    }
+    fn p(&self, row: usize) -> String {
+        format!("LDV(p, {row}u * EV)")
+    }
+    fn z(&self, pop: usize, k: &str) -> String {
+        self.s(self.m.z_off(pop, 0), k)
+    }
+    fn u(&self, pop: usize, k: &str) -> String {
+        self.s(self.m.u_off(pop, 0), k)
+    }
+
+    /// Presynaptic rate `j` of projection q as the CPU's `delayed_rates` gives it.
+    fn pre(&self, q: usize, j: &str) -> String {
+        let m = self.m;
+        let from = m.plan.projections[q].from;
+        match m.delay[q] {
+            Delay::None => self.z(from, j),
+            Delay::Uniform(_) => format!(
+                "(rv{q} ? {} : (realv)0)",
+                self.s(m.ring_off[q].unwrap_or(0), &format!("rs{q} + {j}"))
+            ),
+            Delay::PerInstance(_) => self.s(m.pre_off[q].unwrap_or(0), j),
+        }
+    }
+
+    /// Makes `pre(q, ·)` valid for this step (ring slot, or the per-lane gather).
+    fn prepare_pre(&mut self, q: usize) {
+        let m = self.m;
+        let proj = &m.plan.projections[q];
+        let len = m.ring_len[q];
+        match m.delay[q] {
+            // Uniform delays are resolved once at the top of the step (`ring_slots`).
+            Delay::None | Delay::Uniform(_) => {}
+            Delay::PerInstance(row) => {
+                let (ring, pre, zf, cols) = (
+                    m.ring_off[q].unwrap_or(0),
+                    m.pre_off[q].unwrap_or(0),
+                    m.z_off(proj.from, 0),
+                    proj.cols,
+                );
+                self.line(format!(
+                    "for (uint l = 0; l < V; l++) {{ const uint inst = g * V + l; const ulong d = PL[{row}u * E_PAD + inst];\n  for (uint j = 0; j < {cols}u; j++) S[({pre}u + j) * E_PAD + inst] = d == 0 ? S[({zf}u + j) * E_PAD + inst] : (n < d ? (real)0 : S[({ring}u + ((n - d) % {len}ul) * {cols}u + j) * E_PAD + inst]);\n}}"
+                ));
+            }
+        }
+    }
+
+    /// `acc += sign · Σ_j W[i][j] pre[j]` for every projection into `pop` (row i).
+    fn products(&mut self, pop: usize) {
+        let m = self.m;
+        for &q in &m.inputs_of[pop] {
+            let proj = &m.plan.projections[q];
+            let w = m.w_off[q];
+            let cols = proj.cols;
+            let pre = self.pre(q, "j");
+            self.line(format!(
+                "  {{ realv sum = (realv)0; for (uint j = 0; j < {cols}u; j++) sum += LDV(w, ({w}u + i * {cols}u + j) * EV) * {pre}; acc += sg{q} * sum; }}"
+            ));
+        }
+    }
+
+    /// bias + Σ products, times the φ' gain, for every unit of `pop`, stored at `dst`.
+    fn sum_input(&mut self, pop: usize, dst: usize) {
+        let m = self.m;
+        let pp = &m.plan.populations[pop];
+        for &q in &m.inputs_of[pop] {
+            self.prepare_pre(q);
+            let row = m.sign[q];
+            self.line(format!("const realv sg{q} = {};", self.p(row)));
+        }
+        self.line(format!(
+            "for (uint i = 0; i < {}u; i++) {{\n  realv acc = {};",
+            pp.size,
+            self.p(m.bias[pop])
+        ));
+        self.products(pop);
+        if let Some(gsrc) = pp.gain_from {
+            let a = act_name(m.plan.populations[gsrc].activation);
+            self.line(format!("  acc *= dact_{a}_v({});", self.u(gsrc, "i")));
+        }
+        self.line(format!("  STV(acc, s, ({dst}u + i) * EV);\n}}"));
+    }
+
+    /// u += scale · N(0, 1), drawn per 4-unit block as the CPU does.
+    fn noise(&mut self, pop: usize) {
+        let m = self.m;
+        let Some(row) = m.noise[pop] else { return };
+        let pp = &m.plan.populations[pop];
+        let stream = noise_stream(&pp.name);
+        let uo = m.u_off(pop, 0);
+        self.line(format!(
+            "{{ const realv scale = {};\n  for (uint b = 0; b < {}u; b++) {{ realv nz[4]; noise_normals_v(k0, k1, {stream}u, n, b, nz);\n    for (uint t = 0; t < 4 && 4 * b + t < {}u; t++) STV(LDV(s, ({uo}u + 4 * b + t) * EV) + scale * nz[t], s, ({uo}u + 4 * b + t) * EV); }} }}",
+            self.p(row),
+            pp.size.div_ceil(4),
+            pp.size
+        ));
+    }
+
+    /// Ring slots of this step for projections whose delay is the same in every instance.
+    fn ring_slots(&mut self) {
+        let m = self.m;
+        for (q, proj) in m.plan.projections.iter().enumerate() {
+            if let Delay::Uniform(d) = m.delay[q] {
+                let len = m.ring_len[q];
+                self.line(format!(
+                    "const int rv{q} = n >= {d}ul; const ulong rs{q} = rv{q} ? ((n - {d}ul) % {len}ul) * {}ul : 0ul;",
+                    proj.cols
+                ));
+            }
+        }
+    }
+
+    fn step(&mut self) {
+        let m = self.m;
+        let plan = &m.plan;
+        let pops = &plan.populations;
+        self.ring_slots();
+
+        // 1. Stimulus: per lane, a new sample when the schedule moves on.
+        self.line("for (uint l = 0; l < V; l++) {\n  const uint inst = g * V + l;");
+        self.line(format!(
+            "  const ulong per = PL[{}u * E_PAD + inst], shown = PL[{}u * E_PAD + inst];",
+            m.pl_period, m.pl_present
+        ));
+        self.line("  const ulong k = n / per;\n  if (k != SAMPLE[inst]) { SAMPLE[inst] = k; gen_sample(inst, k, PL, TD, TR, XS, S); }");
+        self.line(format!(
+            "  S[{}u * E_PAD + inst] = (n % per) < shown ? (real)1 : (real)0;\n}}",
+            m.pres_off
+        ));
+        self.line(format!(
+            "const maskv present = {} != (realv)0;",
+            self.s(m.pres_off, "0")
+        ));
+        let drive = |pop: usize, src: usize, n: usize, g: &mut Ens| {
+            let zo = m.z_off(pop, 0);
+            g.line(format!(
+                "for (uint j = 0; j < {n}u; j++) STV(SEL_v((realv)0, LDV(s, ({src}u + j) * EV), present), s, ({zo}u + j) * EV);"
+            ));
+        };
+        drive(plan.input, m.xcur_off, m.n_in, self);
+        if let Some(out) = &plan.output {
+            drive(out.target, m.ycur_off, m.n_out, self);
+        }
+
+        // 2. Instantaneous populations in order; 3. inputs of rate populations.
+        for &p in &plan.order {
+            if !pops[p].instantaneous {
+                continue;
+            }
+            self.line(format!("{{ // instantaneous population {}", pops[p].name));
+            self.sum_input(p, m.u_off(p, 0));
+            self.noise(p);
+            let a = act_name(pops[p].activation);
+            self.line(format!(
+                "for (uint i = 0; i < {}u; i++) STV(act_{a}_v({}), s, ({}u + i) * EV);\n}}",
+                pops[p].size,
+                self.u(p, "i"),
+                m.z_off(p, 0)
+            ));
+        }
+        for &p in &plan.order {
+            if pops[p].instantaneous {
+                continue;
+            }
+            if let Some(dst) = m.inp_off[p] {
+                self.line(format!("{{ // input of {}", pops[p].name));
+                self.sum_input(p, dst);
+                self.line("}");
+            }
+        }
+
+        // 4. Window accumulators.
+        self.accumulate();
+
+        // 5. Weight updates.
+        for mi in 0..plan.motifs.len() {
+            self.update(mi);
+        }
+
+        // 6. Integration of rate populations.
+        for &p in &plan.order {
+            if pops[p].instantaneous {
+                continue;
+            }
+            let Some(inp) = m.inp_off[p] else { continue };
+            let a = act_name(pops[p].activation);
+            let (uo, zo) = (m.u_off(p, 0), m.z_off(p, 0));
+            self.line(format!(
+                "{{ // integrate {}\n  const realv leak = {};\n  for (uint i = 0; i < {}u; i++) {{ const realv in = {}; realv u = {}; u = in + (u - in) * leak; STV(u, s, ({uo}u + i) * EV); STV(act_{a}_v(u), s, ({zo}u + i) * EV); }}",
+                pops[p].name,
+                self.p(m.leak[p]),
+                pops[p].size,
+                self.s(inp, "i"),
+                self.u(p, "i"),
+            ));
+            if m.noise[p].is_some() {
+                self.noise(p);
+                self.line(format!(
+                    "  for (uint i = 0; i < {}u; i++) STV(act_{a}_v({}), s, ({zo}u + i) * EV);",
+                    pops[p].size,
+                    self.u(p, "i")
+                ));
+            }
+            self.line("}");
+        }
+
+        // Tied matrices copy their partner's transpose.
+        for (q, proj) in plan.projections.iter().enumerate() {
+            let (Some(row), Some(t)) = (m.tied[q], proj.tied_to) else {
+                continue;
+            };
+            let src = &plan.projections[t];
+            self.line(format!(
+                "{{ const maskv tie = {} != (realv)0;\n  for (uint i = 0; i < {}u; i++) for (uint j = 0; j < {}u; j++) {{ const uint d = ({}u + j * {}u + i) * EV; STV(SEL_v(LDV(w, d), LDV(w, ({}u + i * {}u + j) * EV), tie), w, d); }} }}",
+                self.p(row),
+                src.rows,
+                src.cols,
+                m.w_off[q],
+                src.rows,
+                m.w_off[t],
+                src.cols
+            ));
+        }
+
+        // 7. Ring buffers take the presynaptic rates.
+        for (q, proj) in plan.projections.iter().enumerate() {
+            let Some(ring) = m.ring_off[q] else { continue };
+            let len = m.ring_len[q];
+            self.line(format!(
+                "{{ const ulong slot = (n % {len}ul) * {}u; for (uint j = 0; j < {}u; j++) STV({}, s, ({ring}u + slot + j) * EV); }}",
+                proj.cols,
+                proj.cols,
+                self.z(proj.from, "j")
+            ));
+        }
+    }
+
+    fn accumulate(&mut self) {
+        let m = self.m;
+        let plan = &m.plan;
+        if let Some(out) = &plan.output {
+            let n = plan.populations[out.output].size;
+            self.line(format!(
+                "{{ accv loss = (accv)0; realv by = {}, bt = {}; maskv iy = (maskv)0, it = (maskv)0;",
+                self.z(out.output, "0"),
+                self.z(out.target, "0")
+            ));
+            self.line(format!(
+                "  for (uint i = 0; i < {n}u; i++) {{ const realv y = {}, t = {};\n    const accv d = CVT_ACCV(SEL_v((realv)0, t, present)) - CVT_ACCV(SEL_v((realv)0, y, present)); loss += (acct)0.5 * d * d;\n    const maskv gy = y > by, gt = t > bt; by = SEL_v(by, y, gy); iy = SEL_v(iy, (maskv)i, gy); bt = SEL_v(bt, t, gt); it = SEL_v(it, (maskv)i, gt); }}",
+                self.z(out.output, "i"),
+                self.z(out.target, "i")
+            ));
+            self.line(format!(
+                "  STV(LDV(lossp, 0) + loss * (acct){}, lossp, 0);\n  STV(LDV(cntp, 0) + MASK01(present), cntp, 0);\n  STV(LDV(cntp, EV) + MASK01(present & (iy == it)), cntp, EV); }}",
+                lit(plan.dt_s)
+            ));
+        }
+        let dt = format!("(real){}", lit(plan.dt_s));
+        if m.accumulate.backprop
+            && let (Some(order), Some(out)) = (&plan.forward_order, &plan.output)
+        {
+            for &p in order.iter().rev() {
+                let Some(dp) = m.delta_off[p] else { continue };
+                let size = plan.populations[p].size;
+                if p == out.output {
+                    self.line(format!(
+                        "for (uint i = 0; i < {size}u; i++) STV({}, s, ({dp}u + i) * EV);",
+                        self.z(out.error, "i")
+                    ));
+                } else if plan.populations[p].role == crate::spec::Role::Rate {
+                    self.line(format!(
+                        "for (uint j = 0; j < {size}u; j++) STV((realv)0, s, ({dp}u + j) * EV);"
+                    ));
+                    for &q in &m.forward_out_of[p] {
+                        let proj = &plan.projections[q];
+                        let Some(dto) = m.delta_off[proj.to] else {
+                            continue;
+                        };
+                        self.line(format!(
+                            "{{ const realv sgn = {};\n  for (uint i = 0; i < {}u; i++) {{ const realv sd = sgn * {};\n    for (uint j = 0; j < {}u; j++) STV(LDV(s, ({dp}u + j) * EV) + LDV(w, ({}u + i * {}u + j) * EV) * sd, s, ({dp}u + j) * EV); }} }}",
+                            self.p(m.sign[q]),
+                            proj.rows,
+                            self.s(dto, "i"),
+                            proj.cols,
+                            m.w_off[q],
+                            proj.cols
+                        ));
+                    }
+                    let a = act_name(plan.populations[p].activation);
+                    self.line(format!(
+                        "for (uint j = 0; j < {size}u; j++) STV(LDV(s, ({dp}u + j) * EV) * dact_{a}_v({}), s, ({dp}u + j) * EV);",
+                        self.u(p, "j")
+                    ));
+                }
+            }
+        }
+        for (q, proj) in plan.projections.iter().enumerate() {
+            let (rows, cols) = (proj.rows, proj.cols);
+            let pre = self.pre(q, "j");
+            let outer = |acc: Option<usize>, a: String, g: &mut Ens| {
+                if let Some(acc) = acc {
+                    g.line(format!(
+                        "for (uint i = 0; i < {rows}u; i++) {{ const realv si = {a} * {dt};\n  for (uint j = 0; j < {cols}u; j++) STV(LDV(a, ({acc}u + i * {cols}u + j) * EV) + si * {pre}, a, ({acc}u + i * {cols}u + j) * EV); }}"
+                    ));
+                }
+            };
+            if let (Some(_), Some(dto)) = (m.acc_bp[q], m.delta_off[proj.to]) {
+                outer(m.acc_bp[q], self.s(dto, "i"), self);
+            }
+            if let Some(mot) = proj.motif
+                && let Some(mp) = plan.motifs[mot].modulator
+            {
+                outer(m.acc_mx[q], self.z(mp, "i"), self);
+                outer(m.acc_ux[q], self.u(proj.to, "i"), self);
+            }
+        }
+        if m.trace_slots > 0 {
+            self.trace();
+        }
+    }
+
+    /// Instance 0's trace values (lane 0 of work-item 0), as the CPU's `record_traces`.
+    fn trace(&mut self) {
+        let m = self.m;
+        let plan = &m.plan;
+        let sc = |off: usize| format!("S[({off}u) * E_PAD]");
+        self.line(format!(
+            "if (g == 0 && n < {}ul && n % {}ul == 0) {{ __global real *tr = TRACE + (n / {}ul) * 5;",
+            plan.trace_steps, m.trace_every, m.trace_every
+        ));
+        self.line(format!("  tr[0] = {};", sc(m.z_off(plan.input, 0))));
+        if let Some(out) = &plan.output {
+            self.line(format!(
+                "  tr[1] = {}; tr[2] = {}; tr[3] = {};",
+                sc(m.z_off(out.output, 0)),
+                sc(m.z_off(out.target, 0)),
+                sc(m.z_off(out.error, 0))
+            ));
+        }
+        if let Some(motif) = plan.motifs.first() {
+            let proj = &plan.projections[motif.projection];
+            let x = sc(m.z_off(proj.from, 0));
+            let z = sc(m.z_off(proj.to, 0));
+            let mm = motif
+                .modulator
+                .map(|mi| sc(m.z_off(mi, 0)))
+                .unwrap_or("(real)0".into());
+            let w = format!("W[{}u * E_PAD]", m.w_off[motif.projection]);
+            let th = m.trace_theta.map(|c| format!("(real){}", lit(c)));
+            self.line(format!(
+                "  {{ const real x = {x}, z = {z}, mm = {mm}, w0 = {w};\n    tr[4] = {} * mm * x + {} * z * x + {} * z * z * w0 + {} * z + {} * x + {} * mm + {}; }}",
+                th[0], th[1], th[2], th[3], th[4], th[5], th[6]
+            ));
+        }
+        self.line("}");
+    }
+
+    /// The motif's update of its projection, term by term (as the CPU's `update_weights`).
+    fn update(&mut self, mi: usize) {
+        let m = self.m;
+        let plan = &m.plan;
+        let motif = &plan.motifs[mi];
+        let q = motif.projection;
+        let proj = &plan.projections[q];
+        let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
+        let th = m.theta[mi];
+        let thv = |k: usize| th[k].map(|r| format!("LDV(p, {r}u * EV)"));
+        self.line(format!(
+            "{{ // plasticity of {}\n  const realv kw = {};",
+            proj.name,
+            self.p(m.rate_w[mi])
+        ));
+        let mut vars = Vec::new();
+        for (k, v) in thv_all(&thv).into_iter().enumerate() {
+            if let Some(v) = v {
+                vars.push(format!("th{k} = {v}"));
+            }
+        }
+        if !vars.is_empty() {
+            self.line(format!("  const realv {};", vars.join(", ")));
+        }
+        let general = m.general[mi] || m.acc_dw[q].is_some();
+        if general {
+            let g = m.decay[mi].map(|r| format!("LDV(p, {r}u * EV)"));
+            self.line(format!(
+                "  const realv gd = {};",
+                g.unwrap_or("(realv)1".into())
+            ));
+            if th[4].is_some() {
+                self.line("  const realv xk = kw * th4;");
+            }
+        }
+        self.line(format!(
+            "  for (uint i = 0; i < {rows}u; i++) {{\n    const realv zi = {};",
+            self.z(proj.to, "i")
+        ));
+        let modulator = motif.modulator;
+        if let Some(mp) = modulator {
+            self.line(format!("    const realv mi = {};", self.z(mp, "i")));
+        } else {
+            self.line("    const realv mi = (realv)0;");
+        }
+        let sum = |parts: Vec<&str>| {
+            if parts.is_empty() {
+                None
+            } else {
+                Some(parts.join(" + "))
+            }
+        };
+        let mut a_parts = Vec::new();
+        if th[0].is_some() {
+            a_parts.push("th0 * mi");
+        }
+        if th[1].is_some() {
+            a_parts.push("th1 * zi");
+        }
+        let a = sum(a_parts).map(|s| format!("kw * ({s})"));
+        let zz = th[2].map(|_| "kw * th2 * zi * zi".to_string());
+        let mut c_parts = Vec::new();
+        if th[3].is_some() {
+            c_parts.push("th3 * zi");
+        }
+        if th[5].is_some() {
+            c_parts.push("th5 * mi");
+        }
+        if th[6].is_some() {
+            c_parts.push("th6");
+        }
+        let c = sum(c_parts).map(|s| format!("kw * ({s})"));
+        self.line(format!(
+            "    const realv ai = {};",
+            a.unwrap_or("(realv)0".into())
+        ));
+        let pre = self.pre(q, "j");
+        let wij = format!("({wo}u + i * {cols}u + j) * EV");
+        if !general {
+            self.line(format!(
+                "    for (uint j = 0; j < {cols}u; j++) STV(LDV(w, {wij}) + ai * {pre}, w, {wij});"
+            ));
+        } else {
+            if let Some(zz) = &zz {
+                self.line(format!("    const realv zz = {zz};"));
+            }
+            if let Some(c) = &c {
+                self.line(format!("    const realv ci = {c};"));
+            }
+            let mut inc = if th[4].is_some() {
+                "(ai + xk) * x".to_string()
+            } else {
+                "ai * x".to_string()
+            };
+            if c.is_some() {
+                inc.push_str(" + ci");
+            }
+            if zz.is_some() {
+                inc.push_str(" + zz * wv");
+            }
+            let accum = m.acc_dw[q]
+                .map(|ao| {
+                    format!(
+                        " STV(LDV(a, ({ao}u + i * {cols}u + j) * EV) + inc, a, ({ao}u + i * {cols}u + j) * EV);"
+                    )
+                })
+                .unwrap_or_default();
+            self.line(format!(
+                "    for (uint j = 0; j < {cols}u; j++) {{ const realv x = {pre}; const realv wv = LDV(w, {wij}); const realv inc = {inc}; STV(wv * gd + inc, w, {wij});{accum} }}"
+            ));
+        }
+        self.line("  }");
+        if let Some(row) = m.wnoise[mi] {
+            let stream = wnoise_stream(&proj.name);
+            let n = proj.synapses();
+            self.line(format!(
+                "  {{ const realv scale = {};\n    for (uint b = 0; b < {}u; b++) {{ realv nz[4]; noise_normals_v(k0, k1, {stream}u, n, b, nz);\n      for (uint t = 0; t < 4 && 4 * b + t < {n}u; t++) STV(LDV(w, ({wo}u + 4 * b + t) * EV) + scale * nz[t], w, ({wo}u + 4 * b + t) * EV); }} }}",
+                self.p(row),
+                n.div_ceil(4)
+            ));
+        }
+        self.line("}");
+    }
+}
+
+fn thv_all(f: &dyn Fn(usize) -> Option<String>) -> Vec<Option<String>> {
+    (0..crate::rule::N_TERMS).map(f).collect()
+}

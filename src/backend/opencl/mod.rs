@@ -1,0 +1,925 @@
+//! The OpenCL backend: the CPU engine's step, generated as OpenCL C from the plan and kept on
+//! the device.
+//!
+//! - Kernels are generated (`codegen`, `rows`) from the plan and the θ basis around the sources
+//!   in `kernels/`: one template runs every rule, θ terms that are zero in every instance are
+//!   left out, and sizes and offsets are literals.
+//! - Everything stays resident: weights, state, the stimulus stream (regenerated on the device
+//!   from [`crate::task::DeviceTaskForm`] with the host's Philox), and the window accumulators.
+//!   The host reads back only in [`Backend::snapshot`] and [`Backend::take_window`].
+//! - Two layouts. An ensemble runs one work-item per `V` instances (instance-interleaved
+//!   buffers, the `V` lanes as one OpenCL vector) through whole steps, many steps per launch.
+//!   A single large instance runs a few row-parallel kernels per step with the plasticity fused
+//!   into the next forward product (`rows`).
+//! - The device is found at run time (`platform`): without an OpenCL library or device every
+//!   entry point returns an [`OpenClError`] that says what to install.
+//!
+//! Environment: `HETSIM_OPENCL_DEVICE=<n>` picks a device by its number in `hetsim devices`;
+//! `HETSIM_OPENCL_LAYOUT=ensemble|rows` overrides the choice of layout.
+//!
+//! Supported: euler and exponential_euler, instantaneous populations, φ' gains, delays, tied
+//! projections, per-instance θ/τ_w/τ_decay/noise, population and weight noise, stimulus timing
+//! with gaps, freeze. Not yet: rk4 (a clear error asks for `--backend cpu`).
+
+mod codegen;
+mod model;
+pub mod platform;
+mod rows;
+
+pub use platform::{DeviceInfo, INSTALL_HINT, PlatformInfo, platforms};
+
+use crate::backend::{Backend, Precision, ProjectionWindow, Snapshot, TracePoint, Window};
+use crate::plan::Plan;
+use crate::spec::Role;
+use codegen::Types;
+use model::Model;
+use opencl3::command_queue::CommandQueue;
+use opencl3::kernel::Kernel;
+use opencl3::memory::{Buffer, CL_MEM_READ_WRITE, ClMem};
+use opencl3::types::{CL_BLOCKING, cl_mem};
+use platform::Shared;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Why the OpenCL backend cannot run (here, or this plan).
+#[derive(Debug, thiserror::Error)]
+pub enum OpenClError {
+    #[error("the OpenCL library (libOpenCL.so.1) could not be loaded; {INSTALL_HINT}")]
+    NoLibrary,
+    #[error("no OpenCL platform is installed ({0}); {INSTALL_HINT}")]
+    NoPlatform(String),
+    #[error("the OpenCL platforms offer no device; {INSTALL_HINT}")]
+    NoDevice,
+    /// An earlier attempt to open the device failed (the reason is kept as text).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{what} failed: {message}")]
+    Api { what: &'static str, message: String },
+    #[error("the generated OpenCL program did not build ({code}):\n{log}")]
+    Build { code: String, log: String },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// How the work is laid out on the device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// Rows for one instance with at least [`ROWS_MIN_SYNAPSES`] synapses, else ensemble.
+    #[default]
+    Auto,
+    /// One work-item per `V` instances, whole steps per work-item.
+    Ensemble,
+    /// Row-parallel kernels for a single instance.
+    Rows,
+}
+
+/// A single instance this large runs row-parallel under [`Layout::Auto`].
+pub const ROWS_MIN_SYNAPSES: usize = 20_000;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    pub layout: Layout,
+}
+
+/// The OpenCL backend for `plan`, with a description of its device.
+/// `HETSIM_OPENCL_LAYOUT=ensemble|rows` overrides the automatic choice of layout.
+pub fn new(
+    plan: Arc<Plan>,
+    precision: Precision,
+) -> Result<(Box<dyn Backend>, String), OpenClError> {
+    let layout = match std::env::var("HETSIM_OPENCL_LAYOUT").as_deref() {
+        Ok("ensemble") => Layout::Ensemble,
+        Ok("rows") => Layout::Rows,
+        Ok("auto") | Err(_) => Layout::Auto,
+        Ok(other) => {
+            return Err(OpenClError::Unsupported(format!(
+                "HETSIM_OPENCL_LAYOUT must be auto, ensemble or rows, not `{other}`"
+            )));
+        }
+    };
+    with_options(plan, precision, Options { layout })
+}
+
+pub fn with_options(
+    plan: Arc<Plan>,
+    precision: Precision,
+    options: Options,
+) -> Result<(Box<dyn Backend>, String), OpenClError> {
+    let shared = platform::shared()?;
+    let device = format!("{} ({})", shared.info.name, shared.platform);
+    let backend: Box<dyn Backend> = match precision {
+        Precision::F32 => Box::new(OpenClBackend::<f32>::new(shared, plan, options)?),
+        Precision::F64 => {
+            if !shared.info.fp64 {
+                return Err(OpenClError::Unsupported(format!(
+                    "the OpenCL device {} has no double precision; use --precision f32 or --backend cpu",
+                    shared.info.name
+                )));
+            }
+            Box::new(OpenClBackend::<f64>::new(shared, plan, options)?)
+        }
+    };
+    Ok((backend, device))
+}
+
+/// The device this process would use, or why there is none.
+pub fn device() -> Result<DeviceInfo, OpenClError> {
+    Ok(platform::shared()?.info.clone())
+}
+
+/// Draw `(seed, stream, counter)` of length `n` on the device: raw words, f32 normals and (where
+/// the device has doubles) f64 normals, laid out as `rng::fill_*` lays them out.
+pub struct RngDraw {
+    pub words: Vec<u32>,
+    pub normals_f32: Vec<f32>,
+    pub normals_f64: Option<Vec<f64>>,
+}
+
+pub fn rng_draw(seed: u64, stream: u32, counter: u64, n: usize) -> Result<RngDraw, OpenClError> {
+    let shared = platform::shared()?;
+    let fp64 = shared.info.fp64;
+    let src = format!(
+        "{}{}{}",
+        codegen::header(Types {
+            f64: false,
+            fp64,
+            v: 1
+        }),
+        codegen::PRELUDE,
+        codegen::RNG_CHECK
+    );
+    let program = shared.program(&src)?;
+    let queue = shared.queue()?;
+    let kernel = Kernel::create(&program, "rng_fill").map_err(api("clCreateKernel"))?;
+    let n = n.max(1);
+    let words = buffer::<u32>(&shared, n)?;
+    let f32s = buffer::<f32>(&shared, n)?;
+    let f64s = buffer::<f64>(&shared, n)?;
+    let n32 = n as u32;
+    // SAFETY: the arguments match the kernel's signature in kernels/rng_check.cl.
+    unsafe {
+        kernel.set_arg(0, &seed).map_err(api("clSetKernelArg"))?;
+        kernel.set_arg(1, &stream).map_err(api("clSetKernelArg"))?;
+        kernel.set_arg(2, &counter).map_err(api("clSetKernelArg"))?;
+        kernel.set_arg(3, &n32).map_err(api("clSetKernelArg"))?;
+        kernel
+            .set_arg(4, &words.get())
+            .map_err(api("clSetKernelArg"))?;
+        kernel
+            .set_arg(5, &f32s.get())
+            .map_err(api("clSetKernelArg"))?;
+        if fp64 {
+            kernel
+                .set_arg(6, &f64s.get())
+                .map_err(api("clSetKernelArg"))?;
+        }
+    }
+    launch(&queue, &kernel, n.div_ceil(4), None)?;
+    let mut out = RngDraw {
+        words: vec![0; n],
+        normals_f32: vec![0.0; n],
+        normals_f64: fp64.then(|| vec![0.0; n]),
+    };
+    read(&queue, &words, &mut out.words)?;
+    read(&queue, &f32s, &mut out.normals_f32)?;
+    if let Some(v) = &mut out.normals_f64 {
+        read(&queue, &f64s, v)?;
+    }
+    Ok(out)
+}
+
+// ---- host-side helpers -------------------------------------------------------------------
+
+fn api(what: &'static str) -> impl Fn(opencl3::error_codes::ClError) -> OpenClError {
+    move |e| OpenClError::Api {
+        what,
+        message: e.to_string(),
+    }
+}
+
+fn buffer<T>(shared: &Shared, n: usize) -> Result<Buffer<T>, OpenClError> {
+    // SAFETY: no host pointer is passed; the buffer is initialised by writes before use.
+    unsafe {
+        Buffer::<T>::create(
+            &shared.context,
+            CL_MEM_READ_WRITE,
+            n.max(1),
+            std::ptr::null_mut(),
+        )
+    }
+    .map_err(api("clCreateBuffer"))
+}
+
+fn write<T>(queue: &CommandQueue, buf: &mut Buffer<T>, data: &[T]) -> Result<(), OpenClError> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    // SAFETY: blocking write of a host slice no longer than the buffer.
+    unsafe { queue.enqueue_write_buffer(buf, CL_BLOCKING, 0, data, &[]) }
+        .map(|_| ())
+        .map_err(api("clEnqueueWriteBuffer"))
+}
+
+fn read<T>(queue: &CommandQueue, buf: &Buffer<T>, out: &mut [T]) -> Result<(), OpenClError> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    // SAFETY: blocking read into a host slice no longer than the buffer.
+    unsafe { queue.enqueue_read_buffer(buf, CL_BLOCKING, 0, out, &[]) }
+        .map(|_| ())
+        .map_err(api("clEnqueueReadBuffer"))
+}
+
+fn launch(
+    queue: &CommandQueue,
+    kernel: &Kernel,
+    global: usize,
+    local: Option<usize>,
+) -> Result<(), OpenClError> {
+    let (global, local) = match local {
+        Some(l) => (global.div_ceil(l) * l, l),
+        None => (global, 0),
+    };
+    let g = [global];
+    let l = [local];
+    // SAFETY: the kernel's arguments were all set; sizes are one-dimensional.
+    unsafe {
+        queue.enqueue_nd_range_kernel(
+            kernel.get(),
+            1,
+            std::ptr::null(),
+            g.as_ptr(),
+            if local == 0 {
+                std::ptr::null()
+            } else {
+                l.as_ptr()
+            },
+            &[],
+        )
+    }
+    .map(|_| ())
+    .map_err(api("clEnqueueNDRangeKernel"))
+}
+
+/// The scalar type of the simulation on the device.
+pub trait DeviceReal: Copy + Default + Send + Sync + Into<f64> + 'static {
+    const NAME: &'static str;
+    fn of(x: f64) -> Self;
+}
+impl DeviceReal for f32 {
+    const NAME: &'static str = "f32";
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+}
+impl DeviceReal for f64 {
+    const NAME: &'static str = "f64";
+    fn of(x: f64) -> Self {
+        x
+    }
+}
+
+/// A buffer of the device's "wide" type: f64 where the device has doubles, else f32.
+enum Wide {
+    F32(Buffer<f32>),
+    F64(Buffer<f64>),
+}
+
+impl Wide {
+    fn new(shared: &Shared, fp64: bool, n: usize) -> Result<Wide, OpenClError> {
+        Ok(if fp64 {
+            Wide::F64(buffer(shared, n)?)
+        } else {
+            Wide::F32(buffer(shared, n)?)
+        })
+    }
+    fn mem(&self) -> cl_mem {
+        match self {
+            Wide::F32(b) => b.get(),
+            Wide::F64(b) => b.get(),
+        }
+    }
+    fn write(&mut self, queue: &CommandQueue, data: &[f64]) -> Result<(), OpenClError> {
+        match self {
+            Wide::F32(b) => write(
+                queue,
+                b,
+                &data.iter().map(|x| *x as f32).collect::<Vec<_>>(),
+            ),
+            Wide::F64(b) => write(queue, b, data),
+        }
+    }
+    fn read(&self, queue: &CommandQueue, n: usize) -> Result<Vec<f64>, OpenClError> {
+        match self {
+            Wide::F32(b) => {
+                let mut v = vec![0f32; n];
+                read(queue, b, &mut v)?;
+                Ok(v.into_iter().map(f64::from).collect())
+            }
+            Wide::F64(b) => {
+                let mut v = vec![0f64; n];
+                read(queue, b, &mut v)?;
+                Ok(v)
+            }
+        }
+    }
+}
+
+/// The device buffers, in kernel argument order.
+struct Buffers<R> {
+    w: Buffer<R>,
+    s: Buffer<R>,
+    p: Buffer<R>,
+    pl: Buffer<u64>,
+    pu: Buffer<u32>,
+    td: Wide,
+    tr: Buffer<u32>,
+    xs: Wide,
+    a: Buffer<R>,
+    loss: Wide,
+    cnt: Buffer<u32>,
+    sample: Buffer<u64>,
+    trace: Buffer<R>,
+}
+
+impl<R> Buffers<R> {
+    fn mems(&self) -> [cl_mem; 13] {
+        [
+            self.w.get(),
+            self.s.get(),
+            self.p.get(),
+            self.pl.get(),
+            self.pu.get(),
+            self.td.mem(),
+            self.tr.get(),
+            self.xs.mem(),
+            self.a.get(),
+            self.loss.mem(),
+            self.cnt.get(),
+            self.sample.get(),
+            self.trace.get(),
+        ]
+    }
+}
+
+enum Exec {
+    Ensemble {
+        kernel: Kernel,
+        global: usize,
+    },
+    Rows {
+        program: rows::RowProgram,
+        kernels: HashMap<String, Kernel>,
+        local: RowLocal,
+        /// The training sample the device holds.
+        sample: u64,
+        /// Marker after the previous batch of steps (see `ROW_BATCH`).
+        pending: Option<opencl3::event::Event>,
+    },
+}
+
+/// Steps per batch of row-kernel launches.
+const ROW_BATCH: u64 = 256;
+
+/// Work-group sizes of the row kernels.
+#[derive(Clone, Copy, Debug)]
+struct RowLocal {
+    max: usize,
+    units: usize,
+}
+
+impl RowLocal {
+    /// A power of two up to `max` that still gives every compute unit four groups.
+    fn of(self, global: usize) -> usize {
+        let target = (global / (4 * self.units)).max(1);
+        (1usize << (usize::BITS - 1 - target.leading_zeros())).min(self.max)
+    }
+}
+
+/// Steps per launch of the ensemble kernel: long enough that launches cost nothing, short
+/// enough that a GPU's watchdog never fires.
+const MAX_STEPS_PER_LAUNCH: u64 = 20_000;
+
+pub struct OpenClBackend<R: DeviceReal> {
+    queue: CommandQueue,
+    m: Model,
+    bufs: Buffers<R>,
+    /// Host copy of the parameter table (freeze edits it).
+    params: Vec<f64>,
+    exec: Exec,
+    step: u64,
+    window_start: u64,
+    describe: String,
+    _shared: Arc<Shared>,
+}
+
+impl<R: DeviceReal> OpenClBackend<R> {
+    fn new(shared: Arc<Shared>, plan: Arc<Plan>, options: Options) -> Result<Self, OpenClError> {
+        let e = plan.n_instances();
+        let rows_mode = match options.layout {
+            Layout::Rows if e != 1 => {
+                return Err(OpenClError::Unsupported(format!(
+                    "the row-parallel layout runs one instance, this plan has {e}"
+                )));
+            }
+            Layout::Rows => true,
+            Layout::Ensemble => false,
+            Layout::Auto => e == 1 && plan.synapses_per_instance() >= ROWS_MIN_SYNAPSES,
+        };
+        let f64_real = R::NAME == "f64";
+        let fp64 = shared.info.fp64;
+        // Lanes per work-item: enough work-items to fill the compute units, at most one
+        // 512-bit vector per lane group.
+        let v = if rows_mode {
+            1
+        } else {
+            let vmax = if f64_real { 8 } else { 16 };
+            let cu = shared.info.compute_units.max(1) as usize;
+            e.div_ceil(cu).next_power_of_two().clamp(1, vmax)
+        };
+        let short_row = if !rows_mode {
+            0
+        } else if f64_real {
+            8
+        } else {
+            16
+        };
+        let m = Model::new(plan.clone(), v, if rows_mode { 2 } else { 1 }, short_row)?;
+        let types = Types {
+            f64: f64_real,
+            fp64,
+            v,
+        };
+        let queue = shared.queue()?;
+
+        let e_pad = m.e_pad;
+        let conv = |v: &[f64]| v.iter().map(|x| R::of(*x)).collect::<Vec<R>>();
+        let mut bufs = Buffers::<R> {
+            w: buffer(&shared, m.w_len * e_pad)?,
+            s: buffer(&shared, m.state_len * e_pad)?,
+            p: buffer(&shared, m.params.rows.len().max(1) * e_pad)?,
+            pl: buffer(&shared, m.longs.rows.len().max(1) * e_pad)?,
+            pu: buffer(&shared, 2 * e_pad)?,
+            td: Wide::new(&shared, fp64, m.task_data.len())?,
+            tr: buffer(&shared, m.train_rows.len())?,
+            xs: Wide::new(&shared, fp64, e_pad * (m.n_in + m.n_out + m.hidden()))?,
+            a: buffer(&shared, m.acc_len * e_pad)?,
+            loss: Wide::new(&shared, fp64, e_pad)?,
+            cnt: buffer(&shared, 2 * e_pad)?,
+            sample: buffer(&shared, e_pad)?,
+            trace: buffer(&shared, (m.trace_slots * 5).max(1))?,
+        };
+
+        // Initial weights; tied matrices start as their partner's transpose.
+        let mut w = vec![0.0; m.w_len * e_pad];
+        for (q, proj) in plan.projections.iter().enumerate() {
+            let mut values = plan.initial_weights[q].clone();
+            if let Some(t) = proj.tied_to {
+                let src = &plan.projections[t];
+                let n = proj.synapses();
+                for (i, tied) in proj.tied.iter().enumerate() {
+                    if !tied {
+                        continue;
+                    }
+                    for r in 0..src.rows {
+                        for c in 0..src.cols {
+                            values[i * n + c * src.rows + r] =
+                                plan.initial_weights[t][i * n + r * src.cols + c];
+                        }
+                    }
+                }
+            }
+            let values = m.storage_order(q, values, false);
+            m.scatter(&values, proj.synapses(), &mut w, m.w_off[q]);
+        }
+        write(&queue, &mut bufs.w, &conv(&w))?;
+        // Rate and error populations start at rest with z = φ(0).
+        let mut s = vec![0.0; m.state_len * e_pad];
+        for (p, pop) in plan.populations.iter().enumerate() {
+            if pop.role == Role::Rate || pop.role == Role::Error {
+                let z0 = R::of(pop.activation.apply(0.0)).into();
+                for parity in 0..m.parities {
+                    let off = m.z_off(p, parity);
+                    s[off * e_pad..(off + pop.size) * e_pad].fill(z0);
+                }
+            }
+        }
+        write(&queue, &mut bufs.s, &conv(&s))?;
+        let params = m.params.flatten(e_pad, 0.0);
+        write(&queue, &mut bufs.p, &conv(&params))?;
+        write(&queue, &mut bufs.pl, &m.longs.flatten(e_pad, 0))?;
+        write(&queue, &mut bufs.pu, &m.keys.flatten(e_pad, 0))?;
+        bufs.td.write(&queue, &m.task_data)?;
+        write(&queue, &mut bufs.tr, &m.train_rows)?;
+        bufs.xs.write(
+            &queue,
+            &vec![0.0; e_pad * (m.n_in + m.n_out + m.hidden()).max(1)],
+        )?;
+        write(&queue, &mut bufs.a, &vec![R::default(); m.acc_len * e_pad])?;
+        bufs.loss.write(&queue, &vec![0.0; e_pad])?;
+        write(&queue, &mut bufs.cnt, &vec![0; 2 * e_pad])?;
+        write(&queue, &mut bufs.sample, &vec![u64::MAX; e_pad])?;
+        write(
+            &queue,
+            &mut bufs.trace,
+            &vec![R::default(); (m.trace_slots * 5).max(1)],
+        )?;
+
+        let mems = bufs.mems();
+        let bind = |kernel: &Kernel| -> Result<(), OpenClError> {
+            for (i, mem) in mems.iter().enumerate() {
+                // SAFETY: arguments 0..13 of every generated kernel are these buffers.
+                unsafe { kernel.set_arg(i as u32, mem) }.map_err(api("clSetKernelArg"))?;
+            }
+            Ok(())
+        };
+        let (exec, describe) = if rows_mode {
+            let program = rows::rows_source(&m, types);
+            let built = shared.program(&program.source)?;
+            let mut kernels = HashMap::new();
+            let mut names: Vec<String> = program
+                .before
+                .iter()
+                .chain(&program.after)
+                .map(|k| k.name.clone())
+                .collect();
+            names.push("drive".into());
+            names.push("stim".into());
+            for name in names {
+                let k = Kernel::create(&built, &name).map_err(api("clCreateKernel"))?;
+                bind(&k)?;
+                kernels.insert(name, k);
+            }
+            // At most 64 work-items per group, and at least four groups per compute unit so
+            // that small kernels still spread over every unit (PoCL runs a group per thread).
+            let local = RowLocal {
+                max: shared.info.max_work_group_size.clamp(1, 64),
+                units: shared.info.compute_units.max(1) as usize,
+            };
+            let describe = format!("opencl ({}, row-parallel, {})", R::NAME, shared.info.name);
+            (
+                Exec::Rows {
+                    program,
+                    kernels,
+                    local,
+                    sample: 0,
+                    pending: None,
+                },
+                describe,
+            )
+        } else {
+            let source = codegen::ensemble_source(&m, types);
+            let built = shared.program(&source)?;
+            let kernel = Kernel::create(&built, "run").map_err(api("clCreateKernel"))?;
+            bind(&kernel)?;
+            let global = e_pad / v;
+            let describe = format!(
+                "opencl ({}, {v} lanes × {global} work-items, {})",
+                R::NAME,
+                shared.info.name
+            );
+            (Exec::Ensemble { kernel, global }, describe)
+        };
+
+        let mut backend = OpenClBackend {
+            queue,
+            m,
+            bufs,
+            params,
+            exec,
+            step: 0,
+            window_start: 0,
+            describe,
+            _shared: shared,
+        };
+        backend.prime()?;
+        Ok(backend)
+    }
+
+    /// Row layout: the first sample, step 0's driven rates and the fused products of step 0.
+    fn prime(&mut self) -> Result<(), OpenClError> {
+        let Exec::Rows {
+            program, kernels, ..
+        } = &self.exec
+        else {
+            return Ok(());
+        };
+        let run = |name: &str, n: u64, flag: u32, global: usize| -> Result<(), OpenClError> {
+            let k = kernels
+                .get(name)
+                .ok_or(OpenClError::Unsupported(format!("no kernel {name}")))?;
+            set_step(k, n, flag)?;
+            launch(&self.queue, k, global, None)
+        };
+        run("stim", 0, 1, 1)?;
+        run("drive", 0, 1, program.drive.global)?;
+        if program.fused_any
+            && let Some(update) = program.after.iter().find(|k| k.name == "update")
+        {
+            // n = −1 (wrapping): the products for step n + 1 = 0, without an update.
+            run("update", u64::MAX, 0, update.global)?;
+        }
+        self.queue.finish().map_err(api("clFinish"))
+    }
+
+    fn advance_checked(&mut self, steps: u64) -> Result<(), OpenClError> {
+        match &mut self.exec {
+            Exec::Ensemble { kernel, global } => {
+                let mut done = 0;
+                while done < steps {
+                    let n = (steps - done).min(MAX_STEPS_PER_LAUNCH);
+                    let step0 = self.step + done;
+                    let count = n as u32;
+                    // SAFETY: arguments 13 and 14 of `run` are the first step and the count.
+                    unsafe {
+                        kernel.set_arg(13, &step0).map_err(api("clSetKernelArg"))?;
+                        kernel.set_arg(14, &count).map_err(api("clSetKernelArg"))?;
+                    }
+                    launch(&self.queue, kernel, *global, Some(1))?;
+                    done += n;
+                }
+            }
+            Exec::Rows {
+                program,
+                kernels,
+                local,
+                sample,
+                pending,
+            } => {
+                let period = self.m.plan.timing[0].period_steps;
+                let get = |name: &str| {
+                    kernels
+                        .get(name)
+                        .ok_or(OpenClError::Unsupported(format!("no kernel {name}")))
+                };
+                for n in self.step..self.step + steps {
+                    // The sample of step n + 1, which `integrate` drives (nothing else reads
+                    // the current sample's buffer during step n).
+                    let next = n + 1;
+                    if next / period != *sample {
+                        *sample = next / period;
+                        let kernel = get("stim")?;
+                        set_step(kernel, next, 1)?;
+                        launch(&self.queue, kernel, 1, None)?;
+                    }
+                    for k in program.before.iter().chain(&program.after) {
+                        let kernel = get(&k.name)?;
+                        set_step(kernel, n, 1)?;
+                        launch(&self.queue, kernel, k.global, Some(local.of(k.global)))?;
+                    }
+                    // Keep at most two batches queued: a long advance would otherwise hold
+                    // millions of commands in the driver, and the host would compete with the
+                    // device for the cores while enqueuing far ahead.
+                    if (n + 1) % ROW_BATCH == 0 {
+                        // SAFETY: a marker without a wait list.
+                        let marker = unsafe { self.queue.enqueue_marker_with_wait_list(&[]) }
+                            .map_err(api("clEnqueueMarkerWithWaitList"))?;
+                        self.queue.flush().map_err(api("clFlush"))?;
+                        if let Some(previous) = pending.replace(marker) {
+                            previous.wait().map_err(api("clWaitForEvents"))?;
+                        }
+                    }
+                }
+            }
+        }
+        self.queue.flush().map_err(api("clFlush"))?;
+        self.step += steps;
+        Ok(())
+    }
+
+    fn read_state(&self) -> Result<(Vec<R>, Vec<R>), OpenClError> {
+        let mut w = vec![R::default(); self.m.w_len * self.m.e_pad];
+        let mut s = vec![R::default(); self.m.state_len * self.m.e_pad];
+        read(&self.queue, &self.bufs.w, &mut w)?;
+        read(&self.queue, &self.bufs.s, &mut s)?;
+        Ok((w, s))
+    }
+
+    fn snapshot_checked(&self) -> Result<Snapshot, OpenClError> {
+        let m = &self.m;
+        let plan = &m.plan;
+        let (w, s) = self.read_state()?;
+        // In the row layout rate populations hold step n's values in copy n & 1, while driven
+        // and instantaneous ones still hold those of step n − 1, as the CPU engine reports them.
+        let parity = |p: usize| -> usize {
+            if m.parities == 1 {
+                return 0;
+            }
+            let pop = &plan.populations[p];
+            let rate = !pop.instantaneous && !matches!(pop.role, Role::Input | Role::Target);
+            let n = if rate {
+                self.step
+            } else {
+                self.step.saturating_sub(1)
+            };
+            (n & 1) as usize
+        };
+        Ok(Snapshot {
+            step: self.step,
+            weights: plan
+                .projections
+                .iter()
+                .enumerate()
+                .map(|(q, p)| m.storage_order(q, m.gather(&w, m.w_off[q], p.synapses()), true))
+                .collect(),
+            u: (0..plan.populations.len())
+                .map(|p| m.gather(&s, m.u_off(p, parity(p)), plan.populations[p].size))
+                .collect(),
+            z: (0..plan.populations.len())
+                .map(|p| m.gather(&s, m.z_off(p, parity(p)), plan.populations[p].size))
+                .collect(),
+        })
+    }
+
+    fn take_window_checked(&mut self) -> Result<Window, OpenClError> {
+        let m = &self.m;
+        let plan = &m.plan;
+        let e = m.e;
+        let e_pad = m.e_pad;
+        let dt = plan.dt_s;
+        let loss = self.bufs.loss.read(&self.queue, e_pad)?;
+        let mut cnt = vec![0u32; 2 * e_pad];
+        read(&self.queue, &self.bufs.cnt, &mut cnt)?;
+        let mut acc = vec![R::default(); m.acc_len * e_pad];
+        let any_acc = m
+            .acc_dw
+            .iter()
+            .chain(&m.acc_bp)
+            .chain(&m.acc_mx)
+            .chain(&m.acc_ux)
+            .any(|a| a.is_some());
+        if any_acc {
+            read(&self.queue, &self.bufs.a, &mut acc)?;
+        }
+        let mut window = Window {
+            steps: self.step - self.window_start,
+            loss_integral: loss[..e].to_vec(),
+            present_s: (0..e).map(|i| f64::from(cnt[i]) * dt).collect(),
+            correct_s: (0..e).map(|i| f64::from(cnt[e_pad + i]) * dt).collect(),
+            projections: plan
+                .projections
+                .iter()
+                .enumerate()
+                .map(|(q, p)| {
+                    let n = p.synapses();
+                    let take = |a: Option<usize>| {
+                        a.map(|off| m.storage_order(q, m.gather(&acc, off, n), true))
+                            .unwrap_or_default()
+                    };
+                    ProjectionWindow {
+                        dw_rule: take(m.acc_dw[q]),
+                        backprop: take(m.acc_bp[q]),
+                        m_x: take(m.acc_mx[q]),
+                        u_x: take(m.acc_ux[q]),
+                    }
+                })
+                .collect(),
+            traces: Vec::new(),
+        };
+        if m.trace_slots > 0 && self.window_start < plan.trace_steps {
+            let mut tr = vec![R::default(); m.trace_slots * 5];
+            read(&self.queue, &self.bufs.trace, &mut tr)?;
+            window.traces = self.traces(&tr);
+        }
+        // Clear the accumulators for the next window.
+        // SAFETY: fills stay within the buffers' sizes.
+        unsafe {
+            match &mut self.bufs.loss {
+                Wide::F32(b) => self
+                    .queue
+                    .enqueue_fill_buffer(b, &[0f32], 0, e_pad * 4, &[]),
+                Wide::F64(b) => self
+                    .queue
+                    .enqueue_fill_buffer(b, &[0f64], 0, e_pad * 8, &[]),
+            }
+            .map_err(api("clEnqueueFillBuffer"))?;
+            self.queue
+                .enqueue_fill_buffer(&mut self.bufs.cnt, &[0u32], 0, 2 * e_pad * 4, &[])
+                .map_err(api("clEnqueueFillBuffer"))?;
+            if any_acc {
+                self.queue
+                    .enqueue_fill_buffer(
+                        &mut self.bufs.a,
+                        &[R::default()],
+                        0,
+                        m.acc_len * e_pad * std::mem::size_of::<R>(),
+                        &[],
+                    )
+                    .map_err(api("clEnqueueFillBuffer"))?;
+            }
+        }
+        self.window_start = self.step;
+        Ok(window)
+    }
+
+    /// Instance 0's trace points of this window, named as the CPU engine names them.
+    fn traces(&self, tr: &[R]) -> Vec<TracePoint> {
+        let m = &self.m;
+        let plan = &m.plan;
+        let mut out = Vec::new();
+        let end = self.step.min(plan.trace_steps);
+        let first = self.window_start.div_ceil(m.trace_every) * m.trace_every;
+        let mut n = first;
+        while n < end {
+            let slot = (n / m.trace_every) as usize * 5;
+            let t = n as f64 * plan.dt_s;
+            let mut push = |signal: String, k: usize| {
+                out.push(TracePoint {
+                    time_s: t,
+                    signal,
+                    value: tr[slot + k].into(),
+                })
+            };
+            push(format!("input {}[0]", plan.populations[plan.input].name), 0);
+            if let Some(o) = &plan.output {
+                push(format!("output {}[0]", plan.populations[o.output].name), 1);
+                push(format!("target {}[0]", plan.populations[o.target].name), 2);
+                push(format!("error {}[0]", plan.populations[o.error].name), 3);
+            }
+            if let Some(motif) = plan.motifs.first() {
+                push(
+                    format!(
+                        "plasticity {}[0,0]",
+                        plan.projections[motif.projection].name
+                    ),
+                    4,
+                );
+            }
+            n += m.trace_every;
+        }
+        out
+    }
+
+    fn freeze_checked(&mut self, instance: usize) -> Result<(), OpenClError> {
+        let m = &self.m;
+        if instance >= m.e {
+            return Ok(());
+        }
+        let e_pad = m.e_pad;
+        let (mut w, mut s) = self.read_state()?;
+        for k in 0..m.w_len {
+            w[k * e_pad + instance] = R::default();
+        }
+        // Everything but the current sample (the task keeps driving a frozen instance).
+        for k in 0..m.xcur_off {
+            s[k * e_pad + instance] = R::default();
+        }
+        write(&self.queue, &mut self.bufs.w, &w)?;
+        write(&self.queue, &mut self.bufs.s, &s)?;
+        // Zero signs and biases keep it silent and finite; a zero rate stops its learning.
+        let rows = m
+            .sign
+            .iter()
+            .chain(&m.bias)
+            .chain(&m.rate_w)
+            .copied()
+            .chain(m.wnoise.iter().flatten().copied());
+        for row in rows {
+            self.params[row * e_pad + instance] = 0.0;
+        }
+        let p: Vec<R> = self.params.iter().map(|x| R::of(*x)).collect();
+        write(&self.queue, &mut self.bufs.p, &p)
+    }
+}
+
+fn set_step(kernel: &Kernel, n: u64, flag: u32) -> Result<(), OpenClError> {
+    // SAFETY: arguments 13 and 14 of every row kernel are the step and the flag.
+    unsafe {
+        kernel.set_arg(13, &n).map_err(api("clSetKernelArg"))?;
+        kernel.set_arg(14, &flag).map_err(api("clSetKernelArg"))?;
+    }
+    Ok(())
+}
+
+/// The trait has no error channel: a device that fails mid-run (lost, out of resources) is an
+/// environment fault the run cannot recover from, so it stops with the driver's message.
+fn fatal(what: &str, e: OpenClError) -> ! {
+    panic!("OpenCL backend: {what} failed: {e}")
+}
+
+impl<R: DeviceReal> Backend for OpenClBackend<R> {
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+    fn step(&self) -> u64 {
+        self.step
+    }
+    fn advance(&mut self, steps: u64) {
+        if let Err(e) = self.advance_checked(steps) {
+            fatal("advance", e)
+        }
+    }
+    fn snapshot(&self) -> Snapshot {
+        self.snapshot_checked()
+            .unwrap_or_else(|e| fatal("snapshot", e))
+    }
+    fn take_window(&mut self) -> Window {
+        self.take_window_checked()
+            .unwrap_or_else(|e| fatal("take_window", e))
+    }
+    fn freeze(&mut self, instance: usize) {
+        if let Err(e) = self.freeze_checked(instance) {
+            fatal("freeze", e)
+        }
+    }
+}

@@ -1,0 +1,655 @@
+//! The plan as the device sees it: where every quantity lives in the device buffers, and the
+//! per-instance parameter tables.
+//!
+//! All device buffers are instance-interleaved: element `k` of instance `i` sits at scalar index
+//! `k * e_pad + i`, with `e_pad` the ensemble size rounded up to the lane width `v`. A work-item
+//! of the ensemble kernel owns `v` neighbouring instances and reads each element of them as one
+//! vector; a single instance (`e_pad = 1`) is plain row-major. Offsets below are in elements, so
+//! the scalar index of element `k` of a quantity at offset `off` is `(off + k) * e_pad + lane`.
+//!
+//! The parameter tables hold one row per quantity and one column per instance; quantities that
+//! no instance uses (a θ term that is zero everywhere, decay nowhere set) get no row, and the
+//! code generators leave them out.
+
+use super::OpenClError;
+use crate::backend::Accumulate;
+use crate::plan::Plan;
+use crate::rule::N_TERMS;
+use crate::spec::{Method, Role};
+use crate::task::DeviceTaskForm;
+use std::sync::Arc;
+
+/// Rows of per-instance values, padded to `e_pad` columns at upload.
+#[derive(Default)]
+pub(crate) struct Table<T: Copy> {
+    pub rows: Vec<Vec<T>>,
+}
+
+impl<T: Copy> Table<T> {
+    pub fn push(&mut self, values: Vec<T>) -> usize {
+        self.rows.push(values);
+        self.rows.len() - 1
+    }
+    /// Row-major `[row][e_pad]`; padding lanes repeat instance 0 so they stay finite.
+    pub fn flatten(&self, e_pad: usize, fill: T) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.rows.len().max(1) * e_pad);
+        for row in &self.rows {
+            for l in 0..e_pad {
+                out.push(*row.get(l).unwrap_or(&row[0]));
+            }
+        }
+        if out.is_empty() {
+            out.resize(e_pad, fill);
+        }
+        out
+    }
+}
+
+/// Which task generator the kernels include.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum TaskTag {
+    Linear,
+    Tanh { hidden: usize },
+    Mixture,
+    Dataset,
+}
+
+/// Where a projection's presynaptic rates come from at each step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Delay {
+    /// The source population's current rates.
+    None,
+    /// A ring buffer with the same delay (in steps, ≥ 1) in every instance.
+    Uniform(usize),
+    /// A ring buffer with per-instance delays (row of the u64 table).
+    PerInstance(usize),
+}
+
+pub(crate) struct Model {
+    pub plan: Arc<Plan>,
+    pub accumulate: Accumulate,
+    pub e: usize,
+    pub e_pad: usize,
+    pub v: usize,
+    /// Copies of u and z (2 when a step reads the old and writes the new rates).
+    pub parities: usize,
+    pub inputs_of: Vec<Vec<usize>>,
+    pub forward_out_of: Vec<Vec<usize>>,
+
+    // ---- state arena S (real) ----
+    pub pop_off: Vec<usize>,
+    pub pop_span: usize,
+    pub inp_off: Vec<Option<usize>>,
+    pub delta_off: Vec<Option<usize>>,
+    pub pre_off: Vec<Option<usize>>,
+    pub ring_off: Vec<Option<usize>>,
+    pub ring_len: Vec<usize>,
+    pub prod_off: Vec<Option<usize>>,
+    pub xcur_off: usize,
+    pub ycur_off: usize,
+    pub pres_off: usize,
+    pub state_len: usize,
+
+    // ---- weights W (real) ----
+    pub w_off: Vec<usize>,
+    pub w_len: usize,
+    /// Stored transposed (`[pre][post]`): tall matrices with rows shorter than one vector, so
+    /// that a vector runs along the long side (row layout only). Their window accumulators are
+    /// stored the same way.
+    pub trans: Vec<bool>,
+
+    // ---- accumulators A (real) ----
+    pub acc_dw: Vec<Option<usize>>,
+    pub acc_bp: Vec<Option<usize>>,
+    pub acc_mx: Vec<Option<usize>>,
+    pub acc_ux: Vec<Option<usize>>,
+    pub acc_len: usize,
+
+    // ---- parameters P (real, per lane) ----
+    pub params: Table<f64>,
+    pub bias: Vec<usize>,
+    pub leak: Vec<usize>,
+    pub noise: Vec<Option<usize>>,
+    pub sign: Vec<usize>,
+    pub tied: Vec<Option<usize>>,
+    pub rate_w: Vec<usize>,
+    pub theta: Vec<[Option<usize>; N_TERMS]>,
+    pub decay: Vec<Option<usize>>,
+    pub wnoise: Vec<Option<usize>>,
+    /// Whether a motif needs the general update (more than θ_mx, or decay).
+    pub general: Vec<bool>,
+    /// Per-instance value of the first motif's θ (instance 0), for the plasticity trace.
+    pub trace_theta: [f64; N_TERMS],
+
+    // ---- per-instance integers PL (u64) and lane keys PU (u32) ----
+    pub longs: Table<u64>,
+    pub pl_seed: usize,
+    pub pl_present: usize,
+    pub pl_period: usize,
+    pub pl_task: usize,
+    pub pl_rows: usize,
+    pub pl_nrows: usize,
+    pub pl_ndata: usize,
+    pub delay: Vec<Delay>,
+    pub keys: Table<u32>,
+
+    // ---- the task ----
+    pub task: TaskTag,
+    pub n_in: usize,
+    pub n_out: usize,
+    pub task_data: Vec<f64>,
+    pub train_rows: Vec<u32>,
+
+    // ---- traces ----
+    pub trace_every: u64,
+    pub trace_slots: usize,
+}
+
+impl Model {
+    /// `short_row`: rows shorter than this (and matrices at least twice as tall) are stored
+    /// transposed; 0 stores every matrix as `[post][pre]`.
+    pub fn new(
+        plan: Arc<Plan>,
+        v: usize,
+        parities: usize,
+        short_row: usize,
+    ) -> Result<Model, OpenClError> {
+        if plan.method == Method::Rk4 {
+            return Err(OpenClError::Unsupported(
+                "the rk4 method is not supported on opencl yet; use --backend cpu".into(),
+            ));
+        }
+        let e = plan.n_instances();
+        let e_pad = e.div_ceil(v) * v;
+        let dt = plan.dt_s;
+        let exp_euler = plan.method == Method::ExponentialEuler;
+        let pops = &plan.populations;
+        let projs = &plan.projections;
+        let n_pop = pops.len();
+
+        let mut inputs_of = vec![Vec::new(); n_pop];
+        let mut forward_out_of = vec![Vec::new(); n_pop];
+        for (q, p) in projs.iter().enumerate() {
+            inputs_of[p.to].push(q);
+            if p.forward {
+                forward_out_of[p.from].push(q);
+            }
+        }
+        // The same test as the CPU engine: the output layer's backprop update equals its rule's.
+        let backprop_is_rule: Vec<bool> = projs
+            .iter()
+            .map(|p| {
+                let (Some(out), Some(m)) = (&plan.output, p.motif) else {
+                    return false;
+                };
+                let motif = &plan.motifs[m];
+                let only_mx = motif.theta.iter().all(|t| t[1..].iter().all(|c| *c == 0.0));
+                p.to == out.output
+                    && motif.modulator == Some(out.error)
+                    && only_mx
+                    && pops[out.output].activation == crate::activation::Activation::Linear
+            })
+            .collect();
+        let accumulate = Accumulate::for_plan(&plan);
+
+        // State arena.
+        let mut cursor = 0;
+        let mut take = |n: usize| {
+            let at = cursor;
+            cursor += n;
+            at
+        };
+        let mut pop_off = Vec::new();
+        let mut pop_span = 0;
+        for p in pops {
+            pop_off.push(pop_span);
+            pop_span += p.size;
+        }
+        take(2 * pop_span * parities);
+        let inp_off = pops
+            .iter()
+            .map(|p| {
+                (p.role != Role::Input && p.role != Role::Target && !p.instantaneous)
+                    .then(|| take(p.size))
+            })
+            .collect();
+        let delta_off = pops
+            .iter()
+            .map(|p| accumulate.backprop.then(|| take(p.size)))
+            .collect();
+        let ring_len: Vec<usize> = projs
+            .iter()
+            .map(|p| {
+                if p.max_delay() > 0 {
+                    p.max_delay() + 1
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let mut longs = Table::<u64>::default();
+        let delay: Vec<Delay> = projs
+            .iter()
+            .map(|p| {
+                if p.max_delay() == 0 {
+                    Delay::None
+                } else if p.delay_steps.iter().all(|d| *d == p.delay_steps[0]) {
+                    Delay::Uniform(p.delay_steps[0])
+                } else {
+                    Delay::PerInstance(
+                        longs.push(p.delay_steps.iter().map(|d| *d as u64).collect()),
+                    )
+                }
+            })
+            .collect();
+        let pre_off = projs
+            .iter()
+            .zip(&delay)
+            .map(|(p, d)| matches!(d, Delay::PerInstance(_)).then(|| take(p.cols)))
+            .collect();
+        let ring_off = projs
+            .iter()
+            .zip(&ring_len)
+            .map(|(p, n)| (*n > 0).then(|| take(n * p.cols)))
+            .collect();
+        let prod_off = projs
+            .iter()
+            .map(|p| (parities == 2 && p.motif.is_some()).then(|| take(p.rows)))
+            .collect();
+        let n_in = pops[plan.input].size;
+        let n_out = plan.tasks[0].n_targets();
+        let xcur_off = take(n_in);
+        let ycur_off = take(n_out);
+        let pres_off = take(1);
+        let state_len = cursor.max(1);
+
+        let trans = projs
+            .iter()
+            .map(|p| short_row > 0 && p.cols < short_row && p.rows >= 2 * short_row)
+            .collect();
+        let mut w_off = Vec::new();
+        let mut w_len = 0;
+        for p in projs {
+            w_off.push(w_len);
+            w_len += p.synapses();
+        }
+
+        // Accumulators: the same set the CPU engine keeps.
+        let mut acc_len = 0;
+        let mut acc = |on: bool, n: usize| {
+            on.then(|| {
+                let at = acc_len;
+                acc_len += n;
+                at
+            })
+        };
+        let has_modulator = |q: usize| {
+            projs[q]
+                .motif
+                .is_some_and(|m| plan.motifs[m].modulator.is_some())
+        };
+        let mut acc_dw = Vec::new();
+        let mut acc_bp = Vec::new();
+        let mut acc_mx = Vec::new();
+        let mut acc_ux = Vec::new();
+        for (q, p) in projs.iter().enumerate() {
+            let plastic = p.motif.is_some();
+            let n = p.synapses();
+            acc_dw.push(acc(accumulate.dw_rule && plastic, n));
+            acc_bp.push(acc(
+                accumulate.backprop && plastic && p.forward && !backprop_is_rule[q],
+                n,
+            ));
+            acc_mx.push(acc(accumulate.hebbian && has_modulator(q), n));
+            acc_ux.push(acc(accumulate.hebbian && has_modulator(q), n));
+        }
+
+        // Parameters, converted exactly as the CPU engine converts them.
+        let mut params = Table::<f64>::default();
+        let bias = pops.iter().map(|p| params.push(p.bias.clone())).collect();
+        let leak = pops
+            .iter()
+            .map(|p| {
+                params.push(
+                    p.tau_s
+                        .iter()
+                        .map(|t| {
+                            if *t <= 0.0 {
+                                0.0
+                            } else if exp_euler {
+                                (-dt / t).exp()
+                            } else {
+                                1.0 - dt / t
+                            }
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        let noise = pops
+            .iter()
+            .map(|p| {
+                p.noise.iter().any(|s| *s != 0.0).then(|| {
+                    params.push(
+                        p.noise
+                            .iter()
+                            .zip(&p.tau_s)
+                            .map(|(sigma, tau)| {
+                                if *tau <= 0.0 {
+                                    *sigma
+                                } else if exp_euler {
+                                    sigma * (1.0 - (-2.0 * dt / tau).exp()).sqrt()
+                                } else {
+                                    sigma * (2.0 * dt / tau).sqrt()
+                                }
+                            })
+                            .collect(),
+                    )
+                })
+            })
+            .collect();
+        let sign = projs.iter().map(|p| params.push(p.sign.clone())).collect();
+        let tied = projs
+            .iter()
+            .map(|p| {
+                (p.tied_to.is_some() && p.tied.iter().any(|t| *t)).then(|| {
+                    params.push(p.tied.iter().map(|t| if *t { 1.0 } else { 0.0 }).collect())
+                })
+            })
+            .collect();
+        let motifs = &plan.motifs;
+        let rate_w = motifs
+            .iter()
+            .map(|m| {
+                params.push(
+                    m.tau_w_s
+                        .iter()
+                        .zip(&m.tau_decay_s)
+                        .map(|(tw, td)| {
+                            if exp_euler && td.is_finite() {
+                                td * (1.0 - (-dt / td).exp()) / tw
+                            } else {
+                                dt / tw
+                            }
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        let theta = motifs
+            .iter()
+            .map(|m| {
+                std::array::from_fn(|k| {
+                    m.term_used(k)
+                        .then(|| params.push(m.theta.iter().map(|t| t[k]).collect()))
+                })
+            })
+            .collect();
+        let decay = motifs
+            .iter()
+            .map(|m| {
+                m.has_decay().then(|| {
+                    params.push(
+                        m.tau_decay_s
+                            .iter()
+                            .map(|td| {
+                                if !td.is_finite() {
+                                    1.0
+                                } else if exp_euler {
+                                    (-dt / td).exp()
+                                } else {
+                                    1.0 - dt / td
+                                }
+                            })
+                            .collect(),
+                    )
+                })
+            })
+            .collect();
+        let wnoise = motifs
+            .iter()
+            .map(|m| {
+                m.has_noise().then(|| {
+                    params.push(
+                        m.weight_noise
+                            .iter()
+                            .zip(&m.tau_w_s)
+                            .map(|(s, tw)| s / tw * dt.sqrt())
+                            .collect(),
+                    )
+                })
+            })
+            .collect();
+        let general = motifs
+            .iter()
+            .map(|m| (1..N_TERMS).any(|k| m.term_used(k)) || m.has_decay())
+            .collect();
+        let trace_theta = motifs.first().map(|m| m.theta[0]).unwrap_or([0.0; N_TERMS]);
+
+        // Kernels index with 32-bit integers.
+        let largest = [state_len, w_len, acc_len].into_iter().max().unwrap_or(0) * e_pad;
+        if largest >= (u32::MAX / 2) as usize {
+            return Err(OpenClError::Unsupported(format!(
+                "this ensemble needs {largest} values in one device buffer, more than the opencl backend's 32-bit indices address; use fewer instances or --backend cpu"
+            )));
+        }
+        let pl_seed = longs.push(plan.seeds.clone());
+        let pl_present = longs.push(plan.timing.iter().map(|t| t.present_steps).collect());
+        let pl_period = longs.push(plan.timing.iter().map(|t| t.period_steps).collect());
+        let mut keys = Table::<u32>::default();
+        keys.push(plan.seeds.iter().map(|s| *s as u32).collect());
+        keys.push(plan.seeds.iter().map(|s| (*s >> 32) as u32).collect());
+
+        // The task, uploaded once; instances that share data share it.
+        let forms: Vec<DeviceTaskForm> = plan.tasks.iter().map(|t| t.device_form()).collect();
+        let tag = |f: &DeviceTaskForm| match f {
+            DeviceTaskForm::NormalLinear { .. } => TaskTag::Linear,
+            DeviceTaskForm::NormalTanh { v1, .. } => TaskTag::Tanh { hidden: v1.nrows() },
+            DeviceTaskForm::Mixture { .. } => TaskTag::Mixture,
+            DeviceTaskForm::Dataset { .. } => TaskTag::Dataset,
+        };
+        let task = tag(&forms[0]);
+        if forms.iter().any(|f| tag(f) != task)
+            || plan
+                .tasks
+                .iter()
+                .any(|t| t.n_targets() != n_out || t.n_inputs() != n_in)
+        {
+            return Err(OpenClError::Unsupported(
+                "the instances of this ensemble use different tasks; the opencl backend needs one task kind and shape; use --backend cpu".into(),
+            ));
+        }
+        let mut task_data: Vec<f64> = Vec::new();
+        let mut train_rows: Vec<u32> = Vec::new();
+        // Per instance: task data offset, training rows offset, their count, data set rows.
+        let (mut t_off, mut r_off, mut r_len, mut n_data) = (vec![], vec![], vec![], vec![]);
+        for (i, f) in forms.iter().enumerate() {
+            if let Some(j) = (0..i).find(|&j| forms[j] == *f) {
+                t_off.push(t_off[j]);
+                r_off.push(r_off[j]);
+                r_len.push(r_len[j]);
+                n_data.push(n_data[j]);
+                continue;
+            }
+            let at = task_data.len() as u64;
+            let rows_at = train_rows.len() as u64;
+            let row_major = |m: &nalgebra::DMatrix<f64>, out: &mut Vec<f64>| {
+                for r in 0..m.nrows() {
+                    for c in 0..m.ncols() {
+                        out.push(m[(r, c)]);
+                    }
+                }
+            };
+            let mut rows = 0;
+            let mut data = 0;
+            match f {
+                DeviceTaskForm::NormalLinear { matrix, input_std } => {
+                    task_data.push(*input_std);
+                    row_major(matrix, &mut task_data);
+                }
+                DeviceTaskForm::NormalTanh { v1, v2, input_std } => {
+                    task_data.push(*input_std);
+                    row_major(v1, &mut task_data);
+                    row_major(v2, &mut task_data);
+                }
+                DeviceTaskForm::Mixture { means, input_std } => {
+                    task_data.push(*input_std);
+                    row_major(means, &mut task_data);
+                }
+                DeviceTaskForm::Dataset {
+                    inputs,
+                    targets,
+                    train_rows: tr,
+                } => {
+                    row_major(inputs, &mut task_data);
+                    row_major(targets, &mut task_data);
+                    train_rows.extend_from_slice(tr);
+                    rows = tr.len() as u64;
+                    data = inputs.nrows() as u64;
+                }
+            }
+            t_off.push(at);
+            r_off.push(rows_at);
+            r_len.push(rows);
+            n_data.push(data);
+        }
+        if task_data.is_empty() {
+            task_data.push(0.0);
+        }
+        if train_rows.is_empty() {
+            train_rows.push(0);
+        }
+        let pl_task = longs.push(t_off);
+        let pl_rows = longs.push(r_off);
+        let pl_nrows = longs.push(r_len);
+        let pl_ndata = longs.push(n_data);
+
+        let trace_every = (plan.trace_steps / 2000).max(1);
+        let trace_slots = if plan.trace_steps == 0 {
+            0
+        } else {
+            ((plan.trace_steps - 1) / trace_every + 1) as usize
+        };
+
+        Ok(Model {
+            accumulate,
+            e,
+            e_pad,
+            v,
+            parities,
+            inputs_of,
+            forward_out_of,
+            pop_off,
+            pop_span,
+            inp_off,
+            delta_off,
+            pre_off,
+            ring_off,
+            ring_len,
+            prod_off,
+            xcur_off,
+            ycur_off,
+            pres_off,
+            state_len,
+            w_off,
+            w_len: w_len.max(1),
+            trans,
+            acc_dw,
+            acc_bp,
+            acc_mx,
+            acc_ux,
+            acc_len: acc_len.max(1),
+            params,
+            bias,
+            leak,
+            noise,
+            sign,
+            tied,
+            rate_w,
+            theta,
+            decay,
+            wnoise,
+            general,
+            trace_theta,
+            longs,
+            pl_seed,
+            pl_present,
+            pl_period,
+            pl_task,
+            pl_rows,
+            pl_nrows,
+            pl_ndata,
+            delay,
+            keys,
+            task,
+            n_in,
+            n_out,
+            task_data,
+            train_rows,
+            trace_every,
+            trace_slots,
+            plan,
+        })
+    }
+
+    /// Element offset of population `p`'s potentials in copy `parity`.
+    pub fn u_off(&self, p: usize, parity: usize) -> usize {
+        parity * 2 * self.pop_span + self.pop_off[p]
+    }
+    /// Element offset of population `p`'s rates in copy `parity`.
+    pub fn z_off(&self, p: usize, parity: usize) -> usize {
+        parity * 2 * self.pop_span + self.pop_span + self.pop_off[p]
+    }
+    /// Length of the task scratch (per instance: input, target, hidden units).
+    pub fn hidden(&self) -> usize {
+        match self.task {
+            TaskTag::Tanh { hidden } => hidden,
+            _ => 0,
+        }
+    }
+
+    /// Instance-major values of `n` elements at `off` of an interleaved buffer.
+    pub fn gather<T: Copy + Into<f64>>(&self, buf: &[T], off: usize, n: usize) -> Vec<f64> {
+        let mut out = Vec::with_capacity(self.e * n);
+        for i in 0..self.e {
+            for k in 0..n {
+                out.push(buf[(off + k) * self.e_pad + i].into());
+            }
+        }
+        out
+    }
+
+    /// Instance-major `[post][pre]` values of projection q in their storage order, or back
+    /// (`back`): a transpose per instance for matrices stored transposed.
+    pub fn storage_order(&self, q: usize, values: Vec<f64>, back: bool) -> Vec<f64> {
+        if !self.trans[q] {
+            return values;
+        }
+        let p = &self.plan.projections[q];
+        let (r, c) = if back {
+            (p.cols, p.rows)
+        } else {
+            (p.rows, p.cols)
+        };
+        let n = r * c;
+        let mut out = vec![0.0; values.len()];
+        for (inst, block) in values.chunks(n).enumerate() {
+            for i in 0..r {
+                for j in 0..c {
+                    out[inst * n + j * r + i] = block[i * c + j];
+                }
+            }
+        }
+        out
+    }
+
+    /// The interleaved form of instance-major values (padding lanes copy instance 0).
+    pub fn scatter(&self, values: &[f64], n: usize, out: &mut [f64], off: usize) {
+        for l in 0..self.e_pad {
+            let i = if l < self.e { l } else { 0 };
+            for k in 0..n {
+                out[(off + k) * self.e_pad + l] = values[i * n + k];
+            }
+        }
+    }
+}

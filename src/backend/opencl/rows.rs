@@ -1,0 +1,1046 @@
+//! Kernels for one large instance (e.g. W2, 784 → 1000 → 10): parallel across the units of a
+//! population, vectorised along each weight row, a few kernels per step enqueued without host
+//! synchronisation.
+//!
+//! The plasticity kernel is fused with the next step's forward product wherever the next
+//! presynaptic rates are known when the weights change (the source is driven or a rate
+//! population, no delay, no weight noise): it updates row i of W and, in the same pass, sums
+//! `W_new[i]·x(n+1)` for the next step, so the dominant matrix is streamed once per step.
+//!
+//! Launches cost PoCL several microseconds each, so instantaneous populations ride along in
+//! other kernels where their dependencies allow (`late`, `early`), and W2 takes two launches
+//! per step. Tall matrices with short rows (a feedback matrix 1000 × 10) are stored transposed
+//! so that their products and updates run along the long side as vectors.
+
+use super::codegen::{
+    PRELUDE, ROWS, STIMULUS, Types, act_name, header, lit, model_defines, noise_stream,
+    wnoise_stream,
+};
+use super::model::{Delay, Model};
+use crate::spec::Role;
+use std::fmt::Write;
+
+/// One kernel of the step sequence, with its global size.
+#[derive(Clone, Debug)]
+pub(crate) struct RowKernel {
+    pub name: String,
+    pub global: usize,
+}
+
+/// The generated program and the order in which its kernels run each step.
+pub(crate) struct RowProgram {
+    pub source: String,
+    /// Instantaneous populations, then `integrate` (with the next step's drive), then the
+    /// accumulator kernels (step n); a new sample (`stim`) goes before them when due.
+    pub before: Vec<RowKernel>,
+    /// `update` and what follows it.
+    pub after: Vec<RowKernel>,
+    /// Step 0's driven populations (priming only).
+    pub drive: RowKernel,
+    /// Whether `update` computes products or early populations (the priming launch is needed).
+    pub fused_any: bool,
+}
+
+/// Whether projection q's next product can be fused into its plasticity kernel.
+pub(crate) fn fusable(m: &Model, q: usize) -> bool {
+    let plan = &m.plan;
+    let proj = &plan.projections[q];
+    let Some(mi) = proj.motif else { return false };
+    let src = &plan.populations[proj.from];
+    let source_known = matches!(src.role, Role::Input | Role::Target) || !src.instantaneous;
+    m.delay[q] == Delay::None
+        && source_known
+        && m.wnoise[mi].is_none()
+        && m.tied[q].is_none()
+        && !m.trans[q]
+        && m.prod_off[q].is_some()
+}
+
+/// An instantaneous population that no projection reads (a modulator such as a local error
+/// δ): nothing else in step n waits for it, so it is evaluated inside `integrate` instead of a
+/// launch of its own.
+pub(crate) fn late(m: &Model, pop: usize) -> bool {
+    let plan = &m.plan;
+    let p = &plan.populations[pop];
+    let read_by_projection = plan.projections.iter().any(|q| q.from == pop);
+    let gain_source = plan.populations.iter().any(|o| o.gain_from == Some(pop));
+    // The trace (read in the same launch) samples the output error and the first motif.
+    let traced = m.trace_slots > 0
+        && (plan.output.as_ref().is_some_and(|o| o.error == pop)
+            || plan.motifs.first().is_some_and(|mt| {
+                let q = &plan.projections[mt.projection];
+                q.to == pop || mt.modulator == Some(pop)
+            }));
+    p.instantaneous && !read_by_projection && !gain_source && !traced
+}
+
+/// An instantaneous population whose inputs are all fixed matrices from driven or rate
+/// populations (e.g. the output error e = y* − y): its value for step n + 1 is known once step
+/// n has integrated, so the plasticity kernel of step n computes it, saving a launch.
+pub(crate) fn early(m: &Model, pop: usize) -> bool {
+    let plan = &m.plan;
+    let pops = &plan.populations;
+    let p = &pops[pop];
+    let known = |src: usize| {
+        matches!(pops[src].role, Role::Input | Role::Target) || !pops[src].instantaneous
+    };
+    p.instantaneous
+        && !plan.motifs.is_empty()
+        && !late(m, pop)
+        && m.inputs_of[pop].iter().all(|&q| {
+            let proj = &plan.projections[q];
+            proj.motif.is_none()
+                && m.tied[q].is_none()
+                && m.delay[q] == Delay::None
+                && known(proj.from)
+        })
+        && p.gain_from.is_none_or(known)
+}
+
+pub(crate) fn rows_source(m: &Model, t: Types) -> RowProgram {
+    let c = if t.f64 { 8 } else { 16 };
+    let real = if t.f64 { "double" } else { "float" };
+    let mut src = header(t);
+    src.push_str(&model_defines(m));
+    let _ = writeln!(
+        src,
+        "typedef {real}{c} realc;\n#define C {c}u\n#define LDC(p) vload{c}(0, (p))\n#define STC(x, p) vstore{c}((x), 0, (p))\n#define PL_PERIOD {}u\n#define PL_PRESENT {}u",
+        m.pl_period, m.pl_present
+    );
+    // Horizontal sum by halves.
+    let mut hs = String::from("inline real hsumc(realc v) {");
+    let mut width = c;
+    let mut var = "v".to_string();
+    while width > 1 {
+        width /= 2;
+        let ty = if width == 1 {
+            real.to_string()
+        } else {
+            format!("{real}{width}")
+        };
+        let _ = write!(hs, " {ty} h{width} = {var}.lo + {var}.hi;");
+        var = format!("h{width}");
+    }
+    let _ = writeln!(hs, " return {var}; }}");
+    src.push_str(&hs);
+    src.push_str(PRELUDE);
+    src.push_str(STIMULUS);
+
+    let mut g = Rows {
+        m,
+        c,
+        k: String::new(),
+    };
+    let mut before = Vec::new();
+    let plan = &m.plan;
+    for &p in &plan.order {
+        if plan.populations[p].instantaneous && !late(m, p) && !early(m, p) {
+            before.push(g.inst(p));
+        }
+    }
+    before.push(g.integrate());
+    before.extend(g.accumulators());
+    let drive = g.drive();
+    let mut after = Vec::new();
+    let fused_any = (0..plan.projections.len()).any(|q| fusable(m, q))
+        || (0..plan.populations.len()).any(|p| early(m, p));
+    if !plan.motifs.is_empty() {
+        after.push(g.update());
+    }
+    if let Some(k) = g.wnoise() {
+        after.push(k);
+    }
+    if let Some(k) = g.tied() {
+        after.push(k);
+    }
+    src.push_str(&ROWS.replace("/*@KERNELS@*/", &g.k));
+    RowProgram {
+        source: src,
+        before,
+        after,
+        drive,
+        fused_any,
+    }
+}
+
+/// How a unit block reads and writes: a vector of C units at `i0`, or one unit `i`.
+struct Unit {
+    ty: &'static str,
+    suf: &'static str,
+    idx: &'static str,
+    vector: bool,
+}
+
+impl Unit {
+    fn ld(&self, ptr: &str) -> String {
+        if self.vector {
+            format!("LDC(({ptr}) + {})", self.idx)
+        } else {
+            format!("({ptr})[{}]", self.idx)
+        }
+    }
+    fn st(&self, val: &str, ptr: &str) -> String {
+        if self.vector {
+            format!("STC({val}, ({ptr}) + {})", self.idx)
+        } else {
+            format!("({ptr})[{}] = {val}", self.idx)
+        }
+    }
+}
+
+struct Rows<'a> {
+    m: &'a Model,
+    /// Lanes of `realc`: units per work-item in the population kernels.
+    c: usize,
+    k: String,
+}
+
+impl Rows<'_> {
+    fn line(&mut self, s: impl AsRef<str>) {
+        self.k.push_str(s.as_ref());
+        self.k.push('\n');
+    }
+    /// Index of element (i, j) (post i, pre j) of projection q in its storage order.
+    fn widx(&self, q: usize, i: &str, j: &str) -> String {
+        let m = self.m;
+        let proj = &m.plan.projections[q];
+        if m.trans[q] {
+            format!("{}u + ({j}) * {}u + ({i})", m.w_off[q], proj.rows)
+        } else {
+            format!("{}u + ({i}) * {}u + ({j})", m.w_off[q], proj.cols)
+        }
+    }
+
+    fn p(&self, row: usize) -> String {
+        format!("P[{row}u]")
+    }
+    /// Pointer expression to population `pop`'s rates in the copy of step `step` ("n" or "n1").
+    fn zp(&self, pop: usize, step: &str) -> String {
+        format!(
+            "(S + {}u + ({step} & 1ul) * {}u)",
+            self.m.z_off(pop, 0),
+            2 * self.m.pop_span
+        )
+    }
+    fn up(&self, pop: usize, step: &str) -> String {
+        format!(
+            "(S + {}u + ({step} & 1ul) * {}u)",
+            self.m.u_off(pop, 0),
+            2 * self.m.pop_span
+        )
+    }
+
+    /// One population's units from `i0`: a full block of C units as one `realc` vector, or
+    /// (`vector == false`) the units `i0..size` one by one. `body` receives the loader/storer
+    /// vocabulary of the mode and returns the code.
+    fn block(&self, size: usize, body: &dyn Fn(&Unit) -> String) -> String {
+        let v = Unit {
+            ty: "realc",
+            suf: "_c",
+            idx: "i0",
+            vector: true,
+        };
+        let s = Unit {
+            ty: "real",
+            suf: "_s",
+            idx: "i",
+            vector: false,
+        };
+        format!(
+            "  if (i0 + C <= {size}u) {{
+{}  }} else {{ for (uint i = i0; i < {size}u; i++) {{
+{}  }} }}",
+            body(&v),
+            body(&s)
+        )
+    }
+
+    /// bias + Σ sign · W[i]·pre(n) over the projections into `pop`, times the φ' gain, plus noise
+    /// when `noise`, as code that leaves the sum in `acc`.
+    fn input_code(&self, pop: usize, u: &Unit, noise: bool) -> String {
+        let m = self.m;
+        let mut c = format!("    {} acc = ({}){};\n", u.ty, u.ty, self.p(m.bias[pop]));
+        for &q in &m.inputs_of[pop] {
+            let proj = &m.plan.projections[q];
+            let sign = self.p(m.sign[q]);
+            if fusable(m, q) {
+                let po = m.prod_off[q].unwrap_or(0);
+                c.push_str(&format!("    acc += {};\n", u.ld(&format!("S + {po}u"))));
+                continue;
+            }
+            let (src, guard) = match m.delay[q] {
+                Delay::None => (self.zp(proj.from, "n"), String::new()),
+                Delay::Uniform(d) => (
+                    format!(
+                        "S + {}u + ((n - {d}ul) % {}ul) * {}u",
+                        m.ring_off[q].unwrap_or(0),
+                        m.ring_len[q],
+                        proj.cols
+                    ),
+                    format!("if (n >= {d}ul) "),
+                ),
+                Delay::PerInstance(_) => unreachable!("a single instance has one delay"),
+            };
+            let (wo, cols) = (m.w_off[q], proj.cols);
+            if m.trans[q] {
+                // Stored [pre][post]: units are contiguous along each stored row.
+                c.push_str(&format!(
+                    "    {guard}{{ __global const real *x_ = {src}; {ty} sum = ({ty})0;\n      for (uint j = 0; j < {cols}u; j++) sum += {} * x_[j];\n      acc += {sign} * sum; }}\n",
+                    u.ld(&format!("W + {wo}u + j * {}u", proj.rows)),
+                    ty = u.ty
+                ));
+            } else if u.vector && cols < self.c {
+                // Short rows: a column of C units at a time, so the sum runs across lanes.
+                c.push_str(&format!(
+                    "    {guard}{{ __global const real *x_ = {src}; realc sum = (realc)0;\n      for (uint j = 0; j < {cols}u; j++) {{ real t_[C]; for (uint t = 0; t < C; t++) t_[t] = W[{wo}u + (i0 + t) * {cols}u + j]; sum += LDC(t_) * x_[j]; }}\n      acc += {sign} * sum; }}\n"
+                ));
+            } else if u.vector {
+                c.push_str(&format!(
+                    "    {guard}{{ real t_[C]; for (uint t = 0; t < C; t++) t_[t] = dotc(W + {wo}u + (i0 + t) * {cols}u, {src}, {cols}u); acc += {sign} * LDC(t_); }}\n"
+                ));
+            } else {
+                c.push_str(&format!(
+                    "    {guard}acc += {sign} * dotc(W + {wo}u + i * {cols}u, {src}, {cols}u);\n"
+                ));
+            }
+        }
+        if let Some(gsrc) = m.plan.populations[pop].gain_from {
+            let a = act_name(m.plan.populations[gsrc].activation);
+            c.push_str(&format!(
+                "    acc *= dact_{a}{}({});\n",
+                u.suf,
+                u.ld(&self.up(gsrc, "n"))
+            ));
+        }
+        if noise {
+            c.push_str(&self.noise_code(pop, u, "acc"));
+        }
+        c
+    }
+
+    /// `var += σ·N(0, 1)`, unit i taking lane i % 4 of block i / 4 as the CPU does.
+    fn noise_code(&self, pop: usize, u: &Unit, var: &str) -> String {
+        let m = self.m;
+        let Some(row) = m.noise[pop] else {
+            return String::new();
+        };
+        let stream = noise_stream(&m.plan.populations[pop].name);
+        let scale = self.p(row);
+        if u.vector {
+            format!(
+                "    {{ real nz_[C]; for (uint t = 0; t < C; t++) {{ real nz[4]; noise_normals_s(PL[PL_SEED], {stream}u, n, (i0 + t) / 4, nz); nz_[t] = nz[(i0 + t) % 4]; }} {var} += {scale} * LDC(nz_); }}\n"
+            )
+        } else {
+            format!(
+                "    {{ real nz[4]; noise_normals_s(PL[PL_SEED], {stream}u, n, i / 4, nz); {var} += {scale} * nz[i % 4]; }}\n"
+            )
+        }
+    }
+
+    /// u = input (+ noise), z = φ(u) of an instantaneous population, for the units from `i0`.
+    fn inst_code(&self, pop: usize) -> String {
+        let pp = &self.m.plan.populations[pop];
+        let a = act_name(pp.activation);
+        let (up, zp) = (self.up(pop, "n"), self.zp(pop, "n"));
+        let body = |u: &Unit| {
+            format!(
+                "{}    {};\n    {};\n",
+                self.input_code(pop, u, true),
+                u.st("acc", &up),
+                u.st(&format!("act_{a}{}(acc)", u.suf), &zp)
+            )
+        };
+        self.block(pp.size, &body)
+    }
+
+    fn inst(&mut self, pop: usize) -> RowKernel {
+        let m = self.m;
+        let pp = &m.plan.populations[pop];
+        let name = format!("inst_{pop}");
+        self.line(format!(
+            "// instantaneous population {}\n__kernel void {name}(KARGS) {{\n  const uint i0 = get_global_id(0) * C;",
+            pp.name
+        ));
+        let code = self.inst_code(pop);
+        self.line(code);
+        self.line("}");
+        RowKernel {
+            name,
+            global: pp.size.div_ceil(self.c),
+        }
+    }
+
+    /// Rate populations: u(n+1), z(n+1) into the next copy; then the driven populations of
+    /// step n + 1; the last work-item sums the loss.
+    fn integrate(&mut self) -> RowKernel {
+        let m = self.m;
+        let plan = &m.plan;
+        self.line("__kernel void integrate(KARGS) {\n  const uint gid = get_global_id(0);\n  const ulong n1 = n + 1;");
+        let mut base = 0;
+        for &p in &plan.order {
+            let pp = &plan.populations[p];
+            if pp.instantaneous || m.inp_off[p].is_none() {
+                continue;
+            }
+            let blocks = pp.size.div_ceil(self.c);
+            self.line(format!(
+                "  if (gid >= {base}u && gid < {}u) {{ // {}\n  const uint i0 = (gid - {base}u) * C;",
+                base + blocks,
+                pp.name,
+            ));
+            let a = act_name(pp.activation);
+            let leak = self.p(m.leak[p]);
+            let (u_now, u_next, z_next) = (self.up(p, "n"), self.up(p, "n1"), self.zp(p, "n1"));
+            let rings: Vec<(usize, usize, usize)> = plan
+                .projections
+                .iter()
+                .enumerate()
+                .filter(|(_, proj)| proj.from == p)
+                .filter_map(|(q, proj)| m.ring_off[q].map(|r| (r, m.ring_len[q], proj.cols)))
+                .collect();
+            let body = |u: &Unit| {
+                let mut c = self.input_code(p, u, false);
+                c.push_str(&format!(
+                    "    const {ty} uo = {};\n    {ty} un = acc + (uo - acc) * {leak};\n",
+                    u.ld(&u_now),
+                    ty = u.ty
+                ));
+                c.push_str(&self.noise_code(p, u, "un"));
+                c.push_str(&format!(
+                    "    const {} zn = act_{a}{}(un);\n    {};\n    {};\n",
+                    u.ty,
+                    u.suf,
+                    u.st("un", &u_next),
+                    u.st("zn", &z_next)
+                ));
+                for (ring, len, cols) in &rings {
+                    c.push_str(&format!(
+                        "    {};\n",
+                        u.st("zn", &format!("S + {ring}u + (n % {len}ul) * {cols}u"))
+                    ));
+                }
+                c
+            };
+            let code = self.block(pp.size, &body);
+            self.line(code);
+            self.line("  }");
+            base += blocks;
+        }
+        // Instantaneous populations nobody reads this step.
+        for &p in &plan.order {
+            if !late(m, p) {
+                continue;
+            }
+            let size = plan.populations[p].size;
+            let blocks = size.div_ceil(self.c);
+            let code = self.inst_code(p);
+            self.line(format!(
+                "  if (gid >= {base}u && gid < {}u) {{ // {}\n  const uint i0 = (gid - {base}u) * C;\n{code}  }}",
+                base + blocks,
+                plan.populations[p].name
+            ));
+            base += blocks;
+        }
+        // The next step's driven populations.
+        let (drive, drive_items) = self.drive_code("n1");
+        self.line(format!(
+            "  if (gid >= {base}u && gid < {}u) {{ const uint j = gid - {base}u;\n{drive}  }}",
+            base + drive_items
+        ));
+        base += drive_items;
+        // Loss, presented and correct time, traces: one work-item.
+        self.line(format!("  if (gid == {base}u) {{"));
+        if let Some(out) = &plan.output {
+            let ny = plan.populations[out.output].size;
+            self.line(format!(
+                "    const ulong per = PL[PL_PERIOD];\n    if ((n % per) < PL[PL_PRESENT]) {{\n      __global const real *y = {}, *t = {};\n      acct loss = 0; uint by = 0, bt = 0;\n      for (uint i = 0; i < {ny}u; i++) {{ const acct d = (acct)t[i] - (acct)y[i]; loss += (acct)0.5 * d * d; if (y[i] > y[by]) by = i; if (t[i] > t[bt]) bt = i; }}\n      LOSS[0] += loss * (acct){};\n      CNT[0] += 1u; if (by == bt) CNT[1] += 1u;\n    }}",
+                self.zp(out.output, "n"),
+                self.zp(out.target, "n"),
+                lit(plan.dt_s)
+            ));
+        }
+        if m.trace_slots > 0 {
+            self.line(format!(
+                "    if (n < {}ul && n % {}ul == 0) {{ __global real *tr = TRACE + (n / {}ul) * 5;",
+                plan.trace_steps, m.trace_every, m.trace_every
+            ));
+            self.line(format!("      tr[0] = {}[0];", self.zp(plan.input, "n")));
+            if let Some(out) = &plan.output {
+                self.line(format!(
+                    "      tr[1] = {}[0]; tr[2] = {}[0]; tr[3] = {}[0];",
+                    self.zp(out.output, "n"),
+                    self.zp(out.target, "n"),
+                    self.zp(out.error, "n")
+                ));
+            }
+            if let Some(motif) = plan.motifs.first() {
+                let proj = &plan.projections[motif.projection];
+                let mm = motif
+                    .modulator
+                    .map(|mi| format!("{}[0]", self.zp(mi, "n")))
+                    .unwrap_or("(real)0".into());
+                let th = m.trace_theta.map(|c| format!("(real){}", lit(c)));
+                self.line(format!(
+                    "      {{ const real x = {}[0], z = {}[0], mm = {mm}, w0 = W[{}u];\n        tr[4] = {} * mm * x + {} * z * x + {} * z * z * w0 + {} * z + {} * x + {} * mm + {}; }}",
+                    self.zp(proj.from, "n"),
+                    self.zp(proj.to, "n"),
+                    m.w_off[motif.projection],
+                    th[0], th[1], th[2], th[3], th[4], th[5], th[6]
+                ));
+            }
+            self.line("    }");
+        }
+        self.line("  }\n}");
+        RowKernel {
+            name: "integrate".into(),
+            global: base + 1,
+        }
+    }
+
+    /// The backprop reference (δ per forward population, output first) and the outer products.
+    fn accumulators(&mut self) -> Vec<RowKernel> {
+        let m = self.m;
+        let plan = &m.plan;
+        let mut out_k = Vec::new();
+        let dt = format!("(real){}", lit(plan.dt_s));
+        if m.accumulate.backprop
+            && let (Some(order), Some(out)) = (&plan.forward_order, &plan.output)
+        {
+            for &p in order.iter().rev() {
+                let Some(dp) = m.delta_off[p] else { continue };
+                let size = plan.populations[p].size;
+                let name = format!("delta_{p}");
+                if p == out.output {
+                    self.line(format!(
+                        "__kernel void {name}(KARGS) {{ const uint i = get_global_id(0); if (i < {size}u) S[{dp}u + i] = {}[i]; }}",
+                        self.zp(out.error, "n")
+                    ));
+                } else if plan.populations[p].role == Role::Rate {
+                    self.line(format!(
+                        "__kernel void {name}(KARGS) {{ const uint j = get_global_id(0); if (j >= {size}u) return; real acc = 0;"
+                    ));
+                    for &q in &m.forward_out_of[p] {
+                        let proj = &plan.projections[q];
+                        let Some(dto) = m.delta_off[proj.to] else {
+                            continue;
+                        };
+                        self.line(format!(
+                            "  {{ const real sgn = {}; for (uint i = 0; i < {}u; i++) acc += W[{}] * (sgn * S[{dto}u + i]); }}",
+                            self.p(m.sign[q]),
+                            proj.rows,
+                            self.widx(q, "i", "j")
+                        ));
+                    }
+                    let a = act_name(plan.populations[p].activation);
+                    self.line(format!(
+                        "  S[{dp}u + j] = acc * dact_{a}_s({}[j]);\n}}",
+                        self.up(p, "n")
+                    ));
+                } else {
+                    continue;
+                }
+                out_k.push(RowKernel { name, global: size });
+            }
+        }
+        // Outer products: one work-item per row of each accumulated matrix.
+        let mut parts = Vec::new();
+        for (q, proj) in plan.projections.iter().enumerate() {
+            let x = match m.delay[q] {
+                Delay::None => Some(self.zp(proj.from, "n")),
+                Delay::Uniform(_) => None,
+                Delay::PerInstance(_) => None,
+            };
+            let mut add = |acc: Option<usize>, a: String| {
+                if let Some(acc) = acc {
+                    parts.push((q, acc, a, x.clone()));
+                }
+            };
+            if let (Some(_), Some(dto)) = (m.acc_bp[q], m.delta_off[proj.to]) {
+                add(m.acc_bp[q], format!("S[{dto}u + i]"));
+            }
+            if let Some(mot) = proj.motif
+                && let Some(mp) = plan.motifs[mot].modulator
+            {
+                add(m.acc_mx[q], format!("{}[i]", self.zp(mp, "n")));
+                add(m.acc_ux[q], format!("{}[i]", self.up(proj.to, "n")));
+            }
+        }
+        if !parts.is_empty() {
+            self.line("__kernel void outer(KARGS) {\n  const uint gid = get_global_id(0);");
+            let mut base = 0;
+            for (q, acc, a, x) in parts {
+                let proj = &plan.projections[q];
+                let (rows, cols) = (proj.rows, proj.cols);
+                let x = match x {
+                    Some(x) => x,
+                    None => {
+                        let d = match m.delay[q] {
+                            Delay::Uniform(d) => d,
+                            _ => 0,
+                        };
+                        format!(
+                            "(n >= {d}ul ? S + {}u + ((n - {d}ul) % {}ul) * {cols}u : (__global real *)0)",
+                            m.ring_off[q].unwrap_or(0),
+                            m.ring_len[q]
+                        )
+                    }
+                };
+                // Accumulators are stored like the weights.
+                let (start, stride) = if m.trans[q] {
+                    (format!("{acc}u + i"), format!("{rows}u"))
+                } else {
+                    (format!("{acc}u + i * {cols}u"), "1u".to_string())
+                };
+                self.line(format!(
+                    "  if (gid >= {base}u && gid < {}u) {{ const uint i = gid - {base}u; __global const real *x = {x};\n    if (x) {{ const real si = {a} * {dt}; __global real *r = A + {start};\n      for (uint j = 0; j < {cols}u; j++) r[j * {stride}] += si * x[j]; }} }}",
+                    base + rows
+                ));
+                base += rows;
+            }
+            self.line("}");
+            out_k.push(RowKernel {
+                name: "outer".into(),
+                global: base,
+            });
+        }
+        out_k
+    }
+
+    /// Step n+1's driven populations; ring buffers take step n's driven and instantaneous rates.
+    fn drive(&mut self) -> RowKernel {
+        let (code, global) = self.drive_code("n");
+        self.line(format!(
+            "__kernel void drive(KARGS) {{\n  const uint j = get_global_id(0);\n{code}}}"
+        ));
+        RowKernel {
+            name: "drive".into(),
+            global,
+        }
+    }
+
+    /// The driven populations of step `next` (from the current sample) and the ring buffers'
+    /// driven and instantaneous rates of step `next − 1`, for work-item `j`; and how many
+    /// work-items that takes.
+    fn drive_code(&self, next: &str) -> (String, usize) {
+        let m = self.m;
+        let plan = &m.plan;
+        let mut c = format!(
+            "  {{ const ulong per = PL[PL_PERIOD];\n  const int shown = ({next} % per) < PL[PL_PRESENT];\n"
+        );
+        let mut global = m.n_in;
+        c.push_str(&format!(
+            "  if (j < {}u) {}[j] = shown ? S[{}u + j] : (real)0;\n",
+            m.n_in,
+            self.zp(plan.input, next),
+            m.xcur_off
+        ));
+        if let Some(out) = &plan.output {
+            c.push_str(&format!(
+                "  if (j < {}u) {}[j] = shown ? S[{}u + j] : (real)0;\n",
+                m.n_out,
+                self.zp(out.target, next),
+                m.ycur_off
+            ));
+            global = global.max(m.n_out);
+        }
+        for (q, proj) in plan.projections.iter().enumerate() {
+            let Some(ring) = m.ring_off[q] else { continue };
+            let src = &plan.populations[proj.from];
+            if !(src.instantaneous || matches!(src.role, Role::Input | Role::Target)) {
+                continue;
+            }
+            // Driven rates of step next − 1 are still in the copy of step next − 1.
+            c.push_str(&format!(
+                "  if ({next} >= 1 && j < {}u) S[{ring}u + (({next} - 1) % {}ul) * {}u + j] = {}[j];\n",
+                proj.cols,
+                m.ring_len[q],
+                proj.cols,
+                self.zp(proj.from, &format!("({next} - 1)"))
+            ));
+            global = global.max(proj.cols);
+        }
+        c.push_str("  }\n");
+        (c, global)
+    }
+
+    /// Every motif's plasticity, one work-item per row; fused rows also form step n+1's product.
+    /// `flag == 0` only forms the products (the priming launch before step 0, with n = −1).
+    fn update(&mut self) -> RowKernel {
+        let m = self.m;
+        let plan = &m.plan;
+        self.line("__kernel void update(KARGS) {\n  const uint gid = get_global_id(0);\n  const ulong n1 = n + 1;");
+        let mut base = 0;
+        // Early instantaneous populations, evaluated for step n + 1.
+        for &p in &plan.order {
+            if !early(m, p) {
+                continue;
+            }
+            let blocks = plan.populations[p].size.div_ceil(self.c);
+            let code = self.inst_code(p);
+            self.line(format!(
+                "  if (gid >= {base}u && gid < {}u) {{ // {} of step n + 1\n  const uint i0 = (gid - {base}u) * C;\n  const ulong n = n1;\n{code}  }}",
+                base + blocks,
+                plan.populations[p].name
+            ));
+            base += blocks;
+        }
+        for (mi, motif) in plan.motifs.iter().enumerate() {
+            let q = motif.projection;
+            if m.trans[q] {
+                let (code, items) = self.update_transposed(mi, base);
+                self.line(code);
+                base += items;
+                continue;
+            }
+            let proj = &plan.projections[q];
+            let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
+            let fused = fusable(m, q);
+            let th = m.theta[mi];
+            self.line(format!(
+                "  if (gid >= {base}u && gid < {}u) {{ // plasticity of {}\n  const uint i = gid - {base}u;\n  __global real *wr = W + {wo}u + i * {cols}u;",
+                base + rows,
+                proj.name
+            ));
+            let x = match m.delay[q] {
+                Delay::None => self.zp(proj.from, "n"),
+                Delay::Uniform(d) => format!(
+                    "(n >= {d}ul ? S + {}u + ((n - {d}ul) % {}ul) * {cols}u : (__global real *)0)",
+                    m.ring_off[q].unwrap_or(0),
+                    m.ring_len[q]
+                ),
+                Delay::PerInstance(_) => unreachable!("a single instance has one delay"),
+            };
+            self.line(format!("  if (flag) {{\n  __global const real *xr = {x};"));
+            self.line(format!(
+                "  const real kw = {}, zi = {}[i], mi = {};",
+                self.p(m.rate_w[mi]),
+                self.zp(proj.to, "n"),
+                motif
+                    .modulator
+                    .map(|mp| format!("{}[i]", self.zp(mp, "n")))
+                    .unwrap_or("(real)0".into())
+            ));
+            for (k, r) in th.iter().enumerate() {
+                if let Some(r) = r {
+                    self.line(format!("  const real th{k} = {};", self.p(*r)));
+                }
+            }
+            let mut a = Vec::new();
+            if th[0].is_some() {
+                a.push("th0 * mi");
+            }
+            if th[1].is_some() {
+                a.push("th1 * zi");
+            }
+            let a = if a.is_empty() {
+                "(real)0".to_string()
+            } else {
+                format!("kw * ({})", a.join(" + "))
+            };
+            let general = m.general[mi] || m.acc_dw[q].is_some();
+            self.line(format!("  const real ai = {a};"));
+            // Body on vectors (cv = realc) and on the scalar tail (the same text with `real`).
+            let mut body = String::new();
+            if !general {
+                body.push_str("wv = wv + ai * x;");
+            } else {
+                let gd = m.decay[mi].map(|r| self.p(r)).unwrap_or("(real)1".into());
+                let mut c = Vec::new();
+                if th[3].is_some() {
+                    c.push("th3 * zi");
+                }
+                if th[5].is_some() {
+                    c.push("th5 * mi");
+                }
+                if th[6].is_some() {
+                    c.push("th6");
+                }
+                self.line(format!("  const real gd = {gd};"));
+                if th[4].is_some() {
+                    self.line("  const real xk = kw * th4;");
+                }
+                if !c.is_empty() {
+                    self.line(format!("  const real ci = kw * ({});", c.join(" + ")));
+                }
+                if th[2].is_some() {
+                    self.line("  const real zz = kw * th2 * zi * zi;");
+                }
+                let mut inc = if th[4].is_some() {
+                    "(ai + xk) * x".to_string()
+                } else {
+                    "ai * x".to_string()
+                };
+                if !c.is_empty() {
+                    inc.push_str(" + ci");
+                }
+                if th[2].is_some() {
+                    inc.push_str(" + zz * wv");
+                }
+                let _ = write!(body, "const TY inc = {inc}; wv = wv * gd + inc;");
+                if let Some(ao) = m.acc_dw[q] {
+                    let _ = write!(
+                        body,
+                        " {{ __global real *ar = A + {ao}u + i * {cols}u + j; ACCUM; }}"
+                    );
+                }
+            }
+            let vec_body = body
+                .replace("TY", "realc")
+                .replace("ACCUM", "STC(LDC(ar) + inc, ar)");
+            let sc_body = body.replace("TY", "real").replace("ACCUM", "*ar += inc");
+            let (fv, fs, fin) = if fused {
+                (
+                    "pv += wv * LDC(xn + j);",
+                    "ps += wv * xn[j];",
+                    format!(
+                        "S[{}u + i] = {} * (hsumc(pv) + ps);",
+                        m.prod_off[q].unwrap_or(0),
+                        self.p(m.sign[q])
+                    ),
+                )
+            } else {
+                ("", "", String::new())
+            };
+            if fused {
+                self.line(format!(
+                    "  __global const real *xn = {};",
+                    self.zp(proj.from, "n1")
+                ));
+            }
+            self.line(format!(
+                "  if (xr) {{\n  realc pv = (realc)0; real ps = 0; uint j = 0;\n  for (; j + C <= {cols}u; j += C) {{ realc wv = LDC(wr + j); const realc x = LDC(xr + j); {vec_body} STC(wv, wr + j); {fv} }}\n  for (; j < {cols}u; j++) {{ real wv = wr[j]; const real x = xr[j]; {sc_body} wr[j] = wv; {fs} }}\n  {fin}\n  }} else {{"
+            ));
+            // Without presynaptic rates yet (delay not reached) x = 0 in every term.
+            let zero_body = body
+                .replace("TY", "real")
+                .replace("ACCUM", "*ar += inc")
+                .replace("ai * x", "(real)0")
+                .replace("(ai + xk) * x", "(real)0");
+            self.line(format!(
+                "  for (uint j = 0; j < {cols}u; j++) {{ real wv = wr[j]; {zero_body} wr[j] = wv; }}\n  }}"
+            ));
+            self.line("  }");
+            if fused {
+                self.line(format!(
+                    "  else {{ S[{}u + i] = {} * dotc(wr, {}, {cols}u); }}",
+                    m.prod_off[q].unwrap_or(0),
+                    self.p(m.sign[q]),
+                    self.zp(proj.from, "n1")
+                ));
+            }
+            self.line("  }");
+            base += rows;
+        }
+        self.line("}");
+        RowKernel {
+            name: "update".into(),
+            global: base,
+        }
+    }
+
+    /// The plasticity of a matrix stored transposed: one work-item per presynaptic unit j, a
+    /// vector along its stored row of postsynaptic units i. The same terms as the row form:
+    /// inc = (a_i + k θ_x) x_j + c_i + k θ_zzw z_i² W_ij, W ← W g + inc.
+    fn update_transposed(&self, mi: usize, base: usize) -> (String, usize) {
+        let m = self.m;
+        let plan = &m.plan;
+        let motif = &plan.motifs[mi];
+        let q = motif.projection;
+        let proj = &plan.projections[q];
+        let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
+        let th = m.theta[mi];
+        let mut c = format!(
+            "  if (flag && gid >= {base}u && gid < {}u) {{ // plasticity of {} (stored transposed)\n  const uint j = gid - {base}u;\n  __global real *wr = W + {wo}u + j * {rows}u;\n",
+            base + cols,
+            proj.name
+        );
+        let x = match m.delay[q] {
+            Delay::None => format!("{}[j]", self.zp(proj.from, "n")),
+            Delay::Uniform(d) => format!(
+                "(n >= {d}ul ? S[{}u + ((n - {d}ul) % {}ul) * {cols}u + j] : (real)0)",
+                m.ring_off[q].unwrap_or(0),
+                m.ring_len[q]
+            ),
+            Delay::PerInstance(_) => unreachable!("a single instance has one delay"),
+        };
+        c.push_str(&format!(
+            "  const real x = {x}, kw = {};\n  __global const real *zp = {};\n",
+            self.p(m.rate_w[mi]),
+            self.zp(proj.to, "n")
+        ));
+        if let Some(mp) = motif.modulator {
+            c.push_str(&format!(
+                "  __global const real *mp = {};\n",
+                self.zp(mp, "n")
+            ));
+        }
+        for (k, r) in th.iter().enumerate() {
+            if let Some(r) = r {
+                c.push_str(&format!("  const real th{k} = {};\n", self.p(*r)));
+            }
+        }
+        let general = m.general[mi] || m.acc_dw[q].is_some();
+        c.push_str(&format!(
+            "  const real gd = {};\n",
+            m.decay[mi].map(|r| self.p(r)).unwrap_or("(real)1".into())
+        ));
+        if th[4].is_some() {
+            c.push_str("  const real xk = kw * th4;\n");
+        }
+        let acc = m.acc_dw[q].map(|ao| format!("A + {ao}u + j * {rows}u"));
+        if let Some(a) = &acc {
+            c.push_str(&format!("  __global real *ar = {a};\n"));
+        }
+        // One body for vectors of C units at i and for the scalar tail.
+        let body = |u: &Unit| {
+            let ty = u.ty;
+            let mut b = format!("    const {ty} zi = {};\n", u.ld("zp"));
+            b.push_str(&if motif.modulator.is_some() {
+                format!("    const {ty} mi = {};\n", u.ld("mp"))
+            } else {
+                format!("    const {ty} mi = ({ty})0;\n")
+            });
+            let mut a = Vec::new();
+            if th[0].is_some() {
+                a.push("th0 * mi");
+            }
+            if th[1].is_some() {
+                a.push("th1 * zi");
+            }
+            let a = if a.is_empty() {
+                format!("({ty})0")
+            } else {
+                format!("kw * ({})", a.join(" + "))
+            };
+            b.push_str(&format!(
+                "    const {ty} ai = {a};\n    {ty} wv = {};\n",
+                u.ld("wr")
+            ));
+            if !general {
+                b.push_str("    wv = wv + ai * x;\n");
+            } else {
+                let mut inc = if th[4].is_some() {
+                    "(ai + xk) * x".to_string()
+                } else {
+                    "ai * x".to_string()
+                };
+                let mut cc = Vec::new();
+                if th[3].is_some() {
+                    cc.push("th3 * zi");
+                }
+                if th[5].is_some() {
+                    cc.push("th5 * mi");
+                }
+                if th[6].is_some() {
+                    cc.push("th6");
+                }
+                if !cc.is_empty() {
+                    inc.push_str(&format!(" + kw * ({})", cc.join(" + ")));
+                }
+                if th[2].is_some() {
+                    inc.push_str(" + kw * th2 * zi * zi * wv");
+                }
+                b.push_str(&format!(
+                    "    const {ty} inc = {inc};\n    wv = wv * gd + inc;\n"
+                ));
+                if acc.is_some() {
+                    b.push_str(&format!(
+                        "    {};\n",
+                        u.st(&format!("{} + inc", u.ld("ar")), "ar")
+                    ));
+                }
+            }
+            b.push_str(&format!("    {};\n", u.st("wv", "wr")));
+            b
+        };
+        let v = Unit {
+            ty: "realc",
+            suf: "_c",
+            idx: "i",
+            vector: true,
+        };
+        let s1 = Unit {
+            ty: "real",
+            suf: "_s",
+            idx: "i",
+            vector: false,
+        };
+        c.push_str(&format!(
+            "  uint i = 0;\n  for (; i + C <= {rows}u; i += C) {{\n{}  }}\n  for (; i < {rows}u; i++) {{\n{}  }}\n  }}\n",
+            body(&v),
+            body(&s1)
+        ));
+        (c, cols)
+    }
+
+    fn wnoise(&mut self) -> Option<RowKernel> {
+        let m = self.m;
+        let plan = &m.plan;
+        let mut base = 0;
+        let mut body = String::new();
+        for (mi, motif) in plan.motifs.iter().enumerate() {
+            let Some(row) = m.wnoise[mi] else { continue };
+            let q = motif.projection;
+            let proj = &plan.projections[q];
+            let n = proj.synapses();
+            let blocks = n.div_ceil(4);
+            let stream = wnoise_stream(&proj.name);
+            let _ = writeln!(
+                body,
+                "  if (gid >= {base}u && gid < {}u) {{ const uint b = gid - {base}u; real nz[4]; noise_normals_s(PL[PL_SEED], {stream}u, n, b, nz);\n    for (uint t = 0; t < 4 && 4 * b + t < {n}u; t++) {{ const uint k = 4 * b + t; W[{}] += {} * nz[t]; }} }}",
+                base + blocks,
+                self.widx(
+                    q,
+                    &format!("k / {}u", proj.cols),
+                    &format!("k % {}u", proj.cols)
+                ),
+                self.p(row)
+            );
+            base += blocks;
+        }
+        if base == 0 {
+            return None;
+        }
+        self.line(format!(
+            "__kernel void wnoise(KARGS) {{\n  const uint gid = get_global_id(0);\n{body}}}"
+        ));
+        Some(RowKernel {
+            name: "wnoise".into(),
+            global: base,
+        })
+    }
+
+    fn tied(&mut self) -> Option<RowKernel> {
+        let m = self.m;
+        let plan = &m.plan;
+        let mut base = 0;
+        let mut body = String::new();
+        for (q, proj) in plan.projections.iter().enumerate() {
+            let (Some(_), Some(t)) = (m.tied[q], proj.tied_to) else {
+                continue;
+            };
+            let src = &plan.projections[t];
+            let n = src.synapses();
+            let _ = writeln!(
+                body,
+                "  if (gid >= {base}u && gid < {}u) {{ const uint k = gid - {base}u, i = k / {}u, j = k % {}u; W[{}] = W[{}]; }}",
+                base + n,
+                src.cols,
+                src.cols,
+                self.widx(q, "j", "i"),
+                self.widx(t, "i", "j")
+            );
+            base += n;
+        }
+        if base == 0 {
+            return None;
+        }
+        self.line(format!(
+            "__kernel void tied(KARGS) {{\n  const uint gid = get_global_id(0);\n{body}}}"
+        ));
+        Some(RowKernel {
+            name: "tied".into(),
+            global: base,
+        })
+    }
+}
