@@ -227,7 +227,12 @@ fn instance_k_of_an_ensemble_equals_a_single_run_with_its_parameters() {
         "/circuits/teacher_fa.yaml"
     ))
     .unwrap();
-    let yaml = text.replace("duration: 30 s", "duration: 0.5 s");
+    // A delayed projection too: a single instance reads delayed rates on the one-lane path.
+    let yaml = text.replace("duration: 30 s", "duration: 0.5 s").replace(
+        "W1: {from: x, to: h, init: {uniform: [-0.01, 0.01]}}",
+        "W1: {from: x, to: h, init: {uniform: [-0.01, 0.01]}, delay: 1 ms}",
+    );
+    assert!(yaml.contains("delay: 1 ms"));
     for case in backends() {
         let ensemble = plan_from(&yaml, &[11, 12, 13, 14, 15]);
         let single = plan_from(&yaml, &[14]);

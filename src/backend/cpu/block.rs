@@ -643,7 +643,12 @@ impl<T: Real, const L: usize> Block<T, L> {
                 continue;
             }
             let delayed = self.delayed_rates(s, q, &mut pre);
-            let r: &[[T; L]] = if delayed { &pre } else { &self.z[proj.from] };
+            // The scratch buffer is as long as the largest population: take only this source's part.
+            let r: &[[T; L]] = if delayed {
+                &pre[..proj.cols]
+            } else {
+                &self.z[proj.from]
+            };
             if proj.identity {
                 let sign = self.sign[q];
                 for (o, ri) in out.iter_mut().zip(r) {
@@ -1410,6 +1415,9 @@ fn matvec_add<T: Real, const L: usize>(
 /// by the compiler.
 #[inline]
 fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    debug_assert_eq!(a.len(), b.len(), "dot of slices of different lengths");
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
     let mut partial = [T::zero(); 16];
     let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
     let (ar, br) = (ac.remainder(), bc.remainder());

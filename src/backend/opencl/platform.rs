@@ -63,6 +63,17 @@ fn api(what: &'static str) -> impl Fn(ClError) -> OpenClError {
     }
 }
 
+/// Serialises platform and device discovery: drivers initialise their devices lazily on the
+/// first query, and several threads querying at once (a test harness, say) were seen to get
+/// "no device" from PoCL.
+static DISCOVERY: Mutex<()> = Mutex::new(());
+
+fn discovery_lock() -> std::sync::MutexGuard<'static, ()> {
+    DISCOVERY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn platforms_raw() -> Result<Vec<Platform>, OpenClError> {
     match get_platforms() {
         Ok(p) if p.is_empty() => Err(OpenClError::NoPlatform("none registered".into())),
@@ -97,6 +108,7 @@ fn device_info(d: &Device) -> Result<DeviceInfo, OpenClError> {
 
 /// Every platform with its devices (for `hetsim devices`).
 pub fn platforms() -> Result<Vec<PlatformInfo>, OpenClError> {
+    let _guard = discovery_lock();
     let mut out = Vec::new();
     for p in platforms_raw()? {
         let ids = p.get_devices(CL_DEVICE_TYPE_ALL).unwrap_or_default();
@@ -135,12 +147,21 @@ pub(crate) fn shared() -> Result<Arc<Shared>, OpenClError> {
 }
 
 fn open() -> Result<Shared, OpenClError> {
+    let _guard = discovery_lock();
     let mut all: Vec<(String, cl_device_id)> = Vec::new();
-    for p in platforms_raw()? {
-        let name = p.name().unwrap_or_default().trim().to_string();
-        for id in p.get_devices(CL_DEVICE_TYPE_ALL).unwrap_or_default() {
-            all.push((name.clone(), id));
+    // A driver still initialising can answer "no device" for a moment: ask a few times before
+    // concluding there is none (the answer is cached for the whole process).
+    for attempt in 0..5 {
+        for p in platforms_raw()? {
+            let name = p.name().unwrap_or_default().trim().to_string();
+            for id in p.get_devices(CL_DEVICE_TYPE_ALL).unwrap_or_default() {
+                all.push((name.clone(), id));
+            }
         }
+        if !all.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100 << attempt));
     }
     if all.is_empty() {
         return Err(OpenClError::NoDevice);
