@@ -171,7 +171,7 @@ fn a_diverging_instance_is_stopped_named_and_the_rest_run_on() {
     let plan = hetsim::plan::Plan::new(&instances, Path::new(".")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir: PathBuf = tmp.path().join("run");
-    let manifest_in = test_manifest(&plan);
+    let manifest_in = common::test_manifest(&plan);
     let mut recorder = hetsim::record::Recorder::create(&dir, &plan, manifest_in).unwrap();
     let plan = std::sync::Arc::new(plan);
     let mut backend = hetsim::backend::cpu::new(plan.clone(), hetsim::backend::Precision::F64);
@@ -215,37 +215,6 @@ fn a_diverging_instance_is_stopped_named_and_the_rest_run_on() {
         text.lines().skip(1).all(|l| l.split(',').count() == 13),
         "every row is complete"
     );
-}
-
-fn test_manifest(plan: &hetsim::plan::Plan) -> hetsim::record::Manifest {
-    hetsim::record::Manifest {
-        hetsim_version: "test".into(),
-        circuit: plan.name.clone(),
-        circuit_file: None,
-        command: "test".into(),
-        status: "running".into(),
-        backend: "cpu".into(),
-        device: "cpu".into(),
-        precision: "f64".into(),
-        method: plan.method.name().into(),
-        dt_s: plan.dt_s,
-        duration_s: plan.steps as f64 * plan.dt_s,
-        steps: plan.steps,
-        record_every_s: 0.1,
-        measures: vec![],
-        instances: plan.n_instances(),
-        seeds: plan.seeds.clone(),
-        rules: plan.labels.clone(),
-        started_unix_s: 0.0,
-        ended_unix_s: None,
-        wall_s: None,
-        synapse_steps_per_s: None,
-        peak_rss_bytes: None,
-        notes: vec![],
-        failures: vec![],
-        circuits: Default::default(),
-        overrides: vec![],
-    }
 }
 
 #[test]

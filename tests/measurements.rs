@@ -24,7 +24,7 @@ fn run(yaml: &str, seeds: &[u64]) -> (Vec<BTreeMap<String, String>>, serde_json:
     );
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let mut manifest = manifest_for(&plan);
+    let mut manifest = common::test_manifest(&plan);
     if plan.forward_order.is_none() {
         manifest
             .notes
@@ -48,37 +48,6 @@ fn run(yaml: &str, seeds: &[u64]) -> (Vec<BTreeMap<String, String>>, serde_json:
     let manifest =
         serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     (rows, manifest)
-}
-
-fn manifest_for(plan: &hetsim::plan::Plan) -> hetsim::record::Manifest {
-    hetsim::record::Manifest {
-        hetsim_version: "test".into(),
-        circuit: plan.name.clone(),
-        circuit_file: None,
-        command: "test".into(),
-        status: "running".into(),
-        backend: "cpu".into(),
-        device: "cpu".into(),
-        precision: "f64".into(),
-        method: plan.method.name().into(),
-        dt_s: plan.dt_s,
-        duration_s: plan.steps as f64 * plan.dt_s,
-        steps: plan.steps,
-        record_every_s: plan.record_every_steps as f64 * plan.dt_s,
-        measures: vec![],
-        instances: plan.n_instances(),
-        seeds: plan.seeds.clone(),
-        rules: plan.labels.clone(),
-        started_unix_s: 0.0,
-        ended_unix_s: None,
-        wall_s: None,
-        synapse_steps_per_s: None,
-        peak_rss_bytes: None,
-        notes: vec![],
-        failures: vec![],
-        circuits: Default::default(),
-        overrides: vec![],
-    }
 }
 
 fn values(

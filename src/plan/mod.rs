@@ -71,6 +71,13 @@ impl PlanProjection {
     pub fn max_delay(&self) -> usize {
         self.delay_steps.iter().copied().max().unwrap_or(0)
     }
+    /// Slots in the ring buffer of past presynaptic rates (0 when no instance delays it).
+    pub fn ring_len(&self) -> usize {
+        match self.max_delay() {
+            0 => 0,
+            d => d + 1,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -151,3 +151,35 @@ pub fn weights(plan: &Plan, snap: &hetsim::backend::Snapshot, name: &str, e: usi
     let n = plan.projections[q].synapses();
     snap.weights[q][e * n..(e + 1) * n].to_vec()
 }
+
+/// A manifest for runs driven from tests through `hetsim::run::execute`.
+pub fn test_manifest(plan: &Plan) -> hetsim::record::Manifest {
+    hetsim::record::Manifest {
+        hetsim_version: "test".into(),
+        circuit: plan.name.clone(),
+        circuit_file: None,
+        command: "test".into(),
+        status: "running".into(),
+        backend: "cpu".into(),
+        device: "cpu".into(),
+        precision: "f64".into(),
+        method: plan.method.name().into(),
+        dt_s: plan.dt_s,
+        duration_s: plan.steps as f64 * plan.dt_s,
+        steps: plan.steps,
+        record_every_s: plan.record_every_steps as f64 * plan.dt_s,
+        measures: vec![],
+        instances: plan.n_instances(),
+        seeds: plan.seeds.clone(),
+        rules: plan.labels.clone(),
+        started_unix_s: 0.0,
+        ended_unix_s: None,
+        wall_s: None,
+        synapse_steps_per_s: None,
+        peak_rss_bytes: None,
+        notes: vec![],
+        failures: vec![],
+        circuits: Default::default(),
+        overrides: vec![],
+    }
+}

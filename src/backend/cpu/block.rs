@@ -344,16 +344,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             .iter()
             .map(|p| std::array::from_fn(|l| p.tied[first + if l < active { l } else { 0 }]))
             .collect();
-        let ring_len: Vec<usize> = projections
-            .iter()
-            .map(|p| {
-                if p.max_delay() > 0 {
-                    p.max_delay() + 1
-                } else {
-                    0
-                }
-            })
-            .collect();
+        let ring_len: Vec<usize> = projections.iter().map(|p| p.ring_len()).collect();
         let ring = projections
             .iter()
             .zip(&ring_len)

@@ -217,16 +217,7 @@ impl Model {
             .iter()
             .map(|p| accumulate.backprop.then(|| take(p.size)))
             .collect();
-        let ring_len: Vec<usize> = projs
-            .iter()
-            .map(|p| {
-                if p.max_delay() > 0 {
-                    p.max_delay() + 1
-                } else {
-                    0
-                }
-            })
-            .collect();
+        let ring_len: Vec<usize> = projs.iter().map(|p| p.ring_len()).collect();
         let mut longs = Table::<u64>::default();
         let delay: Vec<Delay> = projs
             .iter()
