@@ -262,7 +262,17 @@ pub fn run_instances(
         duration_s: plan.steps as f64 * plan.dt_s,
         steps: plan.steps,
         record_every_s: plan.record_every_steps as f64 * plan.dt_s,
-        measures: plan.measures.iter().map(|m| format!("{m:?}")).collect(),
+        measures: plan
+            .measures
+            .iter()
+            // The names of circuit files (`gradient_alignment`), not Rust's.
+            .map(|m| {
+                serde_json::to_value(m)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            })
+            .collect(),
         instances: plan.n_instances(),
         seeds: plan.seeds.clone(),
         rules: labels,
