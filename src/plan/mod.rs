@@ -105,6 +105,65 @@ impl PlanMotif {
     }
 }
 
+/// Per-step integration coefficients. Every backend takes them from here, so all integrate
+/// with the same numbers (exponential Euler: exact for the leak and the weight decay with inputs
+/// held over the step; Euler: the explicit step).
+impl Plan {
+    fn exponential(&self) -> bool {
+        self.method == Method::ExponentialEuler
+    }
+
+    /// The fraction of u a population keeps over one step: u ← I + (u − I)·leak
+    /// (0 for an instantaneous population).
+    pub fn leak(&self, tau_s: f64) -> f64 {
+        let dt = self.dt_s;
+        if tau_s <= 0.0 {
+            0.0
+        } else if self.exponential() {
+            (-dt / tau_s).exp()
+        } else {
+            1.0 - dt / tau_s
+        }
+    }
+
+    /// The std of one step's noise increment for a population whose noise alone would give u a
+    /// stationary std of σ (exact OU increments under exponential Euler; fresh noise of std σ
+    /// every step for an instantaneous population).
+    pub fn noise_step(&self, sigma: f64, tau_s: f64) -> f64 {
+        let dt = self.dt_s;
+        if tau_s <= 0.0 {
+            sigma
+        } else if self.exponential() {
+            sigma * (1.0 - (-2.0 * dt / tau_s).exp()).sqrt()
+        } else {
+            sigma * (2.0 * dt / tau_s).sqrt()
+        }
+    }
+
+    /// k in W ← W·g + k·drive: dt/τ_w, or τ_d(1 − e^{−dt/τ_d})/τ_w under exponential Euler with
+    /// decay (exact for a drive held over the step).
+    pub fn weight_rate(&self, tau_w_s: f64, tau_decay_s: f64) -> f64 {
+        let dt = self.dt_s;
+        if self.exponential() && tau_decay_s.is_finite() {
+            tau_decay_s * (1.0 - (-dt / tau_decay_s).exp()) / tau_w_s
+        } else {
+            dt / tau_w_s
+        }
+    }
+
+    /// g in W ← W·g + k·drive: the fraction of a weight kept over one step of decay (1 without).
+    pub fn weight_retention(&self, tau_decay_s: f64) -> f64 {
+        let dt = self.dt_s;
+        if !tau_decay_s.is_finite() {
+            1.0
+        } else if self.exponential() {
+            (-dt / tau_decay_s).exp()
+        } else {
+            1.0 - dt / tau_decay_s
+        }
+    }
+}
+
 /// Per-instance stimulus timing, in steps.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Timing {

@@ -181,7 +181,6 @@ impl<T: Real, const L: usize> Block<T, L> {
         let plan = &s.plan;
         let dt_s = plan.dt_s;
         let lanes = |v: &[f64]| lanes_of::<T, L>(v, first, active);
-        let exp_euler = plan.method == Method::ExponentialEuler;
         let pops = &plan.populations;
         let buf = |n: usize| vec![zeros::<T, L>(); n];
 
@@ -198,44 +197,19 @@ impl<T: Real, const L: usize> Block<T, L> {
             .collect();
         let leak = pops
             .iter()
-            .map(|p| {
-                lanes(
-                    &p.tau_s
-                        .iter()
-                        .map(|t| {
-                            if *t <= 0.0 {
-                                0.0
-                            } else if exp_euler {
-                                (-dt_s / t).exp()
-                            } else {
-                                1.0 - dt_s / t
-                            }
-                        })
-                        .collect::<Vec<_>>(),
-                )
-            })
+            .map(|p| lanes(&p.tau_s.iter().map(|t| plan.leak(*t)).collect::<Vec<_>>()))
             .collect();
-        // Noise σ is the stationary std of u; per step the increment's std is σ·sqrt(1 − leak²)
-        // for exponential Euler (exact for the OU process) and σ·sqrt(2 dt/τ) for Euler; an
-        // instantaneous population gets fresh noise of std σ every step.
+        // Per-step coefficients come from the plan, so every backend integrates alike.
         let noise_scale = pops
             .iter()
             .map(|p| {
-                let v: Vec<f64> = p
-                    .noise
-                    .iter()
-                    .zip(&p.tau_s)
-                    .map(|(sigma, tau)| {
-                        if *tau <= 0.0 {
-                            *sigma
-                        } else if exp_euler {
-                            sigma * (1.0 - (-2.0 * dt_s / tau).exp()).sqrt()
-                        } else {
-                            sigma * (2.0 * dt_s / tau).sqrt()
-                        }
-                    })
-                    .collect();
-                lanes(&v)
+                lanes(
+                    &p.noise
+                        .iter()
+                        .zip(&p.tau_s)
+                        .map(|(sigma, tau)| plan.noise_step(*sigma, *tau))
+                        .collect::<Vec<_>>(),
+                )
             })
             .collect();
         let any_noise = pops
@@ -244,24 +218,16 @@ impl<T: Real, const L: usize> Block<T, L> {
             .collect();
 
         let motifs = &plan.motifs;
-        // Exponential Euler treats decay exactly: W ← W e^{−dt/τ_d} + k·drive with
-        // k = τ_d (1 − e^{−dt/τ_d}) / τ_w, exact for a drive held over the step.
         let rate_w = motifs
             .iter()
             .map(|m| {
-                let v: Vec<f64> = m
-                    .tau_w_s
-                    .iter()
-                    .zip(&m.tau_decay_s)
-                    .map(|(tw, td)| {
-                        if exp_euler && td.is_finite() {
-                            td * (1.0 - (-dt_s / td).exp()) / tw
-                        } else {
-                            dt_s / tw
-                        }
-                    })
-                    .collect();
-                lanes(&v)
+                lanes(
+                    &m.tau_w_s
+                        .iter()
+                        .zip(&m.tau_decay_s)
+                        .map(|(tw, td)| plan.weight_rate(*tw, *td))
+                        .collect::<Vec<_>>(),
+                )
             })
             .collect();
         let decay_w = motifs
@@ -270,15 +236,7 @@ impl<T: Real, const L: usize> Block<T, L> {
                 lanes(
                     &m.tau_decay_s
                         .iter()
-                        .map(|td| {
-                            if !td.is_finite() {
-                                1.0
-                            } else if exp_euler {
-                                (-dt_s / td).exp()
-                            } else {
-                                1.0 - dt_s / td
-                            }
-                        })
+                        .map(|td| plan.weight_retention(*td))
                         .collect::<Vec<_>>(),
                 )
             })

@@ -162,7 +162,6 @@ impl Model {
         let e = plan.n_instances();
         let e_pad = e.div_ceil(v) * v;
         let dt = plan.dt_s;
-        let exp_euler = plan.method == Method::ExponentialEuler;
         let pops = &plan.populations;
         let projs = &plan.projections;
         let n_pop = pops.len();
@@ -300,22 +299,7 @@ impl Model {
         let bias = pops.iter().map(|p| params.push(p.bias.clone())).collect();
         let leak = pops
             .iter()
-            .map(|p| {
-                params.push(
-                    p.tau_s
-                        .iter()
-                        .map(|t| {
-                            if *t <= 0.0 {
-                                0.0
-                            } else if exp_euler {
-                                (-dt / t).exp()
-                            } else {
-                                1.0 - dt / t
-                            }
-                        })
-                        .collect(),
-                )
-            })
+            .map(|p| params.push(p.tau_s.iter().map(|t| plan.leak(*t)).collect()))
             .collect();
         let noise = pops
             .iter()
@@ -325,15 +309,7 @@ impl Model {
                         p.noise
                             .iter()
                             .zip(&p.tau_s)
-                            .map(|(sigma, tau)| {
-                                if *tau <= 0.0 {
-                                    *sigma
-                                } else if exp_euler {
-                                    sigma * (1.0 - (-2.0 * dt / tau).exp()).sqrt()
-                                } else {
-                                    sigma * (2.0 * dt / tau).sqrt()
-                                }
-                            })
+                            .map(|(sigma, tau)| plan.noise_step(*sigma, *tau))
                             .collect(),
                     )
                 })
@@ -356,13 +332,7 @@ impl Model {
                     m.tau_w_s
                         .iter()
                         .zip(&m.tau_decay_s)
-                        .map(|(tw, td)| {
-                            if exp_euler && td.is_finite() {
-                                td * (1.0 - (-dt / td).exp()) / tw
-                            } else {
-                                dt / tw
-                            }
-                        })
+                        .map(|(tw, td)| plan.weight_rate(*tw, *td))
                         .collect(),
                 )
             })
@@ -383,15 +353,7 @@ impl Model {
                     params.push(
                         m.tau_decay_s
                             .iter()
-                            .map(|td| {
-                                if !td.is_finite() {
-                                    1.0
-                                } else if exp_euler {
-                                    (-dt / td).exp()
-                                } else {
-                                    1.0 - dt / td
-                                }
-                            })
+                            .map(|td| plan.weight_retention(*td))
                             .collect(),
                     )
                 })
