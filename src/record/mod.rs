@@ -101,14 +101,7 @@ impl Recorder {
             path: dir.to_path_buf(),
             source,
         })?;
-        let open = |name: &str| -> Result<csv::Writer<BufWriter<File>>, RecordError> {
-            let path = dir.join(name);
-            let file = File::create(&path).map_err(|source| RecordError::Write {
-                path: path.clone(),
-                source,
-            })?;
-            Ok(csv::Writer::from_writer(BufWriter::new(file)))
-        };
+        let open = |name: &str| open_csv(&dir.join(name), false);
         let mut metrics = open("metrics.csv")?;
         let path = dir.join("metrics.csv");
         metrics
@@ -205,17 +198,7 @@ impl Recorder {
             return Ok(());
         }
         let path = self.dir.join("weights.csv");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(append)
-            .write(true)
-            .truncate(!append)
-            .open(&path)
-            .map_err(|source| RecordError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        let mut w = csv::Writer::from_writer(BufWriter::new(file));
+        let mut w = open_csv(&path, append)?;
         let err = |source| RecordError::Csv {
             path: path.clone(),
             source,
@@ -277,14 +260,25 @@ impl Recorder {
     }
 }
 
+/// A buffered CSV writer on `path`, created afresh or appended to.
+fn open_csv(path: &Path, append: bool) -> Result<csv::Writer<BufWriter<File>>, RecordError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(path)
+        .map_err(|source| RecordError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(csv::Writer::from_writer(BufWriter::new(file)))
+}
+
 /// instances.csv: one row per instance with its seed, label and main parameters.
 fn write_instances(dir: &Path, plan: &Plan) -> Result<(), RecordError> {
     let path = dir.join("instances.csv");
-    let file = File::create(&path).map_err(|source| RecordError::Write {
-        path: path.clone(),
-        source,
-    })?;
-    let mut w = csv::Writer::from_writer(BufWriter::new(file));
+    let mut w = open_csv(&path, false)?;
     let err = |source| RecordError::Csv {
         path: path.clone(),
         source,

@@ -136,6 +136,10 @@ pub(crate) struct Block<T: Real, const L: usize> {
     bias: Vec<[T; L]>,
     noise_scale: Vec<[T; L]>,
     any_noise: Vec<bool>,
+    /// Philox streams of each population's noise ("noise/<name>") and each projection's weight
+    /// noise ("wnoise/<name>"), hashed once rather than every step.
+    noise_stream: Vec<u32>,
+    wnoise_stream: Vec<u32>,
     // Projection parameters.
     sign: Vec<[T; L]>,
     delay: Vec<[usize; L]>,
@@ -431,6 +435,14 @@ impl<T: Real, const L: usize> Block<T, L> {
             bias: pops.iter().map(|p| lanes(&p.bias)).collect(),
             noise_scale,
             any_noise,
+            noise_stream: pops
+                .iter()
+                .map(|p| rng::stream_id(&format!("noise/{}", p.name)))
+                .collect(),
+            wnoise_stream: projections
+                .iter()
+                .map(|p| rng::stream_id(&format!("wnoise/{}", p.name)))
+                .collect(),
             sign,
             delay,
             tied,
@@ -630,7 +642,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             let mut u = std::mem::take(&mut self.u[p]);
             self.sum_input(s, p, &mut u);
             if self.any_noise[p] {
-                self.add_noise(s, p, &mut u);
+                self.add_noise(p, &mut u);
             }
             let act = plan.populations[p].activation;
             for (z, uu) in self.z[p].iter_mut().zip(&u) {
@@ -650,8 +662,8 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
     }
 
-    fn add_noise(&self, s: &Static, p: usize, u: &mut Buf<T, L>) {
-        let stream = rng::stream_id(&format!("noise/{}", s.plan.populations[p].name));
+    fn add_noise(&self, p: usize, u: &mut Buf<T, L>) {
+        let stream = self.noise_stream[p];
         for l in 0..self.active {
             let scale = self.noise_scale[p][l];
             if scale == T::zero() {
@@ -703,7 +715,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
             if self.any_noise[p] {
                 let mut u = std::mem::take(&mut self.u[p]);
-                self.add_noise(s, p, &mut u);
+                self.add_noise(p, &mut u);
                 for (z, uu) in self.z[p].iter_mut().zip(&u) {
                     for l in 0..L {
                         z[l] = act.apply(uu[l]);
@@ -823,7 +835,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
         self.row_coefficients = coefficients;
         if motif.has_noise() {
-            let stream = rng::stream_id(&format!("wnoise/{}", proj.name));
+            let stream = self.wnoise_stream[q];
             for l in 0..self.active {
                 let scale = self.wnoise_scale[m][l];
                 if scale == T::zero() || frozen[l] {
@@ -1186,7 +1198,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         for &p in &dynamic {
             if self.any_noise[p] {
                 let mut u = std::mem::take(&mut self.u[p]);
-                self.add_noise(s, p, &mut u);
+                self.add_noise(p, &mut u);
                 self.u[p] = u;
             }
         }
