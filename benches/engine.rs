@@ -15,7 +15,7 @@ fn workloads(c: &mut Criterion) {
         group.bench_function(format!("{} f32 ({} s)", w.name(), seconds), |b| {
             b.iter(|| {
                 let mut backend = cpu::new(plan.clone(), Precision::F32);
-                backend.advance(plan.steps);
+                backend.advance(plan.steps).unwrap();
             })
         });
     }

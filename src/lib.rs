@@ -2,12 +2,14 @@
 //!
 //! The pipeline (see ARCHITECTURE.md): `spec` (YAML files) → `circuit` (graph, rule macros,
 //! checks) → `plan` (flat ensemble buffers) → `backend` (cpu, opencl) → `record` (run
-//! directories) → `plot`.
+//! directories) → `plot`. `experiment` is the run layer that `run`, `compare` and `rerun` share.
 
 pub mod activation;
 pub mod backend;
+pub mod bench;
 pub mod circuit;
 pub mod cli;
+pub mod experiment;
 pub mod measure;
 pub mod plan;
 pub mod plot;

@@ -1,37 +1,136 @@
-//! Runs a plan on a backend and records it: the loop of advance → read window → measure →
-//! write, with divergence checks between windows.
+//! Runs a plan on a backend into a sink: the loop of advance → read window → measure →
+//! write, with divergence checks, a stop flag and progress reports between windows.
 //!
 //! An instance whose state turns non-finite or explodes is frozen; the others go on, the rows
-//! already written stay, and the manifest names the instance, the time and what diverged.
+//! already written stay, and the sink hears the instance, the time and what diverged. When
+//! every instance has diverged the run stops at once. A stop request (SIGINT/SIGTERM in the
+//! CLI) ends the run between two windows with status `interrupted`; a device failure ends it
+//! with status `failed` and the device's message. Every row written is whole.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendError};
 use crate::plan::Plan;
 use crate::record::metrics::{self, Row};
-use crate::record::{Failure, RecordError, Recorder, unix_now};
+use crate::record::tables::{Stage, instances_table, weight_rows};
+use crate::record::{Ending, Failure, RecordError, Sink, Status};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Values above this count as exploded: no sensible rate or weight gets near it.
 pub const DIVERGENCE_LIMIT: f64 = 1e8;
 
+/// Where a run stands after a window, for progress displays.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress {
+    pub step: u64,
+    pub steps: u64,
+    pub time_s: f64,
+    pub instances: usize,
+    pub diverged: usize,
+}
+
+/// Hears about a run as it goes (the CLI draws a bar; nothing below the CLI prints).
+pub trait Observer {
+    fn window(&mut self, _progress: &Progress) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {}
+
 #[derive(Debug)]
 pub struct RunOutcome {
+    pub status: Status,
     pub failures: Vec<Failure>,
+    pub time_reached_s: f64,
     pub wall_s: f64,
     pub synapse_steps_per_s: f64,
 }
 
-/// Runs `plan` to its end on `backend`, writing into `recorder`. `progress(step, steps)` is
-/// called after every window (the CLI draws a bar with it).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Record(#[from] RecordError),
+    #[error("{0}")]
+    Backend(#[from] BackendError),
+}
+
+/// Runs `plan` to its end (or until `stop` is set, or every instance diverged) on `backend`,
+/// writing into `sink`.
 pub fn execute(
     plan: &Plan,
     backend: &mut dyn Backend,
-    recorder: &mut Recorder,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<RunOutcome, RecordError> {
+    sink: &mut dyn Sink,
+    observer: &mut dyn Observer,
+    stop: Option<&AtomicBool>,
+) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
+    let mut state = LoopState {
+        step: 0,
+        failures: Vec::new(),
+    };
+    let result = run_windows(plan, backend, sink, observer, stop, &mut state);
+    let wall_s = started.elapsed().as_secs_f64();
+    let time_reached_s = state.step as f64 * plan.dt_s;
+    let rate = plan.synapses_per_instance() as f64 * plan.n_instances() as f64 * state.step as f64
+        / wall_s.max(1e-9);
+    let (status, reason) = match &result {
+        Ok(Stop::End) if state.failures.is_empty() => (Status::Completed, None),
+        Ok(Stop::End) => (Status::CompletedWithFailures, None),
+        Ok(Stop::AllDiverged) => (
+            Status::Failed,
+            Some(format!(
+                "every instance diverged; stopped at t = {time_reached_s:.3} s"
+            )),
+        ),
+        Ok(Stop::Requested) => (
+            Status::Interrupted,
+            Some(format!("stopped on request at t = {time_reached_s:.3} s")),
+        ),
+        Err(e) => (Status::Failed, Some(e.to_string())),
+    };
+    let ending = Ending {
+        status,
+        reason,
+        time_reached_s,
+        failures: state.failures.clone(),
+        wall_s,
+        synapse_steps_per_s: rate,
+    };
+    let finished = sink.finish(&ending);
+    result?;
+    finished?;
+    Ok(RunOutcome {
+        status,
+        failures: state.failures,
+        time_reached_s,
+        wall_s,
+        synapse_steps_per_s: rate,
+    })
+}
+
+struct LoopState {
+    step: u64,
+    failures: Vec<Failure>,
+}
+
+enum Stop {
+    End,
+    AllDiverged,
+    Requested,
+}
+
+fn run_windows(
+    plan: &Plan,
+    backend: &mut dyn Backend,
+    sink: &mut dyn Sink,
+    observer: &mut dyn Observer,
+    stop: Option<&AtomicBool>,
+    state: &mut LoopState,
+) -> Result<Stop, RunError> {
     let e_count = plan.n_instances();
     let mut active = vec![true; e_count];
-    let mut start = backend.snapshot();
+    sink.instances(&instances_table(plan))?;
+    let mut start = backend.snapshot()?;
 
     // Row at t = 0: the held-out loss of the initial weights, the reference for "fraction of
     // the initial loss".
@@ -48,27 +147,32 @@ pub fn execute(
             }
         })
         .collect();
-    recorder.write_rows(&initial)?;
-    recorder.write_weights(plan, &start, "start", false)?;
+    sink.rows(&initial)?;
+    sink.weights(&weight_rows(plan, &start, Stage::Start))?;
 
-    let mut step = 0;
-    let mut failures = Vec::new();
-    while step < plan.steps {
-        let n = plan.record_every_steps.min(plan.steps - step);
-        backend.advance(n);
-        step += n;
-        let window = backend.take_window();
-        let end = backend.snapshot();
-        let time_s = step as f64 * plan.dt_s;
+    let requested = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
+    let mut outcome = Stop::End;
+    while state.step < plan.steps {
+        if requested() {
+            outcome = Stop::Requested;
+            break;
+        }
+        let n = plan.record_every_steps.min(plan.steps - state.step);
+        backend.advance(n)?;
+        state.step += n;
+        let window = backend.take_window()?;
+        let end = backend.snapshot()?;
+        let time_s = state.step as f64 * plan.dt_s;
+        let before = state.failures.len();
         for (e, is_active) in active.iter_mut().enumerate() {
             if !*is_active {
                 continue;
             }
             if let Some(what) = metrics::divergence(plan, &end, e, DIVERGENCE_LIMIT) {
                 *is_active = false;
-                backend.freeze(e);
+                backend.freeze(e)?;
                 let previous = time_s - n as f64 * plan.dt_s;
-                failures.push(Failure {
+                state.failures.push(Failure {
                     instance: e,
                     seed: plan.seeds[e],
                     label: plan.labels[e].clone(),
@@ -81,36 +185,24 @@ pub fn execute(
             }
         }
         let rows = metrics::window_rows(plan, &window, &start, &end, &active);
-        recorder.write_rows(&rows)?;
-        recorder.write_traces(&window.traces)?;
-        if !failures.is_empty() && recorder.manifest.failures.len() != failures.len() {
-            recorder.manifest.failures = failures.clone();
-            recorder.write_manifest()?;
+        sink.rows(&rows)?;
+        sink.traces(&window.traces)?;
+        if state.failures.len() != before {
+            sink.failures(&state.failures)?;
         }
         start = end;
-        progress(step, plan.steps);
+        observer.window(&Progress {
+            step: state.step,
+            steps: plan.steps,
+            time_s,
+            instances: e_count,
+            diverged: state.failures.len(),
+        });
+        if state.failures.len() == e_count {
+            outcome = Stop::AllDiverged;
+            break;
+        }
     }
-    recorder.write_weights(plan, &start, "end", true)?;
-    let wall_s = started.elapsed().as_secs_f64();
-    let rate =
-        plan.synapses_per_instance() as f64 * e_count as f64 * plan.steps as f64 / wall_s.max(1e-9);
-    let m = &mut recorder.manifest;
-    m.failures = failures.clone();
-    m.status = if failures.is_empty() {
-        "completed".into()
-    } else if failures.len() == e_count {
-        "failed".into()
-    } else {
-        "completed with failures".into()
-    };
-    m.ended_unix_s = Some(unix_now());
-    m.wall_s = Some(wall_s);
-    m.synapse_steps_per_s = Some(rate);
-    m.peak_rss_bytes = crate::record::peak_rss_bytes();
-    recorder.write_manifest()?;
-    Ok(RunOutcome {
-        failures,
-        wall_s,
-        synapse_steps_per_s: rate,
-    })
+    sink.weights(&weight_rows(plan, &start, Stage::End))?;
+    Ok(outcome)
 }

@@ -141,7 +141,14 @@ fn compare_prints_a_table_and_writes_compare_csv() {
         .lines()
         .find(|l| l.starts_with("sgd,"))
         .expect("sgd row");
-    let angle: f64 = sgd.split(',').nth(6).unwrap().parse().unwrap();
+    let column = csv
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .position(|h| h == "mean_gradient_angle_deg")
+        .expect("compare.csv has the gradient angle");
+    let angle: f64 = sgd.split(',').nth(column).unwrap().parse().unwrap();
     assert!(
         angle < 1e-6,
         "sgd's mean gradient angle is {angle}°, must be 0"
@@ -175,8 +182,14 @@ fn a_diverging_instance_is_stopped_named_and_the_rest_run_on() {
     let mut recorder = hetsim::record::Recorder::create(&dir, &plan, manifest_in).unwrap();
     let plan = std::sync::Arc::new(plan);
     let mut backend = hetsim::backend::cpu::new(plan.clone(), hetsim::backend::Precision::F64);
-    let outcome =
-        hetsim::run::execute(&plan, backend.as_mut(), &mut recorder, &mut |_, _| {}).unwrap();
+    let outcome = hetsim::run::execute(
+        &plan,
+        backend.as_mut(),
+        &mut recorder,
+        &mut hetsim::run::Quiet,
+        None,
+    )
+    .unwrap();
     assert_eq!(outcome.failures.len(), 1, "{:?}", outcome.failures);
     let failure = &outcome.failures[0];
     assert_eq!(failure.instance, 1);

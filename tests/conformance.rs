@@ -40,8 +40,8 @@ fn leaky_unit_relaxes_exponentially() {
     for case in backends() {
         let mut b = (case.make)(plan.clone());
         for k in 1..=10u64 {
-            b.advance(100);
-            let u = pop_values(&plan, &b.snapshot(), "u", 0)[0];
+            b.advance(100).unwrap();
+            let u = pop_values(&plan, &b.snapshot().unwrap(), "u", 0)[0];
             let t = (k * 100) as f64 * plan.dt_s;
             let want = 2.0 + (0.0 - 2.0) * (-t / 0.010).exp();
             assert!(
@@ -59,12 +59,12 @@ fn fa_teacher_matches_reference() {
     let yaml = hetsim::workload::Workload::W1.circuit_yaml(1.0);
     let plan = plan_from(&yaml, &[1, 2, 3, 4, 5]);
     let mut r = reference(&plan);
-    r.advance(plan.steps);
-    let want = r.snapshot();
+    r.advance(plan.steps).unwrap();
+    let want = r.snapshot().unwrap();
     for case in backends() {
         let mut b = (case.make)(plan.clone());
-        b.advance(plan.steps);
-        let got = b.snapshot();
+        b.advance(plan.steps).unwrap();
+        let got = b.snapshot().unwrap();
         for e in 0..5 {
             for name in ["W1", "W2"] {
                 assert_close(
@@ -106,15 +106,15 @@ fn noise_is_the_same_on_every_backend() {
                 ),
                 Precision::F64,
             );
-            r.advance(plan.steps);
-            quiet.advance(plan.steps);
-            let want = r.snapshot();
+            r.advance(plan.steps).unwrap();
+            quiet.advance(plan.steps).unwrap();
+            let want = r.snapshot().unwrap();
             // The noise must matter, or this test would prove nothing.
-            assert!(rel_diff(&quiet.snapshot().weights[0], &want.weights[0]) > 1e-3);
+            assert!(rel_diff(&quiet.snapshot().unwrap().weights[0], &want.weights[0]) > 1e-3);
             for case in backends() {
                 let mut b = (case.make)(plan.clone());
-                b.advance(plan.steps);
-                let got = b.snapshot();
+                b.advance(plan.steps).unwrap();
+                let got = b.snapshot().unwrap();
                 for e in 0..seeds.len() {
                     assert_close(
                         &case,
@@ -160,11 +160,11 @@ fn kolen_pollack_difference_decays() {
         };
         for case in backends() {
             let mut b = (case.make)(plan.clone());
-            let start = b.snapshot();
+            let start = b.snapshot().unwrap();
             let mut learned = false;
             for k in 1..=5u64 {
-                b.advance(200);
-                let snap = b.snapshot();
+                b.advance(200).unwrap();
+                let snap = b.snapshot().unwrap();
                 let t = (k * 200) as f64 * plan.dt_s;
                 for e in 0..seeds.len() {
                     let ratio = diff(&snap, e) / diff(&start, e);
@@ -191,15 +191,15 @@ fn compare_windows(plan: &Arc<Plan>, windows: usize, f32_tol: f64) {
     let mut r = reference(plan);
     let want: Vec<Window> = (0..windows)
         .map(|_| {
-            r.advance(every);
-            r.take_window()
+            r.advance(every).unwrap();
+            r.take_window().unwrap()
         })
         .collect();
     for case in backends() {
         let mut b = (case.make)(plan.clone());
         for (k, w) in want.iter().enumerate() {
-            b.advance(every);
-            let got = b.take_window();
+            b.advance(every).unwrap();
+            let got = b.take_window().unwrap();
             let t = tol(&case, f32_tol);
             assert_eq!(got.steps, w.steps, "{}: window steps", case.name);
             assert_close(
@@ -304,12 +304,12 @@ fn every_theta_term() {
         let plan = plan_from(yaml, seeds);
         compare_windows(&plan, 4, 1e-4);
         let mut r = reference(&plan);
-        r.advance(plan.steps);
-        let want = r.snapshot();
+        r.advance(plan.steps).unwrap();
+        let want = r.snapshot().unwrap();
         for case in backends() {
             let mut b = (case.make)(plan.clone());
-            b.advance(plan.steps);
-            let got = b.snapshot();
+            b.advance(plan.steps).unwrap();
+            let got = b.snapshot().unwrap();
             for e in 0..seeds.len() {
                 assert_close(
                     &case,
@@ -329,16 +329,16 @@ fn freeze_stops_one_instance() {
     let yaml = hetsim::workload::Workload::W1.circuit_yaml(0.1);
     let plan = plan_from(&yaml, &[1, 2, 3]);
     let mut r = reference(&plan);
-    r.advance(300);
-    r.freeze(1);
-    r.advance(300);
-    let want = r.snapshot();
+    r.advance(300).unwrap();
+    r.freeze(1).unwrap();
+    r.advance(300).unwrap();
+    let want = r.snapshot().unwrap();
     for case in backends() {
         let mut b = (case.make)(plan.clone());
-        b.advance(300);
-        b.freeze(1);
-        b.advance(300);
-        let got = b.snapshot();
+        b.advance(300).unwrap();
+        b.freeze(1).unwrap();
+        b.advance(300).unwrap();
+        let got = b.snapshot().unwrap();
         for e in 0..3 {
             for name in ["W1", "W2"] {
                 let g = weights(&plan, &got, name, e);
@@ -366,4 +366,176 @@ fn freeze_stops_one_instance() {
             );
         }
     }
+}
+
+/// An explicit circuit whose every per-instance parameter is a template slot.
+#[allow(clippy::too_many_arguments)]
+fn param_circuit(
+    stimulus: &str,
+    gap: &str,
+    error_delay: &str,
+    tau_h: &str,
+    noise_h: f64,
+    delay_w2: &str,
+    theta_w2: (f64, f64),
+    tau_w: &str,
+    tau_decay: &str,
+    weight_noise: f64,
+    zz_w1: f64,
+) -> String {
+    format!(
+        "name: params
+time: {{dt: 0.1 ms, duration: 60 ms}}
+task: {{kind: linear_teacher, teacher: {{uniform: [-1, 1]}}, input_std: 0.5, stimulus: {{duration: {stimulus}, gap: {gap}, error_delay: {error_delay}}}, held_out: 4}}
+populations:
+  x: {{role: input, size: 4}}
+  h: {{size: 5, tau: {tau_h}, noise: {noise_h}}}
+  y: {{size: 3, tau: 5 ms}}
+  ystar: {{role: target, size: 3}}
+  e: {{role: error, size: 3, tau: 0 ms}}
+  dh: {{role: error, size: 5, tau: 0 ms, gain_from: h}}
+projections:
+  W1: {{from: x, to: h, init: {{uniform: [-0.2, 0.2]}}}}
+  W2: {{from: h, to: y, init: {{uniform: [-0.2, 0.2]}}, delay: {delay_w2}}}
+  to_e_target: {{from: ystar, to: e, init: identity}}
+  to_e_output: {{from: y, to: e, init: identity, sign: -1}}
+  B2: {{from: e, to: dh, init: {{uniform: [-0.5, 0.5]}}, stands_for: W2}}
+motifs:
+  - {{plastic: W2, modulator: e, rule: {{m_x: {mx}, z_x: {zx}}}, tau_w: {tau_w}, tau_decay: {tau_decay}, weight_noise: {weight_noise}}}
+  - {{plastic: W1, modulator: dh, rule: {{m_x: 1, zz_w: {zz_w1}}}, tau_w: 1 s}}
+record: {{every: 10 ms, measure: [loss]}}
+",
+        mx = theta_w2.0,
+        zx = theta_w2.1,
+    )
+}
+
+/// Runs `instances` as one ensemble and each alone on every backend: instance k of the
+/// ensemble must equal the single run of its own circuit and seed, in every weight and
+/// potential (1e-12 in f64; f32 rounding elsewhere).
+fn assert_ensemble_equals_single_runs(instances: &[InstanceSpec]) {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let plan = Arc::new(Plan::new(instances, base).unwrap());
+    for case in backends() {
+        let mut ensemble = (case.make)(plan.clone());
+        ensemble.advance(plan.steps).unwrap();
+        let together = ensemble.snapshot().unwrap();
+        let tolerance = if case.f32 { 1e-4 } else { 1e-12 };
+        for (k, inst) in instances.iter().enumerate() {
+            let alone_plan = Arc::new(Plan::new(std::slice::from_ref(inst), base).unwrap());
+            let mut alone = (case.make)(alone_plan.clone());
+            alone.advance(alone_plan.steps).unwrap();
+            let single = alone.snapshot().unwrap();
+            for p in &alone_plan.projections {
+                assert_close(
+                    &case,
+                    &format!("{} of instance {k} ({})", p.name, inst.label),
+                    &weights(&plan, &together, &p.name, k),
+                    &weights(&alone_plan, &single, &p.name, 0),
+                    tolerance,
+                );
+            }
+            for p in &alone_plan.populations {
+                assert_close(
+                    &case,
+                    &format!("u of {} in instance {k} ({})", p.name, inst.label),
+                    &pop_values(&plan, &together, &p.name, k),
+                    &pop_values(&alone_plan, &single, &p.name, 0),
+                    tolerance,
+                );
+            }
+        }
+    }
+}
+
+/// θ, τ_w, τ_decay, weight noise, population τ and noise, delays and stimulus timing all
+/// differ across the instances of one ensemble.
+#[test]
+fn every_per_instance_parameter_is_honoured() {
+    let texts = [
+        param_circuit(
+            "5 ms",
+            "0 ms",
+            "0 ms",
+            "5 ms",
+            0.0,
+            "0 ms",
+            (1.0, 0.0),
+            "1 s",
+            "100 s",
+            0.0,
+            0.0,
+        ),
+        param_circuit(
+            "7 ms",
+            "2 ms",
+            "1 ms",
+            "3 ms",
+            0.05,
+            "0.3 ms",
+            (0.5, 0.2),
+            "0.5 s",
+            "2 s",
+            0.01,
+            -0.1,
+        ),
+        param_circuit(
+            "4 ms",
+            "1 ms",
+            "0.5 ms",
+            "8 ms",
+            0.1,
+            "1 ms",
+            (-1.0, 0.5),
+            "2 s",
+            "10 s",
+            0.02,
+            0.3,
+        ),
+    ];
+    let instances: Vec<InstanceSpec> = texts
+        .iter()
+        .enumerate()
+        .map(|(k, text)| InstanceSpec {
+            circuit: common::circuit_from(text),
+            seed: 11 + k as u64,
+            label: format!("variant{k}"),
+        })
+        .collect();
+    assert_ensemble_equals_single_runs(&instances);
+}
+
+/// sgd, fa, dfa, kp, hebbian and oja in one ensemble: each instance equals its single run.
+#[test]
+fn a_mixed_rule_ensemble_equals_its_single_runs() {
+    use hetsim::spec::RuleName;
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/teacher_fa.yaml"),
+    )
+    .unwrap()
+    .replace("duration: 30 s", "duration: 80 ms")
+    .replace("every: 100 ms", "every: 20 ms");
+    let source = hetsim::spec::SourceFile::from_text(Path::new("mixed.yaml"), text);
+    let spec = hetsim::spec::parse_circuit(&source).unwrap();
+    let rules = [
+        RuleName::Sgd,
+        RuleName::Fa,
+        RuleName::Dfa,
+        RuleName::Kp,
+        RuleName::Hebbian,
+        RuleName::Oja,
+    ];
+    let instances: Vec<InstanceSpec> = rules
+        .iter()
+        .enumerate()
+        .map(|(k, &rule)| {
+            let (spec, _) = hetsim::experiment::design::with_rule(&spec, rule).unwrap();
+            InstanceSpec {
+                circuit: hetsim::circuit::build(&source, &spec).unwrap(),
+                seed: 3 + (k as u64 % 2),
+                label: rule.name().into(),
+            }
+        })
+        .collect();
+    assert_ensemble_equals_single_runs(&instances);
 }

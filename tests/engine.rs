@@ -25,9 +25,9 @@ fn leaky_unit_matches_closed_form_and_exponential_euler_is_exact() {
         let plan = plan_from(&yaml, &[1]);
         let mut b = (case.make)(plan.clone());
         for k in 1..=5 {
-            b.advance(7);
+            b.advance(7).unwrap();
             let t = 7.0 * k as f64 * 1e-3;
-            let u = pop_values(&plan, &b.snapshot(), "h", 0)[0];
+            let u = pop_values(&plan, &b.snapshot().unwrap(), "h", 0)[0];
             let exact = 2.0 * (1.0 - (-t / 0.01f64).exp());
             assert!(
                 (u - exact).abs() <= case.tolerance * 2.0 + 1e-12,
@@ -52,8 +52,8 @@ fn two_population_error(method: &str, dt_ms: f64) -> f64 {
     let plan = plan_from(&yaml, &[1]);
     let mut backend = hetsim::backend::cpu::new(plan.clone(), hetsim::backend::Precision::F64);
     let steps = (40.0 / dt_ms).round() as u64;
-    backend.advance(steps);
-    let u = pop_values(&plan, &backend.snapshot(), "b", 0)[0];
+    backend.advance(steps).unwrap();
+    let u = pop_values(&plan, &backend.snapshot().unwrap(), "b", 0)[0];
     (u - two_population_exact(0.04, 1.0, 1.5, 0.01, 0.02)).abs()
 }
 
@@ -83,8 +83,8 @@ fn linear_recurrent_circuit_matches_matrix_exponential() {
         .expect("invertible")
         * &b;
     let mut backend = hetsim::backend::cpu::new(plan.clone(), hetsim::backend::Precision::F64);
-    backend.advance(300);
-    let u = DVector::from_vec(pop_values(&plan, &backend.snapshot(), "h", 0));
+    backend.advance(300).unwrap();
+    let u = DVector::from_vec(pop_values(&plan, &backend.snapshot().unwrap(), "h", 0));
     let exact = &fixed + (&a * 0.03).exp() * (DVector::zeros(3) - &fixed);
     assert!(
         (&u - &exact).norm() < 1e-9 * exact.norm().max(1.0),
@@ -107,9 +107,9 @@ fn kolen_pollack_difference_decays_at_the_decay_rate() {
         let mut logs = Vec::new();
         for k in 0..=6 {
             if k > 0 {
-                b.advance(5000);
+                b.advance(5000).unwrap();
             }
-            let snap = b.snapshot();
+            let snap = b.snapshot().unwrap();
             let w2 = DMatrix::from_row_slice(10, 20, &weights(&plan, &snap, "W2", 1));
             let b2 = DMatrix::from_row_slice(20, 10, &weights(&plan, &snap, "B2", 1));
             times.push(k as f64 * 0.5);
@@ -139,8 +139,8 @@ fn oja_weight_vector_converges_to_top_principal_component_with_unit_norm() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/circuits/oja.yaml")).unwrap();
     let plan = plan_from(&text, &[3]);
     let mut b = hetsim::backend::cpu::new(plan.clone(), hetsim::backend::Precision::F64);
-    b.advance(plan.steps);
-    let w = DVector::from_vec(weights(&plan, &b.snapshot(), "w", 0));
+    b.advance(plan.steps).unwrap();
+    let w = DVector::from_vec(weights(&plan, &b.snapshot().unwrap(), "w", 0));
     // Oja's rule finds the top eigenvector of E[x xᵀ]: σ² I + mean over classes of μ μᵀ.
     let hetsim::task::DeviceTaskForm::Mixture { means, input_std } = plan.tasks[0].device_form()
     else {
@@ -166,9 +166,9 @@ fn relative_held_out_loss(file: &str, seeds: &[u64]) -> Vec<f64> {
         std::fs::read_to_string(format!("{}/circuits/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let plan = plan_from(&text, seeds);
     let mut b = hetsim::backend::cpu::new(plan.clone(), hetsim::backend::Precision::F64);
-    let start = b.snapshot();
-    b.advance(plan.steps);
-    let end = b.snapshot();
+    let start = b.snapshot().unwrap();
+    b.advance(plan.steps).unwrap();
+    let end = b.snapshot().unwrap();
     (0..seeds.len())
         .map(|e| {
             let l0 = hetsim::record::metrics::held_out(&plan, &start.weights, e)
@@ -206,8 +206,8 @@ fn digits_accuracy(rule: &str) -> f64 {
     let text = text.replace("rule: fa", &format!("rule: {rule}"));
     let plan = plan_from(&text, &[1]);
     let mut b = hetsim::backend::cpu::new(plan.clone(), hetsim::backend::Precision::F64);
-    b.advance(plan.steps);
-    hetsim::record::metrics::held_out(&plan, &b.snapshot().weights, 0)
+    b.advance(plan.steps).unwrap();
+    hetsim::record::metrics::held_out(&plan, &b.snapshot().unwrap().weights, 0)
         .1
         .unwrap()
 }
@@ -238,9 +238,9 @@ fn instance_k_of_an_ensemble_equals_a_single_run_with_its_parameters() {
         let single = plan_from(&yaml, &[14]);
         let mut a = (case.make)(ensemble.clone());
         let mut b = (case.make)(single.clone());
-        a.advance(ensemble.steps);
-        b.advance(single.steps);
-        let (sa, sb) = (a.snapshot(), b.snapshot());
+        a.advance(ensemble.steps).unwrap();
+        b.advance(single.steps).unwrap();
+        let (sa, sb) = (a.snapshot().unwrap(), b.snapshot().unwrap());
         for name in ["W1", "W2"] {
             let wa = weights(&ensemble, &sa, name, 3);
             let wb = weights(&single, &sb, name, 0);
@@ -279,10 +279,10 @@ fn error_delay_shifts_the_error_by_the_delay() {
     );
     let mut history = Vec::new();
     for _ in 0..40 {
-        b0.advance(1);
-        b5.advance(1);
-        history.push(pop_values(&p0, &b0.snapshot(), "e", 0));
-        let delayed = pop_values(&p5, &b5.snapshot(), "e", 0);
+        b0.advance(1).unwrap();
+        b5.advance(1).unwrap();
+        history.push(pop_values(&p0, &b0.snapshot().unwrap(), "e", 0));
+        let delayed = pop_values(&p5, &b5.snapshot().unwrap(), "e", 0);
         if history.len() > 5 {
             let expected = &history[history.len() - 6];
             for (a, b) in delayed.iter().zip(expected) {
@@ -307,10 +307,10 @@ fn same_seed_gives_identical_state_and_frozen_instance_stays_finite() {
     let run = |freeze: bool| {
         let mut b = hetsim::backend::cpu::new(plan.clone(), hetsim::backend::Precision::F64);
         if freeze {
-            b.freeze(0);
+            b.freeze(0).unwrap();
         }
-        b.advance(plan.steps);
-        b.snapshot()
+        b.advance(plan.steps).unwrap();
+        b.snapshot().unwrap()
     };
     let (a, b) = (run(false), run(false));
     assert_eq!(a.weights, b.weights);
@@ -333,9 +333,9 @@ fn single_large_instance_path_matches_the_ensemble_path() {
     let ensemble = plan_from(yaml, &[8, 9]);
     let mut a = hetsim::backend::cpu::new(single.clone(), hetsim::backend::Precision::F64);
     let mut b = hetsim::backend::cpu::new(ensemble.clone(), hetsim::backend::Precision::F64);
-    a.advance(single.steps);
-    b.advance(ensemble.steps);
-    let (sa, sb) = (a.snapshot(), b.snapshot());
+    a.advance(single.steps).unwrap();
+    b.advance(ensemble.steps).unwrap();
+    let (sa, sb) = (a.snapshot().unwrap(), b.snapshot().unwrap());
     for name in ["W1", "W2", "B2"] {
         let (wa, wb) = (
             weights(&single, &sa, name, 0),

@@ -32,7 +32,14 @@ fn run(yaml: &str, seeds: &[u64]) -> (Vec<BTreeMap<String, String>>, serde_json:
     }
     let mut recorder = hetsim::record::Recorder::create(&dir, &plan, manifest).unwrap();
     let mut backend = hetsim::backend::cpu::new(plan.clone(), hetsim::backend::Precision::F64);
-    hetsim::run::execute(&plan, backend.as_mut(), &mut recorder, &mut |_, _| {}).unwrap();
+    hetsim::run::execute(
+        &plan,
+        backend.as_mut(),
+        &mut recorder,
+        &mut hetsim::run::Quiet,
+        None,
+    )
+    .unwrap();
     let mut reader = csv::Reader::from_path(dir.join("metrics.csv")).unwrap();
     let headers = reader.headers().unwrap().clone();
     let rows = reader

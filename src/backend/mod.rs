@@ -78,7 +78,8 @@ pub struct Window {
     pub traces: Vec<TracePoint>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     F32,
     F64,
@@ -100,17 +101,133 @@ impl Precision {
     }
 }
 
+/// Which backend a run asks for. `Auto` takes OpenCL where a device is present and falls back
+/// to the CPU (saying so) where none is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    #[default]
+    Auto,
+    Cpu,
+    #[serde(rename = "opencl")]
+    OpenCl,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Auto => "auto",
+            BackendKind::Cpu => "cpu",
+            BackendKind::OpenCl => "opencl",
+        }
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "auto" => Ok(BackendKind::Auto),
+            "cpu" => Ok(BackendKind::Cpu),
+            "opencl" => Ok(BackendKind::OpenCl),
+            other => Err(format!(
+                "the backend must be auto, cpu or opencl, not `{other}`"
+            )),
+        }
+    }
+}
+
+/// What a backend runs on, for the manifest.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceDescription {
+    /// `cpu` or `opencl` (never `auto`: this is what was chosen).
+    pub kind: BackendKind,
+    /// The CPU model, or the OpenCL device's name.
+    pub name: String,
+    /// The OpenCL platform and its version (none on the CPU).
+    pub platform: Option<String>,
+    /// The OpenCL driver version (none on the CPU).
+    pub driver_version: Option<String>,
+}
+
+/// Why a backend cannot be made, or failed while running.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("no OpenCL backend: {0}")]
+    Unavailable(#[from] opencl::OpenClError),
+    /// A device that failed mid-run (lost, out of resources): the run stops here.
+    #[error("the device {device} failed at step {step} ({operation}): {message}")]
+    Device {
+        device: String,
+        step: u64,
+        operation: &'static str,
+        message: String,
+    },
+}
+
+/// A backend, and the note to report when `auto` fell back to the CPU.
+pub struct Made {
+    pub backend: Box<dyn Backend>,
+    pub fallback: Option<String>,
+}
+
+/// The backend of `kind` for `plan`. Without a precision, the CPU runs f64 (the reference) and
+/// OpenCL devices f32.
+pub fn make(
+    plan: std::sync::Arc<Plan>,
+    kind: BackendKind,
+    precision: Option<Precision>,
+) -> Result<Made, BackendError> {
+    let cpu_precision = precision.unwrap_or(Precision::F64);
+    let device_precision = precision.unwrap_or(Precision::F32);
+    match kind {
+        BackendKind::Cpu => Ok(Made {
+            backend: cpu::new(plan, cpu_precision),
+            fallback: None,
+        }),
+        BackendKind::OpenCl => Ok(Made {
+            backend: opencl::new(plan, device_precision)?.0,
+            fallback: None,
+        }),
+        BackendKind::Auto => match opencl::new(plan.clone(), device_precision) {
+            Ok((backend, _)) => Ok(Made {
+                backend,
+                fallback: None,
+            }),
+            Err(reason) => Ok(Made {
+                backend: cpu::new(plan, cpu_precision),
+                fallback: Some(format!("no OpenCL device ({reason}); running on the CPU")),
+            }),
+        },
+    }
+}
+
 pub trait Backend: Send {
     /// e.g. "cpu (f64, 8 lanes, 2 threads)".
     fn describe(&self) -> String;
+    fn precision(&self) -> Precision;
+    fn device(&self) -> DeviceDescription;
     /// Steps taken so far.
     fn step(&self) -> u64;
     /// Advances every instance by `steps` steps.
-    fn advance(&mut self, steps: u64);
-    fn snapshot(&self) -> Snapshot;
+    fn advance(&mut self, steps: u64) -> Result<(), BackendError>;
+    fn snapshot(&self) -> Result<Snapshot, BackendError>;
     /// Returns and clears the window accumulators.
-    fn take_window(&mut self) -> Window;
+    fn take_window(&mut self) -> Result<Window, BackendError>;
     /// Stops an instance that diverged: its state is zeroed and it no longer learns, so the
     /// rest of the ensemble runs on unaffected.
-    fn freeze(&mut self, instance: usize);
+    fn freeze(&mut self, instance: usize) -> Result<(), BackendError>;
+}
+
+/// The CPU's model name (from /proc/cpuinfo on Linux), else the architecture.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name") || l.starts_with("Model"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }

@@ -172,11 +172,16 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
         RuleName::Dfa => {
             for h in &hidden {
                 let name = fresh_name(&out, &format!("B_{h}"));
-                insert_projection(
-                    &mut out,
-                    &name,
-                    projection(&error, &local_error[h], feedback_init.clone(), 1.0),
-                );
+                let mut b = projection(&error, &local_error[h], feedback_init.clone(), 1.0);
+                // The layer just below the output receives the output error through B where
+                // backprop would use Wᵀ of the projection into the output: B stands in for that
+                // W, so its weight angle is defined (deeper layers' B stand in for no single
+                // matrix).
+                b.stands_for = forward
+                    .iter()
+                    .find(|(_, w)| &w.from == h && w.to == output)
+                    .map(|(n, _)| n.clone());
+                insert_projection(&mut out, &name, b);
             }
         }
         _ => {

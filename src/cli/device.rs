@@ -1,42 +1,33 @@
-//! `hetsim devices` and the choice of the OpenCL backend.
+//! `hetsim devices`: the OpenCL platforms and devices, and the one hetsim would use.
 
 use super::commands::{EXIT_FAILED, EXIT_OK};
-use crate::backend::{Backend, Precision, opencl};
-use crate::plan::Plan;
-use std::sync::Arc;
-
-/// The OpenCL backend for a plan, with a description of its device, or why there is none.
-pub fn opencl_backend(
-    plan: Arc<Plan>,
-    precision: Precision,
-) -> Result<(Box<dyn Backend>, String), String> {
-    opencl::new(plan, precision).map_err(|e| e.to_string())
-}
+use super::out::{sayln, tellln};
+use crate::backend::opencl;
 
 /// Lists OpenCL platforms and devices with their limits.
 pub fn devices() -> i32 {
     let platforms = match opencl::platforms() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("hetsim devices: {e}");
+            tellln!("hetsim devices: {e}");
             return EXIT_FAILED;
         }
     };
     let mut index = 0;
     for p in &platforms {
-        println!("platform: {} ({}, {})", p.name, p.vendor, p.version);
+        sayln!("platform: {} ({}, {})", p.name, p.vendor, p.version);
         if p.devices.is_empty() {
-            println!("  (no devices)");
+            sayln!("  (no devices)");
         }
         for d in &p.devices {
-            println!("  device {index}: {} [{}]", d.name, d.kind);
-            println!("    vendor / version:     {} / {}", d.vendor, d.version);
-            println!("    compute units:        {}", d.compute_units);
-            println!("    global memory:        {}", bytes(d.global_mem_bytes));
-            println!("    largest allocation:   {}", bytes(d.max_alloc_bytes));
-            println!("    local memory:         {}", bytes(d.local_mem_bytes));
-            println!("    max work-group size:  {}", d.max_work_group_size);
-            println!(
+            sayln!("  device {index}: {} [{}]", d.name, d.kind);
+            sayln!("    vendor / version:     {} / {}", d.vendor, d.version);
+            sayln!("    compute units:        {}", d.compute_units);
+            sayln!("    global memory:        {}", bytes(d.global_mem_bytes));
+            sayln!("    largest allocation:   {}", bytes(d.max_alloc_bytes));
+            sayln!("    local memory:         {}", bytes(d.local_mem_bytes));
+            sayln!("    max work-group size:  {}", d.max_work_group_size);
+            sayln!(
                 "    fp64:                 {}",
                 if d.fp64 { "yes" } else { "no" }
             );
@@ -44,11 +35,11 @@ pub fn devices() -> i32 {
         }
     }
     match opencl::device() {
-        Ok(d) => println!(
+        Ok(d) => sayln!(
             "hetsim uses: {} (set HETSIM_OPENCL_DEVICE=<n> to choose)",
             d.name
         ),
-        Err(e) => println!("hetsim cannot use OpenCL here: {e}"),
+        Err(e) => sayln!("hetsim cannot use OpenCL here: {e}"),
     }
     EXIT_OK
 }

@@ -1,13 +1,16 @@
-//! The command line: parses arguments into validated work, runs it, and turns every outcome
-//! into a message and an exit code. This is the only module that writes to the terminal.
+//! The command line: parses arguments into library requests, calls the library, and turns
+//! every outcome into a message and an exit code. This is the only module that writes to the
+//! terminal; it builds no plan, backend, manifest or recorder itself.
 //!
-//! Exit codes: 0 success, 1 the run itself failed (I/O, divergence of every instance),
-//! 2 bad input (a circuit, an argument, a missing file).
+//! Exit codes: 0 success (also when some instances diverged), 1 the run itself failed (I/O,
+//! a device, divergence of every instance), 2 bad input (a circuit, an argument, a missing
+//! file, an existing run directory), 130 interrupted (SIGINT/SIGTERM; the rows so far stay).
 
 mod bench;
 mod commands;
-mod compare;
 mod device;
+pub(crate) mod out;
+mod running;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -18,7 +21,8 @@ const AFTER_HELP: &str = "Examples:
   hetsim validate circuits/teacher_fa.yaml
   hetsim expand circuits/teacher_kp.yaml
   hetsim run circuits/teacher_fa.yaml --seeds 5 --out runs/fa
-  hetsim compare circuits/teacher_fa.yaml --rules sgd,fa,dfa,kp --seeds 3";
+  hetsim compare circuits/teacher_fa.yaml --rules sgd,fa,dfa,kp --seeds 3
+  hetsim rerun runs/fa --out runs/fa-again";
 
 #[derive(Parser, Debug)]
 #[command(name = "hetsim", version, about = "Continuous-time simulation of biologically plausible learning circuits", after_help = AFTER_HELP)]
@@ -67,6 +71,23 @@ pub enum Command {
         rules: Vec<String>,
         #[command(flatten)]
         options: RunOptions,
+    },
+    /// Run a run directory again from its manifest alone (same circuit text, overrides, seeds,
+    /// backend and precision); the tables come out byte for byte the same.
+    #[command(
+        after_help = "Examples:\n  hetsim rerun runs/fa\n  hetsim rerun runs/fa --out runs/fa-check"
+    )]
+    Rerun {
+        run_dir: PathBuf,
+        /// Where the rerun writes (default: <RUN_DIR>-rerun).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace an existing run directory at --out.
+        #[arg(long)]
+        replace: bool,
+        /// Skip the figures.
+        #[arg(long)]
+        no_plots: bool,
     },
     /// Sweep parameters over an ensemble (not implemented yet: its own issue).
     #[command(
@@ -128,9 +149,13 @@ pub struct RunOptions {
     /// Simulated duration, overriding `time.duration` (e.g. `20s`).
     #[arg(long)]
     pub duration: Option<String>,
-    /// Run directory (default: runs/<circuit name>-<time stamp>).
+    /// Run directory (default: runs/<circuit name>-<time stamp>). An existing non-empty
+    /// directory is refused unless --replace is given.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace the run directory given by --out if it holds an earlier run.
+    #[arg(long)]
+    pub replace: bool,
     /// auto (f64 on the CPU, the reference; f32 on OpenCL devices), f64 or f32.
     #[arg(long, default_value = "auto")]
     pub precision: String,
@@ -149,5 +174,5 @@ pub fn main_with_args() -> i32 {
             return code;
         }
     };
-    dispatch(cli)
+    dispatch(cli, std::env::args().collect())
 }

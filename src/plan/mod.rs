@@ -225,6 +225,17 @@ pub enum PlanError {
         label: String,
         what: String,
     },
+    /// Instances of one ensemble share one clock and one recording schedule.
+    #[error(
+        "instance {instance} ({label}) cannot share an ensemble with instance 0: its `{field}` is {value}, instance 0's is {expected}"
+    )]
+    Mismatch {
+        instance: usize,
+        label: String,
+        field: &'static str,
+        value: String,
+        expected: String,
+    },
     #[error("instance {instance}: the task cannot be built: {message}")]
     Task { instance: usize, message: String },
 }
@@ -289,12 +300,7 @@ impl Plan {
         let mut pop_maps: Vec<Vec<usize>> = Vec::new();
         for (i, inst) in instances.iter().enumerate() {
             let c = &inst.circuit;
-            if c.dt_s != dt {
-                return Err(topology(
-                    i,
-                    format!("dt {} s differs from {} s", c.dt_s, dt),
-                ));
-            }
+            check_shared_schedule(instances, i)?;
             let mut map = Vec::new();
             for p in &c.populations {
                 let Some(k) = populations.iter().position(|pp| pp.name == p.name) else {
@@ -342,10 +348,20 @@ impl Plan {
             let pm = &pop_maps[i];
             for pr in &c.projections {
                 let (from, to) = (pm[pr.from], pm[pr.to]);
-                let slot = match projections
-                    .iter()
-                    .position(|q| q.from == from && q.to == to)
-                {
+                let slot = match projections.iter().position(|q| q.name == pr.name) {
+                    Some(slot) if projections[slot].from != from || projections[slot].to != to => {
+                        return Err(topology(
+                            i,
+                            format!(
+                                "projection `{}` runs {} → {} here but {} → {} in another instance",
+                                pr.name,
+                                populations[from].name,
+                                populations[to].name,
+                                populations[projections[slot].from].name,
+                                populations[projections[slot].to].name
+                            ),
+                        ));
+                    }
                     Some(slot) => slot,
                     None => {
                         projections.push(PlanProjection {
@@ -376,13 +392,9 @@ impl Plan {
             }
             // Second pass: references between projections and motifs, by endpoints.
             for pr in &c.projections {
-                let slot = find(&projections, pm[pr.from], pm[pr.to]);
+                let slot = find(&projections, &pr.name);
                 let resolve = |projections: &[PlanProjection], other: usize| {
-                    find(
-                        projections,
-                        pm[c.projections[other].from],
-                        pm[c.projections[other].to],
-                    )
+                    find(projections, &c.projections[other].name)
                 };
                 if let Some(t) = pr.tied {
                     let target = resolve(&projections, t);
@@ -500,7 +512,7 @@ impl Plan {
 
         let initial_weights = projections
             .iter()
-            .map(|p| initial_weights(p, instances, &pop_maps))
+            .map(|p| initial_weights(p, instances))
             .collect();
         let held_out = tasks.iter().map(|t| held_out_set(t)).collect();
         let record = &c0.spec.record;
@@ -550,30 +562,79 @@ fn held_out_set(task: &Task) -> (nalgebra::DMatrix<f64>, nalgebra::DMatrix<f64>)
     (xs, ys)
 }
 
-fn find(projections: &[PlanProjection], from: usize, to: usize) -> usize {
-    projections
-        .iter()
-        .position(|q| q.from == from && q.to == to)
-        .unwrap_or(0)
+/// The slot of the projection named `name` (every instance's projections were entered by name
+/// in the first pass, so it is there).
+fn find(projections: &[PlanProjection], name: &str) -> usize {
+    projections.iter().position(|q| q.name == name).unwrap_or(0)
+}
+
+/// A measurement's name as circuit files write it (`gradient_alignment`).
+pub fn measure_name(m: Measure) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Instances of one ensemble advance on one clock and are recorded on one schedule: the
+/// method, step, duration, recording interval, trace length and measurements must agree with
+/// instance 0's, or the plan names the instance and the field.
+fn check_shared_schedule(instances: &[InstanceSpec], i: usize) -> Result<(), PlanError> {
+    let (a, b) = (&instances[0].circuit, &instances[i].circuit);
+    let (ra, rb) = (&a.spec.record, &b.spec.record);
+    let seconds = |s: f64| format!("{s} s");
+    let names = |m: &[Measure]| {
+        let mut v: Vec<String> = m.iter().map(|m| measure_name(*m)).collect();
+        v.sort();
+        v.dedup();
+        format!("[{}]", v.join(", "))
+    };
+    let checks: [(&'static str, String, String); 6] = [
+        (
+            "time.method",
+            b.method.name().into(),
+            a.method.name().into(),
+        ),
+        ("time.dt", seconds(b.dt_s), seconds(a.dt_s)),
+        (
+            "time.duration",
+            seconds(b.duration_s),
+            seconds(a.duration_s),
+        ),
+        (
+            "record.every",
+            seconds(rb.every.seconds()),
+            seconds(ra.every.seconds()),
+        ),
+        (
+            "record.traces",
+            seconds(rb.traces.seconds()),
+            seconds(ra.traces.seconds()),
+        ),
+        ("record.measure", names(&rb.measure), names(&ra.measure)),
+    ];
+    for (field, value, expected) in checks {
+        if value != expected {
+            return Err(PlanError::Mismatch {
+                instance: i,
+                label: instances[i].label.clone(),
+                field,
+                value,
+                expected,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Draws each instance's initial matrix from its own circuit's init, keyed by the instance seed
 /// and the projection's name so adding a projection never changes another's weights.
-fn initial_weights(
-    p: &PlanProjection,
-    instances: &[InstanceSpec],
-    pop_maps: &[Vec<usize>],
-) -> Vec<f64> {
+fn initial_weights(p: &PlanProjection, instances: &[InstanceSpec]) -> Vec<f64> {
     let n = p.synapses();
     let mut out = vec![0.0; n * instances.len()];
     for (i, inst) in instances.iter().enumerate() {
         let c = &inst.circuit;
-        let map = &pop_maps[i];
-        let Some(own) = c
-            .projections
-            .iter()
-            .find(|q| map[q.from] == p.from && map[q.to] == p.to)
-        else {
+        let Some(own) = c.projections.iter().find(|q| q.name == p.name) else {
             continue;
         };
         let block = &mut out[i * n..(i + 1) * n];
@@ -629,3 +690,6 @@ fn forward_order(
     }
     (order.len() == members.len()).then_some(order)
 }
+
+#[cfg(test)]
+mod tests;

@@ -35,55 +35,8 @@ pub struct Instance {
     pub label: String,
 }
 
-/// The numeric columns of `metrics.csv`, in file order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Metric {
-    Loss,
-    Accuracy,
-    HeldOutLoss,
-    HeldOutAccuracy,
-    GradientAngle,
-    LossAngle,
-    LearningStrength,
-    HebbianSignature,
-    WeightAngle,
-    WeightNormRatio,
-}
-
-impl Metric {
-    pub const ALL: [Metric; 10] = [
-        Metric::Loss,
-        Metric::Accuracy,
-        Metric::HeldOutLoss,
-        Metric::HeldOutAccuracy,
-        Metric::GradientAngle,
-        Metric::LossAngle,
-        Metric::LearningStrength,
-        Metric::HebbianSignature,
-        Metric::WeightAngle,
-        Metric::WeightNormRatio,
-    ];
-
-    /// The column header in `metrics.csv`.
-    pub fn column(self) -> &'static str {
-        match self {
-            Metric::Loss => "loss",
-            Metric::Accuracy => "accuracy",
-            Metric::HeldOutLoss => "held_out_loss",
-            Metric::HeldOutAccuracy => "held_out_accuracy",
-            Metric::GradientAngle => "gradient_angle_deg",
-            Metric::LossAngle => "loss_angle_deg",
-            Metric::LearningStrength => "learning_strength",
-            Metric::HebbianSignature => "hebbian_signature",
-            Metric::WeightAngle => "weight_angle_deg",
-            Metric::WeightNormRatio => "weight_norm_ratio",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
+/// The numeric columns of `metrics.csv`: the schema the recorder writes.
+pub use crate::record::metrics::Metric;
 
 /// One row of `metrics.csv`. Unmeasured cells (empty or `NaN`) are stored
 /// as `NaN`: no figure distinguishes the two, and it keeps rows flat.

@@ -36,7 +36,10 @@ pub struct Row {
     pub weight_norm_ratio: Option<f64>,
 }
 
-pub const COLUMNS: [&str; 13] = [
+/// The schema of `metrics.csv`, defined once: three key columns, then one column per
+/// [`Metric`] in [`Metric::ALL`] order. The writer ([`Row::cells`]) and every reader (`plot`,
+/// the summaries) take the names from here.
+pub const COLUMNS: [&str; 3 + N_METRICS] = [
     "time_s",
     "instance",
     "projection",
@@ -52,24 +55,111 @@ pub const COLUMNS: [&str; 13] = [
     "weight_norm_ratio",
 ];
 
+pub const N_METRICS: usize = 10;
+
+/// The numeric columns of `metrics.csv`, in file order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    Loss,
+    Accuracy,
+    HeldOutLoss,
+    HeldOutAccuracy,
+    GradientAngle,
+    LossAngle,
+    LearningStrength,
+    HebbianSignature,
+    WeightAngle,
+    WeightNormRatio,
+}
+
+impl Metric {
+    pub const ALL: [Metric; N_METRICS] = [
+        Metric::Loss,
+        Metric::Accuracy,
+        Metric::HeldOutLoss,
+        Metric::HeldOutAccuracy,
+        Metric::GradientAngle,
+        Metric::LossAngle,
+        Metric::LearningStrength,
+        Metric::HebbianSignature,
+        Metric::WeightAngle,
+        Metric::WeightNormRatio,
+    ];
+
+    /// The column header in `metrics.csv`.
+    pub fn column(self) -> &'static str {
+        COLUMNS[3 + self.index()]
+    }
+
+    /// Position in [`Metric::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 impl Row {
+    /// The value of one metric column.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::Loss => self.loss,
+            Metric::Accuracy => self.accuracy,
+            Metric::HeldOutLoss => self.held_out_loss,
+            Metric::HeldOutAccuracy => self.held_out_accuracy,
+            Metric::GradientAngle => self.gradient_angle_deg,
+            Metric::LossAngle => self.loss_angle_deg,
+            Metric::LearningStrength => self.learning_strength,
+            Metric::HebbianSignature => self.hebbian_signature,
+            Metric::WeightAngle => self.weight_angle_deg,
+            Metric::WeightNormRatio => self.weight_norm_ratio,
+        }
+    }
+
+    fn slot(&mut self, metric: Metric) -> &mut Option<f64> {
+        match metric {
+            Metric::Loss => &mut self.loss,
+            Metric::Accuracy => &mut self.accuracy,
+            Metric::HeldOutLoss => &mut self.held_out_loss,
+            Metric::HeldOutAccuracy => &mut self.held_out_accuracy,
+            Metric::GradientAngle => &mut self.gradient_angle_deg,
+            Metric::LossAngle => &mut self.loss_angle_deg,
+            Metric::LearningStrength => &mut self.learning_strength,
+            Metric::HebbianSignature => &mut self.hebbian_signature,
+            Metric::WeightAngle => &mut self.weight_angle_deg,
+            Metric::WeightNormRatio => &mut self.weight_norm_ratio,
+        }
+    }
+
+    /// The row's cells in [`COLUMNS`] order, as `metrics.csv` holds them.
     pub fn cells(&self) -> Vec<String> {
-        let f = |v: Option<f64>| v.map(|x| format!("{x:.6e}")).unwrap_or_default();
-        vec![
+        let mut out = vec![
             format!("{:.6}", self.time_s),
             self.instance.to_string(),
             self.projection.clone(),
-            f(self.loss),
-            f(self.accuracy),
-            f(self.held_out_loss),
-            f(self.held_out_accuracy),
-            f(self.gradient_angle_deg),
-            f(self.loss_angle_deg),
-            f(self.learning_strength),
-            f(self.hebbian_signature),
-            f(self.weight_angle_deg),
-            f(self.weight_norm_ratio),
-        ]
+        ];
+        out.extend(
+            Metric::ALL
+                .iter()
+                .map(|&m| self.get(m).map(|x| format!("{x:.6e}")).unwrap_or_default()),
+        );
+        out
+    }
+
+    /// A row read back from `metrics.csv` cells in [`COLUMNS`] order (the inverse of
+    /// [`Row::cells`] up to the printed precision); None when a key cell does not parse.
+    pub fn from_cells(cells: &[&str]) -> Option<Row> {
+        if cells.len() != COLUMNS.len() {
+            return None;
+        }
+        let mut row = Row {
+            time_s: cells[0].parse().ok()?,
+            instance: cells[1].parse().ok()?,
+            projection: cells[2].to_string(),
+            ..Row::default()
+        };
+        for (m, cell) in Metric::ALL.iter().zip(&cells[3..]) {
+            *row.slot(*m) = cell.parse().ok();
+        }
+        Some(row)
     }
 }
 

@@ -154,15 +154,23 @@ pub fn weights(plan: &Plan, snap: &hetsim::backend::Snapshot, name: &str, e: usi
 
 /// A manifest for runs driven from tests through `hetsim::run::execute`.
 pub fn test_manifest(plan: &Plan) -> hetsim::record::Manifest {
+    use hetsim::backend::{BackendKind, DeviceDescription};
     hetsim::record::Manifest {
         hetsim_version: "test".into(),
         circuit: plan.name.clone(),
         circuit_file: None,
         command: "test".into(),
-        status: "running".into(),
+        status: hetsim::record::Status::Running,
+        status_reason: None,
+        time_reached_s: None,
         backend: "cpu".into(),
-        device: "cpu".into(),
-        precision: "f64".into(),
+        device: DeviceDescription {
+            kind: BackendKind::Cpu,
+            name: "cpu".into(),
+            platform: None,
+            driver_version: None,
+        },
+        precision: Precision::F64,
         method: plan.method.name().into(),
         dt_s: plan.dt_s,
         duration_s: plan.steps as f64 * plan.dt_s,
@@ -181,5 +189,8 @@ pub fn test_manifest(plan: &Plan) -> hetsim::record::Manifest {
         failures: vec![],
         circuits: Default::default(),
         overrides: vec![],
+        provenance: hetsim::record::manifest::Provenance::of_this_process(&[]),
+        inputs: vec![],
+        replay: None,
     }
 }

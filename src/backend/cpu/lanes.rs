@@ -8,12 +8,14 @@ pub trait Real:
     Float + Default + Debug + Send + Sync + AddAssign + SubAssign + MulAssign + 'static
 {
     const NAME: &'static str;
+    const PRECISION: crate::backend::Precision;
     fn of(value: f64) -> Self;
     fn f64(self) -> f64;
 }
 
 impl Real for f64 {
     const NAME: &'static str = "f64";
+    const PRECISION: crate::backend::Precision = crate::backend::Precision::F64;
     #[inline(always)]
     fn of(value: f64) -> Self {
         value
@@ -26,6 +28,7 @@ impl Real for f64 {
 
 impl Real for f32 {
     const NAME: &'static str = "f32";
+    const PRECISION: crate::backend::Precision = crate::backend::Precision::F32;
     #[inline(always)]
     fn of(value: f64) -> Self {
         value as f32

@@ -11,7 +11,9 @@
 mod block;
 mod lanes;
 
-use super::{Accumulate, Backend, Precision, Snapshot, Window};
+use super::{
+    Accumulate, Backend, BackendError, BackendKind, DeviceDescription, Precision, Snapshot, Window,
+};
 use crate::plan::Plan;
 use block::Block;
 pub use lanes::Real;
@@ -105,11 +107,24 @@ impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
         format!("cpu ({}, {} lanes, {} threads)", T::NAME, L, self.threads)
     }
 
+    fn precision(&self) -> Precision {
+        T::PRECISION
+    }
+
+    fn device(&self) -> DeviceDescription {
+        DeviceDescription {
+            kind: BackendKind::Cpu,
+            name: super::cpu_model(),
+            platform: None,
+            driver_version: None,
+        }
+    }
+
     fn step(&self) -> u64 {
         self.step
     }
 
-    fn advance(&mut self, steps: u64) {
+    fn advance(&mut self, steps: u64) -> Result<(), BackendError> {
         let shared = &self.shared;
         if self.blocks.len() == 1 {
             self.blocks[0].advance(shared, steps);
@@ -119,9 +134,10 @@ impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
                 .for_each(|b| b.advance(shared, steps));
         }
         self.step += steps;
+        Ok(())
     }
 
-    fn snapshot(&self) -> Snapshot {
+    fn snapshot(&self) -> Result<Snapshot, BackendError> {
         let plan = &self.shared.plan;
         let e = plan.n_instances();
         let mut snap = Snapshot {
@@ -145,10 +161,10 @@ impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
         for b in &self.blocks {
             b.write_snapshot(&mut snap);
         }
-        snap
+        Ok(snap)
     }
 
-    fn take_window(&mut self) -> Window {
+    fn take_window(&mut self) -> Result<Window, BackendError> {
         let plan = &self.shared.plan;
         let e = plan.n_instances();
         let mut w = Window {
@@ -166,13 +182,14 @@ impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
         for b in &mut self.blocks {
             b.take_window(&self.shared, &mut w);
         }
-        w
+        Ok(w)
     }
 
-    fn freeze(&mut self, instance: usize) {
+    fn freeze(&mut self, instance: usize) -> Result<(), BackendError> {
         let b = instance / L;
         if let Some(block) = self.blocks.get_mut(b) {
             block.freeze(instance % L);
         }
+        Ok(())
     }
 }

@@ -28,7 +28,10 @@ mod rows;
 
 pub use platform::{DeviceInfo, INSTALL_HINT, PlatformInfo, platforms};
 
-use crate::backend::{Backend, Precision, ProjectionWindow, Snapshot, TracePoint, Window};
+use crate::backend::{
+    Backend, BackendError, BackendKind, DeviceDescription, Precision, ProjectionWindow, Snapshot,
+    TracePoint, Window,
+};
 use crate::plan::Plan;
 use crate::spec::Role;
 use codegen::Types;
@@ -410,6 +413,7 @@ pub struct OpenClBackend<R: DeviceReal> {
     step: u64,
     window_start: u64,
     describe: String,
+    device: DeviceDescription,
     _shared: Arc<Shared>,
 }
 
@@ -590,6 +594,12 @@ impl<R: DeviceReal> OpenClBackend<R> {
             step: 0,
             window_start: 0,
             describe,
+            device: DeviceDescription {
+                kind: BackendKind::OpenCl,
+                name: shared.info.name.clone(),
+                platform: Some(shared.platform.clone()),
+                driver_version: Some(shared.info.driver_version.clone()),
+            },
             _shared: shared,
         };
         backend.prime()?;
@@ -891,35 +901,49 @@ fn set_step(kernel: &Kernel, n: u64, flag: u32) -> Result<(), OpenClError> {
     Ok(())
 }
 
-/// The trait has no error channel: a device that fails mid-run (lost, out of resources) is an
-/// environment fault the run cannot recover from, so it stops with the driver's message.
-fn fatal(what: &str, e: OpenClError) -> ! {
-    panic!("OpenCL backend: {what} failed: {e}")
+impl<R: DeviceReal> OpenClBackend<R> {
+    /// A driver error as the run reports it: which device, at which step, doing what.
+    fn failed(&self, operation: &'static str, e: OpenClError) -> BackendError {
+        BackendError::Device {
+            device: self.device.name.clone(),
+            step: self.step,
+            operation,
+            message: e.to_string(),
+        }
+    }
 }
 
 impl<R: DeviceReal> Backend for OpenClBackend<R> {
     fn describe(&self) -> String {
         self.describe.clone()
     }
+    fn precision(&self) -> Precision {
+        if R::NAME == "f64" {
+            Precision::F64
+        } else {
+            Precision::F32
+        }
+    }
+    fn device(&self) -> DeviceDescription {
+        self.device.clone()
+    }
     fn step(&self) -> u64 {
         self.step
     }
-    fn advance(&mut self, steps: u64) {
-        if let Err(e) = self.advance_checked(steps) {
-            fatal("advance", e)
-        }
+    fn advance(&mut self, steps: u64) -> Result<(), BackendError> {
+        self.advance_checked(steps)
+            .map_err(|e| self.failed("advance", e))
     }
-    fn snapshot(&self) -> Snapshot {
+    fn snapshot(&self) -> Result<Snapshot, BackendError> {
         self.snapshot_checked()
-            .unwrap_or_else(|e| fatal("snapshot", e))
+            .map_err(|e| self.failed("snapshot", e))
     }
-    fn take_window(&mut self) -> Window {
+    fn take_window(&mut self) -> Result<Window, BackendError> {
         self.take_window_checked()
-            .unwrap_or_else(|e| fatal("take_window", e))
+            .map_err(|e| self.failed("take_window", e))
     }
-    fn freeze(&mut self, instance: usize) {
-        if let Err(e) = self.freeze_checked(instance) {
-            fatal("freeze", e)
-        }
+    fn freeze(&mut self, instance: usize) -> Result<(), BackendError> {
+        self.freeze_checked(instance)
+            .map_err(|e| self.failed("freeze", e))
     }
 }

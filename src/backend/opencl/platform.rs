@@ -31,6 +31,8 @@ pub struct DeviceInfo {
     pub name: String,
     pub vendor: String,
     pub version: String,
+    /// CL_DRIVER_VERSION, for the manifest.
+    pub driver_version: String,
     pub kind: String,
     pub compute_units: u32,
     pub global_mem_bytes: u64,
@@ -96,6 +98,7 @@ fn device_info(d: &Device) -> Result<DeviceInfo, OpenClError> {
         name: d.name().map_err(api("clGetDeviceInfo"))?.trim().to_string(),
         vendor: d.vendor().unwrap_or_default().trim().to_string(),
         version: d.version().unwrap_or_default().trim().to_string(),
+        driver_version: d.driver_version().unwrap_or_default().trim().to_string(),
         kind: kind.into(),
         compute_units: d.max_compute_units().unwrap_or(1),
         global_mem_bytes: d.global_mem_size().unwrap_or(0),

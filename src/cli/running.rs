@@ -1,0 +1,235 @@
+//! `run`, `compare` and `rerun`: command-line options become an [`experiment::Request`]; the
+//! library prepares and runs it; this module draws the progress bar, installs the signal
+//! handlers that ask the run to stop, and prints the outcome.
+
+use super::RunOptions;
+use super::commands::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
+use super::out::{sayln, tellln};
+use crate::backend::{BackendKind, Precision};
+use crate::experiment::{
+    self, CircuitSource, Design, ExperimentError, Finished, Output, Request, parse_set,
+};
+use crate::record::Status;
+use crate::run::{Observer, Progress};
+use crate::spec::RuleName;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// The request that `run`/`compare` options describe.
+fn request(
+    path: &Path,
+    design: Design,
+    options: &RunOptions,
+    argv: Vec<String>,
+) -> Result<Request, ExperimentError> {
+    let backend: BackendKind = options
+        .backend
+        .parse()
+        .map_err(|e: String| ExperimentError::Usage(format!("--backend: {e}")))?;
+    let precision = match options.precision.as_str() {
+        "auto" => None,
+        text => Some(Precision::parse(text).ok_or_else(|| {
+            ExperimentError::Usage(format!(
+                "--precision must be auto, f32 or f64, not `{text}`"
+            ))
+        })?),
+    };
+    let sets = options
+        .set
+        .iter()
+        .map(|s| parse_set(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Request {
+        circuit: CircuitSource {
+            path: path.to_path_buf(),
+            text: None,
+            base_dir: None,
+            sets,
+            duration: options.duration.clone(),
+        },
+        design,
+        seeds: options.seeds,
+        first_seed: options.seed,
+        backend,
+        precision,
+        output: Output::Directory {
+            path: options.out.clone(),
+            replace: options.replace,
+            figures: !options.no_plots,
+        },
+        command_line: argv,
+    })
+}
+
+pub fn run(path: &Path, options: &RunOptions, argv: Vec<String>) -> i32 {
+    match request(path, Design::Run, options, argv) {
+        Ok(r) => execute(r, "hetsim"),
+        Err(e) => report_error("hetsim", &e),
+    }
+}
+
+pub fn compare(path: &Path, rules: &[String], options: &RunOptions, argv: Vec<String>) -> i32 {
+    let mut parsed = Vec::new();
+    for name in rules {
+        let Some(rule) = RuleName::from_name(name.trim()) else {
+            let known: Vec<&str> = RuleName::ALL.iter().map(|r| r.name()).collect();
+            tellln!(
+                "hetsim compare: unknown rule `{name}` (known: {})",
+                known.join(", ")
+            );
+            return EXIT_BAD_INPUT;
+        };
+        parsed.push(rule);
+    }
+    match request(path, Design::Compare { rules: parsed }, options, argv) {
+        Ok(r) => execute(r, "hetsim compare"),
+        Err(e) => report_error("hetsim compare", &e),
+    }
+}
+
+pub fn rerun(
+    run_dir: &Path,
+    out: Option<PathBuf>,
+    replace: bool,
+    no_plots: bool,
+    argv: Vec<String>,
+) -> i32 {
+    let dir = out.unwrap_or_else(|| experiment::replay::default_rerun_dir(run_dir));
+    let output = Output::Directory {
+        path: Some(dir),
+        replace,
+        figures: !no_plots,
+    };
+    match experiment::replay::request_from_run(run_dir, output, argv) {
+        Ok(r) => execute(r, "hetsim rerun"),
+        Err(e) => report_error("hetsim rerun", &e),
+    }
+}
+
+fn report_error(who: &str, e: &ExperimentError) -> i32 {
+    match e {
+        // Located diagnostics carry their own file:line:column prefix.
+        ExperimentError::Input(d) => tellln!("{d}"),
+        ExperimentError::Backend(crate::backend::BackendError::Unavailable(reason)) => {
+            tellln!("{who}: --backend opencl: {reason}")
+        }
+        other => tellln!("{who}: {other}"),
+    }
+    if e.is_bad_input() {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// The progress bar: simulated percentage and time, diverged instances, time left.
+struct Bar(indicatif::ProgressBar);
+
+impl Observer for Bar {
+    fn window(&mut self, p: &Progress) {
+        self.0.set_position(p.step);
+        let diverged = if p.diverged > 0 {
+            format!(", {}/{} diverged", p.diverged, p.instances)
+        } else {
+            String::new()
+        };
+        self.0.set_message(format!("{:.1} s{diverged}", p.time_s));
+    }
+}
+
+/// SIGINT and SIGTERM set the returned flag (the run stops after the current window); a second
+/// SIGINT ends the process at once.
+fn stop_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone());
+        let _ = signal_hook::flag::register(signal, flag.clone());
+    }
+    flag
+}
+
+fn execute(request: Request, who: &str) -> i32 {
+    let prepared = match request.prepare() {
+        Ok(p) => p,
+        Err(e) => return report_error(who, &e),
+    };
+    for w in &prepared.warnings {
+        tellln!("warning: {w}");
+    }
+    for n in &prepared.notes {
+        tellln!("{who}: {n}");
+    }
+    let plan = prepared.plan().clone();
+    tellln!(
+        "hetsim: {} instance(s) of `{}` on {} → {}",
+        plan.n_instances(),
+        plan.name,
+        prepared.backend_description(),
+        prepared
+            .dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| "memory".into())
+    );
+    let bar = indicatif::ProgressBar::new(plan.steps);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {percent}% simulated {msg} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut observer = Bar(bar.clone());
+    let stop = stop_flag();
+    let result = prepared.execute(&mut observer, Some(&stop));
+    bar.finish_and_clear();
+    match result {
+        Ok(finished) => report(&finished),
+        Err(e) => report_error(who, &e),
+    }
+}
+
+fn report(f: &Finished) -> i32 {
+    let o = &f.outcome;
+    for failure in &o.failures {
+        tellln!("warning: {}", failure.message);
+    }
+    if let Some(dir) = &f.dir {
+        sayln!("run directory: {}", dir.display());
+    }
+    sayln!(
+        "{} instance(s), {:.1} s simulated in {:.1} s wall ({:.2e} synapse-steps/s)",
+        f.plan.n_instances(),
+        o.time_reached_s,
+        o.wall_s,
+        o.synapse_steps_per_s
+    );
+    super::out::say(&f.summary.table());
+    match &f.figures {
+        Some(Ok(paths)) => tellln!(
+            "hetsim: {} figure file(s) in {}",
+            paths.len(),
+            f.dir
+                .as_ref()
+                .map(|d| d.join("figures").display().to_string())
+                .unwrap_or_default()
+        ),
+        Some(Err(e)) => tellln!("warning: figures not drawn: {e}"),
+        None => {}
+    }
+    match o.status {
+        Status::Completed | Status::CompletedWithFailures => EXIT_OK,
+        Status::Interrupted => {
+            tellln!(
+                "hetsim: interrupted at t = {:.3} s; the rows written so far are whole (status `interrupted`)",
+                o.time_reached_s
+            );
+            EXIT_INTERRUPTED
+        }
+        Status::Failed => {
+            tellln!(
+                "hetsim: the run failed: {}",
+                f.manifest.status_reason.clone().unwrap_or_default()
+            );
+            EXIT_FAILED
+        }
+        Status::Running => EXIT_FAILED,
+    }
+}

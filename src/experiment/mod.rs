@@ -1,0 +1,432 @@
+//! Running experiments: the one way `run`, `compare`, `rerun` (and sweeps and evolution after
+//! them) turn a request into an ensemble run with its results.
+//!
+//! A [`Request`] says what to run — a circuit source with overrides, a [`Design`] (`run` or
+//! `compare`), seeds, a backend kind and precision, and an [`Output`] policy. [`Request::prepare`]
+//! validates all of it once, in one place, into a [`Prepared`] run: the plan is built, the
+//! backend made, the run directory claimed and the manifest written. [`Prepared::execute`] then
+//! runs the loop of [`crate::run`] into the sinks (the run directory or an in-memory
+//! [`Collector`], and the summary statistics), reporting progress to an observer and stopping
+//! early when a stop flag is set. Nothing here prints; the CLI does.
+
+pub mod design;
+pub mod output;
+pub mod replay;
+pub mod summary;
+
+pub use design::Design;
+pub use output::Output;
+
+use crate::backend::{self, Backend, BackendError, BackendKind, Precision};
+use crate::plan::{Plan, PlanError};
+use crate::record::manifest::{InputFile, Provenance, Replay, sha256_hex};
+use crate::record::{Collector, Manifest, RecordError, Recorder, Sink, Status, Tee, unix_now};
+use crate::run::{Observer, RunError, RunOutcome};
+use crate::spec::{self, Diagnostics, SourceFile, Time};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use summary::{Summarizer, Summary};
+
+/// Why an experiment could not be prepared or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    /// The circuit file is malformed or means nothing runnable (every error, located).
+    #[error("{0}")]
+    Input(Diagnostics),
+    /// A request that cannot be run as asked (an override, a rule list, a seed count).
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Plan(#[from] PlanError),
+    #[error("{0}")]
+    Backend(#[from] BackendError),
+    #[error(
+        "the run directory {0} exists and is not empty; choose another --out, or pass --replace to overwrite that run"
+    )]
+    OutputExists(PathBuf),
+    #[error("{0}")]
+    Record(#[from] RecordError),
+    #[error("{0}")]
+    Run(#[from] RunError),
+}
+
+impl ExperimentError {
+    /// Whether the request was at fault (exit 2) rather than the run (exit 1).
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(
+            self,
+            ExperimentError::Record(_)
+                | ExperimentError::Run(_)
+                | ExperimentError::Backend(BackendError::Device { .. })
+        )
+    }
+}
+
+/// A circuit file as the request names it, with the command line's changes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CircuitSource {
+    /// The file's path (used in messages and to resolve relative data paths).
+    pub path: PathBuf,
+    /// The file's text; None reads `path`.
+    pub text: Option<String>,
+    /// Where relative data paths resolve; None: the file's folder.
+    pub base_dir: Option<PathBuf>,
+    /// `--set PATH=VALUE` overrides, applied in order.
+    pub sets: Vec<(String, String)>,
+    /// Overrides `time.duration` (e.g. `20s`).
+    pub duration: Option<String>,
+}
+
+impl CircuitSource {
+    pub fn file(path: impl Into<PathBuf>) -> CircuitSource {
+        CircuitSource {
+            path: path.into(),
+            ..CircuitSource::default()
+        }
+    }
+
+    fn base_dir(&self) -> PathBuf {
+        self.base_dir.clone().unwrap_or_else(|| {
+            self.path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The source file and its spec with the overrides applied.
+    pub fn load(&self) -> Result<(SourceFile, spec::CircuitSpec), ExperimentError> {
+        let (source, spec) = match &self.text {
+            Some(text) => {
+                let source = SourceFile::from_text(&self.path, text.clone());
+                let spec = spec::parse_circuit(&source).map_err(ExperimentError::Input)?;
+                (source, spec)
+            }
+            None => spec::load_circuit(&self.path).map_err(ExperimentError::Input)?,
+        };
+        let mut spec = spec::apply_overrides(&spec, &self.sets).map_err(ExperimentError::Usage)?;
+        if let Some(d) = &self.duration {
+            spec.time.duration =
+                Time::parse(d).map_err(|e| ExperimentError::Usage(format!("--duration: {e}")))?;
+        }
+        Ok((source, spec))
+    }
+}
+
+/// Parses `PATH=VALUE` (the CLI's `--set`).
+pub fn parse_set(text: &str) -> Result<(String, String), ExperimentError> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| ExperimentError::Usage(format!("--set needs PATH=VALUE, got `{text}`")))?;
+    Ok((key.trim().to_string(), value.trim().to_string()))
+}
+
+/// Everything an experiment needs, as asked.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub circuit: CircuitSource,
+    pub design: Design,
+    /// Instances per circuit of the design (seeds `first_seed`, `first_seed + 1`, …).
+    pub seeds: usize,
+    pub first_seed: u64,
+    pub backend: BackendKind,
+    /// None: f64 on the CPU (the reference), f32 on OpenCL devices.
+    pub precision: Option<Precision>,
+    pub output: Output,
+    /// The command line that made the request, for the manifest (empty: none).
+    pub command_line: Vec<String>,
+}
+
+impl Request {
+    /// A `run` of one seed on the CPU into memory: the simplest request, to adjust.
+    pub fn new(circuit: CircuitSource) -> Request {
+        Request {
+            circuit,
+            design: Design::Run,
+            seeds: 1,
+            first_seed: 1,
+            backend: BackendKind::Cpu,
+            precision: None,
+            output: Output::Memory,
+            command_line: Vec::new(),
+        }
+    }
+
+    /// Validates the request and readies the run: plan, backend, run directory, manifest.
+    pub fn prepare(self) -> Result<Prepared, ExperimentError> {
+        if self.seeds == 0 {
+            return Err(ExperimentError::Usage("--seeds must be at least 1".into()));
+        }
+        let (source, spec) = self.circuit.load()?;
+        let (circuits, mut notes) = design::circuits(&self.design, &source, &spec)?;
+        let mut warnings = Vec::new();
+        for (_, c) in &circuits {
+            for w in &c.warnings {
+                let text = w.to_string();
+                if !warnings.contains(&text) {
+                    warnings.push(text);
+                }
+            }
+        }
+        let instances = design::instances(&circuits, self.seeds, self.first_seed);
+        let base_dir = self.circuit.base_dir();
+        let plan = Arc::new(Plan::new(&instances, &base_dir)?);
+        let made = backend::make(plan.clone(), self.backend, self.precision)?;
+        notes.extend(made.fallback.clone());
+        if plan.forward_order.is_none() {
+            notes.push("gradient alignment, loss alignment and learning strength are not defined for recurrent forward pathways; they are not recorded".into());
+        }
+        if plan.method == crate::spec::Method::Rk4 {
+            notes.push("rk4: window accumulators (ΔW of the rule, Hebbian terms) use the first stage of each step".into());
+        }
+        let manifest = manifest(
+            &self,
+            &source,
+            &plan,
+            made.backend.as_ref(),
+            &notes,
+            &base_dir,
+        );
+        let target = match &self.output {
+            Output::Memory => Target::Memory(Collector::default()),
+            Output::Directory { path, replace, .. } => {
+                let dir = path
+                    .clone()
+                    .unwrap_or_else(|| output::default_dir(&plan.name));
+                output::claim(&dir, *replace)?;
+                Target::Directory(Box::new(Recorder::create(&dir, &plan, manifest.clone())?))
+            }
+        };
+        let figures = matches!(self.output, Output::Directory { figures: true, .. });
+        Ok(Prepared {
+            plan,
+            backend: made.backend,
+            target,
+            manifest,
+            design: self.design,
+            figures,
+            notes,
+            warnings,
+        })
+    }
+}
+
+/// The provenance, parameters and replay record of a run about to start.
+fn manifest(
+    request: &Request,
+    source: &SourceFile,
+    plan: &Plan,
+    backend: &dyn Backend,
+    notes: &[String],
+    base_dir: &Path,
+) -> Manifest {
+    let mut labels: Vec<String> = Vec::new();
+    for l in &plan.labels {
+        if !labels.contains(l) {
+            labels.push(l.clone());
+        }
+    }
+    let mut circuits = std::collections::BTreeMap::new();
+    for (label, c) in plan.labels.iter().zip(&plan.circuits) {
+        circuits
+            .entry(label.clone())
+            .or_insert_with(|| spec::to_yaml(&c.spec));
+    }
+    let mut inputs = vec![InputFile {
+        role: "circuit".into(),
+        path: source.path.display().to_string(),
+        sha256: sha256_hex(source.text.as_bytes()),
+    }];
+    for c in &plan.circuits {
+        let Some(rel) = &c.spec.task.path else {
+            continue;
+        };
+        let path = base_dir.join(rel);
+        let shown = path.display().to_string();
+        if inputs.iter().any(|i| i.path == shown) {
+            continue;
+        }
+        if let Ok(bytes) = std::fs::read(&path) {
+            inputs.push(InputFile {
+                role: "data".into(),
+                path: shown,
+                sha256: sha256_hex(&bytes),
+            });
+        }
+    }
+    let provenance = Provenance::of_this_process(&request.command_line);
+    let absolute_base = std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
+    Manifest {
+        hetsim_version: env!("CARGO_PKG_VERSION").into(),
+        circuit: plan.name.clone(),
+        circuit_file: Some(source.path.display().to_string()),
+        command: provenance.command_line.clone(),
+        status: Status::Running,
+        status_reason: None,
+        time_reached_s: None,
+        backend: backend.describe(),
+        device: backend.device(),
+        precision: backend.precision(),
+        method: plan.method.name().into(),
+        dt_s: plan.dt_s,
+        duration_s: plan.steps as f64 * plan.dt_s,
+        steps: plan.steps,
+        record_every_s: plan.record_every_steps as f64 * plan.dt_s,
+        measures: plan
+            .measures
+            .iter()
+            .map(|m| crate::plan::measure_name(*m))
+            .collect(),
+        instances: plan.n_instances(),
+        seeds: plan.seeds.clone(),
+        rules: labels,
+        started_unix_s: unix_now(),
+        ended_unix_s: None,
+        wall_s: None,
+        synapse_steps_per_s: None,
+        peak_rss_bytes: None,
+        notes: notes.to_vec(),
+        failures: Vec::new(),
+        circuits,
+        overrides: request
+            .circuit
+            .sets
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        provenance,
+        inputs,
+        replay: Some(Replay {
+            design: request.design.name().into(),
+            rules: match &request.design {
+                Design::Run => Vec::new(),
+                Design::Compare { rules } => rules.iter().map(|r| r.name().to_string()).collect(),
+            },
+            seeds: request.seeds,
+            first_seed: request.first_seed,
+            backend: request.backend,
+            precision: request.precision,
+            circuit_path: source.path.display().to_string(),
+            circuit_text: source.text.clone(),
+            base_dir: absolute_base.display().to_string(),
+            sets: request.circuit.sets.clone(),
+            duration: request.circuit.duration.clone(),
+        }),
+    }
+}
+
+/// One per run, so its size does not matter; the recorder is boxed for clippy's sake.
+#[allow(clippy::large_enum_variant)]
+enum Target {
+    Directory(Box<Recorder>),
+    Memory(Collector),
+}
+
+/// A validated run, ready to execute.
+pub struct Prepared {
+    plan: Arc<Plan>,
+    backend: Box<dyn Backend>,
+    target: Target,
+    manifest: Manifest,
+    design: Design,
+    figures: bool,
+    /// Things the user should know (a fallback to the CPU, a default chosen for them).
+    pub notes: Vec<String>,
+    /// The circuit checks' warnings, located.
+    pub warnings: Vec<String>,
+}
+
+/// A finished (or stopped) run.
+pub struct Finished {
+    pub outcome: RunOutcome,
+    pub plan: Arc<Plan>,
+    /// The run directory, when the output was one.
+    pub dir: Option<PathBuf>,
+    /// Everything the run produced, when the output was memory.
+    pub collected: Option<Collector>,
+    pub summary: Summary,
+    /// The figure files drawn, or why none were (None when figures were not asked for).
+    pub figures: Option<Result<Vec<PathBuf>, String>>,
+    pub manifest: Manifest,
+}
+
+impl Prepared {
+    pub fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+    pub fn backend_description(&self) -> String {
+        self.backend.describe()
+    }
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.target {
+            Target::Directory(r) => Some(r.dir()),
+            Target::Memory(_) => None,
+        }
+    }
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Runs on another backend than the one the request chose (tests inject faults this way).
+    pub fn with_backend(mut self, make: impl FnOnce(Arc<Plan>) -> Box<dyn Backend>) -> Self {
+        self.backend = make(self.plan.clone());
+        self
+    }
+
+    /// Runs to the end, to a stop request, or to the divergence of every instance.
+    pub fn execute(
+        mut self,
+        observer: &mut dyn Observer,
+        stop: Option<&AtomicBool>,
+    ) -> Result<Finished, ExperimentError> {
+        let mut summarizer = Summarizer::new(&self.plan);
+        let outcome = {
+            let sink: &mut dyn Sink = match &mut self.target {
+                Target::Directory(r) => r.as_mut(),
+                Target::Memory(c) => c,
+            };
+            let mut tee = Tee {
+                first: sink,
+                second: &mut summarizer,
+            };
+            crate::run::execute(&self.plan, self.backend.as_mut(), &mut tee, observer, stop)?
+        };
+        let summary = summarizer.summary();
+        let (dir, collected, manifest) = match self.target {
+            Target::Directory(r) => (Some(r.dir().to_path_buf()), None, r.manifest.clone()),
+            Target::Memory(c) => {
+                let mut m = self.manifest.clone();
+                if let Some(end) = &c.ending {
+                    m.status = end.status;
+                    m.status_reason = end.reason.clone();
+                    m.time_reached_s = Some(end.time_reached_s);
+                    m.failures = end.failures.clone();
+                    m.wall_s = Some(end.wall_s);
+                }
+                (None, Some(c), m)
+            }
+        };
+        let mut figures = None;
+        if let Some(dir) = &dir {
+            if matches!(self.design, Design::Compare { .. }) {
+                summary.write_csv(&dir.join("compare.csv"))?;
+            }
+            if self.figures {
+                figures = Some(
+                    crate::plot::plot_run(dir, crate::plot::Formats::BOTH)
+                        .map_err(|e| e.to_string()),
+                );
+            }
+        }
+        Ok(Finished {
+            outcome,
+            plan: self.plan,
+            dir,
+            collected,
+            summary,
+            figures,
+            manifest,
+        })
+    }
+}

@@ -1,0 +1,389 @@
+//! The per-rule summary of a run (`hetsim run` and `compare` print it; `compare.csv` holds it),
+//! computed while the run streams, from the same rows the run directory receives.
+//!
+//! Per instance, from its `projection = all` rows: the final held-out loss and accuracy, the
+//! mean gradient angle after the first 5% of the planned duration (the initial transient), the
+//! final weight angle, the mean Hebbian signature over the second half, and the first time the
+//! held-out loss reached 10% of its initial value. Per label, means and standard deviations over
+//! the instances that did not diverge; diverged instances are counted, never averaged.
+
+use crate::backend::TracePoint;
+use crate::plan::Plan;
+use crate::record::metrics::{Metric, Row};
+use crate::record::tables::{Table, WeightRow};
+use crate::record::{Ending, Failure, RecordError, Sink};
+use std::fmt::Write;
+use std::path::Path;
+
+/// Running sums of one instance.
+#[derive(Clone, Debug, Default)]
+struct InstanceAcc {
+    initial_loss: Option<f64>,
+    final_loss: Option<f64>,
+    final_accuracy: Option<f64>,
+    final_weight_angle: Option<f64>,
+    gradient_sum: f64,
+    gradient_n: usize,
+    hebbian_sum: f64,
+    hebbian_n: usize,
+    time_to_10pct: Option<f64>,
+}
+
+/// A [`Sink`] that keeps O(instances) numbers and turns them into a [`Summary`].
+pub struct Summarizer {
+    labels: Vec<String>,
+    end_s: f64,
+    acc: Vec<InstanceAcc>,
+    diverged: Vec<bool>,
+}
+
+impl Summarizer {
+    pub fn new(plan: &Plan) -> Summarizer {
+        Summarizer {
+            labels: plan.labels.clone(),
+            end_s: plan.steps as f64 * plan.dt_s,
+            acc: vec![InstanceAcc::default(); plan.n_instances()],
+            diverged: vec![false; plan.n_instances()],
+        }
+    }
+
+    fn observe(&mut self, row: &Row) {
+        if row.projection != "all" {
+            return;
+        }
+        let Some(a) = self.acc.get_mut(row.instance) else {
+            return;
+        };
+        let finite = |m: Metric| row.get(m).filter(|v| v.is_finite());
+        if let Some(l) = finite(Metric::HeldOutLoss) {
+            if a.initial_loss.is_none() {
+                a.initial_loss = Some(l);
+            }
+            a.final_loss = Some(l);
+            if a.time_to_10pct.is_none() && a.initial_loss.is_some_and(|l0| l <= 0.1 * l0) {
+                a.time_to_10pct = Some(row.time_s);
+            }
+        }
+        if let Some(v) = finite(Metric::HeldOutAccuracy) {
+            a.final_accuracy = Some(v);
+        }
+        if let Some(v) = finite(Metric::WeightAngle) {
+            a.final_weight_angle = Some(v);
+        }
+        if let Some(v) = finite(Metric::GradientAngle)
+            && row.time_s > 0.05 * self.end_s
+        {
+            a.gradient_sum += v;
+            a.gradient_n += 1;
+        }
+        if let Some(v) = finite(Metric::HebbianSignature)
+            && row.time_s > 0.5 * self.end_s
+        {
+            a.hebbian_sum += v;
+            a.hebbian_n += 1;
+        }
+    }
+
+    fn mark(&mut self, failures: &[Failure]) {
+        for f in failures {
+            if let Some(d) = self.diverged.get_mut(f.instance) {
+                *d = true;
+            }
+        }
+    }
+
+    /// The summary of everything seen so far, one entry per label in order of appearance.
+    pub fn summary(&self) -> Summary {
+        let mut labels: Vec<LabelSummary> = Vec::new();
+        for (e, label) in self.labels.iter().enumerate() {
+            let k = match labels.iter().position(|l| &l.label == label) {
+                Some(k) => k,
+                None => {
+                    labels.push(LabelSummary::new(label));
+                    labels.len() - 1
+                }
+            };
+            let s = &mut labels[k];
+            s.instances += 1;
+            if self.diverged[e] {
+                s.diverged += 1;
+                continue;
+            }
+            let a = &self.acc[e];
+            s.final_loss.extend(a.final_loss);
+            s.final_accuracy.extend(a.final_accuracy);
+            s.final_weight_angle.extend(a.final_weight_angle);
+            if a.gradient_n > 0 {
+                s.mean_gradient_angle
+                    .push(a.gradient_sum / a.gradient_n as f64);
+            }
+            if a.hebbian_n > 0 {
+                s.hebbian.push(a.hebbian_sum / a.hebbian_n as f64);
+            }
+            s.time_to_10pct.push(a.time_to_10pct);
+        }
+        Summary { labels }
+    }
+}
+
+impl Sink for Summarizer {
+    fn instances(&mut self, _: &Table) -> Result<(), RecordError> {
+        Ok(())
+    }
+    fn rows(&mut self, rows: &[Row]) -> Result<(), RecordError> {
+        rows.iter().for_each(|r| self.observe(r));
+        Ok(())
+    }
+    fn traces(&mut self, _: &[TracePoint]) -> Result<(), RecordError> {
+        Ok(())
+    }
+    fn weights(&mut self, _: &[WeightRow]) -> Result<(), RecordError> {
+        Ok(())
+    }
+    fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
+        self.mark(failures);
+        Ok(())
+    }
+    fn finish(&mut self, ending: &Ending) -> Result<(), RecordError> {
+        self.mark(&ending.failures);
+        Ok(())
+    }
+}
+
+/// Per-instance values of one label (diverged instances left out).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelSummary {
+    pub label: String,
+    pub instances: usize,
+    pub diverged: usize,
+    pub final_loss: Vec<f64>,
+    pub final_accuracy: Vec<f64>,
+    pub mean_gradient_angle: Vec<f64>,
+    pub final_weight_angle: Vec<f64>,
+    pub hebbian: Vec<f64>,
+    /// One entry per included instance: when it reached 10% of its initial loss, if it did.
+    pub time_to_10pct: Vec<Option<f64>>,
+}
+
+impl LabelSummary {
+    fn new(label: &str) -> LabelSummary {
+        LabelSummary {
+            label: label.into(),
+            instances: 0,
+            diverged: 0,
+            final_loss: vec![],
+            final_accuracy: vec![],
+            mean_gradient_angle: vec![],
+            final_weight_angle: vec![],
+            hebbian: vec![],
+            time_to_10pct: vec![],
+        }
+    }
+    /// Instances averaged over (those that did not diverge).
+    pub fn included(&self) -> usize {
+        self.instances - self.diverged
+    }
+    fn reached(&self) -> Vec<f64> {
+        self.time_to_10pct.iter().flatten().copied().collect()
+    }
+}
+
+/// Mean and sample standard deviation (None for no values; sd None for one value).
+pub fn mean_sd(v: &[f64]) -> Option<(f64, Option<f64>)> {
+    if v.is_empty() {
+        return None;
+    }
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    let sd = (v.len() > 1)
+        .then(|| (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64).sqrt());
+    Some((m, sd))
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub labels: Vec<LabelSummary>,
+}
+
+/// `mean ± sd` with `digits` decimals, the mean alone for one value, `—` for none.
+fn mean_text(v: &[f64], digits: usize, unit: &str) -> String {
+    match mean_sd(v) {
+        None => "—".into(),
+        Some((m, None)) => format!("{m:.digits$}{unit}"),
+        Some((m, Some(sd))) => format!("{m:.digits$} ± {sd:.digits$}{unit}"),
+    }
+}
+
+impl Summary {
+    /// The table `run` and `compare` print.
+    pub fn table(&self) -> String {
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "{:<10} {:>14} {:>22} {:>18} {:>16} {:>14} {:>14} {:>16}",
+            "rule",
+            "instances",
+            "held-out loss",
+            "accuracy",
+            "grad angle",
+            "weight ang",
+            "hebbian",
+            "t(10% loss)"
+        );
+        for s in &self.labels {
+            let counted = if s.diverged > 0 {
+                format!("{}/{} ({} div.)", s.included(), s.instances, s.diverged)
+            } else {
+                format!("{}", s.instances)
+            };
+            let reached = s.reached();
+            let n = s.included();
+            let t10 = if n == 0 {
+                "—".into()
+            } else {
+                match mean_sd(&reached) {
+                    Some((m, _)) => format!("{m:.2} s ({}/{n})", reached.len()),
+                    None => format!("never (0/{n})"),
+                }
+            };
+            let _ = writeln!(
+                t,
+                "{:<10} {:>14} {:>22} {:>18} {:>16} {:>14} {:>14} {:>16}",
+                s.label,
+                counted,
+                mean_text(&s.final_loss, 4, ""),
+                mean_text(&s.final_accuracy, 3, ""),
+                mean_text(&s.mean_gradient_angle, 1, "°"),
+                mean_text(&s.final_weight_angle, 1, "°"),
+                mean_text(&s.hebbian, 3, ""),
+                t10
+            );
+        }
+        if self.labels.iter().any(|s| s.diverged > 0) {
+            let _ = writeln!(
+                t,
+                "(diverged instances are counted but left out of every mean; see manifest.json `failures`)"
+            );
+        }
+        t
+    }
+
+    /// `compare.csv`: one row per label.
+    pub fn write_csv(&self, path: &Path) -> Result<(), RecordError> {
+        let err = |source| RecordError::Csv {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut w = csv::Writer::from_path(path).map_err(err)?;
+        w.write_record([
+            "rule",
+            "instances",
+            "included",
+            "diverged",
+            "final_held_out_loss_mean",
+            "final_held_out_loss_sd",
+            "final_held_out_accuracy_mean",
+            "final_held_out_accuracy_sd",
+            "mean_gradient_angle_deg",
+            "final_weight_angle_deg",
+            "hebbian_signature",
+            "time_to_10pct_loss_s",
+            "reached_10pct",
+        ])
+        .map_err(err)?;
+        let cell = |v: Option<f64>| v.map(|x| format!("{x:.6e}")).unwrap_or_default();
+        let mean = |v: &[f64]| mean_sd(v).map(|(m, _)| m);
+        let sd = |v: &[f64]| mean_sd(v).and_then(|(_, s)| s);
+        for s in &self.labels {
+            let reached = s.reached();
+            w.write_record([
+                s.label.clone(),
+                s.instances.to_string(),
+                s.included().to_string(),
+                s.diverged.to_string(),
+                cell(mean(&s.final_loss)),
+                cell(sd(&s.final_loss)),
+                cell(mean(&s.final_accuracy)),
+                cell(sd(&s.final_accuracy)),
+                cell(mean(&s.mean_gradient_angle)),
+                cell(mean(&s.final_weight_angle)),
+                cell(mean(&s.hebbian)),
+                cell(mean(&reached)),
+                format!("{}/{}", reached.len(), s.included()),
+            ])
+            .map_err(err)?;
+        }
+        w.flush().map_err(|source| RecordError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(t: f64, e: usize, loss: f64) -> Row {
+        Row {
+            time_s: t,
+            instance: e,
+            projection: "all".into(),
+            held_out_loss: Some(loss),
+            ..Row::default()
+        }
+    }
+
+    fn summarizer(labels: &[&str]) -> Summarizer {
+        Summarizer {
+            labels: labels.iter().map(|s| s.to_string()).collect(),
+            end_s: 1.0,
+            acc: vec![InstanceAcc::default(); labels.len()],
+            diverged: vec![false; labels.len()],
+        }
+    }
+
+    #[test]
+    fn a_diverged_instance_is_counted_but_never_averaged() {
+        let mut s = summarizer(&["fa", "fa", "fa"]);
+        s.rows(&[row(0.0, 0, 1.0), row(0.0, 1, 1.0), row(0.0, 2, 1.0)])
+            .unwrap();
+        s.rows(&[row(1.0, 0, 0.05), row(1.0, 1, 0.3), row(1.0, 2, 2.2e6)])
+            .unwrap();
+        s.failures(&[Failure {
+            instance: 2,
+            seed: 3,
+            label: "fa".into(),
+            time_s: 1.0,
+            message: "diverged".into(),
+        }])
+        .unwrap();
+        let summary = s.summary();
+        let fa = &summary.labels[0];
+        assert_eq!((fa.instances, fa.included(), fa.diverged), (3, 2, 1));
+        let (mean, sd) = mean_sd(&fa.final_loss).unwrap();
+        assert!((mean - 0.175).abs() < 1e-12, "{mean}");
+        assert!((sd.unwrap() - (0.125f64 * 0.125 * 2.0).sqrt()).abs() < 1e-12);
+        // One of the two included instances reached 10% of its initial loss.
+        assert_eq!(fa.time_to_10pct, vec![Some(1.0), None]);
+        let table = summary.table();
+        assert!(table.contains("2/3 (1 div.)"), "{table}");
+        assert!(table.contains("0.1750 ± 0.1768"), "{table}");
+        assert!(!table.contains("2200000"), "{table}");
+    }
+
+    #[test]
+    fn gradient_angles_are_averaged_after_the_first_five_percent() {
+        let mut s = summarizer(&["sgd"]);
+        let angle = |t: f64, a: f64| Row {
+            time_s: t,
+            instance: 0,
+            projection: "all".into(),
+            gradient_angle_deg: Some(a),
+            ..Row::default()
+        };
+        s.rows(&[angle(0.01, 90.0), angle(0.5, 10.0), angle(1.0, 20.0)])
+            .unwrap();
+        let summary = s.summary();
+        assert_eq!(summary.labels[0].mean_gradient_angle, vec![15.0]);
+    }
+}
