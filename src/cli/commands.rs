@@ -30,7 +30,22 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
         } => super::running::rerun(&run_dir, out, replace, no_plots, argv),
         Command::Plot { run_dir, format } => plot(&run_dir, &format),
         Command::Sweep { .. } => not_yet("sweep"),
-        Command::Evolve { .. } => not_yet("evolve"),
+        Command::Evolve {
+            config,
+            out,
+            resume,
+            backend,
+            precision,
+            generations,
+        } => super::evolving::evolve(
+            &config,
+            out,
+            resume,
+            &backend,
+            &precision,
+            generations,
+            argv,
+        ),
         Command::Devices => super::device::devices(),
         Command::Bench {
             backend,

@@ -9,6 +9,7 @@
 mod bench;
 mod commands;
 mod device;
+mod evolving;
 pub(crate) mod out;
 mod running;
 
@@ -94,9 +95,30 @@ pub enum Command {
         after_help = "Examples (planned):\n  hetsim sweep configs/timescales.yaml\n  hetsim sweep configs/timescales.yaml --shard 1/4 --resume"
     )]
     Sweep { config: PathBuf },
-    /// Evolve plasticity rules (not implemented yet: its own issue).
-    #[command(after_help = "Examples (planned):\n  hetsim evolve configs/evolve_teacher.yaml")]
-    Evolve { config: PathBuf },
+    /// Evolve plasticity rules: one ensemble per generation, the strategy's state saved after
+    /// each, `--resume` to continue.
+    #[command(
+        after_help = "Examples:\n  hetsim evolve configs/evolve_forward.yaml --out runs/evolve-fw\n  hetsim evolve configs/evolve_forward.yaml --out runs/evolve-fw --resume\n  hetsim evolve configs/evolve_feedback.yaml --generations 3 --backend cpu"
+    )]
+    Evolve {
+        config: PathBuf,
+        /// Output directory (default: runs/evolve-<name>-<time stamp>); must be new or empty,
+        /// unless --resume.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Continue the evolution in --out from its saved state.
+        #[arg(long)]
+        resume: bool,
+        /// auto, cpu or opencl.
+        #[arg(long, default_value = "auto")]
+        backend: String,
+        /// auto, f64 or f32.
+        #[arg(long, default_value = "auto")]
+        precision: String,
+        /// Run this many generations instead of the file's (a quick check).
+        #[arg(long)]
+        generations: Option<u64>,
+    },
     /// Redraw the figures of a run directory from its files.
     #[command(
         after_help = "Examples:\n  hetsim plot runs/teacher-fa\n  hetsim plot runs/teacher-fa --format svg"

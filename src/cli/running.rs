@@ -140,7 +140,7 @@ impl Observer for Bar {
 
 /// SIGINT and SIGTERM set the returned flag (the run stops after the current window); a second
 /// SIGINT ends the process at once.
-fn stop_flag() -> Arc<AtomicBool> {
+pub(super) fn stop_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone());

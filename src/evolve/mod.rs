@@ -1,4 +1,9 @@
-//! Rule evolution (`hetsim evolve`, DESIGN §1.6). So far: the evolution strategies behind an
-//! ask/tell interface with a state that can be saved and restored exactly.
+//! Rule evolution (`hetsim evolve`, DESIGN §1.6): evolution strategies behind an ask/tell
+//! interface with a state that can be saved and restored exactly (`strategy`), evolution files
+//! (`spec`), and the loop that runs one generation as one ensemble (`run`).
 
+pub mod run;
+pub mod spec;
 pub mod strategy;
+
+pub use run::{EvolveError, EvolveOutcome, EvolveRequest, GenerationReport, evolve};

@@ -1,0 +1,766 @@
+//! `hetsim evolve`: one generation is one ensemble run. Every member of the population (× its
+//! seeds) is one instance of the circuit with the member's θ; the fitness comes from the
+//! run's in-memory rows; the strategy's state is saved after every generation, so a stopped
+//! evolution resumes exactly where it was.
+//!
+//! Files (all under the output directory): `evolve.yaml` (the evolution file as it was),
+//! `manifest.json`, `generations.csv`, `population.csv`, `best.yaml` (the best rule so far as a
+//! circuit `hetsim run` accepts) and `state.json`. Tables are appended and flushed after each
+//! generation, then the state is renamed into place; a resume first drops any table row of a
+//! generation the state does not include, so an interrupted and resumed evolution writes the
+//! same tables as an uninterrupted one.
+
+use super::spec::{self, EvolveSpec, FreeKind, FreeParameter, Start, StrategySpec};
+use super::strategy::{self, Bounds, CmaEsSettings, OpenAiEsSettings, Strategy, StrategyState};
+use crate::backend::{self, BackendKind, Precision};
+use crate::circuit::{self, Circuit};
+use crate::experiment::summary::{Summarizer, mean_sd};
+use crate::experiment::{CircuitSource, ExperimentError, parse_set};
+use crate::plan::{InstanceSpec, Plan};
+use crate::record::manifest::{Provenance, sha256_hex};
+use crate::record::{Collector, Status, Tee};
+use crate::rule::{Term, theta_to_spec};
+use crate::spec::{Diagnostics, Measure, SourceFile, Time};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What to evolve and where.
+#[derive(Clone, Debug)]
+pub struct EvolveRequest {
+    pub path: PathBuf,
+    /// The output directory (default `runs/evolve-<name>-<unix time>`); required to resume.
+    pub out: Option<PathBuf>,
+    pub resume: bool,
+    pub backend: BackendKind,
+    pub precision: Option<Precision>,
+    /// Overrides the file's number of generations (for quick checks).
+    pub generations: Option<u64>,
+    pub command_line: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvolveError {
+    #[error("{0}")]
+    Input(Diagnostics),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Experiment(#[from] ExperimentError),
+    #[error("{0}")]
+    Strategy(#[from] strategy::StrategyError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl EvolveError {
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            EvolveError::Input(_) | EvolveError::Usage(_) | EvolveError::Strategy(_) => true,
+            EvolveError::Experiment(e) => e.is_bad_input(),
+            EvolveError::Write { .. } => false,
+        }
+    }
+}
+
+/// One generation's outcome, for progress displays.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenerationReport {
+    pub generation: u64,
+    pub generations: u64,
+    pub best_fitness: f64,
+    pub best_ever: f64,
+    pub median_fitness: f64,
+    pub sigma: f64,
+    pub diverged: usize,
+    pub members: usize,
+}
+
+/// The state saved after every generation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SavedState {
+    generations_done: u64,
+    strategy: StrategyState,
+    best: Option<Best>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Best {
+    /// Search-space coordinates, as exact decimal strings (JSON numbers do not round-trip).
+    x: Vec<String>,
+    fitness: String,
+    generation: u64,
+}
+
+impl Best {
+    fn values(&self) -> (Vec<f64>, f64) {
+        (
+            self.x
+                .iter()
+                .map(|v| v.parse().unwrap_or(f64::NAN))
+                .collect(),
+            self.fitness.parse().unwrap_or(f64::INFINITY),
+        )
+    }
+}
+
+/// The end of an evolution.
+#[derive(Clone, Debug)]
+pub struct EvolveOutcome {
+    pub dir: PathBuf,
+    pub status: Status,
+    pub generations_done: u64,
+    pub best_fitness: f64,
+    pub best_theta: Vec<(String, f64)>,
+}
+
+/// Everything fixed for the whole evolution.
+struct Setup {
+    spec: EvolveSpec,
+    circuit: Circuit,
+    free: Vec<FreeParameter>,
+    base_dir: PathBuf,
+    circuit_source: SourceFile,
+}
+
+fn load(path: &Path, text: Option<String>) -> Result<(Setup, SourceFile), EvolveError> {
+    let source = match text {
+        Some(t) => SourceFile::from_text(path, t),
+        None => crate::spec::read_source(path).map_err(EvolveError::Input)?,
+    };
+    let spec: EvolveSpec =
+        crate::spec::document::parse_document(&source).map_err(EvolveError::Input)?;
+    let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let circuit_path = folder.join(&spec.circuit);
+    let sets = spec
+        .set
+        .iter()
+        .map(|s| parse_set(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let circuit_source = CircuitSource {
+        path: circuit_path.clone(),
+        sets,
+        ..CircuitSource::default()
+    };
+    let (csource, mut cspec) = circuit_source.load()?;
+    // The fitness and the report need these measurements, whatever the circuit records.
+    for m in [
+        Measure::Loss,
+        Measure::GradientAlignment,
+        Measure::WeightAlignment,
+        Measure::HebbianSignature,
+    ] {
+        if !cspec.record.measure.contains(&m) {
+            cspec.record.measure.push(m);
+        }
+    }
+    let circuit = circuit::build(&csource, &cspec).map_err(EvolveError::Input)?;
+    let free = spec::free_parameters(&spec, &source, &circuit).map_err(EvolveError::Input)?;
+    let base_dir = circuit_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    Ok((
+        Setup {
+            spec,
+            circuit,
+            free,
+            base_dir,
+            circuit_source: csource,
+        },
+        source,
+    ))
+}
+
+/// The index in `circuit.motifs` of the spec's motif `k`.
+fn circuit_motif(c: &Circuit, k: usize) -> usize {
+    let name = &c.spec.motifs[k].plastic;
+    c.motifs
+        .iter()
+        .position(|m| &c.projections[m.projection].name == name)
+        .unwrap_or(k)
+}
+
+/// The circuit of one member: the free coordinates `x` (clipped into their bounds) written
+/// into its motifs, in the circuit and in its spec alike, so `best.yaml` is exactly what ran.
+fn member_circuit(base: &Circuit, free: &[FreeParameter], x: &[f64]) -> Circuit {
+    let mut c = base.clone();
+    for (p, &v) in free.iter().zip(x) {
+        let v = v.clamp(p.lower, p.upper);
+        let m = circuit_motif(&c, p.motif);
+        match p.kind {
+            FreeKind::Theta(term) => {
+                let k = Term::ALL.iter().position(|t| *t == term).unwrap_or(0);
+                c.motifs[m].theta[k] = v;
+                c.spec.motifs[p.motif].rule = theta_to_spec(&c.motifs[m].theta);
+            }
+            FreeKind::LogTauW => {
+                c.motifs[m].tau_w_s = v.exp();
+                c.spec.motifs[p.motif].tau_w = Time::from_seconds(v.exp());
+            }
+        }
+    }
+    c
+}
+
+/// The coordinates of the circuit as it is (for `start: circuit`), clipped into the bounds.
+fn circuit_coordinates(c: &Circuit, free: &[FreeParameter]) -> Vec<f64> {
+    free.iter()
+        .map(|p| {
+            let m = &c.motifs[circuit_motif(c, p.motif)];
+            let v = match p.kind {
+                FreeKind::Theta(term) => {
+                    m.theta[Term::ALL.iter().position(|t| *t == term).unwrap_or(0)]
+                }
+                FreeKind::LogTauW => m.tau_w_s.ln(),
+            };
+            v.clamp(p.lower, p.upper)
+        })
+        .collect()
+}
+
+fn new_strategy(setup: &Setup) -> Result<Box<dyn Strategy>, EvolveError> {
+    let free = &setup.free;
+    let x0 = match setup.spec.start {
+        Start::Circuit => circuit_coordinates(&setup.circuit, free),
+        Start::Random => {
+            let mut u = vec![0.0; free.len()];
+            crate::rng::fill_uniform(
+                setup.spec.strategy.seed(),
+                crate::rng::stream_id("evolve/start"),
+                0,
+                &mut u,
+            );
+            free.iter()
+                .zip(&u)
+                .map(|(p, u)| p.lower + (p.upper - p.lower) * u)
+                .collect()
+        }
+    };
+    let bounds = Bounds {
+        lower: free.iter().map(|p| p.lower).collect(),
+        upper: free.iter().map(|p| p.upper).collect(),
+    };
+    Ok(match &setup.spec.strategy {
+        StrategySpec::CmaEs {
+            population,
+            sigma0,
+            seed,
+            ..
+        } => Box::new(strategy::CmaEs::new(&CmaEsSettings {
+            x0,
+            sigma0: *sigma0,
+            population_size: *population,
+            seed: *seed,
+            bounds: Some(bounds),
+        })?),
+        StrategySpec::OpenaiEs {
+            population,
+            sigma,
+            learning_rate,
+            seed,
+            ..
+        } => {
+            let mut s = OpenAiEsSettings::new(x0, *sigma, *population);
+            s.learning_rate = *learning_rate;
+            s.seed = *seed;
+            Box::new(strategy::OpenAiEs::new(&s)?)
+        }
+    })
+}
+
+fn write_err(path: &Path) -> impl Fn(std::io::Error) -> EvolveError + '_ {
+    move |source| EvolveError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `text` to `path` through a temporary file and a rename (never half a file).
+fn write_atomic(path: &Path, text: &str) -> Result<(), EvolveError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(write_err(path))?;
+    std::fs::rename(&tmp, path).map_err(write_err(path))
+}
+
+/// Appends lines to a table, writing the header first when the file is new.
+fn append(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<(), EvolveError> {
+    let new = !path.exists();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(write_err(path))?;
+    let mut text = String::new();
+    if new {
+        text.push_str(&header.join(","));
+        text.push('\n');
+    }
+    for r in rows {
+        text.push_str(&r.join(","));
+        text.push('\n');
+    }
+    f.write_all(text.as_bytes()).map_err(write_err(path))?;
+    f.flush().map_err(write_err(path))
+}
+
+/// Keeps the header and the rows of generations up to `done` (a resume drops the rows of a
+/// generation whose state was never saved).
+fn truncate_table(path: &Path, done: u64) -> Result<(), EvolveError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let mut kept = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let generation = line.split(',').next().and_then(|g| g.parse::<u64>().ok());
+        if i == 0 || generation.is_some_and(|g| g <= done) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    write_atomic(path, &kept)
+}
+
+/// A number as the tables write it: shortest text that reads back to the same f64.
+fn num(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x}")
+    } else if x > 0.0 {
+        "inf".into()
+    } else if x < 0.0 {
+        "-inf".into()
+    } else {
+        String::new()
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Per member: the fitness (mean over its seeds of ln(final/initial held-out loss) + the L1
+/// penalty; +∞ when any seed diverged or has no loss) and whether it diverged.
+fn fitness(
+    collected: &Collector,
+    members: usize,
+    seeds: usize,
+    x: &[Vec<f64>],
+    free: &[FreeParameter],
+    l1: f64,
+) -> Vec<(f64, bool)> {
+    let n = members * seeds;
+    let mut initial = vec![f64::NAN; n];
+    let mut last = vec![f64::NAN; n];
+    for r in collected.rows.iter().filter(|r| r.projection == "all") {
+        if let Some(l) = r.held_out_loss
+            && r.instance < n
+        {
+            if r.time_s == 0.0 {
+                initial[r.instance] = l;
+            }
+            last[r.instance] = l;
+        }
+    }
+    let diverged: Vec<bool> = (0..n)
+        .map(|e| collected.failures.iter().any(|f| f.instance == e))
+        .collect();
+    (0..members)
+        .map(|k| {
+            let range = k * seeds..(k + 1) * seeds;
+            let failed = range.clone().any(|e| diverged[e]);
+            let logs: Vec<f64> = range.map(|e| (last[e] / initial[e]).ln()).collect();
+            let penalty: f64 = free
+                .iter()
+                .zip(&x[k])
+                .filter(|(p, _)| matches!(p.kind, FreeKind::Theta(_)))
+                .map(|(p, v)| v.clamp(p.lower, p.upper).abs())
+                .sum::<f64>()
+                * l1;
+            let mean = logs.iter().sum::<f64>() / logs.len() as f64;
+            if failed || !mean.is_finite() {
+                (f64::INFINITY, true)
+            } else {
+                (mean + penalty, false)
+            }
+        })
+        .collect()
+}
+
+/// The evolution's record in `manifest.json`.
+#[derive(Serialize)]
+struct EvolveManifest<'a> {
+    kind: &'static str,
+    name: &'a str,
+    evolve_file: String,
+    circuit_file: String,
+    status: Status,
+    status_reason: Option<String>,
+    generations_done: u64,
+    generations: u64,
+    backend: String,
+    device: crate::backend::DeviceDescription,
+    precision: Precision,
+    free: Vec<String>,
+    seeds_per_member: usize,
+    first_seed: u64,
+    inputs: Vec<crate::record::manifest::InputFile>,
+    provenance: Provenance,
+}
+
+/// Runs (or resumes) an evolution. `report` hears about each generation; `stop` ends the
+/// evolution after the current generation (status `interrupted`; `--resume` continues).
+pub fn evolve(
+    request: &EvolveRequest,
+    report: &mut dyn FnMut(&GenerationReport),
+    stop: Option<&AtomicBool>,
+) -> Result<EvolveOutcome, EvolveError> {
+    // A resume reads the evolution file as it was when the evolution began.
+    let saved_text = match (&request.out, request.resume) {
+        (Some(dir), true) => Some(std::fs::read_to_string(dir.join("evolve.yaml")).map_err(
+            |e| {
+                EvolveError::Usage(format!(
+                    "--resume: {} holds no evolution ({e})",
+                    dir.display()
+                ))
+            },
+        )?),
+        (None, true) => {
+            return Err(EvolveError::Usage(
+                "--resume needs --out DIR, the directory of the evolution to continue".into(),
+            ));
+        }
+        _ => None,
+    };
+    if let Some(saved) = &saved_text {
+        let now = std::fs::read_to_string(&request.path).unwrap_or_default();
+        if &now != saved {
+            return Err(EvolveError::Usage(format!(
+                "--resume: {} differs from the copy the evolution started with ({}); resume with the same file, or start a new evolution",
+                request.path.display(),
+                request
+                    .out
+                    .as_ref()
+                    .map(|d| d.join("evolve.yaml").display().to_string())
+                    .unwrap_or_default()
+            )));
+        }
+    }
+    let (setup, source) = load(&request.path, saved_text.clone())?;
+    let generations = request
+        .generations
+        .unwrap_or(setup.spec.strategy.generations());
+    let dir = match &request.out {
+        Some(d) => d.clone(),
+        None => crate::experiment::output::default_dir(&format!("evolve-{}", setup.spec.name)),
+    };
+    let state_path = dir.join("state.json");
+    let (mut strategy, mut best, mut done) = if request.resume {
+        let text = std::fs::read_to_string(&state_path).map_err(|e| {
+            EvolveError::Usage(format!(
+                "--resume: cannot read {}: {e}",
+                state_path.display()
+            ))
+        })?;
+        let saved: SavedState = serde_json::from_str(&text).map_err(|e| {
+            EvolveError::Usage(format!(
+                "--resume: {} is not a saved state: {e}",
+                state_path.display()
+            ))
+        })?;
+        for table in ["generations.csv", "population.csv"] {
+            truncate_table(&dir.join(table), saved.generations_done)?;
+        }
+        (
+            strategy::restore(saved.strategy)?,
+            saved.best,
+            saved.generations_done,
+        )
+    } else {
+        crate::experiment::output::claim(&dir, false)?;
+        std::fs::write(dir.join("evolve.yaml"), &source.text).map_err(write_err(&dir))?;
+        (new_strategy(&setup)?, None, 0)
+    };
+    let seeds = setup.spec.seeds_per_member;
+    let header_free: Vec<String> = setup.free.iter().map(|p| p.column.clone()).collect();
+    let mut population_header: Vec<String> = ["generation", "member", "fitness", "diverged"]
+        .map(String::from)
+        .to_vec();
+    population_header.extend(header_free.iter().cloned());
+    population_header.extend(
+        [
+            "gradient_angle_deg",
+            "weight_angle_deg",
+            "hebbian_signature",
+        ]
+        .map(String::from),
+    );
+    let mut generations_header: Vec<String> = [
+        "generation",
+        "evaluations",
+        "best_fitness",
+        "mean_fitness",
+        "median_fitness",
+        "diverged",
+        "sigma",
+    ]
+    .map(String::from)
+    .to_vec();
+    generations_header.extend(header_free.iter().map(|c| format!("best_{c}")));
+    generations_header.extend(
+        [
+            "best_gradient_angle_deg",
+            "best_weight_angle_deg",
+            "best_hebbian_signature",
+            "best_ever_fitness",
+        ]
+        .map(String::from),
+    );
+
+    let mut manifest_device = None;
+    let mut status = Status::Completed;
+    let mut reason = None;
+    let write_manifest =
+        |status: Status,
+         reason: Option<String>,
+         done: u64,
+         device: &Option<(String, crate::backend::DeviceDescription, Precision)>|
+         -> Result<(), EvolveError> {
+            let Some((backend, device, precision)) = device else {
+                return Ok(());
+            };
+            let m = EvolveManifest {
+                kind: "evolve",
+                name: &setup.spec.name,
+                evolve_file: request.path.display().to_string(),
+                circuit_file: setup.circuit_source.path.display().to_string(),
+                status,
+                status_reason: reason,
+                generations_done: done,
+                generations,
+                backend: backend.clone(),
+                device: device.clone(),
+                precision: *precision,
+                free: setup.free.iter().map(|p| p.column.clone()).collect(),
+                seeds_per_member: seeds,
+                first_seed: setup.spec.first_seed,
+                inputs: vec![
+                    crate::record::manifest::InputFile {
+                        role: "evolve".into(),
+                        path: request.path.display().to_string(),
+                        sha256: sha256_hex(source.text.as_bytes()),
+                    },
+                    crate::record::manifest::InputFile {
+                        role: "circuit".into(),
+                        path: setup.circuit_source.path.display().to_string(),
+                        sha256: sha256_hex(setup.circuit_source.text.as_bytes()),
+                    },
+                ],
+                provenance: Provenance::of_this_process(&request.command_line),
+            };
+            write_atomic(
+                &dir.join("manifest.json"),
+                &serde_json::to_string_pretty(&m).unwrap_or_default(),
+            )
+        };
+
+    while done < generations {
+        if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            status = Status::Interrupted;
+            reason = Some(format!("stopped on request after generation {done}"));
+            break;
+        }
+        let generation = done + 1;
+        let candidates = strategy.ask();
+        let members = candidates.len();
+        let instances: Vec<InstanceSpec> = candidates
+            .iter()
+            .enumerate()
+            .flat_map(|(k, x)| {
+                let c = member_circuit(&setup.circuit, &setup.free, x);
+                (0..seeds as u64).map(move |s| InstanceSpec {
+                    circuit: c.clone(),
+                    seed: setup.spec.first_seed + s,
+                    label: format!("m{k}"),
+                })
+            })
+            .collect();
+        let plan = Arc::new(Plan::new(&instances, &setup.base_dir).map_err(ExperimentError::Plan)?);
+        let made = backend::make(plan.clone(), request.backend, request.precision)
+            .map_err(ExperimentError::Backend)?;
+        let mut backend = made.backend;
+        if manifest_device.is_none() {
+            manifest_device = Some((backend.describe(), backend.device(), backend.precision()));
+            write_manifest(Status::Running, None, done, &manifest_device)?;
+        }
+        let mut collected = Collector::default();
+        let mut summarizer = Summarizer::new(&plan);
+        {
+            let mut tee = Tee {
+                first: &mut collected,
+                second: &mut summarizer,
+            };
+            crate::run::execute(
+                &plan,
+                backend.as_mut(),
+                &mut tee,
+                &mut crate::run::Quiet,
+                None,
+            )
+            .map_err(ExperimentError::Run)?;
+        }
+        let scores = fitness(
+            &collected,
+            members,
+            seeds,
+            &candidates,
+            &setup.free,
+            setup.spec.fitness.l1,
+        );
+        let values: Vec<f64> = scores.iter().map(|s| s.0).collect();
+        strategy.tell(&values)?;
+        let summary = summarizer.summary();
+        let stat =
+            |k: usize, pick: &dyn Fn(&crate::experiment::summary::LabelSummary) -> &Vec<f64>| {
+                summary
+                    .labels
+                    .iter()
+                    .find(|l| l.label == format!("m{k}"))
+                    .and_then(|l| mean_sd(pick(l)))
+                    .map(|(m, _)| m)
+                    .unwrap_or(f64::NAN)
+            };
+        let clipped = |x: &[f64]| -> Vec<f64> {
+            setup
+                .free
+                .iter()
+                .zip(x)
+                .map(|(p, v)| v.clamp(p.lower, p.upper))
+                .collect()
+        };
+        let mut population_rows = Vec::new();
+        for (k, x) in candidates.iter().enumerate() {
+            let mut row = vec![
+                generation.to_string(),
+                k.to_string(),
+                num(scores[k].0),
+                (scores[k].1 as u8).to_string(),
+            ];
+            row.extend(clipped(x).into_iter().map(num));
+            row.push(num(stat(k, &|l| &l.mean_gradient_angle)));
+            row.push(num(stat(k, &|l| &l.final_weight_angle)));
+            row.push(num(stat(k, &|l| &l.hebbian)));
+            population_rows.push(row);
+        }
+        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        let diverged = values.len() - finite.len();
+        let (best_k, best_value) = values
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(k, v)| (k, *v))
+            .unwrap_or((0, f64::INFINITY));
+        let improved = best.as_ref().is_none_or(|b| best_value < b.values().1);
+        if improved && best_value.is_finite() {
+            best = Some(Best {
+                x: candidates[best_k].iter().map(|v| format!("{v}")).collect(),
+                fitness: format!("{best_value}"),
+                generation,
+            });
+            let circuit = member_circuit(&setup.circuit, &setup.free, &candidates[best_k]);
+            let header = format!(
+                "# The best rule of `hetsim evolve {}` (generation {generation}), written out as a circuit.\n# Fitness {best_value} = mean over seeds {}..{} of ln(final / initial held-out loss){}.\n# Re-run it with: hetsim run best.yaml --seeds {seeds} --seed {}\n",
+                request.path.display(),
+                setup.spec.first_seed,
+                setup.spec.first_seed + seeds as u64 - 1,
+                if setup.spec.fitness.l1 > 0.0 {
+                    format!(" + {} × Σ|θ|", setup.spec.fitness.l1)
+                } else {
+                    String::new()
+                },
+                setup.spec.first_seed,
+            );
+            write_atomic(
+                &dir.join("best.yaml"),
+                &(header + &crate::spec::to_yaml(&circuit.spec)),
+            )?;
+        }
+        let best_ever = best.as_ref().map(|b| b.values().1).unwrap_or(f64::INFINITY);
+        let mean = if finite.is_empty() {
+            f64::NAN
+        } else {
+            finite.iter().sum::<f64>() / finite.len() as f64
+        };
+        let mut row = vec![
+            generation.to_string(),
+            strategy.evaluations().to_string(),
+            num(best_value),
+            num(mean),
+            num(median(finite.clone())),
+            diverged.to_string(),
+            num(strategy.sigma()),
+        ];
+        row.extend(clipped(&candidates[best_k]).into_iter().map(num));
+        row.push(num(stat(best_k, &|l| &l.mean_gradient_angle)));
+        row.push(num(stat(best_k, &|l| &l.final_weight_angle)));
+        row.push(num(stat(best_k, &|l| &l.hebbian)));
+        row.push(num(best_ever));
+        append(
+            &dir.join("population.csv"),
+            &population_header,
+            &population_rows,
+        )?;
+        append(&dir.join("generations.csv"), &generations_header, &[row])?;
+        done = generation;
+        let saved = SavedState {
+            generations_done: done,
+            strategy: strategy.state(),
+            best: best.clone(),
+        };
+        write_atomic(
+            &state_path,
+            &serde_json::to_string_pretty(&saved).unwrap_or_default(),
+        )?;
+        write_manifest(Status::Running, None, done, &manifest_device)?;
+        report(&GenerationReport {
+            generation,
+            generations,
+            best_fitness: best_value,
+            best_ever,
+            median_fitness: median(finite),
+            sigma: strategy.sigma(),
+            diverged,
+            members,
+        });
+    }
+    write_manifest(status, reason, done, &manifest_device)?;
+    let (best_x, best_fitness) = best
+        .as_ref()
+        .map(|b| b.values())
+        .unwrap_or((Vec::new(), f64::INFINITY));
+    Ok(EvolveOutcome {
+        dir,
+        status,
+        generations_done: done,
+        best_fitness,
+        best_theta: setup
+            .free
+            .iter()
+            .zip(best_x)
+            .map(|(p, v)| (p.column.clone(), v.clamp(p.lower, p.upper)))
+            .collect(),
+    })
+}

@@ -1,0 +1,334 @@
+//! Evolution files (`configs/evolve_*.yaml`): which circuit, which motif terms are free and in
+//! what range, the strategy and its settings, and the fitness. Parsed with the located errors of
+//! circuit files and checked against the circuit before anything runs.
+
+use crate::circuit::Circuit;
+use crate::rule::Term;
+use crate::spec::{Diagnostic, Diagnostics, SourceFile, Time, YamlPath};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvolveSpec {
+    /// Names the output directory (`runs/evolve-<name>-<time>`).
+    pub name: String,
+    /// The circuit file, relative to this file.
+    pub circuit: String,
+    /// Overrides of the circuit, as `--set` takes them: `["time.duration=5 s"]`.
+    #[serde(default)]
+    pub set: Vec<String>,
+    /// The free parameters: motifs' θ terms (and optionally τ_w on a log scale).
+    pub free: Vec<FreeMotif>,
+    pub strategy: StrategySpec,
+    /// Instances per member (seeds `first_seed`, `first_seed + 1`, …); fitness averages them.
+    #[serde(default = "one")]
+    pub seeds_per_member: usize,
+    #[serde(default = "one_u64")]
+    pub first_seed: u64,
+    #[serde(default)]
+    pub fitness: FitnessSpec,
+    /// Where the search starts: `random` (uniform within the bounds, from the strategy's seed)
+    /// or `circuit` (the circuit's own θ, clipped into the bounds).
+    #[serde(default)]
+    pub start: Start,
+}
+
+fn one() -> usize {
+    1
+}
+fn one_u64() -> u64 {
+    1
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Start {
+    #[default]
+    Random,
+    Circuit,
+}
+
+/// The free part of one motif, named by its plastic projection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreeMotif {
+    pub motif: String,
+    /// Term keys (`m_x`, `z_x`, `zz_w`, `z`, `x`, `m`, `one`), or `[all]`.
+    pub terms: Vec<String>,
+    /// The range of every free θ of this motif.
+    #[serde(default = "default_bounds")]
+    pub bounds: [f64; 2],
+    /// If given, τ_w is free too, searched as ln τ_w between these times.
+    #[serde(default)]
+    pub tau_w: Option<[Time; 2]>,
+}
+
+fn default_bounds() -> [f64; 2] {
+    [-2.0, 2.0]
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum StrategySpec {
+    /// (μ/μ_w, λ)-CMA-ES.
+    CmaEs {
+        /// λ (default 4 + ⌊3 ln n⌋).
+        #[serde(default)]
+        population: Option<usize>,
+        sigma0: f64,
+        generations: u64,
+        #[serde(default)]
+        seed: u64,
+    },
+    /// OpenAI-ES with antithetic sampling and Adam.
+    OpenaiEs {
+        population: usize,
+        sigma: f64,
+        #[serde(default = "default_learning_rate")]
+        learning_rate: f64,
+        generations: u64,
+        #[serde(default)]
+        seed: u64,
+    },
+}
+
+fn default_learning_rate() -> f64 {
+    0.05
+}
+
+impl StrategySpec {
+    pub fn generations(&self) -> u64 {
+        match self {
+            StrategySpec::CmaEs { generations, .. }
+            | StrategySpec::OpenaiEs { generations, .. } => *generations,
+        }
+    }
+    pub fn seed(&self) -> u64 {
+        match self {
+            StrategySpec::CmaEs { seed, .. } | StrategySpec::OpenaiEs { seed, .. } => *seed,
+        }
+    }
+}
+
+/// Fitness = mean over seeds of ln(final / initial held-out loss) + l1 · Σ|θ_free|; lower is
+/// better (a rule that halves the loss scores ln ½ ≈ −0.69).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitnessSpec {
+    #[serde(default)]
+    pub l1: f64,
+}
+
+/// One coordinate of the search space.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FreeParameter {
+    /// Index into the circuit spec's `motifs`.
+    pub motif: usize,
+    pub kind: FreeKind,
+    /// Bounds in search-space units (ln seconds for τ_w).
+    pub lower: f64,
+    pub upper: f64,
+    /// Column name in the tables, e.g. `theta_m_x:W1` or `log_tau_w_s:W1`.
+    pub column: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FreeKind {
+    Theta(Term),
+    LogTauW,
+}
+
+/// Checks the free parameters against the (expanded) circuit; every problem is located in the
+/// evolution file.
+pub fn free_parameters(
+    spec: &EvolveSpec,
+    source: &SourceFile,
+    circuit: &Circuit,
+) -> Result<Vec<FreeParameter>, Diagnostics> {
+    let mut errors: Vec<Diagnostic> = Vec::new();
+    let mut out = Vec::new();
+    let motif_names: Vec<&str> = circuit
+        .spec
+        .motifs
+        .iter()
+        .map(|m| m.plastic.as_str())
+        .collect();
+    let at = |path: YamlPath, message: String, hint: Option<String>| {
+        source.diagnostic(path, message, hint)
+    };
+    if spec.free.is_empty() {
+        errors.push(at(
+            YamlPath::of(&["free"]),
+            "no free parameters: evolution needs at least one free term".into(),
+            Some("e.g. `free: [{motif: W1, terms: [m_x, z_x]}]`".into()),
+        ));
+    }
+    for (i, f) in spec.free.iter().enumerate() {
+        let path = YamlPath::of(&["free"]).index(i);
+        let Some(m) = motif_names.iter().position(|n| *n == f.motif) else {
+            errors.push(at(
+                path.key("motif"),
+                format!("the circuit has no motif on `{}`", f.motif),
+                Some(format!(
+                    "motifs (by plastic projection, after expanding `learning:`): {}",
+                    motif_names.join(", ")
+                )),
+            ));
+            continue;
+        };
+        if out.iter().any(|p: &FreeParameter| p.motif == m) {
+            errors.push(at(
+                path.key("motif"),
+                format!("`{}` is listed twice in `free`", f.motif),
+                Some("list each motif once with all its free terms".into()),
+            ));
+        }
+        let [lower, upper] = f.bounds;
+        if !(lower.is_finite() && upper.is_finite() && lower < upper) {
+            errors.push(at(
+                path.key("bounds"),
+                format!("bounds must be finite and increasing, got [{lower}, {upper}]"),
+                Some("write them as [low, high]".into()),
+            ));
+        }
+        let has_modulator = circuit.motifs.get(m).is_some_and(|c| c.modulator.is_some());
+        let terms: Vec<Term> = if f.terms.len() == 1 && f.terms[0] == "all" {
+            Term::ALL
+                .iter()
+                .copied()
+                .filter(|t| has_modulator || !t.uses_modulator())
+                .collect()
+        } else {
+            let mut terms = Vec::new();
+            for (j, key) in f.terms.iter().enumerate() {
+                let tpath = path.key("terms").index(j);
+                match Term::ALL.iter().find(|t| t.key() == key) {
+                    None => errors.push(at(
+                        tpath,
+                        format!("unknown term `{key}`"),
+                        Some(format!(
+                            "terms: {}, or `[all]`",
+                            Term::ALL.map(|t| t.key()).join(", ")
+                        )),
+                    )),
+                    Some(t) if t.uses_modulator() && !has_modulator => errors.push(at(
+                        tpath,
+                        format!(
+                            "`{key}` reads the modulator, and the motif on `{}` has none",
+                            f.motif
+                        ),
+                        Some("give the motif a `modulator`, or free only terms without m".into()),
+                    )),
+                    Some(t) if terms.contains(t) => {
+                        errors.push(at(tpath, format!("`{key}` is listed twice"), None))
+                    }
+                    Some(t) => terms.push(*t),
+                }
+            }
+            terms
+        };
+        if terms.is_empty() && f.tau_w.is_none() {
+            errors.push(at(
+                path.key("terms"),
+                "no free terms for this motif".into(),
+                None,
+            ));
+        }
+        for t in terms {
+            out.push(FreeParameter {
+                motif: m,
+                kind: FreeKind::Theta(t),
+                lower,
+                upper,
+                column: format!("theta_{}:{}", t.key(), f.motif),
+            });
+        }
+        if let Some([lo, hi]) = f.tau_w {
+            let (lo, hi) = (lo.seconds(), hi.seconds());
+            if !(lo > 0.0 && lo < hi) {
+                errors.push(at(
+                    path.key("tau_w"),
+                    format!("the τ_w range must be positive and increasing, got [{lo} s, {hi} s]"),
+                    None,
+                ));
+            } else {
+                out.push(FreeParameter {
+                    motif: m,
+                    kind: FreeKind::LogTauW,
+                    lower: lo.ln(),
+                    upper: hi.ln(),
+                    column: format!("log_tau_w_s:{}", f.motif),
+                });
+            }
+        }
+    }
+    let strategy_path = YamlPath::of(&["strategy"]);
+    let mut bad = |key: &str, message: String| {
+        errors.push(at(strategy_path.key(key), message, None));
+    };
+    match &spec.strategy {
+        StrategySpec::CmaEs {
+            population,
+            sigma0,
+            generations,
+            ..
+        } => {
+            if population.is_some_and(|p| p < 2) {
+                bad("population", "the population λ must be at least 2".into());
+            }
+            if !(sigma0.is_finite() && *sigma0 > 0.0) {
+                bad("sigma0", format!("σ₀ must be positive, got {sigma0}"));
+            }
+            if *generations == 0 {
+                bad("generations", "at least one generation".into());
+            }
+        }
+        StrategySpec::OpenaiEs {
+            population,
+            sigma,
+            learning_rate,
+            generations,
+            ..
+        } => {
+            if *population < 2 || population % 2 != 0 {
+                bad(
+                    "population",
+                    format!(
+                        "antithetic sampling needs an even population of at least 2, got {population}"
+                    ),
+                );
+            }
+            if !(sigma.is_finite() && *sigma > 0.0) {
+                bad("sigma", format!("σ must be positive, got {sigma}"));
+            }
+            if !(learning_rate.is_finite() && *learning_rate > 0.0) {
+                bad(
+                    "learning_rate",
+                    format!("the learning rate must be positive, got {learning_rate}"),
+                );
+            }
+            if *generations == 0 {
+                bad("generations", "at least one generation".into());
+            }
+        }
+    }
+    if spec.seeds_per_member == 0 {
+        errors.push(at(
+            YamlPath::of(&["seeds_per_member"]),
+            "at least one seed per member".into(),
+            None,
+        ));
+    }
+    if !(spec.fitness.l1.is_finite() && spec.fitness.l1 >= 0.0) {
+        errors.push(at(
+            YamlPath::of(&["fitness", "l1"]),
+            format!("the L1 penalty must be ≥ 0, got {}", spec.fitness.l1),
+            None,
+        ));
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Diagnostics(errors))
+    }
+}
