@@ -115,7 +115,7 @@ fn best_yaml_reruns_to_its_recorded_fitness() {
     let path = evolve_file(
         tmp.path(),
         "{kind: openai_es, population: 6, sigma: 0.3, learning_rate: 0.1, generations: 2, seed: 4}",
-        FORWARD,
+        "  - {motif: W1, terms: [m_x, z_x], bounds: [-1.5, 1.5]}\n  - {motif: W2, terms: [m_x], tau_w: [0.5 s, 5 s]}",
     );
     let out = tmp.path().join("out");
     let outcome = evolve(&request(&path, &out, None, false), &mut |_| {}, None).unwrap();
@@ -228,5 +228,26 @@ fn bad_evolution_files_are_refused_with_located_messages() {
         let prefix = format!("{}:", path.display());
         assert!(err.contains(&prefix), "{err}");
         assert!(!out.join("generations.csv").exists());
+    }
+}
+
+/// The shipped experiments, one generation each (their full runs are in the README).
+#[test]
+fn the_shipped_evolutions_run_one_generation() {
+    for name in ["evolve_forward", "evolve_feedback", "random_feedback_rules"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("configs")
+            .join(format!("{name}.yaml"));
+        let out = tmp.path().join("out");
+        let outcome = evolve(&request(&path, &out, Some(1), false), &mut |_| {}, None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(outcome.generations_done, 1, "{name}");
+        let population = std::fs::read_to_string(out.join("population.csv")).unwrap();
+        assert!(population.lines().count() > 10, "{name}");
+        assert!(
+            out.join("figures/evolution.png").is_file(),
+            "{name}: no figure"
+        );
     }
 }

@@ -44,7 +44,11 @@ pub fn evolve(
         command_line: argv,
     };
     let stop = super::running::stop_flag();
+    let (mut wall, mut run, mut count) = (0.0, 0.0, 0usize);
     let mut report = |g: &GenerationReport| {
+        wall += g.wall_s;
+        run += g.run_s;
+        count += 1;
         tellln!(
             "generation {}/{}: best {:.4} (best so far {:.4}), median {:.4}, σ {:.3}{}",
             g.generation,
@@ -60,7 +64,15 @@ pub fn evolve(
             }
         );
     };
-    match crate::evolve::evolve(&request, &mut report, Some(&stop)) {
+    let result = crate::evolve::evolve(&request, &mut report, Some(&stop));
+    if count > 0 {
+        tellln!(
+            "hetsim evolve: {count} generation(s) in {wall:.1} s ({:.1} per minute); {:.1}% of the time outside the ensemble runs",
+            60.0 * count as f64 / wall.max(1e-9),
+            100.0 * (wall - run) / wall.max(1e-9)
+        );
+    }
+    match result {
         Ok(o) => {
             sayln!("evolution directory: {}", o.dir.display());
             sayln!(
@@ -70,6 +82,15 @@ pub fn evolve(
             );
             for (name, v) in &o.best_theta {
                 sayln!("  {name} = {v:.4}");
+            }
+            match &o.figures {
+                Ok(paths) if !paths.is_empty() => tellln!(
+                    "hetsim evolve: {} figure file(s) in {}",
+                    paths.len(),
+                    o.dir.join("figures").display()
+                ),
+                Ok(_) => {}
+                Err(e) => tellln!("warning: figures not drawn: {e}"),
             }
             if o.status == Status::Interrupted {
                 tellln!(

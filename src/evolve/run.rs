@@ -79,13 +79,17 @@ pub struct GenerationReport {
     pub sigma: f64,
     pub diverged: usize,
     pub members: usize,
+    /// Wall time of the generation, and of its ensemble run alone (the rest is the strategy,
+    /// the bookkeeping and the writing).
+    pub wall_s: f64,
+    pub run_s: f64,
 }
 
 /// The state saved after every generation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct SavedState {
     generations_done: u64,
-    strategy: StrategyState,
+    search: SearchState,
     best: Option<Best>,
 }
 
@@ -117,6 +121,8 @@ pub struct EvolveOutcome {
     pub generations_done: u64,
     pub best_fitness: f64,
     pub best_theta: Vec<(String, f64)>,
+    /// The figure files, or why none were drawn.
+    pub figures: Result<Vec<PathBuf>, String>,
 }
 
 /// Everything fixed for the whole evolution.
@@ -208,6 +214,24 @@ fn member_circuit(base: &Circuit, free: &[FreeParameter], x: &[f64]) -> Circuit 
     c
 }
 
+/// Keeps every free θ term in the plan's kernels even where this generation's members all
+/// have it at zero, so the generated OpenCL source — and so the compiled program — is the same
+/// in every generation.
+fn keep_free_terms(plan: &mut Plan, setup: &Setup) {
+    for p in &setup.free {
+        let FreeKind::Theta(term) = p.kind else {
+            continue;
+        };
+        let name = &setup.circuit.spec.motifs[p.motif].plastic;
+        let k = Term::ALL.iter().position(|t| *t == term).unwrap_or(0);
+        if let Some(q) = plan.projections.iter().find(|q| &q.name == name)
+            && let Some(m) = q.motif
+        {
+            plan.motifs[m].keep_terms[k] = true;
+        }
+    }
+}
+
 /// The coordinates of the circuit as it is (for `start: circuit`), clipped into the bounds.
 fn circuit_coordinates(c: &Circuit, free: &[FreeParameter]) -> Vec<f64> {
     free.iter()
@@ -224,7 +248,82 @@ fn circuit_coordinates(c: &Circuit, free: &[FreeParameter]) -> Vec<f64> {
         .collect()
 }
 
-fn new_strategy(setup: &Setup) -> Result<Box<dyn Strategy>, EvolveError> {
+/// What proposes the members: an evolution strategy, or (no selection) uniform draws.
+enum Search {
+    Es(Box<dyn Strategy>),
+    Random {
+        seed: u64,
+        samples: usize,
+        batch: usize,
+        drawn: usize,
+    },
+}
+
+impl Search {
+    fn ask(&mut self, free: &[FreeParameter]) -> Vec<Vec<f64>> {
+        match self {
+            Search::Es(s) => s.ask(),
+            Search::Random {
+                seed,
+                samples,
+                batch,
+                drawn,
+            } => {
+                let n = (*batch).min(*samples - *drawn);
+                let stream = crate::rng::stream_id("evolve/random");
+                (0..n)
+                    .map(|k| {
+                        let mut u = vec![0.0; free.len()];
+                        crate::rng::fill_uniform(*seed, stream, (*drawn + k) as u64, &mut u);
+                        free.iter()
+                            .zip(&u)
+                            .map(|(p, u)| p.lower + (p.upper - p.lower) * u)
+                            .collect()
+                    })
+                    .collect()
+            }
+        }
+    }
+    fn tell(&mut self, fitness: &[f64]) -> Result<(), EvolveError> {
+        match self {
+            Search::Es(s) => Ok(s.tell(fitness)?),
+            Search::Random { drawn, .. } => {
+                *drawn += fitness.len();
+                Ok(())
+            }
+        }
+    }
+    fn evaluations(&self) -> u64 {
+        match self {
+            Search::Es(s) => s.evaluations(),
+            Search::Random { drawn, .. } => *drawn as u64,
+        }
+    }
+    /// The strategy's step size (none for random draws).
+    fn sigma(&self) -> f64 {
+        match self {
+            Search::Es(s) => s.sigma(),
+            Search::Random { .. } => f64::NAN,
+        }
+    }
+    fn state(&self) -> SearchState {
+        match self {
+            Search::Es(s) => SearchState::Strategy(s.state()),
+            Search::Random { drawn, .. } => SearchState::Random { drawn: *drawn },
+        }
+    }
+}
+
+/// What `state.json` keeps of the search (one per evolution: its size does not matter).
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SearchState {
+    Strategy(StrategyState),
+    Random { drawn: usize },
+}
+
+fn new_strategy(setup: &Setup) -> Result<Search, EvolveError> {
     let free = &setup.free;
     let x0 = match setup.spec.start {
         Start::Circuit => circuit_coordinates(&setup.circuit, free),
@@ -246,7 +345,19 @@ fn new_strategy(setup: &Setup) -> Result<Box<dyn Strategy>, EvolveError> {
         lower: free.iter().map(|p| p.lower).collect(),
         upper: free.iter().map(|p| p.upper).collect(),
     };
-    Ok(match &setup.spec.strategy {
+    Ok(Search::Es(match &setup.spec.strategy {
+        StrategySpec::Random {
+            samples,
+            batch,
+            seed,
+        } => {
+            return Ok(Search::Random {
+                seed: *seed,
+                samples: *samples,
+                batch: *batch,
+                drawn: 0,
+            });
+        }
         StrategySpec::CmaEs {
             population,
             sigma0,
@@ -271,7 +382,7 @@ fn new_strategy(setup: &Setup) -> Result<Box<dyn Strategy>, EvolveError> {
             s.seed = *seed;
             Box::new(strategy::OpenAiEs::new(&s)?)
         }
-    })
+    }))
 }
 
 fn write_err(path: &Path) -> impl Fn(std::io::Error) -> EvolveError + '_ {
@@ -400,6 +511,34 @@ fn fitness(
         .collect()
 }
 
+/// The forward projections that learn, in circuit order.
+fn forward_plastic(c: &Circuit) -> Vec<String> {
+    c.motifs
+        .iter()
+        .map(|m| &c.projections[m.projection])
+        .filter(|p| p.forward)
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// Member `k`'s gradient angle on one projection: per seed the mean over the windows after
+/// the first 5% of the run (as the summary does for `all`), then the mean over seeds.
+fn layer_angle(collected: &Collector, k: usize, seeds: usize, layer: &str, end_s: f64) -> f64 {
+    let per_seed: Vec<f64> = (k * seeds..(k + 1) * seeds)
+        .filter_map(|e| {
+            let v: Vec<f64> = collected
+                .rows
+                .iter()
+                .filter(|r| r.instance == e && r.projection == layer && r.time_s > 0.05 * end_s)
+                .filter_map(|r| r.gradient_angle_deg)
+                .filter(|a| a.is_finite())
+                .collect();
+            mean_sd(&v).map(|(m, _)| m)
+        })
+        .collect();
+    mean_sd(&per_seed).map(|(m, _)| m).unwrap_or(f64::NAN)
+}
+
 /// The evolution's record in `manifest.json`.
 #[derive(Serialize)]
 struct EvolveManifest<'a> {
@@ -484,11 +623,29 @@ pub fn evolve(
         for table in ["generations.csv", "population.csv"] {
             truncate_table(&dir.join(table), saved.generations_done)?;
         }
-        (
-            strategy::restore(saved.strategy)?,
-            saved.best,
-            saved.generations_done,
-        )
+        let search = match (saved.search, &setup.spec.strategy) {
+            (SearchState::Strategy(state), _) => Search::Es(strategy::restore(state)?),
+            (
+                SearchState::Random { drawn },
+                StrategySpec::Random {
+                    samples,
+                    batch,
+                    seed,
+                },
+            ) => Search::Random {
+                seed: *seed,
+                samples: *samples,
+                batch: *batch,
+                drawn,
+            },
+            (SearchState::Random { .. }, _) => {
+                return Err(EvolveError::Usage(
+                    "--resume: the saved state is of random draws, the file names a strategy"
+                        .into(),
+                ));
+            }
+        };
+        (search, saved.best, saved.generations_done)
     } else {
         crate::experiment::output::claim(&dir, false)?;
         std::fs::write(dir.join("evolve.yaml"), &source.text).map_err(write_err(&dir))?;
@@ -508,6 +665,10 @@ pub fn evolve(
         ]
         .map(String::from),
     );
+    // The concatenated angle is dominated by a layer whose rule is exact (an output layer fed
+    // the output error reads 0°), so each forward plastic projection's own angle is kept too.
+    let layers = forward_plastic(&setup.circuit);
+    population_header.extend(layers.iter().map(|n| format!("gradient_angle_deg:{n}")));
     let mut generations_header: Vec<String> = [
         "generation",
         "evaluations",
@@ -584,7 +745,8 @@ pub fn evolve(
             break;
         }
         let generation = done + 1;
-        let candidates = strategy.ask();
+        let started = std::time::Instant::now();
+        let candidates = strategy.ask(&setup.free);
         let members = candidates.len();
         let instances: Vec<InstanceSpec> = candidates
             .iter()
@@ -598,7 +760,12 @@ pub fn evolve(
                 })
             })
             .collect();
-        let plan = Arc::new(Plan::new(&instances, &setup.base_dir).map_err(ExperimentError::Plan)?);
+        let mut plan = Plan::new(&instances, &setup.base_dir).map_err(ExperimentError::Plan)?;
+        keep_free_terms(&mut plan, &setup);
+        let plan = Arc::new(plan);
+        // The ensemble run: making the backend (on OpenCL: buffers, and the program the first
+        // time) and running it.
+        let run_started = std::time::Instant::now();
         let made = backend::make(plan.clone(), request.backend, request.precision)
             .map_err(ExperimentError::Backend)?;
         let mut backend = made.backend;
@@ -622,6 +789,7 @@ pub fn evolve(
             )
             .map_err(ExperimentError::Run)?;
         }
+        let run_s = run_started.elapsed().as_secs_f64();
         let scores = fitness(
             &collected,
             members,
@@ -651,6 +819,7 @@ pub fn evolve(
                 .map(|(p, v)| v.clamp(p.lower, p.upper))
                 .collect()
         };
+        let end_s = plan.steps as f64 * plan.dt_s;
         let mut population_rows = Vec::new();
         for (k, x) in candidates.iter().enumerate() {
             let mut row = vec![
@@ -663,6 +832,9 @@ pub fn evolve(
             row.push(num(stat(k, &|l| &l.mean_gradient_angle)));
             row.push(num(stat(k, &|l| &l.final_weight_angle)));
             row.push(num(stat(k, &|l| &l.hebbian)));
+            for layer in &layers {
+                row.push(num(layer_angle(&collected, k, seeds, layer, end_s)));
+            }
             population_rows.push(row);
         }
         let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
@@ -727,7 +899,7 @@ pub fn evolve(
         done = generation;
         let saved = SavedState {
             generations_done: done,
-            strategy: strategy.state(),
+            search: strategy.state(),
             best: best.clone(),
         };
         write_atomic(
@@ -744,6 +916,8 @@ pub fn evolve(
             sigma: strategy.sigma(),
             diverged,
             members,
+            wall_s: started.elapsed().as_secs_f64(),
+            run_s,
         });
     }
     write_manifest(status, reason, done, &manifest_device)?;
@@ -751,7 +925,13 @@ pub fn evolve(
         .as_ref()
         .map(|b| b.values())
         .unwrap_or((Vec::new(), f64::INFINITY));
+    let figures = if done > 0 {
+        crate::plot::plot_evolution(&dir, crate::plot::Formats::BOTH).map_err(|e| e.to_string())
+    } else {
+        Ok(Vec::new())
+    };
     Ok(EvolveOutcome {
+        figures,
         dir,
         status,
         generations_done: done,
@@ -763,4 +943,37 @@ pub fn evolve(
             .map(|(p, v)| (p.column.clone(), v.clamp(p.lower, p.upper)))
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A free term stays in the plan's kernels even when every member has it at zero, so the
+    /// generated OpenCL source does not change between generations.
+    #[test]
+    fn free_terms_stay_in_the_kernels_at_zero() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = format!(
+            "name: t\ncircuit: {}\nset: [\"time.duration=10 ms\"]\nfree:\n  - {{motif: W1, terms: [z_x, one]}}\nstrategy: {{kind: cma_es, population: 4, sigma0: 0.1, generations: 1}}\n",
+            dir.join("circuits/teacher_fa.yaml").display()
+        );
+        let (setup, _) = load(&dir.join("e.yaml"), Some(text)).unwrap();
+        let zero = vec![0.0; setup.free.len()];
+        let c = member_circuit(&setup.circuit, &setup.free, &zero);
+        let inst = InstanceSpec {
+            circuit: c,
+            seed: 1,
+            label: "m0".into(),
+        };
+        let mut plan = Plan::new(std::slice::from_ref(&inst), &setup.base_dir).unwrap();
+        let w1 = plan.projections.iter().find(|p| p.name == "W1").unwrap();
+        let m = w1.motif.unwrap();
+        let (zx, one) = (1, 6);
+        assert!(!plan.motifs[m].term_used(zx) && !plan.motifs[m].term_used(one));
+        keep_free_terms(&mut plan, &setup);
+        assert!(plan.motifs[m].term_used(zx) && plan.motifs[m].term_used(one));
+        // The term that is not free and zero stays out.
+        assert!(!plan.motifs[m].term_used(2));
+    }
 }

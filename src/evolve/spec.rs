@@ -90,10 +90,23 @@ pub enum StrategySpec {
         #[serde(default)]
         seed: u64,
     },
+    /// No selection: `samples` rules drawn uniformly within the bounds, evaluated in ensembles
+    /// of `batch` members (each batch is a "generation" in the tables).
+    Random {
+        samples: usize,
+        #[serde(default = "default_batch")]
+        batch: usize,
+        #[serde(default)]
+        seed: u64,
+    },
 }
 
 fn default_learning_rate() -> f64 {
     0.05
+}
+
+fn default_batch() -> usize {
+    50
 }
 
 impl StrategySpec {
@@ -101,11 +114,14 @@ impl StrategySpec {
         match self {
             StrategySpec::CmaEs { generations, .. }
             | StrategySpec::OpenaiEs { generations, .. } => *generations,
+            StrategySpec::Random { samples, batch, .. } => samples.div_ceil((*batch).max(1)) as u64,
         }
     }
     pub fn seed(&self) -> u64 {
         match self {
-            StrategySpec::CmaEs { seed, .. } | StrategySpec::OpenaiEs { seed, .. } => *seed,
+            StrategySpec::CmaEs { seed, .. }
+            | StrategySpec::OpenaiEs { seed, .. }
+            | StrategySpec::Random { seed, .. } => *seed,
         }
     }
 }
@@ -309,6 +325,14 @@ pub fn free_parameters(
             }
             if *generations == 0 {
                 bad("generations", "at least one generation".into());
+            }
+        }
+        StrategySpec::Random { samples, batch, .. } => {
+            if *samples == 0 {
+                bad("samples", "at least one sample".into());
+            }
+            if *batch == 0 {
+                bad("batch", "a batch of at least one member".into());
             }
         }
     }

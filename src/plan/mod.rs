@@ -90,12 +90,16 @@ pub struct PlanMotif {
     /// Per instance; infinity = no decay.
     pub tau_decay_s: Vec<f64>,
     pub weight_noise: Vec<f64>,
+    /// Terms kept in the kernels even where every instance's θ is zero (evolution frees them,
+    /// so one compiled program serves every generation).
+    pub keep_terms: [bool; N_TERMS],
 }
 
 impl PlanMotif {
-    /// Whether term `k` is non-zero for some instance (zero terms are left out of kernels).
+    /// Whether term `k` is non-zero for some instance or kept (zero terms are left out of
+    /// kernels).
     pub fn term_used(&self, k: usize) -> bool {
-        self.theta.iter().any(|t| t[k] != 0.0)
+        self.keep_terms[k] || self.theta.iter().any(|t| t[k] != 0.0)
     }
     pub fn has_decay(&self) -> bool {
         self.tau_decay_s.iter().any(|t| t.is_finite())
@@ -427,6 +431,7 @@ impl Plan {
                                 tau_w_s: vec![1.0; e_count],
                                 tau_decay_s: vec![f64::INFINITY; e_count],
                                 weight_noise: vec![0.0; e_count],
+                                keep_terms: [false; N_TERMS],
                             });
                             projections[slot].motif = Some(motifs.len() - 1);
                             motifs.len() - 1

@@ -278,6 +278,7 @@ pub(crate) fn prepare_learning_curves(run: &RunData) -> Option<CurveFigure> {
         ),
         grid: vec![panels],
         min_panel_height: 560,
+        x_name: None,
     })
 }
 
@@ -330,6 +331,7 @@ fn metric_grid(
         header: header(run, what, &mean_note(), used_legend(&colours, &panels)),
         grid,
         min_panel_height,
+        x_name: None,
     })
 }
 
@@ -423,6 +425,7 @@ pub(crate) fn prepare_hebbian(run: &RunData) -> Option<CurveFigure> {
         header: header(run, "Hebbian signature", &note, legend),
         grid,
         min_panel_height,
+        x_name: None,
     })
 }
 
@@ -485,6 +488,7 @@ pub(crate) fn prepare_traces(run: &RunData) -> Option<CurveFigure> {
         header: header(run, "Activity traces", &note, legend),
         grid: panels.into_iter().map(|p| vec![p]).collect(),
         min_panel_height: 190,
+        x_name: None,
     })
 }
 

@@ -25,6 +25,7 @@
 
 mod clip;
 pub mod data;
+pub mod evolution;
 pub mod figures;
 mod render;
 pub mod stats;
@@ -38,6 +39,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 pub use data::{Instance, Manifest, Metric, MetricRow, RunData, Stage, TraceRow, WeightEntry};
+pub use evolution::plot_evolution;
 pub use figures::{
     FIGURES, FigureFn, alignment, hebbian, learning_curves, learning_strength, traces, weights,
 };
@@ -140,6 +142,10 @@ pub fn load_run(run_dir: &Path) -> Result<RunData, PlotError> {
 /// `run_dir/figures/`, returning the paths written (in [`FIGURES`] order).
 /// Figures without data are skipped silently.
 pub fn plot_run(run_dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotError> {
+    // An evolution directory has its own figures.
+    if run_dir.join("generations.csv").is_file() && !run_dir.join("metrics.csv").exists() {
+        return plot_evolution(run_dir, formats);
+    }
     let run = load_run(run_dir)?;
     let out_dir = run_dir.join("figures");
     let mut written = Vec::new();

@@ -342,6 +342,9 @@ pub(crate) struct CurveFigure {
     /// Smallest height of one row of panels; rows share whatever the
     /// standard figure height leaves beyond that.
     pub min_panel_height: u32,
+    /// The horizontal axis' name when it is not time (e.g. `generation`):
+    /// plain ticks, no unit scaling.
+    pub x_name: Option<String>,
 }
 
 impl CurveFigure {
@@ -434,6 +437,7 @@ impl Figure for CurveFigure {
                     x,
                     label_h,
                     labels_time: self.labels_time(r, c),
+                    x_name: self.x_name.clone(),
                 };
                 rects.push(draw_curve_panel(&cell, panel, &layout)?);
             }
@@ -506,6 +510,8 @@ struct PanelLayout {
     label_h: u32,
     /// Whether this panel writes the time tick labels and axis name.
     labels_time: bool,
+    /// See [`CurveFigure::x_name`].
+    x_name: Option<String>,
 }
 
 /// Draws one panel and returns its data rectangle in backend pixels.
@@ -525,7 +531,7 @@ fn draw_curve_panel<DB: Canvas>(
     let (x0, x1) = layout.x;
     // Time ticks are chosen in the unit they are written in (50 ms, not
     // 0.05 s) and handed to plotters in seconds.
-    let (factor, _) = style::time_unit(x1 - x0);
+    let factor = x_scale(layout.x_name.as_deref(), x1 - x0).0;
     let x_ticks: Vec<f64> = time_ticks(x0 * factor, x1 * factor, data_w)
         .into_iter()
         .map(|t| t / factor)
@@ -571,6 +577,7 @@ fn draw_curve_panel<DB: Canvas>(
         x_ticks: x_ticks.len(),
         labels_time: layout.labels_time,
         y_label,
+        x_name: layout.x_name.clone(),
     };
     let x_axis = Ticked::new(x0..x1, x_ticks);
     match panel.y_axis {
@@ -650,6 +657,19 @@ struct Axes {
     x_ticks: usize,
     labels_time: bool,
     y_label: String,
+    x_name: Option<String>,
+}
+
+/// The factor ticks are written in and the axis name: time in its unit
+/// (50 ms, not 0.05 s), or a named axis (generations) as it is.
+fn x_scale(name: Option<&str>, span: f64) -> (f64, String) {
+    match name {
+        Some(n) => (1.0, n.to_string()),
+        None => {
+            let (factor, unit) = style::time_unit(span);
+            (factor, format!("time ({unit})"))
+        }
+    }
 }
 
 /// Everything after the coordinate system is known; generic over the y
@@ -674,10 +694,9 @@ where
             ])
             .map_err(fail)?;
     }
-    let (factor, unit) = style::time_unit(x1 - x0);
+    let (factor, x_desc) = x_scale(axes.x_name.as_deref(), x1 - x0);
     let x_span = (x1 - x0) * factor;
     let x_fmt = |v: &f64| style::tick(*v * factor, x_span);
-    let x_desc = format!("time ({unit})");
     let mut mesh = chart.configure_mesh();
     mesh.label_style((FONT, style::TICK_PX))
         .axis_desc_style((FONT, style::LABEL_PX))

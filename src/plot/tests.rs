@@ -686,6 +686,7 @@ fn series_stay_inside_their_data_rectangle() {
             vec![probe_panel("below", probe_curve(dense, 0.1))],
         ],
         min_panel_height: 300,
+        x_name: None,
     };
     let (w, _) = fig.size();
     let (buf, rects) = render_rgb(&fig).unwrap();
