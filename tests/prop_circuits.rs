@@ -290,6 +290,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
             measure: s.measures.clone(),
             traces: Time::default(),
         },
+        overrides: Vec::new(),
     }
 }
 

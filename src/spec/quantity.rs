@@ -44,8 +44,14 @@ impl Time {
     /// Parses `"<number> <unit>"` (the space is optional).
     pub fn parse(text: &str) -> Result<Time, String> {
         let trimmed = text.trim();
+        // The unit is the trailing run of letters, so that a number in scientific notation
+        // (`2e0 s`, `1e-3 s`) keeps its `e`.
         let split = trimmed
-            .find(|c: char| c.is_alphabetic() || c == 'µ')
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_alphabetic() || *c == 'µ')
+            .last()
+            .map(|(i, _)| i)
             .ok_or_else(|| {
                 format!(
                     "time `{trimmed}` has no unit: add one, e.g. `{trimmed} ms` or `{trimmed} s`"
@@ -152,6 +158,14 @@ mod tests {
         assert_eq!(Time::parse("10 min").unwrap().seconds(), 600.0);
         assert_eq!(Time::parse("50ms").unwrap().seconds(), 0.05);
         assert_eq!(Time::parse("3 us").unwrap().seconds(), 3e-6);
+    }
+
+    #[test]
+    fn parses_scientific_notation() {
+        assert_eq!(Time::parse("2e0 s").unwrap().seconds(), 2.0);
+        assert_eq!(Time::parse("1e-3 s").unwrap().seconds(), 1e-3);
+        assert_eq!(Time::parse("5E2ms").unwrap().seconds(), 0.5);
+        assert!(Time::parse("1e3").unwrap_err().contains("no unit"));
     }
 
     #[test]
