@@ -140,11 +140,20 @@ pub fn load_run(run_dir: &Path) -> Result<RunData, PlotError> {
 /// `run_dir/figures/`, returning the paths written (in [`FIGURES`] order).
 /// Figures without data are skipped silently.
 pub fn plot_run(run_dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotError> {
+    plot_run_reporting(run_dir, formats).map(|(written, _)| written)
+}
+
+/// [`plot_run`], and the warnings about what was drawn around (a cut last row left out, NaN
+/// or infinite cells shown as gaps) for the caller to show.
+pub fn plot_run_reporting(
+    run_dir: &Path,
+    formats: Formats,
+) -> Result<(Vec<PathBuf>, Vec<String>), PlotError> {
     let run = load_run(run_dir)?;
     let out_dir = run_dir.join("figures");
     let mut written = Vec::new();
     for (_, figure) in FIGURES {
         written.extend(figure(&run, &out_dir, formats)?);
     }
-    Ok(written)
+    Ok((written, run.warnings))
 }
