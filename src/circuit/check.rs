@@ -15,6 +15,8 @@ use petgraph::graph::DiGraph;
 
 struct Checker<'a> {
     source: &'a SourceFile,
+    /// Settings that `--set` changed (their problems are reported against the argument).
+    overridden: Vec<YamlPath>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
 }
@@ -53,7 +55,8 @@ impl Checker<'_> {
             "init" => learning.key("feedback_init"),
             _ => learning.key("rule"),
         };
-        let setting = if locator.find(&setting).is_some() {
+        let from_set = self.overridden.iter().any(|o| setting.0.starts_with(&o.0));
+        let setting = if from_set || locator.find(&setting).is_some() {
             setting
         } else {
             learning
@@ -176,6 +179,7 @@ fn check_names(c: &mut Checker, spec: &CircuitSpec) {
 pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circuit, Diagnostics> {
     let mut c = Checker {
         source,
+        overridden: spec.overrides.iter().map(|o| o.path.clone()).collect(),
         errors: Vec::new(),
         warnings: Vec::new(),
     };

@@ -8,6 +8,7 @@ pub mod budget;
 pub mod check;
 pub mod dot;
 pub mod expand;
+pub mod fuzzing;
 
 use crate::activation::Activation;
 use crate::rule::{Theta, theta_from_spec};

@@ -103,8 +103,13 @@ pub fn read_source(path: &Path) -> Result<SourceFile, Diagnostics> {
                 MAX_CIRCUIT_BYTES / (1024 * 1024)
             ))
         })?;
+    source_from_bytes(path, &bytes)
+}
+
+/// Checks the bytes of a circuit file (text, not empty) and indexes them; `path` labels errors.
+pub fn source_from_bytes(path: &Path, bytes: &[u8]) -> Result<SourceFile, Diagnostics> {
     // A byte-order mark is legal at the start of UTF-8 text but is not part of the YAML.
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     // Report the first sign of binary data, whether a NUL byte or a byte sequence that is not
     // UTF-8, at the line and column where it occurs.
     let utf8_end = match std::str::from_utf8(bytes) {

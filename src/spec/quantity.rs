@@ -99,12 +99,18 @@ impl fmt::Display for Time {
         } else {
             ("us", 1e-6)
         };
-        let text = format!("{}", round_sig(s / scale));
-        if Time::parse(&format!("{text} {unit}")).map(|t| t.seconds) == Ok(s) {
+        let value = round_sig(s / scale);
+        let text = format!("{value}");
+        if value >= 1e-3 && Time::parse(&format!("{text} {unit}")).map(|t| t.seconds) == Ok(s) {
             return write!(f, "{text} {unit}");
         }
-        // Fall back to exact seconds when no unit gives an exact short form.
-        write!(f, "{s} s")
+        // Fall back to exact seconds when no unit gives an exact short form; far from the
+        // usual range, in scientific notation (`1e-15 s`), which parses back.
+        if (1e-3..1e6).contains(&s) {
+            write!(f, "{s} s")
+        } else {
+            write!(f, "{s:e} s")
+        }
     }
 }
 
