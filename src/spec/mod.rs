@@ -170,6 +170,11 @@ fn binary_error(path: &Path, valid_prefix: &[u8]) -> Diagnostics {
 fn yaml_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
+    // A circuit file has at most a few thousand YAML events; the parser's default allows a
+    // million replayed through aliases, which an alias bomb spends in seconds. (Found by the
+    // fuzz target: a nested-alias document took more than 10 s under its instrumentation.)
+    options.alias_limits.max_total_replayed_events = 20_000;
+    options.alias_limits.max_replay_stack_depth = 16;
     options
 }
 
