@@ -228,6 +228,37 @@ fn the_memory_budget_comes_from_the_environment() {
     refused(&o, &["HETSIM_MEMORY_BUDGET", "`lots` is not a size"]);
 }
 
+#[test]
+fn the_memory_estimate_is_within_a_factor_of_two_of_what_a_run_uses() {
+    // A circuit whose memory is dominated by one large plastic matrix, every measurement on,
+    // and a delayed projection: the estimate against the peak resident memory the run reports.
+    let tmp = tempfile::tempdir().unwrap();
+    let circuit = tmp.path().join("big.yaml");
+    std::fs::write(
+        &circuit,
+        "name: big\ntime: {dt: 0.5 ms, duration: 1 s}\ntask: {kind: linear_teacher, stimulus: {duration: 20 ms}, held_out: 2000}\npopulations:\n  x: {role: input, size: 1500}\n  h: {size: 1500, tau: 5 ms}\n  y: {size: 10, tau: 5 ms}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.01, 0.01]}}\n  W2: {from: h, to: y, init: {uniform: [-0.01, 0.01]}, delay: 2 s}\nlearning: {rule: kp, output: y, tau_w: 2 s, tau_decay: 60 s}\nrecord: {every: 100 ms, measure: [loss, gradient_alignment, loss_alignment, weight_alignment, hebbian_signature]}\n",
+    )
+    .unwrap();
+    let (_, c) = hetsim::circuit::load(&circuit).unwrap_or_else(|d| panic!("{d}"));
+    let estimate =
+        hetsim::circuit::budget::instance_bytes(&c) + hetsim::circuit::budget::SHARED_BYTES;
+    let out = tmp.path().join("out");
+    let mut args = run_args(circuit.to_str().unwrap(), &out, &[]);
+    args[3] = "2ms";
+    let o = hetsim_env(&args, &[], Duration::from_secs(60));
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let Some(peak) = manifest["peak_rss_bytes"].as_f64() else {
+        eprintln!("no peak memory reported on this system; skipped");
+        return;
+    };
+    assert!(
+        peak <= 2.0 * estimate && estimate <= 2.0 * peak,
+        "estimate {estimate:.3e} B, peak resident {peak:.3e} B"
+    );
+}
+
 // ---- class 3 (names) ----------------------------------------------------------------------
 
 #[test]

@@ -5,8 +5,9 @@
 //!
 //! Cases start from the example circuits and change a few things a user might get wrong:
 //! numbers and times replaced by extreme ones, lines deleted or repeated, names swapped, delays
-//! and held-out sizes added. The child runs under `ulimit -v` (1 GiB) with a memory budget of
-//! half that, so an accepted circuit that allocates more than twice its estimate fails here.
+//! and held-out sizes added. The child runs under `ulimit -v` (1 GiB of address space) with a
+//! memory budget of a quarter of that, so an accepted circuit that allocates several times its
+//! estimate fails here.
 
 use proptest::prelude::*;
 use std::path::PathBuf;
@@ -226,7 +227,7 @@ fn run(text: &str) -> Outcome {
         ])
         .args(["--no-plots", "--out", out.to_str().unwrap()])
         .current_dir(root().join("circuits"))
-        .env("HETSIM_MEMORY_BUDGET", "512MiB")
+        .env("HETSIM_MEMORY_BUDGET", "256MiB")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
