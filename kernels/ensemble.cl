@@ -1,7 +1,8 @@
 // The ensemble kernel: one work-item advances V interleaved instances (lanes) through `nsteps`
 // whole steps, in the CPU engine's step order (src/backend/cpu/block.rs):
-//   1. stimulus, 2. instantaneous populations, 3. inputs of rate populations,
-//   4. window accumulators, 5. plasticity, 6. integration, tied copies, 7. ring buffers.
+//   1. stimulus, 2. instantaneous populations, 3. inputs of rate populations, then the ring
+//   buffers take this step's rates, 4. window accumulators, 5. plasticity, 6. integration,
+//   tied copies.
 // The step body is generated from the plan (src/backend/opencl/codegen.rs) and pasted below.
 //
 // Buffers are instance-interleaved: element k of lane l is at (k * E_PAD + l); this work-item's

@@ -282,7 +282,12 @@ fn circuit(s: &Shape) -> CircuitSpec {
             },
             tau_w: Time::from_ms(s.tau_w_ms),
             tau_decay: s.tau_decay_ms.map(Time::from_ms),
-            weight_noise: s.weight_noise,
+            // RK4 does not integrate weight noise and refuses it (tests/bad_inputs/rk4_weight_noise.yaml).
+            weight_noise: if s.method == Method::Rk4 {
+                0.0
+            } else {
+                s.weight_noise
+            },
             plastic,
         }),
         record: RecordSpec {
@@ -290,6 +295,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
             measure: s.measures.clone(),
             traces: Time::default(),
         },
+        overrides: Vec::new(),
     }
 }
 

@@ -15,6 +15,8 @@ use petgraph::graph::DiGraph;
 
 struct Checker<'a> {
     source: &'a SourceFile,
+    /// Settings that `--set` changed (their problems are reported against the argument).
+    overridden: Vec<YamlPath>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
 }
@@ -53,7 +55,8 @@ impl Checker<'_> {
             "init" => learning.key("feedback_init"),
             _ => learning.key("rule"),
         };
-        let setting = if locator.find(&setting).is_some() {
+        let from_set = self.overridden.iter().any(|o| setting.0.starts_with(&o.0));
+        let setting = if from_set || locator.find(&setting).is_some() {
             setting
         } else {
             learning
@@ -96,12 +99,91 @@ fn motif_path(i: usize) -> YamlPath {
 pub const MAX_POPULATION_SIZE: usize = 1_000_000;
 pub const MAX_PROJECTION_SYNAPSES: usize = 100_000_000;
 
+/// The longest name a circuit, population or projection may have: names become parts of
+/// directory names and table cells, and a file name is limited to 255 bytes.
+pub const MAX_NAME_LEN: usize = 100;
+
+/// Projection names that mean something else in the run's tables: `all` is the row key of the
+/// measurements over every plastic projection together (`projection = all` in metrics.csv).
+pub const RESERVED_PROJECTION_NAMES: &[&str] = &["all"];
+
+/// Why `name` is not an identifier, if it is not one. Identifiers are letters, digits, `_`, `-`
+/// and `.`, because names become directory names (a circuit's run directory) and CSV cells: a
+/// `/` or `..` would write outside `runs/`, and a cell starting with `=`, `+`, `-` or `@` is
+/// read as a formula by spreadsheets.
+pub fn identifier_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("a name cannot be empty".into());
+    }
+    if name.chars().count() > MAX_NAME_LEN {
+        return Some(format!(
+            "the name is {} characters long; names are limited to {MAX_NAME_LEN}",
+            name.chars().count()
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        let shown = if bad.is_whitespace() || bad.is_control() {
+            format!("{bad:?}")
+        } else {
+            format!("`{bad}`")
+        };
+        return Some(format!(
+            "`{}` is not a valid name: it contains {shown}",
+            name.escape_default()
+        ));
+    }
+    if let Some(first) = name
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '=' | '+' | '-' | '@'))
+    {
+        return Some(format!(
+            "`{name}` is not a valid name: it starts with `{first}`"
+        ));
+    }
+    if name.contains("..") || name == "." {
+        return Some(format!(
+            "`{name}` is not a valid name: `.` and `..` are path components"
+        ));
+    }
+    None
+}
+
+const IDENTIFIER_HINT: &str = "names are letters, digits, `_`, `-` and `.`, and do not start with `-`, e.g. `W1` or `teacher-fa`";
+
+fn check_names(c: &mut Checker, spec: &CircuitSpec) {
+    if let Some(problem) = identifier_problem(&spec.name) {
+        c.error(YamlPath::of(&["name"]), problem, Some(IDENTIFIER_HINT));
+    }
+    for name in spec.populations.keys() {
+        if let Some(problem) = identifier_problem(name) {
+            c.error(pop_path(name), problem, Some(IDENTIFIER_HINT));
+        }
+    }
+    for name in spec.projections.keys() {
+        if let Some(problem) = identifier_problem(name) {
+            c.error(proj_path(name), problem, Some(IDENTIFIER_HINT));
+        } else if RESERVED_PROJECTION_NAMES.contains(&name.as_str()) {
+            c.error(
+                proj_path(name),
+                format!("`{name}` is reserved: the tables use `projection = {name}` for every plastic projection together"),
+                Some("rename the projection, e.g. `W_all`"),
+            );
+        }
+    }
+}
+
 pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circuit, Diagnostics> {
     let mut c = Checker {
         source,
+        overridden: spec.overrides.iter().map(|o| o.path.clone()).collect(),
         errors: Vec::new(),
         warnings: Vec::new(),
     };
+    check_names(&mut c, &spec);
     check_time(&mut c, &spec);
 
     if spec.populations.is_empty() {
@@ -120,8 +202,18 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
     let mut populations = Vec::new();
     for (name, p) in &spec.populations {
         let path = pop_path(name);
-        if p.size == 0 {
-            c.error(path.key("size"), "size must be at least 1", None);
+        // A population that `learning:` generated copies the size of a population in the
+        // file; a bad size is reported there, once.
+        let generated = !source.locator.has(&path)
+            && source.locator.find(&YamlPath::of(&["learning"])).is_some();
+        if generated {
+            // (checked at its original)
+        } else if p.size == 0 {
+            c.error(
+                path.key("size"),
+                format!("{}, found `0`", crate::spec::SIZE_RULE),
+                Some("a population has at least one unit"),
+            );
         } else if p.size > MAX_POPULATION_SIZE {
             c.error(
                 path.key("size"),
@@ -394,6 +486,14 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
                 "weight_noise must be a finite σ ≥ 0",
                 None,
             );
+        } else if m.weight_noise > 0.0 && spec.time.method == Method::Rk4 {
+            // The RK4 step has no Euler–Maruyama term for the weights: the noise would be
+            // dropped without a word.
+            c.error(
+                path.key("weight_noise"),
+                "weight noise is not integrated by `method: rk4`",
+                Some("use `method: exponential_euler` or `euler` (noise is integrated as Euler–Maruyama), or set `weight_noise: 0`"),
+            );
         }
         let post = projections[proj].to;
         let modulator = match &m.modulator {
@@ -439,7 +539,37 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
     }
 
     let output = output_path(&populations, &projections);
-    let input = check_task(&mut c, &spec, &populations, output.as_ref());
+    // The memory and step budget, before the task is built: building it allocates its teacher
+    // and reads its data set.
+    let source_dir = source
+        .path
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
+    let mut within_budget = false;
+    if c.errors.is_empty() {
+        match super::budget::MemoryBudget::resolve() {
+            Ok((budget, from)) => {
+                let view = super::budget::View {
+                    spec: &spec,
+                    populations: &populations,
+                    projections: &projections,
+                    output: output.as_ref(),
+                    base_dir: &source_dir,
+                };
+                let refused = super::budget::check_view(source, &view, budget, &from);
+                within_budget = refused.is_empty();
+                c.errors.extend(refused);
+            }
+            Err(e) => c.errors.push(Diagnostic::outside_file(
+                super::budget::BUDGET_ENV,
+                YamlPath::root(),
+                e,
+                Some("write e.g. `HETSIM_MEMORY_BUDGET=8GiB`".into()),
+            )),
+        }
+    }
+    let input = check_task(&mut c, &spec, &populations, output.as_ref(), within_budget);
 
     // The graph and the evaluation order.
     let mut graph = DiGraph::new();
@@ -473,6 +603,7 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
         output,
         input,
         warnings: c.warnings,
+        source_dir,
     })
 }
 
@@ -703,6 +834,7 @@ fn check_task(
     spec: &CircuitSpec,
     populations: &[Population],
     output: Option<&OutputPath>,
+    within_budget: bool,
 ) -> Option<usize> {
     let task_path = YamlPath::of(&["task"]);
     let inputs: Vec<usize> = (0..populations.len())
@@ -804,6 +936,9 @@ fn check_task(
         );
         return Some(input);
     }
+    if !within_budget {
+        return Some(input);
+    }
     let base = c
         .source
         .path
@@ -811,7 +946,18 @@ fn check_task(
         .map(|p| p.to_path_buf())
         .unwrap_or_default();
     if let Err(e) = crate::task::Task::new(&params, 0, &base) {
-        task_error(c, e, populations, input, targets.first().copied(), output);
+        let held_out = task_path.key("held_out");
+        let held_out_written =
+            c.source.locator.has(&held_out) || crate::spec::override_for(spec, &held_out).is_some();
+        task_error(
+            c,
+            e,
+            populations,
+            input,
+            targets.first().copied(),
+            output,
+            held_out_written,
+        );
     }
     Some(input)
 }
@@ -825,6 +971,7 @@ fn task_error(
     input: usize,
     target: Option<usize>,
     output: Option<&OutputPath>,
+    held_out_written: bool,
 ) {
     use crate::task::TaskError as T;
     let task = YamlPath::of(&["task"]);
@@ -893,12 +1040,23 @@ fn task_error(
             error.to_string(),
             "set `classes: 2` or more".into(),
         ),
-        T::HeldOutTooLarge { .. } => (
+        T::HeldOutTooLarge { held_out, rows } if !held_out_written => (
+            task.clone(),
+            format!(
+                "the default `held_out: {held_out}` leaves no training rows: the data set has {rows} rows"
+            ),
+            format!(
+                "set `held_out` in `task` to fewer than {rows} samples, e.g. `held_out: {}`",
+                if *rows > 1 { (rows / 5).max(1) } else { 0 }
+            ),
+        ),
+        T::HeldOutTooLarge { rows, .. } => (
             task.key("held_out"),
             error.to_string(),
-            "use fewer held-out samples".into(),
+            format!("use fewer than {rows} held-out samples"),
         ),
         T::CsvOpen { .. }
+        | T::CsvTooLarge { .. }
         | T::CsvRead { .. }
         | T::CsvEmpty { .. }
         | T::CsvNoRows { .. }

@@ -37,6 +37,12 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
     let fail = |path: YamlPath, message: String, hint: Option<String>| -> Diagnostics {
         Diagnostics(vec![source.diagnostic(path, message, hint)])
     };
+    // A misspelt population name would otherwise surface as one of its consequences (a
+    // projection "not on the forward pathway", a hidden layer without feedback); name it first.
+    let unknown = unknown_populations(source, spec);
+    if !unknown.is_empty() {
+        return Err(Diagnostics(unknown));
+    }
     let mut out = spec.clone();
     out.learning = None;
 
@@ -248,6 +254,44 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
     motifs.extend(feedback_motifs);
     out.motifs = motifs;
     Ok(out)
+}
+
+/// Every reference from a projection or a gain to a population that does not exist.
+fn unknown_populations(source: &SourceFile, spec: &CircuitSpec) -> Vec<crate::spec::Diagnostic> {
+    let hint = || {
+        Some(format!(
+            "known populations: {}",
+            spec.populations
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    };
+    let mut out = Vec::new();
+    for (name, p) in &spec.projections {
+        for (field, target) in [("from", &p.from), ("to", &p.to)] {
+            if !spec.populations.contains_key(target) {
+                out.push(source.diagnostic(
+                    YamlPath::of(&["projections", name, field]),
+                    format!("unknown population `{target}`"),
+                    hint(),
+                ));
+            }
+        }
+    }
+    for (name, p) in &spec.populations {
+        if let Some(g) = &p.gain_from
+            && !spec.populations.contains_key(g)
+        {
+            out.push(source.diagnostic(
+                YamlPath::of(&["populations", name, "gain_from"]),
+                format!("unknown population `{g}`"),
+                hint(),
+            ));
+        }
+    }
+    out
 }
 
 fn plastic_projections(

@@ -4,9 +4,11 @@
 //! Everything a later stage needs is resolved here to indices and SI units, so `plan` never
 //! looks at names or strings. Checks collect every problem they find, each located in the file.
 
+pub mod budget;
 pub mod check;
 pub mod dot;
 pub mod expand;
+pub mod fuzzing;
 
 use crate::activation::Activation;
 use crate::rule::{Theta, theta_from_spec};
@@ -92,6 +94,8 @@ pub struct Circuit {
     pub method: Method,
     /// Problems worth a warning but not an error (e.g. dt ≥ τ under exponential Euler).
     pub warnings: Vec<Diagnostic>,
+    /// The folder of the circuit file, from which a task's relative `path` is read.
+    pub source_dir: std::path::PathBuf,
 }
 
 impl Circuit {
@@ -144,10 +148,16 @@ pub fn activation_of(name: ActivationName) -> Activation {
     }
 }
 
-/// Expands, resolves and checks a spec. On success the circuit may still carry warnings.
+/// Expands, resolves and checks a spec, including its memory and step budget
+/// ([`budget`]) for one instance. On success the circuit may still carry warnings. Problems
+/// with values that came from `--set` are reported against those arguments.
 pub fn build(source: &SourceFile, spec: &CircuitSpec) -> Result<Circuit, Diagnostics> {
-    let explicit = expand::expand(source, spec)?;
-    check::resolve_and_check(source, explicit)
+    let relocate = |d: Diagnostics| Diagnostics(crate::spec::relocate_overridden(spec, d.0));
+    let explicit = expand::expand(source, spec).map_err(relocate)?;
+    let mut circuit = check::resolve_and_check(source, explicit).map_err(relocate)?;
+    circuit.warnings =
+        crate::spec::relocate_overridden(spec, std::mem::take(&mut circuit.warnings));
+    Ok(circuit)
 }
 
 /// Reads, parses, expands and checks a circuit file.

@@ -105,8 +105,11 @@ fn plot(run_dir: &Path, format: &str) -> i32 {
         tellln!("hetsim plot: --format must be svg, png or both, not `{format}`");
         return EXIT_BAD_INPUT;
     };
-    match crate::plot::plot_run(run_dir, formats) {
-        Ok(paths) => {
+    match crate::plot::plot_run_reporting(run_dir, formats) {
+        Ok((paths, warnings)) => {
+            for w in &warnings {
+                tellln!("warning: {w}");
+            }
             for p in &paths {
                 sayln!("{}", p.display());
             }

@@ -184,6 +184,10 @@ pub struct RunOptions {
     /// Skip the figures.
     #[arg(long)]
     pub no_plots: bool,
+    /// The memory a run may plan to use (e.g. `64GiB`); default: HETSIM_MEMORY_BUDGET, else half
+    /// the machine's memory.
+    #[arg(long, value_name = "SIZE")]
+    pub memory_budget: Option<String>,
 }
 
 /// Parses the process arguments and runs; returns the exit code.

@@ -23,6 +23,11 @@ fn request(
     options: &RunOptions,
     argv: Vec<String>,
 ) -> Result<Request, ExperimentError> {
+    if let Some(text) = &options.memory_budget {
+        let budget = crate::circuit::budget::MemoryBudget::parse(text)
+            .map_err(|e| ExperimentError::Usage(format!("--memory-budget: {e}")))?;
+        crate::circuit::budget::set_budget_override(Some(budget));
+    }
     let backend: BackendKind = options
         .backend
         .parse()

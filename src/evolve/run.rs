@@ -652,6 +652,17 @@ pub fn evolve(
         (new_strategy(&setup)?, None, 0)
     };
     let seeds = setup.spec.seeds_per_member;
+    let budget =
+        crate::circuit::budget::MemoryBudget::from_env_or_machine().map_err(EvolveError::Usage)?;
+    let members = match &setup.spec.strategy {
+        StrategySpec::CmaEs { population, .. } => {
+            population.unwrap_or(4 + (3.0 * (setup.free.len() as f64).ln()).floor() as usize)
+        }
+        StrategySpec::OpenaiEs { population, .. } => *population,
+        StrategySpec::Random { batch, .. } => *batch,
+    };
+    crate::circuit::budget::check_instances(&setup.circuit, members * seeds, &budget)
+        .map_err(EvolveError::Usage)?;
     let header_free: Vec<String> = setup.free.iter().map(|p| p.column.clone()).collect();
     let mut population_header: Vec<String> = ["generation", "member", "fitness", "diverged"]
         .map(String::from)

@@ -169,6 +169,14 @@ impl Request {
                 }
             }
         }
+        // Refuse what would exhaust memory before anything is allocated (`--seeds 1000000`).
+        let budget = crate::circuit::budget::MemoryBudget::from_env_or_machine()
+            .map_err(ExperimentError::Usage)?;
+        let total = circuits.len() * self.seeds;
+        for (_, c) in &circuits {
+            crate::circuit::budget::check_instances(c, total, &budget)
+                .map_err(ExperimentError::Usage)?;
+        }
         let instances = design::instances(&circuits, self.seeds, self.first_seed);
         let base_dir = self.circuit.base_dir();
         let plan = Arc::new(Plan::new(&instances, &base_dir)?);

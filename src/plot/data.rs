@@ -1,10 +1,16 @@
 //! Reading a run directory into memory.
 //!
 //! The files are written by other code, so this layer is strict about what
-//! it needs (the three required files, the key columns, numbers that parse)
-//! and lenient about everything else (unknown JSON keys, extra CSV columns,
-//! missing optional metric columns). Errors name the file and, for CSV rows,
-//! the line, so a broken run can be fixed without a debugger.
+//! it needs (the three required files, the tables the manifest says were
+//! recorded, every column hetsim writes, at least one row, numbers that
+//! parse) and lenient about everything else (unknown JSON keys, extra CSV
+//! columns). Errors name the file, the column and, for CSV rows, the line,
+//! so a broken run can be fixed without a debugger.
+//!
+//! Two defects of an interrupted run are drawn around, with a warning in
+//! [`RunData::warnings`]: a last row cut short (the file does not end in a
+//! newline, as a full disk or a kill leaves it) is left out, and NaN or
+//! infinite cells (a diverged measurement) become gaps in the curves.
 
 use std::collections::HashMap;
 use std::fs;
@@ -24,6 +30,20 @@ pub struct Manifest {
     pub dt_s: Option<f64>,
     #[serde(default)]
     pub method: Option<String>,
+    /// Per label, the explicit circuit that ran (YAML); absent in hand-made run directories.
+    #[serde(default)]
+    pub circuits: Option<std::collections::BTreeMap<String, String>>,
+}
+
+impl Manifest {
+    /// Whether the run recorded activity traces: some circuit has `record.traces` > 0.
+    fn records_traces(&self) -> bool {
+        self.circuits.iter().flatten().any(|(_, yaml)| {
+            let source =
+                crate::spec::SourceFile::from_text(Path::new("manifest.json"), yaml.clone());
+            crate::spec::parse_circuit(&source).is_ok_and(|c| !c.record.traces.is_zero())
+        })
+    }
 }
 
 /// One row of `instances.csv`.
@@ -37,6 +57,9 @@ pub struct Instance {
 
 /// The numeric columns of `metrics.csv`: the schema the recorder writes.
 pub use crate::record::metrics::Metric;
+
+/// The columns of `metrics.csv` as the recorder writes them.
+const METRICS_COLUMNS: &[&str] = &crate::record::metrics::COLUMNS;
 
 /// One row of `metrics.csv`. Unmeasured cells (empty or `NaN`) are stored
 /// as `NaN`: no figure distinguishes the two, and it keeps rows flat.
@@ -106,6 +129,8 @@ pub struct RunData {
     pub traces: Vec<TraceRow>,
     /// Empty when `weights.csv` is absent.
     pub weights: Vec<WeightEntry>,
+    /// What was drawn around: a cut last row left out, NaN or infinite cells.
+    pub warnings: Vec<String>,
 }
 
 impl RunData {
@@ -160,18 +185,26 @@ pub fn load_run(run_dir: &Path) -> Result<RunData, PlotError> {
     let metrics_path = required(run_dir, "metrics.csv")?;
 
     let manifest = read_manifest(&manifest_path)?;
-    let instances = read_instances(&instances_path)?;
-    let metrics = read_metrics(&metrics_path, &instances)?;
+    let mut warnings = Vec::new();
+    let instances = read_instances(&instances_path, &mut warnings)?;
+    let metrics = read_metrics(&metrics_path, &instances, &mut warnings)?;
 
+    // A run written by hetsim (its manifest lists the circuits) always records the start
+    // weights, and traces when a circuit asks for them: those tables are then required.
+    let from_hetsim = manifest.circuits.is_some();
     let traces_path = run_dir.join("traces.csv");
     let traces = if traces_path.is_file() {
-        read_traces(&traces_path)?
+        read_traces(&traces_path, &mut warnings)?
+    } else if from_hetsim && manifest.records_traces() {
+        return Err(PlotError::MissingFile { path: traces_path });
     } else {
         Vec::new()
     };
     let weights_path = run_dir.join("weights.csv");
     let weights = if weights_path.is_file() {
-        read_weights(&weights_path)?
+        read_weights(&weights_path, &mut warnings)?
+    } else if from_hetsim {
+        return Err(PlotError::MissingFile { path: weights_path });
     } else {
         Vec::new()
     };
@@ -183,6 +216,7 @@ pub fn load_run(run_dir: &Path) -> Result<RunData, PlotError> {
         metrics,
         traces,
         weights,
+        warnings,
     })
 }
 
@@ -210,17 +244,41 @@ fn read_manifest(path: &Path) -> Result<Manifest, PlotError> {
 /// A CSV file opened with its header parsed into a name → column map.
 struct Table {
     path: PathBuf,
-    reader: csv::Reader<fs::File>,
+    reader: csv::Reader<std::io::Take<fs::File>>,
     columns: HashMap<String, usize>,
+    header: Vec<String>,
+    rows: usize,
+    /// Non-finite cells per column, for one warning per column.
+    non_finite: Vec<(String, usize)>,
 }
 
 impl Table {
-    fn open(path: &Path) -> Result<Table, PlotError> {
+    /// Opens a table; a last line without its newline (cut by a full disk or a kill) is left
+    /// out, with a warning.
+    fn open(path: &Path, warnings: &mut Vec<String>) -> Result<Table, PlotError> {
+        let io = |source| PlotError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let whole = whole_rows_len(path).map_err(io)?;
+        if let Some(line) = whole.cut_line {
+            warnings.push(format!(
+                "{}:{line}: the last row is cut off (the run was interrupted?); it is left out",
+                path.display()
+            ));
+        }
+        let file = fs::File::open(path).map_err(io)?;
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(|e| csv_error(path, e))?;
+            .from_reader(std::io::Read::take(file, whole.len));
         let headers = reader.headers().map_err(|e| csv_error(path, e))?.clone();
+        if headers.iter().all(str::is_empty) {
+            return Err(PlotError::Malformed {
+                path: path.to_path_buf(),
+                line: 1,
+                reason: "the file has no header row (it is empty or was cut off)".into(),
+            });
+        }
         let columns = headers
             .iter()
             .enumerate()
@@ -230,6 +288,9 @@ impl Table {
             path: path.to_path_buf(),
             reader,
             columns,
+            header: headers.iter().map(str::to_string).collect(),
+            rows: 0,
+            non_finite: Vec::new(),
         })
     }
 
@@ -241,11 +302,15 @@ impl Table {
             .ok_or_else(|| PlotError::Malformed {
                 path: self.path.clone(),
                 line: 1,
-                reason: format!("header has no `{name}` column"),
+                reason: format!(
+                    "header has no `{name}` column (it has: {})",
+                    self.header.join(", ")
+                ),
             })
     }
 
-    /// Calls `f` with each record and its 1-based line number.
+    /// Calls `f` with each record and its 1-based line number; a table without rows is an
+    /// error (a run always writes at least its first row).
     fn for_each(
         &mut self,
         mut f: impl FnMut(&csv::StringRecord, u64) -> Result<(), String>,
@@ -253,8 +318,16 @@ impl Table {
         let mut record = csv::StringRecord::new();
         loop {
             match self.reader.read_record(&mut record) {
+                Ok(false) if self.rows == 0 => {
+                    return Err(PlotError::Malformed {
+                        path: self.path.clone(),
+                        line: 2,
+                        reason: "the table has a header but no rows".into(),
+                    });
+                }
                 Ok(false) => return Ok(()),
                 Ok(true) => {
+                    self.rows += 1;
                     let line = record.position().map_or(0, |p| p.line());
                     f(&record, line).map_err(|reason| PlotError::Malformed {
                         path: self.path.clone(),
@@ -266,6 +339,66 @@ impl Table {
             }
         }
     }
+
+    /// Counts a cell that held NaN or an infinity.
+    fn note_non_finite(&mut self, column: &str) {
+        match self.non_finite.iter_mut().find(|(c, _)| c == column) {
+            Some((_, n)) => *n += 1,
+            None => self.non_finite.push((column.to_string(), 1)),
+        }
+    }
+
+    /// One warning per column with non-finite cells.
+    fn finish(self, warnings: &mut Vec<String>) {
+        for (column, n) in self.non_finite {
+            warnings.push(format!(
+                "{}: {n} cell{} of `{column}` {} NaN or infinite; they are gaps in the curves",
+                self.path.display(),
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "is" } else { "are" }
+            ));
+        }
+    }
+}
+
+/// How much of a file holds whole lines.
+struct WholeRows {
+    len: u64,
+    /// The 1-based line number of a cut last line.
+    cut_line: Option<u64>,
+}
+
+/// The length of the file up to its last newline, and where a cut last line starts. Reads the
+/// file once, in blocks.
+fn whole_rows_len(path: &Path) -> std::io::Result<WholeRows> {
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut total, mut last_newline, mut lines) = (0u64, None::<u64>, 0u64);
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' {
+                last_newline = Some(total + i as u64);
+                lines += 1;
+            }
+        }
+        total += n as u64;
+    }
+    let whole = last_newline.map_or(0, |p| p + 1);
+    if whole == total {
+        return Ok(WholeRows {
+            len: total,
+            cut_line: None,
+        });
+    }
+    Ok(WholeRows {
+        len: whole,
+        cut_line: Some(lines + 1),
+    })
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> PlotError {
@@ -318,8 +451,8 @@ fn index(rec: &csv::StringRecord, col: usize, name: &str) -> Result<usize, Strin
         .map_err(|_| format!("`{name}` is not a non-negative integer: {s:?}"))
 }
 
-fn read_instances(path: &Path) -> Result<Vec<Instance>, PlotError> {
-    let mut t = Table::open(path)?;
+fn read_instances(path: &Path, warnings: &mut Vec<String>) -> Result<Vec<Instance>, PlotError> {
+    let mut t = Table::open(path, warnings)?;
     let (ci, cs, cr, cl) = (
         t.need("instance")?,
         t.need("seed")?,
@@ -343,22 +476,32 @@ fn read_instances(path: &Path) -> Result<Vec<Instance>, PlotError> {
         out.push(inst);
         Ok(())
     })?;
+    t.finish(warnings);
     Ok(out)
 }
 
-fn read_metrics(path: &Path, instances: &[Instance]) -> Result<Vec<MetricRow>, PlotError> {
-    let mut t = Table::open(path)?;
+fn read_metrics(
+    path: &Path,
+    instances: &[Instance],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<MetricRow>, PlotError> {
+    let mut t = Table::open(path, warnings)?;
+    // Every column the recorder writes must be there: a renamed or missing one is an error
+    // naming it, not a figure that silently lacks a curve.
+    for name in METRICS_COLUMNS {
+        t.need(name)?;
+    }
     let (ct, ci, cp) = (
         t.need("time_s")?,
         t.need("instance")?,
         t.need("projection")?,
     );
-    // A writer that does not measure something may leave its column out.
     let metric_cols: Vec<(Metric, usize)> = Metric::ALL
         .iter()
-        .filter_map(|&m| t.columns.get(m.column()).map(|&c| (m, c)))
-        .collect();
+        .map(|&m| t.need(m.column()).map(|c| (m, c)))
+        .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
+    let mut non_finite: Vec<&'static str> = Vec::new();
     t.for_each(|rec, _| {
         let instance = cell(rec, ci, "instance")?;
         if !instances.iter().any(|i| i.instance == instance) {
@@ -370,16 +513,24 @@ fn read_metrics(path: &Path, instances: &[Instance]) -> Result<Vec<MetricRow>, P
             cell(rec, cp, "projection")?,
         );
         for &(m, c) in &metric_cols {
-            row.set(m, number(rec, c, m.column())?);
+            let v = number(rec, c, m.column())?;
+            if v.is_nan() && !cell(rec, c, m.column())?.is_empty() {
+                non_finite.push(m.column());
+            }
+            row.set(m, v);
         }
         out.push(row);
         Ok(())
     })?;
+    for column in non_finite {
+        t.note_non_finite(column);
+    }
+    t.finish(warnings);
     Ok(out)
 }
 
-fn read_traces(path: &Path) -> Result<Vec<TraceRow>, PlotError> {
-    let mut t = Table::open(path)?;
+fn read_traces(path: &Path, warnings: &mut Vec<String>) -> Result<Vec<TraceRow>, PlotError> {
+    let mut t = Table::open(path, warnings)?;
     let (ct, ci, cs, cv) = (
         t.need("time_s")?,
         t.need("instance")?,
@@ -396,11 +547,12 @@ fn read_traces(path: &Path) -> Result<Vec<TraceRow>, PlotError> {
         });
         Ok(())
     })?;
+    t.finish(warnings);
     Ok(out)
 }
 
-fn read_weights(path: &Path) -> Result<Vec<WeightEntry>, PlotError> {
-    let mut t = Table::open(path)?;
+fn read_weights(path: &Path, warnings: &mut Vec<String>) -> Result<Vec<WeightEntry>, PlotError> {
+    let mut t = Table::open(path, warnings)?;
     let (cs, ci, cp, cr, cc, cv) = (
         t.need("stage")?,
         t.need("instance")?,
@@ -426,5 +578,6 @@ fn read_weights(path: &Path) -> Result<Vec<WeightEntry>, PlotError> {
         });
         Ok(())
     })?;
+    t.finish(warnings);
     Ok(out)
 }

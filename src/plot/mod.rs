@@ -142,9 +142,18 @@ pub fn load_run(run_dir: &Path) -> Result<RunData, PlotError> {
 /// `run_dir/figures/`, returning the paths written (in [`FIGURES`] order).
 /// Figures without data are skipped silently.
 pub fn plot_run(run_dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotError> {
+    plot_run_reporting(run_dir, formats).map(|(written, _)| written)
+}
+
+/// [`plot_run`], and the warnings about what was drawn around (a cut last row left out, NaN
+/// or infinite cells shown as gaps) for the caller to show.
+pub fn plot_run_reporting(
+    run_dir: &Path,
+    formats: Formats,
+) -> Result<(Vec<PathBuf>, Vec<String>), PlotError> {
     // An evolution directory has its own figures.
     if run_dir.join("generations.csv").is_file() && !run_dir.join("metrics.csv").exists() {
-        return plot_evolution(run_dir, formats);
+        return plot_evolution(run_dir, formats).map(|w| (w, Vec::new()));
     }
     let run = load_run(run_dir)?;
     let out_dir = run_dir.join("figures");
@@ -152,5 +161,5 @@ pub fn plot_run(run_dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotEr
     for (_, figure) in FIGURES {
         written.extend(figure(&run, &out_dir, formats)?);
     }
-    Ok(written)
+    Ok((written, run.warnings))
 }

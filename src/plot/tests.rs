@@ -981,3 +981,109 @@ fn traces_name_their_instance() {
     assert_eq!(fig.header.note, "instance kp-s1, seed 1");
     assert!(fig.grid.iter().all(|row| row.len() == 1));
 }
+
+#[test]
+fn a_cut_last_row_is_left_out_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_run(tmp.path(), 1.0);
+    let path = tmp.path().join("metrics.csv");
+    let whole = load_run(tmp.path()).unwrap();
+    assert!(whole.warnings.is_empty(), "{:?}", whole.warnings);
+    // Cut the file in the middle of its last row, as a full disk or a kill leaves it.
+    let text = fs::read_to_string(&path).unwrap();
+    let lines = text.lines().count();
+    let cut = text.trim_end().len() - 5;
+    fs::write(&path, &text[..cut]).unwrap();
+    let run = load_run(tmp.path()).unwrap();
+    assert_eq!(run.metrics.len(), whole.metrics.len() - 1);
+    assert!(
+        run.warnings.iter().any(|w| w.contains("metrics.csv")
+            && w.contains(&format!(":{lines}:"))
+            && w.contains("cut off")),
+        "{:?}",
+        run.warnings
+    );
+}
+
+#[test]
+fn a_header_only_table_is_an_error_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_run(tmp.path(), 1.0);
+    let path = tmp.path().join("metrics.csv");
+    let text = fs::read_to_string(&path).unwrap();
+    let header = text.lines().next().unwrap();
+    fs::write(&path, format!("{header}\n")).unwrap();
+    let msg = load_run(tmp.path()).unwrap_err().to_string();
+    assert!(
+        msg.contains("metrics.csv") && msg.contains("no rows"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_renamed_or_missing_column_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_run(tmp.path(), 1.0);
+    let path = tmp.path().join("metrics.csv");
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(&path, text.replacen("hebbian_signature", "hebbian", 1)).unwrap();
+    let msg = load_run(tmp.path()).unwrap_err().to_string();
+    assert!(
+        msg.contains("metrics.csv:1") && msg.contains("`hebbian_signature`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn non_finite_cells_are_gaps_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_run(tmp.path(), 1.0);
+    let path = tmp.path().join("metrics.csv");
+    let text = fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    for (i, bad) in [(2, "NaN"), (3, "inf")] {
+        let mut fields: Vec<String> = lines[i].split(',').map(String::from).collect();
+        fields[3] = bad.into(); // loss
+        lines[i] = fields.join(",");
+    }
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let run = load_run(tmp.path()).unwrap();
+    assert!(run.metrics[1].get(Metric::Loss).is_nan());
+    assert!(run.metrics[2].get(Metric::Loss).is_nan());
+    assert!(
+        run.warnings
+            .iter()
+            .any(|w| w.contains("2 cells of `loss`") && w.contains("gaps")),
+        "{:?}",
+        run.warnings
+    );
+}
+
+#[test]
+fn tables_a_hetsim_manifest_says_were_recorded_are_required() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_run(tmp.path(), 1.0);
+    // A manifest written by hetsim lists its circuits; this one recorded traces.
+    let circuit = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/circuits/teacher_fa.yaml"
+    ))
+    .unwrap()
+    .replace("record:", "record:\n  traces: 0.5 s");
+    let manifest = serde_json::json!({
+        "circuit": "two_layer", "rules": ["fa", "sgd"], "seeds": [1, 2],
+        "circuits": {"fa": circuit},
+    });
+    fs::write(tmp.path().join("manifest.json"), manifest.to_string()).unwrap();
+    assert!(load_run(tmp.path()).is_ok());
+    for table in ["traces.csv", "weights.csv"] {
+        small_run(tmp.path(), 1.0);
+        fs::write(tmp.path().join("manifest.json"), manifest.to_string()).unwrap();
+        fs::remove_file(tmp.path().join(table)).unwrap();
+        let err = load_run(tmp.path()).unwrap_err();
+        assert!(
+            matches!(&err, PlotError::MissingFile { path } if path.ends_with(table)),
+            "{table}: {err:?}"
+        );
+    }
+}

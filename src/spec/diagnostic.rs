@@ -7,6 +7,8 @@ use super::locate::{Locator, YamlPath};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// `line` 0 marks a diagnostic about something outside the file (a `--set` argument, an
+/// environment variable); `file` then names that origin, and no line or column is shown.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Diagnostic {
     pub file: PathBuf,
@@ -38,9 +40,37 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// A diagnostic about a setting that came from outside the file: `origin` is e.g.
+    /// `--set task.held_out=1e12` or `HETSIM_MEMORY_BUDGET`.
+    pub fn outside_file(
+        origin: &str,
+        path: YamlPath,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> Self {
+        Diagnostic {
+            file: PathBuf::from(origin),
+            line: 0,
+            column: 0,
+            path,
+            message: message.into(),
+            hint,
+        }
+    }
+
+    pub fn is_outside_file(&self) -> bool {
+        self.line == 0
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
+        if self.is_outside_file() {
+            write!(f, "{}: ", self.file.display())?;
+        } else {
+            write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
+        }
         if !self.path.0.is_empty() {
             write!(f, "`{}`: ", self.path)?;
         }

@@ -62,6 +62,9 @@ fn whole_file_error(path: &Path, message: String, hint: Option<String>) -> Diagn
 }
 
 /// Reads a circuit file, refusing missing, oversized, empty and non-text files with a reason.
+///
+/// The size limit is enforced on the bytes actually read, not on the file's metadata: a device
+/// (`/dev/zero`), a pipe or an endless stream reports no length, and must still stop at the limit.
 pub fn read_source(path: &Path) -> Result<SourceFile, Diagnostics> {
     let metadata = std::fs::metadata(path).map_err(|e| {
         whole_file_error(
@@ -77,21 +80,37 @@ pub fn read_source(path: &Path) -> Result<SourceFile, Diagnostics> {
             None,
         ));
     }
-    if metadata.len() > MAX_CIRCUIT_BYTES {
-        return Err(whole_file_error(
+    let too_large = |what: String| {
+        whole_file_error(
             path,
             format!(
-                "the file is {:.1} MB; circuit files are limited to {} MiB",
-                metadata.len() as f64 / 1e6,
+                "{what}; circuit files are limited to {} MiB",
                 MAX_CIRCUIT_BYTES / (1024 * 1024)
             ),
             Some("is this the right file? circuit files are small YAML documents".into()),
-        ));
+        )
+    };
+    if metadata.len() > MAX_CIRCUIT_BYTES {
+        return Err(too_large(format!(
+            "the file is {:.1} MB",
+            metadata.len() as f64 / 1e6
+        )));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| whole_file_error(path, format!("cannot read the file: {e}"), None))?;
+    let bytes = read_bounded(path, MAX_CIRCUIT_BYTES)
+        .map_err(|e| whole_file_error(path, format!("cannot read the file: {e}"), None))?
+        .ok_or_else(|| {
+            too_large(format!(
+                "more than {} MiB could be read from it (a device, a pipe or a stream?)",
+                MAX_CIRCUIT_BYTES / (1024 * 1024)
+            ))
+        })?;
+    source_from_bytes(path, &bytes)
+}
+
+/// Checks the bytes of a circuit file (text, not empty) and indexes them; `path` labels errors.
+pub fn source_from_bytes(path: &Path, bytes: &[u8]) -> Result<SourceFile, Diagnostics> {
     // A byte-order mark is legal at the start of UTF-8 text but is not part of the YAML.
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     // Report the first sign of binary data, whether a NUL byte or a byte sequence that is not
     // UTF-8, at the line and column where it occurs.
     let utf8_end = match std::str::from_utf8(bytes) {
@@ -121,6 +140,16 @@ pub fn read_source(path: &Path) -> Result<SourceFile, Diagnostics> {
     Ok(SourceFile::from_text(path, text))
 }
 
+/// Reads at most `limit` bytes of a file; `Ok(None)` when there is more than that. Reading stops
+/// one byte past the limit, so memory stays bounded whatever the file is.
+pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 fn binary_error(path: &Path, valid_prefix: &[u8]) -> Diagnostics {
     let line = valid_prefix.iter().filter(|&&b| b == b'\n').count() + 1;
     let last_line = match valid_prefix.iter().rposition(|&b| b == b'\n') {
@@ -142,6 +171,11 @@ fn binary_error(path: &Path, valid_prefix: &[u8]) -> Diagnostics {
 fn yaml_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
+    // A circuit file has at most a few thousand YAML events; the parser's default allows a
+    // million replayed through aliases, which an alias bomb spends in seconds. (Found by the
+    // fuzz target: a nested-alias document took more than 10 s under its instrumentation.)
+    options.alias_limits.max_total_replayed_events = 20_000;
+    options.alias_limits.max_replay_stack_depth = 16;
     options
 }
 
@@ -229,9 +263,18 @@ fn yaml_error_diagnostic(source: &SourceFile, error: &serde_saphyr::Error) -> Di
             });
             format!("duplicate key `{key}`")
         }
+        E::InvalidScalar { .. } if is_size(&path) => {
+            let found = scalar_at(&source.text, line, column);
+            format!("{SIZE_RULE}, found `{found}`")
+        }
         E::InvalidScalar { ty, .. } => {
             let found = scalar_at(&source.text, line, column);
             format!("expected {}, found `{found}`", describe_type(ty))
+        }
+        E::SerdeInvalidType { unexpected, .. } | E::SerdeInvalidValue { unexpected, .. }
+            if is_size(&path) =>
+        {
+            format!("{SIZE_RULE}, found {unexpected}")
         }
         E::SerdeInvalidType {
             unexpected,
@@ -320,6 +363,14 @@ fn yaml_error_diagnostic(source: &SourceFile, error: &serde_saphyr::Error) -> Di
         message,
         hint,
     }
+}
+
+/// How a population size is described in every message about it, whether the parser or the
+/// checks find the problem (`size: -3` and `size: 0` read alike).
+pub const SIZE_RULE: &str = "size must be a whole number ≥ 1";
+
+fn is_size(path: &YamlPath) -> bool {
+    matches!(path.0.as_slice(), [Seg::Key(p), _, Seg::Key(k)] if p == "populations" && k == "size")
 }
 
 /// Whether only comments, blank lines and `---` precede `line`:`column`: the error is about the
@@ -555,9 +606,31 @@ pub fn to_yaml(spec: &CircuitSpec) -> String {
     serde_saphyr::to_string(spec).unwrap_or_else(|e| format!("# could not write YAML: {e}\n"))
 }
 
+/// Keys whose values are names or other text: a `--set` value for them is the text as given,
+/// even where YAML would read it as a boolean or a number (`--set name=y`, `--set name=1e3`).
+const TEXT_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "path",
+    "from",
+    "to",
+    "tied",
+    "stands_for",
+    "gain_from",
+    "plastic",
+    "modulator",
+    "output",
+    "kind",
+    "role",
+    "activation",
+    "method",
+];
+
 /// Applies `path=value` overrides (`--set learning.tau_w="5 s"`) to a spec. The value is read
 /// as YAML, so numbers, strings with units and small maps all work; the result is checked
-/// against the schema like the file itself.
+/// against the schema like the file itself. A value for a text field (a name, a path, a time
+/// with its unit) stays text. The returned spec remembers the overrides, so that later checks
+/// report their problems against the `--set` argument.
 pub fn apply_overrides(
     spec: &CircuitSpec,
     overrides: &[(String, String)],
@@ -566,16 +639,100 @@ pub fn apply_overrides(
         return Ok(spec.clone());
     }
     let mut tree = serde_json::to_value(spec).map_err(|e| e.to_string())?;
-    for (path, value_text) in overrides {
-        let value: serde_json::Value = serde_saphyr::from_str(value_text).map_err(|e| {
+    let mut applied = spec.overrides.clone();
+    // The first override after which the tree no longer reads as a spec: the one to blame if
+    // the end result does not read either (a later override may complete an earlier one).
+    let mut first_broken: Option<usize> = None;
+    for (i, (path, value_text)) in overrides.iter().enumerate() {
+        let argument = format!("{path}={value_text}");
+        let parsed = parse_path(path).map_err(|e| format!("--set {argument}: {e}"))?;
+        let mut value: serde_json::Value = serde_saphyr::from_str(value_text).map_err(|e| {
             format!(
-                "--set {path}={value_text}: cannot read the value: {}",
+                "--set {argument}: cannot read the value: {}",
                 clean_message(&e.to_string())
             )
         })?;
-        set_path(&mut tree, path, value).map_err(|e| format!("--set {path}={value_text}: {e}"))?;
+        let scalar = !(value.is_object() || value.is_array() || value.is_string());
+        if scalar && (is_text_at(&tree, &parsed) || is_text_key(&parsed)) {
+            value = serde_json::Value::String(value_text.clone());
+        }
+        set_path(&mut tree, path, value).map_err(|e| format!("--set {argument}: {e}"))?;
+        applied.retain(|o| o.path != parsed);
+        applied.push(Override {
+            path: parsed,
+            argument,
+        });
+        if first_broken.is_none() && serde_json::from_value::<CircuitSpec>(tree.clone()).is_err() {
+            first_broken = Some(i);
+        }
     }
-    serde_json::from_value(tree).map_err(|e| format!("--set: {e}"))
+    let mut out: CircuitSpec = serde_json::from_value(tree).map_err(|e| {
+        let (path, value) = &overrides[first_broken.unwrap_or(overrides.len() - 1)];
+        format!("--set {path}={value}: {}", plain_json_error(&e.to_string()))
+    })?;
+    out.overrides = applied;
+    Ok(out)
+}
+
+/// Whether the current value at `path` is text (the key exists and holds a string).
+fn is_text_at(tree: &serde_json::Value, path: &YamlPath) -> bool {
+    let mut node = tree;
+    for seg in &path.0 {
+        node = match (seg, node) {
+            (Seg::Key(k), serde_json::Value::Object(map)) => match map.get(k) {
+                Some(n) => n,
+                None => return false,
+            },
+            (Seg::Index(i), serde_json::Value::Array(list)) => match list.get(*i) {
+                Some(n) => n,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    node.is_string()
+}
+
+fn is_text_key(path: &YamlPath) -> bool {
+    matches!(path.0.last(), Some(Seg::Key(k)) if TEXT_KEYS.contains(&k.as_str()))
+}
+
+/// serde_json's words for a value that does not fit the schema, in the file format's words.
+fn plain_json_error(message: &str) -> String {
+    let message = message
+        .replace("usize", "a whole number ≥ 0")
+        .replace("u64", "a whole number ≥ 0")
+        .replace("f64", "a number")
+        .replace("unknown field", "unknown key")
+        .replace("missing field", "missing required key");
+    match message.split_once(", expected one of") {
+        Some((head, tail)) => format!("{head}; valid keys:{tail}"),
+        None => message,
+    }
+}
+
+/// The `--set` argument behind a diagnostic's setting, if one set it (or a mapping above it).
+pub fn override_for<'a>(spec: &'a CircuitSpec, path: &YamlPath) -> Option<&'a Override> {
+    spec.overrides
+        .iter()
+        .filter(|o| path.0.starts_with(&o.path.0))
+        .max_by_key(|o| o.path.0.len())
+}
+
+/// Moves diagnostics about settings that came from `--set` onto those arguments.
+pub fn relocate_overridden(spec: &CircuitSpec, diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diagnostics
+        .into_iter()
+        .map(|d| match override_for(spec, &d.path) {
+            Some(o) if !d.is_outside_file() => Diagnostic::outside_file(
+                &format!("--set {}", o.argument),
+                d.path,
+                d.message,
+                d.hint,
+            ),
+            _ => d,
+        })
+        .collect()
 }
 
 /// Parses `a.b[2].c` into segments.

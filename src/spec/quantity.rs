@@ -44,8 +44,14 @@ impl Time {
     /// Parses `"<number> <unit>"` (the space is optional).
     pub fn parse(text: &str) -> Result<Time, String> {
         let trimmed = text.trim();
+        // The unit is the trailing run of letters, so that a number in scientific notation
+        // (`2e0 s`, `1e-3 s`) keeps its `e`.
         let split = trimmed
-            .find(|c: char| c.is_alphabetic() || c == 'µ')
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_alphabetic() || *c == 'µ')
+            .last()
+            .map(|(i, _)| i)
             .ok_or_else(|| {
                 format!(
                     "time `{trimmed}` has no unit: add one, e.g. `{trimmed} ms` or `{trimmed} s`"
@@ -93,12 +99,18 @@ impl fmt::Display for Time {
         } else {
             ("us", 1e-6)
         };
-        let text = format!("{}", round_sig(s / scale));
-        if Time::parse(&format!("{text} {unit}")).map(|t| t.seconds) == Ok(s) {
+        let value = round_sig(s / scale);
+        let text = format!("{value}");
+        if value >= 1e-3 && Time::parse(&format!("{text} {unit}")).map(|t| t.seconds) == Ok(s) {
             return write!(f, "{text} {unit}");
         }
-        // Fall back to exact seconds when no unit gives an exact short form.
-        write!(f, "{s} s")
+        // Fall back to exact seconds when no unit gives an exact short form; far from the
+        // usual range, in scientific notation (`1e-15 s`), which parses back.
+        if (1e-3..1e6).contains(&s) {
+            write!(f, "{s} s")
+        } else {
+            write!(f, "{s:e} s")
+        }
     }
 }
 
@@ -152,6 +164,14 @@ mod tests {
         assert_eq!(Time::parse("10 min").unwrap().seconds(), 600.0);
         assert_eq!(Time::parse("50ms").unwrap().seconds(), 0.05);
         assert_eq!(Time::parse("3 us").unwrap().seconds(), 3e-6);
+    }
+
+    #[test]
+    fn parses_scientific_notation() {
+        assert_eq!(Time::parse("2e0 s").unwrap().seconds(), 2.0);
+        assert_eq!(Time::parse("1e-3 s").unwrap().seconds(), 1e-3);
+        assert_eq!(Time::parse("5E2ms").unwrap().seconds(), 0.5);
+        assert!(Time::parse("1e3").unwrap_err().contains("no unit"));
     }
 
     #[test]

@@ -29,6 +29,19 @@ pub struct CircuitSpec {
     pub learning: Option<LearningSpec>,
     #[serde(default)]
     pub record: RecordSpec,
+    /// The `--set` arguments that changed this spec, so that a problem with a value that came
+    /// from the command line is reported against that argument, not against a line of the file.
+    /// Not part of the file format.
+    #[serde(skip)]
+    pub overrides: Vec<Override>,
+}
+
+/// One `--set PATH=VALUE` applied to a spec.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Override {
+    pub path: super::locate::YamlPath,
+    /// The argument as given, `task.held_out=1000`.
+    pub argument: String,
 }
 
 /// Integration settings.

@@ -53,6 +53,7 @@
 //! target columns must equal `n_targets` and they are used as they are.
 
 mod table;
+pub use table::MAX_CSV_BYTES;
 #[cfg(test)]
 mod tests;
 
@@ -166,6 +167,8 @@ pub enum TaskError {
     },
     #[error("cannot read CSV file {}: {source}", path.display())]
     CsvRead { path: PathBuf, source: csv::Error },
+    #[error("more than {} MiB could be read from CSV file {} (the limit for a data set; is it a device, a pipe or a stream?)", limit / (1024 * 1024), path.display())]
+    CsvTooLarge { path: PathBuf, limit: u64 },
     #[error("CSV file {} is empty (it needs a header row)", path.display())]
     CsvEmpty { path: PathBuf },
     #[error("CSV file {} has no data rows", path.display())]

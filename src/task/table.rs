@@ -115,13 +115,69 @@ pub(crate) fn read_table<R: Read>(
     })
 }
 
-/// Opens a user CSV file (with a header row) and reads it.
+/// The largest CSV file a task reads, in bytes. A data set for a circuit of this simulator is
+/// at most tens of MB (MNIST as CSV is about 110 MB); the limit keeps a wrong path (a device, a
+/// pipe, an endless stream) from filling memory.
+pub const MAX_CSV_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A reader that fails once more than `limit` bytes have been read from it, so that parsing an
+/// endless source stops with a clear reason instead of growing memory without bound.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+    exceeded: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            // One byte more than the limit tells an over-long source from one of exactly the
+            // limit's length.
+            let mut probe = [0u8; 1];
+            if self.inner.read(&mut probe)? == 0 {
+                return Ok(0);
+            }
+            self.exceeded.set(true);
+            return Err(std::io::Error::other("size limit exceeded"));
+        }
+        let want = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Opens a user CSV file (with a header row) and reads it, at most [`MAX_CSV_BYTES`] of it.
 pub(crate) fn read_csv_file(path: &Path) -> Result<Table, TaskError> {
+    read_csv_file_limited(path, MAX_CSV_BYTES)
+}
+
+pub(crate) fn read_csv_file_limited(path: &Path, limit: u64) -> Result<Table, TaskError> {
     let file = std::fs::File::open(path).map_err(|source| TaskError::CsvOpen {
         path: path.to_path_buf(),
         source,
     })?;
-    read_table(std::io::BufReader::new(file), path, true)
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(TaskError::CsvOpen {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("it is a directory"),
+        });
+    }
+    let exceeded = std::rc::Rc::new(std::cell::Cell::new(false));
+    let bounded = Bounded {
+        inner: std::io::BufReader::new(file),
+        left: limit,
+        exceeded: exceeded.clone(),
+    };
+    let result = read_table(bounded, path, true);
+    // Whatever the parser made of the truncated input, the reason is the size.
+    if exceeded.get() {
+        return Err(TaskError::CsvTooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    result
 }
 
 /// The 8×8 digits data shipped with the crate (gzip-compressed CSV, no

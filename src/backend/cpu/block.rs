@@ -4,12 +4,13 @@
 //! 1. the task sets the input and target populations for t;
 //! 2. instantaneous populations are evaluated in the plan's order (u = input, z = φ(u));
 //! 3. rate populations' inputs are summed (bias + Σ sign·W·r, times the φ' gain if any);
-//! 4. window accumulators (loss, backprop reference, Hebbian terms) read these rates;
-//! 5. every motif updates its weights from the same rates (decay exact under exponential Euler);
-//! 6. rate populations integrate their input; tied matrices copy their partner's transpose;
-//! 7. delayed projections push the presynaptic rates into their ring buffers.
+//! 4. delayed projections push this step's presynaptic rates into their ring buffers (before
+//!    any rate moves, so that a d-step delay lags exactly d steps whatever the source);
+//! 5. window accumulators (loss, backprop reference, Hebbian terms) read these rates;
+//! 6. every motif updates its weights from the same rates (decay exact under exponential Euler);
+//! 7. rate populations integrate their input; tied matrices copy their partner's transpose.
 //!
-//! RK4 evaluates steps 1–3 and 5 as a vector field at four stages with the stimulus held over
+//! RK4 evaluates steps 1–3 and 6 as a vector field at four stages with the stimulus held over
 //! the step; its window accumulators use the first stage.
 
 // Lane loops index several arrays by the same lane on purpose: that is the shape the
@@ -689,6 +690,10 @@ impl<T: Real, const L: usize> Block<T, L> {
         let plan = &s.plan;
         self.set_stimulus(s);
         self.evaluate(s);
+        // The delay buffers take every rate as it is during this step, before the rate
+        // populations integrate: a leaky source pushed after its update would be one step
+        // ahead, and a d-step delay would lag only d − 1 steps.
+        self.push_rings(s);
         self.accumulate(s);
         if self.fused.iter().any(|f| *f) {
             self.prepare_next_input(s);
@@ -725,7 +730,6 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
         }
         self.copy_tied(s);
-        self.push_rings(s);
         self.step += 1;
     }
 
@@ -1131,6 +1135,9 @@ impl<T: Real, const L: usize> Block<T, L> {
         for stage in 0..4 {
             self.derivatives(s, &mut du, &mut dw);
             if stage == 0 {
+                // The rates as they are during this step, before any stage moves them (the
+                // delayed rates read in later stages come from earlier steps' slots).
+                self.push_rings(s);
                 self.accumulate(s);
                 self.accumulate_rule_rk4(s, &dw);
             }
@@ -1204,7 +1211,6 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
         self.refresh_dynamic_rates(s, &dynamic);
         self.copy_tied(s);
-        self.push_rings(s);
         self.rk_du = du;
         self.rk_dw = dw;
         self.rk_su = su;
@@ -1321,6 +1327,13 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
         for bias in self.bias.iter_mut() {
             bias[lane] = T::zero();
+        }
+        // Nor does noise drive it: a frozen instance stays exactly at zero.
+        for scale in self.noise_scale.iter_mut() {
+            scale[lane] = T::zero();
+        }
+        for scale in self.wnoise_scale.iter_mut() {
+            scale[lane] = T::zero();
         }
     }
 }

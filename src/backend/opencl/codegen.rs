@@ -350,6 +350,20 @@ impl Ens<'_> {
             }
         }
 
+        // 7. Ring buffers take the presynaptic rates as they are during this step, before the
+        // rate populations integrate (pushed after, a leaky source would be one step ahead and
+        // a d-step delay would lag d − 1 steps). Reads of this step use other slots.
+        for (q, proj) in plan.projections.iter().enumerate() {
+            let Some(ring) = m.ring_off[q] else { continue };
+            let len = m.ring_len[q];
+            self.line(format!(
+                "{{ const ulong slot = (n % {len}ul) * {}u; for (uint j = 0; j < {}u; j++) STV({}, s, ({ring}u + slot + j) * EV); }}",
+                proj.cols,
+                proj.cols,
+                self.z(proj.from, "j")
+            ));
+        }
+
         // 4. Window accumulators.
         self.accumulate();
 
@@ -400,18 +414,6 @@ impl Ens<'_> {
                 src.rows,
                 m.w_off[t],
                 src.cols
-            ));
-        }
-
-        // 7. Ring buffers take the presynaptic rates.
-        for (q, proj) in plan.projections.iter().enumerate() {
-            let Some(ring) = m.ring_off[q] else { continue };
-            let len = m.ring_len[q];
-            self.line(format!(
-                "{{ const ulong slot = (n % {len}ul) * {}u; for (uint j = 0; j < {}u; j++) STV({}, s, ({ring}u + slot + j) * EV); }}",
-                proj.cols,
-                proj.cols,
-                self.z(proj.from, "j")
             ));
         }
     }

@@ -876,15 +876,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
         }
         write(&self.queue, &mut self.bufs.w, &w)?;
         write(&self.queue, &mut self.bufs.s, &s)?;
-        // Zero signs and biases keep it silent and finite; a zero rate stops its learning.
-        let rows = m
-            .sign
-            .iter()
-            .chain(&m.bias)
-            .chain(&m.rate_w)
-            .copied()
-            .chain(m.wnoise.iter().flatten().copied());
-        for row in rows {
+        for row in m.freeze_rows() {
             self.params[row * e_pad + instance] = 0.0;
         }
         let p: Vec<R> = self.params.iter().map(|x| R::of(*x)).collect();

@@ -146,6 +146,20 @@ pub(crate) struct Model {
 }
 
 impl Model {
+    /// The parameter rows that freezing an instance sets to zero for it: signs and biases keep
+    /// it silent and finite, a zero weight rate stops its learning, and zero noise scales keep
+    /// population and weight noise from driving it.
+    pub fn freeze_rows(&self) -> Vec<usize> {
+        self.sign
+            .iter()
+            .chain(&self.bias)
+            .chain(&self.rate_w)
+            .copied()
+            .chain(self.wnoise.iter().flatten().copied())
+            .chain(self.noise.iter().flatten().copied())
+            .collect()
+    }
+
     /// `short_row`: rows shorter than this (and matrices at least twice as tall) are stored
     /// transposed; 0 stores every matrix as `[post][pre]`.
     pub fn new(

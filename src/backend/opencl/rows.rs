@@ -391,6 +391,7 @@ impl Rows<'_> {
             let a = act_name(pp.activation);
             let leak = self.p(m.leak[p]);
             let (u_now, u_next, z_next) = (self.up(p, "n"), self.up(p, "n1"), self.zp(p, "n1"));
+            let z_now = self.zp(p, "n");
             let rings: Vec<(usize, usize, usize)> = plan
                 .projections
                 .iter()
@@ -413,10 +414,14 @@ impl Rows<'_> {
                     u.st("un", &u_next),
                     u.st("zn", &z_next)
                 ));
+                // The ring takes the rate of step n, not the new one: pushed after its update,
+                // a leaky source would be one step ahead and a d-step delay would lag d − 1.
                 for (ring, len, cols) in &rings {
                     c.push_str(&format!(
-                        "    {};\n",
-                        u.st("zn", &format!("S + {ring}u + (n % {len}ul) * {cols}u"))
+                        "    {{ const {} zo = {}; {}; }}\n",
+                        u.ty,
+                        u.ld(&z_now),
+                        u.st("zo", &format!("S + {ring}u + (n % {len}ul) * {cols}u"))
                     ));
                 }
                 c

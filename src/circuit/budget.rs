@@ -1,0 +1,486 @@
+//! What a run of a checked circuit will cost, estimated before anything is allocated, and the
+//! refusal of what exceeds the machine.
+//!
+//! A mistyped number in a circuit file (a `delay` of days, a `held_out` of 10¹², a `dt` of a
+//! femtosecond) is valid YAML and a valid circuit, but the run would ask for terabytes or never
+//! end. This module estimates, from the checked circuit alone, the memory a run holds per
+//! instance and the number of integration steps, and refuses with a located diagnostic what
+//! exceeds the budget — already in `hetsim validate`, with exit 2, instead of an abort in `run`.
+//!
+//! **The budget.** By default half of the machine's physical memory (`MemTotal` in
+//! `/proc/meminfo`, lowered to the cgroup limit `memory.max` where one is set), or
+//! [`FALLBACK_BUDGET_BYTES`] where neither can be read. Half, because the estimate is honest only
+//! to about a factor of two and the rest of the machine (the OS, the recorder's buffers, other
+//! jobs) needs the other half. The environment variable `HETSIM_MEMORY_BUDGET` (`8GiB`, `500MB`,
+//! a plain number of bytes) replaces the default, and a command-line option may replace both
+//! through [`set_budget_override`].
+//!
+//! **The estimate** follows what the plan (`plan`) and the backends allocate per instance: the
+//! initial weights and the backend's weights, window accumulators and RK4 stages (sixteen
+//! numbers per plastic synapse and five per fixed one, counting the recorder's snapshots and
+//! the measurements' copies, as measured with every measurement on), one
+//! ring buffer of `delay steps + 1` presynaptic rate vectors per delayed projection, the held-out
+//! inputs and targets and the activities of every population over the held-out set, and a data
+//! set's rows. Everything is counted in f64 (8 bytes); the f32 backends need less.
+//!
+//! **Steps.** A run of more than [`MAX_STEPS`] steps is refused: even the smallest circuit takes
+//! days for that many, so a step count that large is a mistyped `dt` or `duration` (and a count
+//! past 2⁶⁴ would never end at all).
+
+use super::{Circuit, OutputPath, Population, Projection};
+use crate::spec::{CircuitSpec, Diagnostic, Diagnostics, SourceFile, TaskKindName, YamlPath};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The budget where the machine's memory cannot be read (not Linux, no /proc).
+pub const FALLBACK_BUDGET_BYTES: u64 = 4 << 30;
+
+/// The fraction of physical memory a run may plan to use.
+pub const MACHINE_FRACTION: f64 = 0.5;
+
+/// The environment variable that sets the budget.
+pub const BUDGET_ENV: &str = "HETSIM_MEMORY_BUDGET";
+
+/// The most integration steps a run may have: 10¹¹ steps take more than a day even for the
+/// smallest circuit at 10⁸ steps per second.
+pub const MAX_STEPS: f64 = 1e11;
+
+/// Bytes of one stored number (the estimate counts f64 throughout).
+const REAL: f64 = 8.0;
+
+/// The memory a run may plan to use, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryBudget {
+    pub bytes: u64,
+}
+
+/// 0 = no override.
+static OVERRIDE: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the budget for the rest of the process, above the environment variable and the
+/// machine's default (for a command-line option). `None` removes an earlier override.
+pub fn set_budget_override(budget: Option<MemoryBudget>) {
+    OVERRIDE.store(budget.map_or(0, |b| b.bytes.max(1)), Ordering::Relaxed);
+}
+
+/// Where a budget came from, for messages.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BudgetSource {
+    Override,
+    Environment(String),
+    Machine { physical: u64 },
+    Fallback,
+}
+
+impl MemoryBudget {
+    /// The budget in force: the override, else `HETSIM_MEMORY_BUDGET`, else half the machine.
+    /// An unreadable environment variable is an error naming it.
+    pub fn from_env_or_machine() -> Result<MemoryBudget, String> {
+        Self::resolve().map(|(b, _)| b)
+    }
+
+    /// The budget in force and where it came from.
+    pub fn resolve() -> Result<(MemoryBudget, BudgetSource), String> {
+        let o = OVERRIDE.load(Ordering::Relaxed);
+        if o > 0 {
+            return Ok((MemoryBudget { bytes: o }, BudgetSource::Override));
+        }
+        if let Ok(text) = std::env::var(BUDGET_ENV) {
+            let b = MemoryBudget::parse(&text).map_err(|e| format!("{BUDGET_ENV}={text}: {e}"))?;
+            return Ok((b, BudgetSource::Environment(text)));
+        }
+        Ok(match physical_memory() {
+            Some(physical) => (
+                MemoryBudget {
+                    bytes: (physical as f64 * MACHINE_FRACTION) as u64,
+                },
+                BudgetSource::Machine { physical },
+            ),
+            None => (
+                MemoryBudget {
+                    bytes: FALLBACK_BUDGET_BYTES,
+                },
+                BudgetSource::Fallback,
+            ),
+        })
+    }
+
+    /// Parses `8GiB`, `500MB`, `1.5 G`, `2048` (bytes). `k`, `M`, `G`, `T` alone are binary
+    /// (as in `ulimit` and container limits); `kB`, `MB`, `GB`, `TB` are decimal.
+    pub fn parse(text: &str) -> Result<MemoryBudget, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        let value: f64 = number
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{t}` is not a size: write e.g. `8GiB` or `500MB`"))?;
+        let scale = match unit.trim() {
+            "" | "B" => 1.0,
+            "kB" | "KB" => 1e3,
+            "MB" => 1e6,
+            "GB" => 1e9,
+            "TB" => 1e12,
+            "k" | "K" | "KiB" => 1024.0,
+            "M" | "MiB" => 1024f64.powi(2),
+            "G" | "GiB" => 1024f64.powi(3),
+            "T" | "TiB" => 1024f64.powi(4),
+            other => {
+                return Err(format!(
+                    "unknown unit `{other}` (use B, kB, MB, GB, TB, KiB, MiB, GiB or TiB)"
+                ));
+            }
+        };
+        let bytes = value * scale;
+        if !(bytes.is_finite() && bytes >= 1.0) {
+            return Err(format!("`{t}` is not a positive size"));
+        }
+        Ok(MemoryBudget {
+            bytes: bytes.min(u64::MAX as f64) as u64,
+        })
+    }
+}
+
+impl std::fmt::Display for MemoryBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&human_bytes(self.bytes as f64))
+    }
+}
+
+fn describe(source: &BudgetSource) -> String {
+    match source {
+        BudgetSource::Override => "set on the command line".into(),
+        BudgetSource::Environment(text) => format!("{BUDGET_ENV}={text}"),
+        BudgetSource::Machine { physical } => format!(
+            "{:.0}% of the machine's {}",
+            MACHINE_FRACTION * 100.0,
+            human_bytes(*physical as f64)
+        ),
+        BudgetSource::Fallback => "the default where physical memory cannot be read".into(),
+    }
+}
+
+const RAISE_HINT: &str = "raise the budget with `HETSIM_MEMORY_BUDGET=64GiB` (or `--memory-budget 64GiB`) if the machine has the memory";
+
+/// Physical memory in bytes: `MemTotal`, or the cgroup v2 limit when that is lower.
+fn physical_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let total_kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    let total = total_kib.saturating_mul(1024);
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    Some(cgroup.map_or(total, |c| c.min(total)))
+}
+
+/// `1.5 GiB`, `300 MiB`, `12 KiB`, `800 B`.
+pub fn human_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == UNITS.len() - 1 && value >= 1024.0 {
+        return format!("{bytes:.1e} B");
+    }
+    if unit == 0 {
+        format!("{value:.0} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// One part of a run's memory, located at the setting that sizes it.
+#[derive(Clone, Debug)]
+pub struct Part {
+    pub path: YamlPath,
+    pub what: String,
+    pub bytes: f64,
+}
+
+/// The pieces of a circuit the estimate reads; available inside the checks before a
+/// [`Circuit`] exists.
+pub(crate) struct View<'a> {
+    pub spec: &'a CircuitSpec,
+    pub populations: &'a [Population],
+    pub projections: &'a [Projection],
+    pub output: Option<&'a OutputPath>,
+    /// The folder a relative CSV path is read from.
+    pub base_dir: &'a std::path::Path,
+}
+
+impl<'a> View<'a> {
+    pub fn of(c: &'a Circuit) -> Self {
+        View {
+            spec: &c.spec,
+            populations: &c.populations,
+            projections: &c.projections,
+            output: c.output.as_ref(),
+            base_dir: &c.source_dir,
+        }
+    }
+}
+
+/// The memory of one instance of a run, part by part (f64 bytes, never overflowing).
+pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
+    let dt = v.spec.time.dt.seconds();
+    let steps_of = |seconds: f64| (seconds / dt).round();
+    let error_delay = steps_of(v.spec.task.stimulus.error_delay.seconds());
+    let size = |i: usize| v.populations[i].size as f64;
+    let mut parts = Vec::new();
+    for p in v.projections {
+        let synapses = size(p.from) * size(p.to);
+        // Initial weights in the plan, the backend's weights, snapshots and the measurements'
+        // matrix copies; plastic projections add the window accumulators (ΔW_rule, backprop
+        // reference, Hebbian terms) and RK4 stages. Measured: a 2000 × 2000 plastic matrix
+        // (kp, every measurement) peaks at about 180 bytes per synapse in one instance.
+        let copies = if p.motif.is_some() { 16.0 } else { 5.0 };
+        parts.push(Part {
+            path: YamlPath::of(&["projections", &p.name]),
+            what: format!("the weights of `{}` ({synapses:.0} synapses)", p.name),
+            bytes: synapses * copies * REAL,
+        });
+        let into_output_error = v
+            .output
+            .is_some_and(|o| p.to == o.error && (p.from == o.output || p.from == o.target));
+        let own = steps_of(p.delay_s);
+        let extra = if into_output_error { error_delay } else { 0.0 };
+        let delay = own + extra;
+        if delay > 0.0 {
+            let path = if extra > own {
+                YamlPath::of(&["task", "stimulus", "error_delay"])
+            } else {
+                YamlPath::of(&["projections", &p.name, "delay"])
+            };
+            parts.push(Part {
+                path,
+                what: format!(
+                    "the delay buffer of `{}` ({delay:.0} steps of {} rates)",
+                    p.name, v.populations[p.from].size
+                ),
+                bytes: (delay + 1.0) * size(p.from) * REAL,
+            });
+        }
+    }
+    // Population state (u, z, input, scratch, RK4 stages): a handful of vectors each.
+    let units: f64 = v.populations.iter().map(|p| p.size as f64).sum();
+    parts.push(Part {
+        path: YamlPath::of(&["populations"]),
+        what: format!("the state of {units:.0} units"),
+        bytes: units * 12.0 * REAL,
+    });
+    // The held-out set (inputs and targets) and every population's activity over it.
+    let t = &v.spec.task;
+    let rows = dataset_rows(v);
+    let held_out = match rows {
+        Some(r) => (t.held_out as f64).min(r),
+        None => t.held_out as f64,
+    };
+    parts.push(Part {
+        path: YamlPath::of(&["task", "held_out"]),
+        what: format!("the held-out set ({held_out:.0} samples over {units:.0} units)"),
+        bytes: held_out * units * 2.0 * REAL,
+    });
+    // A data set is read once per instance: the parsed table and its inputs and targets.
+    if let Some(rows) = rows {
+        let width = task_width(v);
+        parts.push(Part {
+            path: YamlPath::of(&["task", "path"]),
+            what: format!("the data set ({rows:.0} rows)"),
+            bytes: rows * width * 2.0 * REAL,
+        });
+    }
+    // The task's teacher: hidden × (inputs + targets) for the tanh teacher, targets × inputs
+    // (or classes × inputs) otherwise.
+    let inputs = v
+        .populations
+        .iter()
+        .find(|p| p.role == crate::spec::Role::Input)
+        .map_or(0.0, |p| p.size as f64);
+    let targets = v
+        .populations
+        .iter()
+        .find(|p| p.role == crate::spec::Role::Target)
+        .map_or(1.0, |p| p.size as f64);
+    let teacher = match t.kind {
+        TaskKindName::TanhTeacher => t.hidden.unwrap_or(50) as f64 * (inputs + targets),
+        TaskKindName::GaussianMixture => t.classes.map_or(targets, |c| c as f64) * inputs,
+        TaskKindName::LinearTeacher => targets * inputs,
+        _ => 0.0,
+    };
+    if teacher > 0.0 {
+        parts.push(Part {
+            path: YamlPath::of(&["task"]),
+            what: "the task's teacher".into(),
+            bytes: teacher * REAL,
+        });
+    }
+    parts
+}
+
+/// Rows of the task's data set, when it has one (the CSV's size is estimated from the file's
+/// length: a number and its comma take at least two bytes).
+fn dataset_rows(v: &View) -> Option<f64> {
+    match v.spec.task.kind {
+        TaskKindName::Digits => Some(1797.0),
+        TaskKindName::Csv => {
+            let path = v.spec.task.path.as_ref()?;
+            let len = std::fs::metadata(v.base_dir.join(path))
+                .ok()
+                .filter(|m| m.is_file())
+                .map_or(0, |m| m.len())
+                .min(crate::task::MAX_CSV_BYTES);
+            Some((len as f64 / (2.0 * task_width(v))).max(1.0))
+        }
+        _ => None,
+    }
+}
+
+fn task_width(v: &View) -> f64 {
+    match v.spec.task.kind {
+        TaskKindName::Digits => 74.0,
+        _ => v
+            .populations
+            .iter()
+            .filter(|p| p.role.is_driven())
+            .map(|p| p.size as f64)
+            .sum::<f64>()
+            .max(1.0),
+    }
+}
+
+/// The estimate for one instance, in bytes.
+pub fn instance_bytes(circuit: &Circuit) -> f64 {
+    instance_parts(&View::of(circuit))
+        .iter()
+        .map(|p| p.bytes)
+        .sum()
+}
+
+/// Memory every run holds once, whatever its instance count (the program, the embedded data,
+/// the recorder's buffers).
+pub const SHARED_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
+
+/// Refuses a single instance that exceeds the budget, or a step count that could not finish,
+/// with diagnostics at the settings responsible.
+pub(crate) fn check_view(
+    source: &SourceFile,
+    v: &View,
+    budget: MemoryBudget,
+    budget_source: &BudgetSource,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let time = &v.spec.time;
+    let steps = time.duration.seconds() / time.dt.seconds();
+    if steps.is_nan() || steps > MAX_STEPS {
+        // Blame the setting that is further from ordinary: a dt below a microsecond, or else
+        // the duration.
+        let path = if time.dt.seconds() < 1e-6 {
+            YamlPath::of(&["time", "dt"])
+        } else {
+            YamlPath::of(&["time", "duration"])
+        };
+        out.push(source.diagnostic(
+            path,
+            format!(
+                "duration {} at dt = {} is {steps:.3e} steps, more than the {MAX_STEPS:.0e} a run may have (days of computing even for the smallest circuit)",
+                time.duration, time.dt
+            ),
+            Some("check the units of `dt` and `duration`, e.g. `dt: 0.1 ms`, `duration: 10 s`".into()),
+        ));
+    }
+    let parts = instance_parts(v);
+    let total: f64 = parts.iter().map(|p| p.bytes).sum::<f64>() + SHARED_BYTES;
+    if total > budget.bytes as f64 {
+        let largest = parts
+            .iter()
+            .max_by(|a, b| a.bytes.total_cmp(&b.bytes))
+            .expect("a circuit has populations");
+        out.push(source.diagnostic(
+            largest.path.clone(),
+            format!(
+                "the run would need about {} of memory, more than the budget of {} ({}); most of it is {}: {}",
+                human_bytes(total),
+                budget,
+                describe(budget_source),
+                largest.what,
+                human_bytes(largest.bytes)
+            ),
+            Some(format!("reduce this setting, or {RAISE_HINT}")),
+        ));
+    }
+    out
+}
+
+/// The budget check that `circuit::build` runs for a single instance.
+pub fn check_circuit(source: &SourceFile, circuit: &Circuit) -> Result<(), Diagnostics> {
+    let (budget, from) = MemoryBudget::resolve().map_err(|e| {
+        Diagnostics(vec![Diagnostic::outside_file(
+            BUDGET_ENV,
+            YamlPath::root(),
+            e,
+            Some("write e.g. `HETSIM_MEMORY_BUDGET=8GiB`".into()),
+        )])
+    })?;
+    let d = check_view(source, &View::of(circuit), budget, &from);
+    if d.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics(d))
+    }
+}
+
+/// Whether `instances` instances of `circuit` fit the budget; the message names the instance
+/// count, the estimate and the budget. For the run layer, before it builds a plan.
+pub fn check_instances(
+    circuit: &Circuit,
+    instances: usize,
+    budget: &MemoryBudget,
+) -> Result<(), String> {
+    let per_instance = instance_bytes(circuit);
+    let total = per_instance * instances as f64 + SHARED_BYTES;
+    if total <= budget.bytes as f64 {
+        return Ok(());
+    }
+    let fit = ((budget.bytes as f64 - SHARED_BYTES) / per_instance)
+        .floor()
+        .max(0.0);
+    Err(format!(
+        "{instances} instances of `{}` would need about {} of memory ({} per instance), more than the budget of {}; {fit:.0} instances fit\n  hint: run fewer instances (`--seeds`), or {RAISE_HINT}",
+        circuit.spec.name,
+        human_bytes(total),
+        human_bytes(per_instance),
+        budget,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_in_both_conventions() {
+        assert_eq!(MemoryBudget::parse("8GiB").unwrap().bytes, 8 << 30);
+        assert_eq!(MemoryBudget::parse("500MB").unwrap().bytes, 500_000_000);
+        assert_eq!(MemoryBudget::parse("1.5 G").unwrap().bytes, 3 << 29);
+        assert_eq!(MemoryBudget::parse("2048").unwrap().bytes, 2048);
+        assert!(MemoryBudget::parse("lots").is_err());
+        assert!(MemoryBudget::parse("8 parsecs").is_err());
+        assert!(MemoryBudget::parse("-1GB").is_err());
+    }
+
+    #[test]
+    fn bytes_read_in_human_units() {
+        assert_eq!(human_bytes(512.0), "512 B");
+        assert_eq!(human_bytes(1.5 * 1024.0 * 1024.0 * 1024.0), "1.5 GiB");
+        assert!(human_bytes(1e300).contains('e'));
+    }
+}
