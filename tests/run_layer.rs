@@ -816,3 +816,35 @@ fn rerun_reproduces_an_opencl_run_byte_for_byte() {
         assert!(x == y, "{name} differs after an OpenCL rerun");
     }
 }
+
+/// A disk that fills (here: a file-size limit, which fails writes as a full disk does) stops
+/// the run with exit 1; every table holds whole rows only and the manifest says why.
+#[test]
+fn a_full_disk_leaves_whole_rows_and_a_failed_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    // 96 KiB per file (bash counts 1024-byte blocks): the manifest and instances.csv fit,
+    // metrics.csv fills within seconds.
+    let script = format!(
+        "ulimit -f 96; exec {} run {} --duration '10 min' --backend cpu --no-plots --out {}",
+        env!("CARGO_BIN_EXE_hetsim"),
+        circuit("teacher_fa.yaml").display(),
+        dir.display()
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("metrics.csv"), "{err}");
+    let m = manifest(&dir);
+    assert_eq!(m["status"], "failed");
+    assert!(
+        m["status_reason"].as_str().unwrap().contains("metrics.csv"),
+        "{}",
+        m["status_reason"]
+    );
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert!(text.ends_with('\n'), "a cut last row");
+    assert!(text.len() > 10_000);
+    let rows = read_rows(&dir);
+    assert!(rows.iter().all(|r| r.len() == COLUMNS.len()));
+}

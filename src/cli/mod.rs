@@ -200,5 +200,10 @@ pub fn main_with_args() -> i32 {
             return code;
         }
     };
+    // A file-size limit (`ulimit -f`) or quota would otherwise kill the process with SIGXFSZ in
+    // the middle of a write; caught, the write fails with an error the run reports (the rows
+    // already written stay whole and the manifest says `failed`).
+    // SAFETY: the handler does nothing, which is async-signal-safe.
+    let _ = unsafe { signal_hook::low_level::register(signal_hook::consts::SIGXFSZ, || {}) };
     dispatch(cli, std::env::args().collect())
 }

@@ -2,7 +2,8 @@
 //! ([`Recorder`]), and an in-memory collector ([`Collector`]) for evolution and tests.
 //!
 //! The run loop hands every sink the same rows, defined once (`metrics::Row`, the tables of
-//! `tables`). The recorder writes and flushes every recording interval, so memory does not
+//! `tables`). The recorder writes every recording interval's rows with one call (cut back to
+//! the last whole rows if the write fails part-way), so memory does not
 //! grow with simulated time and an interrupted or failed run keeps everything written so far.
 //! The manifest is written when the run starts (status `running`) and rewritten, whole, by a
 //! rename, whenever its status changes.
@@ -18,7 +19,7 @@ pub use manifest::{Failure, Manifest, Status, peak_rss_bytes, unix_now};
 pub use memory::Collector;
 use metrics::{COLUMNS, Row};
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use tables::{Table, WEIGHT_COLUMNS, WeightRow};
 
@@ -101,15 +102,73 @@ impl Sink for Tee<'_> {
     }
 }
 
-type CsvOut = csv::Writer<BufWriter<File>>;
+/// One table of the run directory, appended a batch of whole rows at a time: the rows are
+/// formatted in memory and written with one call, and a write that fails part-way (a full disk)
+/// is cut back to the last whole batch, so the file never ends in half a row.
+struct TableFile {
+    path: PathBuf,
+    file: File,
+    /// Length of the file after the last batch that was written whole.
+    whole_len: u64,
+}
+
+impl TableFile {
+    fn create(path: &Path) -> Result<TableFile, RecordError> {
+        let file = File::create(path).map_err(|source| RecordError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(TableFile {
+            path: path.to_path_buf(),
+            file,
+            whole_len: 0,
+        })
+    }
+
+    /// Appends `rows` (each a record of cells) as one batch.
+    fn append<R, C>(&mut self, rows: impl IntoIterator<Item = R>) -> Result<(), RecordError>
+    where
+        R: IntoIterator<Item = C>,
+        C: AsRef<[u8]>,
+    {
+        let mut batch = csv::Writer::from_writer(Vec::new());
+        for row in rows {
+            batch.write_record(row).map_err(|source| RecordError::Csv {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        let bytes = batch.into_inner().map_err(|e| RecordError::Write {
+            path: self.path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match self.file.write_all(&bytes) {
+            Ok(()) => {
+                self.whole_len += bytes.len() as u64;
+                Ok(())
+            }
+            Err(source) => {
+                // Best effort: drop the part of the batch that did get written.
+                let _ = self.file.set_len(self.whole_len);
+                Err(RecordError::Write {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        }
+    }
+}
 
 /// A run directory: `manifest.json`, `instances.csv`, `metrics.csv`, and where recorded
 /// `traces.csv` and `weights.csv`.
 pub struct Recorder {
     dir: PathBuf,
-    metrics: CsvOut,
-    traces: Option<CsvOut>,
-    weights: Option<CsvOut>,
+    metrics: TableFile,
+    traces: Option<TableFile>,
+    weights: Option<TableFile>,
     pub manifest: Manifest,
 }
 
@@ -121,12 +180,11 @@ impl Recorder {
             path: dir.to_path_buf(),
             source,
         })?;
-        let mut metrics = open_csv(&dir.join("metrics.csv"))?;
-        write_record(&mut metrics, &dir.join("metrics.csv"), COLUMNS)?;
+        let mut metrics = TableFile::create(&dir.join("metrics.csv"))?;
+        metrics.append([COLUMNS])?;
         let traces = if plan.trace_steps > 0 {
-            let path = dir.join("traces.csv");
-            let mut w = open_csv(&path)?;
-            write_record(&mut w, &path, ["time_s", "instance", "signal", "value"])?;
+            let mut w = TableFile::create(&dir.join("traces.csv"))?;
+            w.append([["time_s", "instance", "signal", "value"]])?;
             Some(w)
         } else {
             None
@@ -159,80 +217,43 @@ impl Recorder {
     }
 }
 
-fn write_record<I, T>(w: &mut CsvOut, path: &Path, record: I) -> Result<(), RecordError>
-where
-    I: IntoIterator<Item = T>,
-    T: AsRef<[u8]>,
-{
-    w.write_record(record).map_err(|source| RecordError::Csv {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn flush(w: &mut CsvOut, path: &Path) -> Result<(), RecordError> {
-    w.flush().map_err(|source| RecordError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 impl Sink for Recorder {
     fn instances(&mut self, table: &Table) -> Result<(), RecordError> {
-        let path = self.dir.join("instances.csv");
-        let mut w = open_csv(&path)?;
-        write_record(&mut w, &path, &table.header)?;
-        for row in &table.rows {
-            write_record(&mut w, &path, row)?;
-        }
-        flush(&mut w, &path)
+        let mut w = TableFile::create(&self.dir.join("instances.csv"))?;
+        w.append(std::iter::once(&table.header).chain(&table.rows))
     }
 
     fn rows(&mut self, rows: &[Row]) -> Result<(), RecordError> {
-        let path = self.dir.join("metrics.csv");
-        for row in rows {
-            write_record(&mut self.metrics, &path, row.cells())?;
-        }
-        flush(&mut self.metrics, &path)
+        self.metrics.append(rows.iter().map(Row::cells))
     }
 
     fn traces(&mut self, points: &[TracePoint]) -> Result<(), RecordError> {
-        let path = self.dir.join("traces.csv");
         let Some(w) = &mut self.traces else {
             return Ok(());
         };
-        for p in points {
-            write_record(
-                w,
-                &path,
-                [
-                    format!("{:.6}", p.time_s),
-                    "0".into(),
-                    p.signal.clone(),
-                    format!("{:.6e}", p.value),
-                ],
-            )?;
-        }
-        flush(w, &path)
+        w.append(points.iter().map(|p| {
+            [
+                format!("{:.6}", p.time_s),
+                "0".into(),
+                p.signal.clone(),
+                format!("{:.6e}", p.value),
+            ]
+        }))
     }
 
     fn weights(&mut self, rows: &[WeightRow]) -> Result<(), RecordError> {
         if rows.is_empty() {
             return Ok(());
         }
-        let path = self.dir.join("weights.csv");
         if self.weights.is_none() {
-            let mut w = open_csv(&path)?;
-            write_record(&mut w, &path, WEIGHT_COLUMNS)?;
+            let mut w = TableFile::create(&self.dir.join("weights.csv"))?;
+            w.append([WEIGHT_COLUMNS])?;
             self.weights = Some(w);
         }
         let Some(w) = &mut self.weights else {
             return Ok(());
         };
-        for row in rows {
-            write_record(w, &path, row.cells())?;
-        }
-        flush(w, &path)
+        w.append(rows.iter().map(WeightRow::cells))
     }
 
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
@@ -252,13 +273,4 @@ impl Sink for Recorder {
         m.peak_rss_bytes = peak_rss_bytes();
         self.write_manifest()
     }
-}
-
-/// A buffered CSV writer on a new (or truncated) file.
-fn open_csv(path: &Path) -> Result<CsvOut, RecordError> {
-    let file = File::create(path).map_err(|source| RecordError::Write {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(csv::Writer::from_writer(BufWriter::new(file)))
 }
