@@ -432,3 +432,44 @@ fn rk4_with_weight_noise_is_refused_from_set_too() {
         ],
     );
 }
+
+/// A named pipe that nobody writes to is read as empty, not waited on forever.
+#[test]
+fn a_pipe_without_a_writer_does_not_hang() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("circuit.yaml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args(["validate", fifo.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("hetsim validate hangs on a pipe without a writer");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(2));
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("empty"), "{err}");
+}

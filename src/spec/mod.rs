@@ -140,11 +140,39 @@ pub fn source_from_bytes(path: &Path, bytes: &[u8]) -> Result<SourceFile, Diagno
     Ok(SourceFile::from_text(path, text))
 }
 
+/// Opens an input file for reading without hanging on a named pipe that nobody writes to: the
+/// open itself does not wait for a writer (O_NONBLOCK), and blocking reads are restored after
+/// it, so a pipe without a writer reads as empty while `<(command)` still streams.
+pub fn open_input(path: &Path) -> std::io::Result<std::fs::File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::io::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        let fd = file.as_raw_fd();
+        // SAFETY: fcntl on a descriptor this function owns, with flags it read from it.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+            }
+        }
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::File::open(path)
+    }
+}
+
 /// Reads at most `limit` bytes of a file; `Ok(None)` when there is more than that. Reading stops
 /// one byte past the limit, so memory stays bounded whatever the file is.
 pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
-    let file = std::fs::File::open(path)?;
+    let file = open_input(path)?;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= limit).then_some(bytes))

@@ -153,7 +153,7 @@ pub(crate) fn read_csv_file(path: &Path) -> Result<Table, TaskError> {
 }
 
 pub(crate) fn read_csv_file_limited(path: &Path, limit: u64) -> Result<Table, TaskError> {
-    let file = std::fs::File::open(path).map_err(|source| TaskError::CsvOpen {
+    let file = crate::spec::open_input(path).map_err(|source| TaskError::CsvOpen {
         path: path.to_path_buf(),
         source,
     })?;
