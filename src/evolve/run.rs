@@ -10,8 +10,11 @@
 //! generation the state does not include, so an interrupted and resumed evolution writes the
 //! same tables as an uninterrupted one.
 
-use super::spec::{self, EvolveSpec, FreeKind, FreeParameter, Start, StrategySpec};
-use super::strategy::{self, Bounds, CmaEsSettings, OpenAiEsSettings, Strategy, StrategyState};
+use super::files::{append, median, num, truncate_table, write_atomic, write_err};
+use super::members::{fitness, forward_plastic, keep_free_terms, layer_angle, member_circuit};
+use super::search::{Search, SearchState, new_strategy};
+use super::spec::{self, EvolveSpec, FreeParameter, StrategySpec};
+use super::strategy;
 use crate::backend::{self, BackendKind, Precision};
 use crate::circuit::{self, Circuit};
 use crate::experiment::summary::{Summarizer, mean_sd};
@@ -19,10 +22,9 @@ use crate::experiment::{CircuitSource, ExperimentError, parse_set};
 use crate::plan::{InstanceSpec, Plan};
 use crate::record::manifest::{Provenance, sha256_hex};
 use crate::record::{Collector, Status, Tee};
-use crate::rule::{Term, theta_to_spec};
-use crate::spec::{Diagnostics, Measure, SourceFile, Time};
+
+use crate::spec::{Diagnostics, Measure, SourceFile};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -126,12 +128,12 @@ pub struct EvolveOutcome {
 }
 
 /// Everything fixed for the whole evolution.
-struct Setup {
-    spec: EvolveSpec,
-    circuit: Circuit,
-    free: Vec<FreeParameter>,
-    base_dir: PathBuf,
-    circuit_source: SourceFile,
+pub(super) struct Setup {
+    pub(super) spec: EvolveSpec,
+    pub(super) circuit: Circuit,
+    pub(super) free: Vec<FreeParameter>,
+    pub(super) base_dir: PathBuf,
+    pub(super) circuit_source: SourceFile,
 }
 
 fn load(path: &Path, text: Option<String>) -> Result<(Setup, SourceFile), EvolveError> {
@@ -181,362 +183,6 @@ fn load(path: &Path, text: Option<String>) -> Result<(Setup, SourceFile), Evolve
         },
         source,
     ))
-}
-
-/// The index in `circuit.motifs` of the spec's motif `k`.
-fn circuit_motif(c: &Circuit, k: usize) -> usize {
-    let name = &c.spec.motifs[k].plastic;
-    c.motifs
-        .iter()
-        .position(|m| &c.projections[m.projection].name == name)
-        .unwrap_or(k)
-}
-
-/// The circuit of one member: the free coordinates `x` (clipped into their bounds) written
-/// into its motifs, in the circuit and in its spec alike, so `best.yaml` is exactly what ran.
-fn member_circuit(base: &Circuit, free: &[FreeParameter], x: &[f64]) -> Circuit {
-    let mut c = base.clone();
-    for (p, &v) in free.iter().zip(x) {
-        let v = v.clamp(p.lower, p.upper);
-        let m = circuit_motif(&c, p.motif);
-        match p.kind {
-            FreeKind::Theta(term) => {
-                let k = Term::ALL.iter().position(|t| *t == term).unwrap_or(0);
-                c.motifs[m].theta[k] = v;
-                c.spec.motifs[p.motif].rule = theta_to_spec(&c.motifs[m].theta);
-            }
-            FreeKind::LogTauW => {
-                c.motifs[m].tau_w_s = v.exp();
-                c.spec.motifs[p.motif].tau_w = Time::from_seconds(v.exp());
-            }
-        }
-    }
-    c
-}
-
-/// Keeps every free θ term in the plan's kernels even where this generation's members all
-/// have it at zero, so the generated OpenCL source — and so the compiled program — is the same
-/// in every generation.
-fn keep_free_terms(plan: &mut Plan, setup: &Setup) {
-    for p in &setup.free {
-        let FreeKind::Theta(term) = p.kind else {
-            continue;
-        };
-        let name = &setup.circuit.spec.motifs[p.motif].plastic;
-        let k = Term::ALL.iter().position(|t| *t == term).unwrap_or(0);
-        if let Some(q) = plan.projections.iter().find(|q| &q.name == name)
-            && let Some(m) = q.motif
-        {
-            plan.motifs[m].keep_terms[k] = true;
-        }
-    }
-}
-
-/// The coordinates of the circuit as it is (for `start: circuit`), clipped into the bounds.
-fn circuit_coordinates(c: &Circuit, free: &[FreeParameter]) -> Vec<f64> {
-    free.iter()
-        .map(|p| {
-            let m = &c.motifs[circuit_motif(c, p.motif)];
-            let v = match p.kind {
-                FreeKind::Theta(term) => {
-                    m.theta[Term::ALL.iter().position(|t| *t == term).unwrap_or(0)]
-                }
-                FreeKind::LogTauW => m.tau_w_s.ln(),
-            };
-            v.clamp(p.lower, p.upper)
-        })
-        .collect()
-}
-
-/// What proposes the members: an evolution strategy, or (no selection) uniform draws.
-enum Search {
-    Es(Box<dyn Strategy>),
-    Random {
-        seed: u64,
-        samples: usize,
-        batch: usize,
-        drawn: usize,
-    },
-}
-
-impl Search {
-    fn ask(&mut self, free: &[FreeParameter]) -> Vec<Vec<f64>> {
-        match self {
-            Search::Es(s) => s.ask(),
-            Search::Random {
-                seed,
-                samples,
-                batch,
-                drawn,
-            } => {
-                let n = (*batch).min(*samples - *drawn);
-                let stream = crate::rng::stream_id("evolve/random");
-                (0..n)
-                    .map(|k| {
-                        let mut u = vec![0.0; free.len()];
-                        crate::rng::fill_uniform(*seed, stream, (*drawn + k) as u64, &mut u);
-                        free.iter()
-                            .zip(&u)
-                            .map(|(p, u)| p.lower + (p.upper - p.lower) * u)
-                            .collect()
-                    })
-                    .collect()
-            }
-        }
-    }
-    fn tell(&mut self, fitness: &[f64]) -> Result<(), EvolveError> {
-        match self {
-            Search::Es(s) => Ok(s.tell(fitness)?),
-            Search::Random { drawn, .. } => {
-                *drawn += fitness.len();
-                Ok(())
-            }
-        }
-    }
-    fn evaluations(&self) -> u64 {
-        match self {
-            Search::Es(s) => s.evaluations(),
-            Search::Random { drawn, .. } => *drawn as u64,
-        }
-    }
-    /// The strategy's step size (none for random draws).
-    fn sigma(&self) -> f64 {
-        match self {
-            Search::Es(s) => s.sigma(),
-            Search::Random { .. } => f64::NAN,
-        }
-    }
-    fn state(&self) -> SearchState {
-        match self {
-            Search::Es(s) => SearchState::Strategy(s.state()),
-            Search::Random { drawn, .. } => SearchState::Random { drawn: *drawn },
-        }
-    }
-}
-
-/// What `state.json` keeps of the search (one per evolution: its size does not matter).
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum SearchState {
-    Strategy(StrategyState),
-    Random { drawn: usize },
-}
-
-fn new_strategy(setup: &Setup) -> Result<Search, EvolveError> {
-    let free = &setup.free;
-    let x0 = match setup.spec.start {
-        Start::Circuit => circuit_coordinates(&setup.circuit, free),
-        Start::Random => {
-            let mut u = vec![0.0; free.len()];
-            crate::rng::fill_uniform(
-                setup.spec.strategy.seed(),
-                crate::rng::stream_id("evolve/start"),
-                0,
-                &mut u,
-            );
-            free.iter()
-                .zip(&u)
-                .map(|(p, u)| p.lower + (p.upper - p.lower) * u)
-                .collect()
-        }
-    };
-    let bounds = Bounds {
-        lower: free.iter().map(|p| p.lower).collect(),
-        upper: free.iter().map(|p| p.upper).collect(),
-    };
-    Ok(Search::Es(match &setup.spec.strategy {
-        StrategySpec::Random {
-            samples,
-            batch,
-            seed,
-        } => {
-            return Ok(Search::Random {
-                seed: *seed,
-                samples: *samples,
-                batch: *batch,
-                drawn: 0,
-            });
-        }
-        StrategySpec::CmaEs {
-            population,
-            sigma0,
-            seed,
-            ..
-        } => Box::new(strategy::CmaEs::new(&CmaEsSettings {
-            x0,
-            sigma0: *sigma0,
-            population_size: *population,
-            seed: *seed,
-            bounds: Some(bounds),
-        })?),
-        StrategySpec::OpenaiEs {
-            population,
-            sigma,
-            learning_rate,
-            seed,
-            ..
-        } => {
-            let mut s = OpenAiEsSettings::new(x0, *sigma, *population);
-            s.learning_rate = *learning_rate;
-            s.seed = *seed;
-            Box::new(strategy::OpenAiEs::new(&s)?)
-        }
-    }))
-}
-
-fn write_err(path: &Path) -> impl Fn(std::io::Error) -> EvolveError + '_ {
-    move |source| EvolveError::Write {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// Writes `text` to `path` through a temporary file and a rename (never half a file).
-fn write_atomic(path: &Path, text: &str) -> Result<(), EvolveError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(write_err(path))?;
-    std::fs::rename(&tmp, path).map_err(write_err(path))
-}
-
-/// Appends lines to a table, writing the header first when the file is new.
-fn append(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<(), EvolveError> {
-    let new = !path.exists();
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(write_err(path))?;
-    let mut text = String::new();
-    if new {
-        text.push_str(&header.join(","));
-        text.push('\n');
-    }
-    for r in rows {
-        text.push_str(&r.join(","));
-        text.push('\n');
-    }
-    f.write_all(text.as_bytes()).map_err(write_err(path))?;
-    f.flush().map_err(write_err(path))
-}
-
-/// Keeps the header and the rows of generations up to `done` (a resume drops the rows of a
-/// generation whose state was never saved).
-fn truncate_table(path: &Path, done: u64) -> Result<(), EvolveError> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(());
-    };
-    let mut kept = String::new();
-    for (i, line) in text.lines().enumerate() {
-        let generation = line.split(',').next().and_then(|g| g.parse::<u64>().ok());
-        if i == 0 || generation.is_some_and(|g| g <= done) {
-            kept.push_str(line);
-            kept.push('\n');
-        }
-    }
-    write_atomic(path, &kept)
-}
-
-/// A number as the tables write it: shortest text that reads back to the same f64.
-fn num(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x}")
-    } else if x > 0.0 {
-        "inf".into()
-    } else if x < 0.0 {
-        "-inf".into()
-    } else {
-        String::new()
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
-}
-
-/// Per member: the fitness (mean over its seeds of ln(final/initial held-out loss) + the L1
-/// penalty; +∞ when any seed diverged or has no loss) and whether it diverged.
-fn fitness(
-    collected: &Collector,
-    members: usize,
-    seeds: usize,
-    x: &[Vec<f64>],
-    free: &[FreeParameter],
-    l1: f64,
-) -> Vec<(f64, bool)> {
-    let n = members * seeds;
-    let mut initial = vec![f64::NAN; n];
-    let mut last = vec![f64::NAN; n];
-    for r in collected.rows.iter().filter(|r| r.projection == "all") {
-        if let Some(l) = r.held_out_loss
-            && r.instance < n
-        {
-            if r.time_s == 0.0 {
-                initial[r.instance] = l;
-            }
-            last[r.instance] = l;
-        }
-    }
-    let diverged: Vec<bool> = (0..n)
-        .map(|e| collected.failures.iter().any(|f| f.instance == e))
-        .collect();
-    (0..members)
-        .map(|k| {
-            let range = k * seeds..(k + 1) * seeds;
-            let failed = range.clone().any(|e| diverged[e]);
-            let logs: Vec<f64> = range.map(|e| (last[e] / initial[e]).ln()).collect();
-            let penalty: f64 = free
-                .iter()
-                .zip(&x[k])
-                .filter(|(p, _)| matches!(p.kind, FreeKind::Theta(_)))
-                .map(|(p, v)| v.clamp(p.lower, p.upper).abs())
-                .sum::<f64>()
-                * l1;
-            let mean = logs.iter().sum::<f64>() / logs.len() as f64;
-            if failed || !mean.is_finite() {
-                (f64::INFINITY, true)
-            } else {
-                (mean + penalty, false)
-            }
-        })
-        .collect()
-}
-
-/// The forward projections that learn, in circuit order.
-fn forward_plastic(c: &Circuit) -> Vec<String> {
-    c.motifs
-        .iter()
-        .map(|m| &c.projections[m.projection])
-        .filter(|p| p.forward)
-        .map(|p| p.name.clone())
-        .collect()
-}
-
-/// Member `k`'s gradient angle on one projection: per seed the mean over the windows after
-/// the first 5% of the run (as the summary does for `all`), then the mean over seeds.
-fn layer_angle(collected: &Collector, k: usize, seeds: usize, layer: &str, end_s: f64) -> f64 {
-    let per_seed: Vec<f64> = (k * seeds..(k + 1) * seeds)
-        .filter_map(|e| {
-            let v: Vec<f64> = collected
-                .rows
-                .iter()
-                .filter(|r| r.instance == e && r.projection == layer && r.time_s > 0.05 * end_s)
-                .filter_map(|r| r.gradient_angle_deg)
-                .filter(|a| a.is_finite())
-                .collect();
-            mean_sd(&v).map(|(m, _)| m)
-        })
-        .collect();
-    mean_sd(&per_seed).map(|(m, _)| m).unwrap_or(f64::NAN)
 }
 
 /// The evolution's record in `manifest.json`.
