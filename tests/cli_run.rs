@@ -4,15 +4,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn hetsim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_hetsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("binary runs")
-}
+use common::hetsim;
 
 fn circuit(name: &str) -> String {
     format!("{}/circuits/{name}", env!("CARGO_MANIFEST_DIR"))

@@ -2,19 +2,14 @@
 //! fitness, a resumed evolution writes the same tables as an uninterrupted one, and bad
 //! evolution files are refused with located messages.
 
+mod common;
+
 use hetsim::backend::BackendKind;
 use hetsim::evolve::{EvolveRequest, evolve};
 use hetsim::experiment::{CircuitSource, Output, Request};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn hetsim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_hetsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("binary runs")
-}
+use common::hetsim;
 
 fn teacher() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

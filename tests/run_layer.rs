@@ -17,13 +17,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-fn hetsim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_hetsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("binary runs")
-}
+use common::hetsim;
 
 fn circuit(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -24,7 +24,11 @@ pub enum Output {
 /// appended if that exists already (two runs in the same second).
 pub fn default_dir(name: &str) -> PathBuf {
     let secs = crate::record::unix_now() as u64;
-    let base = PathBuf::from("runs").join(format!("{name}-{secs}"));
+    unused_name(PathBuf::from("runs").join(format!("{name}-{secs}")))
+}
+
+/// `base`, or `base-2`, `base-3`, … — the first that does not exist yet.
+pub fn unused_name(base: PathBuf) -> PathBuf {
     let mut candidate = base.clone();
     let mut k = 2;
     while candidate.exists() {

@@ -92,15 +92,8 @@ pub fn request_from_run(
 
 /// Where a rerun of `run_dir` goes by default: `<run_dir>-rerun` (then `-rerun-2`, …).
 pub fn default_rerun_dir(run_dir: &Path) -> PathBuf {
-    let base = PathBuf::from(format!(
+    super::output::unused_name(PathBuf::from(format!(
         "{}-rerun",
         run_dir.display().to_string().trim_end_matches('/')
-    ));
-    let mut candidate = base.clone();
-    let mut k = 2;
-    while candidate.exists() {
-        candidate = PathBuf::from(format!("{}-{k}", base.display()));
-        k += 1;
-    }
-    candidate
+    )))
 }

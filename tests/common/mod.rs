@@ -194,3 +194,12 @@ pub fn test_manifest(plan: &Plan) -> hetsim::record::Manifest {
         replay: None,
     }
 }
+
+/// Runs the hetsim binary from the crate's root.
+pub fn hetsim(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the hetsim binary runs")
+}
