@@ -140,27 +140,41 @@ pub fn source_from_bytes(path: &Path, bytes: &[u8]) -> Result<SourceFile, Diagno
     Ok(SourceFile::from_text(path, text))
 }
 
-/// Opens an input file for reading without hanging on a named pipe that nobody writes to: the
-/// open itself does not wait for a writer (O_NONBLOCK), and blocking reads are restored after
-/// it, so a pipe without a writer reads as empty while `<(command)` still streams.
+/// How long opening a named pipe waits for a process to write to it.
+pub const PIPE_WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens an input file for reading without hanging on a named pipe that nobody writes to: a
+/// pipe is opened on a helper thread, and if no writer appears within [`PIPE_WRITER_WAIT`] the
+/// open is released (by briefly opening the write end) and refused with a reason, while
+/// `<(command)` and `mkfifo` + a writer still stream.
 pub fn open_input(path: &Path) -> std::io::Result<std::fs::File> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        use std::os::unix::io::AsRawFd;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)?;
-        let fd = file.as_raw_fd();
-        // SAFETY: fcntl on a descriptor this function owns, with flags it read from it.
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            if flags >= 0 {
-                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        let is_pipe = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo());
+        if !is_pipe {
+            return std::fs::File::open(path);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let owned = path.to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(std::fs::File::open(owned));
+        });
+        match rx.recv_timeout(PIPE_WRITER_WAIT) {
+            Ok(result) => result,
+            Err(_) => {
+                // Our own write end lets the waiting open return; closing it again makes the
+                // pipe read as ended for that thread, which then finishes.
+                let _ = std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(path);
+                Err(std::io::Error::other(format!(
+                    "it is a named pipe and no process wrote to it within {} s",
+                    PIPE_WRITER_WAIT.as_secs()
+                )))
             }
         }
-        Ok(file)
     }
     #[cfg(not(unix))]
     {
