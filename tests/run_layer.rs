@@ -41,6 +41,15 @@ fn teacher_request(duration: &str, output: Output) -> Request {
     }
 }
 
+/// A new run directory without figures.
+fn into_dir(dir: &Path) -> Output {
+    Output::Directory {
+        path: Some(dir.to_path_buf()),
+        replace: false,
+        figures: false,
+    }
+}
+
 fn read_rows(dir: &Path) -> Vec<Vec<String>> {
     let mut reader = csv::Reader::from_path(dir.join("metrics.csv")).unwrap();
     assert_eq!(
@@ -57,18 +66,11 @@ fn read_rows(dir: &Path) -> Vec<Vec<String>> {
 fn the_run_directory_and_the_collector_receive_identical_rows() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let on_disk = teacher_request(
-        "0.3 s",
-        Output::Directory {
-            path: Some(dir.clone()),
-            replace: false,
-            figures: false,
-        },
-    )
-    .prepare()
-    .unwrap()
-    .execute(&mut Quiet, None)
-    .unwrap();
+    let on_disk = teacher_request("0.3 s", into_dir(&dir))
+        .prepare()
+        .unwrap()
+        .execute(&mut Quiet, None)
+        .unwrap();
     let in_memory = teacher_request("0.3 s", Output::Memory)
         .prepare()
         .unwrap()
@@ -105,18 +107,11 @@ fn the_run_directory_and_the_collector_receive_identical_rows() {
 fn the_plot_reader_reads_what_the_recorder_writes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let done = teacher_request(
-        "0.3 s",
-        Output::Directory {
-            path: Some(dir.clone()),
-            replace: false,
-            figures: false,
-        },
-    )
-    .prepare()
-    .unwrap()
-    .execute(&mut Quiet, None)
-    .unwrap();
+    let done = teacher_request("0.3 s", into_dir(&dir))
+        .prepare()
+        .unwrap()
+        .execute(&mut Quiet, None)
+        .unwrap();
     let run = hetsim::plot::data::load_run(&dir).expect("plot reads the run directory");
     let memory = teacher_request("0.3 s", Output::Memory)
         .prepare()
@@ -244,23 +239,16 @@ impl Backend for FailingBackend {
 fn a_device_failure_keeps_the_rows_and_marks_the_manifest_failed() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let prepared = teacher_request(
-        "1 s",
-        Output::Directory {
-            path: Some(dir.clone()),
-            replace: false,
-            figures: false,
-        },
-    )
-    .prepare()
-    .unwrap()
-    .with_backend(|plan| {
-        Box::new(FailingBackend {
-            inner: hetsim::backend::cpu::new(plan, Precision::F64),
-            advances: 0,
-            fail_at: 4,
-        })
-    });
+    let prepared = teacher_request("1 s", into_dir(&dir))
+        .prepare()
+        .unwrap()
+        .with_backend(|plan| {
+            Box::new(FailingBackend {
+                inner: hetsim::backend::cpu::new(plan, Precision::F64),
+                advances: 0,
+                fail_at: 4,
+            })
+        });
     let err = match prepared.execute(&mut Quiet, None) {
         Err(e) => e,
         Ok(_) => panic!("the failing device should stop the run"),
