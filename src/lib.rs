@@ -19,5 +19,6 @@ pub mod rng;
 pub mod rule;
 pub mod run;
 pub mod spec;
+pub mod sweep;
 pub mod task;
 pub mod workload;

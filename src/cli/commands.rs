@@ -29,7 +29,42 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
             no_plots,
         } => super::running::rerun(&run_dir, out, replace, no_plots, argv),
         Command::Plot { run_dir, format } => plot(&run_dir, &format),
-        Command::Sweep { .. } => not_yet("sweep"),
+        Command::Sweep {
+            action:
+                Some(super::SweepAction::Merge {
+                    dirs,
+                    out,
+                    no_plots,
+                }),
+            ..
+        } => super::sweeping::merge(&dirs, &out, !no_plots, argv),
+        Command::Sweep {
+            action: None,
+            config,
+            out,
+            resume,
+            shard,
+            dry_run,
+            backend,
+            precision,
+            ensemble_size,
+            no_plots,
+            memory_budget,
+        } => super::sweeping::sweep(
+            super::sweeping::SweepArgs {
+                config: config.unwrap_or_default(),
+                out,
+                resume,
+                shard,
+                dry_run,
+                backend,
+                precision,
+                ensemble_size,
+                figures: !no_plots,
+                memory_budget,
+            },
+            argv,
+        ),
         Command::Evolve {
             config,
             out,
@@ -54,11 +89,6 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
             measure,
         } => super::bench::bench(&backend, &workload, seconds, &measure),
     }
-}
-
-fn not_yet(what: &str) -> i32 {
-    tellln!("hetsim: `{what}` is not implemented yet");
-    EXIT_FAILED
 }
 
 fn print_warnings(c: &Circuit) {

@@ -12,6 +12,7 @@ mod device;
 mod evolving;
 pub(crate) mod out;
 mod running;
+mod sweeping;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -90,11 +91,51 @@ pub enum Command {
         #[arg(long)]
         no_plots: bool,
     },
-    /// Sweep parameters over an ensemble (not implemented yet: its own issue).
+    /// Sweep parameters (timescales, delays, decay, noise, …) over a grid of points, run as
+    /// ensembles; writes summary.csv (one row per point × rule × seed), metrics.csv and
+    /// figures. Killed or interrupted, it continues with --resume; --shard I/N runs one slice
+    /// for a cluster job array, and `hetsim sweep merge` combines the slices.
     #[command(
-        after_help = "Examples (planned):\n  hetsim sweep configs/timescales.yaml\n  hetsim sweep configs/timescales.yaml --shard 1/4 --resume"
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        after_help = "Examples:\n  hetsim sweep configs/timescale_sweep.yaml --out runs/ts\n  hetsim sweep configs/timescale_sweep.yaml --dry-run\n  hetsim sweep configs/timescale_sweep.yaml --out runs/ts --resume\n  hetsim sweep configs/timescale_sweep.yaml --shard 3/16 --out runs/ts/shard-3\n  hetsim sweep merge runs/ts/shard-* --out runs/ts/all"
     )]
-    Sweep { config: PathBuf },
+    Sweep {
+        #[command(subcommand)]
+        action: Option<SweepAction>,
+        /// The sweep file (configs/*_sweep.yaml).
+        #[arg(required = true)]
+        config: Option<PathBuf>,
+        /// Output directory (default: runs/sweep-<name>-<time stamp>); must be new or empty,
+        /// unless --resume.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Continue the sweep in --out: finished points are kept, the rest run.
+        #[arg(long)]
+        resume: bool,
+        /// Run only shard I of N (the points whose index is I mod N), e.g. `--shard 3/16`.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Print the points, the ensembles they pack into and the cost; run nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// auto, cpu or opencl.
+        #[arg(long, default_value = "auto")]
+        backend: String,
+        /// auto (f64 on the CPU, f32 on OpenCL devices), f64 or f32.
+        #[arg(long, default_value = "auto")]
+        precision: String,
+        /// Instances per ensemble (default: the file's `ensemble_size`, else 256).
+        #[arg(long, value_name = "N")]
+        ensemble_size: Option<usize>,
+        /// Skip the figures.
+        #[arg(long)]
+        no_plots: bool,
+        /// The memory an ensemble may plan to use (e.g. `64GiB`); default: HETSIM_MEMORY_BUDGET,
+        /// else half the machine's memory.
+        #[arg(long, value_name = "SIZE")]
+        memory_budget: Option<String>,
+    },
     /// Evolve plasticity rules: one ensemble per generation, the strategy's state saved after
     /// each, `--resume` to continue.
     #[command(
@@ -151,6 +192,24 @@ pub enum Command {
         /// Measurements recorded every 100 ms, e.g. "loss, gradient_alignment".
         #[arg(long, default_value = "loss")]
         measure: String,
+    },
+}
+
+/// `hetsim sweep merge`.
+#[derive(Subcommand, Debug)]
+pub enum SweepAction {
+    /// Combine the shard directories of one sweep into one; refuses when a point is missing
+    /// or was finished twice.
+    Merge {
+        /// The shard directories (`--shard I/N --out DIR` of each array task).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The merged sweep directory (new or empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// Skip the figures.
+        #[arg(long)]
+        no_plots: bool,
     },
 }
 

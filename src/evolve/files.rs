@@ -14,9 +14,7 @@ pub(super) fn write_err(path: &Path) -> impl Fn(std::io::Error) -> EvolveError +
 
 /// Writes `text` to `path` through a temporary file and a rename (never half a file).
 pub(super) fn write_atomic(path: &Path, text: &str) -> Result<(), EvolveError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(write_err(path))?;
-    std::fs::rename(&tmp, path).map_err(write_err(path))
+    crate::record::atomic::write_atomic(path, text).map_err(write_err(path))
 }
 
 /// Appends lines to a table, writing the header first when the file is new.
@@ -63,15 +61,7 @@ pub(super) fn truncate_table(path: &Path, done: u64) -> Result<(), EvolveError> 
 
 /// A number as the tables write it: shortest text that reads back to the same f64.
 pub(super) fn num(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x}")
-    } else if x > 0.0 {
-        "inf".into()
-    } else if x < 0.0 {
-        "-inf".into()
-    } else {
-        String::new()
-    }
+    crate::record::atomic::number_cell(x)
 }
 
 pub(super) fn median(mut v: Vec<f64>) -> f64 {

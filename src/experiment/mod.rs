@@ -229,18 +229,6 @@ fn manifest(
     notes: &[String],
     base_dir: &Path,
 ) -> Manifest {
-    let mut labels: Vec<String> = Vec::new();
-    for l in &plan.labels {
-        if !labels.contains(l) {
-            labels.push(l.clone());
-        }
-    }
-    let mut circuits = std::collections::BTreeMap::new();
-    for (label, c) in plan.labels.iter().zip(&plan.circuits) {
-        circuits
-            .entry(label.clone())
-            .or_insert_with(|| spec::to_yaml(&c.spec));
-    }
     let mut inputs = vec![InputFile {
         role: "circuit".into(),
         path: source.path.display().to_string(),
@@ -266,9 +254,59 @@ fn manifest(
     let provenance = Provenance::of_this_process(&request.command_line);
     let absolute_base = std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
     Manifest {
+        circuit_file: Some(source.path.display().to_string()),
+        overrides: request
+            .circuit
+            .sets
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        inputs,
+        replay: Some(Replay {
+            design: request.design.name().into(),
+            rules: match &request.design {
+                Design::Run => Vec::new(),
+                Design::Compare { rules } => rules.iter().map(|r| r.name().to_string()).collect(),
+            },
+            seeds: request.seeds,
+            first_seed: request.first_seed,
+            backend: request.backend,
+            precision: request.precision,
+            circuit_path: source.path.display().to_string(),
+            circuit_text: source.text.clone(),
+            base_dir: absolute_base.display().to_string(),
+            sets: request.circuit.sets.clone(),
+            duration: request.circuit.duration.clone(),
+        }),
+        ..ensemble_manifest(plan, backend, notes, provenance)
+    }
+}
+
+/// The manifest of an ensemble run about to start, from the plan, the backend and the
+/// process alone (no circuit file, overrides, inputs or replay record: the caller adds what it
+/// has). Sweeps write one per ensemble.
+pub fn ensemble_manifest(
+    plan: &Plan,
+    backend: &dyn Backend,
+    notes: &[String],
+    provenance: Provenance,
+) -> Manifest {
+    let mut labels: Vec<String> = Vec::new();
+    for l in &plan.labels {
+        if !labels.contains(l) {
+            labels.push(l.clone());
+        }
+    }
+    let mut circuits = std::collections::BTreeMap::new();
+    for (label, c) in plan.labels.iter().zip(&plan.circuits) {
+        circuits
+            .entry(label.clone())
+            .or_insert_with(|| spec::to_yaml(&c.spec));
+    }
+    Manifest {
         hetsim_version: env!("CARGO_PKG_VERSION").into(),
         circuit: plan.name.clone(),
-        circuit_file: Some(source.path.display().to_string()),
+        circuit_file: None,
         command: provenance.command_line.clone(),
         status: Status::Running,
         status_reason: None,
@@ -297,30 +335,10 @@ fn manifest(
         notes: notes.to_vec(),
         failures: Vec::new(),
         circuits,
-        overrides: request
-            .circuit
-            .sets
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect(),
+        overrides: Vec::new(),
         provenance,
-        inputs,
-        replay: Some(Replay {
-            design: request.design.name().into(),
-            rules: match &request.design {
-                Design::Run => Vec::new(),
-                Design::Compare { rules } => rules.iter().map(|r| r.name().to_string()).collect(),
-            },
-            seeds: request.seeds,
-            first_seed: request.first_seed,
-            backend: request.backend,
-            precision: request.precision,
-            circuit_path: source.path.display().to_string(),
-            circuit_text: source.text.clone(),
-            base_dir: absolute_base.display().to_string(),
-            sets: request.circuit.sets.clone(),
-            duration: request.circuit.duration.clone(),
-        }),
+        inputs: Vec::new(),
+        replay: None,
     }
 }
 

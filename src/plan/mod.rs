@@ -19,6 +19,9 @@ use crate::spec::{Init, Measure, Method, Role};
 use crate::task::Task;
 use std::sync::Arc;
 
+mod key;
+pub use key::ensemble_key;
+
 /// One instance of an ensemble: a checked circuit, its seed and a label (e.g. the rule name).
 #[derive(Clone, Debug)]
 pub struct InstanceSpec {

@@ -30,6 +30,7 @@ pub mod figures;
 mod render;
 pub mod stats;
 mod style;
+pub mod sweep;
 
 #[cfg(test)]
 mod tests;
@@ -151,9 +152,12 @@ pub fn plot_run_reporting(
     run_dir: &Path,
     formats: Formats,
 ) -> Result<(Vec<PathBuf>, Vec<String>), PlotError> {
-    // An evolution directory has its own figures.
+    // Evolution and sweep directories have their own figures.
     if run_dir.join("generations.csv").is_file() && !run_dir.join("metrics.csv").exists() {
         return plot_evolution(run_dir, formats).map(|w| (w, Vec::new()));
+    }
+    if run_dir.join("summary.csv").is_file() && run_dir.join("sweep.yaml").is_file() {
+        return sweep::plot_sweep(run_dir, formats).map(|w| (w, Vec::new()));
     }
     let run = load_run(run_dir)?;
     let out_dir = run_dir.join("figures");

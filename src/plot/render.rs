@@ -266,13 +266,13 @@ pub(crate) fn share_angle_range(panels: &mut [CurvePanel]) {
 /// A linear axis whose tick values are chosen here rather than by plotters
 /// (which picks them without regard to a panel's height or to angles).
 /// plotters' own `with_key_points` loses the custom label formatter.
-struct Ticked {
+pub(crate) struct Ticked {
     linear: RangedCoordf64,
     ticks: Vec<f64>,
 }
 
 impl Ticked {
-    fn new(range: std::ops::Range<f64>, ticks: Vec<f64>) -> Ticked {
+    pub(crate) fn new(range: std::ops::Range<f64>, ticks: Vec<f64>) -> Ticked {
         Ticked {
             linear: range.into(),
             ticks,

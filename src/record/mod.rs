@@ -8,6 +8,7 @@
 //! The manifest is written when the run starts (status `running`) and rewritten, whole, by a
 //! rename, whenever its status changes.
 
+pub mod atomic;
 pub mod manifest;
 pub mod memory;
 pub mod metrics;

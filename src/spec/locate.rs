@@ -103,6 +103,10 @@ impl Locator {
                     is_item: true,
                     next_index: 0,
                 });
+                // The item itself, at its dash: an error about a whole item points here.
+                locator
+                    .entries
+                    .push((path_of(&stack), line_no + 1, indent + 1));
                 let skipped = rest.len() - after.len();
                 let spaces = after.len() - after.trim_start().len();
                 indent += skipped + spaces;

@@ -1,0 +1,58 @@
+//! Which circuits can share one ensemble: the key of everything [`super::Plan::new`] requires
+//! instances to agree on (the schedule, the populations, the projections' endpoints, ties and
+//! motifs' modulators). Circuits with equal keys always plan together; sweeps pack points by it.
+
+use crate::circuit::Circuit;
+use std::fmt::Write;
+
+/// The ensemble key of a circuit. Conservative: two circuits with different keys may still
+/// plan together (e.g. one with a subset of the other's populations); two with equal keys
+/// always do.
+pub fn ensemble_key(c: &Circuit) -> String {
+    let r = &c.spec.record;
+    let mut measures: Vec<String> = r.measure.iter().map(|m| super::measure_name(*m)).collect();
+    measures.sort();
+    measures.dedup();
+    let mut key = format!(
+        "{}|dt={}|T={}|every={}|traces={}|{}",
+        c.method.name(),
+        c.dt_s,
+        c.duration_s,
+        r.every.seconds(),
+        r.traces.seconds(),
+        measures.join(",")
+    );
+    for p in &c.populations {
+        let gain = p.gain_from.map(|g| c.populations[g].name.as_str());
+        let _ = write!(
+            key,
+            "|pop {} {:?} {} {:?} {} {:?}",
+            p.name,
+            p.role,
+            p.size,
+            p.activation,
+            p.is_instantaneous(),
+            gain
+        );
+    }
+    let name = |k: usize| c.projections[k].name.as_str();
+    for p in &c.projections {
+        let modulator = p
+            .motif
+            .and_then(|m| c.motifs[m].modulator)
+            .map(|m| c.populations[m].name.as_str());
+        let _ = write!(
+            key,
+            "|proj {} {}>{} tied={:?} for={:?} plastic={} mod={:?} undelayed={}",
+            p.name,
+            c.populations[p.from].name,
+            c.populations[p.to].name,
+            p.tied.map(name),
+            p.stands_for.map(name),
+            p.motif.is_some(),
+            modulator,
+            p.delay_s == 0.0
+        );
+    }
+    key
+}

@@ -1,0 +1,954 @@
+//! Figures of a sweep directory (`hetsim sweep`), drawn from `summary.csv` and `manifest.json`
+//! alone: for one axis, each summary column against the axis (one colour per rule, the mean
+//! over seeds with a ±1 s.d. band, failed points marked ×, a log axis where the axis is
+//! log-spaced); for two axes, a heat map per rule of the mean over seeds, with the zero
+//! contour drawn when the values change sign (the Hebbian signature's phase boundary).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::render::{self, Fail, Figure, Header, Ticked};
+use super::style::{self, FONT};
+use super::{Formats, PlotError};
+
+type Drawn<T = ()> = Result<T, Fail>;
+
+fn fail<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Fail {
+    Fail(e.to_string())
+}
+
+fn malformed(path: &Path, line: u64, reason: impl Into<String>) -> PlotError {
+    PlotError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        reason: reason.into(),
+    }
+}
+
+/// An axis as the manifest records it.
+#[derive(Clone, Debug)]
+struct AxisInfo {
+    column: String,
+    log: bool,
+}
+
+/// The summary table, by column.
+struct Summary {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Summary {
+    fn col(&self, name: &str) -> Option<usize> {
+        self.header.iter().position(|h| h == name)
+    }
+}
+
+/// Mean, and the mean ± 1 s.d., of the finite values (None when there are none).
+fn mean_band(v: &[f64]) -> Option<(f64, f64, f64)> {
+    let v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let sd = if v.len() > 1 {
+        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    Some((mean, mean - sd, mean + sd))
+}
+
+/// A value in at most three significant digits (`0.646`, `1.39`, `6.46e-5`): heat-map ticks and
+/// colour-bar ends, where the swept values themselves are rarely round.
+fn short(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let digits = 2 - x.abs().log10().floor() as i32;
+    if (1e-3..1e4).contains(&x.abs()) {
+        let scale = 10f64.powi(digits);
+        format!("{}", (x * scale).round() / scale)
+    } else {
+        format!("{x:.2e}")
+    }
+}
+
+/// The label of an axis or summary column: `tau_w_s` → `tau_w (s)`.
+fn label(column: &str) -> String {
+    match column.strip_suffix("_s") {
+        Some(stem) => format!("{stem} (s)"),
+        None => column.to_string(),
+    }
+}
+
+/// A summary column in words for titles: `held_out_loss:W1_mean_last0.2_rel` → "held-out
+/// loss on W1, mean over the last 20% of the run, relative to t = 0".
+fn describe(column: &str) -> String {
+    const MEASURES: [(&str, &str); 10] = [
+        ("held_out_loss", "held-out loss"),
+        ("held_out_accuracy", "held-out accuracy"),
+        ("loss", "loss"),
+        ("accuracy", "accuracy"),
+        (
+            "gradient_angle_deg",
+            "gradient angle ∠(ΔW rule, ΔW backprop)",
+        ),
+        ("loss_angle_deg", "loss angle ∠(ΔW rule, −∇L)"),
+        ("learning_strength", "learning strength ⟨ΔW, G⟩/‖G‖²"),
+        ("hebbian_signature", "Hebbian signature"),
+        ("weight_angle_deg", "weight angle ∠(B, Wᵀ)"),
+        ("weight_norm_ratio", "‖B‖/‖W‖"),
+    ];
+    let Some((key, words)) = MEASURES.iter().find(|(k, _)| column.starts_with(k)) else {
+        return column.to_string();
+    };
+    let mut rest = &column[key.len()..];
+    let mut out = words.to_string();
+    if let Some(r) = rest.strip_prefix(':') {
+        let end = r.find('_').unwrap_or(r.len());
+        out.push_str(&format!(" on {}", &r[..end]));
+        rest = &r[end..];
+    }
+    let relative = rest.ends_with("_rel") || rest.contains("_rel_");
+    let rest = rest.replace("_rel", "");
+    if rest == "_final" {
+        out.push_str(", final");
+    } else if rest == "_initial" {
+        out.push_str(", at t = 0");
+    } else if let Some(f) = rest
+        .strip_prefix("_mean_last")
+        .and_then(|f| f.parse::<f64>().ok())
+    {
+        if f >= 1.0 {
+            out.push_str(", mean over the run");
+        } else {
+            out.push_str(&format!(
+                ", mean over the last {:.0}% of the run",
+                100.0 * f
+            ));
+        }
+    } else if let Some(x) = rest
+        .strip_prefix("_time_below")
+        .and_then(|x| x.strip_suffix("_s"))
+    {
+        out = format!("time until the {out} ≤ {x}");
+    } else if let Some(x) = rest
+        .strip_prefix("_time_above")
+        .and_then(|x| x.strip_suffix("_s"))
+    {
+        out = format!("time until the {out} ≥ {x}");
+    } else {
+        return column.to_string();
+    }
+    if relative {
+        out.push_str(if column.contains("_time_") {
+            " × its value at t = 0"
+        } else {
+            ", relative to t = 0"
+        });
+    }
+    out
+}
+
+/// Whether an axis is drawn on a log scale: log-spaced in the file, or positive and spanning
+/// more than a factor of 30.
+fn log_axis(info: &AxisInfo, values: &[f64]) -> bool {
+    let positive = values.iter().all(|v| *v > 0.0);
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
+    positive && (info.log || hi / lo >= 30.0)
+}
+
+/// Draws the sweep figures of `dir` into `dir/figures`.
+pub fn plot_sweep(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotError> {
+    let manifest_path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path).map_err(|_| PlotError::MissingFile {
+        path: manifest_path.clone(),
+    })?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| malformed(&manifest_path, 1, e.to_string()))?;
+    let name = manifest["name"].as_str().unwrap_or("sweep").to_string();
+    let axes: Vec<AxisInfo> = manifest["axes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| AxisInfo {
+                    column: x["column"].as_str().unwrap_or_default().to_string(),
+                    log: x["log"].as_bool().unwrap_or(false),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let stat_columns: Vec<String> = manifest["summary_columns"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let rules: Vec<String> = manifest["rules"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let seeds = manifest["seeds"].as_u64().unwrap_or(1);
+    let path = dir.join("summary.csv");
+    let mut reader =
+        csv::Reader::from_path(&path).map_err(|_| PlotError::MissingFile { path: path.clone() })?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| malformed(&path, 1, e.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut rows = Vec::new();
+    for (i, r) in reader.records().enumerate() {
+        let r = r.map_err(|e| malformed(&path, i as u64 + 2, e.to_string()))?;
+        rows.push(r.iter().map(str::to_string).collect::<Vec<_>>());
+    }
+    if rows.is_empty() {
+        return Err(malformed(&path, 1, "no point has finished yet"));
+    }
+    let summary = Summary { header, rows };
+    for a in &axes {
+        if summary.col(&a.column).is_none() {
+            return Err(malformed(&path, 1, format!("no column `{}`", a.column)));
+        }
+    }
+    let out_dir = dir.join("figures");
+    let colours = style::label_colours(&rules);
+    let subtitle = format!(
+        "sweep {name} · {} points · {} seed(s) per point and rule",
+        summary
+            .col("point")
+            .map(|c| {
+                let mut p: Vec<&str> = summary.rows.iter().map(|r| r[c].as_str()).collect();
+                p.sort();
+                p.dedup();
+                p.len()
+            })
+            .unwrap_or(0),
+        seeds
+    );
+    let mut written = Vec::new();
+    for column in &stat_columns {
+        let Some(c) = summary.col(column) else {
+            continue;
+        };
+        let stem = format!("sweep_{}", style::file_safe(column));
+        match axes.len() {
+            1 => {
+                let fig = line_figure(&summary, &axes[0], c, column, &colours, &subtitle);
+                written.extend(render::write(&fig, &out_dir, &stem, formats)?);
+            }
+            2 => {
+                let fig = heat_figure(&summary, &axes, c, column, &colours, &subtitle);
+                written.extend(render::write(&fig, &out_dir, &stem, formats)?);
+            }
+            _ => {}
+        }
+    }
+    Ok(written)
+}
+
+/// The cells of a row parsed as numbers (NaN where empty).
+fn number(row: &[String], c: usize) -> f64 {
+    row.get(c).and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
+}
+
+/// Per rule: per x value, the values over seeds and whether any seed failed.
+type ByRule = BTreeMap<String, BTreeMap<(i64, i64), (f64, f64, Vec<f64>, bool)>>;
+
+fn group(summary: &Summary, axes: &[&AxisInfo], c: usize) -> ByRule {
+    let rule_c = summary.col("rule");
+    let status_c = summary.col("status");
+    let axis_c: Vec<usize> = axes.iter().filter_map(|a| summary.col(&a.column)).collect();
+    let mut out: ByRule = BTreeMap::new();
+    for r in &summary.rows {
+        let rule = rule_c.map(|k| r[k].clone()).unwrap_or_default();
+        let x = number(r, axis_c[0]);
+        let y = axis_c.get(1).map(|&k| number(r, k)).unwrap_or(0.0);
+        // Keyed by the values' bits so equal floats meet, ordered by value for positive axes.
+        let key = ((x * 1e9).round() as i64, (y * 1e9).round() as i64);
+        let failed = status_c.is_some_and(|k| r[k] == "failed");
+        let e = out
+            .entry(rule)
+            .or_default()
+            .entry(key)
+            .or_insert((x, y, Vec::new(), false));
+        e.3 |= failed;
+        if !failed {
+            e.2.push(number(r, c));
+        }
+    }
+    out
+}
+
+fn ordered_rules(by_rule: &ByRule, colours: &[(String, RGBColor)]) -> Vec<(String, RGBColor)> {
+    colours
+        .iter()
+        .filter(|(r, _)| by_rule.contains_key(r))
+        .cloned()
+        .chain(
+            by_rule
+                .keys()
+                .filter(|r| !colours.iter().any(|(c, _)| c == *r))
+                .map(|r| (r.clone(), style::GREY)),
+        )
+        .collect()
+}
+
+/// One rule's line: its colour, (x, mean, lo, hi) per point, and the x of failed points.
+type Series = (RGBColor, Vec<(f64, f64, f64, f64)>, Vec<f64>);
+
+/// One rule's heat map: its name, the mean per cell `[y][x]`, and whether a seed failed there.
+type HeatPanel = (String, Vec<Vec<Option<f64>>>, Vec<Vec<bool>>);
+
+/// One summary column against one axis.
+struct LineFigure {
+    header: Header,
+    x_label: String,
+    y_label: String,
+    log_x: bool,
+    /// Positive values spanning more than a factor of 50 (relative losses) are drawn on a log axis.
+    log_y: bool,
+    /// Per rule: colour, (x, mean, lo, hi) points, x of failed points.
+    series: Vec<Series>,
+    x_values: Vec<f64>,
+}
+
+fn line_figure(
+    summary: &Summary,
+    axis: &AxisInfo,
+    c: usize,
+    column: &str,
+    colours: &[(String, RGBColor)],
+    subtitle: &str,
+) -> LineFigure {
+    let by_rule = group(summary, &[axis], c);
+    let rules = ordered_rules(&by_rule, colours);
+    let mut x_values = Vec::new();
+    let mut series = Vec::new();
+    for (rule, colour) in &rules {
+        let mut points = Vec::new();
+        let mut failed = Vec::new();
+        for (x, _, values, any_failed) in by_rule[rule].values() {
+            x_values.push(*x);
+            if *any_failed {
+                failed.push(*x);
+            }
+            if let Some((m, lo, hi)) = mean_band(values) {
+                points.push((*x, m, lo, hi));
+            }
+        }
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        series.push((*colour, points, failed));
+    }
+    x_values.sort_by(f64::total_cmp);
+    x_values.dedup();
+    let any_failed = series.iter().any(|s| !s.2.is_empty());
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.1.iter().map(|p| p.1))
+        .collect();
+    let log_y = !ys.is_empty() && ys.iter().all(|y| *y > 0.0) && {
+        let (lo, hi) = ys
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(a, b), y| (a.min(*y), b.max(*y)));
+        hi / lo > 50.0
+    };
+    if log_y {
+        // A band's lower edge may reach zero or below; on a log axis it stops at the mean / 10.
+        for s in &mut series {
+            for p in &mut s.1 {
+                if p.2 <= 0.0 {
+                    p.2 = p.1 / 10.0;
+                }
+            }
+        }
+    }
+    LineFigure {
+        header: Header {
+            title: describe(column),
+            subtitle: format!("against {} · {subtitle}", label(&axis.column)),
+            legend: rules.clone(),
+            note: if any_failed {
+                "band: ±1 s.d. over seeds · ×: a seed diverged at that point (left out of the mean)"
+                    .into()
+            } else {
+                "band: ±1 s.d. over seeds".into()
+            },
+        },
+        x_label: label(&axis.column),
+        y_label: label(column),
+        log_x: log_axis(axis, &x_values),
+        log_y,
+        series,
+        x_values,
+    }
+}
+
+/// Tick positions and labels for an axis of sweep values (log10 positions on a log axis).
+fn axis_ticks(values: &[f64], log: bool) -> (std::ops::Range<f64>, Vec<f64>) {
+    let f = |v: f64| if log { v.log10() } else { v };
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(f(*v)), b.max(f(*v)))
+        });
+    let (lo, hi) = if lo.is_finite() && hi > lo {
+        (lo, hi)
+    } else if lo.is_finite() {
+        (lo - 0.5, lo + 0.5)
+    } else {
+        (0.0, 1.0)
+    };
+    let pad = 0.04 * (hi - lo);
+    let ticks = if log {
+        let mut t: Vec<f64> = Vec::new();
+        for decade in (lo.floor() as i32)..=(hi.ceil() as i32) {
+            for m in [1.0, 2.0, 5.0] {
+                let v = (m * 10f64.powi(decade)).log10();
+                if v >= lo - pad && v <= hi + pad {
+                    t.push(v);
+                }
+            }
+        }
+        if t.len() < 2 {
+            values.iter().map(|v| f(*v)).collect()
+        } else {
+            t
+        }
+    } else {
+        style::nice_ticks(lo, hi, 8)
+    };
+    (lo - pad..hi + pad, ticks)
+}
+
+fn tick_text(v: f64, log: bool, span: f64) -> String {
+    if log {
+        let x = 10f64.powf(v);
+        let s = style::log_tick(x);
+        if s.is_empty() { style::tick(x, x) } else { s }
+    } else {
+        style::tick(v, span)
+    }
+}
+
+impl Figure for LineFigure {
+    fn size(&self) -> (u32, u32) {
+        (style::WIDTH, style::HEIGHT)
+    }
+
+    fn draw<DB: render::Canvas>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Drawn<Vec<super::clip::PixelRect>> {
+        root.fill(&WHITE).map_err(fail)?;
+        let body = self.header.draw(root)?.margin(10, 30, 20, 20);
+        let (x_range, x_ticks) = axis_ticks(&self.x_values, self.log_x);
+        let fx = |v: f64| if self.log_x { v.log10() } else { v };
+        let fy = |v: f64| if self.log_y { v.log10() } else { v };
+        let ys: Vec<f64> = self
+            .series
+            .iter()
+            .flat_map(|s| s.1.iter().flat_map(|p| [p.2, p.3]))
+            .collect();
+        let (y_range, y_ticks) = if self.log_y {
+            axis_ticks(&ys, true)
+        } else {
+            let (ylo, yhi) = ys
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(*v), b.max(*v))
+                });
+            let (ylo, yhi) = if ylo.is_finite() && yhi > ylo {
+                let pad = 0.06 * (yhi - ylo);
+                (ylo - pad, yhi + pad)
+            } else if ylo.is_finite() {
+                (
+                    ylo - 0.5 * ylo.abs().max(1e-3),
+                    ylo + 0.5 * ylo.abs().max(1e-3),
+                )
+            } else {
+                (0.0, 1.0)
+            };
+            (ylo..yhi, style::nice_ticks(ylo, yhi, 7))
+        };
+        let (ylo, yhi) = (y_range.start, y_range.end);
+        let x_span = x_range.end - x_range.start;
+        let y_span = yhi - ylo;
+        let mut chart = ChartBuilder::on(&body)
+            .x_label_area_size(80)
+            .y_label_area_size(120)
+            .build_cartesian_2d(
+                Ticked::new(x_range.clone(), x_ticks),
+                Ticked::new(y_range.clone(), y_ticks),
+            )
+            .map_err(fail)?;
+        let tick_font = (FONT, style::TICK_PX).into_font();
+        let label_font = (FONT, style::LABEL_PX).into_font();
+        let (log, log_y) = (self.log_x, self.log_y);
+        chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(style::LIGHT_GREY)
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .axis_desc_style(label_font)
+            .label_style(tick_font)
+            .x_label_formatter(&|v| tick_text(*v, log, x_span))
+            .y_label_formatter(&|v| tick_text(*v, log_y, y_span))
+            .draw()
+            .map_err(fail)?;
+        if !self.log_y && ylo < 0.0 && yhi > 0.0 {
+            chart
+                .draw_series(std::iter::once(DashedPathElement::new(
+                    vec![(x_range.start, 0.0), (x_range.end, 0.0)],
+                    8,
+                    6,
+                    style::GREY.stroke_width(2),
+                )))
+                .map_err(fail)?;
+        }
+        for (colour, points, failed) in &self.series {
+            if points.len() > 1 {
+                let mut band: Vec<(f64, f64)> = points.iter().map(|p| (fx(p.0), fy(p.3))).collect();
+                band.extend(points.iter().rev().map(|p| (fx(p.0), fy(p.2))));
+                chart
+                    .draw_series(std::iter::once(Polygon::new(
+                        band,
+                        colour.mix(0.22).filled(),
+                    )))
+                    .map_err(fail)?;
+            }
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    points
+                        .iter()
+                        .map(|p| (fx(p.0), fy(p.1)))
+                        .collect::<Vec<_>>(),
+                    colour.stroke_width(4),
+                )))
+                .map_err(fail)?;
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|p| Circle::new((fx(p.0), fy(p.1)), 6, colour.filled())),
+                )
+                .map_err(fail)?;
+            chart
+                .draw_series(failed.iter().map(|x| {
+                    Cross::new(
+                        (fx(*x), ylo + 0.04 * (yhi - ylo)),
+                        10,
+                        colour.stroke_width(4),
+                    )
+                }))
+                .map_err(fail)?;
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// Heat maps of one summary column over two axes, one per rule.
+struct HeatFigure {
+    header: Header,
+    x_label: String,
+    y_label: String,
+    x_values: Vec<f64>,
+    y_values: Vec<f64>,
+    /// Per rule: its name, the mean per cell `[y][x]` and whether any seed failed there.
+    panels: Vec<HeatPanel>,
+    signed: bool,
+    range: (f64, f64),
+}
+
+fn heat_figure(
+    summary: &Summary,
+    axes: &[AxisInfo],
+    c: usize,
+    column: &str,
+    colours: &[(String, RGBColor)],
+    subtitle: &str,
+) -> HeatFigure {
+    let by_rule = group(summary, &[&axes[0], &axes[1]], c);
+    let rules = ordered_rules(&by_rule, colours);
+    let mut xs: Vec<f64> = Vec::new();
+    let mut ys: Vec<f64> = Vec::new();
+    for cells in by_rule.values() {
+        for (x, y, _, _) in cells.values() {
+            xs.push(*x);
+            ys.push(*y);
+        }
+    }
+    for v in [&mut xs, &mut ys] {
+        v.sort_by(f64::total_cmp);
+        v.dedup();
+    }
+    let mut panels = Vec::new();
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (rule, _) in &rules {
+        let mut grid = vec![vec![None; xs.len()]; ys.len()];
+        let mut failed = vec![vec![false; xs.len()]; ys.len()];
+        for (x, y, values, any_failed) in by_rule[rule].values() {
+            let i = xs.iter().position(|v| v == x).unwrap_or(0);
+            let j = ys.iter().position(|v| v == y).unwrap_or(0);
+            grid[j][i] = mean_band(values).map(|m| m.0);
+            failed[j][i] = *any_failed;
+            if let Some(m) = grid[j][i] {
+                lo = lo.min(m);
+                hi = hi.max(m);
+            }
+        }
+        panels.push((rule.clone(), grid, failed));
+    }
+    let signed = lo < 0.0 && hi > 0.0;
+    let both_log = log_axis(&axes[0], &xs) && log_axis(&axes[1], &ys);
+    let slopes: Vec<String> = panels
+        .iter()
+        .filter_map(|(rule, grid, _)| {
+            let s = contour_slope(grid, &xs, &ys, both_log)?;
+            Some(format!("{rule} {s:.2}"))
+        })
+        .collect();
+    let slope_note = if signed && !slopes.is_empty() {
+        format!(
+            " (fitted slope d{}y/d{}x: {})",
+            if both_log { " log " } else { "" },
+            if both_log { " log " } else { "" },
+            slopes.join(", ")
+        )
+    } else {
+        String::new()
+    };
+    HeatFigure {
+        header: Header {
+            title: describe(column),
+            subtitle: format!(
+                "over {} × {} · {subtitle}",
+                label(&axes[0].column),
+                label(&axes[1].column)
+            ),
+            legend: Vec::new(),
+            note: if signed {
+                format!("black line: zero contour{slope_note} · ×: a seed diverged")
+            } else {
+                "×: a seed diverged (left out of the mean)".into()
+            },
+        },
+        x_label: label(&axes[0].column),
+        y_label: label(&axes[1].column),
+        x_values: xs,
+        y_values: ys,
+        panels,
+        signed,
+        range: if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) },
+    }
+}
+
+/// The least-squares slope of the zero contour through the cell centres, in axis units (log10
+/// units on log axes); None with fewer than two distinct contour points.
+fn contour_slope(grid: &[Vec<Option<f64>>], xs: &[f64], ys: &[f64], log: bool) -> Option<f64> {
+    let at = |values: &[f64], position: f64| -> f64 {
+        let f = |v: f64| if log { v.log10() } else { v };
+        let i = (position.floor() as usize).min(values.len().saturating_sub(2));
+        let t = position - i as f64;
+        match (values.get(i), values.get(i + 1)) {
+            (Some(a), Some(b)) => f(*a) + t * (f(*b) - f(*a)),
+            (Some(a), None) => f(*a),
+            _ => f64::NAN,
+        }
+    };
+    let mut points: Vec<(f64, f64)> = HeatFigure::zero_contour(grid)
+        .iter()
+        .flatten()
+        .map(|(x, y)| (at(xs, *x), at(ys, *y)))
+        .collect();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    points.dedup_by(|a, b| (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9);
+    if points.len() < 2 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
+/// A sequential colour for `f` in [0, 1] (after viridis), grey for NaN.
+fn sequential(f: f64) -> RGBColor {
+    const STOPS: [[f64; 3]; 5] = [
+        [68.0, 1.0, 84.0],
+        [59.0, 82.0, 139.0],
+        [33.0, 145.0, 140.0],
+        [94.0, 201.0, 98.0],
+        [253.0, 231.0, 37.0],
+    ];
+    if !f.is_finite() {
+        return style::NO_VALUE;
+    }
+    let f = f.clamp(0.0, 1.0) * 4.0;
+    let i = (f.floor() as usize).min(3);
+    let t = f - i as f64;
+    let mix = |k: usize| (STOPS[i][k] + t * (STOPS[i + 1][k] - STOPS[i][k])).round() as u8;
+    RGBColor(mix(0), mix(1), mix(2))
+}
+
+impl HeatFigure {
+    fn colour(&self, v: Option<f64>) -> RGBColor {
+        let Some(v) = v else {
+            return style::NO_VALUE;
+        };
+        let (lo, hi) = self.range;
+        if self.signed {
+            style::diverging(v / lo.abs().max(hi.abs()))
+        } else {
+            sequential((v - lo) / (hi - lo).max(1e-300))
+        }
+    }
+
+    /// Segments of the zero contour through the cell centres (marching squares).
+    fn zero_contour(grid: &[Vec<Option<f64>>]) -> Vec<[(f64, f64); 2]> {
+        let mut out = Vec::new();
+        for j in 0..grid.len().saturating_sub(1) {
+            for i in 0..grid[j].len().saturating_sub(1) {
+                let corners = [
+                    (i as f64, j as f64, grid[j][i]),
+                    (i as f64 + 1.0, j as f64, grid[j][i + 1]),
+                    (i as f64 + 1.0, j as f64 + 1.0, grid[j + 1][i + 1]),
+                    (i as f64, j as f64 + 1.0, grid[j + 1][i]),
+                ];
+                let mut crossings = Vec::new();
+                for k in 0..4 {
+                    let (x0, y0, a) = corners[k];
+                    let (x1, y1, b) = corners[(k + 1) % 4];
+                    let (Some(a), Some(b)) = (a, b) else {
+                        continue;
+                    };
+                    if (a < 0.0) != (b < 0.0) {
+                        let t = a / (a - b);
+                        crossings.push((x0 + t * (x1 - x0), y0 + t * (y1 - y0)));
+                    }
+                }
+                if crossings.len() == 2 {
+                    out.push([crossings[0], crossings[1]]);
+                } else if crossings.len() == 4 {
+                    out.push([crossings[0], crossings[1]]);
+                    out.push([crossings[2], crossings[3]]);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Figure for HeatFigure {
+    fn size(&self) -> (u32, u32) {
+        let w = (620 * self.panels.len().max(1) as u32 + 260).max(style::WIDTH);
+        (w, style::HEIGHT)
+    }
+
+    fn draw<DB: render::Canvas>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Drawn<Vec<super::clip::PixelRect>> {
+        root.fill(&WHITE).map_err(fail)?;
+        let body = self.header.draw(root)?.margin(10, 20, 10, 20);
+        let (w, _) = body.dim_in_pixel();
+        let (maps, bar) = body.split_horizontally(w.saturating_sub(220));
+        let nx = self.x_values.len();
+        let ny = self.y_values.len();
+        let tick_every = |n: usize| n.div_ceil(6).max(1);
+        for ((rule, grid, failed), area) in self
+            .panels
+            .iter()
+            .zip(maps.split_evenly((1, self.panels.len().max(1))))
+        {
+            let mut chart = ChartBuilder::on(&area)
+                .caption(rule.as_str(), (FONT, style::CAPTION_PX))
+                .x_label_area_size(80)
+                .y_label_area_size(130)
+                .margin(10)
+                .build_cartesian_2d(-0.5..nx as f64 - 0.5, -0.5..ny as f64 - 0.5)
+                .map_err(fail)?;
+            let xv = self.x_values.clone();
+            let yv = self.y_values.clone();
+            let fmt = |values: &[f64], v: f64| -> String {
+                let k = v.round();
+                if (v - k).abs() > 1e-6 || k < 0.0 || k as usize >= values.len() {
+                    return String::new();
+                }
+                short(values[k as usize])
+            };
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_labels(nx.div_ceil(tick_every(nx)).max(2))
+                .y_labels(ny.div_ceil(tick_every(ny)).max(2))
+                .x_desc(self.x_label.as_str())
+                .y_desc(self.y_label.as_str())
+                .axis_desc_style((FONT, style::LABEL_PX))
+                .label_style((FONT, style::TICK_PX))
+                .x_label_formatter(&|v| fmt(&xv, *v))
+                .y_label_formatter(&|v| fmt(&yv, *v))
+                .draw()
+                .map_err(fail)?;
+            for (j, row) in grid.iter().enumerate() {
+                for (i, v) in row.iter().enumerate() {
+                    let (x, y) = (i as f64, j as f64);
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)],
+                            self.colour(*v).filled(),
+                        )))
+                        .map_err(fail)?;
+                    if failed[j][i] {
+                        chart
+                            .draw_series(std::iter::once(Cross::new(
+                                (x, y),
+                                8,
+                                BLACK.stroke_width(3),
+                            )))
+                            .map_err(fail)?;
+                    }
+                }
+            }
+            if self.signed {
+                for seg in Self::zero_contour(grid) {
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            seg.to_vec(),
+                            BLACK.stroke_width(4),
+                        )))
+                        .map_err(fail)?;
+                }
+            }
+        }
+        // The colour bar, with its two ends (and zero when signed) labelled.
+        let (bw, bh) = bar.dim_in_pixel();
+        let (top, bottom) = (60i32, bh as i32 - 100);
+        let x0 = 30i32;
+        let steps = 60;
+        for s in 0..steps {
+            let f = 1.0 - s as f64 / steps as f64;
+            let (lo, hi) = self.range;
+            let v = if self.signed {
+                let m = lo.abs().max(hi.abs());
+                -m + f * 2.0 * m
+            } else {
+                lo + f * (hi - lo)
+            };
+            let y = top + (bottom - top) * s / steps;
+            let y1 = top + (bottom - top) * (s + 1) / steps;
+            bar.draw(&Rectangle::new(
+                [(x0, y), (x0 + 40, y1 + 1)],
+                self.colour(Some(v)).filled(),
+            ))
+            .map_err(fail)?;
+        }
+        let (lo, hi) = self.range;
+        let (a, b) = if self.signed {
+            let m = lo.abs().max(hi.abs());
+            (-m, m)
+        } else {
+            (lo, hi)
+        };
+        let text = |v: f64, y: i32| -> Drawn {
+            bar.draw(&Text::new(
+                short(v),
+                (x0 + 50, y),
+                (FONT, style::TICK_PX)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
+            ))
+            .map_err(fail)
+        };
+        text(b, top)?;
+        text(a, bottom)?;
+        if self.signed {
+            text(0.0, (top + bottom) / 2)?;
+        }
+        let _ = bw;
+        Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zero_contour_crosses_where_the_sign_changes() {
+        // Negative left column, positive right column: one vertical segment at x = 0.5.
+        let grid = vec![vec![Some(-1.0), Some(1.0)], vec![Some(-1.0), Some(1.0)]];
+        let segs = HeatFigure::zero_contour(&grid);
+        assert_eq!(segs.len(), 1);
+        for (x, _) in segs[0] {
+            assert!((x - 0.5).abs() < 1e-12);
+        }
+        let grid = vec![vec![Some(1.0), Some(2.0)], vec![Some(3.0), Some(4.0)]];
+        assert!(HeatFigure::zero_contour(&grid).is_empty());
+        // v = log y − 2 log x on a log grid: the contour y = x² has slope 2 in log–log.
+        let xs = [1.0, 10.0, 100.0, 1000.0];
+        let ys = [1.0, 10.0, 100.0, 1000.0, 1e4, 1e5, 1e6];
+        let grid: Vec<Vec<Option<f64>>> = ys
+            .iter()
+            .map(|y: &f64| {
+                xs.iter()
+                    .map(|x: &f64| Some(y.log10() - 2.0 * x.log10() + 0.5))
+                    .collect()
+            })
+            .collect();
+        let s = contour_slope(&grid, &xs, &ys, true).unwrap();
+        assert!((s - 2.0).abs() < 1e-9, "{s}");
+    }
+
+    #[test]
+    fn short_numbers_keep_three_digits() {
+        assert_eq!(short(0.64633040701), "0.646");
+        assert_eq!(short(1.39247665008), "1.39");
+        assert_eq!(short(30.0), "30");
+        assert_eq!(short(6.4633e-5), "6.46e-5");
+    }
+
+    #[test]
+    fn columns_read_as_words() {
+        assert_eq!(
+            describe("held_out_loss:W1_mean_last0.2_rel"),
+            "held-out loss on W1, mean over the last 20% of the run, relative to t = 0"
+        );
+        assert_eq!(describe("held_out_loss_final"), "held-out loss, final");
+        assert_eq!(
+            describe("held_out_loss_time_below0.1_rel_s"),
+            "time until the held-out loss ≤ 0.1 × its value at t = 0"
+        );
+        assert_eq!(describe("my_column"), "my_column");
+    }
+
+    #[test]
+    fn bands_are_one_standard_deviation() {
+        let (m, lo, hi) = mean_band(&[1.0, 3.0, f64::NAN]).unwrap();
+        assert_eq!(m, 2.0);
+        assert!((hi - m - 2f64.sqrt()).abs() < 1e-12 && (m - lo - 2f64.sqrt()).abs() < 1e-12);
+        assert!(mean_band(&[f64::NAN]).is_none());
+    }
+}

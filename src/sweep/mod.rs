@@ -1,0 +1,60 @@
+//! `hetsim sweep`: a grid of parameter settings run as ensembles, summarised per point, safe
+//! against kills and split across a cluster's job array.
+//!
+//! - [`spec`]: the sweep file's serde types;
+//! - [`axes`]: axes resolved against the circuit, the points they expand into, point ids and
+//!   seeds derived from each point's identity;
+//! - [`setup`]: the file read and every point checked before anything runs;
+//! - [`pack`]: the shard's slice of the points and the ensembles they pack into;
+//! - [`stats`]: the per-instance statistics of `summary.csv`, streamed;
+//! - [`tables`]: the sweep's tables, assembled from the finished parts;
+//! - [`run`]: the loop — one ensemble after another, each written into a temporary directory
+//!   and renamed into `parts/` when it finishes, so results appear whole or not at all;
+//! - [`merge`]: shards combined, refusing gaps and duplicates.
+
+pub mod axes;
+pub mod merge;
+pub mod pack;
+pub mod run;
+pub mod setup;
+pub mod spec;
+pub mod stats;
+pub mod tables;
+
+pub use pack::Shard;
+pub use run::{DryRun, SweepOutcome, SweepProgress, SweepRequest, dry_run, sweep};
+pub use spec::SweepSpec;
+
+use crate::experiment::ExperimentError;
+use crate::spec::Diagnostics;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// The sweep file is malformed or does not fit its circuit (every error, located).
+    #[error("{0}")]
+    Input(Diagnostics),
+    /// One point's settings make an invalid circuit.
+    #[error("the point {identity} does not make a valid circuit: {message}")]
+    Point { identity: String, message: String },
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Experiment(#[from] ExperimentError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl SweepError {
+    /// Whether the request was at fault (exit 2) rather than the run (exit 1).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            SweepError::Input(_) | SweepError::Point { .. } | SweepError::Usage(_) => true,
+            SweepError::Experiment(e) => e.is_bad_input(),
+            SweepError::Write { .. } => false,
+        }
+    }
+}

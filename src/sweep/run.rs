@@ -1,0 +1,714 @@
+//! The sweep loop. The output directory holds `sweep.yaml` and `circuit.yaml` (the files as
+//! they were), `points.csv` (every point, its axis values and shard), `manifest.json`, and
+//! `parts/NNNNNN/` — one finished ensemble each, a run directory of its own plus the part's
+//! `points.csv` and `summary.csv`. An ensemble runs in `parts/.tmp-NNNNNN/` and is renamed into
+//! place only when its tables are complete, so a sweep killed at any moment leaves finished
+//! parts and one temporary directory that `--resume` deletes and runs again. `summary.csv` is
+//! rebuilt (write, then rename) after every part; `metrics.csv` is assembled at the end.
+
+use super::SweepError;
+use super::pack::{self, DEFAULT_ENSEMBLE_SIZE, Ensemble, Shard};
+use super::setup::{self, Setup};
+use super::stats::InstanceStats;
+use super::tables::{self, InstanceOf, PARTS, PointTable, TMP_PREFIX, write_err};
+use crate::backend::{self, BackendKind, DeviceDescription, Precision, TracePoint};
+use crate::experiment::{ExperimentError, ensemble_manifest};
+use crate::plan::{InstanceSpec, Plan};
+use crate::record::atomic::write_atomic;
+use crate::record::manifest::{Provenance, sha256_hex};
+use crate::record::metrics::Row;
+use crate::record::tables::{Table, WeightRow};
+use crate::record::{Ending, Failure, RecordError, Recorder, Sink, Status, Tee, unix_now};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// What to sweep and where.
+#[derive(Clone, Debug)]
+pub struct SweepRequest {
+    pub path: PathBuf,
+    /// The sweep file's text (None: read `path`).
+    pub text: Option<String>,
+    /// The output directory (default `runs/sweep-<name>-<unix time>`); required to resume.
+    pub out: Option<PathBuf>,
+    pub resume: bool,
+    pub backend: BackendKind,
+    pub precision: Option<Precision>,
+    pub shard: Option<Shard>,
+    /// Overrides the file's `ensemble_size`.
+    pub ensemble_size: Option<usize>,
+    pub figures: bool,
+    pub command_line: Vec<String>,
+}
+
+impl SweepRequest {
+    /// A sweep of `path` on the CPU into a default directory, without figures: to adjust.
+    pub fn new(path: impl Into<PathBuf>) -> SweepRequest {
+        SweepRequest {
+            path: path.into(),
+            text: None,
+            out: None,
+            resume: false,
+            backend: BackendKind::Cpu,
+            precision: None,
+            shard: None,
+            ensemble_size: None,
+            figures: false,
+            command_line: Vec::new(),
+        }
+    }
+}
+
+/// An axis as `manifest.json` records it (what the figures need).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AxisRecord {
+    /// The column of the swept value.
+    pub column: String,
+    /// Every column of the axis.
+    pub columns: Vec<String>,
+    pub target: String,
+    pub ratio: Option<String>,
+    /// `time` or `number`.
+    pub kind: String,
+    pub log: bool,
+}
+
+/// The sweep's record in `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepManifest {
+    /// Always `sweep`.
+    pub kind: String,
+    pub name: String,
+    pub hetsim_version: String,
+    pub status: Status,
+    pub status_reason: Option<String>,
+    pub sweep_file: String,
+    pub sweep_sha256: String,
+    pub circuit_file: String,
+    pub circuit_sha256: String,
+    pub shard: Option<Shard>,
+    /// Points of the whole sweep, and of this directory's shard.
+    pub points_total: usize,
+    pub points_in_shard: usize,
+    pub points_done: usize,
+    pub instances_failed: usize,
+    pub parts: usize,
+    pub rules: Vec<String>,
+    pub seeds: usize,
+    pub seed: u64,
+    pub axes: Vec<AxisRecord>,
+    pub summary_columns: Vec<String>,
+    pub backend: Option<String>,
+    pub device: Option<DeviceDescription>,
+    pub precision: Option<Precision>,
+    pub notes: Vec<String>,
+    pub started_unix_s: f64,
+    pub ended_unix_s: Option<f64>,
+    pub wall_s: Option<f64>,
+    pub provenance: Provenance,
+    /// For a merge: the shard directories it combined.
+    #[serde(default)]
+    pub merged_from: Vec<String>,
+}
+
+impl SweepManifest {
+    pub fn read(dir: &Path) -> Result<SweepManifest, SweepError> {
+        let path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            SweepError::Usage(format!("{} is not a sweep directory ({e})", dir.display()))
+        })?;
+        let m: SweepManifest = serde_json::from_str(&text).map_err(|e| {
+            SweepError::Usage(format!("{}: not a sweep manifest ({e})", path.display()))
+        })?;
+        if m.kind != "sweep" {
+            return Err(SweepError::Usage(format!(
+                "{} is a {} directory, not a sweep's",
+                dir.display(),
+                m.kind
+            )));
+        }
+        Ok(m)
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<(), SweepError> {
+        let path = dir.join("manifest.json");
+        let text = serde_json::to_string_pretty(self).unwrap_or_default();
+        write_atomic(&path, &text).map_err(write_err(&path))
+    }
+}
+
+/// Where a sweep stands, for progress displays.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepProgress {
+    /// Points finished (including those a resume found done) and in this shard.
+    pub points_done: usize,
+    pub points_total: usize,
+    pub instances_failed: usize,
+    /// The ensemble running (1-based) and how many this invocation runs.
+    pub ensemble: usize,
+    pub ensembles: usize,
+    pub elapsed_s: f64,
+    /// Estimated seconds left (None before anything has finished).
+    pub eta_s: Option<f64>,
+}
+
+/// How a sweep ended.
+#[derive(Debug)]
+pub struct SweepOutcome {
+    pub dir: PathBuf,
+    pub status: Status,
+    pub reason: Option<String>,
+    pub points_done: usize,
+    pub points_total: usize,
+    /// Points found already done when resuming.
+    pub points_resumed: usize,
+    pub instances_failed: usize,
+    pub ensembles_run: usize,
+    pub wall_s: f64,
+    pub figures: Option<Result<Vec<PathBuf>, String>>,
+    pub notes: Vec<String>,
+}
+
+/// One ensemble of a dry run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnsembleInfo {
+    pub points: Vec<usize>,
+    pub instances: usize,
+    pub synapse_steps: f64,
+}
+
+/// What a sweep would do, without running it.
+#[derive(Clone, Debug)]
+pub struct DryRun {
+    pub name: String,
+    pub axis_columns: Vec<String>,
+    /// (index, id, axis cells) of every point of the shard.
+    pub points: Vec<(usize, String, Vec<String>)>,
+    pub points_total: usize,
+    pub rules: Vec<String>,
+    pub seeds: usize,
+    /// Points a resume would skip.
+    pub already_done: usize,
+    pub ensembles: Vec<EnsembleInfo>,
+    pub instances: usize,
+    pub synapse_steps: f64,
+}
+
+fn shard_points(setup: &Setup, shard: Option<Shard>) -> Vec<usize> {
+    (0..setup.points.len())
+        .filter(|&k| shard.is_none_or(|s| s.holds(k)))
+        .collect()
+}
+
+fn ensembles(
+    setup: &Setup,
+    request: &SweepRequest,
+    todo: &[usize],
+) -> Result<Vec<Ensemble>, SweepError> {
+    let size = request
+        .ensemble_size
+        .or(setup.spec.ensemble_size)
+        .unwrap_or(DEFAULT_ENSEMBLE_SIZE);
+    let budget =
+        crate::circuit::budget::MemoryBudget::from_env_or_machine().map_err(SweepError::Usage)?;
+    let memory = 0.8 * budget.bytes as f64;
+    for &k in todo {
+        let p = &setup.points[k];
+        let need = p.instance_bytes * setup.instances_per_point() as f64;
+        if need > memory {
+            return Err(SweepError::Usage(format!(
+                "one point ({}: {} instances) needs about {} of memory, more than the budget of {budget}; use fewer seeds or rules, or raise the budget (--memory-budget)",
+                p.identity,
+                setup.instances_per_point(),
+                crate::circuit::budget::human_bytes(need)
+            )));
+        }
+    }
+    Ok(pack::pack(setup, todo, size, memory))
+}
+
+/// The point ids the finished parts of `dir` hold.
+fn done_ids(dir: &Path) -> Result<std::collections::HashSet<String>, SweepError> {
+    let mut done = std::collections::HashSet::new();
+    for part in tables::finished_parts(dir) {
+        done.extend(tables::part_points(&part)?);
+    }
+    Ok(done)
+}
+
+/// Expands and packs a sweep without running it (`--dry-run`).
+pub fn dry_run(request: &SweepRequest) -> Result<DryRun, SweepError> {
+    let setup = setup::load(&request.path, request.text.clone())?;
+    let in_shard = shard_points(&setup, request.shard);
+    let done = match (&request.out, request.resume) {
+        (Some(dir), true) => done_ids(dir)?,
+        _ => Default::default(),
+    };
+    let todo: Vec<usize> = in_shard
+        .iter()
+        .copied()
+        .filter(|&k| !done.contains(&setup.points[k].id))
+        .collect();
+    let packed = ensembles(&setup, request, &todo)?;
+    let per_point = setup.instances_per_point();
+    let infos: Vec<EnsembleInfo> = packed
+        .iter()
+        .map(|e| EnsembleInfo {
+            points: e.points.clone(),
+            instances: e.points.len() * per_point,
+            synapse_steps: pack::cost(&setup.points, e),
+        })
+        .collect();
+    Ok(DryRun {
+        name: setup.spec.name.clone(),
+        axis_columns: setup.axis_columns(),
+        points: in_shard
+            .iter()
+            .map(|&k| {
+                let p = &setup.points[k];
+                (p.index, p.id.clone(), setup.axis_cells(p))
+            })
+            .collect(),
+        points_total: setup.points.len(),
+        rules: rule_names(&setup),
+        seeds: setup.spec.seeds,
+        already_done: in_shard.len() - todo.len(),
+        instances: infos.iter().map(|e| e.instances).sum(),
+        synapse_steps: infos.iter().map(|e| e.synapse_steps).sum(),
+        ensembles: infos,
+    })
+}
+
+fn rule_names(setup: &Setup) -> Vec<String> {
+    setup
+        .rules
+        .iter()
+        .map(|r| match r {
+            Some(r) => r.name().to_string(),
+            None => crate::experiment::design::rule_label(&setup.base),
+        })
+        .collect()
+}
+
+/// Keeps a resumed sweep honest: the directory must hold the same sweep (axes may have
+/// gained or lost values: points are matched by identity) of the same circuit and shard.
+fn check_resumable(
+    dir: &Path,
+    setup: &Setup,
+    shard: Option<Shard>,
+) -> Result<SweepManifest, SweepError> {
+    let old = SweepManifest::read(dir)?;
+    let refuse = |what: String| {
+        SweepError::Usage(format!(
+            "cannot resume {}: {what}; start a new sweep with another --out",
+            dir.display()
+        ))
+    };
+    if old.shard != shard {
+        let show = |s: Option<Shard>| s.map(|s| s.to_string()).unwrap_or_else(|| "none".into());
+        return Err(refuse(format!(
+            "it ran shard {}, this is shard {}",
+            show(old.shard),
+            show(shard)
+        )));
+    }
+    if old.circuit_sha256 != sha256_hex(setup.circuit_source.text.as_bytes()) {
+        return Err(refuse(
+            "the circuit file has changed since it started".into(),
+        ));
+    }
+    let stored = std::fs::read_to_string(dir.join("sweep.yaml")).map_err(write_err(dir))?;
+    let stored_source = crate::spec::SourceFile::from_text(&dir.join("sweep.yaml"), stored);
+    let stored: super::SweepSpec = crate::spec::document::parse_document(&stored_source)
+        .map_err(|d| refuse(format!("its sweep.yaml no longer reads ({d})")))?;
+    let strip = |s: &super::SweepSpec| super::SweepSpec {
+        axes: Vec::new(),
+        combine: Default::default(),
+        ensemble_size: None,
+        ..s.clone()
+    };
+    if strip(&stored) != strip(&setup.spec) {
+        return Err(refuse(
+            "the sweep file differs in more than its axes (circuit, set, rules, seeds, seed, summary or keep)".into(),
+        ));
+    }
+    Ok(old)
+}
+
+/// Drops what a killed ensemble left behind.
+fn remove_temporaries(dir: &Path) -> Result<(), SweepError> {
+    let parts = dir.join(PARTS);
+    for e in std::fs::read_dir(&parts).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+            std::fs::remove_dir_all(e.path()).map_err(write_err(&e.path()))?;
+        }
+    }
+    Ok(())
+}
+
+fn next_part_number(dir: &Path) -> u64 {
+    std::fs::read_dir(dir.join(PARTS))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .map(|n| n + 1)
+        .unwrap_or(0)
+}
+
+/// Passes a run to the part's directory, leaving out the tables the sweep does not keep.
+struct Kept<'a> {
+    inner: &'a mut dyn Sink,
+    weights: bool,
+}
+
+impl Sink for Kept<'_> {
+    fn instances(&mut self, table: &Table) -> Result<(), RecordError> {
+        self.inner.instances(table)
+    }
+    fn rows(&mut self, rows: &[Row]) -> Result<(), RecordError> {
+        self.inner.rows(rows)
+    }
+    fn traces(&mut self, points: &[TracePoint]) -> Result<(), RecordError> {
+        self.inner.traces(points)
+    }
+    fn weights(&mut self, rows: &[WeightRow]) -> Result<(), RecordError> {
+        if self.weights {
+            self.inner.weights(rows)
+        } else {
+            Ok(())
+        }
+    }
+    fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
+        self.inner.failures(failures)
+    }
+    fn finish(&mut self, ending: &Ending) -> Result<(), RecordError> {
+        self.inner.finish(ending)
+    }
+}
+
+/// Reports progress within an ensemble.
+struct EnsembleObserver<'a> {
+    report: &'a mut dyn FnMut(&SweepProgress),
+    base: SweepProgress,
+    /// Points finished before this invocation, this invocation's points, and this ensemble's.
+    resumed: usize,
+    todo: usize,
+    ensemble_points: usize,
+    started: Instant,
+}
+
+impl crate::run::Observer for EnsembleObserver<'_> {
+    fn window(&mut self, p: &crate::run::Progress) {
+        let fraction = p.step as f64 / p.steps.max(1) as f64;
+        let mut now = self.base.clone();
+        now.elapsed_s = self.started.elapsed().as_secs_f64();
+        let done_here =
+            (now.points_done - self.resumed) as f64 + fraction * self.ensemble_points as f64;
+        now.eta_s = (done_here > 0.0)
+            .then(|| now.elapsed_s * (self.todo as f64 - done_here).max(0.0) / done_here);
+        (self.report)(&now);
+    }
+}
+
+/// Runs (or resumes) a sweep. `report` hears about progress; `stop` ends the sweep inside the
+/// current ensemble, which is discarded (status `interrupted`; `--resume` runs it again).
+pub fn sweep(
+    request: &SweepRequest,
+    report: &mut dyn FnMut(&SweepProgress),
+    stop: Option<&AtomicBool>,
+) -> Result<SweepOutcome, SweepError> {
+    let started = Instant::now();
+    let setup = setup::load(&request.path, request.text.clone())?;
+    let in_shard = shard_points(&setup, request.shard);
+    let dir = match &request.out {
+        Some(d) => d.clone(),
+        None if request.resume => {
+            return Err(SweepError::Usage(
+                "--resume needs --out DIR: the directory of the sweep to continue".into(),
+            ));
+        }
+        None => {
+            let mut name = format!("sweep-{}-{}", setup.spec.name, unix_now() as u64);
+            if let Some(s) = request.shard {
+                name.push_str(&format!("-shard{}of{}", s.index, s.count));
+            }
+            crate::experiment::output::unused_name(PathBuf::from("runs").join(name))
+        }
+    };
+    let empty = std::fs::read_dir(&dir).map_or(true, |mut d| d.next().is_none());
+    // `--resume` on a directory that does not hold a sweep yet starts one, so a job script can
+    // pass it on its first start and on every requeue alike.
+    let previous = if request.resume && !empty {
+        Some(check_resumable(&dir, &setup, request.shard)?)
+    } else {
+        let occupied = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some());
+        if occupied || (dir.exists() && !dir.is_dir()) {
+            return Err(SweepError::Usage(format!(
+                "{} exists and is not empty; pass --resume to continue the sweep in it, or choose another --out",
+                dir.display()
+            )));
+        }
+        None
+    };
+    std::fs::create_dir_all(dir.join(PARTS)).map_err(write_err(&dir))?;
+    remove_temporaries(&dir)?;
+    let put = |name: &str, text: &str| {
+        let path = dir.join(name);
+        write_atomic(&path, text).map_err(write_err(&path))
+    };
+    put("sweep.yaml", &setup.source.text)?;
+    put("circuit.yaml", &setup.circuit_source.text)?;
+    let points = PointTable::of(&setup, request.shard);
+    points.write(&dir.join("points.csv"))?;
+    let in_this_shard = |r: &tables::PointRow| request.shard.is_none_or(|s| s.holds(r.index));
+    let stat_columns = setup.stat_columns();
+
+    let done = done_ids(&dir)?;
+    let todo: Vec<usize> = in_shard
+        .iter()
+        .copied()
+        .filter(|&k| !done.contains(&setup.points[k].id))
+        .collect();
+    let resumed = in_shard.len() - todo.len();
+    let packed = ensembles(&setup, request, &todo)?;
+    let mut manifest = SweepManifest {
+        kind: "sweep".into(),
+        name: setup.spec.name.clone(),
+        hetsim_version: env!("CARGO_PKG_VERSION").into(),
+        status: Status::Running,
+        status_reason: None,
+        sweep_file: request.path.display().to_string(),
+        sweep_sha256: sha256_hex(setup.source.text.as_bytes()),
+        circuit_file: setup.circuit_source.path.display().to_string(),
+        circuit_sha256: sha256_hex(setup.circuit_source.text.as_bytes()),
+        shard: request.shard,
+        points_total: setup.points.len(),
+        points_in_shard: in_shard.len(),
+        points_done: resumed,
+        instances_failed: 0,
+        parts: 0,
+        rules: rule_names(&setup),
+        seeds: setup.spec.seeds,
+        seed: setup.spec.seed,
+        axes: setup
+            .axes
+            .iter()
+            .map(|a| AxisRecord {
+                column: a.value_column(),
+                columns: a.columns(),
+                target: a.target.clone(),
+                ratio: a.ratio.as_ref().map(|(_, t)| t.clone()),
+                kind: match a.kind {
+                    super::axes::Kind::Time => "time".into(),
+                    super::axes::Kind::Number => "number".into(),
+                },
+                log: a.log,
+            })
+            .collect(),
+        summary_columns: stat_columns.clone(),
+        backend: None,
+        device: None,
+        precision: None,
+        notes: Vec::new(),
+        started_unix_s: previous
+            .as_ref()
+            .map(|m| m.started_unix_s)
+            .unwrap_or_else(unix_now),
+        ended_unix_s: None,
+        wall_s: None,
+        provenance: Provenance::of_this_process(&request.command_line),
+        merged_from: Vec::new(),
+    };
+    let refresh = |manifest: &mut SweepManifest| -> Result<(), SweepError> {
+        let parts = tables::finished_parts(&dir);
+        tables::assemble_summary(
+            &dir.join("summary.csv"),
+            &points,
+            &in_this_shard,
+            &parts,
+            &stat_columns,
+        )?;
+        manifest.parts = parts.len();
+        manifest.instances_failed = count_failed(&dir.join("summary.csv"))?;
+        manifest.write(&dir)
+    };
+    refresh(&mut manifest)?;
+
+    let per_point = setup.instances_per_point();
+    let mut status = Status::Completed;
+    let mut reason = None;
+    let mut ensembles_run = 0;
+    let mut compiled_note = false;
+    for (k, ensemble) in packed.iter().enumerate() {
+        if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            status = Status::Interrupted;
+            reason = Some(format!(
+                "stopped on request after {ensembles_run} ensemble(s)"
+            ));
+            break;
+        }
+        // The instances: point by point, each point's rules, each rule's replicates.
+        let mut instances = Vec::with_capacity(ensemble.points.len() * per_point);
+        let mut who = Vec::with_capacity(instances.capacity());
+        for &pi in &ensemble.points {
+            let p = &setup.points[pi];
+            for (label, c) in setup.point_circuits(p)? {
+                for replicate in 0..setup.spec.seeds {
+                    let seed = super::axes::point_seed(setup.spec.seed, &p.identity, replicate);
+                    instances.push(InstanceSpec {
+                        circuit: c.clone(),
+                        seed,
+                        label: label.clone(),
+                    });
+                    who.push(InstanceOf {
+                        point_id: p.id.clone(),
+                        rule: label.clone(),
+                        replicate,
+                        seed,
+                    });
+                }
+            }
+        }
+        let plan = Arc::new(Plan::new(&instances, &setup.base_dir).map_err(ExperimentError::Plan)?);
+        drop(instances);
+        let made = backend::make(plan.clone(), request.backend, request.precision)
+            .map_err(ExperimentError::Backend)?;
+        let mut engine = made.backend;
+        if manifest.backend.is_none() {
+            manifest.backend = Some(engine.describe());
+            manifest.device = Some(engine.device());
+            manifest.precision = Some(engine.precision());
+            manifest.notes.extend(made.fallback.clone());
+            manifest.write(&dir)?;
+        }
+        if !compiled_note && plan.forward_order.is_none() {
+            compiled_note = true;
+            manifest.notes.push("gradient alignment, loss alignment and learning strength are not defined for recurrent forward pathways; they are not recorded".into());
+        }
+        let number = next_part_number(&dir);
+        let tmp = dir.join(PARTS).join(format!("{TMP_PREFIX}{number:06}"));
+        let part_manifest = ensemble_manifest(
+            &plan,
+            engine.as_ref(),
+            made.fallback.as_slice(),
+            Provenance::of_this_process(&request.command_line),
+        );
+        let mut recorder =
+            Recorder::create(&tmp, &plan, part_manifest).map_err(ExperimentError::Record)?;
+        let mut stats = InstanceStats::new(
+            &setup.stats,
+            plan.n_instances(),
+            plan.steps as f64 * plan.dt_s,
+        );
+        let base = SweepProgress {
+            points_done: manifest.points_done,
+            points_total: in_shard.len(),
+            instances_failed: manifest.instances_failed,
+            ensemble: k + 1,
+            ensembles: packed.len(),
+            elapsed_s: started.elapsed().as_secs_f64(),
+            eta_s: None,
+        };
+        let mut observer = EnsembleObserver {
+            report: &mut *report,
+            base,
+            resumed,
+            todo: todo.len(),
+            ensemble_points: ensemble.points.len(),
+            started,
+        };
+        let outcome = {
+            let mut kept = Kept {
+                inner: &mut recorder,
+                weights: setup.spec.keep.weights,
+            };
+            let mut tee = Tee {
+                first: &mut kept,
+                second: &mut stats,
+            };
+            crate::run::execute(&plan, engine.as_mut(), &mut tee, &mut observer, stop)
+        };
+        drop(recorder);
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                // A device or disk failure: the finished parts stay; this one is dropped.
+                let _ = std::fs::remove_dir_all(&tmp);
+                manifest.status = Status::Failed;
+                manifest.status_reason = Some(e.to_string());
+                manifest.ended_unix_s = Some(unix_now());
+                manifest.write(&dir)?;
+                return Err(ExperimentError::Run(e).into());
+            }
+        };
+        if outcome.status == Status::Interrupted {
+            let _ = std::fs::remove_dir_all(&tmp);
+            status = Status::Interrupted;
+            reason = Some(format!(
+                "stopped on request during ensemble {} of {}; its points run again on --resume",
+                k + 1,
+                packed.len()
+            ));
+            break;
+        }
+        tables::write_part_tables(&tmp, &plan, &who, &stats, &stat_columns)?;
+        let finished = dir.join(PARTS).join(format!("{number:06}"));
+        std::fs::rename(&tmp, &finished).map_err(write_err(&finished))?;
+        ensembles_run += 1;
+        manifest.points_done += ensemble.points.len();
+        refresh(&mut manifest)?;
+        let mut now = SweepProgress {
+            points_done: manifest.points_done,
+            points_total: in_shard.len(),
+            instances_failed: manifest.instances_failed,
+            ensemble: k + 1,
+            ensembles: packed.len(),
+            elapsed_s: started.elapsed().as_secs_f64(),
+            eta_s: None,
+        };
+        let done_here = (manifest.points_done - resumed) as f64;
+        now.eta_s = Some(now.elapsed_s * (todo.len() as f64 - done_here).max(0.0) / done_here);
+        report(&now);
+    }
+    if status == Status::Completed && manifest.instances_failed > 0 {
+        status = Status::CompletedWithFailures;
+    }
+    let parts = tables::finished_parts(&dir);
+    tables::assemble_metrics(&dir.join("metrics.csv"), &points, &in_this_shard, &parts)?;
+    let figures = (request.figures && status != Status::Interrupted).then(|| {
+        crate::plot::sweep::plot_sweep(&dir, crate::plot::Formats::BOTH).map_err(|e| e.to_string())
+    });
+    manifest.status = status;
+    manifest.status_reason = reason.clone();
+    manifest.ended_unix_s = Some(unix_now());
+    manifest.wall_s = Some(
+        previous.as_ref().and_then(|m| m.wall_s).unwrap_or(0.0) + started.elapsed().as_secs_f64(),
+    );
+    manifest.write(&dir)?;
+    Ok(SweepOutcome {
+        dir,
+        status,
+        reason,
+        points_done: manifest.points_done,
+        points_total: in_shard.len(),
+        points_resumed: resumed,
+        instances_failed: manifest.instances_failed,
+        ensembles_run,
+        wall_s: started.elapsed().as_secs_f64(),
+        figures,
+        notes: manifest.notes.clone(),
+    })
+}
+
+/// Rows of a `summary.csv` whose status is `failed`.
+pub fn count_failed(summary: &Path) -> Result<usize, SweepError> {
+    let (header, rows) = tables::read_csv(summary)?;
+    let Some(c) = header.iter().position(|h| h == "status") else {
+        return Ok(0);
+    };
+    Ok(rows.iter().filter(|r| r[c] == "failed").count())
+}

@@ -1,0 +1,125 @@
+//! The shipped sweeps (`configs/*_sweep.yaml`, `configs/hebbian_phase.yaml`) at reduced size:
+//! fewer points, seeds and seconds, asserting the direction of each published result.
+
+use hetsim::backend::BackendKind;
+use hetsim::sweep::tables::read_csv;
+use hetsim::sweep::{SweepRequest, sweep};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Runs a shipped sweep with its text edited by `(from, to)` replacements (each must apply).
+fn run_reduced(file: &str, edits: &[(&str, &str)]) -> Vec<HashMap<String, String>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("configs")
+        .join(file);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{file} no longer contains `{from}`");
+        text = text.replace(from, to);
+    }
+    let out = tempfile::tempdir().unwrap();
+    let request = SweepRequest {
+        text: Some(text),
+        out: Some(out.path().join("s")),
+        backend: BackendKind::Cpu,
+        ..SweepRequest::new(&path)
+    };
+    let o = sweep(&request, &mut |_| {}, None).unwrap();
+    assert_eq!(o.points_done, o.points_total);
+    let (header, rows) = read_csv(&out.path().join("s/summary.csv")).unwrap();
+    rows.into_iter()
+        .map(|r| header.iter().cloned().zip(r).collect())
+        .collect()
+}
+
+/// The mean of `column` over the rows that `pick` selects.
+fn mean(
+    rows: &[HashMap<String, String>],
+    column: &str,
+    pick: impl Fn(&HashMap<String, String>) -> bool,
+) -> f64 {
+    let v: Vec<f64> = rows
+        .iter()
+        .filter(|r| pick(r))
+        .map(|r| r[column].parse::<f64>().unwrap())
+        .collect();
+    assert!(!v.is_empty(), "no rows for {column}");
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn at(r: &HashMap<String, String>, column: &str, value: f64) -> bool {
+    (r[column].parse::<f64>().unwrap() - value).abs() < 1e-9
+}
+
+#[test]
+fn delay_sweep_learning_strength_falls_as_max_of_zero_and_one_minus_delay_over_t() {
+    let rows = run_reduced(
+        "delay_sweep.yaml",
+        &[
+            ("time.duration=20 s", "time.duration=3 s"),
+            (
+                "linear: {from: 0, to: 1.25, count: 11}",
+                "values: [0, 0.5, 1.25]",
+            ),
+            ("seeds: 3", "seeds: 1"),
+        ],
+    );
+    let strength = |d: f64| {
+        mean(&rows, "learning_strength_mean_last1", |r| {
+            at(r, "error_delay/T", d)
+        })
+    };
+    let (s0, s5, s12) = (strength(0.0), strength(0.5), strength(1.25));
+    assert!(s0 > s5 && s5 > s12, "{s0} {s5} {s12}");
+    // max(0, 1 − Δ/T): 1, 0.5, 0.
+    assert!((s0 - 1.0).abs() < 0.05, "{s0}");
+    assert!((s5 - 0.5).abs() < 0.05, "{s5}");
+    assert!(s12.abs() < 0.02, "{s12}");
+}
+
+#[test]
+fn timescale_sweep_learns_better_at_ten_stimulus_durations_than_at_one() {
+    let rows = run_reduced(
+        "timescale_sweep.yaml",
+        &[
+            ("time.duration=40 s", "time.duration=8 s"),
+            ("values: [1, 3, 10, 30, 100, 300]", "values: [1, 10]"),
+            ("rules: [fa, kp]", "rules: [fa]"),
+            ("seeds: 5", "seeds: 2"),
+        ],
+    );
+    let loss = |ratio: f64| {
+        mean(&rows, "held_out_loss_final_rel", |r| {
+            at(r, "tau_w/T", ratio)
+        })
+    };
+    let (fast, slow) = (loss(1.0), loss(10.0));
+    assert!(slow < 0.5 * fast, "τ_w/T = 10: {slow}, τ_w/T = 1: {fast}");
+    assert!(slow < 0.5, "τ_w/T = 10 learns: {slow}");
+}
+
+#[test]
+fn hebbian_phase_signature_differs_in_sign_between_the_decay_and_the_noise_corners() {
+    let rows = run_reduced(
+        "hebbian_phase.yaml",
+        &[
+            ("time.duration=20 s", "time.duration=6 s"),
+            (
+                "log: {from: 0.3 s, to: 30 s, count: 7}",
+                "values: [0.3 s, 30 s]",
+            ),
+            ("log: {from: 0.03, to: 3, count: 7}", "values: [0.03, 3]"),
+            ("seeds: 2", "seeds: 1"),
+        ],
+    );
+    let column = "hebbian_signature:W1_mean_last0.5";
+    let corner = |tau: f64, sigma: f64| {
+        mean(&rows, column, |r| {
+            at(r, "tau_decay_s", tau) && at(r, "weight_noise", sigma)
+        })
+    };
+    let decay = corner(0.3, 0.03);
+    let noise = corner(30.0, 3.0);
+    assert!(decay > 0.0, "high decay, low noise: {decay}");
+    assert!(noise < 0.0, "low decay, high noise: {noise}");
+}
