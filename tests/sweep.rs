@@ -538,3 +538,60 @@ fn the_command_line_dry_runs_sweeps_and_redraws_their_figures() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("0 ≤ I < N"));
 }
+
+#[test]
+fn ctrl_c_stops_a_sweep_as_interrupted_and_resume_finishes_it() {
+    let dir = folder();
+    let path = write_sweep(
+        dir.path(),
+        "i.yaml",
+        "name: i\ncircuit: c.yaml\nset: [time.duration=2 s, time.dt=0.1 ms, populations.h.size=40]\naxes: [{path: tau_w, log: {from: 100 ms, to: 10 s, count: 12}}]\nrules: [fa, kp]\nseeds: 2\nensemble_size: 4\n",
+    );
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hetsim"))
+        .args([
+            "sweep",
+            path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--no-plots",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while hetsim::sweep::tables::finished_parts(&out).is_empty()
+        && started.elapsed().as_secs() < 120
+    {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    // SAFETY: sends SIGINT to the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    if status.code() == Some(0) {
+        // The sweep finished before the signal arrived: nothing to check on this machine.
+        return;
+    }
+    assert_eq!(status.code(), Some(130));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["status"], "interrupted");
+    let done = manifest["points_done"].as_u64().unwrap();
+    assert!(done >= 1 && done < 12, "{done}");
+    assert_eq!(summary(&out).len() as u64, done * 4);
+    let r = sweep(
+        &SweepRequest {
+            resume: true,
+            ..request(&path, &out)
+        },
+        &mut |_| {},
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.points_done, 12);
+    assert_eq!(r.points_resumed as u64, done);
+    assert_eq!(summary(&out).len(), 48);
+}
