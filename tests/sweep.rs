@@ -580,7 +580,7 @@ fn ctrl_c_stops_a_sweep_as_interrupted_and_resume_finishes_it() {
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["status"], "interrupted");
     let done = manifest["points_done"].as_u64().unwrap();
-    assert!(done >= 1 && done < 12, "{done}");
+    assert!((1..12).contains(&done), "{done}");
     assert_eq!(summary(&out).len() as u64, done * 4);
     let r = sweep(
         &SweepRequest {
