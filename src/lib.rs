@@ -18,6 +18,8 @@ pub mod record;
 pub mod rng;
 pub mod rule;
 pub mod run;
+pub mod schema;
 pub mod spec;
 pub mod task;
+pub mod text;
 pub mod workload;
