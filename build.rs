@@ -24,9 +24,16 @@ fn main() {
     let rustc_version = output(&rustc, &["--version"]).unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=HETSIM_GIT_COMMIT={commit}");
     println!("cargo:rustc-env=HETSIM_RUSTC_VERSION={rustc_version}");
-    // Rebuild when the checked-out commit moves.
-    for path in [".git/HEAD", ".git/index"] {
-        if std::path::Path::new(path).exists() {
+    // Rebuild when the checked-out commit moves: HEAD, the branch it points to and the index,
+    // asked from git so that a worktree (where `.git` is a file) is followed too.
+    let mut watched = vec!["HEAD".to_string(), "index".to_string()];
+    if let Some(branch) = output("git", &["symbolic-ref", "-q", "HEAD"]) {
+        watched.push(branch);
+    }
+    for name in watched {
+        if let Some(path) = output("git", &["rev-parse", "--git-path", &name])
+            && std::path::Path::new(&path).exists()
+        {
             println!("cargo:rerun-if-changed={path}");
         }
     }

@@ -10,6 +10,7 @@ use crate::spec::{
     CircuitSpec, Diagnostic, Diagnostics, Init, Method, Role, Seg, SourceFile, TaskKindName,
     YamlPath,
 };
+use crate::text::count;
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::DiGraph;
 
@@ -272,8 +273,9 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
                 c.error(
                     path.key("gain_from"),
                     format!(
-                        "`{g}` has {} units but `{name}` has {}; the gain is taken unit by unit",
-                        spec.populations[i].size, p.size
+                        "`{g}` has {} but `{name}` has {}; the gain is taken unit by unit",
+                        count(spec.populations[i].size, "unit"),
+                        count(p.size, "unit")
                     ),
                     None,
                 );
@@ -519,7 +521,7 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
                 Some(_) if !resolved[proj] => None,
                 Some(mi) => {
                     if populations[mi].size != populations[post].size {
-                        c.error(path.key("modulator"), format!("modulator `{name}` has {} units but the post population `{}` of `{}` has {}; m is delivered unit by unit", populations[mi].size, populations[post].name, m.plastic, populations[post].size), None);
+                        c.error(path.key("modulator"), format!("modulator `{name}` has {} but the post population `{}` of `{}` has {}; m is delivered unit by unit", count(populations[mi].size, "unit"), populations[post].name, m.plastic, count(populations[post].size, "unit")), None);
                     } else if !reaches(&populations, &projections, mi, post) {
                         c.error(path.key("modulator"), format!("modulator `{name}` does not reach `{}`, the post population of `{}`", populations[post].name, m.plastic), Some("a modulator must be the post population itself, its gain partner, or linked to it by a projection"));
                     }
@@ -1001,9 +1003,10 @@ fn task_error(
         } if what.starts_with("n_inputs") => (
             size_of(input),
             format!(
-                "the {kind} task needs {expected} inputs ({}), but the input population `{}` has {got} units",
+                "the {kind} task needs {expected} inputs ({}), but the input population `{}` has {}",
                 detail(what),
-                populations[input].name
+                populations[input].name,
+                count(*got, "unit")
             ),
             format!("set `size: {expected}`"),
         ),
@@ -1015,8 +1018,9 @@ fn task_error(
         } if what.starts_with("n_targets") => (
             target_size(),
             format!(
-                "the {kind} task needs {expected} targets ({}), but {target_words} has {got} units",
-                detail(what)
+                "the {kind} task needs {expected} targets ({}), but {target_words} has {}",
+                detail(what),
+                count(*got, "unit")
             ),
             format!("set `size: {expected}`"),
         ),

@@ -123,16 +123,17 @@ impl Circuit {
     }
     /// One line for `hetsim validate`.
     pub fn summary(&self) -> String {
+        use crate::text::count;
         format!(
-            "{}: {} populations, {} projections ({} plastic), {} motifs, {} synapses, dt {}, {} steps, {}",
+            "{}: {}, {} ({} plastic), {}, {}, dt {}, {}, {}",
             self.spec.name,
-            self.populations.len(),
-            self.projections.len(),
+            count(self.populations.len(), "population"),
+            count(self.projections.len(), "projection"),
             self.plastic_count(),
-            self.motifs.len(),
-            self.synapse_count(),
+            count(self.motifs.len(), "motif"),
+            count(self.synapse_count(), "synapse"),
             self.spec.time.dt,
-            self.steps(),
+            count(self.steps() as usize, "step"),
             self.method.name()
         )
     }

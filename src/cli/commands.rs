@@ -82,6 +82,9 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
             argv,
         ),
         Command::Devices => super::device::devices(),
+        Command::Schema { kind } => super::reference::schema(&kind),
+        Command::Completions { shell } => super::reference::completions(shell),
+        Command::Man { out } => super::reference::man(out.as_deref()),
         Command::Bench {
             backend,
             workload,
@@ -106,7 +109,11 @@ fn validate(path: &Path) -> i32 {
         }
         Err(diagnostics) => {
             tellln!("{diagnostics}");
-            tellln!("{}: {} error(s)", path.display(), diagnostics.0.len());
+            tellln!(
+                "{}: {}",
+                path.display(),
+                crate::text::count(diagnostics.0.len(), "error")
+            );
             EXIT_BAD_INPUT
         }
     }

@@ -2,10 +2,11 @@
 //! module prints one line per generation and the outcome.
 
 use super::commands::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
-use super::out::{sayln, tellln};
+use super::out::{detailln, noteln, sayln, tellln};
 use crate::backend::{BackendKind, Precision};
 use crate::evolve::{EvolveError, EvolveRequest, GenerationReport};
 use crate::record::Status;
+use crate::text::count;
 use std::path::{Path, PathBuf};
 
 pub fn evolve(
@@ -44,12 +45,12 @@ pub fn evolve(
         command_line: argv,
     };
     let stop = super::running::stop_flag();
-    let (mut wall, mut run, mut count) = (0.0, 0.0, 0usize);
+    let (mut wall, mut run, mut generations) = (0.0, 0.0, 0usize);
     let mut report = |g: &GenerationReport| {
         wall += g.wall_s;
         run += g.run_s;
-        count += 1;
-        tellln!(
+        generations += 1;
+        noteln!(
             "generation {}/{}: best {:.4} (best so far {:.4}), median {:.4}, σ {:.3}{}",
             g.generation,
             g.generations,
@@ -65,10 +66,11 @@ pub fn evolve(
         );
     };
     let result = crate::evolve::evolve(&request, &mut report, Some(&stop));
-    if count > 0 {
-        tellln!(
-            "hetsim evolve: {count} generation(s) in {wall:.1} s ({:.1} per minute); {:.1}% of the time outside the ensemble runs",
-            60.0 * count as f64 / wall.max(1e-9),
+    if generations > 0 {
+        noteln!(
+            "hetsim evolve: {} in {wall:.1} s ({:.1} per minute); {:.1}% of the time outside the ensemble runs",
+            count(generations, "generation"),
+            60.0 * generations as f64 / wall.max(1e-9),
             100.0 * (wall - run) / wall.max(1e-9)
         );
     }
@@ -76,24 +78,29 @@ pub fn evolve(
         Ok(o) => {
             sayln!("evolution directory: {}", o.dir.display());
             sayln!(
-                "{} generation(s); best fitness {:.6} (mean ln(final/initial held-out loss))",
-                o.generations_done,
+                "{}; best fitness {:.6} (mean ln(final/initial held-out loss))",
+                count(o.generations_done as usize, "generation"),
                 o.best_fitness
             );
             for (name, v) in &o.best_theta {
                 sayln!("  {name} = {v:.4}");
             }
             match &o.figures {
-                Ok(paths) if !paths.is_empty() => tellln!(
-                    "hetsim evolve: {} figure file(s) in {}",
-                    paths.len(),
-                    o.dir.join("figures").display()
-                ),
+                Ok(paths) if !paths.is_empty() => {
+                    noteln!(
+                        "hetsim evolve: {} in {}",
+                        count(paths.len(), "figure file"),
+                        o.dir.join("figures").display()
+                    );
+                    for p in paths {
+                        detailln!("  {}", p.display());
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => tellln!("warning: figures not drawn: {e}"),
             }
             if o.status == Status::Interrupted {
-                tellln!(
+                noteln!(
                     "hetsim evolve: interrupted; continue with --resume --out {}",
                     o.dir.display()
                 );

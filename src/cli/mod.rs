@@ -11,6 +11,7 @@ mod commands;
 mod device;
 mod evolving;
 pub(crate) mod out;
+mod reference;
 mod running;
 mod sweeping;
 
@@ -26,9 +27,23 @@ const AFTER_HELP: &str = "Examples:
   hetsim compare circuits/teacher_fa.yaml --rules sgd,fa,dfa,kp --seeds 3
   hetsim rerun runs/fa --out runs/fa-again";
 
+/// `--version`: the package version and the git commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("HETSIM_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
-#[command(name = "hetsim", version, about = "Continuous-time simulation of biologically plausible learning circuits", after_help = AFTER_HELP)]
+#[command(name = "hetsim", version = VERSION, about = "Continuous-time simulation of biologically plausible learning circuits", after_help = AFTER_HELP)]
 pub struct Cli {
+    /// Print only results, warnings and errors: no progress bar or notes on stderr.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print details on stderr: the plan's size and steps, every figure file written.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -48,6 +63,7 @@ pub enum Command {
         after_help = "Examples:\n  hetsim expand circuits/teacher_fa.yaml > explicit.yaml\n  hetsim expand --dot circuits/teacher_kp.yaml | dot -Tsvg > kp.svg"
     )]
     Expand {
+        /// The circuit file (YAML).
         circuit: PathBuf,
         /// Write Graphviz DOT instead of YAML.
         #[arg(long)]
@@ -58,6 +74,7 @@ pub enum Command {
         after_help = "Examples:\n  hetsim run circuits/teacher_fa.yaml\n  hetsim run circuits/teacher_fa.yaml --seeds 8 --set learning.tau_w=\"5 s\" --out runs/slow\n  hetsim run circuits/digits_tanh.yaml --duration 10s --backend cpu"
     )]
     Run {
+        /// The circuit file (YAML).
         circuit: PathBuf,
         #[command(flatten)]
         options: RunOptions,
@@ -67,6 +84,7 @@ pub enum Command {
         after_help = "Examples:\n  hetsim compare circuits/teacher_fa.yaml --rules sgd,fa,dfa,kp --seeds 3\n  hetsim compare circuits/digits_tanh.yaml --rules sgd,fa --duration 20s"
     )]
     Compare {
+        /// The circuit file (YAML); its `learning:` block's rule is swapped for each of --rules.
         circuit: PathBuf,
         /// Comma-separated rules: sgd, fa, dfa, kp, hebbian, anti_hebbian, oja.
         #[arg(long, value_delimiter = ',', default_value = "sgd,fa,dfa,kp")]
@@ -80,6 +98,7 @@ pub enum Command {
         after_help = "Examples:\n  hetsim rerun runs/fa\n  hetsim rerun runs/fa --out runs/fa-check"
     )]
     Rerun {
+        /// A run directory written by `run`, `compare` or `rerun` (it holds manifest.json).
         run_dir: PathBuf,
         /// Where the rerun writes (default: <RUN_DIR>-rerun).
         #[arg(long)]
@@ -142,6 +161,7 @@ pub enum Command {
         after_help = "Examples:\n  hetsim evolve configs/evolve_forward.yaml --out runs/evolve-fw\n  hetsim evolve configs/evolve_forward.yaml --out runs/evolve-fw --resume\n  hetsim evolve configs/evolve_feedback.yaml --generations 3 --backend cpu"
     )]
     Evolve {
+        /// The evolution file (YAML), e.g. configs/evolve_forward.yaml.
         config: PathBuf,
         /// Output directory (default: runs/evolve-<name>-<time stamp>); must be new or empty,
         /// unless --resume.
@@ -165,6 +185,7 @@ pub enum Command {
         after_help = "Examples:\n  hetsim plot runs/teacher-fa\n  hetsim plot runs/teacher-fa --format svg"
     )]
     Plot {
+        /// A run directory (manifest.json, metrics.csv, …) or an evolution directory.
         run_dir: PathBuf,
         /// svg, png or both.
         #[arg(long, default_value = "both")]
@@ -175,7 +196,37 @@ pub enum Command {
         after_help = "Examples:\n  hetsim devices\n  OCL_ICD_VENDORS=/etc/OpenCL/vendors hetsim devices"
     )]
     Devices,
-    /// Measure synapse-steps per second on the workloads W1 and W2.
+    /// Print the JSON Schema of a file format (the text shipped in schema/), for editors.
+    #[command(
+        after_help = "Examples:\n  hetsim schema circuit > schema/circuit.schema.json\n  hetsim schema evolve"
+    )]
+    Schema {
+        /// Which file format: circuit, evolve or sweep.
+        #[arg(value_parser = ["circuit", "evolve", "sweep"])]
+        kind: String,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  hetsim completions bash > ~/.local/share/bash-completion/completions/hetsim\n  hetsim completions zsh > ~/.zfunc/_hetsim\n  hetsim completions fish > ~/.config/fish/completions/hetsim.fish"
+    )]
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write every page into a directory (the pages shipped
+    /// in man/).
+    #[command(after_help = "Examples:\n  hetsim man | man -l -\n  hetsim man --out man/")]
+    Man {
+        /// Write hetsim.1 and one page per command (hetsim-run.1, …) into this directory
+        /// instead of printing hetsim.1.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Measure synapse-steps per second on the benchmark workloads W1 and W2.
+    ///
+    /// W1: 64 instances of the 30-20-10 linear FA teacher circuit, 10 s simulated. W2: one
+    /// 784-1000-10 tanh circuit learning by Kolen–Pollack, 2 s. Each is timed on the chosen
+    /// backend and, for comparison in the same run, on the CPU backend.
     #[command(
         after_help = "Examples:\n  hetsim bench\n  hetsim bench --workload w1 --backend cpu\n  hetsim bench --workload w1 --measure \"loss, gradient_alignment\""
     )]
@@ -186,7 +237,7 @@ pub enum Command {
         /// w1, w2 or all.
         #[arg(long, default_value = "all")]
         workload: String,
-        /// Simulated seconds per workload (default: DESIGN §4's 10 s for W1 and 2 s for W2).
+        /// Simulated seconds per workload (default: 10 s for W1 and 2 s for W2).
         #[arg(long)]
         seconds: Option<f64>,
         /// Measurements recorded every 100 ms, e.g. "loss, gradient_alignment".
@@ -264,5 +315,12 @@ pub fn main_with_args() -> i32 {
     // already written stay whole and the manifest says `failed`).
     // SAFETY: the handler does nothing, which is async-signal-safe.
     let _ = unsafe { signal_hook::low_level::register(signal_hook::consts::SIGXFSZ, || {}) };
+    out::set_verbosity(if cli.quiet {
+        out::Verbosity::Quiet
+    } else if cli.verbose {
+        out::Verbosity::Verbose
+    } else {
+        out::Verbosity::Normal
+    });
     dispatch(cli, std::env::args().collect())
 }

@@ -4,7 +4,7 @@
 
 use super::RunOptions;
 use super::commands::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
-use super::out::{sayln, tellln};
+use super::out::{Verbosity, detailln, noteln, sayln, tellln, verbosity};
 use crate::backend::{BackendKind, Precision};
 use crate::experiment::{
     self, CircuitSource, Design, ExperimentError, Finished, Output, Request, parse_set,
@@ -12,6 +12,7 @@ use crate::experiment::{
 use crate::record::Status;
 use crate::run::{Observer, Progress};
 use crate::spec::RuleName;
+use crate::text::count;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -163,12 +164,12 @@ fn execute(request: Request, who: &str) -> i32 {
         tellln!("warning: {w}");
     }
     for n in &prepared.notes {
-        tellln!("{who}: {n}");
+        noteln!("{who}: {n}");
     }
     let plan = prepared.plan().clone();
-    tellln!(
-        "hetsim: {} instance(s) of `{}` on {} → {}",
-        plan.n_instances(),
+    noteln!(
+        "hetsim: {} of `{}` on {} → {}",
+        count(plan.n_instances(), "instance"),
         plan.name,
         prepared.backend_description(),
         prepared
@@ -176,7 +177,19 @@ fn execute(request: Request, who: &str) -> i32 {
             .map(|d| d.display().to_string())
             .unwrap_or_else(|| "memory".into())
     );
-    let bar = indicatif::ProgressBar::new(plan.steps);
+    detailln!(
+        "hetsim: {} of dt = {} ({}), {} per instance, recorded every {}",
+        count(plan.steps as usize, "step"),
+        crate::spec::Time::from_seconds(plan.dt_s),
+        plan.method.name(),
+        count(plan.synapses_per_instance(), "synapse"),
+        crate::spec::Time::from_seconds(plan.dt_s * plan.record_every_steps as f64)
+    );
+    let bar = if verbosity() == Verbosity::Quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(plan.steps)
+    };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {percent}% simulated {msg} eta {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -200,22 +213,27 @@ fn report(f: &Finished) -> i32 {
         sayln!("run directory: {}", dir.display());
     }
     sayln!(
-        "{} instance(s), {:.1} s simulated in {:.1} s wall ({:.2e} synapse-steps/s)",
-        f.plan.n_instances(),
+        "{}, {:.1} s simulated in {:.1} s wall ({:.2e} synapse-steps/s)",
+        count(f.plan.n_instances(), "instance"),
         o.time_reached_s,
         o.wall_s,
         o.synapse_steps_per_s
     );
     super::out::say(&f.summary.table());
     match &f.figures {
-        Some(Ok(paths)) => tellln!(
-            "hetsim: {} figure file(s) in {}",
-            paths.len(),
-            f.dir
-                .as_ref()
-                .map(|d| d.join("figures").display().to_string())
-                .unwrap_or_default()
-        ),
+        Some(Ok(paths)) => {
+            noteln!(
+                "hetsim: {} in {}",
+                count(paths.len(), "figure file"),
+                f.dir
+                    .as_ref()
+                    .map(|d| d.join("figures").display().to_string())
+                    .unwrap_or_default()
+            );
+            for p in paths {
+                detailln!("  {}", p.display());
+            }
+        }
         Some(Err(e)) => tellln!("warning: figures not drawn: {e}"),
         None => {}
     }

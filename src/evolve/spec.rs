@@ -5,9 +5,10 @@
 use crate::circuit::Circuit;
 use crate::rule::Term;
 use crate::spec::{Diagnostic, Diagnostics, SourceFile, Time, YamlPath};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvolveSpec {
     /// Names the output directory (`runs/evolve-<name>-<time>`).
@@ -40,7 +41,7 @@ fn one_u64() -> u64 {
     1
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Start {
     #[default]
@@ -49,7 +50,7 @@ pub enum Start {
 }
 
 /// The free part of one motif, named by its plastic projection.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FreeMotif {
     pub motif: String,
@@ -67,7 +68,7 @@ fn default_bounds() -> [f64; 2] {
     [-2.0, 2.0]
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
 pub enum StrategySpec {
     /// (μ/μ_w, λ)-CMA-ES.
@@ -128,7 +129,7 @@ impl StrategySpec {
 
 /// Fitness = mean over seeds of ln(final / initial held-out loss) + l1 · Σ|θ_free|; lower is
 /// better (a rule that halves the loss scores ln ½ ≈ −0.69).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FitnessSpec {
     #[serde(default)]

@@ -36,13 +36,48 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The explicit circuits that ran, parsed (those that parse), in label order.
+    fn circuit_specs(&self) -> Vec<crate::spec::CircuitSpec> {
+        self.circuits
+            .iter()
+            .flatten()
+            .filter_map(|(_, yaml)| {
+                let source =
+                    crate::spec::SourceFile::from_text(Path::new("manifest.json"), yaml.clone());
+                crate::spec::parse_circuit(&source).ok()
+            })
+            .collect()
+    }
+
     /// Whether the run recorded activity traces: some circuit has `record.traces` > 0.
     fn records_traces(&self) -> bool {
-        self.circuits.iter().flatten().any(|(_, yaml)| {
-            let source =
-                crate::spec::SourceFile::from_text(Path::new("manifest.json"), yaml.clone());
-            crate::spec::parse_circuit(&source).is_ok_and(|c| !c.record.traces.is_zero())
+        self.circuit_specs()
+            .iter()
+            .any(|c| !c.record.traces.is_zero())
+    }
+
+    /// The forward projection each feedback matrix stands in for (`stands_for`), over all
+    /// circuits of the run: `B2 → W2`.
+    pub fn stands_for(&self, feedback: &str) -> Option<String> {
+        self.circuit_specs()
+            .into_iter()
+            .find_map(|c| c.projections.get(feedback)?.stands_for.clone())
+    }
+
+    /// The number of target units (classes, for a classification task), when one circuit
+    /// names a target population.
+    pub fn target_size(&self) -> Option<usize> {
+        self.circuit_specs().into_iter().find_map(|c| {
+            c.populations
+                .values()
+                .find(|p| p.role == crate::spec::Role::Target)
+                .map(|p| p.size)
         })
+    }
+
+    /// Held-out samples behind each held-out loss and accuracy.
+    pub fn held_out(&self) -> Option<usize> {
+        self.circuit_specs().first().map(|c| c.task.held_out)
     }
 }
 

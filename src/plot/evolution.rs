@@ -48,7 +48,6 @@ fn panel(caption: &str, y_label: &str, y_axis: YAxis, curves: Vec<Curve>) -> Cur
         y_axis,
         curves,
         hlines: Vec::new(),
-        diverging: false,
     }
 }
 
@@ -89,10 +88,17 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
             reason: "no generation has finished yet".into(),
         });
     }
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    // The evolution's own name (the file's `name:`), as its manifest records it; the
+    // directory's name where the manifest lacks it.
+    let name = std::fs::read_to_string(dir.join("manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|m| m.get("name")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| {
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
     let out_dir = dir.join("figures");
     std::fs::create_dir_all(&out_dir).map_err(|source| PlotError::Io {
         path: out_dir.clone(),
@@ -110,10 +116,15 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
         "fitness: mean ln(final / initial held-out loss), lower is better",
         "fitness",
         YAxis::Fit,
+        // Best so far first, so that the generation's best, often equal to it, is drawn on
+        // top and stays visible.
         vec![
-            line(series(&table, &header, "best_fitness"), c(0)),
+            Curve {
+                width: 8,
+                ..line(series(&table, &header, "best_ever_fitness"), c(2))
+            },
             line(series(&table, &header, "median_fitness"), c(1)),
-            line(series(&table, &header, "best_ever_fitness"), c(2)),
+            line(series(&table, &header, "best_fitness"), c(0)),
         ],
     );
     fitness.hlines.push(HLine {
@@ -137,7 +148,7 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
         &CurveFigure {
             header: Header {
                 title: format!("Evolution {name}: fitness and alignment"),
-                subtitle: format!("{} generation(s)", table.len()),
+                subtitle: crate::text::count(table.len(), "generation"),
                 legend: colours.clone(),
                 note: "dashed: fitness 0 (no change in loss) and 90°".into(),
             },
@@ -167,7 +178,7 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
         &CurveFigure {
             header: Header {
                 title: format!("Evolution {name}: the best rule's coefficients"),
-                subtitle: format!("{} generation(s)", table.len()),
+                subtitle: crate::text::count(table.len(), "generation"),
                 legend: theta_colours,
                 note: "θ of each term, per motif (term:projection)".into(),
             },

@@ -244,24 +244,52 @@ pub(crate) fn prepare_learning_curves(run: &RunData) -> Option<CurveFigure> {
         }
     };
     let mut panels = Vec::new();
+    let mut dashed: Vec<String> = Vec::new();
     if let Some((m, kind)) = pick(Metric::HeldOutLoss, Metric::Loss) {
+        let curves = band_curves(run, m, "all", &colours, |v| v > 0.0);
+        // The table's t(10% loss) is when an instance's held-out loss first falls to a tenth
+        // of its own start; the line marks a tenth of the mean start.
+        let starts: Vec<f64> = curves
+            .iter()
+            .filter_map(|c| c.points.first().map(|p| p.mean))
+            .collect();
+        let mut hlines = Vec::new();
+        if m == Metric::HeldOutLoss && !starts.is_empty() {
+            let start = starts.iter().sum::<f64>() / starts.len() as f64;
+            hlines.push(HLine {
+                y: 0.1 * start,
+                dashed: true,
+            });
+            dashed.push("10% of the initial loss".to_string());
+        }
+        let caption = match (kind, run.manifest.held_out()) {
+            ("held-out", Some(n)) => format!("held-out loss, mean over {n} samples"),
+            ("held-out", None) => "held-out loss, mean over the held-out samples".into(),
+            _ => "training loss, on the sample shown".into(),
+        };
         panels.push(CurvePanel {
-            caption: format!("{kind} loss"),
-            y_label: "loss (log scale)".into(),
+            caption,
+            y_label: "½‖y* − y‖² (log scale)".into(),
             y_axis: YAxis::Log,
-            curves: band_curves(run, m, "all", &colours, |v| v > 0.0),
-            hlines: Vec::new(),
-            diverging: false,
+            curves,
+            hlines,
         });
     }
     if let Some((m, kind)) = pick(Metric::HeldOutAccuracy, Metric::Accuracy) {
+        let mut hlines = Vec::new();
+        if let Some(k) = run.manifest.target_size().filter(|k| *k > 1) {
+            hlines.push(HLine {
+                y: 1.0 / k as f64,
+                dashed: true,
+            });
+            dashed.push(format!("chance accuracy, 1/{k}"));
+        }
         panels.push(CurvePanel {
             caption: format!("{kind} accuracy"),
             y_label: "accuracy".into(),
             y_axis: YAxis::Unit,
             curves: band_curves(run, m, "all", &colours, |_| true),
-            hlines: Vec::new(),
-            diverging: false,
+            hlines,
         });
     }
     // A loss that is never positive leaves nothing for the log axis.
@@ -269,16 +297,41 @@ pub(crate) fn prepare_learning_curves(run: &RunData) -> Option<CurveFigure> {
     if panels.is_empty() {
         return None;
     }
+    let mut note = mean_note();
+    if !dashed.is_empty() {
+        note.push_str(&format!(" · dashed: {}", dashed.join(", ")));
+    }
     Some(CurveFigure {
         header: header(
             run,
             "Learning curves",
-            &mean_note(),
+            &note,
             used_legend(&colours, &panels),
         ),
         grid: vec![panels],
         min_panel_height: 560,
         x_name: None,
+    })
+}
+
+/// One row of a [`metric_grid`]: the metric, its name in titles and notes,
+/// its y-axis label, axis, reference lines and how `all` is captioned.
+struct GridRow {
+    metric: Metric,
+    name: &'static str,
+    y_label: &'static str,
+    y_axis: YAxis,
+    hlines: Vec<HLine>,
+    all: &'static str,
+}
+
+/// Whether every point of every curve of `panel` is zero: a panel that says
+/// nothing (W2's gradient angle when every rule is exact there).
+fn identically_zero(panel: &CurvePanel) -> bool {
+    panel.curves.iter().all(|c| {
+        c.points
+            .iter()
+            .all(|p| p.mean.abs() < 1e-9 && p.lo.abs() < 1e-9 && p.hi.abs() < 1e-9)
     })
 }
 
@@ -290,49 +343,87 @@ pub(crate) fn prepare_learning_curves(run: &RunData) -> Option<CurveFigure> {
 /// metrics has no column at all and one measured for only some of them
 /// leaves no "not measured" panel behind. Rows may then differ in length;
 /// every panel is captioned with its projection, so nothing relies on
-/// columns lining up.
-fn metric_grid(
-    run: &RunData,
-    what: &str,
-    rows: &[(Metric, &str, YAxis, Vec<HLine>)],
-) -> Option<CurveFigure> {
+/// columns lining up. Panels that are zero throughout are left out, and the
+/// note says which; a metric that was not recorded is named in the note,
+/// and the title names only the metrics shown.
+fn metric_grid(run: &RunData, rows: &[GridRow]) -> Option<CurveFigure> {
     let colours = style::label_colours(&run.labels());
-    let metrics: Vec<Metric> = rows.iter().map(|r| r.0).collect();
+    let metrics: Vec<Metric> = rows.iter().map(|r| r.metric).collect();
     let projections = projections_for(run, &metrics);
     let mut grid: Vec<Vec<CurvePanel>> = Vec::new();
-    for (metric, y_label, y_axis, hlines) in rows {
-        let mut row: Vec<CurvePanel> = projections
-            .iter()
-            .map(|p| CurvePanel {
-                caption: projection_caption(p),
+    let mut shown: Vec<String> = Vec::new();
+    let mut missing: Vec<&str> = Vec::new();
+    let mut zero: Vec<String> = Vec::new();
+    for row in rows {
+        let mut panels: Vec<CurvePanel> = Vec::new();
+        for p in &projections {
+            let panel = CurvePanel {
+                caption: grid_caption(run, row, p),
                 y_label: String::new(),
-                y_axis: *y_axis,
-                curves: band_curves(run, *metric, p, &colours, |_| true),
-                hlines: hlines.clone(),
-                diverging: false,
-            })
-            .filter(|p| !p.curves.is_empty())
-            .collect();
-        if let Some(first) = row.first_mut() {
-            // The row's metric is named once, on the left-most panel.
-            first.y_label = y_label.to_string();
+                y_axis: row.y_axis,
+                curves: band_curves(run, row.metric, p, &colours, |_| true),
+                hlines: row.hlines.clone(),
+            };
+            if panel.curves.is_empty() {
+                continue;
+            }
+            if identically_zero(&panel) {
+                zero.push(format!("{} of {}", row.name, panel.caption));
+                continue;
+            }
+            panels.push(panel);
         }
-        render::share_angle_range(&mut row);
-        if !row.is_empty() {
-            grid.push(row);
+        if let Some(first) = panels.first_mut() {
+            // The row's metric is named once, on the left-most panel.
+            first.y_label = row.y_label.to_string();
+        }
+        render::share_angle_range(&mut panels);
+        if panels.is_empty() {
+            // Measured but zero everywhere is in `zero` already.
+            if run.projections_with(row.metric).is_empty() {
+                missing.push(row.name);
+            }
+        } else {
+            shown.push(row.name.to_string());
+            grid.push(panels);
         }
     }
     if grid.is_empty() {
         return None;
     }
+    let mut note = mean_note();
+    if !zero.is_empty() {
+        note.push_str(&format!(" · 0 throughout, not drawn: {}", zero.join("; ")));
+    }
+    if !missing.is_empty() {
+        note.push_str(&format!(" · not recorded: {}", missing.join(", ")));
+    }
+    let mut what = style::listing(&shown);
+    if let Some(first) = what.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
     let panels: Vec<CurvePanel> = grid.iter().flatten().cloned().collect();
     let min_panel_height = if grid.len() == 1 { 560 } else { 300 };
     Some(CurveFigure {
-        header: header(run, what, &mean_note(), used_legend(&colours, &panels)),
+        header: header(run, &what, &note, used_legend(&colours, &panels)),
         grid,
         min_panel_height,
         x_name: None,
     })
+}
+
+/// A grid panel's caption: `all` as the row says, a feedback matrix's
+/// weight angle as the pair it compares, ∠(B2, W2ᵀ).
+fn grid_caption(run: &RunData, row: &GridRow, p: &str) -> String {
+    if p == "all" {
+        return row.all.to_string();
+    }
+    if row.metric == Metric::WeightAngle
+        && let Some(w) = run.manifest.stands_for(p)
+    {
+        return format!("∠({p}, {w}ᵀ)");
+    }
+    projection_caption(p)
 }
 
 const NINETY: HLine = HLine {
@@ -343,20 +434,23 @@ const NINETY: HLine = HLine {
 pub(crate) fn prepare_alignment(run: &RunData) -> Option<CurveFigure> {
     metric_grid(
         run,
-        "Alignment with backprop",
         &[
-            (
-                Metric::GradientAngle,
-                "gradient angle (°)",
-                YAxis::Angle,
-                vec![NINETY],
-            ),
-            (
-                Metric::WeightAngle,
-                "weight angle (°)",
-                YAxis::Angle,
-                vec![NINETY],
-            ),
+            GridRow {
+                metric: Metric::GradientAngle,
+                name: "gradient angle",
+                y_label: "gradient angle (°)",
+                y_axis: YAxis::Angle,
+                hlines: vec![NINETY],
+                all: "all plastic projections",
+            },
+            GridRow {
+                metric: Metric::WeightAngle,
+                name: "weight angle",
+                y_label: "∠(B, Wᵀ) (°)",
+                y_axis: YAxis::Angle,
+                hlines: vec![NINETY],
+                all: "all feedback matrices",
+            },
         ],
     )
 }
@@ -364,23 +458,26 @@ pub(crate) fn prepare_alignment(run: &RunData) -> Option<CurveFigure> {
 pub(crate) fn prepare_learning_strength(run: &RunData) -> Option<CurveFigure> {
     metric_grid(
         run,
-        "Learning strength and loss angle",
         &[
-            (
-                Metric::LearningStrength,
-                "learning strength",
-                YAxis::Auto,
-                vec![HLine {
+            GridRow {
+                metric: Metric::LearningStrength,
+                name: "learning strength",
+                y_label: "learning strength",
+                y_axis: YAxis::Auto,
+                hlines: vec![HLine {
                     y: 0.0,
                     dashed: false,
                 }],
-            ),
-            (
-                Metric::LossAngle,
-                "loss angle (°)",
-                YAxis::Angle,
-                vec![NINETY],
-            ),
+                all: "all plastic projections",
+            },
+            GridRow {
+                metric: Metric::LossAngle,
+                name: "loss angle",
+                y_label: "loss angle (°)",
+                y_axis: YAxis::Angle,
+                hlines: vec![NINETY],
+                all: "all plastic projections",
+            },
         ],
     )
 }
@@ -409,15 +506,12 @@ pub(crate) fn prepare_hebbian(run: &RunData) -> Option<CurveFigure> {
                 y: 0.0,
                 dashed: false,
             }],
-            diverging: true,
         })
         .collect();
-    // The tints are explained here rather than written inside the panels,
-    // where early signatures near +1 ran over the words.
-    let note = format!(
-        "{} · red above 0: Hebbian, blue below 0: anti-Hebbian",
-        mean_note()
-    );
+    // Said here rather than written inside the panels, where early
+    // signatures near +1 ran over the words; no tint behind the curves, on
+    // which the light bands vanished.
+    let note = format!("{} · above 0: Hebbian, below 0: anti-Hebbian", mean_note());
     let legend = used_legend(&colours, &panels);
     let grid: Vec<Vec<CurvePanel>> = panels.chunks(cols).map(<[_]>::to_vec).collect();
     let min_panel_height = if grid.len() == 1 { 560 } else { 300 };
@@ -427,6 +521,34 @@ pub(crate) fn prepare_hebbian(run: &RunData) -> Option<CurveFigure> {
         min_panel_height,
         x_name: None,
     })
+}
+
+/// A trace signal's caption with its unit: rates and errors are in the
+/// circuit's rate units (dimensionless), a plasticity term is τ_w dW/dt of
+/// one synapse (rate units squared).
+fn trace_caption(signal: &str) -> String {
+    if signal.starts_with("plasticity ") {
+        format!("{signal}: τ_w dW/dt (rate²)")
+    } else {
+        format!("{signal} (rate, a.u.)")
+    }
+}
+
+/// The colours of the overlay panel, apart from every rule colour.
+const DRIVE_COLOUR: RGBColor = style::GREY;
+const ERROR_COLOUR: RGBColor = RGBColor(213, 94, 0);
+
+fn trace_points(points: Vec<(f64, f64)>) -> Vec<stats::BandPoint> {
+    points
+        .into_iter()
+        .map(|(t, v)| stats::BandPoint {
+            t,
+            mean: v,
+            lo: v,
+            hi: v,
+            n: 1,
+        })
+        .collect()
 }
 
 pub(crate) fn prepare_traces(run: &RunData) -> Option<CurveFigure> {
@@ -441,10 +563,45 @@ pub(crate) fn prepare_traces(run: &RunData) -> Option<CurveFigure> {
             traced.push(line.instance.clone());
         }
     }
-    let panels: Vec<CurvePanel> = groups
+    // Presynaptic drive and the error that meets it, on one axis, so that an
+    // error delay shows as the step in e lagging the step in x. With one
+    // traced instance only: several would need two colours each.
+    let find = |prefix: &str| groups.iter().find(|g| g.signal.starts_with(prefix));
+    let overlay = match (find("input "), find("error "), traced.len()) {
+        (Some(x), Some(e), 1) => Some(CurvePanel {
+            caption: format!(
+                "{} (grey) and {} (orange), each over its largest |value|",
+                x.signal, e.signal
+            ),
+            y_label: String::new(),
+            y_axis: YAxis::Fit,
+            curves: [(x, DRIVE_COLOUR), (e, ERROR_COLOUR)]
+                .into_iter()
+                .flat_map(|(g, colour)| {
+                    g.lines.iter().map(move |l| {
+                        // On one axis the two differ in size by orders of magnitude;
+                        // their timing is what the panel is for.
+                        let top = l.points.iter().fold(0.0, |m: f64, p| m.max(p.1.abs()));
+                        let k = if top > 0.0 { 1.0 / top } else { 1.0 };
+                        Curve {
+                            colour,
+                            points: trace_points(
+                                l.points.iter().map(|&(t, v)| (t, k * v)).collect(),
+                            ),
+                            band: false,
+                            width: 2,
+                        }
+                    })
+                })
+                .collect(),
+            hlines: Vec::new(),
+        }),
+        _ => None,
+    };
+    let mut panels: Vec<CurvePanel> = groups
         .into_iter()
         .map(|g| CurvePanel {
-            caption: g.signal,
+            caption: trace_caption(&g.signal),
             y_label: String::new(),
             y_axis: YAxis::Fit,
             curves: g
@@ -452,25 +609,16 @@ pub(crate) fn prepare_traces(run: &RunData) -> Option<CurveFigure> {
                 .into_iter()
                 .map(|l| Curve {
                     colour: colour_of(&colours, &l.label),
-                    points: l
-                        .points
-                        .into_iter()
-                        .map(|(t, v)| stats::BandPoint {
-                            t,
-                            mean: v,
-                            lo: v,
-                            hi: v,
-                            n: 1,
-                        })
-                        .collect(),
+                    points: trace_points(l.points),
                     band: false,
                     width: 2,
                 })
                 .collect(),
             hlines: Vec::new(),
-            diverging: false,
         })
         .collect();
+    let legend = used_legend(&colours, &panels);
+    panels.extend(overlay);
     // Runs usually trace a single instance; then say which one it is.
     let note = match traced.as_slice() {
         [only] => run
@@ -483,7 +631,6 @@ pub(crate) fn prepare_traces(run: &RunData) -> Option<CurveFigure> {
             ),
         _ => "one line per instance".to_string(),
     };
-    let legend = used_legend(&colours, &panels);
     Some(CurveFigure {
         header: header(run, "Activity traces", &note, legend),
         grid: panels.into_iter().map(|p| vec![p]).collect(),
@@ -493,40 +640,48 @@ pub(crate) fn prepare_traces(run: &RunData) -> Option<CurveFigure> {
 }
 
 /// One heat-map figure per instance that has weight snapshots, with the
-/// file stem it is written under.
+/// file stem it is written under. Each matrix has its own colour scale (a
+/// start at ±0.01 next to an end at ±1 would otherwise read as blank) and
+/// its norm in the caption; a matrix that is zero at start and end (W − Bᵀ
+/// under tied feedback) is left out, and the note says so.
 pub(crate) fn prepare_weights(run: &RunData) -> Vec<(String, HeatmapFigure)> {
     let sets = stats::weight_sets(run);
     let stems = weight_stems(run, &sets);
     sets.into_iter()
         .zip(stems)
         .map(|(set, stem)| {
-            let shape = |m: &Option<stats::Matrix>| {
-                m.as_ref()
-                    .map_or(String::new(), |m| format!(", {}×{}", m.rows, m.cols))
+            let cell = |p: &stats::ProjectionWeights, stage: &str, m: &Option<stats::Matrix>| {
+                let detail = m.as_ref().map_or(String::new(), |m| {
+                    format!(
+                        ", {}×{}, ‖·‖ = {}",
+                        m.rows,
+                        m.cols,
+                        style::significant(m.norm(), 3)
+                    )
+                });
+                HeatCell {
+                    caption: format!("{} ({stage}{detail})", projection_caption(&p.projection)),
+                    scale: m.as_ref().map_or(0.0, stats::Matrix::max_abs),
+                    matrix: m.clone(),
+                }
             };
+            let zero = |p: &stats::ProjectionWeights| {
+                [&p.start, &p.end]
+                    .iter()
+                    .all(|m| m.as_ref().is_some_and(|m| m.max_abs() == 0.0))
+            };
+            let omitted: Vec<String> = set
+                .projections
+                .iter()
+                .filter(|p| zero(p))
+                .map(|p| projection_caption(&p.projection))
+                .collect();
             let rows = set
                 .projections
                 .iter()
+                .filter(|p| !zero(p))
                 .map(|p| HeatRow {
-                    scale: p.max_abs(),
-                    cells: vec![
-                        HeatCell {
-                            caption: format!(
-                                "{} (start{})",
-                                projection_caption(&p.projection),
-                                shape(&p.start)
-                            ),
-                            matrix: p.start.clone(),
-                        },
-                        HeatCell {
-                            caption: format!(
-                                "{} (end{})",
-                                projection_caption(&p.projection),
-                                shape(&p.end)
-                            ),
-                            matrix: p.end.clone(),
-                        },
-                    ],
+                    cells: vec![cell(p, "start", &p.start), cell(p, "end", &p.end)],
                 })
                 .collect();
             // The file may be named after the label only, so the subtitle
@@ -539,13 +694,19 @@ pub(crate) fn prepare_weights(run: &RunData) -> Vec<(String, HeatmapFigure)> {
                     || format!("instance {}", set.instance),
                     |i| style::instance_subtitle(&run.manifest, i),
                 );
+            let mut note = "blue < 0 < red, each matrix on its own scale".to_string();
+            if !omitted.is_empty() {
+                note.push_str(&format!(
+                    " · zero throughout, not drawn: {}",
+                    omitted.join(", ")
+                ));
+            }
             let fig = HeatmapFigure {
                 header: Header {
-                    title: style::title(&format!("Weights of {}", set.label), &run.manifest),
+                    title: style::rule_title("Weights", &set.label, &run.manifest),
                     subtitle,
                     legend: Vec::new(),
-                    note: "blue < 0 < red, one colour scale per row (start and end share it)"
-                        .to_string(),
+                    note,
                 },
                 rows,
             };

@@ -242,8 +242,8 @@ fn angle_range(max: Option<f64>) -> (f64, f64) {
     // A small margin keeps a curve lying exactly on 0° (backprop against
     // itself) visible above the axis line instead of merged with it.
     match max {
-        Some(hi) if hi >= 90.0 => (-4.0, 184.0),
-        _ => (-2.0, 102.0),
+        Some(hi) if hi >= 90.0 => (-8.0, 184.0),
+        _ => (-5.0, 102.0),
     }
 }
 
@@ -326,8 +326,6 @@ pub(crate) struct CurvePanel {
     pub y_axis: YAxis,
     pub curves: Vec<Curve>,
     pub hlines: Vec<HLine>,
-    /// Tint the positive half warm and the negative half cool.
-    pub diverging: bool,
 }
 
 /// A grid of time-series panels sharing one time range.
@@ -685,15 +683,6 @@ where
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
     let ((x0, x1), (y0, y1)) = (axes.x, axes.y);
-    if panel.diverging {
-        let (lo, hi) = (y0.min(0.0), y1.max(0.0));
-        chart
-            .draw_series([
-                Rectangle::new([(x0, 0.0), (x1, hi)], style::WARM_TINT.filled()),
-                Rectangle::new([(x0, lo), (x1, 0.0)], style::COOL_TINT.filled()),
-            ])
-            .map_err(fail)?;
-    }
     let (factor, x_desc) = x_scale(axes.x_name.as_deref(), x1 - x0);
     let x_span = (x1 - x0) * factor;
     let x_fmt = |v: &f64| style::tick(*v * factor, x_span);
@@ -825,16 +814,17 @@ fn mid_y<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
     (lo + hi) / 2.0
 }
 
-/// One matrix heat map (or a note that the snapshot is missing).
+/// One matrix heat map (or a note that the snapshot is missing) and its
+/// colour bar on ±`scale`.
 pub(crate) struct HeatCell {
     pub caption: String,
     pub matrix: Option<super::stats::Matrix>,
+    pub scale: f64,
 }
 
-/// One row of a heat-map figure: start, end and a colour bar on ±`scale`.
+/// One row of a heat-map figure: the matrices of one projection.
 pub(crate) struct HeatRow {
     pub cells: Vec<HeatCell>,
-    pub scale: f64,
 }
 
 /// Heat maps of matrices, one row per projection, colour bar on the right.
@@ -844,7 +834,7 @@ pub(crate) struct HeatmapFigure {
 }
 
 const HEAT_ROW_PX: u32 = 300;
-const COLOUR_BAR_PX: u32 = 170;
+const COLOUR_BAR_PX: u32 = 135;
 
 impl Figure for HeatmapFigure {
     fn size(&self) -> (u32, u32) {
@@ -862,13 +852,15 @@ impl Figure for HeatmapFigure {
             .iter()
             .zip(body.split_evenly((self.rows.len(), 1)))
         {
-            let (w, _) = area.dim_in_pixel();
-            let (maps, bar) = area.split_horizontally(w.saturating_sub(COLOUR_BAR_PX));
             let n = row.cells.len().max(1);
-            for (cell, a) in row.cells.iter().zip(maps.split_evenly((1, n))) {
-                rects.extend(draw_heat_cell(&a, cell, row.scale)?);
+            for (cell, a) in row.cells.iter().zip(area.split_evenly((1, n))) {
+                let (w, _) = a.dim_in_pixel();
+                let (map, bar) = a.split_horizontally(w.saturating_sub(COLOUR_BAR_PX));
+                rects.extend(draw_heat_cell(&map, cell)?);
+                if cell.matrix.is_some() {
+                    draw_colour_bar(&bar, cell.scale)?;
+                }
             }
-            draw_colour_bar(&bar, row.scale)?;
         }
         Ok(rects)
     }
@@ -891,7 +883,6 @@ fn index_ticks(n: usize) -> Vec<usize> {
 fn draw_heat_cell<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     cell: &HeatCell,
-    scale: f64,
 ) -> Drawn<Option<PixelRect>> {
     let (w, _) = area.dim_in_pixel();
     let (head, body) = area.split_vertically(CAPTION_H);
@@ -938,11 +929,11 @@ fn draw_heat_cell<DB: DrawingBackend>(
         .axis_desc_style((FONT, style::LABEL_PX))
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
-        .x_desc("column")
-        .y_desc("row")
+        .x_desc("pre unit")
+        .y_desc("post unit")
         .draw()
         .map_err(fail)?;
-    let scale = if scale > 0.0 { scale } else { 1.0 };
+    let scale = if cell.scale > 0.0 { cell.scale } else { 1.0 };
     chart
         .draw_series((0..m.rows).flat_map(|r| {
             (0..m.cols).map(move |c| {
@@ -966,9 +957,9 @@ fn draw_heat_cell<DB: DrawingBackend>(
 fn draw_colour_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, scale: f64) -> Drawn {
     let s = if scale > 0.0 { scale } else { 1.0 };
     let mut chart = ChartBuilder::on(area)
-        .caption("value", (FONT, style::TICK_PX))
         .margin(8)
-        .margin_left(16)
+        .margin_top((CAPTION_H + 8) as i32)
+        .margin_left(8)
         .x_label_area_size(70)
         .right_y_label_area_size(110)
         .build_cartesian_2d(0.0..1.0, -s..s)

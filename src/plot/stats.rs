@@ -266,6 +266,16 @@ impl Matrix {
             .filter(|v| v.is_finite())
             .fold(0.0, |m, v| f64::max(m, v.abs()))
     }
+
+    /// The Frobenius norm over the cells that hold a value.
+    pub fn norm(&self) -> f64 {
+        self.values
+            .iter()
+            .filter(|v| v.is_finite())
+            .map(|v| v * v)
+            .sum::<f64>()
+            .sqrt()
+    }
 }
 
 /// The start and end snapshot of one projection of one instance.
@@ -274,17 +284,6 @@ pub struct ProjectionWeights {
     pub projection: String,
     pub start: Option<Matrix>,
     pub end: Option<Matrix>,
-}
-
-impl ProjectionWeights {
-    /// The colour scale is shared by start and end so that growth or decay
-    /// of a matrix is visible as a change of colour intensity.
-    pub fn max_abs(&self) -> f64 {
-        [&self.start, &self.end]
-            .into_iter()
-            .flatten()
-            .fold(0.0, |m, x| f64::max(m, x.max_abs()))
-    }
 }
 
 /// All weight snapshots of one instance.

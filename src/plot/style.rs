@@ -48,24 +48,24 @@ pub const BLACK: RGBColor = RGBColor(0, 0, 0);
 pub const GREY: RGBColor = RGBColor(120, 120, 120);
 pub const LIGHT_GREY: RGBColor = RGBColor(215, 215, 215);
 pub const NO_VALUE: RGBColor = RGBColor(200, 200, 200);
-/// Tints behind the positive and negative half of a diverging axis.
-pub const WARM_TINT: RGBColor = RGBColor(254, 236, 224);
-pub const COOL_TINT: RGBColor = RGBColor(226, 238, 250);
 
 /// Fixed colours for the known rules, so a rule keeps its colour from one
 /// run's slides to the next; drawn from the Okabe–Ito colour-blind-safe set.
-const RULE_COLOURS: [(&str, RGBColor); 6] = [
+/// fa and dfa, often compared, get blue and orange (apart in hue and in
+/// lightness, for every kind of colour blindness), not two blues.
+const RULE_COLOURS: [(&str, RGBColor); 7] = [
     ("sgd", RGBColor(0, 0, 0)),
     ("fa", RGBColor(0, 114, 178)),
-    ("dfa", RGBColor(86, 180, 233)),
+    ("dfa", RGBColor(230, 159, 0)),
     ("kp", RGBColor(0, 158, 115)),
     ("hebbian", RGBColor(213, 94, 0)),
+    ("anti_hebbian", RGBColor(86, 180, 233)),
     ("oja", RGBColor(204, 121, 167)),
 ];
 
 /// Colours for other labels, used in order, skipping any already taken.
 const EXTRA_COLOURS: [RGBColor; 8] = [
-    RGBColor(230, 159, 0),
+    RGBColor(68, 1, 84),
     RGBColor(120, 94, 240),
     RGBColor(160, 160, 160),
     RGBColor(140, 86, 75),
@@ -202,6 +202,16 @@ fn ticks_at_most(lo: f64, hi: f64, max_n: usize) -> Vec<f64> {
         .collect()
 }
 
+/// `v` with `digits` significant digits ("8.68", "0.139"), for values
+/// printed in captions rather than on an axis.
+pub fn significant(v: f64, digits: i32) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return trim(format!("{v}"));
+    }
+    let decimals = (digits - 1 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    trim(format!("{v:.decimals$}"))
+}
+
 /// Ticks for an angle axis: multiples of 30° up to 90°-ish ranges, of 45°
 /// over the whole half-turn, so that 90° (orthogonal) is always labelled.
 pub fn angle_ticks(lo: f64, hi: f64) -> Vec<f64> {
@@ -289,12 +299,27 @@ fn trim(s: String) -> String {
     }
 }
 
-/// Title of a figure: what it shows and on which circuit.
+/// Title of a figure: what it shows, for which rules, on which circuit —
+/// "Learning curves: sgd, fa, dfa and kp on teacher-fa".
 pub fn title(what: &str, m: &Manifest) -> String {
-    format!("{what} — circuit {}", m.circuit)
+    format!("{what}: {} on {}", listing(&m.rules), m.circuit)
 }
 
-/// The line under the title: rules, seeds and integration settings.
+/// Title of a figure about one rule's instance.
+pub fn rule_title(what: &str, rule: &str, m: &Manifest) -> String {
+    format!("{what}: {rule} on {}", m.circuit)
+}
+
+/// "a", "a and b", "a, b and c".
+pub fn listing(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// The line under the title: seeds and integration settings.
 pub fn subtitle(m: &Manifest) -> String {
     // The manifest lists one seed per instance; rules share seeds, so show each once.
     let mut unique: Vec<u64> = Vec::new();
@@ -304,9 +329,14 @@ pub fn subtitle(m: &Manifest) -> String {
         }
     }
     let seeds: Vec<String> = unique.iter().map(|s| s.to_string()).collect();
+    let per_rule = if m.rules.len() > 1 {
+        " for every rule"
+    } else {
+        ""
+    };
     let s = format!(
-        "rules: {} · seeds: {}",
-        m.rules.join(", "),
+        "{} {}{per_rule}",
+        if unique.len() == 1 { "seed" } else { "seeds" },
         seeds.join(", ")
     );
     with_integration(s, m)
@@ -326,10 +356,10 @@ pub fn instance_subtitle(m: &Manifest, inst: &Instance) -> String {
 
 fn with_integration(mut s: String, m: &Manifest) -> String {
     if let Some(dt) = m.dt_s {
-        s.push_str(&format!(" · dt = {} s", tick(dt, dt)));
+        s.push_str(&format!(" · dt = {}", crate::spec::Time::from_seconds(dt)));
     }
     if let Some(method) = &m.method {
-        s.push_str(&format!(" · {method}"));
+        s.push_str(&format!(" · {}", method.replace('_', " ")));
     }
     s
 }

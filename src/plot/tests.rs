@@ -413,7 +413,7 @@ fn loads_and_groups_small_run() {
     let w = stats::weight_sets(&run);
     assert_eq!(w.len(), 4);
     assert_eq!(w[0].projections[0].start.as_ref().unwrap().rows, 3);
-    assert_eq!(w[0].projections[0].max_abs(), 2.0);
+    assert_eq!(w[0].projections[0].start.as_ref().unwrap().max_abs(), 2.0);
 }
 
 #[test]
@@ -654,7 +654,6 @@ fn probe_panel(caption: &str, curve: super::render::Curve) -> super::render::Cur
         y_axis: super::render::YAxis::Fixed(-1.05, 1.05),
         curves: vec![curve],
         hlines: Vec::new(),
-        diverging: true,
     }
 }
 
@@ -822,16 +821,13 @@ fn alignment_drops_projections_without_data() {
         captions,
         vec![
             vec!["all plastic projections", "W1"],
-            vec!["all plastic projections", "B2"],
+            vec!["all feedback matrices", "B2"],
         ]
     );
     assert!(fig.panels().all(|p| !p.curves.is_empty()));
     // The metric is named once per row, on its first panel.
     let labels: Vec<&str> = fig.panels().map(|p| p.y_label.as_str()).collect();
-    assert_eq!(
-        labels,
-        vec!["gradient angle (°)", "", "weight angle (°)", ""]
-    );
+    assert_eq!(labels, vec!["gradient angle (°)", "", "∠(B, Wᵀ) (°)", ""]);
     // A projection with data in every row keeps its place in each.
     spec.metric =
         |c| matches!(c.metric, Metric::GradientAngle | Metric::WeightAngle).then_some(45.0);
@@ -1086,4 +1082,59 @@ fn tables_a_hetsim_manifest_says_were_recorded_are_required() {
             "{table}: {err:?}"
         );
     }
+}
+
+/// A panel that is zero throughout (W2's gradient angle when every rule is
+/// exact there) is left out and named in the note; a metric not recorded
+/// is named too, and the title names only what is drawn.
+#[test]
+fn zero_panels_and_unrecorded_metrics_are_said_not_drawn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut spec = small_spec();
+    spec.projections = vec!["all", "W1", "W2"];
+    spec.metric = |c| match (c.metric, c.projection) {
+        (Metric::HeldOutLoss, "all") => Some(1.0 / (1.0 + c.t)),
+        (Metric::GradientAngle, "all" | "W1") => Some(30.0 + c.t),
+        (Metric::GradientAngle, "W2") => Some(0.0),
+        (Metric::LossAngle, _) => Some(40.0),
+        _ => None,
+    };
+    write_run(tmp.path(), &spec, 1.0);
+    let run = load_run(tmp.path()).unwrap();
+    let fig = prepare_alignment(&run).unwrap();
+    let captions: Vec<&str> = fig.panels().map(|p| p.caption.as_str()).collect();
+    assert_eq!(captions, vec!["all plastic projections", "W1"]);
+    assert!(
+        fig.header.note.contains("not drawn: gradient angle of W2"),
+        "{}",
+        fig.header.note
+    );
+    assert!(
+        fig.header.note.contains("not recorded: weight angle"),
+        "{}",
+        fig.header.note
+    );
+    assert!(
+        fig.header.title.starts_with("Gradient angle: "),
+        "{}",
+        fig.header.title
+    );
+    let fig = prepare_learning_strength(&run).unwrap();
+    assert!(
+        fig.header.title.starts_with("Loss angle: "),
+        "{}",
+        fig.header.title
+    );
+    assert!(fig.header.note.contains("not recorded: learning strength"));
+}
+
+/// fa and dfa, the pair most often compared, differ in hue and lightness.
+#[test]
+fn fa_and_dfa_get_distinct_colours() {
+    let c = super::style::label_colours(&["fa".to_string(), "dfa".to_string()]);
+    let (a, b) = (c[0].1, c[1].1);
+    let lightness =
+        |c: plotters::style::RGBColor| 0.3 * c.0 as f64 + 0.59 * c.1 as f64 + 0.11 * c.2 as f64;
+    assert!((lightness(a) - lightness(b)).abs() > 40.0, "{a:?} {b:?}");
+    assert!(a.2 > a.0 && b.0 > b.2, "blue against orange: {a:?} {b:?}");
 }

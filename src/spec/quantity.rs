@@ -153,6 +153,29 @@ impl<'de> Deserialize<'de> for Time {
     }
 }
 
+impl schemars::JsonSchema for Time {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Time".into()
+    }
+
+    /// A string with a unit, as [`Time::parse`] reads it: the pattern is built from the same unit
+    /// table, and rejects bare numbers and negative times as the parser does. (That a number
+    /// is finite, e.g. not `1e999 s`, is left to the loader.)
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let units: Vec<&str> = UNITS.iter().map(|(name, _)| *name).collect();
+        let pattern = format!(
+            r"^\s*\+?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*({})\s*$",
+            units.join("|")
+        );
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": pattern,
+            "description": "A non-negative time with a unit (us, ms, s, min or h), e.g. \"50 ms\" or \"2 s\"; a bare number is an error.",
+            "examples": ["0.1 ms", "50 ms", "2 s", "10 min"]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

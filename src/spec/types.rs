@@ -7,10 +7,11 @@
 
 use super::quantity::Time;
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A whole circuit file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CircuitSpec {
     pub name: String,
@@ -23,8 +24,8 @@ pub struct CircuitSpec {
     pub projections: IndexMap<String, ProjectionSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub motifs: Vec<MotifSpec>,
-    /// Shorthand for a named learning rule; `circuit::expand` turns it into populations,
-    /// projections and motifs and removes it.
+    /// Shorthand for a named learning rule: expanded into populations, projections and
+    /// motifs before the circuit is built (`hetsim expand` prints the result).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning: Option<LearningSpec>,
     #[serde(default)]
@@ -45,7 +46,7 @@ pub struct Override {
 }
 
 /// Integration settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeSpec {
     pub dt: Time,
@@ -55,7 +56,7 @@ pub struct TimeSpec {
 }
 
 /// Integration method for activities and weights alike.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     Euler,
@@ -76,7 +77,7 @@ impl Method {
 
 /// The task: where inputs and targets come from, and how they are presented in time.
 /// Fields that do not apply to `kind` are rejected by validation, naming the field.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
     pub kind: TaskKindName,
@@ -114,7 +115,7 @@ fn default_held_out() -> usize {
     200
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKindName {
     LinearTeacher,
@@ -126,7 +127,7 @@ pub enum TaskKindName {
 
 /// How samples are laid out in time: each is held for `duration`, then `gap` of silence; the
 /// output error reaches the circuit `error_delay` late.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StimulusSpec {
     pub duration: Time,
@@ -138,7 +139,7 @@ pub struct StimulusSpec {
 
 /// What a population is for. `rate` populations integrate their input; `error` populations
 /// hold error signals (usually instantaneous); `input` and `target` are driven by the task.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Input,
@@ -154,7 +155,7 @@ impl Role {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivationName {
     #[default]
@@ -165,7 +166,7 @@ pub enum ActivationName {
     Softplus,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PopulationSpec {
     #[serde(default, skip_serializing_if = "is_default")]
@@ -193,7 +194,7 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 }
 
 /// A distribution for initial weights (and teacher matrices).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Init {
     #[default]
@@ -205,7 +206,7 @@ pub enum Init {
     Normal([f64; 2]),
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectionSpec {
     pub from: String,
@@ -235,8 +236,9 @@ fn is_plus_one(value: &f64) -> bool {
     *value == 1.0
 }
 
-/// Rule coefficients θ over the local term basis (DESIGN §1.2); absent terms are zero.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+/// Rule coefficients θ over the local term basis, τ_w dW_ij/dt = Σ_k θ_k term_k; absent
+/// terms are zero.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// m_i x_j: three-factor, error-driven
@@ -264,7 +266,7 @@ pub struct RuleSpec {
 
 /// A heterosynaptic motif: the plastic synapse, the modulatory signal at its post units, the
 /// rule coefficients and the plasticity timescales.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MotifSpec {
     pub plastic: String,
@@ -279,7 +281,7 @@ pub struct MotifSpec {
     pub weight_noise: f64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleName {
     Sgd,
@@ -325,7 +327,7 @@ impl RuleName {
 }
 
 /// The `learning:` shorthand.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LearningSpec {
     pub rule: RuleName,
@@ -346,7 +348,7 @@ pub struct LearningSpec {
 }
 
 /// Measurements that can be recorded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Measure {
     Loss,
@@ -358,7 +360,7 @@ pub enum Measure {
     LearningStrength,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordSpec {
     #[serde(default = "default_record_every")]

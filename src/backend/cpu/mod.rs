@@ -104,7 +104,12 @@ impl<T: Real, const L: usize> CpuBackend<T, L> {
 
 impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
     fn describe(&self) -> String {
-        format!("cpu ({}, {} lanes, {} threads)", T::NAME, L, self.threads)
+        format!(
+            "cpu ({}, {}, {})",
+            T::NAME,
+            crate::text::count(L, "lane"),
+            crate::text::count(self.threads, "thread")
+        )
     }
 
     fn precision(&self) -> Precision {

@@ -578,8 +578,10 @@ impl<R: DeviceReal> OpenClBackend<R> {
             bind(&kernel)?;
             let global = e_pad / v;
             let describe = format!(
-                "opencl ({}, {v} lanes × {global} work-items, {})",
+                "opencl ({}, {} × {}, {})",
                 R::NAME,
+                crate::text::count(v, "lane"),
+                crate::text::count(global, "work-item"),
                 shared.info.name
             );
             (Exec::Ensemble { kernel, global }, describe)
