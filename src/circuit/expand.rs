@@ -15,6 +15,7 @@
 //! - every plastic forward projection `a → b` gets the motif `{m_x: 1}` with the error of `b`
 //!   as modulator; hebbian, anti-Hebbian and Oja rules need no error pathway.
 
+use crate::rule::Term;
 use crate::spec::{
     CircuitSpec, Diagnostics, Init, LearningSpec, MotifSpec, PopulationSpec, ProjectionSpec, Role,
     RuleName, RuleSpec, SourceFile, Time, YamlPath,
@@ -51,19 +52,9 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
 
     if !learning.rule.is_error_driven() {
         let rule = match learning.rule {
-            RuleName::Hebbian => RuleSpec {
-                z_x: 1.0,
-                ..RuleSpec::default()
-            },
-            RuleName::AntiHebbian => RuleSpec {
-                z_x: -1.0,
-                ..RuleSpec::default()
-            },
-            _ => RuleSpec {
-                z_x: 1.0,
-                zz_w: -1.0,
-                ..RuleSpec::default()
-            },
+            RuleName::Hebbian => RuleSpec::of(&[(Term::ZX, 1.0)]),
+            RuleName::AntiHebbian => RuleSpec::of(&[(Term::ZX, -1.0)]),
+            _ => RuleSpec::of(&[(Term::ZX, 1.0), (Term::ZZW, -1.0)]),
         };
         for name in &plastic {
             out.motifs.push(motif(name, None, rule.clone(), learning));
@@ -211,10 +202,7 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
                 }
                 insert_projection(&mut out, &name, b);
                 if learning.rule == RuleName::Kp {
-                    let rule = RuleSpec {
-                        m_x: 1.0,
-                        ..RuleSpec::default()
-                    };
+                    let rule = RuleSpec::of(&[(Term::MX, 1.0)]);
                     out.motifs
                         .push(motif(&name, Some(w.from.clone()), rule, learning));
                 }
@@ -239,10 +227,7 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
         forward_motifs.push(motif(
             name,
             Some(modulator.clone()),
-            RuleSpec {
-                m_x: 1.0,
-                ..RuleSpec::default()
-            },
+            RuleSpec::of(&[(Term::MX, 1.0)]),
             learning,
         ));
     }

@@ -11,7 +11,7 @@ pub mod expand;
 pub mod fuzzing;
 
 use crate::activation::Activation;
-use crate::rule::{Theta, theta_from_spec};
+use crate::rule::Theta;
 use crate::spec::{
     ActivationName, CircuitSpec, Diagnostic, Diagnostics, Init, Method, Role, SourceFile,
 };
@@ -168,7 +168,7 @@ pub fn load(path: &std::path::Path) -> Result<(SourceFile, Circuit), Diagnostics
 }
 
 pub(crate) fn theta_of(spec: &crate::spec::MotifSpec) -> Theta {
-    theta_from_spec(&spec.rule)
+    spec.rule.0
 }
 
 /// The task parameters of a spec, for an input population of `n_inputs` units and an optional

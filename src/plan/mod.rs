@@ -101,6 +101,17 @@ impl PlanMotif {
     pub fn term_used(&self, k: usize) -> bool {
         self.keep_terms[k] || self.theta.iter().any(|t| t[k] != 0.0)
     }
+    /// The update every backend builds: the terms in use grouped by slot.
+    pub fn form(&self) -> crate::rule::UpdateForm {
+        crate::rule::UpdateForm::of(|k| self.term_used(k))
+    }
+    /// Whether every instance's rule is θ_mx alone (possibly zero).
+    pub fn only_mx(&self) -> bool {
+        let mx = crate::rule::Term::MX.index();
+        self.theta
+            .iter()
+            .all(|t| t.iter().enumerate().all(|(k, c)| k == mx || *c == 0.0))
+    }
     pub fn has_decay(&self) -> bool {
         self.tau_decay_s.iter().any(|t| t.is_finite())
     }

@@ -235,31 +235,67 @@ fn is_plus_one(value: &f64) -> bool {
     *value == 1.0
 }
 
-/// Rule coefficients θ over the local term basis (DESIGN §1.2); absent terms are zero.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RuleSpec {
-    /// m_i x_j: three-factor, error-driven
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub m_x: f64,
-    /// z_i x_j: Hebbian
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub z_x: f64,
-    /// z_i² W_ij: Oja's normalising term
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub zz_w: f64,
-    /// z_i
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub z: f64,
-    /// x_j
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub x: f64,
-    /// m_i
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub m: f64,
-    /// constant drift
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub one: f64,
+/// Rule coefficients θ over the local term basis (DESIGN §1.2), a mapping from term keys
+/// (`m_x`, `z_x`, … as `rule::TERMS` declares them) to numbers; absent terms are zero. The keys
+/// come from the declarations, so a new term is a new key here without a new field.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct RuleSpec(pub crate::rule::Theta);
+
+impl RuleSpec {
+    /// A rule with these coefficients and every other term zero.
+    pub fn of(coefficients: &[(crate::rule::Term, f64)]) -> Self {
+        let mut theta = [0.0; crate::rule::N_TERMS];
+        for (t, c) in coefficients {
+            theta[t.index()] = *c;
+        }
+        RuleSpec(theta)
+    }
+}
+
+impl Serialize for RuleSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let nonzero = self.0.iter().filter(|c| **c != 0.0).count();
+        let mut map = serializer.serialize_map(Some(nonzero))?;
+        for (key, c) in crate::rule::KEYS.iter().zip(&self.0) {
+            if *c != 0.0 {
+                map.serialize_entry(key, c)?;
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for RuleSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RuleSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a mapping from rule terms to coefficients")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RuleSpec, A::Error> {
+                use crate::rule::{KEYS, Term};
+                let mut theta = [0.0; crate::rule::N_TERMS];
+                let mut seen = [false; crate::rule::N_TERMS];
+                while let Some(key) = map.next_key::<String>()? {
+                    let Some(t) = Term::from_key(&key) else {
+                        return Err(serde::de::Error::unknown_field(&key, &KEYS));
+                    };
+                    if seen[t.index()] {
+                        return Err(serde::de::Error::duplicate_field(t.key()));
+                    }
+                    seen[t.index()] = true;
+                    theta[t.index()] = map.next_value::<f64>()?;
+                }
+                Ok(RuleSpec(theta))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// A heterosynaptic motif: the plastic synapse, the modulatory signal at its post units, the

@@ -8,6 +8,8 @@
 //!    any rate moves, so that a d-step delay lags exactly d steps whatever the source);
 //! 5. window accumulators (loss, backprop reference, Hebbian terms) read these rates;
 //! 6. every motif updates its weights from the same rates (decay exact under exponential Euler);
+//!    a motif reads only those rates and its own W, so motifs are independent and their order
+//!    does not matter;
 //! 7. rate populations integrate their input; tied matrices copy their partner's transpose.
 //!
 //! RK4 evaluates steps 1–3 and 6 as a vector field at four stages with the stimulus held over
@@ -22,19 +24,57 @@ use super::lanes::{Real, lanes_of, zeros};
 use crate::backend::{Snapshot, TracePoint, Window};
 use crate::plan::Timing;
 use crate::rng;
-use crate::rule::N_TERMS;
+use crate::rule::{N_TERMS, Post, Slot, UpdateForm};
 use crate::spec::{Method, Role};
 use crate::task::Task;
 use std::sync::Arc;
 
 type Buf<T, const L: usize> = Vec<[T; L]>;
 
-/// The per-row factors of a weight update: W_ij ← W_ij·g + a_i x_j + X x_j + c_i + zz_i W_ij.
-#[derive(Clone, Copy)]
-struct RowCoefficients<T: Real, const L: usize> {
-    a: [T; L],
-    c: [T; L],
-    zz: [T; L],
+/// The per-row factors of a weight update, one per `Slot` (in `Slot::ALL` order):
+/// W_ij ← W_ij·g + a_i x_j + c_i + d_i W_ij + e_i x_j W_ij.
+type RowCoefficients<T, const L: usize> = [[T; L]; 4];
+
+const A: usize = Slot::X.index();
+const C: usize = Slot::One.index();
+const D: usize = Slot::W.index();
+const E: usize = Slot::XW.index();
+
+/// The row coefficients of post unit i, derived from the motif's `UpdateForm`: for each slot,
+/// k · Σ θ_t Π post_t over its terms, in θ order, each product left to right from θ_t (the
+/// order the OpenCL generators write, so f64 results agree bit for bit).
+#[inline]
+fn row_coefficients<T: Real, const L: usize>(
+    form: &UpdateForm,
+    th: &[[T; L]; N_TERMS],
+    post: impl Fn(Post) -> [T; L],
+    k: &[T; L],
+) -> RowCoefficients<T, L> {
+    let mut out = [zeros::<T, L>(); 4];
+    for slot in Slot::ALL {
+        let terms = form.terms(slot);
+        if terms.is_empty() {
+            continue;
+        }
+        let mut sum = zeros::<T, L>();
+        for (n, t) in terms.iter().enumerate() {
+            let mut v = th[t.index()];
+            for f in t.def().post {
+                let p = post(*f);
+                for l in 0..L {
+                    v[l] *= p[l];
+                }
+            }
+            for l in 0..L {
+                sum[l] = if n == 0 { v[l] } else { sum[l] + v[l] };
+            }
+        }
+        let o = &mut out[slot.index()];
+        for l in 0..L {
+            o[l] = k[l] * sum[l];
+        }
+    }
+    out
 }
 
 /// Which terms a motif's update has, so the row loop does only the work it needs.
@@ -44,15 +84,16 @@ enum UpdateShape {
     Outer,
     /// W ← W·g + a xᵀ (the same with decay, e.g. Kolen–Pollack).
     OuterDecay,
-    /// Every term: drifts, Oja's z²W, presynaptic terms.
+    /// a_i x_j + c_i + d_i W_ij: drifts, Oja's z²W, presynaptic terms.
     General,
+    /// The same plus e_i x_j W_ij.
+    GeneralXW,
 }
 
 /// What every row of one weight update shares.
 struct RowUpdate<'a, T: Real, const L: usize> {
     shape: UpdateShape,
     g: [T; L],
-    xk: [T; L],
     x: &'a [[T; L]],
     cols: usize,
 }
@@ -67,12 +108,12 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
             } else {
                 &mut acc[i * cols..(i + 1) * cols]
             };
-            let (g, xk) = (self.g, self.xk);
+            let g = self.g;
             match (self.shape, acc_row.is_empty()) {
                 (UpdateShape::Outer, true) => {
                     for (wij, xj) in row.iter_mut().zip(self.x) {
                         for l in 0..L {
-                            wij[l] += co.a[l] * xj[l];
+                            wij[l] += co[A][l] * xj[l];
                         }
                     }
                     continue;
@@ -80,24 +121,31 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
                 (UpdateShape::OuterDecay, true) => {
                     for (wij, xj) in row.iter_mut().zip(self.x) {
                         for l in 0..L {
-                            wij[l] = wij[l] * g[l] + co.a[l] * xj[l];
+                            wij[l] = wij[l] * g[l] + co[A][l] * xj[l];
                         }
                     }
                     continue;
                 }
                 _ => {}
             }
+            let (a, c, d, e) = (co[A], co[C], co[D], co[E]);
+            let xw = self.shape == UpdateShape::GeneralXW;
+            // Absent slots have zero coefficients: adding their products changes nothing.
+            let inc = |l: usize, xj: &[T; L], wij: &[T; L]| {
+                let v = a[l] * xj[l] + c[l] + d[l] * wij[l];
+                if xw { v + e[l] * xj[l] * wij[l] } else { v }
+            };
             if acc_row.is_empty() {
                 for (wij, xj) in row.iter_mut().zip(self.x) {
                     for l in 0..L {
-                        let inc = (co.a[l] + xk[l]) * xj[l] + co.c[l] + co.zz[l] * wij[l];
+                        let inc = inc(l, xj, wij);
                         wij[l] = wij[l] * g[l] + inc;
                     }
                 }
             } else {
                 for ((wij, xj), acc_ij) in row.iter_mut().zip(self.x).zip(acc_row.iter_mut()) {
                     for l in 0..L {
-                        let inc = (co.a[l] + xk[l]) * xj[l] + co.c[l] + co.zz[l] * wij[l];
+                        let inc = inc(l, xj, wij);
                         wij[l] = wij[l] * g[l] + inc;
                         acc_ij[l] += inc;
                     }
@@ -153,6 +201,7 @@ pub(crate) struct Block<T: Real, const L: usize> {
     inv_tau_decay: Vec<[T; L]>,
     wnoise_scale: Vec<[T; L]>,
     shapes: Vec<UpdateShape>,
+    forms: Vec<UpdateForm>,
     // Stimulus.
     tasks: Vec<Arc<Task>>,
     timing: Vec<Timing>,
@@ -272,15 +321,17 @@ impl<T: Real, const L: usize> Block<T, L> {
                 )
             })
             .collect();
+        let forms: Vec<UpdateForm> = motifs.iter().map(|m| m.form()).collect();
         let shapes = motifs
             .iter()
-            .map(|m| {
-                // z_x shares the a_i x_j form with m_x; the other terms need the general loop.
-                let general = [2, 3, 4, 5, 6].iter().any(|&k| m.term_used(k));
-                match (general, m.has_decay()) {
-                    (true, _) => UpdateShape::General,
-                    (false, true) => UpdateShape::OuterDecay,
-                    (false, false) => UpdateShape::Outer,
+            .zip(&forms)
+            .map(|(m, f)| {
+                // Terms of the a_i x_j slot alone (m_x, z_x, x) take the outer-product loops.
+                match (f.is_outer(), f.has(Slot::XW), m.has_decay()) {
+                    (false, true, _) => UpdateShape::GeneralXW,
+                    (false, false, _) => UpdateShape::General,
+                    (true, _, true) => UpdateShape::OuterDecay,
+                    (true, _, false) => UpdateShape::Outer,
                 }
             })
             .collect();
@@ -454,6 +505,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             inv_tau_decay,
             wnoise_scale,
             shapes,
+            forms,
             tasks,
             timing,
             seeds,
@@ -733,8 +785,8 @@ impl<T: Real, const L: usize> Block<T, L> {
         self.step += 1;
     }
 
-    /// W ← W·g + inc, inc = k(θ_mx m_i + θ_zx z_i) x_j + k θ_x x_j + k(θ_z z_i + θ_m m_i + θ_1)
-    /// + k θ_zzw z_i² W_ij; the rule's own ΔW (inc) is summed for the window when asked.
+    /// W ← W·g + inc, inc = a_i x_j + c_i + d_i W_ij + e_i x_j W_ij with the row coefficients
+    /// of the motif's `UpdateForm`; the rule's own ΔW (inc) is summed for the window when asked.
     fn update_weights(&mut self, s: &Static, m: usize) {
         let plan = &s.plan;
         let motif = &plan.motifs[m];
@@ -759,34 +811,23 @@ impl<T: Real, const L: usize> Block<T, L> {
         // Per-row coefficients first (they read the post and modulator rates), then the rows.
         let mut coefficients = std::mem::take(&mut self.row_coefficients);
         coefficients.clear();
-        for i in 0..rows {
-            let zi = z[i];
-            let mi = modulator.map(|mm| mm[i]).unwrap_or(zero);
-            let mut row = RowCoefficients {
-                a: zero,
-                c: zero,
-                zz: zero,
-            };
-            for l in 0..L {
-                let kl = if frozen[l] { T::zero() } else { k[l] };
-                row.a[l] = kl * (th[0][l] * mi[l] + th[1][l] * zi[l]);
-                row.zz[l] = kl * th[2][l] * zi[l] * zi[l];
-                row.c[l] = kl * (th[3][l] * zi[l] + th[5][l] * mi[l] + th[6][l]);
-            }
-            coefficients.push(row);
-        }
-        let mut xk = zero;
+        let mut kl = k;
         for l in 0..L {
-            xk[l] = if frozen[l] {
-                T::zero()
-            } else {
-                k[l] * th[4][l]
+            if frozen[l] {
+                kl[l] = T::zero();
+            }
+        }
+        let form = &self.forms[m];
+        for i in 0..rows {
+            let post = |f: Post| match f {
+                Post::Z => z[i],
+                Post::M => modulator.map(|mm| mm[i]).unwrap_or(zero),
             };
+            coefficients.push(row_coefficients(form, th, post, &kl));
         }
         let update = RowUpdate {
             shape: self.shapes[m],
             g: self.decay_w[m],
-            xk,
             x,
             cols,
         };
@@ -1041,12 +1082,7 @@ impl<T: Real, const L: usize> Block<T, L> {
                 .map(|mi| self.z[mi][0][0].f64())
                 .unwrap_or(0.0);
             let w = self.w[motif.projection][0][0].f64();
-            let th = &motif.theta[0];
-            let term: f64 = crate::rule::Term::ALL
-                .iter()
-                .zip(th)
-                .map(|(t, c)| c * t.eval(x, z, m, w))
-                .sum();
+            let term = crate::rule::drive(&motif.theta[0], &crate::rule::Local { x, z, m, w });
             push(format!("plasticity {}[0,0]", proj.name), term);
         }
     }
@@ -1081,21 +1117,21 @@ impl<T: Real, const L: usize> Block<T, L> {
             let z = &self.z[proj.to];
             let th = &self.theta[m];
             let (itw, itd) = (self.inv_tau_w[m], self.inv_tau_decay[m]);
+            let one = [T::one(); L];
             for i in 0..proj.rows {
-                let mi = motif.modulator.map(|mm| self.z[mm][i]).unwrap_or(zeros());
-                let zi = z[i];
+                let post = |f: Post| match f {
+                    Post::Z => z[i],
+                    Post::M => motif.modulator.map(|mm| self.z[mm][i]).unwrap_or(zeros()),
+                };
+                // The drive Σ θ_k term_k, from the same row coefficients as the Euler step.
+                let co = row_coefficients(&self.forms[m], th, post, &one);
                 for j in 0..proj.cols {
                     let w = self.w[q][i * proj.cols + j];
                     let d = &mut dw[q][i * proj.cols + j];
                     for l in 0..L {
                         let xj = x[j][l];
-                        let drive = th[0][l] * mi[l] * xj
-                            + th[1][l] * zi[l] * xj
-                            + th[2][l] * zi[l] * zi[l] * w[l]
-                            + th[3][l] * zi[l]
-                            + th[4][l] * xj
-                            + th[5][l] * mi[l]
-                            + th[6][l];
+                        let drive =
+                            co[A][l] * xj + co[C][l] + co[D][l] * w[l] + co[E][l] * xj * w[l];
                         d[l] = if self.frozen[l] {
                             T::zero()
                         } else {

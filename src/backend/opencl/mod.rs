@@ -25,6 +25,7 @@ mod codegen;
 mod model;
 pub mod platform;
 mod rows;
+mod terms;
 
 pub use platform::{DeviceInfo, INSTALL_HINT, PlatformInfo, platforms};
 

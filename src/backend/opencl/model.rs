@@ -116,7 +116,7 @@ pub(crate) struct Model {
     pub theta: Vec<[Option<usize>; N_TERMS]>,
     pub decay: Vec<Option<usize>>,
     pub wnoise: Vec<Option<usize>>,
-    /// Whether a motif needs the general update (more than θ_mx, or decay).
+    /// Whether a motif needs the general update (more than an outer product, or decay).
     pub general: Vec<bool>,
     /// Per-instance value of the first motif's θ (instance 0), for the plasticity trace.
     pub trace_theta: [f64; N_TERMS],
@@ -196,7 +196,7 @@ impl Model {
                     return false;
                 };
                 let motif = &plan.motifs[m];
-                let only_mx = motif.theta.iter().all(|t| t[1..].iter().all(|c| *c == 0.0));
+                let only_mx = motif.only_mx();
                 p.to == out.output
                     && motif.modulator == Some(out.error)
                     && only_mx
@@ -389,7 +389,7 @@ impl Model {
             .collect();
         let general = motifs
             .iter()
-            .map(|m| (1..N_TERMS).any(|k| m.term_used(k)) || m.has_decay())
+            .map(|m| !m.form().is_outer() || m.has_decay())
             .collect();
         let trace_theta = motifs.first().map(|m| m.theta[0]).unwrap_or([0.0; N_TERMS]);
 
