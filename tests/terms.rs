@@ -1,5 +1,6 @@
 //! Every plasticity term, on every backend, against a direct evaluation of its declaration
-//! (`hetsim::rule::TERMS`); and the order of motifs in a file does not matter.
+//! (`hetsim::rule::TERMS`); the order of motifs in a file does not matter; slow traces and the
+//! BCM rule that reads one, against closed forms.
 //!
 //! One step of a rule changes W by k · Σ_k θ_k term_k(x_j, z_i, m_i, W_ij) (no decay, no
 //! noise; k = dt/τ_w), with every quantity read from the state before the step. The circuit
@@ -30,10 +31,10 @@ task: {{kind: digits, stimulus: {{duration: 20 ms}}, held_out: 10}}
 populations:
   x: {{role: input, size: 64}}
   ystar: {{role: target, size: 10}}
-  h: {{size: 37, tau: 2 ms, activation: relu, bias: 0.3}}
+  h: {{size: 37, tau: 2 ms, activation: relu, bias: 0.3, trace: {{of: rate_squared, tau: 3 ms, init: 0.5}}}}
   g: {{size: 37, tau: 1 ms, bias: -0.2}}
   o: {{size: 3, tau: 2 ms}}
-  p: {{size: 37, tau: 2 ms, bias: 0.1}}
+  p: {{size: 37, tau: 2 ms, bias: 0.1, trace: {{of: rate, tau: 1 ms, init: -0.2}}}}
   gp: {{size: 37, tau: 1 ms, bias: 0.1}}
 projections:
   V: {{from: x, to: g, init: {{uniform: [-0.2, 0.2]}}}}
@@ -71,6 +72,15 @@ fn rates(plan: &Plan, snap: &Snapshot, name: &str) -> Vec<f64> {
     snap.z[p].clone()
 }
 
+fn trace(plan: &Plan, snap: &Snapshot, name: &str) -> Vec<f64> {
+    let p = plan
+        .populations
+        .iter()
+        .position(|p| p.name == name)
+        .expect("population");
+    snap.traces[p].clone()
+}
+
 /// k · Σ θ term for every synapse of `proj` (post `post`, pre `pre`, modulator `modulator`).
 fn expected_change(
     plan: &Plan,
@@ -84,6 +94,7 @@ fn expected_change(
         rates(plan, snap, post),
         rates(plan, snap, modulator),
     );
+    let q = trace(plan, snap, post);
     let w = weights(plan, snap, proj, 0);
     let k = plan.weight_rate(tau_w_s, f64::INFINITY);
     let mut out = Vec::with_capacity(w.len());
@@ -94,6 +105,7 @@ fn expected_change(
                 z: z[i],
                 m: m[i],
                 w: w[i * x.len() + j],
+                q: q[i],
             };
             out.push(k * hetsim::rule::drive(theta, &s));
         }
@@ -171,5 +183,90 @@ fn motif_order_in_the_file_does_not_matter() {
                 case.name
             );
         }
+    }
+}
+
+/// A population held at a constant rate s (instantaneous, bias only): its trace follows
+/// q(t) = s + (q(0) − s) e^{−t/τ}, exactly at every step under exponential Euler; of the squared
+/// rate, the same with s².
+#[test]
+fn a_trace_of_a_constant_rate_approaches_it_exponentially() {
+    let yaml = "name: trace
+time: {dt: 0.1 ms, duration: 100 ms}
+task: {kind: linear_teacher, teacher: {uniform: [-1, 1]}, stimulus: {duration: 50 ms}, held_out: 1}
+populations:
+  x: {role: input, size: 1}
+  ystar: {role: target, size: 1}
+  c: {size: 2, tau: 0 ms, bias: 0.7, trace: {of: rate, tau: 10 ms}}
+  d: {size: 3, tau: 0 ms, bias: -0.6, trace: {of: rate_squared, tau: 4 ms, init: 1.5}}
+record: {every: 10 ms, measure: [loss]}
+";
+    let plan = plan_from(yaml, &[1, 2]);
+    let index = |name: &str| {
+        plan.populations
+            .iter()
+            .position(|p| p.name == name)
+            .unwrap()
+    };
+    for case in backends() {
+        let mut b = (case.make)(plan.clone());
+        for k in 1..=10u64 {
+            b.advance(50).unwrap();
+            let snap = b.snapshot().unwrap();
+            let t = (k * 50) as f64 * plan.dt_s;
+            for (name, s, q0, tau) in [("c", 0.7, 0.0, 0.010), ("d", 0.36, 1.5, 0.004)] {
+                let want = s + (q0 - s) * (-t / tau).exp();
+                for q in &snap.traces[index(name)] {
+                    assert!(
+                        (q - want).abs() < case.tolerance * want.abs().max(1e-3),
+                        "{}: trace of {name} at {t} s is {q}, closed form {want}",
+                        case.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// BCM (`learning: {rule: bcm}`: τ_w dW/dt = z (z − q) x with q the trace of z²) on one linear
+/// unit with constant input: the fixed point with z > 0 has q = z² and z = q, so the rate
+/// settles at 1 and the threshold with it, whatever the input and the starting weights; below
+/// the threshold the synapse is depressed, above it potentiated.
+#[test]
+fn bcm_threshold_slides_to_the_rate_and_the_rate_to_one() {
+    let yaml = "name: bcm
+time: {dt: 0.1 ms, duration: 3 s}
+task: {kind: linear_teacher, teacher: {uniform: [-1, 1]}, stimulus: {duration: 50 ms}, held_out: 1}
+populations:
+  x: {role: input, size: 1}
+  ystar: {role: target, size: 1}
+  c: {size: 4, tau: 0 ms, bias: 0.5}
+  y: {size: 1, tau: 0 ms}
+projections:
+  W: {from: c, to: y, init: {constant: 0.1}}
+learning: {rule: bcm, tau_w: 100 ms, tau_trace: 20 ms, plastic: [W]}
+record: {every: 100 ms, measure: [loss]}
+";
+    let plan = plan_from(yaml, &[1]);
+    let y = plan.populations.iter().position(|p| p.name == "y").unwrap();
+    for case in backends() {
+        let mut b = (case.make)(plan.clone());
+        // Early on the threshold lags the rising rate (q < z² < z while z < 1): potentiation.
+        b.advance(1000).unwrap();
+        let early = b.snapshot().unwrap();
+        let (z, q) = (early.z[y][0], early.traces[y][0]);
+        assert!(
+            z > 0.2 && q < z,
+            "{}: after 0.1 s z = {z}, q = {q}",
+            case.name
+        );
+        b.advance(plan.steps - 1000).unwrap();
+        let end = b.snapshot().unwrap();
+        let (z, q) = (end.z[y][0], end.traces[y][0]);
+        assert!(
+            (z - 1.0).abs() < 1e-3 && (q - 1.0).abs() < 2e-3,
+            "{}: BCM settles at z = {z}, q = {q}; the fixed point is z = q = 1",
+            case.name
+        );
     }
 }

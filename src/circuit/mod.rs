@@ -29,6 +29,15 @@ pub struct Population {
     pub bias: f64,
     pub noise: f64,
     pub gain_from: Option<usize>,
+    pub trace: Option<Trace>,
+}
+
+/// A slow per-unit trace of a population: τ dq/dt = s − q, s = z or z² (`squared`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Trace {
+    pub squared: bool,
+    pub tau_s: f64,
+    pub init: f64,
 }
 
 impl Population {

@@ -208,11 +208,18 @@ pub fn free_parameters(
             ));
         }
         let has_modulator = circuit.motifs.get(m).is_some_and(|c| c.modulator.is_some());
+        // Terms reading the post population's trace need one to be declared.
+        let has_trace = circuit.motifs.get(m).is_some_and(|c| {
+            let post = circuit.projections[c.projection].to;
+            circuit.populations[post].trace.is_some()
+        });
+        let reads_trace = |t: &Term| t.def().reads(crate::rule::Post::Q);
         let terms: Vec<Term> = if f.terms.len() == 1 && f.terms[0] == "all" {
             Term::ALL
                 .iter()
                 .copied()
                 .filter(|t| has_modulator || !t.uses_modulator())
+                .filter(|t| has_trace || !reads_trace(t))
                 .collect()
         } else {
             let mut terms = Vec::new();
@@ -234,6 +241,14 @@ pub fn free_parameters(
                             f.motif
                         ),
                         Some("give the motif a `modulator`, or free only terms without m".into()),
+                    )),
+                    Some(t) if reads_trace(t) && !has_trace => errors.push(at(
+                        tpath,
+                        format!(
+                            "`{key}` reads the trace q of the post population of `{}`, which declares none",
+                            f.motif
+                        ),
+                        Some("add a `trace:` to that population, or free only terms without q".into()),
                     )),
                     Some(t) if terms.contains(t) => {
                         errors.push(at(tpath, format!("`{key}` is listed twice"), None))

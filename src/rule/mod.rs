@@ -1,6 +1,6 @@
 //! The local plasticity basis: every rule is a coefficient vector θ over these terms.
 //!
-//! τ_w dW_ij/dt = Σ_k θ_k · term_k(x_j, z_i, m_i, W_ij) − (τ_w/τ_decay) W_ij (+ σ_w ξ_ij)
+//! τ_w dW_ij/dt = Σ_k θ_k · term_k(x_j, z_i, m_i, q_i, W_ij) − (τ_w/τ_decay) W_ij (+ σ_w ξ_ij)
 //!
 //! Keeping rules as data is what lets one engine and one kernel template run SGD, FA, DFA, KP,
 //! Hebbian, Oja and evolved rules alike. The terms themselves are declared once, in
@@ -44,6 +44,8 @@ impl Term {
     pub const MX: Term = Term::named("m_x");
     pub const ZX: Term = Term::named("z_x");
     pub const ZZW: Term = Term::named("zz_w");
+    pub const ZZX: Term = Term::named("zz_x");
+    pub const QZX: Term = Term::named("qz_x");
 
     /// The term with this key; a compile-time error in a const context if there is none.
     pub const fn named(key: &str) -> Term {
@@ -125,6 +127,8 @@ pub struct Local {
     pub m: f64,
     /// the weight W_ij
     pub w: f64,
+    /// the post population's trace q_i
+    pub q: f64,
 }
 
 impl Local {
@@ -132,6 +136,7 @@ impl Local {
         match f {
             Post::Z => self.z,
             Post::M => self.m,
+            Post::Q => self.q,
         }
     }
 }
@@ -145,6 +150,15 @@ pub fn drive(theta: &Theta, s: &Local) -> f64 {
         .iter()
         .zip(theta)
         .fold(0.0, |acc, (t, c)| acc + c * t.eval(s))
+}
+
+/// The first term with a non-zero coefficient that reads the post population's trace q.
+pub fn reads_trace(theta: &Theta) -> Option<Term> {
+    Term::ALL
+        .iter()
+        .zip(theta)
+        .find(|(t, c)| **c != 0.0 && t.def().reads(Post::Q))
+        .map(|(t, _)| *t)
 }
 
 /// Whether any non-zero coefficient reads the modulator.
@@ -216,6 +230,7 @@ mod tests {
             z: 2.0,
             m: 0.0,
             w: 0.25,
+            q: 0.0,
         };
         let value = Term::ZX.eval(&s) - Term::ZZW.eval(&s);
         assert_eq!(value, 1.0 - 1.0);
@@ -231,9 +246,11 @@ mod tests {
     #[test]
     fn update_form_groups_terms_by_slot() {
         let form = UpdateForm::of(|_| true);
-        assert_eq!(form.terms(Slot::X).len(), 3); // m_x, z_x, x
+        assert_eq!(form.terms(Slot::X).len(), 5); // m_x, z_x, x, zz_x, qz_x
         assert!(form.terms(Slot::W).contains(&Term::ZZW));
         assert!(!form.is_outer());
         assert!(UpdateForm::of(|k| k == Term::MX.index() || k == Term::ZX.index()).is_outer());
+        let bcm = UpdateForm::of(|k| k == Term::ZZX.index() || k == Term::QZX.index());
+        assert!(bcm.is_outer() && bcm.reads(Post::Q) && !bcm.reads(Post::M));
     }
 }

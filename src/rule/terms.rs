@@ -14,6 +14,8 @@ pub enum Post {
     Z,
     /// m_i, the modulator delivered to unit i
     M,
+    /// q_i, the post population's slow trace (its `trace:`), as it is at the step's start
+    Q,
 }
 
 /// The pre-side factor of a term.
@@ -39,7 +41,7 @@ pub struct TermDef {
     pub w_power: u8,
 }
 
-use Post::{M, Z};
+use Post::{M, Q, Z};
 use Pre::{One, X};
 
 /// The rule basis, in the fixed order of θ. Append new terms at the end: θ vectors saved by
@@ -93,6 +95,20 @@ pub const TERMS: &[TermDef] = &[
         doc: "1: constant drift",
         post: &[],
         pre: One,
+        w_power: 0,
+    },
+    TermDef {
+        key: "zz_x",
+        doc: "z_i² x_j: the potentiation of BCM",
+        post: &[Z, Z],
+        pre: X,
+        w_power: 0,
+    },
+    TermDef {
+        key: "qz_x",
+        doc: "q_i z_i x_j: a sliding threshold (q: the post population's trace); with zz_x, BCM",
+        post: &[Q, Z],
+        pre: X,
         w_power: 0,
     },
 ];

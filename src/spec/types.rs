@@ -186,6 +186,28 @@ pub struct PopulationSpec {
     /// For local error populations: multiply the input by φ'(u) of this partner population.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gain_from: Option<String>,
+    /// A slow per-unit trace q of the rates that rules may read (e.g. BCM's sliding threshold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceSpec>,
+}
+
+/// A low-pass filtered copy of a population's rate or squared rate, one per unit:
+/// τ dq_i/dt = s_i − q_i with s_i = z_i (`rate`) or z_i² (`rate_squared`), q_i(0) = `init`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSpec {
+    pub of: TraceSignal,
+    pub tau: Time,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub init: f64,
+}
+
+/// What a trace filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceSignal {
+    Rate,
+    RateSquared,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -325,10 +347,11 @@ pub enum RuleName {
     Hebbian,
     AntiHebbian,
     Oja,
+    Bcm,
 }
 
 impl RuleName {
-    pub const ALL: [RuleName; 7] = [
+    pub const ALL: [RuleName; 8] = [
         RuleName::Sgd,
         RuleName::Fa,
         RuleName::Dfa,
@@ -336,6 +359,7 @@ impl RuleName {
         RuleName::Hebbian,
         RuleName::AntiHebbian,
         RuleName::Oja,
+        RuleName::Bcm,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -346,6 +370,7 @@ impl RuleName {
             RuleName::Hebbian => "hebbian",
             RuleName::AntiHebbian => "anti_hebbian",
             RuleName::Oja => "oja",
+            RuleName::Bcm => "bcm",
         }
     }
     pub fn from_name(name: &str) -> Option<RuleName> {
@@ -379,6 +404,10 @@ pub struct LearningSpec {
     /// Which projections learn; default: every forward projection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plastic: Option<Vec<String>>,
+    /// bcm: the time constant of the sliding threshold, the trace of z² that the expansion
+    /// gives every post population without a trace of its own (other rules ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_trace: Option<Time>,
 }
 
 /// Measurements that can be recorded.

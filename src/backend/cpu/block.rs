@@ -6,10 +6,11 @@
 //! 3. rate populations' inputs are summed (bias + Σ sign·W·r, times the φ' gain if any);
 //! 4. delayed projections push this step's presynaptic rates into their ring buffers (before
 //!    any rate moves, so that a d-step delay lags exactly d steps whatever the source);
-//! 5. window accumulators (loss, backprop reference, Hebbian terms) read these rates;
+//! 5. window accumulators (loss, backprop reference, the Hebbian direction u xᵀ) read these
+//!    rates;
 //! 6. every motif updates its weights from the same rates (decay exact under exponential Euler);
 //!    a motif reads only those rates and its own W, so motifs are independent and their order
-//!    does not matter;
+//!    does not matter; then the populations' slow traces q take this step's rates;
 //! 7. rate populations integrate their input; tied matrices copy their partner's transpose.
 //!
 //! RK4 evaluates steps 1–3 and 6 as a vector field at four stages with the stimulus held over
@@ -165,6 +166,11 @@ pub(crate) struct Block<T: Real, const L: usize> {
     u: Vec<Buf<T, L>>,
     z: Vec<Buf<T, L>>,
     inp: Vec<Buf<T, L>>,
+    /// Per population: its slow trace q (empty without one), the fraction kept per step, and
+    /// whether it filters z².
+    q: Vec<Buf<T, L>>,
+    q_keep: Vec<[T; L]>,
+    q_squared: Vec<bool>,
     w: Vec<Buf<T, L>>,
     ring: Vec<Buf<T, L>>,
     ring_len: Vec<usize>,
@@ -214,7 +220,6 @@ pub(crate) struct Block<T: Real, const L: usize> {
     // Window accumulators.
     acc_dw: Vec<Buf<T, L>>,
     acc_bp: Vec<Buf<T, L>>,
-    acc_mx: Vec<Buf<T, L>>,
     acc_ux: Vec<Buf<T, L>>,
     loss: [f64; L],
     present_s: [f64; L],
@@ -404,29 +409,8 @@ impl<T: Real, const L: usize> Block<T, L> {
                 )
             })
             .collect();
-        let acc_mx = (0..projections.len())
-            .map(|q| {
-                plastic_buf(
-                    acc.hebbian
-                        && plan
-                            .motifs
-                            .get(projections[q].motif.unwrap_or(usize::MAX))
-                            .is_some_and(|m| m.modulator.is_some()),
-                    q,
-                )
-            })
-            .collect();
         let acc_ux = (0..projections.len())
-            .map(|q| {
-                plastic_buf(
-                    acc.hebbian
-                        && plan
-                            .motifs
-                            .get(projections[q].motif.unwrap_or(usize::MAX))
-                            .is_some_and(|m| m.modulator.is_some()),
-                    q,
-                )
-            })
+            .map(|q| plastic_buf(acc.hebbian, q))
             .collect();
         let rk4 = plan.method == Method::Rk4;
         let pop_bufs = |on: bool| {
@@ -462,6 +446,29 @@ impl<T: Real, const L: usize> Block<T, L> {
             u: pops.iter().map(|p| buf(p.size)).collect(),
             z: pops.iter().map(|p| buf(p.size)).collect(),
             inp: pops.iter().map(|p| buf(p.size)).collect(),
+            q: pops
+                .iter()
+                .map(|p| match &p.trace {
+                    Some(t) => vec![lanes(&t.init); p.size],
+                    None => Vec::new(),
+                })
+                .collect(),
+            q_keep: pops
+                .iter()
+                .map(|p| match &p.trace {
+                    Some(t) => lanes(
+                        &t.tau_s
+                            .iter()
+                            .map(|tau| plan.trace_keep(*tau))
+                            .collect::<Vec<_>>(),
+                    ),
+                    None => zeros(),
+                })
+                .collect(),
+            q_squared: pops
+                .iter()
+                .map(|p| p.trace.as_ref().is_some_and(|t| t.squared))
+                .collect(),
             w,
             ring,
             ring_len,
@@ -516,7 +523,6 @@ impl<T: Real, const L: usize> Block<T, L> {
             frozen: [false; L],
             acc_dw,
             acc_bp,
-            acc_mx,
             acc_ux,
             loss: [0.0; L],
             present_s: [0.0; L],
@@ -753,6 +759,8 @@ impl<T: Real, const L: usize> Block<T, L> {
         for m in 0..plan.motifs.len() {
             self.update_weights(s, m);
         }
+        // After every motif has read q(n): the traces take this step's rates.
+        self.update_traces();
         for &p in &plan.order {
             if plan.populations[p].instantaneous {
                 continue;
@@ -801,6 +809,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             &self.z[proj.from]
         };
         let z = &self.z[proj.to];
+        let trace = &self.q[proj.to];
         let k = self.rate_w[m];
         let th = &self.theta[m];
         let frozen = self.frozen;
@@ -822,6 +831,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             let post = |f: Post| match f {
                 Post::Z => z[i],
                 Post::M => modulator.map(|mm| mm[i]).unwrap_or(zero),
+                Post::Q => trace.get(i).copied().unwrap_or(zero),
             };
             coefficients.push(row_coefficients(form, th, post, &kl));
         }
@@ -904,6 +914,22 @@ impl<T: Real, const L: usize> Block<T, L> {
         self.scratch = pre;
     }
 
+    /// q ← s + (q − s)·keep with s = z or z², from the rates of this step.
+    fn update_traces(&mut self) {
+        for p in 0..self.q.len() {
+            if self.q[p].is_empty() {
+                continue;
+            }
+            let (keep, squared) = (self.q_keep[p], self.q_squared[p]);
+            for (q, z) in self.q[p].iter_mut().zip(&self.z[p]) {
+                for l in 0..L {
+                    let s = if squared { z[l] * z[l] } else { z[l] };
+                    q[l] = s + (q[l] - s) * keep[l];
+                }
+            }
+        }
+    }
+
     fn copy_tied(&mut self, s: &Static) {
         for (q, proj) in s.plan.projections.iter().enumerate() {
             let Some(t) = proj.tied_to else { continue };
@@ -979,7 +1005,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         let dtt = self.dt;
         let mut pre = std::mem::take(&mut self.scratch);
         for (q, proj) in plan.projections.iter().enumerate() {
-            let (want_bp, want_heb) = (!self.acc_bp[q].is_empty(), !self.acc_mx[q].is_empty());
+            let (want_bp, want_heb) = (!self.acc_bp[q].is_empty(), !self.acc_ux[q].is_empty());
             if !want_bp && !want_heb {
                 continue;
             }
@@ -993,10 +1019,6 @@ impl<T: Real, const L: usize> Block<T, L> {
                 outer_add(&mut self.acc_bp[q], &self.delta[proj.to], x, dtt);
             }
             if want_heb {
-                let motif = &plan.motifs[proj.motif.unwrap_or(0)];
-                if let Some(mi) = motif.modulator {
-                    outer_add(&mut self.acc_mx[q], &self.z[mi], x, dtt);
-                }
                 outer_add(&mut self.acc_ux[q], &self.u[proj.to], x, dtt);
             }
         }
@@ -1082,7 +1104,9 @@ impl<T: Real, const L: usize> Block<T, L> {
                 .map(|mi| self.z[mi][0][0].f64())
                 .unwrap_or(0.0);
             let w = self.w[motif.projection][0][0].f64();
-            let term = crate::rule::drive(&motif.theta[0], &crate::rule::Local { x, z, m, w });
+            let q = self.q[proj.to].first().map(|v| v[0].f64()).unwrap_or(0.0);
+            let local = crate::rule::Local { x, z, m, w, q };
+            let term = crate::rule::drive(&motif.theta[0], &local);
             push(format!("plasticity {}[0,0]", proj.name), term);
         }
     }
@@ -1122,6 +1146,7 @@ impl<T: Real, const L: usize> Block<T, L> {
                 let post = |f: Post| match f {
                     Post::Z => z[i],
                     Post::M => motif.modulator.map(|mm| self.z[mm][i]).unwrap_or(zeros()),
+                    Post::Q => self.q[proj.to].get(i).copied().unwrap_or(zeros()),
                 };
                 // The drive Σ θ_k term_k, from the same row coefficients as the Euler step.
                 let co = row_coefficients(&self.forms[m], th, post, &one);
@@ -1300,6 +1325,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         for p in 0..self.u.len() {
             scatter(&mut snap.u[p], &self.u[p], self.u[p].len());
             scatter(&mut snap.z[p], &self.z[p], self.z[p].len());
+            scatter(&mut snap.traces[p], &self.q[p], self.q[p].len());
         }
     }
 
@@ -1326,7 +1352,6 @@ impl<T: Real, const L: usize> Block<T, L> {
             let pw = &mut w.projections[q];
             drain(&mut pw.dw_rule, &mut self.acc_dw[q], e);
             drain(&mut pw.backprop, &mut self.acc_bp[q], e);
-            drain(&mut pw.m_x, &mut self.acc_mx[q], e);
             drain(&mut pw.u_x, &mut self.acc_ux[q], e);
         }
         for l in 0..active {
@@ -1350,6 +1375,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             .iter_mut()
             .chain(self.z.iter_mut())
             .chain(self.inp.iter_mut())
+            .chain(self.q.iter_mut())
             .chain(self.w.iter_mut())
             .chain(self.ring.iter_mut())
         {

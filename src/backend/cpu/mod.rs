@@ -157,6 +157,11 @@ impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
                 .iter()
                 .map(|p| vec![0.0; e * p.size])
                 .collect(),
+            traces: plan
+                .populations
+                .iter()
+                .map(|p| vec![0.0; if p.trace.is_some() { e * p.size } else { 0 }])
+                .collect(),
         };
         for b in &self.blocks {
             b.write_snapshot(&mut snap);

@@ -369,9 +369,26 @@ impl Ens<'_> {
         // 4. Window accumulators.
         self.accumulate();
 
-        // 5. Weight updates.
+        // 5. Weight updates, then the traces take this step's rates (every motif has read q(n)).
         for mi in 0..plan.motifs.len() {
             self.update(mi);
+        }
+        for (p, pop) in pops.iter().enumerate() {
+            let (Some(qo), Some(keep)) = (m.q_at(p, 0), m.q_keep[p]) else {
+                continue;
+            };
+            let signal = match &pop.trace {
+                Some(t) if t.squared => "zz * zz",
+                _ => "zz",
+            };
+            self.line(format!(
+                "{{ // trace of {}\n  const realv keep = {};\n  for (uint i = 0; i < {}u; i++) {{ const realv zz = {}; const realv sq = {signal}; STV(sq + ({} - sq) * keep, s, ({qo}u + i) * EV); }} }}",
+                pop.name,
+                self.p(keep),
+                pop.size,
+                self.z(p, "i"),
+                self.s(qo, "i"),
+            ));
         }
 
         // 6. Integration of rate populations.
@@ -492,12 +509,7 @@ impl Ens<'_> {
             if let (Some(_), Some(dto)) = (m.acc_bp[q], m.delta_off[proj.to]) {
                 outer(m.acc_bp[q], self.s(dto, "i"), self);
             }
-            if let Some(mot) = proj.motif
-                && let Some(mp) = plan.motifs[mot].modulator
-            {
-                outer(m.acc_mx[q], self.z(mp, "i"), self);
-                outer(m.acc_ux[q], self.u(proj.to, "i"), self);
-            }
+            outer(m.acc_ux[q], self.u(proj.to, "i"), self);
         }
         if m.trace_slots > 0 {
             self.trace();
@@ -531,12 +543,14 @@ impl Ens<'_> {
                 .map(|mi| sc(m.z_off(mi, 0)))
                 .unwrap_or("(real)0".into());
             let w = format!("W[{}u * E_PAD]", m.w_off[motif.projection]);
+            let qq = m.q_at(proj.to, 0).map(sc).unwrap_or("(real)0".into());
             let post = |f: Post| match f {
                 Post::Z => "z".to_string(),
                 Post::M => "mm".to_string(),
+                Post::Q => "qq".to_string(),
             };
             self.line(format!(
-                "  {{ const real x = {x}, z = {z}, mm = {mm}, w0 = {w};\n    tr[4] = {}; }}",
+                "  {{ const real x = {x}, z = {z}, mm = {mm}, qq = {qq}, w0 = {w};\n    tr[4] = {}; }}",
                 terms::drive(&m.trace_theta, &post, "x", "w0")
             ));
         }
@@ -582,6 +596,11 @@ impl Ens<'_> {
             self.line(format!("    const realv mi = {};", self.z(mp, "i")));
         } else {
             self.line("    const realv mi = (realv)0;");
+        }
+        if form.reads(Post::Q)
+            && let Some(qo) = m.q_at(proj.to, 0)
+        {
+            self.line(format!("    const realv qi = {};", self.s(qo, "i")));
         }
         self.line(format!("    {}", terms::coefficients(&form, "kw", "realv")));
         let pre = self.pre(q, "j");

@@ -146,7 +146,7 @@ pub(crate) fn rows_source(m: &Model, t: Types) -> RowProgram {
     let mut after = Vec::new();
     let fused_any = (0..plan.projections.len()).any(|q| fusable(m, q))
         || (0..plan.populations.len()).any(|p| early(m, p));
-    if !plan.motifs.is_empty() {
+    if !plan.motifs.is_empty() || m.q_off.iter().any(|q| q.is_some()) {
         after.push(g.update());
     }
     if let Some(k) = g.wnoise() {
@@ -222,6 +222,14 @@ impl Rows<'_> {
             "(S + {}u + ({step} & 1ul) * {}u)",
             self.m.z_off(pop, 0),
             2 * self.m.pop_span
+        )
+    }
+    /// Pointer expression to population `pop`'s trace in the copy of step `step` (it has one).
+    fn qp(&self, pop: usize, step: &str) -> String {
+        format!(
+            "(S + {}u + ({step} & 1ul) * {}u)",
+            self.m.q_at(pop, 0).unwrap_or(0),
+            self.m.plan.populations[pop].size
         )
     }
     fn up(&self, pop: usize, step: &str) -> String {
@@ -486,12 +494,18 @@ impl Rows<'_> {
                     .modulator
                     .map(|mi| format!("{}[0]", self.zp(mi, "n")))
                     .unwrap_or("(real)0".into());
+                let qq = if m.q_off[proj.to].is_some() {
+                    format!("{}[0]", self.qp(proj.to, "n"))
+                } else {
+                    "(real)0".into()
+                };
                 let post = |f: Post| match f {
                     Post::Z => "z".to_string(),
                     Post::M => "mm".to_string(),
+                    Post::Q => "qq".to_string(),
                 };
                 self.line(format!(
-                    "      {{ const real x = {}[0], z = {}[0], mm = {mm}, w0 = W[{}u];\n        tr[4] = {}; }}",
+                    "      {{ const real x = {}[0], z = {}[0], mm = {mm}, qq = {qq}, w0 = W[{}u];\n        tr[4] = {}; }}",
                     self.zp(proj.from, "n"),
                     self.zp(proj.to, "n"),
                     m.w_off[motif.projection],
@@ -568,12 +582,7 @@ impl Rows<'_> {
             if let (Some(_), Some(dto)) = (m.acc_bp[q], m.delta_off[proj.to]) {
                 add(m.acc_bp[q], format!("S[{dto}u + i]"));
             }
-            if let Some(mot) = proj.motif
-                && let Some(mp) = plan.motifs[mot].modulator
-            {
-                add(m.acc_mx[q], format!("{}[i]", self.zp(mp, "n")));
-                add(m.acc_ux[q], format!("{}[i]", self.up(proj.to, "n")));
-            }
+            add(m.acc_ux[q], format!("{}[i]", self.up(proj.to, "n")));
         }
         if !parts.is_empty() {
             self.line("__kernel void outer(KARGS) {\n  const uint gid = get_global_id(0);");
@@ -735,6 +744,9 @@ impl Rows<'_> {
                     self.line(format!("  const real th{k} = {};", self.p(*r)));
                 }
             }
+            if form.reads(Post::Q) && m.q_off[proj.to].is_some() {
+                self.line(format!("  const real qi = {}[i];", self.qp(proj.to, "n")));
+            }
             let general = m.general[mi] || m.acc_dw[q].is_some();
             self.line(format!("  {}", terms::coefficients(&form, "kw", "real")));
             // Body on vectors (TY = realc) and on the scalar tail (TY = real); @X@ is the
@@ -807,6 +819,27 @@ impl Rows<'_> {
             self.line("  }");
             base += rows;
         }
+        // Traces: q(n + 1) from q(n) and z(n) into the other copy, so that no plasticity
+        // work-item of this launch reads a trace being written.
+        for (p, pop) in plan.populations.iter().enumerate() {
+            let (Some(_), Some(keep)) = (m.q_off[p], m.q_keep[p]) else {
+                continue;
+            };
+            let signal = match &pop.trace {
+                Some(t) if t.squared => "zz * zz",
+                _ => "zz",
+            };
+            self.line(format!(
+                "  if (flag && gid >= {base}u && gid < {}u) {{ // trace of {}\n  const uint i = gid - {base}u; const real zz = {}[i]; const real sq = {signal};\n  {}[i] = sq + ({}[i] - sq) * {}; }}",
+                base + pop.size,
+                pop.name,
+                self.zp(p, "n"),
+                self.qp(p, "n1"),
+                self.qp(p, "n"),
+                self.p(keep)
+            ));
+            base += pop.size;
+        }
         self.line("}");
         RowKernel {
             name: "update".into(),
@@ -850,6 +883,13 @@ impl Rows<'_> {
                 self.zp(mp, "n")
             ));
         }
+        let reads_q = form.reads(Post::Q) && m.q_off[proj.to].is_some();
+        if reads_q {
+            c.push_str(&format!(
+                "  __global const real *qp = {};\n",
+                self.qp(proj.to, "n")
+            ));
+        }
         for (k, r) in m.theta[mi].iter().enumerate() {
             if let Some(r) = r {
                 c.push_str(&format!("  const real th{k} = {};\n", self.p(*r)));
@@ -873,6 +913,9 @@ impl Rows<'_> {
             } else {
                 format!("    const {ty} mi = ({ty})0;\n")
             });
+            if reads_q {
+                b.push_str(&format!("    const {ty} qi = {};\n", u.ld("qp")));
+            }
             b.push_str(&format!(
                 "    {}\n    {ty} wv = {};\n",
                 terms::coefficients(&form, "kw", ty),

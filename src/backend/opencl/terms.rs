@@ -22,6 +22,7 @@ pub(crate) fn post_var(f: Post) -> &'static str {
     match f {
         Post::Z => "zi",
         Post::M => "mi",
+        Post::Q => "qi",
     }
 }
 
