@@ -53,7 +53,8 @@ pub enum Start {
 #[serde(deny_unknown_fields)]
 pub struct FreeMotif {
     pub motif: String,
-    /// Term keys (`m_x`, `z_x`, `zz_w`, `z`, `x`, `m`, `one`), or `[all]`.
+    /// Term keys (as `rule::TERMS` declares them: `m_x`, `z_x`, `zz_w`, …), or `[all]`: every term
+    /// the motif can use (no m without a modulator, no q without a trace).
     pub terms: Vec<String>,
     /// The range of every free θ of this motif.
     #[serde(default = "default_bounds")]
