@@ -41,10 +41,7 @@ pub fn schema_json(kind: FileKind) -> Option<String> {
     let mut schema = match kind {
         FileKind::Circuit => generator.into_root_schema_for::<crate::spec::CircuitSpec>(),
         FileKind::Evolve => generator.into_root_schema_for::<crate::evolve::spec::EvolveSpec>(),
-        // SWEEP SCHEMA HOOK: once `sweep::SweepSpec` derives `JsonSchema`, return
-        // `generator.into_root_schema_for::<crate::sweep::SweepSpec>()` here and ship
-        // `schema/sweep.schema.json` (`hetsim schema sweep > schema/sweep.schema.json`).
-        FileKind::Sweep => return None,
+        FileKind::Sweep => generator.into_root_schema_for::<crate::sweep::SweepSpec>(),
     };
     schema.insert("title".into(), title(kind).into());
     let mut text = serde_json::to_string_pretty(&schema).ok()?;

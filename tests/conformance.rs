@@ -222,7 +222,6 @@ fn compare_windows(plan: &Arc<Plan>, windows: usize, f32_tol: f64) {
                 for (what, a, c) in [
                     ("dw_rule", &pg.dw_rule, &pw.dw_rule),
                     ("backprop", &pg.backprop, &pw.backprop),
-                    ("m_x", &pg.m_x, &pw.m_x),
                     ("u_x", &pg.u_x, &pw.u_x),
                 ] {
                     assert_eq!(

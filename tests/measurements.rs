@@ -253,3 +253,40 @@ fn recurrent_forward_pathways_get_a_note_not_a_number() {
         "weight alignment needs no forward map"
     );
 }
+
+/// The signature is that of the rule that ran (its own ΔW over the window against ∫ u xᵀ): a
+/// Hebbian rule on a linear unit moves W along ∫ z xᵀ = ∫ u xᵀ and reads +1, its anti-Hebbian
+/// twin −1; a three-factor rule with θ_mx < 0 reads the opposite of the same rule with θ_mx > 0
+/// (whose value is cos(∫ m xᵀ, ∫ u xᵀ), the definition for error-driven rules).
+#[test]
+fn hebbian_signature_is_that_of_the_rule_that_ran() {
+    let hebbian = |rule: &str| {
+        format!(
+            "name: sig\ntime: {{dt: 0.5 ms, duration: 2 s}}\ntask: {{kind: linear_teacher, stimulus: {{duration: 20 ms}}, held_out: 20}}\npopulations:\n  x: {{role: input, size: 5}}\n  y: {{size: 3, tau: 0 ms}}\nprojections:\n  W: {{from: x, to: y, init: {{uniform: [-0.3, 0.3]}}}}\nlearning: {{rule: {rule}, tau_w: 50 s}}\nrecord: {{every: 500 ms, measure: [loss, hebbian_signature]}}\n"
+        )
+    };
+    for (rule, want) in [("hebbian", 1.0), ("anti_hebbian", -1.0)] {
+        let (rows, _) = run(&hebbian(rule), &[1]);
+        let v = values(&rows, "W", "hebbian_signature", 0.0);
+        assert_eq!(v.len(), 4, "{rule}: {v:?}");
+        assert!(
+            v.iter().all(|(_, s)| (s - want).abs() < 1e-9),
+            "{rule}: {v:?}"
+        );
+    }
+    let three_factor = |mx: f64| {
+        format!(
+            "name: sig\ntime: {{dt: 0.5 ms, duration: 500 ms}}\ntask: {{kind: linear_teacher, stimulus: {{duration: 20 ms}}, held_out: 20}}\npopulations:\n  x: {{role: input, size: 5}}\n  y: {{size: 3, tau: 0 ms}}\n  ystar: {{role: target, size: 3}}\n  e: {{role: error, size: 3}}\nprojections:\n  W: {{from: x, to: y, init: {{uniform: [-0.3, 0.3]}}}}\n  to_e_target: {{from: ystar, to: e, init: identity}}\n  to_e_output: {{from: y, to: e, init: identity, sign: -1}}\nmotifs:\n  - {{plastic: W, modulator: e, rule: {{m_x: {mx}}}, tau_w: 100000 s}}\nrecord: {{every: 500 ms, measure: [loss, hebbian_signature]}}\n"
+        )
+    };
+    let signature = |mx: f64| {
+        let (rows, _) = run(&three_factor(mx), &[1]);
+        values(&rows, "W", "hebbian_signature", 0.0)[0].1
+    };
+    let (plus, minus) = (signature(1.0), signature(-1.0));
+    assert!(plus.abs() > 0.05, "θ_mx = 1: {plus}");
+    assert!(
+        (plus + minus).abs() < 1e-4,
+        "θ_mx = ±1 read {plus} and {minus}"
+    );
+}

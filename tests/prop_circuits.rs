@@ -179,6 +179,7 @@ fn population(layer: &Layer) -> PopulationSpec {
         bias: layer.bias,
         noise: layer.noise,
         gain_from: None,
+        trace: None,
     }
 }
 
@@ -194,6 +195,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
             bias: 0.0,
             noise: 0.0,
             gain_from: None,
+            trace: None,
         },
     );
     let mut names = vec!["x".to_string()];
@@ -282,6 +284,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
             },
             tau_w: Time::from_ms(s.tau_w_ms),
             tau_decay: s.tau_decay_ms.map(Time::from_ms),
+            tau_trace: None,
             // RK4 does not integrate weight noise and refuses it (tests/bad_inputs/rk4_weight_noise.yaml).
             weight_noise: if s.method == Method::Rk4 {
                 0.0

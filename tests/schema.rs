@@ -67,7 +67,10 @@ fn shipped_schemas_equal_the_generated_ones() {
         );
         checked += 1;
     }
-    assert!(checked >= 2, "circuit and evolve schemas are generated");
+    assert!(
+        checked >= 3,
+        "circuit, evolve and sweep schemas are generated"
+    );
 }
 
 #[test]
@@ -117,13 +120,16 @@ fn every_shipped_circuit_and_config_passes_the_schema_it_names() {
     files.extend(yaml_files("configs"));
     for file in files {
         let kind = named_schema(&file);
+        let text = read(&file);
         let expected = if file.parent().unwrap().ends_with("circuits") {
             FileKind::Circuit
+        } else if text.contains("\naxes:") {
+            FileKind::Sweep
         } else {
             FileKind::Evolve
         };
         assert_eq!(kind, expected, "{}", file.display());
-        let problems = violations(&validator(kind), &yaml_value(&read(&file)));
+        let problems = violations(&validator(kind), &yaml_value(&text));
         assert!(problems.is_empty(), "{}: {problems:#?}", file.display());
     }
 }

@@ -18,7 +18,7 @@ pub struct Accumulate {
     pub dw_rule: bool,
     /// ∫ δ_bp xᵀ dt: the update exact backprop would make from the same activities.
     pub backprop: bool,
-    /// ∫ m xᵀ dt and ∫ u xᵀ dt (Hebbian signature).
+    /// ∫ u xᵀ dt, the Hebbian direction (Hebbian signature, with the rule's ΔW).
     pub hebbian: bool,
 }
 
@@ -26,11 +26,12 @@ impl Accumulate {
     pub fn for_plan(plan: &Plan) -> Self {
         use crate::spec::Measure::*;
         let ga = plan.measures(GradientAlignment);
-        let dw = ga || plan.measures(LossAlignment) || plan.measures(LearningStrength);
+        let hebbian = plan.measures(HebbianSignature);
+        let dw = ga || plan.measures(LossAlignment) || plan.measures(LearningStrength) || hebbian;
         Accumulate {
             dw_rule: dw,
             backprop: ga && plan.forward_order.is_some(),
-            hebbian: plan.measures(HebbianSignature),
+            hebbian,
         }
     }
 }
@@ -44,14 +45,17 @@ pub struct Snapshot {
     /// Per population: `E × size`.
     pub u: Vec<Vec<f64>>,
     pub z: Vec<Vec<f64>>,
+    /// Per population: its trace q, `E × size` (empty without one).
+    pub traces: Vec<Vec<f64>>,
 }
 
 /// Window accumulators of one projection, each `E × rows × cols` (empty when not accumulated).
 #[derive(Clone, Debug, Default)]
 pub struct ProjectionWindow {
+    /// ∫ Σ_k θ_k term_k dt / τ_w: the rule's own update, decay and weight noise excluded.
     pub dw_rule: Vec<f64>,
     pub backprop: Vec<f64>,
-    pub m_x: Vec<f64>,
+    /// ∫ u xᵀ dt (post potential times pre rate).
     pub u_x: Vec<f64>,
 }
 

@@ -4,11 +4,11 @@
 //!
 //! Every check adds to one list so a user sees all problems of a file at once.
 
-use super::{Circuit, Motif, OutputPath, Population, Projection, activation_of, theta_of};
-use crate::rule::needs_modulator;
+use super::{Circuit, Motif, OutputPath, Population, Projection, Trace, activation_of, theta_of};
+use crate::rule::{needs_modulator, reads_trace};
 use crate::spec::{
     CircuitSpec, Diagnostic, Diagnostics, Init, Method, Role, Seg, SourceFile, TaskKindName,
-    YamlPath,
+    TraceSignal, YamlPath,
 };
 use crate::text::count;
 use petgraph::algo::{tarjan_scc, toposort};
@@ -292,6 +292,38 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
             }
             Some(i) => Some(i),
         });
+        let trace = p.trace.as_ref().map(|t| {
+            let tau = t.tau.seconds();
+            let at = path.key("trace");
+            if tau <= 0.0 {
+                c.error(
+                    at.key("tau"),
+                    "a trace's tau must be positive",
+                    Some("e.g. `tau: 1 s`"),
+                );
+            } else if spec.time.method == Method::Euler && tau <= spec.time.dt.seconds() {
+                c.error(
+                    at.key("tau"),
+                    "a trace's tau must be longer than dt under `method: euler`",
+                    None,
+                );
+            }
+            if !t.init.is_finite() {
+                c.error(at.key("init"), "a trace's init must be finite", None);
+            }
+            if spec.time.method == Method::Rk4 {
+                c.error(
+                    at.clone(),
+                    "traces are not integrated by `method: rk4`",
+                    Some("use `method: exponential_euler` (exact for a trace) or `euler`"),
+                );
+            }
+            Trace {
+                squared: t.of == TraceSignal::RateSquared,
+                tau_s: tau,
+                init: t.init,
+            }
+        });
         populations.push(Population {
             name: name.clone(),
             role: p.role,
@@ -301,6 +333,7 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
             bias: p.bias,
             noise: p.noise,
             gain_from,
+            trace,
         });
     }
 
@@ -498,6 +531,23 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
             );
         }
         let post = projections[proj].to;
+        if let Some(t) = reads_trace(&theta)
+            && populations[post].trace.is_none()
+        {
+            c.error(
+                path.key("rule").key(t.key()),
+                format!(
+                    "`{}` reads the trace q of `{}`, the post population of `{}`, which declares none",
+                    t.key(),
+                    populations[post].name,
+                    m.plastic
+                ),
+                Some(&format!(
+                    "add e.g. `trace: {{of: rate_squared, tau: 1 s}}` to population `{}`",
+                    populations[post].name
+                )),
+            );
+        }
         let modulator = match &m.modulator {
             None => {
                 if needs_modulator(&theta) {

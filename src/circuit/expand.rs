@@ -15,9 +15,10 @@
 //! - every plastic forward projection `a → b` gets the motif `{m_x: 1}` with the error of `b`
 //!   as modulator; hebbian, anti-Hebbian and Oja rules need no error pathway.
 
+use crate::rule::Term;
 use crate::spec::{
     CircuitSpec, Diagnostics, Init, LearningSpec, MotifSpec, PopulationSpec, ProjectionSpec, Role,
-    RuleName, RuleSpec, SourceFile, Time, YamlPath,
+    RuleName, RuleSpec, SourceFile, Time, TraceSignal, TraceSpec, YamlPath,
 };
 use indexmap::IndexMap;
 
@@ -51,20 +52,16 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
 
     if !learning.rule.is_error_driven() {
         let rule = match learning.rule {
-            RuleName::Hebbian => RuleSpec {
-                z_x: 1.0,
-                ..RuleSpec::default()
-            },
-            RuleName::AntiHebbian => RuleSpec {
-                z_x: -1.0,
-                ..RuleSpec::default()
-            },
-            _ => RuleSpec {
-                z_x: 1.0,
-                zz_w: -1.0,
-                ..RuleSpec::default()
-            },
+            RuleName::Hebbian => RuleSpec::of(&[(Term::ZX, 1.0)]),
+            RuleName::AntiHebbian => RuleSpec::of(&[(Term::ZX, -1.0)]),
+            // z (z − q) x with q the trace of z²: BCM's sliding threshold.
+            RuleName::Bcm => RuleSpec::of(&[(Term::ZZX, 1.0), (Term::QZX, -1.0)]),
+            _ => RuleSpec::of(&[(Term::ZX, 1.0), (Term::ZZW, -1.0)]),
         };
+        if learning.rule == RuleName::Bcm {
+            add_thresholds(&mut out, &plastic, learning)
+                .map_err(|(path, msg, hint)| fail(path, msg, hint))?;
+        }
         for name in &plastic {
             out.motifs.push(motif(name, None, rule.clone(), learning));
         }
@@ -129,6 +126,7 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
                     bias: 0.0,
                     noise: 0.0,
                     gain_from: None,
+                    trace: None,
                 },
             );
             name
@@ -211,10 +209,7 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
                 }
                 insert_projection(&mut out, &name, b);
                 if learning.rule == RuleName::Kp {
-                    let rule = RuleSpec {
-                        m_x: 1.0,
-                        ..RuleSpec::default()
-                    };
+                    let rule = RuleSpec::of(&[(Term::MX, 1.0)]);
                     out.motifs
                         .push(motif(&name, Some(w.from.clone()), rule, learning));
                 }
@@ -239,10 +234,7 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
         forward_motifs.push(motif(
             name,
             Some(modulator.clone()),
-            RuleSpec {
-                m_x: 1.0,
-                ..RuleSpec::default()
-            },
+            RuleSpec::of(&[(Term::MX, 1.0)]),
             learning,
         ));
     }
@@ -376,6 +368,47 @@ fn known<'a>(names: impl Iterator<Item = &'a String>) -> String {
     format!("known: {}", list.join(", "))
 }
 
+/// bcm: every post population of a plastic projection gets the trace of z² that the rule
+/// reads as its threshold, unless it declares one (which must then filter z²).
+fn add_thresholds(
+    out: &mut CircuitSpec,
+    plastic: &[String],
+    learning: &LearningSpec,
+) -> Result<(), (YamlPath, String, Option<String>)> {
+    for name in plastic {
+        let post = out.projections[name].to.clone();
+        let Some(pop) = out.populations.get_mut(&post) else {
+            continue;
+        };
+        match &pop.trace {
+            Some(t) if t.of == TraceSignal::RateSquared => {}
+            Some(_) => {
+                return Err((
+                    YamlPath::of(&["populations", &post, "trace", "of"]),
+                    format!("rule `bcm` reads the trace of z² of `{post}`, which filters z instead"),
+                    Some("set `of: rate_squared`, or leave the trace out and give `learning.tau_trace`".into()),
+                ));
+            }
+            None => {
+                let Some(tau) = learning.tau_trace else {
+                    return Err((
+                        YamlPath::of(&["learning"]),
+                        "rule `bcm` needs `tau_trace`: the time constant of its sliding threshold"
+                            .into(),
+                        Some("add e.g. `tau_trace: 1 s`".into()),
+                    ));
+                };
+                pop.trace = Some(TraceSpec {
+                    of: TraceSignal::RateSquared,
+                    tau,
+                    init: 0.0,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 fn error_population(size: usize, gain_from: Option<String>) -> PopulationSpec {
     PopulationSpec {
         role: Role::Error,
@@ -385,6 +418,7 @@ fn error_population(size: usize, gain_from: Option<String>) -> PopulationSpec {
         bias: 0.0,
         noise: 0.0,
         gain_from,
+        trace: None,
     }
 }
 

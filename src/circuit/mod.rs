@@ -11,7 +11,7 @@ pub mod expand;
 pub mod fuzzing;
 
 use crate::activation::Activation;
-use crate::rule::{Theta, theta_from_spec};
+use crate::rule::Theta;
 use crate::spec::{
     ActivationName, CircuitSpec, Diagnostic, Diagnostics, Init, Method, Role, SourceFile,
 };
@@ -29,6 +29,15 @@ pub struct Population {
     pub bias: f64,
     pub noise: f64,
     pub gain_from: Option<usize>,
+    pub trace: Option<Trace>,
+}
+
+/// A slow per-unit trace of a population: τ dq/dt = s − q, s = z or z² (`squared`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Trace {
+    pub squared: bool,
+    pub tau_s: f64,
+    pub init: f64,
 }
 
 impl Population {
@@ -169,7 +178,7 @@ pub fn load(path: &std::path::Path) -> Result<(SourceFile, Circuit), Diagnostics
 }
 
 pub(crate) fn theta_of(spec: &crate::spec::MotifSpec) -> Theta {
-    theta_from_spec(&spec.rule)
+    spec.rule.0
 }
 
 /// The task parameters of a spec, for an input population of `n_inputs` units and an optional

@@ -2,7 +2,7 @@
 //! the ensembles; this module draws the progress bar and prints the dry run and the outcome.
 
 use super::commands::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
-use super::out::{sayln, tellln};
+use super::out::{Verbosity, noteln, sayln, tellln, verbosity};
 use crate::backend::{BackendKind, Precision};
 use crate::record::Status;
 use crate::sweep::{DryRun, Shard, SweepError, SweepProgress, SweepRequest};
@@ -98,7 +98,7 @@ pub fn sweep(args: SweepArgs, argv: Vec<String>) -> i32 {
         };
     }
     let stop = super::running::stop_flag();
-    let bar = std::io::stderr().is_terminal().then(|| {
+    let bar = (std::io::stderr().is_terminal() && verbosity() != Verbosity::Quiet).then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} points · {msg}")
@@ -130,7 +130,7 @@ pub fn sweep(args: SweepArgs, argv: Vec<String>) -> i32 {
     match result {
         Ok(o) => {
             for n in &o.notes {
-                tellln!("hetsim sweep: {n}");
+                noteln!("hetsim sweep: {n}");
             }
             sayln!("sweep directory: {}", o.dir.display());
             sayln!(
@@ -149,7 +149,7 @@ pub fn sweep(args: SweepArgs, argv: Vec<String>) -> i32 {
             );
             sayln!("summary: {}", o.dir.join("summary.csv").display());
             match &o.figures {
-                Some(Ok(paths)) if !paths.is_empty() => tellln!(
+                Some(Ok(paths)) if !paths.is_empty() => noteln!(
                     "hetsim sweep: {} figure file(s) in {}",
                     paths.len(),
                     o.dir.join("figures").display()

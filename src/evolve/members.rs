@@ -7,7 +7,8 @@ use crate::circuit::Circuit;
 use crate::experiment::summary::mean_sd;
 use crate::plan::Plan;
 use crate::record::Collector;
-use crate::rule::{Term, theta_to_spec};
+use crate::rule::Term;
+use crate::spec::RuleSpec;
 use crate::spec::Time;
 
 /// The index in `circuit.motifs` of the spec's motif `k`.
@@ -30,7 +31,7 @@ pub(super) fn member_circuit(base: &Circuit, free: &[FreeParameter], x: &[f64]) 
             FreeKind::Theta(term) => {
                 let k = Term::ALL.iter().position(|t| *t == term).unwrap_or(0);
                 c.motifs[m].theta[k] = v;
-                c.spec.motifs[p.motif].rule = theta_to_spec(&c.motifs[m].theta);
+                c.spec.motifs[p.motif].rule = RuleSpec(c.motifs[m].theta);
             }
             FreeKind::LogTauW => {
                 c.motifs[m].tau_w_s = v.exp();

@@ -54,7 +54,8 @@ pub enum Start {
 #[serde(deny_unknown_fields)]
 pub struct FreeMotif {
     pub motif: String,
-    /// Term keys (`m_x`, `z_x`, `zz_w`, `z`, `x`, `m`, `one`), or `[all]`.
+    /// Term keys (as `rule::TERMS` declares them: `m_x`, `z_x`, `zz_w`, …), or `[all]`: every term
+    /// the motif can use (no m without a modulator, no q without a trace).
     pub terms: Vec<String>,
     /// The range of every free θ of this motif.
     #[serde(default = "default_bounds")]
@@ -209,11 +210,18 @@ pub fn free_parameters(
             ));
         }
         let has_modulator = circuit.motifs.get(m).is_some_and(|c| c.modulator.is_some());
+        // Terms reading the post population's trace need one to be declared.
+        let has_trace = circuit.motifs.get(m).is_some_and(|c| {
+            let post = circuit.projections[c.projection].to;
+            circuit.populations[post].trace.is_some()
+        });
+        let reads_trace = |t: &Term| t.def().reads(crate::rule::Post::Q);
         let terms: Vec<Term> = if f.terms.len() == 1 && f.terms[0] == "all" {
             Term::ALL
                 .iter()
                 .copied()
                 .filter(|t| has_modulator || !t.uses_modulator())
+                .filter(|t| has_trace || !reads_trace(t))
                 .collect()
         } else {
             let mut terms = Vec::new();
@@ -235,6 +243,14 @@ pub fn free_parameters(
                             f.motif
                         ),
                         Some("give the motif a `modulator`, or free only terms without m".into()),
+                    )),
+                    Some(t) if reads_trace(t) && !has_trace => errors.push(at(
+                        tpath,
+                        format!(
+                            "`{key}` reads the trace q of the post population of `{}`, which declares none",
+                            f.motif
+                        ),
+                        Some("add a `trace:` to that population, or free only terms without q".into()),
                     )),
                     Some(t) if terms.contains(t) => {
                         errors.push(at(tpath, format!("`{key}` is listed twice"), None))

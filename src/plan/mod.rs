@@ -42,6 +42,16 @@ pub struct PlanPopulation {
     pub tau_s: Vec<f64>,
     pub bias: Vec<f64>,
     pub noise: Vec<f64>,
+    /// The slow trace q rules may read, if the population declares one.
+    pub trace: Option<PlanTrace>,
+}
+
+/// A population's trace: τ dq/dt = s − q with s = z or z² (`squared`); per instance τ and q(0).
+#[derive(Clone, Debug)]
+pub struct PlanTrace {
+    pub squared: bool,
+    pub tau_s: Vec<f64>,
+    pub init: Vec<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -104,6 +114,17 @@ impl PlanMotif {
     pub fn term_used(&self, k: usize) -> bool {
         self.keep_terms[k] || self.theta.iter().any(|t| t[k] != 0.0)
     }
+    /// The update every backend builds: the terms in use grouped by slot.
+    pub fn form(&self) -> crate::rule::UpdateForm {
+        crate::rule::UpdateForm::of(|k| self.term_used(k))
+    }
+    /// Whether every instance's rule is θ_mx alone (possibly zero).
+    pub fn only_mx(&self) -> bool {
+        let mx = crate::rule::Term::MX.index();
+        self.theta
+            .iter()
+            .all(|t| t.iter().enumerate().all(|(k, c)| k == mx || *c == 0.0))
+    }
     pub fn has_decay(&self) -> bool {
         self.tau_decay_s.iter().any(|t| t.is_finite())
     }
@@ -156,6 +177,12 @@ impl Plan {
         } else {
             dt / tau_w_s
         }
+    }
+
+    /// The fraction of a trace kept over one step: q ← s + (q − s)·keep (exact under exponential
+    /// Euler with s held over the step, as the leak of u).
+    pub fn trace_keep(&self, tau_s: f64) -> f64 {
+        self.leak(tau_s)
     }
 
     /// g in W ← W·g + k·drive: the fraction of a weight kept over one step of decay (1 without).
@@ -301,6 +328,11 @@ impl Plan {
                 tau_s: Vec::new(),
                 bias: Vec::new(),
                 noise: Vec::new(),
+                trace: p.trace.map(|t| PlanTrace {
+                    squared: t.squared,
+                    tau_s: Vec::new(),
+                    init: Vec::new(),
+                }),
             })
             .collect();
         // Maps each instance's population indices to the plan's.
@@ -324,11 +356,12 @@ impl Plan {
                     || p.activation != pp.activation
                     || p.is_instantaneous() != pp.instantaneous
                     || gain != pp_gain
+                    || p.trace.map(|t| t.squared) != pp.trace.as_ref().map(|t| t.squared)
                 {
                     return Err(topology(
                         i,
                         format!(
-                            "population `{}` differs (size, role, activation, gain or instantaneity)",
+                            "population `{}` differs (size, role, activation, gain, trace or instantaneity)",
                             p.name
                         ),
                     ));
@@ -342,6 +375,10 @@ impl Plan {
                 pp.tau_s.push(p.tau_s);
                 pp.bias.push(if own.is_some() { p.bias } else { 0.0 });
                 pp.noise.push(if own.is_some() { p.noise } else { 0.0 });
+                if let (Some(pt), Some(t)) = (pp.trace.as_mut(), p.trace) {
+                    pt.tau_s.push(t.tau_s);
+                    pt.init.push(t.init);
+                }
             }
             pop_maps.push(map);
         }

@@ -7,7 +7,9 @@
 //! - loss angle: ∠(ΔW_rule, G), G = Σ_s t_s·(−∇_W L_s) at the window's starting weights,
 //!   through the forward pathway's steady-state map, t_s the time sample s was shown;
 //! - learning strength: ⟨ΔW_rule, G/τ_w⟩ / ‖G/τ_w‖²;
-//! - Hebbian signature: cos(∫ m xᵀ dt, ∫ u xᵀ dt);
+//! - Hebbian signature: cos(ΔW_rule, ∫ u xᵀ dt), ΔW_rule the rule's own update over the window
+//!   (decay and weight noise excluded; cos(∫ m xᵀ, ∫ u xᵀ) for θ_mx > 0 alone), for every plastic
+//!   projection, Hebbian and Oja rules included;
 //! - weight angle: ∠(B, Wᵀ) and ‖B‖/‖W‖ for every feedback matrix that stands in for W.
 
 use crate::backend::{Snapshot, Window};
@@ -412,10 +414,12 @@ fn instance_rows(
                     any = true;
                 }
             }
-            if wants(Measure::HebbianSignature) && !pw.m_x.is_empty() && learns {
-                let (mx, ux) = (slice(&pw.m_x, e, n), slice(&pw.u_x, e, n));
-                row.hebbian_signature = measure::cosine(mx, ux);
-                cat.mx.extend_from_slice(mx);
+            // The learning signal is the rule's own update over the window (decay and weight
+            // noise excluded): for θ_mx > 0 alone, a positive multiple of ∫ m xᵀ dt.
+            if wants(Measure::HebbianSignature) && !pw.u_x.is_empty() && !dw.is_empty() && learns {
+                let ux = slice(&pw.u_x, e, n);
+                row.hebbian_signature = measure::cosine(dw, ux);
+                cat.dw_h.extend_from_slice(dw);
                 cat.ux.extend_from_slice(ux);
                 any = true;
             }
@@ -451,7 +455,7 @@ fn instance_rows(
     } else {
         None
     };
-    all.hebbian_signature = measure::cosine(&cat.mx, &cat.ux);
+    all.hebbian_signature = measure::cosine(&cat.dw_h, &cat.ux);
     if let Some((angle, ratio)) =
         measure::angle_deg(&cat.b, &cat.wt).zip(measure::norm_ratio(&cat.b, &cat.wt))
     {
@@ -468,7 +472,8 @@ struct Concat {
     bp: Vec<f64>,
     dw_g: Vec<f64>,
     g: Vec<f64>,
-    mx: Vec<f64>,
+    /// The rule's ΔW and ∫ u xᵀ of the projections with a Hebbian signature.
+    dw_h: Vec<f64>,
     ux: Vec<f64>,
     b: Vec<f64>,
     wt: Vec<f64>,

@@ -187,6 +187,28 @@ pub struct PopulationSpec {
     /// For local error populations: multiply the input by φ'(u) of this partner population.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gain_from: Option<String>,
+    /// A slow per-unit trace q of the rates that rules may read (e.g. BCM's sliding threshold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceSpec>,
+}
+
+/// A low-pass filtered copy of a population's rate or squared rate, one per unit:
+/// τ dq_i/dt = s_i − q_i with s_i = z_i (`rate`) or z_i² (`rate_squared`), q_i(0) = `init`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSpec {
+    pub of: TraceSignal,
+    pub tau: Time,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub init: f64,
+}
+
+/// What a trace filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceSignal {
+    Rate,
+    RateSquared,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -236,32 +258,91 @@ fn is_plus_one(value: &f64) -> bool {
     *value == 1.0
 }
 
-/// Rule coefficients θ over the local term basis, τ_w dW_ij/dt = Σ_k θ_k term_k; absent
-/// terms are zero.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RuleSpec {
-    /// m_i x_j: three-factor, error-driven
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub m_x: f64,
-    /// z_i x_j: Hebbian
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub z_x: f64,
-    /// z_i² W_ij: Oja's normalising term
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub zz_w: f64,
-    /// z_i
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub z: f64,
-    /// x_j
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub x: f64,
-    /// m_i
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub m: f64,
-    /// constant drift
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub one: f64,
+/// Rule coefficients θ over the local term basis (DESIGN §1.2), a mapping from term keys
+/// (`m_x`, `z_x`, … as `rule::TERMS` declares them) to numbers; absent terms are zero. The keys
+/// come from the declarations, so a new term is a new key here without a new field.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct RuleSpec(pub crate::rule::Theta);
+
+impl RuleSpec {
+    /// A rule with these coefficients and every other term zero.
+    pub fn of(coefficients: &[(crate::rule::Term, f64)]) -> Self {
+        let mut theta = [0.0; crate::rule::N_TERMS];
+        for (t, c) in coefficients {
+            theta[t.index()] = *c;
+        }
+        RuleSpec(theta)
+    }
+}
+
+impl Serialize for RuleSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let nonzero = self.0.iter().filter(|c| **c != 0.0).count();
+        let mut map = serializer.serialize_map(Some(nonzero))?;
+        for (key, c) in crate::rule::KEYS.iter().zip(&self.0) {
+            if *c != 0.0 {
+                map.serialize_entry(key, c)?;
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for RuleSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RuleSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a mapping from rule terms to coefficients")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RuleSpec, A::Error> {
+                use crate::rule::{KEYS, Term};
+                let mut theta = [0.0; crate::rule::N_TERMS];
+                let mut seen = [false; crate::rule::N_TERMS];
+                while let Some(key) = map.next_key::<String>()? {
+                    let Some(t) = Term::from_key(&key) else {
+                        return Err(serde::de::Error::unknown_field(&key, &KEYS));
+                    };
+                    if seen[t.index()] {
+                        return Err(serde::de::Error::duplicate_field(t.key()));
+                    }
+                    seen[t.index()] = true;
+                    theta[t.index()] = map.next_value::<f64>()?;
+                }
+                Ok(RuleSpec(theta))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// The schema of a rule: one optional number per declared term, nothing else — built from the
+/// same declarations as the loader, so it cannot drift from it.
+impl JsonSchema for RuleSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RuleSpec".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut properties = serde_json::Map::new();
+        for term in crate::rule::TERMS {
+            properties.insert(
+                term.key.to_string(),
+                serde_json::json!({"type": "number", "description": term.doc}),
+            );
+        }
+        schemars::json_schema!({
+            "type": "object",
+            "description": "Rule coefficients θ over the local term basis, τ_w dW_ij/dt = Σ_k θ_k term_k; absent terms are zero.",
+            "properties": properties,
+            "additionalProperties": false
+        })
+    }
 }
 
 /// A heterosynaptic motif: the plastic synapse, the modulatory signal at its post units, the
@@ -291,10 +372,11 @@ pub enum RuleName {
     Hebbian,
     AntiHebbian,
     Oja,
+    Bcm,
 }
 
 impl RuleName {
-    pub const ALL: [RuleName; 7] = [
+    pub const ALL: [RuleName; 8] = [
         RuleName::Sgd,
         RuleName::Fa,
         RuleName::Dfa,
@@ -302,6 +384,7 @@ impl RuleName {
         RuleName::Hebbian,
         RuleName::AntiHebbian,
         RuleName::Oja,
+        RuleName::Bcm,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -312,6 +395,7 @@ impl RuleName {
             RuleName::Hebbian => "hebbian",
             RuleName::AntiHebbian => "anti_hebbian",
             RuleName::Oja => "oja",
+            RuleName::Bcm => "bcm",
         }
     }
     pub fn from_name(name: &str) -> Option<RuleName> {
@@ -345,6 +429,10 @@ pub struct LearningSpec {
     /// Which projections learn; default: every forward projection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plastic: Option<Vec<String>>,
+    /// bcm: the time constant of the sliding threshold, the trace of z² that the expansion
+    /// gives every post population without a trace of its own (other rules ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_trace: Option<Time>,
 }
 
 /// Measurements that can be recorded.

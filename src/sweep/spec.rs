@@ -3,9 +3,10 @@
 //! circuit files; the axes are checked against the circuit in [`super::axes`].
 
 use crate::spec::RuleName;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
     /// Names the output directory (`runs/sweep-<name>-<time>`).
@@ -67,7 +68,7 @@ fn default_summary() -> Vec<SummarySpec> {
     ]
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Combine {
     #[default]
@@ -77,7 +78,7 @@ pub enum Combine {
 
 /// One swept parameter: where it goes (`path`, or a `ratio` such as `tau_w/T`) and its values
 /// (`values`, `linear` or `log`, exactly one).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AxisSpec {
     /// A path `--set` accepts (`learning.tau_w`, `task.stimulus.error_delay`) or a short name
@@ -100,7 +101,7 @@ pub struct AxisSpec {
 }
 
 /// `count` values from `from` to `to` inclusive (times with units, or plain numbers).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RangeSpec {
     pub from: Scalar,
@@ -109,7 +110,7 @@ pub struct RangeSpec {
 }
 
 /// A number, or text such as a time with its unit (`"50 ms"`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Scalar {
     Number(f64),
@@ -118,7 +119,7 @@ pub enum Scalar {
 
 /// One summary column: a measurement of `metrics.csv` on a projection (default `all`),
 /// reduced over the run by `stat`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SummarySpec {
     /// A metrics column: `held_out_loss`, `gradient_angle_deg`, `learning_strength`, ….
@@ -137,7 +138,7 @@ pub struct SummarySpec {
 }
 
 /// How a time series becomes one number.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Stat {
     /// The value at t = 0.
@@ -153,7 +154,7 @@ pub enum Stat {
 }
 
 /// Which per-ensemble tables besides `metrics.csv` and `instances.csv` are kept.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeepSpec {
     #[serde(default)]

@@ -6,8 +6,11 @@
 //! 3. rate populations' inputs are summed (bias + Σ sign·W·r, times the φ' gain if any);
 //! 4. delayed projections push this step's presynaptic rates into their ring buffers (before
 //!    any rate moves, so that a d-step delay lags exactly d steps whatever the source);
-//! 5. window accumulators (loss, backprop reference, Hebbian terms) read these rates;
+//! 5. window accumulators (loss, backprop reference, the Hebbian direction u xᵀ) read these
+//!    rates;
 //! 6. every motif updates its weights from the same rates (decay exact under exponential Euler);
+//!    a motif reads only those rates and its own W, so motifs are independent and their order
+//!    does not matter; then the populations' slow traces q take this step's rates;
 //! 7. rate populations integrate their input; tied matrices copy their partner's transpose.
 //!
 //! RK4 evaluates steps 1–3 and 6 as a vector field at four stages with the stimulus held over
@@ -22,19 +25,57 @@ use super::lanes::{Real, lanes_of, zeros};
 use crate::backend::{Snapshot, TracePoint, Window};
 use crate::plan::Timing;
 use crate::rng;
-use crate::rule::N_TERMS;
+use crate::rule::{N_TERMS, Post, Slot, UpdateForm};
 use crate::spec::{Method, Role};
 use crate::task::Task;
 use std::sync::Arc;
 
 type Buf<T, const L: usize> = Vec<[T; L]>;
 
-/// The per-row factors of a weight update: W_ij ← W_ij·g + a_i x_j + X x_j + c_i + zz_i W_ij.
-#[derive(Clone, Copy)]
-struct RowCoefficients<T: Real, const L: usize> {
-    a: [T; L],
-    c: [T; L],
-    zz: [T; L],
+/// The per-row factors of a weight update, one per `Slot` (in `Slot::ALL` order):
+/// W_ij ← W_ij·g + a_i x_j + c_i + d_i W_ij + e_i x_j W_ij.
+type RowCoefficients<T, const L: usize> = [[T; L]; 4];
+
+const A: usize = Slot::X.index();
+const C: usize = Slot::One.index();
+const D: usize = Slot::W.index();
+const E: usize = Slot::XW.index();
+
+/// The row coefficients of post unit i, derived from the motif's `UpdateForm`: for each slot,
+/// k · Σ θ_t Π post_t over its terms, in θ order, each product left to right from θ_t (the
+/// order the OpenCL generators write, so f64 results agree bit for bit).
+#[inline]
+fn row_coefficients<T: Real, const L: usize>(
+    form: &UpdateForm,
+    th: &[[T; L]; N_TERMS],
+    post: impl Fn(Post) -> [T; L],
+    k: &[T; L],
+) -> RowCoefficients<T, L> {
+    let mut out = [zeros::<T, L>(); 4];
+    for slot in Slot::ALL {
+        let terms = form.terms(slot);
+        if terms.is_empty() {
+            continue;
+        }
+        let mut sum = zeros::<T, L>();
+        for (n, t) in terms.iter().enumerate() {
+            let mut v = th[t.index()];
+            for f in t.def().post {
+                let p = post(*f);
+                for l in 0..L {
+                    v[l] *= p[l];
+                }
+            }
+            for l in 0..L {
+                sum[l] = if n == 0 { v[l] } else { sum[l] + v[l] };
+            }
+        }
+        let o = &mut out[slot.index()];
+        for l in 0..L {
+            o[l] = k[l] * sum[l];
+        }
+    }
+    out
 }
 
 /// Which terms a motif's update has, so the row loop does only the work it needs.
@@ -44,15 +85,16 @@ enum UpdateShape {
     Outer,
     /// W ← W·g + a xᵀ (the same with decay, e.g. Kolen–Pollack).
     OuterDecay,
-    /// Every term: drifts, Oja's z²W, presynaptic terms.
+    /// a_i x_j + c_i + d_i W_ij: drifts, Oja's z²W, presynaptic terms.
     General,
+    /// The same plus e_i x_j W_ij.
+    GeneralXW,
 }
 
 /// What every row of one weight update shares.
 struct RowUpdate<'a, T: Real, const L: usize> {
     shape: UpdateShape,
     g: [T; L],
-    xk: [T; L],
     x: &'a [[T; L]],
     cols: usize,
 }
@@ -67,12 +109,12 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
             } else {
                 &mut acc[i * cols..(i + 1) * cols]
             };
-            let (g, xk) = (self.g, self.xk);
+            let g = self.g;
             match (self.shape, acc_row.is_empty()) {
                 (UpdateShape::Outer, true) => {
                     for (wij, xj) in row.iter_mut().zip(self.x) {
                         for l in 0..L {
-                            wij[l] += co.a[l] * xj[l];
+                            wij[l] += co[A][l] * xj[l];
                         }
                     }
                     continue;
@@ -80,24 +122,31 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
                 (UpdateShape::OuterDecay, true) => {
                     for (wij, xj) in row.iter_mut().zip(self.x) {
                         for l in 0..L {
-                            wij[l] = wij[l] * g[l] + co.a[l] * xj[l];
+                            wij[l] = wij[l] * g[l] + co[A][l] * xj[l];
                         }
                     }
                     continue;
                 }
                 _ => {}
             }
+            let (a, c, d, e) = (co[A], co[C], co[D], co[E]);
+            let xw = self.shape == UpdateShape::GeneralXW;
+            // Absent slots have zero coefficients: adding their products changes nothing.
+            let inc = |l: usize, xj: &[T; L], wij: &[T; L]| {
+                let v = a[l] * xj[l] + c[l] + d[l] * wij[l];
+                if xw { v + e[l] * xj[l] * wij[l] } else { v }
+            };
             if acc_row.is_empty() {
                 for (wij, xj) in row.iter_mut().zip(self.x) {
                     for l in 0..L {
-                        let inc = (co.a[l] + xk[l]) * xj[l] + co.c[l] + co.zz[l] * wij[l];
+                        let inc = inc(l, xj, wij);
                         wij[l] = wij[l] * g[l] + inc;
                     }
                 }
             } else {
                 for ((wij, xj), acc_ij) in row.iter_mut().zip(self.x).zip(acc_row.iter_mut()) {
                     for l in 0..L {
-                        let inc = (co.a[l] + xk[l]) * xj[l] + co.c[l] + co.zz[l] * wij[l];
+                        let inc = inc(l, xj, wij);
                         wij[l] = wij[l] * g[l] + inc;
                         acc_ij[l] += inc;
                     }
@@ -117,6 +166,11 @@ pub(crate) struct Block<T: Real, const L: usize> {
     u: Vec<Buf<T, L>>,
     z: Vec<Buf<T, L>>,
     inp: Vec<Buf<T, L>>,
+    /// Per population: its slow trace q (empty without one), the fraction kept per step, and
+    /// whether it filters z².
+    q: Vec<Buf<T, L>>,
+    q_keep: Vec<[T; L]>,
+    q_squared: Vec<bool>,
     w: Vec<Buf<T, L>>,
     ring: Vec<Buf<T, L>>,
     ring_len: Vec<usize>,
@@ -153,6 +207,7 @@ pub(crate) struct Block<T: Real, const L: usize> {
     inv_tau_decay: Vec<[T; L]>,
     wnoise_scale: Vec<[T; L]>,
     shapes: Vec<UpdateShape>,
+    forms: Vec<UpdateForm>,
     // Stimulus.
     tasks: Vec<Arc<Task>>,
     timing: Vec<Timing>,
@@ -165,7 +220,6 @@ pub(crate) struct Block<T: Real, const L: usize> {
     // Window accumulators.
     acc_dw: Vec<Buf<T, L>>,
     acc_bp: Vec<Buf<T, L>>,
-    acc_mx: Vec<Buf<T, L>>,
     acc_ux: Vec<Buf<T, L>>,
     loss: [f64; L],
     present_s: [f64; L],
@@ -272,15 +326,17 @@ impl<T: Real, const L: usize> Block<T, L> {
                 )
             })
             .collect();
+        let forms: Vec<UpdateForm> = motifs.iter().map(|m| m.form()).collect();
         let shapes = motifs
             .iter()
-            .map(|m| {
-                // z_x shares the a_i x_j form with m_x; the other terms need the general loop.
-                let general = [2, 3, 4, 5, 6].iter().any(|&k| m.term_used(k));
-                match (general, m.has_decay()) {
-                    (true, _) => UpdateShape::General,
-                    (false, true) => UpdateShape::OuterDecay,
-                    (false, false) => UpdateShape::Outer,
+            .zip(&forms)
+            .map(|(m, f)| {
+                // Terms of the a_i x_j slot alone (m_x, z_x, x) take the outer-product loops.
+                match (f.is_outer(), f.has(Slot::XW), m.has_decay()) {
+                    (false, true, _) => UpdateShape::GeneralXW,
+                    (false, false, _) => UpdateShape::General,
+                    (true, _, true) => UpdateShape::OuterDecay,
+                    (true, _, false) => UpdateShape::Outer,
                 }
             })
             .collect();
@@ -353,29 +409,8 @@ impl<T: Real, const L: usize> Block<T, L> {
                 )
             })
             .collect();
-        let acc_mx = (0..projections.len())
-            .map(|q| {
-                plastic_buf(
-                    acc.hebbian
-                        && plan
-                            .motifs
-                            .get(projections[q].motif.unwrap_or(usize::MAX))
-                            .is_some_and(|m| m.modulator.is_some()),
-                    q,
-                )
-            })
-            .collect();
         let acc_ux = (0..projections.len())
-            .map(|q| {
-                plastic_buf(
-                    acc.hebbian
-                        && plan
-                            .motifs
-                            .get(projections[q].motif.unwrap_or(usize::MAX))
-                            .is_some_and(|m| m.modulator.is_some()),
-                    q,
-                )
-            })
+            .map(|q| plastic_buf(acc.hebbian, q))
             .collect();
         let rk4 = plan.method == Method::Rk4;
         let pop_bufs = |on: bool| {
@@ -411,6 +446,29 @@ impl<T: Real, const L: usize> Block<T, L> {
             u: pops.iter().map(|p| buf(p.size)).collect(),
             z: pops.iter().map(|p| buf(p.size)).collect(),
             inp: pops.iter().map(|p| buf(p.size)).collect(),
+            q: pops
+                .iter()
+                .map(|p| match &p.trace {
+                    Some(t) => vec![lanes(&t.init); p.size],
+                    None => Vec::new(),
+                })
+                .collect(),
+            q_keep: pops
+                .iter()
+                .map(|p| match &p.trace {
+                    Some(t) => lanes(
+                        &t.tau_s
+                            .iter()
+                            .map(|tau| plan.trace_keep(*tau))
+                            .collect::<Vec<_>>(),
+                    ),
+                    None => zeros(),
+                })
+                .collect(),
+            q_squared: pops
+                .iter()
+                .map(|p| p.trace.as_ref().is_some_and(|t| t.squared))
+                .collect(),
             w,
             ring,
             ring_len,
@@ -454,6 +512,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             inv_tau_decay,
             wnoise_scale,
             shapes,
+            forms,
             tasks,
             timing,
             seeds,
@@ -464,7 +523,6 @@ impl<T: Real, const L: usize> Block<T, L> {
             frozen: [false; L],
             acc_dw,
             acc_bp,
-            acc_mx,
             acc_ux,
             loss: [0.0; L],
             present_s: [0.0; L],
@@ -701,6 +759,8 @@ impl<T: Real, const L: usize> Block<T, L> {
         for m in 0..plan.motifs.len() {
             self.update_weights(s, m);
         }
+        // After every motif has read q(n): the traces take this step's rates.
+        self.update_traces();
         for &p in &plan.order {
             if plan.populations[p].instantaneous {
                 continue;
@@ -733,8 +793,8 @@ impl<T: Real, const L: usize> Block<T, L> {
         self.step += 1;
     }
 
-    /// W ← W·g + inc, inc = k(θ_mx m_i + θ_zx z_i) x_j + k θ_x x_j + k(θ_z z_i + θ_m m_i + θ_1)
-    /// + k θ_zzw z_i² W_ij; the rule's own ΔW (inc) is summed for the window when asked.
+    /// W ← W·g + inc, inc = a_i x_j + c_i + d_i W_ij + e_i x_j W_ij with the row coefficients
+    /// of the motif's `UpdateForm`; the rule's own ΔW (inc) is summed for the window when asked.
     fn update_weights(&mut self, s: &Static, m: usize) {
         let plan = &s.plan;
         let motif = &plan.motifs[m];
@@ -749,6 +809,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             &self.z[proj.from]
         };
         let z = &self.z[proj.to];
+        let trace = &self.q[proj.to];
         let k = self.rate_w[m];
         let th = &self.theta[m];
         let frozen = self.frozen;
@@ -759,34 +820,24 @@ impl<T: Real, const L: usize> Block<T, L> {
         // Per-row coefficients first (they read the post and modulator rates), then the rows.
         let mut coefficients = std::mem::take(&mut self.row_coefficients);
         coefficients.clear();
-        for i in 0..rows {
-            let zi = z[i];
-            let mi = modulator.map(|mm| mm[i]).unwrap_or(zero);
-            let mut row = RowCoefficients {
-                a: zero,
-                c: zero,
-                zz: zero,
-            };
-            for l in 0..L {
-                let kl = if frozen[l] { T::zero() } else { k[l] };
-                row.a[l] = kl * (th[0][l] * mi[l] + th[1][l] * zi[l]);
-                row.zz[l] = kl * th[2][l] * zi[l] * zi[l];
-                row.c[l] = kl * (th[3][l] * zi[l] + th[5][l] * mi[l] + th[6][l]);
-            }
-            coefficients.push(row);
-        }
-        let mut xk = zero;
+        let mut kl = k;
         for l in 0..L {
-            xk[l] = if frozen[l] {
-                T::zero()
-            } else {
-                k[l] * th[4][l]
+            if frozen[l] {
+                kl[l] = T::zero();
+            }
+        }
+        let form = &self.forms[m];
+        for i in 0..rows {
+            let post = |f: Post| match f {
+                Post::Z => z[i],
+                Post::M => modulator.map(|mm| mm[i]).unwrap_or(zero),
+                Post::Q => trace.get(i).copied().unwrap_or(zero),
             };
+            coefficients.push(row_coefficients(form, th, post, &kl));
         }
         let update = RowUpdate {
             shape: self.shapes[m],
             g: self.decay_w[m],
-            xk,
             x,
             cols,
         };
@@ -861,6 +912,22 @@ impl<T: Real, const L: usize> Block<T, L> {
         self.w[q] = w;
         self.acc_dw[q] = acc;
         self.scratch = pre;
+    }
+
+    /// q ← s + (q − s)·keep with s = z or z², from the rates of this step.
+    fn update_traces(&mut self) {
+        for p in 0..self.q.len() {
+            if self.q[p].is_empty() {
+                continue;
+            }
+            let (keep, squared) = (self.q_keep[p], self.q_squared[p]);
+            for (q, z) in self.q[p].iter_mut().zip(&self.z[p]) {
+                for l in 0..L {
+                    let s = if squared { z[l] * z[l] } else { z[l] };
+                    q[l] = s + (q[l] - s) * keep[l];
+                }
+            }
+        }
     }
 
     fn copy_tied(&mut self, s: &Static) {
@@ -938,7 +1005,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         let dtt = self.dt;
         let mut pre = std::mem::take(&mut self.scratch);
         for (q, proj) in plan.projections.iter().enumerate() {
-            let (want_bp, want_heb) = (!self.acc_bp[q].is_empty(), !self.acc_mx[q].is_empty());
+            let (want_bp, want_heb) = (!self.acc_bp[q].is_empty(), !self.acc_ux[q].is_empty());
             if !want_bp && !want_heb {
                 continue;
             }
@@ -952,10 +1019,6 @@ impl<T: Real, const L: usize> Block<T, L> {
                 outer_add(&mut self.acc_bp[q], &self.delta[proj.to], x, dtt);
             }
             if want_heb {
-                let motif = &plan.motifs[proj.motif.unwrap_or(0)];
-                if let Some(mi) = motif.modulator {
-                    outer_add(&mut self.acc_mx[q], &self.z[mi], x, dtt);
-                }
                 outer_add(&mut self.acc_ux[q], &self.u[proj.to], x, dtt);
             }
         }
@@ -1041,12 +1104,9 @@ impl<T: Real, const L: usize> Block<T, L> {
                 .map(|mi| self.z[mi][0][0].f64())
                 .unwrap_or(0.0);
             let w = self.w[motif.projection][0][0].f64();
-            let th = &motif.theta[0];
-            let term: f64 = crate::rule::Term::ALL
-                .iter()
-                .zip(th)
-                .map(|(t, c)| c * t.eval(x, z, m, w))
-                .sum();
+            let q = self.q[proj.to].first().map(|v| v[0].f64()).unwrap_or(0.0);
+            let local = crate::rule::Local { x, z, m, w, q };
+            let term = crate::rule::drive(&motif.theta[0], &local);
             push(format!("plasticity {}[0,0]", proj.name), term);
         }
     }
@@ -1081,21 +1141,22 @@ impl<T: Real, const L: usize> Block<T, L> {
             let z = &self.z[proj.to];
             let th = &self.theta[m];
             let (itw, itd) = (self.inv_tau_w[m], self.inv_tau_decay[m]);
+            let one = [T::one(); L];
             for i in 0..proj.rows {
-                let mi = motif.modulator.map(|mm| self.z[mm][i]).unwrap_or(zeros());
-                let zi = z[i];
+                let post = |f: Post| match f {
+                    Post::Z => z[i],
+                    Post::M => motif.modulator.map(|mm| self.z[mm][i]).unwrap_or(zeros()),
+                    Post::Q => self.q[proj.to].get(i).copied().unwrap_or(zeros()),
+                };
+                // The drive Σ θ_k term_k, from the same row coefficients as the Euler step.
+                let co = row_coefficients(&self.forms[m], th, post, &one);
                 for j in 0..proj.cols {
                     let w = self.w[q][i * proj.cols + j];
                     let d = &mut dw[q][i * proj.cols + j];
                     for l in 0..L {
                         let xj = x[j][l];
-                        let drive = th[0][l] * mi[l] * xj
-                            + th[1][l] * zi[l] * xj
-                            + th[2][l] * zi[l] * zi[l] * w[l]
-                            + th[3][l] * zi[l]
-                            + th[4][l] * xj
-                            + th[5][l] * mi[l]
-                            + th[6][l];
+                        let drive =
+                            co[A][l] * xj + co[C][l] + co[D][l] * w[l] + co[E][l] * xj * w[l];
                         d[l] = if self.frozen[l] {
                             T::zero()
                         } else {
@@ -1264,6 +1325,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         for p in 0..self.u.len() {
             scatter(&mut snap.u[p], &self.u[p], self.u[p].len());
             scatter(&mut snap.z[p], &self.z[p], self.z[p].len());
+            scatter(&mut snap.traces[p], &self.q[p], self.q[p].len());
         }
     }
 
@@ -1290,7 +1352,6 @@ impl<T: Real, const L: usize> Block<T, L> {
             let pw = &mut w.projections[q];
             drain(&mut pw.dw_rule, &mut self.acc_dw[q], e);
             drain(&mut pw.backprop, &mut self.acc_bp[q], e);
-            drain(&mut pw.m_x, &mut self.acc_mx[q], e);
             drain(&mut pw.u_x, &mut self.acc_ux[q], e);
         }
         for l in 0..active {
@@ -1314,6 +1375,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             .iter_mut()
             .chain(self.z.iter_mut())
             .chain(self.inp.iter_mut())
+            .chain(self.q.iter_mut())
             .chain(self.w.iter_mut())
             .chain(self.ring.iter_mut())
         {

@@ -73,7 +73,7 @@ impl<T: Real, const L: usize> CpuBackend<T, L> {
                 };
                 let Some(m) = p.motif else { return false };
                 let motif = &plan.motifs[m];
-                let only_mx = motif.theta.iter().all(|t| t[1..].iter().all(|c| *c == 0.0));
+                let only_mx = motif.only_mx();
                 p.to == out.output
                     && motif.modulator == Some(out.error)
                     && only_mx
@@ -161,6 +161,11 @@ impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
                 .populations
                 .iter()
                 .map(|p| vec![0.0; e * p.size])
+                .collect(),
+            traces: plan
+                .populations
+                .iter()
+                .map(|p| vec![0.0; if p.trace.is_some() { e * p.size } else { 0 }])
                 .collect(),
         };
         for b in &self.blocks {

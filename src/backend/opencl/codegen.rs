@@ -4,11 +4,13 @@
 //! Nothing here knows a rule by name. A motif's update is assembled from the θ terms that are
 //! non-zero in some instance, a population's activation picks one of the prelude's functions by
 //! name, and every size and offset becomes a literal, so the compiler sees constant loop bounds.
-//! Adding a θ term or an activation means adding it to the prelude and to these tables, not
-//! writing a kernel.
+//! A plasticity term is written from its declaration (`rule::TERMS`, see `terms.rs`); an
+//! activation means adding it to the prelude and to `act_name`, not writing a kernel.
 
 use super::model::{Delay, Model, TaskTag};
+use super::terms;
 use crate::activation::Activation;
+use crate::rule::Post;
 use std::fmt::Write;
 
 pub(crate) const PRELUDE: &str = include_str!("../../../kernels/prelude.cl");
@@ -367,9 +369,26 @@ impl Ens<'_> {
         // 4. Window accumulators.
         self.accumulate();
 
-        // 5. Weight updates.
+        // 5. Weight updates, then the traces take this step's rates (every motif has read q(n)).
         for mi in 0..plan.motifs.len() {
             self.update(mi);
+        }
+        for (p, pop) in pops.iter().enumerate() {
+            let (Some(qo), Some(keep)) = (m.q_at(p, 0), m.q_keep[p]) else {
+                continue;
+            };
+            let signal = match &pop.trace {
+                Some(t) if t.squared => "zz * zz",
+                _ => "zz",
+            };
+            self.line(format!(
+                "{{ // trace of {}\n  const realv keep = {};\n  for (uint i = 0; i < {}u; i++) {{ const realv zz = {}; const realv sq = {signal}; STV(sq + ({} - sq) * keep, s, ({qo}u + i) * EV); }} }}",
+                pop.name,
+                self.p(keep),
+                pop.size,
+                self.z(p, "i"),
+                self.s(qo, "i"),
+            ));
         }
 
         // 6. Integration of rate populations.
@@ -490,12 +509,7 @@ impl Ens<'_> {
             if let (Some(_), Some(dto)) = (m.acc_bp[q], m.delta_off[proj.to]) {
                 outer(m.acc_bp[q], self.s(dto, "i"), self);
             }
-            if let Some(mot) = proj.motif
-                && let Some(mp) = plan.motifs[mot].modulator
-            {
-                outer(m.acc_mx[q], self.z(mp, "i"), self);
-                outer(m.acc_ux[q], self.u(proj.to, "i"), self);
-            }
+            outer(m.acc_ux[q], self.u(proj.to, "i"), self);
         }
         if m.trace_slots > 0 {
             self.trace();
@@ -529,36 +543,40 @@ impl Ens<'_> {
                 .map(|mi| sc(m.z_off(mi, 0)))
                 .unwrap_or("(real)0".into());
             let w = format!("W[{}u * E_PAD]", m.w_off[motif.projection]);
-            let th = m.trace_theta.map(|c| format!("(real){}", lit(c)));
+            let qq = m.q_at(proj.to, 0).map(sc).unwrap_or("(real)0".into());
+            let post = |f: Post| match f {
+                Post::Z => "z".to_string(),
+                Post::M => "mm".to_string(),
+                Post::Q => "qq".to_string(),
+            };
             self.line(format!(
-                "  {{ const real x = {x}, z = {z}, mm = {mm}, w0 = {w};\n    tr[4] = {} * mm * x + {} * z * x + {} * z * z * w0 + {} * z + {} * x + {} * mm + {}; }}",
-                th[0], th[1], th[2], th[3], th[4], th[5], th[6]
+                "  {{ const real x = {x}, z = {z}, mm = {mm}, qq = {qq}, w0 = {w};\n    tr[4] = {}; }}",
+                terms::drive(&m.trace_theta, &post, "x", "w0")
             ));
         }
         self.line("}");
     }
 
-    /// The motif's update of its projection, term by term (as the CPU's `update_weights`).
+    /// The motif's update of its projection, from the terms' declarations (as the CPU's
+    /// `update_weights`).
     fn update(&mut self, mi: usize) {
         let m = self.m;
         let plan = &m.plan;
         let motif = &plan.motifs[mi];
+        let form = motif.form();
         let q = motif.projection;
         let proj = &plan.projections[q];
         let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
-        let th = m.theta[mi];
-        let thv = |k: usize| th[k].map(|r| format!("LDV(p, {r}u * EV)"));
         self.line(format!(
             "{{ // plasticity of {}\n  const realv kw = {};",
             proj.name,
             self.p(m.rate_w[mi])
         ));
-        let mut vars = Vec::new();
-        for (k, v) in thv_all(&thv).into_iter().enumerate() {
-            if let Some(v) = v {
-                vars.push(format!("th{k} = {v}"));
-            }
-        }
+        let vars: Vec<String> = m.theta[mi]
+            .iter()
+            .enumerate()
+            .filter_map(|(k, r)| r.map(|r| format!("th{k} = {}", self.p(r))))
+            .collect();
         if !vars.is_empty() {
             self.line(format!("  const realv {};", vars.join(", ")));
         }
@@ -569,51 +587,22 @@ impl Ens<'_> {
                 "  const realv gd = {};",
                 g.unwrap_or("(realv)1".into())
             ));
-            if th[4].is_some() {
-                self.line("  const realv xk = kw * th4;");
-            }
         }
         self.line(format!(
             "  for (uint i = 0; i < {rows}u; i++) {{\n    const realv zi = {};",
             self.z(proj.to, "i")
         ));
-        let modulator = motif.modulator;
-        if let Some(mp) = modulator {
+        if let Some(mp) = motif.modulator {
             self.line(format!("    const realv mi = {};", self.z(mp, "i")));
         } else {
             self.line("    const realv mi = (realv)0;");
         }
-        let sum = |parts: Vec<&str>| {
-            if parts.is_empty() {
-                None
-            } else {
-                Some(parts.join(" + "))
-            }
-        };
-        let mut a_parts = Vec::new();
-        if th[0].is_some() {
-            a_parts.push("th0 * mi");
+        if form.reads(Post::Q)
+            && let Some(qo) = m.q_at(proj.to, 0)
+        {
+            self.line(format!("    const realv qi = {};", self.s(qo, "i")));
         }
-        if th[1].is_some() {
-            a_parts.push("th1 * zi");
-        }
-        let a = sum(a_parts).map(|s| format!("kw * ({s})"));
-        let zz = th[2].map(|_| "kw * th2 * zi * zi".to_string());
-        let mut c_parts = Vec::new();
-        if th[3].is_some() {
-            c_parts.push("th3 * zi");
-        }
-        if th[5].is_some() {
-            c_parts.push("th5 * mi");
-        }
-        if th[6].is_some() {
-            c_parts.push("th6");
-        }
-        let c = sum(c_parts).map(|s| format!("kw * ({s})"));
-        self.line(format!(
-            "    const realv ai = {};",
-            a.unwrap_or("(realv)0".into())
-        ));
+        self.line(format!("    {}", terms::coefficients(&form, "kw", "realv")));
         let pre = self.pre(q, "j");
         let wij = format!("({wo}u + i * {cols}u + j) * EV");
         if !general {
@@ -621,23 +610,7 @@ impl Ens<'_> {
                 "    for (uint j = 0; j < {cols}u; j++) STV(LDV(w, {wij}) + ai * {pre}, w, {wij});"
             ));
         } else {
-            if let Some(zz) = &zz {
-                self.line(format!("    const realv zz = {zz};"));
-            }
-            if let Some(c) = &c {
-                self.line(format!("    const realv ci = {c};"));
-            }
-            let mut inc = if th[4].is_some() {
-                "(ai + xk) * x".to_string()
-            } else {
-                "ai * x".to_string()
-            };
-            if c.is_some() {
-                inc.push_str(" + ci");
-            }
-            if zz.is_some() {
-                inc.push_str(" + zz * wv");
-            }
+            let inc = terms::increment(&form, "x", "wv");
             let accum = m.acc_dw[q]
                 .map(|ao| {
                     format!(
@@ -661,8 +634,4 @@ impl Ens<'_> {
         }
         self.line("}");
     }
-}
-
-fn thv_all(f: &dyn Fn(usize) -> Option<String>) -> Vec<Option<String>> {
-    (0..crate::rule::N_TERMS).map(f).collect()
 }

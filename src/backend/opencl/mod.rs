@@ -25,6 +25,7 @@ mod codegen;
 mod model;
 pub mod platform;
 mod rows;
+mod terms;
 
 pub use platform::{DeviceInfo, INSTALL_HINT, PlatformInfo, platforms};
 
@@ -507,6 +508,19 @@ impl<R: DeviceReal> OpenClBackend<R> {
                     s[off * e_pad..(off + pop.size) * e_pad].fill(z0);
                 }
             }
+            // Traces start at their `init`, per instance, in every copy.
+            if let Some(t) = &pop.trace {
+                let init: Vec<f64> = t
+                    .init
+                    .iter()
+                    .flat_map(|v| std::iter::repeat_n(*v, pop.size))
+                    .collect();
+                for parity in 0..m.parities {
+                    if let Some(off) = m.q_at(p, parity) {
+                        m.scatter(&init, pop.size, &mut s, off);
+                    }
+                }
+            }
         }
         write(&queue, &mut bufs.s, &conv(&s))?;
         let params = m.params.flatten(e_pad, 0.0);
@@ -740,6 +754,16 @@ impl<R: DeviceReal> OpenClBackend<R> {
             z: (0..plan.populations.len())
                 .map(|p| m.gather(&s, m.z_off(p, parity(p)), plan.populations[p].size))
                 .collect(),
+            // Step n's update writes q(n + 1) into copy (n + 1) & 1, whatever the population.
+            traces: (0..plan.populations.len())
+                .map(|p| {
+                    let copy = (self.step % m.parities as u64) as usize;
+                    match m.q_at(p, copy) {
+                        Some(off) => m.gather(&s, off, plan.populations[p].size),
+                        None => Vec::new(),
+                    }
+                })
+                .collect(),
         })
     }
 
@@ -757,7 +781,6 @@ impl<R: DeviceReal> OpenClBackend<R> {
             .acc_dw
             .iter()
             .chain(&m.acc_bp)
-            .chain(&m.acc_mx)
             .chain(&m.acc_ux)
             .any(|a| a.is_some());
         if any_acc {
@@ -781,7 +804,6 @@ impl<R: DeviceReal> OpenClBackend<R> {
                     ProjectionWindow {
                         dw_rule: take(m.acc_dw[q]),
                         backprop: take(m.acc_bp[q]),
-                        m_x: take(m.acc_mx[q]),
                         u_x: take(m.acc_ux[q]),
                     }
                 })

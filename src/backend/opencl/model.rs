@@ -85,6 +85,8 @@ pub(crate) struct Model {
     pub ring_off: Vec<Option<usize>>,
     pub ring_len: Vec<usize>,
     pub prod_off: Vec<Option<usize>>,
+    /// Per population: its trace q (`parities` copies of `size`), if it declares one.
+    pub q_off: Vec<Option<usize>>,
     pub xcur_off: usize,
     pub ycur_off: usize,
     pub pres_off: usize,
@@ -101,7 +103,6 @@ pub(crate) struct Model {
     // ---- accumulators A (real) ----
     pub acc_dw: Vec<Option<usize>>,
     pub acc_bp: Vec<Option<usize>>,
-    pub acc_mx: Vec<Option<usize>>,
     pub acc_ux: Vec<Option<usize>>,
     pub acc_len: usize,
 
@@ -109,6 +110,8 @@ pub(crate) struct Model {
     pub params: Table<f64>,
     pub bias: Vec<usize>,
     pub leak: Vec<usize>,
+    /// Per population: the fraction of its trace kept per step.
+    pub q_keep: Vec<Option<usize>>,
     pub noise: Vec<Option<usize>>,
     pub sign: Vec<usize>,
     pub tied: Vec<Option<usize>>,
@@ -116,7 +119,7 @@ pub(crate) struct Model {
     pub theta: Vec<[Option<usize>; N_TERMS]>,
     pub decay: Vec<Option<usize>>,
     pub wnoise: Vec<Option<usize>>,
-    /// Whether a motif needs the general update (more than θ_mx, or decay).
+    /// Whether a motif needs the general update (more than an outer product, or decay).
     pub general: Vec<bool>,
     /// Per-instance value of the first motif's θ (instance 0), for the plasticity trace.
     pub trace_theta: [f64; N_TERMS],
@@ -196,7 +199,7 @@ impl Model {
                     return false;
                 };
                 let motif = &plan.motifs[m];
-                let only_mx = motif.theta.iter().all(|t| t[1..].iter().all(|c| *c == 0.0));
+                let only_mx = motif.only_mx();
                 p.to == out.output
                     && motif.modulator == Some(out.error)
                     && only_mx
@@ -260,6 +263,10 @@ impl Model {
             .iter()
             .map(|p| (parities == 2 && p.motif.is_some()).then(|| take(p.rows)))
             .collect();
+        let q_off = pops
+            .iter()
+            .map(|p| p.trace.as_ref().map(|_| take(p.size * parities)))
+            .collect();
         let n_in = pops[plan.input].size;
         let n_out = plan.tasks[0].n_targets();
         let xcur_off = take(n_in);
@@ -287,14 +294,8 @@ impl Model {
                 at
             })
         };
-        let has_modulator = |q: usize| {
-            projs[q]
-                .motif
-                .is_some_and(|m| plan.motifs[m].modulator.is_some())
-        };
         let mut acc_dw = Vec::new();
         let mut acc_bp = Vec::new();
-        let mut acc_mx = Vec::new();
         let mut acc_ux = Vec::new();
         for (q, p) in projs.iter().enumerate() {
             let plastic = p.motif.is_some();
@@ -304,8 +305,7 @@ impl Model {
                 accumulate.backprop && plastic && p.forward && !backprop_is_rule[q],
                 n,
             ));
-            acc_mx.push(acc(accumulate.hebbian && has_modulator(q), n));
-            acc_ux.push(acc(accumulate.hebbian && has_modulator(q), n));
+            acc_ux.push(acc(accumulate.hebbian && plastic, n));
         }
 
         // Parameters, converted exactly as the CPU engine converts them.
@@ -387,9 +387,17 @@ impl Model {
                 })
             })
             .collect();
+        let q_keep = pops
+            .iter()
+            .map(|p| {
+                p.trace
+                    .as_ref()
+                    .map(|t| params.push(t.tau_s.iter().map(|tau| plan.trace_keep(*tau)).collect()))
+            })
+            .collect();
         let general = motifs
             .iter()
-            .map(|m| (1..N_TERMS).any(|k| m.term_used(k)) || m.has_decay())
+            .map(|m| !m.form().is_outer() || m.has_decay())
             .collect();
         let trace_theta = motifs.first().map(|m| m.theta[0]).unwrap_or([0.0; N_TERMS]);
 
@@ -514,6 +522,7 @@ impl Model {
             ring_off,
             ring_len,
             prod_off,
+            q_off,
             xcur_off,
             ycur_off,
             pres_off,
@@ -523,7 +532,6 @@ impl Model {
             trans,
             acc_dw,
             acc_bp,
-            acc_mx,
             acc_ux,
             acc_len: acc_len.max(1),
             params,
@@ -538,6 +546,7 @@ impl Model {
             wnoise,
             general,
             trace_theta,
+            q_keep,
             longs,
             pl_seed,
             pl_present,
@@ -566,6 +575,10 @@ impl Model {
     /// Element offset of population `p`'s rates in copy `parity`.
     pub fn z_off(&self, p: usize, parity: usize) -> usize {
         parity * 2 * self.pop_span + self.pop_span + self.pop_off[p]
+    }
+    /// Element offset of population `p`'s trace in copy `parity`, if it has one.
+    pub fn q_at(&self, p: usize, parity: usize) -> Option<usize> {
+        self.q_off[p].map(|off| off + parity * self.plan.populations[p].size)
     }
     /// Length of the task scratch (per instance: input, target, hidden units).
     pub fn hidden(&self) -> usize {

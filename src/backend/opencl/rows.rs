@@ -17,6 +17,8 @@ use super::codegen::{
     wnoise_stream,
 };
 use super::model::{Delay, Model};
+use super::terms;
+use crate::rule::Post;
 use crate::spec::Role;
 use std::fmt::Write;
 
@@ -144,7 +146,7 @@ pub(crate) fn rows_source(m: &Model, t: Types) -> RowProgram {
     let mut after = Vec::new();
     let fused_any = (0..plan.projections.len()).any(|q| fusable(m, q))
         || (0..plan.populations.len()).any(|p| early(m, p));
-    if !plan.motifs.is_empty() {
+    if !plan.motifs.is_empty() || m.q_off.iter().any(|q| q.is_some()) {
         after.push(g.update());
     }
     if let Some(k) = g.wnoise() {
@@ -220,6 +222,14 @@ impl Rows<'_> {
             "(S + {}u + ({step} & 1ul) * {}u)",
             self.m.z_off(pop, 0),
             2 * self.m.pop_span
+        )
+    }
+    /// Pointer expression to population `pop`'s trace in the copy of step `step` (it has one).
+    fn qp(&self, pop: usize, step: &str) -> String {
+        format!(
+            "(S + {}u + ({step} & 1ul) * {}u)",
+            self.m.q_at(pop, 0).unwrap_or(0),
+            self.m.plan.populations[pop].size
         )
     }
     fn up(&self, pop: usize, step: &str) -> String {
@@ -484,13 +494,22 @@ impl Rows<'_> {
                     .modulator
                     .map(|mi| format!("{}[0]", self.zp(mi, "n")))
                     .unwrap_or("(real)0".into());
-                let th = m.trace_theta.map(|c| format!("(real){}", lit(c)));
+                let qq = if m.q_off[proj.to].is_some() {
+                    format!("{}[0]", self.qp(proj.to, "n"))
+                } else {
+                    "(real)0".into()
+                };
+                let post = |f: Post| match f {
+                    Post::Z => "z".to_string(),
+                    Post::M => "mm".to_string(),
+                    Post::Q => "qq".to_string(),
+                };
                 self.line(format!(
-                    "      {{ const real x = {}[0], z = {}[0], mm = {mm}, w0 = W[{}u];\n        tr[4] = {} * mm * x + {} * z * x + {} * z * z * w0 + {} * z + {} * x + {} * mm + {}; }}",
+                    "      {{ const real x = {}[0], z = {}[0], mm = {mm}, qq = {qq}, w0 = W[{}u];\n        tr[4] = {}; }}",
                     self.zp(proj.from, "n"),
                     self.zp(proj.to, "n"),
                     m.w_off[motif.projection],
-                    th[0], th[1], th[2], th[3], th[4], th[5], th[6]
+                    terms::drive(&m.trace_theta, &post, "x", "w0")
                 ));
             }
             self.line("    }");
@@ -563,12 +582,7 @@ impl Rows<'_> {
             if let (Some(_), Some(dto)) = (m.acc_bp[q], m.delta_off[proj.to]) {
                 add(m.acc_bp[q], format!("S[{dto}u + i]"));
             }
-            if let Some(mot) = proj.motif
-                && let Some(mp) = plan.motifs[mot].modulator
-            {
-                add(m.acc_mx[q], format!("{}[i]", self.zp(mp, "n")));
-                add(m.acc_ux[q], format!("{}[i]", self.up(proj.to, "n")));
-            }
+            add(m.acc_ux[q], format!("{}[i]", self.up(proj.to, "n")));
         }
         if !parts.is_empty() {
             self.line("__kernel void outer(KARGS) {\n  const uint gid = get_global_id(0);");
@@ -700,7 +714,7 @@ impl Rows<'_> {
             let proj = &plan.projections[q];
             let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
             let fused = fusable(m, q);
-            let th = m.theta[mi];
+            let form = motif.form();
             self.line(format!(
                 "  if (gid >= {base}u && gid < {}u) {{ // plasticity of {}\n  const uint i = gid - {base}u;\n  __global real *wr = W + {wo}u + i * {cols}u;",
                 base + rows,
@@ -725,63 +739,29 @@ impl Rows<'_> {
                     .map(|mp| format!("{}[i]", self.zp(mp, "n")))
                     .unwrap_or("(real)0".into())
             ));
-            for (k, r) in th.iter().enumerate() {
+            for (k, r) in m.theta[mi].iter().enumerate() {
                 if let Some(r) = r {
                     self.line(format!("  const real th{k} = {};", self.p(*r)));
                 }
             }
-            let mut a = Vec::new();
-            if th[0].is_some() {
-                a.push("th0 * mi");
+            if form.reads(Post::Q) && m.q_off[proj.to].is_some() {
+                self.line(format!("  const real qi = {}[i];", self.qp(proj.to, "n")));
             }
-            if th[1].is_some() {
-                a.push("th1 * zi");
-            }
-            let a = if a.is_empty() {
-                "(real)0".to_string()
-            } else {
-                format!("kw * ({})", a.join(" + "))
-            };
             let general = m.general[mi] || m.acc_dw[q].is_some();
-            self.line(format!("  const real ai = {a};"));
-            // Body on vectors (cv = realc) and on the scalar tail (the same text with `real`).
+            self.line(format!("  {}", terms::coefficients(&form, "kw", "real")));
+            // Body on vectors (TY = realc) and on the scalar tail (TY = real); @X@ is the
+            // presynaptic rate, zero while a delay has not been reached.
             let mut body = String::new();
             if !general {
-                body.push_str("wv = wv + ai * x;");
+                body.push_str("wv = wv + ai * @X@;");
             } else {
                 let gd = m.decay[mi].map(|r| self.p(r)).unwrap_or("(real)1".into());
-                let mut c = Vec::new();
-                if th[3].is_some() {
-                    c.push("th3 * zi");
-                }
-                if th[5].is_some() {
-                    c.push("th5 * mi");
-                }
-                if th[6].is_some() {
-                    c.push("th6");
-                }
                 self.line(format!("  const real gd = {gd};"));
-                if th[4].is_some() {
-                    self.line("  const real xk = kw * th4;");
-                }
-                if !c.is_empty() {
-                    self.line(format!("  const real ci = kw * ({});", c.join(" + ")));
-                }
-                if th[2].is_some() {
-                    self.line("  const real zz = kw * th2 * zi * zi;");
-                }
-                let mut inc = if th[4].is_some() {
-                    "(ai + xk) * x".to_string()
-                } else {
-                    "ai * x".to_string()
-                };
-                if !c.is_empty() {
-                    inc.push_str(" + ci");
-                }
-                if th[2].is_some() {
-                    inc.push_str(" + zz * wv");
-                }
-                let _ = write!(body, "const TY inc = {inc}; wv = wv * gd + inc;");
+                let _ = write!(
+                    body,
+                    "const TY inc = {}; wv = wv * gd + inc;",
+                    terms::increment(&form, "@X@", "wv")
+                );
                 if let Some(ao) = m.acc_dw[q] {
                     let _ = write!(
                         body,
@@ -791,8 +771,12 @@ impl Rows<'_> {
             }
             let vec_body = body
                 .replace("TY", "realc")
-                .replace("ACCUM", "STC(LDC(ar) + inc, ar)");
-            let sc_body = body.replace("TY", "real").replace("ACCUM", "*ar += inc");
+                .replace("ACCUM", "STC(LDC(ar) + inc, ar)")
+                .replace("@X@", "x");
+            let sc_body = body
+                .replace("TY", "real")
+                .replace("ACCUM", "*ar += inc")
+                .replace("@X@", "x");
             let (fv, fs, fin) = if fused {
                 (
                     "pv += wv * LDC(xn + j);",
@@ -819,8 +803,7 @@ impl Rows<'_> {
             let zero_body = body
                 .replace("TY", "real")
                 .replace("ACCUM", "*ar += inc")
-                .replace("ai * x", "(real)0")
-                .replace("(ai + xk) * x", "(real)0");
+                .replace("@X@", "(real)0");
             self.line(format!(
                 "  for (uint j = 0; j < {cols}u; j++) {{ real wv = wr[j]; {zero_body} wr[j] = wv; }}\n  }}"
             ));
@@ -836,6 +819,27 @@ impl Rows<'_> {
             self.line("  }");
             base += rows;
         }
+        // Traces: q(n + 1) from q(n) and z(n) into the other copy, so that no plasticity
+        // work-item of this launch reads a trace being written.
+        for (p, pop) in plan.populations.iter().enumerate() {
+            let (Some(_), Some(keep)) = (m.q_off[p], m.q_keep[p]) else {
+                continue;
+            };
+            let signal = match &pop.trace {
+                Some(t) if t.squared => "zz * zz",
+                _ => "zz",
+            };
+            self.line(format!(
+                "  if (flag && gid >= {base}u && gid < {}u) {{ // trace of {}\n  const uint i = gid - {base}u; const real zz = {}[i]; const real sq = {signal};\n  {}[i] = sq + ({}[i] - sq) * {}; }}",
+                base + pop.size,
+                pop.name,
+                self.zp(p, "n"),
+                self.qp(p, "n1"),
+                self.qp(p, "n"),
+                self.p(keep)
+            ));
+            base += pop.size;
+        }
         self.line("}");
         RowKernel {
             name: "update".into(),
@@ -844,8 +848,8 @@ impl Rows<'_> {
     }
 
     /// The plasticity of a matrix stored transposed: one work-item per presynaptic unit j, a
-    /// vector along its stored row of postsynaptic units i. The same terms as the row form:
-    /// inc = (a_i + k θ_x) x_j + c_i + k θ_zzw z_i² W_ij, W ← W g + inc.
+    /// vector along its stored row of postsynaptic units i. The same coefficients and increment
+    /// as the row form, computed per element.
     fn update_transposed(&self, mi: usize, base: usize) -> (String, usize) {
         let m = self.m;
         let plan = &m.plan;
@@ -853,7 +857,7 @@ impl Rows<'_> {
         let q = motif.projection;
         let proj = &plan.projections[q];
         let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
-        let th = m.theta[mi];
+        let form = motif.form();
         let mut c = format!(
             "  if (flag && gid >= {base}u && gid < {}u) {{ // plasticity of {} (stored transposed)\n  const uint j = gid - {base}u;\n  __global real *wr = W + {wo}u + j * {rows}u;\n",
             base + cols,
@@ -879,7 +883,14 @@ impl Rows<'_> {
                 self.zp(mp, "n")
             ));
         }
-        for (k, r) in th.iter().enumerate() {
+        let reads_q = form.reads(Post::Q) && m.q_off[proj.to].is_some();
+        if reads_q {
+            c.push_str(&format!(
+                "  __global const real *qp = {};\n",
+                self.qp(proj.to, "n")
+            ));
+        }
+        for (k, r) in m.theta[mi].iter().enumerate() {
             if let Some(r) = r {
                 c.push_str(&format!("  const real th{k} = {};\n", self.p(*r)));
             }
@@ -889,9 +900,6 @@ impl Rows<'_> {
             "  const real gd = {};\n",
             m.decay[mi].map(|r| self.p(r)).unwrap_or("(real)1".into())
         ));
-        if th[4].is_some() {
-            c.push_str("  const real xk = kw * th4;\n");
-        }
         let acc = m.acc_dw[q].map(|ao| format!("A + {ao}u + j * {rows}u"));
         if let Some(a) = &acc {
             c.push_str(&format!("  __global real *ar = {a};\n"));
@@ -905,48 +913,20 @@ impl Rows<'_> {
             } else {
                 format!("    const {ty} mi = ({ty})0;\n")
             });
-            let mut a = Vec::new();
-            if th[0].is_some() {
-                a.push("th0 * mi");
+            if reads_q {
+                b.push_str(&format!("    const {ty} qi = {};\n", u.ld("qp")));
             }
-            if th[1].is_some() {
-                a.push("th1 * zi");
-            }
-            let a = if a.is_empty() {
-                format!("({ty})0")
-            } else {
-                format!("kw * ({})", a.join(" + "))
-            };
             b.push_str(&format!(
-                "    const {ty} ai = {a};\n    {ty} wv = {};\n",
+                "    {}\n    {ty} wv = {};\n",
+                terms::coefficients(&form, "kw", ty),
                 u.ld("wr")
             ));
             if !general {
                 b.push_str("    wv = wv + ai * x;\n");
             } else {
-                let mut inc = if th[4].is_some() {
-                    "(ai + xk) * x".to_string()
-                } else {
-                    "ai * x".to_string()
-                };
-                let mut cc = Vec::new();
-                if th[3].is_some() {
-                    cc.push("th3 * zi");
-                }
-                if th[5].is_some() {
-                    cc.push("th5 * mi");
-                }
-                if th[6].is_some() {
-                    cc.push("th6");
-                }
-                if !cc.is_empty() {
-                    inc.push_str(&format!(" + kw * ({})", cc.join(" + ")));
-                }
-                if th[2].is_some() {
-                    inc.push_str(" + kw * th2 * zi * zi * wv");
-                }
                 b.push_str(&format!(
-                    "    const {ty} inc = {inc};\n    wv = wv * gd + inc;\n"
+                    "    const {ty} inc = {};\n    wv = wv * gd + inc;\n",
+                    terms::increment(&form, "x", "wv")
                 ));
                 if acc.is_some() {
                     b.push_str(&format!(
