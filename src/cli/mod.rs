@@ -122,7 +122,7 @@ pub enum Command {
     Sweep {
         #[command(subcommand)]
         action: Option<SweepAction>,
-        /// The sweep file (configs/*_sweep.yaml).
+        /// The sweep file (YAML), e.g. configs/timescale_sweep.yaml.
         #[arg(required = true)]
         config: Option<PathBuf>,
         /// Output directory (default: runs/sweep-<name>-<time stamp>); must be new or empty,
