@@ -391,6 +391,26 @@ fn an_occupied_directory_is_refused_and_resume_checks_the_sweep() {
     assert!(e.contains("cannot resume"), "{e}");
 }
 
+/// `hetsim sweep PATH --out OUT --backend cpu --no-plots EXTRA…`, which must succeed.
+fn cli_sweep(path: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "sweep",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--no-plots",
+    ];
+    args.extend(extra);
+    let status = common::hetsim(&args);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
+
 /// Kills `hetsim sweep` with SIGKILL once `parts` finished ensembles exist (plus `extra_ms`).
 fn run_and_kill(path: &Path, out: &Path, parts: usize, extra_ms: u64) -> bool {
     let mut args = vec![
@@ -440,20 +460,7 @@ fn a_sweep_killed_at_several_moments_and_resumed_equals_an_uninterrupted_one() {
         "name: k\ncircuit: c.yaml\nset: [time.duration=2 s, time.dt=0.1 ms, populations.h.size=40]\naxes: [{path: tau_w, log: {from: 100 ms, to: 10 s, count: 10}}]\nrules: [fa, kp]\nseeds: 2\nensemble_size: 4\n",
     );
     let whole = dir.path().join("whole");
-    let status = common::hetsim(&[
-        "sweep",
-        path.to_str().unwrap(),
-        "--out",
-        whole.to_str().unwrap(),
-        "--backend",
-        "cpu",
-        "--no-plots",
-    ]);
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    cli_sweep(&path, &whole, &[]);
     let killed = dir.path().join("killed");
     // Kill during the first ensemble, just after a rename, and mid-way through later ones.
     let mut kills = 0;
@@ -472,21 +479,7 @@ fn a_sweep_killed_at_several_moments_and_resumed_equals_an_uninterrupted_one() {
         }
     }
     assert!(kills >= 2, "the sweep finished before it could be killed");
-    let status = common::hetsim(&[
-        "sweep",
-        path.to_str().unwrap(),
-        "--out",
-        killed.to_str().unwrap(),
-        "--backend",
-        "cpu",
-        "--no-plots",
-        "--resume",
-    ]);
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    cli_sweep(&path, &killed, &["--resume"]);
     assert_eq!(
         std::fs::read_to_string(whole.join("summary.csv")).unwrap(),
         std::fs::read_to_string(killed.join("summary.csv")).unwrap()

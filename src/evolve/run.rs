@@ -18,7 +18,7 @@ use super::strategy;
 use crate::backend::{self, BackendKind, Precision};
 use crate::circuit::{self, Circuit};
 use crate::experiment::summary::{Summarizer, mean_sd};
-use crate::experiment::{CircuitSource, ExperimentError, parse_set};
+use crate::experiment::{CircuitSource, ExperimentError};
 use crate::plan::{InstanceSpec, Plan};
 use crate::record::manifest::{Provenance, sha256_hex};
 use crate::record::{Collector, Status, Tee};
@@ -143,18 +143,8 @@ fn load(path: &Path, text: Option<String>) -> Result<(Setup, SourceFile), Evolve
     };
     let spec: EvolveSpec =
         crate::spec::document::parse_document(&source).map_err(EvolveError::Input)?;
-    let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let circuit_path = folder.join(&spec.circuit);
-    let sets = spec
-        .set
-        .iter()
-        .map(|s| parse_set(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    let circuit_source = CircuitSource {
-        path: circuit_path.clone(),
-        sets,
-        ..CircuitSource::default()
-    };
+    let circuit_source = CircuitSource::named_by(path, &spec.circuit, &spec.set)?;
+    let circuit_path = circuit_source.path.clone();
     let (csource, mut cspec) = circuit_source.load()?;
     // The fitness and the report need these measurements, whatever the circuit records.
     for m in [

@@ -86,6 +86,24 @@ impl CircuitSource {
         }
     }
 
+    /// The circuit a sweep or evolution file names (relative to that file), with the file's
+    /// `set:` overrides (`"PATH=VALUE"` each).
+    pub fn named_by(
+        config: &Path,
+        circuit: &str,
+        sets: &[String],
+    ) -> Result<CircuitSource, ExperimentError> {
+        let folder = config.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(CircuitSource {
+            path: folder.join(circuit),
+            sets: sets
+                .iter()
+                .map(|s| parse_set(s))
+                .collect::<Result<Vec<_>, _>>()?,
+            ..CircuitSource::default()
+        })
+    }
+
     fn base_dir(&self) -> PathBuf {
         self.base_dir.clone().unwrap_or_else(|| {
             self.path

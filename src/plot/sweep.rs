@@ -189,22 +189,18 @@ pub fn plot_sweep(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotErro
                 .collect()
         })
         .unwrap_or_default();
-    let stat_columns: Vec<String> = manifest["summary_columns"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let rules: Vec<String> = manifest["rules"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let strings = |key: &str| -> Vec<String> {
+        manifest[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let stat_columns = strings("summary_columns");
+    let rules = strings("rules");
     let seeds = manifest["seeds"].as_u64().unwrap_or(1);
     let path = dir.join("summary.csv");
     let mut reader =

@@ -7,8 +7,8 @@ use super::axes::{self, Axis};
 use super::spec::{Stat, SummarySpec, SweepSpec};
 use super::stats::{measure_of, metric_named};
 use crate::circuit::{self, Circuit};
+use crate::experiment::CircuitSource;
 use crate::experiment::design::{rule_label, with_rule};
-use crate::experiment::{CircuitSource, parse_set};
 use crate::record::metrics::{COLUMNS, Metric};
 use crate::spec::{CircuitSpec, Diagnostics, RuleName, SourceFile, YamlPath};
 use std::path::{Path, PathBuf};
@@ -137,19 +137,9 @@ pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
             "instances per ensemble; leave it out to size ensembles for the backend".into(),
         ));
     }
-    let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let circuit_path = folder.join(&spec.circuit);
-    let sets = spec
-        .set
-        .iter()
-        .map(|s| parse_set(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (circuit_source, mut base) = CircuitSource {
-        path: circuit_path.clone(),
-        sets,
-        ..CircuitSource::default()
-    }
-    .load()?;
+    let named = CircuitSource::named_by(path, &spec.circuit, &spec.set)?;
+    let circuit_path = named.path.clone();
+    let (circuit_source, mut base) = named.load()?;
     if !spec.keep.traces {
         base.record.traces = crate::spec::Time::from_seconds(0.0);
     }
