@@ -45,8 +45,9 @@ pub fn sweep<'py>(
         figures,
         command_line,
     };
-    let (result, interrupted) =
-        interrupt::run(py, |stop| hetsim::sweep::sweep(&request, &mut |_| {}, Some(stop)));
+    let (result, interrupted) = interrupt::run(py, |stop| {
+        hetsim::sweep::sweep(&request, &mut |_| {}, Some(stop))
+    });
     let outcome = result.map_err(errors::sweep)?;
     let d = PyDict::new(py);
     d.set_item("dir", outcome.dir.display().to_string())?;
@@ -84,8 +85,9 @@ pub fn evolve<'py>(
         generations,
         command_line,
     };
-    let (result, interrupted) =
-        interrupt::run(py, |stop| hetsim::evolve::evolve(&request, &mut |_| {}, Some(stop)));
+    let (result, interrupted) = interrupt::run(py, |stop| {
+        hetsim::evolve::evolve(&request, &mut |_| {}, Some(stop))
+    });
     let outcome = result.map_err(errors::evolve)?;
     let d = PyDict::new(py);
     d.set_item("dir", outcome.dir.display().to_string())?;

@@ -77,8 +77,7 @@ pub fn load_circuit(
 ) -> PyResult<Circuit> {
     let source = source(path, text, base_dir, sets, duration);
     let (file, spec) = source.load().map_err(errors::experiment)?;
-    let (circuits, _) =
-        design::circuits(&Design::Run, &file, &spec).map_err(errors::experiment)?;
+    let (circuits, _) = design::circuits(&Design::Run, &file, &spec).map_err(errors::experiment)?;
     let (_, c) = &circuits[0];
     Ok(Circuit {
         name: c.spec.name.clone(),

@@ -47,7 +47,9 @@ pub fn table<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let data = PyDict::new(py);
     for (j, name) in header.iter().enumerate() {
-        let cells = rows.iter().map(move |r| r.get(j).map(String::as_str).unwrap_or(""));
+        let cells = rows
+            .iter()
+            .map(move |r| r.get(j).map(String::as_str).unwrap_or(""));
         match column(cells) {
             Column::Int(v) => data.set_item(name, PyList::new(py, v)?)?,
             Column::Float(v) => data.set_item(name, PyList::new(py, v)?)?,

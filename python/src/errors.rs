@@ -10,15 +10,30 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
-create_exception!(_hetsim, HetsimError, PyException, "Any error hetsim reports.");
+create_exception!(
+    _hetsim,
+    HetsimError,
+    PyException,
+    "Any error hetsim reports."
+);
 create_exception!(
     _hetsim,
     CircuitError,
     HetsimError,
     "A circuit (or sweep or evolution) file is malformed; the message locates every error as file:line:column."
 );
-create_exception!(_hetsim, UsageError, HetsimError, "A request that cannot be run as asked.");
-create_exception!(_hetsim, RunError, HetsimError, "A run that failed (a device, a disk).");
+create_exception!(
+    _hetsim,
+    UsageError,
+    HetsimError,
+    "A request that cannot be run as asked."
+);
+create_exception!(
+    _hetsim,
+    RunError,
+    HetsimError,
+    "A run that failed (a device, a disk)."
+);
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();

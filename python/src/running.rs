@@ -44,15 +44,18 @@ pub fn precision(name: &str) -> PyResult<Option<Precision>> {
     if name == "auto" {
         return Ok(None);
     }
-    Precision::parse(name)
-        .map(Some)
-        .ok_or_else(|| PyValueError::new_err(format!("precision must be auto, f64 or f32, not `{name}`")))
+    Precision::parse(name).map(Some).ok_or_else(|| {
+        PyValueError::new_err(format!("precision must be auto, f64 or f32, not `{name}`"))
+    })
 }
 
 /// The collected tables as columns, keyed by the run directory's file stems.
 fn tables<'py>(py: Python<'py>, c: &Collector) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new(py);
-    out.set_item("instances", columns::table(py, &c.instances.header, &c.instances.rows)?)?;
+    out.set_item(
+        "instances",
+        columns::table(py, &c.instances.header, &c.instances.rows)?,
+    )?;
     let header = |h: &[&str]| h.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let rows: Vec<Vec<String>> = c.rows.iter().map(|r| r.cells()).collect();
     out.set_item(
@@ -75,11 +78,19 @@ fn tables<'py>(py: Python<'py>, c: &Collector) -> PyResult<Bound<'py, PyDict>> {
             .collect();
         out.set_item(
             "traces",
-            columns::table(py, &header(&["time_s", "instance", "signal", "value"]), &rows)?,
+            columns::table(
+                py,
+                &header(&["time_s", "instance", "signal", "value"]),
+                &rows,
+            )?,
         )?;
     }
     if !c.weights.is_empty() {
-        let rows: Vec<Vec<String>> = c.weights.iter().map(|w| WeightRow::cells(w).to_vec()).collect();
+        let rows: Vec<Vec<String>> = c
+            .weights
+            .iter()
+            .map(|w| WeightRow::cells(w).to_vec())
+            .collect();
         out.set_item(
             "weights",
             columns::table(py, &header(&hetsim::record::tables::WEIGHT_COLUMNS), &rows)?,
@@ -139,7 +150,10 @@ pub fn run<'py>(
         "manifest",
         serde_json::to_string(&finished.manifest).unwrap_or_default(),
     )?;
-    d.set_item("dir", finished.dir.as_ref().map(|p| p.display().to_string()))?;
+    d.set_item(
+        "dir",
+        finished.dir.as_ref().map(|p| p.display().to_string()),
+    )?;
     d.set_item("summary", finished.summary.table())?;
     d.set_item("notes", notes)?;
     d.set_item("warnings", warnings)?;
