@@ -47,7 +47,7 @@ pub fn sweep<'py>(
     };
     let (result, interrupted) = interrupt::run(py, |stop| {
         hetsim::sweep::sweep(&request, &mut |_| {}, Some(stop))
-    });
+    })?;
     let outcome = result.map_err(errors::sweep)?;
     let d = PyDict::new(py);
     d.set_item("dir", outcome.dir.display().to_string())?;
@@ -87,7 +87,7 @@ pub fn evolve<'py>(
     };
     let (result, interrupted) = interrupt::run(py, |stop| {
         hetsim::evolve::evolve(&request, &mut |_| {}, Some(stop))
-    });
+    })?;
     let outcome = result.map_err(errors::evolve)?;
     let d = PyDict::new(py);
     d.set_item("dir", outcome.dir.display().to_string())?;

@@ -141,7 +141,7 @@ pub fn run<'py>(
         let warnings = prepared.warnings.clone();
         let finished = prepared.execute(&mut hetsim::run::Quiet, Some(stop))?;
         Ok::<_, hetsim::experiment::ExperimentError>((finished, notes, warnings))
-    });
+    })?;
     let (finished, notes, warnings) = result.map_err(errors::experiment)?;
     let d = PyDict::new(py);
     d.set_item("status", finished.manifest.status.name())?;
