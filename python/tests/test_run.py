@@ -82,3 +82,11 @@ def test_unknown_rule_is_a_usage_error():
         hetsim.compare(FA, rules=["sgd", "bp"], set=SHORT)
     with pytest.raises(hetsim.UsageError, match="listed twice"):
         hetsim.compare(FA, rules=["fa", "fa"], set=SHORT)
+
+
+def test_traces_in_memory_equal_the_file(tmp_path):
+    kw = dict(backend="cpu", set={**SHORT, "record.traces": "0.2 s"})
+    mem = hetsim.run(FA, **kw)
+    disk = hetsim.run(FA, out=tmp_path / "t", figures=False, **kw)
+    assert mem.traces is not None and len(mem.traces) > 0
+    assert_tables_equal(mem, disk, names=TABLES + ["traces"])
