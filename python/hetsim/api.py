@@ -1,0 +1,143 @@
+"""The calls: ``load_circuit``, ``run``, ``compare``, ``sweep``, ``evolve``.
+
+Each turns its arguments into the library request the CLI builds (``hetsim run``, ``compare``,
+``sweep``, ``evolve``) and runs it in-process with the GIL released; Ctrl-C stops it the way it
+stops the CLI (after the current recording window, ensemble or generation) and the call returns
+a result with status ``interrupted`` and everything recorded so far.
+"""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from . import _hetsim
+from ._overrides import pairs
+from .results import from_memory, load
+
+
+def _is_text(source):
+    return isinstance(source, str) and "\n" in source and not os.path.exists(source)
+
+
+def load_circuit(source, set=None, duration=None, base_dir=None):
+    """A validated circuit from a file path or YAML text.
+
+    ``set`` is a dict (or a list of ``"path=value"``) of overrides, as ``--set`` takes them;
+    ``duration`` overrides ``time.duration`` (``"20 s"``). YAML text is named ``<text>`` in
+    messages and reads data paths relative to ``base_dir`` (default: the working directory).
+    Raises ``CircuitError`` with every error located (file:line:column) as the CLI prints it.
+    """
+    if isinstance(source, _hetsim.Circuit):
+        if set is None and duration is None:
+            return source
+        extra = list(source.overrides) + pairs(set)
+        return _hetsim.load_circuit(source.path, text=source.text, base_dir=base_dir,
+                                    sets=extra, duration=duration)
+    if _is_text(source):
+        return _hetsim.load_circuit("<text>", text=source,
+                                    base_dir=str(base_dir or os.getcwd()),
+                                    sets=pairs(set), duration=duration)
+    return _hetsim.load_circuit(os.fspath(source), base_dir=None if base_dir is None else
+                                os.fspath(base_dir), sets=pairs(set), duration=duration)
+
+
+def _command(name, args):
+    return ["python:hetsim." + name] + [str(a) for a in args]
+
+
+def _execute(circuit, rules, seeds, seed, backend, precision, set, duration, out, replace,
+             figures, name):
+    c = load_circuit(circuit, set=set, duration=duration)
+    outcome = _hetsim.run(c, rules=rules, seeds=seeds, seed=seed, backend=backend,
+                          precision=precision,
+                          out=None if out is None else os.fspath(out), replace=replace,
+                          figures=figures, command_line=_command(name, [c.path]))
+    if outcome["dir"] is None:
+        result = from_memory(outcome)
+    else:
+        result = load(outcome["dir"])
+        result.text = outcome["summary"]
+        result.notes = outcome["notes"]
+    if outcome["interrupted"]:
+        print(f"hetsim: interrupted — {result.status}, rows up to the last window kept",
+              file=sys.stderr)
+    return result
+
+
+def run(circuit, seeds=1, seed=1, backend="auto", precision="auto", set=None, duration=None,
+        out=None, replace=False, figures=True):
+    """Runs a circuit (a ``Circuit``, a path or YAML text): ``seeds`` instances with seeds
+    ``seed``, ``seed + 1``, … in one ensemble. ``out=None`` keeps every table in memory;
+    otherwise ``out`` is a run directory written as ``hetsim run --out`` writes it (figures
+    unless ``figures=False``) and the result is read from it."""
+    return _execute(circuit, None, seeds, seed, backend, precision, set, duration, out, replace,
+                    figures, "run")
+
+
+def compare(circuit, rules, seeds=1, seed=1, backend="auto", precision="auto", set=None,
+            duration=None, out=None, replace=False, figures=True):
+    """``hetsim compare``: the circuit's ``learning:`` rule swapped for each of ``rules``
+    (e.g. ``["sgd", "fa", "dfa", "kp"]``), every rule with the same seeds, in one ensemble."""
+    if isinstance(rules, str):
+        rules = rules.split(",")
+    return _execute(circuit, list(rules), seeds, seed, backend, precision, set, duration, out,
+                    replace, figures, "compare")
+
+
+def _spec_text(spec, base_dir):
+    """A sweep or evolution given as a dict: its YAML text, and the path it is read as
+    (in ``base_dir``, which its ``circuit`` path is relative to)."""
+    text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+    name = spec.get("name", "spec") if isinstance(spec, dict) else "spec"
+    return text, Path(base_dir or os.getcwd()) / f"{name}.yaml"
+
+
+def sweep(spec, out=None, resume=False, backend="auto", precision="auto", ensemble_size=None,
+          figures=True, base_dir=None):
+    """``hetsim sweep``: ``spec`` is a sweep file's path or a dict of its contents (whose
+    ``circuit`` is relative to ``base_dir``, default the working directory). Returns the sweep
+    directory's tables (``summary``, ``points``, ``metrics``)."""
+    if isinstance(spec, dict):
+        text, path = _spec_text(spec, base_dir)
+    else:
+        text, path = None, Path(spec)
+    outcome = _hetsim.sweep(os.fspath(path), text=text, out=None if out is None else
+                            os.fspath(out), resume=resume, backend=backend, precision=precision,
+                            ensemble_size=ensemble_size, figures=figures,
+                            command_line=_command("sweep", [path]))
+    result = load(outcome["dir"])
+    result.status = outcome["status"]
+    result.notes = outcome["notes"]
+    return result
+
+
+def evolve(spec, out=None, resume=False, backend="auto", precision="auto", generations=None,
+           base_dir=None):
+    """``hetsim evolve``: ``spec`` is an evolution file's path or a dict of its contents (its
+    ``circuit`` relative to ``base_dir``, default the working directory). Returns the
+    directory's tables (``generations``, ``population``)."""
+    tmp = None
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        base = Path(base_dir or os.getcwd())
+        spec["circuit"] = str((base / spec["circuit"]).resolve())
+        text, _ = _spec_text(spec, base)
+        tmp = tempfile.TemporaryDirectory(prefix="hetsim-evolve-")
+        path = Path(tmp.name) / f"{spec.get('name', 'evolve')}.yaml"
+        path.write_text(text)
+    else:
+        path = Path(spec)
+    try:
+        outcome = _hetsim.evolve(os.fspath(path), out=None if out is None else os.fspath(out),
+                                 resume=resume, backend=backend, precision=precision,
+                                 generations=generations,
+                                 command_line=_command("evolve", [path]))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    result = load(outcome["dir"])
+    result.status = outcome["status"]
+    return result

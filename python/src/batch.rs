@@ -1,0 +1,101 @@
+//! `sweep` and `evolve`: the library's sweep and evolution loops into their directories, on a
+//! worker thread with Ctrl-C as the stop flag. The Python side reads the tables they write.
+
+use crate::running::{backend, precision};
+use crate::{errors, interrupt};
+use hetsim::evolve::EvolveRequest;
+use hetsim::sweep::SweepRequest;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::path::PathBuf;
+
+fn figure_list(f: &Option<Result<Vec<PathBuf>, String>>) -> Vec<String> {
+    match f {
+        Some(Ok(paths)) => paths.iter().map(|p| p.display().to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Runs (or resumes) a sweep. `text` is the sweep file's text when it did not come from `path`
+/// (`path` then only says where the circuit path inside it is relative to).
+#[pyfunction]
+#[pyo3(signature = (path, text=None, out=None, resume=false, backend="auto", precision="auto", ensemble_size=None, figures=false, command_line=Vec::new()))]
+#[allow(clippy::too_many_arguments)]
+pub fn sweep<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    text: Option<String>,
+    out: Option<PathBuf>,
+    resume: bool,
+    backend: &str,
+    precision: &str,
+    ensemble_size: Option<usize>,
+    figures: bool,
+    command_line: Vec<String>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let request = SweepRequest {
+        path,
+        text,
+        out,
+        resume,
+        backend: self::backend(backend)?,
+        precision: self::precision(precision)?,
+        shard: None,
+        ensemble_size,
+        figures,
+        command_line,
+    };
+    let (result, interrupted) = interrupt::run(py, |stop| {
+        hetsim::sweep::sweep(&request, &mut |_| {}, Some(stop))
+    })?;
+    let outcome = result.map_err(errors::sweep)?;
+    let d = PyDict::new(py);
+    d.set_item("dir", outcome.dir.display().to_string())?;
+    d.set_item("status", outcome.status.name())?;
+    d.set_item("interrupted", interrupted)?;
+    d.set_item("points_done", outcome.points_done)?;
+    d.set_item("points_total", outcome.points_total)?;
+    d.set_item("instances_failed", outcome.instances_failed)?;
+    d.set_item("wall_s", outcome.wall_s)?;
+    d.set_item("notes", outcome.notes.clone())?;
+    d.set_item("figures", figure_list(&outcome.figures))?;
+    Ok(d)
+}
+
+/// Runs (or resumes) an evolution.
+#[pyfunction]
+#[pyo3(signature = (path, out=None, resume=false, backend="auto", precision="auto", generations=None, command_line=Vec::new()))]
+#[allow(clippy::too_many_arguments)]
+pub fn evolve<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    out: Option<PathBuf>,
+    resume: bool,
+    backend: &str,
+    precision: &str,
+    generations: Option<u64>,
+    command_line: Vec<String>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let request = EvolveRequest {
+        path,
+        out,
+        resume,
+        backend: self::backend(backend)?,
+        precision: self::precision(precision)?,
+        generations,
+        command_line,
+    };
+    let (result, interrupted) = interrupt::run(py, |stop| {
+        hetsim::evolve::evolve(&request, &mut |_| {}, Some(stop))
+    })?;
+    let outcome = result.map_err(errors::evolve)?;
+    let d = PyDict::new(py);
+    d.set_item("dir", outcome.dir.display().to_string())?;
+    d.set_item("status", outcome.status.name())?;
+    d.set_item("interrupted", interrupted)?;
+    d.set_item("generations_done", outcome.generations_done)?;
+    d.set_item("best_fitness", outcome.best_fitness)?;
+    d.set_item("best_theta", outcome.best_theta.clone())?;
+    d.set_item("figures", figure_list(&Some(outcome.figures.clone())))?;
+    Ok(d)
+}

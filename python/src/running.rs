@@ -1,0 +1,169 @@
+//! `run` and `compare`: one `experiment::Request` from the Python arguments, prepared (every
+//! check before anything runs) and executed on a worker thread with Ctrl-C as its stop flag.
+//! Into memory the tables come back as columns built from the same cells the run directory
+//! writes; into a directory the Python side reads the files.
+
+use crate::circuit::Circuit;
+use crate::{columns, errors, interrupt};
+use hetsim::backend::{BackendKind, Precision};
+use hetsim::experiment::{Design, Output, Request};
+use hetsim::record::Collector;
+use hetsim::record::tables::WeightRow;
+use hetsim::spec::RuleName;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::path::PathBuf;
+
+/// The request's design: the circuit's own rule, or `compare`'s rules.
+fn design(rules: Option<Vec<String>>) -> PyResult<Design> {
+    let Some(rules) = rules else {
+        return Ok(Design::Run);
+    };
+    let parsed = rules
+        .iter()
+        .map(|r| {
+            RuleName::from_name(r.trim()).ok_or_else(|| {
+                let known: Vec<_> = RuleName::ALL.iter().map(|r| r.name()).collect();
+                errors::UsageError::new_err(format!(
+                    "unknown rule `{r}`; the rules are {}",
+                    known.join(", ")
+                ))
+            })
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(Design::Compare { rules: parsed })
+}
+
+pub fn backend(name: &str) -> PyResult<BackendKind> {
+    name.parse::<BackendKind>()
+        .map_err(|e| PyValueError::new_err(format!("backend: {e}")))
+}
+
+pub fn precision(name: &str) -> PyResult<Option<Precision>> {
+    if name == "auto" {
+        return Ok(None);
+    }
+    Precision::parse(name).map(Some).ok_or_else(|| {
+        PyValueError::new_err(format!("precision must be auto, f64 or f32, not `{name}`"))
+    })
+}
+
+/// The collected tables as columns, keyed by the run directory's file stems.
+fn tables<'py>(py: Python<'py>, c: &Collector) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item(
+        "instances",
+        columns::table(py, &c.instances.header, &c.instances.rows)?,
+    )?;
+    let header = |h: &[&str]| h.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let rows: Vec<Vec<String>> = c.rows.iter().map(|r| r.cells()).collect();
+    out.set_item(
+        "metrics",
+        columns::table(py, &header(&hetsim::record::metrics::COLUMNS), &rows)?,
+    )?;
+    if !c.traces.is_empty() {
+        // As `Recorder::traces` writes them: traces follow instance 0.
+        let rows: Vec<Vec<String>> = c
+            .traces
+            .iter()
+            .map(|p| {
+                vec![
+                    format!("{:.6}", p.time_s),
+                    "0".into(),
+                    p.signal.clone(),
+                    format!("{:.6e}", p.value),
+                ]
+            })
+            .collect();
+        out.set_item(
+            "traces",
+            columns::table(
+                py,
+                &header(&["time_s", "instance", "signal", "value"]),
+                &rows,
+            )?,
+        )?;
+    }
+    if !c.weights.is_empty() {
+        let rows: Vec<Vec<String>> = c
+            .weights
+            .iter()
+            .map(|w| WeightRow::cells(w).to_vec())
+            .collect();
+        out.set_item(
+            "weights",
+            columns::table(py, &header(&hetsim::record::tables::WEIGHT_COLUMNS), &rows)?,
+        )?;
+    }
+    Ok(out)
+}
+
+/// Runs (`rules=None`) or compares a circuit. Returns a dict: `status`, `interrupted`,
+/// `manifest` (JSON text), `dir` (None in memory), `tables` (in memory), `summary` (the table
+/// the CLI prints), `notes`, `warnings`, `figures`.
+#[pyfunction]
+#[pyo3(signature = (circuit, rules=None, seeds=1, seed=1, backend="auto", precision="auto", out=None, replace=false, figures=false, command_line=Vec::new()))]
+#[allow(clippy::too_many_arguments)]
+pub fn run<'py>(
+    py: Python<'py>,
+    circuit: &Circuit,
+    rules: Option<Vec<String>>,
+    seeds: usize,
+    seed: u64,
+    backend: &str,
+    precision: &str,
+    out: Option<PathBuf>,
+    replace: bool,
+    figures: bool,
+    command_line: Vec<String>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let request = Request {
+        circuit: circuit.source.clone(),
+        design: design(rules)?,
+        seeds,
+        first_seed: seed,
+        backend: self::backend(backend)?,
+        precision: self::precision(precision)?,
+        output: match out {
+            None => Output::Memory,
+            Some(path) => Output::Directory {
+                path: Some(path),
+                replace,
+                figures,
+            },
+        },
+        command_line,
+    };
+    let (result, interrupted) = interrupt::run(py, move |stop| {
+        let prepared = request.prepare()?;
+        let notes = prepared.notes.clone();
+        let warnings = prepared.warnings.clone();
+        let finished = prepared.execute(&mut hetsim::run::Quiet, Some(stop))?;
+        Ok::<_, hetsim::experiment::ExperimentError>((finished, notes, warnings))
+    })?;
+    let (finished, notes, warnings) = result.map_err(errors::experiment)?;
+    let d = PyDict::new(py);
+    d.set_item("status", finished.manifest.status.name())?;
+    d.set_item("interrupted", interrupted)?;
+    d.set_item(
+        "manifest",
+        serde_json::to_string(&finished.manifest).unwrap_or_default(),
+    )?;
+    d.set_item(
+        "dir",
+        finished.dir.as_ref().map(|p| p.display().to_string()),
+    )?;
+    d.set_item("summary", finished.summary.table())?;
+    d.set_item("notes", notes)?;
+    d.set_item("warnings", warnings)?;
+    let figure_files: Vec<String> = match &finished.figures {
+        Some(Ok(paths)) => paths.iter().map(|p| p.display().to_string()).collect(),
+        _ => Vec::new(),
+    };
+    d.set_item("figures", figure_files)?;
+    if let Some(c) = &finished.collected {
+        d.set_item("tables", tables(py, c)?)?;
+    }
+    Ok(d)
+}
