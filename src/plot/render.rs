@@ -26,9 +26,9 @@ use super::{Formats, PlotError};
 /// Why drawing failed, before the output path is known.
 pub(crate) struct Fail(pub String);
 
-type Drawn<T = ()> = Result<T, Fail>;
+pub(crate) type Drawn<T = ()> = Result<T, Fail>;
 
-fn fail<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Fail {
+pub(crate) fn fail<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Fail {
     Fail(e.to_string())
 }
 

@@ -12,15 +12,9 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::render::{self, Fail, Figure, Header, Ticked};
+use super::render::{self, Drawn, Figure, Header, Ticked, fail};
 use super::style::{self, FONT};
 use super::{Formats, PlotError};
-
-type Drawn<T = ()> = Result<T, Fail>;
-
-fn fail<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Fail {
-    Fail(e.to_string())
-}
 
 fn malformed(path: &Path, line: u64, reason: impl Into<String>) -> PlotError {
     PlotError::Malformed {

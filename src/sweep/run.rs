@@ -542,7 +542,6 @@ pub fn sweep(
     let mut status = Status::Completed;
     let mut reason = None;
     let mut ensembles_run = 0;
-    let mut compiled_note = false;
     for (k, ensemble) in packed.iter().enumerate() {
         if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
             status = Status::Interrupted;
@@ -551,7 +550,8 @@ pub fn sweep(
             ));
             break;
         }
-        // The instances: point by point, each point's rules, each rule's replicates.
+        // The instances: point by point, each point's rules, each rule's replicates. Circuits
+        // are built again here (setup built and dropped them) so memory holds one ensemble's.
         let mut instances = Vec::with_capacity(ensemble.points.len() * per_point);
         let mut who = Vec::with_capacity(instances.capacity());
         for &pi in &ensemble.points {
@@ -585,9 +585,15 @@ pub fn sweep(
             manifest.notes.extend(made.fallback.clone());
             manifest.write(&dir)?;
         }
-        if !compiled_note && plan.forward_order.is_none() {
-            compiled_note = true;
-            manifest.notes.push("gradient alignment, loss alignment and learning strength are not defined for recurrent forward pathways; they are not recorded".into());
+        if plan.forward_order.is_none()
+            && !manifest
+                .notes
+                .iter()
+                .any(|n| n == crate::experiment::RECURRENT_NOTE)
+        {
+            manifest
+                .notes
+                .push(crate::experiment::RECURRENT_NOTE.into());
         }
         let number = next_part_number(&dir);
         let tmp = dir.join(PARTS).join(format!("{TMP_PREFIX}{number:06}"));
@@ -604,15 +610,20 @@ pub fn sweep(
             plan.n_instances(),
             plan.steps as f64 * plan.dt_s,
         );
-        let base = SweepProgress {
-            points_done: manifest.points_done,
-            points_total: in_shard.len(),
-            instances_failed: manifest.instances_failed,
-            ensemble: k + 1,
-            ensembles: packed.len(),
-            elapsed_s: started.elapsed().as_secs_f64(),
-            eta_s: None,
+        let progress = |manifest: &SweepManifest, done_here: f64| {
+            let elapsed_s = started.elapsed().as_secs_f64();
+            SweepProgress {
+                points_done: manifest.points_done,
+                points_total: in_shard.len(),
+                instances_failed: manifest.instances_failed,
+                ensemble: k + 1,
+                ensembles: packed.len(),
+                elapsed_s,
+                eta_s: (done_here > 0.0)
+                    .then(|| elapsed_s * (todo.len() as f64 - done_here).max(0.0) / done_here),
+            }
         };
+        let base = progress(&manifest, 0.0);
         let mut observer = EnsembleObserver {
             report: &mut *report,
             base,
@@ -661,18 +672,10 @@ pub fn sweep(
         ensembles_run += 1;
         manifest.points_done += ensemble.points.len();
         refresh(&mut manifest)?;
-        let mut now = SweepProgress {
-            points_done: manifest.points_done,
-            points_total: in_shard.len(),
-            instances_failed: manifest.instances_failed,
-            ensemble: k + 1,
-            ensembles: packed.len(),
-            elapsed_s: started.elapsed().as_secs_f64(),
-            eta_s: None,
-        };
-        let done_here = (manifest.points_done - resumed) as f64;
-        now.eta_s = Some(now.elapsed_s * (todo.len() as f64 - done_here).max(0.0) / done_here);
-        report(&now);
+        report(&progress(
+            &manifest,
+            (manifest.points_done - resumed) as f64,
+        ));
     }
     if status == Status::Completed && manifest.instances_failed > 0 {
         status = Status::CompletedWithFailures;
