@@ -297,6 +297,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
             every: Time::from_ms(100.0),
             measure: s.measures.clone(),
             traces: Time::default(),
+            plasticity_curve: None,
         },
         overrides: Vec::new(),
     }

@@ -376,7 +376,11 @@ impl Summary {
         ]
         .map(String::from)
         .to_vec();
-        head.extend(hidden.iter().map(|h| format!("mean_gradient_angle_deg_{h}")));
+        head.extend(
+            hidden
+                .iter()
+                .map(|h| format!("mean_gradient_angle_deg_{h}")),
+        );
         w.write_record(&head).map_err(err)?;
         let cell = |v: Option<f64>| v.map(|x| format!("{x:.6e}")).unwrap_or_default();
         let mean = |v: &[f64]| mean_sd(v).map(|(m, _)| m);

@@ -272,6 +272,9 @@ pub enum PlanError {
     },
     #[error("instance {instance}: the task cannot be built: {message}")]
     Task { instance: usize, message: String },
+    /// The recording asks for something the ensemble does not have.
+    #[error("{0}")]
+    Record(String),
 }
 
 impl Plan {
@@ -561,6 +564,14 @@ impl Plan {
             .collect();
         let held_out = tasks.iter().map(|t| held_out_set(t)).collect();
         let record = &c0.spec.record;
+        if let Some(pc) = &record.plasticity_curve
+            && let Some(&e) = pc.instances.iter().find(|&&e| e >= e_count)
+        {
+            return Err(PlanError::Record(format!(
+                "record.plasticity_curve.instances names instance {e}, but the ensemble has {} (numbered from 0)",
+                crate::text::count(e_count, "instance")
+            )));
+        }
         Ok(Plan {
             name: c0.spec.name.clone(),
             dt_s: dt,
