@@ -367,3 +367,30 @@ fn single_large_instance_path_matches_the_ensemble_path() {
         );
     }
 }
+
+#[test]
+fn per_step_coefficients_keep_their_digits_for_very_long_time_constants() {
+    // k = τ_d (1 − e^{−dt/τ_d}) / τ_w → dt/τ_w as τ_d → ∞; written as 1 − e^{−x} it lost its
+    // digits (11% high at τ_d = 10¹² s); likewise the noise step's √(1 − e^{−2dt/τ}).
+    let yaml = tiny(
+        "0.1 ms",
+        "exponential_euler",
+        "  a: {size: 1, tau: 10 ms, bias: 1}\n",
+    );
+    let plan = plan_from(&yaml, &[1]);
+    let dt = plan.dt_s;
+    for tau_d in [1e3, 1e6, 1e9, 1e12, 1e15] {
+        let k = plan.weight_rate(2.0, tau_d);
+        let exact = tau_d * (dt / tau_d - (dt / tau_d).powi(2) / 2.0) / 2.0;
+        assert!(
+            (k / exact - 1.0).abs() < 1e-12,
+            "τ_d = {tau_d}: {k} against {exact}"
+        );
+        let s = plan.noise_step(1.0, tau_d);
+        let exact = (2.0 * dt / tau_d).sqrt() * (1.0 - dt / tau_d / 2.0);
+        assert!(
+            (s / exact - 1.0).abs() < 1e-9,
+            "τ = {tau_d}: {s} against {exact}"
+        );
+    }
+}
