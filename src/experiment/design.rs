@@ -24,12 +24,14 @@ impl Design {
     }
 }
 
-/// The label of a circuit's instances: its rule name, or `explicit`.
+/// The label of a circuit's instances: its rule name, or — for a circuit that writes its motifs
+/// out and so has no rule name — the circuit's own name (tables and figure legends then say
+/// `four-synapse`, not a generic word).
 pub fn rule_label(spec: &CircuitSpec) -> String {
     spec.learning
         .as_ref()
         .map(|l| l.rule.name().to_string())
-        .unwrap_or_else(|| "explicit".into())
+        .unwrap_or_else(|| spec.name.clone())
 }
 
 /// Replaces the rule of a shorthand circuit (for `compare`); kp gets a default decay of

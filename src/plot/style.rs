@@ -301,12 +301,20 @@ fn trim(s: String) -> String {
 
 /// Title of a figure: what it shows, for which rules, on which circuit —
 /// "Learning curves: sgd, fa, dfa and kp on teacher-fa".
+/// A circuit that writes its motifs out labels its instances with its own name: then the
+/// title names it once ("Learning curves: four-synapse").
 pub fn title(what: &str, m: &Manifest) -> String {
+    if m.rules.len() == 1 && m.rules[0] == m.circuit {
+        return format!("{what}: {}", m.circuit);
+    }
     format!("{what}: {} on {}", listing(&m.rules), m.circuit)
 }
 
 /// Title of a figure about one rule's instance.
 pub fn rule_title(what: &str, rule: &str, m: &Manifest) -> String {
+    if rule == m.circuit {
+        return format!("{what}: {rule}");
+    }
     format!("{what}: {rule} on {}", m.circuit)
 }
 
