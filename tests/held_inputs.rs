@@ -270,3 +270,24 @@ fn w1_named(yaml: &str, name: &str) -> bool {
         .unwrap();
     plan.held_input[q]
 }
+
+/// The Hebbian signature alone: the ∫uxᵀ accumulator deferred without the backprop one.
+#[test]
+fn hebbian_accumulator_without_backprop() {
+    let yaml = circuit(
+        "fa",
+        ", tau_decay: 300 ms",
+        "euler",
+        "10 ms",
+        "2 ms",
+        "0 ms",
+        "25 ms",
+        (6, 7),
+    )
+    .replace(
+        "measure: [loss, gradient_alignment, loss_alignment, hebbian_signature, learning_strength, weight_alignment]",
+        "measure: [loss, hebbian_signature]",
+    );
+    assert!(yaml.contains("measure: [loss, hebbian_signature]"));
+    deferral_matches(&yaml, &[1, 2], None);
+}

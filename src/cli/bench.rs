@@ -9,7 +9,7 @@ use crate::workload::Workload;
 /// Rounds of the FMA loop per thread (about 0.2 s here) and the size of the streamed buffer
 /// (far beyond any cache).
 const CEILING_FMA_ITERATIONS: u64 = 20_000_000;
-const CEILING_READ_BYTES: usize = 1 << 30;
+const CEILING_READ_BYTES: usize = 1 << 29;
 
 pub fn bench(backend: &str, workload: &str, seconds: Option<f64>, measures: &str) -> i32 {
     let workloads = match workload {

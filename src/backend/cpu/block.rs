@@ -1078,9 +1078,12 @@ impl<T: Real, const L: usize> Block<T, L> {
             };
             if let Some(h) = self.held[q].as_mut() {
                 // x is held: the per-post sums suffice until the window ends or x changes.
+                // (δ exists only when backprop is accumulated.)
+                let empty: &[[T; L]] = &[];
+                let delta = self.delta.get(proj.to).map_or(empty, |d| d.as_slice());
                 for (sum, a) in [
-                    (&mut h.sum_bp, &self.delta[proj.to]),
-                    (&mut h.sum_ux, &self.u[proj.to]),
+                    (&mut h.sum_bp, delta),
+                    (&mut h.sum_ux, self.u[proj.to].as_slice()),
                 ] {
                     if sum.is_empty() {
                         continue;
