@@ -67,3 +67,123 @@ pub fn measure(
         synapse_steps_per_s: total / wall_s,
     })
 }
+
+/// The machine's own ceilings on the threads the CPU backend uses, so each workload's figure
+/// can be read as a fraction of what the hardware could do.
+#[derive(Clone, Copy, Debug)]
+pub struct Ceilings {
+    pub threads: usize,
+    /// Peak f32 fused multiply-adds per second (a register-resident FMA loop on every thread).
+    pub fma_per_s: f64,
+    /// Streaming read bandwidth in bytes per second (a sum over a buffer far larger than cache).
+    pub read_bytes_per_s: f64,
+}
+
+impl Ceilings {
+    /// A workload's synapse-steps per second as fractions of the FMA and bandwidth ceilings,
+    /// counting one FMA and one f32 weight read per synapse-step (the least a step-by-step
+    /// forward pass does). Above 1 means the engine did less than that work: deferred updates
+    /// skip the held input's matrix on most steps.
+    pub fn fractions(&self, synapse_steps_per_s: f64) -> (f64, f64) {
+        (
+            synapse_steps_per_s / self.fma_per_s,
+            synapse_steps_per_s * 4.0 / self.read_bytes_per_s,
+        )
+    }
+}
+
+/// Measures both ceilings on rayon's threads: `fma_iterations` rounds of the FMA loop per
+/// thread and the best of three passes over a `read_bytes` buffer.
+pub fn ceilings(fma_iterations: u64, read_bytes: usize) -> Ceilings {
+    let threads = rayon::current_num_threads();
+    let start = Instant::now();
+    let per_thread = rayon::broadcast(|_| fma_loop(fma_iterations));
+    let fma_s = start.elapsed().as_secs_f64();
+    let fmas: f64 = per_thread.iter().sum();
+    let data = vec![1.0f32; (read_bytes / 4).max(1 << 10)];
+    // First touch outside the timing (page faults are not bandwidth).
+    std::hint::black_box(read_sum(&data));
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let start = Instant::now();
+        std::hint::black_box(read_sum(&data));
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    Ceilings {
+        threads,
+        fma_per_s: fmas / fma_s,
+        read_bytes_per_s: (data.len() * 4) as f64 / best,
+    }
+}
+
+/// Independent accumulators: enough to cover the FMA latency, few enough to stay in registers
+/// (6 × 16 f32 is 12 of AVX2's 16 registers, 6 of AVX-512's 32).
+const FMA_CHAINS: usize = 6;
+/// f32 lanes per chain (one AVX-512 register, or several narrower ones).
+const FMA_LANES: usize = 16;
+
+/// `iterations` rounds of FMA_CHAINS × FMA_LANES fused multiply-adds kept in registers;
+/// returns the number of FMAs done.
+fn fma_loop(iterations: u64) -> f64 {
+    let mut acc = [[1.0f32; FMA_LANES]; FMA_CHAINS];
+    // Opaque to the optimiser, and chosen so the values stay finite (a contraction to 1).
+    let (a, b) = (
+        std::hint::black_box(0.999_999f32),
+        std::hint::black_box(1e-6f32),
+    );
+    for _ in 0..iterations {
+        for chain in acc.iter_mut() {
+            for v in chain.iter_mut() {
+                *v = v.mul_add(a, b);
+            }
+        }
+    }
+    std::hint::black_box(acc);
+    iterations as f64 * (FMA_CHAINS * FMA_LANES) as f64
+}
+
+/// Σ data on rayon's threads with independent partial sums per thread (vectorised reads).
+fn read_sum(data: &[f32]) -> f32 {
+    use rayon::prelude::*;
+    let threads = rayon::current_num_threads();
+    let chunk = data.len().div_ceil(threads).max(1);
+    data.par_chunks(chunk)
+        .map(|c| {
+            let mut partial = [0.0f32; 16];
+            let body = c.chunks_exact(16);
+            let rest: f32 = body.remainder().iter().sum();
+            for block in body {
+                for k in 0..16 {
+                    partial[k] += block[k];
+                }
+            }
+            partial.iter().sum::<f32>() + rest
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The measured ceilings are positive, finite rates, and the FMA loop counts its work.
+    #[test]
+    fn ceilings_are_positive_and_finite() {
+        assert_eq!(fma_loop(10), (10 * FMA_CHAINS * FMA_LANES) as f64);
+        let c = ceilings(20_000, 8 << 20);
+        assert!(c.threads >= 1);
+        for v in [c.fma_per_s, c.read_bytes_per_s] {
+            assert!(v.is_finite() && v > 0.0, "ceiling {v}");
+        }
+        let (f, b) = c.fractions(c.fma_per_s);
+        assert!((f - 1.0).abs() < 1e-12 && b.is_finite() && b > 0.0);
+    }
+
+    /// The read kernel sums every element exactly once.
+    #[test]
+    fn read_sum_reads_everything() {
+        let data: Vec<f32> = (0..10_007).map(|k| (k % 7) as f32).collect();
+        let want: f32 = data.iter().sum();
+        assert_eq!(read_sum(&data), want);
+    }
+}

@@ -6,6 +6,11 @@ use super::out::{sayln, tellln};
 use crate::backend::BackendKind;
 use crate::workload::Workload;
 
+/// Rounds of the FMA loop per thread (about 0.2 s here) and the size of the streamed buffer
+/// (far beyond any cache).
+const CEILING_FMA_ITERATIONS: u64 = 20_000_000;
+const CEILING_READ_BYTES: usize = 1 << 29;
+
 pub fn bench(backend: &str, workload: &str, seconds: Option<f64>, measures: &str) -> i32 {
     let workloads = match workload {
         "w1" | "W1" => vec![Workload::W1],
@@ -23,13 +28,22 @@ pub fn bench(backend: &str, workload: &str, seconds: Option<f64>, measures: &str
             return EXIT_BAD_INPUT;
         }
     };
+    let c = crate::bench::ceilings(CEILING_FMA_ITERATIONS, CEILING_READ_BYTES);
     sayln!(
-        "{:<4} {:<40} {:>12} {:>10} {:>16}",
+        "ceilings on {}: {:.3e} f32 FMA/s, {:.3e} B/s streaming read",
+        crate::text::count(c.threads, "thread"),
+        c.fma_per_s,
+        c.read_bytes_per_s
+    );
+    sayln!(
+        "{:<4} {:<40} {:>12} {:>10} {:>16} {:>8} {:>8}",
         "load",
         "backend",
         "synapse-steps",
         "wall (s)",
-        "synapse-steps/s"
+        "synapse-steps/s",
+        "of FMA",
+        "of read"
     );
     for w in workloads {
         let mut kinds = vec![kind];
@@ -51,13 +65,16 @@ pub fn bench(backend: &str, workload: &str, seconds: Option<f64>, measures: &str
                 }
             };
             rates.push(m.synapse_steps_per_s);
+            let (of_fma, of_read) = c.fractions(m.synapse_steps_per_s);
             sayln!(
-                "{:<4} {:<40} {:>12.3e} {:>10.3} {:>16.3e}",
+                "{:<4} {:<40} {:>12.3e} {:>10.3} {:>16.3e} {:>8.3} {:>8.3}",
                 w.name(),
                 m.backend,
                 m.synapse_steps,
                 m.wall_s,
-                m.synapse_steps_per_s
+                m.synapse_steps_per_s,
+                of_fma,
+                of_read
             );
         }
         if rates.len() == 2 {

@@ -250,6 +250,9 @@ pub struct Plan {
     pub held_out: Vec<(nalgebra::DMatrix<f64>, nalgebra::DMatrix<f64>)>,
     /// The circuits the instances were built from (for the manifest).
     pub circuits: Vec<Circuit>,
+    /// Per projection: whether its weight update may be deferred while its input is held
+    /// (`held_input_deferral`); backends that do not defer ignore it.
+    pub held_input: Vec<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -575,7 +578,7 @@ impl Plan {
                 crate::text::count(e_count, "instance")
             )));
         }
-        Ok(Plan {
+        let mut plan = Plan {
             name: c0.spec.name.clone(),
             dt_s: dt,
             steps: instances
@@ -601,7 +604,56 @@ impl Plan {
             initial_weights,
             held_out,
             circuits: instances.iter().map(|i| i.circuit.clone()).collect(),
-        })
+            held_input: Vec::new(),
+        };
+        plan.held_input = plan.held_input_deferral();
+        Ok(plan)
+    }
+}
+
+/// Exact deferred updates for held inputs: the one place that decides where they apply.
+///
+/// While the input population's rates x stay the same, a projection from it whose update is
+/// W ← g·W + a xᵀ (an outer product with x, a per-step retention g, no weight noise, no term
+/// reading W_ij) evolves as W_k = g^k W₀ + D_k xᵀ with D_{k+1} = g·D_k + a_k, one number per
+/// post unit, and its forward current is W_k x = g^k (W₀x) + (xᵀx)·D_k. A backend may then keep
+/// W₀, g^k and D and write the matrix only when x changes (or when the state is read), which is
+/// exact up to rounding. The window accumulators of such a projection (the rule's ΔW, ∫δxᵀ,
+/// ∫uxᵀ) are rank-one with the same x and defer the same way.
+///
+/// Excluded: delayed projections (x comes from a ring buffer), tied matrices and matrices
+/// another projection copies (the copy reads W every step), weight noise, RK4 (its stages
+/// read W), and any update with a term outside the a_i x_j slot.
+impl Plan {
+    fn held_input_deferral(&self) -> Vec<bool> {
+        let tied_source: Vec<usize> = self.projections.iter().filter_map(|p| p.tied_to).collect();
+        self.projections
+            .iter()
+            .enumerate()
+            .map(|(q, p)| {
+                let Some(m) = p.motif else { return false };
+                let motif = &self.motifs[m];
+                self.method != Method::Rk4
+                    && p.from == self.input
+                    && self.populations[p.from].role == Role::Input
+                    && !p.identity
+                    && p.max_delay() == 0
+                    && p.tied_to.is_none()
+                    && !tied_source.contains(&q)
+                    && !motif.has_noise()
+                    // From the θ values, not the kernels' kept terms: a term kept for later
+                    // generations but zero in every instance adds nothing to the update.
+                    && crate::rule::UpdateForm::of(|k| motif.theta.iter().any(|t| t[k] != 0.0))
+                        .is_outer()
+            })
+            .collect()
+    }
+
+    /// The same plan with every update applied step by step (the reference the deferred path
+    /// is tested against).
+    pub fn without_held_input_deferral(mut self) -> Self {
+        self.held_input.iter_mut().for_each(|d| *d = false);
+        self
     }
 }
 

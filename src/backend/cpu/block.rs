@@ -21,6 +21,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::Static;
+use super::held::{Accumulators, Held};
 use super::lanes::{Real, lanes_of, zeros};
 use crate::backend::{Snapshot, TracePoint, Window};
 use crate::plan::Timing;
@@ -184,6 +185,8 @@ pub(crate) struct Block<T: Real, const L: usize> {
     prefetched_valid: Vec<bool>,
     /// The input population's rates at the next step (for fused updates).
     next_input: Buf<T, L>,
+    /// Per projection: its deferred update while the input is held (`Plan::held_input`).
+    held: Vec<Option<Held<T, L>>>,
     delta: Vec<Buf<T, L>>,
     // Population parameters.
     leak: Vec<[T; L]>,
@@ -214,6 +217,9 @@ pub(crate) struct Block<T: Real, const L: usize> {
     seeds: [u64; L],
     sample: [u64; L],
     present: [bool; L],
+    /// The (sample, shown) each lane's input and target populations hold, so a step that keeps
+    /// every lane's stimulus writes nothing.
+    shown: [(u64, bool); L],
     xs: Vec<Vec<f64>>,
     ys: Vec<Vec<f64>>,
     frozen: [bool; L],
@@ -344,10 +350,12 @@ impl<T: Real, const L: usize> Block<T, L> {
         let projections = &plan.projections;
         let fused: Vec<bool> = projections
             .iter()
-            .map(|p| {
+            .enumerate()
+            .map(|(q, p)| {
                 let plain = p.motif.is_some_and(|m| !plan.motifs[m].has_noise());
                 L == 1
                     && plain
+                    && !plan.held_input[q]
                     && p.from == plan.input
                     && p.max_delay() == 0
                     && p.synapses() >= PARALLEL_SYNAPSES
@@ -398,10 +406,10 @@ impl<T: Real, const L: usize> Block<T, L> {
                 Vec::new()
             }
         };
-        let acc_dw = (0..projections.len())
+        let acc_dw: Vec<Buf<T, L>> = (0..projections.len())
             .map(|q| plastic_buf(acc.dw_rule, q))
             .collect();
-        let acc_bp = (0..projections.len())
+        let acc_bp: Vec<Buf<T, L>> = (0..projections.len())
             .map(|q| {
                 plastic_buf(
                     acc.backprop && projections[q].forward && !s.backprop_is_rule[q],
@@ -409,8 +417,22 @@ impl<T: Real, const L: usize> Block<T, L> {
                 )
             })
             .collect();
-        let acc_ux = (0..projections.len())
+        let acc_ux: Vec<Buf<T, L>> = (0..projections.len())
             .map(|q| plastic_buf(acc.hebbian, q))
+            .collect();
+        let held = (0..projections.len())
+            .map(|q| {
+                plan.held_input[q].then(|| {
+                    let p = &projections[q];
+                    Held::new(
+                        p.rows,
+                        p.cols,
+                        !acc_dw[q].is_empty(),
+                        !acc_bp[q].is_empty(),
+                        !acc_ux[q].is_empty(),
+                    )
+                })
+            })
             .collect();
         let rk4 = plan.method == Method::Rk4;
         let pop_bufs = |on: bool| {
@@ -488,6 +510,7 @@ impl<T: Real, const L: usize> Block<T, L> {
                 .collect(),
             prefetched_valid: vec![false; projections.len()],
             next_input: buf(pops[plan.input].size),
+            held,
             delta: pop_bufs(acc.backprop),
             leak,
             inv_tau,
@@ -518,6 +541,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             seeds,
             sample: [u64::MAX; L],
             present: [false; L],
+            shown: [(u64::MAX, false); L],
             xs: vec![vec![0.0; n_in]; L],
             ys: vec![vec![0.0; n_out]; L],
             frozen: [false; L],
@@ -571,6 +595,11 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
             self.present[l] = present;
         }
+        let now: [(u64, bool); L] = std::array::from_fn(|l| (self.sample[l], self.present[l]));
+        if now == self.shown {
+            return;
+        }
+        self.shown = now;
         let input = &mut self.z[plan.input];
         for (j, v) in input.iter_mut().enumerate() {
             for l in 0..L {
@@ -654,6 +683,10 @@ impl<T: Real, const L: usize> Block<T, L> {
         let mut pre = std::mem::take(&mut self.scratch);
         for &q in &s.inputs_of[p] {
             let proj = &plan.projections[q];
+            if let Some(h) = &self.held[q] {
+                h.add_current(out, &self.sign[q]);
+                continue;
+            }
             if self.prefetched_valid[q] {
                 // The previous step's fused update already summed W·x for this step.
                 self.prefetched_valid[q] = false;
@@ -747,6 +780,7 @@ impl<T: Real, const L: usize> Block<T, L> {
     fn step_fused(&mut self, s: &Static) {
         let plan = &s.plan;
         self.set_stimulus(s);
+        self.rebase_held(s);
         self.evaluate(s);
         // The delay buffers take every rate as it is during this step, before the rate
         // populations integrate: a leaky source pushed after its update would be one step
@@ -793,6 +827,24 @@ impl<T: Real, const L: usize> Block<T, L> {
         self.step += 1;
     }
 
+    /// Writes every deferred matrix whose held input has changed and holds the new input.
+    fn rebase_held(&mut self, s: &Static) {
+        for q in 0..self.held.len() {
+            let Some(h) = self.held[q].as_mut() else {
+                continue;
+            };
+            let x = &self.z[s.plan.projections[q].from];
+            if h.changed(x) {
+                let acc = Accumulators {
+                    dw: &mut self.acc_dw[q],
+                    bp: &mut self.acc_bp[q],
+                    ux: &mut self.acc_ux[q],
+                };
+                h.rebase(&mut self.w[q], acc, x);
+            }
+        }
+    }
+
     /// W ← W·g + inc, inc = a_i x_j + c_i + d_i W_ij + e_i x_j W_ij with the row coefficients
     /// of the motif's `UpdateForm`; the rule's own ΔW (inc) is summed for the window when asked.
     fn update_weights(&mut self, s: &Static, m: usize) {
@@ -834,6 +886,15 @@ impl<T: Real, const L: usize> Block<T, L> {
                 Post::Q => trace.get(i).copied().unwrap_or(zero),
             };
             coefficients.push(row_coefficients(form, th, post, &kl));
+        }
+        if let Some(h) = self.held[q].as_mut() {
+            // The input is held: only D and G move (the plan admits outer products alone).
+            h.step(|i| coefficients[i][A], self.decay_w[m]);
+            self.row_coefficients = coefficients;
+            self.w[q] = w;
+            self.acc_dw[q] = acc;
+            self.scratch = pre;
+            return;
         }
         let update = RowUpdate {
             shape: self.shapes[m],
@@ -1015,6 +1076,26 @@ impl<T: Real, const L: usize> Block<T, L> {
             } else {
                 &self.z[proj.from]
             };
+            if let Some(h) = self.held[q].as_mut() {
+                // x is held: the per-post sums suffice until the window ends or x changes.
+                // (δ exists only when backprop is accumulated.)
+                let empty: &[[T; L]] = &[];
+                let delta = self.delta.get(proj.to).map_or(empty, |d| d.as_slice());
+                for (sum, a) in [
+                    (&mut h.sum_bp, delta),
+                    (&mut h.sum_ux, self.u[proj.to].as_slice()),
+                ] {
+                    if sum.is_empty() {
+                        continue;
+                    }
+                    for (si, ai) in sum.iter_mut().zip(a) {
+                        for l in 0..L {
+                            si[l] += ai[l] * dtt;
+                        }
+                    }
+                }
+                continue;
+            }
             if want_bp {
                 outer_add(&mut self.acc_bp[q], &self.delta[proj.to], x, dtt);
             }
@@ -1103,7 +1184,12 @@ impl<T: Real, const L: usize> Block<T, L> {
                 .modulator
                 .map(|mi| self.z[mi][0][0].f64())
                 .unwrap_or(0.0);
-            let w = self.w[motif.projection][0][0].f64();
+            let stored = self.w[motif.projection][0][0];
+            let w = match &self.held[motif.projection] {
+                Some(h) => h.weight(stored, 0, 0, 0),
+                None => stored,
+            }
+            .f64();
             let q = self.q[proj.to].first().map(|v| v[0].f64()).unwrap_or(0.0);
             let local = crate::rule::Local { x, z, m, w, q };
             let term = crate::rule::drive(&motif.theta[0], &local);
@@ -1320,7 +1406,26 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
         };
         for (q, w) in self.w.iter().enumerate() {
-            scatter(&mut snap.weights[q], w, w.len());
+            match &self.held[q] {
+                None => scatter(&mut snap.weights[q], w, w.len()),
+                Some(h) => {
+                    // The exact W = G·W₀ + D xᵀ, computed without writing the state.
+                    let (n, cols) = (w.len(), h.cols());
+                    let dst = &mut snap.weights[q];
+                    for l in 0..self.active {
+                        let out = &mut dst[(self.first + l) * n..(self.first + l + 1) * n];
+                        for (i, (o, row)) in out
+                            .chunks_exact_mut(cols)
+                            .zip(w.chunks_exact(cols))
+                            .enumerate()
+                        {
+                            for (j, (o, v)) in o.iter_mut().zip(row).enumerate() {
+                                *o = h.weight(v[l], i, j, l).f64();
+                            }
+                        }
+                    }
+                }
+            }
         }
         for p in 0..self.u.len() {
             scatter(&mut snap.u[p], &self.u[p], self.u[p].len());
@@ -1349,6 +1454,13 @@ impl<T: Real, const L: usize> Block<T, L> {
         };
         let e = s.plan.n_instances();
         for q in 0..self.w.len() {
+            if let Some(h) = self.held[q].as_mut() {
+                h.spread(Accumulators {
+                    dw: &mut self.acc_dw[q],
+                    bp: &mut self.acc_bp[q],
+                    ux: &mut self.acc_ux[q],
+                });
+            }
             let pw = &mut w.projections[q];
             drain(&mut pw.dw_rule, &mut self.acc_dw[q], e);
             drain(&mut pw.backprop, &mut self.acc_bp[q], e);
@@ -1369,7 +1481,12 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     pub fn freeze(&mut self, lane: usize) {
         self.frozen[lane] = true;
+        // Its input and target are zeroed below: the next step writes them again.
+        self.shown[lane] = (u64::MAX, false);
         self.prefetched_valid.iter_mut().for_each(|v| *v = false);
+        for h in self.held.iter_mut().flatten() {
+            h.freeze(lane);
+        }
         for buf in self
             .u
             .iter_mut()
@@ -1450,7 +1567,7 @@ fn matvec_add<T: Real, const L: usize>(
 /// Σ a_k b_k with 16 independent partial sums, so the loop vectorises without reassociation
 /// by the compiler.
 #[inline]
-fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+pub(super) fn dot<T: Real>(a: &[T], b: &[T]) -> T {
     debug_assert_eq!(a.len(), b.len(), "dot of slices of different lengths");
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);

@@ -9,6 +9,7 @@
 //! that every block reads, and each block owns only its lanes' state.
 
 mod block;
+mod held;
 mod lanes;
 
 use super::{

@@ -1,0 +1,207 @@
+//! Exact deferred updates for a projection whose input is held (see `Plan::held_input`).
+//!
+//! While x stays the same the matrix is W = G·W₀ + D xᵀ, where W₀ is the stored matrix, G the
+//! retention accumulated since (g per step) and D a per-post vector (D ← g·D + a each step).
+//! The forward current is G·(W₀x) + (xᵀx)·D, so a step costs O(post) instead of O(post × pre),
+//! and the matrix is written once per stimulus, when x changes. Readers of the state (snapshots,
+//! the trace of W[0,0]) compute the exact W without writing it, so the trajectory does not
+//! depend on how often the state is read. The window accumulators are rank-one with the same x:
+//! their per-post sums are spread over the matrix when the window is taken or x changes.
+
+// Lane loops index several arrays by the same lane, the shape the compiler vectorises.
+#![allow(clippy::needless_range_loop)]
+
+use super::block::dot;
+use super::lanes::{Real, zeros};
+use rayon::prelude::*;
+
+type Buf<T, const L: usize> = Vec<[T; L]>;
+
+/// The deferred part of one projection's weights and window accumulators.
+pub(crate) struct Held<T: Real, const L: usize> {
+    /// The input the deferral holds (valid once `started`), its squared norm per lane.
+    x: Buf<T, L>,
+    xx: [T; L],
+    /// G = g^k since the matrix was last written.
+    retained: [T; L],
+    /// D, per post unit.
+    d: Buf<T, L>,
+    /// W₀x, per post unit.
+    base: Buf<T, L>,
+    /// Per-post sums of the window accumulators since they were last spread (empty when the
+    /// accumulator is off): the rule's a (ΔW_rule), dt·δ (backprop), dt·u (Hebbian).
+    pub sum_dw: Buf<T, L>,
+    pub sum_bp: Buf<T, L>,
+    pub sum_ux: Buf<T, L>,
+    started: bool,
+}
+
+impl<T: Real, const L: usize> Held<T, L> {
+    pub fn new(rows: usize, cols: usize, dw: bool, bp: bool, ux: bool) -> Self {
+        let buf = |on: bool, n: usize| {
+            if on {
+                vec![zeros::<T, L>(); n]
+            } else {
+                Vec::new()
+            }
+        };
+        Held {
+            x: buf(true, cols),
+            xx: zeros(),
+            retained: [T::one(); L],
+            d: buf(true, rows),
+            base: buf(true, rows),
+            sum_dw: buf(dw, rows),
+            sum_bp: buf(bp, rows),
+            sum_ux: buf(ux, rows),
+            started: false,
+        }
+    }
+
+    /// Columns (presynaptic units).
+    pub fn cols(&self) -> usize {
+        self.x.len()
+    }
+
+    /// Whether `x` differs from the held input (or nothing is held yet).
+    pub fn changed(&self, x: &[[T; L]]) -> bool {
+        !self.started || self.x.as_slice() != x
+    }
+
+    /// Writes the deferred part into `w` and the accumulators, then holds `x`: W₀ ← W, G ← 1,
+    /// D ← 0, and W₀x is summed while each row is in cache.
+    pub fn rebase(&mut self, w: &mut [[T; L]], acc: Accumulators<'_, T, L>, x: &[[T; L]]) {
+        let cols = x.len();
+        self.spread(acc);
+        let (old_x, retained, d) = (&self.x, self.retained, &self.d);
+        let started = self.started;
+        let rows = |wc: &mut [[T; L]], dc: &[[T; L]], bc: &mut [[T; L]]| {
+            for ((row, di), bi) in wc.chunks_exact_mut(cols).zip(dc).zip(bc.iter_mut()) {
+                if started {
+                    for (wij, xo) in row.iter_mut().zip(old_x) {
+                        for l in 0..L {
+                            wij[l] = wij[l] * retained[l] + di[l] * xo[l];
+                        }
+                    }
+                }
+                if L == 1 {
+                    // One lane: a dot product with independent partial sums vectorises.
+                    bi[0] = dot(row.as_flattened(), x.as_flattened());
+                } else {
+                    let mut sum = zeros::<T, L>();
+                    for (wij, xn) in row.iter().zip(x) {
+                        for l in 0..L {
+                            sum[l] += wij[l] * xn[l];
+                        }
+                    }
+                    *bi = sum;
+                }
+            }
+        };
+        if w.len() >= PARALLEL_SYNAPSES {
+            w.par_chunks_mut(ROWS_PER_TASK * cols)
+                .zip(d.par_chunks(ROWS_PER_TASK))
+                .zip(self.base.par_chunks_mut(ROWS_PER_TASK))
+                .for_each(|((wc, dc), bc)| rows(wc, dc, bc));
+        } else {
+            rows(w, d, &mut self.base);
+        }
+        self.x.copy_from_slice(x);
+        for l in 0..L {
+            self.xx[l] = T::zero();
+        }
+        for xj in x {
+            for l in 0..L {
+                self.xx[l] += xj[l] * xj[l];
+            }
+        }
+        self.retained = [T::one(); L];
+        self.d.iter_mut().for_each(|v| *v = zeros());
+        self.started = true;
+    }
+
+    /// Adds the accumulators' per-post sums times the held x to the window's matrices and
+    /// clears them.
+    pub fn spread(&mut self, acc: Accumulators<'_, T, L>) {
+        let x = &self.x;
+        for (sum, m) in [
+            (&mut self.sum_dw, acc.dw),
+            (&mut self.sum_bp, acc.bp),
+            (&mut self.sum_ux, acc.ux),
+        ] {
+            if sum.is_empty() || m.is_empty() {
+                continue;
+            }
+            for (row, si) in m.chunks_exact_mut(x.len()).zip(sum.iter_mut()) {
+                for (v, xj) in row.iter_mut().zip(x) {
+                    for l in 0..L {
+                        v[l] += si[l] * xj[l];
+                    }
+                }
+                *si = zeros();
+            }
+        }
+    }
+
+    /// One step of W ← g·W + a xᵀ, deferred: D ← g·D + a, G ← g·G; the rule's a summed for
+    /// the window when it is accumulated.
+    pub fn step(&mut self, a: impl Fn(usize) -> [T; L], g: [T; L]) {
+        let dw = !self.sum_dw.is_empty();
+        for (i, di) in self.d.iter_mut().enumerate() {
+            let ai = a(i);
+            for l in 0..L {
+                di[l] = di[l] * g[l] + ai[l];
+            }
+            if dw {
+                for l in 0..L {
+                    self.sum_dw[i][l] += ai[l];
+                }
+            }
+        }
+        for l in 0..L {
+            self.retained[l] *= g[l];
+        }
+    }
+
+    /// out[i] += sign · (W x)_i = sign · (G·(W₀x)_i + (xᵀx)·D_i).
+    pub fn add_current(&self, out: &mut [[T; L]], sign: &[T; L]) {
+        for ((o, b), di) in out.iter_mut().zip(&self.base).zip(&self.d) {
+            for l in 0..L {
+                o[l] += sign[l] * (self.retained[l] * b[l] + self.xx[l] * di[l]);
+            }
+        }
+    }
+
+    /// The exact weight W[i, j] of lane l given the stored W₀[i, j].
+    #[inline]
+    pub fn weight(&self, stored: T, i: usize, j: usize, l: usize) -> T {
+        if !self.started {
+            return stored;
+        }
+        stored * self.retained[l] + self.d[i][l] * self.x[j][l]
+    }
+
+    /// A frozen lane: its deferred weights are zeroed with its stored ones. The window sums
+    /// keep what the lane gathered before (as the step-by-step accumulators do).
+    pub fn freeze(&mut self, lane: usize) {
+        for buf in [&mut self.d, &mut self.base] {
+            for v in buf.iter_mut() {
+                v[lane] = T::zero();
+            }
+        }
+    }
+}
+
+/// The window matrices a rebase or a window's end spreads the deferred sums into (empty when
+/// off).
+pub(crate) struct Accumulators<'a, T: Real, const L: usize> {
+    pub dw: &'a mut [[T; L]],
+    pub bp: &'a mut [[T; L]],
+    pub ux: &'a mut [[T; L]],
+}
+
+/// Matrices at least this large are rebased on several threads.
+const PARALLEL_SYNAPSES: usize = 1 << 16;
+
+/// Rows per parallel task.
+const ROWS_PER_TASK: usize = 32;
