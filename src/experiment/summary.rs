@@ -140,6 +140,15 @@ impl Sink for Summarizer {
     fn weights(&mut self, _: &[WeightRow]) -> Result<(), RecordError> {
         Ok(())
     }
+    fn probes(&mut self, _: &[crate::record::probes::ProbeRow]) -> Result<(), RecordError> {
+        Ok(())
+    }
+    fn weight_snapshots(
+        &mut self,
+        _: &[crate::record::probes::SnapshotRow],
+    ) -> Result<(), RecordError> {
+        Ok(())
+    }
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
         self.mark(failures);
         Ok(())
@@ -237,7 +246,9 @@ impl Summary {
             };
             let reached = s.reached();
             let n = s.included();
-            let t10 = if n == 0 {
+            // No loss recorded (an Oja or Hebbian circuit has no output): there is no time to
+            // 10% of it to report, rather than "never".
+            let t10 = if n == 0 || s.final_loss.is_empty() {
                 "—".into()
             } else {
                 match mean_sd(&reached) {
@@ -308,7 +319,11 @@ impl Summary {
                 cell(mean(&s.final_weight_angle)),
                 cell(mean(&s.hebbian)),
                 cell(mean(&reached)),
-                format!("{}/{}", reached.len(), s.included()),
+                if s.final_loss.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}/{}", reached.len(), s.included())
+                },
             ])
             .map_err(err)?;
         }
@@ -385,5 +400,20 @@ mod tests {
             .unwrap();
         let summary = s.summary();
         assert_eq!(summary.labels[0].mean_gradient_angle, vec![15.0]);
+        // This run records no loss: the time to 10% of it is not a number, not "never".
+        let table = summary.table();
+        assert!(!table.contains("never"), "{table}");
+        assert!(
+            table.lines().nth(1).unwrap().trim_end().ends_with('—'),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn a_loss_that_never_fell_to_ten_percent_says_never() {
+        let mut s = summarizer(&["fa"]);
+        s.rows(&[row(0.0, 0, 1.0), row(1.0, 0, 0.5)]).unwrap();
+        let table = s.summary().table();
+        assert!(table.contains("never (0/1)"), "{table}");
     }
 }
