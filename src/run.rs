@@ -13,6 +13,7 @@
 use crate::backend::{Backend, BackendError, Snapshot};
 use crate::plan::Plan;
 use crate::record::metrics::{self, Row};
+use crate::record::plasticity::CurveProbe;
 use crate::record::probes;
 use crate::record::tables::{Stage, instances_table, weight_rows};
 use crate::record::{Ending, Failure, RecordError, Sink, Status};
@@ -154,6 +155,10 @@ fn run_windows(
     sink.rows(&initial)?;
     sink.weights(&weight_rows(plan, &start, Stage::Start))?;
     sample(plan, &start, 0, &active, sink)?;
+    let curve = CurveProbe::for_plan(plan);
+    if let Some(c) = &curve {
+        sink.plasticity(&c.sample(plan, &start, 0.0))?;
+    }
 
     let requested = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
     let mut outcome = Stop::End;
@@ -206,6 +211,9 @@ fn run_windows(
         let rows = metrics::window_rows(plan, &window, &start, &end, &active);
         sink.rows(&rows)?;
         sink.traces(&window.traces)?;
+        if let Some(c) = curve.as_ref().filter(|c| c.due(state.step)) {
+            sink.plasticity(&c.sample(plan, &end, time_s))?;
+        }
         if state.failures.len() != before {
             sink.failures(&state.failures)?;
         }

@@ -299,6 +299,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
             traces: Time::default(),
             probes: Vec::new(),
             weights: None,
+            plasticity_curve: None,
         },
         overrides: Vec::new(),
     }

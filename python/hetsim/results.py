@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 _KNOWN = ("metrics", "instances", "weights", "traces", "probes", "weight_snapshots", "compare",
-          "summary", "points", "generations", "population")
+          "summary", "points", "generations", "population", "plasticity", "plasticity_threshold")
 
 
 def _frame(columns):
@@ -80,6 +80,10 @@ class Result:
     points = property(lambda self: self._table("points"), doc="a sweep's points.csv")
     generations = property(lambda self: self._table("generations"), doc="an evolution's generations.csv")
     population = property(lambda self: self._table("population"), doc="an evolution's population.csv")
+    plasticity = property(lambda self: self._table("plasticity"),
+                          doc="plasticity.csv: the sampled plasticity curve (None if not recorded)")
+    plasticity_threshold = property(lambda self: self._table("plasticity_threshold"),
+                                    doc="plasticity_threshold.csv (None if not recorded)")
 
     def plot(self, kind=None):
         """The figure files of the directory (all, or those whose name starts with ``kind``),

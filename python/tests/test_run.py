@@ -107,3 +107,15 @@ def test_probes_in_memory_equal_the_files(tmp_path):
     assert len(mem.weight_snapshots) == 3 * 2
     assert_tables_equal(mem, disk, names=TABLES + ["probes", "weight_snapshots"])
     assert hetsim.load(tmp_path / "p").probes.equals(disk.probes)
+
+
+def test_the_plasticity_curve_loads_from_a_run_directory(tmp_path):
+    import pathlib
+    circuit = pathlib.Path(__file__).resolve().parents[2] / "circuits" / "metaplasticity.yaml"
+    r = hetsim.run(str(circuit), backend="cpu", set={"time.duration": "2 s"},
+                   out=tmp_path / "meta", figures=False)
+    curve, thresholds = r.plasticity, r.plasticity_threshold
+    assert curve is not None and thresholds is not None
+    assert len(curve) == 3 * 241  # t = 0, 1, 2 s
+    # At t = 0 the soma's trace starts at 2.7 and the dendrite at rest: θ = q + d/2 = 2.7.
+    assert abs(thresholds["threshold"].iloc[0] - 2.7) < 1e-6

@@ -641,6 +641,7 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
     };
 
     check_step(&mut c, &spec, &populations);
+    check_plasticity_curve(&mut c, &spec, &populations, &projections);
 
     if !c.errors.is_empty() {
         return Err(Diagnostics(c.errors));
@@ -723,6 +724,93 @@ fn check_time(c: &mut Checker, spec: &CircuitSpec) {
             ),
             None,
         );
+    }
+}
+
+/// `record.plasticity_curve`: a plastic projection, a synapse inside it, a usable range of
+/// post rates, and an interval the recording windows land on.
+fn check_plasticity_curve(
+    c: &mut Checker,
+    spec: &CircuitSpec,
+    populations: &[Population],
+    projections: &[Projection],
+) {
+    let Some(pc) = &spec.record.plasticity_curve else {
+        return;
+    };
+    let path = YamlPath::of(&["record", "plasticity_curve"]);
+    let plastic: Vec<&str> = projections
+        .iter()
+        .filter(|p| p.motif.is_some())
+        .map(|p| p.name.as_str())
+        .collect();
+    match projections.iter().find(|p| p.name == pc.projection) {
+        None => c.error(
+            path.key("projection"),
+            format!("unknown projection `{}`", pc.projection),
+            Some(&format!("plastic projections: {}", plastic.join(", "))),
+        ),
+        Some(p) if p.motif.is_none() => c.error(
+            path.key("projection"),
+            format!("`{}` is not plastic: it has no plasticity curve", p.name),
+            Some(&format!("plastic projections: {}", plastic.join(", "))),
+        ),
+        Some(p) => {
+            let (rows, cols) = (populations[p.to].size, populations[p.from].size);
+            let [i, j] = pc.synapse;
+            if i >= rows || j >= cols {
+                c.error(
+                    path.key("synapse"),
+                    format!(
+                        "synapse [{i}, {j}] is outside `{}`, which is {rows} × {cols} (post × pre; indices from 0)",
+                        p.name
+                    ),
+                    None,
+                );
+            }
+        }
+    }
+    let r = &pc.post_rates;
+    if r.count < 2
+        || r.count > 100_000
+        || !(r.from.is_finite() && r.to.is_finite())
+        || r.from >= r.to
+    {
+        c.error(
+            path.key("post_rates"),
+            format!(
+                "post_rates needs finite `from` < `to` and 2 to 100000 points, found from {} to {} with count {}",
+                r.from, r.to, r.count
+            ),
+            Some("e.g. `post_rates: {from: 0, to: 6, count: 121}`"),
+        );
+    }
+    if !pc.pre_rate.is_finite() {
+        c.error(
+            path.key("pre_rate"),
+            "pre_rate must be a finite number",
+            None,
+        );
+    }
+    if pc.instances.is_empty() {
+        c.error(
+            path.key("instances"),
+            "instances is empty",
+            Some("e.g. `instances: [0]`"),
+        );
+    }
+    if let Some(every) = pc.every {
+        let ratio = every.seconds() / spec.record.every.seconds();
+        if every.seconds() <= 0.0 || ratio < 1.0 - 1e-9 || (ratio - ratio.round()).abs() > 1e-6 {
+            c.error(
+                path.key("every"),
+                format!(
+                    "the curve is taken at recording windows: every must be a positive multiple of record.every = {}, found {every}",
+                    spec.record.every
+                ),
+                None,
+            );
+        }
     }
 }
 

@@ -4,8 +4,11 @@
 //! Per instance, from its `projection = all` rows: the final held-out loss and accuracy, the
 //! mean gradient angle after the first 5% of the planned duration (the initial transient), the
 //! final weight angle, the mean Hebbian signature over the second half, and the first time the
-//! held-out loss reached 10% of its initial value. Per label, means and standard deviations over
-//! the instances that did not diverge; diverged instances are counted, never averaged.
+//! held-out loss reached 10% of its initial value. The gradient angle is also kept per hidden
+//! projection (a plastic forward projection whose post population is not the output): the
+//! output layer reads 0° under every rule that delivers the error there, so the `all` angle
+//! dilutes the hidden layers' misalignment. Per label, means and standard deviations over the
+//! instances that did not diverge; diverged instances are counted, never averaged.
 
 use crate::backend::TracePoint;
 use crate::plan::Plan;
@@ -24,6 +27,8 @@ struct InstanceAcc {
     final_weight_angle: Option<f64>,
     gradient_sum: f64,
     gradient_n: usize,
+    /// Per hidden projection (in `Summarizer::hidden` order): sum and count of its angles.
+    hidden_gradient: Vec<(f64, usize)>,
     hebbian_sum: f64,
     hebbian_n: usize,
     time_to_10pct: Option<f64>,
@@ -32,6 +37,8 @@ struct InstanceAcc {
 /// A [`Sink`] that keeps O(instances) numbers and turns them into a [`Summary`].
 pub struct Summarizer {
     labels: Vec<String>,
+    /// Names of the hidden projections whose gradient angle is reported on its own.
+    hidden: Vec<String>,
     end_s: f64,
     acc: Vec<InstanceAcc>,
     diverged: Vec<bool>,
@@ -39,22 +46,36 @@ pub struct Summarizer {
 
 impl Summarizer {
     pub fn new(plan: &Plan) -> Summarizer {
+        let hidden = hidden_projections(plan);
+        let acc = InstanceAcc {
+            hidden_gradient: vec![(0.0, 0); hidden.len()],
+            ..InstanceAcc::default()
+        };
         Summarizer {
             labels: plan.labels.clone(),
+            hidden,
             end_s: plan.steps as f64 * plan.dt_s,
-            acc: vec![InstanceAcc::default(); plan.n_instances()],
+            acc: vec![acc; plan.n_instances()],
             diverged: vec![false; plan.n_instances()],
         }
     }
 
     fn observe(&mut self, row: &Row) {
+        let finite = |m: Metric| row.get(m).filter(|v| v.is_finite());
         if row.projection != "all" {
+            let k = self.hidden.iter().position(|h| h == &row.projection);
+            if let Some((k, a)) = k.zip(self.acc.get_mut(row.instance))
+                && let Some(v) = finite(Metric::GradientAngle)
+                && row.time_s > 0.05 * self.end_s
+            {
+                a.hidden_gradient[k].0 += v;
+                a.hidden_gradient[k].1 += 1;
+            }
             return;
         }
         let Some(a) = self.acc.get_mut(row.instance) else {
             return;
         };
-        let finite = |m: Metric| row.get(m).filter(|v| v.is_finite());
         if let Some(l) = finite(Metric::HeldOutLoss) {
             if a.initial_loss.is_none() {
                 a.initial_loss = Some(l);
@@ -99,7 +120,7 @@ impl Summarizer {
             let k = match labels.iter().position(|l| &l.label == label) {
                 Some(k) => k,
                 None => {
-                    labels.push(LabelSummary::new(label));
+                    labels.push(LabelSummary::new(label, &self.hidden));
                     labels.len() - 1
                 }
             };
@@ -116,6 +137,11 @@ impl Summarizer {
             if a.gradient_n > 0 {
                 s.mean_gradient_angle
                     .push(a.gradient_sum / a.gradient_n as f64);
+            }
+            for (k, &(sum, n)) in a.hidden_gradient.iter().enumerate() {
+                if n > 0 {
+                    s.hidden_gradient_angle[k].1.push(sum / n as f64);
+                }
             }
             if a.hebbian_n > 0 {
                 s.hebbian.push(a.hebbian_sum / a.hebbian_n as f64);
@@ -159,6 +185,23 @@ impl Sink for Summarizer {
     }
 }
 
+/// The plastic forward projections whose post population is not the output, in plan order —
+/// the ones whose gradient angle can differ from 0° when the error reaches the output exactly.
+/// Empty when gradient alignment is not measured.
+pub fn hidden_projections(plan: &Plan) -> Vec<String> {
+    let (Some(out), true) = (
+        plan.output.as_ref(),
+        plan.measures(crate::spec::Measure::GradientAlignment) && plan.forward_order.is_some(),
+    ) else {
+        return vec![];
+    };
+    plan.projections
+        .iter()
+        .filter(|p| p.motif.is_some() && p.forward && p.to != out.output)
+        .map(|p| p.name.clone())
+        .collect()
+}
+
 /// Per-instance values of one label (diverged instances left out).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabelSummary {
@@ -168,6 +211,9 @@ pub struct LabelSummary {
     pub final_loss: Vec<f64>,
     pub final_accuracy: Vec<f64>,
     pub mean_gradient_angle: Vec<f64>,
+    /// Per hidden projection: its name and each instance's mean gradient angle (empty for a
+    /// projection this label's circuit lacks or does not measure).
+    pub hidden_gradient_angle: Vec<(String, Vec<f64>)>,
     pub final_weight_angle: Vec<f64>,
     pub hebbian: Vec<f64>,
     /// One entry per included instance: when it reached 10% of its initial loss, if it did.
@@ -175,7 +221,7 @@ pub struct LabelSummary {
 }
 
 impl LabelSummary {
-    fn new(label: &str) -> LabelSummary {
+    fn new(label: &str, hidden: &[String]) -> LabelSummary {
         LabelSummary {
             label: label.into(),
             instances: 0,
@@ -183,6 +229,7 @@ impl LabelSummary {
             final_loss: vec![],
             final_accuracy: vec![],
             mean_gradient_angle: vec![],
+            hidden_gradient_angle: hidden.iter().map(|h| (h.clone(), vec![])).collect(),
             final_weight_angle: vec![],
             hebbian: vec![],
             time_to_10pct: vec![],
@@ -191,6 +238,14 @@ impl LabelSummary {
     /// Instances averaged over (those that did not diverge).
     pub fn included(&self) -> usize {
         self.instances - self.diverged
+    }
+    /// Each instance's mean gradient angle on hidden projection `name` (empty if none).
+    pub fn hidden_angles(&self, name: &str) -> &[f64] {
+        self.hidden_gradient_angle
+            .iter()
+            .find(|(h, _)| h == name)
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(&[])
     }
     fn reached(&self) -> Vec<f64> {
         self.time_to_10pct.iter().flatten().copied().collect()
@@ -223,12 +278,30 @@ fn mean_text(v: &[f64], digits: usize, unit: &str) -> String {
 }
 
 impl Summary {
+    /// Hidden projections with an angle under at least one label, in plan order.
+    fn hidden_columns(&self) -> Vec<String> {
+        let mut names: Vec<String> = vec![];
+        for s in &self.labels {
+            for (h, v) in &s.hidden_gradient_angle {
+                if !v.is_empty() && !names.contains(h) {
+                    names.push(h.clone());
+                }
+            }
+        }
+        names
+    }
+
     /// The table `run` and `compare` print.
     pub fn table(&self) -> String {
         let mut t = String::new();
+        let hidden = self.hidden_columns();
+        let hidden_head: String = hidden
+            .iter()
+            .map(|h| format!(" {:>16}", format!("grad ∠ {h}")))
+            .collect();
         let _ = writeln!(
             t,
-            "{:<10} {:>14} {:>22} {:>18} {:>16} {:>14} {:>14} {:>16}",
+            "{:<10} {:>14} {:>22} {:>18} {:>16}{hidden_head} {:>14} {:>14} {:>16}",
             "rule",
             "instances",
             "held-out loss",
@@ -246,8 +319,7 @@ impl Summary {
             };
             let reached = s.reached();
             let n = s.included();
-            // No loss recorded (an Oja or Hebbian circuit has no output): there is no time to
-            // 10% of it to report, rather than "never".
+            // A circuit without a held-out loss (Oja's) has no time to 10% either.
             let t10 = if n == 0 || s.final_loss.is_empty() {
                 "—".into()
             } else {
@@ -256,9 +328,13 @@ impl Summary {
                     None => format!("never (0/{n})"),
                 }
             };
+            let hidden_cells: String = hidden
+                .iter()
+                .map(|h| format!(" {:>16}", mean_text(s.hidden_angles(h), 1, "°")))
+                .collect();
             let _ = writeln!(
                 t,
-                "{:<10} {:>14} {:>22} {:>18} {:>16} {:>14} {:>14} {:>16}",
+                "{:<10} {:>14} {:>22} {:>18} {:>16}{hidden_cells} {:>14} {:>14} {:>16}",
                 s.label,
                 counted,
                 mean_text(&s.final_loss, 4, ""),
@@ -267,6 +343,12 @@ impl Summary {
                 mean_text(&s.final_weight_angle, 1, "°"),
                 mean_text(&s.hebbian, 3, ""),
                 t10
+            );
+        }
+        if !hidden.is_empty() {
+            let _ = writeln!(
+                t,
+                "(grad angle: all plastic projections, output layer included; grad ∠ P: hidden projection P alone)"
             );
         }
         if self.labels.iter().any(|s| s.diverged > 0) {
@@ -285,7 +367,8 @@ impl Summary {
             source,
         };
         let mut w = csv::Writer::from_path(path).map_err(err)?;
-        w.write_record([
+        let hidden = self.hidden_columns();
+        let mut head: Vec<String> = [
             "rule",
             "instances",
             "included",
@@ -299,14 +382,21 @@ impl Summary {
             "hebbian_signature",
             "time_to_10pct_loss_s",
             "reached_10pct",
-        ])
-        .map_err(err)?;
+        ]
+        .map(String::from)
+        .to_vec();
+        head.extend(
+            hidden
+                .iter()
+                .map(|h| format!("mean_gradient_angle_deg_{h}")),
+        );
+        w.write_record(&head).map_err(err)?;
         let cell = |v: Option<f64>| v.map(|x| format!("{x:.6e}")).unwrap_or_default();
         let mean = |v: &[f64]| mean_sd(v).map(|(m, _)| m);
         let sd = |v: &[f64]| mean_sd(v).and_then(|(_, s)| s);
         for s in &self.labels {
             let reached = s.reached();
-            w.write_record([
+            let mut record = vec![
                 s.label.clone(),
                 s.instances.to_string(),
                 s.included().to_string(),
@@ -319,13 +409,10 @@ impl Summary {
                 cell(mean(&s.final_weight_angle)),
                 cell(mean(&s.hebbian)),
                 cell(mean(&reached)),
-                if s.final_loss.is_empty() {
-                    String::new()
-                } else {
-                    format!("{}/{}", reached.len(), s.included())
-                },
-            ])
-            .map_err(err)?;
+                format!("{}/{}", reached.len(), s.included()),
+            ];
+            record.extend(hidden.iter().map(|h| cell(mean(s.hidden_angles(h)))));
+            w.write_record(&record).map_err(err)?;
         }
         w.flush().map_err(|source| RecordError::Write {
             path: path.to_path_buf(),
@@ -351,6 +438,7 @@ mod tests {
     fn summarizer(labels: &[&str]) -> Summarizer {
         Summarizer {
             labels: labels.iter().map(|s| s.to_string()).collect(),
+            hidden: vec![],
             end_s: 1.0,
             acc: vec![InstanceAcc::default(); labels.len()],
             diverged: vec![false; labels.len()],
@@ -384,6 +472,53 @@ mod tests {
         assert!(table.contains("2/3 (1 div.)"), "{table}");
         assert!(table.contains("0.1750 ± 0.1768"), "{table}");
         assert!(!table.contains("2200000"), "{table}");
+    }
+
+    #[test]
+    fn hidden_projections_get_their_own_angle_column() {
+        let mut s = summarizer(&["fa", "sgd"]);
+        s.hidden = vec!["W1".into()];
+        for a in &mut s.acc {
+            a.hidden_gradient = vec![(0.0, 0)];
+        }
+        let angle = |e: usize, p: &str, a: f64| Row {
+            time_s: 0.5,
+            instance: e,
+            projection: p.into(),
+            gradient_angle_deg: Some(a),
+            ..Row::default()
+        };
+        s.rows(&[
+            angle(0, "W1", 80.0),
+            angle(0, "W2", 0.0),
+            angle(0, "all", 25.0),
+            angle(1, "W1", 0.0),
+            angle(1, "all", 0.0),
+        ])
+        .unwrap();
+        let summary = s.summary();
+        assert_eq!(summary.labels[0].hidden_angles("W1"), &[80.0]);
+        assert_eq!(summary.labels[0].mean_gradient_angle, vec![25.0]);
+        assert_eq!(summary.labels[1].hidden_angles("W1"), &[0.0]);
+        let table = summary.table();
+        assert!(table.contains("grad ∠ W1"), "{table}");
+        assert!(table.contains("80.0°"), "{table}");
+        assert!(!table.contains("grad ∠ W2"), "{table}");
+    }
+
+    #[test]
+    fn no_loss_means_no_time_to_ten_percent() {
+        let mut s = summarizer(&["oja"]);
+        s.rows(&[Row {
+            time_s: 0.5,
+            instance: 0,
+            projection: "all".into(),
+            hebbian_signature: Some(0.9),
+            ..Row::default()
+        }])
+        .unwrap();
+        let table = s.summary().table();
+        assert!(!table.contains("never"), "{table}");
     }
 
     #[test]

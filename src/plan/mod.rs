@@ -279,6 +279,9 @@ pub enum PlanError {
     /// beyond the memory budget).
     #[error("{message}\n  hint: {hint}")]
     Probe { message: String, hint: String },
+    /// The recording asks for something the ensemble does not have.
+    #[error("{0}")]
+    Record(String),
 }
 
 impl Plan {
@@ -568,6 +571,14 @@ impl Plan {
             .collect();
         let held_out = tasks.iter().map(|t| held_out_set(t)).collect();
         let record = &c0.spec.record;
+        if let Some(pc) = &record.plasticity_curve
+            && let Some(&e) = pc.instances.iter().find(|&&e| e >= e_count)
+        {
+            return Err(PlanError::Record(format!(
+                "record.plasticity_curve.instances names instance {e}, but the ensemble has {} (numbered from 0)",
+                crate::text::count(e_count, "instance")
+            )));
+        }
         let mut plan = Plan {
             name: c0.spec.name.clone(),
             dt_s: dt,

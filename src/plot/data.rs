@@ -616,3 +616,70 @@ fn read_weights(path: &Path, warnings: &mut Vec<String>) -> Result<Vec<WeightEnt
     t.finish(warnings);
     Ok(out)
 }
+
+/// One sampled curve of `plasticity.csv` (rows grouped by time, instance, projection and
+/// synapse, in file order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlasticitySample {
+    pub time_s: f64,
+    pub instance: String,
+    pub projection: String,
+    pub synapse: (String, String),
+    pub pre_rate: f64,
+    /// (post rate, dW/dt) in file order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// `plasticity.csv` if the run recorded a plasticity curve (empty otherwise).
+pub fn read_plasticity(
+    run_dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<PlasticitySample>, PlotError> {
+    let path = run_dir.join("plasticity.csv");
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let mut t = Table::open(&path, warnings)?;
+    let (ct, ci, cp, cpost, cpre, cx, cz, cf) = (
+        t.need("time_s")?,
+        t.need("instance")?,
+        t.need("projection")?,
+        t.need("post")?,
+        t.need("pre")?,
+        t.need("pre_rate")?,
+        t.need("post_rate")?,
+        t.need("dw_dt")?,
+    );
+    let mut out: Vec<PlasticitySample> = Vec::new();
+    t.for_each(|rec, _| {
+        let time_s = finite(rec, ct, "time_s")?;
+        let instance = cell(rec, ci, "instance")?;
+        let projection = cell(rec, cp, "projection")?;
+        let synapse = (cell(rec, cpost, "post")?, cell(rec, cpre, "pre")?);
+        let point = (finite(rec, cz, "post_rate")?, number(rec, cf, "dw_dt")?);
+        let same = out.last().is_some_and(|s| {
+            s.time_s == time_s
+                && s.instance == instance
+                && s.projection == projection
+                && s.synapse.0 == synapse.0
+                && s.synapse.1 == synapse.1
+        });
+        if same {
+            if let Some(s) = out.last_mut() {
+                s.points.push(point);
+            }
+        } else {
+            out.push(PlasticitySample {
+                time_s,
+                instance: instance.to_string(),
+                projection: projection.to_string(),
+                synapse: (synapse.0.to_string(), synapse.1.to_string()),
+                pre_rate: number(rec, cx, "pre_rate")?,
+                points: vec![point],
+            });
+        }
+        Ok(())
+    })?;
+    t.finish(warnings);
+    Ok(out)
+}

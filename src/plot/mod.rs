@@ -27,6 +27,7 @@ mod clip;
 pub mod data;
 pub mod evolution;
 pub mod figures;
+pub mod plasticity;
 mod render;
 pub mod stats;
 mod style;
@@ -165,5 +166,8 @@ pub fn plot_run_reporting(
     for (_, figure) in FIGURES {
         written.extend(figure(&run, &out_dir, formats)?);
     }
-    Ok((written, run.warnings))
+    let mut warnings = run.warnings.clone();
+    let samples = data::read_plasticity(run_dir, &mut warnings)?;
+    written.extend(plasticity::plasticity(&run, &samples, &out_dir, formats)?);
+    Ok((written, warnings))
 }

@@ -12,6 +12,7 @@ pub mod atomic;
 pub mod manifest;
 pub mod memory;
 pub mod metrics;
+pub mod plasticity;
 pub mod probes;
 pub mod tables;
 
@@ -72,6 +73,10 @@ pub trait Sink {
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError>;
     /// The end of the run, whichever way it ended.
     fn finish(&mut self, ending: &Ending) -> Result<(), RecordError>;
+    /// Sampled plasticity curves (only circuits that ask for them; most sinks ignore them).
+    fn plasticity(&mut self, _curves: &[plasticity::Curve]) -> Result<(), RecordError> {
+        Ok(())
+    }
 }
 
 /// Sends everything to two sinks (e.g. the run directory and the summary statistics).
@@ -108,6 +113,10 @@ impl Sink for Tee<'_> {
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
         self.first.failures(failures)?;
         self.second.failures(failures)
+    }
+    fn plasticity(&mut self, curves: &[plasticity::Curve]) -> Result<(), RecordError> {
+        self.first.plasticity(curves)?;
+        self.second.plasticity(curves)
     }
     fn finish(&mut self, ending: &Ending) -> Result<(), RecordError> {
         // The second sink hears the ending even when the first could not record it.
@@ -178,7 +187,8 @@ impl TableFile {
 }
 
 /// A run directory: `manifest.json`, `instances.csv`, `metrics.csv`, and where recorded
-/// `traces.csv`, `weights.csv`, `probes.csv` and `weight_snapshots.csv`.
+/// `traces.csv`, `weights.csv`, the plasticity curve's two tables, `probes.csv` and
+/// `weight_snapshots.csv`.
 pub struct Recorder {
     dir: PathBuf,
     metrics: TableFile,
@@ -186,6 +196,8 @@ pub struct Recorder {
     weights: Option<TableFile>,
     probes: Option<TableFile>,
     weight_snapshots: Option<TableFile>,
+    /// `plasticity.csv` and `plasticity_threshold.csv`, created with the first curve.
+    plasticity: Option<(TableFile, TableFile)>,
     pub manifest: Manifest,
 }
 
@@ -228,6 +240,7 @@ impl Recorder {
             weights: None,
             probes,
             weight_snapshots,
+            plasticity: None,
             manifest,
         };
         rec.write_manifest()?;
@@ -302,6 +315,51 @@ impl Sink for Recorder {
             Some(w) => w.append(rows.iter().map(SnapshotRow::cells)),
             None => Ok(()),
         }
+    }
+
+    fn plasticity(&mut self, curves: &[plasticity::Curve]) -> Result<(), RecordError> {
+        if curves.is_empty() {
+            return Ok(());
+        }
+        if self.plasticity.is_none() {
+            let mut c = TableFile::create(&self.dir.join("plasticity.csv"))?;
+            c.append([plasticity::CURVE_COLUMNS])?;
+            let mut t = TableFile::create(&self.dir.join("plasticity_threshold.csv"))?;
+            t.append([plasticity::THRESHOLD_COLUMNS])?;
+            self.plasticity = Some((c, t));
+        }
+        let Some((c, t)) = &mut self.plasticity else {
+            return Ok(());
+        };
+        let head = |k: &plasticity::Curve| {
+            [
+                format!("{:.6}", k.time_s),
+                k.instance.to_string(),
+                k.projection.clone(),
+                k.post.to_string(),
+                k.pre.to_string(),
+            ]
+        };
+        c.append(curves.iter().flat_map(|k| {
+            k.post_rates.iter().zip(&k.dw_dt).map(move |(z, f)| {
+                let mut row = head(k).to_vec();
+                row.extend([
+                    format!("{:.6e}", k.pre_rate),
+                    format!("{z:.6e}"),
+                    format!("{f:.6e}"),
+                ]);
+                row
+            })
+        }))?;
+        t.append(curves.iter().map(|k| {
+            let mut row = head(k).to_vec();
+            row.push(
+                k.threshold()
+                    .map(|v| format!("{v:.6e}"))
+                    .unwrap_or_default(),
+            );
+            row
+        }))
     }
 
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {

@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn update_form_groups_terms_by_slot() {
         let form = UpdateForm::of(|_| true);
-        assert_eq!(form.terms(Slot::X).len(), 5); // m_x, z_x, x, zz_x, qz_x
+        assert_eq!(form.terms(Slot::X).len(), 6); // m_x, z_x, x, zz_x, qz_x, mz_x
         assert!(form.terms(Slot::W).contains(&Term::ZZW));
         assert!(!form.is_outer());
         assert!(UpdateForm::of(|k| k == Term::MX.index() || k == Term::ZX.index()).is_outer());

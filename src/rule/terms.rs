@@ -111,6 +111,13 @@ pub const TERMS: &[TermDef] = &[
         pre: X,
         w_power: 0,
     },
+    TermDef {
+        key: "mz_x",
+        doc: "m_i z_i x_j: a threshold set by the modulator (a dendritic compartment); with zz_x, z (z − m) x",
+        post: &[M, Z],
+        pre: X,
+        w_power: 0,
+    },
 ];
 
 /// Where a term lands in the update W_ij ← W_ij·g + a_i x_j + c_i + d_i W_ij + e_i x_j W_ij:

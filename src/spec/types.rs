@@ -465,6 +465,62 @@ pub struct RecordSpec {
     /// Weight matrices sampled into `weight_snapshots.csv` at a fixed interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<WeightSnapshotSpec>,
+    /// The plasticity curve of one synapse, sampled over time (`plasticity.csv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plasticity_curve: Option<PlasticityCurveSpec>,
+}
+
+/// The plasticity curve: the rule's dW_ij/dt (decay and weight noise excluded) for a fixed
+/// presynaptic rate as a function of the postsynaptic rate, evaluated from the rule and the
+/// state (W_ij, the modulator m_i, the trace q_i) at chosen times.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlasticityCurveSpec {
+    /// The plastic projection whose synapse is probed.
+    pub projection: String,
+    /// `[post unit i, pre unit j]` of the synapse (default `[0, 0]`).
+    #[serde(default)]
+    pub synapse: [usize; 2],
+    /// The presynaptic rate x_j held fixed (default 1).
+    #[serde(default = "default_pre_rate")]
+    pub pre_rate: f64,
+    /// The postsynaptic rates z_i the curve is evaluated at.
+    pub post_rates: RateRange,
+    /// How often (a multiple of `record.every`; default `record.every`). The curve is also
+    /// taken at t = 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<Time>,
+    /// Which instances (default `[0]`).
+    #[serde(default = "default_curve_instances")]
+    pub instances: Vec<usize>,
+}
+
+fn default_pre_rate() -> f64 {
+    1.0
+}
+fn default_curve_instances() -> Vec<usize> {
+    vec![0]
+}
+
+/// `count` evenly spaced values from `from` to `to`, both included.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateRange {
+    pub from: f64,
+    pub to: f64,
+    pub count: usize,
+}
+
+impl RateRange {
+    pub fn values(&self) -> Vec<f64> {
+        match self.count {
+            0 => vec![],
+            1 => vec![self.from],
+            n => (0..n)
+                .map(|k| self.from + (self.to - self.from) * k as f64 / (n - 1) as f64)
+                .collect(),
+        }
+    }
 }
 
 /// One probe: a state variable of some units of one population, in some instances, sampled
@@ -690,6 +746,7 @@ impl Default for RecordSpec {
             traces: Time::default(),
             probes: Vec::new(),
             weights: None,
+            plasticity_curve: None,
         }
     }
 }
