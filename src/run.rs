@@ -1,5 +1,8 @@
 //! Runs a plan on a backend into a sink: the loop of advance → read window → measure →
-//! write, with divergence checks, a stop flag and progress reports between windows.
+//! write, with divergence checks, a stop flag and progress reports between windows. Probes and
+//! weight snapshots (`record.probes`, `record.weights`) are sampled host-side from the
+//! backend's snapshot: the loop advances to the next sampling time or window end, whichever
+//! comes first, so each sampling time between window ends costs one extra snapshot.
 //!
 //! An instance whose state turns non-finite or explodes is frozen; the others go on, the rows
 //! already written stay, and the sink hears the instance, the time and what diverged. When
@@ -7,10 +10,11 @@
 //! CLI) ends the run between two windows with status `interrupted`; a device failure ends it
 //! with status `failed` and the device's message. Every row written is whole.
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, Snapshot};
 use crate::plan::Plan;
 use crate::record::metrics::{self, Row};
 use crate::record::plasticity::CurveProbe;
+use crate::record::probes;
 use crate::record::tables::{Stage, instances_table, weight_rows};
 use crate::record::{Ending, Failure, RecordError, Sink, Status};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -150,6 +154,7 @@ fn run_windows(
         .collect();
     sink.rows(&initial)?;
     sink.weights(&weight_rows(plan, &start, Stage::Start))?;
+    sample(plan, &start, 0, &active, sink)?;
     let curve = CurveProbe::for_plan(plan);
     if let Some(c) = &curve {
         sink.plasticity(&c.sample(plan, &start, 0.0))?;
@@ -163,10 +168,24 @@ fn run_windows(
             break;
         }
         let n = plan.record_every_steps.min(plan.steps - state.step);
-        backend.advance(n)?;
-        state.step += n;
+        let window_end = state.step + n;
+        // Within the window, stop at each probe or weight-snapshot time and sample the state
+        // there; the window's accumulators go on summing across these stops.
+        while let Some(at) = plan
+            .probes
+            .next_after(state.step)
+            .filter(|&s| s < window_end)
+        {
+            backend.advance(at - state.step)?;
+            state.step = at;
+            sample(plan, &backend.snapshot()?, at, &active, sink)?;
+        }
+        backend.advance(window_end - state.step)?;
+        state.step = window_end;
         let window = backend.take_window()?;
         let end = backend.snapshot()?;
+        // Sampled before the divergence check, so the values that diverged are on record.
+        sample(plan, &end, state.step, &active, sink)?;
         let time_s = state.step as f64 * plan.dt_s;
         let before = state.failures.len();
         for (e, is_active) in active.iter_mut().enumerate() {
@@ -213,4 +232,26 @@ fn run_windows(
     }
     sink.weights(&weight_rows(plan, &start, Stage::End))?;
     Ok(outcome)
+}
+
+/// Writes the probe and weight-snapshot rows due at `step` (none when nothing is due).
+fn sample(
+    plan: &Plan,
+    snap: &Snapshot,
+    step: u64,
+    active: &[bool],
+    sink: &mut dyn Sink,
+) -> Result<(), RecordError> {
+    if plan.probes.is_empty() || !plan.probes.due(step) {
+        return Ok(());
+    }
+    let rows = probes::probe_rows(plan, snap, step, active);
+    if !rows.is_empty() {
+        sink.probes(&rows)?;
+    }
+    let rows = probes::snapshot_rows(plan, snap, step, active);
+    if !rows.is_empty() {
+        sink.weight_snapshots(&rows)?;
+    }
+    Ok(())
 }

@@ -297,6 +297,8 @@ fn circuit(s: &Shape) -> CircuitSpec {
             every: Time::from_ms(100.0),
             measure: s.measures.clone(),
             traces: Time::default(),
+            probes: Vec::new(),
+            weights: None,
             plasticity_curve: None,
         },
         overrides: Vec::new(),

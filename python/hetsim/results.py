@@ -2,8 +2,8 @@
 ``load`` for any directory hetsim wrote (a run, a sweep or an evolution).
 
 ``Result.tables`` holds every table under its file's stem (``metrics``, ``instances``, ``weights``,
-``traces``, ``compare``; ``summary``, ``points`` for a sweep; ``generations``, ``population`` for
-an evolution), exactly as the files hold them. ``Result.metrics`` is ``metrics.csv`` with the
+``traces``, ``probes``, ``weight_snapshots``, ``compare``; ``summary``, ``points`` for a sweep;
+``generations``, ``population`` for an evolution), exactly as the files hold them. ``Result.metrics`` is ``metrics.csv`` with the
 columns of ``instances.csv`` (seed, rule, every per-instance parameter) joined on ``instance``.
 Files are read with ``float_precision="round_trip"``, so a table read back equals the one a run
 kept in memory.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-_KNOWN = ("metrics", "instances", "weights", "traces", "compare", "summary", "points",
-          "generations", "population", "plasticity", "plasticity_threshold")
+_KNOWN = ("metrics", "instances", "weights", "traces", "probes", "weight_snapshots", "compare",
+          "summary", "points", "generations", "population", "plasticity", "plasticity_threshold")
 
 
 def _frame(columns):
@@ -72,6 +72,9 @@ class Result:
     instances = property(lambda self: self._table("instances"), doc="instances.csv")
     weights = property(lambda self: self._table("weights"), doc="weights.csv (None if not recorded)")
     traces = property(lambda self: self._table("traces"), doc="traces.csv (None if not recorded)")
+    probes = property(lambda self: self._table("probes"), doc="probes.csv (None without record.probes)")
+    weight_snapshots = property(lambda self: self._table("weight_snapshots"),
+                                doc="weight_snapshots.csv (None without record.weights)")
     compare = property(lambda self: self._table("compare"), doc="compare.csv (compare into a directory)")
     summary = property(lambda self: self._table("summary"), doc="a sweep's summary.csv")
     points = property(lambda self: self._table("points"), doc="a sweep's points.csv")

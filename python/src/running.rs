@@ -96,6 +96,23 @@ fn tables<'py>(py: Python<'py>, c: &Collector) -> PyResult<Bound<'py, PyDict>> {
             columns::table(py, &header(&hetsim::record::tables::WEIGHT_COLUMNS), &rows)?,
         )?;
     }
+    // The probe tables, as `Recorder` writes them (present whenever the circuit asks for them).
+    use hetsim::record::probes::{PROBE_COLUMNS, ProbeRow, SNAPSHOT_COLUMNS, SnapshotRow};
+    if !c.probes.is_empty() {
+        let rows: Vec<Vec<String>> = c.probes.iter().map(|r| ProbeRow::cells(r).to_vec()).collect();
+        out.set_item("probes", columns::table(py, &header(&PROBE_COLUMNS), &rows)?)?;
+    }
+    if !c.weight_snapshots.is_empty() {
+        let rows: Vec<Vec<String>> = c
+            .weight_snapshots
+            .iter()
+            .map(|r| SnapshotRow::cells(r).to_vec())
+            .collect();
+        out.set_item(
+            "weight_snapshots",
+            columns::table(py, &header(&SNAPSHOT_COLUMNS), &rows)?,
+        )?;
+    }
     Ok(out)
 }
 

@@ -92,6 +92,23 @@ def test_traces_in_memory_equal_the_file(tmp_path):
     assert_tables_equal(mem, disk, names=TABLES + ["traces"])
 
 
+def test_probes_in_memory_equal_the_files(tmp_path):
+    probes = ("record:\n  probes:\n"
+              "    - {population: h, variable: rate, units: [0, 3], instances: all, every: 50 ms}\n"
+              "  weights: {every: 250 ms, synapses: [[0, 1]]}\n")
+    c = hetsim.load_circuit(FA.read_text().replace("record:\n", probes, 1), set=SHORT)
+    mem = hetsim.run(c, seeds=2, backend="cpu")
+    disk = hetsim.run(c, seeds=2, backend="cpu", out=tmp_path / "p", figures=False)
+    assert list(mem.probes.columns) == ["time_s", "instance", "population", "variable", "unit",
+                                        "value"]
+    # t = 0, 50 ms, …, 500 ms × two units × two instances.
+    assert len(mem.probes) == 11 * 2 * 2
+    # t = 0, 0.25, 0.5 s × the synapse [0, 1] of W1 and of W2 × instance 0.
+    assert len(mem.weight_snapshots) == 3 * 2
+    assert_tables_equal(mem, disk, names=TABLES + ["probes", "weight_snapshots"])
+    assert hetsim.load(tmp_path / "p").probes.equals(disk.probes)
+
+
 def test_the_plasticity_curve_loads_from_a_run_directory(tmp_path):
     import pathlib
     circuit = pathlib.Path(__file__).resolve().parents[2] / "circuits" / "metaplasticity.yaml"

@@ -590,6 +590,10 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
         });
     }
 
+    for p in super::probes::problems(&spec, &populations, &projections, &resolved) {
+        c.error(p.path, p.message, p.hint.as_deref());
+    }
+
     let output = output_path(&populations, &projections);
     // The memory and step budget, before the task is built: building it allocates its teacher
     // and reads its data set.

@@ -9,6 +9,7 @@ pub mod check;
 pub mod dot;
 pub mod expand;
 pub mod fuzzing;
+pub mod probes;
 
 use crate::activation::Activation;
 use crate::rule::Theta;

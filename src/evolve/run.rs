@@ -157,6 +157,9 @@ fn load(path: &Path, text: Option<String>) -> Result<(Setup, SourceFile), Evolve
             cspec.record.measure.push(m);
         }
     }
+    // Members are scored in memory; probes would only hold every member's samples there.
+    cspec.record.probes.clear();
+    cspec.record.weights = None;
     let circuit = circuit::build(&csource, &cspec).map_err(EvolveError::Input)?;
     let free = spec::free_parameters(&spec, &source, &circuit).map_err(EvolveError::Input)?;
     let base_dir = circuit_path

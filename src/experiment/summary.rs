@@ -166,6 +166,15 @@ impl Sink for Summarizer {
     fn weights(&mut self, _: &[WeightRow]) -> Result<(), RecordError> {
         Ok(())
     }
+    fn probes(&mut self, _: &[crate::record::probes::ProbeRow]) -> Result<(), RecordError> {
+        Ok(())
+    }
+    fn weight_snapshots(
+        &mut self,
+        _: &[crate::record::probes::SnapshotRow],
+    ) -> Result<(), RecordError> {
+        Ok(())
+    }
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
         self.mark(failures);
         Ok(())
@@ -526,5 +535,20 @@ mod tests {
             .unwrap();
         let summary = s.summary();
         assert_eq!(summary.labels[0].mean_gradient_angle, vec![15.0]);
+        // This run records no loss: the time to 10% of it is not a number, not "never".
+        let table = summary.table();
+        assert!(!table.contains("never"), "{table}");
+        assert!(
+            table.lines().nth(1).unwrap().trim_end().ends_with('—'),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn a_loss_that_never_fell_to_ten_percent_says_never() {
+        let mut s = summarizer(&["fa"]);
+        s.rows(&[row(0.0, 0, 1.0), row(1.0, 0, 0.5)]).unwrap();
+        let table = s.summary().table();
+        assert!(table.contains("never (0/1)"), "{table}");
     }
 }

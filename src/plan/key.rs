@@ -22,6 +22,13 @@ pub fn ensemble_key(c: &Circuit) -> String {
         r.traces.seconds(),
         measures.join(",")
     );
+    // Probes and weight snapshots are part of the shared schedule too.
+    let _ = write!(
+        key,
+        "|probes={}|snapshots={}",
+        serde_json::to_string(&r.probes).unwrap_or_default(),
+        serde_json::to_string(&r.weights).unwrap_or_default()
+    );
     for p in &c.populations {
         let gain = p.gain_from.map(|g| c.populations[g].name.as_str());
         let _ = write!(

@@ -20,6 +20,7 @@ use crate::task::Task;
 use std::sync::Arc;
 
 mod key;
+pub mod probes;
 pub use key::ensemble_key;
 
 /// One instance of an ensemble: a checked circuit, its seed and a label (e.g. the rule name).
@@ -228,6 +229,8 @@ pub struct Plan {
     pub method: Method,
     pub record_every_steps: u64,
     pub trace_steps: u64,
+    /// The `record:` block's probes and weight snapshots.
+    pub probes: probes::Probes,
     pub measures: Vec<Measure>,
     pub populations: Vec<PlanPopulation>,
     pub projections: Vec<PlanProjection>,
@@ -278,6 +281,10 @@ pub enum PlanError {
     },
     #[error("instance {instance}: the task cannot be built: {message}")]
     Task { instance: usize, message: String },
+    /// A probe or weight snapshot the run cannot take (an instance it does not have, or tables
+    /// beyond the memory budget).
+    #[error("{message}\n  hint: {hint}")]
+    Probe { message: String, hint: String },
     /// The recording asks for something the ensemble does not have.
     #[error("{0}")]
     Record(String),
@@ -589,6 +596,7 @@ impl Plan {
             method: c0.method,
             record_every_steps: steps_of(record.every.seconds()).max(1),
             trace_steps: steps_of(record.traces.seconds()),
+            probes: probes::Probes::default(),
             measures: record.measure.clone(),
             populations,
             projections,
@@ -607,6 +615,7 @@ impl Plan {
             held_input: Vec::new(),
         };
         plan.held_input = plan.held_input_deferral();
+        plan.probes = probes::resolve(&plan, record)?;
         Ok(plan)
     }
 }
@@ -688,8 +697,8 @@ pub fn measure_name(m: Measure) -> String {
 }
 
 /// Instances of one ensemble advance on one clock and are recorded on one schedule: the
-/// method, step, duration, recording interval, trace length and measurements must agree with
-/// instance 0's, or the plan names the instance and the field.
+/// method, step, duration, recording interval, trace length, measurements, probes and weight
+/// snapshots must agree with instance 0's, or the plan names the instance and the field.
 fn check_shared_schedule(instances: &[InstanceSpec], i: usize) -> Result<(), PlanError> {
     let (a, b) = (&instances[0].circuit, &instances[i].circuit);
     let (ra, rb) = (&a.spec.record, &b.spec.record);
@@ -700,7 +709,10 @@ fn check_shared_schedule(instances: &[InstanceSpec], i: usize) -> Result<(), Pla
         v.dedup();
         format!("[{}]", v.join(", "))
     };
-    let checks: [(&'static str, String, String); 6] = [
+    fn json<T: serde::Serialize>(value: &T) -> String {
+        serde_json::to_string(value).unwrap_or_default()
+    }
+    let checks: [(&'static str, String, String); 8] = [
         (
             "time.method",
             b.method.name().into(),
@@ -723,6 +735,8 @@ fn check_shared_schedule(instances: &[InstanceSpec], i: usize) -> Result<(), Pla
             seconds(ra.traces.seconds()),
         ),
         ("record.measure", names(&rb.measure), names(&ra.measure)),
+        ("record.probes", json(&rb.probes), json(&ra.probes)),
+        ("record.weights", json(&rb.weights), json(&ra.weights)),
     ];
     for (field, value, expected) in checks {
         if value != expected {

@@ -1,6 +1,7 @@
 //! The in-memory sink: keeps every row a run produces, for evolution's fitness, Python and
 //! tests. It receives exactly what the run directory receives.
 
+use super::probes::{ProbeRow, SnapshotRow};
 use super::tables::{Table, WeightRow};
 use super::{Ending, Failure, RecordError, Sink};
 use crate::backend::TracePoint;
@@ -12,6 +13,8 @@ pub struct Collector {
     pub rows: Vec<Row>,
     pub traces: Vec<TracePoint>,
     pub weights: Vec<WeightRow>,
+    pub probes: Vec<ProbeRow>,
+    pub weight_snapshots: Vec<SnapshotRow>,
     pub failures: Vec<Failure>,
     pub ending: Option<Ending>,
 }
@@ -31,6 +34,14 @@ impl Sink for Collector {
     }
     fn weights(&mut self, rows: &[WeightRow]) -> Result<(), RecordError> {
         self.weights.extend_from_slice(rows);
+        Ok(())
+    }
+    fn probes(&mut self, rows: &[ProbeRow]) -> Result<(), RecordError> {
+        self.probes.extend_from_slice(rows);
+        Ok(())
+    }
+    fn weight_snapshots(&mut self, rows: &[SnapshotRow]) -> Result<(), RecordError> {
+        self.weight_snapshots.extend_from_slice(rows);
         Ok(())
     }
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {

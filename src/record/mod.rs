@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod memory;
 pub mod metrics;
 pub mod plasticity;
+pub mod probes;
 pub mod tables;
 
 use crate::backend::TracePoint;
@@ -20,6 +21,7 @@ use crate::plan::Plan;
 pub use manifest::{Failure, Manifest, Status, peak_rss_bytes, unix_now};
 pub use memory::Collector;
 use metrics::{COLUMNS, Row};
+use probes::{PROBE_COLUMNS, ProbeRow, SNAPSHOT_COLUMNS, SnapshotRow};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -63,6 +65,10 @@ pub trait Sink {
     fn traces(&mut self, points: &[TracePoint]) -> Result<(), RecordError>;
     /// A weight snapshot (start or end).
     fn weights(&mut self, rows: &[WeightRow]) -> Result<(), RecordError>;
+    /// Rows of `probes.csv`, one sampling time at a time.
+    fn probes(&mut self, rows: &[ProbeRow]) -> Result<(), RecordError>;
+    /// Rows of `weight_snapshots.csv`, one sampling time at a time.
+    fn weight_snapshots(&mut self, rows: &[SnapshotRow]) -> Result<(), RecordError>;
     /// The instances that diverged so far (called when the list grows).
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError>;
     /// The end of the run, whichever way it ended.
@@ -95,6 +101,14 @@ impl Sink for Tee<'_> {
     fn weights(&mut self, rows: &[WeightRow]) -> Result<(), RecordError> {
         self.first.weights(rows)?;
         self.second.weights(rows)
+    }
+    fn probes(&mut self, rows: &[ProbeRow]) -> Result<(), RecordError> {
+        self.first.probes(rows)?;
+        self.second.probes(rows)
+    }
+    fn weight_snapshots(&mut self, rows: &[SnapshotRow]) -> Result<(), RecordError> {
+        self.first.weight_snapshots(rows)?;
+        self.second.weight_snapshots(rows)
     }
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
         self.first.failures(failures)?;
@@ -173,12 +187,15 @@ impl TableFile {
 }
 
 /// A run directory: `manifest.json`, `instances.csv`, `metrics.csv`, and where recorded
-/// `traces.csv`, `weights.csv` and the plasticity curve's two tables.
+/// `traces.csv`, `weights.csv`, the plasticity curve's two tables, `probes.csv` and
+/// `weight_snapshots.csv`.
 pub struct Recorder {
     dir: PathBuf,
     metrics: TableFile,
     traces: Option<TableFile>,
     weights: Option<TableFile>,
+    probes: Option<TableFile>,
+    weight_snapshots: Option<TableFile>,
     /// `plasticity.csv` and `plasticity_threshold.csv`, created with the first curve.
     plasticity: Option<(TableFile, TableFile)>,
     pub manifest: Manifest,
@@ -201,11 +218,28 @@ impl Recorder {
         } else {
             None
         };
+        // The probe tables exist, with their header, whenever the circuit asks for them.
+        let table = |wanted: bool, name: &str, header: [&str; 6]| -> Result<_, RecordError> {
+            if !wanted {
+                return Ok(None);
+            }
+            let mut w = TableFile::create(&dir.join(name))?;
+            w.append([header])?;
+            Ok(Some(w))
+        };
+        let probes = table(!plan.probes.probes.is_empty(), "probes.csv", PROBE_COLUMNS)?;
+        let weight_snapshots = table(
+            plan.probes.snapshots.is_some(),
+            "weight_snapshots.csv",
+            SNAPSHOT_COLUMNS,
+        )?;
         let rec = Recorder {
             dir: dir.to_path_buf(),
             metrics,
             traces,
             weights: None,
+            probes,
+            weight_snapshots,
             plasticity: None,
             manifest,
         };
@@ -267,6 +301,20 @@ impl Sink for Recorder {
             return Ok(());
         };
         w.append(rows.iter().map(WeightRow::cells))
+    }
+
+    fn probes(&mut self, rows: &[ProbeRow]) -> Result<(), RecordError> {
+        match &mut self.probes {
+            Some(w) => w.append(rows.iter().map(ProbeRow::cells)),
+            None => Ok(()),
+        }
+    }
+
+    fn weight_snapshots(&mut self, rows: &[SnapshotRow]) -> Result<(), RecordError> {
+        match &mut self.weight_snapshots {
+            Some(w) => w.append(rows.iter().map(SnapshotRow::cells)),
+            None => Ok(()),
+        }
     }
 
     fn plasticity(&mut self, curves: &[plasticity::Curve]) -> Result<(), RecordError> {

@@ -4,7 +4,9 @@
 //!
 //! For synapse (i, j) of a plastic projection the curve is
 //!
-//!     f(z) = Σ_k θ_k term_k(x_j = pre_rate, z_i = z, m_i, W_ij, q_i) / τ_w
+//! ```text
+//! f(z) = Σ_k θ_k term_k(x_j = pre_rate, z_i = z, m_i, W_ij, q_i) / τ_w
+//! ```
 //!
 //! with m_i (the modulator's rate), W_ij and q_i (the post population's trace) read from the
 //! state at the sampled time — decay and weight noise excluded, as in the rule's ΔW of the

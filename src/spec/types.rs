@@ -458,6 +458,13 @@ pub struct RecordSpec {
     /// Record activity traces of instance 0 for this long from the start (0 = none).
     #[serde(default, skip_serializing_if = "Time::is_zero")]
     pub traces: Time,
+    /// State variables sampled into `probes.csv`: which population, variable, units and
+    /// instances, and how often.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeSpec>,
+    /// Weight matrices sampled into `weight_snapshots.csv` at a fixed interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<WeightSnapshotSpec>,
     /// The plasticity curve of one synapse, sampled over time (`plasticity.csv`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plasticity_curve: Option<PlasticityCurveSpec>,
@@ -516,6 +523,214 @@ impl RateRange {
     }
 }
 
+/// One probe: a state variable of some units of one population, in some instances, sampled
+/// every `every` from t = 0 (the state after the step that ends at each sampling time).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSpec {
+    pub population: String,
+    pub variable: ProbeVariable,
+    /// `all` (the default) or a list of unit indices, from 0.
+    #[serde(default, skip_serializing_if = "Indices::is_all")]
+    pub units: Indices,
+    /// `all` or a list of instance indices (default `[0]`).
+    #[serde(default = "first_instance", skip_serializing_if = "is_first_instance")]
+    pub instances: Indices,
+    /// The sampling interval, a whole number of steps (default: `record.every`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<Time>,
+}
+
+/// What a probe samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeVariable {
+    /// The rate z = φ(u).
+    Rate,
+    /// The potential u.
+    Potential,
+    /// The population's slow trace q (only where the population has a `trace`).
+    Trace,
+}
+
+impl ProbeVariable {
+    /// The name the file and the tables use.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbeVariable::Rate => "rate",
+            ProbeVariable::Potential => "potential",
+            ProbeVariable::Trace => "trace",
+        }
+    }
+}
+
+/// Weight snapshots: the chosen synapses of the chosen projections in the chosen instances,
+/// every `every` from t = 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WeightSnapshotSpec {
+    /// The interval, a whole number of steps (default: `record.every`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<Time>,
+    /// The projections (default: every plastic projection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projections: Option<Vec<String>>,
+    /// `all` or a list of instance indices (default `[0]`).
+    #[serde(default = "first_instance", skip_serializing_if = "is_first_instance")]
+    pub instances: Indices,
+    /// `all` (the default) or a list of `[post, pre]` unit pairs.
+    #[serde(default, skip_serializing_if = "Synapses::is_all")]
+    pub synapses: Synapses,
+}
+
+fn first_instance() -> Indices {
+    Indices::Only(vec![0])
+}
+fn is_first_instance(i: &Indices) -> bool {
+    *i == first_instance()
+}
+
+/// `all`, or a list of indices (units, instances), each from 0.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Indices {
+    #[default]
+    All,
+    Only(Vec<usize>),
+}
+
+impl Indices {
+    pub fn is_all(&self) -> bool {
+        *self == Indices::All
+    }
+    /// The chosen indices among `0..n`, in the order written (`all`: every one).
+    pub fn among(&self, n: usize) -> Vec<usize> {
+        match self {
+            Indices::All => (0..n).collect(),
+            Indices::Only(v) => v.clone(),
+        }
+    }
+}
+
+/// `all`, or a list of `[post, pre]` pairs.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Synapses {
+    #[default]
+    All,
+    Only(Vec<[usize; 2]>),
+}
+
+impl Synapses {
+    pub fn is_all(&self) -> bool {
+        *self == Synapses::All
+    }
+}
+
+/// `all` or a sequence, for [`Indices`] and [`Synapses`]: serde's untagged enums would report
+/// a mistake as "did not match any variant", so the visitor says what is accepted.
+fn all_or_list<'de, D, T>(deserializer: D, what: &'static str) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Visitor<T>(&'static str, std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+        type Value = Option<Vec<T>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "`all` or a list of {}", self.0)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            if v == "all" {
+                Ok(None)
+            } else {
+                Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+            }
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(x) = seq.next_element::<T>()? {
+                out.push(x);
+            }
+            Ok(Some(out))
+        }
+    }
+    deserializer.deserialize_any(Visitor(what, std::marker::PhantomData))
+}
+
+impl<'de> Deserialize<'de> for Indices {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(all_or_list(deserializer, "indices from 0, e.g. `[0, 3]`")?
+            .map_or(Indices::All, Indices::Only))
+    }
+}
+
+impl<'de> Deserialize<'de> for Synapses {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(
+            all_or_list(deserializer, "`[post, pre]` pairs, e.g. `[[0, 1], [2, 0]]`")?
+                .map_or(Synapses::All, Synapses::Only),
+        )
+    }
+}
+
+impl Serialize for Indices {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Indices::All => serializer.serialize_str("all"),
+            Indices::Only(v) => v.serialize(serializer),
+        }
+    }
+}
+
+impl Serialize for Synapses {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Synapses::All => serializer.serialize_str("all"),
+            Synapses::Only(v) => v.serialize(serializer),
+        }
+    }
+}
+
+impl JsonSchema for Indices {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Indices".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`all`, or a list of indices from 0.",
+            "oneOf": [
+                {"const": "all"},
+                {"type": "array", "items": {"type": "integer", "minimum": 0}}
+            ]
+        })
+    }
+}
+
+impl JsonSchema for Synapses {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Synapses".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`all`, or a list of `[post, pre]` unit pairs.",
+            "oneOf": [
+                {"const": "all"},
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "array",
+                        "items": {"type": "integer", "minimum": 0},
+                        "minItems": 2,
+                        "maxItems": 2
+                    }
+                }
+            ]
+        })
+    }
+}
+
 fn default_record_every() -> Time {
     Time::from_ms(100.0)
 }
@@ -529,6 +744,8 @@ impl Default for RecordSpec {
             every: default_record_every(),
             measure: default_measures(),
             traces: Time::default(),
+            probes: Vec::new(),
+            weights: None,
             plasticity_curve: None,
         }
     }

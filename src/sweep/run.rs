@@ -382,6 +382,15 @@ impl Sink for Kept<'_> {
             Ok(())
         }
     }
+    fn probes(&mut self, rows: &[crate::record::probes::ProbeRow]) -> Result<(), RecordError> {
+        self.inner.probes(rows)
+    }
+    fn weight_snapshots(
+        &mut self,
+        rows: &[crate::record::probes::SnapshotRow],
+    ) -> Result<(), RecordError> {
+        self.inner.weight_snapshots(rows)
+    }
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
         self.inner.failures(failures)
     }

@@ -143,6 +143,10 @@ pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
     if !spec.keep.traces {
         base.record.traces = crate::spec::Time::from_seconds(0.0);
     }
+    // Probes name instances of one run; a sweep packs its points into ensembles of its own
+    // choosing, so instance indices would mean nothing there: sweeps record no probes.
+    base.record.probes.clear();
+    base.record.weights = None;
     // The summary's measurements, recorded whatever the circuit asks for.
     let mut stats = Vec::new();
     for (i, s) in spec.summary.iter().enumerate() {

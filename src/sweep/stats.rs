@@ -137,6 +137,15 @@ impl Sink for InstanceStats {
     fn weights(&mut self, _: &[WeightRow]) -> Result<(), RecordError> {
         Ok(())
     }
+    fn probes(&mut self, _: &[crate::record::probes::ProbeRow]) -> Result<(), RecordError> {
+        Ok(())
+    }
+    fn weight_snapshots(
+        &mut self,
+        _: &[crate::record::probes::SnapshotRow],
+    ) -> Result<(), RecordError> {
+        Ok(())
+    }
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
         self.failures = failures.to_vec();
         Ok(())
