@@ -716,9 +716,11 @@ impl<T: Real, const L: usize> Block<T, L> {
         self.scratch = pre;
         if let Some(g) = plan.populations[p].gain_from {
             let act = plan.populations[g].activation;
-            for (v, ug) in out.iter_mut().zip(&self.u[g]) {
+            // z[g] = φ(u[g]) here (rates are refreshed whenever u changes), so the gain can
+            // reuse it.
+            for ((v, ug), zg) in out.iter_mut().zip(&self.u[g]).zip(&self.z[g]) {
                 for l in 0..L {
-                    v[l] *= act.derivative(ug[l]);
+                    v[l] *= act.derivative_at(ug[l], zg[l]);
                 }
             }
         }
@@ -1133,9 +1135,9 @@ impl<T: Real, const L: usize> Block<T, L> {
                     );
                 }
                 let act = plan.populations[p].activation;
-                for (v, u) in d.iter_mut().zip(&self.u[p]) {
+                for ((v, u), z) in d.iter_mut().zip(&self.u[p]).zip(&self.z[p]) {
                     for l in 0..L {
-                        v[l] *= act.derivative(u[l]);
+                        v[l] *= act.derivative_at(u[l], z[l]);
                     }
                 }
             }
