@@ -10,10 +10,9 @@
 //! dilutes the hidden layers' misalignment. Per label, means and standard deviations over the
 //! instances that did not diverge; diverged instances are counted, never averaged.
 
-use crate::backend::TracePoint;
 use crate::plan::Plan;
 use crate::record::metrics::{Metric, Row};
-use crate::record::tables::{Table, WeightRow};
+use crate::record::tables::Table;
 use crate::record::{Ending, Failure, RecordError, Sink};
 use std::fmt::Write;
 use std::path::Path;
@@ -158,21 +157,6 @@ impl Sink for Summarizer {
     }
     fn rows(&mut self, rows: &[Row]) -> Result<(), RecordError> {
         rows.iter().for_each(|r| self.observe(r));
-        Ok(())
-    }
-    fn traces(&mut self, _: &[TracePoint]) -> Result<(), RecordError> {
-        Ok(())
-    }
-    fn weights(&mut self, _: &[WeightRow]) -> Result<(), RecordError> {
-        Ok(())
-    }
-    fn probes(&mut self, _: &[crate::record::probes::ProbeRow]) -> Result<(), RecordError> {
-        Ok(())
-    }
-    fn weight_snapshots(
-        &mut self,
-        _: &[crate::record::probes::SnapshotRow],
-    ) -> Result<(), RecordError> {
         Ok(())
     }
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {

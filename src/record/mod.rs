@@ -61,14 +61,25 @@ pub trait Sink {
     fn instances(&mut self, table: &Table) -> Result<(), RecordError>;
     /// Rows of `metrics.csv`, one recording window (or the initial row) at a time.
     fn rows(&mut self, rows: &[Row]) -> Result<(), RecordError>;
+    // The tables below default to being ignored, for sinks that keep statistics only (the
+    // summary, a sweep's per-instance statistics); the recorder, the collector and `Tee` take
+    // them all.
     /// Samples of activity traces.
-    fn traces(&mut self, points: &[TracePoint]) -> Result<(), RecordError>;
+    fn traces(&mut self, _points: &[TracePoint]) -> Result<(), RecordError> {
+        Ok(())
+    }
     /// A weight snapshot (start or end).
-    fn weights(&mut self, rows: &[WeightRow]) -> Result<(), RecordError>;
+    fn weights(&mut self, _rows: &[WeightRow]) -> Result<(), RecordError> {
+        Ok(())
+    }
     /// Rows of `probes.csv`, one sampling time at a time.
-    fn probes(&mut self, rows: &[ProbeRow]) -> Result<(), RecordError>;
+    fn probes(&mut self, _rows: &[ProbeRow]) -> Result<(), RecordError> {
+        Ok(())
+    }
     /// Rows of `weight_snapshots.csv`, one sampling time at a time.
-    fn weight_snapshots(&mut self, rows: &[SnapshotRow]) -> Result<(), RecordError>;
+    fn weight_snapshots(&mut self, _rows: &[SnapshotRow]) -> Result<(), RecordError> {
+        Ok(())
+    }
     /// The instances that diverged so far (called when the list grows).
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError>;
     /// The end of the run, whichever way it ended.

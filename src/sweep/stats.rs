@@ -3,9 +3,8 @@
 //! O(instances) whatever the run's length.
 
 use super::spec::{Stat, SummarySpec};
-use crate::backend::TracePoint;
 use crate::record::metrics::{Metric, Row};
-use crate::record::tables::{Table, WeightRow};
+use crate::record::tables::Table;
 use crate::record::{Ending, Failure, RecordError, Sink};
 
 /// The metric a summary column reads, by its `metrics.csv` name.
@@ -131,21 +130,6 @@ impl Sink for InstanceStats {
         Ok(())
     }
 
-    fn traces(&mut self, _: &[TracePoint]) -> Result<(), RecordError> {
-        Ok(())
-    }
-    fn weights(&mut self, _: &[WeightRow]) -> Result<(), RecordError> {
-        Ok(())
-    }
-    fn probes(&mut self, _: &[crate::record::probes::ProbeRow]) -> Result<(), RecordError> {
-        Ok(())
-    }
-    fn weight_snapshots(
-        &mut self,
-        _: &[crate::record::probes::SnapshotRow],
-    ) -> Result<(), RecordError> {
-        Ok(())
-    }
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
         self.failures = failures.to_vec();
         Ok(())
