@@ -154,11 +154,8 @@ fn run_windows(
         .collect();
     sink.rows(&initial)?;
     sink.weights(&weight_rows(plan, &start, Stage::Start))?;
-    sample(plan, &start, 0, &active, sink)?;
     let curve = CurveProbe::for_plan(plan);
-    if let Some(c) = &curve {
-        sink.plasticity(&c.sample(plan, &start, 0.0))?;
-    }
+    sample(plan, curve.as_ref(), &start, 0, &active, sink)?;
 
     let requested = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
     let mut outcome = Stop::End;
@@ -178,14 +175,21 @@ fn run_windows(
         {
             backend.advance(at - state.step)?;
             state.step = at;
-            sample(plan, &backend.snapshot()?, at, &active, sink)?;
+            sample(
+                plan,
+                curve.as_ref(),
+                &backend.snapshot()?,
+                at,
+                &active,
+                sink,
+            )?;
         }
         backend.advance(window_end - state.step)?;
         state.step = window_end;
         let window = backend.take_window()?;
         let end = backend.snapshot()?;
         // Sampled before the divergence check, so the values that diverged are on record.
-        sample(plan, &end, state.step, &active, sink)?;
+        sample(plan, curve.as_ref(), &end, state.step, &active, sink)?;
         let time_s = state.step as f64 * plan.dt_s;
         let before = state.failures.len();
         for (e, is_active) in active.iter_mut().enumerate() {
@@ -211,9 +215,6 @@ fn run_windows(
         let rows = metrics::window_rows(plan, &window, &start, &end, &active);
         sink.rows(&rows)?;
         sink.traces(&window.traces)?;
-        if let Some(c) = curve.as_ref().filter(|c| c.due(state.step)) {
-            sink.plasticity(&c.sample(plan, &end, time_s))?;
-        }
         if state.failures.len() != before {
             sink.failures(&state.failures)?;
         }
@@ -234,14 +235,20 @@ fn run_windows(
     Ok(outcome)
 }
 
-/// Writes the probe and weight-snapshot rows due at `step` (none when nothing is due).
+/// Writes what is sampled from the state and due at `step`: the plasticity curve (at window
+/// ends only: its interval is a multiple of the window's), the probe and the weight-snapshot
+/// rows (none when nothing is due).
 fn sample(
     plan: &Plan,
+    curve: Option<&CurveProbe>,
     snap: &Snapshot,
     step: u64,
     active: &[bool],
     sink: &mut dyn Sink,
 ) -> Result<(), RecordError> {
+    if let Some(c) = curve.filter(|c| c.due(step)) {
+        sink.plasticity(&c.sample(plan, snap, step as f64 * plan.dt_s))?;
+    }
     if plan.probes.is_empty() || !plan.probes.due(step) {
         return Ok(());
     }

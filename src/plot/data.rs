@@ -630,6 +630,14 @@ pub struct PlasticitySample {
     pub points: Vec<(f64, f64)>,
 }
 
+impl PlasticitySample {
+    /// Where the curve turns from depression to potentiation (the run's own definition).
+    pub fn threshold(&self) -> Option<f64> {
+        let (z, f): (Vec<f64>, Vec<f64>) = self.points.iter().copied().unzip();
+        crate::record::plasticity::crossing(&z, &f)
+    }
+}
+
 /// `plasticity.csv` if the run recorded a plasticity curve (empty otherwise).
 pub fn read_plasticity(
     run_dir: &Path,

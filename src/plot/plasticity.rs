@@ -1,7 +1,8 @@
 //! The plasticity-curve figures, from `plasticity.csv`: the curve dW/dt against the
 //! postsynaptic rate at a few times (`plasticity_curve`), and its crossing from depression to
 //! potentiation over the whole run (`plasticity_threshold`). The crossing is found by
-//! `record::plasticity::crossing`, the definition the run's own threshold table uses.
+//! `record::plasticity::crossing` (through `PlasticitySample::threshold`), the definition the
+//! run's own threshold table uses.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,6 @@ use super::data::{PlasticitySample, RunData};
 use super::render::{self, Curve, CurveFigure, CurvePanel, HLine, Header, YAxis};
 use super::stats::BandPoint;
 use super::{Formats, PlotError, style};
-use crate::record::plasticity::crossing;
 
 /// Curves drawn in the first figure: the first and last sample and evenly spaced ones between.
 const SHOWN: usize = 6;
@@ -104,11 +104,7 @@ pub(crate) fn prepare(
     for (k, &i) in picks.iter().enumerate() {
         let s = chosen[i];
         let colour = ramp(k, picks.len());
-        let threshold = crossing(
-            &s.points.iter().map(|p| p.0).collect::<Vec<_>>(),
-            &s.points.iter().map(|p| p.1).collect::<Vec<_>>(),
-        );
-        let at = threshold.map_or("no crossing".into(), |z| {
+        let at = s.threshold().map_or("no crossing".into(), |z| {
             format!("θ = {}", style::significant(z, 3))
         });
         legend.push((
@@ -151,11 +147,7 @@ pub(crate) fn prepare(
 
     let thresholds: Vec<(f64, f64)> = chosen
         .iter()
-        .filter_map(|s| {
-            let z: Vec<f64> = s.points.iter().map(|p| p.0).collect();
-            let f: Vec<f64> = s.points.iter().map(|p| p.1).collect();
-            crossing(&z, &f).map(|c| (s.time_s, c))
-        })
+        .filter_map(|s| s.threshold().map(|c| (s.time_s, c)))
         .collect();
     let mut figures = vec![("plasticity_curve", curve_fig)];
     if thresholds.len() >= 2 {
