@@ -135,7 +135,19 @@ fn deferral_matches(yaml: &str, seeds: &[u64], freeze: Option<(u64, usize)>) {
                 }
                 done += n;
                 let at = format!("{name} step {done}");
-                close_snapshots(&at, &a.snapshot().unwrap(), &b.snapshot().unwrap(), tol);
+                let reference = b.snapshot().unwrap();
+                // A diverging circuit would amplify rounding until any two paths disagree: the
+                // comparison is only meaningful while the reference stays bounded.
+                let largest = reference
+                    .weights
+                    .iter()
+                    .flatten()
+                    .fold(0.0_f64, |m, v| m.max(v.abs()));
+                assert!(
+                    largest < 100.0,
+                    "{at}: the reference's weights reached {largest:.3e}"
+                );
+                close_snapshots(&at, &a.snapshot().unwrap(), &reference, tol);
             }
             let (wa, wb) = (a.take_window().unwrap(), b.take_window().unwrap());
             let (end_a, end_b) = (a.snapshot().unwrap(), b.snapshot().unwrap());
@@ -203,11 +215,13 @@ fn large_single_matrix_rebased_on_threads() {
         "30 ms",
         (300, 256),
     )
-    // Small weights for 300 inputs keep the circuit well-conditioned.
+    // Small weights and slower learning for 300 inputs and 256 hidden units keep the circuit
+    // bounded (at τ_w = 50 ms it explodes within 20 ms).
     .replace(
         "W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}}",
         "W1: {from: x, to: h, init: {uniform: [-0.02, 0.02]}}",
-    );
+    )
+    .replace("tau_w: 50 ms", "tau_w: 200 ms");
     deferral_matches(&yaml, &[4], None);
 }
 

@@ -238,8 +238,15 @@ pub fn held_out(plan: &Plan, weights: &[Vec<f64>], e: usize) -> (Option<f64>, Op
             }
             let Some(pre) = &z[proj.from] else { continue };
             let k = proj.synapses();
-            let w = DMatrix::from_row_slice(proj.rows, proj.cols, &weights[q][e * k..(e + 1) * k]);
-            u.gemm(proj.sign[e], &w, pre, 1.0);
+            let w = &weights[q][e * k..(e + 1) * k];
+            if k >= 1 << 16 {
+                add_row_major_product(&mut u, proj.sign[e], w, proj.cols, pre);
+            } else {
+                // A small matrix: copying it column-major for nalgebra's blocked product is
+                // cheap and the product then beats per-row dot products.
+                let w = DMatrix::from_row_slice(proj.rows, proj.cols, w);
+                u.gemm(proj.sign[e], &w, pre, 1.0);
+            }
         }
         let act = pop.activation;
         u.apply(|v| *v = act.apply(*v));
@@ -259,6 +266,60 @@ pub fn held_out(plan: &Plan, weights: &[Vec<f64>], e: usize) -> (Option<f64>, Op
         .is_classification()
         .then(|| correct as f64 / n as f64);
     (Some(loss), accuracy)
+}
+
+/// u += sign · W·pre for a row-major W (u.nrows() × cols) read in place from the snapshot, and
+/// column-major u, pre (one column per sample): each row of W is dotted with every sample while
+/// it is in cache, so a large matrix is read once, not copied into a column-major one first (a
+/// copy of a 784 × 1000 matrix per window cost more than the product). Rows are split over
+/// threads when the product is large.
+fn add_row_major_product(
+    u: &mut DMatrix<f64>,
+    sign: f64,
+    w: &[f64],
+    cols: usize,
+    pre: &DMatrix<f64>,
+) {
+    let (rows, n) = (u.nrows(), u.ncols());
+    debug_assert_eq!(w.len(), rows * cols);
+    debug_assert_eq!(pre.nrows(), cols);
+    let pre = pre.as_slice();
+    // Row i's n sums, contiguous (the transpose of u), so rows can be filled in parallel.
+    let mut sums = vec![0.0; rows * n];
+    let row = |(wi, out): (&[f64], &mut [f64])| {
+        for (s, o) in out.iter_mut().enumerate() {
+            *o = dot_f64(wi, &pre[s * cols..(s + 1) * cols]);
+        }
+    };
+    if rows * cols * n >= 1 << 20 {
+        w.par_chunks(cols).zip(sums.par_chunks_mut(n)).for_each(row);
+    } else {
+        w.chunks(cols).zip(sums.chunks_mut(n)).for_each(row);
+    }
+    for (i, row_sums) in sums.chunks(n).enumerate() {
+        for (s, v) in row_sums.iter().enumerate() {
+            u[(i, s)] += sign * v;
+        }
+    }
+}
+
+/// A dot product with sixteen independent partial sums, so it vectorises and several vector
+/// additions are in flight at once.
+fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0; 16];
+    let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f64 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for k in 0..16 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
 }
 
 /// The samples shown in steps [start, end) of instance e, with how long each was shown (s).

@@ -22,7 +22,7 @@
 
 use super::Static;
 use super::held::{Accumulators, Held};
-use super::lanes::{Real, lanes_of, zeros};
+use super::lanes::{Real, apply_rates, lanes_of, rate, zeros};
 use crate::backend::{Snapshot, TracePoint, Window};
 use crate::plan::Timing;
 use crate::rng;
@@ -42,41 +42,57 @@ const C: usize = Slot::One.index();
 const D: usize = Slot::W.index();
 const E: usize = Slot::XW.index();
 
-/// The row coefficients of post unit i, derived from the motif's `UpdateForm`: for each slot,
-/// k · Σ θ_t Π post_t over its terms, in θ order, each product left to right from θ_t (the
-/// order the OpenCL generators write, so f64 results agree bit for bit).
-#[inline]
-fn row_coefficients<T: Real, const L: usize>(
+/// The row coefficients of every post unit of a motif, derived from its `UpdateForm`: for each
+/// slot, k · Σ θ_t Π post_t over its terms, in θ order, each product left to right from θ_t (the
+/// order the OpenCL generators write, so f64 results agree bit for bit). Computed a term at a
+/// time over all rows, so each loop is a plain vectorisable sweep; `post` gives the rates a
+/// factor reads (None: absent, read as zero — a motif without a modulator or trace).
+fn fill_row_coefficients<'a, T: Real, const L: usize>(
+    out: &mut Vec<RowCoefficients<T, L>>,
+    rows: usize,
     form: &UpdateForm,
     th: &[[T; L]; N_TERMS],
-    post: impl Fn(Post) -> [T; L],
+    post: impl Fn(Post) -> Option<&'a [[T; L]]>,
     k: &[T; L],
-) -> RowCoefficients<T, L> {
-    let mut out = [zeros::<T, L>(); 4];
+) {
+    out.clear();
+    out.resize(rows, [zeros::<T, L>(); 4]);
+    let zero = zeros::<T, L>();
     for slot in Slot::ALL {
         let terms = form.terms(slot);
         if terms.is_empty() {
             continue;
         }
-        let mut sum = zeros::<T, L>();
+        let si = slot.index();
         for (n, t) in terms.iter().enumerate() {
-            let mut v = th[t.index()];
-            for f in t.def().post {
-                let p = post(*f);
+            let factors = t.def().post;
+            let mut rates: [Option<&[[T; L]]>; 4] = [None; 4];
+            for (r, f) in rates.iter_mut().zip(factors) {
+                // A rate vector shorter than the rows (none: an absent trace) reads as zero.
+                *r = post(*f).and_then(|v| v.get(..rows));
+            }
+            let rates = &rates[..factors.len()];
+            let theta = th[t.index()];
+            for (i, co) in out.iter_mut().enumerate() {
+                let mut v = theta;
+                for r in rates {
+                    let p = r.map_or(zero, |r| r[i]);
+                    for l in 0..L {
+                        v[l] *= p[l];
+                    }
+                }
+                let o = &mut co[si];
                 for l in 0..L {
-                    v[l] *= p[l];
+                    o[l] = if n == 0 { v[l] } else { o[l] + v[l] };
                 }
             }
+        }
+        for co in out.iter_mut() {
             for l in 0..L {
-                sum[l] = if n == 0 { v[l] } else { sum[l] + v[l] };
+                co[si][l] = k[l] * co[si][l];
             }
         }
-        let o = &mut out[slot.index()];
-        for l in 0..L {
-            o[l] = k[l] * sum[l];
-        }
     }
-    out
 }
 
 /// Which terms a motif's update has, so the row loop does only the work it needs.
@@ -102,55 +118,68 @@ struct RowUpdate<'a, T: Real, const L: usize> {
 
 impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
     /// Updates consecutive rows of W (and of the window's ΔW_rule when `acc` is non-empty).
+    ///
+    /// Every lane loop works on local copies of its operands (`let x = *xj`, then one store):
+    /// through references the compiler must assume a store to W may change x or the
+    /// coefficients, and then it keeps the 16-lane loops scalar.
     fn rows(&self, w: &mut [[T; L]], acc: &mut [[T; L]], coefficients: &[RowCoefficients<T, L>]) {
         let cols = self.cols;
+        let g = self.g;
         for (i, (row, co)) in w.chunks_exact_mut(cols).zip(coefficients).enumerate() {
             let acc_row: &mut [[T; L]] = if acc.is_empty() {
                 &mut []
             } else {
                 &mut acc[i * cols..(i + 1) * cols]
             };
-            let g = self.g;
+            let (a, c, d, e) = (co[A], co[C], co[D], co[E]);
             match (self.shape, acc_row.is_empty()) {
                 (UpdateShape::Outer, true) => {
                     for (wij, xj) in row.iter_mut().zip(self.x) {
+                        let (x, mut v) = (*xj, *wij);
                         for l in 0..L {
-                            wij[l] += co[A][l] * xj[l];
+                            v[l] += a[l] * x[l];
                         }
+                        *wij = v;
                     }
                     continue;
                 }
                 (UpdateShape::OuterDecay, true) => {
                     for (wij, xj) in row.iter_mut().zip(self.x) {
+                        let (x, mut v) = (*xj, *wij);
                         for l in 0..L {
-                            wij[l] = wij[l] * g[l] + co[A][l] * xj[l];
+                            v[l] = v[l] * g[l] + a[l] * x[l];
                         }
+                        *wij = v;
                     }
                     continue;
                 }
                 _ => {}
             }
-            let (a, c, d, e) = (co[A], co[C], co[D], co[E]);
             let xw = self.shape == UpdateShape::GeneralXW;
             // Absent slots have zero coefficients: adding their products changes nothing.
-            let inc = |l: usize, xj: &[T; L], wij: &[T; L]| {
-                let v = a[l] * xj[l] + c[l] + d[l] * wij[l];
-                if xw { v + e[l] * xj[l] * wij[l] } else { v }
+            let inc = |l: usize, x: &[T; L], v: &[T; L]| {
+                let r = a[l] * x[l] + c[l] + d[l] * v[l];
+                if xw { r + e[l] * x[l] * v[l] } else { r }
             };
             if acc_row.is_empty() {
                 for (wij, xj) in row.iter_mut().zip(self.x) {
+                    let (x, mut v) = (*xj, *wij);
                     for l in 0..L {
-                        let inc = inc(l, xj, wij);
-                        wij[l] = wij[l] * g[l] + inc;
+                        let inc = inc(l, &x, &v);
+                        v[l] = v[l] * g[l] + inc;
                     }
+                    *wij = v;
                 }
             } else {
                 for ((wij, xj), acc_ij) in row.iter_mut().zip(self.x).zip(acc_row.iter_mut()) {
+                    let (x, mut v, mut s) = (*xj, *wij, *acc_ij);
                     for l in 0..L {
-                        let inc = inc(l, xj, wij);
-                        wij[l] = wij[l] * g[l] + inc;
-                        acc_ij[l] += inc;
+                        let inc = inc(l, &x, &v);
+                        v[l] = v[l] * g[l] + inc;
+                        s[l] += inc;
                     }
+                    *wij = v;
+                    *acc_ij = s;
                 }
             }
         }
@@ -213,6 +242,8 @@ pub(crate) struct Block<T: Real, const L: usize> {
     forms: Vec<UpdateForm>,
     // Stimulus.
     tasks: Vec<Arc<Task>>,
+    /// Whether any lane's task is a classification (only then is the accuracy integrated).
+    classification: bool,
     timing: Vec<Timing>,
     seeds: [u64; L],
     sample: [u64; L],
@@ -220,6 +251,9 @@ pub(crate) struct Block<T: Real, const L: usize> {
     /// The (sample, shown) each lane's input and target populations hold, so a step that keeps
     /// every lane's stimulus writes nothing.
     shown: [(u64, bool); L],
+    /// Whether the input population was written since the deferred matrices last looked at it
+    /// (only `set_stimulus` writes it), so a step that keeps the stimulus skips comparing it.
+    input_written: bool,
     xs: Vec<Vec<f64>>,
     ys: Vec<Vec<f64>>,
     frozen: [bool; L],
@@ -390,7 +424,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
 
         let lane_instance = |l: usize| first + if l < active { l } else { 0 };
-        let tasks = (0..L)
+        let tasks: Vec<Arc<Task>> = (0..L)
             .map(|l| plan.tasks[lane_instance(l)].clone())
             .collect();
         let timing = (0..L).map(|l| plan.timing[lane_instance(l)]).collect();
@@ -536,12 +570,14 @@ impl<T: Real, const L: usize> Block<T, L> {
             wnoise_scale,
             shapes,
             forms,
+            classification: tasks.iter().any(|t| t.is_classification()),
             tasks,
             timing,
             seeds,
             sample: [u64::MAX; L],
             present: [false; L],
             shown: [(u64::MAX, false); L],
+            input_written: true,
             xs: vec![vec![0.0; n_in]; L],
             ys: vec![vec![0.0; n_out]; L],
             frozen: [false; L],
@@ -563,7 +599,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         // Rate populations start at rest with z = φ(0); tied matrices start as transposes.
         for (p, pop) in pops.iter().enumerate() {
             if pop.role == Role::Rate || pop.role == Role::Error {
-                let zero = pop.activation.apply(T::zero());
+                let zero = rate(pop.activation, T::zero());
                 block.z[p].iter_mut().for_each(|v| *v = [zero; L]);
             }
         }
@@ -600,6 +636,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             return;
         }
         self.shown = now;
+        self.input_written = true;
         let input = &mut self.z[plan.input];
         for (j, v) in input.iter_mut().enumerate() {
             for l in 0..L {
@@ -738,12 +775,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             if self.any_noise[p] {
                 self.add_noise(p, &mut u);
             }
-            let act = plan.populations[p].activation;
-            for (z, uu) in self.z[p].iter_mut().zip(&u) {
-                for l in 0..L {
-                    z[l] = act.apply(uu[l]);
-                }
-            }
+            apply_rates(plan.populations[p].activation, &u, &mut self.z[p]);
             self.u[p] = u;
         }
         for &p in &plan.order {
@@ -803,27 +835,21 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
             let leak = self.leak[p];
             let act = plan.populations[p].activation;
-            for ((u, i), z) in self.u[p]
-                .iter_mut()
-                .zip(&self.inp[p])
-                .zip(self.z[p].iter_mut())
-            {
+            for (u, i) in self.u[p].iter_mut().zip(&self.inp[p]) {
+                // Local copies, so the lane loop vectorises (see `RowUpdate::rows`).
+                let (i, mut v) = (*i, *u);
                 for l in 0..L {
                     // u ← I + (u − I)·leak: exact for exponential Euler, Euler's step otherwise.
-                    u[l] = i[l] + (u[l] - i[l]) * leak[l];
-                    z[l] = act.apply(u[l]);
+                    v[l] = i[l] + (v[l] - i[l]) * leak[l];
                 }
+                *u = v;
             }
             if self.any_noise[p] {
                 let mut u = std::mem::take(&mut self.u[p]);
                 self.add_noise(p, &mut u);
-                for (z, uu) in self.z[p].iter_mut().zip(&u) {
-                    for l in 0..L {
-                        z[l] = act.apply(uu[l]);
-                    }
-                }
                 self.u[p] = u;
             }
+            apply_rates(act, &self.u[p], &mut self.z[p]);
         }
         self.copy_tied(s);
         self.step += 1;
@@ -831,6 +857,9 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     /// Writes every deferred matrix whose held input has changed and holds the new input.
     fn rebase_held(&mut self, s: &Static) {
+        if !std::mem::take(&mut self.input_written) {
+            return;
+        }
         for q in 0..self.held.len() {
             let Some(h) = self.held[q].as_mut() else {
                 continue;
@@ -869,7 +898,6 @@ impl<T: Real, const L: usize> Block<T, L> {
         let frozen = self.frozen;
         let mut w = std::mem::take(&mut self.w[q]);
         let mut acc = std::mem::take(&mut self.acc_dw[q]);
-        let zero = zeros::<T, L>();
         let modulator = motif.modulator.map(|mi| &self.z[mi]);
         // Per-row coefficients first (they read the post and modulator rates), then the rows.
         let mut coefficients = std::mem::take(&mut self.row_coefficients);
@@ -880,15 +908,12 @@ impl<T: Real, const L: usize> Block<T, L> {
                 kl[l] = T::zero();
             }
         }
-        let form = &self.forms[m];
-        for i in 0..rows {
-            let post = |f: Post| match f {
-                Post::Z => z[i],
-                Post::M => modulator.map(|mm| mm[i]).unwrap_or(zero),
-                Post::Q => trace.get(i).copied().unwrap_or(zero),
-            };
-            coefficients.push(row_coefficients(form, th, post, &kl));
-        }
+        let post = |f: Post| match f {
+            Post::Z => Some(z.as_slice()),
+            Post::M => modulator.map(|mm| mm.as_slice()),
+            Post::Q => (!trace.is_empty()).then_some(trace.as_slice()),
+        };
+        fill_row_coefficients(&mut coefficients, rows, &self.forms[m], th, post, &kl);
         if let Some(h) = self.held[q].as_mut() {
             // The input is held: only D and G move (the plan admits outer products alone).
             h.step(|i| coefficients[i][A], self.decay_w[m]);
@@ -1039,25 +1064,41 @@ impl<T: Real, const L: usize> Block<T, L> {
         self.window_steps += 1;
         if let Some(out) = &plan.output {
             let (y, ys) = (&self.z[out.output], &self.z[out.target]);
+            // Lane-parallel: each lane's loss sums its units in order (as one lane alone
+            // would), and the arg-max keeps the first of equal values.
+            let mut loss = [0.0_f64; L];
+            let (mut best_y, mut best_t) = ([0_usize; L], [0_usize; L]);
+            if let (Some(y0), Some(t0)) = (y.first(), ys.first()) {
+                let (mut top_y, mut top_t) = (*y0, *t0);
+                for (i, (yi, ti)) in y.iter().zip(ys).enumerate() {
+                    let (yi, ti) = (*yi, *ti);
+                    for l in 0..L {
+                        let d = ti[l].f64() - yi[l].f64();
+                        loss[l] += 0.5 * d * d;
+                    }
+                    if !self.classification {
+                        continue;
+                    }
+                    for l in 0..L {
+                        if yi[l] > top_y[l] {
+                            top_y[l] = yi[l];
+                            best_y[l] = i;
+                        }
+                        if ti[l] > top_t[l] {
+                            top_t[l] = ti[l];
+                            best_t[l] = i;
+                        }
+                    }
+                }
+            }
             for l in 0..L {
                 if !self.present[l] {
                     continue;
                 }
-                let mut loss = 0.0;
-                let (mut best_y, mut best_t) = (0, 0);
-                for i in 0..y.len() {
-                    let d = ys[i][l].f64() - y[i][l].f64();
-                    loss += 0.5 * d * d;
-                    if y[i][l] > y[best_y][l] {
-                        best_y = i;
-                    }
-                    if ys[i][l] > ys[best_t][l] {
-                        best_t = i;
-                    }
-                }
-                self.loss[l] += loss * dt;
+                self.loss[l] += loss[l] * dt;
                 self.present_s[l] += dt;
-                if best_y == best_t {
+                // Regression tasks report no accuracy: their correct time stays 0.
+                if self.classification && best_y[l] == best_t[l] {
                     self.correct_s[l] += dt;
                 }
             }
@@ -1230,14 +1271,15 @@ impl<T: Real, const L: usize> Block<T, L> {
             let th = &self.theta[m];
             let (itw, itd) = (self.inv_tau_w[m], self.inv_tau_decay[m]);
             let one = [T::one(); L];
-            for i in 0..proj.rows {
-                let post = |f: Post| match f {
-                    Post::Z => z[i],
-                    Post::M => motif.modulator.map(|mm| self.z[mm][i]).unwrap_or(zeros()),
-                    Post::Q => self.q[proj.to].get(i).copied().unwrap_or(zeros()),
-                };
-                // The drive Σ θ_k term_k, from the same row coefficients as the Euler step.
-                let co = row_coefficients(&self.forms[m], th, post, &one);
+            let post = |f: Post| match f {
+                Post::Z => Some(z.as_slice()),
+                Post::M => motif.modulator.map(|mm| self.z[mm].as_slice()),
+                Post::Q => Some(self.q[proj.to].as_slice()),
+            };
+            // The drive Σ θ_k term_k, from the same row coefficients as the Euler step.
+            let mut coefficients = std::mem::take(&mut self.row_coefficients);
+            fill_row_coefficients(&mut coefficients, proj.rows, &self.forms[m], th, post, &one);
+            for (i, co) in coefficients.iter().enumerate() {
                 for j in 0..proj.cols {
                     let w = self.w[q][i * proj.cols + j];
                     let d = &mut dw[q][i * proj.cols + j];
@@ -1253,6 +1295,7 @@ impl<T: Real, const L: usize> Block<T, L> {
                     }
                 }
             }
+            self.row_coefficients = coefficients;
             self.scratch = pre;
         }
     }
@@ -1387,12 +1430,7 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     fn refresh_dynamic_rates(&mut self, s: &Static, dynamic: &[usize]) {
         for &p in dynamic {
-            let act = s.plan.populations[p].activation;
-            for (z, u) in self.z[p].iter_mut().zip(&self.u[p]) {
-                for l in 0..L {
-                    z[l] = act.apply(u[l]);
-                }
-            }
+            apply_rates(s.plan.populations[p].activation, &self.u[p], &mut self.z[p]);
         }
     }
 
@@ -1411,19 +1449,26 @@ impl<T: Real, const L: usize> Block<T, L> {
             match &self.held[q] {
                 None => scatter(&mut snap.weights[q], w, w.len()),
                 Some(h) => {
-                    // The exact W = G·W₀ + D xᵀ, computed without writing the state.
+                    // The exact W = G·W₀ + D xᵀ, computed without writing the state; a large
+                    // matrix a few rows per thread.
+                    use rayon::prelude::*;
                     let (n, cols) = (w.len(), h.cols());
                     let dst = &mut snap.weights[q];
                     for l in 0..self.active {
                         let out = &mut dst[(self.first + l) * n..(self.first + l + 1) * n];
-                        for (i, (o, row)) in out
-                            .chunks_exact_mut(cols)
-                            .zip(w.chunks_exact(cols))
-                            .enumerate()
-                        {
-                            for (j, (o, v)) in o.iter_mut().zip(row).enumerate() {
-                                *o = h.weight(v[l], i, j, l).f64();
-                            }
+                        let row = |(i, (o, stored)): (usize, (&mut [f64], &[[T; L]]))| {
+                            h.write_row(stored, i, l, o)
+                        };
+                        if n >= PARALLEL_SYNAPSES {
+                            out.par_chunks_mut(cols)
+                                .zip(w.par_chunks(cols))
+                                .enumerate()
+                                .for_each(row);
+                        } else {
+                            out.chunks_mut(cols)
+                                .zip(w.chunks(cols))
+                                .enumerate()
+                                .for_each(row);
                         }
                     }
                 }
@@ -1553,16 +1598,46 @@ fn matvec_add<T: Real, const L: usize>(
         }
         return;
     }
-    for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
+    // Four rows at a time: each row's sum is a chain of dependent additions, so interleaving
+    // rows keeps several in flight (each row still sums its columns in order).
+    let mut out_rows = out.chunks_exact_mut(4);
+    let mut w_rows = w.chunks_exact(4 * cols);
+    for (o4, w4) in (&mut out_rows).zip(&mut w_rows) {
+        let mut acc = [[T::zero(); L]; 4];
+        for (j, rj) in r.iter().enumerate() {
+            let rj = *rj;
+            for (k, a) in acc.iter_mut().enumerate() {
+                let wij = w4[k * cols + j];
+                for l in 0..L {
+                    a[l] += wij[l] * rj[l];
+                }
+            }
+        }
+        for (o, a) in o4.iter_mut().zip(&acc) {
+            let mut v = *o;
+            for l in 0..L {
+                v[l] += sign[l] * a[l];
+            }
+            *o = v;
+        }
+    }
+    for (o, row) in out_rows
+        .into_remainder()
+        .iter_mut()
+        .zip(w_rows.remainder().chunks_exact(cols))
+    {
         let mut acc = [T::zero(); L];
         for (wij, rj) in row.iter().zip(r) {
+            let (wij, rj) = (*wij, *rj);
             for l in 0..L {
                 acc[l] += wij[l] * rj[l];
             }
         }
+        let mut v = *o;
         for l in 0..L {
-            o[l] += sign[l] * acc[l];
+            v[l] += sign[l] * acc[l];
         }
+        *o = v;
     }
 }
 

@@ -181,6 +181,20 @@ impl<T: Real, const L: usize> Held<T, L> {
         stored * self.retained[l] + self.d[i][l] * self.x[j][l]
     }
 
+    /// Row i of lane l's exact weights, as f64, given the stored row of W₀.
+    pub fn write_row(&self, stored: &[[T; L]], i: usize, l: usize, out: &mut [f64]) {
+        if !self.started {
+            for (o, v) in out.iter_mut().zip(stored) {
+                *o = v[l].f64();
+            }
+            return;
+        }
+        let (g, di) = (self.retained[l], self.d[i][l]);
+        for ((o, v), xj) in out.iter_mut().zip(stored).zip(&self.x) {
+            *o = (v[l] * g + di * xj[l]).f64();
+        }
+    }
+
     /// A frozen lane: its deferred weights are zeroed with its stored ones. The window sums
     /// keep what the lane gathered before (as the step-by-step accumulators do).
     pub fn freeze(&mut self, lane: usize) {
