@@ -45,16 +45,17 @@ pub fn measure(
     b.take_window()?;
     let active = vec![true; plan.n_instances()];
     let mut previous = b.snapshot()?;
+    let mut end = previous.clone();
     let start = Instant::now();
     let mut done = 0;
     while done < plan.steps {
         let n = record.min(plan.steps - done);
         b.advance(n)?;
         let window = b.take_window()?;
-        let end = b.snapshot()?;
+        b.snapshot_into(&mut end)?;
         let rows = crate::record::metrics::window_rows(&plan, &window, &previous, &end, &active);
         std::hint::black_box(rows);
-        previous = end;
+        std::mem::swap(&mut previous, &mut end);
         done += n;
     }
     let wall_s = start.elapsed().as_secs_f64();

@@ -136,6 +136,7 @@ fn run_windows(
     let mut active = vec![true; e_count];
     sink.instances(&instances_table(plan))?;
     let mut start = backend.snapshot()?;
+    let mut spare = Snapshot::default();
 
     // Row at t = 0: the held-out loss of the initial weights, the reference for "fraction of
     // the initial loss".
@@ -187,7 +188,9 @@ fn run_windows(
         backend.advance(window_end - state.step)?;
         state.step = window_end;
         let window = backend.take_window()?;
-        let end = backend.snapshot()?;
+        // The previous window's start snapshot is no longer needed: its buffers take this one.
+        let mut end = std::mem::take(&mut spare);
+        backend.snapshot_into(&mut end)?;
         // Sampled before the divergence check, so the values that diverged are on record.
         sample(plan, curve.as_ref(), &end, state.step, &active, sink)?;
         let time_s = state.step as f64 * plan.dt_s;
@@ -218,7 +221,7 @@ fn run_windows(
         if state.failures.len() != before {
             sink.failures(&state.failures)?;
         }
-        start = end;
+        spare = std::mem::replace(&mut start, end);
         observer.window(&Progress {
             step: state.step,
             steps: plan.steps,

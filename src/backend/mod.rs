@@ -216,6 +216,13 @@ pub trait Backend: Send {
     /// Advances every instance by `steps` steps.
     fn advance(&mut self, steps: u64) -> Result<(), BackendError>;
     fn snapshot(&self) -> Result<Snapshot, BackendError>;
+    /// The same state written into `snap`, reusing its buffers: a large circuit's weights are
+    /// megabytes, and allocating and zeroing them afresh every window cost as much as
+    /// writing them. Every entry is overwritten.
+    fn snapshot_into(&self, snap: &mut Snapshot) -> Result<(), BackendError> {
+        *snap = self.snapshot()?;
+        Ok(())
+    }
     /// Returns and clears the window accumulators.
     fn take_window(&mut self) -> Result<Window, BackendError>;
     /// Stops an instance that diverged: its state is zeroed and it no longer learns, so the

@@ -287,7 +287,16 @@ fn add_row_major_product(
     // Row i's n sums, contiguous (the transpose of u), so rows can be filled in parallel.
     let mut sums = vec![0.0; rows * n];
     let row = |(wi, out): (&[f64], &mut [f64])| {
-        for (s, o) in out.iter_mut().enumerate() {
+        // Four samples at a time share each load of the row.
+        let mut blocks = out.chunks_exact_mut(4);
+        for (b, o4) in (&mut blocks).enumerate() {
+            let s0 = 4 * b;
+            let x: [&[f64]; 4] =
+                std::array::from_fn(|k| &pre[(s0 + k) * cols..(s0 + k + 1) * cols]);
+            o4.copy_from_slice(&dot4_f64(wi, x));
+        }
+        let done = n - blocks.into_remainder().len();
+        for (s, o) in out.iter_mut().enumerate().skip(done) {
             *o = dot_f64(wi, &pre[s * cols..(s + 1) * cols]);
         }
     };
@@ -301,6 +310,25 @@ fn add_row_major_product(
             u[(i, s)] += sign * v;
         }
     }
+}
+
+/// Four dot products of `w` with `x[0..4]`, eight partial sums each, reading `w` once.
+fn dot4_f64(w: &[f64], x: [&[f64]; 4]) -> [f64; 4] {
+    let mut acc = [[0.0; 8]; 4];
+    let n = w.len() / 8 * 8;
+    for j in (0..n).step_by(8) {
+        let wj: [f64; 8] = w[j..j + 8].try_into().expect("eight");
+        for (a, xk) in acc.iter_mut().zip(&x) {
+            let xj: [f64; 8] = xk[j..j + 8].try_into().expect("eight");
+            for k in 0..8 {
+                a[k] += wj[k] * xj[k];
+            }
+        }
+    }
+    std::array::from_fn(|k| {
+        let tail: f64 = (n..w.len()).map(|j| w[j] * x[k][j]).sum();
+        acc[k].iter().sum::<f64>() + tail
+    })
 }
 
 /// A dot product with sixteen independent partial sums, so it vectorises and several vector

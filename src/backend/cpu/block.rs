@@ -73,6 +73,40 @@ fn fill_row_coefficients<'a, T: Real, const L: usize>(
             }
             let rates = &rates[..factors.len()];
             let theta = th[t.index()];
+            let add = |o: &mut [T; L], v: [T; L]| {
+                for l in 0..L {
+                    o[l] = if n == 0 { v[l] } else { o[l] + v[l] };
+                }
+            };
+            // The common shapes (every factor present, at most two) as plain zipped sweeps.
+            match rates {
+                [] => {
+                    out.iter_mut().for_each(|co| add(&mut co[si], theta));
+                    continue;
+                }
+                [Some(r1)] => {
+                    for (co, p1) in out.iter_mut().zip(*r1) {
+                        let (p1, mut v) = (*p1, theta);
+                        for l in 0..L {
+                            v[l] *= p1[l];
+                        }
+                        add(&mut co[si], v);
+                    }
+                    continue;
+                }
+                [Some(r1), Some(r2)] => {
+                    for ((co, p1), p2) in out.iter_mut().zip(*r1).zip(*r2) {
+                        let (p1, p2, mut v) = (*p1, *p2, theta);
+                        for l in 0..L {
+                            v[l] *= p1[l];
+                            v[l] *= p2[l];
+                        }
+                        add(&mut co[si], v);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             for (i, co) in out.iter_mut().enumerate() {
                 let mut v = theta;
                 for r in rates {
@@ -81,10 +115,7 @@ fn fill_row_coefficients<'a, T: Real, const L: usize>(
                         v[l] *= p[l];
                     }
                 }
-                let o = &mut co[si];
-                for l in 0..L {
-                    o[l] = if n == 0 { v[l] } else { o[l] + v[l] };
-                }
+                add(&mut co[si], v);
             }
         }
         for co in out.iter_mut() {
@@ -125,6 +156,39 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
     fn rows(&self, w: &mut [[T; L]], acc: &mut [[T; L]], coefficients: &[RowCoefficients<T, L>]) {
         let cols = self.cols;
         let g = self.g;
+        // Outer products without a window sum: one loop per shape over all rows, so a matrix of
+        // many short rows pays no per-row dispatch.
+        if acc.is_empty() {
+            match self.shape {
+                UpdateShape::Outer => {
+                    for (row, co) in w.chunks_exact_mut(cols).zip(coefficients) {
+                        let a = co[A];
+                        for (wij, xj) in row.iter_mut().zip(self.x) {
+                            let (x, mut v) = (*xj, *wij);
+                            for l in 0..L {
+                                v[l] += a[l] * x[l];
+                            }
+                            *wij = v;
+                        }
+                    }
+                    return;
+                }
+                UpdateShape::OuterDecay => {
+                    for (row, co) in w.chunks_exact_mut(cols).zip(coefficients) {
+                        let a = co[A];
+                        for (wij, xj) in row.iter_mut().zip(self.x) {
+                            let (x, mut v) = (*xj, *wij);
+                            for l in 0..L {
+                                v[l] = v[l] * g[l] + a[l] * x[l];
+                            }
+                            *wij = v;
+                        }
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
         for (i, (row, co)) in w.chunks_exact_mut(cols).zip(coefficients).enumerate() {
             let acc_row: &mut [[T; L]] = if acc.is_empty() {
                 &mut []
@@ -132,29 +196,6 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
                 &mut acc[i * cols..(i + 1) * cols]
             };
             let (a, c, d, e) = (co[A], co[C], co[D], co[E]);
-            match (self.shape, acc_row.is_empty()) {
-                (UpdateShape::Outer, true) => {
-                    for (wij, xj) in row.iter_mut().zip(self.x) {
-                        let (x, mut v) = (*xj, *wij);
-                        for l in 0..L {
-                            v[l] += a[l] * x[l];
-                        }
-                        *wij = v;
-                    }
-                    continue;
-                }
-                (UpdateShape::OuterDecay, true) => {
-                    for (wij, xj) in row.iter_mut().zip(self.x) {
-                        let (x, mut v) = (*xj, *wij);
-                        for l in 0..L {
-                            v[l] = v[l] * g[l] + a[l] * x[l];
-                        }
-                        *wij = v;
-                    }
-                    continue;
-                }
-                _ => {}
-            }
             let xw = self.shape == UpdateShape::GeneralXW;
             // Absent slots have zero coefficients: adding their products changes nothing.
             let inc = |l: usize, x: &[T; L], v: &[T; L]| {
@@ -1648,6 +1689,15 @@ pub(super) fn dot<T: Real>(a: &[T], b: &[T]) -> T {
     debug_assert_eq!(a.len(), b.len(), "dot of slices of different lengths");
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
+    if n < 16 {
+        // No full chunk: the partial sums would all be zero, so this is the same sum without
+        // reducing sixteen zeros (a 1000 × 10 matrix's rows are all this short).
+        let mut sum = T::zero();
+        for (x, y) in a.iter().zip(b) {
+            sum += *x * *y;
+        }
+        return sum;
+    }
     let mut partial = [T::zero(); 16];
     let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
     let (ar, br) = (ac.remainder(), bc.remainder());

@@ -144,35 +144,46 @@ impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
     }
 
     fn snapshot(&self) -> Result<Snapshot, BackendError> {
+        let mut snap = Snapshot::default();
+        self.snapshot_into(&mut snap)?;
+        Ok(snap)
+    }
+
+    fn snapshot_into(&self, snap: &mut Snapshot) -> Result<(), BackendError> {
         let plan = &self.shared.plan;
         let e = plan.n_instances();
-        let mut snap = Snapshot {
-            step: self.step,
-            weights: plan
-                .projections
-                .iter()
-                .map(|p| vec![0.0; e * p.synapses()])
-                .collect(),
-            u: plan
-                .populations
-                .iter()
-                .map(|p| vec![0.0; e * p.size])
-                .collect(),
-            z: plan
-                .populations
-                .iter()
-                .map(|p| vec![0.0; e * p.size])
-                .collect(),
-            traces: plan
-                .populations
-                .iter()
-                .map(|p| vec![0.0; if p.trace.is_some() { e * p.size } else { 0 }])
-                .collect(),
+        // Sized to this plan (kept when they already are: the blocks overwrite every entry).
+        let fit = |bufs: &mut Vec<Vec<f64>>, lens: &mut dyn Iterator<Item = usize>| {
+            let lens: Vec<usize> = lens.collect();
+            bufs.resize_with(lens.len(), Vec::new);
+            for (b, n) in bufs.iter_mut().zip(lens) {
+                b.resize(n, 0.0);
+            }
         };
+        snap.step = self.step;
+        fit(
+            &mut snap.weights,
+            &mut plan.projections.iter().map(|p| e * p.synapses()),
+        );
+        fit(
+            &mut snap.u,
+            &mut plan.populations.iter().map(|p| e * p.size),
+        );
+        fit(
+            &mut snap.z,
+            &mut plan.populations.iter().map(|p| e * p.size),
+        );
+        fit(
+            &mut snap.traces,
+            &mut plan
+                .populations
+                .iter()
+                .map(|p| if p.trace.is_some() { e * p.size } else { 0 }),
+        );
         for b in &self.blocks {
-            b.write_snapshot(&mut snap);
+            b.write_snapshot(snap);
         }
-        Ok(snap)
+        Ok(())
     }
 
     fn take_window(&mut self) -> Result<Window, BackendError> {
