@@ -421,9 +421,16 @@ fn a_reused_snapshot_equals_a_fresh_one() {
                 ("traces", &reused.traces, &fresh.traces),
             ] {
                 let bits = |v: &Vec<Vec<f64>>| -> Vec<Vec<u64>> {
-                    v.iter().map(|x| x.iter().map(|f| f.to_bits()).collect()).collect()
+                    v.iter()
+                        .map(|x| x.iter().map(|f| f.to_bits()).collect())
+                        .collect()
                 };
-                assert_eq!(bits(r), bits(f), "{}: {what} after {steps} steps", case.name);
+                assert_eq!(
+                    bits(r),
+                    bits(f),
+                    "{}: {what} after {steps} steps",
+                    case.name
+                );
             }
         }
     }

@@ -249,7 +249,10 @@ pub fn held_out(plan: &Plan, weights: &[Vec<f64>], e: usize) -> (Option<f64>, Op
             }
         }
         let act = pop.activation;
-        u.apply(|v| *v = act.apply(*v));
+        // A wide layer's nonlinearity (libm's tanh, say) on threads.
+        u.as_mut_slice()
+            .par_chunks_mut(4096)
+            .for_each(|c| c.iter_mut().for_each(|v| *v = act.apply(*v)));
         z[p] = Some(u);
     }
     let Some(y) = &z[out.output] else {
