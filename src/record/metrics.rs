@@ -12,6 +12,7 @@
 //!   projection, Hebbian and Oja rules included;
 //! - weight angle: ∠(B, Wᵀ) and ‖B‖/‖W‖ for every feedback matrix that stands in for W.
 
+use crate::backend::cpu::dot;
 use crate::backend::{Snapshot, Window};
 use crate::measure::{self, FeedForward, FfPopulation, FfProjection};
 use crate::plan::Plan;
@@ -300,7 +301,7 @@ fn add_row_major_product(
         }
         let done = n - blocks.into_remainder().len();
         for (s, o) in out.iter_mut().enumerate().skip(done) {
-            *o = dot_f64(wi, &pre[s * cols..(s + 1) * cols]);
+            *o = dot(wi, &pre[s * cols..(s + 1) * cols]);
         }
     };
     if rows * cols * n >= 1 << 20 {
@@ -332,25 +333,6 @@ fn dot4_f64(w: &[f64], x: [&[f64]; 4]) -> [f64; 4] {
         let tail: f64 = (n..w.len()).map(|j| w[j] * x[k][j]).sum();
         acc[k].iter().sum::<f64>() + tail
     })
-}
-
-/// A dot product with sixteen independent partial sums, so it vectorises and several vector
-/// additions are in flight at once.
-fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0; 16];
-    let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f64 = ac
-        .remainder()
-        .iter()
-        .zip(bc.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ac.zip(bc) {
-        for k in 0..16 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    acc.iter().sum::<f64>() + tail
 }
 
 /// The samples shown in steps [start, end) of instance e, with how long each was shown (s).

@@ -952,7 +952,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         let post = |f: Post| match f {
             Post::Z => Some(z.as_slice()),
             Post::M => modulator.map(|mm| mm.as_slice()),
-            Post::Q => (!trace.is_empty()).then_some(trace.as_slice()),
+            Post::Q => Some(trace.as_slice()),
         };
         fill_row_coefficients(&mut coefficients, rows, &self.forms[m], th, post, &kl);
         if let Some(h) = self.held[q].as_mut() {
@@ -1685,7 +1685,7 @@ fn matvec_add<T: Real, const L: usize>(
 /// Σ a_k b_k with 16 independent partial sums, so the loop vectorises without reassociation
 /// by the compiler.
 #[inline]
-pub(super) fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+pub(crate) fn dot<T: Real>(a: &[T], b: &[T]) -> T {
     debug_assert_eq!(a.len(), b.len(), "dot of slices of different lengths");
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);

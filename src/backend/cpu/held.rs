@@ -183,15 +183,8 @@ impl<T: Real, const L: usize> Held<T, L> {
 
     /// Row i of lane l's exact weights, as f64, given the stored row of W₀.
     pub fn write_row(&self, stored: &[[T; L]], i: usize, l: usize, out: &mut [f64]) {
-        if !self.started {
-            for (o, v) in out.iter_mut().zip(stored) {
-                *o = v[l].f64();
-            }
-            return;
-        }
-        let (g, di) = (self.retained[l], self.d[i][l]);
-        for ((o, v), xj) in out.iter_mut().zip(stored).zip(&self.x) {
-            *o = (v[l] * g + di * xj[l]).f64();
+        for (j, (o, v)) in out.iter_mut().zip(stored).enumerate() {
+            *o = self.weight(v[l], i, j, l).f64();
         }
     }
 

@@ -9,6 +9,8 @@
 //! that every block reads, and each block owns only its lanes' state.
 
 mod block;
+/// The engine's dot product (16 partial sums), also used by the host-side measurements.
+pub(crate) use block::dot;
 mod held;
 mod lanes;
 
@@ -153,33 +155,23 @@ impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
         let plan = &self.shared.plan;
         let e = plan.n_instances();
         // Sized to this plan (kept when they already are: the blocks overwrite every entry).
-        let fit = |bufs: &mut Vec<Vec<f64>>, lens: &mut dyn Iterator<Item = usize>| {
-            let lens: Vec<usize> = lens.collect();
+        fn fit(bufs: &mut Vec<Vec<f64>>, lens: impl ExactSizeIterator<Item = usize>) {
             bufs.resize_with(lens.len(), Vec::new);
             for (b, n) in bufs.iter_mut().zip(lens) {
                 b.resize(n, 0.0);
             }
-        };
+        }
         snap.step = self.step;
+        let pops = &plan.populations;
         fit(
             &mut snap.weights,
-            &mut plan.projections.iter().map(|p| e * p.synapses()),
+            plan.projections.iter().map(|p| e * p.synapses()),
         );
-        fit(
-            &mut snap.u,
-            &mut plan.populations.iter().map(|p| e * p.size),
-        );
-        fit(
-            &mut snap.z,
-            &mut plan.populations.iter().map(|p| e * p.size),
-        );
-        fit(
-            &mut snap.traces,
-            &mut plan
-                .populations
-                .iter()
-                .map(|p| if p.trace.is_some() { e * p.size } else { 0 }),
-        );
+        fit(&mut snap.u, pops.iter().map(|p| e * p.size));
+        fit(&mut snap.z, pops.iter().map(|p| e * p.size));
+        let trace_len =
+            |p: &crate::plan::PlanPopulation| if p.trace.is_some() { e * p.size } else { 0 };
+        fit(&mut snap.traces, pops.iter().map(trace_len));
         for b in &self.blocks {
             b.write_snapshot(snap);
         }
