@@ -24,7 +24,9 @@ __kernel void run(__global real *restrict W, __global real *restrict S,
     __global acct *lossp = LOSS + g * V;
     __global uint *cntp = CNT + g * V;
     // The lanes' Philox keys (seed low and high words), for noise.
-    const uintv k0 = LDV(PU + g * V, 0), k1 = LDV(PU + g * V, EV);
+    const uintv k0 = LDW(PU + g * V, 0), k1 = LDW(PU + g * V, EV);
+    // Per lane: the stimulus period, its presented part and the phase of step0 in it.
+/*@PROLOGUE@*/
     for (uint it = 0; it < nsteps; it++) {
         const ulong n = step0 + it;
 /*@STEP@*/

@@ -4,7 +4,9 @@
 //   real, realv, maskv, uintv, fltv   the scalar type, the lane vector (V instances), its mask
 //                                     type, and matching uint / float vectors
 //   dblv                              (HAS_FP64 only) the double lane vector
-//   LDV(p, i), STV(x, p, i)           load / store lane vector i of pointer p
+//   LDV(p, i), STV(x, p, i)           load / store lane vector i of a real pointer p, as an
+//                                     aligned vector (buffers and lane groups are aligned)
+//   LDW(p, i), STW(x, p, i)           the same for pointers of other types (vload / vstore)
 //   CVT_REALV, CVT_FLTV, CVT_DBLV     conversions to those vector types
 //   SEL(a, b, c)                      c ? b : a, lane-wise
 // Everything here mirrors src/rng.rs and src/activation.rs line by line, so that the device draws

@@ -4,13 +4,15 @@
 //! f32 — across decay on and off, gaps, error delays, window boundaries and snapshots inside a
 //! stimulus, frozen instances, single instances (large matrices, rows on threads) and ensembles.
 //!
-//! Each precision is compared with the same precision step by step: the deferral changes only
-//! where rounding happens, so f64 must agree to 1e-9 and f32 to 1e-3 (what f32 rounding alone
-//! moves these circuits by; the conformance suite bounds f32 against the f64 reference).
+//! Every backend `common::backends()` finds (the CPU engine, OpenCL in both layouts, each
+//! deferring where its layout allows) is compared with the CPU engine of the same precision
+//! step by step: the deferral changes only where rounding happens, so f64 must agree to 1e-9
+//! and f32 to 1e-3 (what f32 rounding alone moves these circuits by; the conformance suite
+//! bounds f32 against the f64 reference).
 
 mod common;
 
-use common::{plan_from, rel_diff};
+use common::{backends, plan_from, rel_diff};
 use hetsim::backend::{Precision, Snapshot, Window};
 use hetsim::plan::Plan;
 use std::sync::Arc;
@@ -108,9 +110,14 @@ fn deferral_matches(yaml: &str, seeds: &[u64], freeze: Option<(u64, usize)>) {
     );
     let step_by_step = Arc::new((*plan).clone().without_held_input_deferral());
     assert!(step_by_step.held_input.iter().all(|d| !*d));
-    for (precision, tol) in [(Precision::F64, 1e-9), (Precision::F32, 1e-3)] {
-        let name = format!("{precision:?}");
-        let mut a = hetsim::backend::cpu::new(plan.clone(), precision);
+    for case in backends() {
+        let (precision, tol) = if case.f32 {
+            (Precision::F32, 1e-3)
+        } else {
+            (Precision::F64, 1e-9)
+        };
+        let name = &case.name;
+        let mut a = (case.make)(plan.clone());
         let mut b = hetsim::backend::cpu::new(step_by_step.clone(), precision);
         let record = plan.record_every_steps;
         let (mut start_a, mut start_b) = (a.snapshot().unwrap(), b.snapshot().unwrap());

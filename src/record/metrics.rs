@@ -225,11 +225,23 @@ pub fn held_out(plan: &Plan, weights: &[Vec<f64>], e: usize) -> (Option<f64>, Op
     if n == 0 {
         return (None, None);
     }
+    // Rates per population; the input's are the held-out inputs themselves (not copied).
     let mut z: Vec<Option<DMatrix<f64>>> = vec![None; plan.populations.len()];
+    fn rates<'a>(
+        plan: &Plan,
+        xs: &'a DMatrix<f64>,
+        z: &'a [Option<DMatrix<f64>>],
+        p: usize,
+    ) -> Option<&'a DMatrix<f64>> {
+        if plan.populations[p].role == Role::Input {
+            Some(xs)
+        } else {
+            z[p].as_ref()
+        }
+    }
     for &p in order {
         let pop = &plan.populations[p];
         if pop.role == Role::Input {
-            z[p] = Some(xs.clone());
             continue;
         }
         let mut u = DMatrix::from_element(pop.size, n, pop.bias[e]);
@@ -237,32 +249,40 @@ pub fn held_out(plan: &Plan, weights: &[Vec<f64>], e: usize) -> (Option<f64>, Op
             if proj.to != p || !proj.forward || proj.sign[e] == 0.0 {
                 continue;
             }
-            let Some(pre) = &z[proj.from] else { continue };
+            let Some(pre) = rates(plan, xs, &z, proj.from) else {
+                continue;
+            };
             let k = proj.synapses();
             let w = &weights[q][e * k..(e + 1) * k];
             if k >= 1 << 16 {
                 add_row_major_product(&mut u, proj.sign[e], w, proj.cols, pre);
             } else {
-                // A small matrix: copying it column-major for nalgebra's blocked product is
-                // cheap and the product then beats per-row dot products.
-                let w = DMatrix::from_row_slice(proj.rows, proj.cols, w);
-                u.gemm(proj.sign[e], &w, pre, 1.0);
+                add_small_product(&mut u, proj.sign[e], w, proj.cols, pre);
             }
         }
         let act = pop.activation;
-        // A wide layer's nonlinearity (libm's tanh, say) on threads.
-        u.as_mut_slice()
-            .par_chunks_mut(4096)
-            .for_each(|c| c.iter_mut().for_each(|v| *v = act.apply(*v)));
+        if act != crate::activation::Activation::Linear {
+            // A wide layer's nonlinearity (libm's tanh, say) on threads.
+            u.as_mut_slice()
+                .par_chunks_mut(4096)
+                .for_each(|c| c.iter_mut().for_each(|v| *v = act.apply(*v)));
+        }
         z[p] = Some(u);
     }
-    let Some(y) = &z[out.output] else {
+    let Some(y) = rates(plan, xs, &z, out.output) else {
         return (None, None);
     };
     if y.nrows() != ys.nrows() {
         return (None, None);
     }
-    let loss = 0.5 * (y - ys).norm_squared() / n as f64;
+    // ½‖y − y*‖², summed without a difference matrix.
+    let squares: f64 = y
+        .as_slice()
+        .iter()
+        .zip(ys.as_slice())
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum();
+    let loss = 0.5 * squares / n as f64;
     let correct = (0..n)
         .filter(|&i| y.column(i).imax() == ys.column(i).imax())
         .count();
@@ -312,6 +332,73 @@ fn add_row_major_product(
     for (i, row_sums) in sums.chunks(n).enumerate() {
         for (s, v) in row_sums.iter().enumerate() {
             u[(i, s)] += sign * v;
+        }
+    }
+}
+
+/// u += sign · W·pre for a small row-major W (an ensemble's layer: tens of units): W is copied
+/// transposed and padded to blocks of eight post units, and each block of eight outputs of four
+/// samples is summed in registers over the presynaptic units, one load of Wᵀ serving four
+/// samples. Fused multiply-adds (`mul_add`: one instruction on x86-64-v3, which the build
+/// targets, and on aarch64). At W1's 20 × 30 × 200 it takes 0.55× the time of nalgebra's
+/// general product, whose packing and copies dominated there.
+fn add_small_product(u: &mut DMatrix<f64>, sign: f64, w: &[f64], cols: usize, pre: &DMatrix<f64>) {
+    const B: usize = 8;
+    let (rows, n) = (u.nrows(), u.ncols());
+    debug_assert_eq!(w.len(), rows * cols);
+    debug_assert_eq!(pre.nrows(), cols);
+    let blocks = rows.div_ceil(B);
+    // wt[(b * cols + j) * B + l] = W[b·B + l][j], zero beyond the last row.
+    let mut wt = vec![0.0; blocks * cols * B];
+    for (i, row) in w.chunks_exact(cols).enumerate() {
+        let (b, l) = (i / B, i % B);
+        for (j, v) in row.iter().enumerate() {
+            wt[(b * cols + j) * B + l] = *v;
+        }
+    }
+    let pre = pre.as_slice();
+    let out = u.as_mut_slice();
+    let full = n / 4 * 4;
+    for s0 in (0..full).step_by(4) {
+        let x: [&[f64]; 4] = std::array::from_fn(|k| &pre[(s0 + k) * cols..(s0 + k + 1) * cols]);
+        for b in 0..blocks {
+            let wb = &wt[b * cols * B..(b + 1) * cols * B];
+            // Accumulators as locals, so that they stay in registers.
+            let (mut a0, mut a1, mut a2, mut a3) =
+                ([0.0f64; B], [0.0f64; B], [0.0f64; B], [0.0f64; B]);
+            for (j, wj) in wb.chunks_exact(B).enumerate() {
+                let wj: [f64; B] = wj.try_into().expect("a block");
+                let (p0, p1, p2, p3) = (x[0][j], x[1][j], x[2][j], x[3][j]);
+                for l in 0..B {
+                    a0[l] = wj[l].mul_add(p0, a0[l]);
+                    a1[l] = wj[l].mul_add(p1, a1[l]);
+                    a2[l] = wj[l].mul_add(p2, a2[l]);
+                    a3[l] = wj[l].mul_add(p3, a3[l]);
+                }
+            }
+            for (k, a) in [a0, a1, a2, a3].iter().enumerate() {
+                let col = &mut out[(s0 + k) * rows..(s0 + k + 1) * rows];
+                for (o, v) in col[b * B..].iter_mut().zip(a) {
+                    *o += sign * v;
+                }
+            }
+        }
+    }
+    // The last samples one at a time.
+    for s0 in full..n {
+        let x = &pre[s0 * cols..(s0 + 1) * cols];
+        for b in 0..blocks {
+            let wb = &wt[b * cols * B..(b + 1) * cols * B];
+            let mut a = [0.0f64; B];
+            for (wj, p) in wb.chunks_exact(B).zip(x) {
+                for l in 0..B {
+                    a[l] += wj[l] * p;
+                }
+            }
+            let col = &mut out[s0 * rows..(s0 + 1) * rows];
+            for (o, v) in col[b * B..].iter_mut().zip(&a) {
+                *o += sign * v;
+            }
         }
     }
 }
@@ -592,4 +679,65 @@ pub fn divergence(plan: &Plan, snap: &Snapshot, e: usize, limit: f64) -> Option<
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// u + sign · W·pre, one multiply-add at a time.
+    fn naive(
+        u: &DMatrix<f64>,
+        sign: f64,
+        w: &[f64],
+        cols: usize,
+        pre: &DMatrix<f64>,
+    ) -> DMatrix<f64> {
+        let mut out = u.clone();
+        for s in 0..u.ncols() {
+            for i in 0..u.nrows() {
+                let sum: f64 = (0..cols).map(|j| w[i * cols + j] * pre[(j, s)]).sum();
+                out[(i, s)] += sign * sum;
+            }
+        }
+        out
+    }
+
+    /// Both products agree with the naive one on shapes that are and are not multiples of
+    /// their blocks (eight post units, four samples), with a nonzero start and a negative sign.
+    #[test]
+    fn blocked_products_equal_the_naive_product() {
+        let mut counter = 0;
+        for (rows, cols, n) in [
+            (1, 1, 1),
+            (3, 5, 7),
+            (8, 4, 4),
+            (9, 17, 6),
+            (20, 30, 200),
+            (13, 1, 3),
+        ] {
+            let mut draw = |k: usize| -> Vec<f64> {
+                let mut v = vec![0.0; k];
+                crate::rng::fill_uniform(7, 1, counter, &mut v);
+                counter += 1;
+                v.iter().map(|x| 2.0 * x - 1.0).collect()
+            };
+            let w = draw(rows * cols);
+            let pre = DMatrix::from_vec(cols, n, draw(cols * n));
+            let u0 = DMatrix::from_vec(rows, n, draw(rows * n));
+            let want = naive(&u0, -1.5, &w, cols, &pre);
+            for (name, f) in [
+                (
+                    "small",
+                    add_small_product as fn(&mut DMatrix<f64>, f64, &[f64], usize, &DMatrix<f64>),
+                ),
+                ("row-major", add_row_major_product),
+            ] {
+                let mut u = u0.clone();
+                f(&mut u, -1.5, &w, cols, &pre);
+                let err = (&u - &want).abs().max();
+                assert!(err < 1e-12, "{name} {rows}×{cols}×{n}: off by {err:e}");
+            }
+        }
+    }
 }

@@ -60,7 +60,7 @@ pub(crate) fn header(t: Types) -> String {
         }
         let _ = writeln!(
             h,
-            "#define LDV(p, i) ((p)[(i)])\n#define STV(x, p, i) ((p)[(i)] = (x))\n#define CVT_REALV convert_{real}\n#define CVT_FLTV convert_float\n#define CVT_ACCV convert_{acc}\n#define SEL_v(a, b, c) ((c) ? (b) : (a))\n#define MASK01(m) ((uint)((m) ? 1u : 0u))"
+            "#define LDV(p, i) ((p)[(i)])\n#define STV(x, p, i) ((p)[(i)] = (x))\n#define LDW(p, i) ((p)[(i)])\n#define STW(x, p, i) ((p)[(i)] = (x))\n#define CVT_REALV convert_{real}\n#define CVT_FLTV convert_float\n#define CVT_ACCV convert_{acc}\n#define SEL_v(a, b, c) ((c) ? (b) : (a))\n#define MASK01(m) ((uint)((m) ? 1u : 0u))"
         );
     } else {
         let v = t.v;
@@ -76,7 +76,7 @@ pub(crate) fn header(t: Types) -> String {
         }
         let _ = writeln!(
             h,
-            "#define LDV(p, i) vload{v}((i), (p))\n#define STV(x, p, i) vstore{v}((x), (i), (p))\n#define CVT_REALV convert_{real}{v}\n#define CVT_FLTV convert_float{v}\n#define CVT_ACCV convert_{acc}{v}\n#define SEL_v(a, b, c) select((a), (b), (c))\n#define MASK01(m) convert_uint{v}(-(m))"
+            "#define LDV(p, i) (((__global const realv *)(p))[(i)])\n#define STV(x, p, i) (((__global realv *)(p))[(i)] = (x))\n#define LDW(p, i) vload{v}((i), (p))\n#define STW(x, p, i) vstore{v}((x), (i), (p))\n#define CVT_REALV convert_{real}{v}\n#define CVT_FLTV convert_float{v}\n#define CVT_ACCV convert_{acc}{v}\n#define SEL_v(a, b, c) select((a), (b), (c))\n#define MASK01(m) convert_uint{v}(-(m))"
         );
     }
     h
@@ -159,8 +159,13 @@ pub(crate) fn ensemble_source(m: &Model, t: Types) -> String {
     src.push_str(PRELUDE);
     src.push_str(STIMULUS);
     let body = g.b;
+    let prologue = format!(
+        "    ulong per_[V], shown_[V], ph_[V];\n    for (uint l = 0; l < V; l++) {{ const uint inst = g * V + l; per_[l] = PL[{}u * E_PAD + inst]; shown_[l] = PL[{}u * E_PAD + inst]; ph_[l] = step0 % per_[l]; }}",
+        m.pl_period, m.pl_present
+    );
     src.push_str(
         &ENSEMBLE
+            .replace("/*@PROLOGUE@*/", &prologue)
             .replace("/*@STEP@*/", &body)
             .replace("/*@TRACE_SLOTS@*/", &m.trace_slots.to_string()),
     );
@@ -232,7 +237,24 @@ impl Ens<'_> {
     fn products(&mut self, pop: usize) {
         let m = self.m;
         for &q in &m.inputs_of[pop] {
+            if let Some(h) = &m.held[q] {
+                // G·(W₀x) + (xᵀx)·D, the current of the deferred matrix.
+                self.line(format!(
+                    "  acc += sg{q} * ({} * {} + {} * {});",
+                    self.s(h.g, "0"),
+                    self.s(h.base, "i"),
+                    self.s(h.xx, "0"),
+                    self.s(h.d, "i")
+                ));
+                continue;
+            }
             let proj = &m.plan.projections[q];
+            if proj.identity {
+                // A fixed identity matrix copies its source, as on the CPU (the same value:
+                // the row's other terms are exact zeros).
+                self.line(format!("  acc += sg{q} * {};", self.pre(q, "i")));
+                continue;
+            }
             let w = m.w_off[q];
             let cols = proj.cols;
             let pre = self.pre(q, "j");
@@ -301,13 +323,11 @@ impl Ens<'_> {
 
         // 1. Stimulus: per lane, a new sample when the schedule moves on.
         self.line("for (uint l = 0; l < V; l++) {\n  const uint inst = g * V + l;");
+        // The phase within the period moves on by one a step (see `prologue`); the sample
+        // index needs a division only where a period starts and at a launch's first step.
+        self.line("  if (ph_[l] == 0 || it == 0) { const ulong k = n / per_[l];\n    if (k != SAMPLE[inst]) { SAMPLE[inst] = k; gen_sample(inst, k, PL, TD, TR, XS, S); } }");
         self.line(format!(
-            "  const ulong per = PL[{}u * E_PAD + inst], shown = PL[{}u * E_PAD + inst];",
-            m.pl_period, m.pl_present
-        ));
-        self.line("  const ulong k = n / per;\n  if (k != SAMPLE[inst]) { SAMPLE[inst] = k; gen_sample(inst, k, PL, TD, TR, XS, S); }");
-        self.line(format!(
-            "  S[{}u * E_PAD + inst] = (n % per) < shown ? (real)1 : (real)0;\n}}",
+            "  S[{}u * E_PAD + inst] = ph_[l] < shown_[l] ? (real)1 : (real)0;\n  ph_[l] = ph_[l] + 1 == per_[l] ? 0 : ph_[l] + 1;\n}}",
             m.pres_off
         ));
         self.line(format!(
@@ -324,6 +344,7 @@ impl Ens<'_> {
         if let Some(out) = &plan.output {
             drive(out.target, m.ycur_off, m.n_out, self);
         }
+        self.rebase_held();
 
         // 2. Instantaneous populations in order; 3. inputs of rate populations.
         for &p in &plan.order {
@@ -437,6 +458,85 @@ impl Ens<'_> {
         }
     }
 
+    /// Deferred matrices whose held input changed this step: W ← G·W₀ + D x_heldᵀ (and the
+    /// rule's ΔW sums spread with x_held), then the new input is held: W₀x summed, G ← 1,
+    /// D ← 0. The V lanes of a work-item are rebased together when any of them changed (exact
+    /// either way). The CPU engine's `Held::rebase`, in the same order of operations.
+    fn rebase_held(&mut self) {
+        let m = self.m;
+        for (q, h) in m.held.iter().enumerate() {
+            let Some(h) = h else { continue };
+            let proj = &m.plan.projections[q];
+            let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
+            let x = self.z(proj.from, "j");
+            let held = self.s(h.x.unwrap_or(0), "j");
+            let any = if m.v == 1 { "d_" } else { "any(d_)" };
+            self.line(format!(
+                "{{ // held input of {}\n  int changed = 0;\n  for (uint j = 0; j < {cols}u; j++) {{ const maskv d_ = {held} != {x}; changed |= {any}; }}\n  if (changed) {{",
+                proj.name
+            ));
+            if let (Some(sd), Some(ao)) = (h.sum_dw, m.acc_dw[q]) {
+                self.line(format!(
+                    "    for (uint i = 0; i < {rows}u; i++) {{ const realv si = LDV(a, ({sd}u + i) * EV);\n      for (uint j = 0; j < {cols}u; j++) STV(LDV(a, ({ao}u + i * {cols}u + j) * EV) + si * {held}, a, ({ao}u + i * {cols}u + j) * EV);\n      STV((realv)0, a, ({sd}u + i) * EV); }}"
+                ));
+            }
+            self.line(format!(
+                "    const realv G = {};\n    for (uint i = 0; i < {rows}u; i++) {{ const realv di = {}; realv sum = (realv)0;\n      for (uint j = 0; j < {cols}u; j++) {{ const realv wv = LDV(w, ({wo}u + i * {cols}u + j) * EV) * G + di * {held}; STV(wv, w, ({wo}u + i * {cols}u + j) * EV); sum += wv * {x}; }}\n      STV(sum, s, ({}u + i) * EV); STV((realv)0, s, ({}u + i) * EV); }}",
+                self.s(h.g, "0"),
+                self.s(h.d, "i"),
+                h.base,
+                h.d
+            ));
+            self.line(format!(
+                "    realv xx = (realv)0;\n    for (uint j = 0; j < {cols}u; j++) {{ const realv xj = {x}; xx += xj * xj; STV(xj, s, ({}u + j) * EV); }}\n    STV(xx, s, {}u * EV); STV((realv)1, s, {}u * EV);\n  }}\n}}",
+                h.x.unwrap_or(0),
+                h.xx,
+                h.g
+            ));
+        }
+    }
+
+    /// One step of a deferred matrix: D ← g·D + a, G ← g·G (the rule's a summed for the
+    /// window when its ΔW is accumulated), as the CPU's `Held::step`.
+    fn update_held(&mut self, mi: usize, h: super::model::HeldSlots) {
+        let m = self.m;
+        let motif = &m.plan.motifs[mi];
+        let form = motif.form();
+        let proj = &m.plan.projections[motif.projection];
+        let gd = m.decay[mi].map(|r| self.p(r)).unwrap_or("(realv)1".into());
+        self.line(format!(
+            "  const realv gd = {gd};\n  for (uint i = 0; i < {}u; i++) {{\n    const realv zi = {};",
+            proj.rows,
+            self.z(proj.to, "i")
+        ));
+        if let Some(mp) = motif.modulator {
+            self.line(format!("    const realv mi = {};", self.z(mp, "i")));
+        } else {
+            self.line("    const realv mi = (realv)0;");
+        }
+        if form.reads(Post::Q)
+            && let Some(qo) = m.q_at(proj.to, 0)
+        {
+            self.line(format!("    const realv qi = {};", self.s(qo, "i")));
+        }
+        self.line(format!("    {}", terms::coefficients(&form, "kw", "realv")));
+        self.line(format!(
+            "    STV({} * gd + ai, s, ({}u + i) * EV);",
+            self.s(h.d, "i"),
+            h.d
+        ));
+        if let Some(sd) = h.sum_dw {
+            self.line(format!(
+                "    STV(LDV(a, ({sd}u + i) * EV) + ai, a, ({sd}u + i) * EV);"
+            ));
+        }
+        self.line(format!(
+            "  }}\n  STV({} * gd, s, {}u * EV);\n}}",
+            self.s(h.g, "0"),
+            h.g
+        ));
+    }
+
     fn accumulate(&mut self) {
         let m = self.m;
         let plan = &m.plan;
@@ -447,13 +547,26 @@ impl Ens<'_> {
                 self.z(out.output, "0"),
                 self.z(out.target, "0")
             ));
+            // The arg-max only where some task classifies (the CPU engine's `classification`);
+            // elsewhere correct time stays zero.
+            let classify = plan.tasks.iter().any(|t| t.is_classification());
+            let argmax = if classify {
+                "\n    const maskv gy = y > by, gt = t > bt; by = SEL_v(by, y, gy); iy = SEL_v(iy, (maskv)i, gy); bt = SEL_v(bt, t, gt); it = SEL_v(it, (maskv)i, gt);"
+            } else {
+                ""
+            };
             self.line(format!(
-                "  for (uint i = 0; i < {n}u; i++) {{ const realv y = {}, t = {};\n    const accv d = CVT_ACCV(SEL_v((realv)0, t, present)) - CVT_ACCV(SEL_v((realv)0, y, present)); loss += (acct)0.5 * d * d;\n    const maskv gy = y > by, gt = t > bt; by = SEL_v(by, y, gy); iy = SEL_v(iy, (maskv)i, gy); bt = SEL_v(bt, t, gt); it = SEL_v(it, (maskv)i, gt); }}",
+                "  for (uint i = 0; i < {n}u; i++) {{ const realv y = {}, t = {};\n    const accv d = CVT_ACCV(SEL_v((realv)0, t, present)) - CVT_ACCV(SEL_v((realv)0, y, present)); loss += (acct)0.5 * d * d;{argmax} }}",
                 self.z(out.output, "i"),
                 self.z(out.target, "i")
             ));
+            let correct = if classify {
+                "\n  STW(LDW(cntp, EV) + MASK01(present & (iy == it)), cntp, EV);"
+            } else {
+                ""
+            };
             self.line(format!(
-                "  STV(LDV(lossp, 0) + loss * (acct){}, lossp, 0);\n  STV(LDV(cntp, 0) + MASK01(present), cntp, 0);\n  STV(LDV(cntp, EV) + MASK01(present & (iy == it)), cntp, EV); }}",
+                "  STW(LDW(lossp, 0) + loss * (acct){}, lossp, 0);\n  STW(LDW(cntp, 0) + MASK01(present), cntp, 0);{correct} }}",
                 lit(plan.dt_s)
             ));
         }
@@ -542,7 +655,17 @@ impl Ens<'_> {
                 .modulator
                 .map(|mi| sc(m.z_off(mi, 0)))
                 .unwrap_or("(real)0".into());
-            let w = format!("W[{}u * E_PAD]", m.w_off[motif.projection]);
+            let stored = format!("W[{}u * E_PAD]", m.w_off[motif.projection]);
+            let w = match &m.held[motif.projection] {
+                // The exact weight of a deferred matrix, as the CPU's `Held::weight`.
+                Some(h) => format!(
+                    "{stored} * {} + {} * {}",
+                    sc(h.g),
+                    sc(h.d),
+                    sc(h.x.unwrap_or(0))
+                ),
+                None => stored,
+            };
             let qq = m.q_at(proj.to, 0).map(sc).unwrap_or("(real)0".into());
             let post = |f: Post| match f {
                 Post::Z => "z".to_string(),
@@ -579,6 +702,10 @@ impl Ens<'_> {
             .collect();
         if !vars.is_empty() {
             self.line(format!("  const realv {};", vars.join(", ")));
+        }
+        if let Some(h) = m.held[q] {
+            self.update_held(mi, h);
+            return;
         }
         let general = m.general[mi] || m.acc_dw[q].is_some();
         if general {

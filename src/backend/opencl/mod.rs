@@ -36,12 +36,13 @@ use crate::backend::{
 use crate::plan::Plan;
 use crate::spec::Role;
 use codegen::Types;
-use model::Model;
+use model::{HeldSlots, Model};
 use opencl3::command_queue::CommandQueue;
 use opencl3::kernel::Kernel;
 use opencl3::memory::{Buffer, CL_MEM_READ_WRITE, ClMem};
 use opencl3::types::{CL_BLOCKING, cl_mem};
 use platform::Shared;
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -415,6 +416,8 @@ pub struct OpenClBackend<R: DeviceReal> {
     window_start: u64,
     describe: String,
     device: DeviceDescription,
+    /// Host buffers for reading back W and S, kept between snapshots.
+    readback: std::sync::Mutex<(Vec<R>, Vec<R>)>,
     _shared: Arc<Shared>,
 }
 
@@ -522,6 +525,10 @@ impl<R: DeviceReal> OpenClBackend<R> {
                 }
             }
         }
+        // Deferred matrices start with nothing held (x = 0, W₀x = 0, D = 0) and G = 1.
+        for h in m.held.iter().flatten() {
+            s[h.g * e_pad..(h.g + m.parities) * e_pad].fill(1.0);
+        }
         write(&queue, &mut bufs.s, &conv(&s))?;
         let params = m.params.flatten(e_pad, 0.0);
         write(&queue, &mut bufs.p, &conv(&params))?;
@@ -616,6 +623,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
                 platform: Some(shared.platform.clone()),
                 driver_version: Some(shared.info.driver_version.clone()),
             },
+            readback: std::sync::Mutex::new((Vec::new(), Vec::new())),
             _shared: shared,
         };
         backend.prime()?;
@@ -673,6 +681,10 @@ impl<R: DeviceReal> OpenClBackend<R> {
                 pending,
             } => {
                 let period = self.m.plan.timing[0].period_steps;
+                let shown_steps = self.m.plan.timing[0].present_steps;
+                // The input of step k: its sample and whether it is shown (else zero).
+                let input_of = |k: u64| (k / period, k % period < shown_steps);
+                let defers = self.m.held.iter().any(|h| h.is_some());
                 let get = |name: &str| {
                     kernels
                         .get(name)
@@ -688,9 +700,15 @@ impl<R: DeviceReal> OpenClBackend<R> {
                         set_step(kernel, next, 1)?;
                         launch(&self.queue, kernel, 1, None)?;
                     }
+                    // Flag 3: the input changes at step n + 1, so deferred matrices are written.
+                    let flag = if defers && input_of(next) != input_of(n) {
+                        3
+                    } else {
+                        1
+                    };
                     for k in program.before.iter().chain(&program.after) {
                         let kernel = get(&k.name)?;
-                        set_step(kernel, n, 1)?;
+                        set_step(kernel, n, flag)?;
                         launch(&self.queue, kernel, k.global, Some(local.of(k.global)))?;
                     }
                     // Keep at most two batches queued: a long advance would otherwise hold
@@ -721,10 +739,20 @@ impl<R: DeviceReal> OpenClBackend<R> {
         Ok((w, s))
     }
 
-    fn snapshot_checked(&self) -> Result<Snapshot, OpenClError> {
+    /// The state as the CPU engine reports it, into `snap`'s buffers (and the read-back
+    /// buffers kept between calls): every entry is overwritten.
+    fn snapshot_fill(&self, snap: &mut Snapshot) -> Result<(), OpenClError> {
         let m = &self.m;
         let plan = &m.plan;
-        let (w, s) = self.read_state()?;
+        let mut guard = self
+            .readback
+            .lock()
+            .map_err(|_| OpenClError::Unavailable("a snapshot panicked earlier".into()))?;
+        let (w, s) = &mut *guard;
+        w.resize(m.w_len * m.e_pad, R::default());
+        s.resize(m.state_len * m.e_pad, R::default());
+        read(&self.queue, &self.bufs.w, w)?;
+        read(&self.queue, &self.bufs.s, s)?;
         // In the row layout rate populations hold step n's values in copy n & 1, while driven
         // and instantaneous ones still hold those of step n − 1, as the CPU engine reports them.
         let parity = |p: usize| -> usize {
@@ -740,31 +768,33 @@ impl<R: DeviceReal> OpenClBackend<R> {
             };
             (n & 1) as usize
         };
-        Ok(Snapshot {
-            step: self.step,
-            weights: plan
-                .projections
-                .iter()
-                .enumerate()
-                .map(|(q, p)| m.storage_order(q, m.gather(&w, m.w_off[q], p.synapses()), true))
-                .collect(),
-            u: (0..plan.populations.len())
-                .map(|p| m.gather(&s, m.u_off(p, parity(p)), plan.populations[p].size))
-                .collect(),
-            z: (0..plan.populations.len())
-                .map(|p| m.gather(&s, m.z_off(p, parity(p)), plan.populations[p].size))
-                .collect(),
+        let (n_proj, n_pop) = (plan.projections.len(), plan.populations.len());
+        snap.step = self.step;
+        snap.weights.resize_with(n_proj, Vec::new);
+        for (q, p) in plan.projections.iter().enumerate() {
+            let out = &mut snap.weights[q];
+            m.gather_into(w, m.w_off[q], p.synapses(), out);
+            if let Some(h) = &m.held[q] {
+                self.add_held(h, q, s, out, DeferredPart::Weights);
+            }
+            if m.trans[q] {
+                *out = m.storage_order(q, std::mem::take(out), true);
+            }
+        }
+        for v in [&mut snap.u, &mut snap.z, &mut snap.traces] {
+            v.resize_with(n_pop, Vec::new);
+        }
+        for (p, pop) in plan.populations.iter().enumerate() {
+            m.gather_into(s, m.u_off(p, parity(p)), pop.size, &mut snap.u[p]);
+            m.gather_into(s, m.z_off(p, parity(p)), pop.size, &mut snap.z[p]);
             // Step n's update writes q(n + 1) into copy (n + 1) & 1, whatever the population.
-            traces: (0..plan.populations.len())
-                .map(|p| {
-                    let copy = (self.step % m.parities as u64) as usize;
-                    match m.q_at(p, copy) {
-                        Some(off) => m.gather(&s, off, plan.populations[p].size),
-                        None => Vec::new(),
-                    }
-                })
-                .collect(),
-        })
+            let copy = (self.step % m.parities as u64) as usize;
+            match m.q_at(p, copy) {
+                Some(off) => m.gather_into(s, off, pop.size, &mut snap.traces[p]),
+                None => snap.traces[p].clear(),
+            }
+        }
+        Ok(())
     }
 
     fn take_window_checked(&mut self) -> Result<Window, OpenClError> {
@@ -786,6 +816,12 @@ impl<R: DeviceReal> OpenClBackend<R> {
         if any_acc {
             read(&self.queue, &self.bufs.a, &mut acc)?;
         }
+        // The rule's ΔW of a deferred matrix is partly per-post sums, spread with the held x.
+        let state = if m.held.iter().flatten().any(|h| h.sum_dw.is_some()) {
+            Some(self.read_state()?.1)
+        } else {
+            None
+        };
         let mut window = Window {
             steps: self.step - self.window_start,
             loss_integral: loss[..e].to_vec(),
@@ -801,8 +837,12 @@ impl<R: DeviceReal> OpenClBackend<R> {
                         a.map(|off| m.storage_order(q, m.gather(&acc, off, n), true))
                             .unwrap_or_default()
                     };
+                    let mut dw_rule = take(m.acc_dw[q]);
+                    if let (Some(h), Some(s)) = (&m.held[q], &state) {
+                        self.add_held(h, q, s, &mut dw_rule, DeferredPart::RuleSums(&acc));
+                    }
                     ProjectionWindow {
-                        dw_rule: take(m.acc_dw[q]),
+                        dw_rule,
                         backprop: take(m.acc_bp[q]),
                         u_x: take(m.acc_ux[q]),
                     }
@@ -844,6 +884,49 @@ impl<R: DeviceReal> OpenClBackend<R> {
         }
         self.window_start = self.step;
         Ok(window)
+    }
+
+    /// Adds the deferred part of projection q (instance-major `[post][pre]` values, as
+    /// `gather` returns them) from the state arena `s`: exact weights G·W₀ + D xᵀ from the
+    /// stored W₀ (as `Held::weight`), or the rule's ΔW sums times x (as `Held::spread`).
+    fn add_held(
+        &self,
+        h: &HeldSlots,
+        q: usize,
+        s: &[R],
+        values: &mut [f64],
+        part: DeferredPart<R>,
+    ) {
+        let m = &self.m;
+        let e_pad = m.e_pad;
+        let proj = &m.plan.projections[q];
+        let (rows, cols) = (proj.rows, proj.cols);
+        // The row layout holds x in the input's copy of the coming step, G by step parity.
+        let copy = (self.step % m.parities as u64) as usize;
+        let x_off = h.x.unwrap_or_else(|| m.z_off(proj.from, copy));
+        let at = |buf: &[R], off: usize, inst: usize| -> f64 { buf[off * e_pad + inst].into() };
+        for (inst, block) in values.chunks_exact_mut(rows * cols).enumerate() {
+            let g = at(s, h.g + copy, inst);
+            let x: Vec<f64> = (0..cols).map(|j| at(s, x_off + j, inst)).collect();
+            let row = |(i, row): (usize, &mut [f64])| match part {
+                DeferredPart::Weights => {
+                    let d = at(s, h.d + i, inst);
+                    row.iter_mut()
+                        .zip(&x)
+                        .for_each(|(v, xj)| *v = *v * g + d * xj);
+                }
+                DeferredPart::RuleSums(acc) => {
+                    let d = at(acc, h.sum_dw.unwrap_or(0) + i, inst);
+                    row.iter_mut().zip(&x).for_each(|(v, xj)| *v += d * xj);
+                }
+            };
+            // A large matrix (one instance of W2's input layer, say) on threads.
+            if rows * cols >= 1 << 16 {
+                block.par_chunks_exact_mut(cols).enumerate().for_each(row);
+            } else {
+                block.chunks_exact_mut(cols).enumerate().for_each(row);
+            }
+        }
     }
 
     /// Instance 0's trace points of this window, named as the CPU engine names them.
@@ -891,6 +974,31 @@ impl<R: DeviceReal> OpenClBackend<R> {
         }
         let e_pad = m.e_pad;
         let (mut w, mut s) = self.read_state()?;
+        // The window keeps what the instance gathered before (as the CPU's freeze does): its
+        // rule ΔW sums are spread with the held x before that is zeroed.
+        if m.held.iter().flatten().any(|h| h.sum_dw.is_some()) {
+            let mut acc = vec![R::default(); m.acc_len * e_pad];
+            read(&self.queue, &self.bufs.a, &mut acc)?;
+            let copy = (self.step % m.parities as u64) as usize;
+            for (q, h) in m.held.iter().enumerate() {
+                let (Some(h), Some(ao)) = (h, m.acc_dw[q]) else {
+                    continue;
+                };
+                let Some(sd) = h.sum_dw else { continue };
+                let proj = &m.plan.projections[q];
+                let x_off = h.x.unwrap_or_else(|| m.z_off(proj.from, copy));
+                for i in 0..proj.rows {
+                    let si: f64 = acc[(sd + i) * e_pad + instance].into();
+                    for j in 0..proj.cols {
+                        let x: f64 = s[(x_off + j) * e_pad + instance].into();
+                        let k = (ao + i * proj.cols + j) * e_pad + instance;
+                        acc[k] = R::of(acc[k].into() + si * x);
+                    }
+                    acc[(sd + i) * e_pad + instance] = R::default();
+                }
+            }
+            write(&self.queue, &mut self.bufs.a, &acc)?;
+        }
         for k in 0..m.w_len {
             w[k * e_pad + instance] = R::default();
         }
@@ -906,6 +1014,15 @@ impl<R: DeviceReal> OpenClBackend<R> {
         let p: Vec<R> = self.params.iter().map(|x| R::of(*x)).collect();
         write(&self.queue, &mut self.bufs.p, &p)
     }
+}
+
+/// Which deferred quantity `add_held` completes.
+#[derive(Clone, Copy)]
+enum DeferredPart<'a, R> {
+    /// Snapshot weights from the stored W₀.
+    Weights,
+    /// The window's rule ΔW from its accumulator, with the per-post sums in this arena.
+    RuleSums(&'a [R]),
 }
 
 fn set_step(kernel: &Kernel, n: u64, flag: u32) -> Result<(), OpenClError> {
@@ -951,7 +1068,12 @@ impl<R: DeviceReal> Backend for OpenClBackend<R> {
             .map_err(|e| self.failed("advance", e))
     }
     fn snapshot(&self) -> Result<Snapshot, BackendError> {
-        self.snapshot_checked()
+        let mut snap = Snapshot::default();
+        self.snapshot_into(&mut snap)?;
+        Ok(snap)
+    }
+    fn snapshot_into(&self, snap: &mut Snapshot) -> Result<(), BackendError> {
+        self.snapshot_fill(snap)
             .map_err(|e| self.failed("snapshot", e))
     }
     fn take_window(&mut self) -> Result<Window, BackendError> {

@@ -54,6 +54,26 @@ pub(crate) enum TaskTag {
     Dataset,
 }
 
+/// The deferred form of a projection whose input is held (the CPU engine's `Held`): the stored
+/// matrix is W₀ and the exact one W = G·W₀ + D xᵀ, with x the held input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct HeldSlots {
+    /// D, one per post unit (state arena).
+    pub d: usize,
+    /// W₀x, one per post unit (state arena).
+    pub base: usize,
+    /// G, `parities` copies: a row-parallel step reads copy n & 1 and writes the other.
+    pub g: usize,
+    /// xᵀx of the held input.
+    pub xx: usize,
+    /// The held input (ensemble layout; the row layout holds it in the input's copy of the
+    /// next step, which the kernels of a step do not overwrite).
+    pub x: Option<usize>,
+    /// The per-post sums of the rule's ΔW since the window or the held input last changed, in
+    /// the accumulator arena, when the rule's ΔW is accumulated.
+    pub sum_dw: Option<usize>,
+}
+
 /// Where a projection's presynaptic rates come from at each step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Delay {
@@ -87,6 +107,9 @@ pub(crate) struct Model {
     pub prod_off: Vec<Option<usize>>,
     /// Per population: its trace q (`parities` copies of `size`), if it declares one.
     pub q_off: Vec<Option<usize>>,
+    /// Per projection: where its deferred update lives while its input is held
+    /// (`Plan::held_input`), if this layout defers it.
+    pub held: Vec<Option<HeldSlots>>,
     pub xcur_off: usize,
     pub ycur_off: usize,
     pub pres_off: usize,
@@ -208,6 +231,15 @@ impl Model {
             .collect();
         let accumulate = Accumulate::for_plan(&plan);
 
+        let trans: Vec<bool> = projs
+            .iter()
+            .map(|p| short_row > 0 && p.cols < short_row && p.rows >= 2 * short_row)
+            .collect();
+        // A deferred update replaces the row kernels' fused product, which runs along rows.
+        let defers: Vec<bool> = (0..projs.len())
+            .map(|q| plan.held_input.get(q).copied().unwrap_or(false) && !trans[q])
+            .collect();
+
         // State arena.
         let mut cursor = 0;
         let mut take = |n: usize| {
@@ -267,6 +299,22 @@ impl Model {
             .iter()
             .map(|p| p.trace.as_ref().map(|_| take(p.size * parities)))
             .collect();
+        // Before the current sample: freezing an instance zeroes its deferred state with W₀,
+        // which leaves the exact W zero as well.
+        let mut held: Vec<Option<HeldSlots>> = projs
+            .iter()
+            .zip(&defers)
+            .map(|(p, on)| {
+                on.then(|| HeldSlots {
+                    d: take(p.rows),
+                    base: take(p.rows),
+                    g: take(parities),
+                    xx: take(1),
+                    x: (parities == 1).then(|| take(p.cols)),
+                    sum_dw: None,
+                })
+            })
+            .collect();
         let n_in = pops[plan.input].size;
         let n_out = plan.tasks[0].n_targets();
         let xcur_off = take(n_in);
@@ -274,10 +322,6 @@ impl Model {
         let pres_off = take(1);
         let state_len = cursor.max(1);
 
-        let trans = projs
-            .iter()
-            .map(|p| short_row > 0 && p.cols < short_row && p.rows >= 2 * short_row)
-            .collect();
         let mut w_off = Vec::new();
         let mut w_len = 0;
         for p in projs {
@@ -306,6 +350,9 @@ impl Model {
                 n,
             ));
             acc_ux.push(acc(accumulate.hebbian && plastic, n));
+            if let Some(h) = held[q].as_mut() {
+                h.sum_dw = acc(accumulate.dw_rule, p.rows);
+            }
         }
 
         // Parameters, converted exactly as the CPU engine converts them.
@@ -523,6 +570,7 @@ impl Model {
             ring_len,
             prod_off,
             q_off,
+            held,
             xcur_off,
             ycur_off,
             pres_off,
@@ -590,13 +638,32 @@ impl Model {
 
     /// Instance-major values of `n` elements at `off` of an interleaved buffer.
     pub fn gather<T: Copy + Into<f64>>(&self, buf: &[T], off: usize, n: usize) -> Vec<f64> {
-        let mut out = Vec::with_capacity(self.e * n);
+        let mut out = Vec::new();
+        self.gather_into(buf, off, n, &mut out);
+        out
+    }
+
+    /// `gather` into `out`, reusing its memory (a fresh multi-megabyte vector costs page
+    /// faults on every window).
+    pub fn gather_into<T: Copy + Into<f64>>(
+        &self,
+        buf: &[T],
+        off: usize,
+        n: usize,
+        out: &mut Vec<f64>,
+    ) {
+        out.clear();
+        if self.e_pad == 1 {
+            // One instance: the values are contiguous.
+            out.extend(buf[off..off + n].iter().map(|v| (*v).into()));
+            return;
+        }
+        out.reserve(self.e * n);
         for i in 0..self.e {
             for k in 0..n {
                 out.push(buf[(off + k) * self.e_pad + i].into());
             }
         }
-        out
     }
 
     /// Instance-major `[post][pre]` values of projection q in their storage order, or back

@@ -292,6 +292,14 @@ impl Rows<'_> {
                 Delay::PerInstance(_) => unreachable!("a single instance has one delay"),
             };
             let (wo, cols) = (m.w_off[q], proj.cols);
+            if proj.identity {
+                // A fixed identity matrix copies its source, as on the CPU.
+                c.push_str(&format!(
+                    "    {guard}acc += {sign} * {};\n",
+                    u.ld(&format!("({src})"))
+                ));
+                continue;
+            }
             if m.trans[q] {
                 // Stored [pre][post]: units are contiguous along each stored row.
                 c.push_str(&format!(
@@ -467,8 +475,10 @@ impl Rows<'_> {
         self.line(format!("  if (gid == {base}u) {{"));
         if let Some(out) = &plan.output {
             let ny = plan.populations[out.output].size;
+            // Correct time only where the task classifies, as on the CPU.
+            let classify = u8::from(plan.tasks.iter().any(|t| t.is_classification()));
             self.line(format!(
-                "    const ulong per = PL[PL_PERIOD];\n    if ((n % per) < PL[PL_PRESENT]) {{\n      __global const real *y = {}, *t = {};\n      acct loss = 0; uint by = 0, bt = 0;\n      for (uint i = 0; i < {ny}u; i++) {{ const acct d = (acct)t[i] - (acct)y[i]; loss += (acct)0.5 * d * d; if (y[i] > y[by]) by = i; if (t[i] > t[bt]) bt = i; }}\n      LOSS[0] += loss * (acct){};\n      CNT[0] += 1u; if (by == bt) CNT[1] += 1u;\n    }}",
+                "    const ulong per = PL[PL_PERIOD];\n    if ((n % per) < PL[PL_PRESENT]) {{\n      __global const real *y = {}, *t = {};\n      acct loss = 0; uint by = 0, bt = 0;\n      for (uint i = 0; i < {ny}u; i++) {{ const acct d = (acct)t[i] - (acct)y[i]; loss += (acct)0.5 * d * d; if (y[i] > y[by]) by = i; if (t[i] > t[bt]) bt = i; }}\n      LOSS[0] += loss * (acct){};\n      CNT[0] += 1u; if ({classify} && by == bt) CNT[1] += 1u;\n    }}",
                 self.zp(out.output, "n"),
                 self.zp(out.target, "n"),
                 lit(plan.dt_s)
@@ -504,11 +514,21 @@ impl Rows<'_> {
                     Post::M => "mm".to_string(),
                     Post::Q => "qq".to_string(),
                 };
+                let stored = format!("W[{}u]", m.w_off[motif.projection]);
+                let w0 = match &m.held[motif.projection] {
+                    // The exact weight of a deferred matrix (G of step n, x held at n).
+                    Some(h) => format!(
+                        "{stored} * S[{}u + (n & 1ul)] + S[{}u] * {}[0]",
+                        h.g,
+                        h.d,
+                        self.zp(proj.from, "n")
+                    ),
+                    None => stored,
+                };
                 self.line(format!(
-                    "      {{ const real x = {}[0], z = {}[0], mm = {mm}, qq = {qq}, w0 = W[{}u];\n        tr[4] = {}; }}",
+                    "      {{ const real x = {}[0], z = {}[0], mm = {mm}, qq = {qq}, w0 = {w0};\n        tr[4] = {}; }}",
                     self.zp(proj.from, "n"),
                     self.zp(proj.to, "n"),
-                    m.w_off[motif.projection],
                     terms::drive(&m.trace_theta, &post, "x", "w0")
                 ));
             }
@@ -712,6 +732,12 @@ impl Rows<'_> {
                 continue;
             }
             let proj = &plan.projections[q];
+            if let Some(h) = m.held[q] {
+                let code = self.update_held(mi, h, base);
+                self.line(code);
+                base += proj.rows;
+                continue;
+            }
             let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
             let fused = fusable(m, q);
             let form = motif.form();
@@ -845,6 +871,78 @@ impl Rows<'_> {
             name: "update".into(),
             global: base,
         }
+    }
+
+    /// The plasticity of a deferred matrix (`Model::held`), one work-item per row, fused with
+    /// the next step's product as the other rows are: D ← g·D + a, G ← g·G and the current
+    /// G·(W₀x) + (xᵀx)·D while the input stays; where it changes at step n + 1 (`flag` 3, or
+    /// the priming launch) row i is written, W ← G·W₀ + D x(n)ᵀ, and W₀x(n+1) summed as the
+    /// CPU's `Held::rebase` does. The held x is the input's copy of step n, which no kernel of
+    /// step n writes; G lives in two copies, read at n & 1 and written at (n + 1) & 1.
+    fn update_held(&self, mi: usize, h: super::model::HeldSlots, base: usize) -> String {
+        let m = self.m;
+        let plan = &m.plan;
+        let motif = &plan.motifs[mi];
+        let q = motif.projection;
+        let proj = &plan.projections[q];
+        let form = motif.form();
+        let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
+        debug_assert!(fusable(m, q), "a deferred matrix's product is fused");
+        let prod = m.prod_off[q].unwrap_or(0);
+        let mut c = format!(
+            "  if (gid >= {base}u && gid < {}u) {{ // plasticity of {} (deferred while the input is held)\n  const uint i = gid - {base}u;\n  __global real *wr = W + {wo}u + i * {cols}u;\n  const real gc = S[{}u + (n & 1ul)];\n  real dn = S[{}u + i], gn = gc;\n  if (flag) {{\n",
+            base + rows,
+            proj.name,
+            h.g,
+            h.d
+        );
+        c.push_str(&format!(
+            "  const real kw = {}, zi = {}[i], mi = {};\n",
+            self.p(m.rate_w[mi]),
+            self.zp(proj.to, "n"),
+            motif
+                .modulator
+                .map(|mp| format!("{}[i]", self.zp(mp, "n")))
+                .unwrap_or("(real)0".into())
+        ));
+        for (k, r) in m.theta[mi].iter().enumerate() {
+            if let Some(r) = r {
+                c.push_str(&format!("  const real th{k} = {};\n", self.p(*r)));
+            }
+        }
+        if form.reads(Post::Q) && m.q_off[proj.to].is_some() {
+            c.push_str(&format!(
+                "  const real qi = {}[i];\n",
+                self.qp(proj.to, "n")
+            ));
+        }
+        let gd = m.decay[mi].map(|r| self.p(r)).unwrap_or("(real)1".into());
+        c.push_str(&format!(
+            "  {}\n  const real gd = {gd};\n  dn = dn * gd + ai; gn = gc * gd;\n",
+            terms::coefficients(&form, "kw", "real")
+        ));
+        if let Some(sd) = h.sum_dw {
+            c.push_str(&format!("  A[{sd}u + i] += ai;\n"));
+        }
+        let (xo, xn) = (self.zp(proj.from, "n"), self.zp(proj.from, "n1"));
+        let sign = self.p(m.sign[q]);
+        c.push_str(&format!(
+            "  }}\n  if (flag != 1u) {{ // the input changes: write the row, hold x(n + 1)\n  __global const real *xo = {xo}, *xn = {xn};\n"
+        ));
+        if let (Some(sd), Some(ao)) = (h.sum_dw, m.acc_dw[q]) {
+            c.push_str(&format!(
+                "  {{ const real si = A[{sd}u + i]; __global real *ar = A + {ao}u + i * {cols}u; for (uint j = 0; j < {cols}u; j++) ar[j] += si * xo[j]; A[{sd}u + i] = 0; }}\n"
+            ));
+        }
+        c.push_str(&format!(
+            "  realc pv = (realc)0; real ps = 0; uint j = 0;\n  for (; j + C <= {cols}u; j += C) {{ const realc wv = LDC(wr + j) * gn + dn * LDC(xo + j); STC(wv, wr + j); pv += wv * LDC(xn + j); }}\n  for (; j < {cols}u; j++) {{ const real wv = wr[j] * gn + dn * xo[j]; wr[j] = wv; ps += wv * xn[j]; }}\n  const real b = hsumc(pv) + ps;\n  S[{}u + i] = b; S[{}u + i] = 0; S[{prod}u + i] = {sign} * b;\n  if (i == 0) {{ real xx = 0; for (uint k = 0; k < {cols}u; k++) xx += xn[k] * xn[k]; S[{}u] = xx; S[{}u + (n1 & 1ul)] = 1; }}\n",
+            h.base, h.d, h.xx, h.g
+        ));
+        c.push_str(&format!(
+            "  }} else {{\n  S[{}u + i] = dn; S[{prod}u + i] = {sign} * (gn * S[{}u + i] + S[{}u] * dn);\n  if (i == 0) S[{}u + (n1 & 1ul)] = gn;\n  }}\n  }}\n",
+            h.d, h.base, h.xx, h.g
+        ));
+        c
     }
 
     /// The plasticity of a matrix stored transposed: one work-item per presynaptic unit j, a
