@@ -818,7 +818,9 @@ impl<R: DeviceReal> OpenClBackend<R> {
         }
         // The rule's ΔW of a deferred matrix is partly per-post sums, spread with the held x.
         let state = if m.held.iter().flatten().any(|h| h.sum_dw.is_some()) {
-            Some(self.read_state()?.1)
+            let mut s = vec![R::default(); m.state_len * e_pad];
+            read(&self.queue, &self.bufs.s, &mut s)?;
+            Some(s)
         } else {
             None
         };

@@ -700,3 +700,59 @@ impl Model {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::InstanceSpec;
+    use crate::spec::{self, SourceFile};
+    use crate::workload::Workload;
+    use std::path::Path;
+
+    fn plan_of(yaml: String) -> Arc<Plan> {
+        let source = SourceFile::from_text(Path::new("test.yaml"), yaml);
+        let spec = spec::parse_circuit(&source).expect("parses");
+        let circuit = crate::circuit::build(&source, &spec).expect("builds");
+        let instance = InstanceSpec {
+            circuit,
+            seed: 1,
+            label: "fa".into(),
+        };
+        Arc::new(Plan::new(&[instance], Path::new(".")).expect("plans"))
+    }
+
+    /// The device defers exactly the projections the plan marks, in both layouts (holding x
+    /// itself only in the ensemble layout), except matrices the row layout stores transposed.
+    #[test]
+    fn deferred_where_the_plan_says_and_the_layout_allows() {
+        let yaml = Workload::W1.circuit_yaml(0.2);
+        let plan = plan_of(yaml.clone());
+        let w1 = plan
+            .projections
+            .iter()
+            .position(|p| p.name == "W1")
+            .unwrap();
+        assert!(plan.held_input[w1]);
+        let ensemble = Model::new(plan.clone(), 1, 1, 0).unwrap();
+        let rows = Model::new(plan.clone(), 1, 2, 16).unwrap();
+        for (q, held) in plan.held_input.iter().enumerate() {
+            assert_eq!(
+                ensemble.held[q].is_some(),
+                *held,
+                "ensemble, projection {q}"
+            );
+            assert_eq!(rows.held[q].is_some(), *held, "rows, projection {q}");
+        }
+        assert!(ensemble.held[w1].is_some_and(|h| h.x.is_some()));
+        assert!(rows.held[w1].is_some_and(|h| h.x.is_none()));
+        // Four inputs into 64 units: stored transposed by the row layout, so stepped in full.
+        let tall = plan_of(
+            yaml.replace("x: {role: input, size: 30}", "x: {role: input, size: 4}")
+                .replace("h: {size: 20,", "h: {size: 64,"),
+        );
+        assert!(tall.held_input[w1]);
+        let rows = Model::new(tall.clone(), 1, 2, 16).unwrap();
+        assert!(rows.trans[w1] && rows.held[w1].is_none());
+        assert!(Model::new(tall, 1, 1, 0).unwrap().held[w1].is_some());
+    }
+}
