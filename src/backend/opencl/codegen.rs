@@ -496,19 +496,13 @@ impl Ens<'_> {
         }
     }
 
-    /// One step of a deferred matrix: D ← g·D + a, G ← g·G (the rule's a summed for the
-    /// window when its ΔW is accumulated), as the CPU's `Held::step`.
-    fn update_held(&mut self, mi: usize, h: super::model::HeldSlots) {
+    /// Inside the row loop of motif mi's update: its modulator and trace for row i (z_i is
+    /// declared by the loop) and the row coefficients of its terms.
+    fn row_coefficients(&mut self, mi: usize) {
         let m = self.m;
         let motif = &m.plan.motifs[mi];
         let form = motif.form();
         let proj = &m.plan.projections[motif.projection];
-        let gd = m.decay[mi].map(|r| self.p(r)).unwrap_or("(realv)1".into());
-        self.line(format!(
-            "  const realv gd = {gd};\n  for (uint i = 0; i < {}u; i++) {{\n    const realv zi = {};",
-            proj.rows,
-            self.z(proj.to, "i")
-        ));
         if let Some(mp) = motif.modulator {
             self.line(format!("    const realv mi = {};", self.z(mp, "i")));
         } else {
@@ -520,6 +514,21 @@ impl Ens<'_> {
             self.line(format!("    const realv qi = {};", self.s(qo, "i")));
         }
         self.line(format!("    {}", terms::coefficients(&form, "kw", "realv")));
+    }
+
+    /// One step of a deferred matrix: D ← g·D + a, G ← g·G (the rule's a summed for the
+    /// window when its ΔW is accumulated), as the CPU's `Held::step`.
+    fn update_held(&mut self, mi: usize, h: super::model::HeldSlots) {
+        let m = self.m;
+        let motif = &m.plan.motifs[mi];
+        let proj = &m.plan.projections[motif.projection];
+        let gd = m.decay[mi].map(|r| self.p(r)).unwrap_or("(realv)1".into());
+        self.line(format!(
+            "  const realv gd = {gd};\n  for (uint i = 0; i < {}u; i++) {{\n    const realv zi = {};",
+            proj.rows,
+            self.z(proj.to, "i")
+        ));
+        self.row_coefficients(mi);
         self.line(format!(
             "    STV({} * gd + ai, s, ({}u + i) * EV);",
             self.s(h.d, "i"),
@@ -719,17 +728,7 @@ impl Ens<'_> {
             "  for (uint i = 0; i < {rows}u; i++) {{\n    const realv zi = {};",
             self.z(proj.to, "i")
         ));
-        if let Some(mp) = motif.modulator {
-            self.line(format!("    const realv mi = {};", self.z(mp, "i")));
-        } else {
-            self.line("    const realv mi = (realv)0;");
-        }
-        if form.reads(Post::Q)
-            && let Some(qo) = m.q_at(proj.to, 0)
-        {
-            self.line(format!("    const realv qi = {};", self.s(qo, "i")));
-        }
-        self.line(format!("    {}", terms::coefficients(&form, "kw", "realv")));
+        self.row_coefficients(mi);
         let pre = self.pre(q, "j");
         let wij = format!("({wo}u + i * {cols}u + j) * EV");
         if !general {

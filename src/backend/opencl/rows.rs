@@ -756,23 +756,8 @@ impl Rows<'_> {
                 Delay::PerInstance(_) => unreachable!("a single instance has one delay"),
             };
             self.line(format!("  if (flag) {{\n  __global const real *xr = {x};"));
-            self.line(format!(
-                "  const real kw = {}, zi = {}[i], mi = {};",
-                self.p(m.rate_w[mi]),
-                self.zp(proj.to, "n"),
-                motif
-                    .modulator
-                    .map(|mp| format!("{}[i]", self.zp(mp, "n")))
-                    .unwrap_or("(real)0".into())
-            ));
-            for (k, r) in m.theta[mi].iter().enumerate() {
-                if let Some(r) = r {
-                    self.line(format!("  const real th{k} = {};", self.p(*r)));
-                }
-            }
-            if form.reads(Post::Q) && m.q_off[proj.to].is_some() {
-                self.line(format!("  const real qi = {}[i];", self.qp(proj.to, "n")));
-            }
+            let inputs = self.row_inputs(mi);
+            self.k.push_str(&inputs);
             let general = m.general[mi] || m.acc_dw[q].is_some();
             self.line(format!("  {}", terms::coefficients(&form, "kw", "real")));
             // Body on vectors (TY = realc) and on the scalar tail (TY = real); @X@ is the
@@ -873,6 +858,35 @@ impl Rows<'_> {
         }
     }
 
+    /// What row i of motif mi's update reads, as declarations: the weight rate, the post rate
+    /// and modulator, the θ in use and the trace where a term reads it.
+    fn row_inputs(&self, mi: usize) -> String {
+        let m = self.m;
+        let motif = &m.plan.motifs[mi];
+        let proj = &m.plan.projections[motif.projection];
+        let mut c = format!(
+            "  const real kw = {}, zi = {}[i], mi = {};\n",
+            self.p(m.rate_w[mi]),
+            self.zp(proj.to, "n"),
+            motif
+                .modulator
+                .map(|mp| format!("{}[i]", self.zp(mp, "n")))
+                .unwrap_or("(real)0".into())
+        );
+        for (k, r) in m.theta[mi].iter().enumerate() {
+            if let Some(r) = r {
+                c.push_str(&format!("  const real th{k} = {};\n", self.p(*r)));
+            }
+        }
+        if motif.form().reads(Post::Q) && m.q_off[proj.to].is_some() {
+            c.push_str(&format!(
+                "  const real qi = {}[i];\n",
+                self.qp(proj.to, "n")
+            ));
+        }
+        c
+    }
+
     /// The plasticity of a deferred matrix (`Model::held`), one work-item per row, fused with
     /// the next step's product as the other rows are: D ← g·D + a, G ← g·G and the current
     /// G·(W₀x) + (xᵀx)·D while the input stays; where it changes at step n + 1 (`flag` 3, or
@@ -896,26 +910,7 @@ impl Rows<'_> {
             h.g,
             h.d
         );
-        c.push_str(&format!(
-            "  const real kw = {}, zi = {}[i], mi = {};\n",
-            self.p(m.rate_w[mi]),
-            self.zp(proj.to, "n"),
-            motif
-                .modulator
-                .map(|mp| format!("{}[i]", self.zp(mp, "n")))
-                .unwrap_or("(real)0".into())
-        ));
-        for (k, r) in m.theta[mi].iter().enumerate() {
-            if let Some(r) = r {
-                c.push_str(&format!("  const real th{k} = {};\n", self.p(*r)));
-            }
-        }
-        if form.reads(Post::Q) && m.q_off[proj.to].is_some() {
-            c.push_str(&format!(
-                "  const real qi = {}[i];\n",
-                self.qp(proj.to, "n")
-            ));
-        }
+        c.push_str(&self.row_inputs(mi));
         let gd = m.decay[mi].map(|r| self.p(r)).unwrap_or("(real)1".into());
         c.push_str(&format!(
             "  {}\n  const real gd = {gd};\n  dn = dn * gd + ai; gn = gc * gd;\n",
