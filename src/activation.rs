@@ -60,6 +60,7 @@ impl Activation {
     }
 
     /// `φ(u)`.
+    #[inline(always)]
     pub fn apply<T: Float>(self, u: T) -> T {
         match self {
             Activation::Linear => u,
@@ -114,6 +115,7 @@ impl Activation {
     /// squared) without a second `tanh` — a quarter of a large tanh circuit's step was libm's
     /// `tanh`. Other functions take `u`, so a rate that is not yet `φ(u)` (a sigmoid
     /// population's zeroed start) cannot enter.
+    #[inline(always)]
     pub fn derivative_at<T: Float>(self, u: T, z: T) -> T {
         match self {
             Activation::Tanh => T::one() - z * z,

@@ -3,6 +3,7 @@
 //! measurements) but without writing files.
 
 use crate::backend::{self, BackendError, BackendKind, Precision};
+use crate::simd::Simd;
 use crate::workload::Workload;
 use std::sync::Arc;
 use std::time::Instant;
@@ -74,6 +75,8 @@ pub fn measure(
 #[derive(Clone, Copy, Debug)]
 pub struct Ceilings {
     pub threads: usize,
+    /// The vector level both were measured on (the engine's).
+    pub simd: Simd,
     /// Peak f32 fused multiply-adds per second (a register-resident FMA loop on every thread).
     pub fma_per_s: f64,
     /// Streaming read bandwidth in bytes per second (a sum over a buffer far larger than cache).
@@ -98,20 +101,28 @@ impl Ceilings {
 pub fn ceilings(fma_iterations: u64, read_bytes: usize) -> Ceilings {
     let threads = rayon::current_num_threads();
     let start = Instant::now();
-    let per_thread = rayon::broadcast(|_| fma_loop(fma_iterations));
+    // On the vector level the engine runs: its ceiling, not one it could not reach.
+    let simd = Simd::chosen_or_auto();
+    let per_thread = rayon::broadcast(|_| {
+        simd.run(
+            #[inline(always)]
+            || fma_loop(fma_iterations),
+        )
+    });
     let fma_s = start.elapsed().as_secs_f64();
     let fmas: f64 = per_thread.iter().sum();
     let data = vec![1.0f32; (read_bytes / 4).max(1 << 10)];
     // First touch outside the timing (page faults are not bandwidth).
-    std::hint::black_box(read_sum(&data));
+    std::hint::black_box(read_sum(simd, &data));
     let mut best = f64::INFINITY;
     for _ in 0..3 {
         let start = Instant::now();
-        std::hint::black_box(read_sum(&data));
+        std::hint::black_box(read_sum(simd, &data));
         best = best.min(start.elapsed().as_secs_f64());
     }
     Ceilings {
         threads,
+        simd,
         fma_per_s: fmas / fma_s,
         read_bytes_per_s: (data.len() * 4) as f64 / best,
     }
@@ -125,6 +136,7 @@ const FMA_LANES: usize = 16;
 
 /// `iterations` rounds of FMA_CHAINS × FMA_LANES fused multiply-adds kept in registers;
 /// returns the number of FMAs done.
+#[inline(always)]
 fn fma_loop(iterations: u64) -> f64 {
     let mut acc = [[1.0f32; FMA_LANES]; FMA_CHAINS];
     // Opaque to the optimiser, and chosen so the values stay finite (a contraction to 1).
@@ -144,21 +156,26 @@ fn fma_loop(iterations: u64) -> f64 {
 }
 
 /// Σ data on rayon's threads with independent partial sums per thread (vectorised reads).
-fn read_sum(data: &[f32]) -> f32 {
+fn read_sum(simd: Simd, data: &[f32]) -> f32 {
     use rayon::prelude::*;
     let threads = rayon::current_num_threads();
     let chunk = data.len().div_ceil(threads).max(1);
     data.par_chunks(chunk)
         .map(|c| {
-            let mut partial = [0.0f32; 16];
-            let body = c.chunks_exact(16);
-            let rest: f32 = body.remainder().iter().sum();
-            for block in body {
-                for k in 0..16 {
-                    partial[k] += block[k];
-                }
-            }
-            partial.iter().sum::<f32>() + rest
+            simd.run(
+                #[inline(always)]
+                || {
+                    let mut partial = [0.0f32; 16];
+                    let body = c.chunks_exact(16);
+                    let rest: f32 = body.remainder().iter().sum();
+                    for block in body {
+                        for k in 0..16 {
+                            partial[k] += block[k];
+                        }
+                    }
+                    partial.iter().sum::<f32>() + rest
+                },
+            )
         })
         .sum()
 }
@@ -185,6 +202,8 @@ mod tests {
     fn read_sum_reads_everything() {
         let data: Vec<f32> = (0..10_007).map(|k| (k % 7) as f32).collect();
         let want: f32 = data.iter().sum();
-        assert_eq!(read_sum(&data), want);
+        for simd in Simd::available() {
+            assert_eq!(read_sum(simd, &data), want, "{simd}");
+        }
     }
 }

@@ -19,6 +19,7 @@ pub mod rng;
 pub mod rule;
 pub mod run;
 pub mod schema;
+pub mod simd;
 pub mod spec;
 pub mod sweep;
 pub mod task;

@@ -159,6 +159,8 @@ pub struct DeviceDescription {
 pub enum BackendError {
     #[error("no OpenCL backend: {0}")]
     Unavailable(#[from] opencl::OpenClError),
+    #[error("{0}")]
+    Simd(#[from] crate::simd::SimdError),
     /// A device that failed mid-run (lost, out of resources): the run stops here.
     #[error("the device {device} failed at step {step} ({operation}): {message}")]
     Device {
@@ -182,6 +184,9 @@ pub fn make(
     kind: BackendKind,
     precision: Option<Precision>,
 ) -> Result<Made, BackendError> {
+    // A bad HETSIM_SIMD is reported before any backend runs (the CPU's, or the host-side
+    // measurements of an OpenCL run).
+    crate::simd::Simd::chosen()?;
     let cpu_precision = precision.unwrap_or(Precision::F64);
     let device_precision = precision.unwrap_or(Precision::F32);
     match kind {
@@ -207,7 +212,7 @@ pub fn make(
 }
 
 pub trait Backend: Send {
-    /// e.g. "cpu (f64, 8 lanes, 2 threads)".
+    /// e.g. "cpu (f64, 8 lanes, 2 threads, avx2)".
     fn describe(&self) -> String;
     fn precision(&self) -> Precision;
     fn device(&self) -> DeviceDescription;

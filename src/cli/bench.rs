@@ -28,15 +28,20 @@ pub fn bench(backend: &str, workload: &str, seconds: Option<f64>, measures: &str
             return EXIT_BAD_INPUT;
         }
     };
+    if let Err(e) = crate::simd::Simd::chosen() {
+        tellln!("hetsim bench: {e}");
+        return EXIT_BAD_INPUT;
+    }
     let c = crate::bench::ceilings(CEILING_FMA_ITERATIONS, CEILING_READ_BYTES);
     sayln!(
-        "ceilings on {}: {:.3e} f32 FMA/s, {:.3e} B/s streaming read",
+        "ceilings on {} ({}): {:.3e} f32 FMA/s, {:.3e} B/s streaming read",
         crate::text::count(c.threads, "thread"),
+        c.simd,
         c.fma_per_s,
         c.read_bytes_per_s
     );
     sayln!(
-        "{:<4} {:<40} {:>12} {:>10} {:>16} {:>8} {:>8}",
+        "{:<4} {:<48} {:>12} {:>10} {:>16} {:>8} {:>8}",
         "load",
         "backend",
         "synapse-steps",
@@ -67,7 +72,7 @@ pub fn bench(backend: &str, workload: &str, seconds: Option<f64>, measures: &str
             rates.push(m.synapse_steps_per_s);
             let (of_fma, of_read) = c.fractions(m.synapse_steps_per_s);
             sayln!(
-                "{:<4} {:<40} {:>12.3e} {:>10.3} {:>16.3e} {:>8.3} {:>8.3}",
+                "{:<4} {:<48} {:>12.3e} {:>10.3} {:>16.3e} {:>8.3} {:>8.3}",
                 w.name(),
                 m.backend,
                 m.synapse_steps,

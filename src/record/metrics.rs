@@ -16,6 +16,7 @@ use crate::backend::cpu::dot;
 use crate::backend::{Snapshot, Window};
 use crate::measure::{self, FeedForward, FfPopulation, FfProjection};
 use crate::plan::Plan;
+use crate::simd::Simd;
 use crate::spec::{Measure, Role};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
@@ -225,6 +226,8 @@ pub fn held_out(plan: &Plan, weights: &[Vec<f64>], e: usize) -> (Option<f64>, Op
     if n == 0 {
         return (None, None);
     }
+    // The products run on the engine's vector level (the same sums on every level).
+    let simd = Simd::chosen_or_auto();
     // Rates per population; the input's are the held-out inputs themselves (not copied).
     let mut z: Vec<Option<DMatrix<f64>>> = vec![None; plan.populations.len()];
     fn rates<'a>(
@@ -255,9 +258,12 @@ pub fn held_out(plan: &Plan, weights: &[Vec<f64>], e: usize) -> (Option<f64>, Op
             let k = proj.synapses();
             let w = &weights[q][e * k..(e + 1) * k];
             if k >= 1 << 16 {
-                add_row_major_product(&mut u, proj.sign[e], w, proj.cols, pre);
+                add_row_major_product(simd, &mut u, proj.sign[e], w, proj.cols, pre);
             } else {
-                add_small_product(&mut u, proj.sign[e], w, proj.cols, pre);
+                simd.run(
+                    #[inline(always)]
+                    || add_small_product(&mut u, proj.sign[e], w, proj.cols, pre),
+                );
             }
         }
         let act = pop.activation;
@@ -298,6 +304,7 @@ pub fn held_out(plan: &Plan, weights: &[Vec<f64>], e: usize) -> (Option<f64>, Op
 /// copy of a 784 × 1000 matrix per window cost more than the product). Rows are split over
 /// threads when the product is large.
 fn add_row_major_product(
+    simd: Simd,
     u: &mut DMatrix<f64>,
     sign: f64,
     w: &[f64],
@@ -311,18 +318,10 @@ fn add_row_major_product(
     // Row i's n sums, contiguous (the transpose of u), so rows can be filled in parallel.
     let mut sums = vec![0.0; rows * n];
     let row = |(wi, out): (&[f64], &mut [f64])| {
-        // Four samples at a time share each load of the row.
-        let mut blocks = out.chunks_exact_mut(4);
-        for (b, o4) in (&mut blocks).enumerate() {
-            let s0 = 4 * b;
-            let x: [&[f64]; 4] =
-                std::array::from_fn(|k| &pre[(s0 + k) * cols..(s0 + k + 1) * cols]);
-            o4.copy_from_slice(&dot4_f64(wi, x));
-        }
-        let done = n - blocks.into_remainder().len();
-        for (s, o) in out.iter_mut().enumerate().skip(done) {
-            *o = dot(wi, &pre[s * cols..(s + 1) * cols]);
-        }
+        simd.run(
+            #[inline(always)]
+            || dot_samples(wi, out, pre, cols),
+        )
     };
     if rows * cols * n >= 1 << 20 {
         w.par_chunks(cols).zip(sums.par_chunks_mut(n)).for_each(row);
@@ -336,12 +335,30 @@ fn add_row_major_product(
     }
 }
 
+/// out[s] = Σ_j w_j pre[s·cols + j] for every sample s: one row of W against all samples.
+#[inline(always)]
+fn dot_samples(wi: &[f64], out: &mut [f64], pre: &[f64], cols: usize) {
+    let n = out.len();
+    // Four samples at a time share each load of the row.
+    let mut blocks = out.chunks_exact_mut(4);
+    for (b, o4) in (&mut blocks).enumerate() {
+        let s0 = 4 * b;
+        let x: [&[f64]; 4] = std::array::from_fn(|k| &pre[(s0 + k) * cols..(s0 + k + 1) * cols]);
+        o4.copy_from_slice(&dot4_f64(wi, x));
+    }
+    let done = n - blocks.into_remainder().len();
+    for (s, o) in out.iter_mut().enumerate().skip(done) {
+        *o = dot(wi, &pre[s * cols..(s + 1) * cols]);
+    }
+}
+
 /// u += sign · W·pre for a small row-major W (an ensemble's layer: tens of units): W is copied
 /// transposed and padded to blocks of eight post units, and each block of eight outputs of four
 /// samples is summed in registers over the presynaptic units, one load of Wᵀ serving four
-/// samples. Fused multiply-adds (`mul_add`: one instruction on x86-64-v3, which the build
-/// targets, and on aarch64). At W1's 20 × 30 × 200 it takes 0.55× the time of nalgebra's
-/// general product, whose packing and copies dominated there.
+/// samples. Fused multiply-adds (`mul_add`: one instruction on the AVX2 level and on aarch64,
+/// libm's `fma` on the x86-64 baseline, the same value). At W1's 20 × 30 × 200 it takes 0.55×
+/// the time of nalgebra's general product, whose packing and copies dominated there.
+#[inline(always)]
 fn add_small_product(u: &mut DMatrix<f64>, sign: f64, w: &[f64], cols: usize, pre: &DMatrix<f64>) {
     const B: usize = 8;
     let (rows, n) = (u.nrows(), u.ncols());
@@ -404,6 +421,7 @@ fn add_small_product(u: &mut DMatrix<f64>, sign: f64, w: &[f64], cols: usize, pr
 }
 
 /// Four dot products of `w` with `x[0..4]`, eight partial sums each, reading `w` once.
+#[inline(always)]
 fn dot4_f64(w: &[f64], x: [&[f64]; 4]) -> [f64; 4] {
     let mut acc = [[0.0; 8]; 4];
     let n = w.len() / 8 * 8;
@@ -726,17 +744,25 @@ mod tests {
             let pre = DMatrix::from_vec(cols, n, draw(cols * n));
             let u0 = DMatrix::from_vec(rows, n, draw(rows * n));
             let want = naive(&u0, -1.5, &w, cols, &pre);
-            for (name, f) in [
-                (
-                    "small",
-                    add_small_product as fn(&mut DMatrix<f64>, f64, &[f64], usize, &DMatrix<f64>),
-                ),
-                ("row-major", add_row_major_product),
-            ] {
-                let mut u = u0.clone();
-                f(&mut u, -1.5, &w, cols, &pre);
-                let err = (&u - &want).abs().max();
-                assert!(err < 1e-12, "{name} {rows}×{cols}×{n}: off by {err:e}");
+            // On every vector level this CPU has: the same sums (bit for bit) on each.
+            let mut first: Option<DMatrix<f64>> = None;
+            for simd in Simd::available() {
+                let mut small = u0.clone();
+                simd.run(
+                    #[inline(always)]
+                    || add_small_product(&mut small, -1.5, &w, cols, &pre),
+                );
+                let mut row_major = u0.clone();
+                add_row_major_product(simd, &mut row_major, -1.5, &w, cols, &pre);
+                for (name, u) in [("small", &small), ("row-major", &row_major)] {
+                    let err = (u - &want).abs().max();
+                    assert!(
+                        err < 1e-12,
+                        "{name} {rows}×{cols}×{n} {simd}: off by {err:e}"
+                    );
+                }
+                let first = first.get_or_insert_with(|| small.clone());
+                assert_eq!(first, &small, "{simd} differs from the baseline");
             }
         }
     }

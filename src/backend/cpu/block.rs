@@ -27,6 +27,7 @@ use crate::backend::{Snapshot, TracePoint, Window};
 use crate::plan::Timing;
 use crate::rng;
 use crate::rule::{N_TERMS, Post, Slot, UpdateForm};
+use crate::simd::Simd;
 use crate::spec::{Method, Role};
 use crate::task::Task;
 use std::sync::Arc;
@@ -47,6 +48,7 @@ const E: usize = Slot::XW.index();
 /// order the OpenCL generators write, so f64 results agree bit for bit). Computed a term at a
 /// time over all rows, so each loop is a plain vectorisable sweep; `post` gives the rates a
 /// factor reads (None: absent, read as zero — a motif without a modulator or trace).
+#[inline(always)]
 fn fill_row_coefficients<'a, T: Real, const L: usize>(
     out: &mut Vec<RowCoefficients<T, L>>,
     rows: usize,
@@ -141,6 +143,7 @@ enum UpdateShape {
 
 /// What every row of one weight update shares.
 struct RowUpdate<'a, T: Real, const L: usize> {
+    simd: Simd,
     shape: UpdateShape,
     g: [T; L],
     x: &'a [[T; L]],
@@ -148,12 +151,42 @@ struct RowUpdate<'a, T: Real, const L: usize> {
 }
 
 impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
+    /// `rows`, then each updated row summed against the next step's input while it is in
+    /// cache (a fused update: `out` takes W·x for the next step).
+    #[inline(always)]
+    fn fused_rows(
+        &self,
+        w: &mut [[T; L]],
+        acc: &mut [[T; L]],
+        coefficients: &[RowCoefficients<T, L>],
+        next: &[T],
+        out: &mut [T],
+    ) {
+        self.rows(w, acc, coefficients);
+        for (row, o) in w.chunks_exact(self.cols).zip(out.iter_mut()) {
+            *o = dot(row.as_flattened(), next);
+        }
+    }
+
     /// Updates consecutive rows of W (and of the window's ΔW_rule when `acc` is non-empty).
     ///
     /// Every lane loop works on local copies of its operands (`let x = *xj`, then one store):
     /// through references the compiler must assume a store to W may change x or the
     /// coefficients, and then it keeps the 16-lane loops scalar.
     fn rows(&self, w: &mut [[T; L]], acc: &mut [[T; L]], coefficients: &[RowCoefficients<T, L>]) {
+        self.simd.run(
+            #[inline(always)]
+            || self.rows_on_level(w, acc, coefficients),
+        )
+    }
+
+    #[inline(always)]
+    fn rows_on_level(
+        &self,
+        w: &mut [[T; L]],
+        acc: &mut [[T; L]],
+        coefficients: &[RowCoefficients<T, L>],
+    ) {
         let cols = self.cols;
         let g = self.g;
         // Outer products without a window sum: one loop per shape over all rows, so a matrix of
@@ -228,6 +261,8 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
 }
 
 pub(crate) struct Block<T: Real, const L: usize> {
+    /// The vector level each step method runs its body on (the backend's).
+    simd: Simd,
     first: usize,
     active: usize,
     step: u64,
@@ -535,6 +570,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         };
 
         let mut block = Block {
+            simd: s.simd,
             first,
             active,
             step: 0,
@@ -660,8 +696,17 @@ impl<T: Real, const L: usize> Block<T, L> {
     }
 
     // ---- stimulus -------------------------------------------------------------------------
-
+    #[inline(always)]
     fn set_stimulus(&mut self, s: &Static) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.set_stimulus_on_level(s),
+        )
+    }
+
+    #[inline(always)]
+    fn set_stimulus_on_level(&mut self, s: &Static) {
         let plan = &s.plan;
         let n = self.step;
         for l in 0..L {
@@ -705,6 +750,15 @@ impl<T: Real, const L: usize> Block<T, L> {
     /// The input rates of the next step, fetching its sample early if it starts a new one
     /// (set_stimulus then finds it already fetched).
     fn prepare_next_input(&mut self, _s: &Static) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.prepare_next_input_on_level(_s),
+        )
+    }
+
+    #[inline(always)]
+    fn prepare_next_input_on_level(&mut self, _s: &Static) {
         let n = self.step + 1;
         for l in 0..L {
             let (k, present) = self.timing[l].at(n);
@@ -726,6 +780,7 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     /// The presynaptic rates projection q sees now (delayed ones from its ring buffer).
     /// Returns None when they are simply the current rates of its source population.
+    #[inline(always)]
     fn delayed_rates(&self, s: &Static, q: usize, out: &mut Buf<T, L>) -> bool {
         if self.ring_len[q] == 0 {
             return false;
@@ -755,6 +810,15 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     /// bias + Σ sign·W·r over the projections into p, times the φ' gain, into `out`.
     fn sum_input(&mut self, s: &Static, p: usize, out: &mut Buf<T, L>) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.sum_input_on_level(s, p, out),
+        )
+    }
+
+    #[inline(always)]
+    fn sum_input_on_level(&mut self, s: &Static, p: usize, out: &mut Buf<T, L>) {
         let plan = &s.plan;
         let bias = self.bias[p];
         out.iter_mut().for_each(|v| *v = bias);
@@ -762,7 +826,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         for &q in &s.inputs_of[p] {
             let proj = &plan.projections[q];
             if let Some(h) = &self.held[q] {
-                h.add_current(out, &self.sign[q]);
+                h.add_current(self.simd, out, &self.sign[q]);
                 continue;
             }
             if self.prefetched_valid[q] {
@@ -788,7 +852,7 @@ impl<T: Real, const L: usize> Block<T, L> {
                     }
                 }
             } else {
-                matvec_add(out, &self.w[q], r, &self.sign[q], proj.cols);
+                matvec_add(s.simd, out, &self.w[q], r, &self.sign[q], proj.cols);
             }
         }
         self.scratch = pre;
@@ -806,6 +870,15 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     /// Steps 2–3: instantaneous populations, then the inputs of rate populations.
     fn evaluate(&mut self, s: &Static) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.evaluate_on_level(s),
+        )
+    }
+
+    #[inline(always)]
+    fn evaluate_on_level(&mut self, s: &Static) {
         let plan = &s.plan;
         for &p in &plan.order {
             if !plan.populations[p].instantaneous {
@@ -816,7 +889,12 @@ impl<T: Real, const L: usize> Block<T, L> {
             if self.any_noise[p] {
                 self.add_noise(p, &mut u);
             }
-            apply_rates(plan.populations[p].activation, &u, &mut self.z[p]);
+            apply_rates(
+                self.simd,
+                plan.populations[p].activation,
+                &u,
+                &mut self.z[p],
+            );
             self.u[p] = u;
         }
         for &p in &plan.order {
@@ -828,8 +906,17 @@ impl<T: Real, const L: usize> Block<T, L> {
             self.inp[p] = inp;
         }
     }
-
+    #[inline(always)]
     fn add_noise(&self, p: usize, u: &mut Buf<T, L>) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.add_noise_on_level(p, u),
+        )
+    }
+
+    #[inline(always)]
+    fn add_noise_on_level(&self, p: usize, u: &mut Buf<T, L>) {
         let stream = self.noise_stream[p];
         for l in 0..self.active {
             let scale = self.noise_scale[p][l];
@@ -851,8 +938,17 @@ impl<T: Real, const L: usize> Block<T, L> {
     }
 
     // ---- the fused Euler / exponential Euler step -------------------------------------------
-
+    #[inline(always)]
     fn step_fused(&mut self, s: &Static) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.step_fused_on_level(s),
+        )
+    }
+
+    #[inline(always)]
+    fn step_fused_on_level(&mut self, s: &Static) {
         let plan = &s.plan;
         self.set_stimulus(s);
         self.rebase_held(s);
@@ -890,7 +986,7 @@ impl<T: Real, const L: usize> Block<T, L> {
                 self.add_noise(p, &mut u);
                 self.u[p] = u;
             }
-            apply_rates(act, &self.u[p], &mut self.z[p]);
+            apply_rates(self.simd, act, &self.u[p], &mut self.z[p]);
         }
         self.copy_tied(s);
         self.step += 1;
@@ -898,6 +994,15 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     /// Writes every deferred matrix whose held input has changed and holds the new input.
     fn rebase_held(&mut self, s: &Static) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.rebase_held_on_level(s),
+        )
+    }
+
+    #[inline(always)]
+    fn rebase_held_on_level(&mut self, s: &Static) {
         if !std::mem::take(&mut self.input_written) {
             return;
         }
@@ -912,7 +1017,7 @@ impl<T: Real, const L: usize> Block<T, L> {
                     bp: &mut self.acc_bp[q],
                     ux: &mut self.acc_ux[q],
                 };
-                h.rebase(&mut self.w[q], acc, x);
+                h.rebase(s.simd, &mut self.w[q], acc, x);
             }
         }
     }
@@ -920,6 +1025,15 @@ impl<T: Real, const L: usize> Block<T, L> {
     /// W ← W·g + inc, inc = a_i x_j + c_i + d_i W_ij + e_i x_j W_ij with the row coefficients
     /// of the motif's `UpdateForm`; the rule's own ΔW (inc) is summed for the window when asked.
     fn update_weights(&mut self, s: &Static, m: usize) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.update_weights_on_level(s, m),
+        )
+    }
+
+    #[inline(always)]
+    fn update_weights_on_level(&mut self, s: &Static, m: usize) {
         let plan = &s.plan;
         let motif = &plan.motifs[m];
         let q = motif.projection;
@@ -965,6 +1079,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             return;
         }
         let update = RowUpdate {
+            simd: self.simd,
             shape: self.shapes[m],
             g: self.decay_w[m],
             x,
@@ -977,26 +1092,30 @@ impl<T: Real, const L: usize> Block<T, L> {
             let chunk = ROWS_PER_TASK * cols;
             let next = self.next_input.as_flattened();
             let mut sums = std::mem::take(&mut self.prefetched[q]);
-            let fused_rows = |wc: &mut [[T; L]],
-                              ac: &mut [[T; L]],
-                              cc: &[RowCoefficients<T, L>],
-                              out: &mut [T]| {
-                update.rows(wc, ac, cc);
-                for (row, o) in wc.chunks_exact(cols).zip(out.iter_mut()) {
-                    *o = dot(row.as_flattened(), next);
-                }
-            };
+            // Each task enters the vector level again: rayon runs these closures from its
+            // own code, compiled for the baseline.
+            let simd = s.simd;
             if accumulate {
                 w.par_chunks_mut(chunk)
                     .zip(acc.par_chunks_mut(chunk))
                     .zip(coefficients.par_chunks(ROWS_PER_TASK))
                     .zip(sums.par_chunks_mut(ROWS_PER_TASK))
-                    .for_each(|(((wc, ac), cc), out)| fused_rows(wc, ac, cc, out));
+                    .for_each(|(((wc, ac), cc), out)| {
+                        simd.run(
+                            #[inline(always)]
+                            || update.fused_rows(wc, ac, cc, next, out),
+                        )
+                    });
             } else {
                 w.par_chunks_mut(chunk)
                     .zip(coefficients.par_chunks(ROWS_PER_TASK))
                     .zip(sums.par_chunks_mut(ROWS_PER_TASK))
-                    .for_each(|((wc, cc), out)| fused_rows(wc, &mut [], cc, out));
+                    .for_each(|((wc, cc), out)| {
+                        simd.run(
+                            #[inline(always)]
+                            || update.fused_rows(wc, &mut [], cc, next, out),
+                        )
+                    });
             }
             self.prefetched[q] = sums;
             self.prefetched_valid[q] = true;
@@ -1004,15 +1123,26 @@ impl<T: Real, const L: usize> Block<T, L> {
             // A single large circuit: rows split across threads.
             use rayon::prelude::*;
             let chunk = ROWS_PER_TASK * cols;
+            let simd = s.simd;
             if accumulate {
                 w.par_chunks_mut(chunk)
                     .zip(acc.par_chunks_mut(chunk))
                     .zip(coefficients.par_chunks(ROWS_PER_TASK))
-                    .for_each(|((wc, ac), cc)| update.rows(wc, ac, cc));
+                    .for_each(|((wc, ac), cc)| {
+                        simd.run(
+                            #[inline(always)]
+                            || update.rows(wc, ac, cc),
+                        )
+                    });
             } else {
                 w.par_chunks_mut(chunk)
                     .zip(coefficients.par_chunks(ROWS_PER_TASK))
-                    .for_each(|(wc, cc)| update.rows(wc, &mut [], cc));
+                    .for_each(|(wc, cc)| {
+                        simd.run(
+                            #[inline(always)]
+                            || update.rows(wc, &mut [], cc),
+                        )
+                    });
             }
         } else {
             update.rows(&mut w, &mut acc, &coefficients);
@@ -1045,6 +1175,15 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     /// q ← s + (q − s)·keep with s = z or z², from the rates of this step.
     fn update_traces(&mut self) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.update_traces_on_level(),
+        )
+    }
+
+    #[inline(always)]
+    fn update_traces_on_level(&mut self) {
         for p in 0..self.q.len() {
             if self.q[p].is_empty() {
                 continue;
@@ -1058,8 +1197,17 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
         }
     }
-
+    #[inline(always)]
     fn copy_tied(&mut self, s: &Static) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.copy_tied_on_level(s),
+        )
+    }
+
+    #[inline(always)]
+    fn copy_tied_on_level(&mut self, s: &Static) {
         for (q, proj) in s.plan.projections.iter().enumerate() {
             let Some(t) = proj.tied_to else { continue };
             let tied = self.tied[q];
@@ -1084,6 +1232,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
     }
 
+    #[inline(always)]
     fn push_rings(&mut self, s: &Static) {
         for (q, proj) in s.plan.projections.iter().enumerate() {
             let len = self.ring_len[q];
@@ -1098,8 +1247,17 @@ impl<T: Real, const L: usize> Block<T, L> {
     }
 
     // ---- window accumulators ----------------------------------------------------------------
-
+    #[inline(always)]
     fn accumulate(&mut self, s: &Static) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.accumulate_on_level(s),
+        )
+    }
+
+    #[inline(always)]
+    fn accumulate_on_level(&mut self, s: &Static) {
         let plan = &s.plan;
         let dt = self.dt_s;
         self.window_steps += 1;
@@ -1196,6 +1354,15 @@ impl<T: Real, const L: usize> Block<T, L> {
     /// δ of exact backprop from the current activities: δ_out = e (the output error as the
     /// circuit delivers it), δ_h = φ'(u_h) ⊙ Σ sign·Wᵀ δ over the forward projections leaving h.
     fn backprop_deltas(&mut self, s: &Static) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.backprop_deltas_on_level(s),
+        )
+    }
+
+    #[inline(always)]
+    fn backprop_deltas_on_level(&mut self, s: &Static) {
         let plan = &s.plan;
         let (Some(order), Some(out)) = (&plan.forward_order, &plan.output) else {
             return;
@@ -1285,6 +1452,15 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     /// du/dt and dW/dt at the current state (stimulus held at the step's start).
     fn derivatives(&mut self, s: &Static, du: &mut [Buf<T, L>], dw: &mut [Buf<T, L>]) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.derivatives_on_level(s, du, dw),
+        )
+    }
+
+    #[inline(always)]
+    fn derivatives_on_level(&mut self, s: &Static, du: &mut [Buf<T, L>], dw: &mut [Buf<T, L>]) {
         let plan = &s.plan;
         self.evaluate(s);
         for &p in &plan.order {
@@ -1340,8 +1516,17 @@ impl<T: Real, const L: usize> Block<T, L> {
             self.scratch = pre;
         }
     }
-
+    #[inline(always)]
     fn step_rk4(&mut self, s: &Static) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.step_rk4_on_level(s),
+        )
+    }
+
+    #[inline(always)]
+    fn step_rk4_on_level(&mut self, s: &Static) {
         let plan = &s.plan;
         self.set_stimulus(s);
         let mut du = std::mem::take(&mut self.rk_du);
@@ -1454,6 +1639,15 @@ impl<T: Real, const L: usize> Block<T, L> {
     /// The rule's ΔW for the window under RK4, from the first stage's slope with the decay
     /// part added back (decay is excluded from ΔW_rule by definition).
     fn accumulate_rule_rk4(&mut self, s: &Static, dw: &[Buf<T, L>]) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.accumulate_rule_rk4_on_level(s, dw),
+        )
+    }
+
+    #[inline(always)]
+    fn accumulate_rule_rk4_on_level(&mut self, s: &Static, dw: &[Buf<T, L>]) {
         for (m, motif) in s.plan.motifs.iter().enumerate() {
             let q = motif.projection;
             if self.acc_dw[q].is_empty() {
@@ -1468,10 +1662,24 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
         }
     }
-
+    #[inline(always)]
     fn refresh_dynamic_rates(&mut self, s: &Static, dynamic: &[usize]) {
+        let simd = self.simd;
+        simd.run(
+            #[inline(always)]
+            || self.refresh_dynamic_rates_on_level(s, dynamic),
+        )
+    }
+
+    #[inline(always)]
+    fn refresh_dynamic_rates_on_level(&mut self, s: &Static, dynamic: &[usize]) {
         for &p in dynamic {
-            apply_rates(s.plan.populations[p].activation, &self.u[p], &mut self.z[p]);
+            apply_rates(
+                self.simd,
+                s.plan.populations[p].activation,
+                &self.u[p],
+                &mut self.z[p],
+            );
         }
     }
 
@@ -1613,8 +1821,9 @@ const PARALLEL_SYNAPSES: usize = 1 << 16;
 const ROWS_PER_TASK: usize = 32;
 
 /// out[i] += sign · Σ_j W[i,j] r[j], lane-wise.
-#[inline]
+#[inline(always)]
 fn matvec_add<T: Real, const L: usize>(
+    simd: Simd,
     out: &mut [[T; L]],
     w: &[[T; L]],
     r: &[[T; L]],
@@ -1624,18 +1833,18 @@ fn matvec_add<T: Real, const L: usize>(
     if L == 1 {
         // One lane: vectorise along the row instead, with independent partial sums.
         let r = r.as_flattened();
-        let rows = |out: &mut [[T; L]], w: &[[T; L]]| {
-            for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
-                o[0] += sign[0] * dot(row.as_flattened(), r);
-            }
-        };
         if w.len() >= PARALLEL_SYNAPSES {
             use rayon::prelude::*;
             out.par_chunks_mut(ROWS_PER_TASK)
                 .zip(w.par_chunks(ROWS_PER_TASK * cols))
-                .for_each(|(o, wc)| rows(o, wc));
+                .for_each(|(o, wc)| {
+                    simd.run(
+                        #[inline(always)]
+                        || add_row_dots(o, wc, r, sign[0], cols),
+                    )
+                });
         } else {
-            rows(out, w);
+            add_row_dots(out, w, r, sign[0], cols);
         }
         return;
     }
@@ -1682,9 +1891,23 @@ fn matvec_add<T: Real, const L: usize>(
     }
 }
 
+/// out[i] += sign · (row i of W)·r for one lane (the rows of `w` are `cols` long).
+#[inline(always)]
+fn add_row_dots<T: Real, const L: usize>(
+    out: &mut [[T; L]],
+    w: &[[T; L]],
+    r: &[T],
+    sign: T,
+    cols: usize,
+) {
+    for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
+        o[0] += sign * dot(row.as_flattened(), r);
+    }
+}
+
 /// Σ a_k b_k with 16 independent partial sums, so the loop vectorises without reassociation
 /// by the compiler.
-#[inline]
+#[inline(always)]
 pub(crate) fn dot<T: Real>(a: &[T], b: &[T]) -> T {
     debug_assert_eq!(a.len(), b.len(), "dot of slices of different lengths");
     let n = a.len().min(b.len());
@@ -1714,7 +1937,7 @@ pub(crate) fn dot<T: Real>(a: &[T], b: &[T]) -> T {
 }
 
 /// out[j] += sign · Σ_i W[i,j] d[i], lane-wise (the transpose product of backprop).
-#[inline]
+#[inline(always)]
 fn matvec_t_add<T: Real, const L: usize>(
     out: &mut [[T; L]],
     w: &[[T; L]],
@@ -1736,7 +1959,7 @@ fn matvec_t_add<T: Real, const L: usize>(
 }
 
 /// acc[i,j] += dt · a[i] · b[j], lane-wise.
-#[inline]
+#[inline(always)]
 fn outer_add<T: Real, const L: usize>(acc: &mut [[T; L]], a: &[[T; L]], b: &[[T; L]], dt: T) {
     let cols = b.len();
     for (row, ai) in acc.chunks_exact_mut(cols).zip(a) {

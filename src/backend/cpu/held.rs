@@ -13,6 +13,7 @@
 
 use super::block::dot;
 use super::lanes::{Real, zeros};
+use crate::simd::Simd;
 use rayon::prelude::*;
 
 type Buf<T, const L: usize> = Vec<[T; L]>;
@@ -64,47 +65,50 @@ impl<T: Real, const L: usize> Held<T, L> {
     }
 
     /// Whether `x` differs from the held input (or nothing is held yet).
+    #[inline(always)]
     pub fn changed(&self, x: &[[T; L]]) -> bool {
         !self.started || self.x.as_slice() != x
     }
 
     /// Writes the deferred part into `w` and the accumulators, then holds `x`: W₀ ← W, G ← 1,
     /// D ← 0, and W₀x is summed while each row is in cache.
-    pub fn rebase(&mut self, w: &mut [[T; L]], acc: Accumulators<'_, T, L>, x: &[[T; L]]) {
+    pub fn rebase(
+        &mut self,
+        simd: Simd,
+        w: &mut [[T; L]],
+        acc: Accumulators<'_, T, L>,
+        x: &[[T; L]],
+    ) {
+        simd.run(
+            #[inline(always)]
+            || self.rebase_on_level(simd, w, acc, x),
+        )
+    }
+
+    #[inline(always)]
+    fn rebase_on_level(
+        &mut self,
+        simd: Simd,
+        w: &mut [[T; L]],
+        acc: Accumulators<'_, T, L>,
+        x: &[[T; L]],
+    ) {
         let cols = x.len();
         self.spread(acc);
-        let (old_x, retained, d) = (&self.x, self.retained, &self.d);
-        let started = self.started;
-        let rows = |wc: &mut [[T; L]], dc: &[[T; L]], bc: &mut [[T; L]]| {
-            for ((row, di), bi) in wc.chunks_exact_mut(cols).zip(dc).zip(bc.iter_mut()) {
-                if started {
-                    for (wij, xo) in row.iter_mut().zip(old_x) {
-                        for l in 0..L {
-                            wij[l] = wij[l] * retained[l] + di[l] * xo[l];
-                        }
-                    }
-                }
-                if L == 1 {
-                    // One lane: a dot product with independent partial sums vectorises.
-                    bi[0] = dot(row.as_flattened(), x.as_flattened());
-                } else {
-                    let mut sum = zeros::<T, L>();
-                    for (wij, xn) in row.iter().zip(x) {
-                        for l in 0..L {
-                            sum[l] += wij[l] * xn[l];
-                        }
-                    }
-                    *bi = sum;
-                }
-            }
-        };
+        let old_x = self.started.then_some(self.x.as_slice());
+        let (retained, d) = (self.retained, &self.d);
         if w.len() >= PARALLEL_SYNAPSES {
             w.par_chunks_mut(ROWS_PER_TASK * cols)
                 .zip(d.par_chunks(ROWS_PER_TASK))
                 .zip(self.base.par_chunks_mut(ROWS_PER_TASK))
-                .for_each(|((wc, dc), bc)| rows(wc, dc, bc));
+                .for_each(|((wc, dc), bc)| {
+                    simd.run(
+                        #[inline(always)]
+                        || rebase_rows(wc, dc, bc, old_x, retained, x),
+                    )
+                });
         } else {
-            rows(w, d, &mut self.base);
+            rebase_rows(w, d, &mut self.base, old_x, retained, x);
         }
         self.x.copy_from_slice(x);
         for l in 0..L {
@@ -122,6 +126,7 @@ impl<T: Real, const L: usize> Held<T, L> {
 
     /// Adds the accumulators' per-post sums times the held x to the window's matrices and
     /// clears them.
+    #[inline(always)]
     pub fn spread(&mut self, acc: Accumulators<'_, T, L>) {
         let x = &self.x;
         for (sum, m) in [
@@ -145,6 +150,7 @@ impl<T: Real, const L: usize> Held<T, L> {
 
     /// One step of W ← g·W + a xᵀ, deferred: D ← g·D + a, G ← g·G; the rule's a summed for
     /// the window when it is accumulated.
+    #[inline(always)]
     pub fn step(&mut self, a: impl Fn(usize) -> [T; L], g: [T; L]) {
         let dw = !self.sum_dw.is_empty();
         for (i, di) in self.d.iter_mut().enumerate() {
@@ -164,7 +170,15 @@ impl<T: Real, const L: usize> Held<T, L> {
     }
 
     /// out[i] += sign · (W x)_i = sign · (G·(W₀x)_i + (xᵀx)·D_i).
-    pub fn add_current(&self, out: &mut [[T; L]], sign: &[T; L]) {
+    pub fn add_current(&self, simd: Simd, out: &mut [[T; L]], sign: &[T; L]) {
+        simd.run(
+            #[inline(always)]
+            || self.add_current_on_level(out, sign),
+        )
+    }
+
+    #[inline(always)]
+    fn add_current_on_level(&self, out: &mut [[T; L]], sign: &[T; L]) {
         for ((o, b), di) in out.iter_mut().zip(&self.base).zip(&self.d) {
             for l in 0..L {
                 o[l] += sign[l] * (self.retained[l] * b[l] + self.xx[l] * di[l]);
@@ -173,7 +187,7 @@ impl<T: Real, const L: usize> Held<T, L> {
     }
 
     /// The exact weight W[i, j] of lane l given the stored W₀[i, j].
-    #[inline]
+    #[inline(always)]
     pub fn weight(&self, stored: T, i: usize, j: usize, l: usize) -> T {
         if !self.started {
             return stored;
@@ -212,3 +226,38 @@ const PARALLEL_SYNAPSES: usize = 1 << 16;
 
 /// Rows per parallel task.
 const ROWS_PER_TASK: usize = 32;
+
+/// Rows of `Held::rebase`: W ← G·W₀ + D x_oldᵀ (when `old_x` holds an input), then W₀x for the
+/// new input into `base`.
+#[inline(always)]
+fn rebase_rows<T: Real, const L: usize>(
+    w: &mut [[T; L]],
+    d: &[[T; L]],
+    base: &mut [[T; L]],
+    old_x: Option<&[[T; L]]>,
+    retained: [T; L],
+    x: &[[T; L]],
+) {
+    let cols = x.len();
+    for ((row, di), bi) in w.chunks_exact_mut(cols).zip(d).zip(base.iter_mut()) {
+        if let Some(old_x) = old_x {
+            for (wij, xo) in row.iter_mut().zip(old_x) {
+                for l in 0..L {
+                    wij[l] = wij[l] * retained[l] + di[l] * xo[l];
+                }
+            }
+        }
+        if L == 1 {
+            // One lane: a dot product with independent partial sums vectorises.
+            bi[0] = dot(row.as_flattened(), x.as_flattened());
+        } else {
+            let mut sum = zeros::<T, L>();
+            for (wij, xn) in row.iter().zip(x) {
+                for l in 0..L {
+                    sum[l] += wij[l] * xn[l];
+                }
+            }
+            *bi = sum;
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! The floating-point type of the CPU backend and small lane-wise helpers.
 
 use crate::activation::Activation;
+use crate::simd::Simd;
 use num_traits::Float;
 use std::fmt::Debug;
 use std::ops::{AddAssign, MulAssign, SubAssign};
@@ -74,7 +75,20 @@ pub fn rate<T: Real>(act: Activation, u: T) -> T {
 
 /// z = φ(u) for every unit and lane, as [`rate`] evaluates it, with the activation chosen once
 /// per call rather than per element (a match inside the lane loop kept it scalar).
-pub fn apply_rates<T: Real, const L: usize>(act: Activation, u: &[[T; L]], z: &mut [[T; L]]) {
+pub fn apply_rates<T: Real, const L: usize>(
+    simd: Simd,
+    act: Activation,
+    u: &[[T; L]],
+    z: &mut [[T; L]],
+) {
+    simd.run(
+        #[inline(always)]
+        || apply_rates_on_level(act, u, z),
+    )
+}
+
+#[inline(always)]
+fn apply_rates_on_level<T: Real, const L: usize>(act: Activation, u: &[[T; L]], z: &mut [[T; L]]) {
     #[inline(always)]
     fn map<T: Real, const L: usize>(u: &[[T; L]], z: &mut [[T; L]], f: impl Fn(T) -> T) {
         for (zi, ui) in z.iter_mut().zip(u) {

@@ -18,6 +18,7 @@ use super::{
     Accumulate, Backend, BackendError, BackendKind, DeviceDescription, Precision, Snapshot, Window,
 };
 use crate::plan::Plan;
+use crate::simd::Simd;
 use block::Block;
 pub use lanes::Real;
 use rayon::prelude::*;
@@ -34,6 +35,8 @@ pub(crate) struct Static {
     /// Whether the window's backprop accumulator of a projection equals its m·xᵀ update
     /// (output layer driven straight by the output error), so it can be skipped.
     pub backprop_is_rule: Vec<bool>,
+    /// The vector instructions every block's step is compiled for.
+    pub simd: Simd,
 }
 
 pub struct CpuBackend<T: Real, const L: usize> {
@@ -43,21 +46,27 @@ pub struct CpuBackend<T: Real, const L: usize> {
     threads: usize,
 }
 
-/// Builds the CPU backend for a plan, choosing the lane width from the ensemble size.
+/// Builds the CPU backend for a plan, choosing the lane width from the ensemble size, on the
+/// vector level this process runs (`HETSIM_SIMD`, else the widest `auto` takes).
 pub fn new(plan: Arc<Plan>, precision: Precision) -> Box<dyn Backend> {
+    with_simd(plan, precision, Simd::chosen_or_auto())
+}
+
+/// The same on a given vector level (the results are the same on every level).
+pub fn with_simd(plan: Arc<Plan>, precision: Precision, simd: Simd) -> Box<dyn Backend> {
     let e = plan.n_instances();
     match (precision, e) {
-        (Precision::F64, 1) => Box::new(CpuBackend::<f64, 1>::new(plan)),
-        (Precision::F64, 2..=4) => Box::new(CpuBackend::<f64, 4>::new(plan)),
-        (Precision::F64, _) => Box::new(CpuBackend::<f64, 8>::new(plan)),
-        (Precision::F32, 1) => Box::new(CpuBackend::<f32, 1>::new(plan)),
-        (Precision::F32, 2..=8) => Box::new(CpuBackend::<f32, 8>::new(plan)),
-        (Precision::F32, _) => Box::new(CpuBackend::<f32, 16>::new(plan)),
+        (Precision::F64, 1) => Box::new(CpuBackend::<f64, 1>::new(plan, simd)),
+        (Precision::F64, 2..=4) => Box::new(CpuBackend::<f64, 4>::new(plan, simd)),
+        (Precision::F64, _) => Box::new(CpuBackend::<f64, 8>::new(plan, simd)),
+        (Precision::F32, 1) => Box::new(CpuBackend::<f32, 1>::new(plan, simd)),
+        (Precision::F32, 2..=8) => Box::new(CpuBackend::<f32, 8>::new(plan, simd)),
+        (Precision::F32, _) => Box::new(CpuBackend::<f32, 16>::new(plan, simd)),
     }
 }
 
 impl<T: Real, const L: usize> CpuBackend<T, L> {
-    pub fn new(plan: Arc<Plan>) -> Self {
+    pub fn new(plan: Arc<Plan>, simd: Simd) -> Self {
         let n_pop = plan.populations.len();
         let mut inputs_of = vec![Vec::new(); n_pop];
         let mut forward_out_of = vec![Vec::new(); n_pop];
@@ -91,6 +100,7 @@ impl<T: Real, const L: usize> CpuBackend<T, L> {
             inputs_of,
             forward_out_of,
             backprop_is_rule,
+            simd,
         });
         let e = plan.n_instances();
         let blocks = (0..e.div_ceil(L))
@@ -108,10 +118,11 @@ impl<T: Real, const L: usize> CpuBackend<T, L> {
 impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
     fn describe(&self) -> String {
         format!(
-            "cpu ({}, {}, {})",
+            "cpu ({}, {}, {}, {})",
             T::NAME,
             crate::text::count(L, "lane"),
-            crate::text::count(self.threads, "thread")
+            crate::text::count(self.threads, "thread"),
+            self.shared.simd
         )
     }
 
