@@ -9,10 +9,11 @@
 //! enters `run` again (a closure handed to rayon is compiled where it is written, not where it
 //! runs).
 //!
-//! Results do not depend on the level: the engine never lets the compiler contract a·b + c
-//! into a fused multiply-add (Rust does not), every reduction has a fixed order, and the few
-//! explicit `mul_add`s are fused on every level (a call to libm's `fma` where the instructions
-//! lack it). `tests/simd_levels.rs` checks the engine bit for bit across the levels this CPU has.
+//! Results do not depend on the level: the compiler never contracts a·b + c into a fused
+//! multiply-add (Rust does not), every reduction has a fixed order, and an explicit `mul_add` is
+//! fused on every level (a call to libm's `fma` where the instructions lack it — slow, so the
+//! engine and its measurements write none; the bench's FMA ceiling does).
+//! `tests/simd_levels.rs` checks the engine bit for bit across the levels this CPU has.
 //!
 //! `HETSIM_SIMD` (`auto`, `baseline`, `avx2`, `avx512`) chooses a level by hand; a level the CPU
 //! lacks is refused with an error, never run.

@@ -355,9 +355,10 @@ fn dot_samples(wi: &[f64], out: &mut [f64], pre: &[f64], cols: usize) {
 /// u += sign · W·pre for a small row-major W (an ensemble's layer: tens of units): W is copied
 /// transposed and padded to blocks of eight post units, and each block of eight outputs of four
 /// samples is summed in registers over the presynaptic units, one load of Wᵀ serving four
-/// samples. Fused multiply-adds (`mul_add`: one instruction on the AVX2 level and on aarch64,
-/// libm's `fma` on the x86-64 baseline, the same value). At W1's 20 × 30 × 200 it takes 0.55×
-/// the time of nalgebra's general product, whose packing and copies dominated there.
+/// samples. Separate multiplies and adds, not `mul_add`: on the x86-64 baseline `mul_add` is a
+/// call to libm's `fma` per element (it made W1 five times slower there), and the sums must be
+/// the same on every vector level. At W1's 20 × 30 × 200 it took 0.55× the time of nalgebra's
+/// general product (fused), whose packing and copies dominated there.
 #[inline(always)]
 fn add_small_product(u: &mut DMatrix<f64>, sign: f64, w: &[f64], cols: usize, pre: &DMatrix<f64>) {
     const B: usize = 8;
@@ -387,10 +388,10 @@ fn add_small_product(u: &mut DMatrix<f64>, sign: f64, w: &[f64], cols: usize, pr
                 let wj: [f64; B] = wj.try_into().expect("a block");
                 let (p0, p1, p2, p3) = (x[0][j], x[1][j], x[2][j], x[3][j]);
                 for l in 0..B {
-                    a0[l] = wj[l].mul_add(p0, a0[l]);
-                    a1[l] = wj[l].mul_add(p1, a1[l]);
-                    a2[l] = wj[l].mul_add(p2, a2[l]);
-                    a3[l] = wj[l].mul_add(p3, a3[l]);
+                    a0[l] += wj[l] * p0;
+                    a1[l] += wj[l] * p1;
+                    a2[l] += wj[l] * p2;
+                    a3[l] += wj[l] * p3;
                 }
             }
             for (k, a) in [a0, a1, a2, a3].iter().enumerate() {
