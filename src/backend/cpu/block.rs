@@ -15,6 +15,10 @@
 //!
 //! RK4 evaluates steps 1–3 and 6 as a vector field at four stages with the stimulus held over
 //! the step; its window accumulators use the first stage.
+//!
+//! Vector levels (`crate::simd`): each step method `x` is a wrapper that runs `x_on_level`, its
+//! `#[inline(always)]` body, through `Simd::run`, so the body and the loops it inlines are
+//! compiled once per level; the parallel tasks inside a body enter `run` again.
 
 // Lane loops index several arrays by the same lane on purpose: that is the shape the
 // compiler vectorises, so the iterator form clippy suggests would only obscure it.
