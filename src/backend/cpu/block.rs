@@ -38,6 +38,18 @@ use std::sync::Arc;
 
 type Buf<T, const L: usize> = Vec<[T; L]>;
 
+/// `on_level!(self.x_on_level(args))`: runs a method's `#[inline(always)]` body on the vector
+/// level of `self.simd` (see the module doc).
+macro_rules! on_level {
+    ($this:ident . $body:ident ( $($arg:expr),* )) => {{
+        let simd = $this.simd;
+        simd.run(
+            #[inline(always)]
+            || $this.$body($($arg),*),
+        )
+    }};
+}
+
 /// The per-row factors of a weight update, one per `Slot` (in `Slot::ALL` order):
 /// W_ij ← W_ij·g + a_i x_j + c_i + d_i W_ij + e_i x_j W_ij.
 type RowCoefficients<T, const L: usize> = [[T; L]; 4];
@@ -178,10 +190,7 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
     /// through references the compiler must assume a store to W may change x or the
     /// coefficients, and then it keeps the 16-lane loops scalar.
     fn rows(&self, w: &mut [[T; L]], acc: &mut [[T; L]], coefficients: &[RowCoefficients<T, L>]) {
-        self.simd.run(
-            #[inline(always)]
-            || self.rows_on_level(w, acc, coefficients),
-        )
+        on_level!(self.rows_on_level(w, acc, coefficients))
     }
 
     #[inline(always)]
@@ -700,13 +709,9 @@ impl<T: Real, const L: usize> Block<T, L> {
     }
 
     // ---- stimulus -------------------------------------------------------------------------
-    #[inline(always)]
+
     fn set_stimulus(&mut self, s: &Static) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.set_stimulus_on_level(s),
-        )
+        on_level!(self.set_stimulus_on_level(s))
     }
 
     #[inline(always)]
@@ -754,11 +759,7 @@ impl<T: Real, const L: usize> Block<T, L> {
     /// The input rates of the next step, fetching its sample early if it starts a new one
     /// (set_stimulus then finds it already fetched).
     fn prepare_next_input(&mut self, _s: &Static) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.prepare_next_input_on_level(_s),
-        )
+        on_level!(self.prepare_next_input_on_level(_s))
     }
 
     #[inline(always)]
@@ -814,11 +815,7 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     /// bias + Σ sign·W·r over the projections into p, times the φ' gain, into `out`.
     fn sum_input(&mut self, s: &Static, p: usize, out: &mut Buf<T, L>) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.sum_input_on_level(s, p, out),
-        )
+        on_level!(self.sum_input_on_level(s, p, out))
     }
 
     #[inline(always)]
@@ -856,7 +853,7 @@ impl<T: Real, const L: usize> Block<T, L> {
                     }
                 }
             } else {
-                matvec_add(s.simd, out, &self.w[q], r, &self.sign[q], proj.cols);
+                matvec_add(self.simd, out, &self.w[q], r, &self.sign[q], proj.cols);
             }
         }
         self.scratch = pre;
@@ -874,11 +871,7 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     /// Steps 2–3: instantaneous populations, then the inputs of rate populations.
     fn evaluate(&mut self, s: &Static) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.evaluate_on_level(s),
-        )
+        on_level!(self.evaluate_on_level(s))
     }
 
     #[inline(always)]
@@ -910,13 +903,8 @@ impl<T: Real, const L: usize> Block<T, L> {
             self.inp[p] = inp;
         }
     }
-    #[inline(always)]
     fn add_noise(&self, p: usize, u: &mut Buf<T, L>) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.add_noise_on_level(p, u),
-        )
+        on_level!(self.add_noise_on_level(p, u))
     }
 
     #[inline(always)]
@@ -942,13 +930,9 @@ impl<T: Real, const L: usize> Block<T, L> {
     }
 
     // ---- the fused Euler / exponential Euler step -------------------------------------------
-    #[inline(always)]
+
     fn step_fused(&mut self, s: &Static) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.step_fused_on_level(s),
-        )
+        on_level!(self.step_fused_on_level(s))
     }
 
     #[inline(always)]
@@ -998,11 +982,7 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     /// Writes every deferred matrix whose held input has changed and holds the new input.
     fn rebase_held(&mut self, s: &Static) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.rebase_held_on_level(s),
-        )
+        on_level!(self.rebase_held_on_level(s))
     }
 
     #[inline(always)]
@@ -1021,7 +1001,7 @@ impl<T: Real, const L: usize> Block<T, L> {
                     bp: &mut self.acc_bp[q],
                     ux: &mut self.acc_ux[q],
                 };
-                h.rebase(s.simd, &mut self.w[q], acc, x);
+                h.rebase(self.simd, &mut self.w[q], acc, x);
             }
         }
     }
@@ -1029,11 +1009,7 @@ impl<T: Real, const L: usize> Block<T, L> {
     /// W ← W·g + inc, inc = a_i x_j + c_i + d_i W_ij + e_i x_j W_ij with the row coefficients
     /// of the motif's `UpdateForm`; the rule's own ΔW (inc) is summed for the window when asked.
     fn update_weights(&mut self, s: &Static, m: usize) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.update_weights_on_level(s, m),
-        )
+        on_level!(self.update_weights_on_level(s, m))
     }
 
     #[inline(always)]
@@ -1098,7 +1074,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             let mut sums = std::mem::take(&mut self.prefetched[q]);
             // Each task enters the vector level again: rayon runs these closures from its
             // own code, compiled for the baseline.
-            let simd = s.simd;
+            let simd = self.simd;
             if accumulate {
                 w.par_chunks_mut(chunk)
                     .zip(acc.par_chunks_mut(chunk))
@@ -1124,29 +1100,19 @@ impl<T: Real, const L: usize> Block<T, L> {
             self.prefetched[q] = sums;
             self.prefetched_valid[q] = true;
         } else if L == 1 && w.len() >= PARALLEL_SYNAPSES {
-            // A single large circuit: rows split across threads.
+            // A single large circuit: rows split across threads (`rows` enters the vector
+            // level itself).
             use rayon::prelude::*;
             let chunk = ROWS_PER_TASK * cols;
-            let simd = s.simd;
             if accumulate {
                 w.par_chunks_mut(chunk)
                     .zip(acc.par_chunks_mut(chunk))
                     .zip(coefficients.par_chunks(ROWS_PER_TASK))
-                    .for_each(|((wc, ac), cc)| {
-                        simd.run(
-                            #[inline(always)]
-                            || update.rows(wc, ac, cc),
-                        )
-                    });
+                    .for_each(|((wc, ac), cc)| update.rows(wc, ac, cc));
             } else {
                 w.par_chunks_mut(chunk)
                     .zip(coefficients.par_chunks(ROWS_PER_TASK))
-                    .for_each(|(wc, cc)| {
-                        simd.run(
-                            #[inline(always)]
-                            || update.rows(wc, &mut [], cc),
-                        )
-                    });
+                    .for_each(|(wc, cc)| update.rows(wc, &mut [], cc));
             }
         } else {
             update.rows(&mut w, &mut acc, &coefficients);
@@ -1179,11 +1145,7 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     /// q ← s + (q − s)·keep with s = z or z², from the rates of this step.
     fn update_traces(&mut self) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.update_traces_on_level(),
-        )
+        on_level!(self.update_traces_on_level())
     }
 
     #[inline(always)]
@@ -1201,13 +1163,8 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
         }
     }
-    #[inline(always)]
     fn copy_tied(&mut self, s: &Static) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.copy_tied_on_level(s),
-        )
+        on_level!(self.copy_tied_on_level(s))
     }
 
     #[inline(always)]
@@ -1251,13 +1208,9 @@ impl<T: Real, const L: usize> Block<T, L> {
     }
 
     // ---- window accumulators ----------------------------------------------------------------
-    #[inline(always)]
+
     fn accumulate(&mut self, s: &Static) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.accumulate_on_level(s),
-        )
+        on_level!(self.accumulate_on_level(s))
     }
 
     #[inline(always)]
@@ -1358,11 +1311,7 @@ impl<T: Real, const L: usize> Block<T, L> {
     /// δ of exact backprop from the current activities: δ_out = e (the output error as the
     /// circuit delivers it), δ_h = φ'(u_h) ⊙ Σ sign·Wᵀ δ over the forward projections leaving h.
     fn backprop_deltas(&mut self, s: &Static) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.backprop_deltas_on_level(s),
-        )
+        on_level!(self.backprop_deltas_on_level(s))
     }
 
     #[inline(always)]
@@ -1456,11 +1405,7 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     /// du/dt and dW/dt at the current state (stimulus held at the step's start).
     fn derivatives(&mut self, s: &Static, du: &mut [Buf<T, L>], dw: &mut [Buf<T, L>]) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.derivatives_on_level(s, du, dw),
-        )
+        on_level!(self.derivatives_on_level(s, du, dw))
     }
 
     #[inline(always)]
@@ -1520,13 +1465,8 @@ impl<T: Real, const L: usize> Block<T, L> {
             self.scratch = pre;
         }
     }
-    #[inline(always)]
     fn step_rk4(&mut self, s: &Static) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.step_rk4_on_level(s),
-        )
+        on_level!(self.step_rk4_on_level(s))
     }
 
     #[inline(always)]
@@ -1643,11 +1583,7 @@ impl<T: Real, const L: usize> Block<T, L> {
     /// The rule's ΔW for the window under RK4, from the first stage's slope with the decay
     /// part added back (decay is excluded from ΔW_rule by definition).
     fn accumulate_rule_rk4(&mut self, s: &Static, dw: &[Buf<T, L>]) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.accumulate_rule_rk4_on_level(s, dw),
-        )
+        on_level!(self.accumulate_rule_rk4_on_level(s, dw))
     }
 
     #[inline(always)]
@@ -1666,13 +1602,8 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
         }
     }
-    #[inline(always)]
     fn refresh_dynamic_rates(&mut self, s: &Static, dynamic: &[usize]) {
-        let simd = self.simd;
-        simd.run(
-            #[inline(always)]
-            || self.refresh_dynamic_rates_on_level(s, dynamic),
-        )
+        on_level!(self.refresh_dynamic_rates_on_level(s, dynamic))
     }
 
     #[inline(always)]
