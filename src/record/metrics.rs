@@ -421,22 +421,32 @@ fn add_small_product(u: &mut DMatrix<f64>, sign: f64, w: &[f64], cols: usize, pr
     }
 }
 
-/// Four dot products of `w` with `x[0..4]`, eight partial sums each, reading `w` once.
+/// Four dot products of `w` with `x[0..4]`, eight partial sums each, reading `w` once. The
+/// partial sums are four named locals, not an array indexed per sample: as `[[f64; 8]; 4]`
+/// LLVM kept them on the stack, storing and reloading them every iteration.
 #[inline(always)]
 fn dot4_f64(w: &[f64], x: [&[f64]; 4]) -> [f64; 4] {
-    let mut acc = [[0.0; 8]; 4];
-    let n = w.len() / 8 * 8;
-    for j in (0..n).step_by(8) {
-        let wj: [f64; 8] = w[j..j + 8].try_into().expect("eight");
-        for (a, xk) in acc.iter_mut().zip(&x) {
-            let xj: [f64; 8] = xk[j..j + 8].try_into().expect("eight");
-            for k in 0..8 {
-                a[k] += wj[k] * xj[k];
-            }
+    let len = w.len();
+    let [x0, x1, x2, x3] = x.map(|xk| &xk[..len]);
+    let (mut a0, mut a1, mut a2, mut a3) = ([0.0; 8], [0.0; 8], [0.0; 8], [0.0; 8]);
+    let chunks = w
+        .chunks_exact(8)
+        .zip(x0.chunks_exact(8))
+        .zip(x1.chunks_exact(8))
+        .zip(x2.chunks_exact(8))
+        .zip(x3.chunks_exact(8));
+    for ((((wj, c0), c1), c2), c3) in chunks {
+        for k in 0..8 {
+            a0[k] += wj[k] * c0[k];
+            a1[k] += wj[k] * c1[k];
+            a2[k] += wj[k] * c2[k];
+            a3[k] += wj[k] * c3[k];
         }
     }
+    let n = len / 8 * 8;
+    let acc = [a0, a1, a2, a3];
     std::array::from_fn(|k| {
-        let tail: f64 = (n..w.len()).map(|j| w[j] * x[k][j]).sum();
+        let tail: f64 = (n..len).map(|j| w[j] * x[k][j]).sum();
         acc[k].iter().sum::<f64>() + tail
     })
 }
