@@ -13,7 +13,11 @@
 //   stim, drive        a new training sample (when due); step 0's driven populations
 // u and z exist twice (parity n & 1): a step reads the current copy and writes the next one.
 // Tall matrices with rows shorter than C are stored transposed ([pre][post]) so that vectors
-// run along their long side. The bodies are generated from the plan (src/backend/opencl/rows.rs).
+// run along their long side. The bodies are generated from the plan (src/backend/opencl/rows.rs),
+// each as a function of its work-item (`NAME_at`) that its kernel calls; where steps are small,
+//   steps      runs `count` steps of the sequence above in one work-item, each kernel as a
+//              loop over its items, for the steps in which no stimulus arrives or changes
+//              (CPU devices only, where launches cost more than the loop)
 
 #define KARGS                                                                                \
     __global real *restrict W, __global real *restrict S, __global const real *restrict P,   \
@@ -22,6 +26,9 @@
         __global taskt *restrict XS, __global real *restrict A, __global acct *restrict LOSS, \
         __global uint *restrict CNT, __global ulong *restrict SAMPLE,                        \
         __global real *restrict TRACE, const ulong n, const uint flag
+
+// The arguments of a kernel passed on to a kernel body (`NAME_at`) at step `step`.
+#define KCALL(step) W, S, P, PL, PU, TD, TR, XS, A, LOSS, CNT, SAMPLE, TRACE, (step), flag
 
 // Activation functions on C units at once.
 #define SEL_c(a, b, c) select((a), (b), (c))

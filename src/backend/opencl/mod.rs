@@ -559,7 +559,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
             Ok(())
         };
         let (exec, describe) = if rows_mode {
-            let program = rows::rows_source(&m, types);
+            let program = rows::rows_source(&m, types, shared.info.kind == "CPU");
             let built = shared.program(&program.source)?;
             let mut kernels = HashMap::new();
             let mut names: Vec<String> = program
@@ -570,6 +570,9 @@ impl<R: DeviceReal> OpenClBackend<R> {
                 .collect();
             names.push("drive".into());
             names.push("stim".into());
+            if program.looped {
+                names.push("steps".into());
+            }
             for name in names {
                 let k = Kernel::create(&built, &name).map_err(api("clCreateKernel"))?;
                 bind(&k)?;
@@ -690,31 +693,56 @@ impl<R: DeviceReal> OpenClBackend<R> {
                         .get(name)
                         .ok_or(OpenClError::Unsupported(format!("no kernel {name}")))
                 };
-                for n in self.step..self.step + steps {
-                    // The sample of step n + 1, which `integrate` drives (nothing else reads
-                    // the current sample's buffer during step n).
-                    let next = n + 1;
-                    if next / period != *sample {
-                        *sample = next / period;
-                        let kernel = get("stim")?;
-                        set_step(kernel, next, 1)?;
-                        launch(&self.queue, kernel, 1, None)?;
-                    }
-                    // Flag 3: the input changes at step n + 1, so deferred matrices are written.
-                    let flag = if defers && input_of(next) != input_of(n) {
+                // Flag 3: the input changes at step n + 1, so deferred matrices are written.
+                let flag_of = |n: u64| {
+                    if defers && input_of(n + 1) != input_of(n) {
                         3
                     } else {
                         1
-                    };
-                    for k in program.before.iter().chain(&program.after) {
-                        let kernel = get(&k.name)?;
-                        set_step(kernel, n, flag)?;
-                        launch(&self.queue, kernel, k.global, Some(local.of(k.global)))?;
+                    }
+                };
+                let end = self.step + steps;
+                let mut n = self.step;
+                while n < end {
+                    // The sample of step n + 1, which `integrate` drives (nothing else reads
+                    // the current sample's buffer during step n).
+                    let plain = |n: u64, sample: u64| (n + 1) / period == sample && flag_of(n) == 1;
+                    if program.looped && plain(n, *sample) {
+                        // The plain steps up to the next stimulus change (or batch end), in one
+                        // launch.
+                        let mut last = n;
+                        while last + 1 < end
+                            && !(last + 1).is_multiple_of(ROW_BATCH)
+                            && plain(last + 1, *sample)
+                        {
+                            last += 1;
+                        }
+                        let kernel = get("steps")?;
+                        let count = (last - n + 1) as u32;
+                        set_step(kernel, n, 1)?;
+                        // SAFETY: argument 15 of `steps` is the count.
+                        unsafe { kernel.set_arg(15, &count) }.map_err(api("clSetKernelArg"))?;
+                        launch(&self.queue, kernel, 1, Some(1))?;
+                        n = last;
+                    } else {
+                        let next = n + 1;
+                        if next / period != *sample {
+                            *sample = next / period;
+                            let kernel = get("stim")?;
+                            set_step(kernel, next, 1)?;
+                            launch(&self.queue, kernel, 1, None)?;
+                        }
+                        let flag = flag_of(n);
+                        for k in program.before.iter().chain(&program.after) {
+                            let kernel = get(&k.name)?;
+                            set_step(kernel, n, flag)?;
+                            launch(&self.queue, kernel, k.global, Some(local.of(k.global)))?;
+                        }
                     }
                     // Keep at most two batches queued: a long advance would otherwise hold
                     // millions of commands in the driver, and the host would compete with the
                     // device for the cores while enqueuing far ahead.
-                    if (n + 1) % ROW_BATCH == 0 {
+                    if (n + 1).is_multiple_of(ROW_BATCH) {
                         // SAFETY: a marker without a wait list.
                         let marker = unsafe { self.queue.enqueue_marker_with_wait_list(&[]) }
                             .map_err(api("clEnqueueMarkerWithWaitList"))?;
@@ -723,6 +751,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
                             previous.wait().map_err(api("clWaitForEvents"))?;
                         }
                     }
+                    n += 1;
                 }
             }
         }

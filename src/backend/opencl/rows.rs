@@ -41,6 +41,9 @@ pub(crate) struct RowProgram {
     pub drive: RowKernel,
     /// Whether `update` computes products or early populations (the priming launch is needed).
     pub fused_any: bool,
+    /// Whether the program has `steps` (a CPU device and small steps, see `LOOP_WORK`): the
+    /// steps between stimulus changes then take one launch of one work-item.
+    pub looped: bool,
 }
 
 /// Whether projection q's next product can be fused into its plasticity kernel.
@@ -99,7 +102,9 @@ pub(crate) fn early(m: &Model, pop: usize) -> bool {
         && p.gain_from.is_none_or(known)
 }
 
-pub(crate) fn rows_source(m: &Model, t: Types) -> RowProgram {
+/// The row program of `m`; `loop_steps`: the device may run the steps between stimulus
+/// changes as one work-item (`steps`, for CPU devices).
+pub(crate) fn rows_source(m: &Model, t: Types, loop_steps: bool) -> RowProgram {
     let c = if t.f64 { 8 } else { 16 };
     let real = if t.f64 { "double" } else { "float" };
     let mut src = header(t);
@@ -155,14 +160,72 @@ pub(crate) fn rows_source(m: &Model, t: Types) -> RowProgram {
     if let Some(k) = g.tied() {
         after.push(k);
     }
-    src.push_str(&ROWS.replace("/*@KERNELS@*/", &g.k));
+    // One work-item steps the whole circuit: right for a CPU device, where a work-group runs
+    // on one core anyway; a GPU would run it on one of its thousands of lanes.
+    let looped = loop_steps && plain_step_work(m) <= LOOP_WORK;
+    let mut kernels = g.k;
+    for k in before.iter().chain(&after).chain([&drive]) {
+        let _ = writeln!(
+            kernels,
+            "__kernel void {0}(KARGS) {{ {0}_at(KCALL(n), get_global_id(0)); }}",
+            k.name
+        );
+    }
+    if looped {
+        kernels.push_str(&step_loop(before.iter().chain(&after)));
+    }
+    src.push_str(&ROWS.replace("/*@KERNELS@*/", &kernels));
     RowProgram {
         source: src,
         before,
         after,
         drive,
         fused_any,
+        looped,
     }
+}
+
+/// The most work a step may do without a stimulus change for `steps` to run it: beyond this
+/// the step is better spread over every compute unit, one launch per kernel.
+const LOOP_WORK: usize = 1 << 16;
+
+/// Weights and units a step reads when its input is held and no stimulus arrives: a deferred
+/// matrix then costs its rows (the accumulated vector), every other matrix its entries.
+fn plain_step_work(m: &Model) -> usize {
+    let plan = &m.plan;
+    let synapses: usize = (0..plan.projections.len())
+        .map(|q| {
+            let proj = &plan.projections[q];
+            if m.held[q].is_some() {
+                proj.rows
+            } else {
+                proj.rows * proj.cols
+            }
+        })
+        .sum();
+    synapses + plan.populations.iter().map(|p| p.size).sum::<usize>()
+}
+
+/// `steps`: `count` consecutive steps in one launch of one work-item, which runs each kernel of
+/// the step sequence over all its items in order, as the launches would have (the kernels'
+/// items are independent, so any order is theirs). For small steps (W2 between stimuli) the
+/// launches, not the arithmetic, were the step's cost. One item, not a work-group with
+/// barriers between the kernels: with groups of eight items PoCL computed a different
+/// trajectory for a noisy circuit (`conformance::every_per_instance_parameter_is_honoured`,
+/// relative difference 1e-3), a cause not yet found.
+fn step_loop<'a>(kernels: impl Iterator<Item = &'a RowKernel>) -> String {
+    let mut s = String::from(
+        "__kernel void steps(KARGS, const uint count) {\n  for (uint k = 0; k < count; k++) {\n    const ulong nk = n + k;\n",
+    );
+    for k in kernels {
+        let _ = writeln!(
+            s,
+            "    for (uint g = 0; g < {}u; g++) {}_at(KCALL(nk), g);",
+            k.global, k.name
+        );
+    }
+    s.push_str("  }\n}\n");
+    s
 }
 
 /// How a unit block reads and writes: a vector of C units at `i0`, or one unit `i`.
@@ -376,7 +439,7 @@ impl Rows<'_> {
         let pp = &m.plan.populations[pop];
         let name = format!("inst_{pop}");
         self.line(format!(
-            "// instantaneous population {}\n__kernel void {name}(KARGS) {{\n  const uint i0 = get_global_id(0) * C;",
+            "// instantaneous population {}\nvoid {name}_at(KARGS, const uint item) {{\n  const uint i0 = item * C;",
             pp.name
         ));
         let code = self.inst_code(pop);
@@ -393,7 +456,7 @@ impl Rows<'_> {
     fn integrate(&mut self) -> RowKernel {
         let m = self.m;
         let plan = &m.plan;
-        self.line("__kernel void integrate(KARGS) {\n  const uint gid = get_global_id(0);\n  const ulong n1 = n + 1;");
+        self.line("void integrate_at(KARGS, const uint item) {\n  const uint gid = item;\n  const ulong n1 = n + 1;");
         let mut base = 0;
         for &p in &plan.order {
             let pp = &plan.populations[p];
@@ -556,12 +619,12 @@ impl Rows<'_> {
                 let name = format!("delta_{p}");
                 if p == out.output {
                     self.line(format!(
-                        "__kernel void {name}(KARGS) {{ const uint i = get_global_id(0); if (i < {size}u) S[{dp}u + i] = {}[i]; }}",
+                        "void {name}_at(KARGS, const uint item) {{ const uint i = item; if (i < {size}u) S[{dp}u + i] = {}[i]; }}",
                         self.zp(out.error, "n")
                     ));
                 } else if plan.populations[p].role == Role::Rate {
                     self.line(format!(
-                        "__kernel void {name}(KARGS) {{ const uint j = get_global_id(0); if (j >= {size}u) return; real acc = 0;"
+                        "void {name}_at(KARGS, const uint item) {{ const uint j = item; if (j >= {size}u) return; real acc = 0;"
                     ));
                     for &q in &m.forward_out_of[p] {
                         let proj = &plan.projections[q];
@@ -605,7 +668,7 @@ impl Rows<'_> {
             add(m.acc_ux[q], format!("{}[i]", self.up(proj.to, "n")));
         }
         if !parts.is_empty() {
-            self.line("__kernel void outer(KARGS) {\n  const uint gid = get_global_id(0);");
+            self.line("void outer_at(KARGS, const uint item) {\n  const uint gid = item;");
             let mut base = 0;
             for (q, acc, a, x) in parts {
                 let proj = &plan.projections[q];
@@ -649,7 +712,7 @@ impl Rows<'_> {
     fn drive(&mut self) -> RowKernel {
         let (code, global) = self.drive_code("n");
         self.line(format!(
-            "__kernel void drive(KARGS) {{\n  const uint j = get_global_id(0);\n{code}}}"
+            "void drive_at(KARGS, const uint item) {{\n  const uint j = item;\n{code}}}"
         ));
         RowKernel {
             name: "drive".into(),
@@ -707,7 +770,7 @@ impl Rows<'_> {
     fn update(&mut self) -> RowKernel {
         let m = self.m;
         let plan = &m.plan;
-        self.line("__kernel void update(KARGS) {\n  const uint gid = get_global_id(0);\n  const ulong n1 = n + 1;");
+        self.line("void update_at(KARGS, const uint item) {\n  const uint gid = item;\n  const ulong n1 = n + 1;");
         let mut base = 0;
         // Early instantaneous populations, evaluated for step n + 1.
         for &p in &plan.order {
@@ -1080,7 +1143,7 @@ impl Rows<'_> {
             return None;
         }
         self.line(format!(
-            "__kernel void wnoise(KARGS) {{\n  const uint gid = get_global_id(0);\n{body}}}"
+            "void wnoise_at(KARGS, const uint item) {{\n  const uint gid = item;\n{body}}}"
         ));
         Some(RowKernel {
             name: "wnoise".into(),
@@ -1114,7 +1177,7 @@ impl Rows<'_> {
             return None;
         }
         self.line(format!(
-            "__kernel void tied(KARGS) {{\n  const uint gid = get_global_id(0);\n{body}}}"
+            "void tied_at(KARGS, const uint item) {{\n  const uint gid = item;\n{body}}}"
         ));
         Some(RowKernel {
             name: "tied".into(),
