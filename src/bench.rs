@@ -49,15 +49,19 @@ pub fn measure(
     let mut end = previous.clone();
     let start = Instant::now();
     let mut done = 0;
+    // As in a run (`run.rs`): the next window's steps start before this one is measured.
+    b.advance(record.min(plan.steps))?;
     while done < plan.steps {
         let n = record.min(plan.steps - done);
-        b.advance(n)?;
         let window = b.take_window()?;
         b.snapshot_into(&mut end)?;
+        done += n;
+        if done < plan.steps {
+            b.advance(record.min(plan.steps - done))?;
+        }
         let rows = crate::record::metrics::window_rows(&plan, &window, &previous, &end, &active);
         std::hint::black_box(rows);
         std::mem::swap(&mut previous, &mut end);
-        done += n;
     }
     let wall_s = start.elapsed().as_secs_f64();
     let total = workload.synapse_steps(&plan);

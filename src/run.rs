@@ -9,6 +9,12 @@
 //! every instance has diverged the run stops at once. A stop request (SIGINT/SIGTERM in the
 //! CLI) ends the run between two windows with status `interrupted`; a device failure ends it
 //! with status `failed` and the device's message. Every row written is whole.
+//!
+//! The loop starts the next stretch of steps before it measures and writes the window just
+//! read: a device (OpenCL) then computes while the host measures, and a CPU backend, whose
+//! advance returns when done, runs as before. The measurement reads only the snapshots already
+//! taken, so the order changes no number; an error from that stretch is reported after the
+//! window's rows are written, so they are not lost.
 
 use crate::backend::{Backend, BackendError, Snapshot};
 use crate::plan::Plan;
@@ -137,6 +143,14 @@ fn run_windows(
     sink.instances(&instances_table(plan))?;
     let mut start = backend.snapshot()?;
     let mut spare = Snapshot::default();
+    // The first stretch runs while the initial held-out loss is measured.
+    let ahead = match plan.steps {
+        0 => Ok(()),
+        _ => advance_to(
+            backend,
+            next_stop(plan, 0, plan.record_every_steps.min(plan.steps)),
+        ),
+    };
 
     // Row at t = 0: the held-out loss of the initial weights, the reference for "fraction of
     // the initial loss".
@@ -157,6 +171,7 @@ fn run_windows(
     sink.weights(&weight_rows(plan, &start, Stage::Start))?;
     let curve = CurveProbe::for_plan(plan);
     sample(plan, curve.as_ref(), &start, 0, &active, sink)?;
+    ahead?;
 
     let requested = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
     let mut outcome = Stop::End;
@@ -169,12 +184,12 @@ fn run_windows(
         let window_end = state.step + n;
         // Within the window, stop at each probe or weight-snapshot time and sample the state
         // there; the window's accumulators go on summing across these stops.
-        while let Some(at) = plan
-            .probes
-            .next_after(state.step)
-            .filter(|&s| s < window_end)
-        {
-            backend.advance(at - state.step)?;
+        loop {
+            let at = next_stop(plan, state.step, window_end);
+            if at == window_end {
+                break;
+            }
+            advance_to(backend, at)?;
             state.step = at;
             sample(
                 plan,
@@ -185,7 +200,7 @@ fn run_windows(
                 sink,
             )?;
         }
-        backend.advance(window_end - state.step)?;
+        advance_to(backend, window_end)?;
         state.step = window_end;
         let window = backend.take_window()?;
         // The previous window's start snapshot is no longer needed: its buffers take this one.
@@ -215,12 +230,21 @@ fn run_windows(
                 });
             }
         }
+        // The next window's first stretch, started before this one is measured (module doc).
+        let goes_on = state.step < plan.steps && state.failures.len() < e_count && !requested();
+        let ahead = if goes_on {
+            let next_end = state.step + plan.record_every_steps.min(plan.steps - state.step);
+            advance_to(backend, next_stop(plan, state.step, next_end))
+        } else {
+            Ok(())
+        };
         let rows = metrics::window_rows(plan, &window, &start, &end, &active);
         sink.rows(&rows)?;
         sink.traces(&window.traces)?;
         if state.failures.len() != before {
             sink.failures(&state.failures)?;
         }
+        ahead?;
         spare = std::mem::replace(&mut start, end);
         observer.window(&Progress {
             step: state.step,
@@ -236,6 +260,26 @@ fn run_windows(
     }
     sink.weights(&weight_rows(plan, &start, Stage::End))?;
     Ok(outcome)
+}
+
+/// Where the loop next stops after `step` in the window ending at `window_end`: the next probe
+/// or weight-snapshot time before that end, or the end.
+fn next_stop(plan: &Plan, step: u64, window_end: u64) -> u64 {
+    plan.probes
+        .next_after(step)
+        .filter(|&s| s < window_end)
+        .unwrap_or(window_end)
+}
+
+/// Advances `backend` to step `to`, or not at all when it is there already (the stretch was
+/// started ahead, before the previous window was measured).
+fn advance_to(backend: &mut dyn Backend, to: u64) -> Result<(), BackendError> {
+    let at = backend.step();
+    if to > at {
+        backend.advance(to - at)
+    } else {
+        Ok(())
+    }
 }
 
 /// Writes what is sampled from the state and due at `step`: the plasticity curve (at window
