@@ -146,10 +146,7 @@ fn run_windows(
     // The first stretch runs while the initial held-out loss is measured.
     let ahead = match plan.steps {
         0 => Ok(()),
-        _ => advance_to(
-            backend,
-            next_stop(plan, 0, plan.record_every_steps.min(plan.steps)),
-        ),
+        _ => advance_to(backend, next_stop(plan, 0, end_of_window(plan, 0))),
     };
 
     // Row at t = 0: the held-out loss of the initial weights, the reference for "fraction of
@@ -180,8 +177,8 @@ fn run_windows(
             outcome = Stop::Requested;
             break;
         }
-        let n = plan.record_every_steps.min(plan.steps - state.step);
-        let window_end = state.step + n;
+        let window_end = end_of_window(plan, state.step);
+        let n = window_end - state.step;
         // Within the window, stop at each probe or weight-snapshot time and sample the state
         // there; the window's accumulators go on summing across these stops.
         loop {
@@ -233,8 +230,10 @@ fn run_windows(
         // The next window's first stretch, started before this one is measured (module doc).
         let goes_on = state.step < plan.steps && state.failures.len() < e_count && !requested();
         let ahead = if goes_on {
-            let next_end = state.step + plan.record_every_steps.min(plan.steps - state.step);
-            advance_to(backend, next_stop(plan, state.step, next_end))
+            advance_to(
+                backend,
+                next_stop(plan, state.step, end_of_window(plan, state.step)),
+            )
         } else {
             Ok(())
         };
@@ -260,6 +259,11 @@ fn run_windows(
     }
     sink.weights(&weight_rows(plan, &start, Stage::End))?;
     Ok(outcome)
+}
+
+/// The end of the recording window that starts at `step` (the last one may be short).
+fn end_of_window(plan: &Plan, step: u64) -> u64 {
+    step + plan.record_every_steps.min(plan.steps - step)
 }
 
 /// Where the loop next stops after `step` in the window ending at `window_end`: the next probe

@@ -701,12 +701,12 @@ impl<R: DeviceReal> OpenClBackend<R> {
                         1
                     }
                 };
+                // A plain step: step n + 1 shows the current sample (no `stim`) and the input
+                // stays (flag 1), so `steps` may run it.
+                let plain = |n: u64, sample: u64| (n + 1) / period == sample && flag_of(n) == 1;
                 let end = self.step + steps;
                 let mut n = self.step;
                 while n < end {
-                    // The sample of step n + 1, which `integrate` drives (nothing else reads
-                    // the current sample's buffer during step n).
-                    let plain = |n: u64, sample: u64| (n + 1) / period == sample && flag_of(n) == 1;
                     if program.looped && plain(n, *sample) {
                         // The plain steps up to the next stimulus change (or batch end), in one
                         // launch.
@@ -725,6 +725,8 @@ impl<R: DeviceReal> OpenClBackend<R> {
                         launch(&self.queue, kernel, 1, Some(1))?;
                         n = last;
                     } else {
+                        // The sample of step n + 1, which `integrate` drives (nothing else reads
+                        // the current sample's buffer during step n).
                         let next = n + 1;
                         if next / period != *sample {
                             *sample = next / period;

@@ -193,14 +193,13 @@ const LOOP_WORK: usize = 1 << 16;
 /// matrix then costs its rows (the accumulated vector), every other matrix its entries.
 fn plain_step_work(m: &Model) -> usize {
     let plan = &m.plan;
-    let synapses: usize = (0..plan.projections.len())
-        .map(|q| {
-            let proj = &plan.projections[q];
-            if m.held[q].is_some() {
-                proj.rows
-            } else {
-                proj.rows * proj.cols
-            }
+    let synapses: usize = plan
+        .projections
+        .iter()
+        .zip(&m.held)
+        .map(|(proj, held)| match held {
+            Some(_) => proj.rows,
+            None => proj.rows * proj.cols,
         })
         .sum();
     synapses + plan.populations.iter().map(|p| p.size).sum::<usize>()
