@@ -6,7 +6,8 @@
 // The step body is generated from the plan (src/backend/opencl/codegen.rs) and pasted below.
 //
 // Buffers are instance-interleaved: element k of lane l is at (k * E_PAD + l); this work-item's
-// lanes form one vector, read with LDV(ptr, k * EV) after offsetting ptr by g * V.
+// lanes form one vector, read with LDV(ptr, k * EV) after offsetting ptr by g * V. GROUPS
+// work-items run; E_PAD may hold one group of padding more (an odd stride, see model.rs).
 
 __kernel void run(__global real *restrict W, __global real *restrict S,
                   __global const real *restrict P, __global const ulong *restrict PL,
@@ -16,7 +17,7 @@ __kernel void run(__global real *restrict W, __global real *restrict S,
                   __global uint *restrict CNT, __global ulong *restrict SAMPLE,
                   __global real *restrict TRACE, const ulong step0, const uint nsteps) {
     const uint g = get_global_id(0);
-    if (g >= EV) return;
+    if (g >= GROUPS) return;
     __global real *w = W + g * V;
     __global real *s = S + g * V;
     __global const real *p = P + g * V;

@@ -87,10 +87,11 @@ pub(crate) fn model_defines(m: &Model) -> String {
     let mut h = String::new();
     let _ = writeln!(
         h,
-        "#define E_PAD {}u\n#define V {}u\n#define EV {}u",
+        "#define E_PAD {}u\n#define V {}u\n#define EV {}u\n#define GROUPS {}u",
         m.e_pad,
         m.v,
-        m.e_pad / m.v
+        m.e_pad / m.v,
+        m.groups
     );
     let _ = writeln!(
         h,
@@ -172,6 +173,10 @@ pub(crate) fn ensemble_source(m: &Model, t: Types) -> String {
     src
 }
 
+/// Rows of a population's input summed together (see `Ens::sum_input`): eight chains cover
+/// the FMA latency of the CPUs PoCL runs on (4 cycles, 2 units).
+const ROW_BLOCK: usize = 8;
+
 struct Ens<'a> {
     m: &'a Model,
     b: String,
@@ -233,38 +238,61 @@ impl Ens<'_> {
         }
     }
 
-    /// `acc += sign · Σ_j W[i][j] pre[j]` for every projection into `pop` (row i).
-    fn products(&mut self, pop: usize) {
+    /// `acc_r += sign · Σ_j W[i0 + r][j] pre[j]` for every projection into `pop`, for the `r`
+    /// rows of one block (accumulators `acc0 … acc{r-1}`).
+    fn products(&mut self, pop: usize, r: usize) {
         let m = self.m;
+        let row = |k: usize| format!("i0 + {k}u");
         for &q in &m.inputs_of[pop] {
             if let Some(h) = &m.held[q] {
                 // G·(W₀x) + (xᵀx)·D, the current of the deferred matrix.
-                self.line(format!(
-                    "  acc += sg{q} * ({} * {} + {} * {});",
-                    self.s(h.g, "0"),
-                    self.s(h.base, "i"),
-                    self.s(h.xx, "0"),
-                    self.s(h.d, "i")
-                ));
+                for k in 0..r {
+                    self.line(format!(
+                        "  acc{k} += sg{q} * ({} * {} + {} * {});",
+                        self.s(h.g, "0"),
+                        self.s(h.base, &row(k)),
+                        self.s(h.xx, "0"),
+                        self.s(h.d, &row(k))
+                    ));
+                }
                 continue;
             }
             let proj = &m.plan.projections[q];
             if proj.identity {
                 // A fixed identity matrix copies its source, as on the CPU (the same value:
                 // the row's other terms are exact zeros).
-                self.line(format!("  acc += sg{q} * {};", self.pre(q, "i")));
+                for k in 0..r {
+                    self.line(format!("  acc{k} += sg{q} * {};", self.pre(q, &row(k))));
+                }
                 continue;
             }
             let w = m.w_off[q];
             let cols = proj.cols;
-            let pre = self.pre(q, "j");
+            let zeros = (0..r)
+                .map(|k| format!("sum{k} = (realv)0"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let fmas: String = (0..r)
+                .map(|k| {
+                    format!(" sum{k} += LDV(w, ({w}u + (i0 + {k}u) * {cols}u + j) * EV) * pj;")
+                })
+                .collect();
+            let adds: String = (0..r)
+                .map(|k| format!(" acc{k} += sg{q} * sum{k};"))
+                .collect();
             self.line(format!(
-                "  {{ realv sum = (realv)0; for (uint j = 0; j < {cols}u; j++) sum += LDV(w, ({w}u + i * {cols}u + j) * EV) * {pre}; acc += sg{q} * sum; }}"
+                "  {{ realv {zeros};\n    for (uint j = 0; j < {cols}u; j++) {{ const realv pj = {};{fmas} }}\n   {adds} }}",
+                self.pre(q, "j")
             ));
         }
     }
 
     /// bias + Σ products, times the φ' gain, for every unit of `pop`, stored at `dst`.
+    ///
+    /// Rows go in blocks of `ROW_BLOCK`: each row's sum is one chain of dependent adds, so a
+    /// row at a time leaves the FMA units waiting on their own latency; a block keeps that
+    /// many independent chains in flight. Each row still sums in the same order (bit-identical
+    /// to the CPU engine in f64).
     fn sum_input(&mut self, pop: usize, dst: usize) {
         let m = self.m;
         let pp = &m.plan.populations[pop];
@@ -273,17 +301,37 @@ impl Ens<'_> {
             let row = m.sign[q];
             self.line(format!("const realv sg{q} = {};", self.p(row)));
         }
+        let full = pp.size / ROW_BLOCK * ROW_BLOCK;
+        if full > 0 {
+            self.row_block(pop, dst, 0, full, ROW_BLOCK);
+        }
+        if pp.size > full {
+            self.row_block(pop, dst, full, pp.size, pp.size - full);
+        }
+    }
+
+    /// Rows `start..end` of `sum_input`, `r` at a time.
+    fn row_block(&mut self, pop: usize, dst: usize, start: usize, end: usize, r: usize) {
+        let m = self.m;
+        let pp = &m.plan.populations[pop];
+        let init = (0..r)
+            .map(|k| format!("acc{k} = bias"))
+            .collect::<Vec<_>>()
+            .join(", ");
         self.line(format!(
-            "for (uint i = 0; i < {}u; i++) {{\n  realv acc = {};",
-            pp.size,
+            "for (uint i0 = {start}u; i0 < {end}u; i0 += {r}u) {{\n  const realv bias = {};\n  realv {init};",
             self.p(m.bias[pop])
         ));
-        self.products(pop);
-        if let Some(gsrc) = pp.gain_from {
-            let a = act_name(m.plan.populations[gsrc].activation);
-            self.line(format!("  acc *= dact_{a}_v({});", self.u(gsrc, "i")));
+        self.products(pop, r);
+        for k in 0..r {
+            let i = format!("i0 + {k}u");
+            if let Some(gsrc) = pp.gain_from {
+                let a = act_name(m.plan.populations[gsrc].activation);
+                self.line(format!("  acc{k} *= dact_{a}_v({});", self.u(gsrc, &i)));
+            }
+            self.line(format!("  STV(acc{k}, s, ({dst}u + {i}) * EV);"));
         }
-        self.line(format!("  STV(acc, s, ({dst}u + i) * EV);\n}}"));
+        self.line("}");
     }
 
     /// u += scale · N(0, 1), drawn per 4-unit block as the CPU does.
@@ -322,7 +370,10 @@ impl Ens<'_> {
         self.ring_slots();
 
         // 1. Stimulus: per lane, a new sample when the schedule moves on.
-        self.line("for (uint l = 0; l < V; l++) {\n  const uint inst = g * V + l;");
+        // `moved`: some lane's stimulus may differ from the last step's (a launch's first step,
+        // a new period, the end of the presented part), the only steps where a driven input's
+        // rates can change.
+        self.line("int moved = it == 0;\nfor (uint l = 0; l < V; l++) {\n  const uint inst = g * V + l;\n  moved |= ph_[l] == 0 || ph_[l] == shown_[l];");
         // The phase within the period moves on by one a step (see `prologue`); the sample
         // index needs a division only where a period starts and at a launch's first step.
         self.line("  if (ph_[l] == 0 || it == 0) { const ulong k = n / per_[l];\n    if (k != SAMPLE[inst]) { SAMPLE[inst] = k; gen_sample(inst, k, PL, TD, TR, XS, S); } }");
@@ -458,7 +509,8 @@ impl Ens<'_> {
         }
     }
 
-    /// Deferred matrices whose held input changed this step: W ← G·W₀ + D x_heldᵀ (and the
+    /// Deferred matrices whose held input changed this step (compared only where the stimulus
+    /// `moved`): W ← G·W₀ + D x_heldᵀ (and the
     /// rule's ΔW sums spread with x_held), then the new input is held: W₀x summed, G ← 1,
     /// D ← 0. The V lanes of a work-item are rebased together when any of them changed (exact
     /// either way). The CPU engine's `Held::rebase`, in the same order of operations.
@@ -472,7 +524,7 @@ impl Ens<'_> {
             let held = self.s(h.x.unwrap_or(0), "j");
             let any = if m.v == 1 { "d_" } else { "any(d_)" };
             self.line(format!(
-                "{{ // held input of {}\n  int changed = 0;\n  for (uint j = 0; j < {cols}u; j++) {{ const maskv d_ = {held} != {x}; changed |= {any}; }}\n  if (changed) {{",
+                "{{ // held input of {}\n  int changed = 0;\n  if (moved) for (uint j = 0; j < {cols}u; j++) {{ const maskv d_ = {held} != {x}; changed |= {any}; }}\n  if (changed) {{",
                 proj.name
             ));
             if let (Some(sd), Some(ao)) = (h.sum_dw, m.acc_dw[q]) {

@@ -600,7 +600,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
             let built = shared.program(&source)?;
             let kernel = Kernel::create(&built, "run").map_err(api("clCreateKernel"))?;
             bind(&kernel)?;
-            let global = e_pad / v;
+            let global = m.groups;
             let describe = format!(
                 "opencl ({}, {} × {}, {})",
                 R::NAME,
