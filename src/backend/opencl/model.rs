@@ -3,9 +3,10 @@
 //!
 //! All device buffers are instance-interleaved: element `k` of instance `i` sits at scalar index
 //! `k * e_pad + i`, with `e_pad` the ensemble size rounded up to the lane width `v` (and one
-//! lane group more where that makes an odd number of groups, see [`padded_width`]). A work-item
-//! of the ensemble kernel owns `v` neighbouring instances and reads each element of them as one
-//! vector; a single instance (`e_pad = 1`) is plain row-major. Offsets below are in elements, so
+//! lane group more where there are several and their number is even, see [`padded_width`]). A
+//! work-item of the ensemble kernel owns `v` neighbouring instances and reads each element of
+//! them as one vector; the row layout's single instance (`v = 1`, `e_pad = 1`) is plain
+//! row-major. Offsets below are in elements, so
 //! the scalar index of element `k` of a quantity at offset `off` is `(off + k) * e_pad + lane`.
 //!
 //! The parameter tables hold one row per quantity and one column per instance; quantities that
