@@ -177,6 +177,11 @@ pub(crate) fn ensemble_source(m: &Model, t: Types) -> String {
 /// the FMA latency of the CPUs PoCL runs on (4 cycles, 2 units).
 const ROW_BLOCK: usize = 8;
 
+/// Row `k` of the block starting at `i0`, as a C index expression.
+fn block_row(k: usize) -> String {
+    format!("i0 + {k}u")
+}
+
 struct Ens<'a> {
     m: &'a Model,
     b: String,
@@ -242,7 +247,6 @@ impl Ens<'_> {
     /// rows of one block (accumulators `acc0 … acc{r-1}`).
     fn products(&mut self, pop: usize, r: usize) {
         let m = self.m;
-        let row = |k: usize| format!("i0 + {k}u");
         for &q in &m.inputs_of[pop] {
             if let Some(h) = &m.held[q] {
                 // G·(W₀x) + (xᵀx)·D, the current of the deferred matrix.
@@ -250,9 +254,9 @@ impl Ens<'_> {
                     self.line(format!(
                         "  acc{k} += sg{q} * ({} * {} + {} * {});",
                         self.s(h.g, "0"),
-                        self.s(h.base, &row(k)),
+                        self.s(h.base, &block_row(k)),
                         self.s(h.xx, "0"),
-                        self.s(h.d, &row(k))
+                        self.s(h.d, &block_row(k))
                     ));
                 }
                 continue;
@@ -262,7 +266,10 @@ impl Ens<'_> {
                 // A fixed identity matrix copies its source, as on the CPU (the same value:
                 // the row's other terms are exact zeros).
                 for k in 0..r {
-                    self.line(format!("  acc{k} += sg{q} * {};", self.pre(q, &row(k))));
+                    self.line(format!(
+                        "  acc{k} += sg{q} * {};",
+                        self.pre(q, &block_row(k))
+                    ));
                 }
                 continue;
             }
@@ -323,10 +330,12 @@ impl Ens<'_> {
             self.p(m.bias[pop])
         ));
         self.products(pop, r);
+        let gain = pp
+            .gain_from
+            .map(|g| (g, act_name(m.plan.populations[g].activation)));
         for k in 0..r {
-            let i = format!("i0 + {k}u");
-            if let Some(gsrc) = pp.gain_from {
-                let a = act_name(m.plan.populations[gsrc].activation);
+            let i = block_row(k);
+            if let Some((gsrc, a)) = gain {
                 self.line(format!("  acc{k} *= dact_{a}_v({});", self.u(gsrc, &i)));
             }
             self.line(format!("  STV(acc{k}, s, ({dst}u + {i}) * EV);"));
