@@ -13,6 +13,7 @@ mod evolving;
 pub(crate) mod out;
 mod reference;
 mod running;
+mod signals;
 mod sweeping;
 
 use clap::{Parser, Subcommand};
@@ -302,6 +303,9 @@ pub struct RunOptions {
 
 /// Parses the process arguments and runs; returns the exit code.
 pub fn main_with_args() -> i32 {
+    // First, while this is the only thread: SIGINT/SIGTERM go to hetsim's own thread, never to
+    // a handler a library installs.
+    signals::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -322,5 +326,6 @@ pub fn main_with_args() -> i32 {
     } else {
         out::Verbosity::Normal
     });
-    dispatch(cli, std::env::args().collect())
+    let code = dispatch(cli, std::env::args().collect());
+    out::exit_code_after_stdout(code)
 }

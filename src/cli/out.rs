@@ -1,5 +1,8 @@
 //! Printing that survives a closed terminal or pipe (`hetsim run … | head -1`): a write that
-//! fails is dropped instead of panicking, so the run goes on and its files stay whole.
+//! fails is dropped instead of panicking, so the run goes on and its files stay whole. A
+//! failure other than the reader going away (a full disk behind `> file`, an I/O error) is
+//! remembered, and the command then ends with exit code 1 and says so on stderr
+//! ([`exit_code_after_stdout`]): the results printed are incomplete.
 //!
 //! Results go to stdout (`say`, `sayln!`); everything about getting them — progress, notes,
 //! warnings, errors — to stderr, so that `hetsim … > file` keeps only the results. `--quiet`
@@ -7,6 +10,7 @@
 //! and errors (`tellln!`) are always printed.
 
 use std::io::Write;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// How much goes to stderr besides warnings and errors.
@@ -32,11 +36,35 @@ pub fn verbosity() -> Verbosity {
     }
 }
 
-/// Writes `text` to stdout, ignoring a closed pipe.
+/// The first error writing to stdout, other than a closed pipe.
+static STDOUT_ERROR: OnceLock<String> = OnceLock::new();
+
+/// Writes `text` to stdout; a closed pipe is ignored, any other failure remembered.
 pub fn say(text: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    if let Err(e) = written {
+        // The reader went away (`| head -1`): it has what it wanted.
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let _ = STDOUT_ERROR.set(e.to_string());
+        }
+    }
+}
+
+/// The exit code of a command that returned `code`, once its results had to reach stdout:
+/// if writing them failed, 1 (unless the command failed already) with the reason on stderr.
+pub fn exit_code_after_stdout(code: i32) -> i32 {
+    let Some(error) = STDOUT_ERROR.get() else {
+        return code;
+    };
+    tell(&format!(
+        "hetsim: the results could not be written to standard output ({error}); what was printed is incomplete (files the command wrote are not affected)"
+    ));
+    if code == super::commands::EXIT_OK {
+        super::commands::EXIT_FAILED
+    } else {
+        code
+    }
 }
 
 /// Writes `text` and a newline to stderr, ignoring a closed pipe.

@@ -145,17 +145,15 @@ impl Observer for Bar {
 }
 
 /// SIGINT and SIGTERM set the returned flag (the run stops after the current window); a second
-/// SIGINT ends the process at once.
+/// signal ends the process at once. See [`super::signals`].
 pub(super) fn stop_flag() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone());
-        let _ = signal_hook::flag::register(signal, flag.clone());
-    }
-    flag
+    super::signals::stop_flag()
 }
 
 fn execute(request: Request, who: &str) -> i32 {
+    // Before the run directory is claimed and its manifest written: a signal while the backend
+    // is made (compiling kernels takes seconds) stops the run at its start, recorded.
+    let stop = stop_flag();
     let prepared = match request.prepare() {
         Ok(p) => p,
         Err(e) => return report_error(who, &e),
@@ -195,7 +193,6 @@ fn execute(request: Request, who: &str) -> i32 {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut observer = Bar(bar.clone());
-    let stop = stop_flag();
     let result = prepared.execute(&mut observer, Some(&stop));
     bar.finish_and_clear();
     match result {

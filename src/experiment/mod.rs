@@ -179,6 +179,13 @@ impl Request {
         if self.seeds == 0 {
             return Err(ExperimentError::Usage("--seeds must be at least 1".into()));
         }
+        // Seeds are `first_seed`, `first_seed + 1`, …: the last must be a seed too, not wrap to 0.
+        if self.first_seed.checked_add(self.seeds as u64 - 1).is_none() {
+            return Err(ExperimentError::Usage(format!(
+                "--seed {} with --seeds {}: the last seed would be past the largest seed, 2^64 − 1",
+                self.first_seed, self.seeds
+            )));
+        }
         let (source, spec) = self.circuit.load()?;
         let (circuits, mut notes) = design::circuits(&self.design, &source, &spec)?;
         let mut warnings = Vec::new();

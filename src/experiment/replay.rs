@@ -7,51 +7,110 @@ use crate::record::manifest::sha256_hex;
 use crate::spec::RuleName;
 use std::path::{Path, PathBuf};
 
-/// The manifest of a run directory.
+/// The largest manifest `rerun` reads (a manifest holds a circuit's text and its expansions:
+/// kilobytes to a few megabytes).
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The manifest of a run directory. Only a regular file of at most [`MAX_MANIFEST_BYTES`] is
+/// read; an error never quotes the file (it may not be a manifest at all), it names the file,
+/// the position and what is wrong.
 pub fn read_manifest(run_dir: &Path) -> Result<Manifest, ExperimentError> {
     let path = run_dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| ExperimentError::Usage(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let refuse = |why: String| ExperimentError::Usage(format!("{}: {why}", path.display()));
+    let meta = std::fs::metadata(&path).map_err(|e| refuse(format!("cannot read it: {e}")))?;
+    if !meta.is_file() {
+        return Err(refuse(
+            "not a regular file, so not a manifest hetsim wrote".into(),
+        ));
+    }
+    let too_large = || {
+        refuse(format!(
+            "larger than {} MiB, so not a manifest hetsim wrote",
+            MAX_MANIFEST_BYTES / (1024 * 1024)
+        ))
+    };
+    if meta.len() > MAX_MANIFEST_BYTES {
+        return Err(too_large());
+    }
+    let bytes = crate::spec::read_bounded(&path, MAX_MANIFEST_BYTES)
+        .map_err(|e| refuse(format!("cannot read it: {e}")))?
+        .ok_or_else(too_large)?;
+    parse_manifest(&path, &bytes)
+}
+
+/// Parses a manifest's bytes; `path` labels errors.
+fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, ExperimentError> {
+    let at = |e: &serde_json::Error| format!("{}:{}:{}", path.display(), e.line(), e.column());
+    // First, whether it is a hetsim manifest at all: only then may an error say more than
+    // where it is wrong (serde's messages quote the values they reject).
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ExperimentError::Usage(format!(
-            "{}:{}:{}: not a manifest this hetsim can replay: {e}",
-            path.display(),
-            e.line(),
-            e.column()
+            "{}: not a hetsim manifest (not JSON{})",
+            at(&e),
+            if e.is_eof() { ": it ends early" } else { "" }
+        ))
+    })?;
+    if value.get("hetsim_version").is_none_or(|v| !v.is_string()) {
+        return Err(ExperimentError::Usage(format!(
+            "{}: not a hetsim manifest (it has no `hetsim_version`)",
+            path.display()
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        ExperimentError::Usage(format!(
+            "{}: not a manifest this hetsim can replay: {e}",
+            path.display()
         ))
     })
 }
 
-/// The request that made the run in `run_dir`, writing to `output` instead. Data files the run
-/// read must still have the SHA-256 the manifest recorded. The replay runs on the backend
-/// and precision the run used.
+/// The request that made the run in `run_dir`, writing to `output` instead. The manifest must
+/// be consistent (the circuit text it replays has the SHA-256 it recorded, the seeds fit in 64
+/// bits), and every data file the circuit reads must have an entry in `inputs` whose SHA-256
+/// the file still has. The replay runs on the backend and precision the run used.
 pub fn request_from_run(
     run_dir: &Path,
     output: Output,
     command_line: Vec<String>,
 ) -> Result<Request, ExperimentError> {
+    let manifest_path = run_dir.join("manifest.json");
     let manifest = read_manifest(run_dir)?;
-    let replay = manifest.replay.ok_or_else(|| {
+    let inconsistent = |what: String| {
+        ExperimentError::Usage(format!(
+            "{}: the manifest is inconsistent: {what}; a replay would not reproduce the run",
+            manifest_path.display()
+        ))
+    };
+    let replay = manifest.replay.clone().ok_or_else(|| {
         ExperimentError::Usage(format!(
             "{}: the manifest has no replay record (the run was not made by `hetsim run` or `compare`)",
-            run_dir.join("manifest.json").display()
+            manifest_path.display()
         ))
     })?;
-    for input in manifest.inputs.iter().filter(|i| i.role == "data") {
-        let now = std::fs::read(&input.path)
-            .map(|b| sha256_hex(&b))
-            .map_err(|e| {
-                ExperimentError::Usage(format!(
-                    "the run read {}, which cannot be read now: {e}",
-                    input.path
-                ))
-            })?;
-        if now != input.sha256 {
-            return Err(ExperimentError::Usage(format!(
-                "the data file {} has changed since the run (SHA-256 {} then, {now} now); a replay would not reproduce it",
-                input.path, input.sha256
-            )));
-        }
+    // The circuit replayed is the one the run read.
+    let circuit_hash = manifest
+        .inputs
+        .iter()
+        .find(|i| i.role == "circuit")
+        .map(|i| i.sha256.clone())
+        .ok_or_else(|| inconsistent("`inputs` has no entry for the circuit".into()))?;
+    if sha256_hex(replay.circuit_text.as_bytes()) != circuit_hash {
+        return Err(inconsistent(format!(
+            "`replay.circuit_text` does not have the SHA-256 recorded in `inputs` for the circuit ({circuit_hash})"
+        )));
+    }
+    if replay.seeds == 0 {
+        return Err(inconsistent("`replay.seeds` is 0".into()));
+    }
+    if replay
+        .first_seed
+        .checked_add(replay.seeds as u64 - 1)
+        .is_none()
+    {
+        return Err(inconsistent(format!(
+            "`replay.first_seed` {} + `replay.seeds` {} runs past the largest seed, 2^64 − 1",
+            replay.first_seed, replay.seeds
+        )));
     }
     let design = match replay.design.as_str() {
         "run" => Design::Run,
@@ -70,14 +129,16 @@ pub fn request_from_run(
             )));
         }
     };
+    let circuit = CircuitSource {
+        path: PathBuf::from(&replay.circuit_path),
+        text: Some(replay.circuit_text),
+        base_dir: Some(PathBuf::from(&replay.base_dir)),
+        sets: replay.sets,
+        duration: replay.duration,
+    };
+    check_data(&circuit, &manifest, &manifest_path)?;
     Ok(Request {
-        circuit: CircuitSource {
-            path: PathBuf::from(&replay.circuit_path),
-            text: Some(replay.circuit_text),
-            base_dir: Some(PathBuf::from(&replay.base_dir)),
-            sets: replay.sets,
-            duration: replay.duration,
-        },
+        circuit,
         design,
         seeds: replay.seeds,
         first_seed: replay.first_seed,
@@ -88,6 +149,54 @@ pub fn request_from_run(
         output,
         command_line,
     })
+}
+
+/// Every data file the replayed circuit reads must have an entry in the manifest's `inputs`,
+/// and the file the replay will read must still have that entry's SHA-256.
+fn check_data(
+    circuit: &CircuitSource,
+    manifest: &Manifest,
+    manifest_path: &Path,
+) -> Result<(), ExperimentError> {
+    let (_, spec) = circuit.load()?;
+    // `compare` swaps rules only: every circuit of the design reads the same data file.
+    let Some(rel) = &spec.task.path else {
+        return Ok(());
+    };
+    let entry = manifest
+        .inputs
+        .iter()
+        .find(|i| i.role == "data" && Path::new(&i.path).ends_with(rel))
+        .ok_or_else(|| {
+            ExperimentError::Usage(format!(
+                "{}: the manifest is inconsistent: `inputs` has no entry for the data file `{}` the circuit reads; a replay needs every input's SHA-256",
+                manifest_path.display(),
+                rel
+            ))
+        })?;
+    let path = circuit.base_dir().join(rel);
+    let now = crate::spec::read_bounded(&path, crate::task::MAX_CSV_BYTES)
+        .map_err(|e| {
+            ExperimentError::Usage(format!(
+                "the run read {}, which cannot be read now: {e}",
+                path.display()
+            ))
+        })?
+        .map(|b| sha256_hex(&b))
+        .ok_or_else(|| {
+            ExperimentError::Usage(format!(
+                "the data file {} is larger than a data file may be now; a replay would not reproduce the run",
+                path.display()
+            ))
+        })?;
+    if now != entry.sha256 {
+        return Err(ExperimentError::Usage(format!(
+            "the data file {} has changed since the run (SHA-256 {} then, {now} now); a replay would not reproduce it",
+            path.display(),
+            entry.sha256
+        )));
+    }
+    Ok(())
 }
 
 /// Where a rerun of `run_dir` goes by default: `<run_dir>-rerun` (then `-rerun-2`, …).
