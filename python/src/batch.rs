@@ -9,9 +9,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::path::PathBuf;
 
-fn figure_list(f: &Option<Result<Vec<PathBuf>, String>>) -> Vec<String> {
+fn figure_list(f: &Option<Result<Vec<PathBuf>, String>>) -> Vec<PathBuf> {
     match f {
-        Some(Ok(paths)) => paths.iter().map(|p| p.display().to_string()).collect(),
+        Some(Ok(paths)) => paths.clone(),
         _ => Vec::new(),
     }
 }
@@ -23,9 +23,9 @@ fn figure_list(f: &Option<Result<Vec<PathBuf>, String>>) -> Vec<String> {
 #[allow(clippy::too_many_arguments)]
 pub fn sweep<'py>(
     py: Python<'py>,
-    path: PathBuf,
+    path: &Bound<'py, PyAny>,
     text: Option<String>,
-    out: Option<PathBuf>,
+    out: Option<&Bound<'py, PyAny>>,
     resume: bool,
     backend: &str,
     precision: &str,
@@ -33,33 +33,43 @@ pub fn sweep<'py>(
     figures: bool,
     command_line: Vec<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let request = SweepRequest {
-        path,
-        text,
-        out,
-        resume,
-        backend: self::backend(backend)?,
-        precision: self::precision(precision)?,
-        shard: None,
-        ensemble_size,
-        figures,
-        command_line,
-    };
-    let (result, interrupted) = interrupt::run(py, |stop| {
-        hetsim::sweep::sweep(&request, &mut |_| {}, Some(stop))
-    })?;
-    let outcome = result.map_err(errors::sweep)?;
-    let d = PyDict::new(py);
-    d.set_item("dir", outcome.dir.display().to_string())?;
-    d.set_item("status", outcome.status.name())?;
-    d.set_item("interrupted", interrupted)?;
-    d.set_item("points_done", outcome.points_done)?;
-    d.set_item("points_total", outcome.points_total)?;
-    d.set_item("instances_failed", outcome.instances_failed)?;
-    d.set_item("wall_s", outcome.wall_s)?;
-    d.set_item("notes", outcome.notes.clone())?;
-    d.set_item("figures", figure_list(&outcome.figures))?;
-    Ok(d)
+    let path = errors::path(path)?;
+    let out = errors::optional_path(out)?;
+    // As the command line refuses `--ensemble-size 0`.
+    if ensemble_size == Some(0) {
+        return Err(errors::UsageError::new_err(
+            "ensemble_size must be at least 1",
+        ));
+    }
+    errors::guard(|| {
+        let request = SweepRequest {
+            path,
+            text,
+            out,
+            resume,
+            backend: self::backend(backend)?,
+            precision: self::precision(precision)?,
+            shard: None,
+            ensemble_size,
+            figures,
+            command_line,
+        };
+        let (result, interrupted) = interrupt::run(py, |stop| {
+            hetsim::sweep::sweep(&request, &mut |_| {}, Some(stop))
+        })?;
+        let outcome = result.map_err(errors::sweep)?;
+        let d = PyDict::new(py);
+        d.set_item("dir", &outcome.dir)?;
+        d.set_item("status", outcome.status.name())?;
+        d.set_item("interrupted", interrupted)?;
+        d.set_item("points_done", outcome.points_done)?;
+        d.set_item("points_total", outcome.points_total)?;
+        d.set_item("instances_failed", outcome.instances_failed)?;
+        d.set_item("wall_s", outcome.wall_s)?;
+        d.set_item("notes", outcome.notes.clone())?;
+        d.set_item("figures", figure_list(&outcome.figures))?;
+        Ok(d)
+    })
 }
 
 /// Runs (or resumes) an evolution.
@@ -68,34 +78,38 @@ pub fn sweep<'py>(
 #[allow(clippy::too_many_arguments)]
 pub fn evolve<'py>(
     py: Python<'py>,
-    path: PathBuf,
-    out: Option<PathBuf>,
+    path: &Bound<'py, PyAny>,
+    out: Option<&Bound<'py, PyAny>>,
     resume: bool,
     backend: &str,
     precision: &str,
     generations: Option<u64>,
     command_line: Vec<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let request = EvolveRequest {
-        path,
-        out,
-        resume,
-        backend: self::backend(backend)?,
-        precision: self::precision(precision)?,
-        generations,
-        command_line,
-    };
-    let (result, interrupted) = interrupt::run(py, |stop| {
-        hetsim::evolve::evolve(&request, &mut |_| {}, Some(stop))
-    })?;
-    let outcome = result.map_err(errors::evolve)?;
-    let d = PyDict::new(py);
-    d.set_item("dir", outcome.dir.display().to_string())?;
-    d.set_item("status", outcome.status.name())?;
-    d.set_item("interrupted", interrupted)?;
-    d.set_item("generations_done", outcome.generations_done)?;
-    d.set_item("best_fitness", outcome.best_fitness)?;
-    d.set_item("best_theta", outcome.best_theta.clone())?;
-    d.set_item("figures", figure_list(&Some(outcome.figures.clone())))?;
-    Ok(d)
+    let path = errors::path(path)?;
+    let out = errors::optional_path(out)?;
+    errors::guard(|| {
+        let request = EvolveRequest {
+            path,
+            out,
+            resume,
+            backend: self::backend(backend)?,
+            precision: self::precision(precision)?,
+            generations,
+            command_line,
+        };
+        let (result, interrupted) = interrupt::run(py, |stop| {
+            hetsim::evolve::evolve(&request, &mut |_| {}, Some(stop))
+        })?;
+        let outcome = result.map_err(errors::evolve)?;
+        let d = PyDict::new(py);
+        d.set_item("dir", &outcome.dir)?;
+        d.set_item("status", outcome.status.name())?;
+        d.set_item("interrupted", interrupted)?;
+        d.set_item("generations_done", outcome.generations_done)?;
+        d.set_item("best_fitness", outcome.best_fitness)?;
+        d.set_item("best_theta", outcome.best_theta.clone())?;
+        d.set_item("figures", figure_list(&Some(outcome.figures.clone())))?;
+        Ok(d)
+    })
 }

@@ -69,21 +69,30 @@ pub fn source(
 #[pyfunction]
 #[pyo3(signature = (path, text=None, base_dir=None, sets=Vec::new(), duration=None))]
 pub fn load_circuit(
-    path: PathBuf,
+    path: &Bound<'_, PyAny>,
     text: Option<String>,
-    base_dir: Option<PathBuf>,
+    base_dir: Option<&Bound<'_, PyAny>>,
     sets: Vec<(String, String)>,
     duration: Option<String>,
 ) -> PyResult<Circuit> {
-    let source = source(path, text, base_dir, sets, duration);
-    let (file, spec) = source.load().map_err(errors::experiment)?;
-    let (circuits, _) = design::circuits(&Design::Run, &file, &spec).map_err(errors::experiment)?;
-    let (_, c) = &circuits[0];
-    Ok(Circuit {
-        name: c.spec.name.clone(),
-        summary: c.summary(),
-        expanded: hetsim::spec::to_yaml(&c.spec),
-        warnings: c.warnings.iter().map(|w| w.to_string()).collect(),
-        source,
+    let path = errors::path(path)?;
+    let base_dir = errors::optional_path(base_dir)?;
+    errors::guard(|| {
+        let source = source(path, text, base_dir, sets, duration);
+        let (file, spec) = source.load().map_err(errors::experiment)?;
+        let (circuits, _) =
+            design::circuits(&Design::Run, &file, &spec).map_err(errors::experiment)?;
+        let Some((_, c)) = circuits.first() else {
+            return Err(errors::UsageError::new_err(
+                "the circuit makes no circuit to run",
+            ));
+        };
+        Ok(Circuit {
+            name: c.spec.name.clone(),
+            summary: c.summary(),
+            expanded: hetsim::spec::to_yaml(&c.spec),
+            warnings: c.warnings.iter().map(|w| w.to_string()).collect(),
+            source,
+        })
     })
 }

@@ -7,9 +7,10 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-/// One column, typed as pandas would infer it from the CSV.
+/// One column, typed as pandas would infer it from the CSV. Integers are Python ints whatever
+/// their size (a seed may be up to 2^64 − 1, past i64).
 enum Column {
-    Int(Vec<i64>),
+    Int(Vec<i128>),
     Float(Vec<f64>),
     Text(Vec<Option<String>>),
 }
@@ -17,7 +18,7 @@ enum Column {
 fn column<'a>(cells: impl Iterator<Item = &'a str> + Clone) -> Column {
     if let Some(ints) = cells
         .clone()
-        .map(|c| c.parse::<i64>().ok())
+        .map(|c| c.parse::<i128>().ok())
         .collect::<Option<Vec<_>>>()
     {
         return Column::Int(ints);

@@ -99,8 +99,15 @@ fn tables<'py>(py: Python<'py>, c: &Collector) -> PyResult<Bound<'py, PyDict>> {
     // The probe tables, as `Recorder` writes them (present whenever the circuit asks for them).
     use hetsim::record::probes::{PROBE_COLUMNS, ProbeRow, SNAPSHOT_COLUMNS, SnapshotRow};
     if !c.probes.is_empty() {
-        let rows: Vec<Vec<String>> = c.probes.iter().map(|r| ProbeRow::cells(r).to_vec()).collect();
-        out.set_item("probes", columns::table(py, &header(&PROBE_COLUMNS), &rows)?)?;
+        let rows: Vec<Vec<String>> = c
+            .probes
+            .iter()
+            .map(|r| ProbeRow::cells(r).to_vec())
+            .collect();
+        out.set_item(
+            "probes",
+            columns::table(py, &header(&PROBE_COLUMNS), &rows)?,
+        )?;
     }
     if !c.weight_snapshots.is_empty() {
         let rows: Vec<Vec<String>> = c
@@ -123,6 +130,38 @@ fn tables<'py>(py: Python<'py>, c: &Collector) -> PyResult<Bound<'py, PyDict>> {
 #[pyo3(signature = (circuit, rules=None, seeds=1, seed=1, backend="auto", precision="auto", out=None, replace=false, figures=false, command_line=Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 pub fn run<'py>(
+    py: Python<'py>,
+    circuit: &Circuit,
+    rules: Option<Vec<String>>,
+    seeds: usize,
+    seed: u64,
+    backend: &str,
+    precision: &str,
+    out: Option<&Bound<'py, PyAny>>,
+    replace: bool,
+    figures: bool,
+    command_line: Vec<String>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let out = errors::optional_path(out)?;
+    errors::guard(|| {
+        run_request(
+            py,
+            circuit,
+            rules,
+            seeds,
+            seed,
+            backend,
+            precision,
+            out,
+            replace,
+            figures,
+            command_line,
+        )
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_request<'py>(
     py: Python<'py>,
     circuit: &Circuit,
     rules: Option<Vec<String>>,
@@ -167,15 +206,13 @@ pub fn run<'py>(
         "manifest",
         serde_json::to_string(&finished.manifest).unwrap_or_default(),
     )?;
-    d.set_item(
-        "dir",
-        finished.dir.as_ref().map(|p| p.display().to_string()),
-    )?;
+    // The path itself (not its display), so a name that is not UTF-8 round-trips.
+    d.set_item("dir", finished.dir.as_ref())?;
     d.set_item("summary", finished.summary.table())?;
     d.set_item("notes", notes)?;
     d.set_item("warnings", warnings)?;
-    let figure_files: Vec<String> = match &finished.figures {
-        Some(Ok(paths)) => paths.iter().map(|p| p.display().to_string()).collect(),
+    let figure_files: Vec<PathBuf> = match &finished.figures {
+        Some(Ok(paths)) => paths.clone(),
         _ => Vec::new(),
     };
     d.set_item("figures", figure_files)?;

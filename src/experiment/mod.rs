@@ -200,7 +200,13 @@ impl Request {
         // Refuse what would exhaust memory before anything is allocated (`--seeds 1000000`).
         let budget = crate::circuit::budget::MemoryBudget::from_env_or_machine()
             .map_err(ExperimentError::Usage)?;
-        let total = circuits.len() * self.seeds;
+        let total = circuits.len().checked_mul(self.seeds).ok_or_else(|| {
+            ExperimentError::Usage(format!(
+                "{} circuits × {} seeds is more instances than this machine can count",
+                circuits.len(),
+                self.seeds
+            ))
+        })?;
         for (_, c) in &circuits {
             crate::circuit::budget::check_instances(c, total, &budget)
                 .map_err(ExperimentError::Usage)?;

@@ -101,6 +101,11 @@ pub fn claim_as(dir: &Path, kind: DirKind, replace: bool) -> Result<(), Experime
 /// [`claim_as`], returning the directory's lock, held: nothing can claim or write the
 /// directory between the claim and the caller's writing.
 pub fn claim_locked(dir: &Path, kind: DirKind, replace: bool) -> Result<DirLock, ExperimentError> {
+    if dir.as_os_str().is_empty() {
+        return Err(ExperimentError::Usage(
+            "the output directory is an empty path; name a directory".into(),
+        ));
+    }
     if std::fs::symlink_metadata(dir).is_ok() && !dir.is_dir() {
         return Err(ExperimentError::Usage(format!(
             "the output directory {} exists and is not a directory",
@@ -452,6 +457,12 @@ mod tests {
         assert!(dir.join("src").is_dir());
         let e = check_marked(&dir, DirKind::Run).unwrap_err().to_string();
         assert!(e.starts_with(&dir.display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn an_empty_path_is_refused_before_anything_is_written() {
+        let e = claim(Path::new(""), true).unwrap_err().to_string();
+        assert!(e.contains("empty path"), "{e}");
     }
 
     #[test]
