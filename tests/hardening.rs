@@ -155,6 +155,7 @@ fn huge_sizes_are_refused_by_validate_within_the_memory_limit() {
     for file in [
         "held_out_huge.yaml",
         "held_out_times_classes.yaml",
+        "held_out_times_classes_no_target.yaml",
         "delay_of_days.yaml",
         "error_delay_of_days.yaml",
         "dt_too_small.yaml",
@@ -170,6 +171,56 @@ fn huge_sizes_are_refused_by_validate_within_the_memory_limit() {
         refused(&o, &[&format!("{file}:")]);
         assert!(!out.exists(), "{file}: run wrote {}", out.display());
     }
+}
+
+#[test]
+fn the_budget_follows_the_process_address_space_limit() {
+    // Every child runs under a 1 GiB `ulimit -v`, far below half of any machine this runs on:
+    // a million instances, or one population of a million units, must be refused naming the
+    // limit (before: SIGABRT at the limit), and the same run without the limit is refused
+    // only for what exceeds the machine.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = hetsim(&run_args(TEACHER, &out, &["--seeds", "1000000"]));
+    refused(
+        &o,
+        &["1000000 instances", "ulimit -v", "instances fit", "--mem"],
+    );
+    assert!(!out.exists());
+    let o = hetsim(&run_args(
+        TEACHER,
+        &out,
+        &["--set", "populations.h.size=999999"],
+    ));
+    refused(&o, &["ulimit -v", "`task.held_out`"]);
+    assert!(!out.exists());
+    // A budget set by hand cannot lift the process's own limit either.
+    let o = hetsim_env(
+        &run_args(TEACHER, &out, &["--seeds", "1000000"]),
+        &[("HETSIM_MEMORY_BUDGET", "1TiB")],
+        Duration::from_secs(60),
+    );
+    refused(&o, &["1000000 instances", "ulimit -v"]);
+    // `validate` reads the same budget: a circuit of about 600 MiB fits the machine but not
+    // the limit.
+    let big = tmp.path().join("big.yaml");
+    std::fs::write(
+        &big,
+        "name: big\ntime: {dt: 1 ms, duration: 1 s}\ntask: {kind: linear_teacher, stimulus: {duration: 20 ms}, held_out: 10}\npopulations:\n  x: {role: input, size: 2000}\n  h: {size: 2000, tau: 5 ms}\nprojections:\n  W1: {from: x, to: h}\nlearning: {rule: sgd, output: h, tau_w: 1 s}\n",
+    )
+    .unwrap();
+    let o = hetsim(&["validate", big.to_str().unwrap()]);
+    refused(&o, &["big.yaml:", "ulimit -v"]);
+    let unlimited = Command::new(BIN)
+        .args(["validate", big.to_str().unwrap()])
+        .env_remove("HETSIM_MEMORY_BUDGET")
+        .output()
+        .unwrap();
+    assert!(
+        unlimited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unlimited.stderr)
+    );
 }
 
 #[test]
@@ -245,7 +296,13 @@ fn the_memory_estimate_is_within_a_factor_of_two_of_what_a_run_uses() {
     let out = tmp.path().join("out");
     let mut args = run_args(circuit.to_str().unwrap(), &out, &[]);
     args[3] = "2ms";
-    let o = hetsim_env(&args, &[], Duration::from_secs(60));
+    // Under the children's 1 GiB limit the default budget (half of what the limit leaves)
+    // refuses this circuit; a budget set by hand may use the whole limit.
+    let o = hetsim_env(
+        &args,
+        &[("HETSIM_MEMORY_BUDGET", "900MiB")],
+        Duration::from_secs(60),
+    );
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();

@@ -7,13 +7,17 @@
 //! instance and the number of integration steps, and refuses with a located diagnostic what
 //! exceeds the budget — already in `hetsim validate`, with exit 2, instead of an abort in `run`.
 //!
-//! **The budget.** By default half of the machine's physical memory (`MemTotal` in
-//! `/proc/meminfo`, lowered to the cgroup limit `memory.max` where one is set), or
-//! [`FALLBACK_BUDGET_BYTES`] where neither can be read. Half, because the estimate is honest only
-//! to about a factor of two and the rest of the machine (the OS, the recorder's buffers, other
-//! jobs) needs the other half. The environment variable `HETSIM_MEMORY_BUDGET` (`8GiB`, `500MB`,
-//! a plain number of bytes) replaces the default, and a command-line option may replace both
-//! through [`set_budget_override`].
+//! **The budget.** By default half of the memory this process may use: the machine's physical
+//! memory (`MemTotal` in `/proc/meminfo`), lowered to the cgroup's limit where one is set (v2
+//! `memory.max` of the process's own cgroup and the root, v1 `memory.limit_in_bytes`) and to
+//! what the process's address-space and data limits (`ulimit -v`, `RLIMIT_AS` and
+//! `RLIMIT_DATA`, common on clusters) leave beyond what it has mapped already; or
+//! [`FALLBACK_BUDGET_BYTES`] where none can be read. Half, because the estimate is honest only
+//! to about a factor of two and the rest (the OS, the recorder's buffers, other jobs, the
+//! libraries an OpenCL platform maps) needs the other half. The environment variable
+//! `HETSIM_MEMORY_BUDGET` (`8GiB`, `500MB`, a plain number of bytes) replaces the default, and a
+//! command-line option may replace both through [`set_budget_override`]; neither can raise the
+//! budget past the process's own limits, which no setting can lift.
 //!
 //! **The estimate** follows what the plan (`plan`) and the backends allocate per instance: the
 //! initial weights and the backend's weights, window accumulators and RK4 stages (sixteen
@@ -67,7 +71,16 @@ pub fn set_budget_override(budget: Option<MemoryBudget>) {
 pub enum BudgetSource {
     Override,
     Environment(String),
-    Machine { physical: u64 },
+    Machine {
+        physical: u64,
+    },
+    /// The process's address-space or data limit: `limit` bytes, of which `mapped` are in use;
+    /// the budget is `fraction` of the rest.
+    ProcessLimit {
+        limit: u64,
+        mapped: u64,
+        fraction: f64,
+    },
     Fallback,
 }
 
@@ -80,6 +93,31 @@ impl MemoryBudget {
 
     /// The budget in force and where it came from.
     pub fn resolve() -> Result<(MemoryBudget, BudgetSource), String> {
+        let chosen = Self::chosen()?;
+        // The process's own limit caps every budget: past it an allocation fails whatever
+        // the setting says. The default keeps half of what is left, as it keeps half of the
+        // machine; a budget the user set may use all of it.
+        let fraction = match chosen.1 {
+            BudgetSource::Machine { .. } | BudgetSource::Fallback => MACHINE_FRACTION,
+            _ => 1.0,
+        };
+        Ok(match process_room() {
+            Some((room, limit, mapped)) if ((room as f64 * fraction) as u64) < chosen.0.bytes => (
+                MemoryBudget {
+                    bytes: ((room as f64 * fraction) as u64).max(1),
+                },
+                BudgetSource::ProcessLimit {
+                    limit,
+                    mapped,
+                    fraction,
+                },
+            ),
+            _ => chosen,
+        })
+    }
+
+    /// The override, else `HETSIM_MEMORY_BUDGET`, else half the machine.
+    fn chosen() -> Result<(MemoryBudget, BudgetSource), String> {
         let o = OVERRIDE.load(Ordering::Relaxed);
         if o > 0 {
             return Ok((MemoryBudget { bytes: o }, BudgetSource::Override));
@@ -155,13 +193,34 @@ fn describe(source: &BudgetSource) -> String {
             MACHINE_FRACTION * 100.0,
             human_bytes(*physical as f64)
         ),
+        BudgetSource::ProcessLimit {
+            limit,
+            mapped,
+            fraction,
+        } => format!(
+            "{:.0}% of what the process's memory limit (`ulimit -v` or `ulimit -d`: {}) leaves beyond the {} it has mapped",
+            fraction * 100.0,
+            human_bytes(*limit as f64),
+            human_bytes(*mapped as f64)
+        ),
         BudgetSource::Fallback => "the default where physical memory cannot be read".into(),
     }
 }
 
 const RAISE_HINT: &str = "raise the budget with `HETSIM_MEMORY_BUDGET=64GiB` (or `--memory-budget 64GiB`) if the machine has the memory";
 
-/// Physical memory in bytes: `MemTotal`, or the cgroup v2 limit when that is lower.
+/// How a user can get more: a setting raises the budget, but nothing inside the process lifts
+/// its own limit.
+fn raise_hint(source: &BudgetSource) -> &'static str {
+    match source {
+        BudgetSource::ProcessLimit { .. } => {
+            "raise the process's memory limit (`ulimit -v`, or the memory a cluster job asks for, e.g. Slurm's `--mem`)"
+        }
+        _ => RAISE_HINT,
+    }
+}
+
+/// Physical memory in bytes: `MemTotal`, or the cgroup's limit when that is lower.
 fn physical_memory() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     let total_kib: u64 = meminfo
@@ -173,10 +232,96 @@ fn physical_memory() -> Option<u64> {
         .parse()
         .ok()?;
     let total = total_kib.saturating_mul(1024);
-    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok());
-    Some(cgroup.map_or(total, |c| c.min(total)))
+    Some(cgroup_limits().into_iter().fold(total, u64::min))
+}
+
+/// The memory limits of the cgroups this process is in: v2 `memory.max` of its own cgroup and
+/// of the root, v1 `memory.limit_in_bytes` (where unlimited, v1 reports a huge number, which
+/// the minimum with physical memory discards).
+fn cgroup_limits() -> Vec<u64> {
+    let read = |path: String| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
+    let mut files = vec![
+        "/sys/fs/cgroup/memory.max".to_string(),
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes".to_string(),
+    ];
+    if let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") {
+        for line in own.lines() {
+            // `0::/path` (v2) or `N:memory:/path` (v1).
+            let mut fields = line.splitn(3, ':');
+            let (_, controllers, path) = (fields.next(), fields.next(), fields.next());
+            let Some(path) = path.filter(|p| !p.contains("..")) else {
+                continue;
+            };
+            match controllers {
+                Some("") => files.push(format!("/sys/fs/cgroup{path}/memory.max")),
+                Some(c) if c.split(',').any(|c| c == "memory") => {
+                    files.push(format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"))
+                }
+                _ => {}
+            }
+        }
+    }
+    files.into_iter().filter_map(read).collect()
+}
+
+/// What the process's address-space and data limits (`RLIMIT_AS`, `RLIMIT_DATA`, soft) leave
+/// it beyond what it has mapped: `(room, limit, mapped)` for the tighter of the two, or `None`
+/// where neither is set.
+fn process_room() -> Option<(u64, u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = |key: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |k| k.saturating_mul(1024))
+    };
+    [
+        (ProcessLimit::AddressSpace, kib("VmSize:")),
+        (ProcessLimit::Data, kib("VmData:")),
+    ]
+    .into_iter()
+    .filter_map(|(which, mapped)| {
+        let limit = which.soft()?;
+        Some((limit.saturating_sub(mapped), limit, mapped))
+    })
+    .min_by_key(|&(room, _, _)| room)
+}
+
+/// The two process limits that bound how much a process can allocate.
+#[derive(Clone, Copy)]
+enum ProcessLimit {
+    AddressSpace,
+    Data,
+}
+
+impl ProcessLimit {
+    /// The soft limit in bytes, `None` when unlimited or unreadable.
+    #[cfg(unix)]
+    #[allow(clippy::unnecessary_cast)] // `rlim_t` is narrower than u64 on some targets
+    fn soft(self) -> Option<u64> {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one `rlimit` into the struct it is given.
+        let ok = unsafe {
+            match self {
+                ProcessLimit::AddressSpace => libc::getrlimit(libc::RLIMIT_AS, &mut lim),
+                ProcessLimit::Data => libc::getrlimit(libc::RLIMIT_DATA, &mut lim),
+            }
+        } == 0;
+        (ok && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur as u64)
+    }
+
+    #[cfg(not(unix))]
+    fn soft(self) -> Option<u64> {
+        None
+    }
 }
 
 /// `1.5 GiB`, `300 MiB`, `12 KiB`, `800 B`.
@@ -277,6 +422,19 @@ pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
         what: format!("the state of {units:.0} units"),
         bytes: units * 12.0 * REAL,
     });
+    // The task's shape, as the plan will build it: without a target population a
+    // classification task's targets are as wide as its classes.
+    let role_size = |role: crate::spec::Role| {
+        v.populations
+            .iter()
+            .find(|p| p.role == role)
+            .map(|p| p.size)
+    };
+    let inputs = role_size(crate::spec::Role::Input).unwrap_or(0);
+    let params = super::task_params(v.spec, inputs, role_size(crate::spec::Role::Target)).ok();
+    let (inputs, targets) = params.as_ref().map_or((inputs as f64, 1.0), |p| {
+        (p.n_inputs as f64, p.n_targets as f64)
+    });
     // The held-out set (inputs and targets) and every population's activity over it.
     let t = &v.spec.task;
     let rows = dataset_rows(v);
@@ -286,8 +444,10 @@ pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
     };
     parts.push(Part {
         path: YamlPath::of(&["task", "held_out"]),
-        what: format!("the held-out set ({held_out:.0} samples over {units:.0} units)"),
-        bytes: held_out * units * 2.0 * REAL,
+        what: format!(
+            "the held-out set ({held_out:.0} samples of {inputs:.0} inputs and {targets:.0} targets, over {units:.0} units)"
+        ),
+        bytes: held_out * (units * 2.0 + inputs + targets) * REAL,
     });
     // A data set is read once per instance: the parsed table and its inputs and targets.
     if let Some(rows) = rows {
@@ -299,21 +459,10 @@ pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
         });
     }
     // The task's teacher: hidden × (inputs + targets) for the tanh teacher, targets × inputs
-    // (or classes × inputs) otherwise.
-    let inputs = v
-        .populations
-        .iter()
-        .find(|p| p.role == crate::spec::Role::Input)
-        .map_or(0.0, |p| p.size as f64);
-    let targets = v
-        .populations
-        .iter()
-        .find(|p| p.role == crate::spec::Role::Target)
-        .map_or(1.0, |p| p.size as f64);
+    // (targets = classes) otherwise.
     let teacher = match t.kind {
         TaskKindName::TanhTeacher => t.hidden.unwrap_or(50) as f64 * (inputs + targets),
-        TaskKindName::GaussianMixture => t.classes.map_or(targets, |c| c as f64) * inputs,
-        TaskKindName::LinearTeacher => targets * inputs,
+        TaskKindName::GaussianMixture | TaskKindName::LinearTeacher => targets * inputs,
         _ => 0.0,
     };
     if teacher > 0.0 {
@@ -321,6 +470,83 @@ pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
             path: YamlPath::of(&["task"]),
             what: "the task's teacher".into(),
             bytes: teacher * REAL,
+        });
+    }
+    parts
+}
+
+/// Bytes one row of a sampled table (`probes.csv`, `weight_snapshots.csv`, `plasticity.csv`)
+/// takes on disk or in the in-memory collector: a few numbers, indices and a shared name.
+pub const ROW_BYTES: f64 = 56.0;
+
+/// Bytes one row of `metrics.csv` takes (a dozen numbers and the projection's name).
+const METRICS_ROW_BYTES: f64 = 160.0;
+
+/// The tables a run of `instances` instances writes, part by part: every row is held by the
+/// in-memory collector (Python, evolutions), and a run directory's tables should not outgrow
+/// what the machine could hold either. Instance lists (`instances: [0, 3]`) count as written,
+/// `all` as `instances`.
+pub(crate) fn table_parts(v: &View, instances: f64) -> Vec<Part> {
+    let r = &v.spec.record;
+    let dt = v.spec.time.dt.seconds();
+    let steps = (v.spec.time.duration.seconds() / dt).round();
+    // Samples at t = 0 and every `every` after it.
+    let samples = |every: Option<crate::spec::Time>| {
+        let every = every.unwrap_or(r.every).seconds() / dt;
+        (steps / every.round().max(1.0)).floor() + 1.0
+    };
+    let count = |list: &crate::spec::Indices| match list {
+        crate::spec::Indices::All => instances,
+        crate::spec::Indices::Only(v) => v.len() as f64,
+    };
+    let plastic = v.projections.iter().filter(|p| p.motif.is_some()).count() as f64;
+    let mut parts = vec![Part {
+        path: YamlPath::of(&["record", "every"]),
+        what: "the rows of metrics.csv".into(),
+        bytes: samples(None) * instances * (plastic + 1.0) * METRICS_ROW_BYTES,
+    }];
+    for (i, p) in r.probes.iter().enumerate() {
+        let size = v
+            .populations
+            .iter()
+            .find(|q| q.name == p.population)
+            .map_or(0, |q| q.size);
+        parts.push(Part {
+            path: YamlPath::of(&["record", "probes"]).index(i),
+            what: format!("the rows of probes.csv for `{}`", p.population),
+            bytes: samples(p.every) * p.units.count(size) as f64 * count(&p.instances) * ROW_BYTES,
+        });
+    }
+    if let Some(w) = &r.weights {
+        let chosen = v.projections.iter().filter(|p| match &w.projections {
+            Some(names) => names.contains(&p.name),
+            None => p.motif.is_some(),
+        });
+        let per_instance: f64 = chosen
+            .map(|p| match &w.synapses {
+                crate::spec::Synapses::All => {
+                    v.populations[p.from].size as f64 * v.populations[p.to].size as f64
+                }
+                crate::spec::Synapses::Only(pairs) => pairs.len() as f64,
+            })
+            .sum();
+        parts.push(Part {
+            path: YamlPath::of(&["record", "weights"]),
+            what: "the rows of weight_snapshots.csv".into(),
+            bytes: samples(w.every) * per_instance * count(&w.instances) * ROW_BYTES,
+        });
+    }
+    if let Some(pc) = &r.plasticity_curve {
+        parts.push(Part {
+            path: YamlPath::of(&["record", "plasticity_curve"]),
+            what: format!(
+                "the rows of plasticity.csv ({} post rates per sample)",
+                pc.post_rates.count
+            ),
+            bytes: samples(pc.every)
+                * pc.post_rates.count as f64
+                * pc.instances.len() as f64
+                * ROW_BYTES,
         });
     }
     parts
@@ -397,7 +623,8 @@ pub(crate) fn check_view(
             Some("check the units of `dt` and `duration`, e.g. `dt: 0.1 ms`, `duration: 10 s`".into()),
         ));
     }
-    let parts = instance_parts(v);
+    let mut parts = instance_parts(v);
+    parts.extend(table_parts(v, 1.0));
     let total: f64 = parts.iter().map(|p| p.bytes).sum::<f64>() + SHARED_BYTES;
     if total > budget.bytes as f64 {
         let largest = parts
@@ -414,7 +641,7 @@ pub(crate) fn check_view(
                 largest.what,
                 human_bytes(largest.bytes)
             ),
-            Some(format!("reduce this setting, or {RAISE_HINT}")),
+            Some(format!("reduce this setting, or {}", raise_hint(budget_source))),
         ));
     }
     out
@@ -445,21 +672,59 @@ pub fn check_instances(
     instances: usize,
     budget: &MemoryBudget,
 ) -> Result<(), String> {
+    let view = View::of(circuit);
     let per_instance = instance_bytes(circuit);
-    let total = per_instance * instances as f64 + SHARED_BYTES;
+    let tables = table_parts(&view, instances as f64);
+    let table_bytes: f64 = tables.iter().map(|p| p.bytes).sum();
+    let total = per_instance * instances as f64 + table_bytes + SHARED_BYTES;
     if total <= budget.bytes as f64 {
         return Ok(());
     }
-    let fit = ((budget.bytes as f64 - SHARED_BYTES) / per_instance)
+    // Where the budget in force is the one passed, say where it came from.
+    let (from, hint) = match MemoryBudget::resolve() {
+        Ok((b, source)) if b == *budget => {
+            (format!(" ({})", describe(&source)), raise_hint(&source))
+        }
+        _ => (String::new(), RAISE_HINT),
+    };
+    let largest_table = tables.iter().max_by(|a, b| a.bytes.total_cmp(&b.bytes));
+    if let Some(t) = largest_table.filter(|t| t.bytes > per_instance * instances as f64) {
+        return Err(format!(
+            "{instances} instances of `{}` would write about {} of tables, more than the memory budget of {budget}{from}; most of it is {} ({}, at `{}`)\n  hint: record less often or fewer units, synapses or instances, or {hint}",
+            circuit.spec.name,
+            human_bytes(table_bytes),
+            t.what,
+            human_bytes(t.bytes),
+            t.path,
+        ));
+    }
+    // Tables of `all` instances grow with the count too.
+    let tables_per_instance: f64 = table_parts(&view, 1.0).iter().map(|p| p.bytes).sum();
+    let fit = ((budget.bytes as f64 - SHARED_BYTES) / (per_instance + tables_per_instance))
         .floor()
         .max(0.0);
     Err(format!(
-        "{instances} instances of `{}` would need about {} of memory ({} per instance), more than the budget of {}; {fit:.0} instances fit\n  hint: run fewer instances (`--seeds`), or {RAISE_HINT}",
+        "{instances} instances of `{}` would need about {} of memory ({} per instance), more than the budget of {budget}{from}; {fit:.0} instances fit\n  hint: run fewer instances (`--seeds`), or {hint}",
         circuit.spec.name,
         human_bytes(total),
         human_bytes(per_instance),
-        budget,
     ))
+}
+
+/// Asks the allocator for `bytes` and gives them back at once: where the process cannot have
+/// them (its address-space limit, the kernel's overcommit check, a cgroup already near its
+/// limit), the answer is a message naming the amount, not an abort at some later allocation.
+/// Pages are never touched, so this costs no memory.
+pub fn reserve(bytes: f64, instances: usize) -> Result<(), String> {
+    let wanted = bytes.max(0.0).min(usize::MAX as f64) as usize;
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(wanted).map_err(|_| {
+        format!(
+            "{} would need about {} of memory, which this process cannot allocate (its memory limit, `ulimit -v`, or the machine's free memory)\n  hint: run fewer instances or a smaller circuit, or raise the process's limit",
+            crate::text::count(instances, "instance"),
+            human_bytes(bytes)
+        )
+    })
 }
 
 #[cfg(test)]
@@ -475,6 +740,16 @@ mod tests {
         assert!(MemoryBudget::parse("lots").is_err());
         assert!(MemoryBudget::parse("8 parsecs").is_err());
         assert!(MemoryBudget::parse("-1GB").is_err());
+    }
+
+    #[test]
+    fn a_reservation_the_allocator_cannot_give_is_a_message() {
+        assert!(reserve(1e6, 1).is_ok());
+        let e = reserve(1e30, 3).unwrap_err();
+        assert!(
+            e.contains("3 instances") && e.contains("cannot allocate"),
+            "{e}"
+        );
     }
 
     #[test]

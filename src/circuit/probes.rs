@@ -141,6 +141,15 @@ pub(super) fn problems(
             ));
         }
         for (k, &[post, pre]) in pairs.iter().enumerate() {
+            // A synapse listed twice would write every one of its rows twice.
+            if pairs[..k].contains(&[post, pre]) {
+                out.push(problem(
+                    at.key("synapses").index(k),
+                    format!("synapse [{post}, {pre}] is listed twice"),
+                    None,
+                ));
+                continue;
+            }
             for &q in &chosen {
                 let p = &projections[q];
                 if !resolved.get(q).copied().unwrap_or(false) {

@@ -1,6 +1,10 @@
 //! Which circuits can share one ensemble: the key of everything [`super::Plan::new`] requires
 //! instances to agree on (the schedule, the populations, the projections' endpoints, ties and
-//! motifs' modulators). Circuits with equal keys always plan together; sweeps pack points by it.
+//! motifs' modulators), and whether each motif's update can be deferred while the input is
+//! held — instances that differ there plan together but are integrated another way than alone,
+//! so a sweep that packed them would make a point's numbers depend on its neighbours. Circuits
+//! with equal keys always plan together, and each instance's numbers are those of a run of its
+//! own; sweeps pack points by it.
 
 use crate::circuit::Circuit;
 use std::fmt::Write;
@@ -60,6 +64,13 @@ pub fn ensemble_key(c: &Circuit) -> String {
             modulator,
             p.delay_s == 0.0
         );
+        if let Some(m) = p.motif.map(|m| &c.motifs[m]) {
+            let _ = write!(
+                key,
+                " defers={}",
+                super::update_defers(&m.theta, m.weight_noise)
+            );
+        }
     }
     key
 }

@@ -288,6 +288,9 @@ pub enum PlanError {
     /// The recording asks for something the ensemble does not have.
     #[error("{0}")]
     Record(String),
+    /// The process could not set aside the memory the ensemble is estimated to need.
+    #[error("{0}")]
+    Memory(String),
 }
 
 impl Plan {
@@ -315,6 +318,14 @@ impl Plan {
 
     pub fn new(instances: &[InstanceSpec], base_dir: &std::path::Path) -> Result<Plan, PlanError> {
         instances.first().ok_or(PlanError::Empty)?;
+        // Every command builds its ensembles here: ask the allocator for the estimate before
+        // allocating anything, so that a limit the budget did not see (overcommit, another
+        // process's use) is a message instead of an abort midway.
+        let estimate: f64 = instances
+            .iter()
+            .map(|i| crate::circuit::budget::instance_bytes(&i.circuit))
+            .sum();
+        crate::circuit::budget::reserve(estimate, instances.len()).map_err(PlanError::Memory)?;
         // The instance with the most populations sets the population list; every other
         // instance's populations must be a compatible subset (populations an instance lacks
         // stay idle there: every projection touching them has sign 0 in that instance).
@@ -622,6 +633,16 @@ impl Plan {
 
 /// Exact deferred updates for held inputs: the one place that decides where they apply.
 ///
+/// Whether one instance's update of a motif has the form a held input can defer: no weight
+/// noise, and only terms in the a_i x_j slot — read from the θ values, not the kernels' kept
+/// terms (a term kept for later generations but zero adds nothing to the update). A plan defers
+/// a projection only where every instance's update does, so the ensemble key
+/// (`plan::ensemble_key`) keeps instances that differ here apart: packed together they would
+/// be integrated another way than alone, and differ in the last bits.
+pub(crate) fn update_defers(theta: &crate::rule::Theta, weight_noise: f64) -> bool {
+    weight_noise == 0.0 && crate::rule::UpdateForm::of(|k| theta[k] != 0.0).is_outer()
+}
+
 /// While the input population's rates x stay the same, a projection from it whose update is
 /// W ← g·W + a xᵀ (an outer product with x, a per-step retention g, no weight noise, no term
 /// reading W_ij) evolves as W_k = g^k W₀ + D_k xᵀ with D_{k+1} = g·D_k + a_k, one number per
@@ -649,11 +670,11 @@ impl Plan {
                     && p.max_delay() == 0
                     && p.tied_to.is_none()
                     && !tied_source.contains(&q)
-                    && !motif.has_noise()
-                    // From the θ values, not the kernels' kept terms: a term kept for later
-                    // generations but zero in every instance adds nothing to the update.
-                    && crate::rule::UpdateForm::of(|k| motif.theta.iter().any(|t| t[k] != 0.0))
-                        .is_outer()
+                    && motif
+                        .theta
+                        .iter()
+                        .zip(&motif.weight_noise)
+                        .all(|(theta, &noise)| update_defers(theta, noise))
             })
             .collect()
     }

@@ -44,9 +44,7 @@ pub struct Probes {
     pub snapshots: Option<PlanSnapshots>,
 }
 
-/// Bytes one row of `probes.csv` or `weight_snapshots.csv` takes, on disk or in the collector
-/// (a row holds two numbers, three indices and a shared name: about 56 bytes either way).
-pub const ROW_BYTES: f64 = 56.0;
+pub use crate::circuit::budget::ROW_BYTES;
 
 impl Probes {
     pub fn is_empty(&self) -> bool {

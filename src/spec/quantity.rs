@@ -12,16 +12,33 @@ pub struct Time {
     seconds: f64,
 }
 
-/// Units accepted in time strings, with their length in seconds.
-const UNITS: [(&str, f64); 8] = [
+/// Units accepted in time strings, with their length in seconds: the symbols, and the words
+/// people type (`2 seconds`, `10 minutes`).
+const UNITS: [(&str, f64); 24] = [
     ("us", 1e-6),
     ("µs", 1e-6),
+    ("μs", 1e-6),
+    ("usec", 1e-6),
+    ("microsecond", 1e-6),
+    ("microseconds", 1e-6),
     ("ms", 1e-3),
+    ("msec", 1e-3),
+    ("millisecond", 1e-3),
+    ("milliseconds", 1e-3),
     ("s", 1.0),
     ("sec", 1.0),
+    ("secs", 1.0),
+    ("second", 1.0),
+    ("seconds", 1.0),
     ("min", 60.0),
+    ("mins", 60.0),
+    ("minute", 60.0),
+    ("minutes", 60.0),
     ("h", 3600.0),
     ("hr", 3600.0),
+    ("hrs", 3600.0),
+    ("hour", 3600.0),
+    ("hours", 3600.0),
 ];
 
 impl Time {
@@ -49,7 +66,7 @@ impl Time {
         let split = trimmed
             .char_indices()
             .rev()
-            .take_while(|(_, c)| c.is_alphabetic() || *c == 'µ')
+            .take_while(|(_, c)| c.is_alphabetic())
             .last()
             .map(|(i, _)| i)
             .ok_or_else(|| {
@@ -170,7 +187,7 @@ impl schemars::JsonSchema for Time {
         schemars::json_schema!({
             "type": "string",
             "pattern": pattern,
-            "description": "A non-negative time with a unit (us, ms, s, min or h), e.g. \"50 ms\" or \"2 s\"; a bare number is an error.",
+            "description": "A non-negative time with a unit (us, ms, s, min or h, or the words: seconds, minutes, …), e.g. \"50 ms\" or \"2 s\"; a bare number is an error.",
             "examples": ["0.1 ms", "50 ms", "2 s", "10 min"]
         })
     }
@@ -187,6 +204,14 @@ mod tests {
         assert_eq!(Time::parse("10 min").unwrap().seconds(), 600.0);
         assert_eq!(Time::parse("50ms").unwrap().seconds(), 0.05);
         assert_eq!(Time::parse("3 us").unwrap().seconds(), 3e-6);
+        assert_eq!(Time::parse("2 seconds").unwrap().seconds(), 2.0);
+        assert_eq!(Time::parse("1 second").unwrap().seconds(), 1.0);
+        assert_eq!(Time::parse("3 minutes").unwrap().seconds(), 180.0);
+        assert_eq!(Time::parse("1 hour").unwrap().seconds(), 3600.0);
+        assert_eq!(Time::parse("20 msec").unwrap().seconds(), 0.02);
+        assert_eq!(Time::parse("5 milliseconds").unwrap().seconds(), 0.005);
+        assert_eq!(Time::parse("4 μs").unwrap().seconds(), 4e-6);
+        assert_eq!(Time::parse("4 µs").unwrap().seconds(), 4e-6);
     }
 
     #[test]

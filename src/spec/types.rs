@@ -609,6 +609,13 @@ impl Indices {
             Indices::Only(v) => v.clone(),
         }
     }
+    /// How many indices [`Indices::among`] would give, without listing them.
+    pub fn count(&self, n: usize) -> usize {
+        match self {
+            Indices::All => n,
+            Indices::Only(v) => v.len(),
+        }
+    }
 }
 
 /// `all`, or a list of `[post, pre]` pairs.
