@@ -471,7 +471,7 @@ fn check_resumable(
 /// layer's `experiment::output::{claim_as, DirKind, DirLock}` lands, this holds nothing; with
 /// it, the body is `claim_as(dir, DirKind::Sweep, false)` (or accepting the sweep's own marker
 /// on a resume) and `DirLock::acquire(dir)`.
-fn hold_directory(_dir: &Path) -> Result<(), SweepError> {
+pub(super) fn hold_directory(_dir: &Path) -> Result<(), SweepError> {
     Ok(())
 }
 
