@@ -78,8 +78,6 @@ pub fn merge(
             out.display()
         )));
     }
-    // LOCK (issue 27, item 3): the merged directory is claimed and locked like a sweep's.
-    let _lock = super::run::hold_directory(out)?;
     let manifests: Vec<SweepManifest> = dirs
         .iter()
         .map(|d| SweepManifest::read(d))
@@ -266,7 +264,8 @@ pub fn merge(
             where_.join("; ")
         )));
     }
-    std::fs::create_dir_all(out).map_err(write_err(out))?;
+    // The merged directory is claimed (made, marked as a sweep's) and locked like a sweep's.
+    let _lock = super::run::hold_directory(out, true)?;
     for name in ["sweep.yaml", "circuit.yaml"] {
         let from = dirs[0].join(name);
         let text = std::fs::read_to_string(&from).map_err(write_err(&from))?;

@@ -13,6 +13,7 @@ use super::setup::{self, Setup};
 use super::stats::InstanceStats;
 use super::tables::{self, InstanceOf, PARTS, PointTable, TMP_PREFIX, write_err};
 use crate::backend::{self, BackendKind, DeviceDescription, Precision, TracePoint};
+use crate::experiment::output::{DirKind, DirLock};
 use crate::experiment::{ExperimentError, ensemble_manifest};
 use crate::plan::{InstanceSpec, Plan};
 use crate::record::atomic::write_atomic;
@@ -464,15 +465,23 @@ fn check_resumable(
     Ok(old)
 }
 
-/// Claims `dir` as a sweep's directory and locks it against a second process for as long as
-/// the returned guard lives.
-///
-/// LOCK (issue 27, item 3): the single call site of the per-directory lock. Until the run
-/// layer's `experiment::output::{claim_as, DirKind, DirLock}` lands, this holds nothing; with
-/// it, the body is `claim_as(dir, DirKind::Sweep, false)` (or accepting the sweep's own marker
-/// on a resume) and `DirLock::acquire(dir)`.
-pub(super) fn hold_directory(_dir: &Path) -> Result<(), SweepError> {
-    Ok(())
+/// Locks the sweep directory `dir` against a second process for as long as the returned guard
+/// lives. A new sweep's directory (`fresh`) is claimed first: created or accepted empty, and
+/// marked as a hetsim sweep's. A resumed one is locked as it is (its manifest, read next, must
+/// be a sweep's): resuming deletes nothing but the sweep's own temporaries, so it needs no
+/// marker, and a sweep directory moved to another disk can still be resumed.
+pub(super) fn hold_directory(dir: &Path, fresh: bool) -> Result<DirLock, SweepError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(SweepError::Usage(format!(
+            "{} exists and is not a directory; choose another --out",
+            dir.display()
+        )));
+    }
+    Ok(if fresh {
+        crate::experiment::output::claim_locked(dir, DirKind::Sweep, false)?
+    } else {
+        DirLock::acquire(dir)?
+    })
 }
 
 /// Drops what a killed ensemble left behind.
@@ -586,22 +595,24 @@ pub fn sweep(
             crate::experiment::output::unused_name(PathBuf::from("runs").join(name))
         }
     };
-    let empty = std::fs::read_dir(&dir).map_or(true, |mut d| d.next().is_none());
-    // LOCK (issue 27, item 3): the directory is claimed as a sweep's and held under a
-    // per-directory lock from here to the end — see `hold_directory`.
-    let _lock = hold_directory(&dir)?;
+    let empty = std::fs::read_dir(&dir).map_or(true, |d| {
+        d.flatten()
+            .all(|e| e.file_name() == crate::experiment::output::LOCK_FILE)
+    });
     // `--resume` on a directory that does not hold a sweep yet starts one, so a job script can
     // pass it on its first start and on every requeue alike.
-    let previous = if request.resume && !empty {
+    let resuming = request.resume && !empty;
+    if !resuming && !empty {
+        return Err(SweepError::Usage(format!(
+            "{} exists and is not empty; pass --resume to continue the sweep in it, or choose another --out",
+            dir.display()
+        )));
+    }
+    // Held to the end: no second process writes into the directory meanwhile.
+    let _lock = hold_directory(&dir, !resuming)?;
+    let previous = if resuming {
         Some(check_resumable(&dir, &setup, request)?)
     } else {
-        let occupied = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some());
-        if occupied || (dir.exists() && !dir.is_dir()) {
-            return Err(SweepError::Usage(format!(
-                "{} exists and is not empty; pass --resume to continue the sweep in it, or choose another --out",
-                dir.display()
-            )));
-        }
         None
     };
     // Every finished part is checked whole before anything is written or counted.
