@@ -148,7 +148,7 @@ fn report_diagnostics(path: &Path, diagnostics: &spec::Diagnostics) -> i32 {
 /// `set:`, sizes, axes, summary and — unless there are too many to build here — every point.
 fn validate_sweep(path: &Path) -> i32 {
     use crate::sweep::{SweepError, setup};
-    match setup::load_with(path, None, setup::Expansion::CountWhenLarge) {
+    match setup::load_with(path, None, setup::Expansion::QUICK) {
         Ok(s) => {
             let built = if s.expanded {
                 "every point checked"

@@ -472,7 +472,7 @@ fn resolve_axis(
         return Err(err(
             target_at,
             problem,
-            "an axis takes a path to a number or a time of the circuit, as --set does (e.g. `learning.tau_w`, `populations.h.tau`), or a short name (tau_w, T, error_delay, …)",
+            "an axis takes the path of a number or a time of the circuit (e.g. `learning.tau_w`, `populations.h.tau`) or a short name (tau_w, T, error_delay, …)",
         ));
     }
     let name = a.name.clone().unwrap_or_else(|| {

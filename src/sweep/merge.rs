@@ -3,8 +3,8 @@
 //! finished in exactly one of them.
 
 use super::SweepError;
-use super::run::{SweepManifest, count_failed};
 use super::parts;
+use super::run::{SweepManifest, count_failed};
 use super::tables::{self, PointTable, write_err};
 use crate::record::atomic::write_atomic;
 use crate::record::manifest::Provenance;
@@ -138,7 +138,11 @@ pub fn merge(
                             .map(|v| v.to_string())
                             .unwrap_or_else(|| "nothing".into())
                     };
-                    format!("`{key}` is {} there and {} here", value(&specs[0]), value(&specs[k]))
+                    format!(
+                        "`{key}` is {} there and {} here",
+                        value(&specs[0]),
+                        value(&specs[k])
+                    )
                 })
                 .collect();
             return Err(differs(format!(
@@ -147,7 +151,9 @@ pub fn merge(
             )));
         }
         if m.circuit_sha256 != first.circuit_sha256 {
-            return Err(differs("their circuit files differ (SHA-256 of circuit.yaml)".into()));
+            return Err(differs(
+                "their circuit files differ (SHA-256 of circuit.yaml)".into(),
+            ));
         }
         if m.summary_columns != first.summary_columns || m.rules != first.rules {
             return Err(differs("their rules or summary columns differ".into()));
@@ -157,7 +163,10 @@ pub fn merge(
         }
         let ran = |m: &SweepManifest| {
             (
-                m.device.as_ref().map(|d| d.kind.name()).unwrap_or("nothing"),
+                m.device
+                    .as_ref()
+                    .map(|d| d.kind.name())
+                    .unwrap_or("nothing"),
                 m.precision.map(|p| p.name()).unwrap_or("no precision"),
             )
         };

@@ -13,9 +13,11 @@
 //! - [`merge`]: shards combined, refusing gaps and duplicates;
 //! - [`size`]: the number of points and instances counted from the file and refused against
 //!   a maximum and the memory budget before anything is expanded;
-//! - [`parts`]: each finished part checked whole before a resume or a merge counts it.
+//! - [`parts`]: each finished part checked whole before a resume or a merge counts it;
+//! - [`fuzzing`]: the body of the `sweep` fuzz target, replayed over its corpus by the tests.
 
 pub mod axes;
+pub mod fuzzing;
 pub mod merge;
 pub mod pack;
 pub mod parts;

@@ -203,7 +203,7 @@ pub fn check(part: &Path, expect: &Expect) -> Result<Part, SweepError> {
             )));
         }
     }
-    check_metrics(part, &rows, &bad)?;
+    check_metrics(part, &rows, manifest.time_reached_s, &bad)?;
     Ok(Part {
         dir: part.to_path_buf(),
         points,
@@ -212,40 +212,75 @@ pub fn check(part: &Path, expect: &Expect) -> Result<Part, SweepError> {
     })
 }
 
-/// Every instance that completed has the same number of rows in the part's `metrics.csv`, and
-/// at least one: a file cut short has fewer for its last instance.
+/// The part's `metrics.csv` is whole: every line has the header's number of cells and names an
+/// instance of the part; every instance that completed reached `time_reached_s`, with as many
+/// rows at its last time as at any earlier one, and as many rows in all as every other
+/// completed instance. A file cut short fails one of these for its last instance.
 fn check_metrics(
     part: &Path,
     summary: &[Vec<String>],
+    time_reached_s: Option<f64>,
     bad: &dyn Fn(String) -> SweepError,
 ) -> Result<(), SweepError> {
+    #[derive(Clone, Default)]
+    struct Seen {
+        rows: usize,
+        time: Option<f64>,
+        at_time: usize,
+        most_at_a_time: usize,
+    }
     let path = part.join("metrics.csv");
     let file = std::fs::File::open(&path).map_err(|e| bad(format!("its metrics.csv: {e}")))?;
-    let mut rows = vec![0usize; summary.len()];
-    for (k, line) in std::io::BufReader::new(file).lines().enumerate().skip(1) {
+    let mut seen = vec![Seen::default(); summary.len()];
+    let mut cells = 0;
+    for (k, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.map_err(|e| bad(format!("its metrics.csv: {e}")))?;
-        let instance = line
-            .split(',')
-            .nth(1)
+        let n = line.split(',').count();
+        if k == 0 {
+            cells = n;
+            continue;
+        }
+        let mut it = line.split(',');
+        let time = it.next().and_then(|t| t.parse::<f64>().ok());
+        let instance = it
+            .next()
             .and_then(|c| c.parse::<usize>().ok())
-            .filter(|&i| i < rows.len())
-            .ok_or_else(|| {
-                bad(format!(
-                    "line {} of its metrics.csv names no instance of the part",
-                    k + 1
-                ))
-            })?;
-        rows[instance] += 1;
+            .filter(|&i| i < seen.len());
+        let (Some(time), Some(instance), true) = (time, instance, n == cells) else {
+            return Err(bad(format!(
+                "line {} of its metrics.csv is not a whole row of the part",
+                k + 1
+            )));
+        };
+        let s = &mut seen[instance];
+        s.rows += 1;
+        if s.time == Some(time) {
+            s.at_time += 1;
+        } else {
+            s.most_at_a_time = s.most_at_a_time.max(s.at_time);
+            s.time = Some(time);
+            s.at_time = 1;
+        }
     }
     let completed: Vec<usize> = (0..summary.len())
         .filter(|&e| summary[e][4] == "completed")
         .collect();
-    let most = completed.iter().map(|&e| rows[e]).max().unwrap_or(0);
-    if let Some(&e) = completed.iter().find(|&&e| rows[e] != most || most == 0) {
-        return Err(bad(format!(
-            "its metrics.csv has {} rows for instance {e} and {most} for another completed instance",
-            rows[e]
-        )));
+    let most = completed.iter().map(|&e| seen[e].rows).max().unwrap_or(0);
+    for &e in &completed {
+        let s = &seen[e];
+        let reached = match (s.time, time_reached_s) {
+            (Some(t), Some(end)) => (t - end).abs() <= 1e-6 * end.abs().max(1.0),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if !reached || s.at_time < s.most_at_a_time || s.rows != most {
+            return Err(bad(format!(
+                "its metrics.csv stops short for instance {e} ({} rows, the last at t = {} s; its run reached {} s)",
+                s.rows,
+                s.time.map_or("none".into(), |t| t.to_string()),
+                time_reached_s.map_or("?".into(), |t| t.to_string())
+            )));
+        }
     }
     Ok(())
 }

@@ -270,11 +270,7 @@ fn done_ids(parts: &[parts::Part]) -> std::collections::HashSet<String> {
 /// Expands and packs a sweep without running it (`--dry-run`). A sweep of more than
 /// `size::DRY_RUN_BUILT` points is counted and estimated, not built point by point.
 pub fn dry_run(request: &SweepRequest) -> Result<DryRun, SweepError> {
-    let setup = setup::load_with(
-        &request.path,
-        request.text.clone(),
-        setup::Expansion::CountWhenLarge,
-    )?;
+    let setup = setup::load_with(&request.path, request.text.clone(), setup::Expansion::QUICK)?;
     if !setup.expanded {
         let in_shard = match request.shard {
             Some(s) => {

@@ -125,9 +125,14 @@ fn point_circuits(
 pub enum Expansion {
     /// Every point expanded, its circuits built and checked.
     All,
-    /// Points counted but not expanded when there are more than [`size::DRY_RUN_BUILT`]
-    /// (a dry run's quick estimate); fewer are expanded as with `All`.
-    CountWhenLarge,
+    /// Points counted but not expanded when there are more than this many (a dry run's quick
+    /// estimate, with [`size::DRY_RUN_BUILT`]); fewer are expanded as with `All`.
+    UpTo(usize),
+}
+
+impl Expansion {
+    /// What `--dry-run` and `validate` build.
+    pub const QUICK: Expansion = Expansion::UpTo(size::DRY_RUN_BUILT);
 }
 
 /// Reads and checks a sweep file (`text` instead of the file's contents when given), every
@@ -482,7 +487,10 @@ pub fn load_with(
         .map_err(|d| SweepError::Input(Diagnostics(vec![d])))?;
     let base_cost = first.synapse_count() as f64 * first.steps() as f64;
     drop(first);
-    let expand = expansion == Expansion::All || size.points <= size::DRY_RUN_BUILT;
+    let expand = match expansion {
+        Expansion::All => true,
+        Expansion::UpTo(n) => size.points <= n,
+    };
     let mut points = Vec::new();
     let values = if expand {
         axes::expand(&axes, spec.combine)
