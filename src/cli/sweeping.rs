@@ -179,11 +179,29 @@ fn print_dry_run(d: &DryRun, shard: Option<Shard>) {
     sayln!(
         "sweep {}: {} point(s){of_shard} × {} rule(s) [{}] × {} seed(s)",
         d.name,
-        d.points.len(),
+        if d.expanded {
+            d.points.len()
+        } else {
+            d.instances / (d.rules.len() * d.seeds).max(1)
+        },
         d.rules.len(),
         d.rules.join(", "),
         d.seeds
     );
+    if !d.expanded {
+        sayln!(
+            "{} points in all: too many to list and build one by one here; the sweep checks each before it runs",
+            d.points_total
+        );
+        let rate = 2e9;
+        sayln!(
+            "total: about {} instance(s), {:.2e} synapse-steps (the circuit before the axes apply); about {} at {rate:.0e} synapse-steps/s",
+            d.instances,
+            d.synapse_steps,
+            duration(d.synapse_steps / rate)
+        );
+        return;
+    }
     sayln!("point  point_id      {}", d.axis_columns.join("  "));
     for (index, id, cells) in &d.points {
         sayln!("{index:>5}  {id}  {}", cells.join("  "));

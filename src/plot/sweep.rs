@@ -163,6 +163,33 @@ fn log_axis(info: &AxisInfo, values: &[f64]) -> bool {
     positive && (info.log || hi / lo >= 30.0)
 }
 
+/// Why a sweep directory has nothing to draw yet, if it has not: no part has finished (no
+/// `summary.csv`, or one without rows). The message says what to run.
+pub fn not_ready(dir: &Path) -> Option<String> {
+    let summary = dir.join("summary.csv");
+    let rows = std::fs::read_to_string(&summary)
+        .ok()
+        .map(|t| t.lines().skip(1).filter(|l| !l.trim().is_empty()).count());
+    if rows.is_some_and(|n| n > 0) {
+        return None;
+    }
+    let file = std::fs::read_to_string(dir.join("manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|m| m["sweep_file"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "FILE".into());
+    Some(format!(
+        "{} is a sweep directory in which no point has finished yet ({}): there is nothing to draw\n  hint: run or resume the sweep first (`hetsim sweep {file} --resume --out {}`), then plot it",
+        dir.display(),
+        if rows.is_none() {
+            "it has no summary.csv"
+        } else {
+            "its summary.csv has no rows"
+        },
+        dir.display()
+    ))
+}
+
 /// Draws the sweep figures of `dir` into `dir/figures`.
 pub fn plot_sweep(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotError> {
     let manifest_path = dir.join("manifest.json");
@@ -205,6 +232,20 @@ pub fn plot_sweep(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotErro
         .iter()
         .map(str::to_string)
         .collect();
+    // A column named twice (a directory from before names were checked) would be read from
+    // its first place for both.
+    if let Some(c) = header
+        .iter()
+        .enumerate()
+        .find(|(i, c)| header[..*i].contains(c))
+        .map(|(_, c)| c)
+    {
+        return Err(malformed(
+            &path,
+            1,
+            format!("the column `{c}` appears twice, so the figures cannot tell which to draw"),
+        ));
+    }
     let mut rows = Vec::new();
     for (i, r) in reader.records().enumerate() {
         let r = r.map_err(|e| malformed(&path, i as u64 + 2, e.to_string()))?;

@@ -161,16 +161,83 @@ pub fn read_value(spec: &CircuitSpec, path: &str) -> Option<(Kind, f64)> {
     let parsed = crate::spec::parse_path(path).ok()?;
     let mut node = &tree;
     for seg in &parsed.0 {
-        node = match seg {
-            crate::spec::Seg::Key(k) => node.get(k)?,
-            crate::spec::Seg::Index(i) => node.get(*i)?,
-        };
+        node = step(node, seg)?;
     }
+    number_of(node)
+}
+
+fn step<'a>(node: &'a serde_json::Value, seg: &crate::spec::Seg) -> Option<&'a serde_json::Value> {
+    match seg {
+        crate::spec::Seg::Key(k) => node.get(k),
+        crate::spec::Seg::Index(i) => node.get(*i),
+    }
+    .filter(|n| !n.is_null())
+}
+
+fn number_of(node: &serde_json::Value) -> Option<(Kind, f64)> {
     match node {
         serde_json::Value::Number(n) => Some((Kind::Number, n.as_f64()?)),
         serde_json::Value::String(s) => Time::parse(s).ok().map(|t| (Kind::Time, t.seconds())),
         _ => None,
     }
+}
+
+/// Why an axis cannot write into `target` of the circuit, if it cannot: a path through
+/// something the circuit does not have (`populations.hiddn.tau`), or a setting that holds text,
+/// a list or a map rather than a number or a time. A last key the circuit leaves out (an
+/// optional setting such as `learning.weight_noise`) is fine: `--set` adds it.
+pub fn target_problem(circuit: &CircuitSpec, target: &str) -> Option<String> {
+    let tree = serde_json::to_value(circuit).ok()?;
+    let parsed = crate::spec::parse_path(target).ok()?;
+    let mut node = &tree;
+    let last = parsed.0.len().saturating_sub(1);
+    for (k, seg) in parsed.0.iter().enumerate() {
+        let Some(next) = step(node, seg) else {
+            if k == last && node.is_object() {
+                return None;
+            }
+            let here = crate::spec::YamlPath(parsed.0[..k].to_vec());
+            let missing = crate::spec::YamlPath(parsed.0[..=k].to_vec());
+            let there = match node {
+                serde_json::Value::Object(map) if !map.is_empty() => format!(
+                    "; {} has: {}",
+                    if k == 0 {
+                        "the circuit".to_string()
+                    } else {
+                        format!("`{here}`")
+                    },
+                    map.iter()
+                        .filter(|(_, v)| !v.is_null())
+                        .map(|(key, _)| key.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                serde_json::Value::Array(list) => format!("; `{here}` has {} entries", list.len()),
+                _ => String::new(),
+            };
+            return Some(format!("the circuit has no `{missing}`{there}"));
+        };
+        node = next;
+    }
+    if number_of(node).is_some() {
+        return None;
+    }
+    Some(match node {
+        serde_json::Value::String(s) => format!(
+            "`{target}` holds the text `{s}`, not a number or a time; an axis sweeps numbers and times"
+        ),
+        serde_json::Value::Bool(b) => {
+            format!(
+                "`{target}` holds `{b}`, not a number or a time; an axis sweeps numbers and times"
+            )
+        }
+        serde_json::Value::Array(_) => format!(
+            "`{target}` holds a list, not a number or a time; sweep one of its entries (`{target}[0]`)"
+        ),
+        _ => format!(
+            "`{target}` holds a mapping, not a number or a time; sweep one of its keys (`{target}.KEY`)"
+        ),
+    })
 }
 
 /// A point's `--set` overrides and each axis's resolved value.
@@ -225,28 +292,100 @@ pub fn resolve(
             Some("e.g. `axes: [{ratio: tau_w/T, log: {from: 1, to: 100, count: 5}}]`".into()),
         ));
     }
+    let fixed = super::tables::fixed_columns();
     for (i, a) in spec.axes.iter().enumerate() {
         let at = YamlPath::of(&["axes"]).index(i);
+        // Where a problem with the axis's columns is shown: its `name:`, else what named it.
+        let named_at = if a.name.is_some() {
+            at.key("name")
+        } else if a.ratio.is_some() {
+            at.key("ratio")
+        } else {
+            at.key("path")
+        };
+        if let Some(problem) = a
+            .name
+            .as_deref()
+            .and_then(crate::circuit::check::identifier_problem)
+        {
+            errors.push(source.diagnostic(
+                at.key("name"),
+                problem,
+                Some("an axis name is a column stem: letters, digits, `_`, `-` and `.`".into()),
+            ));
+            continue;
+        }
         match resolve_axis(a, &at, source, circuit) {
             Ok(axis) => {
-                let clash = axes.iter().any(|b| {
-                    b.columns().iter().any(|c| axis.columns().contains(c))
-                        || b.target == axis.target
-                });
-                if clash {
+                if let Some(c) = axis
+                    .columns()
+                    .into_iter()
+                    .find(|c| fixed.contains(&c.as_str()))
+                {
+                    errors.push(source.diagnostic(
+                        named_at,
+                        format!(
+                            "the axis's column `{c}` is also a fixed column of the sweep's tables ({})",
+                            fixed.join(", ")
+                        ),
+                        Some("give the axis another `name:`".into()),
+                    ));
+                } else if let Some((j, b)) = axes
+                    .iter()
+                    .enumerate()
+                    .find(|(_, b)| b.target == axis.target)
+                {
                     errors.push(source.diagnostic(
                         at.clone(),
                         format!(
-                            "axis `{}` sets `{}` or names a column that another axis already has",
-                            axis.value_column(),
-                            axis.target
+                            "this axis sets `{}`, which axis {j} (`{}`) already sets",
+                            axis.target,
+                            b.value_column()
                         ),
-                        Some("sweep each parameter once; give axes distinct `name:`s".into()),
+                        Some("sweep each parameter once".into()),
+                    ));
+                } else if let Some(c) = axis
+                    .columns()
+                    .into_iter()
+                    .find(|c| axes.iter().any(|b| b.columns().contains(c)))
+                {
+                    errors.push(source.diagnostic(
+                        named_at,
+                        format!("the column `{c}` belongs to another axis already"),
+                        Some("give the axes distinct `name:`s".into()),
                     ));
                 }
                 axes.push(axis);
             }
             Err(e) => errors.push(e),
+        }
+    }
+    // A ratio is taken against the circuit with the plain axes applied; a denominator that a
+    // ratio axis sets (another's, as in `T/tau_w` beside `tau_w/T`, or its own) would be read
+    // before it is set, and the ratio recorded would not be the one used.
+    if axes.len() == spec.axes.len() {
+        for (i, a) in axes.iter().enumerate() {
+            let Some((denominator, text)) = &a.ratio else {
+                continue;
+            };
+            if let Some((j, b)) = axes
+                .iter()
+                .enumerate()
+                .find(|(_, b)| b.ratio.is_some() && &b.target == denominator)
+            {
+                let whose = if i == j {
+                    "its own numerator".to_string()
+                } else {
+                    format!("the ratio axis {j} (`{}`)", b.value_column())
+                };
+                errors.push(source.diagnostic(
+                    YamlPath::of(&["axes"]).index(i).key("ratio"),
+                    format!(
+                        "`{text}` is taken against `{denominator}`, which {whose} sets: ratio axes that depend on each other have no consistent values"
+                    ),
+                    Some("take ratios against parameters of the circuit or of plain (`path:`) axes; sweep one of the two as a plain axis".into()),
+                ));
+            }
         }
     }
     if spec.combine == Combine::Zip && axes.len() == spec.axes.len() {
@@ -292,12 +431,14 @@ fn resolve_axis(
             };
             let (num, den) = (num.trim(), den.trim());
             let denominator = resolve_path(den);
-            if read_value(circuit, &denominator).is_none() {
+            if crate::spec::parse_path(&denominator).is_err()
+                || read_value(circuit, &denominator).is_none()
+            {
+                let why = target_problem(circuit, &denominator)
+                    .unwrap_or_else(|| format!("the circuit leaves `{denominator}` unset"));
                 return Err(err(
                     at.key("ratio"),
-                    format!(
-                        "the circuit has no time or number at `{denominator}` to take `{r}` against"
-                    ),
+                    format!("`{r}` cannot be taken against `{denominator}`: {why}"),
                     "the denominator must be set in the circuit (or by the sweep's `set:`)",
                 ));
             }
@@ -315,11 +456,23 @@ fn resolve_axis(
             ));
         }
     };
+    let target_at = if ratio.is_some() {
+        at.key("ratio")
+    } else {
+        at.key("path")
+    };
     if let Err(e) = crate::spec::parse_path(&target) {
         return Err(err(
-            at.clone(),
+            target_at,
             e,
             "a path as --set takes it, e.g. `learning.tau_w`",
+        ));
+    }
+    if let Some(problem) = target_problem(circuit, &target) {
+        return Err(err(
+            target_at,
+            problem,
+            "an axis takes the path of a number or a time of the circuit (e.g. `learning.tau_w`, `populations.h.tau`) or a short name (tau_w, T, error_delay, …)",
         ));
     }
     let name = a.name.clone().unwrap_or_else(|| {
@@ -441,6 +594,19 @@ fn range_values(
         return Err(err(
             at.key("count"),
             "count must be at least 1".into(),
+            "the number of values, ends included",
+        ));
+    }
+    // `size::count` refuses this before any axis is resolved; kept here so that no caller can
+    // allocate what a file asks for unchecked.
+    if range.count > super::size::MAX_POINTS {
+        return Err(err(
+            at.key("count"),
+            format!(
+                "count {} is more than the {} points a sweep may have",
+                range.count,
+                super::size::MAX_POINTS
+            ),
             "the number of values, ends included",
         ));
     }

@@ -3,6 +3,7 @@
 //! finished in exactly one of them.
 
 use super::SweepError;
+use super::parts;
 use super::run::{SweepManifest, count_failed};
 use super::tables::{self, PointTable, write_err};
 use crate::record::atomic::write_atomic;
@@ -37,6 +38,28 @@ fn listed(ids: &[String]) -> String {
     s
 }
 
+/// A shard's copy of its sweep file, parsed.
+fn stored_spec(dir: &Path) -> Result<super::SweepSpec, SweepError> {
+    let path = dir.join("sweep.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        SweepError::Usage(format!(
+            "cannot merge {}: its copy of the sweep file, {}, cannot be read ({e})",
+            dir.display(),
+            path.display()
+        ))
+    })?;
+    let source = crate::spec::SourceFile::from_text(&path, text);
+    crate::spec::document::parse_document(&source).map_err(|d| {
+        SweepError::Usage(format!(
+            "cannot merge {}: its sweep.yaml does not read ({d})",
+            dir.display()
+        ))
+    })
+}
+
+/// Combines the shard directories `dirs` into `out`, after checking that they are shards of
+/// one sweep — the same sweep file (but for `ensemble_size`), circuit, hetsim, backend and
+/// precision —, that each of their parts is whole, and that every point finished exactly once.
 pub fn merge(
     dirs: &[PathBuf],
     out: &Path,
@@ -64,6 +87,10 @@ pub fn merge(
         .map(|d| PointTable::read(&d.join("points.csv")))
         .collect::<Result<_, _>>()?;
     let first = &manifests[0];
+    let specs: Vec<super::SweepSpec> = dirs
+        .iter()
+        .map(|d| stored_spec(d))
+        .collect::<Result<_, _>>()?;
     let same_points = |t: &PointTable| {
         t.axis_columns == tables_of[0].axis_columns
             && t.rows.len() == tables_of[0].rows.len()
@@ -72,35 +99,120 @@ pub fn merge(
                 .zip(&tables_of[0].rows)
                 .all(|(a, b)| a.id == b.id && a.index == b.index)
     };
-    for (k, (m, t)) in manifests.iter().zip(&tables_of).enumerate().skip(1) {
-        let differs = if m.circuit_sha256 != first.circuit_sha256 {
-            Some("its circuit file differs")
-        } else if m.summary_columns != first.summary_columns || m.rules != first.rules {
-            Some("its rules or summary columns differ")
-        } else if m.seeds != first.seeds || m.seed != first.seed {
-            Some("its seeds differ")
-        } else if !same_points(t) {
-            Some("its points differ")
-        } else {
-            None
-        };
-        if let Some(why) = differs {
-            return Err(SweepError::Usage(format!(
-                "{} is not a shard of the same sweep as {}: {why}",
+    let this = Provenance::of_this_process(&[]);
+    for (k, (m, t)) in manifests.iter().zip(&tables_of).enumerate() {
+        let differs = |what: String| {
+            SweepError::Usage(format!(
+                "{} is not a shard of the same sweep as {}: {what}\n  hint: merge only the shards of one sweep, run from one sweep file and circuit by one hetsim on one backend and precision",
                 dirs[k].display(),
                 dirs[0].display()
+            ))
+        };
+        if m.hetsim_version != env!("CARGO_PKG_VERSION")
+            || m.provenance.git_commit != this.git_commit
+        {
+            let what = format!(
+                "it was run by hetsim {} (commit {}), this is hetsim {} (commit {})",
+                m.hetsim_version,
+                m.provenance.git_commit,
+                env!("CARGO_PKG_VERSION"),
+                this.git_commit
+            );
+            return Err(SweepError::Usage(format!(
+                "cannot merge {}: {what}; merge with the hetsim that ran the shards",
+                dirs[k].display()
             )));
+        }
+        if k == 0 {
+            continue;
+        }
+        let keys = specs[k].differing_keys(&specs[0], &["ensemble_size"]);
+        if !keys.is_empty() {
+            let shown: Vec<String> = keys
+                .iter()
+                .map(|key| {
+                    let value = |s: &super::SweepSpec| {
+                        serde_json::to_value(s)
+                            .ok()
+                            .and_then(|v| v.get(key).cloned())
+                            .map(|v| v.to_string())
+                            .unwrap_or_else(|| "nothing".into())
+                    };
+                    format!(
+                        "`{key}` is {} there and {} here",
+                        value(&specs[0]),
+                        value(&specs[k])
+                    )
+                })
+                .collect();
+            return Err(differs(format!(
+                "their sweep files differ: {}",
+                shown.join("; ")
+            )));
+        }
+        if m.circuit_sha256 != first.circuit_sha256 {
+            return Err(differs(
+                "their circuit files differ (SHA-256 of circuit.yaml)".into(),
+            ));
+        }
+        if m.summary_columns != first.summary_columns || m.rules != first.rules {
+            return Err(differs("their rules or summary columns differ".into()));
+        }
+        if m.seeds != first.seeds || m.seed != first.seed {
+            return Err(differs("their seeds differ".into()));
+        }
+        let ran = |m: &SweepManifest| {
+            (
+                m.device
+                    .as_ref()
+                    .map(|d| d.kind.name())
+                    .unwrap_or("nothing"),
+                m.precision.map(|p| p.name()).unwrap_or("no precision"),
+            )
+        };
+        if ran(m) != ran(first) {
+            return Err(differs(format!(
+                "it ran on {} {}, {} on {} {}, and their results are not comparable",
+                ran(m).0,
+                ran(m).1,
+                dirs[0].display(),
+                ran(first).0,
+                ran(first).1
+            )));
+        }
+        if !same_points(t) {
+            return Err(differs("their points differ".into()));
         }
     }
     // Where each point was finished.
     let mut found: HashMap<String, Vec<usize>> = HashMap::new();
     let mut all_parts = Vec::new();
+    let no_seeds = |_: &str, _: usize| None;
     for (k, d) in dirs.iter().enumerate() {
-        for part in tables::finished_parts(d) {
-            for id in tables::part_points(&part)? {
-                found.entry(id).or_default().push(k);
+        let expect = parts::Expect {
+            stat_columns: &first.summary_columns,
+            rules: first.rules.len(),
+            seeds: first.seeds,
+            seed_of: &no_seeds,
+        };
+        for part in parts::check_all(d, &expect)? {
+            let ran = (
+                manifests[k].device.as_ref().map(|d| d.kind),
+                manifests[k].precision,
+            );
+            if ran != (Some(part.backend), Some(part.precision)) {
+                return Err(SweepError::Usage(format!(
+                    "the part {} ran on {} {}, not on what the manifest of {} says; its results are not comparable with the others'",
+                    part.dir.display(),
+                    part.backend.name(),
+                    part.precision.name(),
+                    d.display()
+                )));
             }
-            all_parts.push(part);
+            for id in &part.points {
+                found.entry(id.clone()).or_default().push(k);
+            }
+            all_parts.push(part.dir);
         }
     }
     let points = &tables_of[0];
@@ -161,7 +273,8 @@ pub fn merge(
             where_.join("; ")
         )));
     }
-    std::fs::create_dir_all(out).map_err(write_err(out))?;
+    // The merged directory is claimed (made, marked as a sweep's) and locked like a sweep's.
+    let _lock = super::run::hold_directory(out, true)?;
     for name in ["sweep.yaml", "circuit.yaml"] {
         let from = dirs[0].join(name);
         let text = std::fs::read_to_string(&from).map_err(write_err(&from))?;
@@ -178,7 +291,49 @@ pub fn merge(
     )?;
     tables::assemble_metrics(&out.join("metrics.csv"), points, &all, &all_parts)?;
     let failed = count_failed(&out.join("summary.csv"))?;
+    // The merged manifest says only what is true of every shard: a backend description (its
+    // lanes, threads and vector level) or device they share, else none and the notes say each.
+    let common = |f: &dyn Fn(&SweepManifest) -> String| manifests.iter().all(|m| f(m) == f(first));
+    let same_backend = common(&|m| format!("{:?}", m.backend));
+    let same_device = common(&|m| format!("{:?}", m.device));
+    let mut notes: Vec<String> = Vec::new();
+    for m in &manifests {
+        for n in &m.notes {
+            if !notes.contains(n) {
+                notes.push(n.clone());
+            }
+        }
+    }
+    if !same_backend || !same_device {
+        notes.push(format!(
+            "the shards ran on different machines or settings: {}",
+            dirs.iter()
+                .zip(&manifests)
+                .map(|(d, m)| format!(
+                    "{}: {}{}",
+                    d.display(),
+                    m.backend.as_deref().unwrap_or("nothing"),
+                    m.device
+                        .as_ref()
+                        .map(|d| format!(" on {}", d.name))
+                        .unwrap_or_default()
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
     let mut manifest = SweepManifest {
+        backend: if same_backend {
+            first.backend.clone()
+        } else {
+            None
+        },
+        device: if same_device {
+            first.device.clone()
+        } else {
+            None
+        },
+        notes,
         shard: None,
         points_in_shard: points.rows.len(),
         points_done: points.rows.len(),

@@ -10,13 +10,20 @@
 //! - [`tables`]: the sweep's tables, assembled from the finished parts;
 //! - [`run`]: the loop — one ensemble after another, each written into a temporary directory
 //!   and renamed into `parts/` when it finishes, so results appear whole or not at all;
-//! - [`merge`]: shards combined, refusing gaps and duplicates.
+//! - [`merge`]: shards combined, refusing gaps and duplicates;
+//! - [`size`]: the number of points and instances counted from the file and refused against
+//!   a maximum and the memory budget before anything is expanded;
+//! - [`parts`]: each finished part checked whole before a resume or a merge counts it;
+//! - [`fuzzing`]: the body of the `sweep` fuzz target, replayed over its corpus by the tests.
 
 pub mod axes;
+pub mod fuzzing;
 pub mod merge;
 pub mod pack;
+pub mod parts;
 pub mod run;
 pub mod setup;
+pub mod size;
 pub mod spec;
 pub mod stats;
 pub mod tables;

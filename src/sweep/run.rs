@@ -8,10 +8,12 @@
 
 use super::SweepError;
 use super::pack::{self, DEFAULT_ENSEMBLE_SIZE, Ensemble, Shard};
+use super::parts;
 use super::setup::{self, Setup};
 use super::stats::InstanceStats;
 use super::tables::{self, InstanceOf, PARTS, PointTable, TMP_PREFIX, write_err};
 use crate::backend::{self, BackendKind, DeviceDescription, Precision, TracePoint};
+use crate::experiment::output::{DirKind, DirLock};
 use crate::experiment::{ExperimentError, ensemble_manifest};
 use crate::plan::{InstanceSpec, Plan};
 use crate::record::atomic::write_atomic;
@@ -194,6 +196,10 @@ pub struct DryRun {
     pub ensembles: Vec<EnsembleInfo>,
     pub instances: usize,
     pub synapse_steps: f64,
+    /// False when the sweep has too many points to build each one for a dry run
+    /// (`size::DRY_RUN_BUILT`): `points` and `ensembles` are then empty and `instances` and
+    /// `synapse_steps` are estimates from the circuit before the axes apply.
+    pub expanded: bool,
 }
 
 fn shard_points(setup: &Setup, shard: Option<Shard>) -> Vec<usize> {
@@ -229,21 +235,67 @@ fn ensembles(
     Ok(pack::pack(setup, todo, size, memory))
 }
 
-/// The point ids the finished parts of `dir` hold.
-fn done_ids(dir: &Path) -> Result<std::collections::HashSet<String>, SweepError> {
-    let mut done = std::collections::HashSet::new();
-    for part in tables::finished_parts(dir) {
-        done.extend(tables::part_points(&part)?);
-    }
-    Ok(done)
+/// The finished parts of `dir`, each checked whole against the sweep (see [`parts`]).
+fn checked_parts(dir: &Path, setup: &Setup) -> Result<Vec<parts::Part>, SweepError> {
+    let identities: std::collections::HashMap<&str, &str> = setup
+        .points
+        .iter()
+        .map(|p| (p.id.as_str(), p.identity.as_str()))
+        .collect();
+    let seed_of = |id: &str, k: usize| {
+        identities
+            .get(id)
+            .map(|identity| super::axes::point_seed(setup.spec.seed, identity, k))
+    };
+    let columns = setup.stat_columns();
+    parts::check_all(
+        dir,
+        &parts::Expect {
+            stat_columns: &columns,
+            rules: setup.rules.len(),
+            seeds: setup.spec.seeds,
+            seed_of: &seed_of,
+        },
+    )
 }
 
-/// Expands and packs a sweep without running it (`--dry-run`).
+/// The point ids the finished parts hold.
+fn done_ids(parts: &[parts::Part]) -> std::collections::HashSet<String> {
+    parts
+        .iter()
+        .flat_map(|p| p.points.iter().cloned())
+        .collect()
+}
+
+/// Expands and packs a sweep without running it (`--dry-run`). A sweep of more than
+/// `size::DRY_RUN_BUILT` points is counted and estimated, not built point by point.
 pub fn dry_run(request: &SweepRequest) -> Result<DryRun, SweepError> {
-    let setup = setup::load(&request.path, request.text.clone())?;
+    let setup = setup::load_with(&request.path, request.text.clone(), setup::Expansion::QUICK)?;
+    if !setup.expanded {
+        let in_shard = match request.shard {
+            Some(s) => {
+                setup.size.points / s.count + usize::from(s.index < setup.size.points % s.count)
+            }
+            None => setup.size.points,
+        };
+        let instances = in_shard * setup.instances_per_point();
+        return Ok(DryRun {
+            name: setup.spec.name.clone(),
+            axis_columns: setup.axis_columns(),
+            points: Vec::new(),
+            points_total: setup.size.points,
+            rules: rule_names(&setup),
+            seeds: setup.spec.seeds,
+            already_done: 0,
+            ensembles: Vec::new(),
+            instances,
+            synapse_steps: instances as f64 * setup.base_cost,
+            expanded: false,
+        });
+    }
     let in_shard = shard_points(&setup, request.shard);
     let done = match (&request.out, request.resume) {
-        (Some(dir), true) => done_ids(dir)?,
+        (Some(dir), true) if dir.join(PARTS).is_dir() => done_ids(&checked_parts(dir, &setup)?),
         _ => Default::default(),
     };
     let todo: Vec<usize> = in_shard
@@ -278,6 +330,7 @@ pub fn dry_run(request: &SweepRequest) -> Result<DryRun, SweepError> {
         instances: infos.iter().map(|e| e.instances).sum(),
         synapse_steps: infos.iter().map(|e| e.synapse_steps).sum(),
         ensembles: infos,
+        expanded: true,
     })
 }
 
@@ -292,13 +345,53 @@ fn rule_names(setup: &Setup) -> Vec<String> {
         .collect()
 }
 
+/// The backend and precision a request will run on, where they are known before a backend is
+/// made (`auto` depends on the machine's devices).
+fn planned_backend(request: &SweepRequest) -> Option<(BackendKind, Precision)> {
+    match request.backend {
+        BackendKind::Cpu => Some((
+            BackendKind::Cpu,
+            request.precision.unwrap_or(Precision::F64),
+        )),
+        BackendKind::OpenCl => Some((
+            BackendKind::OpenCl,
+            request.precision.unwrap_or(Precision::F32),
+        )),
+        BackendKind::Auto => None,
+    }
+}
+
+/// Refuses to add results from `now` (a backend kind and precision) to a sweep whose parts ran
+/// on `before`.
+fn same_backend(
+    dir: &Path,
+    before: (BackendKind, Precision),
+    now: (BackendKind, Precision),
+) -> Result<(), SweepError> {
+    if before == now {
+        return Ok(());
+    }
+    Err(SweepError::Usage(format!(
+        "cannot resume {}: its parts ran on {} {}, this run would use {} {}, and their results are not comparable\n  hint: resume with `--backend {} --precision {}`, or start a new sweep with another --out",
+        dir.display(),
+        before.0.name(),
+        before.1.name(),
+        now.0.name(),
+        now.1.name(),
+        before.0.name(),
+        before.1.name()
+    )))
+}
+
 /// Keeps a resumed sweep honest: the directory must hold the same sweep (axes may have
-/// gained or lost values: points are matched by identity) of the same circuit and shard.
+/// gained or lost values: points are matched by identity) of the same circuit and shard, run
+/// by the same version of hetsim, on the same backend and precision.
 fn check_resumable(
     dir: &Path,
     setup: &Setup,
-    shard: Option<Shard>,
+    request: &SweepRequest,
 ) -> Result<SweepManifest, SweepError> {
+    let shard = request.shard;
     let old = SweepManifest::read(dir)?;
     let refuse = |what: String| {
         SweepError::Usage(format!(
@@ -315,26 +408,76 @@ fn check_resumable(
         )));
     }
     if old.circuit_sha256 != sha256_hex(setup.circuit_source.text.as_bytes()) {
-        return Err(refuse(
-            "the circuit file has changed since it started".into(),
-        ));
+        return Err(refuse(format!(
+            "the circuit file {} has changed since it started (its copy is {})",
+            setup.circuit_source.path.display(),
+            dir.join("circuit.yaml").display()
+        )));
     }
-    let stored = std::fs::read_to_string(dir.join("sweep.yaml")).map_err(write_err(dir))?;
-    let stored_source = crate::spec::SourceFile::from_text(&dir.join("sweep.yaml"), stored);
+    let this = Provenance::of_this_process(&[]);
+    if old.hetsim_version != env!("CARGO_PKG_VERSION")
+        || old.provenance.git_commit != this.git_commit
+    {
+        return Err(refuse(format!(
+            "it was run by hetsim {} (commit {}), this is hetsim {} (commit {}), whose results may differ",
+            old.hetsim_version,
+            old.provenance.git_commit,
+            env!("CARGO_PKG_VERSION"),
+            this.git_commit
+        )));
+    }
+    let stored_path = dir.join("sweep.yaml");
+    let stored = match std::fs::read_to_string(&stored_path) {
+        Ok(t) => t,
+        // The copy is only a record: the file given now stands in for it when it is the very
+        // file the sweep started with.
+        Err(_) if old.sweep_sha256 == sha256_hex(setup.source.text.as_bytes()) => {
+            setup.source.text.clone()
+        }
+        Err(e) => {
+            return Err(refuse(format!(
+                "its copy of the sweep file, {}, cannot be read ({e}), and {} is not the file it started with (SHA-256 differs from the manifest's)",
+                stored_path.display(),
+                setup.source.path.display()
+            )));
+        }
+    };
+    let stored_source = crate::spec::SourceFile::from_text(&stored_path, stored);
     let stored: super::SweepSpec = crate::spec::document::parse_document(&stored_source)
         .map_err(|d| refuse(format!("its sweep.yaml no longer reads ({d})")))?;
-    let strip = |s: &super::SweepSpec| super::SweepSpec {
-        axes: Vec::new(),
-        combine: Default::default(),
-        ensemble_size: None,
-        ..s.clone()
-    };
-    if strip(&stored) != strip(&setup.spec) {
-        return Err(refuse(
-            "the sweep file differs in more than its axes (circuit, set, rules, seeds, seed, summary or keep)".into(),
-        ));
+    let differ = stored.differing_keys(&setup.spec, &["axes", "combine", "ensemble_size"]);
+    if !differ.is_empty() {
+        return Err(refuse(format!(
+            "the sweep file differs from its copy {} in `{}` (only the axes may change on a resume)",
+            stored_path.display(),
+            differ.join("`, `")
+        )));
+    }
+    if let (Some(device), Some(precision), Some(now)) =
+        (&old.device, old.precision, planned_backend(request))
+    {
+        same_backend(dir, (device.kind, precision), now)?;
     }
     Ok(old)
+}
+
+/// Locks the sweep directory `dir` against a second process for as long as the returned guard
+/// lives. A new sweep's directory (`fresh`) is claimed first: created or accepted empty, and
+/// marked as a hetsim sweep's. A resumed one is locked as it is (its manifest, read next, must
+/// be a sweep's): resuming deletes nothing but the sweep's own temporaries, so it needs no
+/// marker, and a sweep directory moved to another disk can still be resumed.
+pub(super) fn hold_directory(dir: &Path, fresh: bool) -> Result<DirLock, SweepError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(SweepError::Usage(format!(
+            "{} exists and is not a directory; choose another --out",
+            dir.display()
+        )));
+    }
+    Ok(if fresh {
+        crate::experiment::output::claim_locked(dir, DirKind::Sweep, false)?
+    } else {
+        DirLock::acquire(dir)?
+    })
 }
 
 /// Drops what a killed ensemble left behind.
@@ -448,21 +591,38 @@ pub fn sweep(
             crate::experiment::output::unused_name(PathBuf::from("runs").join(name))
         }
     };
-    let empty = std::fs::read_dir(&dir).map_or(true, |mut d| d.next().is_none());
+    let empty = std::fs::read_dir(&dir).map_or(true, |d| {
+        d.flatten()
+            .all(|e| e.file_name() == crate::experiment::output::LOCK_FILE)
+    });
     // `--resume` on a directory that does not hold a sweep yet starts one, so a job script can
     // pass it on its first start and on every requeue alike.
-    let previous = if request.resume && !empty {
-        Some(check_resumable(&dir, &setup, request.shard)?)
+    let resuming = request.resume && !empty;
+    if !resuming && !empty {
+        return Err(SweepError::Usage(format!(
+            "{} exists and is not empty; pass --resume to continue the sweep in it, or choose another --out",
+            dir.display()
+        )));
+    }
+    // Held to the end: no second process writes into the directory meanwhile.
+    let _lock = hold_directory(&dir, !resuming)?;
+    let previous = if resuming {
+        Some(check_resumable(&dir, &setup, request)?)
     } else {
-        let occupied = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some());
-        if occupied || (dir.exists() && !dir.is_dir()) {
-            return Err(SweepError::Usage(format!(
-                "{} exists and is not empty; pass --resume to continue the sweep in it, or choose another --out",
-                dir.display()
-            )));
-        }
         None
     };
+    // Every finished part is checked whole before anything is written or counted.
+    let found = checked_parts(&dir, &setup)?;
+    if let (Some(old), Some(first)) = (&previous, found.first())
+        && let Some(precision) = old.precision
+        && let Some(device) = &old.device
+    {
+        same_backend(
+            &dir,
+            (device.kind, precision),
+            (first.backend, first.precision),
+        )?;
+    }
     std::fs::create_dir_all(dir.join(PARTS)).map_err(write_err(&dir))?;
     remove_temporaries(&dir)?;
     let put = |name: &str, text: &str| {
@@ -476,7 +636,8 @@ pub fn sweep(
     let in_this_shard = |r: &tables::PointRow| request.shard.is_none_or(|s| s.holds(r.index));
     let stat_columns = setup.stat_columns();
 
-    let done = done_ids(&dir)?;
+    let done = done_ids(&found);
+    drop(found);
     let todo: Vec<usize> = in_shard
         .iter()
         .copied()
@@ -519,10 +680,15 @@ pub fn sweep(
             })
             .collect(),
         summary_columns: stat_columns.clone(),
-        backend: None,
-        device: None,
-        precision: None,
-        notes: Vec::new(),
+        // What earlier invocations ran on stays true of their parts (a resume that runs
+        // nothing must not forget it); a new backend is checked against it below.
+        backend: previous.as_ref().and_then(|m| m.backend.clone()),
+        device: previous.as_ref().and_then(|m| m.device.clone()),
+        precision: previous.as_ref().and_then(|m| m.precision),
+        notes: previous
+            .as_ref()
+            .map(|m| m.notes.clone())
+            .unwrap_or_default(),
         started_unix_s: previous
             .as_ref()
             .map(|m| m.started_unix_s)
@@ -587,6 +753,19 @@ pub fn sweep(
         let made = backend::make(plan.clone(), request.backend, request.precision)
             .map_err(ExperimentError::Backend)?;
         let mut engine = made.backend;
+        if let (Some(device), Some(precision)) = (&manifest.device, manifest.precision)
+            && let Err(e) = same_backend(
+                &dir,
+                (device.kind, precision),
+                (engine.device().kind, engine.precision()),
+            )
+        {
+            // Nothing of this invocation is kept: the manifest goes back to what it said.
+            if let Some(old) = &previous {
+                old.write(&dir)?;
+            }
+            return Err(e);
+        }
         if manifest.backend.is_none() {
             manifest.backend = Some(engine.describe());
             manifest.device = Some(engine.device());

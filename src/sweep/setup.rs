@@ -4,10 +4,10 @@
 
 use super::SweepError;
 use super::axes::{self, Axis};
+use super::size;
 use super::spec::{Stat, SummarySpec, SweepSpec};
 use super::stats::{measure_of, metric_named};
 use crate::circuit::{self, Circuit};
-use crate::experiment::CircuitSource;
 use crate::experiment::design::{rule_label, with_rule};
 use crate::record::metrics::{COLUMNS, Metric};
 use crate::spec::{CircuitSpec, Diagnostics, RuleName, SourceFile, YamlPath};
@@ -36,6 +36,13 @@ pub struct Point {
 
 /// Everything a sweep needs, checked.
 pub struct Setup {
+    /// The points and instances the file asks for, counted before expansion.
+    pub size: size::Size,
+    /// Whether `points` holds every point (see [`Expansion`]).
+    pub expanded: bool,
+    /// Synapse-steps of one instance of the circuit before the axes apply (a dry run's
+    /// estimate when the points are not built).
+    pub base_cost: f64,
     pub spec: SweepSpec,
     /// The sweep file.
     pub source: SourceFile,
@@ -113,8 +120,175 @@ fn point_circuits(
     Ok(out)
 }
 
-/// Reads and checks a sweep file (`text` instead of the file's contents when given).
+/// How much of a sweep [`load_with`] builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expansion {
+    /// Every point expanded, its circuits built and checked.
+    All,
+    /// Points counted but not expanded when there are more than this many (a dry run's quick
+    /// estimate, with [`size::DRY_RUN_BUILT`]); fewer are expanded as with `All`.
+    UpTo(usize),
+}
+
+impl Expansion {
+    /// What `--dry-run` and `validate` build.
+    pub const QUICK: Expansion = Expansion::UpTo(size::DRY_RUN_BUILT);
+}
+
+/// Reads and checks a sweep file (`text` instead of the file's contents when given), every
+/// point expanded and built.
 pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
+    load_with(path, text, Expansion::All)
+}
+
+/// The sweep file's circuit, read relative to the sweep file's folder; a file that cannot be
+/// read is reported at the sweep file's `circuit:` line, saying where it was looked for.
+fn read_circuit(
+    path: &Path,
+    spec: &SweepSpec,
+    source: &SourceFile,
+) -> Result<(SourceFile, CircuitSpec, PathBuf), Diagnostics> {
+    let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let circuit_path = folder.join(&spec.circuit);
+    let circuit_source = crate::spec::read_source(&circuit_path).map_err(|d| {
+        let why = d.0.first().map(|d| d.message.clone()).unwrap_or_default();
+        let folder_shown = if folder.as_os_str().is_empty() {
+            "the current folder".to_string()
+        } else {
+            format!("`{}`", folder.display())
+        };
+        Diagnostics(vec![source.diagnostic(
+            YamlPath::of(&["circuit"]),
+            format!(
+                "the circuit `{}` cannot be read as {} ({why})",
+                spec.circuit,
+                circuit_path.display()
+            ),
+            Some(format!(
+                "a relative `circuit:` is resolved against the sweep file's folder, {folder_shown}; a sweep file copied elsewhere needs its circuit beside it or a path that still leads to it"
+            )),
+        )])
+    })?;
+    let circuit = crate::spec::parse_circuit(&circuit_source)?;
+    Ok((circuit_source, circuit, circuit_path))
+}
+
+/// The `--set` argument an override of the sweep's `set:` entry `i` is reported under.
+fn set_origin(path: &str, value: &str) -> String {
+    format!("--set {path}={value}")
+}
+
+/// Applies the sweep file's `set:` entries one by one, each problem located at its entry.
+/// Returns the spec and, per entry, the origin its later diagnostics carry.
+fn apply_set(
+    spec: &SweepSpec,
+    source: &SourceFile,
+    circuit: CircuitSpec,
+) -> Result<(CircuitSpec, Vec<String>), Vec<crate::spec::Diagnostic>> {
+    let mut out = circuit;
+    let mut origins = Vec::new();
+    let mut errors = Vec::new();
+    for (i, entry) in spec.set.iter().enumerate() {
+        let at = YamlPath::of(&["set"]).index(i);
+        let Some((key, value)) = entry.split_once('=') else {
+            errors.push(source.diagnostic(
+                at,
+                format!("`{entry}` is not PATH=VALUE"),
+                Some("e.g. `time.duration=5 s`".into()),
+            ));
+            continue;
+        };
+        let (key, value) = (key.trim().to_string(), value.trim().to_string());
+        let origin = set_origin(&key, &value);
+        match crate::spec::apply_overrides(&out, &[(key, value)]) {
+            Ok(next) => out = next,
+            Err(e) => {
+                let message = e
+                    .strip_prefix(&format!("{origin}: "))
+                    .unwrap_or(&e)
+                    .to_string();
+                errors.push(source.diagnostic(
+                    at,
+                    message,
+                    Some("a fixed override of the circuit, as `--set` takes it: PATH=VALUE".into()),
+                ));
+            }
+        }
+        origins.push(origin);
+    }
+    if errors.is_empty() {
+        Ok((out, origins))
+    } else {
+        Err(errors)
+    }
+}
+
+/// Moves diagnostics that the circuit's checks put on a `--set` argument which came from the
+/// sweep file's `set:` onto that entry's line.
+fn locate_set(d: Diagnostics, source: &SourceFile, origins: &[String]) -> Diagnostics {
+    Diagnostics(
+        d.0.into_iter()
+            .map(|one| {
+                let origin = one.file.display().to_string();
+                match origins.iter().position(|o| *o == origin) {
+                    Some(i) if one.is_outside_file() => {
+                        let at = if one.path.0.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (`{}`)", one.path)
+                        };
+                        source.diagnostic(
+                            YamlPath::of(&["set"]).index(i),
+                            format!("{}{at}", one.message),
+                            one.hint,
+                        )
+                    }
+                    _ => one,
+                }
+            })
+            .collect(),
+    )
+}
+
+/// The value each axis records for a point must be the value the point's circuit holds: the
+/// resolved value at the axis's target and, for a ratio axis, the ratio of that to the
+/// denominator in the same circuit.
+fn check_recorded(axes: &[Axis], p: &Point, spec: &CircuitSpec) -> Result<(), String> {
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300);
+    for ((a, &v), &r) in axes.iter().zip(&p.values).zip(&p.resolved) {
+        // A setting at its default of zero is left out when the spec is written (and read).
+        let used = axes::read_value(spec, &a.target)
+            .map(|(_, x)| x)
+            .or((r == 0.0).then_some(0.0));
+        if !used.is_some_and(|u| close(u, r)) {
+            return Err(format!(
+                "the axis `{}` records {r} but the circuit holds {} at `{}`",
+                a.value_column(),
+                used.map_or("nothing".into(), |u| u.to_string()),
+                a.target
+            ));
+        }
+        if let Some((denominator, text)) = &a.ratio {
+            let d = axes::read_value(spec, denominator).map(|(_, x)| x);
+            if !d.is_some_and(|d| close(r / d, v)) {
+                return Err(format!(
+                    "the axis `{text}` records {v} but the circuit's ratio is {}",
+                    d.map_or("undefined".into(), |d| (r / d).to_string())
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads and checks a sweep file (`text` instead of the file's contents when given): sizes
+/// counted and refused before anything is expanded, then the circuit, the fixed overrides, the
+/// summary, the axes and — as `expansion` says — every point.
+pub fn load_with(
+    path: &Path,
+    text: Option<String>,
+    expansion: Expansion,
+) -> Result<Setup, SweepError> {
     let source = match text {
         Some(t) => SourceFile::from_text(path, t),
         None => crate::spec::read_source(path).map_err(SweepError::Input)?,
@@ -123,6 +297,15 @@ pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
         crate::spec::document::parse_document(&source).map_err(SweepError::Input)?;
     let at = |p: YamlPath, m: String, h: String| source.diagnostic(p, m, Some(h));
     let mut errors = Vec::new();
+    // The name becomes a directory under runs/: one validation of names for every output.
+    if let Some(problem) = crate::circuit::check::identifier_problem(&spec.name) {
+        errors.push(at(
+            YamlPath::of(&["name"]),
+            problem,
+            "the name becomes the folder runs/sweep-NAME-…: letters, digits, `_`, `-` and `.`"
+                .into(),
+        ));
+    }
     if spec.seeds == 0 {
         errors.push(at(
             YamlPath::of(&["seeds"]),
@@ -137,9 +320,26 @@ pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
             "instances per ensemble; leave it out to size ensembles for the backend".into(),
         ));
     }
-    let named = CircuitSource::named_by(path, &spec.circuit, &spec.set)?;
-    let circuit_path = named.path.clone();
-    let (circuit_source, mut base) = named.load()?;
+    // Counted before anything is expanded: an axis of 10¹² values is refused, not allocated.
+    let size = match size::count(&spec, &source) {
+        Ok(s) => s,
+        Err(e) => {
+            errors.extend(e);
+            return Err(SweepError::Input(Diagnostics(errors)));
+        }
+    };
+    let (circuit_source, circuit, circuit_path) =
+        read_circuit(path, &spec, &source).map_err(|d| {
+            errors.extend(d.0);
+            SweepError::Input(Diagnostics(std::mem::take(&mut errors)))
+        })?;
+    let (mut base, origins) = match apply_set(&spec, &source, circuit) {
+        Ok(b) => b,
+        Err(e) => {
+            errors.extend(e);
+            return Err(SweepError::Input(Diagnostics(errors)));
+        }
+    };
     if !spec.keep.traces {
         base.record.traces = crate::spec::Time::from_seconds(0.0);
     }
@@ -148,9 +348,39 @@ pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
     base.record.probes.clear();
     base.record.weights = None;
     // The summary's measurements, recorded whatever the circuit asks for.
+    let fixed = super::tables::fixed_columns();
     let mut stats = Vec::new();
     for (i, s) in spec.summary.iter().enumerate() {
         let p = YamlPath::of(&["summary"]).index(i);
+        if let Some(problem) = s
+            .name
+            .as_deref()
+            .and_then(crate::circuit::check::identifier_problem)
+        {
+            errors.push(at(
+                p.key("name"),
+                problem,
+                "a summary name is a column of summary.csv: letters, digits, `_`, `-` and `.`"
+                    .into(),
+            ));
+            continue;
+        }
+        if fixed.contains(&s.column().as_str()) {
+            errors.push(at(
+                if s.name.is_some() {
+                    p.key("name")
+                } else {
+                    p.clone()
+                },
+                format!(
+                    "the summary column `{}` is also a fixed column of summary.csv ({})",
+                    s.column(),
+                    fixed.join(", ")
+                ),
+                "give it another `name:`".into(),
+            ));
+            continue;
+        }
         let Some(metric) = metric_named(&s.measure) else {
             errors.push(at(
                 p.key("measure"),
@@ -171,13 +401,13 @@ pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
         if !base.record.measure.contains(&m) {
             base.record.measure.push(m);
         }
-        stats.push((s.clone(), metric));
+        stats.push((i, s.clone(), metric));
     }
     let mut columns: Vec<String> = Vec::new();
-    for (i, (s, _)) in stats.iter().enumerate() {
+    for (i, s, _) in &stats {
         if columns.contains(&s.column()) {
             errors.push(at(
-                YamlPath::of(&["summary"]).index(i),
+                YamlPath::of(&["summary"]).index(*i),
                 format!("the summary column `{}` is listed twice", s.column()),
                 "give one of them a `name:`".into(),
             ));
@@ -213,11 +443,27 @@ pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
             Vec::new()
         }
     };
+    // An axis column and a summary column would be two columns of one name in summary.csv.
+    for (i, s, _) in &stats {
+        if let Some(a) = axes.iter().find(|a| a.columns().contains(&s.column())) {
+            errors.push(at(
+                YamlPath::of(&["summary"]).index(*i),
+                format!(
+                    "the summary column `{}` is also a column of the axis `{}`",
+                    s.column(),
+                    a.value_column()
+                ),
+                "give the summary or the axis another `name:`".into(),
+            ));
+        }
+    }
     if !errors.is_empty() {
         return Err(SweepError::Input(Diagnostics(errors)));
     }
+    let stats: Vec<(SummarySpec, Metric)> = stats.into_iter().map(|(_, s, m)| (s, m)).collect();
     // Summary projections must exist in the circuit as built.
-    let first = circuit::build(&circuit_source, &base).map_err(SweepError::Input)?;
+    let first = circuit::build(&circuit_source, &base)
+        .map_err(|d| SweepError::Input(locate_set(d, &source, &origins)))?;
     for (i, (s, _)) in stats.iter().enumerate() {
         let proj = s.projection();
         if proj != "all" && first.projection(proj).is_none() {
@@ -232,8 +478,26 @@ pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
     if !errors.is_empty() {
         return Err(SweepError::Input(Diagnostics(errors)));
     }
+    // The sweep's own tables against the memory budget, before any point is expanded.
+    let key_bytes = crate::plan::ensemble_key(&first).len() * rules.len();
+    let bytes = size::table_bytes(size, axes.len(), key_bytes, columns.len() + 8);
+    let budget =
+        crate::circuit::budget::MemoryBudget::from_env_or_machine().map_err(SweepError::Usage)?;
+    size::check_budget(&source, size, bytes, &budget)
+        .map_err(|d| SweepError::Input(Diagnostics(vec![d])))?;
+    let base_cost = first.synapse_count() as f64 * first.steps() as f64;
+    drop(first);
+    let expand = match expansion {
+        Expansion::All => true,
+        Expansion::UpTo(n) => size.points <= n,
+    };
     let mut points = Vec::new();
-    for (index, values) in axes::expand(&axes, spec.combine).into_iter().enumerate() {
+    let values = if expand {
+        axes::expand(&axes, spec.combine)
+    } else {
+        Vec::new()
+    };
+    for (index, values) in values.into_iter().enumerate() {
         let identity = axes::identity(&axes, &values);
         let id = axes::point_id(&identity);
         let (sets, resolved) =
@@ -252,6 +516,16 @@ pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
             instance_bytes: 0.0,
             synapse_steps: 0.0,
         };
+        let point_spec =
+            crate::spec::apply_overrides(&base, &p.sets).map_err(|message| SweepError::Point {
+                identity: p.identity.clone(),
+                message,
+            })?;
+        check_recorded(&axes, &p, &point_spec).map_err(|message| SweepError::Point {
+            identity: p.identity.clone(),
+            message,
+        })?;
+        drop(point_spec);
         let circuits = point_circuits(&base, &circuit_source, &rules, &p)?;
         for (_, c) in &circuits {
             p.key.push_str(&crate::plan::ensemble_key(c));
@@ -268,6 +542,9 @@ pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     Ok(Setup {
+        size,
+        expanded: expand,
+        base_cost,
         spec,
         source,
         circuit_source,

@@ -110,11 +110,39 @@ pub struct RangeSpec {
 }
 
 /// A number, or text such as a time with its unit (`"50 ms"`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Scalar {
     Number(f64),
     Text(String),
+}
+
+/// Read by hand rather than derived: serde's untagged enums answer a list or a map where a value
+/// belongs with "data did not match any variant of untagged enum Scalar"; this says what an
+/// axis value may be, and the located error points at it.
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number or a time with its unit (e.g. `3`, `0.5` or `50 ms`)")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(v as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// One summary column: a measurement of `metrics.csv` on a projection (default `all`),
@@ -187,5 +215,28 @@ impl SummarySpec {
             Stat::TimeBelow(x) => format!("{c}_time_below{x}{rel}_s"),
             Stat::TimeAbove(x) => format!("{c}_time_above{x}{rel}_s"),
         }
+    }
+}
+
+impl SweepSpec {
+    /// The top-level keys whose values differ between two sweep files, leaving out `skip`
+    /// (for a resume, the axes may grow; for both, `ensemble_size` only packs).
+    pub fn differing_keys(&self, other: &SweepSpec, skip: &[&str]) -> Vec<String> {
+        let (a, b) = (
+            serde_json::to_value(self).unwrap_or_default(),
+            serde_json::to_value(other).unwrap_or_default(),
+        );
+        let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+            return Vec::new();
+        };
+        let mut keys: Vec<String> = a
+            .keys()
+            .chain(b.keys())
+            .filter(|k| !skip.contains(&k.as_str()) && a.get(*k) != b.get(*k))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
     }
 }

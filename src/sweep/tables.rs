@@ -19,6 +19,32 @@ pub const PARTS: &str = "parts";
 /// The prefix of an ensemble's directory while it runs (never read as results).
 pub const TMP_PREFIX: &str = ".tmp-";
 
+/// The columns that name a point, first in `points.csv` and `summary.csv`.
+pub const POINT_COLUMNS: [&str; 2] = ["point", "point_id"];
+/// The last column of `points.csv`: the shard a point belongs to.
+pub const SHARD_COLUMN: &str = "shard";
+/// The columns that name one instance of a point, after `point_id` in a part's `summary.csv`
+/// (and after the axes in the sweep's).
+pub const INSTANCE_COLUMNS: [&str; 4] = ["rule", "replicate", "seed", "status"];
+/// The columns after the summary's, saying where and why an instance failed.
+pub const FAILURE_COLUMNS: [&str; 2] = ["failed_at_s", "reason"];
+/// A part's `points.csv`: who each instance of the ensemble is.
+pub const PART_POINT_COLUMNS: [&str; 5] = ["instance", "point_id", "rule", "replicate", "seed"];
+
+/// Every fixed column of the tables that axis and summary columns go into (`points.csv`,
+/// `summary.csv`): an axis or summary column may not take one of these names.
+pub fn fixed_columns() -> Vec<&'static str> {
+    let mut out = POINT_COLUMNS.to_vec();
+    out.push(SHARD_COLUMN);
+    out.extend(INSTANCE_COLUMNS);
+    out.extend(FAILURE_COLUMNS);
+    out
+}
+
+fn strings(columns: &[&str]) -> Vec<String> {
+    columns.iter().map(|s| s.to_string()).collect()
+}
+
 pub(super) fn write_err(path: &Path) -> impl Fn(std::io::Error) -> SweepError + '_ {
     move |source| SweepError::Write {
         path: path.to_path_buf(),
@@ -86,9 +112,9 @@ impl PointTable {
     }
 
     pub fn write(&self, path: &Path) -> Result<(), SweepError> {
-        let mut header = vec!["point".to_string(), "point_id".to_string()];
+        let mut header = strings(&POINT_COLUMNS);
         header.extend(self.axis_columns.iter().cloned());
-        header.push("shard".into());
+        header.push(SHARD_COLUMN.into());
         let rows: Vec<Vec<String>> = self
             .rows
             .iter()
@@ -107,7 +133,7 @@ impl PointTable {
         let n = header.len();
         let malformed =
             || SweepError::Usage(format!("{} is not a sweep's points.csv", path.display()));
-        if n < 3 || header[0] != "point" || header[1] != "point_id" || header[n - 1] != "shard" {
+        if n < 3 || header[..2] != POINT_COLUMNS || header[n - 1] != SHARD_COLUMN {
             return Err(malformed());
         }
         let mut out = Vec::new();
@@ -131,13 +157,10 @@ impl PointTable {
 
 /// The header of a part's `summary.csv` (the top-level one adds the point and its axes).
 pub fn part_summary_header(stat_columns: &[String]) -> Vec<String> {
-    let mut h: Vec<String> = ["point_id", "rule", "replicate", "seed", "status"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut h = strings(&POINT_COLUMNS[1..]);
+    h.extend(strings(&INSTANCE_COLUMNS));
     h.extend(stat_columns.iter().cloned());
-    h.push("failed_at_s".into());
-    h.push("reason".into());
+    h.extend(strings(&FAILURE_COLUMNS));
     h
 }
 
@@ -158,10 +181,7 @@ pub fn write_part_tables(
     stats: &InstanceStats,
     stat_columns: &[String],
 ) -> Result<(), SweepError> {
-    let header: Vec<String> = ["instance", "point_id", "rule", "replicate", "seed"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let header = strings(&PART_POINT_COLUMNS);
     let rows: Vec<Vec<String>> = who
         .iter()
         .enumerate()
@@ -213,22 +233,10 @@ pub fn write_part_tables(
         .map_err(write_err(&path))
 }
 
-/// The finished parts of a sweep directory, in the order they finished.
+/// The finished parts of a sweep directory, in the order they finished (every numbered entry
+/// of `parts/`; [`super::parts::check_all`] checks that each is whole).
 pub fn finished_parts(dir: &Path) -> Vec<PathBuf> {
-    let mut parts: Vec<(u64, PathBuf)> = std::fs::read_dir(dir.join(PARTS))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let n: u64 = e.file_name().to_str()?.parse().ok()?;
-            e.path()
-                .join("summary.csv")
-                .is_file()
-                .then(|| (n, e.path()))
-        })
-        .collect();
-    parts.sort();
-    parts.into_iter().map(|(_, p)| p).collect()
+    super::parts::numbered(dir)
 }
 
 /// The point ids each part holds.
@@ -282,7 +290,7 @@ pub fn assemble_summary(
         }
     }
     rows.sort_by_key(|(k, _)| *k);
-    let mut header = vec!["point".to_string(), "point_id".to_string()];
+    let mut header = strings(&POINT_COLUMNS);
     header.extend(points.axis_columns.iter().cloned());
     header.extend(expected[1..].iter().cloned());
     let cells: Vec<Vec<String>> = rows.into_iter().map(|(_, c)| c).collect();
