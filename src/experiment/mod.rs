@@ -217,13 +217,15 @@ impl Request {
             &notes,
             &base_dir,
         );
+        let mut lock = None;
         let target = match &self.output {
             Output::Memory => Target::Memory(Collector::default()),
             Output::Directory { path, replace, .. } => {
                 let dir = path
                     .clone()
                     .unwrap_or_else(|| output::default_dir(&plan.name));
-                output::claim(&dir, *replace)?;
+                // Held until the run is finished: no other process writes this directory.
+                lock = Some(output::claim_locked(&dir, output::DirKind::Run, *replace)?);
                 Target::Directory(Box::new(Recorder::create(&dir, &plan, manifest.clone())?))
             }
         };
@@ -237,6 +239,7 @@ impl Request {
             figures,
             notes,
             warnings,
+            _lock: lock,
         })
     }
 }
@@ -382,6 +385,8 @@ pub struct Prepared {
     pub notes: Vec<String>,
     /// The circuit checks' warnings, located.
     pub warnings: Vec<String>,
+    /// The run directory's lock, held while the run writes it.
+    _lock: Option<output::DirLock>,
 }
 
 /// A finished (or stopped) run.
