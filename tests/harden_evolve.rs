@@ -21,7 +21,10 @@ fn root() -> PathBuf {
 }
 
 fn teacher() -> String {
-    root().join("circuits/teacher_fa.yaml").display().to_string()
+    root()
+        .join("circuits/teacher_fa.yaml")
+        .display()
+        .to_string()
 }
 
 struct Outcome {
@@ -194,7 +197,7 @@ fn every_size_an_evolution_file_asks_for_is_refused_before_allocating() {
         (
             "{kind: cma_es, population: 60000, sigma0: 0.5, generations: 2}",
             "",
-            "50MB",
+            "300MB",
             &["`strategy.population`", "budget"],
         ),
     ];
@@ -249,9 +252,8 @@ fn resume_refuses_a_changed_circuit_and_another_precision() {
     let tmp = tempfile::tempdir().unwrap();
     let circuit = tmp.path().join("circuit.yaml");
     std::fs::copy(teacher(), &circuit).unwrap();
-    let text = format!(
-        "name: t\ncircuit: circuit.yaml\nset: [{SETS}]\nfree:\n{W1}\nstrategy: {CMA}\n"
-    );
+    let text =
+        format!("name: t\ncircuit: circuit.yaml\nset: [{SETS}]\nfree:\n{W1}\nstrategy: {CMA}\n");
     let path = tmp.path().join("evolve.yaml");
     std::fs::write(&path, text).unwrap();
     let out = tmp.path().join("out");
@@ -293,9 +295,21 @@ fn corrupted_states_are_refused_naming_the_file_and_field() {
     let other_state = std::fs::read_to_string(other_dir.join("out/state.json")).unwrap();
 
     let cases: Vec<(&str, Edit, &[&str])> = vec![
-        ("done 1", |v| v["generations_done"] = 1.into(), &["`search.strategy.generation`"]),
-        ("done 10", |v| v["generations_done"] = 10.into(), &["`search.strategy.generation`"]),
-        ("done max", |v| v["generations_done"] = u64::MAX.into(), &["`generations_done`"]),
+        (
+            "done 1",
+            |v| v["generations_done"] = 1.into(),
+            &["`search.strategy.generation`"],
+        ),
+        (
+            "done 10",
+            |v| v["generations_done"] = 10.into(),
+            &["`search.strategy.generation`"],
+        ),
+        (
+            "done max",
+            |v| v["generations_done"] = u64::MAX.into(),
+            &["`generations_done`"],
+        ),
         (
             "negative covariance",
             |v| v["search"]["strategy"]["covariance"][0] = "-1".into(),
@@ -366,8 +380,16 @@ fn corrupted_states_are_refused_naming_the_file_and_field() {
             (name, serde_json::to_string_pretty(&v).unwrap(), expected)
         })
         .collect();
-    texts.push(("another evolution's", other_state, &["belongs to another evolution"]));
-    texts.push(("torn", state_text[..state_text.len() / 2].to_string(), &["state.json:"]));
+    texts.push((
+        "another evolution's",
+        other_state,
+        &["belongs to another evolution"],
+    ));
+    texts.push((
+        "torn",
+        state_text[..state_text.len() / 2].to_string(),
+        &["state.json:"],
+    ));
     for (i, (name, text, expected)) in texts.iter().enumerate() {
         let dir = tmp.path().join(format!("case{i}"));
         copy_dir(&pristine, &dir);
@@ -488,7 +510,10 @@ fn torn_or_missing_rows_of_saved_generations_and_missing_files_are_refused() {
             assert!(e.contains(x), "{name}: missing {x:?} in {e}");
         }
         let after: Vec<Vec<u8>> = TABLES.iter().map(|t| read(&dir, t)).collect();
-        assert!(before == after, "{name}: a refused resume changed the tables");
+        assert!(
+            before == after,
+            "{name}: a refused resume changed the tables"
+        );
     }
 }
 
@@ -511,6 +536,29 @@ fn replace_starts_an_evolution_anew_in_its_directory() {
             .count(),
         3
     );
+    // One process at a time: a resume while another holds the directory is refused.
+    {
+        let _held = hetsim::experiment::output::DirLock::acquire(&out).unwrap();
+        let e = run(&path, &out, None, true).unwrap_err();
+        assert!(e.contains("lock") || e.contains("another"), "{e}");
+    }
+    // A directory stopped before its first generation can be replaced too.
+    let early = tmp.path().join("early");
+    assert_eq!(run(&path, &early, Some(0), false), Ok(0));
+    let mut anew = request(&path, &early, Some(1), false);
+    anew.replace = true;
+    assert_eq!(
+        evolve(&anew, &mut |_| {}, None).unwrap().generations_done,
+        1
+    );
+    // A folder hetsim did not make is never emptied.
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir_all(foreign.join("src")).unwrap();
+    std::fs::write(foreign.join("manifest.json"), "{\"name\": \"web-app\"}").unwrap();
+    let mut wipe = request(&path, &foreign, Some(1), false);
+    wipe.replace = true;
+    assert!(evolve(&wipe, &mut |_| {}, None).is_err());
+    assert!(foreign.join("src").is_dir() && foreign.join("manifest.json").is_file());
     // --replace with --resume is a contradiction.
     let mut both = request(&path, &out, None, true);
     both.replace = true;
@@ -549,12 +597,21 @@ fn an_evolution_without_held_out_loss_is_refused_up_front() {
     .unwrap();
     let out = tmp.path().join("out");
     let o = hetsim(
-        &["evolve", path.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "evolve",
+            path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
         &[],
     );
     refused(
         &o,
-        &[&format!("{}:5:3:", path.display()), "`set[1]`", "held-out set"],
+        &[
+            &format!("{}:5:3:", path.display()),
+            "`set[1]`",
+            "held-out set",
+        ],
     );
     assert!(!out.exists());
     // From the circuit file: located there.
@@ -569,7 +626,12 @@ fn an_evolution_without_held_out_loss_is_refused_up_front() {
     )
     .unwrap();
     let o = hetsim(
-        &["evolve", path.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "evolve",
+            path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
         &[],
     );
     refused(&o, &[&format!("{}:", circuit.display()), "`task.held_out`"]);
@@ -623,7 +685,11 @@ fn names_and_poor_entries_are_refused_located_in_the_evolution_file() {
             "t",
             SETS,
             "  - {motif: W1, terms: [all, m_x]}",
-            &[":5:", "`free[0].terms[0]`", "`all` cannot be combined with named terms"],
+            &[
+                ":5:",
+                "`free[0].terms[0]`",
+                "`all` cannot be combined with named terms",
+            ],
         ),
         (
             "t",
@@ -643,7 +709,12 @@ fn names_and_poor_entries_are_refused_located_in_the_evolution_file() {
             W1,
             &[":3:", "`set[1]`", "negative"],
         ),
-        ("t", "\"time.duration\"", W1, &[":3:", "`set[0]`", "PATH=VALUE"]),
+        (
+            "t",
+            "\"time.duration\"",
+            W1,
+            &[":3:", "`set[0]`", "PATH=VALUE"],
+        ),
     ];
     for (i, (name, sets, free, expected)) in cases.iter().enumerate() {
         let path = file_in(tmp.path(), &format!("e{i}.yaml"), name, sets, free, CMA);
@@ -671,7 +742,11 @@ fn every_evolve_corpus_input_passes_the_fuzz_checks() {
         .filter(|p| p.is_file())
         .collect();
     files.sort();
-    assert!(files.len() >= 10, "the corpus has only {} files", files.len());
+    assert!(
+        files.len() >= 10,
+        "the corpus has only {} files",
+        files.len()
+    );
     for file in &files {
         let bytes = std::fs::read(file).unwrap();
         let outcome = std::panic::catch_unwind(|| {

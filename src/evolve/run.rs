@@ -18,8 +18,9 @@ use super::sizes::members_in;
 use super::state::{self, Best, Identity, SavedState};
 use super::strategy;
 use crate::backend::{self, BackendKind, Precision};
-use crate::experiment::summary::{Summarizer, mean_sd};
 use crate::experiment::ExperimentError;
+use crate::experiment::output::{DirKind, DirLock, claim_locked};
+use crate::experiment::summary::{Summarizer, mean_sd};
 use crate::plan::{InstanceSpec, Plan};
 use crate::record::manifest::{Provenance, sha256_hex};
 use crate::record::{Collector, Status, Tee};
@@ -70,9 +71,7 @@ pub enum EvolveError {
     },
     /// Every member of a generation failed: the evolution stops (its tables and state are
     /// written up to that generation).
-    #[error(
-        "every member of generation {generation} failed, so the evolution stopped: {reason}"
-    )]
+    #[error("every member of generation {generation} failed, so the evolution stopped: {reason}")]
     AllFailed { generation: u64, reason: String },
 }
 
@@ -177,12 +176,13 @@ pub fn evolve(
     };
     let (population_header, generations_header, layers) = headers(&setup);
     let state_path = state::path_in(&dir);
-    // HARDEN-RUN: claim the directory as an evolution's (DirKind::Evolution, replacing only
-    // with --replace) and hold its DirLock for the whole evolution, once
-    // `experiment::output::{claim_as, DirLock}` land.
-    if !request.resume {
-        crate::experiment::output::claim(&dir, request.replace)?;
-    }
+    // The directory is an evolution's (marked so when claimed: `--replace` empties only
+    // such a one), and one process at a time writes it: the lock is held to the end.
+    let _lock = if request.resume {
+        DirLock::acquire(&dir)?
+    } else {
+        claim_locked(&dir, DirKind::Evolution, request.replace)?
+    };
     let start = if request.resume {
         resume(&dir, &setup, &population_header, &generations_header)?
     } else {
@@ -444,13 +444,15 @@ pub fn evolve(
             let why = collected
                 .failures
                 .first()
-                .map(|f| format!("member {} (seed {}): {}", f.label, f.seed, f.message))
+                .map(|f| f.message.clone())
                 .unwrap_or_else(|| {
                     "no member has a finite fitness (ln(final / initial held-out loss) is not a number)".into()
                 });
             failed = Some(why.clone());
             status = Status::Failed;
-            reason = Some(format!("every member of generation {generation} failed: {why}"));
+            reason = Some(format!(
+                "every member of generation {generation} failed: {why}"
+            ));
             break;
         }
     }
@@ -541,7 +543,9 @@ fn saved_evolve_file(dir: &Path, path: &Path) -> Result<String, EvolveError> {
             ))
         })?
         .text;
-    let now = crate::spec::read_source(path).map_err(EvolveError::Input)?.text;
+    let now = crate::spec::read_source(path)
+        .map_err(EvolveError::Input)?
+        .text;
     if now != saved {
         return Err(EvolveError::Usage(format!(
             "--resume: {} differs from the copy the evolution started with ({}); resume with the same file, or start a new evolution",

@@ -9,6 +9,7 @@ use super::spec::{EvolveSpec, FreeParameter, StrategySpec};
 use crate::circuit::Circuit;
 use crate::circuit::budget::{MemoryBudget, check_instances, human_bytes};
 use crate::spec::{Diagnostics, SourceFile, YamlPath};
+use crate::text::count;
 
 /// The most members one generation may have (`population`, or a random search's `batch`).
 pub const MAX_POPULATION: usize = 1 << 20;
@@ -51,7 +52,9 @@ pub fn members_in(spec: &StrategySpec, members: usize, generation: u64) -> usize
     match spec {
         StrategySpec::Random { samples, batch, .. } => {
             let before = (generation.saturating_sub(1) as u128) * (*batch as u128);
-            (*samples as u128).saturating_sub(before).min(*batch as u128) as usize
+            (*samples as u128)
+                .saturating_sub(before)
+                .min(*batch as u128) as usize
         }
         _ => members,
     }
@@ -159,7 +162,8 @@ pub fn check(
             *samples as u64,
             strategy.key("samples"),
         ),
-        StrategySpec::CmaEs { generations: g, .. } | StrategySpec::OpenaiEs { generations: g, .. } => {
+        StrategySpec::CmaEs { generations: g, .. }
+        | StrategySpec::OpenaiEs { generations: g, .. } => {
             let g = requested.unwrap_or(*g);
             (
                 g,
@@ -173,7 +177,8 @@ pub fn check(
         let message = format!(
             "{generations} generations of {members} members ({rows} rows of population.csv); at most {MAX_GENERATIONS} generations and {MAX_POPULATION_ROWS} rows"
         );
-        let from_flag = requested.is_some() && !matches!(spec.strategy, StrategySpec::Random { .. });
+        let from_flag =
+            requested.is_some() && !matches!(spec.strategy, StrategySpec::Random { .. });
         return Err(if from_flag {
             EvolveError::Usage(format!("--generations: {message}"))
         } else {
@@ -196,10 +201,19 @@ pub fn check(
         bytes: budget.bytes - own as u64,
     };
     check_instances(circuit, instances, &rest).map_err(|e| {
+        // The budget's own hint speaks of `--seeds`; an evolution's instances are its members.
+        let e = e.split("\n  hint:").next().unwrap_or_default();
         at(
             members_path.clone(),
-            format!("a generation of {members} members × {seeds} seeds: {e}"),
-            None,
+            format!(
+                "a generation of {} × {}: {e}",
+                count(members, "member"),
+                count(seeds, "seed")
+            ),
+            Some(format!(
+                "lower the population or `seeds_per_member`, or {}",
+                "raise the budget with `HETSIM_MEMORY_BUDGET=64GiB` if the machine has the memory"
+            )),
         )
     })?;
     Ok(Sizes {

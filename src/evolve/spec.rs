@@ -165,7 +165,10 @@ pub fn bounds_problem(lower: f64, upper: f64) -> Option<String> {
             "bounds must be finite and increasing, got [{lower}, {upper}]"
         ));
     }
-    if !((upper - lower).is_finite() && (lower / 2.0 + upper / 2.0).is_finite() && (lower + upper).is_finite()) {
+    if !((upper - lower).is_finite()
+        && (lower / 2.0 + upper / 2.0).is_finite()
+        && (lower + upper).is_finite())
+    {
         return Some(format!(
             "bounds [{lower:e}, {upper:e}] are too far apart: their width or midpoint is not a finite number"
         ));
@@ -314,7 +317,11 @@ pub fn free_parameters(
         }
         if let Some([lo, hi]) = f.tau_w {
             let (lo, hi) = (lo.seconds(), hi.seconds());
-            if !(lo > 0.0 && lo < hi && hi.is_finite() && bounds_problem(lo.ln(), hi.ln()).is_none()) {
+            if !(lo > 0.0
+                && lo < hi
+                && hi.is_finite()
+                && bounds_problem(lo.ln(), hi.ln()).is_none())
+            {
                 errors.push(at(
                     path.key("tau_w"),
                     format!("the τ_w range must be positive and increasing, got [{lo} s, {hi} s]"),

@@ -119,9 +119,9 @@ pub(super) fn read(path: &Path, limit: u64) -> Result<Option<String>, EvolveErro
         }
     };
     let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| EvolveError::Usage(format!("--resume: cannot read {}: {e}", path.display())))?;
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| {
+        EvolveError::Usage(format!("--resume: cannot read {}: {e}", path.display()))
+    })?;
     if bytes.len() as u64 > limit {
         return Err(problem(
             path,
@@ -171,8 +171,7 @@ pub(super) fn check_identity(
             now.circuit_sha256
         )));
     }
-    if (&identity.hetsim_version, &identity.git_commit) != (&now.hetsim_version, &now.git_commit)
-    {
+    if (&identity.hetsim_version, &identity.git_commit) != (&now.hetsim_version, &now.git_commit) {
         return Err(EvolveError::Usage(format!(
             "--resume: the evolution was started by hetsim {} (commit {}), this is hetsim {} (commit {}); its generations would not be comparable: finish it with the hetsim that started it, or start a new evolution",
             identity.hetsim_version, identity.git_commit, now.hetsim_version, now.git_commit
@@ -223,15 +222,29 @@ pub(super) fn restore(
         }
     };
     let search = match (saved.search, spec) {
-        (SearchState::Random { drawn }, StrategySpec::Random { samples, batch, seed }) => {
+        (
+            SearchState::Random { drawn },
+            StrategySpec::Random {
+                samples,
+                batch,
+                seed,
+            },
+        ) => {
             if done > generations {
                 return Err(problem(
                     path,
                     "generations_done",
-                    format!("is {done}, but {samples} samples in batches of {batch} make {generations} generations"),
+                    format!(
+                        "is {done}, but {samples} samples in batches of {batch} make {generations} generations"
+                    ),
                 ));
             }
-            expect("search.random.drawn", "number of samples drawn after generations_done generations", drawn.to_string(), told.to_string())?;
+            expect(
+                "search.random.drawn",
+                "number of samples drawn after generations_done generations",
+                drawn.to_string(),
+                told.to_string(),
+            )?;
             Search::Random {
                 seed: *seed,
                 samples: *samples,
@@ -241,37 +254,116 @@ pub(super) fn restore(
         }
         (SearchState::Strategy(StrategyState::CmaEs(s)), StrategySpec::CmaEs { seed, .. }) => {
             let field = |f: &str| format!("search.strategy.{f}");
-            expect(&field("seed"), "strategy seed", s.seed.to_string(), seed.to_string())?;
-            expect(&field("population_size"), "population", s.population_size.to_string(), members.to_string())?;
-            expect(&field("mean"), "number of free parameters", format!("{} long", s.mean.len()), format!("{n} long"))?;
+            expect(
+                &field("seed"),
+                "strategy seed",
+                s.seed.to_string(),
+                seed.to_string(),
+            )?;
+            expect(
+                &field("population_size"),
+                "population",
+                s.population_size.to_string(),
+                members.to_string(),
+            )?;
+            expect(
+                &field("mean"),
+                "number of free parameters",
+                format!("{} long", s.mean.len()),
+                format!("{n} long"),
+            )?;
             let bounds = bounds_of(setup);
             if s.bounds.as_ref() != Some(&bounds) {
-                return Err(problem(path, &field("bounds"), "differ from this evolution's bounds".into()));
+                return Err(problem(
+                    path,
+                    &field("bounds"),
+                    "differ from this evolution's bounds".into(),
+                ));
             }
-            expect(&field("generation"), "generations_done", s.generation.to_string(), done.to_string())?;
-            expect(&field("evaluations"), "evaluations after generations_done generations", s.evaluations.to_string(), told.to_string())?;
+            expect(
+                &field("generation"),
+                "generations_done",
+                s.generation.to_string(),
+                done.to_string(),
+            )?;
+            expect(
+                &field("evaluations"),
+                "evaluations after generations_done generations",
+                s.evaluations.to_string(),
+                told.to_string(),
+            )?;
             if s.pending_draw.is_some() {
                 return Err(problem(path, &field("pending_draw"), "an evolution saves its state between generations, never with a generation pending".into()));
             }
             // Every candidate takes one draw at least and MAX_BOUNDED_ATTEMPTS at most.
             let most = told.saturating_mul(strategy::MAX_BOUNDED_ATTEMPTS as u64);
             if s.next_draw < told || s.next_draw > most {
-                return Err(problem(path, &field("next_draw"), format!("is {}, but {told} candidates take between {told} and {most} draws", s.next_draw)));
+                return Err(problem(
+                    path,
+                    &field("next_draw"),
+                    format!(
+                        "is {}, but {told} candidates take between {told} and {most} draws",
+                        s.next_draw
+                    ),
+                ));
             }
-            Search::Es(strategy::restore(StrategyState::CmaEs(s)).map_err(|e| problem(path, "search.strategy", e.to_string()))?)
+            Search::Es(
+                strategy::restore(StrategyState::CmaEs(s))
+                    .map_err(|e| problem(path, "search.strategy", e.to_string()))?,
+            )
         }
         (
             SearchState::Strategy(StrategyState::OpenAiEs(s)),
-            StrategySpec::OpenaiEs { seed, sigma, learning_rate, .. },
+            StrategySpec::OpenaiEs {
+                seed,
+                sigma,
+                learning_rate,
+                ..
+            },
         ) => {
             let field = |f: &str| format!("search.strategy.{f}");
-            expect(&field("seed"), "strategy seed", s.seed.to_string(), seed.to_string())?;
-            expect(&field("population_size"), "population", s.population_size.to_string(), members.to_string())?;
-            expect(&field("theta"), "number of free parameters", format!("{} long", s.theta.len()), format!("{n} long"))?;
-            expect(&field("sigma"), "σ", format!("{:?}", s.sigma), format!("{sigma:?}"))?;
-            expect(&field("learning_rate"), "learning rate", format!("{:?}", s.learning_rate), format!("{learning_rate:?}"))?;
-            expect(&field("generation"), "generations_done", s.generation.to_string(), done.to_string())?;
-            expect(&field("evaluations"), "evaluations after generations_done generations", s.evaluations.to_string(), told.to_string())?;
+            expect(
+                &field("seed"),
+                "strategy seed",
+                s.seed.to_string(),
+                seed.to_string(),
+            )?;
+            expect(
+                &field("population_size"),
+                "population",
+                s.population_size.to_string(),
+                members.to_string(),
+            )?;
+            expect(
+                &field("theta"),
+                "number of free parameters",
+                format!("{} long", s.theta.len()),
+                format!("{n} long"),
+            )?;
+            expect(
+                &field("sigma"),
+                "σ",
+                format!("{:?}", s.sigma),
+                format!("{sigma:?}"),
+            )?;
+            expect(
+                &field("learning_rate"),
+                "learning rate",
+                format!("{:?}", s.learning_rate),
+                format!("{learning_rate:?}"),
+            )?;
+            expect(
+                &field("generation"),
+                "generations_done",
+                s.generation.to_string(),
+                done.to_string(),
+            )?;
+            expect(
+                &field("evaluations"),
+                "evaluations after generations_done generations",
+                s.evaluations.to_string(),
+                told.to_string(),
+            )?;
             if s.pending_draw.is_some() {
                 return Err(problem(path, &field("pending_draw"), "an evolution saves its state between generations, never with a generation pending".into()));
             }
@@ -286,8 +378,16 @@ pub(super) fn restore(
                 expect(&field(name), name, format!("{got:?}"), format!("{want:?}"))?;
             }
             let draws = done.checked_mul((members / 2) as u64).unwrap_or(u64::MAX);
-            expect(&field("next_draw"), "draws after generations_done generations", s.next_draw.to_string(), draws.to_string())?;
-            Search::Es(strategy::restore(StrategyState::OpenAiEs(s)).map_err(|e| problem(path, "search.strategy", e.to_string()))?)
+            expect(
+                &field("next_draw"),
+                "draws after generations_done generations",
+                s.next_draw.to_string(),
+                draws.to_string(),
+            )?;
+            Search::Es(
+                strategy::restore(StrategyState::OpenAiEs(s))
+                    .map_err(|e| problem(path, "search.strategy", e.to_string()))?,
+            )
         }
         (other, spec) => {
             let saved = match other {
@@ -300,22 +400,48 @@ pub(super) fn restore(
                 StrategySpec::CmaEs { .. } => "CMA-ES",
                 StrategySpec::OpenaiEs { .. } => "OpenAI-ES",
             };
-            return Err(problem(path, "search", format!("is a state of {saved}, but the evolution file's strategy is {file}")));
+            return Err(problem(
+                path,
+                "search",
+                format!("is a state of {saved}, but the evolution file's strategy is {file}"),
+            ));
         }
     };
     if let Some(best) = &saved.best {
         if best.x.len() != n {
-            return Err(problem(path, "best.x", format!("has {} coordinates, this evolution has {n} free parameters", best.x.len())));
+            return Err(problem(
+                path,
+                "best.x",
+                format!(
+                    "has {} coordinates, this evolution has {n} free parameters",
+                    best.x.len()
+                ),
+            ));
         }
         let finite = |t: &String| t.parse::<f64>().is_ok_and(f64::is_finite);
         if !best.x.iter().all(finite) {
-            return Err(problem(path, "best.x", "every coordinate must be a finite number".into()));
+            return Err(problem(
+                path,
+                "best.x",
+                "every coordinate must be a finite number".into(),
+            ));
         }
         if !finite(&best.fitness) {
-            return Err(problem(path, "best.fitness", "must be a finite number".into()));
+            return Err(problem(
+                path,
+                "best.fitness",
+                "must be a finite number".into(),
+            ));
         }
         if !(1..=done).contains(&best.generation) {
-            return Err(problem(path, "best.generation", format!("is {}, but generations 1 to {done} are done", best.generation)));
+            return Err(problem(
+                path,
+                "best.generation",
+                format!(
+                    "is {}, but generations 1 to {done} are done",
+                    best.generation
+                ),
+            ));
         }
     }
     Ok((search, saved.best, done))

@@ -568,7 +568,11 @@ pub const MAX_STEP_PER_WIDTH: f64 = 1e6;
 /// A saved covariance must be the matrix the strategy keeps: exactly symmetric (the update
 /// symmetrises it) and positive-definite (a Cholesky factorisation exists); `B` must be
 /// orthonormal, as the eigenvectors of a symmetric matrix are.
-fn validate_covariance(n: usize, covariance: &[f64], eigenvectors: &[f64]) -> Result<(), StrategyError> {
+fn validate_covariance(
+    n: usize,
+    covariance: &[f64],
+    eigenvectors: &[f64],
+) -> Result<(), StrategyError> {
     for i in 0..n {
         for j in 0..i {
             if covariance[i * n + j].to_bits() != covariance[j * n + i].to_bits() {
@@ -612,7 +616,11 @@ fn validate_covariance(n: usize, covariance: &[f64], eigenvectors: &[f64]) -> Re
 }
 
 /// A saved σ must keep the search distribution on the scale of the box.
-fn validate_step_size(bounds: &Bounds, sigma: f64, axis_lengths: &[f64]) -> Result<(), StrategyError> {
+fn validate_step_size(
+    bounds: &Bounds,
+    sigma: f64,
+    axis_lengths: &[f64],
+) -> Result<(), StrategyError> {
     let widest = bounds
         .lower
         .iter()
