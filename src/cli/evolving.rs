@@ -9,6 +9,7 @@ use crate::record::Status;
 use crate::text::count;
 use std::path::{Path, PathBuf};
 
+#[allow(clippy::too_many_arguments)]
 pub fn evolve(
     config: &Path,
     out: Option<PathBuf>,

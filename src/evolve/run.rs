@@ -571,8 +571,14 @@ fn resume(
         // Only an evolution stopped before its first state has none; one whose state was
         // deleted still has finished generations in its table.
         let table = dir.join("generations.csv");
-        let finished = std::fs::read(&table)
-            .map(|t| t.iter().filter(|&&b| b == b'\n').count() > 1)
+        let finished = std::fs::File::open(&table)
+            .map(|f| {
+                let mut head = Vec::new();
+                // A header and one whole row fit in this, whatever the columns.
+                let _ =
+                    std::io::Read::read_to_end(&mut std::io::Read::take(f, 16 << 20), &mut head);
+                head.iter().filter(|&&b| b == b'\n').count() > 1
+            })
             .unwrap_or(false);
         if finished {
             return Err(EvolveError::Usage(format!(

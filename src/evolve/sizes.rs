@@ -167,7 +167,7 @@ pub fn check(
             let g = requested.unwrap_or(*g);
             (
                 g,
-                g.checked_mul(members as u64).unwrap_or(u64::MAX),
+                g.saturating_mul(members as u64),
                 strategy.key("generations"),
             )
         }

@@ -377,7 +377,7 @@ pub(super) fn restore(
             ] {
                 expect(&field(name), name, format!("{got:?}"), format!("{want:?}"))?;
             }
-            let draws = done.checked_mul((members / 2) as u64).unwrap_or(u64::MAX);
+            let draws = done.saturating_mul((members / 2) as u64);
             expect(
                 &field("next_draw"),
                 "draws after generations_done generations",

@@ -628,7 +628,9 @@ fn validate_step_size(
         .map(|(l, u)| u - l)
         .fold(0.0f64, f64::max);
     let reach = sigma * axis_lengths.iter().copied().fold(0.0f64, f64::max);
-    if widest.is_finite() && !(reach <= MAX_STEP_PER_WIDTH * widest) {
+    // NaN reaches are refused too.
+    let within = reach <= MAX_STEP_PER_WIDTH * widest;
+    if widest.is_finite() && !within {
         return Err(StrategyError::InvalidState {
             field: "sigma",
             reason: "σ · max D is more than 10^6 times the widest bound",
