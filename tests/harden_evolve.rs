@@ -313,17 +313,17 @@ fn corrupted_states_are_refused_naming_the_file_and_field() {
         (
             "negative covariance",
             |v| v["search"]["strategy"]["covariance"][0] = "-1".into(),
-            &["`search.strategy`", "covariance"],
+            &["`search.strategy.covariance`", "positive"],
         ),
         (
             "asymmetric covariance",
             |v| v["search"]["strategy"]["covariance"][1] = "0.125".into(),
-            &["covariance", "symmetric"],
+            &["`search.strategy.covariance`", "symmetric"],
         ),
         (
             "sigma 1e308",
             |v| v["search"]["strategy"]["sigma"] = "1e308".into(),
-            &["sigma"],
+            &["`search.strategy.sigma`"],
         ),
         (
             "population",
@@ -348,7 +348,7 @@ fn corrupted_states_are_refused_naming_the_file_and_field() {
         (
             "eigenvectors",
             |v| v["search"]["strategy"]["eigenvectors"][0] = "7".into(),
-            &["eigenvectors"],
+            &["`search.strategy.eigenvectors`", "orthonormal"],
         ),
         (
             "best generation",

@@ -106,6 +106,19 @@ fn problem(path: &Path, field: &str, message: String) -> EvolveError {
     }
 }
 
+/// A state the strategy refuses, named by the strategy's field.
+fn strategy_problem(path: &Path, e: strategy::StrategyError) -> EvolveError {
+    use strategy::StrategyError as E;
+    let field = match &e {
+        E::InvalidState { field, .. } | E::StateLength { field, .. } => {
+            format!("search.strategy.{field}")
+        }
+        E::InvalidParameter { name, .. } => format!("search.strategy.{name}"),
+        _ => "search.strategy".into(),
+    };
+    problem(path, &field, e.to_string())
+}
+
 /// Reads `state.json` with a size limit; `Ok(None)` when there is none.
 pub(super) fn read(path: &Path, limit: u64) -> Result<Option<String>, EvolveError> {
     let file = match std::fs::File::open(path) {
@@ -309,7 +322,7 @@ pub(super) fn restore(
             }
             Search::Es(
                 strategy::restore(StrategyState::CmaEs(s))
-                    .map_err(|e| problem(path, "search.strategy", e.to_string()))?,
+                    .map_err(|e| strategy_problem(path, e))?,
             )
         }
         (
@@ -386,7 +399,7 @@ pub(super) fn restore(
             )?;
             Search::Es(
                 strategy::restore(StrategyState::OpenAiEs(s))
-                    .map_err(|e| problem(path, "search.strategy", e.to_string()))?,
+                    .map_err(|e| strategy_problem(path, e))?,
             )
         }
         (other, spec) => {
