@@ -44,6 +44,7 @@ fn request(path: &Path, out: &Path, generations: Option<u64>, resume: bool) -> E
         path: path.to_path_buf(),
         out: Some(out.to_path_buf()),
         resume,
+        replace: false,
         backend: BackendKind::Cpu,
         precision: None,
         generations,

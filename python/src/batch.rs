@@ -74,7 +74,7 @@ pub fn sweep<'py>(
 
 /// Runs (or resumes) an evolution.
 #[pyfunction]
-#[pyo3(signature = (path, out=None, resume=false, backend="auto", precision="auto", generations=None, command_line=Vec::new()))]
+#[pyo3(signature = (path, out=None, resume=false, backend="auto", precision="auto", generations=None, command_line=Vec::new(), replace=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn evolve<'py>(
     py: Python<'py>,
@@ -85,6 +85,7 @@ pub fn evolve<'py>(
     precision: &str,
     generations: Option<u64>,
     command_line: Vec<String>,
+    replace: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let path = errors::path(path)?;
     let out = errors::optional_path(out)?;
@@ -93,6 +94,7 @@ pub fn evolve<'py>(
             path,
             out,
             resume,
+            replace,
             backend: self::backend(backend)?,
             precision: self::precision(precision)?,
             generations,

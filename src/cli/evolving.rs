@@ -9,10 +9,12 @@ use crate::record::Status;
 use crate::text::count;
 use std::path::{Path, PathBuf};
 
+#[allow(clippy::too_many_arguments)]
 pub fn evolve(
     config: &Path,
     out: Option<PathBuf>,
     resume: bool,
+    replace: bool,
     backend: &str,
     precision: &str,
     generations: Option<u64>,
@@ -39,6 +41,7 @@ pub fn evolve(
         path: config.to_path_buf(),
         out,
         resume,
+        replace,
         backend,
         precision,
         generations,

@@ -165,12 +165,15 @@ pub enum Command {
         /// The evolution file (YAML), e.g. configs/evolve_forward.yaml.
         config: PathBuf,
         /// Output directory (default: runs/evolve-<name>-<time stamp>); must be new or empty,
-        /// unless --resume.
+        /// unless --resume or --replace.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Continue the evolution in --out from its saved state.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "replace")]
         resume: bool,
+        /// Empty --out first if it holds an evolution hetsim marked as its own.
+        #[arg(long)]
+        replace: bool,
         /// auto, cpu or opencl.
         #[arg(long, default_value = "auto")]
         backend: String,

@@ -1,7 +1,7 @@
 //! The members of a generation: a search-space point written into the circuit's motifs, the
 //! free terms kept in the plan, and the fitness and per-layer angles read from the run's rows.
 
-use super::run::Setup;
+use super::setup::Setup;
 use super::spec::{FreeKind, FreeParameter};
 use crate::circuit::Circuit;
 use crate::experiment::summary::mean_sd;

@@ -2,12 +2,20 @@
 //! interface with a state that can be saved and restored exactly (`strategy`), evolution files
 //! (`spec`), and the loop that runs one generation as one ensemble (`run`), with the members'
 //! circuits and fitness (`members`), what proposes them (`search`) and the files (`files`).
+//! An evolution file is read and checked once (`setup`), every size it asks for refused
+//! before anything is allocated (`sizes`); the state saved after each generation is checked
+//! against the evolution and its tables on `--resume` (`state`); `fuzzing` is the body of the
+//! `evolve` fuzz target.
 
 mod files;
+pub mod fuzzing;
 mod members;
 pub mod run;
 mod search;
+mod setup;
+pub mod sizes;
 pub mod spec;
+mod state;
 pub mod strategy;
 
 pub use run::{EvolveError, EvolveOutcome, EvolveRequest, GenerationReport, evolve};

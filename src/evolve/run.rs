@@ -10,21 +10,23 @@
 //! generation the state does not include, so an interrupted and resumed evolution writes the
 //! same tables as an uninterrupted one.
 
-use super::files::{append, median, num, truncate_table, write_atomic, write_err};
+use super::files::{TableShape, append, cut_back_table, median, num, write_atomic};
 use super::members::{fitness, forward_plastic, keep_free_terms, layer_angle, member_circuit};
-use super::search::{Search, SearchState, new_strategy};
-use super::spec::{self, EvolveSpec, FreeParameter, StrategySpec};
+use super::search::{Search, new_strategy};
+use super::setup::{Pinned, Setup};
+use super::sizes::members_in;
+use super::state::{self, Best, Identity, SavedState};
 use super::strategy;
 use crate::backend::{self, BackendKind, Precision};
-use crate::circuit::{self, Circuit};
+use crate::experiment::ExperimentError;
+use crate::experiment::output::{DirKind, DirLock, claim_locked};
 use crate::experiment::summary::{Summarizer, mean_sd};
-use crate::experiment::{CircuitSource, ExperimentError};
 use crate::plan::{InstanceSpec, Plan};
 use crate::record::manifest::{Provenance, sha256_hex};
 use crate::record::{Collector, Status, Tee};
 
-use crate::spec::{Diagnostics, Measure, SourceFile};
-use serde::{Deserialize, Serialize};
+use crate::spec::Diagnostics;
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +38,8 @@ pub struct EvolveRequest {
     /// The output directory (default `runs/evolve-<name>-<unix time>`); required to resume.
     pub out: Option<PathBuf>,
     pub resume: bool,
+    /// Empty `out` first, if it holds an evolution (only a directory hetsim marked as one).
+    pub replace: bool,
     pub backend: BackendKind,
     pub precision: Option<Precision>,
     /// Overrides the file's number of generations (for quick checks).
@@ -58,14 +62,28 @@ pub enum EvolveError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A saved state that this evolution cannot continue from.
+    #[error("--resume: {}: `{field}`: {message}", path.display())]
+    State {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+    /// Every member of a generation failed: the evolution stops (its tables and state are
+    /// written up to that generation).
+    #[error("every member of generation {generation} failed, so the evolution stopped: {reason}")]
+    AllFailed { generation: u64, reason: String },
 }
 
 impl EvolveError {
     pub fn is_bad_input(&self) -> bool {
         match self {
-            EvolveError::Input(_) | EvolveError::Usage(_) | EvolveError::Strategy(_) => true,
+            EvolveError::Input(_)
+            | EvolveError::Usage(_)
+            | EvolveError::Strategy(_)
+            | EvolveError::State { .. } => true,
             EvolveError::Experiment(e) => e.is_bad_input(),
-            EvolveError::Write { .. } => false,
+            EvolveError::Write { .. } | EvolveError::AllFailed { .. } => false,
         }
     }
 }
@@ -87,34 +105,6 @@ pub struct GenerationReport {
     pub run_s: f64,
 }
 
-/// The state saved after every generation.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct SavedState {
-    generations_done: u64,
-    search: SearchState,
-    best: Option<Best>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-struct Best {
-    /// Search-space coordinates, as exact decimal strings (JSON numbers do not round-trip).
-    x: Vec<String>,
-    fitness: String,
-    generation: u64,
-}
-
-impl Best {
-    fn values(&self) -> (Vec<f64>, f64) {
-        (
-            self.x
-                .iter()
-                .map(|v| v.parse().unwrap_or(f64::NAN))
-                .collect(),
-            self.fitness.parse().unwrap_or(f64::INFINITY),
-        )
-    }
-}
-
 /// The end of an evolution.
 #[derive(Clone, Debug)]
 pub struct EvolveOutcome {
@@ -125,57 +115,6 @@ pub struct EvolveOutcome {
     pub best_theta: Vec<(String, f64)>,
     /// The figure files, or why none were drawn.
     pub figures: Result<Vec<PathBuf>, String>,
-}
-
-/// Everything fixed for the whole evolution.
-pub(super) struct Setup {
-    pub(super) spec: EvolveSpec,
-    pub(super) circuit: Circuit,
-    pub(super) free: Vec<FreeParameter>,
-    pub(super) base_dir: PathBuf,
-    pub(super) circuit_source: SourceFile,
-}
-
-fn load(path: &Path, text: Option<String>) -> Result<(Setup, SourceFile), EvolveError> {
-    let source = match text {
-        Some(t) => SourceFile::from_text(path, t),
-        None => crate::spec::read_source(path).map_err(EvolveError::Input)?,
-    };
-    let spec: EvolveSpec =
-        crate::spec::document::parse_document(&source).map_err(EvolveError::Input)?;
-    let circuit_source = CircuitSource::named_by(path, &spec.circuit, &spec.set)?;
-    let circuit_path = circuit_source.path.clone();
-    let (csource, mut cspec) = circuit_source.load()?;
-    // The fitness and the report need these measurements, whatever the circuit records.
-    for m in [
-        Measure::Loss,
-        Measure::GradientAlignment,
-        Measure::WeightAlignment,
-        Measure::HebbianSignature,
-    ] {
-        if !cspec.record.measure.contains(&m) {
-            cspec.record.measure.push(m);
-        }
-    }
-    // Members are scored in memory; probes would only hold every member's samples there.
-    cspec.record.probes.clear();
-    cspec.record.weights = None;
-    let circuit = circuit::build(&csource, &cspec).map_err(EvolveError::Input)?;
-    let free = spec::free_parameters(&spec, &source, &circuit).map_err(EvolveError::Input)?;
-    let base_dir = circuit_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    Ok((
-        Setup {
-            spec,
-            circuit,
-            free,
-            base_dir,
-            circuit_source: csource,
-        },
-        source,
-    ))
 }
 
 /// The evolution's record in `manifest.json`.
@@ -206,16 +145,16 @@ pub fn evolve(
     report: &mut dyn FnMut(&GenerationReport),
     stop: Option<&AtomicBool>,
 ) -> Result<EvolveOutcome, EvolveError> {
+    if request.resume && request.replace {
+        return Err(EvolveError::Usage(
+            "--resume continues the evolution in --out and --replace empties it: give one".into(),
+        ));
+    }
+    let budget =
+        crate::circuit::budget::MemoryBudget::from_env_or_machine().map_err(EvolveError::Usage)?;
     // A resume reads the evolution file as it was when the evolution began.
     let saved_text = match (&request.out, request.resume) {
-        (Some(dir), true) => Some(std::fs::read_to_string(dir.join("evolve.yaml")).map_err(
-            |e| {
-                EvolveError::Usage(format!(
-                    "--resume: {} holds no evolution ({e})",
-                    dir.display()
-                ))
-            },
-        )?),
+        (Some(dir), true) => Some(saved_evolve_file(dir, &request.path)?),
         (None, true) => {
             return Err(EvolveError::Usage(
                 "--resume needs --out DIR, the directory of the evolution to continue".into(),
@@ -223,127 +162,48 @@ pub fn evolve(
         }
         _ => None,
     };
-    if let Some(saved) = &saved_text {
-        let now = std::fs::read_to_string(&request.path).unwrap_or_default();
-        if &now != saved {
-            return Err(EvolveError::Usage(format!(
-                "--resume: {} differs from the copy the evolution started with ({}); resume with the same file, or start a new evolution",
-                request.path.display(),
-                request
-                    .out
-                    .as_ref()
-                    .map(|d| d.join("evolve.yaml").display().to_string())
-                    .unwrap_or_default()
-            )));
-        }
-    }
-    let (setup, source) = load(&request.path, saved_text.clone())?;
-    let generations = request
-        .generations
-        .unwrap_or(setup.spec.strategy.generations());
+    let setup = super::setup::load(
+        &request.path,
+        saved_text,
+        request.generations,
+        &budget,
+        &Pinned::default(),
+    )?;
+    let generations = setup.sizes.generations;
     let dir = match &request.out {
         Some(d) => d.clone(),
         None => crate::experiment::output::default_dir(&format!("evolve-{}", setup.spec.name)),
     };
-    let state_path = dir.join("state.json");
-    let (mut strategy, mut best, mut done) = if request.resume {
-        let text = std::fs::read_to_string(&state_path).map_err(|e| {
-            EvolveError::Usage(format!(
-                "--resume: cannot read {}: {e}",
-                state_path.display()
-            ))
-        })?;
-        let saved: SavedState = serde_json::from_str(&text).map_err(|e| {
-            EvolveError::Usage(format!(
-                "--resume: {} is not a saved state: {e}",
-                state_path.display()
-            ))
-        })?;
-        for table in ["generations.csv", "population.csv"] {
-            truncate_table(&dir.join(table), saved.generations_done)?;
-        }
-        let search = match (saved.search, &setup.spec.strategy) {
-            (SearchState::Strategy(state), _) => Search::Es(strategy::restore(state)?),
-            (
-                SearchState::Random { drawn },
-                StrategySpec::Random {
-                    samples,
-                    batch,
-                    seed,
-                },
-            ) => Search::Random {
-                seed: *seed,
-                samples: *samples,
-                batch: *batch,
-                drawn,
-            },
-            (SearchState::Random { .. }, _) => {
-                return Err(EvolveError::Usage(
-                    "--resume: the saved state is of random draws, the file names a strategy"
-                        .into(),
-                ));
-            }
-        };
-        (search, saved.best, saved.generations_done)
+    let (population_header, generations_header, layers) = headers(&setup);
+    let state_path = state::path_in(&dir);
+    // The directory is an evolution's (marked so when claimed: `--replace` empties only
+    // such a one), and one process at a time writes it: the lock is held to the end.
+    let _lock = if request.resume {
+        DirLock::acquire(&dir)?
     } else {
-        crate::experiment::output::claim(&dir, false)?;
-        std::fs::write(dir.join("evolve.yaml"), &source.text).map_err(write_err(&dir))?;
-        (new_strategy(&setup)?, None, 0)
+        claim_locked(&dir, DirKind::Evolution, request.replace)?
+    };
+    let start = if request.resume {
+        resume(&dir, &setup, &population_header, &generations_header)?
+    } else {
+        None
+    };
+    let (mut strategy, mut best, mut done, mut identity) = match start {
+        Some(resumed) => resumed,
+        None => {
+            write_atomic(&dir.join("evolve.yaml"), &setup.source.text)?;
+            let search = new_strategy(&setup)?;
+            let identity = Identity::of(&setup);
+            save_state(&state_path, &identity, 0, &search, &None)?;
+            (search, None, 0, identity)
+        }
     };
     let seeds = setup.spec.seeds_per_member;
-    let budget =
-        crate::circuit::budget::MemoryBudget::from_env_or_machine().map_err(EvolveError::Usage)?;
-    let members = match &setup.spec.strategy {
-        StrategySpec::CmaEs { population, .. } => {
-            population.unwrap_or(4 + (3.0 * (setup.free.len() as f64).ln()).floor() as usize)
-        }
-        StrategySpec::OpenaiEs { population, .. } => *population,
-        StrategySpec::Random { batch, .. } => *batch,
-    };
-    crate::circuit::budget::check_instances(&setup.circuit, members * seeds, &budget)
-        .map_err(EvolveError::Usage)?;
-    let header_free: Vec<String> = setup.free.iter().map(|p| p.column.clone()).collect();
-    let mut population_header: Vec<String> = ["generation", "member", "fitness", "diverged"]
-        .map(String::from)
-        .to_vec();
-    population_header.extend(header_free.iter().cloned());
-    population_header.extend(
-        [
-            "gradient_angle_deg",
-            "weight_angle_deg",
-            "hebbian_signature",
-        ]
-        .map(String::from),
-    );
-    // The concatenated angle is dominated by a layer whose rule is exact (an output layer fed
-    // the output error reads 0°), so each forward plastic projection's own angle is kept too.
-    let layers = forward_plastic(&setup.circuit);
-    population_header.extend(layers.iter().map(|n| format!("gradient_angle_deg:{n}")));
-    let mut generations_header: Vec<String> = [
-        "generation",
-        "evaluations",
-        "best_fitness",
-        "mean_fitness",
-        "median_fitness",
-        "diverged",
-        "sigma",
-    ]
-    .map(String::from)
-    .to_vec();
-    generations_header.extend(header_free.iter().map(|c| format!("best_{c}")));
-    generations_header.extend(
-        [
-            "best_gradient_angle_deg",
-            "best_weight_angle_deg",
-            "best_hebbian_signature",
-            "best_ever_fitness",
-        ]
-        .map(String::from),
-    );
-
+    let source = &setup.source;
     let mut manifest_device = None;
     let mut status = Status::Completed;
     let mut reason = None;
+    let mut failed: Option<String> = None;
     let write_manifest =
         |status: Status,
          reason: Option<String>,
@@ -420,7 +280,24 @@ pub fn evolve(
             .map_err(ExperimentError::Backend)?;
         let mut backend = made.backend;
         if manifest_device.is_none() {
-            manifest_device = Some((backend.describe(), backend.device(), backend.precision()));
+            // The generations of one evolution run on one backend and precision.
+            let family = state::backend_family(&backend.describe());
+            let precision = backend.precision();
+            match (&identity.backend, identity.precision) {
+                (Some(b), Some(p)) if *b != family || p != precision => {
+                    return Err(EvolveError::Usage(format!(
+                        "--resume: the evolution's generations ran on {b} in {}, this resume would run on {family} in {}; resume with --backend {b} --precision {}",
+                        p.name(),
+                        precision.name(),
+                        p.name()
+                    )));
+                }
+                _ => {
+                    identity.backend = Some(family);
+                    identity.precision = Some(precision);
+                }
+            }
+            manifest_device = Some((backend.describe(), backend.device(), precision));
             write_manifest(Status::Running, None, done, &manifest_device)?;
         }
         let mut collected = Collector::default();
@@ -547,15 +424,7 @@ pub fn evolve(
         )?;
         append(&dir.join("generations.csv"), &generations_header, &[row])?;
         done = generation;
-        let saved = SavedState {
-            generations_done: done,
-            search: strategy.state(),
-            best: best.clone(),
-        };
-        write_atomic(
-            &state_path,
-            &serde_json::to_string_pretty(&saved).unwrap_or_default(),
-        )?;
+        save_state(&state_path, &identity, done, &strategy, &best)?;
         write_manifest(Status::Running, None, done, &manifest_device)?;
         report(&GenerationReport {
             generation,
@@ -569,8 +438,31 @@ pub fn evolve(
             wall_s: started.elapsed().as_secs_f64(),
             run_s,
         });
+        if diverged == members {
+            // Nothing was learnt from this generation, and a strategy told only failures
+            // moves blindly: stop, and say why.
+            let why = collected
+                .failures
+                .first()
+                .map(|f| f.message.clone())
+                .unwrap_or_else(|| {
+                    "no member has a finite fitness (ln(final / initial held-out loss) is not a number)".into()
+                });
+            failed = Some(why.clone());
+            status = Status::Failed;
+            reason = Some(format!(
+                "every member of generation {generation} failed: {why}"
+            ));
+            break;
+        }
     }
     write_manifest(status, reason, done, &manifest_device)?;
+    if let Some(reason) = failed {
+        return Err(EvolveError::AllFailed {
+            generation: done,
+            reason,
+        });
+    }
     let (best_x, best_fitness) = best
         .as_ref()
         .map(|b| b.values())
@@ -595,6 +487,171 @@ pub fn evolve(
     })
 }
 
+/// The columns of `population.csv` and `generations.csv`, and the forward plastic projections
+/// whose own gradient angles `population.csv` keeps.
+fn headers(setup: &Setup) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let header_free: Vec<String> = setup.free.iter().map(|p| p.column.clone()).collect();
+    let mut population_header: Vec<String> = ["generation", "member", "fitness", "diverged"]
+        .map(String::from)
+        .to_vec();
+    population_header.extend(header_free.iter().cloned());
+    population_header.extend(
+        [
+            "gradient_angle_deg",
+            "weight_angle_deg",
+            "hebbian_signature",
+        ]
+        .map(String::from),
+    );
+    // The concatenated angle is dominated by a layer whose rule is exact (an output layer fed
+    // the output error reads 0°), so each forward plastic projection's own angle is kept too.
+    let layers = forward_plastic(&setup.circuit);
+    population_header.extend(layers.iter().map(|n| format!("gradient_angle_deg:{n}")));
+    let mut generations_header: Vec<String> = [
+        "generation",
+        "evaluations",
+        "best_fitness",
+        "mean_fitness",
+        "median_fitness",
+        "diverged",
+        "sigma",
+    ]
+    .map(String::from)
+    .to_vec();
+    generations_header.extend(header_free.iter().map(|c| format!("best_{c}")));
+    generations_header.extend(
+        [
+            "best_gradient_angle_deg",
+            "best_weight_angle_deg",
+            "best_hebbian_signature",
+            "best_ever_fitness",
+        ]
+        .map(String::from),
+    );
+    (population_header, generations_header, layers)
+}
+
+/// The evolution file a resume continues: the directory's copy, which `path` must equal.
+fn saved_evolve_file(dir: &Path, path: &Path) -> Result<String, EvolveError> {
+    let copy = dir.join("evolve.yaml");
+    let saved = crate::spec::read_source(&copy)
+        .map_err(|e| {
+            EvolveError::Usage(format!(
+                "--resume: {} holds no evolution: {}",
+                dir.display(),
+                e.0.first().map(|d| d.message.clone()).unwrap_or_default()
+            ))
+        })?
+        .text;
+    let now = crate::spec::read_source(path)
+        .map_err(EvolveError::Input)?
+        .text;
+    if now != saved {
+        return Err(EvolveError::Usage(format!(
+            "--resume: {} differs from the copy the evolution started with ({}); resume with the same file, or start a new evolution",
+            path.display(),
+            copy.display()
+        )));
+    }
+    Ok(saved)
+}
+
+/// Where a resumed evolution continues: its search, best rule, generations done and identity,
+/// after checking the state against the evolution and cutting the tables back to it. `None`
+/// where the evolution stopped before its first state was saved (nothing ran: it starts anew).
+#[allow(clippy::type_complexity)]
+fn resume(
+    dir: &Path,
+    setup: &Setup,
+    population_header: &[String],
+    generations_header: &[String],
+) -> Result<Option<(Search, Option<Best>, u64, Identity)>, EvolveError> {
+    let path = state::path_in(dir);
+    let Some(text) = state::read(&path, state::max_state_bytes(setup))? else {
+        // Only an evolution stopped before its first state has none; one whose state was
+        // deleted still has finished generations in its table.
+        let table = dir.join("generations.csv");
+        let finished = std::fs::File::open(&table)
+            .map(|f| {
+                let mut head = Vec::new();
+                // A header and one whole row fit in this, whatever the columns.
+                let _ =
+                    std::io::Read::read_to_end(&mut std::io::Read::take(f, 16 << 20), &mut head);
+                head.iter().filter(|&&b| b == b'\n').count() > 1
+            })
+            .unwrap_or(false);
+        if finished {
+            return Err(EvolveError::Usage(format!(
+                "--resume: {} is missing, but {} holds finished generations; the evolution cannot continue without its state: start a new evolution (--replace)",
+                path.display(),
+                table.display()
+            )));
+        }
+        cut_tables(dir, setup, population_header, generations_header, 0)?;
+        return Ok(None);
+    };
+    let saved: SavedState = state::parse(&path, &text)?;
+    state::check_identity(&path, &saved.identity, setup)?;
+    let identity = saved.identity.clone();
+    let (search, best, done) = state::restore(&path, saved, setup)?;
+    cut_tables(dir, setup, population_header, generations_header, done)?;
+    if best.is_none() {
+        // A best.yaml ahead of the state is written again when its generation runs again.
+        let _ = std::fs::remove_file(dir.join("best.yaml"));
+    }
+    Ok(Some((search, best, done, identity)))
+}
+
+/// Cuts both tables back to the generations `done` (or refuses: see `files::scan_table`).
+fn cut_tables(
+    dir: &Path,
+    setup: &Setup,
+    population_header: &[String],
+    generations_header: &[String],
+    done: u64,
+) -> Result<(), EvolveError> {
+    let members = |g: u64| members_in(&setup.spec.strategy, setup.sizes.members, g);
+    let one = |_: u64| 1;
+    cut_back_table(
+        &dir.join("generations.csv"),
+        &TableShape {
+            header: generations_header,
+            done,
+            rows_of: &one,
+            member_column: false,
+        },
+    )?;
+    cut_back_table(
+        &dir.join("population.csv"),
+        &TableShape {
+            header: population_header,
+            done,
+            rows_of: &members,
+            member_column: true,
+        },
+    )
+}
+
+/// Writes `state.json` (by rename: a kill leaves the old state or the new one whole).
+fn save_state(
+    path: &Path,
+    identity: &Identity,
+    done: u64,
+    search: &Search,
+    best: &Option<Best>,
+) -> Result<(), EvolveError> {
+    let saved = SavedState {
+        identity: identity.clone(),
+        generations_done: done,
+        search: search.state(),
+        best: best.clone(),
+    };
+    write_atomic(
+        path,
+        &serde_json::to_string_pretty(&saved).unwrap_or_default(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,7 +665,15 @@ mod tests {
             "name: t\ncircuit: {}\nset: [\"time.duration=10 ms\"]\nfree:\n  - {{motif: W1, terms: [z_x, one]}}\nstrategy: {{kind: cma_es, population: 4, sigma0: 0.1, generations: 1}}\n",
             dir.join("circuits/teacher_fa.yaml").display()
         );
-        let (setup, _) = load(&dir.join("e.yaml"), Some(text)).unwrap();
+        let budget = crate::circuit::budget::MemoryBudget { bytes: 8 << 30 };
+        let setup = super::super::setup::load(
+            &dir.join("e.yaml"),
+            Some(text),
+            None,
+            &budget,
+            &Pinned::default(),
+        )
+        .unwrap();
         let zero = vec![0.0; setup.free.len()];
         let c = member_circuit(&setup.circuit, &setup.free, &zero);
         let inst = InstanceSpec {

@@ -3,7 +3,8 @@
 //! keeps of either.
 
 use super::members::circuit_coordinates;
-use super::run::{EvolveError, Setup};
+use super::run::EvolveError;
+use super::setup::Setup;
 use super::spec::{FreeParameter, Start, StrategySpec};
 use super::strategy::{self, Bounds, CmaEsSettings, OpenAiEsSettings, Strategy, StrategyState};
 use serde::{Deserialize, Serialize};

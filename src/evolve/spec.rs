@@ -156,6 +156,26 @@ pub enum FreeKind {
     LogTauW,
 }
 
+/// Why `[lower, upper]` cannot bound a search coordinate: both finite, increasing, and with a
+/// finite width and midpoint (a random start draws `lower + (upper − lower) u`, and the
+/// strategies step relative to the width).
+pub fn bounds_problem(lower: f64, upper: f64) -> Option<String> {
+    if !(lower.is_finite() && upper.is_finite() && lower < upper) {
+        return Some(format!(
+            "bounds must be finite and increasing, got [{lower}, {upper}]"
+        ));
+    }
+    if !((upper - lower).is_finite()
+        && (lower / 2.0 + upper / 2.0).is_finite()
+        && (lower + upper).is_finite())
+    {
+        return Some(format!(
+            "bounds [{lower:e}, {upper:e}] are too far apart: their width or midpoint is not a finite number"
+        ));
+    }
+    None
+}
+
 /// Checks the free parameters against the (expanded) circuit; every problem is located in the
 /// evolution file.
 pub fn free_parameters(
@@ -174,6 +194,15 @@ pub fn free_parameters(
     let at = |path: YamlPath, message: String, hint: Option<String>| {
         source.diagnostic(path, message, hint)
     };
+    // The name becomes a directory name (`runs/evolve-<name>-<time>`): one rule for every
+    // output kind.
+    if let Some(problem) = crate::circuit::check::identifier_problem(&spec.name) {
+        errors.push(at(
+            YamlPath::of(&["name"]),
+            problem,
+            Some("names are letters, digits, `_`, `-` and `.`".into()),
+        ));
+    }
     if spec.free.is_empty() {
         errors.push(at(
             YamlPath::of(&["free"]),
@@ -202,11 +231,11 @@ pub fn free_parameters(
             ));
         }
         let [lower, upper] = f.bounds;
-        if !(lower.is_finite() && upper.is_finite() && lower < upper) {
+        if let Some(problem) = bounds_problem(lower, upper) {
             errors.push(at(
                 path.key("bounds"),
-                format!("bounds must be finite and increasing, got [{lower}, {upper}]"),
-                Some("write them as [low, high]".into()),
+                problem,
+                Some("write them as [low, high], e.g. [-2, 2]".into()),
             ));
         }
         let has_modulator = circuit.motifs.get(m).is_some_and(|c| c.modulator.is_some());
@@ -216,6 +245,16 @@ pub fn free_parameters(
             circuit.populations[post].trace.is_some()
         });
         let reads_trace = |t: &Term| t.def().reads(crate::rule::Post::Q);
+        if f.terms.len() > 1
+            && let Some(j) = f.terms.iter().position(|t| t == "all")
+        {
+            errors.push(at(
+                path.key("terms").index(j),
+                "`all` cannot be combined with named terms".into(),
+                Some("write `terms: [all]` alone, or list the terms by name".into()),
+            ));
+            continue;
+        }
         let terms: Vec<Term> = if f.terms.len() == 1 && f.terms[0] == "all" {
             Term::ALL
                 .iter()
@@ -278,7 +317,11 @@ pub fn free_parameters(
         }
         if let Some([lo, hi]) = f.tau_w {
             let (lo, hi) = (lo.seconds(), hi.seconds());
-            if !(lo > 0.0 && lo < hi) {
+            if !(lo > 0.0
+                && lo < hi
+                && hi.is_finite()
+                && bounds_problem(lo.ln(), hi.ln()).is_none())
+            {
                 errors.push(at(
                     path.key("tau_w"),
                     format!("the τ_w range must be positive and increasing, got [{lo} s, {hi} s]"),

@@ -57,11 +57,15 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
     if !path.is_file() {
         return Err(PlotError::MissingFile { path });
     }
-    let mut reader = csv::Reader::from_path(&path).map_err(|e| PlotError::Malformed {
-        path: path.clone(),
-        line: 1,
-        reason: e.to_string(),
-    })?;
+    // Flexible: a last row cut short by a kill is left out below, not an error.
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(&path)
+        .map_err(|e| PlotError::Malformed {
+            path: path.clone(),
+            line: 1,
+            reason: e.to_string(),
+        })?;
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| PlotError::Malformed {
@@ -80,6 +84,18 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
             reason: e.to_string(),
         })?;
         table.push(record.iter().map(str::to_string).collect::<Vec<_>>());
+    }
+    // Only the last row may be short (torn); one in the middle means the file is not an
+    // evolution's table.
+    if table.last().is_some_and(|r| r.len() != header.len()) {
+        table.pop();
+    }
+    if let Some(i) = table.iter().position(|r| r.len() != header.len()) {
+        return Err(PlotError::Malformed {
+            path,
+            line: i as u64 + 2,
+            reason: format!("{} cells, the header has {}", table[i].len(), header.len()),
+        });
     }
     if table.is_empty() {
         return Err(PlotError::Malformed {

@@ -284,6 +284,10 @@ impl CmaEs {
                 reason: "every entry must be finite and greater than 0",
             });
         }
+        validate_covariance(n, &state.covariance, &state.eigenvectors)?;
+        if let Some(bounds) = &state.bounds {
+            validate_step_size(bounds, state.sigma, &state.axis_lengths)?;
+        }
         if state.eigen_evaluations > state.evaluations {
             return Err(StrategyError::InvalidState {
                 field: "eigen_evaluations",
@@ -554,6 +558,85 @@ impl Strategy for CmaEs {
             best: self.best.clone(),
         })
     }
+}
+
+/// How far the search distribution may reach beyond the bounds in a saved state: `σ · max D`
+/// at most this many times the widest bound. Candidates are resampled inside the box, so a
+/// running strategy's σ stays near the box's scale; a larger one is an edited file.
+pub const MAX_STEP_PER_WIDTH: f64 = 1e6;
+
+/// A saved covariance must be the matrix the strategy keeps: exactly symmetric (the update
+/// symmetrises it) and positive-definite (a Cholesky factorisation exists); `B` must be
+/// orthonormal, as the eigenvectors of a symmetric matrix are.
+fn validate_covariance(
+    n: usize,
+    covariance: &[f64],
+    eigenvectors: &[f64],
+) -> Result<(), StrategyError> {
+    for i in 0..n {
+        for j in 0..i {
+            if covariance[i * n + j].to_bits() != covariance[j * n + i].to_bits() {
+                return Err(StrategyError::InvalidState {
+                    field: "covariance",
+                    reason: "the matrix is not symmetric",
+                });
+            }
+        }
+    }
+    let c = from_row_major(n, covariance);
+    // Rounding can leave a valid but nearly singular C without a Cholesky factor; its
+    // eigenvalues are then still non-negative to within rounding.
+    let positive = (0..n).all(|i| c[(i, i)] > 0.0)
+        && (nalgebra::Cholesky::new(c.clone()).is_some()
+            || SymmetricEigen::try_new(c, f64::EPSILON, 1000 + 100 * n).is_some_and(|e| {
+                let largest = e.eigenvalues.max();
+                largest > 0.0 && e.eigenvalues.min() >= -1e-9 * largest
+            }));
+    if !positive {
+        return Err(StrategyError::InvalidState {
+            field: "covariance",
+            reason: "the matrix is not positive semi-definite",
+        });
+    }
+    let b = from_row_major(n, eigenvectors);
+    let gram = b.tr_mul(&b);
+    let orthonormal = (0..n).all(|i| {
+        (0..n).all(|j| {
+            let expected = if i == j { 1.0 } else { 0.0 };
+            (gram[(i, j)] - expected).abs() <= 1e-6
+        })
+    });
+    if !orthonormal {
+        return Err(StrategyError::InvalidState {
+            field: "eigenvectors",
+            reason: "the columns are not orthonormal",
+        });
+    }
+    Ok(())
+}
+
+/// A saved σ must keep the search distribution on the scale of the box.
+fn validate_step_size(
+    bounds: &Bounds,
+    sigma: f64,
+    axis_lengths: &[f64],
+) -> Result<(), StrategyError> {
+    let widest = bounds
+        .lower
+        .iter()
+        .zip(&bounds.upper)
+        .map(|(l, u)| u - l)
+        .fold(0.0f64, f64::max);
+    let reach = sigma * axis_lengths.iter().copied().fold(0.0f64, f64::max);
+    // NaN reaches are refused too.
+    let within = reach <= MAX_STEP_PER_WIDTH * widest;
+    if widest.is_finite() && !within {
+        return Err(StrategyError::InvalidState {
+            field: "sigma",
+            reason: "σ · max D is more than 10^6 times the widest bound",
+        });
+    }
+    Ok(())
 }
 
 fn validate_population(population_size: usize) -> Result<(), StrategyError> {

@@ -1,0 +1,188 @@
+//! Reading an evolution file into everything fixed for the whole evolution: the file, its
+//! circuit with the file's `set:` applied (a problem with a `set:` entry is located at that
+//! entry of the evolution file, not reported as a `--set` argument), the free parameters, the
+//! checks that need both (a held-out set for the fitness) and the sizes (`sizes`).
+
+use super::run::EvolveError;
+use super::sizes::{self, Sizes};
+use super::spec::{self, EvolveSpec, FreeParameter};
+use crate::circuit::budget::MemoryBudget;
+use crate::circuit::{self, Circuit};
+use crate::experiment::{CircuitSource, ExperimentError};
+use crate::record::manifest::sha256_hex;
+use crate::spec::{Diagnostic, Diagnostics, Measure, SourceFile, TaskKindName, YamlPath};
+use std::path::{Path, PathBuf};
+
+/// Everything fixed for the whole evolution.
+pub(super) struct Setup {
+    pub(super) spec: EvolveSpec,
+    pub(super) circuit: Circuit,
+    pub(super) free: Vec<FreeParameter>,
+    pub(super) base_dir: PathBuf,
+    pub(super) circuit_source: SourceFile,
+    /// The evolution file as read.
+    pub(super) source: SourceFile,
+    pub(super) sizes: Sizes,
+}
+
+impl Setup {
+    /// SHA-256 of the evolution file's text.
+    pub(super) fn evolve_sha256(&self) -> String {
+        sha256_hex(self.source.text.as_bytes())
+    }
+    /// SHA-256 of the circuit file's text.
+    pub(super) fn circuit_sha256(&self) -> String {
+        sha256_hex(self.circuit_source.text.as_bytes())
+    }
+}
+
+/// Where the inputs come from: the fuzzer pins the circuit and a CSV task's data to small
+/// known files, so that an input naming `/dev/zero` does not read it.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Pinned {
+    pub(super) circuit: Option<PathBuf>,
+    pub(super) csv: Option<PathBuf>,
+}
+
+/// Reads and checks an evolution file (`text`, or the file at `path`) and its circuit.
+/// `generations` is `--generations`.
+pub(super) fn load(
+    path: &Path,
+    text: Option<String>,
+    generations: Option<u64>,
+    budget: &MemoryBudget,
+    pinned: &Pinned,
+) -> Result<Setup, EvolveError> {
+    let source = match text {
+        Some(t) => SourceFile::from_text(path, t),
+        None => crate::spec::read_source(path).map_err(EvolveError::Input)?,
+    };
+    let spec: EvolveSpec =
+        crate::spec::document::parse_document(&source).map_err(EvolveError::Input)?;
+    let at = |path: YamlPath, message: String| {
+        EvolveError::Input(Diagnostics(vec![source.diagnostic(path, message, None)]))
+    };
+    let mut sets = Vec::with_capacity(spec.set.len());
+    for (i, s) in spec.set.iter().enumerate() {
+        let Some((key, value)) = s.split_once('=') else {
+            return Err(at(
+                YamlPath::of(&["set"]).index(i),
+                format!("`{s}` is not PATH=VALUE (e.g. \"time.duration=5 s\")"),
+            ));
+        };
+        sets.push((key.trim().to_string(), value.trim().to_string()));
+    }
+    let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let circuit_path = match &pinned.circuit {
+        Some(p) => p.clone(),
+        None => folder.join(&spec.circuit),
+    };
+    let circuit_source = CircuitSource {
+        path: circuit_path.clone(),
+        sets: sets.clone(),
+        ..CircuitSource::default()
+    };
+    let (csource, mut cspec) = circuit_source.load().map_err(|e| match e {
+        ExperimentError::Usage(message) => match set_index(&message, &sets) {
+            Some((i, rest)) => at(YamlPath::of(&["set"]).index(i), rest),
+            None => EvolveError::Usage(message),
+        },
+        other => EvolveError::Experiment(other),
+    })?;
+    if let Some(csv) = &pinned.csv
+        && cspec.task.kind == TaskKindName::Csv
+        && cspec.task.path.is_some()
+    {
+        cspec.task.path = Some(csv.display().to_string());
+    }
+    // The fitness and the report need these measurements, whatever the circuit records.
+    for m in [
+        Measure::Loss,
+        Measure::GradientAlignment,
+        Measure::WeightAlignment,
+        Measure::HebbianSignature,
+    ] {
+        if !cspec.record.measure.contains(&m) {
+            cspec.record.measure.push(m);
+        }
+    }
+    // Members are scored in memory; probes would only hold every member's samples there.
+    cspec.record.probes.clear();
+    cspec.record.weights = None;
+    let relocate = |d: Diagnostics| EvolveError::Input(relocate_sets(d, &sets, &source));
+    let circuit = circuit::build(&csource, &cspec).map_err(relocate)?;
+    // The fitness is ln(final / initial held-out loss): without a held-out set every member
+    // would score as diverged.
+    if circuit.spec.task.held_out == 0 {
+        let d = csource.diagnostic(
+            YamlPath::of(&["task", "held_out"]),
+            "an evolution needs a held-out set: its fitness is ln(final / initial held-out loss), and `held_out: 0` records none",
+            Some("give the task `held_out: 200` (the default) or more".into()),
+        );
+        return Err(relocate(Diagnostics(crate::spec::relocate_overridden(
+            &circuit.spec,
+            vec![d],
+        ))));
+    }
+    let free = spec::free_parameters(&spec, &source, &circuit).map_err(EvolveError::Input)?;
+    let sizes = sizes::check(&spec, &source, &free, &circuit, generations, budget)?;
+    let base_dir = circuit_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    Ok(Setup {
+        spec,
+        circuit,
+        free,
+        base_dir,
+        circuit_source: csource,
+        source,
+        sizes,
+    })
+}
+
+/// The `set:` entry an override message (`--set PATH=VALUE: …`) is about, and the message
+/// without that prefix.
+fn set_index(message: &str, sets: &[(String, String)]) -> Option<(usize, String)> {
+    let rest = message.strip_prefix("--set ")?;
+    sets.iter().enumerate().find_map(|(i, (k, v))| {
+        rest.strip_prefix(&format!("{k}={v}: "))
+            .map(|tail| (i, tail.to_string()))
+    })
+}
+
+/// Moves diagnostics the circuit's checks put on a `--set` argument onto the evolution file's
+/// `set:` entry that made that setting.
+fn relocate_sets(d: Diagnostics, sets: &[(String, String)], source: &SourceFile) -> Diagnostics {
+    Diagnostics(
+        d.0.into_iter()
+            .map(|one| {
+                if !one.is_outside_file() {
+                    return one;
+                }
+                let origin = one.file.display().to_string();
+                let found = sets
+                    .iter()
+                    .position(|(k, v)| origin == format!("--set {k}={v}"));
+                match found {
+                    Some(i) => {
+                        let setting = if one.path.0.is_empty() {
+                            String::new()
+                        } else {
+                            format!("`{}`: ", one.path)
+                        };
+                        Diagnostic {
+                            message: format!("{setting}{}", one.message),
+                            ..source.diagnostic(
+                                YamlPath::of(&["set"]).index(i),
+                                String::new(),
+                                one.hint.clone(),
+                            )
+                        }
+                    }
+                    None => one,
+                }
+            })
+            .collect(),
+    )
+}
