@@ -35,6 +35,15 @@ learning: {rule: fa, output: y, feedback_init: {uniform: [-0.5, 0.5]}, tau_w: 50
 record: {every: 100 ms, measure: [loss, gradient_alignment]}
 ";
 
+/// Held by every test of this file: a child spawned by one test inherits, until it execs, the
+/// open lock file of a sweep another test is running, and holds that directory's lock a moment
+/// past the sweep's end (flock belongs to the open file, which the fork shares).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("c.yaml"), CIRCUIT).unwrap();
@@ -157,6 +166,7 @@ fn exit2(o: &Outcome, pieces: &[&str]) {
 
 #[test]
 fn every_sweep_corpus_input_passes_the_fuzz_checks() {
+    let _serial = serial();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let data = root.join("data/sweep");
     let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("corpus/sweep"))
@@ -183,6 +193,7 @@ fn every_sweep_corpus_input_passes_the_fuzz_checks() {
 
 #[test]
 fn huge_axis_counts_are_refused_at_their_line_before_anything_is_allocated() {
+    let _serial = serial();
     let dir = folder();
     for count in ["18446744073709551615", "1e12", "4294967296", "1000001"] {
         let text = format!(
@@ -225,6 +236,7 @@ fn huge_axis_counts_are_refused_at_their_line_before_anything_is_allocated() {
 
 #[test]
 fn a_million_point_dry_run_answers_quickly_with_an_estimate() {
+    let _serial = serial();
     let dir = folder();
     let text = "name: big\ncircuit: c.yaml\naxes:\n  - {path: tau_w, linear: {from: 1 ms, to: 1 s, count: 1000}}\n  - {path: weight_noise, linear: {from: 0, to: 0.1, count: 1000}}\n";
     write(dir.path(), "m.yaml", text);
@@ -266,6 +278,7 @@ fn shard(path: &Path, out: &Path, i: usize, precision: Option<Precision>) {
 
 #[test]
 fn merge_refuses_shards_of_different_set_or_precision_naming_the_field_and_the_shards() {
+    let _serial = serial();
     let dir = folder();
     let a = write(dir.path(), "a.yaml", SHARDED);
     let b = write(
@@ -309,6 +322,7 @@ fn merge_refuses_shards_of_different_set_or_precision_naming_the_field_and_the_s
 
 #[test]
 fn resuming_a_finished_sweep_keeps_its_backend_and_another_precision_is_refused() {
+    let _serial = serial();
     let dir = folder();
     let path = write(dir.path(), "s.yaml", SHARDED);
     let out = dir.path().join("out");
@@ -352,6 +366,7 @@ fn resuming_a_finished_sweep_keeps_its_backend_and_another_precision_is_refused(
 
 #[test]
 fn a_copied_part_or_a_cut_table_is_refused_naming_the_part_and_nothing_changes() {
+    let _serial = serial();
     let dir = folder();
     let path = write(dir.path(), "s.yaml", SHARDED);
     let out = dir.path().join("out");
@@ -411,6 +426,7 @@ fn a_copied_part_or_a_cut_table_is_refused_naming_the_part_and_nothing_changes()
 
 #[test]
 fn a_second_process_on_the_same_sweep_directory_is_refused() {
+    let _serial = serial();
     let dir = folder();
     let path = write(dir.path(), "s.yaml", SHARDED);
     let out = dir.path().join("out");
@@ -432,6 +448,7 @@ fn a_second_process_on_the_same_sweep_directory_is_refused() {
 
 #[test]
 fn axis_and_summary_names_that_collide_with_a_column_are_refused_at_their_line() {
+    let _serial = serial();
     let dir = folder();
     let cases = [
         (
@@ -490,6 +507,7 @@ fn axis_and_summary_names_that_collide_with_a_column_are_refused_at_their_line()
 
 #[test]
 fn dependent_ratio_axes_are_refused_and_recorded_values_are_the_values_used() {
+    let _serial = serial();
     let dir = folder();
     let path = write(
         dir.path(),
@@ -543,6 +561,7 @@ fn dependent_ratio_axes_are_refused_and_recorded_values_are_the_values_used() {
 
 #[test]
 fn sweep_names_that_are_not_plain_names_are_refused_at_their_line() {
+    let _serial = serial();
     let dir = folder();
     for name in ["../../../escaped", "/tmp/abs", "\"a\\nb\"", "\"\""] {
         let text =
@@ -562,6 +581,7 @@ fn sweep_names_that_are_not_plain_names_are_refused_at_their_line() {
 
 #[test]
 fn poor_messages_became_located_plain_ones() {
+    let _serial = serial();
     let dir = folder();
     let cases: [(&str, &[&str]); 6] = [
         (
@@ -612,6 +632,7 @@ fn poor_messages_became_located_plain_ones() {
 
 #[test]
 fn validate_plot_and_resume_speak_of_sweeps_as_sweeps() {
+    let _serial = serial();
     let dir = folder();
     let path = write(dir.path(), "s.yaml", SHARDED);
     // validate checks a sweep file as a sweep.

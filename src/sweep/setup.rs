@@ -210,7 +210,7 @@ fn apply_set(
                 errors.push(source.diagnostic(
                     at,
                     message,
-                    Some("a fixed override of the circuit, as `--set` takes it: PATH=VALUE".into()),
+                    Some("each entry is PATH=VALUE, a fixed override of the circuit".into()),
                 ));
             }
         }
