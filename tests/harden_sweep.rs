@@ -658,7 +658,21 @@ fn validate_plot_and_resume_speak_of_sweeps_as_sweeps() {
         Duration::from_secs(30),
     );
     assert_eq!(o.code, Some(0), "{}", o.stderr);
-    assert!(o.stdout.contains("evolution file"), "{}", o.stdout);
+    assert!(o.stdout.contains("ok — evolution"), "{}", o.stdout);
+    // …and checked against its circuit, as `hetsim evolve` checks it before it starts.
+    let bad = std::fs::read_to_string(root.join("configs/evolve_forward.yaml"))
+        .unwrap()
+        .replace(
+            "circuit: ../circuits/",
+            "circuit: ../configs/../circuits/missing-",
+        );
+    std::fs::write(dir.path().join("evo.yaml"), bad).unwrap();
+    let o = hetsim(
+        &["validate", "evo.yaml"],
+        dir.path(),
+        Duration::from_secs(30),
+    );
+    exit2(&o, &["evo.yaml:", "circuit"]);
     // plot on a sweep directory with no finished part says what to run.
     let out = dir.path().join("out");
     let stop = std::sync::atomic::AtomicBool::new(true);

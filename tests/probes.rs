@@ -401,6 +401,8 @@ fn probe_tables_beyond_the_memory_budget_are_refused() {
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("would write about 6.000e6 rows"), "{err}");
+    // Refused with the circuit's own checks, at the probe's line, before a plan exists.
+    assert!(err.contains("fa.yaml:28:5: `record.probes[0]`"), "{err}");
+    assert!(err.contains("the rows of probes.csv for `h`"), "{err}");
     assert!(err.contains("sample less often"), "{err}");
 }

@@ -349,6 +349,8 @@ pub struct Part {
     pub path: YamlPath,
     pub what: String,
     pub bytes: f64,
+    /// Rows of a table the run writes (reduced by sampling less), not state it holds.
+    pub table: bool,
 }
 
 /// The pieces of a circuit the estimate reads; available inside the checks before a
@@ -392,6 +394,7 @@ pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
             path: YamlPath::of(&["projections", &p.name]),
             what: format!("the weights of `{}` ({synapses:.0} synapses)", p.name),
             bytes: synapses * copies * REAL,
+            table: false,
         });
         let into_output_error = v
             .output
@@ -412,6 +415,7 @@ pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
                     p.name, v.populations[p.from].size
                 ),
                 bytes: (delay + 1.0) * size(p.from) * REAL,
+                table: false,
             });
         }
     }
@@ -421,6 +425,7 @@ pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
         path: YamlPath::of(&["populations"]),
         what: format!("the state of {units:.0} units"),
         bytes: units * 12.0 * REAL,
+        table: false,
     });
     // The task's shape, as the plan will build it: without a target population a
     // classification task's targets are as wide as its classes.
@@ -448,6 +453,7 @@ pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
             "the held-out set ({held_out:.0} samples of {inputs:.0} inputs and {targets:.0} targets, over {units:.0} units)"
         ),
         bytes: held_out * (units * 2.0 + inputs + targets) * REAL,
+        table: false,
     });
     // A data set is read once per instance: the parsed table and its inputs and targets.
     if let Some(rows) = rows {
@@ -456,6 +462,7 @@ pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
             path: YamlPath::of(&["task", "path"]),
             what: format!("the data set ({rows:.0} rows)"),
             bytes: rows * width * 2.0 * REAL,
+            table: false,
         });
     }
     // The task's teacher: hidden × (inputs + targets) for the tanh teacher, targets × inputs
@@ -470,6 +477,7 @@ pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
             path: YamlPath::of(&["task"]),
             what: "the task's teacher".into(),
             bytes: teacher * REAL,
+            table: false,
         });
     }
     parts
@@ -504,6 +512,7 @@ pub(crate) fn table_parts(v: &View, instances: f64) -> Vec<Part> {
         path: YamlPath::of(&["record", "every"]),
         what: "the rows of metrics.csv".into(),
         bytes: samples(None) * instances * (plastic + 1.0) * METRICS_ROW_BYTES,
+        table: true,
     }];
     for (i, p) in r.probes.iter().enumerate() {
         let size = v
@@ -515,6 +524,7 @@ pub(crate) fn table_parts(v: &View, instances: f64) -> Vec<Part> {
             path: YamlPath::of(&["record", "probes"]).index(i),
             what: format!("the rows of probes.csv for `{}`", p.population),
             bytes: samples(p.every) * p.units.count(size) as f64 * count(&p.instances) * ROW_BYTES,
+            table: true,
         });
     }
     if let Some(w) = &r.weights {
@@ -534,6 +544,7 @@ pub(crate) fn table_parts(v: &View, instances: f64) -> Vec<Part> {
             path: YamlPath::of(&["record", "weights"]),
             what: "the rows of weight_snapshots.csv".into(),
             bytes: samples(w.every) * per_instance * count(&w.instances) * ROW_BYTES,
+            table: true,
         });
     }
     if let Some(pc) = &r.plasticity_curve {
@@ -547,6 +558,7 @@ pub(crate) fn table_parts(v: &View, instances: f64) -> Vec<Part> {
                 * pc.post_rates.count as f64
                 * pc.instances.len() as f64
                 * ROW_BYTES,
+            table: true,
         });
     }
     parts
@@ -641,7 +653,14 @@ pub(crate) fn check_view(
                 largest.what,
                 human_bytes(largest.bytes)
             ),
-            Some(format!("reduce this setting, or {}", raise_hint(budget_source))),
+            Some(if largest.table {
+                format!(
+                    "sample less often (`every`), or record fewer units, synapses or instances, or {}",
+                    raise_hint(budget_source)
+                )
+            } else {
+                format!("reduce this setting, or {}", raise_hint(budget_source))
+            }),
         ));
     }
     out
@@ -690,7 +709,7 @@ pub fn check_instances(
     let largest_table = tables.iter().max_by(|a, b| a.bytes.total_cmp(&b.bytes));
     if let Some(t) = largest_table.filter(|t| t.bytes > per_instance * instances as f64) {
         return Err(format!(
-            "{instances} instances of `{}` would write about {} of tables, more than the memory budget of {budget}{from}; most of it is {} ({}, at `{}`)\n  hint: record less often or fewer units, synapses or instances, or {hint}",
+            "{instances} instances of `{}` would write about {} of tables, more than the memory budget of {budget}{from}; most of it is {} ({}, at `{}`)\n  hint: sample less often (`every`), or record fewer units, synapses or instances, or {hint}",
             circuit.spec.name,
             human_bytes(table_bytes),
             t.what,

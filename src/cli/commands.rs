@@ -112,6 +112,11 @@ enum FileKind {
 }
 
 fn file_kind(path: &Path) -> FileKind {
+    // Only a regular file is read twice (here for its keys, then by its loader): a pipe or a
+    // device would be drained by the first read, so it is taken as a circuit and read once.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return FileKind::Circuit;
+    }
     let Ok(source) = spec::read_source(path) else {
         return FileKind::Circuit;
     };
@@ -181,26 +186,23 @@ fn validate_sweep(path: &Path) -> i32 {
     }
 }
 
-/// An evolution file: its format, with located errors.
-///
-/// CALL SITE (issue 27, item 8): the evolution's checks against its circuit live in the
-/// private `evolve::run::load`; once it is public, call it here so `validate` checks as much as
-/// `hetsim evolve` does before it runs.
+/// An evolution file checked as `hetsim evolve` checks it before its first generation.
 fn validate_evolution(path: &Path) -> i32 {
-    let source = match spec::read_source(path) {
-        Ok(s) => s,
-        Err(d) => return report_diagnostics(path, &d),
-    };
-    match spec::document::parse_document::<crate::evolve::spec::EvolveSpec>(&source) {
-        Ok(e) => {
-            sayln!(
-                "{}: an evolution file (`{}`) whose format reads; its free terms are checked against the circuit when `hetsim evolve` starts",
-                path.display(),
-                e.name
-            );
+    use crate::evolve::EvolveError;
+    match crate::evolve::check(path) {
+        Ok(summary) => {
+            sayln!("{}: ok — {summary}", path.display());
             EXIT_OK
         }
-        Err(d) => report_diagnostics(path, &d),
+        Err(EvolveError::Input(d)) => report_diagnostics(path, &d),
+        Err(e) => {
+            tellln!("hetsim validate: {}: {e}", path.display());
+            if e.is_bad_input() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_FAILED
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod members;
 pub mod run;
 mod search;
 mod setup;
+pub use setup::check;
 pub mod sizes;
 pub mod spec;
 mod state;

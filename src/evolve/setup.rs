@@ -44,6 +44,21 @@ pub(super) struct Pinned {
     pub(super) csv: Option<PathBuf>,
 }
 
+/// What `hetsim validate` says of an evolution file that `hetsim evolve` would accept: the
+/// same reading and checks (the file, its circuit, `set:`, free terms, bounds, sizes against
+/// the memory budget) that run before the first generation.
+pub fn check(path: &Path) -> Result<String, EvolveError> {
+    let budget = MemoryBudget::from_env_or_machine().map_err(EvolveError::Usage)?;
+    let setup = load(path, None, None, &budget, &Pinned::default())?;
+    Ok(format!(
+        "evolution `{}` of `{}`: {} free, {} generations",
+        setup.spec.name,
+        setup.circuit.spec.name,
+        crate::text::count(setup.free.len(), "parameter"),
+        setup.sizes.generations
+    ))
+}
+
 /// Reads and checks an evolution file (`text`, or the file at `path`) and its circuit.
 /// `generations` is `--generations`.
 pub(super) fn load(

@@ -333,10 +333,27 @@ impl DirLock {
         #[cfg(unix)]
         {
             use std::os::unix::io::AsRawFd;
-            // SAFETY: flock on a descriptor this function owns; no memory is involved.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if rc != 0 {
-                let err = std::io::Error::last_os_error();
+            // A lock belongs to the open file, and a child that a thread of the holder forks
+            // shares it until the child's exec closes it: a lock released a moment ago may
+            // still look held. So a refusal waits until the lock has stayed held for a second.
+            let try_lock = || {
+                // SAFETY: flock on a descriptor this function owns; no memory is involved.
+                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+                (rc == 0)
+                    .then_some(())
+                    .ok_or_else(std::io::Error::last_os_error)
+            };
+            let started = std::time::Instant::now();
+            let mut locked = try_lock();
+            while locked
+                .as_ref()
+                .is_err_and(|e| e.raw_os_error() == Some(libc::EWOULDBLOCK))
+                && started.elapsed() < std::time::Duration::from_secs(1)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                locked = try_lock();
+            }
+            if let Err(err) = locked {
                 if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
                     let mut holder = String::new();
                     let _ = (&file).take(32).read_to_string(&mut holder);
