@@ -1044,6 +1044,16 @@ fn check_task(
             );
         }
     }
+    // A data set needs at least one input column; reported here, at `inputs`, before the
+    // population's size is compared with it.
+    if t.kind == TaskKindName::Csv && t.inputs == Some(0) {
+        c.error(
+            task_path.key("inputs"),
+            "a CSV task needs at least 1 input column, not 0",
+            Some("`inputs` is the number of leading columns that are inputs; the rest are targets"),
+        );
+        return inputs.first().copied();
+    }
     let &[input] = inputs.as_slice() else {
         return None;
     };
