@@ -695,7 +695,7 @@ fn names_and_poor_entries_are_refused_located_in_the_evolution_file() {
             "t",
             SETS,
             "  - {motif: W1, terms: [m_x], bounds: [-1e308, 1e308]}",
-            &[":5:", "`free[0].bounds`", "too far apart"],
+            &[":5:", "`free[0].bounds`", "reach beyond ±1e6"],
         ),
         (
             "t",
@@ -727,6 +727,21 @@ fn names_and_poor_entries_are_refused_located_in_the_evolution_file() {
     }
     assert!(!Path::new("/tmp/absolute").exists());
     assert!(!root().join("runs/evolve-a").exists());
+    // A step size wider than the search box (found by the fuzzer: with bounds near ±1e308 it
+    // overflowed CMA-ES's step size in the first generation).
+    let path = file_in(
+        tmp.path(),
+        "wide-sigma.yaml",
+        "t",
+        SETS,
+        W1,
+        "{kind: cma_es, population: 4, sigma0: 50, generations: 3, seed: 3}",
+    );
+    let o = hetsim(&["evolve", path.to_str().unwrap()], &[]);
+    refused(
+        &o,
+        &["`strategy.sigma0`", "wider than the widest bounds (3)"],
+    );
 }
 
 // ---- the fuzz target's corpus ----------------------------------------------------------------

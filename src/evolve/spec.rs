@@ -156,21 +156,23 @@ pub enum FreeKind {
     LogTauW,
 }
 
-/// Why `[lower, upper]` cannot bound a search coordinate: both finite, increasing, and with a
-/// finite width and midpoint (a random start draws `lower + (upper − lower) u`, and the
-/// strategies step relative to the width).
+/// The largest magnitude a search coordinate's bound may have.
+pub const MAX_BOUND: f64 = 1e6;
+
+/// Why `[lower, upper]` cannot bound a search coordinate: both finite, increasing and within
+/// ±[`MAX_BOUND`] (a random start draws `lower + (upper − lower) u`, and the strategies step
+/// relative to the width, so both stay finite).
 pub fn bounds_problem(lower: f64, upper: f64) -> Option<String> {
     if !(lower.is_finite() && upper.is_finite() && lower < upper) {
         return Some(format!(
             "bounds must be finite and increasing, got [{lower}, {upper}]"
         ));
     }
-    if !((upper - lower).is_finite()
-        && (lower / 2.0 + upper / 2.0).is_finite()
-        && (lower + upper).is_finite())
-    {
+    // The strategies' step sizes and covariances are in the coordinates' units: a box of
+    // 10³⁰⁸ overflows them within a generation, and no rule coefficient is that large.
+    if lower.abs() > MAX_BOUND || upper.abs() > MAX_BOUND {
         return Some(format!(
-            "bounds [{lower:e}, {upper:e}] are too far apart: their width or midpoint is not a finite number"
+            "bounds [{lower:e}, {upper:e}] reach beyond ±{MAX_BOUND:e}: no rule coefficient (or log τ_w) is that large, and the search's step sizes would overflow"
         ));
     }
     None
@@ -352,8 +354,21 @@ pub fn free_parameters(
             if population.is_some_and(|p| p < 2) {
                 bad("population", "the population λ must be at least 2".into());
             }
+            let widest = out
+                .iter()
+                .map(|p| p.upper - p.lower)
+                .fold(0.0_f64, f64::max);
             if !(sigma0.is_finite() && *sigma0 > 0.0) {
                 bad("sigma0", format!("σ₀ must be positive, got {sigma0}"));
+            } else if widest > 0.0 && *sigma0 > widest {
+                // Every candidate would be clipped onto a bound, and the step size adapts to
+                // steps it never took.
+                bad(
+                    "sigma0",
+                    format!(
+                        "σ₀ = {sigma0} is wider than the widest bounds ({widest}): every candidate would land on a bound"
+                    ),
+                );
             }
             if *generations == 0 {
                 bad("generations", "at least one generation".into());
