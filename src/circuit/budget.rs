@@ -209,6 +209,12 @@ fn describe(source: &BudgetSource) -> String {
 
 const RAISE_HINT: &str = "raise the budget with `HETSIM_MEMORY_BUDGET=64GiB` (or `--memory-budget 64GiB`) if the machine has the memory";
 
+/// How a user can get more memory for the budget in force now (for messages elsewhere: sweeps,
+/// evolutions).
+pub fn how_to_raise() -> &'static str {
+    MemoryBudget::resolve().map_or(RAISE_HINT, |(_, source)| raise_hint(&source))
+}
+
 /// How a user can get more: a setting raises the budget, but nothing inside the process lifts
 /// its own limit.
 fn raise_hint(source: &BudgetSource) -> &'static str {

@@ -212,7 +212,7 @@ pub fn check(
             ),
             Some(format!(
                 "lower the population or `seeds_per_member`, or {}",
-                "raise the budget with `HETSIM_MEMORY_BUDGET=64GiB` if the machine has the memory"
+                crate::circuit::budget::how_to_raise()
             )),
         )
     })?;
@@ -224,5 +224,8 @@ pub fn check(
 }
 
 fn budget_hint() -> String {
-    "free fewer parameters, or raise the budget with `HETSIM_MEMORY_BUDGET=64GiB` if the machine has the memory".into()
+    format!(
+        "free fewer parameters, or {}",
+        crate::circuit::budget::how_to_raise()
+    )
 }

@@ -153,6 +153,9 @@ pub fn check_budget(
             size.instances,
             human_bytes(bytes)
         ),
-        Some("sweep fewer points or seeds, or raise the budget with `HETSIM_MEMORY_BUDGET=64GiB` (or `--memory-budget 64GiB`) if the machine has the memory".into()),
+        Some(format!(
+            "sweep fewer points or seeds, or {}",
+            crate::circuit::budget::how_to_raise()
+        )),
     ))
 }
