@@ -227,7 +227,7 @@ fn bad_evolution_files_are_refused_with_located_messages() {
     }
 }
 
-/// The shipped experiments, one generation each (their full runs are in the README).
+/// The shipped experiments, one generation each (their full runs are in docs/evolution.md).
 #[test]
 fn the_shipped_evolutions_run_one_generation() {
     for name in ["evolve_forward", "evolve_feedback", "random_feedback_rules"] {

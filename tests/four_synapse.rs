@@ -3,7 +3,7 @@
 //! duration against the matching sgd circuit (same task, sizes, duration and seeds), and its two
 //! ablations: the cross synapses frozen at their random init (their motifs removed, so they are
 //! fixed projections) and no decay (every `tau_decay` removed). The tests run seeds 1–3; every
-//! bound was measured on seeds 1–3, 4–6 and (against sgd) 7–9 as well (README "Heterosynaptic
+//! bound was measured on seeds 1–3, 4–6 and (against sgd) 7–9 as well (docs/motifs.md "Heterosynaptic
 //! motifs"), and leaves room for the spread seen across them.
 
 use hetsim::experiment::{CircuitSource, Output, Request};

@@ -224,7 +224,7 @@ fn print_dry_run(d: &DryRun, shard: Option<Shard>) {
             e.synapse_steps
         );
     }
-    // The CPU backend's rate on small circuits here (README, Speed): 2–3e9 synapse-steps/s.
+    // The CPU backend's rate on small circuits here (docs/speed.md): 2–3e9 synapse-steps/s.
     let rate = 2e9;
     sayln!(
         "total: {} instance(s), {:.2e} synapse-steps; about {} at {rate:.0e} synapse-steps/s",
