@@ -260,20 +260,30 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
         if !p.bias.is_finite() {
             c.error(path.key("bias"), "bias must be finite", None);
         }
-        let gain_from = p.gain_from.as_ref().and_then(|g| match index_of(g) {
+        // A partner population named by `gain_from` or `compartment_of`: it must exist, be
+        // another population and have as many units, since both pair units one to one.
+        let mut partner = |field: &str, g: &String, why: &str| match index_of(g) {
             None => {
                 c.error(
-                    path.key("gain_from"),
+                    path.key(field),
                     format!("unknown population `{g}`"),
                     Some(&known_pops),
                 );
                 None
             }
+            Some(_) if g == name => {
+                c.error(
+                    path.key(field),
+                    format!("`{field}` cannot name the population itself"),
+                    None,
+                );
+                None
+            }
             Some(i) if spec.populations[i].size != p.size => {
                 c.error(
-                    path.key("gain_from"),
+                    path.key(field),
                     format!(
-                        "`{g}` has {} but `{name}` has {}; the gain is taken unit by unit",
+                        "`{g}` has {} but `{name}` has {}; {why}",
                         count(spec.populations[i].size, "unit"),
                         count(p.size, "unit")
                     ),
@@ -281,16 +291,18 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
                 );
                 None
             }
-            Some(i) if g == name => {
-                c.error(
-                    path.key("gain_from"),
-                    "a population cannot take its gain from itself",
-                    None,
-                );
-                let _ = i;
-                None
-            }
             Some(i) => Some(i),
+        };
+        let gain_from = p
+            .gain_from
+            .as_ref()
+            .and_then(|g| partner("gain_from", g, "the gain is taken unit by unit"));
+        let compartment_of = p.compartment_of.as_ref().and_then(|host| {
+            partner(
+                "compartment_of",
+                host,
+                "a compartment's units are its host's units, one to one",
+            )
         });
         let trace = p.trace.as_ref().map(|t| {
             let tau = t.tau.seconds();
@@ -333,6 +345,7 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
             bias: p.bias,
             noise: p.noise,
             gain_from,
+            compartment_of,
             trace,
         });
     }
@@ -573,7 +586,7 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
                     if populations[mi].size != populations[post].size {
                         c.error(path.key("modulator"), format!("modulator `{name}` has {} but the post population `{}` of `{}` has {}; m is delivered unit by unit", count(populations[mi].size, "unit"), populations[post].name, m.plastic, count(populations[post].size, "unit")), None);
                     } else if !reaches(&populations, &projections, mi, post) {
-                        c.error(path.key("modulator"), format!("modulator `{name}` does not reach `{}`, the post population of `{}`", populations[post].name, m.plastic), Some("a modulator must be the post population itself, its gain partner, or linked to it by a projection"));
+                        c.error(path.key("modulator"), format!("modulator `{name}` does not reach `{}`, the post population of `{}`", populations[post].name, m.plastic), Some(&format!("a modulator must be the post population itself, its gain partner, a compartment of it (`compartment_of: {}` on `{name}`), or linked to it by a projection", populations[post].name)));
                     }
                     Some(mi)
                 }
@@ -880,8 +893,9 @@ fn check_init(c: &mut Checker, path: YamlPath, init: &Init, shape: Option<(usize
     }
 }
 
-/// A modulator reaches a post population when it is that population, its gain partner, shares
-/// its gain partner, or is linked to it directly by a projection either way.
+/// A modulator reaches a post population when it is that population, its gain partner, a
+/// compartment of it, shares its gain partner, or is linked to it directly by a projection
+/// either way.
 fn reaches(
     populations: &[Population],
     projections: &[Projection],
@@ -891,6 +905,7 @@ fn reaches(
     modulator == post
         || populations[post].gain_from == Some(modulator)
         || populations[modulator].gain_from == Some(post)
+        || populations[modulator].compartment_of == Some(post)
         || (populations[post].gain_from.is_some()
             && populations[post].gain_from == populations[modulator].gain_from)
         || projections

@@ -126,6 +126,7 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
                     bias: 0.0,
                     noise: 0.0,
                     gain_from: None,
+                    compartment_of: None,
                     trace: None,
                 },
             );
@@ -418,6 +419,7 @@ fn error_population(size: usize, gain_from: Option<String>) -> PopulationSpec {
         bias: 0.0,
         noise: 0.0,
         gain_from,
+        compartment_of: None,
         trace: None,
     }
 }

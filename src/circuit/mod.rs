@@ -30,6 +30,8 @@ pub struct Population {
     pub bias: f64,
     pub noise: f64,
     pub gain_from: Option<usize>,
+    /// The population this one is a compartment of (its units are parts of that one's units).
+    pub compartment_of: Option<usize>,
     pub trace: Option<Trace>,
 }
 

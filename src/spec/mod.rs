@@ -688,12 +688,18 @@ pub fn apply_overrides(
     for (i, (path, value_text)) in overrides.iter().enumerate() {
         let argument = format!("{path}={value_text}");
         let parsed = parse_path(path).map_err(|e| format!("--set {argument}: {e}"))?;
-        let mut value: serde_json::Value = serde_saphyr::from_str(value_text).map_err(|e| {
-            format!(
-                "--set {argument}: cannot read the value: {}",
-                clean_message(&e.to_string())
-            )
-        })?;
+        // YAML 1.2 booleans (only true/false): read as YAML 1.1, a population named `y` or
+        // `n` inside a mapping (`--set 'record.probes=[{population: y}]'`) turned into a
+        // boolean here, although the same text in a file reads as the name.
+        let mut options = yaml_options();
+        options.strict_booleans = true;
+        let mut value: serde_json::Value = serde_saphyr::from_str_with_options(value_text, options)
+            .map_err(|e| {
+                format!(
+                    "--set {argument}: cannot read the value: {}",
+                    clean_message(&e.to_string())
+                )
+            })?;
         let scalar = !(value.is_object() || value.is_array() || value.is_string());
         if scalar && (is_text_at(&tree, &parsed) || is_text_key(&parsed)) {
             value = serde_json::Value::String(value_text.clone());
@@ -874,6 +880,28 @@ mod tests {
         assert_eq!((d.line, d.column), (2, 1), "{d}");
         assert_eq!(d.path.to_string(), "time");
         assert!(d.message.contains("missing required key `duration`"), "{d}");
+    }
+
+    #[test]
+    fn a_population_named_y_stays_a_name_inside_a_set_mapping() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/teacher_fa.yaml"),
+        )
+        .unwrap();
+        let source = SourceFile::from_text(Path::new("c.yaml"), text);
+        let spec = parse_circuit(&source).unwrap();
+        let probes = "[{population: y, variable: rate}, {population: n, variable: rate}]";
+        let out = apply_overrides(&spec, &[("record.probes".into(), probes.into())]).unwrap();
+        let names: Vec<String> = out
+            .record
+            .probes
+            .iter()
+            .map(|p| p.population.clone())
+            .collect();
+        assert_eq!(names, ["y", "n"]);
+        // true and false stay booleans.
+        let keep = apply_overrides(&spec, &[("learning.tau_w".into(), "true".into())]);
+        assert!(keep.is_err(), "a boolean is not a time");
     }
 
     #[test]

@@ -187,6 +187,12 @@ pub struct PopulationSpec {
     /// For local error populations: multiply the input by φ'(u) of this partner population.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gain_from: Option<String>,
+    /// Declares this population a compartment of another one of the same size (e.g. the apical
+    /// dendrite where a descending signal arrives): unit i is a part of that population's unit
+    /// i, so it may modulate the plastic synapses onto that population. It changes nothing in
+    /// the dynamics (unlike `gain_from`, no φ′ factor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compartment_of: Option<String>,
     /// A slow per-unit trace q of the rates that rules may read (e.g. BCM's sliding threshold).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<TraceSpec>,
