@@ -31,8 +31,11 @@ pub fn draw(
     let out = errors::path(out)?;
     errors::guard(|| {
         py.detach(|| {
-            let is_run = dir.join("metrics.csv").is_file();
-            if !is_run {
+            // As `plot_run_reporting` tells them apart (a sweep has a metrics.csv too).
+            let evolution =
+                dir.join("generations.csv").is_file() && !dir.join("metrics.csv").exists();
+            let sweep = dir.join("summary.csv").is_file() && dir.join("sweep.yaml").is_file();
+            if evolution || sweep {
                 return plot::plot_run_reporting(&dir, Formats::SVG);
             }
             let run = plot::load_run(&dir)?;

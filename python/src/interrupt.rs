@@ -34,12 +34,11 @@ pub fn run<T: Send>(
     // With the GIL held: the callback with the newest update (if any), then the signal handlers.
     let poll = |py: Python<'_>, interrupted: &mut bool, raised: &mut Option<PyErr>| {
         let mut errors = Vec::new();
-        if raised.is_none() {
-            if let (Some(cb), Some(update)) = (&callback, latest.take()) {
-                if let Err(e) = call(py, cb, &update) {
-                    errors.push(e);
-                }
-            }
+        if raised.is_none()
+            && let (Some(cb), Some(update)) = (&callback, latest.take())
+            && let Err(e) = call(py, cb, &update)
+        {
+            errors.push(e);
         }
         if let Err(e) = py.check_signals() {
             errors.push(e);
@@ -67,12 +66,12 @@ pub fn run<T: Send>(
         })
     });
     // The last update (the bar's end), unless the callback already failed.
-    if let (Some(cb), Some(update), None) = (&callback, latest.take(), &raised) {
-        if let Err(e) = call(py, cb, &update) {
-            if !e.is_instance_of::<PyKeyboardInterrupt>(py) {
-                raised = Some(e);
-            }
-        }
+    if raised.is_none()
+        && let (Some(cb), Some(update)) = (&callback, latest.take())
+        && let Err(e) = call(py, cb, &update)
+        && !e.is_instance_of::<PyKeyboardInterrupt>(py)
+    {
+        raised = Some(e);
     }
     match raised {
         Some(e) => Err(e),

@@ -163,6 +163,20 @@ def test_figures_from_memory_are_svg():
         r.figure("plasticity")
 
 
+def test_figures_in_memory_equal_those_of_the_same_run_written(tmp_path):
+    kw = dict(rules=["sgd", "fa"], seeds=2, set={**SHORT, "record.traces": "0.1 s"}, **QUIET)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mem = hetsim.compare(FA, **kw)
+        disk = hetsim.compare(FA, out=tmp_path / "c", figures=False, **kw)
+    for kind in ["learning_curves", "traces", "weights"]:
+        a, b = mem.figure(kind), disk.figure(kind)
+        if kind == "weights":  # one per rule
+            assert [f.name for f in a] == ["weights_sgd", "weights_fa"]
+            a, b = a[1], b[1]
+        assert a.svg == b.svg, kind
+
+
 def _rgb(hex_colour):
     r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgb({r},{g},{b})"
