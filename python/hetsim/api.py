@@ -37,9 +37,17 @@ class HetsimNote(HetsimWarning):
     (``kp: using 10 × tau_w``), the backend and precision it ran on, a fallback."""
 
 
-def _issue(notes, category, who):
+def _issue(notes, category, who, depth=1):
+    """Each note as a warning, attributed to the user's call ``depth`` frames above the
+    caller."""
     for note in notes:
-        warnings.warn(f"{who}: {note}", category, stacklevel=4)
+        warnings.warn(f"{who}: {note}", category, stacklevel=2 + depth)
+
+
+def _ran_on(notes, result):
+    """The notes, and the backend the manifest says the job ran on."""
+    backend = result.manifest.get("backend")
+    return list(notes) + ([f"ran on {backend}"] if backend else [])
 
 
 def _with_progress(progress, what, call):
@@ -90,9 +98,10 @@ def _execute(circuit, rules, seeds, seed, backend, precision, set, duration, out
         c, rules=rules, seeds=seeds, seed=seed, backend=backend, precision=precision,
         out=None if out is None else os.fspath(out), replace=replace, figures=figures,
         command_line=_command(name, [c.path]), progress=callback))
-    _issue(outcome["warnings"], HetsimWarning, name)
+    # _execute is called by run or compare: the user's line is two frames up.
+    _issue(outcome["warnings"], HetsimWarning, name, depth=2)
     notes = list(outcome["notes"]) + [f"ran on {outcome['backend']}"]
-    _issue(notes, HetsimNote, name)
+    _issue(notes, HetsimNote, name, depth=2)
     if outcome["dir"] is None:
         result = from_memory(outcome)
     else:
@@ -147,10 +156,10 @@ def sweep(spec, out=None, resume=False, backend="auto", precision="auto", ensemb
         os.fspath(path), text=text, out=None if out is None else os.fspath(out), resume=resume,
         backend=backend, precision=precision, ensemble_size=ensemble_size, figures=figures,
         command_line=_command("sweep", [path]), progress=callback))
-    _issue(outcome["notes"], HetsimNote, "sweep")
     result = load(outcome["dir"])
     result.status = outcome["status"]
-    result.notes = outcome["notes"]
+    result.notes = _ran_on(outcome["notes"], result)
+    _issue(result.notes, HetsimNote, "sweep")
     return result
 
 
@@ -180,4 +189,6 @@ def evolve(spec, out=None, resume=False, backend="auto", precision="auto", gener
             tmp.cleanup()
     result = load(outcome["dir"])
     result.status = outcome["status"]
+    result.notes = _ran_on([], result)
+    _issue(result.notes, HetsimNote, "evolve")
     return result

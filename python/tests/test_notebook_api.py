@@ -52,8 +52,8 @@ def test_progress_comes_while_the_run_goes_and_can_stop_it():
 def test_sweep_and_evolve_progress_count_points_and_generations(tmp_path):
     from test_batch import SWEEP
     seen = []
-    hetsim.sweep(SWEEP, out=tmp_path / "s", backend="cpu", figures=False, base_dir=REPO,
-                 progress=seen.append)
+    s = hetsim.sweep(SWEEP, out=tmp_path / "s", backend="cpu", figures=False, base_dir=REPO,
+                     progress=seen.append)
     assert seen and seen[-1]["kind"] == "sweep" and seen[-1]["unit"] == "point"
     assert seen[-1]["done"] == seen[-1]["total"] == 2
     spec = {"name": "tiny", "circuit": "circuits/teacher_fa.yaml",
@@ -62,9 +62,16 @@ def test_sweep_and_evolve_progress_count_points_and_generations(tmp_path):
             "strategy": {"kind": "random", "samples": 4, "batch": 2},
             "seeds_per_member": 1}
     gens = []
-    hetsim.evolve(spec, out=tmp_path / "e", backend="cpu", base_dir=REPO, progress=gens.append)
+    with pytest.warns(hetsim.HetsimNote, match=r"^evolve: ran on cpu \(f64"):
+        e = hetsim.evolve(spec, out=tmp_path / "e", backend="cpu", base_dir=REPO,
+                          progress=gens.append)
     assert gens[-1]["kind"] == "evolve" and gens[-1]["done"] == gens[-1]["total"] == 2
     assert "best_fitness" in gens[-1]
+    # Their figures, drawn by hetsim's plot code (the sweep's without writing into its
+    # directory, which was run with figures=False).
+    assert s.figure().name.startswith("sweep_held_out_loss")
+    assert not (tmp_path / "s" / "figures").exists()
+    assert e.figure().name == "evolution" and "evolution_theta" in e.figure_kinds()
 
 
 def test_an_exception_in_the_callback_stops_the_run_and_is_raised():
