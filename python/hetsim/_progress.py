@@ -49,11 +49,15 @@ class _Bar:
 
     def __call__(self, u):
         self.last = u
-        if self.tqdm is not None:
-            if self.bar is None:
+        if self.tqdm is not None and self.bar is None:
+            try:
                 self.bar = self.tqdm(total=u["total"], unit=u["unit"], desc=self.what,
                                      unit_scale=u["kind"] == "run", delay=DELAY_S,
                                      leave=True, file=sys.stderr)
+            except Exception:
+                # A tqdm too old for `delay`, or a notebook bar without its widgets: text.
+                self.tqdm = None
+        if self.bar is not None:
             self.bar.total = u["total"]
             self.bar.set_postfix_str(_describe(u), refresh=False)
             # update (not refresh) draws only once the bar's delay has passed.
