@@ -156,6 +156,8 @@ class Result:
             parts.append(f"<pre>{esc(self.text.rstrip())}</pre>")
         elif self.kind == "sweep" and self.summary is not None:
             parts.append(self.summary.head(20).to_html(max_cols=12))
+        elif self.compare is not None:
+            parts.append(self.compare.to_html(max_cols=12))
         elif self.kind == "evolve" and self.generations is not None:
             parts.append(self.generations.tail(10).to_html(max_cols=12))
         if self.notes:
