@@ -5,7 +5,8 @@
 
 1. ``hetsim compare circuits/teacher_fa.yaml --rules sgd,fa,dfa,kp --seeds 3``, in-process:
    the table the CLI prints, a per-rule summary computed with pandas, and the held-out loss
-   curves (mean over seeds, min–max band) drawn with matplotlib.
+   curves (mean over seeds, min–max band) drawn with matplotlib in the CLI's colours
+   (``hetsim.palette``).
 2. A small sweep of τ_w/T for fa: the final held-out loss relative to its start, against τ_w/T.
 """
 
@@ -35,8 +36,9 @@ def main_job(quick, out):
     fig, ax = plt.subplots(figsize=(6, 4))
     for rule, rows in overall.groupby("rule", sort=False):
         curve = rows.groupby("time_s")["held_out_loss"].agg(["mean", "min", "max"])
-        ax.plot(curve.index, curve["mean"], label=rule)
-        ax.fill_between(curve.index, curve["min"], curve["max"], alpha=0.2)
+        colour = hetsim.palette[rule]
+        ax.plot(curve.index, curve["mean"], color=colour, label=rule)
+        ax.fill_between(curve.index, curve["min"], curve["max"], color=colour, alpha=0.2)
     ax.set_yscale("log")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("held-out loss")
@@ -61,7 +63,8 @@ def sweep_figure(quick, out):
     stats = s.summary.groupby("tau_w/T")[column].agg(["mean", "std"])
     print(stats)
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3)
+    ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3,
+                color=hetsim.palette["fa"])
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("τ_w / T")

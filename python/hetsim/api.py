@@ -4,18 +4,59 @@ Each turns its arguments into the library request the CLI builds (``hetsim run``
 ``sweep``, ``evolve``) and runs it in-process with the GIL released; Ctrl-C stops it the way it
 stops the CLI (after the current recording window, ensemble or generation) and the call returns
 a result with status ``interrupted`` and everything recorded so far.
+
+Every call shows progress (``progress=True``: a tqdm bar when tqdm is installed, else lines on
+``sys.stderr``; ``False``: none; a callable: called with each update, see ``_progress``), and
+issues the library's notes (a default chosen, the backend and precision it ran on) as
+``HetsimNote`` warnings and the circuit checks' warnings as ``HetsimWarning``, besides keeping
+them in ``Result.notes``.
 """
 
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import yaml
 
 from . import _hetsim
 from ._overrides import pairs
+from ._progress import reporter
+from ._units import duration_text
+from .circuit import Circuit
 from .results import from_memory, load
+
+
+class HetsimWarning(UserWarning):
+    """A warning from hetsim: a circuit check's warning (located), and the base of the notes."""
+
+
+class HetsimNote(HetsimWarning):
+    """Something the library noted while it prepared a job: a default it chose for you
+    (``kp: using 10 × tau_w``), the backend and precision it ran on, a fallback."""
+
+
+def _issue(notes, category, who, depth=1):
+    """Each note as a warning, attributed to the user's call ``depth`` frames above the
+    caller."""
+    for note in notes:
+        warnings.warn(f"{who}: {note}", category, stacklevel=2 + depth)
+
+
+def _ran_on(notes, result):
+    """The notes, and the backend the manifest says the job ran on."""
+    backend = result.manifest.get("backend")
+    return list(notes) + ([f"ran on {backend}"] if backend else [])
+
+
+def _with_progress(progress, what, call):
+    """``call(callback)`` with the progress display for ``progress=``, closed after."""
+    callback, display = reporter(progress, what)
+    try:
+        return call(callback)
+    finally:
+        display.close()
 
 
 def _is_text(source):
@@ -29,19 +70,21 @@ def load_circuit(source, set=None, duration=None, base_dir=None):
     ``duration`` overrides ``time.duration`` (``"20 s"``). YAML text is named ``<text>`` in
     messages and reads data paths relative to ``base_dir`` (default: the working directory).
     Raises ``CircuitError`` with every error located (file:line:column) as the CLI prints it.
+    ``duration`` is a number of seconds or text with a unit. Returns a ``Circuit``, whose
+    contents can be read and edited as nested dicts (see ``hetsim.Circuit``).
     """
-    if isinstance(source, _hetsim.Circuit):
-        if set is None and duration is None:
-            return source
-        extra = list(source.overrides) + pairs(set)
-        return _hetsim.load_circuit(source.path, text=source.text, base_dir=base_dir,
-                                    sets=extra, duration=duration)
+    duration = duration_text(duration)
+    if isinstance(source, Circuit):
+        return source.with_overrides(set=set, duration=duration)
+    if isinstance(source, dict):
+        return Circuit.from_dict(source, base_dir=base_dir).with_overrides(set, duration)
     if _is_text(source):
-        return _hetsim.load_circuit("<text>", text=source,
-                                    base_dir=str(base_dir or os.getcwd()),
-                                    sets=pairs(set), duration=duration)
-    return _hetsim.load_circuit(os.fspath(source), base_dir=None if base_dir is None else
-                                os.fspath(base_dir), sets=pairs(set), duration=duration)
+        base = str(base_dir or os.getcwd())
+        return Circuit(_hetsim.load_circuit("<text>", text=source, base_dir=base,
+                                            sets=pairs(set), duration=duration), base_dir=base)
+    checked = _hetsim.load_circuit(os.fspath(source), base_dir=None if base_dir is None else
+                                   os.fspath(base_dir), sets=pairs(set), duration=duration)
+    return Circuit(checked, base_dir=base_dir)
 
 
 def _command(name, args):
@@ -49,18 +92,22 @@ def _command(name, args):
 
 
 def _execute(circuit, rules, seeds, seed, backend, precision, set, duration, out, replace,
-             figures, name):
-    c = load_circuit(circuit, set=set, duration=duration)
-    outcome = _hetsim.run(c, rules=rules, seeds=seeds, seed=seed, backend=backend,
-                          precision=precision,
-                          out=None if out is None else os.fspath(out), replace=replace,
-                          figures=figures, command_line=_command(name, [c.path]))
+             figures, name, progress):
+    c = load_circuit(circuit, set=set, duration=duration).checked
+    outcome = _with_progress(progress, f"hetsim {name}", lambda callback: _hetsim.run(
+        c, rules=rules, seeds=seeds, seed=seed, backend=backend, precision=precision,
+        out=None if out is None else os.fspath(out), replace=replace, figures=figures,
+        command_line=_command(name, [c.path]), progress=callback))
+    # _execute is called by run or compare: the user's line is two frames up.
+    _issue(outcome["warnings"], HetsimWarning, name, depth=2)
+    notes = list(outcome["notes"]) + [f"ran on {outcome['backend']}"]
+    _issue(notes, HetsimNote, name, depth=2)
     if outcome["dir"] is None:
         result = from_memory(outcome)
     else:
         result = load(outcome["dir"])
         result.text = outcome["summary"]
-        result.notes = outcome["notes"]
+    result.notes = notes
     if outcome["interrupted"]:
         print(f"hetsim: interrupted — {result.status}, rows up to the last window kept",
               file=sys.stderr)
@@ -68,23 +115,24 @@ def _execute(circuit, rules, seeds, seed, backend, precision, set, duration, out
 
 
 def run(circuit, seeds=1, seed=1, backend="auto", precision="auto", set=None, duration=None,
-        out=None, replace=False, figures=True):
-    """Runs a circuit (a ``Circuit``, a path or YAML text): ``seeds`` instances with seeds
-    ``seed``, ``seed + 1``, … in one ensemble. ``out=None`` keeps every table in memory;
-    otherwise ``out`` is a run directory written as ``hetsim run --out`` writes it (figures
-    unless ``figures=False``) and the result is read from it."""
+        out=None, replace=False, figures=True, progress=True):
+    """Runs a circuit (a ``Circuit``, a dict of one, a path or YAML text): ``seeds`` instances
+    with seeds ``seed``, ``seed + 1``, … in one ensemble. ``out=None`` keeps every table in
+    memory; otherwise ``out`` is a run directory written as ``hetsim run --out`` writes it
+    (figures unless ``figures=False``) and the result is read from it. ``duration``: seconds
+    or text with a unit; ``progress``: see the module's doc."""
     return _execute(circuit, None, seeds, seed, backend, precision, set, duration, out, replace,
-                    figures, "run")
+                    figures, "run", progress)
 
 
 def compare(circuit, rules, seeds=1, seed=1, backend="auto", precision="auto", set=None,
-            duration=None, out=None, replace=False, figures=True):
+            duration=None, out=None, replace=False, figures=True, progress=True):
     """``hetsim compare``: the circuit's ``learning:`` rule swapped for each of ``rules``
     (e.g. ``["sgd", "fa", "dfa", "kp"]``), every rule with the same seeds, in one ensemble."""
     if isinstance(rules, str):
         rules = rules.split(",")
     return _execute(circuit, list(rules), seeds, seed, backend, precision, set, duration, out,
-                    replace, figures, "compare")
+                    replace, figures, "compare", progress)
 
 
 def _spec_text(spec, base_dir):
@@ -96,29 +144,30 @@ def _spec_text(spec, base_dir):
 
 
 def sweep(spec, out=None, resume=False, backend="auto", precision="auto", ensemble_size=None,
-          figures=True, base_dir=None):
+          figures=True, base_dir=None, progress=True):
     """``hetsim sweep``: ``spec`` is a sweep file's path or a dict of its contents (whose
     ``circuit`` is relative to ``base_dir``, default the working directory). Returns the sweep
-    directory's tables (``summary``, ``points``, ``metrics``)."""
+    directory's tables (``summary``, ``points``, ``metrics``); progress counts points."""
     if isinstance(spec, dict):
         text, path = _spec_text(spec, base_dir)
     else:
         text, path = None, Path(spec)
-    outcome = _hetsim.sweep(os.fspath(path), text=text, out=None if out is None else
-                            os.fspath(out), resume=resume, backend=backend, precision=precision,
-                            ensemble_size=ensemble_size, figures=figures,
-                            command_line=_command("sweep", [path]))
+    outcome = _with_progress(progress, "hetsim sweep", lambda callback: _hetsim.sweep(
+        os.fspath(path), text=text, out=None if out is None else os.fspath(out), resume=resume,
+        backend=backend, precision=precision, ensemble_size=ensemble_size, figures=figures,
+        command_line=_command("sweep", [path]), progress=callback))
     result = load(outcome["dir"])
     result.status = outcome["status"]
-    result.notes = outcome["notes"]
+    result.notes = _ran_on(outcome["notes"], result)
+    _issue(result.notes, HetsimNote, "sweep")
     return result
 
 
 def evolve(spec, out=None, resume=False, backend="auto", precision="auto", generations=None,
-           base_dir=None):
+           base_dir=None, progress=True):
     """``hetsim evolve``: ``spec`` is an evolution file's path or a dict of its contents (its
     ``circuit`` relative to ``base_dir``, default the working directory). Returns the
-    directory's tables (``generations``, ``population``)."""
+    directory's tables (``generations``, ``population``); progress counts generations."""
     tmp = None
     if isinstance(spec, dict):
         spec = dict(spec)
@@ -131,13 +180,15 @@ def evolve(spec, out=None, resume=False, backend="auto", precision="auto", gener
     else:
         path = Path(spec)
     try:
-        outcome = _hetsim.evolve(os.fspath(path), out=None if out is None else os.fspath(out),
-                                 resume=resume, backend=backend, precision=precision,
-                                 generations=generations,
-                                 command_line=_command("evolve", [path]))
+        outcome = _with_progress(progress, "hetsim evolve", lambda callback: _hetsim.evolve(
+            os.fspath(path), out=None if out is None else os.fspath(out), resume=resume,
+            backend=backend, precision=precision, generations=generations,
+            command_line=_command("evolve", [path]), progress=callback))
     finally:
         if tmp is not None:
             tmp.cleanup()
     result = load(outcome["dir"])
     result.status = outcome["status"]
+    result.notes = _ran_on([], result)
+    _issue(result.notes, HetsimNote, "evolve")
     return result

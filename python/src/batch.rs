@@ -1,6 +1,7 @@
 //! `sweep` and `evolve`: the library's sweep and evolution loops into their directories, on a
 //! worker thread with Ctrl-C as the stop flag. The Python side reads the tables they write.
 
+use crate::progress::Update;
 use crate::running::{backend, precision};
 use crate::{errors, interrupt};
 use hetsim::evolve::EvolveRequest;
@@ -19,7 +20,7 @@ fn figure_list(f: &Option<Result<Vec<PathBuf>, String>>) -> Vec<PathBuf> {
 /// Runs (or resumes) a sweep. `text` is the sweep file's text when it did not come from `path`
 /// (`path` then only says where the circuit path inside it is relative to).
 #[pyfunction]
-#[pyo3(signature = (path, text=None, out=None, resume=false, backend="auto", precision="auto", ensemble_size=None, figures=false, command_line=Vec::new()))]
+#[pyo3(signature = (path, text=None, out=None, resume=false, backend="auto", precision="auto", ensemble_size=None, figures=false, command_line=Vec::new(), progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn sweep<'py>(
     py: Python<'py>,
@@ -32,6 +33,7 @@ pub fn sweep<'py>(
     ensemble_size: Option<usize>,
     figures: bool,
     command_line: Vec<String>,
+    progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let path = errors::path(path)?;
     let out = errors::optional_path(out)?;
@@ -54,8 +56,12 @@ pub fn sweep<'py>(
             figures,
             command_line,
         };
-        let (result, interrupted) = interrupt::run(py, |stop| {
-            hetsim::sweep::sweep(&request, &mut |_| {}, Some(stop))
+        let (result, interrupted) = interrupt::run(py, progress, |stop, latest| {
+            hetsim::sweep::sweep(
+                &request,
+                &mut |p| latest.put(Update::Sweep(p.clone())),
+                Some(stop),
+            )
         })?;
         let outcome = result.map_err(errors::sweep)?;
         let d = PyDict::new(py);
@@ -74,7 +80,7 @@ pub fn sweep<'py>(
 
 /// Runs (or resumes) an evolution.
 #[pyfunction]
-#[pyo3(signature = (path, out=None, resume=false, backend="auto", precision="auto", generations=None, command_line=Vec::new(), replace=false))]
+#[pyo3(signature = (path, out=None, resume=false, backend="auto", precision="auto", generations=None, command_line=Vec::new(), replace=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn evolve<'py>(
     py: Python<'py>,
@@ -86,6 +92,7 @@ pub fn evolve<'py>(
     generations: Option<u64>,
     command_line: Vec<String>,
     replace: bool,
+    progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let path = errors::path(path)?;
     let out = errors::optional_path(out)?;
@@ -100,8 +107,12 @@ pub fn evolve<'py>(
             generations,
             command_line,
         };
-        let (result, interrupted) = interrupt::run(py, |stop| {
-            hetsim::evolve::evolve(&request, &mut |_| {}, Some(stop))
+        let (result, interrupted) = interrupt::run(py, progress, |stop, latest| {
+            hetsim::evolve::evolve(
+                &request,
+                &mut |g| latest.put(Update::Evolve(g.clone())),
+                Some(stop),
+            )
         })?;
         let outcome = result.map_err(errors::evolve)?;
         let d = PyDict::new(py);

@@ -20,6 +20,10 @@ pub struct Circuit {
     /// The circuit with `learning:` written out (what `hetsim expand` prints).
     #[pyo3(get)]
     expanded: String,
+    /// The circuit as written, with the overrides applied (before `learning:` is written out):
+    /// the text the Python `Circuit` edits as nested dicts.
+    #[pyo3(get)]
+    spec_yaml: String,
     /// The checks' warnings, located.
     #[pyo3(get)]
     warnings: Vec<String>,
@@ -43,7 +47,12 @@ impl Circuit {
         self.source.sets.clone()
     }
     fn __repr__(&self) -> String {
-        format!("<hetsim.Circuit {}: {}>", self.name, self.summary)
+        // The summary starts with the name; say it once.
+        let rest = self
+            .summary
+            .strip_prefix(&format!("{}: ", self.name))
+            .unwrap_or(&self.summary);
+        format!("<hetsim.Circuit `{}`: {rest}>", self.name)
     }
 }
 
@@ -91,6 +100,7 @@ pub fn load_circuit(
             name: c.spec.name.clone(),
             summary: c.summary(),
             expanded: hetsim::spec::to_yaml(&c.spec),
+            spec_yaml: hetsim::spec::to_yaml(&spec),
             warnings: c.warnings.iter().map(|w| w.to_string()).collect(),
             source,
         })

@@ -8,13 +8,17 @@
 //! - [`interrupt`]: a job on a worker thread while the calling thread watches for signals;
 //! - [`circuit`]: `load_circuit` and the `Circuit` class;
 //! - [`running`]: `run` / `compare`;
-//! - [`batch`]: `sweep` and `evolve`.
+//! - [`batch`]: `sweep` and `evolve`;
+//! - [`progress`]: the job's progress, polled into a Python callback;
+//! - [`figures`]: the CLI's figures as SVG, and its colours.
 
 mod batch;
 mod circuit;
 mod columns;
 mod errors;
+mod figures;
 mod interrupt;
+mod progress;
 mod running;
 
 use pyo3::prelude::*;
@@ -28,6 +32,10 @@ fn _hetsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(batch::sweep, m)?)?;
     m.add_function(wrap_pyfunction!(batch::evolve, m)?)?;
     m.add_function(wrap_pyfunction!(columns::metrics_header, m)?)?;
+    m.add_function(wrap_pyfunction!(figures::draw, m)?)?;
+    m.add_function(wrap_pyfunction!(figures::figure_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(figures::colours, m)?)?;
+    m.add_function(wrap_pyfunction!(figures::palette, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! writes; into a directory the Python side reads the files.
 
 use crate::circuit::Circuit;
+use crate::progress::RunWatch;
 use crate::{columns, errors, interrupt};
 use hetsim::backend::{BackendKind, Precision};
 use hetsim::experiment::{Design, Output, Request};
@@ -127,7 +128,7 @@ fn tables<'py>(py: Python<'py>, c: &Collector) -> PyResult<Bound<'py, PyDict>> {
 /// `manifest` (JSON text), `dir` (None in memory), `tables` (in memory), `summary` (the table
 /// the CLI prints), `notes`, `warnings`, `figures`.
 #[pyfunction]
-#[pyo3(signature = (circuit, rules=None, seeds=1, seed=1, backend="auto", precision="auto", out=None, replace=false, figures=false, command_line=Vec::new()))]
+#[pyo3(signature = (circuit, rules=None, seeds=1, seed=1, backend="auto", precision="auto", out=None, replace=false, figures=false, command_line=Vec::new(), progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run<'py>(
     py: Python<'py>,
@@ -141,6 +142,7 @@ pub fn run<'py>(
     replace: bool,
     figures: bool,
     command_line: Vec<String>,
+    progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let out = errors::optional_path(out)?;
     errors::guard(|| {
@@ -156,6 +158,7 @@ pub fn run<'py>(
             replace,
             figures,
             command_line,
+            progress,
         )
     })
 }
@@ -173,6 +176,7 @@ fn run_request<'py>(
     replace: bool,
     figures: bool,
     command_line: Vec<String>,
+    progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let request = Request {
         circuit: circuit.source.clone(),
@@ -191,14 +195,15 @@ fn run_request<'py>(
         },
         command_line,
     };
-    let (result, interrupted) = interrupt::run(py, move |stop| {
+    let (result, interrupted) = interrupt::run(py, progress, move |stop, latest| {
         let prepared = request.prepare()?;
         let notes = prepared.notes.clone();
         let warnings = prepared.warnings.clone();
-        let finished = prepared.execute(&mut hetsim::run::Quiet, Some(stop))?;
-        Ok::<_, hetsim::experiment::ExperimentError>((finished, notes, warnings))
+        let backend = prepared.backend_description();
+        let finished = prepared.execute(&mut RunWatch(latest), Some(stop))?;
+        Ok::<_, hetsim::experiment::ExperimentError>((finished, notes, warnings, backend))
     })?;
-    let (finished, notes, warnings) = result.map_err(errors::experiment)?;
+    let (finished, notes, warnings, backend) = result.map_err(errors::experiment)?;
     let d = PyDict::new(py);
     d.set_item("status", finished.manifest.status.name())?;
     d.set_item("interrupted", interrupted)?;
@@ -211,6 +216,8 @@ fn run_request<'py>(
     d.set_item("summary", finished.summary.table())?;
     d.set_item("notes", notes)?;
     d.set_item("warnings", warnings)?;
+    // What the CLI's first line says the run ran on (the backend, its precision and threads).
+    d.set_item("backend", backend)?;
     let figure_files: Vec<PathBuf> = match &finished.figures {
         Some(Ok(paths)) => paths.clone(),
         _ => Vec::new(),

@@ -29,7 +29,7 @@ def test_compare_in_memory_equals_the_cli(in_memory, hetsim_bin, tmp_path):
                     "3", "--backend", "cpu", "--no-plots", "--out", out, *SHORT_CLI],
                    check=True, capture_output=True)
     cli = hetsim.load(out)
-    assert cli.kind == "run" and cli.status == "completed"
+    assert cli.kind == in_memory.kind == "compare" and cli.status == "completed"
     assert_tables_equal(in_memory, cli)
     assert in_memory.manifest["seeds"] == cli.manifest["seeds"] == [3, 4, 3, 4]
 

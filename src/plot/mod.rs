@@ -46,6 +46,8 @@ pub use figures::{
     FIGURES, FigureFn, alignment, hebbian, learning_curves, learning_strength, traces, weights,
 };
 pub use stats::{BandKind, BandPoint, LabelSeries, Summary};
+/// The figures' colours, for other front ends (the Python package's `hetsim.palette`).
+pub use style::label_colours;
 
 /// Everything that can go wrong while loading a run or drawing its figures.
 #[derive(Debug, thiserror::Error)]
