@@ -21,6 +21,7 @@ pub mod run;
 pub mod schema;
 pub mod simd;
 pub mod spec;
+pub mod step;
 pub mod sweep;
 pub mod task;
 pub mod text;

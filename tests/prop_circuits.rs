@@ -179,6 +179,7 @@ fn population(layer: &Layer) -> PopulationSpec {
         bias: layer.bias,
         noise: layer.noise,
         gain_from: None,
+        compartment_of: None,
         trace: None,
     }
 }
@@ -195,6 +196,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
             bias: 0.0,
             noise: 0.0,
             gain_from: None,
+            compartment_of: None,
             trace: None,
         },
     );

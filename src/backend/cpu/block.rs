@@ -33,6 +33,7 @@ use crate::rng;
 use crate::rule::{N_TERMS, Post, Slot, UpdateForm};
 use crate::simd::Simd;
 use crate::spec::{Method, Role};
+use crate::step::Op;
 use crate::task::Task;
 use std::sync::Arc;
 
@@ -471,20 +472,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             .collect();
 
         let projections = &plan.projections;
-        let fused: Vec<bool> = projections
-            .iter()
-            .enumerate()
-            .map(|(q, p)| {
-                let plain = p.motif.is_some_and(|m| !plan.motifs[m].has_noise());
-                L == 1
-                    && plain
-                    && !plan.held_input[q]
-                    && p.from == plan.input
-                    && p.max_delay() == 0
-                    && p.synapses() >= PARALLEL_SYNAPSES
-                    && plan.method != Method::Rk4
-            })
-            .collect();
+        let fused = s.program.fused_projections(plan);
         let sign = projections.iter().map(|p| lanes(&p.sign)).collect();
         let delay = projections
             .iter()
@@ -878,21 +866,9 @@ impl<T: Real, const L: usize> Block<T, L> {
     fn evaluate_on_level(&mut self, s: &Static) {
         let plan = &s.plan;
         for &p in &plan.order {
-            if !plan.populations[p].instantaneous {
-                continue;
+            if plan.populations[p].instantaneous {
+                self.instantaneous(s, p);
             }
-            let mut u = std::mem::take(&mut self.u[p]);
-            self.sum_input(s, p, &mut u);
-            if self.any_noise[p] {
-                self.add_noise(p, &mut u);
-            }
-            apply_rates(
-                self.simd,
-                plan.populations[p].activation,
-                &u,
-                &mut self.z[p],
-            );
-            self.u[p] = u;
         }
         for &p in &plan.order {
             if plan.populations[p].instantaneous {
@@ -903,6 +879,24 @@ impl<T: Real, const L: usize> Block<T, L> {
             self.inp[p] = inp;
         }
     }
+
+    /// An instantaneous population: u = its summed input (+ noise), z = φ(u).
+    #[inline(always)]
+    fn instantaneous(&mut self, s: &Static, p: usize) {
+        let mut u = std::mem::take(&mut self.u[p]);
+        self.sum_input(s, p, &mut u);
+        if self.any_noise[p] {
+            self.add_noise(p, &mut u);
+        }
+        apply_rates(
+            self.simd,
+            s.plan.populations[p].activation,
+            &u,
+            &mut self.z[p],
+        );
+        self.u[p] = u;
+    }
+
     fn add_noise(&self, p: usize, u: &mut Buf<T, L>) {
         on_level!(self.add_noise_on_level(p, u))
     }
@@ -935,49 +929,51 @@ impl<T: Real, const L: usize> Block<T, L> {
         on_level!(self.step_fused_on_level(s))
     }
 
+    /// Executes the step program (`crate::step`), operation by operation, on this block.
     #[inline(always)]
     fn step_fused_on_level(&mut self, s: &Static) {
-        let plan = &s.plan;
-        self.set_stimulus(s);
-        self.rebase_held(s);
-        self.evaluate(s);
-        // The delay buffers take every rate as it is during this step, before the rate
-        // populations integrate: a leaky source pushed after its update would be one step
-        // ahead, and a d-step delay would lag only d − 1 steps.
-        self.push_rings(s);
-        self.accumulate(s);
-        if self.fused.iter().any(|f| *f) {
-            self.prepare_next_input(s);
-        }
-        for m in 0..plan.motifs.len() {
-            self.update_weights(s, m);
-        }
-        // After every motif has read q(n): the traces take this step's rates.
-        self.update_traces();
-        for &p in &plan.order {
-            if plan.populations[p].instantaneous {
-                continue;
-            }
-            let leak = self.leak[p];
-            let act = plan.populations[p].activation;
-            for (u, i) in self.u[p].iter_mut().zip(&self.inp[p]) {
-                // Local copies, so the lane loop vectorises (see `RowUpdate::rows`).
-                let (i, mut v) = (*i, *u);
-                for l in 0..L {
-                    // u ← I + (u − I)·leak: exact for exponential Euler, Euler's step otherwise.
-                    v[l] = i[l] + (v[l] - i[l]) * leak[l];
+        for op in &s.program.ops {
+            match *op {
+                Op::Stimulus => self.set_stimulus(s),
+                Op::RebaseHeld => self.rebase_held(s),
+                Op::Instantaneous { population } => self.instantaneous(s, population),
+                Op::SumInput { population } => {
+                    let mut inp = std::mem::take(&mut self.inp[population]);
+                    self.sum_input(s, population, &mut inp);
+                    self.inp[population] = inp;
                 }
-                *u = v;
+                Op::PushRing { projection } => self.push_ring(s, projection),
+                Op::Accumulate => self.accumulate(s),
+                Op::PrepareNextInput => self.prepare_next_input(s),
+                Op::Update { motif, .. } => self.update_weights(s, motif),
+                Op::Trace { population } => self.update_trace(population),
+                Op::Integrate { population } => self.integrate(s, population),
+                Op::CopyTied { projection } => self.copy_tied_one(s, projection),
             }
-            if self.any_noise[p] {
-                let mut u = std::mem::take(&mut self.u[p]);
-                self.add_noise(p, &mut u);
-                self.u[p] = u;
-            }
-            apply_rates(self.simd, act, &self.u[p], &mut self.z[p]);
         }
-        self.copy_tied(s);
         self.step += 1;
+    }
+
+    /// A rate population integrates its input: u ← I + (u − I)·leak (exact for exponential
+    /// Euler, Euler's step otherwise), then its noise, then z = φ(u).
+    #[inline(always)]
+    fn integrate(&mut self, s: &Static, p: usize) {
+        let leak = self.leak[p];
+        for (u, i) in self.u[p].iter_mut().zip(&self.inp[p]) {
+            // Local copies, so the lane loop vectorises (see `RowUpdate::rows`).
+            let (i, mut v) = (*i, *u);
+            for l in 0..L {
+                v[l] = i[l] + (v[l] - i[l]) * leak[l];
+            }
+            *u = v;
+        }
+        if self.any_noise[p] {
+            let mut u = std::mem::take(&mut self.u[p]);
+            self.add_noise(p, &mut u);
+            self.u[p] = u;
+        }
+        let act = s.plan.populations[p].activation;
+        apply_rates(self.simd, act, &self.u[p], &mut self.z[p]);
     }
 
     /// Writes every deferred matrix whose held input has changed and holds the new input.
@@ -1143,68 +1139,79 @@ impl<T: Real, const L: usize> Block<T, L> {
         self.scratch = pre;
     }
 
-    /// q ← s + (q − s)·keep with s = z or z², from the rates of this step.
-    fn update_traces(&mut self) {
-        on_level!(self.update_traces_on_level())
-    }
-
+    /// One population's trace (nothing without one).
     #[inline(always)]
-    fn update_traces_on_level(&mut self) {
-        for p in 0..self.q.len() {
-            if self.q[p].is_empty() {
-                continue;
-            }
-            let (keep, squared) = (self.q_keep[p], self.q_squared[p]);
-            for (q, z) in self.q[p].iter_mut().zip(&self.z[p]) {
-                for l in 0..L {
-                    let s = if squared { z[l] * z[l] } else { z[l] };
-                    q[l] = s + (q[l] - s) * keep[l];
-                }
+    fn update_trace(&mut self, p: usize) {
+        if self.q[p].is_empty() {
+            return;
+        }
+        let (keep, squared) = (self.q_keep[p], self.q_squared[p]);
+        for (q, z) in self.q[p].iter_mut().zip(&self.z[p]) {
+            for l in 0..L {
+                let s = if squared { z[l] * z[l] } else { z[l] };
+                q[l] = s + (q[l] - s) * keep[l];
             }
         }
     }
+
     fn copy_tied(&mut self, s: &Static) {
         on_level!(self.copy_tied_on_level(s))
     }
 
     #[inline(always)]
     fn copy_tied_on_level(&mut self, s: &Static) {
-        for (q, proj) in s.plan.projections.iter().enumerate() {
-            let Some(t) = proj.tied_to else { continue };
-            let tied = self.tied[q];
-            if !tied.iter().any(|b| *b) {
-                continue;
-            }
-            let (rows_t, cols_t) = (s.plan.projections[t].rows, s.plan.projections[t].cols);
-            let mut w = std::mem::take(&mut self.w[q]);
-            let source = &self.w[t];
-            for i in 0..rows_t {
-                for j in 0..cols_t {
-                    let src = source[i * cols_t + j];
-                    let dst = &mut w[j * rows_t + i];
-                    for l in 0..L {
-                        if tied[l] {
-                            dst[l] = src[l];
-                        }
+        for q in 0..s.plan.projections.len() {
+            self.copy_tied_one(s, q);
+        }
+    }
+
+    /// A tied matrix copies its partner's transpose, in the lanes where it is tied.
+    #[inline(always)]
+    fn copy_tied_one(&mut self, s: &Static, q: usize) {
+        let Some(t) = s.plan.projections[q].tied_to else {
+            return;
+        };
+        let tied = self.tied[q];
+        if !tied.iter().any(|b| *b) {
+            return;
+        }
+        let (rows_t, cols_t) = (s.plan.projections[t].rows, s.plan.projections[t].cols);
+        let mut w = std::mem::take(&mut self.w[q]);
+        let source = &self.w[t];
+        for i in 0..rows_t {
+            for j in 0..cols_t {
+                let src = source[i * cols_t + j];
+                let dst = &mut w[j * rows_t + i];
+                for l in 0..L {
+                    if tied[l] {
+                        dst[l] = src[l];
                     }
                 }
             }
-            self.w[q] = w;
         }
+        self.w[q] = w;
     }
 
     #[inline(always)]
     fn push_rings(&mut self, s: &Static) {
-        for (q, proj) in s.plan.projections.iter().enumerate() {
-            let len = self.ring_len[q];
-            if len == 0 {
-                continue;
-            }
-            let size = s.plan.populations[proj.from].size;
-            let slot = self.step as usize % len;
-            let z = &self.z[proj.from];
-            self.ring[q][slot * size..(slot + 1) * size].copy_from_slice(z);
+        for q in 0..s.plan.projections.len() {
+            self.push_ring(s, q);
         }
+    }
+
+    /// A delayed projection's ring takes its source's rates of this step (nothing without a
+    /// delay).
+    #[inline(always)]
+    fn push_ring(&mut self, s: &Static, q: usize) {
+        let len = self.ring_len[q];
+        if len == 0 {
+            return;
+        }
+        let from = s.plan.projections[q].from;
+        let size = s.plan.populations[from].size;
+        let slot = self.step as usize % len;
+        let z = &self.z[from];
+        self.ring[q][slot * size..(slot + 1) * size].copy_from_slice(z);
     }
 
     // ---- window accumulators ----------------------------------------------------------------
@@ -1750,7 +1757,7 @@ impl<T: Real, const L: usize> Block<T, L> {
 
 /// Matrices at least this large are split across threads when a block has one lane (a single
 /// large circuit): below it, fork-join costs more than it saves.
-const PARALLEL_SYNAPSES: usize = 1 << 16;
+pub(crate) const PARALLEL_SYNAPSES: usize = 1 << 16;
 
 /// Rows per parallel task.
 const ROWS_PER_TASK: usize = 32;

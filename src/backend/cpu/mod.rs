@@ -19,6 +19,8 @@ use super::{
 };
 use crate::plan::Plan;
 use crate::simd::Simd;
+use crate::spec::Method;
+use crate::step::StepProgram;
 use block::Block;
 pub use lanes::Real;
 use rayon::prelude::*;
@@ -37,6 +39,8 @@ pub(crate) struct Static {
     pub backprop_is_rule: Vec<bool>,
     /// The vector instructions every block's step is compiled for.
     pub simd: Simd,
+    /// The Euler / exponential Euler step every block executes, operation by operation.
+    pub program: StepProgram,
 }
 
 pub struct CpuBackend<T: Real, const L: usize> {
@@ -94,6 +98,20 @@ impl<T: Real, const L: usize> CpuBackend<T, L> {
             })
             .collect();
         let accumulate = Accumulate::for_plan(&plan);
+        // A large plastic matrix of a single instance, fed by the input population without
+        // delay, computes the next step's forward sum as it writes its weights (one pass over
+        // W instead of two; see `Block::fused_rows`).
+        let fusable = |m: usize| {
+            let motif = &plan.motifs[m];
+            let p = &plan.projections[motif.projection];
+            L == 1
+                && !motif.has_noise()
+                && p.from == plan.input
+                && p.max_delay() == 0
+                && p.synapses() >= block::PARALLEL_SYNAPSES
+                && plan.method != Method::Rk4
+        };
+        let program = StepProgram::for_plan(&plan, fusable);
         let shared = Arc::new(Static {
             plan: plan.clone(),
             accumulate,
@@ -101,6 +119,7 @@ impl<T: Real, const L: usize> CpuBackend<T, L> {
             forward_out_of,
             backprop_is_rule,
             simd,
+            program,
         });
         let e = plan.n_instances();
         let blocks = (0..e.div_ceil(L))

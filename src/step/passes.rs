@@ -1,0 +1,62 @@
+//! Rewrites of a step program that change how a backend computes the step, not what it
+//! computes. Each is tested on its own (`step::tests`).
+
+use super::{Op, StepProgram};
+use crate::plan::Plan;
+
+/// Marks the updates of projections whose input is held (`Plan::held_input`: an outer-product
+/// update from the input population, see `plan::update_defers`) as deferred, and writes the
+/// rebase of their matrices right after the stimulus, the only operation that changes the input.
+pub fn defer_held_inputs(program: &mut StepProgram, plan: &Plan) {
+    let mut any = false;
+    for op in &mut program.ops {
+        if let Op::Update {
+            motif, deferred, ..
+        } = op
+        {
+            *deferred = plan.held_input[plan.motifs[*motif].projection];
+            any |= *deferred;
+        }
+    }
+    if any {
+        let at = stimulus_end(program);
+        program.ops.insert(at, Op::RebaseHeld);
+    }
+}
+
+/// Marks the updates of the motifs `fusable` names — a backend's choice — as fused (computing
+/// the next step's forward product as they write W), and fetches the next step's input before
+/// the first of them. A deferred update is never fused: its matrix is not written every step.
+pub fn fuse_updates(program: &mut StepProgram, fusable: impl Fn(usize) -> bool) {
+    let mut first = None;
+    for (i, op) in program.ops.iter_mut().enumerate() {
+        if let Op::Update {
+            motif,
+            deferred,
+            fused,
+        } = op
+            && !*deferred
+            && fusable(*motif)
+        {
+            *fused = true;
+            first.get_or_insert(i);
+        }
+    }
+    if let Some(i) = first {
+        // After the window accumulators, which still read this step's input.
+        let at = program.ops[..i]
+            .iter()
+            .rposition(|op| *op == Op::Accumulate)
+            .map_or(i, |a| a + 1);
+        program.ops.insert(at, Op::PrepareNextInput);
+    }
+}
+
+/// The position just after the stimulus.
+fn stimulus_end(program: &StepProgram) -> usize {
+    program
+        .ops
+        .iter()
+        .position(|op| *op == Op::Stimulus)
+        .map_or(0, |i| i + 1)
+}
