@@ -1,7 +1,7 @@
 //! `sweep` and `evolve`: the library's sweep and evolution loops into their directories, on a
 //! worker thread with Ctrl-C as the stop flag. The Python side reads the tables they write.
 
-use crate::running::{backend, precision};
+use crate::running::{backend, precision, threads};
 use crate::{errors, interrupt};
 use hetsim::evolve::EvolveRequest;
 use hetsim::sweep::SweepRequest;
@@ -19,7 +19,7 @@ fn figure_list(f: &Option<Result<Vec<PathBuf>, String>>) -> Vec<PathBuf> {
 /// Runs (or resumes) a sweep. `text` is the sweep file's text when it did not come from `path`
 /// (`path` then only says where the circuit path inside it is relative to).
 #[pyfunction]
-#[pyo3(signature = (path, text=None, out=None, resume=false, backend="auto", precision="auto", ensemble_size=None, figures=false, command_line=Vec::new()))]
+#[pyo3(signature = (path, text=None, out=None, resume=false, backend="auto", precision="auto", ensemble_size=None, figures=false, command_line=Vec::new(), threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn sweep<'py>(
     py: Python<'py>,
@@ -32,6 +32,7 @@ pub fn sweep<'py>(
     ensemble_size: Option<usize>,
     figures: bool,
     command_line: Vec<String>,
+    threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let path = errors::path(path)?;
     let out = errors::optional_path(out)?;
@@ -53,6 +54,8 @@ pub fn sweep<'py>(
             ensemble_size,
             figures,
             command_line,
+            overrides: Default::default(),
+            threads: self::threads(threads)?,
         };
         let (result, interrupted) = interrupt::run(py, |stop| {
             hetsim::sweep::sweep(&request, &mut |_| {}, Some(stop))
@@ -74,7 +77,7 @@ pub fn sweep<'py>(
 
 /// Runs (or resumes) an evolution.
 #[pyfunction]
-#[pyo3(signature = (path, out=None, resume=false, backend="auto", precision="auto", generations=None, command_line=Vec::new(), replace=false))]
+#[pyo3(signature = (path, out=None, resume=false, backend="auto", precision="auto", generations=None, command_line=Vec::new(), replace=false, threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn evolve<'py>(
     py: Python<'py>,
@@ -86,6 +89,7 @@ pub fn evolve<'py>(
     generations: Option<u64>,
     command_line: Vec<String>,
     replace: bool,
+    threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let path = errors::path(path)?;
     let out = errors::optional_path(out)?;
@@ -100,8 +104,12 @@ pub fn evolve<'py>(
             generations,
             command_line,
         };
+        // The evolution loop takes no thread count: it runs whole in a pool of that size.
+        let pool = self::threads(threads)?
+            .pool()
+            .map_err(|e| errors::UsageError::new_err(format!("threads: {e}")))?;
         let (result, interrupted) = interrupt::run(py, |stop| {
-            hetsim::evolve::evolve(&request, &mut |_| {}, Some(stop))
+            pool.install(|| hetsim::evolve::evolve(&request, &mut |_| {}, Some(stop)))
         })?;
         let outcome = result.map_err(errors::evolve)?;
         let d = PyDict::new(py);
