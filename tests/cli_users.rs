@@ -397,3 +397,16 @@ fn resume_and_merge_refuse_other_sweep_options() {
         "{e}"
     );
 }
+
+#[test]
+fn the_sweep_docs_quote_the_shipped_slurm_scripts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/sweeps.md")).unwrap();
+    for name in ["sweep_array.sbatch", "sweep_merge.sbatch"] {
+        let text = std::fs::read_to_string(root.join("scripts/slurm").join(name)).unwrap();
+        assert!(
+            docs.contains(&format!("```bash\n# scripts/slurm/{name}\n{text}```")),
+            "docs/sweeps.md does not quote scripts/slurm/{name} as it is"
+        );
+    }
+}

@@ -613,7 +613,12 @@ fn sweep_here(
     stop: Option<&AtomicBool>,
 ) -> Result<SweepOutcome, SweepError> {
     let started = Instant::now();
-    let setup = setup::load(&request.path, request.text.clone(), &request.overrides)?;
+    let setup = setup::load_with(
+        &request.path,
+        request.text.clone(),
+        &request.overrides,
+        setup::Expansion::All,
+    )?;
     let in_shard = shard_points(&setup, request.shard);
     let dir = match &request.out {
         Some(d) => d.clone(),

@@ -136,14 +136,10 @@ impl Expansion {
     pub const QUICK: Expansion = Expansion::UpTo(size::DRY_RUN_BUILT);
 }
 
-/// Reads and checks a sweep file (`text` instead of the file's contents when given) with the
-/// command line's changes, every point expanded and built.
-pub fn load(
-    path: &Path,
-    text: Option<String>,
-    overrides: &SweepOverrides,
-) -> Result<Setup, SweepError> {
-    load_with(path, text, overrides, Expansion::All)
+/// Reads and checks a sweep file (`text` instead of the file's contents when given) as it is,
+/// every point expanded and built.
+pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
+    load_with(path, text, &SweepOverrides::default(), Expansion::All)
 }
 
 /// The sweep file's circuit, read relative to the sweep file's folder; a file that cannot be
