@@ -46,9 +46,9 @@ def load_circuit(source, set=None, duration=None, base_dir=None):
 
 def _threads(threads):
     """``threads=``: None (every core) or a whole number of at least 1. PoCL's CPU device reads
-    its thread count from the environment once, when OpenCL is first used in the process, so
-    the count caps it only if it is given before the first OpenCL run (or set
-    ``POCL_CPU_MAX_CU_COUNT`` before importing hetsim)."""
+    its thread count from the environment once, when OpenCL is first used in the process
+    (``POCL_MAX_PTHREAD_COUNT``; ``POCL_CPU_MAX_CU_COUNT`` in later PoCL, both set here), so
+    the count caps PoCL only when given before the process's first OpenCL run."""
     if threads is None:
         return None
     if isinstance(threads, bool) or not isinstance(threads, int):

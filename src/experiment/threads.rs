@@ -7,16 +7,17 @@
 //! every core, or `RAYON_NUM_THREADS`, as before the option existed.
 //!
 //! PoCL's CPU device starts its own threads when the OpenCL platform is first touched and reads
-//! their number from the environment then (`POCL_CPU_MAX_CU_COUNT`, `POCL_MAX_PTHREAD_COUNT`
-//! before PoCL 3); [`POCL_THREAD_VARIABLES`] names them, and the command line sets them before
+//! their number from the environment then: `POCL_MAX_PTHREAD_COUNT` for the `pthread` device
+//! (PoCL 3.1, Debian 12's, reads only this one), `POCL_CPU_MAX_CU_COUNT` for the `cpu` device of
+//! later PoCL. [`POCL_THREAD_VARIABLES`] names both, and the command line sets them before
 //! anything can touch OpenCL. Results do not depend on the thread count: the engine's work is
 //! split into pieces whose arithmetic is fixed, whichever thread runs them.
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-/// The environment variables PoCL's CPU device reads its thread count from (current and
-/// deprecated name), once, when the OpenCL platform is first queried.
+/// The environment variables PoCL's CPU device reads its thread count from (the later and the
+/// earlier name), once, when the OpenCL platform is first queried.
 pub const POCL_THREAD_VARIABLES: [&str; 2] = ["POCL_CPU_MAX_CU_COUNT", "POCL_MAX_PTHREAD_COUNT"];
 
 /// A thread count, or none: rayon's global pool.
