@@ -29,7 +29,7 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
             replace,
             no_plots,
             threads,
-        } => super::running::rerun(&run_dir, out, replace, no_plots, threads, argv),
+        } => super::running::rerun(&run_dir, out, replace, no_plots, threads.get(), argv),
         Command::Plot { run_dir, format } => plot(&run_dir, &format),
         Command::Sweep {
             action:
@@ -68,7 +68,7 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
                 ensemble_size,
                 figures: !no_plots,
                 memory_budget,
-                threads,
+                threads: threads.get(),
                 set,
                 seeds,
                 duration,
@@ -84,7 +84,7 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
             precision,
             generations,
             threads,
-        } => in_pool("hetsim evolve", threads, || {
+        } => in_pool("hetsim evolve", threads.get(), || {
             super::evolving::evolve(
                 &config,
                 out,
@@ -106,7 +106,7 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
             seconds,
             measure,
             threads,
-        } => in_pool("hetsim bench", threads, || {
+        } => in_pool("hetsim bench", threads.get(), || {
             super::bench::bench(&backend, &workload, seconds, &measure)
         }),
     }
@@ -114,8 +114,8 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
 
 /// Runs a command whose library call takes no thread count (evolve, bench) in a pool of
 /// `threads`, so that every parallel loop inside it uses that many.
-fn in_pool(who: &str, threads: Option<Threads>, command: impl FnOnce() -> i32 + Send) -> i32 {
-    match threads.unwrap_or_default().pool() {
+fn in_pool(who: &str, threads: Threads, command: impl FnOnce() -> i32 + Send) -> i32 {
+    match threads.pool() {
         Ok(pool) => pool.install(command),
         Err(e) => {
             tellln!("{who}: --threads: {e}");

@@ -111,10 +111,8 @@ pub enum Command {
         /// Skip the figures.
         #[arg(long)]
         no_plots: bool,
-        /// Threads for the simulation (default: every core, or RAYON_NUM_THREADS); also caps
-        /// PoCL's CPU device. On a cluster, the task's CPUs (`--threads "$SLURM_CPUS_PER_TASK"`).
-        #[arg(long, value_name = "N", value_parser = parse_threads)]
-        threads: Option<Threads>,
+        #[command(flatten)]
+        threads: ThreadsOption,
     },
     /// Sweep parameters (timescales, delays, decay, noise, …) over a grid of points, run as
     /// ensembles; writes summary.csv (one row per point × rule × seed), metrics.csv and
@@ -167,10 +165,8 @@ pub enum Command {
         /// Skip the figures.
         #[arg(long)]
         no_plots: bool,
-        /// Threads for the simulation (default: every core, or RAYON_NUM_THREADS); also caps
-        /// PoCL's CPU device. On a cluster, the task's CPUs (`--threads "$SLURM_CPUS_PER_TASK"`).
-        #[arg(long, value_name = "N", value_parser = parse_threads)]
-        threads: Option<Threads>,
+        #[command(flatten)]
+        threads: ThreadsOption,
         /// The memory an ensemble may plan to use (e.g. `64GiB`); default: HETSIM_MEMORY_BUDGET,
         /// else half the machine's memory.
         #[arg(long, value_name = "SIZE")]
@@ -203,10 +199,8 @@ pub enum Command {
         /// Run this many generations instead of the file's (a quick check).
         #[arg(long)]
         generations: Option<u64>,
-        /// Threads for the simulation (default: every core, or RAYON_NUM_THREADS); also caps
-        /// PoCL's CPU device. On a cluster, the task's CPUs (`--threads "$SLURM_CPUS_PER_TASK"`).
-        #[arg(long, value_name = "N", value_parser = parse_threads)]
-        threads: Option<Threads>,
+        #[command(flatten)]
+        threads: ThreadsOption,
     },
     /// Redraw the figures of a run directory from its files.
     #[command(
@@ -271,10 +265,8 @@ pub enum Command {
         /// Measurements recorded every 100 ms, e.g. "loss, gradient_alignment".
         #[arg(long, default_value = "loss")]
         measure: String,
-        /// Threads for the simulation (default: every core, or RAYON_NUM_THREADS); also caps
-        /// PoCL's CPU device. On a cluster, the task's CPUs (`--threads "$SLURM_CPUS_PER_TASK"`).
-        #[arg(long, value_name = "N", value_parser = parse_threads)]
-        threads: Option<Threads>,
+        #[command(flatten)]
+        threads: ThreadsOption,
     },
 }
 
@@ -330,10 +322,24 @@ pub struct RunOptions {
     /// the machine's memory.
     #[arg(long, value_name = "SIZE")]
     pub memory_budget: Option<String>,
+    #[command(flatten)]
+    pub threads: ThreadsOption,
+}
+
+/// `--threads N`, on every command that runs.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct ThreadsOption {
     /// Threads for the simulation (default: every core, or RAYON_NUM_THREADS); also caps PoCL's
     /// CPU device. On a cluster, the task's CPUs (`--threads "$SLURM_CPUS_PER_TASK"`).
-    #[arg(long, value_name = "N", value_parser = parse_threads)]
-    pub threads: Option<Threads>,
+    #[arg(long = "threads", value_name = "N", value_parser = parse_threads)]
+    count: Option<Threads>,
+}
+
+impl ThreadsOption {
+    /// The count given, or rayon's global pool.
+    pub fn get(self) -> Threads {
+        self.count.unwrap_or_default()
+    }
 }
 
 /// `--threads N`: a whole number, at least 1 (clap names the option in the error).
@@ -343,14 +349,16 @@ fn parse_threads(text: &str) -> Result<Threads, String> {
 
 impl Command {
     /// The thread count a running command asks for.
-    fn threads(&self) -> Option<Threads> {
+    fn threads(&self) -> Threads {
         match self {
-            Command::Run { options, .. } | Command::Compare { options, .. } => options.threads,
+            Command::Run { options, .. } | Command::Compare { options, .. } => {
+                options.threads.get()
+            }
             Command::Rerun { threads, .. }
             | Command::Sweep { threads, .. }
             | Command::Evolve { threads, .. }
-            | Command::Bench { threads, .. } => *threads,
-            _ => None,
+            | Command::Bench { threads, .. } => threads.get(),
+            _ => Threads::DEFAULT,
         }
     }
 }
@@ -393,9 +401,7 @@ pub fn main_with_args() -> i32 {
     } else {
         out::Verbosity::Normal
     });
-    if let Some(threads) = cli.command.threads() {
-        cap_pocl_threads(threads);
-    }
+    cap_pocl_threads(cli.command.threads());
     let code = dispatch(cli, std::env::args().collect());
     out::exit_code_after_stdout(code)
 }

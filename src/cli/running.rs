@@ -65,7 +65,7 @@ fn request(
             figures: !options.no_plots,
         },
         command_line: argv,
-        threads: options.threads.unwrap_or_default(),
+        threads: options.threads.get(),
     })
 }
 
@@ -100,7 +100,7 @@ pub fn rerun(
     out: Option<PathBuf>,
     replace: bool,
     no_plots: bool,
-    threads: Option<Threads>,
+    threads: Threads,
     argv: Vec<String>,
 ) -> i32 {
     let dir = out.unwrap_or_else(|| experiment::replay::default_rerun_dir(run_dir));
@@ -110,13 +110,7 @@ pub fn rerun(
         figures: !no_plots,
     };
     match experiment::replay::request_from_run(run_dir, output, argv) {
-        Ok(r) => execute(
-            Request {
-                threads: threads.unwrap_or_default(),
-                ..r
-            },
-            "hetsim rerun",
-        ),
+        Ok(r) => execute(Request { threads, ..r }, "hetsim rerun"),
         Err(e) => report_error("hetsim rerun", &e),
     }
 }

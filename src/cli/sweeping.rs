@@ -22,7 +22,7 @@ pub struct SweepArgs {
     pub ensemble_size: Option<usize>,
     pub figures: bool,
     pub memory_budget: Option<String>,
-    pub threads: Option<Threads>,
+    pub threads: Threads,
     pub set: Vec<String>,
     pub seeds: Option<usize>,
     pub duration: Option<String>,
@@ -61,7 +61,7 @@ fn request(args: &SweepArgs, argv: Vec<String>) -> Result<SweepRequest, String> 
         figures: args.figures,
         command_line: argv,
         overrides: SweepOverrides::new(&args.set, args.seeds, args.duration.as_deref())?,
-        threads: args.threads.unwrap_or_default(),
+        threads: args.threads,
     })
 }
 
