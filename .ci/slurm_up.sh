@@ -7,6 +7,9 @@
 # (select/cons_tres with CR_Core_Memory), which is what the array script's request needs.
 set -euo pipefail
 
+# Whether the daemon whose pid file is $1 runs (no pgrep: a slim image may lack procps).
+running() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
 node=$(hostname -s)
 spool=/var/spool/slurm-ci
 logs=/var/log/slurm-ci
@@ -19,9 +22,7 @@ fi
 mkdir -p /run/munge /var/lib/munge /var/log/munge
 chown munge:munge /etc/munge/munge.key /run/munge /var/lib/munge /var/log/munge
 chmod 0400 /etc/munge/munge.key
-if ! pgrep -x munged >/dev/null; then
-  runuser -u munge -- /usr/sbin/munged
-fi
+running /run/munge/munged.pid || runuser -u munge -- /usr/sbin/munged
 munge -n | unmunge >/dev/null
 
 # The node line (CPUs, sockets, cores, RealMemory) as slurmd measures this machine.
@@ -48,8 +49,8 @@ $node_line State=UNKNOWN
 PartitionName=ci Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 
-pgrep -x slurmctld >/dev/null || slurmctld
-pgrep -x slurmd >/dev/null || slurmd
+running /run/slurmctld-ci.pid || slurmctld
+running /run/slurmd-ci.pid || slurmd
 for _ in $(seq 60); do
   state=$(sinfo -h -o %T 2>/dev/null | head -n 1 || true)
   case "$state" in
