@@ -87,17 +87,34 @@ def load_circuit(source, set=None, duration=None, base_dir=None):
     return Circuit(checked, base_dir=base_dir)
 
 
+def _threads(threads):
+    """``threads=``: None (every core) or a whole number of at least 1. PoCL's CPU device reads
+    its thread count from the environment once, when OpenCL is first used in the process
+    (``POCL_MAX_PTHREAD_COUNT``; ``POCL_CPU_MAX_CU_COUNT`` in later PoCL, both set here), so
+    the count caps PoCL only when given before the process's first OpenCL run."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise TypeError(f"threads must be a whole number of threads, at least 1, not {threads!r}")
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, not {threads}")
+    for name in ("POCL_CPU_MAX_CU_COUNT", "POCL_MAX_PTHREAD_COUNT"):
+        os.environ[name] = str(threads)
+    return threads
+
+
 def _command(name, args):
     return ["python:hetsim." + name] + [str(a) for a in args]
 
 
 def _execute(circuit, rules, seeds, seed, backend, precision, set, duration, out, replace,
-             figures, name, progress):
+             figures, name, progress, threads):
+    threads = _threads(threads)
     c = load_circuit(circuit, set=set, duration=duration).checked
     outcome = _with_progress(progress, f"hetsim {name}", lambda callback: _hetsim.run(
         c, rules=rules, seeds=seeds, seed=seed, backend=backend, precision=precision,
         out=None if out is None else os.fspath(out), replace=replace, figures=figures,
-        command_line=_command(name, [c.path]), progress=callback))
+        command_line=_command(name, [c.path]), threads=threads, progress=callback))
     # _execute is called by run or compare: the user's line is two frames up.
     _issue(outcome["warnings"], HetsimWarning, name, depth=2)
     notes = list(outcome["notes"]) + [f"ran on {outcome['backend']}"]
@@ -115,24 +132,25 @@ def _execute(circuit, rules, seeds, seed, backend, precision, set, duration, out
 
 
 def run(circuit, seeds=1, seed=1, backend="auto", precision="auto", set=None, duration=None,
-        out=None, replace=False, figures=True, progress=True):
+        out=None, replace=False, figures=True, progress=True, threads=None):
     """Runs a circuit (a ``Circuit``, a dict of one, a path or YAML text): ``seeds`` instances
     with seeds ``seed``, ``seed + 1``, … in one ensemble. ``out=None`` keeps every table in
     memory; otherwise ``out`` is a run directory written as ``hetsim run --out`` writes it
     (figures unless ``figures=False``) and the result is read from it. ``duration``: seconds
-    or text with a unit; ``progress``: see the module's doc."""
+    or text with a unit; ``progress``: see the module's doc; ``threads`` is ``--threads``
+    (default: every core); the numbers do not depend on it."""
     return _execute(circuit, None, seeds, seed, backend, precision, set, duration, out, replace,
-                    figures, "run", progress)
+                    figures, "run", progress, threads)
 
 
 def compare(circuit, rules, seeds=1, seed=1, backend="auto", precision="auto", set=None,
-            duration=None, out=None, replace=False, figures=True, progress=True):
+            duration=None, out=None, replace=False, figures=True, progress=True, threads=None):
     """``hetsim compare``: the circuit's ``learning:`` rule swapped for each of ``rules``
     (e.g. ``["sgd", "fa", "dfa", "kp"]``), every rule with the same seeds, in one ensemble."""
     if isinstance(rules, str):
         rules = rules.split(",")
     return _execute(circuit, list(rules), seeds, seed, backend, precision, set, duration, out,
-                    replace, figures, "compare", progress)
+                    replace, figures, "compare", progress, threads)
 
 
 def _spec_text(spec, base_dir):
@@ -144,7 +162,7 @@ def _spec_text(spec, base_dir):
 
 
 def sweep(spec, out=None, resume=False, backend="auto", precision="auto", ensemble_size=None,
-          figures=True, base_dir=None, progress=True):
+          figures=True, base_dir=None, progress=True, threads=None):
     """``hetsim sweep``: ``spec`` is a sweep file's path or a dict of its contents (whose
     ``circuit`` is relative to ``base_dir``, default the working directory). Returns the sweep
     directory's tables (``summary``, ``points``, ``metrics``); progress counts points."""
@@ -155,7 +173,7 @@ def sweep(spec, out=None, resume=False, backend="auto", precision="auto", ensemb
     outcome = _with_progress(progress, "hetsim sweep", lambda callback: _hetsim.sweep(
         os.fspath(path), text=text, out=None if out is None else os.fspath(out), resume=resume,
         backend=backend, precision=precision, ensemble_size=ensemble_size, figures=figures,
-        command_line=_command("sweep", [path]), progress=callback))
+        command_line=_command("sweep", [path]), threads=_threads(threads), progress=callback))
     result = load(outcome["dir"])
     result.status = outcome["status"]
     result.notes = _ran_on(outcome["notes"], result)
@@ -164,7 +182,7 @@ def sweep(spec, out=None, resume=False, backend="auto", precision="auto", ensemb
 
 
 def evolve(spec, out=None, resume=False, backend="auto", precision="auto", generations=None,
-           base_dir=None, progress=True):
+           base_dir=None, progress=True, threads=None):
     """``hetsim evolve``: ``spec`` is an evolution file's path or a dict of its contents (its
     ``circuit`` relative to ``base_dir``, default the working directory). Returns the
     directory's tables (``generations``, ``population``); progress counts generations."""
@@ -183,7 +201,8 @@ def evolve(spec, out=None, resume=False, backend="auto", precision="auto", gener
         outcome = _with_progress(progress, "hetsim evolve", lambda callback: _hetsim.evolve(
             os.fspath(path), out=None if out is None else os.fspath(out), resume=resume,
             backend=backend, precision=precision, generations=generations,
-            command_line=_command("evolve", [path]), progress=callback))
+            command_line=_command("evolve", [path]), threads=_threads(threads),
+            progress=callback))
     finally:
         if tmp is not None:
             tmp.cleanup()

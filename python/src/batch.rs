@@ -2,7 +2,7 @@
 //! worker thread with Ctrl-C as the stop flag. The Python side reads the tables they write.
 
 use crate::progress::Update;
-use crate::running::{backend, precision};
+use crate::running::{backend, precision, threads};
 use crate::{errors, interrupt};
 use hetsim::evolve::EvolveRequest;
 use hetsim::sweep::SweepRequest;
@@ -20,7 +20,7 @@ fn figure_list(f: &Option<Result<Vec<PathBuf>, String>>) -> Vec<PathBuf> {
 /// Runs (or resumes) a sweep. `text` is the sweep file's text when it did not come from `path`
 /// (`path` then only says where the circuit path inside it is relative to).
 #[pyfunction]
-#[pyo3(signature = (path, text=None, out=None, resume=false, backend="auto", precision="auto", ensemble_size=None, figures=false, command_line=Vec::new(), progress=None))]
+#[pyo3(signature = (path, text=None, out=None, resume=false, backend="auto", precision="auto", ensemble_size=None, figures=false, command_line=Vec::new(), threads=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn sweep<'py>(
     py: Python<'py>,
@@ -33,6 +33,7 @@ pub fn sweep<'py>(
     ensemble_size: Option<usize>,
     figures: bool,
     command_line: Vec<String>,
+    threads: Option<usize>,
     progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let path = errors::path(path)?;
@@ -55,6 +56,8 @@ pub fn sweep<'py>(
             ensemble_size,
             figures,
             command_line,
+            overrides: Default::default(),
+            threads: self::threads(threads)?,
         };
         let (result, interrupted) = interrupt::run(py, progress, |stop, latest| {
             hetsim::sweep::sweep(
@@ -80,7 +83,7 @@ pub fn sweep<'py>(
 
 /// Runs (or resumes) an evolution.
 #[pyfunction]
-#[pyo3(signature = (path, out=None, resume=false, backend="auto", precision="auto", generations=None, command_line=Vec::new(), replace=false, progress=None))]
+#[pyo3(signature = (path, out=None, resume=false, backend="auto", precision="auto", generations=None, command_line=Vec::new(), replace=false, threads=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn evolve<'py>(
     py: Python<'py>,
@@ -92,6 +95,7 @@ pub fn evolve<'py>(
     generations: Option<u64>,
     command_line: Vec<String>,
     replace: bool,
+    threads: Option<usize>,
     progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let path = errors::path(path)?;
@@ -107,12 +111,18 @@ pub fn evolve<'py>(
             generations,
             command_line,
         };
+        // The evolution loop takes no thread count: it runs whole in a pool of that size.
+        let pool = self::threads(threads)?
+            .pool()
+            .map_err(|e| errors::UsageError::new_err(format!("threads: {e}")))?;
         let (result, interrupted) = interrupt::run(py, progress, |stop, latest| {
-            hetsim::evolve::evolve(
-                &request,
-                &mut |g| latest.put(Update::Evolve(g.clone())),
-                Some(stop),
-            )
+            pool.install(|| {
+                hetsim::evolve::evolve(
+                    &request,
+                    &mut |g| latest.put(Update::Evolve(g.clone())),
+                    Some(stop),
+                )
+            })
         })?;
         let outcome = result.map_err(errors::evolve)?;
         let d = PyDict::new(py);

@@ -7,7 +7,7 @@ use crate::circuit::Circuit;
 use crate::progress::RunWatch;
 use crate::{columns, errors, interrupt};
 use hetsim::backend::{BackendKind, Precision};
-use hetsim::experiment::{Design, Output, Request};
+use hetsim::experiment::{Design, Output, Request, Threads};
 use hetsim::record::Collector;
 use hetsim::record::tables::WeightRow;
 use hetsim::spec::RuleName;
@@ -48,6 +48,14 @@ pub fn precision(name: &str) -> PyResult<Option<Precision>> {
     Precision::parse(name).map(Some).ok_or_else(|| {
         PyValueError::new_err(format!("precision must be auto, f64 or f32, not `{name}`"))
     })
+}
+
+/// `threads=`: None (every core) or a count of at least 1.
+pub fn threads(n: Option<usize>) -> PyResult<Threads> {
+    match n {
+        None => Ok(Threads::DEFAULT),
+        Some(n) => Threads::exactly(n).map_err(|e| PyValueError::new_err(format!("threads {e}"))),
+    }
 }
 
 /// The collected tables as columns, keyed by the run directory's file stems.
@@ -128,7 +136,7 @@ fn tables<'py>(py: Python<'py>, c: &Collector) -> PyResult<Bound<'py, PyDict>> {
 /// `manifest` (JSON text), `dir` (None in memory), `tables` (in memory), `summary` (the table
 /// the CLI prints), `notes`, `warnings`, `figures`.
 #[pyfunction]
-#[pyo3(signature = (circuit, rules=None, seeds=1, seed=1, backend="auto", precision="auto", out=None, replace=false, figures=false, command_line=Vec::new(), progress=None))]
+#[pyo3(signature = (circuit, rules=None, seeds=1, seed=1, backend="auto", precision="auto", out=None, replace=false, figures=false, command_line=Vec::new(), threads=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run<'py>(
     py: Python<'py>,
@@ -142,9 +150,11 @@ pub fn run<'py>(
     replace: bool,
     figures: bool,
     command_line: Vec<String>,
+    threads: Option<usize>,
     progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let out = errors::optional_path(out)?;
+    let threads = self::threads(threads)?;
     errors::guard(|| {
         run_request(
             py,
@@ -158,6 +168,7 @@ pub fn run<'py>(
             replace,
             figures,
             command_line,
+            threads,
             progress,
         )
     })
@@ -176,6 +187,7 @@ fn run_request<'py>(
     replace: bool,
     figures: bool,
     command_line: Vec<String>,
+    threads: Threads,
     progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let request = Request {
@@ -194,6 +206,7 @@ fn run_request<'py>(
             },
         },
         command_line,
+        threads,
     };
     let (result, interrupted) = interrupt::run(py, progress, move |stop, latest| {
         let prepared = request.prepare()?;

@@ -3,6 +3,7 @@
 use super::out::{say, sayln, tellln};
 use super::{Cli, Command};
 use crate::circuit::{self, Circuit};
+use crate::experiment::Threads;
 use crate::spec;
 use std::path::Path;
 
@@ -27,7 +28,8 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
             out,
             replace,
             no_plots,
-        } => super::running::rerun(&run_dir, out, replace, no_plots, argv),
+            threads,
+        } => super::running::rerun(&run_dir, out, replace, no_plots, threads.get(), argv),
         Command::Plot { run_dir, format } => plot(&run_dir, &format),
         Command::Sweep {
             action:
@@ -50,6 +52,10 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
             ensemble_size,
             no_plots,
             memory_budget,
+            threads,
+            set,
+            seeds,
+            duration,
         } => super::sweeping::sweep(
             super::sweeping::SweepArgs {
                 config: config.unwrap_or_default(),
@@ -62,6 +68,10 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
                 ensemble_size,
                 figures: !no_plots,
                 memory_budget,
+                threads: threads.get(),
+                set,
+                seeds,
+                duration,
             },
             argv,
         ),
@@ -73,16 +83,19 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
             backend,
             precision,
             generations,
-        } => super::evolving::evolve(
-            &config,
-            out,
-            resume,
-            replace,
-            &backend,
-            &precision,
-            generations,
-            argv,
-        ),
+            threads,
+        } => in_pool("hetsim evolve", threads.get(), || {
+            super::evolving::evolve(
+                &config,
+                out,
+                resume,
+                replace,
+                &backend,
+                &precision,
+                generations,
+                argv,
+            )
+        }),
         Command::Devices => super::device::devices(),
         Command::Schema { kind } => super::reference::schema(&kind),
         Command::Completions { shell } => super::reference::completions(shell),
@@ -92,7 +105,22 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
             workload,
             seconds,
             measure,
-        } => super::bench::bench(&backend, &workload, seconds, &measure),
+            threads,
+        } => in_pool("hetsim bench", threads.get(), || {
+            super::bench::bench(&backend, &workload, seconds, &measure)
+        }),
+    }
+}
+
+/// Runs a command whose library call takes no thread count (evolve, bench) in a pool of
+/// `threads`, so that every parallel loop inside it uses that many.
+fn in_pool(who: &str, threads: Threads, command: impl FnOnce() -> i32 + Send) -> i32 {
+    match threads.pool() {
+        Ok(pool) => pool.install(command),
+        Err(e) => {
+            tellln!("{who}: --threads: {e}");
+            EXIT_FAILED
+        }
     }
 }
 
@@ -155,7 +183,12 @@ fn report_diagnostics(path: &Path, diagnostics: &spec::Diagnostics) -> i32 {
 /// `set:`, sizes, axes, summary and — unless there are too many to build here — every point.
 fn validate_sweep(path: &Path) -> i32 {
     use crate::sweep::{SweepError, setup};
-    match setup::load_with(path, None, setup::Expansion::QUICK) {
+    match setup::load_with(
+        path,
+        None,
+        &crate::sweep::SweepOverrides::default(),
+        setup::Expansion::QUICK,
+    ) {
         Ok(s) => {
             let built = if s.expanded {
                 "every point checked"

@@ -16,6 +16,7 @@ mod running;
 mod signals;
 mod sweeping;
 
+use crate::experiment::Threads;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -110,6 +111,8 @@ pub enum Command {
         /// Skip the figures.
         #[arg(long)]
         no_plots: bool,
+        #[command(flatten)]
+        threads: ThreadsOption,
     },
     /// Sweep parameters (timescales, delays, decay, noise, …) over a grid of points, run as
     /// ensembles; writes summary.csv (one row per point × rule × seed), metrics.csv and
@@ -148,9 +151,22 @@ pub enum Command {
         /// Instances per ensemble (default: the file's `ensemble_size`, else 256).
         #[arg(long, value_name = "N")]
         ensemble_size: Option<usize>,
+        /// Override a circuit field after the file's `set:` (repeatable), e.g.
+        /// `--set "task.stimulus.gap=50 ms"`. Recorded: --resume and merge need the same.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Instances per point and rule instead of the file's `seeds:`. Recorded like --set.
+        #[arg(long, value_name = "N")]
+        seeds: Option<usize>,
+        /// Simulated duration of every point (`time.duration`, e.g. `2s`), after --set; an
+        /// axis over the duration still sets its own. Recorded like --set.
+        #[arg(long, value_name = "T")]
+        duration: Option<String>,
         /// Skip the figures.
         #[arg(long)]
         no_plots: bool,
+        #[command(flatten)]
+        threads: ThreadsOption,
         /// The memory an ensemble may plan to use (e.g. `64GiB`); default: HETSIM_MEMORY_BUDGET,
         /// else half the machine's memory.
         #[arg(long, value_name = "SIZE")]
@@ -183,6 +199,8 @@ pub enum Command {
         /// Run this many generations instead of the file's (a quick check).
         #[arg(long)]
         generations: Option<u64>,
+        #[command(flatten)]
+        threads: ThreadsOption,
     },
     /// Redraw the figures of a run directory from its files.
     #[command(
@@ -247,6 +265,8 @@ pub enum Command {
         /// Measurements recorded every 100 ms, e.g. "loss, gradient_alignment".
         #[arg(long, default_value = "loss")]
         measure: String,
+        #[command(flatten)]
+        threads: ThreadsOption,
     },
 }
 
@@ -302,6 +322,58 @@ pub struct RunOptions {
     /// the machine's memory.
     #[arg(long, value_name = "SIZE")]
     pub memory_budget: Option<String>,
+    #[command(flatten)]
+    pub threads: ThreadsOption,
+}
+
+/// `--threads N`, on every command that runs.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct ThreadsOption {
+    /// Threads for the simulation (default: every core, or RAYON_NUM_THREADS); also caps PoCL's
+    /// CPU device. On a cluster, the task's CPUs (`--threads "$SLURM_CPUS_PER_TASK"`).
+    #[arg(long = "threads", value_name = "N", value_parser = parse_threads)]
+    count: Option<Threads>,
+}
+
+impl ThreadsOption {
+    /// The count given, or rayon's global pool.
+    pub fn get(self) -> Threads {
+        self.count.unwrap_or_default()
+    }
+}
+
+/// `--threads N`: a whole number, at least 1 (clap names the option in the error).
+fn parse_threads(text: &str) -> Result<Threads, String> {
+    Threads::parse(text)
+}
+
+impl Command {
+    /// The thread count a running command asks for.
+    fn threads(&self) -> Threads {
+        match self {
+            Command::Run { options, .. } | Command::Compare { options, .. } => {
+                options.threads.get()
+            }
+            Command::Rerun { threads, .. }
+            | Command::Sweep { threads, .. }
+            | Command::Evolve { threads, .. }
+            | Command::Bench { threads, .. } => threads.get(),
+            _ => Threads::DEFAULT,
+        }
+    }
+}
+
+/// Caps PoCL's CPU device at `threads`. PoCL reads the count once, when the OpenCL platform
+/// is first queried, so this runs before any command can touch OpenCL.
+fn cap_pocl_threads(threads: Threads) {
+    let Some(n) = threads.count() else {
+        return;
+    };
+    for name in crate::experiment::threads::POCL_THREAD_VARIABLES {
+        // SAFETY: called from `main_with_args` before any library starts a thread; the one
+        // thread that exists (signals) waits for signals and never reads the environment.
+        unsafe { std::env::set_var(name, n.to_string()) };
+    }
 }
 
 /// Parses the process arguments and runs; returns the exit code.
@@ -329,6 +401,7 @@ pub fn main_with_args() -> i32 {
     } else {
         out::Verbosity::Normal
     });
+    cap_pocl_threads(cli.command.threads());
     let code = dispatch(cli, std::env::args().collect());
     out::exit_code_after_stdout(code)
 }

@@ -7,7 +7,7 @@ use super::commands::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 use super::out::{Verbosity, detailln, noteln, sayln, tellln, verbosity};
 use crate::backend::{BackendKind, Precision};
 use crate::experiment::{
-    self, CircuitSource, Design, ExperimentError, Finished, Output, Request, parse_set,
+    self, CircuitSource, Design, ExperimentError, Finished, Output, Request, Threads, parse_set,
 };
 use crate::record::Status;
 use crate::run::{Observer, Progress};
@@ -65,6 +65,7 @@ fn request(
             figures: !options.no_plots,
         },
         command_line: argv,
+        threads: options.threads.get(),
     })
 }
 
@@ -99,6 +100,7 @@ pub fn rerun(
     out: Option<PathBuf>,
     replace: bool,
     no_plots: bool,
+    threads: Threads,
     argv: Vec<String>,
 ) -> i32 {
     let dir = out.unwrap_or_else(|| experiment::replay::default_rerun_dir(run_dir));
@@ -108,7 +110,7 @@ pub fn rerun(
         figures: !no_plots,
     };
     match experiment::replay::request_from_run(run_dir, output, argv) {
-        Ok(r) => execute(r, "hetsim rerun"),
+        Ok(r) => execute(Request { threads, ..r }, "hetsim rerun"),
         Err(e) => report_error("hetsim rerun", &e),
     }
 }

@@ -4,8 +4,9 @@
 use super::commands::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 use super::out::{Verbosity, noteln, sayln, tellln, verbosity};
 use crate::backend::{BackendKind, Precision};
+use crate::experiment::Threads;
 use crate::record::Status;
-use crate::sweep::{DryRun, Shard, SweepError, SweepProgress, SweepRequest};
+use crate::sweep::{DryRun, Shard, SweepError, SweepOverrides, SweepProgress, SweepRequest};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,10 @@ pub struct SweepArgs {
     pub ensemble_size: Option<usize>,
     pub figures: bool,
     pub memory_budget: Option<String>,
+    pub threads: Threads,
+    pub set: Vec<String>,
+    pub seeds: Option<usize>,
+    pub duration: Option<String>,
 }
 
 fn request(args: &SweepArgs, argv: Vec<String>) -> Result<SweepRequest, String> {
@@ -55,6 +60,8 @@ fn request(args: &SweepArgs, argv: Vec<String>) -> Result<SweepRequest, String> 
         ensemble_size: args.ensemble_size,
         figures: args.figures,
         command_line: argv,
+        overrides: SweepOverrides::new(&args.set, args.seeds, args.duration.as_deref())?,
+        threads: args.threads,
     })
 }
 

@@ -13,9 +13,11 @@ pub mod design;
 pub mod output;
 pub mod replay;
 pub mod summary;
+pub mod threads;
 
 pub use design::Design;
 pub use output::Output;
+pub use threads::Threads;
 
 use crate::backend::{self, Backend, BackendError, BackendKind, Precision};
 use crate::plan::{Plan, PlanError};
@@ -157,6 +159,8 @@ pub struct Request {
     pub output: Output,
     /// The command line that made the request, for the manifest (empty: none).
     pub command_line: Vec<String>,
+    /// The threads the run's parallel work uses (default: rayon's global pool).
+    pub threads: Threads,
 }
 
 impl Request {
@@ -171,6 +175,7 @@ impl Request {
             precision: None,
             output: Output::Memory,
             command_line: Vec::new(),
+            threads: Threads::DEFAULT,
         }
     }
 
@@ -214,7 +219,12 @@ impl Request {
         let instances = design::instances(&circuits, self.seeds, self.first_seed);
         let base_dir = self.circuit.base_dir();
         let plan = Arc::new(Plan::new(&instances, &base_dir)?);
-        let made = backend::make(plan.clone(), self.backend, self.precision)?;
+        let pool = self
+            .threads
+            .pool()
+            .map_err(|e| ExperimentError::Usage(format!("--threads: {e}")))?;
+        // Made in the pool it will run in: the CPU backend sizes its work by the pool's threads.
+        let made = pool.install(|| backend::make(plan.clone(), self.backend, self.precision))?;
         notes.extend(made.fallback.clone());
         if plan.forward_order.is_none() {
             notes.push(RECURRENT_NOTE.into());
@@ -252,6 +262,7 @@ impl Request {
             figures,
             notes,
             warnings,
+            pool,
             _lock: lock,
         })
     }
@@ -398,6 +409,8 @@ pub struct Prepared {
     pub notes: Vec<String>,
     /// The circuit checks' warnings, located.
     pub warnings: Vec<String>,
+    /// Where the run's parallel work goes.
+    pool: threads::Pool,
     /// The run directory's lock, held while the run writes it.
     _lock: Option<output::DirLock>,
 }
@@ -439,15 +452,17 @@ impl Prepared {
         self
     }
 
-    /// Runs to the end, to a stop request, or to the divergence of every instance.
+    /// Runs to the end, to a stop request, or to the divergence of every instance. The loop
+    /// runs in the request's thread pool, so the observer is called from one of its threads.
     pub fn execute(
         mut self,
-        observer: &mut dyn Observer,
+        observer: &mut (dyn Observer + Send),
         stop: Option<&AtomicBool>,
     ) -> Result<Finished, ExperimentError> {
         let mut summarizer = Summarizer::new(&self.plan);
-        let outcome = {
-            let sink: &mut dyn Sink = match &mut self.target {
+        let (plan, backend, target) = (&self.plan, self.backend.as_mut(), &mut self.target);
+        let outcome = self.pool.install(|| {
+            let sink: &mut dyn Sink = match target {
                 Target::Directory(r) => r.as_mut(),
                 Target::Memory(c) => c,
             };
@@ -455,8 +470,8 @@ impl Prepared {
                 first: sink,
                 second: &mut summarizer,
             };
-            crate::run::execute(&self.plan, self.backend.as_mut(), &mut tee, observer, stop)?
-        };
+            crate::run::execute(plan, backend, &mut tee, observer, stop)
+        })?;
         let summary = summarizer.summary();
         let (dir, collected, manifest) = match self.target {
             Target::Directory(r) => (Some(r.dir().to_path_buf()), None, r.manifest.clone()),

@@ -148,6 +148,8 @@ pub fn request_from_run(
         precision: Some(manifest.precision),
         output,
         command_line,
+        // The thread count is the rerunning machine's choice: it changes no number.
+        threads: super::Threads::DEFAULT,
     })
 }
 

@@ -32,8 +32,12 @@ pub fn check_bytes(bytes: &[u8], folder: &Path) {
         Ok(s) => s,
         Err(d) => return check_located(&d),
     };
-    let setup = match setup::load_with(&path, Some(source.text), Expansion::UpTo(FUZZ_POINTS_BUILT))
-    {
+    let setup = match setup::load_with(
+        &path,
+        Some(source.text),
+        &super::SweepOverrides::default(),
+        Expansion::UpTo(FUZZ_POINTS_BUILT),
+    ) {
         Ok(s) => s,
         Err(SweepError::Input(d)) => return check_located(&d),
         Err(SweepError::Point { identity, message }) => {

@@ -58,8 +58,8 @@ fn stored_spec(dir: &Path) -> Result<super::SweepSpec, SweepError> {
 }
 
 /// Combines the shard directories `dirs` into `out`, after checking that they are shards of
-/// one sweep — the same sweep file (but for `ensemble_size`), circuit, hetsim, backend and
-/// precision —, that each of their parts is whole, and that every point finished exactly once.
+/// one sweep — the same sweep file (but for `ensemble_size`), command-line changes (`--set`,
+/// `--seeds`, `--duration`), circuit, hetsim, backend and precision —, that each of their parts is whole, and that every point finished exactly once.
 pub fn merge(
     dirs: &[PathBuf],
     out: &Path,
@@ -103,7 +103,7 @@ pub fn merge(
     for (k, (m, t)) in manifests.iter().zip(&tables_of).enumerate() {
         let differs = |what: String| {
             SweepError::Usage(format!(
-                "{} is not a shard of the same sweep as {}: {what}\n  hint: merge only the shards of one sweep, run from one sweep file and circuit by one hetsim on one backend and precision",
+                "{} is not a shard of the same sweep as {}: {what}\n  hint: merge only the shards of one sweep, run from one sweep file and circuit with the same --set, --seeds and --duration by one hetsim on one backend and precision",
                 dirs[k].display(),
                 dirs[0].display()
             ))
@@ -148,6 +148,14 @@ pub fn merge(
             return Err(differs(format!(
                 "their sweep files differ: {}",
                 shown.join("; ")
+            )));
+        }
+        if m.overrides != first.overrides {
+            return Err(differs(format!(
+                "it ran with {}, {} with {}",
+                m.overrides.describe(),
+                dirs[0].display(),
+                first.overrides.describe()
             )));
         }
         if m.circuit_sha256 != first.circuit_sha256 {

@@ -10,6 +10,8 @@
 //! - [`tables`]: the sweep's tables, assembled from the finished parts;
 //! - [`run`]: the loop — one ensemble after another, each written into a temporary directory
 //!   and renamed into `parts/` when it finishes, so results appear whole or not at all;
+//! - [`overrides`]: `--set`, `--seeds` and `--duration` on top of the file, recorded so that a
+//!   resume or merge under other changes is refused;
 //! - [`merge`]: shards combined, refusing gaps and duplicates;
 //! - [`size`]: the number of points and instances counted from the file and refused against
 //!   a maximum and the memory budget before anything is expanded;
@@ -19,6 +21,7 @@
 pub mod axes;
 pub mod fuzzing;
 pub mod merge;
+pub mod overrides;
 pub mod pack;
 pub mod parts;
 pub mod run;
@@ -28,6 +31,7 @@ pub mod spec;
 pub mod stats;
 pub mod tables;
 
+pub use overrides::SweepOverrides;
 pub use pack::Shard;
 pub use run::{DryRun, SweepOutcome, SweepProgress, SweepRequest, dry_run, sweep};
 pub use spec::SweepSpec;

@@ -7,6 +7,7 @@
 //! rebuilt (write, then rename) after every part; `metrics.csv` is assembled at the end.
 
 use super::SweepError;
+use super::overrides::SweepOverrides;
 use super::pack::{self, DEFAULT_ENSEMBLE_SIZE, Ensemble, Shard};
 use super::parts;
 use super::setup::{self, Setup};
@@ -14,7 +15,7 @@ use super::stats::InstanceStats;
 use super::tables::{self, InstanceOf, PARTS, PointTable, TMP_PREFIX, write_err};
 use crate::backend::{self, BackendKind, DeviceDescription, Precision, TracePoint};
 use crate::experiment::output::{DirKind, DirLock};
-use crate::experiment::{ExperimentError, ensemble_manifest};
+use crate::experiment::{ExperimentError, Threads, ensemble_manifest};
 use crate::plan::{InstanceSpec, Plan};
 use crate::record::atomic::write_atomic;
 use crate::record::manifest::{Provenance, sha256_hex};
@@ -43,6 +44,10 @@ pub struct SweepRequest {
     pub ensemble_size: Option<usize>,
     pub figures: bool,
     pub command_line: Vec<String>,
+    /// `--set`, `--seeds`, `--duration` on top of the file.
+    pub overrides: SweepOverrides,
+    /// The threads the ensembles' parallel work uses (default: rayon's global pool).
+    pub threads: Threads,
 }
 
 impl SweepRequest {
@@ -59,6 +64,8 @@ impl SweepRequest {
             ensemble_size: None,
             figures: false,
             command_line: Vec::new(),
+            overrides: SweepOverrides::default(),
+            threads: Threads::DEFAULT,
         }
     }
 }
@@ -113,6 +120,10 @@ pub struct SweepManifest {
     /// For a merge: the shard directories it combined.
     #[serde(default)]
     pub merged_from: Vec<String>,
+    /// The command line's `--set`, `--seeds` and `--duration` (none in sweeps made before
+    /// they existed).
+    #[serde(default)]
+    pub overrides: SweepOverrides,
 }
 
 impl SweepManifest {
@@ -270,7 +281,12 @@ fn done_ids(parts: &[parts::Part]) -> std::collections::HashSet<String> {
 /// Expands and packs a sweep without running it (`--dry-run`). A sweep of more than
 /// `size::DRY_RUN_BUILT` points is counted and estimated, not built point by point.
 pub fn dry_run(request: &SweepRequest) -> Result<DryRun, SweepError> {
-    let setup = setup::load_with(&request.path, request.text.clone(), setup::Expansion::QUICK)?;
+    let setup = setup::load_with(
+        &request.path,
+        request.text.clone(),
+        &request.overrides,
+        setup::Expansion::QUICK,
+    )?;
     if !setup.expanded {
         let in_shard = match request.shard {
             Some(s) => {
@@ -399,6 +415,14 @@ fn check_resumable(
             dir.display()
         ))
     };
+    if old.overrides != request.overrides {
+        return Err(SweepError::Usage(format!(
+            "cannot resume {}: it ran with {}, this run has {}, and their results are not comparable\n  hint: resume with the options it started with, or start a new sweep with another --out",
+            dir.display(),
+            old.overrides.describe(),
+            request.overrides.describe()
+        )));
+    }
     if old.shard != shard {
         let show = |s: Option<Shard>| s.map(|s| s.to_string()).unwrap_or_else(|| "none".into());
         return Err(refuse(format!(
@@ -443,8 +467,10 @@ fn check_resumable(
         }
     };
     let stored_source = crate::spec::SourceFile::from_text(&stored_path, stored);
-    let stored: super::SweepSpec = crate::spec::document::parse_document(&stored_source)
+    let mut stored: super::SweepSpec = crate::spec::document::parse_document(&stored_source)
         .map_err(|d| refuse(format!("its sweep.yaml no longer reads ({d})")))?;
+    // `--seeds` (the same as the directory's, checked above) stands in for the copy's too.
+    stored.seeds = request.overrides.seeds(stored.seeds);
     let differ = stored.differing_keys(&setup.spec, &["axes", "combine", "ensemble_size"]);
     if !differ.is_empty() {
         return Err(refuse(format!(
@@ -566,15 +592,33 @@ impl crate::run::Observer for EnsembleObserver<'_> {
     }
 }
 
-/// Runs (or resumes) a sweep. `report` hears about progress; `stop` ends the sweep inside the
-/// current ensemble, which is discarded (status `interrupted`; `--resume` runs it again).
+/// Runs (or resumes) a sweep. `report` hears about progress (from a thread of the request's
+/// pool); `stop` ends the sweep inside the current ensemble, which is discarded (status
+/// `interrupted`; `--resume` runs it again).
 pub fn sweep(
+    request: &SweepRequest,
+    report: &mut (dyn FnMut(&SweepProgress) + Send),
+    stop: Option<&AtomicBool>,
+) -> Result<SweepOutcome, SweepError> {
+    let pool = request
+        .threads
+        .pool()
+        .map_err(|e| SweepError::Usage(format!("--threads: {e}")))?;
+    pool.install(|| sweep_here(request, report, stop))
+}
+
+fn sweep_here(
     request: &SweepRequest,
     report: &mut dyn FnMut(&SweepProgress),
     stop: Option<&AtomicBool>,
 ) -> Result<SweepOutcome, SweepError> {
     let started = Instant::now();
-    let setup = setup::load(&request.path, request.text.clone())?;
+    let setup = setup::load_with(
+        &request.path,
+        request.text.clone(),
+        &request.overrides,
+        setup::Expansion::All,
+    )?;
     let in_shard = shard_points(&setup, request.shard);
     let dir = match &request.out {
         Some(d) => d.clone(),
@@ -697,6 +741,7 @@ pub fn sweep(
         wall_s: None,
         provenance: Provenance::of_this_process(&request.command_line),
         merged_from: Vec::new(),
+        overrides: request.overrides.clone(),
     };
     let refresh = |manifest: &mut SweepManifest| -> Result<(), SweepError> {
         let parts = tables::finished_parts(&dir);

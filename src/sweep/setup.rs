@@ -4,6 +4,7 @@
 
 use super::SweepError;
 use super::axes::{self, Axis};
+use super::overrides::SweepOverrides;
 use super::size;
 use super::spec::{Stat, SummarySpec, SweepSpec};
 use super::stats::{measure_of, metric_named};
@@ -135,10 +136,10 @@ impl Expansion {
     pub const QUICK: Expansion = Expansion::UpTo(size::DRY_RUN_BUILT);
 }
 
-/// Reads and checks a sweep file (`text` instead of the file's contents when given), every
-/// point expanded and built.
+/// Reads and checks a sweep file (`text` instead of the file's contents when given) as it is,
+/// every point expanded and built.
 pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
-    load_with(path, text, Expansion::All)
+    load_with(path, text, &SweepOverrides::default(), Expansion::All)
 }
 
 /// The sweep file's circuit, read relative to the sweep file's folder; a file that cannot be
@@ -282,19 +283,22 @@ fn check_recorded(axes: &[Axis], p: &Point, spec: &CircuitSpec) -> Result<(), St
 }
 
 /// Reads and checks a sweep file (`text` instead of the file's contents when given): sizes
-/// counted and refused before anything is expanded, then the circuit, the fixed overrides, the
-/// summary, the axes and — as `expansion` says — every point.
+/// counted and refused before anything is expanded, then the circuit, the fixed overrides (the
+/// file's, then the command line's), the summary, the axes and — as `expansion` says — every
+/// point. `Setup::spec` holds the seeds the sweep runs with (`--seeds` when given).
 pub fn load_with(
     path: &Path,
     text: Option<String>,
+    overrides: &SweepOverrides,
     expansion: Expansion,
 ) -> Result<Setup, SweepError> {
     let source = match text {
         Some(t) => SourceFile::from_text(path, t),
         None => crate::spec::read_source(path).map_err(SweepError::Input)?,
     };
-    let spec: SweepSpec =
+    let mut spec: SweepSpec =
         crate::spec::document::parse_document(&source).map_err(SweepError::Input)?;
+    spec.seeds = overrides.seeds(spec.seeds);
     let at = |p: YamlPath, m: String, h: String| source.diagnostic(p, m, Some(h));
     let mut errors = Vec::new();
     // The name becomes a directory under runs/: one validation of names for every output.
@@ -333,13 +337,16 @@ pub fn load_with(
             errors.extend(d.0);
             SweepError::Input(Diagnostics(std::mem::take(&mut errors)))
         })?;
-    let (mut base, origins) = match apply_set(&spec, &source, circuit) {
+    let (base, origins) = match apply_set(&spec, &source, circuit) {
         Ok(b) => b,
         Err(e) => {
             errors.extend(e);
             return Err(SweepError::Input(Diagnostics(errors)));
         }
     };
+    // The command line's `--set` and `--duration` after the file's `set:`; their errors name
+    // the option (`--set PATH=VALUE: …`), as `run`'s do.
+    let mut base = overrides.apply(&base).map_err(SweepError::Usage)?;
     if !spec.keep.traces {
         base.record.traces = crate::spec::Time::from_seconds(0.0);
     }
