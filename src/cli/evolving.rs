@@ -191,7 +191,7 @@ fn print_cost(request: &EvolveRequest) -> i32 {
         }
     };
     sayln!(
-        "per generation: {} + {} × {} × {} = {} instances, {:.3e} synapse-steps, about {} at {:.3e} synapse-steps/s (measured on {})",
+        "per generation: ({} + {}) × {} × {} = {} instances, {:.3e} synapse-steps, about {} at {:.3e} synapse-steps/s (measured on {})",
         count(c.members, "member"),
         count(c.baselines, "baseline"),
         count(c.rates, "rate factor"),
