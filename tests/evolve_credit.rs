@@ -153,10 +153,16 @@ fn baselines_run_on_the_members_seeds_at_their_best_rate_and_fresh_tasks_change_
     evolve(&request(&fixed, &out, None, false), &mut |_| {}, None).unwrap();
     let rows = table(&out.join("generations.csv"));
     assert_eq!(rows[0]["fa_fitness"], rows[1]["fa_fitness"]);
-    // The population's rate column holds factors of the grid.
+    // The population's rate column holds the factor of the grid whose score is the fitness
+    // (no L1 penalty here), and the best of the per-factor parts.
     for row in table(&out.join("population.csv")) {
-        let r = num(&row, "rate");
-        assert!(r == 0.5 || r == 1.0 || r.is_nan(), "rate {r}");
+        let (at_half, at_one) = (num(&row, "score_at_rate_0.5"), num(&row, "score_at_rate_1"));
+        assert_eq!(num(&row, "l1_penalty"), 0.0);
+        if num(&row, "diverged") == 0.0 {
+            assert_eq!(num(&row, "fitness"), at_half.min(at_one), "{row:?}");
+            let r = num(&row, "rate");
+            assert_eq!(r, if at_half < at_one { 0.5 } else { 1.0 }, "{row:?}");
+        }
     }
 }
 

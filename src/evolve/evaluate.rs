@@ -40,6 +40,9 @@ pub(super) struct Score {
     pub(super) final_loss: f64,
     /// The gradient angle of each forward plastic projection (`layers`), in order.
     pub(super) layers: Vec<f64>,
+    /// The score at each factor of the grid (+∞ where a seed diverged): the parts the best
+    /// is taken from.
+    pub(super) per_rate: Vec<f64>,
 }
 
 /// What one scoring run gives besides the scores.
@@ -202,6 +205,7 @@ pub(super) fn score(
                     hebbian: f64::NAN,
                     final_loss: f64::NAN,
                     layers: vec![f64::NAN; layers.len()],
+                    per_rate,
                 };
             }
             let label = format!("{}/r{best}", unit.label);
@@ -227,6 +231,7 @@ pub(super) fn score(
                     .iter()
                     .map(|layer| layer_angle(&collected, first, s, layer, end_s))
                     .collect(),
+                per_rate,
             }
         })
         .collect();

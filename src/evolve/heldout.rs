@@ -12,6 +12,9 @@ use crate::backend::{Backend, BackendKind, Precision};
 use crate::circuit::Circuit;
 use std::path::{Path, PathBuf};
 
+/// A shape to score: its name, the members' circuit and the baselines' circuits.
+type ShapeRef<'a> = (&'a str, &'a Circuit, &'a [(String, Circuit)]);
+
 /// The label of the evolved rule in `heldout.csv`.
 pub const EVOLVED: &str = "evolved";
 
@@ -50,8 +53,7 @@ pub(super) fn evaluate(
         return Ok(None);
     };
     let seeds: Vec<u64> = (0..h.seeds as u64).map(|s| h.first_seed + s).collect();
-    let mut shapes: Vec<(&str, &Circuit, &[(String, Circuit)])> =
-        vec![("trained", &setup.circuit, &setup.baselines)];
+    let mut shapes: Vec<ShapeRef> = vec![("trained", &setup.circuit, &setup.baselines)];
     for s in &setup.shapes {
         shapes.push((&s.name, &s.circuit, &s.baselines));
     }

@@ -380,6 +380,8 @@ pub fn evolve(
             row.push(num(s.weight_angle));
             row.push(num(s.hebbian));
             row.extend(s.layers.iter().map(|v| num(*v)));
+            row.push(num(penalty(x, &setup.free, setup.spec.fitness.l1)));
+            row.extend(s.per_rate.iter().map(|v| num(*v)));
             population_rows.push(row);
         }
         let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
@@ -564,6 +566,15 @@ fn headers(setup: &Setup) -> (Vec<String>, Vec<String>, Vec<String>) {
         .to_vec();
     population_header.extend(header_free.iter().cloned());
     population_header.extend(measured(""));
+    // The fitness's parts: the L1 penalty, and the score at each factor of the grid.
+    population_header.push("l1_penalty".into());
+    population_header.extend(
+        setup
+            .spec
+            .rates
+            .iter()
+            .map(|r| format!("score_at_rate_{}", num(*r))),
+    );
     let mut generations_header: Vec<String> = [
         "generation",
         "evaluations",

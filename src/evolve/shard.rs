@@ -70,6 +70,7 @@ pub(super) struct SavedScore {
     pub(super) hebbian: String,
     pub(super) final_loss: String,
     pub(super) layers: Vec<String>,
+    pub(super) per_rate: Vec<String>,
 }
 
 impl SavedScore {
@@ -85,6 +86,7 @@ impl SavedScore {
             hebbian: t(s.hebbian),
             final_loss: t(s.final_loss),
             layers: s.layers.iter().map(|v| t(*v)).collect(),
+            per_rate: s.per_rate.iter().map(|v| t(*v)).collect(),
         }
     }
     fn score(&self) -> Option<Score> {
@@ -99,6 +101,11 @@ impl SavedScore {
             final_loss: p(&self.final_loss)?,
             layers: self
                 .layers
+                .iter()
+                .map(|v| p(v))
+                .collect::<Option<Vec<_>>>()?,
+            per_rate: self
+                .per_rate
                 .iter()
                 .map(|v| p(v))
                 .collect::<Option<Vec<_>>>()?,
