@@ -299,6 +299,13 @@ pub fn run_shard(
     }
     let budget =
         crate::circuit::budget::MemoryBudget::from_env_or_machine().map_err(EvolveError::Usage)?;
+    if !dir.join("evolve.yaml").is_file() {
+        return Err(EvolveError::Usage(format!(
+            "--shard: {} holds no evolution; start it first (`hetsim evolve FILE --out {} --generations 0`)",
+            dir.display(),
+            dir.display()
+        )));
+    }
     let text = super::run::saved_evolve_file(dir, &request.path)?;
     let setup = super::setup::load(
         &request.path,
