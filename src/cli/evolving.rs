@@ -9,17 +9,48 @@ use crate::record::Status;
 use crate::text::count;
 use std::path::{Path, PathBuf};
 
-#[allow(clippy::too_many_arguments)]
-pub fn evolve(
-    config: &Path,
-    out: Option<PathBuf>,
-    resume: bool,
-    replace: bool,
-    backend: &str,
-    precision: &str,
-    generations: Option<u64>,
-    argv: Vec<String>,
-) -> i32 {
+/// The options of `hetsim evolve`.
+pub struct EvolveArgs {
+    pub out: Option<PathBuf>,
+    pub resume: bool,
+    pub replace: bool,
+    pub backend: String,
+    pub precision: String,
+    pub generations: Option<u64>,
+    pub dry_run: bool,
+    pub shard: Option<String>,
+    pub memory_budget: Option<String>,
+}
+
+pub fn evolve(config: &Path, args: EvolveArgs, argv: Vec<String>) -> i32 {
+    let EvolveArgs {
+        out,
+        resume,
+        replace,
+        backend,
+        precision,
+        generations,
+        dry_run,
+        shard,
+        memory_budget,
+    } = args;
+    if let Some(text) = &memory_budget {
+        match crate::circuit::budget::MemoryBudget::parse(text) {
+            Ok(b) => crate::circuit::budget::set_budget_override(Some(b)),
+            Err(e) => {
+                tellln!("hetsim evolve: --memory-budget: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        }
+    }
+    let shard = match shard.as_deref().map(crate::evolve::shard::parse) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            tellln!("hetsim evolve: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
     let backend: BackendKind = match backend.parse() {
         Ok(b) => b,
         Err(e) => {
@@ -27,7 +58,7 @@ pub fn evolve(
             return EXIT_BAD_INPUT;
         }
     };
-    let precision = match precision {
+    let precision = match precision.as_str() {
         "auto" => None,
         text => match Precision::parse(text) {
             Some(p) => Some(p),
@@ -47,6 +78,21 @@ pub fn evolve(
         generations,
         command_line: argv,
     };
+    if dry_run {
+        return print_cost(&request);
+    }
+    if let Some((i, n)) = shard {
+        return match crate::evolve::run_shard(&request, i, n) {
+            Ok((path, generation)) => {
+                sayln!(
+                    "shard {i}/{n} of generation {generation}: {}",
+                    path.display()
+                );
+                EXIT_OK
+            }
+            Err(e) => fail(e),
+        };
+    }
     let stop = super::running::stop_flag();
     let (mut wall, mut run, mut generations) = (0.0, 0.0, 0usize);
     let mut report = |g: &GenerationReport| {
@@ -112,16 +158,68 @@ pub fn evolve(
                 EXIT_OK
             }
         }
-        Err(e) => {
-            match &e {
-                EvolveError::Input(d) => tellln!("{d}"),
-                other => tellln!("hetsim evolve: {other}"),
-            }
-            if e.is_bad_input() {
-                EXIT_BAD_INPUT
-            } else {
-                EXIT_FAILED
-            }
-        }
+        Err(e) => fail(e),
     }
+}
+
+fn fail(e: EvolveError) -> i32 {
+    match &e {
+        EvolveError::Input(d) => tellln!("{d}"),
+        other => tellln!("hetsim evolve: {other}"),
+    }
+    if e.is_bad_input() {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// `--dry-run`: the cost, per generation and in total.
+fn print_cost(request: &EvolveRequest) -> i32 {
+    let c = match crate::evolve::dry_run(request) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let human = crate::circuit::budget::human_bytes;
+    let time = |s: f64| {
+        if s < 120.0 {
+            format!("{s:.1} s")
+        } else if s < 7200.0 {
+            format!("{:.1} min", s / 60.0)
+        } else {
+            format!("{:.1} h", s / 3600.0)
+        }
+    };
+    sayln!(
+        "per generation: ({} + {}) × {} × {} = {} instances, {:.3e} synapse-steps, about {} at {:.3e} synapse-steps/s (measured on {})",
+        count(c.members, "member"),
+        count(c.baselines, "baseline"),
+        count(c.rates, "rate factor"),
+        count(c.seeds, "seed"),
+        c.instances,
+        c.synapse_steps,
+        time(c.generation_s()),
+        c.rate,
+        c.measured_on
+    );
+    sayln!(
+        "memory: a generation's ensemble plans {} of the budget of {}",
+        human(c.bytes),
+        c.budget
+    );
+    if c.heldout_instances > 0 {
+        sayln!(
+            "held-out evaluation: {} instances, {:.3e} synapse-steps, about {}",
+            c.heldout_instances,
+            c.heldout_synapse_steps,
+            time(c.heldout_synapse_steps / c.rate)
+        );
+    }
+    sayln!(
+        "total: {} — {:.3e} synapse-steps, about {} on this machine",
+        count(c.generations as usize, "generation"),
+        c.total_synapse_steps(),
+        time(c.total_s())
+    );
+    EXIT_OK
 }

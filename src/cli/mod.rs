@@ -199,6 +199,19 @@ pub enum Command {
         /// Run this many generations instead of the file's (a quick check).
         #[arg(long)]
         generations: Option<u64>,
+        /// Print what the evolution would cost (per generation and in total: members,
+        /// instances, synapse-steps, memory, wall time at the rate measured here) and exit.
+        #[arg(long, conflicts_with_all = ["resume", "replace"])]
+        dry_run: bool,
+        /// Score only shard I of N of the next generation's members and baselines into
+        /// DIR/shards/ (the evolution in --out must exist); the next --resume takes a complete
+        /// set of shard files instead of running the generation.
+        #[arg(long, value_name = "I/N", conflicts_with_all = ["resume", "replace", "dry_run"])]
+        shard: Option<String>,
+        /// The memory a generation may plan to use (e.g. `64GiB`); default: HETSIM_MEMORY_BUDGET,
+        /// else half the machine's memory.
+        #[arg(long, value_name = "SIZE")]
+        memory_budget: Option<String>,
         #[command(flatten)]
         threads: ThreadsOption,
     },

@@ -76,52 +76,17 @@ pub(super) fn circuit_coordinates(c: &Circuit, free: &[FreeParameter]) -> Vec<f6
         .collect()
 }
 
-/// Per member: the fitness (mean over its seeds of ln(final/initial held-out loss) + the L1
-/// penalty; +∞ when any seed diverged or has no loss) and whether it diverged.
-pub(super) fn fitness(
-    collected: &Collector,
-    members: usize,
-    seeds: usize,
-    x: &[Vec<f64>],
-    free: &[FreeParameter],
-    l1: f64,
-) -> Vec<(f64, bool)> {
-    let n = members * seeds;
-    let mut initial = vec![f64::NAN; n];
-    let mut last = vec![f64::NAN; n];
-    for r in collected.rows.iter().filter(|r| r.projection == "all") {
-        if let Some(l) = r.held_out_loss
-            && r.instance < n
-        {
-            if r.time_s == 0.0 {
-                initial[r.instance] = l;
-            }
-            last[r.instance] = l;
-        }
+/// The L1 penalty of a point: `l1` · Σ|θ| over its free θ (τ_w coordinates excluded).
+pub(super) fn penalty(x: &[f64], free: &[FreeParameter], l1: f64) -> f64 {
+    if l1 == 0.0 {
+        return 0.0;
     }
-    let diverged: Vec<bool> = (0..n)
-        .map(|e| collected.failures.iter().any(|f| f.instance == e))
-        .collect();
-    (0..members)
-        .map(|k| {
-            let range = k * seeds..(k + 1) * seeds;
-            let failed = range.clone().any(|e| diverged[e]);
-            let logs: Vec<f64> = range.map(|e| (last[e] / initial[e]).ln()).collect();
-            let penalty: f64 = free
-                .iter()
-                .zip(&x[k])
-                .filter(|(p, _)| matches!(p.kind, FreeKind::Theta(_)))
-                .map(|(p, v)| v.clamp(p.lower, p.upper).abs())
-                .sum::<f64>()
-                * l1;
-            let mean = logs.iter().sum::<f64>() / logs.len() as f64;
-            if failed || !mean.is_finite() {
-                (f64::INFINITY, true)
-            } else {
-                (mean + penalty, false)
-            }
-        })
-        .collect()
+    free.iter()
+        .zip(x)
+        .filter(|(p, _)| matches!(p.kind, FreeKind::Theta(_)))
+        .map(|(p, v)| v.clamp(p.lower, p.upper).abs())
+        .sum::<f64>()
+        * l1
 }
 
 /// The forward projections that learn, in circuit order.
@@ -134,16 +99,17 @@ pub(super) fn forward_plastic(c: &Circuit) -> Vec<String> {
         .collect()
 }
 
-/// Member `k`'s gradient angle on one projection: per seed the mean over the windows after
-/// the first 5% of the run (as the summary does for `all`), then the mean over seeds.
+/// The gradient angle on one projection of the instances `first..first + seeds`: per seed the
+/// mean over the windows after the first 5% of the run (as the summary does for `all`), then
+/// the mean over seeds.
 pub(super) fn layer_angle(
     collected: &Collector,
-    k: usize,
+    first: usize,
     seeds: usize,
     layer: &str,
     end_s: f64,
 ) -> f64 {
-    let per_seed: Vec<f64> = (k * seeds..(k + 1) * seeds)
+    let per_seed: Vec<f64> = (first..first + seeds)
         .filter_map(|e| {
             let v: Vec<f64> = collected
                 .rows

@@ -7,16 +7,22 @@
 //! against the evolution and its tables on `--resume` (`state`); `fuzzing` is the body of the
 //! `evolve` fuzz target.
 
+pub mod cost;
+mod evaluate;
 mod files;
 pub mod fuzzing;
+mod heldout;
 mod members;
 pub mod run;
 mod search;
 mod setup;
+pub mod shard;
 pub use setup::check;
 pub mod sizes;
 pub mod spec;
 mod state;
 pub mod strategy;
 
+pub use cost::{Cost, dry_run};
 pub use run::{EvolveError, EvolveOutcome, EvolveRequest, GenerationReport, evolve};
+pub use shard::run_shard;

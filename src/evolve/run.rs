@@ -10,25 +10,27 @@
 //! generation the state does not include, so an interrupted and resumed evolution writes the
 //! same tables as an uninterrupted one.
 
+use super::evaluate::{Unit, at_rate, score};
 use super::files::{TableShape, append, cut_back_table, median, num, write_atomic};
-use super::members::{fitness, forward_plastic, keep_free_terms, layer_angle, member_circuit};
+use super::members::{forward_plastic, keep_free_terms, member_circuit, penalty};
 use super::search::{Search, new_strategy};
 use super::setup::{Pinned, Setup};
 use super::sizes::members_in;
+use super::spec::Tasks;
 use super::state::{self, Best, Identity, SavedState};
 use super::strategy;
-use crate::backend::{self, BackendKind, Precision};
+use crate::backend::{BackendKind, Precision};
+use crate::circuit::Circuit;
 use crate::experiment::ExperimentError;
 use crate::experiment::output::{DirKind, DirLock, claim_locked};
-use crate::experiment::summary::{Summarizer, mean_sd};
-use crate::plan::{InstanceSpec, Plan};
+
+use crate::record::Status;
 use crate::record::manifest::{Provenance, sha256_hex};
-use crate::record::{Collector, Status, Tee};
 
 use crate::spec::Diagnostics;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What to evolve and where.
@@ -115,6 +117,8 @@ pub struct EvolveOutcome {
     pub best_theta: Vec<(String, f64)>,
     /// The figure files, or why none were drawn.
     pub figures: Result<Vec<PathBuf>, String>,
+    /// `heldout.csv`, when this run wrote it.
+    pub heldout: Option<PathBuf>,
 }
 
 /// The evolution's record in `manifest.json`.
@@ -248,6 +252,40 @@ pub fn evolve(
             )
         };
 
+    // The generations of one evolution run on one backend and precision: the first backend
+    // made (or the first shard files taken) fixes them, and the manifest names the device.
+    let check_backend = |family: String,
+                         precision: Precision,
+                         describe: String,
+                         device: crate::backend::DeviceDescription,
+                         identity: &mut Identity,
+                         manifest_device: &mut Option<(
+        String,
+        crate::backend::DeviceDescription,
+        Precision,
+    )>|
+     -> Result<bool, EvolveError> {
+        match (&identity.backend, identity.precision) {
+            (Some(b), Some(p)) if *b != family || p != precision => {
+                return Err(EvolveError::Usage(format!(
+                    "--resume: the evolution's generations ran on {b} in {}, this resume would run on {family} in {}; resume with --backend {b} --precision {}",
+                    p.name(),
+                    precision.name(),
+                    p.name()
+                )));
+            }
+            _ => {
+                identity.backend = Some(family);
+                identity.precision = Some(precision);
+            }
+        }
+        let first = manifest_device.is_none();
+        if first {
+            *manifest_device = Some((describe, device, precision));
+        }
+        Ok(first)
+    };
+
     while done < generations {
         if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
             status = Status::Interrupted;
@@ -258,86 +296,67 @@ pub fn evolve(
         let started = std::time::Instant::now();
         let candidates = strategy.ask(&setup.free);
         let members = candidates.len();
-        let instances: Vec<InstanceSpec> = candidates
+        let circuits = member_circuits(&setup, &candidates);
+        let units = units_of(&setup, &circuits);
+        let task_seeds = seeds_of(&setup, generation);
+        let (scores, first_failure, run_s) =
+            match super::shard::collect(&dir, generation, &candidates, units.len(), &identity)? {
+                Some(c) => {
+                    let family = state::backend_family(&c.backend);
+                    if check_backend(
+                        family,
+                        c.precision,
+                        c.backend,
+                        c.device,
+                        &mut identity,
+                        &mut manifest_device,
+                    )? {
+                        write_manifest(Status::Running, None, done, &manifest_device)?;
+                    }
+                    (c.scores, c.first_failure, 0.0)
+                }
+                None => {
+                    let mut first_backend = false;
+                    let scored = score(
+                        &units,
+                        &setup.spec.rates,
+                        &task_seeds,
+                        &layers,
+                        &setup.base_dir,
+                        request.backend,
+                        request.precision,
+                        &|p| keep_free_terms(p, &setup),
+                        &mut |b| {
+                            first_backend = check_backend(
+                                state::backend_family(&b.describe()),
+                                b.precision(),
+                                b.describe(),
+                                b.device(),
+                                &mut identity,
+                                &mut manifest_device,
+                            )?;
+                            Ok(())
+                        },
+                    )?;
+                    if first_backend {
+                        write_manifest(Status::Running, None, done, &manifest_device)?;
+                    }
+                    (scored.scores, scored.first_failure, scored.run_s)
+                }
+            };
+        let (member_scores, baseline_scores) = scores.split_at(members);
+        let values: Vec<f64> = member_scores
             .iter()
-            .enumerate()
-            .flat_map(|(k, x)| {
-                let c = member_circuit(&setup.circuit, &setup.free, x);
-                (0..seeds as u64).map(move |s| InstanceSpec {
-                    circuit: c.clone(),
-                    seed: setup.spec.first_seed + s,
-                    label: format!("m{k}"),
-                })
+            .zip(&candidates)
+            .map(|(s, x)| {
+                if s.diverged {
+                    f64::INFINITY
+                } else {
+                    s.value + penalty(x, &setup.free, setup.spec.fitness.l1)
+                }
             })
             .collect();
-        let mut plan = Plan::new(&instances, &setup.base_dir).map_err(ExperimentError::Plan)?;
-        keep_free_terms(&mut plan, &setup);
-        let plan = Arc::new(plan);
-        // The ensemble run: making the backend (on OpenCL: buffers, and the program the first
-        // time) and running it.
-        let run_started = std::time::Instant::now();
-        let made = backend::make(plan.clone(), request.backend, request.precision)
-            .map_err(ExperimentError::Backend)?;
-        let mut backend = made.backend;
-        if manifest_device.is_none() {
-            // The generations of one evolution run on one backend and precision.
-            let family = state::backend_family(&backend.describe());
-            let precision = backend.precision();
-            match (&identity.backend, identity.precision) {
-                (Some(b), Some(p)) if *b != family || p != precision => {
-                    return Err(EvolveError::Usage(format!(
-                        "--resume: the evolution's generations ran on {b} in {}, this resume would run on {family} in {}; resume with --backend {b} --precision {}",
-                        p.name(),
-                        precision.name(),
-                        p.name()
-                    )));
-                }
-                _ => {
-                    identity.backend = Some(family);
-                    identity.precision = Some(precision);
-                }
-            }
-            manifest_device = Some((backend.describe(), backend.device(), precision));
-            write_manifest(Status::Running, None, done, &manifest_device)?;
-        }
-        let mut collected = Collector::default();
-        let mut summarizer = Summarizer::new(&plan);
-        {
-            let mut tee = Tee {
-                first: &mut collected,
-                second: &mut summarizer,
-            };
-            crate::run::execute(
-                &plan,
-                backend.as_mut(),
-                &mut tee,
-                &mut crate::run::Quiet,
-                None,
-            )
-            .map_err(ExperimentError::Run)?;
-        }
-        let run_s = run_started.elapsed().as_secs_f64();
-        let scores = fitness(
-            &collected,
-            members,
-            seeds,
-            &candidates,
-            &setup.free,
-            setup.spec.fitness.l1,
-        );
-        let values: Vec<f64> = scores.iter().map(|s| s.0).collect();
         strategy.tell(&values)?;
-        let summary = summarizer.summary();
-        let stat =
-            |k: usize, pick: &dyn Fn(&crate::experiment::summary::LabelSummary) -> &Vec<f64>| {
-                summary
-                    .labels
-                    .iter()
-                    .find(|l| l.label == format!("m{k}"))
-                    .and_then(|l| mean_sd(pick(l)))
-                    .map(|(m, _)| m)
-                    .unwrap_or(f64::NAN)
-            };
         let clipped = |x: &[f64]| -> Vec<f64> {
             setup
                 .free
@@ -346,22 +365,23 @@ pub fn evolve(
                 .map(|(p, v)| v.clamp(p.lower, p.upper))
                 .collect()
         };
-        let end_s = plan.steps as f64 * plan.dt_s;
         let mut population_rows = Vec::new();
         for (k, x) in candidates.iter().enumerate() {
+            let s = &member_scores[k];
             let mut row = vec![
                 generation.to_string(),
                 k.to_string(),
-                num(scores[k].0),
-                (scores[k].1 as u8).to_string(),
+                num(values[k]),
+                (s.diverged as u8).to_string(),
             ];
             row.extend(clipped(x).into_iter().map(num));
-            row.push(num(stat(k, &|l| &l.mean_gradient_angle)));
-            row.push(num(stat(k, &|l| &l.final_weight_angle)));
-            row.push(num(stat(k, &|l| &l.hebbian)));
-            for layer in &layers {
-                row.push(num(layer_angle(&collected, k, seeds, layer, end_s)));
-            }
+            row.push(num(s.rate));
+            row.push(num(s.gradient_angle));
+            row.push(num(s.weight_angle));
+            row.push(num(s.hebbian));
+            row.extend(s.layers.iter().map(|v| num(*v)));
+            row.push(num(penalty(x, &setup.free, setup.spec.fitness.l1)));
+            row.extend(s.per_rate.iter().map(|v| num(*v)));
             population_rows.push(row);
         }
         let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
@@ -379,22 +399,14 @@ pub fn evolve(
                 fitness: format!("{best_value}"),
                 generation,
             });
-            let circuit = member_circuit(&setup.circuit, &setup.free, &candidates[best_k]);
-            let header = format!(
-                "# The best rule of `hetsim evolve {}` (generation {generation}), written out as a circuit.\n# Fitness {best_value} = mean over seeds {}..{} of ln(final / initial held-out loss){}.\n# Re-run it with: hetsim run best.yaml --seeds {seeds} --seed {}\n",
-                request.path.display(),
-                setup.spec.first_seed,
-                setup.spec.first_seed + seeds as u64 - 1,
-                if setup.spec.fitness.l1 > 0.0 {
-                    format!(" + {} × Σ|θ|", setup.spec.fitness.l1)
-                } else {
-                    String::new()
-                },
-                setup.spec.first_seed,
-            );
-            write_atomic(
-                &dir.join("best.yaml"),
-                &(header + &crate::spec::to_yaml(&circuit.spec)),
+            write_best(
+                &dir,
+                request,
+                &setup,
+                &at_rate(&circuits[best_k], member_scores[best_k].rate),
+                generation,
+                best_value,
+                &task_seeds,
             )?;
         }
         let best_ever = best.as_ref().map(|b| b.values().1).unwrap_or(f64::INFINITY);
@@ -403,6 +415,7 @@ pub fn evolve(
         } else {
             finite.iter().sum::<f64>() / finite.len() as f64
         };
+        let s = &member_scores[best_k];
         let mut row = vec![
             generation.to_string(),
             strategy.evaluations().to_string(),
@@ -413,10 +426,18 @@ pub fn evolve(
             num(strategy.sigma()),
         ];
         row.extend(clipped(&candidates[best_k]).into_iter().map(num));
-        row.push(num(stat(best_k, &|l| &l.mean_gradient_angle)));
-        row.push(num(stat(best_k, &|l| &l.final_weight_angle)));
-        row.push(num(stat(best_k, &|l| &l.hebbian)));
+        row.push(num(s.rate));
+        row.push(num(s.gradient_angle));
+        row.push(num(s.weight_angle));
+        row.push(num(s.hebbian));
+        row.extend(s.layers.iter().map(|v| num(*v)));
         row.push(num(best_ever));
+        for b in baseline_scores {
+            row.push(num(b.value));
+            row.push(num(b.rate));
+            row.push(num(b.gradient_angle));
+            row.extend(b.layers.iter().map(|v| num(*v)));
+        }
         append(
             &dir.join("population.csv"),
             &population_header,
@@ -425,6 +446,7 @@ pub fn evolve(
         append(&dir.join("generations.csv"), &generations_header, &[row])?;
         done = generation;
         save_state(&state_path, &identity, done, &strategy, &best)?;
+        super::shard::clear(&dir, generation);
         write_manifest(Status::Running, None, done, &manifest_device)?;
         report(&GenerationReport {
             generation,
@@ -441,13 +463,9 @@ pub fn evolve(
         if diverged == members {
             // Nothing was learnt from this generation, and a strategy told only failures
             // moves blindly: stop, and say why.
-            let why = collected
-                .failures
-                .first()
-                .map(|f| f.message.clone())
-                .unwrap_or_else(|| {
-                    "no member has a finite fitness (ln(final / initial held-out loss) is not a number)".into()
-                });
+            let why = first_failure.unwrap_or_else(|| {
+                "no member has a finite fitness (ln(final / initial held-out loss) is not a number)".into()
+            });
             failed = Some(why.clone());
             status = Status::Failed;
             reason = Some(format!(
@@ -455,6 +473,37 @@ pub fn evolve(
             ));
             break;
         }
+    }
+    // The held-out evaluation, once the file's generations are done (a resume of a finished
+    // evolution whose evaluation was stopped writes it then).
+    let mut heldout = None;
+    if failed.is_none()
+        && status == Status::Completed
+        && done >= setup.spec.strategy.generations()
+        && !dir.join("heldout.csv").exists()
+        && let Some(b) = &best
+    {
+        heldout = super::heldout::evaluate(
+            &dir,
+            &setup,
+            &b.values().0,
+            &layers,
+            request.backend,
+            request.precision,
+            &mut |b| {
+                if check_backend(
+                    state::backend_family(&b.describe()),
+                    b.precision(),
+                    b.describe(),
+                    b.device(),
+                    &mut identity,
+                    &mut manifest_device,
+                )? {
+                    write_manifest(Status::Running, None, done, &manifest_device)?;
+                }
+                Ok(())
+            },
+        )?;
     }
     write_manifest(status, reason, done, &manifest_device)?;
     if let Some(reason) = failed {
@@ -474,6 +523,7 @@ pub fn evolve(
     };
     Ok(EvolveOutcome {
         figures,
+        heldout,
         dir,
         status,
         generations_done: done,
@@ -488,25 +538,43 @@ pub fn evolve(
 }
 
 /// The columns of `population.csv` and `generations.csv`, and the forward plastic projections
-/// whose own gradient angles `population.csv` keeps.
+/// whose own gradient angles the tables keep.
 fn headers(setup: &Setup) -> (Vec<String>, Vec<String>, Vec<String>) {
     let header_free: Vec<String> = setup.free.iter().map(|p| p.column.clone()).collect();
-    let mut population_header: Vec<String> = ["generation", "member", "fitness", "diverged"]
-        .map(String::from)
-        .to_vec();
-    population_header.extend(header_free.iter().cloned());
-    population_header.extend(
-        [
+    // The concatenated angle is dominated by a layer whose rule is exact (an output layer fed
+    // the output error reads 0°), so each forward plastic projection's own angle is kept too.
+    let layers = forward_plastic(&setup.circuit);
+    let measured = |prefix: &str| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "rate",
             "gradient_angle_deg",
             "weight_angle_deg",
             "hebbian_signature",
         ]
-        .map(String::from),
+        .iter()
+        .map(|c| format!("{prefix}{c}"))
+        .collect();
+        v.extend(
+            layers
+                .iter()
+                .map(|n| format!("{prefix}gradient_angle_deg:{n}")),
+        );
+        v
+    };
+    let mut population_header: Vec<String> = ["generation", "member", "fitness", "diverged"]
+        .map(String::from)
+        .to_vec();
+    population_header.extend(header_free.iter().cloned());
+    population_header.extend(measured(""));
+    // The fitness's parts: the L1 penalty, and the score at each factor of the grid.
+    population_header.push("l1_penalty".into());
+    population_header.extend(
+        setup
+            .spec
+            .rates
+            .iter()
+            .map(|r| format!("score_at_rate_{}", num(*r))),
     );
-    // The concatenated angle is dominated by a layer whose rule is exact (an output layer fed
-    // the output error reads 0°), so each forward plastic projection's own angle is kept too.
-    let layers = forward_plastic(&setup.circuit);
-    population_header.extend(layers.iter().map(|n| format!("gradient_angle_deg:{n}")));
     let mut generations_header: Vec<String> = [
         "generation",
         "evaluations",
@@ -519,20 +587,90 @@ fn headers(setup: &Setup) -> (Vec<String>, Vec<String>, Vec<String>) {
     .map(String::from)
     .to_vec();
     generations_header.extend(header_free.iter().map(|c| format!("best_{c}")));
-    generations_header.extend(
-        [
-            "best_gradient_angle_deg",
-            "best_weight_angle_deg",
-            "best_hebbian_signature",
-            "best_ever_fitness",
-        ]
-        .map(String::from),
-    );
+    generations_header.extend(measured("best_"));
+    generations_header.push("best_ever_fitness".into());
+    // Each baseline of the generation, on the members' seeds: its tuned score, its rate and
+    // its angles.
+    for (rule, _) in &setup.baselines {
+        generations_header.push(format!("{rule}_fitness"));
+        generations_header.push(format!("{rule}_rate"));
+        generations_header.push(format!("{rule}_gradient_angle_deg"));
+        generations_header.extend(
+            layers
+                .iter()
+                .map(|n| format!("{rule}_gradient_angle_deg:{n}")),
+        );
+    }
     (population_header, generations_header, layers)
 }
 
+/// The circuits of a generation's members.
+pub(super) fn member_circuits(setup: &Setup, candidates: &[Vec<f64>]) -> Vec<Circuit> {
+    candidates
+        .iter()
+        .map(|x| member_circuit(&setup.circuit, &setup.free, x))
+        .collect()
+}
+
+/// A generation's units: its members (`m0`, `m1`, …), then the baselines (`b:<rule>`).
+pub(super) fn units_of<'a>(setup: &'a Setup, members: &'a [Circuit]) -> Vec<Unit<'a>> {
+    let mut units: Vec<Unit> = members
+        .iter()
+        .enumerate()
+        .map(|(k, c)| Unit {
+            label: format!("m{k}"),
+            circuit: c,
+        })
+        .collect();
+    units.extend(setup.baselines.iter().map(|(rule, c)| Unit {
+        label: format!("b:{rule}"),
+        circuit: c,
+    }));
+    units
+}
+
+/// The seeds (tasks) of `generation`: the same every generation, or fresh ones (`tasks:`).
+pub(super) fn seeds_of(setup: &Setup, generation: u64) -> Vec<u64> {
+    let s = setup.spec.seeds_per_member as u64;
+    let first = match setup.spec.tasks {
+        Tasks::Fixed => setup.spec.first_seed,
+        // Within range: `sizes::check` bounds the last generation's last seed.
+        Tasks::Fresh => setup.spec.first_seed + (generation - 1) * s,
+    };
+    (0..s).map(|k| first + k).collect()
+}
+
+/// Writes `best.yaml`: the best rule, at its best rate, as a circuit.
+fn write_best(
+    dir: &Path,
+    request: &EvolveRequest,
+    setup: &Setup,
+    circuit: &Circuit,
+    generation: u64,
+    value: f64,
+    seeds: &[u64],
+) -> Result<(), EvolveError> {
+    let first = seeds.first().copied().unwrap_or(setup.spec.first_seed);
+    let header = format!(
+        "# The best rule of `hetsim evolve {}` (generation {generation}), written out as a circuit\n# at its best rate of the grid. Fitness {value} = mean over seeds {}..{} of ln(final / initial held-out loss){}.\n# Re-run it with: hetsim run best.yaml --seeds {} --seed {first}\n",
+        request.path.display(),
+        first,
+        first + seeds.len() as u64 - 1,
+        if setup.spec.fitness.l1 > 0.0 {
+            format!(" + {} × Σ|θ|", setup.spec.fitness.l1)
+        } else {
+            String::new()
+        },
+        seeds.len(),
+    );
+    write_atomic(
+        &dir.join("best.yaml"),
+        &(header + &crate::spec::to_yaml(&circuit.spec)),
+    )
+}
+
 /// The evolution file a resume continues: the directory's copy, which `path` must equal.
-fn saved_evolve_file(dir: &Path, path: &Path) -> Result<String, EvolveError> {
+pub(super) fn saved_evolve_file(dir: &Path, path: &Path) -> Result<String, EvolveError> {
     let copy = dir.join("evolve.yaml");
     let saved = crate::spec::read_source(&copy)
         .map_err(|e| {
@@ -655,6 +793,7 @@ fn save_state(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::{InstanceSpec, Plan};
 
     /// A free term stays in the plan's kernels even when every member has it at zero, so the
     /// generated OpenCL source does not change between generations.

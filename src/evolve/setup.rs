@@ -23,6 +23,17 @@ pub(super) struct Setup {
     /// The evolution file as read.
     pub(super) source: SourceFile,
     pub(super) sizes: Sizes,
+    /// The baselines' circuits (the `learning:` rule swapped), labelled by rule.
+    pub(super) baselines: Vec<(String, Circuit)>,
+    /// The held-out shapes: name, the members' circuit in that shape, and its baselines.
+    pub(super) shapes: Vec<Shape>,
+}
+
+/// One circuit shape the held-out evaluation scores on.
+pub(super) struct Shape {
+    pub(super) name: String,
+    pub(super) circuit: Circuit,
+    pub(super) baselines: Vec<(String, Circuit)>,
 }
 
 impl Setup {
@@ -92,13 +103,104 @@ pub(super) fn load(
         Some(p) => p.clone(),
         None => folder.join(&spec.circuit),
     };
+    let built = build(&circuit_path, &sets, pinned, &source, &spec)?;
+    let (csource, circuit, baselines) = (built.source, built.circuit, built.baselines);
+    // The held-out shapes: the file's `set:` and then the shape's own.
+    let mut shapes = Vec::new();
+    for (i, shape) in spec
+        .heldout
+        .iter()
+        .flat_map(|h| h.shapes.iter())
+        .enumerate()
+    {
+        let path = YamlPath::of(&["heldout", "shapes"]).index(i).key("set");
+        let mut all = sets.clone();
+        for (j, s) in shape.set.iter().enumerate() {
+            let Some((key, value)) = s.split_once('=') else {
+                return Err(at(
+                    path.index(j),
+                    format!("`{s}` is not PATH=VALUE (e.g. \"populations.h.size=40\")"),
+                ));
+            };
+            all.push((key.trim().to_string(), value.trim().to_string()));
+        }
+        let one = build(&circuit_path, &all, pinned, &source, &spec).map_err(|e| {
+            at(
+                path.clone(),
+                format!(
+                    "the held-out shape `{}` is not a circuit: {}",
+                    shape.name, e
+                ),
+            )
+        })?;
+        if one.circuit.spec.motifs.len() != circuit.spec.motifs.len()
+            || one
+                .circuit
+                .spec
+                .motifs
+                .iter()
+                .zip(&circuit.spec.motifs)
+                .any(|(a, b)| a.plastic != b.plastic)
+        {
+            return Err(at(
+                path,
+                format!(
+                    "the held-out shape `{}` has other plastic projections than the evolution's circuit, so the evolved rule cannot be written into it",
+                    shape.name
+                ),
+            ));
+        }
+        shapes.push(Shape {
+            name: shape.name.clone(),
+            circuit: one.circuit,
+            baselines: one.baselines,
+        });
+    }
+    let free = spec::free_parameters(&spec, &source, &circuit).map_err(EvolveError::Input)?;
+    let sizes = sizes::check(&spec, &source, &free, &circuit, generations, budget)?;
+    let base_dir = circuit_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    Ok(Setup {
+        spec,
+        circuit,
+        free,
+        base_dir,
+        circuit_source: csource,
+        source,
+        sizes,
+        baselines,
+        shapes,
+    })
+}
+
+/// A circuit of the evolution, with its baselines.
+struct Built {
+    source: SourceFile,
+    circuit: Circuit,
+    baselines: Vec<(String, Circuit)>,
+}
+
+/// Reads the circuit with the overrides `sets`, adds the measurements the fitness and the
+/// tables need, builds it and its baselines, and checks it has a held-out set.
+fn build(
+    circuit_path: &Path,
+    sets: &[(String, String)],
+    pinned: &Pinned,
+    source: &SourceFile,
+    spec: &EvolveSpec,
+) -> Result<Built, EvolveError> {
+    let at = |path: YamlPath, message: String| {
+        EvolveError::Input(Diagnostics(vec![source.diagnostic(path, message, None)]))
+    };
     let circuit_source = CircuitSource {
-        path: circuit_path.clone(),
-        sets: sets.clone(),
+        path: circuit_path.to_path_buf(),
+        sets: sets.to_vec(),
         ..CircuitSource::default()
     };
     let (csource, mut cspec) = circuit_source.load().map_err(|e| match e {
-        ExperimentError::Usage(message) => match set_index(&message, &sets) {
+        ExperimentError::Usage(message) => match set_index(&message, sets) {
             Some((i, rest)) => at(YamlPath::of(&["set"]).index(i), rest),
             None => EvolveError::Usage(message),
         },
@@ -124,7 +226,7 @@ pub(super) fn load(
     // Members are scored in memory; probes would only hold every member's samples there.
     cspec.record.probes.clear();
     cspec.record.weights = None;
-    let relocate = |d: Diagnostics| EvolveError::Input(relocate_sets(d, &sets, &source));
+    let relocate = |d: Diagnostics| EvolveError::Input(relocate_sets(d, sets, source));
     let circuit = circuit::build(&csource, &cspec).map_err(relocate)?;
     // The fitness is ln(final / initial held-out loss): without a held-out set every member
     // would score as diverged.
@@ -139,20 +241,32 @@ pub(super) fn load(
             vec![d],
         ))));
     }
-    let free = spec::free_parameters(&spec, &source, &circuit).map_err(EvolveError::Input)?;
-    let sizes = sizes::check(&spec, &source, &free, &circuit, generations, budget)?;
-    let base_dir = circuit_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    Ok(Setup {
-        spec,
+    if !spec.baselines.is_empty() && cspec.learning.is_none() {
+        return Err(at(
+            YamlPath::of(&["baselines"]),
+            "baselines swap the circuit's `learning:` rule, and this circuit writes its motifs out; evolve a circuit with a `learning:` block, or drop `baselines`".into(),
+        ));
+    }
+    let mut baselines = Vec::new();
+    for (i, &rule) in spec.baselines.iter().enumerate() {
+        let (bspec, _) = crate::experiment::design::with_rule(&cspec, rule)
+            .map_err(|e| at(YamlPath::of(&["baselines"]).index(i), e.to_string()))?;
+        let c = circuit::build(&csource, &bspec).map_err(|d| {
+            at(
+                YamlPath::of(&["baselines"]).index(i),
+                format!(
+                    "the circuit with rule `{}` is refused: {}",
+                    rule.name(),
+                    d.0.first().map(|d| d.message.clone()).unwrap_or_default()
+                ),
+            )
+        })?;
+        baselines.push((rule.name().to_string(), c));
+    }
+    Ok(Built {
+        source: csource,
         circuit,
-        free,
-        base_dir,
-        circuit_source: csource,
-        source,
-        sizes,
+        baselines,
     })
 }
 

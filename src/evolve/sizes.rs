@@ -5,7 +5,7 @@
 //! anything. Every refusal is located in the evolution file (or names `--generations`).
 
 use super::run::EvolveError;
-use super::spec::{EvolveSpec, FreeParameter, StrategySpec};
+use super::spec::{EvolveSpec, FreeParameter, StrategySpec, Tasks};
 use crate::circuit::Circuit;
 use crate::circuit::budget::{MemoryBudget, check_instances, human_bytes};
 use crate::spec::{Diagnostics, SourceFile, YamlPath};
@@ -35,7 +35,7 @@ pub const MAX_POPULATION_ROWS: u64 = 100_000_000;
 pub struct Sizes {
     /// Members per generation (a random search's last batch may have fewer).
     pub members: usize,
-    /// Instances per generation: members × seeds.
+    /// Instances per generation: (members + baselines) × rate factors × seeds.
     pub instances: usize,
     /// Generations this run will do (the file's, or `--generations`).
     pub generations: u64,
@@ -129,16 +129,21 @@ pub fn check(
             None,
         ));
     }
-    let instances = members
-        .checked_mul(seeds)
+    // Every member and every baseline runs at every rate factor on every seed.
+    let units = members.saturating_add(spec.baselines.len());
+    let rates = spec.rates.len();
+    let instances = units
+        .checked_mul(rates)
+        .and_then(|u| u.checked_mul(seeds))
         .filter(|&i| i <= MAX_INSTANCES)
         .ok_or_else(|| {
             at(
                 YamlPath::of(&["seeds_per_member"]),
                 format!(
-                    "{members} members × {seeds} seeds per member is more than the {MAX_INSTANCES} instances one generation may run"
+                    "{members} members and {} × {rates} rate factors × {seeds} seeds per member is more than the {MAX_INSTANCES} instances one generation may run",
+                    count(spec.baselines.len(), "baseline")
                 ),
-                Some("lower the population or the seeds per member".into()),
+                Some("lower the population, the rate grid or the seeds per member".into()),
             )
         })?;
     if seeds > 0 && spec.first_seed.checked_add(seeds as u64 - 1).is_none() {
@@ -172,6 +177,42 @@ pub fn check(
             )
         }
     };
+    // The seeds the generations use, and the held-out seeds, which must be others.
+    let span = match spec.tasks {
+        Tasks::Fixed => Some(seeds as u64),
+        Tasks::Fresh => generations.checked_mul(seeds as u64),
+    };
+    let last = span.and_then(|s| spec.first_seed.checked_add(s.saturating_sub(1)));
+    let Some(last) = last else {
+        return Err(at(
+            YamlPath::of(&["tasks"]),
+            format!(
+                "fresh tasks for {generations} generations of {seeds} seeds from seed {} run past the largest seed, 2^64 − 1",
+                spec.first_seed
+            ),
+            None,
+        ));
+    };
+    if let Some(h) = &spec.heldout {
+        let path = YamlPath::of(&["heldout", "first_seed"]);
+        let Some(h_last) = h.first_seed.checked_add((h.seeds as u64).saturating_sub(1)) else {
+            return Err(at(
+                path,
+                "the held-out seeds run past the largest seed, 2^64 − 1".into(),
+                None,
+            ));
+        };
+        if h.first_seed <= last && spec.first_seed <= h_last {
+            return Err(at(
+                path,
+                format!(
+                    "the held-out seeds {}..{h_last} meet the seeds the generations learn on ({}..{last}); held-out tasks must be new",
+                    h.first_seed, spec.first_seed
+                ),
+                Some(format!("start them after {last}")),
+            ));
+        }
+    }
     let too_many = generations > MAX_GENERATIONS || rows > MAX_POPULATION_ROWS;
     if too_many {
         let message = format!(

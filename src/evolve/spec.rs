@@ -4,7 +4,7 @@
 
 use crate::circuit::Circuit;
 use crate::rule::Term;
-use crate::spec::{Diagnostic, Diagnostics, SourceFile, Time, YamlPath};
+use crate::spec::{Diagnostic, Diagnostics, RuleName, SourceFile, Time, YamlPath};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +32,67 @@ pub struct EvolveSpec {
     /// or `circuit` (the circuit's own θ, clipped into the bounds).
     #[serde(default)]
     pub start: Start,
+    /// Which tasks each generation learns: `fixed` (the seeds `first_seed`, … in every
+    /// generation) or `fresh` (generation g draws its own: `first_seed + (g − 1) ·
+    /// seeds_per_member + s`), so that a rule is selected for learning the task family, not
+    /// a few tasks.
+    #[serde(default)]
+    pub tasks: Tasks,
+    /// The learning-rate grid: factors dividing every motif's τ_w. Members and baselines alike
+    /// run at every factor on the same seeds and are scored at their best one, so a rule that
+    /// only learns faster gains nothing a baseline could not have. Default `[1]` (no tuning).
+    #[serde(default = "default_rates")]
+    pub rates: Vec<f64>,
+    /// Rules run beside the members in every generation, on exactly the members' seeds and
+    /// tasks, tuned over the same `rates`: the circuit's `learning:` rule swapped as `hetsim
+    /// compare` does (sgd, fa, dfa, kp, …).
+    #[serde(default)]
+    pub baselines: Vec<RuleName>,
+    /// After the last generation, the best rule and every baseline are scored on tasks no
+    /// generation saw, and on other circuit shapes (`heldout.csv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heldout: Option<HeldOut>,
 }
+
+fn default_rates() -> Vec<f64> {
+    vec![1.0]
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Tasks {
+    /// The same seeds (tasks, initial weights, feedback) in every generation.
+    #[default]
+    Fixed,
+    /// New seeds in every generation.
+    Fresh,
+}
+
+/// The held-out evaluation: seeds no generation uses, and circuit shapes to score on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeldOut {
+    /// Number of held-out tasks (seeds `first_seed`, `first_seed + 1`, …).
+    pub seeds: usize,
+    /// The first held-out seed; the range must not meet any generation's seeds.
+    pub first_seed: u64,
+    /// Other circuit shapes (overrides on top of the file's `set:`), each scored on the same
+    /// held-out seeds; the evolution's own shape is always scored, as `trained`.
+    #[serde(default)]
+    pub shapes: Vec<HeldOutShape>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeldOutShape {
+    /// The shape's name in `heldout.csv`.
+    pub name: String,
+    /// Overrides, as `set:` takes them: `["populations.h.size=40"]`.
+    pub set: Vec<String>,
+}
+
+/// The most entries of the learning-rate grid.
+pub const MAX_RATES: usize = 64;
 
 fn one() -> usize {
     1
@@ -417,6 +477,63 @@ pub fn free_parameters(
             "at least one seed per member".into(),
             None,
         ));
+    }
+    if spec.rates.is_empty() || spec.rates.len() > MAX_RATES {
+        errors.push(at(
+            YamlPath::of(&["rates"]),
+            format!(
+                "the learning-rate grid has {} entries; give 1 to {MAX_RATES}",
+                spec.rates.len()
+            ),
+            Some("e.g. `rates: [0.5, 1, 2]`".into()),
+        ));
+    }
+    for (i, r) in spec.rates.iter().enumerate() {
+        let path = YamlPath::of(&["rates"]).index(i);
+        if !(r.is_finite() && *r > 0.0 && *r <= 1e6 && *r >= 1e-6) {
+            errors.push(at(
+                path,
+                format!("a rate factor divides τ_w and must lie in [1e-6, 1e6], got {r}"),
+                None,
+            ));
+        } else if spec.rates[..i].contains(r) {
+            errors.push(at(
+                path,
+                format!("the rate factor {r} is listed twice"),
+                None,
+            ));
+        }
+    }
+    for (i, b) in spec.baselines.iter().enumerate() {
+        if spec.baselines[..i].contains(b) {
+            errors.push(at(
+                YamlPath::of(&["baselines"]).index(i),
+                format!("the baseline `{}` is listed twice", b.name()),
+                None,
+            ));
+        }
+    }
+    if let Some(h) = &spec.heldout {
+        let path = YamlPath::of(&["heldout"]);
+        if h.seeds == 0 {
+            errors.push(at(
+                path.key("seeds"),
+                "at least one held-out seed".into(),
+                None,
+            ));
+        }
+        for (i, s) in h.shapes.iter().enumerate() {
+            let spath = path.key("shapes").index(i);
+            if let Some(problem) = crate::circuit::check::identifier_problem(&s.name) {
+                errors.push(at(spath.key("name"), problem, None));
+            } else if s.name == "trained" || h.shapes[..i].iter().any(|o| o.name == s.name) {
+                errors.push(at(
+                    spath.key("name"),
+                    format!("the shape name `{}` is taken", s.name),
+                    Some("`trained` is the evolution's own shape; name each shape once".into()),
+                ));
+            }
+        }
     }
     if !(spec.fitness.l1.is_finite() && spec.fitness.l1 >= 0.0) {
         errors.push(at(

@@ -120,13 +120,35 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
         path: out_dir.clone(),
         source,
     })?;
-    let colours = style::label_colours(&[
+    // Baselines the evolution ran beside its members (`<rule>_fitness` columns), each tuned
+    // over the file's rate grid on the generation's tasks; drawn in their rule colours.
+    let baselines: Vec<String> = header
+        .iter()
+        .filter_map(|h| h.strip_suffix("_fitness"))
+        .filter(|r| !["best", "mean", "median", "best_ever"].contains(r))
+        .map(str::to_string)
+        .collect();
+    // Hidden layers: the per-layer angle columns of the best rule that are not exact (an
+    // output layer fed the output error reads 0° for every rule).
+    let hidden: Vec<String> = header
+        .iter()
+        .filter_map(|h| h.strip_prefix("best_gradient_angle_deg:"))
+        .filter(|l| {
+            series(&table, &header, &format!("best_gradient_angle_deg:{l}"))
+                .iter()
+                .any(|p| p.mean != 0.0)
+        })
+        .map(str::to_string)
+        .collect();
+    let mut legend_labels: Vec<String> = vec![
         "best of generation".into(),
         "median".into(),
         "best so far".into(),
         "gradient angle of the generation's best".into(),
         "weight angle ∠(B, Wᵀ) of the generation's best".into(),
-    ]);
+    ];
+    legend_labels.extend(baselines.iter().cloned());
+    let colours = style::label_colours(&legend_labels);
     let c = |k: usize| colours[k].1;
     let mut fitness = panel(
         "fitness: mean ln(final / initial held-out loss), lower is better",
@@ -147,6 +169,15 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
         y: 0.0,
         dashed: true,
     });
+    for (k, rule) in baselines.iter().enumerate() {
+        fitness.curves.push(Curve {
+            width: 2,
+            ..line(
+                series(&table, &header, &format!("{rule}_fitness")),
+                c(5 + k),
+            )
+        });
+    }
     let mut angles = panel(
         "the best rule of each generation: ∠(ΔW rule, ΔW backprop) and ∠(B, Wᵀ)",
         "angle (°)",
@@ -160,15 +191,50 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
         y: 90.0,
         dashed: true,
     });
+    let mut grid = vec![vec![fitness], vec![angles]];
+    // The hidden layers' own angles, the best rule's against the baselines'.
+    for layer in &hidden {
+        let mut curves = vec![line(
+            series(&table, &header, &format!("best_gradient_angle_deg:{layer}")),
+            c(3),
+        )];
+        for (k, rule) in baselines.iter().enumerate() {
+            curves.push(Curve {
+                width: 2,
+                ..line(
+                    series(
+                        &table,
+                        &header,
+                        &format!("{rule}_gradient_angle_deg:{layer}"),
+                    ),
+                    c(5 + k),
+                )
+            });
+        }
+        grid.push(vec![panel(
+            &format!("hidden layer {layer}: ∠(ΔW rule, ΔW backprop), the generation's best and the baselines"),
+            "angle (°)",
+            YAxis::Angle,
+            curves,
+        )]);
+    }
+    let note = if baselines.is_empty() {
+        "dashed: fitness 0 (no change in loss) and 90°".to_string()
+    } else {
+        format!(
+            "dashed: fitness 0 and 90°; {}: baselines on each generation's tasks, each at its best rate",
+            baselines.join(", ")
+        )
+    };
     let mut written = render::write(
         &CurveFigure {
             header: Header {
                 title: format!("Evolution {name}: fitness and alignment"),
                 subtitle: crate::text::count(table.len(), "generation"),
                 legend: colours.clone(),
-                note: "dashed: fitness 0 (no change in loss) and 90°".into(),
+                note,
             },
-            grid: vec![vec![fitness], vec![angles]],
+            grid,
             min_panel_height: 300,
             x_name: Some("generation".into()),
         },
