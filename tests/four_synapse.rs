@@ -137,7 +137,10 @@ fn frozen(text: &str) -> String {
         .filter(|l| !l.contains("{plastic: C_up") && !l.contains("{plastic: C_down"))
         .collect();
     let removed = text.lines().count() - kept.len();
-    assert!(removed >= 2 && removed.is_multiple_of(2), "cross motifs in pairs");
+    assert!(
+        removed >= 2 && removed.is_multiple_of(2),
+        "cross motifs in pairs"
+    );
     kept.join("\n") + "\n"
 }
 

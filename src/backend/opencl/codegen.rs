@@ -11,6 +11,7 @@ use super::model::{Delay, Model, TaskTag};
 use super::terms;
 use crate::activation::Activation;
 use crate::rule::Post;
+use crate::step::{Op, StepProgram};
 use std::fmt::Write;
 
 pub(crate) const PRELUDE: &str = include_str!("../../../kernels/prelude.cl");
@@ -372,13 +373,34 @@ impl Ens<'_> {
         }
     }
 
+    /// The step: the step program (`crate::step`) emitted operation by operation.
     fn step(&mut self) {
+        let program = StepProgram::for_plan(&self.m.plan, |_| false);
+        self.ring_slots();
+        for op in &program.ops {
+            match *op {
+                Op::Stimulus => self.stimulus(),
+                Op::RebaseHeld => self.rebase_held(),
+                Op::Instantaneous { population } => self.instantaneous(population),
+                Op::SumInput { population } => self.input(population),
+                Op::PushRing { projection } => self.push_ring(projection),
+                Op::Accumulate => self.accumulate(),
+                // The ensemble layout fuses no update (it is the CPU engine's single-instance
+                // path), so the next input is never fetched early here.
+                Op::PrepareNextInput => {}
+                Op::Update { motif, .. } => self.update(motif),
+                Op::Trace { population } => self.trace_of(population),
+                Op::Integrate { population } => self.integrate(population),
+                Op::CopyTied { projection } => self.copy_tied(projection),
+            }
+        }
+    }
+
+    /// Stimulus: per lane, a new sample when the schedule moves on; the input and target
+    /// populations take it while it is presented.
+    fn stimulus(&mut self) {
         let m = self.m;
         let plan = &m.plan;
-        let pops = &plan.populations;
-        self.ring_slots();
-
-        // 1. Stimulus: per lane, a new sample when the schedule moves on.
         // `moved`: some lane's stimulus may differ from the last step's (a launch's first step,
         // a new period, the end of the presented part), the only steps where a driven input's
         // rates can change.
@@ -404,118 +426,114 @@ impl Ens<'_> {
         if let Some(out) = &plan.output {
             drive(out.target, m.ycur_off, m.n_out, self);
         }
-        self.rebase_held();
+    }
 
-        // 2. Instantaneous populations in order; 3. inputs of rate populations.
-        for &p in &plan.order {
-            if !pops[p].instantaneous {
-                continue;
-            }
-            self.line(format!("{{ // instantaneous population {}", pops[p].name));
-            self.sum_input(p, m.u_off(p, 0));
-            self.noise(p);
-            let a = act_name(pops[p].activation);
-            self.line(format!(
-                "for (uint i = 0; i < {}u; i++) STV(act_{a}_v({}), s, ({}u + i) * EV);\n}}",
-                pops[p].size,
-                self.u(p, "i"),
-                m.z_off(p, 0)
-            ));
-        }
-        for &p in &plan.order {
-            if pops[p].instantaneous {
-                continue;
-            }
-            if let Some(dst) = m.inp_off[p] {
-                self.line(format!("{{ // input of {}", pops[p].name));
-                self.sum_input(p, dst);
-                self.line("}");
-            }
-        }
+    /// An instantaneous population: u = its summed input (+ noise), z = φ(u).
+    fn instantaneous(&mut self, p: usize) {
+        let m = self.m;
+        let pop = &m.plan.populations[p];
+        self.line(format!("{{ // instantaneous population {}", pop.name));
+        self.sum_input(p, m.u_off(p, 0));
+        self.noise(p);
+        let a = act_name(pop.activation);
+        self.line(format!(
+            "for (uint i = 0; i < {}u; i++) STV(act_{a}_v({}), s, ({}u + i) * EV);\n}}",
+            pop.size,
+            self.u(p, "i"),
+            m.z_off(p, 0)
+        ));
+    }
 
-        // 7. Ring buffers take the presynaptic rates as they are during this step, before the
-        // rate populations integrate (pushed after, a leaky source would be one step ahead and
-        // a d-step delay would lag d − 1 steps). Reads of this step use other slots.
-        for (q, proj) in plan.projections.iter().enumerate() {
-            let Some(ring) = m.ring_off[q] else { continue };
-            let len = m.ring_len[q];
-            self.line(format!(
-                "{{ const ulong slot = (n % {len}ul) * {}u; for (uint j = 0; j < {}u; j++) STV({}, s, ({ring}u + slot + j) * EV); }}",
-                proj.cols,
-                proj.cols,
-                self.z(proj.from, "j")
-            ));
-        }
-
-        // 4. Window accumulators.
-        self.accumulate();
-
-        // 5. Weight updates, then the traces take this step's rates (every motif has read q(n)).
-        for mi in 0..plan.motifs.len() {
-            self.update(mi);
-        }
-        for (p, pop) in pops.iter().enumerate() {
-            let (Some(qo), Some(keep)) = (m.q_at(p, 0), m.q_keep[p]) else {
-                continue;
-            };
-            let signal = match &pop.trace {
-                Some(t) if t.squared => "zz * zz",
-                _ => "zz",
-            };
-            self.line(format!(
-                "{{ // trace of {}\n  const realv keep = {};\n  for (uint i = 0; i < {}u; i++) {{ const realv zz = {}; const realv sq = {signal}; STV(sq + ({} - sq) * keep, s, ({qo}u + i) * EV); }} }}",
-                pop.name,
-                self.p(keep),
-                pop.size,
-                self.z(p, "i"),
-                self.s(qo, "i"),
-            ));
-        }
-
-        // 6. Integration of rate populations.
-        for &p in &plan.order {
-            if pops[p].instantaneous {
-                continue;
-            }
-            let Some(inp) = m.inp_off[p] else { continue };
-            let a = act_name(pops[p].activation);
-            let (uo, zo) = (m.u_off(p, 0), m.z_off(p, 0));
-            self.line(format!(
-                "{{ // integrate {}\n  const realv leak = {};\n  for (uint i = 0; i < {}u; i++) {{ const realv in = {}; realv u = {}; u = in + (u - in) * leak; STV(u, s, ({uo}u + i) * EV); STV(act_{a}_v(u), s, ({zo}u + i) * EV); }}",
-                pops[p].name,
-                self.p(m.leak[p]),
-                pops[p].size,
-                self.s(inp, "i"),
-                self.u(p, "i"),
-            ));
-            if m.noise[p].is_some() {
-                self.noise(p);
-                self.line(format!(
-                    "  for (uint i = 0; i < {}u; i++) STV(act_{a}_v({}), s, ({zo}u + i) * EV);",
-                    pops[p].size,
-                    self.u(p, "i")
-                ));
-            }
+    /// A rate population's input (where it has one).
+    fn input(&mut self, p: usize) {
+        let m = self.m;
+        if let Some(dst) = m.inp_off[p] {
+            self.line(format!("{{ // input of {}", m.plan.populations[p].name));
+            self.sum_input(p, dst);
             self.line("}");
         }
+    }
 
-        // Tied matrices copy their partner's transpose.
-        for (q, proj) in plan.projections.iter().enumerate() {
-            let (Some(row), Some(t)) = (m.tied[q], proj.tied_to) else {
-                continue;
-            };
-            let src = &plan.projections[t];
+    /// A delayed projection's ring takes the presynaptic rates as they are during this step,
+    /// before the rate populations integrate. Reads of this step use other slots.
+    fn push_ring(&mut self, q: usize) {
+        let m = self.m;
+        let Some(ring) = m.ring_off[q] else { return };
+        let proj = &m.plan.projections[q];
+        let len = m.ring_len[q];
+        self.line(format!(
+            "{{ const ulong slot = (n % {len}ul) * {}u; for (uint j = 0; j < {}u; j++) STV({}, s, ({ring}u + slot + j) * EV); }}",
+            proj.cols,
+            proj.cols,
+            self.z(proj.from, "j")
+        ));
+    }
+
+    /// A population's trace takes this step's rates (every motif has read q(n) before).
+    fn trace_of(&mut self, p: usize) {
+        let m = self.m;
+        let pop = &m.plan.populations[p];
+        let (Some(qo), Some(keep)) = (m.q_at(p, 0), m.q_keep[p]) else {
+            return;
+        };
+        let signal = match &pop.trace {
+            Some(t) if t.squared => "zz * zz",
+            _ => "zz",
+        };
+        self.line(format!(
+            "{{ // trace of {}\n  const realv keep = {};\n  for (uint i = 0; i < {}u; i++) {{ const realv zz = {}; const realv sq = {signal}; STV(sq + ({} - sq) * keep, s, ({qo}u + i) * EV); }} }}",
+            pop.name,
+            self.p(keep),
+            pop.size,
+            self.z(p, "i"),
+            self.s(qo, "i"),
+        ));
+    }
+
+    /// A rate population integrates its input (+ noise), z = φ(u).
+    fn integrate(&mut self, p: usize) {
+        let m = self.m;
+        let pop = &m.plan.populations[p];
+        let Some(inp) = m.inp_off[p] else { return };
+        let a = act_name(pop.activation);
+        let (uo, zo) = (m.u_off(p, 0), m.z_off(p, 0));
+        self.line(format!(
+            "{{ // integrate {}\n  const realv leak = {};\n  for (uint i = 0; i < {}u; i++) {{ const realv in = {}; realv u = {}; u = in + (u - in) * leak; STV(u, s, ({uo}u + i) * EV); STV(act_{a}_v(u), s, ({zo}u + i) * EV); }}",
+            pop.name,
+            self.p(m.leak[p]),
+            pop.size,
+            self.s(inp, "i"),
+            self.u(p, "i"),
+        ));
+        if m.noise[p].is_some() {
+            self.noise(p);
             self.line(format!(
-                "{{ const maskv tie = {} != (realv)0;\n  for (uint i = 0; i < {}u; i++) for (uint j = 0; j < {}u; j++) {{ const uint d = ({}u + j * {}u + i) * EV; STV(SEL_v(LDV(w, d), LDV(w, ({}u + i * {}u + j) * EV), tie), w, d); }} }}",
-                self.p(row),
-                src.rows,
-                src.cols,
-                m.w_off[q],
-                src.rows,
-                m.w_off[t],
-                src.cols
+                "  for (uint i = 0; i < {}u; i++) STV(act_{a}_v({}), s, ({zo}u + i) * EV);",
+                pop.size,
+                self.u(p, "i")
             ));
         }
+        self.line("}");
+    }
+
+    /// A tied matrix copies its partner's transpose, in the lanes where it is tied.
+    fn copy_tied(&mut self, q: usize) {
+        let m = self.m;
+        let proj = &m.plan.projections[q];
+        let (Some(row), Some(t)) = (m.tied[q], proj.tied_to) else {
+            return;
+        };
+        let src = &m.plan.projections[t];
+        self.line(format!(
+            "{{ const maskv tie = {} != (realv)0;\n  for (uint i = 0; i < {}u; i++) for (uint j = 0; j < {}u; j++) {{ const uint d = ({}u + j * {}u + i) * EV; STV(SEL_v(LDV(w, d), LDV(w, ({}u + i * {}u + j) * EV), tie), w, d); }} }}",
+            self.p(row),
+            src.rows,
+            src.cols,
+            m.w_off[q],
+            src.rows,
+            m.w_off[t],
+            src.cols
+        ));
     }
 
     /// Deferred matrices whose held input changed this step (compared only where the stimulus
