@@ -278,7 +278,7 @@ const FOOTER: [(&str, &str); 9] = [
     ),
     (
         "initial loss",
-        "held-out loss ½‖y* − y‖² at t = 0, mean ± s.d. over instances",
+        "held-out loss ½‖y* − y‖² at t = 0 (each cell: mean and s.d. over instances)",
     ),
     (
         "held-out loss",
