@@ -705,9 +705,9 @@ pub(crate) fn prepare_hebbian(run: &RunData) -> Option<CurveFigure> {
     })
 }
 
-/// A trace signal's caption with its unit: an input unit's value is what the task presents
-/// (a linear teacher's inputs are N(0, σ²), negative half the time), not a firing rate; outputs,
-/// targets and errors are in the circuit's rate units (dimensionless); a plasticity term is
+/// A trace signal's caption with its unit: an input or target unit's value is what the task
+/// presents (a linear teacher's inputs are N(0, σ²), negative half the time), not a firing rate;
+/// outputs and errors are in the circuit's rate units (dimensionless); a plasticity term is
 /// τ_w dW/dt of one synapse (rate units squared).
 fn trace_caption(signal: &str) -> String {
     let name = trace_name(signal);
@@ -715,6 +715,8 @@ fn trace_caption(signal: &str) -> String {
         format!("{name}: τ_{{w}} dW/dt (rate²)")
     } else if signal.starts_with("input ") {
         format!("{name} (input value, a.u.)")
+    } else if signal.starts_with("target ") {
+        format!("{name} (target value, a.u.)")
     } else {
         format!("{name} (rate, a.u.)")
     }

@@ -90,13 +90,17 @@ pub(crate) fn draw_rich<DB: DrawingBackend>(
         } else {
             0
         };
+        // A leading space becomes an offset: SVG viewers drop it from a text element.
+        let shown = t.trim_start();
+        let width = |s: &str| font.box_size(s).map_or(0, |b| b.0 as i32);
+        at += width(&t) - width(shown);
         area.draw_text(
-            &t,
+            shown,
             &font.color(colour).pos(Pos::new(HPos::Left, VPos::Center)),
             (at, y + drop),
         )
         .map_err(fail)?;
-        at += font.box_size(&t).map_or(0, |b| b.0 as i32);
+        at += width(shown);
     }
     Ok(())
 }
@@ -120,8 +124,11 @@ pub(crate) fn draw_rich_up<DB: DrawingBackend>(
         } else {
             0
         };
+        let shown = t.trim_start();
+        let width = |s: &str| font.box_size(s).map_or(0, |b| b.0 as i32);
+        at -= width(&t) - width(shown);
         area.draw_text(
-            &t,
+            shown,
             &font
                 .transform(FontTransform::Rotate270)
                 .color(colour)
@@ -129,7 +136,7 @@ pub(crate) fn draw_rich_up<DB: DrawingBackend>(
             (x + drop, at),
         )
         .map_err(fail)?;
-        at -= font.box_size(&t).map_or(0, |b| b.0 as i32);
+        at -= width(shown);
     }
     Ok(())
 }

@@ -66,12 +66,14 @@ fn short(x: f64) -> String {
         return format!("{x}");
     }
     let digits = 2 - x.abs().log10().floor() as i32;
-    if (1e-3..1e4).contains(&x.abs()) {
+    let text = if (1e-3..1e4).contains(&x.abs()) {
         let scale = 10f64.powi(digits);
         format!("{}", (x * scale).round() / scale)
     } else {
         format!("{x:.2e}")
-    }
+    };
+    // A typographic minus, as on every other axis.
+    text.replacen('-', "−", usize::from(x < 0.0))
 }
 
 /// The label of a swept axis in words, with its symbol and unit: `tau_w/T` → "plasticity
@@ -1173,6 +1175,7 @@ mod tests {
         assert_eq!(short(1.39247665008), "1.39");
         assert_eq!(short(30.0), "30");
         assert_eq!(short(6.4633e-5), "6.46e-5");
+        assert_eq!(short(-0.872), "−0.872");
     }
 
     #[test]
