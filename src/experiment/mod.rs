@@ -472,7 +472,9 @@ impl Prepared {
             };
             crate::run::execute(plan, backend, &mut tee, observer, stop)
         })?;
-        let summary = summarizer.summary();
+        let summary = summarizer
+            .summary()
+            .with_backend(self.backend.describe(), self.backend.precision());
         let (dir, collected, manifest) = match self.target {
             Target::Directory(r) => (Some(r.dir().to_path_buf()), None, r.manifest.clone()),
             Target::Memory(c) => {

@@ -10,6 +10,7 @@
 //! dilutes the hidden layers' misalignment. Per label, means and standard deviations over the
 //! instances that did not diverge; diverged instances are counted, never averaged.
 
+use crate::backend::Precision;
 use crate::plan::Plan;
 use crate::record::metrics::{Metric, Row};
 use crate::record::tables::Table;
@@ -130,6 +131,7 @@ impl Summarizer {
                 continue;
             }
             let a = &self.acc[e];
+            s.initial_loss.extend(a.initial_loss);
             s.final_loss.extend(a.final_loss);
             s.final_accuracy.extend(a.final_accuracy);
             s.final_weight_angle.extend(a.final_weight_angle);
@@ -147,7 +149,10 @@ impl Summarizer {
             }
             s.time_to_10pct.push(a.time_to_10pct);
         }
-        Summary { labels }
+        Summary {
+            labels,
+            setting: None,
+        }
     }
 }
 
@@ -192,6 +197,8 @@ pub struct LabelSummary {
     pub label: String,
     pub instances: usize,
     pub diverged: usize,
+    /// Each included instance's held-out loss at its first recorded window (t = 0).
+    pub initial_loss: Vec<f64>,
     pub final_loss: Vec<f64>,
     pub final_accuracy: Vec<f64>,
     pub mean_gradient_angle: Vec<f64>,
@@ -210,6 +217,7 @@ impl LabelSummary {
             label: label.into(),
             instances: 0,
             diverged: 0,
+            initial_loss: vec![],
             final_loss: vec![],
             final_accuracy: vec![],
             mean_gradient_angle: vec![],
@@ -250,7 +258,57 @@ pub fn mean_sd(v: &[f64]) -> Option<(f64, Option<f64>)> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
     pub labels: Vec<LabelSummary>,
+    /// The backend and precision that ran ("cpu (f64, 8 lanes, …)", and for f32 a line on its
+    /// drift), for the table's first lines; None where the caller did not say.
+    pub setting: Option<String>,
 }
+
+/// What f32 costs in accuracy against the f64 reference, said wherever a table comes from an
+/// f32 run: measured on the main job (`compare circuits/teacher_fa.yaml --rules sgd,fa,dfa,kp
+/// --seeds 3`, 30 s; OpenCL on PoCL, AMD EPYC), final held-out loss against the CPU's f64.
+pub const F32_DRIFT: &str = "f32: over the 30 s main job the final held-out loss of sgd, fa and dfa \
+     stays within 1.2e-5 of f64, kp's is 0.3% off (its decay factor rounds in f32; docs/speed.md); \
+     --precision f64 for reference numbers";
+
+/// One line per column of the table, in its order: `(column, meaning)`.
+const FOOTER: [(&str, &str); 9] = [
+    (
+        "instances",
+        "instances run; diverged ones are counted here and left out of every mean",
+    ),
+    (
+        "initial loss",
+        "held-out loss ½‖y* − y‖² at t = 0 (each cell: mean and s.d. over instances)",
+    ),
+    (
+        "held-out loss",
+        "the same at the end of the run (mean over the held-out samples)",
+    ),
+    (
+        "held-out acc.",
+        "fraction of held-out samples classified right at the end; — for a regression task",
+    ),
+    (
+        "grad angle",
+        "∠(rule's update, backprop's) over all plastic projections (output layer included), mean after the first 5%",
+    ),
+    (
+        "grad ∠ P",
+        "the same for hidden projection P alone (the output layer, fed the error itself, reads 0° under every rule)",
+    ),
+    (
+        "weight angle",
+        "∠(B, Wᵀ) between feedback matrices and the forward matrices they stand for, at the end",
+    ),
+    (
+        "hebbian",
+        "Hebbian signature cos(ΔW, ∫ u xᵀ dt), all plastic projections, mean over the run's second half (> 0 Hebbian)",
+    ),
+    (
+        "t(10% loss)",
+        "mean first time the held-out loss fell to 10% of its start (instances that did/included); sgd from small weights starts at a saddle (hidden update ∝ W2 ≈ 0), hence late",
+    ),
+];
 
 /// `mean ± sd` with `digits` decimals, the mean alone for one value, `—` for none.
 fn mean_text(v: &[f64], digits: usize, unit: &str) -> String {
@@ -275,9 +333,24 @@ impl Summary {
         names
     }
 
-    /// The table `run` and `compare` print.
+    /// The same summary with the backend that ran (its description names the precision), for
+    /// the table's first line; an f32 run's table also says how far f32 drifts.
+    pub fn with_backend(mut self, described: impl Into<String>, precision: Precision) -> Summary {
+        let mut setting = described.into();
+        if precision == Precision::F32 {
+            setting.push_str(&format!("\n({F32_DRIFT})"));
+        }
+        self.setting = Some(setting);
+        self
+    }
+
+    /// The table `run` and `compare` print: a line naming the backend and precision (and,
+    /// for f32, its measured drift), the columns, and a footer with one line per column.
     pub fn table(&self) -> String {
         let mut t = String::new();
+        if let Some(setting) = &self.setting {
+            let _ = writeln!(t, "backend: {setting}");
+        }
         let hidden = self.hidden_columns();
         let hidden_head: String = hidden
             .iter()
@@ -285,13 +358,14 @@ impl Summary {
             .collect();
         let _ = writeln!(
             t,
-            "{:<10} {:>14} {:>22} {:>18} {:>16}{hidden_head} {:>14} {:>14} {:>16}",
+            "{:<10} {:>9} {:>16} {:>18} {:>15} {:>12}{hidden_head} {:>14} {:>14} {:>16}",
             "rule",
             "instances",
+            "initial loss",
             "held-out loss",
-            "accuracy",
+            "held-out acc.",
             "grad angle",
-            "weight ang",
+            "weight angle",
             "hebbian",
             "t(10% loss)"
         );
@@ -318,9 +392,10 @@ impl Summary {
                 .collect();
             let _ = writeln!(
                 t,
-                "{:<10} {:>14} {:>22} {:>18} {:>16}{hidden_cells} {:>14} {:>14} {:>16}",
+                "{:<10} {:>9} {:>16} {:>18} {:>15} {:>12}{hidden_cells} {:>14} {:>14} {:>16}",
                 s.label,
                 counted,
+                mean_text(&s.initial_loss, 3, ""),
                 mean_text(&s.final_loss, 4, ""),
                 mean_text(&s.final_accuracy, 3, ""),
                 mean_text(&s.mean_gradient_angle, 1, "°"),
@@ -329,11 +404,11 @@ impl Summary {
                 t10
             );
         }
-        if !hidden.is_empty() {
-            let _ = writeln!(
-                t,
-                "(grad angle: all plastic projections, output layer included; grad ∠ P: hidden projection P alone)"
-            );
+        for (column, meaning) in FOOTER {
+            if column == "grad ∠ P" && hidden.is_empty() {
+                continue;
+            }
+            let _ = writeln!(t, "  {column}: {meaning}");
         }
         if self.labels.iter().any(|s| s.diverged > 0) {
             let _ = writeln!(
@@ -374,6 +449,9 @@ impl Summary {
                 .iter()
                 .map(|h| format!("mean_gradient_angle_deg_{h}")),
         );
+        // Added after every older column, so readers that index by name or position keep
+        // working.
+        head.extend(["initial_held_out_loss_mean", "initial_held_out_loss_sd"].map(String::from));
         w.write_record(&head).map_err(err)?;
         let cell = |v: Option<f64>| v.map(|x| format!("{x:.6e}")).unwrap_or_default();
         let mean = |v: &[f64]| mean_sd(v).map(|(m, _)| m);
@@ -396,6 +474,8 @@ impl Summary {
                 format!("{}/{}", reached.len(), s.included()),
             ];
             record.extend(hidden.iter().map(|h| cell(mean(s.hidden_angles(h)))));
+            record.push(cell(mean(&s.initial_loss)));
+            record.push(cell(sd(&s.initial_loss)));
             w.write_record(&record).map_err(err)?;
         }
         w.flush().map_err(|source| RecordError::Write {
@@ -526,6 +606,110 @@ mod tests {
             table.lines().nth(1).unwrap().trim_end().ends_with('—'),
             "{table}"
         );
+    }
+
+    #[test]
+    fn the_table_names_its_backend_and_explains_every_column() {
+        let mut s = summarizer(&["sgd", "fa"]);
+        s.rows(&[
+            row(0.0, 0, 10.0),
+            row(0.0, 1, 12.0),
+            row(1.0, 0, 0.5),
+            row(1.0, 1, 2.0),
+        ])
+        .unwrap();
+        let plain = s.summary().table();
+        assert!(plain.lines().next().unwrap().starts_with("rule"), "{plain}");
+        let table = s
+            .summary()
+            .with_backend("cpu (f64, 8 lanes, 2 threads, avx2)", Precision::F64)
+            .table();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0], "backend: cpu (f64, 8 lanes, 2 threads, avx2)");
+        let head = lines[1];
+        for column in [
+            "instances",
+            "initial loss",
+            "held-out loss",
+            "held-out acc.",
+            "grad angle",
+            "weight angle",
+            "hebbian",
+            "t(10% loss)",
+        ] {
+            assert!(head.contains(column), "{column} in {head}");
+            // Each column explained on a footer line of its own.
+            assert_eq!(
+                lines
+                    .iter()
+                    .filter(|l| l.starts_with(&format!("  {column}: ")))
+                    .count(),
+                1,
+                "{column}: {table}"
+            );
+        }
+        // The initial loss is each instance's first held-out loss: 10 for sgd.
+        assert!(lines[2].contains("10.000"), "{}", lines[2]);
+        // No hidden projection here, so no line for grad ∠ P.
+        assert!(!table.contains("grad ∠ P"), "{table}");
+        assert!(table.contains("second half"), "{table}");
+        // Under f32 the drift is said under the backend line.
+        let f32 = s
+            .summary()
+            .with_backend("opencl (f32, …)", Precision::F32)
+            .table();
+        assert!(
+            f32.lines().nth(1).unwrap().contains("kp's is 0.3% off"),
+            "{f32}"
+        );
+    }
+
+    #[test]
+    fn compare_csv_keeps_its_columns_and_adds_the_initial_loss() {
+        let mut s = summarizer(&["fa"]);
+        s.hidden = vec!["W1".into()];
+        s.acc[0].hidden_gradient = vec![(0.0, 0)];
+        s.rows(&[
+            row(0.0, 0, 4.0),
+            Row {
+                time_s: 0.5,
+                instance: 0,
+                projection: "W1".into(),
+                gradient_angle_deg: Some(30.0),
+                ..Row::default()
+            },
+            row(1.0, 0, 1.0),
+        ])
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("compare.csv");
+        s.summary().write_csv(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let head: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+        // The columns tests and Python read, in their old order, then the new ones.
+        assert_eq!(
+            head,
+            vec![
+                "rule",
+                "instances",
+                "included",
+                "diverged",
+                "final_held_out_loss_mean",
+                "final_held_out_loss_sd",
+                "final_held_out_accuracy_mean",
+                "final_held_out_accuracy_sd",
+                "mean_gradient_angle_deg",
+                "final_weight_angle_deg",
+                "hebbian_signature",
+                "time_to_10pct_loss_s",
+                "reached_10pct",
+                "mean_gradient_angle_deg_W1",
+                "initial_held_out_loss_mean",
+                "initial_held_out_loss_sd",
+            ]
+        );
+        let row: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+        assert_eq!(row[14].parse::<f64>().unwrap(), 4.0);
     }
 
     #[test]

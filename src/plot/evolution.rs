@@ -140,29 +140,38 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
         })
         .map(str::to_string)
         .collect();
-    let mut legend_labels: Vec<String> = vec![
-        "best of generation".into(),
-        "median".into(),
-        "best so far".into(),
-        "gradient angle of the generation's best".into(),
-        "weight angle ∠(B, Wᵀ) of the generation's best".into(),
-    ];
-    legend_labels.extend(baselines.iter().cloned());
-    let colours = style::label_colours(&legend_labels);
+    let mut colours: Vec<(String, RGBColor)> = [
+        ("best of generation", THETA_COLOURS[0]),
+        ("median", THETA_COLOURS[5]),
+        ("best so far", style::GREY),
+        ("gradient angle of the generation's best", THETA_COLOURS[1]),
+        (
+            "weight angle ∠(B, Wᵀ) of the generation's best",
+            THETA_COLOURS[2],
+        ),
+    ]
+    .into_iter()
+    .map(|(l, c)| (l.to_string(), c))
+    .collect();
+    // The baselines in their rule colours (sgd black, fa blue, …), as in every other figure.
+    colours.extend(style::label_colours(&baselines));
     let c = |k: usize| colours[k].1;
     let mut fitness = panel(
         "fitness: mean ln(final / initial held-out loss), lower is better",
         "fitness",
         YAxis::Fit,
-        // Best so far first, so that the generation's best, often equal to it, is drawn on
-        // top and stays visible.
+        // The generation's best thick, and the best so far thin and dark on top of it: where
+        // the two coincide both stay visible (a thick best-so-far line hid the other).
         vec![
+            line(series(&table, &header, "median_fitness"), c(1)),
             Curve {
-                width: 8,
+                width: 5,
+                ..line(series(&table, &header, "best_fitness"), c(0))
+            },
+            Curve {
+                width: 2,
                 ..line(series(&table, &header, "best_ever_fitness"), c(2))
             },
-            line(series(&table, &header, "median_fitness"), c(1)),
-            line(series(&table, &header, "best_fitness"), c(0)),
         ],
     );
     fitness.hlines.push(HLine {
@@ -246,26 +255,61 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
         .iter()
         .filter(|h| h.starts_with("best_theta_") || h.starts_with("best_log_tau_w"))
         .collect();
-    let labels: Vec<String> = theta_columns
+    // `best_theta_m_x:W1` is term m_x of W1's motif: one panel per motif, one hue per term,
+    // the same hue for a term in every panel.
+    let split = |h: &str| -> (String, String) {
+        let name = h.trim_start_matches("best_");
+        let (term, motif) = name.split_once(':').unwrap_or((name, ""));
+        let term = match term.strip_prefix("theta_") {
+            Some(t) => format!("θ {}", style::subscripts(t)),
+            None => style::subscripts(&term.replace("log_tau_w", "log τ_w")),
+        };
+        (term, motif.to_string())
+    };
+    let mut terms: Vec<String> = Vec::new();
+    let mut motifs: Vec<String> = Vec::new();
+    for h in &theta_columns {
+        let (term, motif) = split(h);
+        if !terms.contains(&term) {
+            terms.push(term);
+        }
+        if !motifs.contains(&motif) {
+            motifs.push(motif);
+        }
+    }
+    let hue = |term: &str| {
+        let k = terms.iter().position(|t| t == term).unwrap_or(0);
+        THETA_COLOURS[k % THETA_COLOURS.len()]
+    };
+    let panels: Vec<CurvePanel> = motifs
         .iter()
-        .map(|h| h.trim_start_matches("best_").replace("theta_", "θ "))
+        .map(|motif| {
+            let curves = theta_columns
+                .iter()
+                .filter(|h| split(h).1 == *motif)
+                .map(|h| line(series(&table, &header, h), hue(&split(h).0)))
+                .collect();
+            let caption = if motif.is_empty() {
+                "θ of the best rule".to_string()
+            } else {
+                format!("θ of {}'s rule", style::subscripts(motif))
+            };
+            panel(&caption, "θ", YAxis::Fit, curves)
+        })
         .collect();
-    let theta_colours = style::label_colours(&labels);
-    let curves = theta_columns
-        .iter()
-        .zip(&theta_colours)
-        .map(|(h, (_, colour))| line(series(&table, &header, h), *colour))
-        .collect();
+    let legend: Vec<(String, RGBColor)> = terms.iter().map(|t| (t.clone(), hue(t))).collect();
+    let rows = panels.len().max(1);
     written.extend(render::write(
         &CurveFigure {
             header: Header {
                 title: format!("Evolution {name}: the best rule's coefficients"),
                 subtitle: crate::text::count(table.len(), "generation"),
-                legend: theta_colours,
-                note: "θ of each term, per motif (term:projection)".into(),
+                legend,
+                note: "θ of each term of the best member of each generation; one panel per motif"
+                    .into(),
             },
-            grid: vec![vec![panel("θ of the best rule", "θ", YAxis::Fit, curves)]],
-            min_panel_height: 560,
+            grid: panels.into_iter().map(|p| vec![p]).collect(),
+            min_panel_height: if rows == 1 { 560 } else { 300 },
             x_name: Some("generation".into()),
         },
         &out_dir,
@@ -274,3 +318,20 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
     )?);
     Ok(written)
 }
+
+/// Hues for many lines, all apart from each other and none black (sgd's colour in every other
+/// figure): the Okabe–Ito set without black, then five more of distinct hue.
+const THETA_COLOURS: [RGBColor; 12] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(213, 94, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(204, 121, 167),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(188, 189, 34),
+    RGBColor(214, 39, 40),
+    RGBColor(23, 190, 207),
+    RGBColor(127, 127, 127),
+];

@@ -32,6 +32,115 @@ pub(crate) fn fail<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E
     Fail(e.to_string())
 }
 
+/// Size of a subscript relative to its text, and how far it sits below the text's centre.
+const SUB_SCALE: f64 = 0.72;
+const SUB_DROP: f64 = 0.28;
+
+fn segment_px(px: u32, sub: bool) -> u32 {
+    if sub {
+        (px as f64 * SUB_SCALE).round() as u32
+    } else {
+        px
+    }
+}
+
+/// Width in pixels of `text` (with `_{…}` subscript markup) at `px`, from the embedded font's
+/// metrics.
+pub(crate) fn rich_width(text: &str, px: u32) -> i32 {
+    style::rich_segments(text)
+        .iter()
+        .map(|(t, sub)| {
+            let font = (FONT, segment_px(px, *sub)).into_font();
+            font.box_size(t)
+                .map_or(12 * t.chars().count() as i32, |b| b.0 as i32)
+        })
+        .sum()
+}
+
+/// The largest size up to `px` (and down to `min_px`) at which `text` fits in `width` pixels.
+pub(crate) fn fitting_px(text: &str, px: u32, min_px: u32, width: i32) -> u32 {
+    let mut size = px;
+    while size > min_px && rich_width(text, size) > width {
+        size -= 1;
+    }
+    size
+}
+
+/// Draws `text`, its subscripts (`_{…}` markup, see [`style::subscripts`]) smaller and lowered,
+/// with `(x, y)` the point of its anchor `h` on its vertical centre line.
+pub(crate) fn draw_rich<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    px: u32,
+    colour: &RGBColor,
+    h: HPos,
+    (x, y): (i32, i32),
+) -> Drawn {
+    let width = rich_width(text, px);
+    let mut at = match h {
+        HPos::Left => x,
+        HPos::Center => x - width / 2,
+        HPos::Right => x - width,
+    };
+    for (t, sub) in style::rich_segments(text) {
+        let size = segment_px(px, sub);
+        let font = (FONT, size).into_font();
+        let drop = if sub {
+            (px as f64 * SUB_DROP).round() as i32
+        } else {
+            0
+        };
+        // A leading space becomes an offset: SVG viewers drop it from a text element.
+        let shown = t.trim_start();
+        let width = |s: &str| font.box_size(s).map_or(0, |b| b.0 as i32);
+        at += width(&t) - width(shown);
+        area.draw_text(
+            shown,
+            &font.color(colour).pos(Pos::new(HPos::Left, VPos::Center)),
+            (at, y + drop),
+        )
+        .map_err(fail)?;
+        at += width(shown);
+    }
+    Ok(())
+}
+
+/// Draws `text` (with subscript markup) reading from bottom to top, centred on `(x, y)`: a
+/// y-axis name that may carry a subscript the font has no character for (τ_w).
+pub(crate) fn draw_rich_up<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    px: u32,
+    colour: &RGBColor,
+    (x, y): (i32, i32),
+) -> Drawn {
+    use plotters::style::FontTransform;
+    let mut at = y + rich_width(text, px) / 2;
+    for (t, sub) in style::rich_segments(text) {
+        let size = segment_px(px, sub);
+        let font = (FONT, size).into_font();
+        let drop = if sub {
+            (px as f64 * SUB_DROP).round() as i32
+        } else {
+            0
+        };
+        let shown = t.trim_start();
+        let width = |s: &str| font.box_size(s).map_or(0, |b| b.0 as i32);
+        at -= width(&t) - width(shown);
+        area.draw_text(
+            shown,
+            &font
+                .transform(FontTransform::Rotate270)
+                .color(colour)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+            (x + drop, at),
+        )
+        .map_err(fail)?;
+        at -= width(shown);
+    }
+    Ok(())
+}
+
 /// The plotters backends a figure is drawn on, with the one fact about
 /// them that the drawing code needs: whether it paints pixels. Wide lines
 /// are stroked differently on a bitmap (see [`clip::draw_clipped`]).
@@ -135,21 +244,47 @@ impl Header {
         (LEGEND_Y + rows as i32 * LEGEND_ROW + 14) as u32
     }
 
-    /// (x offset, row) of each legend item, the note being the last item.
-    /// Widths come from the embedded font's metrics, so this matches drawing.
+    /// The note's lines: split at `\n`, and each wrapped at spaces to the figure's width.
+    fn note_lines(&self, width: u32) -> Vec<String> {
+        let room = width as i32 - 2 * MARGIN;
+        let mut out = Vec::new();
+        for line in self.note.split('\n') {
+            let mut current = String::new();
+            for word in line.split(' ') {
+                let candidate = if current.is_empty() {
+                    word.to_string()
+                } else {
+                    format!("{current} {word}")
+                };
+                if !current.is_empty() && rich_width(&candidate, style::LEGEND_PX) > room {
+                    out.push(std::mem::take(&mut current));
+                    current = word.to_string();
+                } else {
+                    current = candidate;
+                }
+            }
+            out.push(current);
+        }
+        out
+    }
+
+    /// (x offset, row) of each legend item, then of each line of the note (lines after the
+    /// first, split at `\n`, start rows of their own). Widths come from the embedded font's
+    /// metrics, so this matches drawing.
     fn legend_layout(&self, width: u32) -> Vec<(i32, usize)> {
-        let font = (FONT, style::LEGEND_PX).into_font();
-        let text_w = |s: &str| font.box_size(s).map_or(12 * s.len() as i32, |b| b.0 as i32);
-        let mut items: Vec<i32> = self
+        let text_w = |s: &str| rich_width(s, style::LEGEND_PX);
+        let mut items: Vec<(i32, bool)> = self
             .legend
             .iter()
-            .map(|(l, _)| SWATCH + 10 + text_w(l) + 30)
+            .map(|(l, _)| (SWATCH + 10 + text_w(l) + 30, false))
             .collect();
-        items.push(text_w(&self.note));
+        for (k, line) in self.note_lines(width).iter().enumerate() {
+            items.push((text_w(line), k > 0));
+        }
         let mut out = Vec::new();
         let (mut x, mut row) = (MARGIN, 0usize);
-        for w in items {
-            if x > MARGIN && x + w > width as i32 - MARGIN {
+        for (w, new_row) in items {
+            if x > MARGIN && (new_row || x + w > width as i32 - MARGIN) {
                 x = MARGIN;
                 row += 1;
             }
@@ -167,28 +302,27 @@ impl Header {
         let (w, _) = root.dim_in_pixel();
         let h = self.height(w);
         let (top, body) = root.split_vertically(h);
-        let centre = Pos::new(HPos::Center, VPos::Top);
-        top.draw_text(
+        // A long title is set smaller rather than cut off at both edges.
+        let room = w as i32 - 2 * MARGIN;
+        let title_px = fitting_px(&self.title, style::TITLE_PX, 22, room);
+        draw_rich(
+            &top,
             &self.title,
-            &(FONT, style::TITLE_PX)
-                .into_font()
-                .color(&style::BLACK)
-                .pos(centre),
-            (w as i32 / 2, TITLE_Y),
-        )
-        .map_err(fail)?;
-        top.draw_text(
+            title_px,
+            &style::BLACK,
+            HPos::Center,
+            (w as i32 / 2, TITLE_Y + style::TITLE_PX as i32 / 2),
+        )?;
+        let subtitle_px = fitting_px(&self.subtitle, style::SUBTITLE_PX, 18, room);
+        draw_rich(
+            &top,
             &self.subtitle,
-            &(FONT, style::SUBTITLE_PX)
-                .into_font()
-                .color(&style::GREY)
-                .pos(centre),
-            (w as i32 / 2, SUBTITLE_Y),
-        )
-        .map_err(fail)?;
+            subtitle_px,
+            &style::GREY,
+            HPos::Center,
+            (w as i32 / 2, SUBTITLE_Y + style::SUBTITLE_PX as i32 / 2),
+        )?;
         let y0 = LEGEND_Y;
-        let text = (FONT, style::LEGEND_PX).into_font();
-        let left_mid = Pos::new(HPos::Left, VPos::Center);
         let layout = self.legend_layout(w);
         for ((label, colour), &(x, row)) in self.legend.iter().zip(&layout) {
             let mid = y0 + row as i32 * LEGEND_ROW + LEGEND_ROW / 2;
@@ -197,21 +331,23 @@ impl Header {
                 colour.stroke_width(5),
             ))
             .map_err(fail)?;
-            top.draw_text(
+            draw_rich(
+                &top,
                 label,
-                &text.color(&style::BLACK).pos(left_mid),
+                style::LEGEND_PX,
+                &style::BLACK,
+                HPos::Left,
                 (x + SWATCH + 10, mid),
-            )
-            .map_err(fail)?;
+            )?;
         }
-        if let Some(&(x, row)) = layout.last() {
+        for (line, &(x, row)) in self
+            .note_lines(w)
+            .iter()
+            .zip(layout.iter().skip(self.legend.len()))
+        {
             let mid = y0 + row as i32 * LEGEND_ROW + LEGEND_ROW / 2;
-            top.draw_text(
-                &self.note,
-                &text.color(&style::GREY).pos(left_mid),
-                (x, mid),
-            )
-            .map_err(fail)?;
+            let note_px = fitting_px(line, style::LEGEND_PX, 18, w as i32 - MARGIN - x);
+            draw_rich(&top, line, note_px, &style::GREY, HPos::Left, (x, mid))?;
         }
         Ok(body)
     }
@@ -222,8 +358,13 @@ impl Header {
 pub(crate) enum YAxis {
     /// Exactly this range.
     Fixed(f64, f64),
-    /// Angles in degrees: 0–100 when every value is below 90, else 0–180.
+    /// Angles in degrees over the whole half-turn, 0–180°, in every figure and every run, so
+    /// that 90° (orthogonal: no better than chance) sits in the middle and panels from two
+    /// runs can be laid side by side.
     Angle,
+    /// Angles in degrees from 0° to a round value above the largest (see
+    /// [`share_angle_range`]), for an angle whose size rather than its side of 90° is read.
+    AngleFit,
     /// Angles in degrees over exactly this range (see [`share_angle_range`]).
     AngleIn(f64, f64),
     /// Fractions (0–1) or percentages (0–100), whichever the data is in.
@@ -237,28 +378,29 @@ pub(crate) enum YAxis {
     Fit,
 }
 
-/// The angle range for data whose largest value is `max`.
-fn angle_range(max: Option<f64>) -> (f64, f64) {
-    // A small margin keeps a curve lying exactly on 0° (backprop against
-    // itself) visible above the axis line instead of merged with it.
-    match max {
-        Some(hi) if hi >= 90.0 => (-8.0, 184.0),
-        _ => (-5.0, 102.0),
-    }
+/// The fixed range of [`YAxis::Angle`]; a small margin keeps a curve lying exactly on 0°
+/// (backprop against itself) or 180° visible beside the axis line instead of merged with it.
+const HALF_TURN: (f64, f64) = (-6.0, 186.0);
+
+/// The range of a [`YAxis::AngleFit`] axis whose largest value is `max`: 0° up to the next
+/// multiple of 15° (at least 30°, at most 180°).
+fn fitted_angle_range(max: Option<f64>) -> (f64, f64) {
+    let top = max.map_or(90.0, |m| ((m / 15.0).ceil() * 15.0).clamp(30.0, 180.0));
+    (-0.04 * top, top * 1.04)
 }
 
-/// Gives every [`YAxis::Angle`] panel in `panels` the same range, chosen
-/// from all of them, so panels side by side can be compared by eye.
+/// Gives every [`YAxis::AngleFit`] panel in `panels` the same range, chosen from all of them,
+/// so panels side by side can be compared by eye.
 pub(crate) fn share_angle_range(panels: &mut [CurvePanel]) {
     let max = super::stats::extent(
         panels
             .iter()
-            .filter(|p| p.y_axis == YAxis::Angle)
+            .filter(|p| p.y_axis == YAxis::AngleFit)
             .flat_map(|p| p.curves.iter().flat_map(|c| c.points.iter().map(|q| q.hi))),
     )
     .map(|e| e.1);
-    let (lo, hi) = angle_range(max);
-    for p in panels.iter_mut().filter(|p| p.y_axis == YAxis::Angle) {
+    let (lo, hi) = fitted_angle_range(max);
+    for p in panels.iter_mut().filter(|p| p.y_axis == YAxis::AngleFit) {
         p.y_axis = YAxis::AngleIn(lo, hi);
     }
 }
@@ -446,7 +588,7 @@ impl Figure for CurveFigure {
 }
 
 /// Resolves a panel's y axis into a concrete range (log: positive bounds).
-fn y_range(panel: &CurvePanel) -> (f64, f64) {
+pub(crate) fn y_range(panel: &CurvePanel) -> (f64, f64) {
     let values = panel
         .curves
         .iter()
@@ -454,7 +596,8 @@ fn y_range(panel: &CurvePanel) -> (f64, f64) {
     let data = super::stats::extent(values);
     match panel.y_axis {
         YAxis::Fixed(lo, hi) | YAxis::AngleIn(lo, hi) => (lo, hi),
-        YAxis::Angle => angle_range(data.map(|d| d.1)),
+        YAxis::Angle => HALF_TURN,
+        YAxis::AngleFit => fitted_angle_range(data.map(|d| d.1)),
         YAxis::Unit => match data {
             Some((_, hi)) if hi > 1.5 => (-2.0, 102.0),
             _ => (-0.02, 1.02),
@@ -536,11 +679,11 @@ fn draw_curve_panel<DB: Canvas>(
         .collect();
     let ticks = match panel.y_axis {
         YAxis::Log => Vec::new(),
-        YAxis::Angle | YAxis::AngleIn(..) => style::angle_ticks(y0, y1),
+        YAxis::Angle | YAxis::AngleFit | YAxis::AngleIn(..) => style::angle_ticks(y0, y1),
         _ => style::nice_ticks(y0, y1, y_ticks),
     };
     let exponent = match (panel.y_axis, ticks.as_slice()) {
-        (YAxis::Log | YAxis::Angle | YAxis::AngleIn(..), _) => 0,
+        (YAxis::Log | YAxis::Angle | YAxis::AngleFit | YAxis::AngleIn(..), _) => 0,
         (_, [a, b, ..]) => style::axis_exponent(y0, y1, b - a),
         _ => style::axis_exponent(y0, y1, y1 - y0),
     };
@@ -633,19 +776,19 @@ fn draw_caption<DB: DrawingBackend>(
     left: u32,
     right: u32,
 ) -> Drawn {
-    let font = (FONT, style::CAPTION_PX).into_font();
-    let text_w = font.box_size(caption).map_or(0, |b| b.0) as i32;
+    let px = fitting_px(caption, style::CAPTION_PX, 18, w as i32);
+    let text_w = rich_width(caption, px);
     let data_mid = left as i32 + w.saturating_sub(left + right) as i32 / 2;
     let half = text_w / 2;
     let x = data_mid.min(w as i32 - half).max(half);
-    head.draw_text(
+    draw_rich(
+        head,
         caption,
-        &font
-            .color(&style::BLACK)
-            .pos(Pos::new(HPos::Center, VPos::Bottom)),
-        (x, CAPTION_H as i32 - 4),
+        px,
+        &style::BLACK,
+        HPos::Center,
+        (x, CAPTION_H as i32 - 4 - px as i32 / 2),
     )
-    .map_err(fail)
 }
 
 /// The axis settings of one panel, apart from the y formatter.
@@ -852,14 +995,17 @@ impl Figure for HeatmapFigure {
             .iter()
             .zip(body.split_evenly((self.rows.len(), 1)))
         {
+            // The cells of a row share one scale, so one bar at the row's end serves them.
+            let (w, _) = area.dim_in_pixel();
             let n = row.cells.len().max(1);
-            for (cell, a) in row.cells.iter().zip(area.split_evenly((1, n))) {
-                let (w, _) = a.dim_in_pixel();
-                let (map, bar) = a.split_horizontally(w.saturating_sub(COLOUR_BAR_PX));
-                rects.extend(draw_heat_cell(&map, cell)?);
-                if cell.matrix.is_some() {
-                    draw_colour_bar(&bar, cell.scale)?;
-                }
+            // Whole pixels per cell, so the heat maps of a row come out the same size.
+            let cell_w = w.saturating_sub(COLOUR_BAR_PX) / n as u32;
+            let (maps, bar) = area.split_horizontally(cell_w * n as u32);
+            for (cell, a) in row.cells.iter().zip(maps.split_evenly((1, n))) {
+                rects.extend(draw_heat_cell(&a, cell)?);
+            }
+            if let Some(cell) = row.cells.iter().find(|c| c.matrix.is_some()) {
+                draw_colour_bar(&bar, cell.scale)?;
             }
         }
         Ok(rects)
@@ -954,36 +1100,44 @@ fn draw_heat_cell<DB: DrawingBackend>(
     }))
 }
 
+/// A colour bar over ±`scale` beside a row of heat maps, level with their data rectangles,
+/// its tick labels to the right of the bar with a gap, never on it.
 fn draw_colour_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, scale: f64) -> Drawn {
     let s = if scale > 0.0 { scale } else { 1.0 };
-    let mut chart = ChartBuilder::on(area)
-        .margin(8)
-        .margin_top((CAPTION_H + 8) as i32)
-        .margin_left(8)
-        .x_label_area_size(70)
-        .right_y_label_area_size(110)
-        .build_cartesian_2d(0.0..1.0, -s..s)
+    let (_, h) = area.dim_in_pixel();
+    let top = (CAPTION_H + PANEL_MARGIN) as i32;
+    let bottom = h as i32 - (HEAT_X_LABEL_PX + PANEL_MARGIN) as i32;
+    if bottom <= top {
+        return Ok(());
+    }
+    let (x0, x1) = (8, 30);
+    const STEPS: i32 = 64;
+    for i in 0..STEPS {
+        let y_hi = top + (bottom - top) * i / STEPS;
+        let y_lo = top + (bottom - top) * (i + 1) / STEPS;
+        let v = 1.0 - 2.0 * (i as f64 + 0.5) / STEPS as f64;
+        area.draw(&Rectangle::new(
+            [(x0, y_hi), (x1, y_lo)],
+            style::diverging(v).filled(),
+        ))
         .map_err(fail)?;
-    let fmt = |v: &f64| style::tick(*v, 2.0 * s);
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .disable_x_axis()
-        .label_style((FONT, style::TICK_PX))
-        .y_labels(5)
-        .y_label_formatter(&fmt)
-        .draw()
+    }
+    area.draw(&Rectangle::new([(x0, top), (x1, bottom)], style::GREY))
         .map_err(fail)?;
-    const STEPS: usize = 64;
-    chart
-        .draw_series((0..STEPS).map(|i| {
-            let a = -s + 2.0 * s * i as f64 / STEPS as f64;
-            let b = a + 2.0 * s / STEPS as f64;
-            Rectangle::new(
-                [(0.0, a), (1.0, b)],
-                style::diverging((a + b) / 2.0 / s).filled(),
-            )
-        }))
+    let to_y = |v: f64| top as f64 + (s - v) / (2.0 * s) * (bottom - top) as f64;
+    let font = (FONT, style::TICK_PX).into_font();
+    for v in style::nice_ticks(-s, s, 5) {
+        let y = to_y(v).round() as i32;
+        area.draw(&PathElement::new(vec![(x1, y), (x1 + 6, y)], style::BLACK))
+            .map_err(fail)?;
+        area.draw_text(
+            &style::tick(v, 2.0 * s),
+            &font
+                .color(&style::BLACK)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+            (x1 + 10, y),
+        )
         .map_err(fail)?;
+    }
     Ok(())
 }

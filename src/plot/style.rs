@@ -215,7 +215,13 @@ pub fn significant(v: f64, digits: i32) -> String {
 /// Ticks for an angle axis: multiples of 30° up to 90°-ish ranges, of 45°
 /// over the whole half-turn, so that 90° (orthogonal) is always labelled.
 pub fn angle_ticks(lo: f64, hi: f64) -> Vec<f64> {
-    let step = if hi - lo > 120.0 { 45.0 } else { 30.0 };
+    let step = if hi - lo > 150.0 {
+        45.0
+    } else if hi - lo > 65.0 {
+        30.0
+    } else {
+        15.0
+    };
     let first = (lo / step).ceil() as i64;
     let last = (hi / step).floor() as i64;
     (first..=last).map(|k| k as f64 * step).collect()
@@ -358,7 +364,7 @@ pub fn instance_subtitle(m: &Manifest, inst: &Instance) -> String {
     } else {
         format!("{} (rule {})", inst.label, inst.rule)
     };
-    let s = format!("{who} · instance {} · seed {}", inst.instance, inst.seed);
+    let s = format!("{who} · seed {}", inst.seed);
     with_integration(s, m)
 }
 
@@ -383,4 +389,155 @@ pub fn file_safe(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Unicode subscripts the embedded font has (U+2080–U+209C, U+1D62–U+1D65, U+2C7C).
+const SUBSCRIPTS: [(char, char); 29] = [
+    ('0', '₀'),
+    ('1', '₁'),
+    ('2', '₂'),
+    ('3', '₃'),
+    ('4', '₄'),
+    ('5', '₅'),
+    ('6', '₆'),
+    ('7', '₇'),
+    ('8', '₈'),
+    ('9', '₉'),
+    ('a', 'ₐ'),
+    ('e', 'ₑ'),
+    ('o', 'ₒ'),
+    ('x', 'ₓ'),
+    ('h', 'ₕ'),
+    ('k', 'ₖ'),
+    ('l', 'ₗ'),
+    ('m', 'ₘ'),
+    ('n', 'ₙ'),
+    ('p', 'ₚ'),
+    ('s', 'ₛ'),
+    ('t', 'ₜ'),
+    ('i', 'ᵢ'),
+    ('r', 'ᵣ'),
+    ('u', 'ᵤ'),
+    ('v', 'ᵥ'),
+    ('j', 'ⱼ'),
+    ('+', '₊'),
+    ('-', '₋'),
+];
+
+/// A name with its subscripts written as subscripts: `B_h` → "Bₕ", `W_12` → "W₁₂", `m_x` →
+/// "mₓ". Where the font has no subscript for a letter (there is none for b, c, d, f, g, q, w,
+/// y, z in Unicode), the subscript is kept as `_{…}` markup, which [`rich_segments`] turns
+/// into smaller lowered text wherever the figures draw text themselves: `τ_w` → "τ_{w}".
+/// Only names go through here (projections, populations, parameters, θ terms), never rule
+/// labels or file names, where an underscore is part of the word (`anti_hebbian`).
+pub fn subscripts(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let after_name = i > 0 && chars[i - 1].is_alphanumeric();
+        if c != '_' || !after_name {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        // `_{…}` or a run of letters and digits.
+        let (sub, next): (String, usize) = if chars.get(i + 1) == Some(&'{') {
+            match chars[i + 2..].iter().position(|c| *c == '}') {
+                Some(k) => (chars[i + 2..i + 2 + k].iter().collect(), i + 3 + k),
+                None => (String::new(), i + 1),
+            }
+        } else {
+            let k = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .count();
+            (chars[i + 1..i + 1 + k].iter().collect(), i + 1 + k)
+        };
+        if sub.is_empty() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let unicode: Option<String> = sub
+            .chars()
+            .map(|c| SUBSCRIPTS.iter().find(|(a, _)| *a == c).map(|(_, b)| *b))
+            .collect();
+        match unicode {
+            Some(u) => out.push_str(&u),
+            None => out.push_str(&format!("_{{{sub}}}")),
+        }
+        i = next;
+    }
+    out
+}
+
+/// Splits text with `_{…}` markup (from [`subscripts`]) into (text, is_subscript) runs.
+pub fn rich_segments(s: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("_{") {
+        let Some(len) = rest[start + 2..].find('}') else {
+            break;
+        };
+        if start > 0 {
+            out.push((rest[..start].to_string(), false));
+        }
+        out.push((rest[start + 2..start + 2 + len].to_string(), true));
+        rest = &rest[start + 3 + len..];
+    }
+    if !rest.is_empty() {
+        out.push((rest.to_string(), false));
+    }
+    out
+}
+
+#[cfg_attr(not(test), allow(dead_code))]
+/// The text of `s` as a reader sees it: subscript markup dropped ("τ_{w}" → "τw"). For
+/// places plotters draws text itself (tick labels) and for tests.
+pub fn plain(s: &str) -> String {
+    rich_segments(s).into_iter().map(|(t, _)| t).collect()
+}
+
+/// A swept parameter or ratio in words with its symbol and unit: `tau_w/T` → "plasticity
+/// timescale / stimulus duration, τ_{w}/T"; `tau_decay_s` → "weight decay time τ_{decay} (s)".
+/// Names it does not know keep their own spelling, subscripts rendered.
+pub fn parameter_label(column: &str) -> String {
+    const KNOWN: [(&str, &str, &str); 12] = [
+        ("tau_w", "plasticity timescale", "τ_w"),
+        ("tau_decay", "weight decay time", "τ_decay"),
+        ("tau", "time constant", "τ"),
+        ("error_delay", "error delay", "Δ"),
+        ("weight_noise", "weight noise", "σ_w"),
+        ("noise", "noise", "σ"),
+        ("T", "stimulus duration", "T"),
+        ("duration", "duration", "T_run"),
+        ("gap", "gap between stimuli", "T_gap"),
+        ("dt", "time step", "dt"),
+        ("input_std", "input s.d.", "σ_x"),
+        ("feedback_init", "feedback scale", "B₀"),
+    ];
+    let (stem, unit) = match column.strip_suffix("_s") {
+        Some(stem) => (stem, " (s)"),
+        None => (column, ""),
+    };
+    // A path's last part names the parameter (`populations.h.tau` → tau of h).
+    let leaf = stem.rsplit('.').next().unwrap_or(stem);
+    let lookup = |name: &str| KNOWN.iter().find(|(k, _, _)| *k == name);
+    if let Some((num, den)) = leaf.split_once('/')
+        && let (Some(a), Some(b)) = (lookup(num), lookup(den))
+    {
+        return subscripts(&format!("{} / {}, {}/{}", a.1, b.1, a.2, b.2));
+    }
+    // `populations.h.tau` is the time constant of h.
+    let parts: Vec<&str> = stem.split('.').collect();
+    let owner = match parts.as_slice() {
+        [.., owner, _] if parts.len() >= 3 => format!(" of {owner}"),
+        _ => String::new(),
+    };
+    match lookup(leaf) {
+        Some((_, words, symbol)) => subscripts(&format!("{words}{owner} {symbol}{unit}")),
+        None => subscripts(&format!("{}{unit}", stem.replace('.', " "))),
+    }
 }

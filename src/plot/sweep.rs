@@ -66,49 +66,172 @@ fn short(x: f64) -> String {
         return format!("{x}");
     }
     let digits = 2 - x.abs().log10().floor() as i32;
-    if (1e-3..1e4).contains(&x.abs()) {
+    let text = if (1e-3..1e4).contains(&x.abs()) {
         let scale = 10f64.powi(digits);
         format!("{}", (x * scale).round() / scale)
     } else {
         format!("{x:.2e}")
+    };
+    // A typographic minus, as on every other axis.
+    text.replacen('-', "−", usize::from(x < 0.0))
+}
+
+/// The label of a swept axis in words, with its symbol and unit: `tau_w/T` → "plasticity
+/// timescale / stimulus duration, τ_w/T" (see [`style::parameter_label`]).
+fn label(column: &str) -> String {
+    style::parameter_label(column)
+}
+
+/// The measures of a summary column: its key in the column name, its words in a title, its
+/// words on an axis and its unit there.
+const MEASURES: [(&str, &str, &str, &str); 10] = [
+    ("held_out_loss", "held-out loss", "held-out loss", ""),
+    (
+        "held_out_accuracy",
+        "held-out accuracy",
+        "held-out accuracy",
+        "",
+    ),
+    ("loss", "loss", "loss", ""),
+    ("accuracy", "accuracy", "accuracy", ""),
+    (
+        "gradient_angle_deg",
+        "gradient angle ∠(ΔW rule, ΔW backprop)",
+        "gradient angle",
+        " (°)",
+    ),
+    (
+        "loss_angle_deg",
+        "loss angle ∠(ΔW rule, −∇L)",
+        "loss angle",
+        " (°)",
+    ),
+    (
+        "learning_strength",
+        "learning strength ⟨ΔW, G⟩/‖G‖²",
+        "learning strength",
+        "",
+    ),
+    (
+        "hebbian_signature",
+        "Hebbian signature",
+        "Hebbian signature",
+        " (cosine)",
+    ),
+    (
+        "weight_angle_deg",
+        "weight angle ∠(B, Wᵀ)",
+        "weight angle",
+        " (°)",
+    ),
+    ("weight_norm_ratio", "‖B‖/‖W‖", "‖B‖/‖W‖", ""),
+];
+
+/// Splits what follows a column's `:` into the projection and the statistic's suffix: the
+/// projection ends where a statistic starts (`B_h_mean_last0.2` → `B_h`, `_mean_last0.2`), since
+/// a projection's name may itself hold underscores.
+fn split_projection(r: &str) -> (&str, &str) {
+    let end = ["_final", "_initial", "_mean_last", "_time_"]
+        .iter()
+        .filter_map(|m| r.find(m))
+        .min()
+        .unwrap_or(r.len());
+    r.split_at(end)
+}
+
+/// The measure a summary column starts with, the longest that fits (`loss_angle_deg` is not
+/// `loss`).
+fn measure_of(
+    column: &str,
+) -> Option<&'static (&'static str, &'static str, &'static str, &'static str)> {
+    MEASURES
+        .iter()
+        .filter(|m| column.starts_with(m.0))
+        .max_by_key(|m| m.0.len())
+}
+
+/// A summary column as a y-axis name, short enough to stand beside the axis:
+/// `held_out_loss_final_rel` → "final held-out loss (relative to start)",
+/// `gradient_angle_deg:W1_mean_last0.2` → "gradient angle of W₁, last 20% (°)".
+fn axis_words(column: &str) -> String {
+    let Some((key, _, words, unit)) = measure_of(column) else {
+        return column.to_string();
+    };
+    let mut rest = &column[key.len()..];
+    let mut what = words.to_string();
+    if let Some(r) = rest.strip_prefix(':') {
+        let (projection, stat) = split_projection(r);
+        what.push_str(&format!(" of {}", style::subscripts(projection)));
+        rest = stat;
+    }
+    let relative = rest.ends_with("_rel") || rest.contains("_rel_");
+    let rest = rest.replace("_rel", "");
+    let unit = if relative {
+        " (relative to start)"
+    } else {
+        unit
+    };
+    if rest == "_final" {
+        format!("final {what}{unit}")
+    } else if rest == "_initial" {
+        format!("initial {what}{unit}")
+    } else if let Some(f) = rest
+        .strip_prefix("_mean_last")
+        .and_then(|f| f.parse::<f64>().ok())
+    {
+        if f >= 1.0 {
+            format!("{what}, mean over the run{unit}")
+        } else {
+            format!("{what}, last {:.0}%{unit}", 100.0 * f)
+        }
+    } else if let Some(x) = rest
+        .strip_prefix("_time_below")
+        .and_then(|x| x.strip_suffix("_s"))
+    {
+        format!(
+            "time to {what} ≤ {x}{} (s)",
+            if relative { " × start" } else { "" }
+        )
+    } else if let Some(x) = rest
+        .strip_prefix("_time_above")
+        .and_then(|x| x.strip_suffix("_s"))
+    {
+        format!(
+            "time to {what} ≥ {x}{} (s)",
+            if relative { " × start" } else { "" }
+        )
+    } else {
+        column.to_string()
     }
 }
 
-/// The label of an axis or summary column: `tau_w_s` → `tau_w (s)`.
-fn label(column: &str) -> String {
-    match column.strip_suffix("_s") {
-        Some(stem) => format!("{stem} (s)"),
-        None => column.to_string(),
+/// `s` with its first letter in upper case, for a title.
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
+}
+
+/// Whether a summary column holds angles, which are read on a linear axis whatever their
+/// spread.
+fn is_angle(column: &str) -> bool {
+    column.contains("angle_deg")
 }
 
 /// A summary column in words for titles: `held_out_loss:W1_mean_last0.2_rel` → "held-out
 /// loss on W1, mean over the last 20% of the run, relative to t = 0".
 fn describe(column: &str) -> String {
-    const MEASURES: [(&str, &str); 10] = [
-        ("held_out_loss", "held-out loss"),
-        ("held_out_accuracy", "held-out accuracy"),
-        ("loss", "loss"),
-        ("accuracy", "accuracy"),
-        (
-            "gradient_angle_deg",
-            "gradient angle ∠(ΔW rule, ΔW backprop)",
-        ),
-        ("loss_angle_deg", "loss angle ∠(ΔW rule, −∇L)"),
-        ("learning_strength", "learning strength ⟨ΔW, G⟩/‖G‖²"),
-        ("hebbian_signature", "Hebbian signature"),
-        ("weight_angle_deg", "weight angle ∠(B, Wᵀ)"),
-        ("weight_norm_ratio", "‖B‖/‖W‖"),
-    ];
-    let Some((key, words)) = MEASURES.iter().find(|(k, _)| column.starts_with(k)) else {
+    let Some((key, words, _, _)) = measure_of(column) else {
         return column.to_string();
     };
     let mut rest = &column[key.len()..];
     let mut out = words.to_string();
     if let Some(r) = rest.strip_prefix(':') {
-        let end = r.find('_').unwrap_or(r.len());
-        out.push_str(&format!(" on {}", &r[..end]));
-        rest = &r[end..];
+        let (projection, stat) = split_projection(r);
+        out.push_str(&format!(" on {}", style::subscripts(projection)));
+        rest = stat;
     }
     let relative = rest.ends_with("_rel") || rest.contains("_rel_");
     let rest = rest.replace("_rel", "");
@@ -263,17 +386,20 @@ pub fn plot_sweep(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotErro
     let out_dir = dir.join("figures");
     let colours = style::label_colours(&rules);
     let subtitle = format!(
-        "sweep {name} · {} points · {} seed(s) per point and rule",
-        summary
-            .col("point")
-            .map(|c| {
-                let mut p: Vec<&str> = summary.rows.iter().map(|r| r[c].as_str()).collect();
-                p.sort();
-                p.dedup();
-                p.len()
-            })
-            .unwrap_or(0),
-        seeds
+        "sweep {name} · {} · {} per point and rule",
+        crate::text::count(
+            summary
+                .col("point")
+                .map(|c| {
+                    let mut p: Vec<&str> = summary.rows.iter().map(|r| r[c].as_str()).collect();
+                    p.sort();
+                    p.dedup();
+                    p.len()
+                })
+                .unwrap_or(0),
+            "point"
+        ),
+        crate::text::count(seeds as usize, "seed")
     );
     let mut written = Vec::new();
     for column in &stat_columns {
@@ -343,8 +469,17 @@ fn ordered_rules(by_rule: &ByRule, colours: &[(String, RGBColor)]) -> Vec<(Strin
         .collect()
 }
 
-/// One rule's line: its colour, (x, mean, lo, hi) per point, and the x of failed points.
-type Series = (RGBColor, Vec<(f64, f64, f64, f64)>, Vec<f64>);
+/// One rule's line: its colour, (x, mean, lo, hi) per point, the x of failed points, and
+/// every seed's (x, value).
+type Series = (
+    RGBColor,
+    Vec<(f64, f64, f64, f64)>,
+    Vec<f64>,
+    Vec<(f64, f64)>,
+);
+
+/// The fewest seeds a ±1 s.d. band is drawn from: with two, the s.d. is one difference.
+const BAND_MIN_SEEDS: usize = 3;
 
 /// One rule's heat map: its name, the mean per cell `[y][x]`, and whether a seed failed there.
 type HeatPanel = (String, Vec<Vec<Option<f64>>>, Vec<Vec<bool>>);
@@ -357,9 +492,12 @@ struct LineFigure {
     log_x: bool,
     /// Positive values spanning more than a factor of 50 (relative losses) are drawn on a log axis.
     log_y: bool,
-    /// Per rule: colour, (x, mean, lo, hi) points, x of failed points.
+    /// Per rule: colour, (x, mean, lo, hi) points, x of failed points, each seed's value.
     series: Vec<Series>,
     x_values: Vec<f64>,
+    /// Whether every point has [`BAND_MIN_SEEDS`] values or more: a ±1 s.d. band then, each
+    /// seed's value as a dot otherwise.
+    band: bool,
 }
 
 fn line_figure(
@@ -374,20 +512,38 @@ fn line_figure(
     let rules = ordered_rules(&by_rule, colours);
     let mut x_values = Vec::new();
     let mut series = Vec::new();
+    let mut fewest = usize::MAX;
     for (rule, colour) in &rules {
         let mut points = Vec::new();
         let mut failed = Vec::new();
+        let mut dots = Vec::new();
         for (x, _, values, any_failed) in by_rule[rule].values() {
             x_values.push(*x);
             if *any_failed {
                 failed.push(*x);
             }
+            let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+            if !finite.is_empty() {
+                fewest = fewest.min(finite.len());
+            }
+            dots.extend(finite.iter().map(|v| (*x, *v)));
             if let Some((m, lo, hi)) = mean_band(values) {
                 points.push((*x, m, lo, hi));
             }
         }
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        series.push((*colour, points, failed));
+        series.push((*colour, points, failed, dots));
+    }
+    let band = fewest != usize::MAX && fewest >= BAND_MIN_SEEDS;
+    if !band {
+        // Without a band the axis is fitted to the seeds' own values.
+        for s in &mut series {
+            for p in &mut s.1 {
+                let at: Vec<f64> = s.3.iter().filter(|d| d.0 == p.0).map(|d| d.1).collect();
+                p.2 = at.iter().copied().fold(p.1, f64::min);
+                p.3 = at.iter().copied().fold(p.1, f64::max);
+            }
+        }
     }
     x_values.sort_by(f64::total_cmp);
     x_values.dedup();
@@ -396,7 +552,7 @@ fn line_figure(
         .iter()
         .flat_map(|s| s.1.iter().map(|p| p.1))
         .collect();
-    let log_y = !ys.is_empty() && ys.iter().all(|y| *y > 0.0) && {
+    let log_y = !is_angle(column) && !ys.is_empty() && ys.iter().all(|y| *y > 0.0) && {
         let (lo, hi) = ys
             .iter()
             .fold((f64::INFINITY, 0.0f64), |(a, b), y| (a.min(*y), b.max(*y)));
@@ -412,24 +568,31 @@ fn line_figure(
             }
         }
     }
+    let spread = if band {
+        "band: ±1 s.d. over seeds".to_string()
+    } else {
+        format!(
+            "line: mean over seeds; dots: each seed (no ±1 s.d. band from fewer than {BAND_MIN_SEEDS} seeds)"
+        )
+    };
     LineFigure {
         header: Header {
-            title: describe(column),
-            subtitle: format!("against {} · {subtitle}", label(&axis.column)),
+            title: capitalised(&describe(column)),
+            subtitle: subtitle.to_string(),
             legend: rules.clone(),
             note: if any_failed {
-                "band: ±1 s.d. over seeds · ×: a seed diverged at that point (left out of the mean)"
-                    .into()
+                format!("{spread} · ×: a seed diverged at that point (left out of the mean)")
             } else {
-                "band: ±1 s.d. over seeds".into()
+                spread
             },
         },
         x_label: label(&axis.column),
-        y_label: label(column),
+        y_label: axis_words(column),
         log_x: log_axis(axis, &x_values),
         log_y,
         series,
         x_values,
+        band,
     }
 }
 
@@ -459,7 +622,17 @@ fn axis_ticks(values: &[f64], log: bool) -> (std::ops::Range<f64>, Vec<f64>) {
                 }
             }
         }
-        if t.len() < 2 {
+        // Over many decades 1, 2 and 5 of each would crowd the axis: powers of ten alone.
+        let decades: Vec<f64> = t
+            .iter()
+            .copied()
+            .filter(|v| (v - v.round()).abs() < 1e-9)
+            .collect();
+        if t.len() > 8 && decades.len() >= 2 {
+            // And every second (third, …) power of ten over very many decades.
+            let every = decades.len().div_ceil(7);
+            decades.into_iter().step_by(every).collect()
+        } else if t.len() < 2 {
             values.iter().map(|v| f(*v)).collect()
         } else {
             t
@@ -532,20 +705,18 @@ impl Figure for LineFigure {
             )
             .map_err(fail)?;
         let tick_font = (FONT, style::TICK_PX).into_font();
-        let label_font = (FONT, style::LABEL_PX).into_font();
         let (log, log_y) = (self.log_x, self.log_y);
         chart
             .configure_mesh()
             .light_line_style(TRANSPARENT)
             .bold_line_style(style::LIGHT_GREY)
-            .x_desc(self.x_label.as_str())
-            .y_desc(self.y_label.as_str())
-            .axis_desc_style(label_font)
             .label_style(tick_font)
             .x_label_formatter(&|v| tick_text(*v, log, x_span))
             .y_label_formatter(&|v| tick_text(*v, log_y, y_span))
             .draw()
             .map_err(fail)?;
+        let (xr, yr) = chart.plotting_area().get_pixel_range();
+        axis_names(root, &self.x_label, &self.y_label, (xr, yr))?;
         if !self.log_y && ylo < 0.0 && yhi > 0.0 {
             chart
                 .draw_series(std::iter::once(DashedPathElement::new(
@@ -556,8 +727,16 @@ impl Figure for LineFigure {
                 )))
                 .map_err(fail)?;
         }
-        for (colour, points, failed) in &self.series {
-            if points.len() > 1 {
+        for (colour, points, failed, dots) in &self.series {
+            if !self.band {
+                chart
+                    .draw_series(
+                        dots.iter()
+                            .map(|d| Circle::new((fx(d.0), fy(d.1)), 4, colour.mix(0.55).filled())),
+                    )
+                    .map_err(fail)?;
+            }
+            if self.band && points.len() > 1 {
                 let mut band: Vec<(f64, f64)> = points.iter().map(|p| (fx(p.0), fy(p.3))).collect();
                 band.extend(points.iter().rev().map(|p| (fx(p.0), fy(p.2))));
                 chart
@@ -597,6 +776,34 @@ impl Figure for LineFigure {
     }
 }
 
+/// Writes the axis names of a panel whose data rectangle spans `xr` × `yr` (backend pixels)
+/// on `root`: the x name under the tick labels, the y name reading upwards left of them,
+/// both with their subscripts (τ_w) drawn as subscripts.
+fn axis_names<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    x_name: &str,
+    y_name: &str,
+    (xr, yr): (std::ops::Range<i32>, std::ops::Range<i32>),
+) -> Drawn {
+    let x_px = render::fitting_px(x_name, style::LABEL_PX, 18, xr.end - xr.start);
+    render::draw_rich(
+        root,
+        x_name,
+        x_px,
+        &BLACK,
+        HPos::Center,
+        ((xr.start + xr.end) / 2, yr.end + 58),
+    )?;
+    let y_px = render::fitting_px(y_name, style::LABEL_PX, 18, yr.end - yr.start);
+    render::draw_rich_up(
+        root,
+        y_name,
+        y_px,
+        &BLACK,
+        (xr.start - 96, (yr.start + yr.end) / 2),
+    )
+}
+
 /// Heat maps of one summary column over two axes, one per rule.
 struct HeatFigure {
     header: Header,
@@ -620,6 +827,12 @@ fn heat_figure(
 ) -> HeatFigure {
     let by_rule = group(summary, &[&axes[0], &axes[1]], c);
     let rules = ordered_rules(&by_rule, colours);
+    let seeds = by_rule
+        .values()
+        .flat_map(|cells| cells.values().map(|v| v.2.len()))
+        .max()
+        .unwrap_or(0);
+    let any_failed = by_rule.values().any(|cells| cells.values().any(|v| v.3));
     let mut xs: Vec<f64> = Vec::new();
     let mut ys: Vec<f64> = Vec::new();
     for cells in by_rule.values() {
@@ -670,17 +883,21 @@ fn heat_figure(
     };
     HeatFigure {
         header: Header {
-            title: describe(column),
-            subtitle: format!(
-                "over {} × {} · {subtitle}",
-                label(&axes[0].column),
-                label(&axes[1].column)
-            ),
+            title: capitalised(&describe(column)),
+            subtitle: subtitle.to_string(),
             legend: Vec::new(),
-            note: if signed {
-                format!("black line: zero contour{slope_note} · ×: a seed diverged")
-            } else {
-                "×: a seed diverged (left out of the mean)".into()
+            note: {
+                let mut parts = vec![format!(
+                    "each cell: the mean over {}",
+                    crate::text::count(seeds, "seed")
+                )];
+                if signed {
+                    parts.push(format!("black line: zero contour{slope_note}"));
+                }
+                if any_failed {
+                    parts.push("×: a seed diverged (left out of the mean)".into());
+                }
+                parts.join(" · ")
             },
         },
         x_label: label(&axes[0].column),
@@ -834,14 +1051,13 @@ impl Figure for HeatFigure {
                 .disable_mesh()
                 .x_labels(nx.div_ceil(tick_every(nx)).max(2))
                 .y_labels(ny.div_ceil(tick_every(ny)).max(2))
-                .x_desc(self.x_label.as_str())
-                .y_desc(self.y_label.as_str())
-                .axis_desc_style((FONT, style::LABEL_PX))
                 .label_style((FONT, style::TICK_PX))
                 .x_label_formatter(&|v| fmt(&xv, *v))
                 .y_label_formatter(&|v| fmt(&yv, *v))
                 .draw()
                 .map_err(fail)?;
+            let (xr, yr) = chart.plotting_area().get_pixel_range();
+            axis_names(root, &self.x_label, &self.y_label, (xr, yr))?;
             for (j, row) in grid.iter().enumerate() {
                 for (i, v) in row.iter().enumerate() {
                     let (x, y) = (i as f64, j as f64);
@@ -959,6 +1175,7 @@ mod tests {
         assert_eq!(short(1.39247665008), "1.39");
         assert_eq!(short(30.0), "30");
         assert_eq!(short(6.4633e-5), "6.46e-5");
+        assert_eq!(short(-0.872), "−0.872");
     }
 
     #[test]
@@ -973,6 +1190,118 @@ mod tests {
             "time until the held-out loss ≤ 0.1 × its value at t = 0"
         );
         assert_eq!(describe("my_column"), "my_column");
+    }
+
+    #[test]
+    fn labels_are_words_with_symbols_and_units() {
+        use crate::plot::style::plain;
+        assert_eq!(
+            axis_words("held_out_loss_final_rel"),
+            "final held-out loss (relative to start)"
+        );
+        assert_eq!(
+            axis_words("gradient_angle_deg:B_h_mean_last0.2"),
+            "gradient angle of Bₕ, last 20% (°)"
+        );
+        assert_eq!(
+            axis_words("hebbian_signature_mean_last0.5"),
+            "Hebbian signature, last 50% (cosine)"
+        );
+        // The longest measure name wins: a loss angle is not a loss.
+        assert!(describe("loss_angle_deg_mean_last1").starts_with("loss angle"));
+        assert_eq!(
+            axis_words("loss_angle_deg_mean_last1"),
+            "loss angle, mean over the run (°)"
+        );
+        assert_eq!(
+            plain(&label("tau_w/T")),
+            "plasticity timescale / stimulus duration, τw/T"
+        );
+        assert!(label("tau_w/T").contains("τ_{w}/T"));
+        assert_eq!(plain(&label("tau_decay_s")), "weight decay time τdecay (s)");
+        assert_eq!(
+            label("error_delay/T"),
+            "error delay / stimulus duration, Δ/T"
+        );
+        assert_eq!(label("populations.h.tau_s"), "time constant of h τ (s)");
+        for column in [
+            "tau_w/T",
+            "weight_noise",
+            "tau_decay_s",
+            "populations.h.tau_s",
+        ] {
+            assert!(!plain(&label(column)).contains('_'), "{column}");
+        }
+        assert!(capitalised("loss angle").starts_with("Loss"));
+    }
+
+    fn sweep_summary(seeds: usize, column: &str, value: fn(f64, usize) -> f64) -> Summary {
+        let header: Vec<String> = ["point", "rule", "status", "tau_w/T", column]
+            .map(String::from)
+            .to_vec();
+        let mut rows = Vec::new();
+        for (p, x) in [1.0, 10.0, 100.0, 1000.0].into_iter().enumerate() {
+            for s in 0..seeds {
+                rows.push(vec![
+                    p.to_string(),
+                    "fa".into(),
+                    "completed".into(),
+                    x.to_string(),
+                    value(x, s).to_string(),
+                ]);
+            }
+        }
+        Summary { header, rows }
+    }
+
+    #[test]
+    fn bands_only_from_three_seeds() {
+        let axis = AxisInfo {
+            column: "tau_w/T".into(),
+            log: true,
+        };
+        let colours = vec![("fa".to_string(), RGBColor(0, 114, 178))];
+        let value = |x: f64, s: usize| x + s as f64;
+        for (seeds, band) in [(1, false), (2, false), (3, true), (5, true)] {
+            let col = "held_out_loss_final_rel";
+            let summary = sweep_summary(seeds, col, value);
+            let fig = line_figure(&summary, &axis, 4, col, &colours, "sub");
+            assert_eq!(fig.band, band, "{seeds} seeds");
+            assert_eq!(
+                fig.header.note.contains("band: ±1 s.d."),
+                band,
+                "{}",
+                fig.header.note
+            );
+            assert_eq!(fig.header.note.contains("dots: each seed"), !band);
+            // Without a band the axis spans the seeds' own values.
+            if !band && seeds == 2 {
+                assert_eq!(fig.series[0].1[0].3, 2.0);
+            }
+            assert_eq!(fig.series[0].3.len(), 4 * seeds);
+        }
+    }
+
+    #[test]
+    fn angles_are_on_a_linear_axis_with_few_ticks() {
+        let axis = AxisInfo {
+            column: "tau_w/T".into(),
+            log: true,
+        };
+        let colours = vec![("fa".to_string(), RGBColor(0, 114, 178))];
+        // Angles from 1e-14° to 110°: a log axis would span 16 decades.
+        let col = "gradient_angle_deg:W1_mean_last0.2";
+        let summary = sweep_summary(5, col, |x, _| if x < 5.0 { 1e-14 } else { 110.0 / x });
+        let fig = line_figure(&summary, &axis, 4, col, &colours, "sub");
+        assert!(!fig.log_y && fig.log_x);
+        let (_, ticks) = axis_ticks(&[1e-14, 1.0, 1e3], true);
+        assert!(ticks.len() <= 8, "{ticks:?}");
+        let (_, ticks) = axis_ticks(&[1.0, 300.0], true);
+        assert_eq!(
+            ticks.len(),
+            8,
+            "1, 2, 5, 10, 20, 50, 100, 200 within 1–300: {ticks:?}"
+        );
     }
 
     #[test]

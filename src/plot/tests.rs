@@ -14,7 +14,7 @@ use super::figures::{
     prepare_alignment, prepare_hebbian, prepare_learning_curves, prepare_learning_strength,
     prepare_traces, prepare_weights,
 };
-use super::render::{Figure, render_rgb};
+use super::render::{Figure, YAxis, render_rgb};
 use super::stats::{self, BandKind, band_over_time, summarize};
 use super::{FIGURES, Formats, PlotError, load_run, plot_run};
 
@@ -759,7 +759,7 @@ fn panels_have_equal_data_rectangles() {
     let run = load_run(tmp.path()).unwrap();
     let hebbian = prepare_hebbian(&run).unwrap();
     let lens: Vec<usize> = hebbian.grid.iter().map(Vec::len).collect();
-    assert_eq!(lens, vec![3, 1], "four projections wrap after three");
+    assert_eq!(lens, vec![2, 2], "four projections as 2 × 2");
     let figures = [
         ("hebbian", Some(hebbian)),
         ("alignment", prepare_alignment(&run)),
@@ -817,17 +817,43 @@ fn alignment_drops_projections_without_data() {
         .iter()
         .map(|row| row.iter().map(|p| p.caption.as_str()).collect())
         .collect();
+    // Every instance has one plastic projection with an angle (W1) and one feedback matrix
+    // (B2), so the "all" panels would repeat theirs and are left out.
+    assert_eq!(captions, vec![vec!["W1"], vec!["B2"]]);
+    assert!(fig.panels().all(|p| !p.curves.is_empty()));
+    let labels: Vec<&str> = fig.panels().map(|p| p.y_label.as_str()).collect();
+    assert_eq!(labels, vec!["gradient angle (°)", "∠(B, Wᵀ) (°)"]);
+    // With a second gradient angle the "all" panel says something again; the rows then differ
+    // in length and flow into one grid with no empty cell, each panel naming its metric.
+    spec.metric = |c| {
+        let v = 40.0 + 10.0 * c.t + c.seed as f64;
+        match (c.metric, c.projection) {
+            (Metric::GradientAngle, "all" | "W1" | "W2") => Some(v),
+            (Metric::WeightAngle, "all" | "B2") => Some(v),
+            _ => None,
+        }
+    };
+    write_run(tmp.path(), &spec, 1.0);
+    let fig = prepare_alignment(&load_run(tmp.path()).unwrap()).unwrap();
+    let captions: Vec<Vec<&str>> = fig
+        .grid
+        .iter()
+        .map(|row| row.iter().map(|p| p.caption.as_str()).collect())
+        .collect();
     assert_eq!(
         captions,
+        vec![vec!["all plastic projections", "W1"], vec!["W2", "B2"]]
+    );
+    let labels: Vec<&str> = fig.panels().map(|p| p.y_label.as_str()).collect();
+    assert_eq!(
+        labels,
         vec![
-            vec!["all plastic projections", "W1"],
-            vec!["all feedback matrices", "B2"],
+            "gradient angle (°)",
+            "gradient angle (°)",
+            "gradient angle (°)",
+            "∠(B, Wᵀ) (°)"
         ]
     );
-    assert!(fig.panels().all(|p| !p.curves.is_empty()));
-    // The metric is named once per row, on its first panel.
-    let labels: Vec<&str> = fig.panels().map(|p| p.y_label.as_str()).collect();
-    assert_eq!(labels, vec!["gradient angle (°)", "", "∠(B, Wᵀ) (°)", ""]);
     // A projection with data in every row keeps its place in each.
     spec.metric =
         |c| matches!(c.metric, Metric::GradientAngle | Metric::WeightAngle).then_some(45.0);
@@ -862,11 +888,9 @@ fn weight_figures_are_named_by_label() {
     let names: Vec<&str> = figs.iter().map(|(s, _)| s.as_str()).collect();
     assert_eq!(names, vec!["weights_fa", "weights_sgd"]);
     let sub = &figs[0].1.header.subtitle;
-    assert!(
-        sub.contains("rule fa") && sub.contains("instance fa-s2"),
-        "{sub}"
-    );
-    assert!(sub.contains("seed 2"), "{sub}");
+    // Rule and seed; not the instance's number in instances.csv, which read as a second seed.
+    assert!(sub.contains("rule fa") && sub.contains("seed 2"), "{sub}");
+    assert!(!sub.contains("instance"), "{sub}");
     assert!(figs[0].1.header.title.contains("fa"));
 
     // Two instances of one label with the same seed stay apart.
@@ -970,11 +994,22 @@ fn traces_name_their_instance() {
     let run = load_run(tmp.path()).unwrap();
     let fig = prepare_traces(&run).unwrap();
     // The realistic run traces seed 1 of every label: three instances.
-    assert_eq!(fig.header.note, "one line per instance");
+    assert_eq!(fig.header.note, "one line per traced instance");
+    assert_eq!(
+        fig.header.title,
+        "Activity traces: sgd, seed 1, fa, seed 1 and kp, seed 1 on two_layer"
+    );
     let mut run = run;
     run.traces.retain(|t| t.instance == "kp-s1");
     let fig = prepare_traces(&run).unwrap();
-    assert_eq!(fig.header.note, "instance kp-s1, seed 1");
+    // The title names the one rule and seed shown, not every rule of the run.
+    assert_eq!(fig.header.title, "Activity traces: kp, seed 1 on two_layer");
+    assert_eq!(fig.header.note, "instance kp-s1 of instances.csv");
+    // An input unit's value is the task's, negative half the time: not a rate.
+    let captions: Vec<&str> = fig.panels().map(|p| p.caption.as_str()).collect();
+    let input = captions.iter().find(|c| c.starts_with("input")).unwrap();
+    assert_eq!(*input, "input x₀ (input value, a.u.)");
+    assert!(captions.iter().all(|c| !c.contains('[')), "{captions:?}");
     assert!(fig.grid.iter().all(|row| row.len() == 1));
 }
 
@@ -1110,7 +1145,7 @@ fn zero_panels_and_unrecorded_metrics_are_said_not_drawn() {
         fig.header.note
     );
     assert!(
-        fig.header.note.contains("not recorded: weight angle"),
+        fig.header.note.contains("weight angle: not recorded"),
         "{}",
         fig.header.note
     );
@@ -1125,7 +1160,158 @@ fn zero_panels_and_unrecorded_metrics_are_said_not_drawn() {
         "{}",
         fig.header.title
     );
-    assert!(fig.header.note.contains("not recorded: learning strength"));
+    assert!(fig.header.note.contains("learning strength: not recorded"));
+    // Not half empty: one row, the loss angle on an axis fitted to its 40° (not 0–180°).
+    assert_eq!(fig.grid.len(), 1);
+    for p in fig.panels() {
+        match p.y_axis {
+            YAxis::AngleIn(lo, hi) => {
+                assert!(lo <= 0.0 && (40.0..=50.0).contains(&hi), "{lo}..{hi}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(fig.header.note.contains("even sgd"), "{}", fig.header.note);
+}
+
+/// The alignment figure's angles are on 0–180° whatever the data, so two runs compare.
+#[test]
+fn alignment_angles_are_on_a_fixed_half_turn() {
+    let tmp = tempfile::tempdir().unwrap();
+    small_run(tmp.path(), 1.0);
+    let run = load_run(tmp.path()).unwrap();
+    let fig = prepare_alignment(&run).unwrap();
+    assert!(fig.panels().all(|p| p.y_axis == YAxis::Angle));
+    assert_eq!(
+        super::render::y_range(fig.panels().next().unwrap()),
+        (-6.0, 186.0)
+    );
+    assert!(fig.header.note.contains("0–180°"), "{}", fig.header.note);
+}
+
+#[test]
+fn grids_leave_no_cell_empty_where_a_count_allows() {
+    use super::figures::grid_cols;
+    for n in 1..=12usize {
+        let c = grid_cols(n);
+        let exact = n <= 3 || [2usize, 3, 4].iter().any(|k| n.is_multiple_of(*k));
+        assert_eq!(n.is_multiple_of(c), exact, "{n} panels in {c} columns");
+        assert!(c <= 4, "{n}: {c}");
+    }
+    assert_eq!(grid_cols(4), 2, "four panels as 2 × 2");
+    // The main job's Hebbian figure: four projections, 2 × 2, each cell used.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut spec = realistic_spec();
+    spec.projections = vec!["all", "W1", "W2", "B2"];
+    spec.metric = |c| {
+        (c.metric == Metric::HebbianSignature && (c.projection != "B2" || c.label == "kp"))
+            .then_some(0.3 + 0.1 * c.t)
+    };
+    write_run(tmp.path(), &spec, 1.0);
+    let fig = prepare_hebbian(&load_run(tmp.path()).unwrap()).unwrap();
+    assert_eq!(fig.grid.len(), 2);
+    assert!(fig.grid.iter().all(|r| r.len() == 2));
+    // B2, plastic under kp alone, says so; the axis says it is a cosine.
+    let b2 = fig.panels().find(|p| p.caption.starts_with("B")).unwrap();
+    assert_eq!(b2.caption, "B2: plastic under kp only");
+    assert_eq!(fig.grid[0][0].y_label, "cosine");
+    assert!(fig.header.note.contains("cosine"), "{}", fig.header.note);
+    // A smoothed line over a lighter raw one for each label.
+    assert_eq!(fig.grid[0][0].curves.len(), 6);
+}
+
+#[test]
+fn subscripts_are_drawn_as_subscripts() {
+    use super::style::{plain, rich_segments, subscripts};
+    assert_eq!(subscripts("B_h"), "Bₕ");
+    assert_eq!(subscripts("W_12"), "W₁₂");
+    assert_eq!(subscripts("∠(B_h, W2ᵀ)"), "∠(Bₕ, W2ᵀ)");
+    // No Unicode subscript w: markup the figures draw as a lowered smaller w.
+    assert_eq!(subscripts("τ_w/T"), "τ_{w}/T");
+    assert_eq!(
+        rich_segments("τ_{w}/T"),
+        vec![
+            ("τ".to_string(), false),
+            ("w".to_string(), true),
+            ("/T".to_string(), false)
+        ]
+    );
+    assert_eq!(plain("τ_{decay} (s)"), "τdecay (s)");
+    // Words with an underscore that are not names keep it where they are not converted.
+    assert_eq!(subscripts("_x"), "_x");
+    // A figure with a projection named B_h shows no underscore anywhere in its captions.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut spec = small_spec();
+    spec.projections = vec!["all", "W1", "B_h"];
+    spec.metric =
+        |c| (c.metric == Metric::HebbianSignature && c.projection != "all").then_some(0.5);
+    write_run(tmp.path(), &spec, 1.0);
+    let fig = prepare_hebbian(&load_run(tmp.path()).unwrap()).unwrap();
+    for p in fig.panels() {
+        assert!(!plain(&p.caption).contains('_'), "{}", p.caption);
+    }
+    assert!(fig.panels().any(|p| p.caption == "Bₕ"));
+}
+
+/// Matrices that are compared share one colour scale: W, W − Bᵀ, start and end.
+#[test]
+fn compared_matrices_share_one_colour_scale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut spec = small_spec();
+    spec.matrices = vec![("W1", 3, 2), ("W2", 1, 3), ("W2-B2T", 1, 3)];
+    spec.weight = |_, end, name, r, col| {
+        let base = 1.0 + r as f64 + col as f64;
+        match (name, end) {
+            ("W2-B2T", false) => 4.0 * base,
+            ("W2-B2T", true) => 0.25 * base,
+            ("W1", false) => 0.01 * base,
+            _ => base,
+        }
+    };
+    write_run(tmp.path(), &spec, 1.0);
+    let run = load_run(tmp.path()).unwrap();
+    let (_, fig) = prepare_weights(&run).into_iter().next().unwrap();
+    let scales: Vec<Vec<f64>> = fig
+        .rows
+        .iter()
+        .map(|r| r.cells.iter().map(|c| c.scale).collect())
+        .collect();
+    // W1: start (0.04 at most) and end (4) on the end's scale.
+    assert_eq!(scales[0], vec![4.0, 4.0]);
+    // W2 and W2 − B2ᵀ: one scale, the largest of the four matrices (W2 − B2ᵀ at start).
+    assert_eq!(scales[1], vec![12.0, 12.0]);
+    assert_eq!(scales[2], vec![12.0, 12.0]);
+    assert!(
+        fig.header.note.contains("one colour scale"),
+        "{}",
+        fig.header.note
+    );
+    assert!(fig.rows[2].cells[0].caption.starts_with("W2 − B2ᵀ"));
+}
+
+#[test]
+fn learning_curves_say_why_accuracy_is_absent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut spec = small_spec();
+    spec.metric =
+        |c| (c.metric == Metric::HeldOutLoss && c.projection == "all").then_some(1.0 / (1.0 + c.t));
+    write_run(tmp.path(), &spec, 1.0);
+    let fig = prepare_learning_curves(&load_run(tmp.path()).unwrap()).unwrap();
+    assert_eq!(fig.panels().count(), 1);
+    assert!(
+        fig.header.note.contains("no accuracy panel"),
+        "{}",
+        fig.header.note
+    );
+    // With accuracy recorded the note says nothing of the kind.
+    let tmp = tempfile::tempdir().unwrap();
+    small_run(tmp.path(), 1.0);
+    let fig = prepare_learning_curves(&load_run(tmp.path()).unwrap()).unwrap();
+    assert!(
+        !fig.header.note.contains("no accuracy"),
+        "{}",
+        fig.header.note
+    );
 }
 
 /// fa and dfa, the pair most often compared, differ in hue and lightness.
