@@ -5,7 +5,7 @@
 
 use super::run::EvolveError;
 use super::sizes::{self, Sizes};
-use super::spec::{self, EvolveSpec, FreeParameter};
+use super::spec::{self, Baseline, EvolveSpec, FreeParameter};
 use crate::circuit::budget::MemoryBudget;
 use crate::circuit::{self, Circuit};
 use crate::experiment::{CircuitSource, ExperimentError};
@@ -23,7 +23,8 @@ pub(super) struct Setup {
     /// The evolution file as read.
     pub(super) source: SourceFile,
     pub(super) sizes: Sizes,
-    /// The baselines' circuits (the `learning:` rule swapped), labelled by rule.
+    /// The baselines' circuits (the `learning:` rule swapped, or an explicit θ written), each
+    /// labelled by its name.
     pub(super) baselines: Vec<(String, Circuit)>,
     /// The held-out shapes: name, the members' circuit in that shape, and its baselines.
     pub(super) shapes: Vec<Shape>,
@@ -241,19 +242,32 @@ fn build(
             vec![d],
         ))));
     }
-    if !spec.baselines.is_empty() && cspec.learning.is_none() {
-        return Err(at(
-            YamlPath::of(&["baselines"]),
-            "baselines swap the circuit's `learning:` rule, and this circuit writes its motifs out; evolve a circuit with a `learning:` block, or drop `baselines`".into(),
-        ));
-    }
     let mut baselines = Vec::new();
-    for (i, &rule) in spec.baselines.iter().enumerate() {
+    for (i, b) in spec.baselines.iter().enumerate() {
+        let path = YamlPath::of(&["baselines"]).index(i);
+        let rule = match b {
+            Baseline::Rule(rule) => *rule,
+            // Written into this circuit (or shape) as a member's θ is; checked with the free
+            // parameters.
+            Baseline::Theta(theta) => {
+                baselines.push((theta.name.clone(), spec::theta_circuit(&circuit, theta)));
+                continue;
+            }
+        };
+        if cspec.learning.is_none() {
+            return Err(at(
+                path,
+                format!(
+                    "the baseline `{}` swaps the circuit's `learning:` rule, and this circuit writes its motifs out; evolve a circuit with a `learning:` block, or give an explicit θ",
+                    rule.name()
+                ),
+            ));
+        }
         let (bspec, _) = crate::experiment::design::with_rule(&cspec, rule)
-            .map_err(|e| at(YamlPath::of(&["baselines"]).index(i), e.to_string()))?;
+            .map_err(|e| at(path.clone(), e.to_string()))?;
         let c = circuit::build(&csource, &bspec).map_err(|d| {
             at(
-                YamlPath::of(&["baselines"]).index(i),
+                path.clone(),
                 format!(
                     "the circuit with rule `{}` is refused: {}",
                     rule.name(),

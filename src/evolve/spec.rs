@@ -5,6 +5,7 @@
 use crate::circuit::Circuit;
 use crate::rule::Term;
 use crate::spec::{Diagnostic, Diagnostics, RuleName, SourceFile, Time, YamlPath};
+use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -45,14 +46,79 @@ pub struct EvolveSpec {
     pub rates: Vec<f64>,
     /// Rules run beside the members in every generation, on exactly the members' seeds and
     /// tasks, tuned over the same `rates`: the circuit's `learning:` rule swapped as `hetsim
-    /// compare` does (sgd, fa, dfa, kp, …).
+    /// compare` does (sgd, fa, dfa, kp, …), or an explicit θ of the free motifs
+    /// (`{name: …, theta: {B2: {m_x: 1}}}`), scored as a member with that θ would be.
     #[serde(default)]
-    pub baselines: Vec<RuleName>,
+    pub baselines: Vec<Baseline>,
     /// After the last generation, the best rule and every baseline are scored on tasks no
     /// generation saw, and on other circuit shapes (`heldout.csv`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heldout: Option<HeldOut>,
 }
+
+/// A baseline: a rule of the `learning:` shorthand, or an explicit θ.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Baseline {
+    /// The circuit's `learning:` rule swapped for this one.
+    Rule(RuleName),
+    /// The circuit with these θ written into its free motifs.
+    Theta(ThetaBaseline),
+}
+
+/// A hand-written point of the rule space, run beside the members.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThetaBaseline {
+    /// Its name in the tables and the figure (its columns are `<name>_fitness`, …); not a
+    /// rule's name, nor another baseline's.
+    pub name: String,
+    /// Per free motif (by plastic projection), its whole rule: term key → θ, as a circuit
+    /// file's `rule:` (terms not named are 0). Free motifs not named keep the circuit's rule.
+    pub theta: IndexMap<String, IndexMap<String, f64>>,
+}
+
+impl Baseline {
+    /// The name its columns and its legend entry carry.
+    pub fn name(&self) -> &str {
+        match self {
+            Baseline::Rule(r) => r.name(),
+            Baseline::Theta(t) => &t.name,
+        }
+    }
+}
+
+/// A rule's name or a map: serde's untagged enums would report a mistake as "did not match
+/// any variant", so the visitor says what is accepted, and a map's own errors come through.
+impl<'de> Deserialize<'de> for Baseline {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Baseline;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(
+                    f,
+                    "a rule ({}) or an explicit θ `{{name: …, theta: {{MOTIF: {{TERM: value}}}}}}`",
+                    RuleName::ALL.map(|r| r.name()).join(", ")
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Baseline, E> {
+                RuleName::from_name(v)
+                    .map(Baseline::Rule)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Baseline, A::Error> {
+                ThetaBaseline::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Baseline::Theta)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// Names a baseline cannot take: the tables' own `<name>_fitness` columns and the held-out
+/// table's label of the evolved rule.
+pub const RESERVED_BASELINE_NAMES: [&str; 5] = ["best", "mean", "median", "best_ever", "evolved"];
 
 fn default_rates() -> Vec<f64> {
     vec![1.0]
@@ -300,13 +366,6 @@ pub fn free_parameters(
                 Some("write them as [low, high], e.g. [-2, 2]".into()),
             ));
         }
-        let has_modulator = circuit.motifs.get(m).is_some_and(|c| c.modulator.is_some());
-        // Terms reading the post population's trace need one to be declared.
-        let has_trace = circuit.motifs.get(m).is_some_and(|c| {
-            let post = circuit.projections[c.projection].to;
-            circuit.populations[post].trace.is_some()
-        });
-        let reads_trace = |t: &Term| t.def().reads(crate::rule::Post::Q);
         if f.terms.len() > 1
             && let Some(j) = f.terms.iter().position(|t| t == "all")
         {
@@ -321,42 +380,18 @@ pub fn free_parameters(
             Term::ALL
                 .iter()
                 .copied()
-                .filter(|t| has_modulator || !t.uses_modulator())
-                .filter(|t| has_trace || !reads_trace(t))
+                .filter(|t| readable(circuit, m, &f.motif, *t).is_none())
                 .collect()
         } else {
             let mut terms = Vec::new();
             for (j, key) in f.terms.iter().enumerate() {
                 let tpath = path.key("terms").index(j);
-                match Term::ALL.iter().find(|t| t.key() == key) {
-                    None => errors.push(at(
-                        tpath,
-                        format!("unknown term `{key}`"),
-                        Some(format!(
-                            "terms: {}, or `[all]`",
-                            Term::ALL.map(|t| t.key()).join(", ")
-                        )),
-                    )),
-                    Some(t) if t.uses_modulator() && !has_modulator => errors.push(at(
-                        tpath,
-                        format!(
-                            "`{key}` reads the modulator, and the motif on `{}` has none",
-                            f.motif
-                        ),
-                        Some("give the motif a `modulator`, or free only terms without m".into()),
-                    )),
-                    Some(t) if reads_trace(t) && !has_trace => errors.push(at(
-                        tpath,
-                        format!(
-                            "`{key}` reads the trace q of the post population of `{}`, which declares none",
-                            f.motif
-                        ),
-                        Some("add a `trace:` to that population, or free only terms without q".into()),
-                    )),
-                    Some(t) if terms.contains(t) => {
+                match term_of(circuit, m, &f.motif, key, ", or `[all]`") {
+                    Err((message, hint)) => errors.push(at(tpath, message, hint)),
+                    Ok(t) if terms.contains(&t) => {
                         errors.push(at(tpath, format!("`{key}` is listed twice"), None))
                     }
-                    Some(t) => terms.push(*t),
+                    Ok(t) => terms.push(t),
                 }
             }
             terms
@@ -504,15 +539,7 @@ pub fn free_parameters(
             ));
         }
     }
-    for (i, b) in spec.baselines.iter().enumerate() {
-        if spec.baselines[..i].contains(b) {
-            errors.push(at(
-                YamlPath::of(&["baselines"]).index(i),
-                format!("the baseline `{}` is listed twice", b.name()),
-                None,
-            ));
-        }
-    }
+    errors.extend(baseline_problems(spec, source, circuit));
     if let Some(h) = &spec.heldout {
         let path = YamlPath::of(&["heldout"]);
         if h.seeds == 0 {
@@ -547,4 +574,156 @@ pub fn free_parameters(
     } else {
         Err(Diagnostics(errors))
     }
+}
+
+/// Why the spec's motif `m` (on `motif`) cannot use `term`: it reads a modulator or a trace the
+/// motif does not have.
+fn readable(circuit: &Circuit, m: usize, motif: &str, term: Term) -> Option<(String, String)> {
+    let key = term.key();
+    let motif_of = circuit
+        .motifs
+        .get(super::members::circuit_motif(circuit, m));
+    let has_modulator = motif_of.is_some_and(|c| c.modulator.is_some());
+    // Terms reading the post population's trace need one to be declared.
+    let has_trace = motif_of.is_some_and(|c| {
+        let post = circuit.projections[c.projection].to;
+        circuit.populations[post].trace.is_some()
+    });
+    if term.uses_modulator() && !has_modulator {
+        return Some((
+            format!("`{key}` reads the modulator, and the motif on `{motif}` has none"),
+            "give the motif a `modulator`, or use only terms without m".into(),
+        ));
+    }
+    if term.def().reads(crate::rule::Post::Q) && !has_trace {
+        return Some((
+            format!(
+                "`{key}` reads the trace q of the post population of `{motif}`, which declares none"
+            ),
+            "add a `trace:` to that population, or use only terms without q".into(),
+        ));
+    }
+    None
+}
+
+/// The term `key` names, if the motif `m` (on `motif`) can use it; else the message and hint
+/// (`more` ends the list of known terms).
+fn term_of(
+    circuit: &Circuit,
+    m: usize,
+    motif: &str,
+    key: &str,
+    more: &str,
+) -> Result<Term, (String, Option<String>)> {
+    let Some(&t) = Term::ALL.iter().find(|t| t.key() == key) else {
+        return Err((
+            format!("unknown term `{key}`"),
+            Some(format!(
+                "terms: {}{more}",
+                Term::ALL.map(|t| t.key()).join(", ")
+            )),
+        ));
+    };
+    match readable(circuit, m, motif, t) {
+        Some((message, hint)) => Err((message, Some(hint))),
+        None => Ok(t),
+    }
+}
+
+/// The problems of the `baselines:` list: a name listed twice or taken, and explicit θ that
+/// name no free motif, an unknown term or one the motif cannot read, or a non-finite value.
+fn baseline_problems(spec: &EvolveSpec, source: &SourceFile, circuit: &Circuit) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    let free: Vec<&str> = spec.free.iter().map(|f| f.motif.as_str()).collect();
+    for (i, b) in spec.baselines.iter().enumerate() {
+        let path = YamlPath::of(&["baselines"]).index(i);
+        let name_path = match b {
+            Baseline::Rule(_) => path.clone(),
+            Baseline::Theta(_) => path.key("name"),
+        };
+        if spec.baselines[..i].iter().any(|o| o.name() == b.name()) {
+            errors.push(source.diagnostic(
+                name_path,
+                format!("the baseline `{}` is listed twice", b.name()),
+                Some("name each baseline once".into()),
+            ));
+            continue;
+        }
+        let Baseline::Theta(t) = b else {
+            continue;
+        };
+        // The name becomes column names (`<name>_fitness`) and a legend entry.
+        if let Some(problem) = crate::circuit::check::identifier_problem(&t.name) {
+            errors.push(source.diagnostic(name_path, problem, None));
+        } else if RuleName::from_name(&t.name).is_some()
+            || RESERVED_BASELINE_NAMES.contains(&t.name.as_str())
+        {
+            errors.push(source.diagnostic(
+                name_path,
+                format!("the baseline name `{}` is taken", t.name),
+                Some(format!(
+                    "rules ({}) and the tables' own {} cannot name an explicit θ",
+                    RuleName::ALL.map(|r| r.name()).join(", "),
+                    RESERVED_BASELINE_NAMES.join(", ")
+                )),
+            ));
+        }
+        if t.theta.is_empty() {
+            errors.push(source.diagnostic(
+                path.key("theta"),
+                "no motif: an explicit θ names at least one free motif",
+                Some("e.g. `theta: {B2: {m_x: 1}}`".into()),
+            ));
+        }
+        for (motif, terms) in &t.theta {
+            let mpath = path.key("theta").key(motif);
+            let m = circuit.spec.motifs.iter().position(|s| &s.plastic == motif);
+            let Some(m) = m.filter(|_| free.contains(&motif.as_str())) else {
+                errors.push(source.diagnostic(
+                    mpath,
+                    format!("`{motif}` is not a free motif of this evolution"),
+                    Some(format!(
+                        "an explicit θ is a point of the rule space: free motifs are {}",
+                        free.join(", ")
+                    )),
+                ));
+                continue;
+            };
+            for (key, value) in terms {
+                let tpath = mpath.key(key);
+                if let Err((message, hint)) = term_of(circuit, m, motif, key, "") {
+                    errors.push(source.diagnostic(tpath, message, hint));
+                } else if !value.is_finite() || value.abs() > MAX_BOUND {
+                    errors.push(source.diagnostic(
+                        tpath,
+                        format!("θ must be finite and within ±{MAX_BOUND:e}, got {value:e}"),
+                        None,
+                    ));
+                }
+            }
+        }
+    }
+    errors
+}
+
+/// The circuit of an explicit-θ baseline: each named motif's θ replaced by the written one
+/// (terms not named are 0), in the circuit and its spec alike, as a member's θ is written.
+/// Entries [`free_parameters`] refuses are skipped here; it runs before anything is scored.
+pub(super) fn theta_circuit(base: &Circuit, theta: &ThetaBaseline) -> Circuit {
+    let mut c = base.clone();
+    for (motif, terms) in &theta.theta {
+        let Some(k) = c.spec.motifs.iter().position(|s| &s.plastic == motif) else {
+            continue;
+        };
+        let m = super::members::circuit_motif(&c, k);
+        let mut values = [0.0; Term::ALL.len()];
+        for (key, &v) in terms {
+            if let Some(j) = Term::ALL.iter().position(|t| t.key() == key) {
+                values[j] = v;
+            }
+        }
+        c.motifs[m].theta = values;
+        c.spec.motifs[k].rule = crate::spec::RuleSpec(values);
+    }
+    c
 }
