@@ -140,14 +140,16 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
         })
         .map(str::to_string)
         .collect();
+    // The evolution's own series take hues no rule has (rules keep black, blue, orange and
+    // green in every figure, and baselines are drawn beside these).
     let mut colours: Vec<(String, RGBColor)> = [
-        ("best of generation", THETA_COLOURS[0]),
-        ("median", THETA_COLOURS[5]),
+        ("best of generation", THETA_COLOURS[3]),
+        ("median", THETA_COLOURS[7]),
         ("best so far", style::GREY),
-        ("gradient angle of the generation's best", THETA_COLOURS[1]),
+        ("gradient angle of the generation's best", THETA_COLOURS[5]),
         (
             "weight angle ∠(B, Wᵀ) of the generation's best",
-            THETA_COLOURS[2],
+            THETA_COLOURS[4],
         ),
     ]
     .into_iter()
