@@ -1,6 +1,7 @@
 //! Figures of an evolution directory (`hetsim evolve`), drawn from `generations.csv` alone:
 //! the fitness and the best rule's alignment over generations (`evolution.svg/png`), and the
-//! best rule's θ per generation (`evolution_theta.svg/png`).
+//! best rule's θ per generation (`evolution_theta.svg/png`); and, where the directory has
+//! `heldout.csv`, the held-out figure of [`super::heldout`].
 
 use std::path::{Path, PathBuf};
 
@@ -318,12 +319,13 @@ pub fn plot_evolution(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, Plot
         "evolution_theta",
         formats,
     )?);
+    written.extend(super::heldout::plot_heldout(dir, formats)?);
     Ok(written)
 }
 
 /// Hues for many lines, all apart from each other and none black (sgd's colour in every other
 /// figure): the Okabe–Ito set without black, then five more of distinct hue.
-const THETA_COLOURS: [RGBColor; 12] = [
+pub(super) const THETA_COLOURS: [RGBColor; 12] = [
     RGBColor(0, 114, 178),
     RGBColor(230, 159, 0),
     RGBColor(0, 158, 115),

@@ -27,6 +27,7 @@ mod clip;
 pub mod data;
 pub mod evolution;
 pub mod figures;
+pub mod heldout;
 pub mod plasticity;
 mod render;
 pub mod stats;

@@ -1324,3 +1324,60 @@ fn fa_and_dfa_get_distinct_colours() {
     assert!((lightness(a) - lightness(b)).abs() > 40.0, "{a:?} {b:?}");
     assert!(a.2 > a.0 && b.0 > b.2, "blue against orange: {a:?} {b:?}");
 }
+
+/// A held-out table as an evolution writes it: two shapes, the evolved rule and two
+/// baselines, a hidden layer W1 and an output layer W2 that reads 0° for every rule.
+const HELDOUT_CSV: &str = "shape,rule,fitness,diverged,rate,final_loss,gradient_angle_deg,weight_angle_deg,hebbian_signature,gradient_angle_deg:W1,gradient_angle_deg:W2
+trained,evolved,-3.2,0,1,0.5,30,31,0.3,36,0
+trained,sgd,-4.1,0,1,0.2,0,,0.03,0,0
+trained,fa,-3.6,0,2,0.3,40,49,0.08,52,0
+wide,evolved,-3.3,0,1,0.5,37,38,0.29,44,0
+wide,sgd,-4.3,0,0.5,0.1,0,,0.04,0,0
+wide,fa,,1,0.5,,49,56,0.1,63,0
+";
+
+#[test]
+fn heldout_figure_shows_each_rule_per_shape_and_only_hidden_layers() {
+    use super::heldout::{plot_heldout, read_heldout, rule_colours};
+    let tmp = tempfile::tempdir().unwrap();
+    // No heldout.csv (an older directory): no figure and no error.
+    assert!(read_heldout(tmp.path()).unwrap().is_none());
+    assert!(plot_heldout(tmp.path(), Formats::PNG).unwrap().is_empty());
+
+    fs::write(tmp.path().join("heldout.csv"), HELDOUT_CSV).unwrap();
+    fs::write(
+        tmp.path().join("evolve.yaml"),
+        "name: t\nheldout:\n  seeds: 4\n",
+    )
+    .unwrap();
+    let data = read_heldout(tmp.path()).unwrap().unwrap();
+    assert_eq!(data.shapes, ["trained", "wide"]);
+    assert_eq!(data.rules, ["evolved", "sgd", "fa"]);
+    // W2's angle is 0° in every row: not a hidden layer, not drawn.
+    assert_eq!(data.hidden, ["W1"]);
+    assert_eq!(data.rows.len(), 6);
+    assert_eq!(data.rows[2].angles, [52.0]);
+    assert_eq!(data.rows[2].rate, 2.0);
+    // A diverged rule's empty fitness is a gap, not an error.
+    assert!(data.rows[5].fitness.is_nan());
+    let colours = rule_colours(&data.rules);
+    assert_eq!(colours[0].1, super::evolution::THETA_COLOURS[3]);
+    assert_eq!(colours[1].1, plotters::style::RGBColor(0, 0, 0));
+    let written = plot_heldout(tmp.path(), Formats::BOTH).unwrap();
+    assert_eq!(written.len(), 2);
+    let svg = fs::read_to_string(tmp.path().join("figures/heldout.svg")).unwrap();
+    assert!(svg.contains("4 held-out tasks per shape"));
+    assert!(svg.contains("hidden layer W1"));
+    assert!(!svg.contains("layer W2"));
+
+    // A row with a cell too many: an error naming the file and the line.
+    let bad = HELDOUT_CSV.replacen("trained,sgd,-4.1,", "trained,sgd,-4.1,9,", 1);
+    fs::write(tmp.path().join("heldout.csv"), bad).unwrap();
+    match read_heldout(tmp.path()) {
+        Err(PlotError::Malformed { path, line, .. }) => {
+            assert!(path.ends_with("heldout.csv"));
+            assert_eq!(line, 3);
+        }
+        other => panic!("expected a malformed-file error, got {other:?}"),
+    }
+}
