@@ -234,6 +234,49 @@ pub(super) fn restore(
             ))
         }
     };
+    let field = |f: &str| format!("search.strategy.{f}");
+    // What every evolution strategy's state holds of the file: its seed, population size and
+    // number of free parameters (checked before the strategy's own settings)…
+    let expect_shape =
+        |seed: String, want_seed: String, population: String, dim_field: &str, dim: usize| {
+            expect(&field("seed"), "strategy seed", seed, want_seed)?;
+            expect(
+                &field("population_size"),
+                "population",
+                population,
+                members.to_string(),
+            )?;
+            expect(
+                &field(dim_field),
+                "number of free parameters",
+                format!("{dim} long"),
+                format!("{n} long"),
+            )
+        };
+    // …and where it stands (after them): generations and evaluations done, none pending.
+    let expect_progress = |generation: String, evaluations: String, pending: bool| {
+        expect(
+            &field("generation"),
+            "generations_done",
+            generation,
+            done.to_string(),
+        )?;
+        expect(
+            &field("evaluations"),
+            "evaluations after generations_done generations",
+            evaluations,
+            told.to_string(),
+        )?;
+        if pending {
+            return Err(problem(
+                path,
+                &field("pending_draw"),
+                "an evolution saves its state between generations, never with a generation pending"
+                    .into(),
+            ));
+        }
+        Ok(())
+    };
     let search = match (saved.search, spec) {
         (
             SearchState::Random { drawn },
@@ -266,24 +309,12 @@ pub(super) fn restore(
             }
         }
         (SearchState::Strategy(StrategyState::CmaEs(s)), StrategySpec::CmaEs { seed, .. }) => {
-            let field = |f: &str| format!("search.strategy.{f}");
-            expect(
-                &field("seed"),
-                "strategy seed",
+            expect_shape(
                 s.seed.to_string(),
                 seed.to_string(),
-            )?;
-            expect(
-                &field("population_size"),
-                "population",
                 s.population_size.to_string(),
-                members.to_string(),
-            )?;
-            expect(
-                &field("mean"),
-                "number of free parameters",
-                format!("{} long", s.mean.len()),
-                format!("{n} long"),
+                "mean",
+                s.mean.len(),
             )?;
             let bounds = bounds_of(setup);
             if s.bounds.as_ref() != Some(&bounds) {
@@ -293,21 +324,11 @@ pub(super) fn restore(
                     "differ from this evolution's bounds".into(),
                 ));
             }
-            expect(
-                &field("generation"),
-                "generations_done",
+            expect_progress(
                 s.generation.to_string(),
-                done.to_string(),
-            )?;
-            expect(
-                &field("evaluations"),
-                "evaluations after generations_done generations",
                 s.evaluations.to_string(),
-                told.to_string(),
+                s.pending_draw.is_some(),
             )?;
-            if s.pending_draw.is_some() {
-                return Err(problem(path, &field("pending_draw"), "an evolution saves its state between generations, never with a generation pending".into()));
-            }
             // Every candidate takes one draw at least and MAX_BOUNDED_ATTEMPTS at most.
             let most = told.saturating_mul(strategy::MAX_BOUNDED_ATTEMPTS as u64);
             if s.next_draw < told || s.next_draw > most {
@@ -334,24 +355,12 @@ pub(super) fn restore(
                 ..
             },
         ) => {
-            let field = |f: &str| format!("search.strategy.{f}");
-            expect(
-                &field("seed"),
-                "strategy seed",
+            expect_shape(
                 s.seed.to_string(),
                 seed.to_string(),
-            )?;
-            expect(
-                &field("population_size"),
-                "population",
                 s.population_size.to_string(),
-                members.to_string(),
-            )?;
-            expect(
-                &field("theta"),
-                "number of free parameters",
-                format!("{} long", s.theta.len()),
-                format!("{n} long"),
+                "theta",
+                s.theta.len(),
             )?;
             expect(
                 &field("sigma"),
@@ -365,21 +374,11 @@ pub(super) fn restore(
                 format!("{:?}", s.learning_rate),
                 format!("{learning_rate:?}"),
             )?;
-            expect(
-                &field("generation"),
-                "generations_done",
+            expect_progress(
                 s.generation.to_string(),
-                done.to_string(),
-            )?;
-            expect(
-                &field("evaluations"),
-                "evaluations after generations_done generations",
                 s.evaluations.to_string(),
-                told.to_string(),
+                s.pending_draw.is_some(),
             )?;
-            if s.pending_draw.is_some() {
-                return Err(problem(path, &field("pending_draw"), "an evolution saves its state between generations, never with a generation pending".into()));
-            }
             // What the file does not set is the strategy's default.
             let defaults = strategy::OpenAiEsSettings::new(vec![0.0], *sigma, members);
             for (name, got, want) in [
