@@ -538,3 +538,109 @@ fn a_mixed_rule_ensemble_equals_its_single_runs() {
         .collect();
     assert_ensemble_equals_single_runs(&instances);
 }
+
+/// An ensemble whose instances would integrate differently alone — rules whose updates defer
+/// while the input is held (sgd, fa, kp, hebbian) interleaved with rules whose updates read W
+/// (oja) — runs as parts (`backend::by_deferral_groups`), and then instance k is bit for bit
+/// its single run wherever the single run takes the same layout (every case but OpenCL's row
+/// layout, which a single instance takes alone and which rounds differently by design).
+#[test]
+fn a_split_ensemble_equals_its_single_runs_bit_for_bit() {
+    use hetsim::spec::RuleName;
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(base.join("circuits/teacher_fa.yaml"))
+        .unwrap()
+        .replace("duration: 30 s", "duration: 200 ms")
+        .replace("every: 100 ms", "every: 20 ms");
+    let source = hetsim::spec::SourceFile::from_text(Path::new("split.yaml"), text);
+    let spec = hetsim::spec::parse_circuit(&source).unwrap();
+    let rules = [
+        RuleName::Sgd,
+        RuleName::Oja,
+        RuleName::Fa,
+        RuleName::Oja,
+        RuleName::Kp,
+        RuleName::Hebbian,
+    ];
+    let instances: Vec<InstanceSpec> = rules
+        .iter()
+        .enumerate()
+        .map(|(k, &rule)| {
+            let (spec, _) = hetsim::experiment::design::with_rule(&spec, rule).unwrap();
+            InstanceSpec {
+                circuit: hetsim::circuit::build(&source, &spec).unwrap(),
+                seed: 5 + k as u64,
+                label: rule.name().into(),
+            }
+        })
+        .collect();
+    let plan = Arc::new(Plan::new(&instances, base).unwrap());
+    let groups = plan.deferral_groups();
+    assert_eq!(
+        groups,
+        vec![vec![0, 2, 4, 5], vec![1, 3]],
+        "oja's updates read W and do not defer; the others' do"
+    );
+    for case in backends() {
+        let exact = !case.name.contains("rows");
+        let mut split = hetsim::backend::by_deferral_groups(plan.clone(), |p| Ok((case.make)(p)))
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        split.advance(plan.steps).unwrap();
+        let together = split.snapshot().unwrap();
+        let window = split.take_window().unwrap();
+        let mut unsplit = (case.make)(plan.clone());
+        unsplit.advance(plan.steps).unwrap();
+        let mixed = unsplit.snapshot().unwrap();
+        let mut any_differs_unsplit = false;
+        for (k, inst) in instances.iter().enumerate() {
+            let alone_plan = Arc::new(Plan::new(std::slice::from_ref(inst), base).unwrap());
+            let mut alone = (case.make)(alone_plan.clone());
+            alone.advance(alone_plan.steps).unwrap();
+            let single = alone.snapshot().unwrap();
+            let single_window = alone.take_window().unwrap();
+            let what =
+                |name: &str| format!("{}: {name} of instance {k} ({})", case.name, inst.label);
+            let same = |label: String, a: &[f64], b: &[f64]| {
+                if exact {
+                    assert!(
+                        a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{label}: not bit for bit"
+                    );
+                } else {
+                    let d = rel_diff(a, b);
+                    assert!(d < 1e-4, "{label}: differs by {d}");
+                }
+            };
+            for p in &alone_plan.projections {
+                let w = weights(&plan, &together, &p.name, k);
+                same(
+                    what(&p.name),
+                    &w,
+                    &weights(&alone_plan, &single, &p.name, 0),
+                );
+                any_differs_unsplit |= weights(&plan, &mixed, &p.name, k) != w;
+            }
+            for p in &alone_plan.populations {
+                same(
+                    what(&format!("u of {}", p.name)),
+                    &pop_values(&plan, &together, &p.name, k),
+                    &pop_values(&alone_plan, &single, &p.name, 0),
+                );
+            }
+            // (oja alone has no output pathway, hence no loss.)
+            if alone_plan.output.is_some() {
+                same(
+                    what("the window's loss"),
+                    &window.loss_integral[k..=k],
+                    &single_window.loss_integral,
+                );
+            }
+        }
+        if case.name == "cpu f64" {
+            assert!(
+                any_differs_unsplit,
+                "the control: integrated as one ensemble, some deferrable instance must differ from its single run, or this test shows nothing"
+            );
+        }
+    }
+}

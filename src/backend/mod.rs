@@ -8,6 +8,7 @@
 
 pub mod cpu;
 pub mod opencl;
+mod split;
 
 use crate::plan::Plan;
 
@@ -178,7 +179,8 @@ pub struct Made {
 }
 
 /// The backend of `kind` for `plan`. Without a precision, the CPU runs f64 (the reference) and
-/// OpenCL devices f32.
+/// OpenCL devices f32. Instances that would integrate differently alone
+/// (`Plan::deferral_groups`) run as separate parts of one backend (`split`).
 pub fn make(
     plan: std::sync::Arc<Plan>,
     kind: BackendKind,
@@ -187,6 +189,39 @@ pub fn make(
     // A bad HETSIM_SIMD is reported before any backend runs (the CPU's, or the host-side
     // measurements of an OpenCL run).
     crate::simd::Simd::chosen()?;
+    let (mut kind, mut fallback) = (kind, None);
+    let backend = by_deferral_groups(plan, |part| {
+        let made = make_whole(part, kind, precision)?;
+        if made.fallback.is_some() {
+            // `auto` fell back for the first part: the others follow it to the CPU.
+            kind = BackendKind::Cpu;
+            fallback = made.fallback;
+        }
+        Ok(made.backend)
+    })?;
+    Ok(Made { backend, fallback })
+}
+
+/// `plan` on backends from `make_part`: one for the whole plan when its instances all integrate
+/// alike, else one per group of `Plan::deferral_groups`, stitched together by `split`.
+pub fn by_deferral_groups(
+    plan: std::sync::Arc<Plan>,
+    make_part: impl FnMut(std::sync::Arc<Plan>) -> Result<Box<dyn Backend>, BackendError>,
+) -> Result<Box<dyn Backend>, BackendError> {
+    let mut make_part = make_part;
+    let groups = plan.deferral_groups();
+    if groups.len() == 1 {
+        return make_part(plan);
+    }
+    Ok(Box::new(split::Split::new(plan, groups, make_part)?))
+}
+
+/// The backend of `kind` for the whole of `plan`.
+fn make_whole(
+    plan: std::sync::Arc<Plan>,
+    kind: BackendKind,
+    precision: Option<Precision>,
+) -> Result<Made, BackendError> {
     let cpu_precision = precision.unwrap_or(Precision::F64);
     let device_precision = precision.unwrap_or(Precision::F32);
     match kind {

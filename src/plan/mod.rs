@@ -19,6 +19,7 @@ use crate::spec::{Init, Measure, Method, Role};
 use crate::task::Task;
 use std::sync::Arc;
 
+mod groups;
 mod key;
 pub mod probes;
 pub use key::ensemble_key;
@@ -118,13 +119,6 @@ impl PlanMotif {
     /// The update every backend builds: the terms in use grouped by slot.
     pub fn form(&self) -> crate::rule::UpdateForm {
         crate::rule::UpdateForm::of(|k| self.term_used(k))
-    }
-    /// Whether every instance's rule is θ_mx alone (possibly zero).
-    pub fn only_mx(&self) -> bool {
-        let mx = crate::rule::Term::MX.index();
-        self.theta
-            .iter()
-            .all(|t| t.iter().enumerate().all(|(k, c)| k == mx || *c == 0.0))
     }
     pub fn has_decay(&self) -> bool {
         self.tau_decay_s.iter().any(|t| t.is_finite())
@@ -256,6 +250,9 @@ pub struct Plan {
     /// Per projection: whether its weight update may be deferred while its input is held
     /// (`held_input_deferral`); backends that do not defer ignore it.
     pub held_input: Vec<bool>,
+    /// False in the reference plan that applies every update step by step
+    /// (`without_held_input_deferral`), and in every part split from it.
+    pub defer_held_inputs: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -624,6 +621,7 @@ impl Plan {
             held_out,
             circuits: instances.iter().map(|i| i.circuit.clone()).collect(),
             held_input: Vec::new(),
+            defer_held_inputs: true,
         };
         plan.held_input = plan.held_input_deferral();
         plan.probes = probes::resolve(&plan, record)?;
@@ -636,9 +634,10 @@ impl Plan {
 /// Whether one instance's update of a motif has the form a held input can defer: no weight
 /// noise, and only terms in the a_i x_j slot — read from the θ values, not the kernels' kept
 /// terms (a term kept for later generations but zero adds nothing to the update). A plan defers
-/// a projection only where every instance's update does, so the ensemble key
-/// (`plan::ensemble_key`) keeps instances that differ here apart: packed together they would
-/// be integrated another way than alone, and differ in the last bits.
+/// a projection only where every instance's update does; instances that differ here would be
+/// integrated another way than alone and differ in the last bits, so sweeps pack them apart
+/// (`plan::ensemble_key`) and `backend::make` runs them as separate parts
+/// (`Plan::deferral_groups`).
 pub(crate) fn update_defers(theta: &crate::rule::Theta, weight_noise: f64) -> bool {
     weight_noise == 0.0 && crate::rule::UpdateForm::of(|k| theta[k] != 0.0).is_outer()
 }
@@ -656,32 +655,39 @@ pub(crate) fn update_defers(theta: &crate::rule::Theta, weight_noise: f64) -> bo
 /// read W), and any update with a term outside the a_i x_j slot.
 impl Plan {
     fn held_input_deferral(&self) -> Vec<bool> {
-        let tied_source: Vec<usize> = self.projections.iter().filter_map(|p| p.tied_to).collect();
-        self.projections
-            .iter()
-            .enumerate()
-            .map(|(q, p)| {
-                let Some(m) = p.motif else { return false };
-                let motif = &self.motifs[m];
-                self.method != Method::Rk4
-                    && p.from == self.input
-                    && self.populations[p.from].role == Role::Input
-                    && !p.identity
-                    && p.max_delay() == 0
-                    && p.tied_to.is_none()
-                    && !tied_source.contains(&q)
-                    && motif
-                        .theta
-                        .iter()
-                        .zip(&motif.weight_noise)
-                        .all(|(theta, &noise)| update_defers(theta, noise))
-            })
-            .collect()
+        self.held_input_for(&(0..self.n_instances()).collect::<Vec<_>>())
+    }
+
+    /// Whether the exact-backprop reference of projection `q` is, in instance `e`, its rule's
+    /// own update: the output layer of a linear output population, modulated by the output
+    /// error, with θ_mx alone (then δ = e and the update is θ_mx·e xᵀ/τ_w). Measurements then
+    /// compare the update with itself.
+    pub fn backprop_is_rule(&self, q: usize, e: usize) -> bool {
+        let p = &self.projections[q];
+        let (Some(out), Some(m)) = (&self.output, p.motif) else {
+            return false;
+        };
+        let motif = &self.motifs[m];
+        let mx = crate::rule::Term::MX.index();
+        p.to == out.output
+            && motif.modulator == Some(out.error)
+            && motif.theta[e]
+                .iter()
+                .enumerate()
+                .all(|(k, c)| k == mx || *c == 0.0)
+            && self.populations[out.output].activation == Activation::Linear
+    }
+
+    /// The same in every instance: backends accumulate the backprop reference of a projection
+    /// only where this is false.
+    pub fn backprop_is_rule_everywhere(&self, q: usize) -> bool {
+        (0..self.n_instances()).all(|e| self.backprop_is_rule(q, e))
     }
 
     /// The same plan with every update applied step by step (the reference the deferred path
     /// is tested against).
     pub fn without_held_input_deferral(mut self) -> Self {
+        self.defer_held_inputs = false;
         self.held_input.iter_mut().for_each(|d| *d = false);
         self
     }

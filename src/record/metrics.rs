@@ -678,7 +678,10 @@ fn instance_rows(
                     } else {
                         1.0
                     } / motif.tau_w_s[e];
-                    let bp: Vec<f64> = if pw.backprop.is_empty() {
+                    // Where the reference is this instance's own update, the backend may not
+                    // have accumulated it (or, in an ensemble split into parts, accumulated
+                    // it for other instances only).
+                    let bp: Vec<f64> = if pw.backprop.is_empty() || plan.backprop_is_rule(q, e) {
                         dw.to_vec()
                     } else {
                         slice(&pw.backprop, e, n)

@@ -80,22 +80,8 @@ impl<T: Real, const L: usize> CpuBackend<T, L> {
                 forward_out_of[p.from].push(q);
             }
         }
-        let backprop_is_rule = plan
-            .projections
-            .iter()
-            .map(|p| {
-                let Some(out) = &plan.output else {
-                    return false;
-                };
-                let Some(m) = p.motif else { return false };
-                let motif = &plan.motifs[m];
-                let only_mx = motif.only_mx();
-                p.to == out.output
-                    && motif.modulator == Some(out.error)
-                    && only_mx
-                    && plan.populations[out.output].activation
-                        == crate::activation::Activation::Linear
-            })
+        let backprop_is_rule = (0..plan.projections.len())
+            .map(|q| plan.backprop_is_rule_everywhere(q))
             .collect();
         let accumulate = Accumulate::for_plan(&plan);
         // A large plastic matrix of a single instance, fed by the input population without

@@ -237,20 +237,8 @@ impl Model {
                 forward_out_of[p.from].push(q);
             }
         }
-        // The same test as the CPU engine: the output layer's backprop update equals its rule's.
-        let backprop_is_rule: Vec<bool> = projs
-            .iter()
-            .map(|p| {
-                let (Some(out), Some(m)) = (&plan.output, p.motif) else {
-                    return false;
-                };
-                let motif = &plan.motifs[m];
-                let only_mx = motif.only_mx();
-                p.to == out.output
-                    && motif.modulator == Some(out.error)
-                    && only_mx
-                    && pops[out.output].activation == crate::activation::Activation::Linear
-            })
+        let backprop_is_rule: Vec<bool> = (0..projs.len())
+            .map(|q| plan.backprop_is_rule_everywhere(q))
             .collect();
         let accumulate = Accumulate::for_plan(&plan);
 
