@@ -12,6 +12,7 @@ pub mod cli;
 pub mod evolve;
 pub mod experiment;
 pub mod measure;
+pub mod numeric;
 pub mod plan;
 pub mod plot;
 pub mod record;

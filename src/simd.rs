@@ -128,7 +128,7 @@ impl Simd {
         } else {
             Err(SimdError::Unsupported {
                 level,
-                cpu: crate::backend::cpu_model(),
+                cpu: cpu_model(),
                 have: Simd::available()
                     .iter()
                     .map(|s| s.level().name())
@@ -217,6 +217,19 @@ unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
 )]
 unsafe fn with_avx512<R>(f: impl FnOnce() -> R) -> R {
     f()
+}
+
+/// The CPU's model name (from /proc/cpuinfo on Linux), else the architecture.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name") || l.starts_with("Model"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Replays the fuzz target's committed corpus (`fuzz/corpus/circuit/`) on the stable toolchain:
 //! every input the fuzzer kept (minimised, including the ones that once found a defect) goes
 //! through the same checks as in `cargo +nightly fuzz run circuit`
-//! (`hetsim::circuit::fuzzing::check_bytes`), so a regression fails `cargo test`.
+//! (`hetsim::plan::fuzzing::check_bytes`), so a regression fails `cargo test`.
 
 use std::path::PathBuf;
 
@@ -23,7 +23,7 @@ fn every_corpus_input_passes_the_fuzz_checks() {
     for file in &files {
         let bytes = std::fs::read(file).unwrap();
         let outcome = std::panic::catch_unwind(|| {
-            hetsim::circuit::fuzzing::check_bytes(&bytes, &csv);
+            hetsim::plan::fuzzing::check_bytes(&bytes, &csv);
         });
         assert!(outcome.is_ok(), "fuzz check failed on {}", file.display());
     }

@@ -269,16 +269,3 @@ pub trait Backend: Send {
     /// rest of the ensemble runs on unaffected.
     fn freeze(&mut self, instance: usize) -> Result<(), BackendError>;
 }
-
-/// The CPU's model name (from /proc/cpuinfo on Linux), else the architecture.
-pub fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name") || l.starts_with("Model"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
-}

@@ -8,7 +8,6 @@ pub mod budget;
 pub mod check;
 pub mod dot;
 pub mod expand;
-pub mod fuzzing;
 pub mod probes;
 
 use crate::activation::Activation;

@@ -1,7 +1,7 @@
 //! `hetsim bench`: prints the library's measurements of the workloads of DESIGN §4 on the
 //! chosen backend and, for comparison in the same run, on the CPU backend.
 
-use super::commands::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use super::exit::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 use super::out::{sayln, tellln};
 use crate::backend::BackendKind;
 use crate::workload::Workload;

@@ -1,17 +1,12 @@
 //! What each subcommand does, from parsed arguments to an exit code.
 
+use super::exit::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 use super::out::{say, sayln, tellln};
 use super::{Cli, Command};
 use crate::circuit::{self, Circuit};
 use crate::experiment::Threads;
 use crate::spec;
 use std::path::Path;
-
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_BAD_INPUT: i32 = 2;
-/// 128 + SIGINT, as shells report a command stopped by Ctrl-C.
-pub const EXIT_INTERRUPTED: i32 = 130;
 
 pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
     match cli.command {

@@ -1,6 +1,6 @@
 //! `hetsim devices`: the OpenCL platforms and devices, and the one hetsim would use.
 
-use super::commands::{EXIT_FAILED, EXIT_OK};
+use super::exit::{EXIT_FAILED, EXIT_OK};
 use super::out::{sayln, tellln};
 use crate::backend::opencl;
 

@@ -1,7 +1,7 @@
 //! `hetsim evolve`: options become an [`EvolveRequest`]; the library runs the generations; this
 //! module prints one line per generation and the outcome.
 
-use super::commands::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
+use super::exit::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 use super::out::{detailln, noteln, sayln, tellln};
 use crate::backend::{BackendKind, Precision};
 use crate::evolve::{EvolveError, EvolveRequest, GenerationReport};

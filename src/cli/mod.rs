@@ -10,6 +10,7 @@ mod bench;
 mod commands;
 mod device;
 mod evolving;
+mod exit;
 pub(crate) mod out;
 mod reference;
 mod running;

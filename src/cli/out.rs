@@ -60,8 +60,8 @@ pub fn exit_code_after_stdout(code: i32) -> i32 {
     tell(&format!(
         "hetsim: the results could not be written to standard output ({error}); what was printed is incomplete (files the command wrote are not affected)"
     ));
-    if code == super::commands::EXIT_OK {
-        super::commands::EXIT_FAILED
+    if code == super::exit::EXIT_OK {
+        super::exit::EXIT_FAILED
     } else {
         code
     }

@@ -3,7 +3,7 @@
 //! definitions — so that none of it can disagree with what hetsim accepts.
 
 use super::Cli;
-use super::commands::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use super::exit::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 use super::out::{say, tellln};
 use crate::schema::{FileKind, schema_json};
 use clap::CommandFactory;

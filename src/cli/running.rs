@@ -3,7 +3,7 @@
 //! handlers that ask the run to stop, and prints the outcome.
 
 use super::RunOptions;
-use super::commands::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
+use super::exit::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 use super::out::{Verbosity, detailln, noteln, sayln, tellln, verbosity};
 use crate::backend::{BackendKind, Precision};
 use crate::experiment::{

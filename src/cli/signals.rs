@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The exit code after a second signal while a run stops.
-const EXIT_INTERRUPTED: i32 = super::commands::EXIT_INTERRUPTED;
+const EXIT_INTERRUPTED: i32 = super::exit::EXIT_INTERRUPTED;
 
 /// The stop flag of the command running, once it asked for one.
 static STOP: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);

@@ -1,7 +1,7 @@
 //! `hetsim sweep` and `hetsim sweep merge`: options become a [`SweepRequest`]; the library runs
 //! the ensembles; this module draws the progress bar and prints the dry run and the outcome.
 
-use super::commands::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
+use super::exit::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 use super::out::{Verbosity, noteln, sayln, tellln, verbosity};
 use crate::backend::{BackendKind, Precision};
 use crate::experiment::Threads;

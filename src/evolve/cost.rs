@@ -3,8 +3,10 @@
 //! and the memory its ensemble plans, the held-out evaluation's, and the wall time these take
 //! at the engine's rate measured here on a short stretch of the first generation's ensemble.
 
+use super::error::EvolveError;
 use super::evaluate::{Unit, instances};
-use super::run::{EvolveError, EvolveRequest, member_circuits, seeds_of, units_of};
+use super::evaluate::{member_circuits, seeds_of, units_of};
+use super::run::EvolveRequest;
 use super::search::new_strategy;
 use super::setup::Pinned;
 use crate::circuit::budget::{MemoryBudget, instance_bytes};

@@ -6,8 +6,10 @@
 //! would alone, so a unit's score does not depend on which other units share its ensemble —
 //! which is what lets a generation be split across processes (`--shard`).
 
-use super::members::layer_angle;
-use super::run::EvolveError;
+use super::error::EvolveError;
+use super::members::{layer_angle, member_circuit};
+use super::setup::Setup;
+use super::spec::Tasks;
 use crate::backend::{self, Backend, BackendKind, Precision};
 use crate::circuit::Circuit;
 use crate::experiment::ExperimentError;
@@ -240,4 +242,40 @@ pub(super) fn score(
         first_failure: collected.failures.first().map(|f| f.message.clone()),
         run_s,
     })
+}
+
+/// The circuits of a generation's members.
+pub(super) fn member_circuits(setup: &Setup, candidates: &[Vec<f64>]) -> Vec<Circuit> {
+    candidates
+        .iter()
+        .map(|x| member_circuit(&setup.circuit, &setup.free, x))
+        .collect()
+}
+
+/// A generation's units: its members (`m0`, `m1`, …), then the baselines (`b:<rule>`).
+pub(super) fn units_of<'a>(setup: &'a Setup, members: &'a [Circuit]) -> Vec<Unit<'a>> {
+    let mut units: Vec<Unit> = members
+        .iter()
+        .enumerate()
+        .map(|(k, c)| Unit {
+            label: format!("m{k}"),
+            circuit: c,
+        })
+        .collect();
+    units.extend(setup.baselines.iter().map(|(rule, c)| Unit {
+        label: format!("b:{rule}"),
+        circuit: c,
+    }));
+    units
+}
+
+/// The seeds (tasks) of `generation`: the same every generation, or fresh ones (`tasks:`).
+pub(super) fn seeds_of(setup: &Setup, generation: u64) -> Vec<u64> {
+    let s = setup.spec.seeds_per_member as u64;
+    let first = match setup.spec.tasks {
+        Tasks::Fixed => setup.spec.first_seed,
+        // Within range: `sizes::check` bounds the last generation's last seed.
+        Tasks::Fresh => setup.spec.first_seed + (generation - 1) * s,
+    };
+    (0..s).map(|k| first + k).collect()
 }

@@ -1,7 +1,7 @@
 //! The evolution's tables and state files: appended whole and synced, written by rename, and
 //! on `--resume` checked against the saved state and cut back to the generations it includes.
 
-use super::run::EvolveError;
+use super::error::EvolveError;
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
 

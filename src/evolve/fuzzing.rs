@@ -14,8 +14,8 @@
 //!
 //! A panic anywhere is a find.
 
+use super::error::EvolveError;
 use super::files::{TableShape, scan_table};
-use super::run::EvolveError;
 use super::search::{Search, SearchState, new_strategy};
 use super::setup::{Pinned, Setup, load};
 use super::sizes::members_in;
@@ -27,7 +27,7 @@ use crate::spec::{self, Diagnostics};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// The budget the fuzzer runs under (as `circuit::fuzzing`).
+/// The budget the fuzzer runs under (as `plan::fuzzing`).
 pub const FUZZ_BUDGET_BYTES: u64 = 512 << 20;
 
 /// The fixed evolutions a fuzzed state is checked against.

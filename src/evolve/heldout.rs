@@ -3,10 +3,10 @@
 //! new tasks, initial weights and feedback — in the evolution's own circuit shape (`trained`)
 //! and in each held-out shape of the file.
 
+use super::error::EvolveError;
 use super::evaluate::{Unit, score};
 use super::files::{num, write_atomic};
 use super::members::{keep_free_terms, member_circuit};
-use super::run::EvolveError;
 use super::setup::Setup;
 use crate::backend::{Backend, BackendKind, Precision};
 use crate::circuit::Circuit;

@@ -8,6 +8,7 @@
 //! `evolve` fuzz target.
 
 pub mod cost;
+mod error;
 mod evaluate;
 mod files;
 pub mod fuzzing;
@@ -24,5 +25,6 @@ mod state;
 pub mod strategy;
 
 pub use cost::{Cost, dry_run};
-pub use run::{EvolveError, EvolveOutcome, EvolveRequest, GenerationReport, evolve};
+pub use error::EvolveError;
+pub use run::{EvolveOutcome, EvolveRequest, GenerationReport, evolve};
 pub use shard::run_shard;

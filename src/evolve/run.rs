@@ -10,24 +10,21 @@
 //! generation the state does not include, so an interrupted and resumed evolution writes the
 //! same tables as an uninterrupted one.
 
-use super::evaluate::{Unit, at_rate, score};
+pub use super::error::EvolveError;
+use super::evaluate::{at_rate, member_circuits, score, seeds_of, units_of};
 use super::files::{TableShape, append, cut_back_table, median, num, write_atomic};
-use super::members::{forward_plastic, keep_free_terms, member_circuit, penalty};
+use super::members::{forward_plastic, keep_free_terms, penalty};
 use super::search::{Search, new_strategy};
-use super::setup::{Pinned, Setup};
+use super::setup::{Pinned, Setup, saved_evolve_file};
 use super::sizes::members_in;
-use super::spec::Tasks;
 use super::state::{self, Best, Identity, SavedState};
-use super::strategy;
 use crate::backend::{BackendKind, Precision};
 use crate::circuit::Circuit;
-use crate::experiment::ExperimentError;
 use crate::experiment::output::{DirKind, DirLock, claim_locked};
 
 use crate::record::Status;
 use crate::record::manifest::{Provenance, sha256_hex};
 
-use crate::spec::Diagnostics;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -47,47 +44,6 @@ pub struct EvolveRequest {
     /// Overrides the file's number of generations (for quick checks).
     pub generations: Option<u64>,
     pub command_line: Vec<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum EvolveError {
-    #[error("{0}")]
-    Input(Diagnostics),
-    #[error("{0}")]
-    Usage(String),
-    #[error("{0}")]
-    Experiment(#[from] ExperimentError),
-    #[error("{0}")]
-    Strategy(#[from] strategy::StrategyError),
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// A saved state that this evolution cannot continue from.
-    #[error("--resume: {}: `{field}`: {message}", path.display())]
-    State {
-        path: PathBuf,
-        field: String,
-        message: String,
-    },
-    /// Every member of a generation failed: the evolution stops (its tables and state are
-    /// written up to that generation).
-    #[error("every member of generation {generation} failed, so the evolution stopped: {reason}")]
-    AllFailed { generation: u64, reason: String },
-}
-
-impl EvolveError {
-    pub fn is_bad_input(&self) -> bool {
-        match self {
-            EvolveError::Input(_)
-            | EvolveError::Usage(_)
-            | EvolveError::Strategy(_)
-            | EvolveError::State { .. } => true,
-            EvolveError::Experiment(e) => e.is_bad_input(),
-            EvolveError::Write { .. } | EvolveError::AllFailed { .. } => false,
-        }
-    }
 }
 
 /// One generation's outcome, for progress displays.
@@ -604,42 +560,6 @@ fn headers(setup: &Setup) -> (Vec<String>, Vec<String>, Vec<String>) {
     (population_header, generations_header, layers)
 }
 
-/// The circuits of a generation's members.
-pub(super) fn member_circuits(setup: &Setup, candidates: &[Vec<f64>]) -> Vec<Circuit> {
-    candidates
-        .iter()
-        .map(|x| member_circuit(&setup.circuit, &setup.free, x))
-        .collect()
-}
-
-/// A generation's units: its members (`m0`, `m1`, …), then the baselines (`b:<rule>`).
-pub(super) fn units_of<'a>(setup: &'a Setup, members: &'a [Circuit]) -> Vec<Unit<'a>> {
-    let mut units: Vec<Unit> = members
-        .iter()
-        .enumerate()
-        .map(|(k, c)| Unit {
-            label: format!("m{k}"),
-            circuit: c,
-        })
-        .collect();
-    units.extend(setup.baselines.iter().map(|(rule, c)| Unit {
-        label: format!("b:{rule}"),
-        circuit: c,
-    }));
-    units
-}
-
-/// The seeds (tasks) of `generation`: the same every generation, or fresh ones (`tasks:`).
-pub(super) fn seeds_of(setup: &Setup, generation: u64) -> Vec<u64> {
-    let s = setup.spec.seeds_per_member as u64;
-    let first = match setup.spec.tasks {
-        Tasks::Fixed => setup.spec.first_seed,
-        // Within range: `sizes::check` bounds the last generation's last seed.
-        Tasks::Fresh => setup.spec.first_seed + (generation - 1) * s,
-    };
-    (0..s).map(|k| first + k).collect()
-}
-
 /// Writes `best.yaml`: the best rule, at its best rate, as a circuit.
 fn write_best(
     dir: &Path,
@@ -667,31 +587,6 @@ fn write_best(
         &dir.join("best.yaml"),
         &(header + &crate::spec::to_yaml(&circuit.spec)),
     )
-}
-
-/// The evolution file a resume continues: the directory's copy, which `path` must equal.
-pub(super) fn saved_evolve_file(dir: &Path, path: &Path) -> Result<String, EvolveError> {
-    let copy = dir.join("evolve.yaml");
-    let saved = crate::spec::read_source(&copy)
-        .map_err(|e| {
-            EvolveError::Usage(format!(
-                "--resume: {} holds no evolution: {}",
-                dir.display(),
-                e.0.first().map(|d| d.message.clone()).unwrap_or_default()
-            ))
-        })?
-        .text;
-    let now = crate::spec::read_source(path)
-        .map_err(EvolveError::Input)?
-        .text;
-    if now != saved {
-        return Err(EvolveError::Usage(format!(
-            "--resume: {} differs from the copy the evolution started with ({}); resume with the same file, or start a new evolution",
-            path.display(),
-            copy.display()
-        )));
-    }
-    Ok(saved)
 }
 
 /// Where a resumed evolution continues: its search, best rule, generations done and identity,
@@ -814,7 +709,7 @@ mod tests {
         )
         .unwrap();
         let zero = vec![0.0; setup.free.len()];
-        let c = member_circuit(&setup.circuit, &setup.free, &zero);
+        let c = super::super::members::member_circuit(&setup.circuit, &setup.free, &zero);
         let inst = InstanceSpec {
             circuit: c,
             seed: 1,

@@ -2,8 +2,8 @@
 //! experiments without selection — uniform draws within the bounds; and what `state.json`
 //! keeps of either.
 
+use super::error::EvolveError;
 use super::members::circuit_coordinates;
-use super::run::EvolveError;
 use super::setup::Setup;
 use super::spec::{FreeParameter, Start, StrategySpec};
 use super::strategy::{self, Bounds, CmaEsSettings, OpenAiEsSettings, Strategy, StrategyState};

@@ -3,7 +3,7 @@
 //! entry of the evolution file, not reported as a `--set` argument), the free parameters, the
 //! checks that need both (a held-out set for the fitness) and the sizes (`sizes`).
 
-use super::run::EvolveError;
+use super::error::EvolveError;
 use super::sizes::{self, Sizes};
 use super::spec::{self, Baseline, EvolveSpec, FreeParameter};
 use crate::circuit::budget::MemoryBudget;
@@ -328,4 +328,29 @@ fn relocate_sets(d: Diagnostics, sets: &[(String, String)], source: &SourceFile)
             })
             .collect(),
     )
+}
+
+/// The evolution file a resume continues: the directory's copy, which `path` must equal.
+pub(super) fn saved_evolve_file(dir: &Path, path: &Path) -> Result<String, EvolveError> {
+    let copy = dir.join("evolve.yaml");
+    let saved = crate::spec::read_source(&copy)
+        .map_err(|e| {
+            EvolveError::Usage(format!(
+                "--resume: {} holds no evolution: {}",
+                dir.display(),
+                e.0.first().map(|d| d.message.clone()).unwrap_or_default()
+            ))
+        })?
+        .text;
+    let now = crate::spec::read_source(path)
+        .map_err(EvolveError::Input)?
+        .text;
+    if now != saved {
+        return Err(EvolveError::Usage(format!(
+            "--resume: {} differs from the copy the evolution started with ({}); resume with the same file, or start a new evolution",
+            path.display(),
+            copy.display()
+        )));
+    }
+    Ok(saved)
 }

@@ -10,8 +10,8 @@
 //! one. A shard file is taken only when it was written by the same evolution file, circuit,
 //! build, backend and precision, for the same generation and the same candidates.
 
+use super::error::EvolveError;
 use super::evaluate::Score;
-use super::run::EvolveError;
 use super::state::Identity;
 use crate::backend::{DeviceDescription, Precision};
 use crate::record::manifest::sha256_hex;
@@ -306,7 +306,7 @@ pub fn run_shard(
             dir.display()
         )));
     }
-    let text = super::run::saved_evolve_file(dir, &request.path)?;
+    let text = super::setup::saved_evolve_file(dir, &request.path)?;
     let setup = super::setup::load(
         &request.path,
         Some(text),
@@ -333,8 +333,8 @@ pub fn run_shard(
     }
     let generation = done + 1;
     let candidates = search.ask(&setup.free);
-    let circuits = super::run::member_circuits(&setup, &candidates);
-    let all = super::run::units_of(&setup, &circuits);
+    let circuits = super::evaluate::member_circuits(&setup, &candidates);
+    let all = super::evaluate::units_of(&setup, &circuits);
     if shards > all.len() {
         return Err(EvolveError::Usage(format!(
             "--shard {shard}/{shards}: a generation has {} (members and baselines) to deal out; use at most {} shards",
@@ -354,7 +354,7 @@ pub fn run_shard(
     let scored = super::evaluate::score(
         &units,
         &setup.spec.rates,
-        &super::run::seeds_of(&setup, generation),
+        &super::evaluate::seeds_of(&setup, generation),
         &layers,
         &setup.base_dir,
         request.backend,

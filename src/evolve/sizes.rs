@@ -4,7 +4,7 @@
 //! memory budget (`circuit::budget`) before the strategy or the first ensemble allocates
 //! anything. Every refusal is located in the evolution file (or names `--generations`).
 
-use super::run::EvolveError;
+use super::error::EvolveError;
 use super::spec::{EvolveSpec, FreeParameter, StrategySpec, Tasks};
 use crate::circuit::Circuit;
 use crate::circuit::budget::{MemoryBudget, check_instances, human_bytes};

@@ -7,7 +7,7 @@
 //! strategy can be in (finite, a symmetric positive semi-definite covariance, …). Every refusal
 //! names the file and the field.
 
-use super::run::EvolveError;
+use super::error::EvolveError;
 use super::search::{Search, SearchState};
 use super::setup::Setup;
 use super::sizes::{MAX_GENERATIONS, members_in};

@@ -19,6 +19,7 @@ use crate::spec::{Init, Measure, Method, Role};
 use crate::task::Task;
 use std::sync::Arc;
 
+pub mod fuzzing;
 mod groups;
 mod key;
 pub mod probes;

@@ -184,7 +184,7 @@ impl Provenance {
             git_commit: env!("HETSIM_GIT_COMMIT").into(),
             rustc: env!("HETSIM_RUSTC_VERSION").into(),
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-            cpu: crate::backend::cpu_model(),
+            cpu: crate::simd::cpu_model(),
         }
     }
 }

@@ -12,9 +12,9 @@
 //!   projection, Hebbian and Oja rules included;
 //! - weight angle: ∠(B, Wᵀ) and ‖B‖/‖W‖ for every feedback matrix that stands in for W.
 
-use crate::backend::cpu::dot;
 use crate::backend::{Snapshot, Window};
 use crate::measure::{self, FeedForward, FfPopulation, FfProjection};
+use crate::numeric::dot;
 use crate::plan::Plan;
 use crate::simd::Simd;
 use crate::spec::{Measure, Role};

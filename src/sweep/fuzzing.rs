@@ -16,7 +16,7 @@ use crate::spec::{self, Diagnostics};
 use std::path::Path;
 
 /// The budget the fuzzer runs under (as the circuit target's).
-pub const FUZZ_BUDGET_BYTES: u64 = crate::circuit::fuzzing::FUZZ_BUDGET_BYTES;
+pub const FUZZ_BUDGET_BYTES: u64 = crate::plan::fuzzing::FUZZ_BUDGET_BYTES;
 
 /// Points built per input at most: more are counted, not built (as a dry run does with more).
 pub const FUZZ_POINTS_BUILT: usize = 64;

@@ -28,6 +28,7 @@ use super::Static;
 use super::held::{Accumulators, Held};
 use super::lanes::{Real, apply_rates, lanes_of, rate, zeros};
 use crate::backend::{Snapshot, TracePoint, Window};
+use crate::numeric::dot;
 use crate::plan::Timing;
 use crate::rng;
 use crate::rule::{N_TERMS, Post, Slot, UpdateForm};
@@ -1845,37 +1846,6 @@ fn add_row_dots<T: Real, const L: usize>(
     for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
         o[0] += sign * dot(row.as_flattened(), r);
     }
-}
-
-/// Σ a_k b_k with 16 independent partial sums, so the loop vectorises without reassociation
-/// by the compiler.
-#[inline(always)]
-pub(crate) fn dot<T: Real>(a: &[T], b: &[T]) -> T {
-    debug_assert_eq!(a.len(), b.len(), "dot of slices of different lengths");
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    if n < 16 {
-        // No full chunk: the partial sums would all be zero, so this is the same sum without
-        // reducing sixteen zeros (a 1000 × 10 matrix's rows are all this short).
-        let mut sum = T::zero();
-        for (x, y) in a.iter().zip(b) {
-            sum += *x * *y;
-        }
-        return sum;
-    }
-    let mut partial = [T::zero(); 16];
-    let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (x, y) in ac.zip(bc) {
-        for k in 0..16 {
-            partial[k] += x[k] * y[k];
-        }
-    }
-    let mut sum = partial.iter().fold(T::zero(), |s, v| s + *v);
-    for (x, y) in ar.iter().zip(br) {
-        sum += *x * *y;
-    }
-    sum
 }
 
 /// out[j] += sign · Σ_i W[i,j] d[i], lane-wise (the transpose product of backprop).

@@ -11,8 +11,8 @@
 // Lane loops index several arrays by the same lane, the shape the compiler vectorises.
 #![allow(clippy::needless_range_loop)]
 
-use super::block::dot;
 use super::lanes::{Real, zeros};
+use crate::numeric::dot;
 use crate::simd::Simd;
 use rayon::prelude::*;
 

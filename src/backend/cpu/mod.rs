@@ -9,8 +9,6 @@
 //! that every block reads, and each block owns only its lanes' state.
 
 mod block;
-/// The engine's dot product (16 partial sums), also used by the host-side measurements.
-pub(crate) use block::dot;
 mod held;
 mod lanes;
 
@@ -138,7 +136,7 @@ impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
     fn device(&self) -> DeviceDescription {
         DeviceDescription {
             kind: BackendKind::Cpu,
-            name: super::cpu_model(),
+            name: crate::simd::cpu_model(),
             platform: None,
             driver_version: None,
         }

@@ -7,7 +7,7 @@
 //! A panic anywhere is a find; so is an accepted circuit that the plan refuses, a diagnostic
 //! without a location, or an expanded circuit that does not read back.
 
-use super::budget::{MemoryBudget, check_instances, set_budget_override};
+use crate::circuit::budget::{MemoryBudget, check_instances, set_budget_override};
 use crate::plan::{InstanceSpec, Plan};
 use crate::spec::{self, Diagnostics, TaskKindName};
 use std::path::Path;
@@ -35,7 +35,7 @@ pub fn check_bytes(bytes: &[u8], csv_path: &Path) {
     if spec.task.kind == TaskKindName::Csv && spec.task.path.is_some() {
         spec.task.path = Some(csv_path.display().to_string());
     }
-    let circuit = match super::build(&source, &spec) {
+    let circuit = match crate::circuit::build(&source, &spec) {
         Ok(c) => c,
         Err(d) => return check_located(&d),
     };
@@ -59,7 +59,7 @@ pub fn check_bytes(bytes: &[u8], csv_path: &Path) {
     let again = spec::SourceFile::from_text(file, text.clone());
     let reparsed = spec::parse_circuit(&again)
         .unwrap_or_else(|d| panic!("the expanded circuit does not parse: {d}\n{text}"));
-    if let Err(d) = super::build(&again, &reparsed) {
+    if let Err(d) = crate::circuit::build(&again, &reparsed) {
         panic!("the expanded circuit does not build: {d}\n{text}");
     }
 }
