@@ -314,6 +314,9 @@ fn scan_flow(
                 while i < chars.len() && chars[i].1 != c {
                     i += 1;
                 }
+                if token_start.is_none() && pending.is_none() {
+                    count_scalar_item(&mut stack, too_deep);
+                }
                 token_start.get_or_insert(start);
             }
             ':' if token_start.is_some() => {
@@ -328,11 +331,22 @@ fn scan_flow(
                 }
             }
             c if !c.is_whitespace() && token_start.is_none() && pending.is_none() => {
+                count_scalar_item(&mut stack, too_deep);
                 token_start = Some(byte);
             }
             _ => {}
         }
         i += 1;
+    }
+}
+
+/// A plain or quoted scalar starting an item of a flow sequence (`[sgd, {name: …}]`) takes an
+/// index, so the items after it are numbered as serde numbers them.
+fn count_scalar_item(stack: &mut [(YamlPath, bool, usize)], too_deep: usize) {
+    if too_deep == 0
+        && let Some((_, true, n)) = stack.last_mut()
+    {
+        *n += 1;
     }
 }
 
@@ -363,6 +377,19 @@ mod tests {
         assert_eq!(loc.locate(&motif0.key("rule").key("m_x")), Some((8, 26)));
         let motif1 = YamlPath::of(&["motifs"]).index(1);
         assert_eq!(loc.locate(&motif1.key("tau_w")), Some((10, 5)));
+    }
+
+    #[test]
+    fn flow_sequences_number_scalar_items_too() {
+        let text = "baselines: [sgd, \"fa\", {name: kp_zx, theta: {B2: {z_x: 1}}}, [a, {b: 2}]]\n";
+        let loc = Locator::new(text);
+        let item = |k: usize| YamlPath::of(&["baselines"]).index(k);
+        assert_eq!(loc.find(&item(2).key("name")), Some((1, 25)));
+        assert_eq!(
+            loc.find(&item(2).key("theta").key("B2").key("z_x")),
+            Some((1, 51))
+        );
+        assert_eq!(loc.find(&item(3).index(1).key("b")), Some((1, 67)));
     }
 
     #[test]
