@@ -292,7 +292,7 @@ fn plot(run_dir: &Path, format: &str) -> i32 {
             tellln!("hetsim plot: {why}");
             return EXIT_BAD_INPUT;
         }
-        return match crate::plot::sweep::plot_sweep(run_dir, formats) {
+        return match crate::plot::plot_sweep(run_dir, formats) {
             Ok(paths) => {
                 for p in &paths {
                     sayln!("{}", p.display());

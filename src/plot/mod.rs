@@ -25,6 +25,7 @@
 
 mod clip;
 pub mod data;
+pub mod decay_rules;
 pub mod evolution;
 pub mod figures;
 pub mod heldout;
@@ -138,6 +139,14 @@ impl fmt::Display for Formats {
     }
 }
 
+/// The figures of a sweep directory: those of [`sweep`], and for a sweep of random rules
+/// against decay the tables and figure of [`decay_rules`].
+pub fn plot_sweep(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotError> {
+    let mut written = sweep::plot_sweep(dir, formats)?;
+    written.extend(decay_rules::write(dir, formats)?);
+    Ok(written)
+}
+
 /// Reads a run directory; see [`data`] for the files and their checks.
 pub fn load_run(run_dir: &Path) -> Result<RunData, PlotError> {
     data::load_run(run_dir)
@@ -161,7 +170,7 @@ pub fn plot_run_reporting(
         return plot_evolution(run_dir, formats).map(|w| (w, Vec::new()));
     }
     if run_dir.join("summary.csv").is_file() && run_dir.join("sweep.yaml").is_file() {
-        return sweep::plot_sweep(run_dir, formats).map(|w| (w, Vec::new()));
+        return plot_sweep(run_dir, formats).map(|w| (w, Vec::new()));
     }
     let run = load_run(run_dir)?;
     let out_dir = run_dir.join("figures");

@@ -10,6 +10,25 @@ pub mod terms;
 
 pub use terms::{Post, Pre, Slot, TERMS, TermDef};
 
+/// θ of random rule `k` over `terms` (keys of the basis): each term uniform within `bounds`,
+/// from a SHA-256 hash of `seed`, k and the term's key — so a term's value depends on neither
+/// the other terms listed nor the other draws —, kept to 12 significant digits as sweep axis
+/// values are. Sweeps' `rule_draws` axes write these, and their analysis reads them back.
+pub fn draw_theta(seed: u64, k: u64, terms: &[String], bounds: [f64; 2]) -> Vec<f64> {
+    use sha2::{Digest, Sha256};
+    terms
+        .iter()
+        .map(|t| {
+            let d: [u8; 32] = Sha256::digest(format!("hetsim-rule-draw|{seed}|{k}|{t}")).into();
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&d[..8]);
+            let u = (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64;
+            let v = bounds[0] + u * (bounds[1] - bounds[0]);
+            format!("{v:.11e}").parse().unwrap_or(v)
+        })
+        .collect()
+}
+
 /// The number of terms in the basis (the length of θ).
 pub const N_TERMS: usize = TERMS.len();
 

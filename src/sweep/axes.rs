@@ -6,8 +6,12 @@
 //! duration carries a `tau_w/T` axis along). A point's identity is its axis values printed
 //! canonically; its id and its instances' seeds are hashes of that identity, so adding a value
 //! to an axis changes neither the other points' ids nor their seeds.
+//!
+//! A rule-draw axis (`rule_draws:`) writes a whole rule instead: its values are draw numbers,
+//! and draw k is a θ hashed from the sweep's seed and k ([`crate::rule::draw_theta`]), so adding draws
+//! changes none of the others.
 
-use super::spec::{AxisSpec, Combine, RangeSpec, Scalar, SweepSpec};
+use super::spec::{AxisSpec, Combine, RangeSpec, RuleDrawsSpec, Scalar, SweepSpec};
 use crate::spec::{CircuitSpec, Diagnostic, SourceFile, Time, YamlPath};
 use sha2::{Digest, Sha256};
 
@@ -57,6 +61,38 @@ pub struct Axis {
     pub values: Vec<f64>,
     /// Whether the values were given as a log range (figures use a log axis).
     pub log: bool,
+    /// For a rule-draw axis, the rules its values stand for (`target` is the motif's rule).
+    pub draws: Option<RuleDraws>,
+}
+
+/// Random rules of one motif, resolved: draw k (1-based) is [`crate::rule::draw_theta`] of these.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleDraws {
+    /// The plastic projection whose motif the rules are written into.
+    pub motif: String,
+    pub terms: Vec<String>,
+    pub bounds: [f64; 2],
+    /// The sweep's seed.
+    pub seed: u64,
+}
+
+impl RuleDraws {
+    /// The rule of draw `k`, as `--set` takes a rule: `{m_x: 0.12, z_x: -0.5}`.
+    pub fn rule_text(&self, k: f64) -> String {
+        let theta = self.theta(k);
+        let parts: Vec<String> = self
+            .terms
+            .iter()
+            .zip(&theta)
+            .map(|(t, v)| format!("{t}: {v}"))
+            .collect();
+        format!("{{{}}}", parts.join(", "))
+    }
+
+    /// θ of draw `k`, one value per term in `terms` order.
+    pub fn theta(&self, k: f64) -> Vec<f64> {
+        crate::rule::draw_theta(self.seed, k as u64, &self.terms, self.bounds)
+    }
 }
 
 impl Axis {
@@ -254,7 +290,10 @@ pub fn point_overrides(
     let mut sets = Vec::new();
     let mut resolved = vec![f64::NAN; axes.len()];
     for (k, (a, &v)) in axes.iter().zip(values).enumerate() {
-        if a.ratio.is_none() {
+        if let Some(d) = &a.draws {
+            sets.push((a.target.clone(), d.rule_text(v)));
+            resolved[k] = v;
+        } else if a.ratio.is_none() {
             sets.push((a.target.clone(), set_text(a.kind, v)));
             resolved[k] = v;
         }
@@ -315,7 +354,11 @@ pub fn resolve(
             ));
             continue;
         }
-        match resolve_axis(a, &at, source, circuit) {
+        let resolved = match &a.rule_draws {
+            Some(d) => resolve_draws(a, d, spec.seed, &at, source, circuit),
+            None => resolve_axis(a, &at, source, circuit),
+        };
+        match resolved {
             Ok(axis) => {
                 if let Some(c) = axis
                     .columns()
@@ -578,6 +621,107 @@ fn resolve_axis(
         kind,
         values,
         log,
+        draws: None,
+    })
+}
+
+/// A rule-draw axis: the motif found by its plastic projection, the terms checked against the
+/// rule basis, the values 1..=count.
+fn resolve_draws(
+    a: &AxisSpec,
+    d: &RuleDrawsSpec,
+    seed: u64,
+    at: &YamlPath,
+    source: &SourceFile,
+    circuit: &CircuitSpec,
+) -> Result<Axis, Diagnostic> {
+    let err = |path: YamlPath, message: String, hint: &str| {
+        source.diagnostic(path, message, Some(hint.to_string()))
+    };
+    let here = at.key("rule_draws");
+    if a.path.is_some()
+        || a.ratio.is_some()
+        || a.values.is_some()
+        || a.linear.is_some()
+        || a.log.is_some()
+    {
+        return Err(err(
+            at.clone(),
+            "a `rule_draws` axis takes no `path`, `ratio`, `values`, `linear` or `log`".into(),
+            "its values are the draws 1, 2, …, count",
+        ));
+    }
+    let Some(index) = circuit.motifs.iter().position(|m| m.plastic == d.motif) else {
+        let listed: Vec<&str> = circuit.motifs.iter().map(|m| m.plastic.as_str()).collect();
+        let hint = if circuit.learning.is_some() {
+            "the circuit's `learning:` block writes its motifs at expansion; write them out in the circuit (`hetsim expand` prints them)".to_string()
+        } else if listed.is_empty() {
+            "the circuit lists no motifs".to_string()
+        } else {
+            format!("the circuit's motifs are on: {}", listed.join(", "))
+        };
+        return Err(err(
+            here.key("motif"),
+            format!("the circuit lists no motif on `{}`", d.motif),
+            &hint,
+        ));
+    };
+    if d.terms.is_empty() {
+        return Err(err(
+            here.key("terms"),
+            "a rule draw needs at least one term".into(),
+            "e.g. `terms: [m_x, z_x, zz_w, z, x, m, one]`",
+        ));
+    }
+    for (j, t) in d.terms.iter().enumerate() {
+        if !crate::rule::TERMS.iter().any(|def| def.key == t) {
+            let keys: Vec<&str> = crate::rule::TERMS.iter().map(|def| def.key).collect();
+            return Err(err(
+                here.key("terms").index(j),
+                format!("`{t}` is not a term of the rule basis"),
+                &format!("the terms are: {}", keys.join(", ")),
+            ));
+        }
+        if d.terms[..j].contains(t) {
+            return Err(err(
+                here.key("terms").index(j),
+                format!("the term `{t}` is listed twice"),
+                "list each term once",
+            ));
+        }
+    }
+    let [low, high] = d.bounds;
+    if !(low.is_finite() && high.is_finite() && low < high) {
+        return Err(err(
+            here.key("bounds"),
+            format!("bounds [{low}, {high}] are not a finite range with low < high"),
+            "e.g. `bounds: [-1, 1]`",
+        ));
+    }
+    if d.count == 0 || d.count > super::size::MAX_POINTS {
+        return Err(err(
+            here.key("count"),
+            format!(
+                "count must be between 1 and {}, got {}",
+                super::size::MAX_POINTS,
+                d.count
+            ),
+            "the number of rules drawn",
+        ));
+    }
+    Ok(Axis {
+        name: a.name.clone().unwrap_or_else(|| "rule_draw".to_string()),
+        target: format!("motifs[{index}].rule"),
+        ratio: None,
+        kind: Kind::Number,
+        values: (1..=d.count).map(|k| k as f64).collect(),
+        log: false,
+        draws: Some(RuleDraws {
+            motif: d.motif.clone(),
+            terms: d.terms.clone(),
+            bounds: d.bounds,
+            seed,
+        }),
     })
 }
 
@@ -645,6 +789,7 @@ mod tests {
             kind: Kind::Number,
             values: values.to_vec(),
             log: false,
+            draws: None,
         }
     }
 

@@ -366,7 +366,7 @@ pub fn merge(
     ));
     manifest.write(out)?;
     let figures = figures.then(|| {
-        crate::plot::sweep::plot_sweep(out, crate::plot::Formats::BOTH).map_err(|e| e.to_string())
+        crate::plot::plot_sweep(out, crate::plot::Formats::BOTH).map_err(|e| e.to_string())
     });
     Ok(MergeOutcome {
         dir: out.to_path_buf(),

@@ -916,7 +916,7 @@ fn sweep_here(
     let parts = tables::finished_parts(&dir);
     tables::assemble_metrics(&dir.join("metrics.csv"), &points, &in_this_shard, &parts)?;
     let figures = (request.figures && status != Status::Interrupted).then(|| {
-        crate::plot::sweep::plot_sweep(&dir, crate::plot::Formats::BOTH).map_err(|e| e.to_string())
+        crate::plot::plot_sweep(&dir, crate::plot::Formats::BOTH).map_err(|e| e.to_string())
     });
     manifest.status = status;
     manifest.status_reason = reason.clone();

@@ -257,6 +257,20 @@ fn locate_set(d: Diagnostics, source: &SourceFile, origins: &[String]) -> Diagno
 fn check_recorded(axes: &[Axis], p: &Point, spec: &CircuitSpec) -> Result<(), String> {
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300);
     for ((a, &v), &r) in axes.iter().zip(&p.values).zip(&p.resolved) {
+        // A rule draw records the draw's number; the circuit must hold each term of its θ.
+        if let Some(d) = &a.draws {
+            for (term, theta) in d.terms.iter().zip(d.theta(v)) {
+                let path = format!("{}.{term}", a.target);
+                let held = axes::read_value(spec, &path).map_or(0.0, |(_, x)| x);
+                if !close(held, theta) {
+                    return Err(format!(
+                        "the axis `{}` draw {v} has θ {term} = {theta} but the circuit holds {held} at `{path}`",
+                        a.value_column()
+                    ));
+                }
+            }
+            continue;
+        }
         // A setting at its default of zero is left out when the spec is written (and read).
         let used = axes::read_value(spec, &a.target)
             .map(|(_, x)| x)

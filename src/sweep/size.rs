@@ -45,6 +45,9 @@ pub struct Size {
 /// The number of values an axis asks for (none when it gives no or several kinds of values:
 /// `axes::resolve` reports that).
 fn axis_len(a: &super::spec::AxisSpec) -> Option<(usize, YamlPath)> {
+    if let Some(d) = &a.rule_draws {
+        return Some((d.count, YamlPath::of(&["rule_draws", "count"])));
+    }
     match (&a.values, &a.linear, &a.log) {
         (Some(v), None, None) => Some((v.len(), YamlPath::of(&["values"]))),
         (None, Some(r), None) => Some((r.count, YamlPath::of(&["linear", "count"]))),

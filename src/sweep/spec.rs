@@ -77,7 +77,7 @@ pub enum Combine {
 }
 
 /// One swept parameter: where it goes (`path`, or a `ratio` such as `tau_w/T`) and its values
-/// (`values`, `linear` or `log`, exactly one).
+/// (`values`, `linear` or `log`, exactly one) — or `rule_draws`, random rules θ for one motif.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AxisSpec {
@@ -98,6 +98,26 @@ pub struct AxisSpec {
     pub linear: Option<RangeSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<RangeSpec>,
+    /// Random rules instead of a parameter: the axis's values are draws 1, 2, …, `count`, and
+    /// draw k writes θ drawn uniformly within `bounds` (hashed from the sweep's `seed` and k)
+    /// into the motif's rule. Takes no `path`, `ratio` or values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_draws: Option<RuleDrawsSpec>,
+}
+
+/// Random rules for one motif: `count` draws of θ, each term uniform within `bounds`, the other
+/// terms zero.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDrawsSpec {
+    /// The motif, by its plastic projection (the circuit lists its motifs, no `learning:`).
+    pub motif: String,
+    /// Term keys of the rule basis (`m_x`, `z_x`, `zz_w`, …).
+    pub terms: Vec<String>,
+    /// [low, high] for every term.
+    pub bounds: [f64; 2],
+    /// The number of draws.
+    pub count: usize,
 }
 
 /// `count` values from `from` to `to` inclusive (times with units, or plain numbers).
