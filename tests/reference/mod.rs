@@ -39,6 +39,9 @@
 //! - The window's loss is Σ over the steps a sample is shown of ½‖y* − y‖²·dt, with y the
 //!   output's rates and y* the target's at the step's start.
 
+// Each test binary that includes this module reads only part of the state.
+#![allow(dead_code)]
+
 use hetsim::plan::Plan;
 use hetsim::rng;
 use hetsim::rule::{self, Local};
