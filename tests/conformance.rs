@@ -3,9 +3,13 @@
 //!
 //! Closed forms where there are any (a leaky unit, the Kolen–Pollack decay of `W − Bᵀ`);
 //! elsewhere the f64 CPU engine is the reference. An f64 backend must match it to 1e-9; an f32
-//! one to the tolerance stated in each test (rounding only: both draw the same numbers).
+//! one to the tolerance stated in each test (rounding only: both draw the same numbers). Where
+//! the engine stands in as the reference, it is first checked against the independent reference
+//! integrator (`tests/reference/`), which `tests/reference_conformance.rs` compares with every
+//! backend directly.
 
 mod common;
+mod reference;
 
 use common::{BackendCase, backends, plan_from, pop_values, rel_diff, weights};
 use hetsim::backend::{Backend, Precision, Window};
@@ -16,6 +20,40 @@ use std::sync::Arc;
 /// The f64 CPU engine on the same plan.
 fn reference(plan: &Arc<Plan>) -> Box<dyn Backend> {
     hetsim::backend::cpu::new(plan.clone(), Precision::F64)
+}
+
+/// The f64 CPU engine's state after the whole run, checked first against the independent
+/// reference integrator (weights and rates of every instance, 1e-9: rounding only).
+fn anchored_reference(plan: &Arc<Plan>) -> hetsim::backend::Snapshot {
+    let mut r = reference(plan);
+    r.advance(plan.steps).unwrap();
+    let snap = r.snapshot().unwrap();
+    let mut independent = reference::Reference::new(plan.clone());
+    independent.advance(plan.steps);
+    for e in 0..plan.n_instances() {
+        for (q, proj) in plan.projections.iter().enumerate() {
+            let n = proj.synapses();
+            let d = rel_diff(
+                &snap.weights[q][e * n..(e + 1) * n],
+                independent.weights(q, e),
+            );
+            assert!(
+                d <= 1e-9,
+                "the f64 CPU engine against the independent reference: {} of instance {e}: relative difference {d:.3e}",
+                proj.name
+            );
+        }
+        for (p, pop) in plan.populations.iter().enumerate() {
+            let n = pop.size;
+            let d = rel_diff(&snap.z[p][e * n..(e + 1) * n], independent.z(p, e));
+            assert!(
+                d <= 1e-9,
+                "the f64 CPU engine against the independent reference: z of {} of instance {e}: relative difference {d:.3e}",
+                pop.name
+            );
+        }
+    }
+    snap
 }
 
 /// The tolerance of a comparison with the f64 reference: `f32_tol` for f32 backends.
@@ -58,9 +96,7 @@ fn leaky_unit_relaxes_exponentially() {
 fn fa_teacher_matches_reference() {
     let yaml = hetsim::workload::Workload::W1.circuit_yaml(1.0);
     let plan = plan_from(&yaml, &[1, 2, 3, 4, 5]);
-    let mut r = reference(&plan);
-    r.advance(plan.steps).unwrap();
-    let want = r.snapshot().unwrap();
+    let want = anchored_reference(&plan);
     for case in backends() {
         let mut b = (case.make)(plan.clone());
         b.advance(plan.steps).unwrap();
@@ -96,7 +132,6 @@ fn noise_is_the_same_on_every_backend() {
         let yaml = &"name: noisy\ntime: {dt: 0.1 ms, duration: 200 ms}\ntask: {kind: linear_teacher, teacher: {uniform: [-1, 1]}, stimulus: {duration: 20 ms}, held_out: 10}\npopulations:\n  x: {role: input, size: 6}\n  h: {size: 37, tau: 5 ms, activation: tanh, noise: 0.1}\n  y: {size: 3, tau: 5 ms, noise: 0.05}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}}\n  W2: {from: h, to: y, init: {uniform: [-0.3, 0.3]}}\nlearning: {rule: fa, output: y, feedback_init: {uniform: [-0.5, 0.5]}, tau_w: 200 ms, tau_decay: 2 s, weight_noise: 0.05}\nrecord: {every: 50 ms, measure: [loss]}\n".replace("rule: fa", &format!("rule: {rule}"));
         for seeds in [&[7u64][..], &[7, 8, 9]] {
             let plan = plan_from(yaml, seeds);
-            let mut r = reference(&plan);
             let mut quiet = hetsim::backend::cpu::new(
                 plan_from(
                     &yaml
@@ -106,9 +141,8 @@ fn noise_is_the_same_on_every_backend() {
                 ),
                 Precision::F64,
             );
-            r.advance(plan.steps).unwrap();
             quiet.advance(plan.steps).unwrap();
-            let want = r.snapshot().unwrap();
+            let want = anchored_reference(&plan);
             // The noise must matter, or this test would prove nothing.
             assert!(rel_diff(&quiet.snapshot().unwrap().weights[0], &want.weights[0]) > 1e-3);
             for case in backends() {
