@@ -230,6 +230,9 @@ impl Backend for FailingBackend {
     fn take_window(&mut self) -> Result<Window, BackendError> {
         self.inner.take_window()
     }
+    fn enter_phase(&mut self, phase: usize) -> Result<(), BackendError> {
+        self.inner.enter_phase(phase)
+    }
     fn freeze(&mut self, instance: usize) -> Result<(), BackendError> {
         self.inner.freeze(instance)
     }

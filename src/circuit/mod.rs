@@ -10,6 +10,7 @@ pub mod dot;
 pub mod expand;
 pub mod fuzzing;
 pub mod probes;
+pub mod protocol;
 
 use crate::activation::Activation;
 use crate::rule::Theta;
@@ -108,6 +109,8 @@ pub struct Circuit {
     pub warnings: Vec<Diagnostic>,
     /// The folder of the circuit file, from which a task's relative `path` is read.
     pub source_dir: std::path::PathBuf,
+    /// The checked `protocol:` (empty without one: the run is one phase).
+    pub protocol: Vec<protocol::Phase>,
 }
 
 impl Circuit {

@@ -72,9 +72,9 @@ fn write_run(dir: &Path, spec: &Spec, scale: f64) {
 
     let mut instances = String::from("instance,seed,rule,label,lr\n");
     let mut metrics = String::from(
-        "time_s,instance,projection,loss,accuracy,held_out_loss,held_out_accuracy,\
+        "time_s,instance,projection,phase,loss,accuracy,held_out_loss,held_out_accuracy,\
          gradient_angle_deg,loss_angle_deg,learning_strength,hebbian_signature,\
-         weight_angle_deg,weight_norm_ratio\n",
+         weight_angle_deg,weight_norm_ratio,first_task_loss\n",
     );
     let mut traces = String::from("time_s,instance,signal,value\n");
     let mut weights = String::from("stage,instance,projection,row,col,value\n");
@@ -90,7 +90,7 @@ fn write_run(dir: &Path, spec: &Spec, scale: f64) {
             writeln!(instances, "{id},{seed},{label},{label},0.1").unwrap();
             for &t in &spec.times {
                 for &p in &spec.projections {
-                    write!(metrics, "{t},{id},{p}").unwrap();
+                    write!(metrics, "{t},{id},{p},run").unwrap();
                     for metric in Metric::ALL {
                         let ctx = Ctx {
                             label,
@@ -686,6 +686,7 @@ fn series_stay_inside_their_data_rectangle() {
         ],
         min_panel_height: 300,
         x_name: None,
+        phases: Vec::new(),
     };
     let (w, _) = fig.size();
     let (buf, rects) = render_rgb(&fig).unwrap();

@@ -110,6 +110,11 @@ pub fn with_options(
     precision: Precision,
     options: Options,
 ) -> Result<(Box<dyn Backend>, String), OpenClError> {
+    if let Some(change) = plan.phase_change() {
+        return Err(OpenClError::Unsupported(format!(
+            "the OpenCL backend cannot change a run's settings between protocol phases yet ({change}); run it with --backend cpu"
+        )));
+    }
     let shared = platform::shared()?;
     let device = format!("{} ({})", shared.info.name, shared.platform);
     let backend: Box<dyn Backend> = match precision {
@@ -1112,6 +1117,11 @@ impl<R: DeviceReal> Backend for OpenClBackend<R> {
     fn take_window(&mut self) -> Result<Window, BackendError> {
         self.take_window_checked()
             .map_err(|e| self.failed("take_window", e))
+    }
+    /// Every phase runs with the circuit's own numbers (`new` refuses a plan whose phases
+    /// change any), so entering one changes nothing.
+    fn enter_phase(&mut self, _phase: usize) -> Result<(), BackendError> {
+        Ok(())
     }
     fn freeze(&mut self, instance: usize) -> Result<(), BackendError> {
         self.freeze_checked(instance)
