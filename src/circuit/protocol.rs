@@ -8,8 +8,8 @@
 //! cannot change is refused with the reason: the stimulus schedule (one clock for the whole
 //! run), clamping a population the engine integrates, noise on a driven population.
 
-use super::probes::{Problem, steps_are_whole};
 use super::check::identifier_problem;
+use super::probes::{Problem, steps_are_whole};
 use super::{Population, Projection};
 use crate::spec::{CircuitSpec, PlasticityChange, TaskSpec, YamlPath};
 
@@ -90,7 +90,10 @@ pub(super) fn resolve(
                 ),
                 Some("phase durations add up to `time.duration`"),
             ));
-        } else if dt > 0.0 && every > 0.0 && (!steps_are_whole(windows) || !steps_are_whole(duration / dt)) {
+        } else if dt > 0.0
+            && every > 0.0
+            && (!steps_are_whole(windows) || !steps_are_whole(duration / dt))
+        {
             out.push(problem(
                 at.key("duration"),
                 format!(

@@ -178,7 +178,12 @@ impl Lowering<'_> {
 
     /// Instance `i`'s task in a phase, which must present samples of the same shape as its
     /// own task (the populations it drives are the same).
-    fn task(&self, i: usize, spec_task: &crate::spec::TaskSpec, offset: u64) -> Result<Task, PlanError> {
+    fn task(
+        &self,
+        i: usize,
+        spec_task: &crate::spec::TaskSpec,
+        offset: u64,
+    ) -> Result<Task, PlanError> {
         let inst = &self.instances[i];
         let c = &inst.circuit;
         let own = &self.tasks[i];
@@ -226,9 +231,16 @@ impl super::Plan {
     pub fn phase_change(&self) -> Option<String> {
         for ph in &self.phases {
             let t = &ph.tables;
-            let what = if t.tasks.iter().zip(&self.tasks).any(|(a, b)| !Arc::ptr_eq(a, b)) {
+            let what = if t
+                .tasks
+                .iter()
+                .zip(&self.tasks)
+                .any(|(a, b)| !Arc::ptr_eq(a, b))
+            {
                 Some("the task")
-            } else if t.input_scale.iter().any(|s| *s != 1.0) || t.clamp.iter().flatten().any(Option::is_some) {
+            } else if t.input_scale.iter().any(|s| *s != 1.0)
+                || t.clamp.iter().flatten().any(Option::is_some)
+            {
                 Some("the input (scale or clamp)")
             } else if self.motifs.iter().enumerate().any(|(m, pm)| {
                 t.theta[m] != pm.theta
@@ -237,7 +249,12 @@ impl super::Plan {
                     || t.weight_noise[m] != pm.weight_noise
             }) {
                 Some("plasticity")
-            } else if self.populations.iter().enumerate().any(|(p, pp)| t.noise[p] != pp.noise) {
+            } else if self
+                .populations
+                .iter()
+                .enumerate()
+                .any(|(p, pp)| t.noise[p] != pp.noise)
+            {
                 Some("noise")
             } else {
                 None
