@@ -103,16 +103,15 @@ pub(super) fn resolve(
                 Some("make every phase a whole number of `record.every` intervals"),
             ));
         }
-        if let Some(t) = &ph.task {
-            if let Some(s) = &t.stimulus
-                && *s != spec.task.stimulus
-            {
-                out.push(problem(
-                    at.key("task").key("stimulus"),
-                    "the stimulus schedule cannot change in a phase: samples are shown on one clock for the whole run (sample k at steps k·period …)".into(),
-                    Some("remove `stimulus` from the phase; to weaken or strengthen the input, use `input_scale`"),
-                ));
-            }
+        if let Some(t) = &ph.task
+            && let Some(s) = &t.stimulus
+            && *s != spec.task.stimulus
+        {
+            out.push(problem(
+                at.key("task").key("stimulus"),
+                "the stimulus schedule cannot change in a phase: samples are shown on one clock for the whole run (sample k at steps k·period …)".into(),
+                Some("remove `stimulus` from the phase; to weaken or strengthen the input, use `input_scale`"),
+            ));
         }
         if let Some(s) = ph.input_scale
             && !s.is_finite()

@@ -171,6 +171,8 @@ fn small_spec() -> Spec {
                 Metric::LearningStrength => c.scale * k * (1.0 - c.t / 2.0),
                 Metric::HebbianSignature => 0.8 * (c.t - 0.5) * c.scale / k,
                 Metric::WeightNormRatio => 1.0,
+                // Recorded only in protocols that change the task.
+                Metric::FirstTaskLoss => return None,
             };
             let instance_level = matches!(
                 c.metric,
