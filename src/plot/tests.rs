@@ -446,7 +446,7 @@ fn malformed_row_names_file_and_line() {
     // Line 3 of the file (index 2): the loss cell becomes a word.
     let fields: Vec<&str> = text.lines().nth(2).unwrap().split(',').collect();
     let mut bad: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
-    bad[3] = "abc".into();
+    bad[Metric::Loss.index() + crate::record::metrics::KEYS] = "abc".into();
     lines[2] = bad.join(",");
     fs::write(&path, lines.join("\n") + "\n").unwrap();
     let msg = load_run(tmp.path()).unwrap_err().to_string();
@@ -1077,7 +1077,7 @@ fn non_finite_cells_are_gaps_with_a_warning() {
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     for (i, bad) in [(2, "NaN"), (3, "inf")] {
         let mut fields: Vec<String> = lines[i].split(',').map(String::from).collect();
-        fields[3] = bad.into(); // loss
+        fields[Metric::Loss.index() + crate::record::metrics::KEYS] = bad.into();
         lines[i] = fields.join(",");
     }
     fs::write(&path, lines.join("\n") + "\n").unwrap();
