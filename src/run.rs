@@ -146,20 +146,23 @@ fn run_windows(
     // The first stretch runs while the initial held-out loss is measured.
     let ahead = match plan.steps {
         0 => Ok(()),
-        _ => advance_to(backend, next_stop(plan, 0, end_of_window(plan, 0))),
+        _ => advance_to(plan, backend, next_stop(plan, 0, end_of_window(plan, 0))),
     };
 
     // Row at t = 0: the held-out loss of the initial weights, the reference for "fraction of
     // the initial loss".
     let initial: Vec<Row> = (0..e_count)
         .map(|e| {
-            let (loss, acc) = metrics::held_out(plan, &start.weights, e);
+            let phase = plan.phase_at(0);
+            let (loss, acc) = metrics::held_out_in(plan, phase, &start.weights, e);
             Row {
                 time_s: 0.0,
                 instance: e,
                 projection: "all".into(),
+                phase: plan.phases[phase].name.clone(),
                 held_out_loss: loss,
                 held_out_accuracy: acc,
+                first_task_loss: metrics::first_task_loss(plan, &start.weights, e),
                 ..Row::default()
             }
         })
@@ -186,7 +189,7 @@ fn run_windows(
             if at == window_end {
                 break;
             }
-            advance_to(backend, at)?;
+            advance_to(plan, backend, at)?;
             state.step = at;
             sample(
                 plan,
@@ -197,7 +200,7 @@ fn run_windows(
                 sink,
             )?;
         }
-        advance_to(backend, window_end)?;
+        advance_to(plan, backend, window_end)?;
         state.step = window_end;
         let window = backend.take_window()?;
         // The previous window's start snapshot is no longer needed: its buffers take this one.
@@ -231,6 +234,7 @@ fn run_windows(
         let goes_on = state.step < plan.steps && state.failures.len() < e_count && !requested();
         let ahead = if goes_on {
             advance_to(
+                plan,
                 backend,
                 next_stop(plan, state.step, end_of_window(plan, state.step)),
             )
@@ -276,10 +280,14 @@ fn next_stop(plan: &Plan, step: u64, window_end: u64) -> u64 {
 }
 
 /// Advances `backend` to step `to`, or not at all when it is there already (the stretch was
-/// started ahead, before the previous window was measured).
-fn advance_to(backend: &mut dyn Backend, to: u64) -> Result<(), BackendError> {
+/// started ahead, before the previous window was measured). The protocol phase that the
+/// stretch's first step belongs to is entered first: phase boundaries are window boundaries
+/// (checked with the circuit), so no stretch crosses one, and entering the phase already
+/// loaded changes nothing.
+fn advance_to(plan: &Plan, backend: &mut dyn Backend, to: u64) -> Result<(), BackendError> {
     let at = backend.step();
     if to > at {
+        backend.enter_phase(plan.phase_at(at))?;
         backend.advance(to - at)
     } else {
         Ok(())

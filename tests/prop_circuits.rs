@@ -295,6 +295,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
             },
             plastic,
         }),
+        protocol: Vec::new(),
         record: RecordSpec {
             every: Time::from_ms(100.0),
             measure: s.measures.clone(),

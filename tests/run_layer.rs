@@ -230,6 +230,9 @@ impl Backend for FailingBackend {
     fn take_window(&mut self) -> Result<Window, BackendError> {
         self.inner.take_window()
     }
+    fn enter_phase(&mut self, phase: usize) -> Result<(), BackendError> {
+        self.inner.enter_phase(phase)
+    }
     fn freeze(&mut self, instance: usize) -> Result<(), BackendError> {
         self.inner.freeze(instance)
     }
@@ -613,10 +616,14 @@ fn rerun_reproduces_a_compare_run_byte_for_byte() {
     // dfa's feedback stands in for W2, so its weight angle is recorded (in the replay too).
     let metrics = String::from_utf8(b[0].1.clone()).unwrap();
     let dfa_instance = "4"; // sgd 0–1, fa 2–3, dfa 4–5
+    let angle = hetsim::record::metrics::COLUMNS
+        .iter()
+        .position(|c| *c == "weight_angle_deg")
+        .unwrap();
     assert!(
         metrics.lines().any(|l| {
             let c: Vec<&str> = l.split(',').collect();
-            c[1] == dfa_instance && c[2] == "B_h" && !c[11].is_empty()
+            c[1] == dfa_instance && c[2] == "B_h" && !c[angle].is_empty()
         }),
         "no weight angle for dfa"
     );

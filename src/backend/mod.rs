@@ -162,6 +162,9 @@ pub enum BackendError {
     Unavailable(#[from] opencl::OpenClError),
     #[error("{0}")]
     Simd(#[from] crate::simd::SimdError),
+    /// A protocol phase changes something this backend cannot change mid-run.
+    #[error("{0}")]
+    Phase(String),
     /// A device that failed mid-run (lost, out of resources): the run stops here.
     #[error("the device {device} failed at step {step} ({operation}): {message}")]
     Device {
@@ -265,6 +268,11 @@ pub trait Backend: Send {
     }
     /// Returns and clears the window accumulators.
     fn take_window(&mut self) -> Result<Window, BackendError>;
+    /// Runs the steps that follow with protocol phase `phase`'s tables (`plan.phases`); the
+    /// state (activities, weights, traces, delay rings, window accumulators, random streams)
+    /// carries over as it is. Entering the phase already loaded changes nothing, so a backend
+    /// restored at step n may enter `plan.phase_at(n)` and go on as the uninterrupted run did.
+    fn enter_phase(&mut self, phase: usize) -> Result<(), BackendError>;
     /// Stops an instance that diverged: its state is zeroed and it no longer learns, so the
     /// rest of the ensemble runs on unaffected.
     fn freeze(&mut self, instance: usize) -> Result<(), BackendError>;

@@ -199,6 +199,13 @@ impl Backend for Split {
         Ok(whole)
     }
 
+    fn enter_phase(&mut self, phase: usize) -> Result<(), BackendError> {
+        for part in &mut self.parts {
+            part.backend.enter_phase(phase)?;
+        }
+        Ok(())
+    }
+
     fn freeze(&mut self, instance: usize) -> Result<(), BackendError> {
         for part in &mut self.parts {
             if let Some(local) = part.instances.iter().position(|&e| e == instance) {

@@ -655,6 +655,10 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
 
     check_step(&mut c, &spec, &populations);
     check_plasticity_curve(&mut c, &spec, &populations, &projections);
+    let (protocol, problems) = super::protocol::resolve(&spec, &populations, &projections);
+    for p in problems {
+        c.error(p.path, p.message, p.hint.as_deref());
+    }
 
     if !c.errors.is_empty() {
         return Err(Diagnostics(c.errors));
@@ -674,6 +678,7 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
         input,
         warnings: c.warnings,
         source_dir,
+        protocol,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod check;
 pub mod dot;
 pub mod expand;
 pub mod probes;
+pub mod protocol;
 
 use crate::activation::Activation;
 use crate::rule::Theta;
@@ -107,6 +108,8 @@ pub struct Circuit {
     pub warnings: Vec<Diagnostic>,
     /// The folder of the circuit file, from which a task's relative `path` is read.
     pub source_dir: std::path::PathBuf,
+    /// The checked `protocol:` (empty without one: the run is one phase).
+    pub protocol: Vec<protocol::Phase>,
 }
 
 impl Circuit {

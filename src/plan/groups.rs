@@ -104,6 +104,25 @@ impl Plan {
                     .collect()
             })
             .collect();
+        for phase in &mut plan.phases {
+            let t = &mut phase.tables;
+            let per_instance = |rows: &mut Vec<Vec<f64>>| {
+                rows.iter_mut().for_each(|row| *row = pick(row));
+            };
+            per_instance(&mut t.tau_w_s);
+            per_instance(&mut t.tau_decay_s);
+            per_instance(&mut t.weight_noise);
+            per_instance(&mut t.noise);
+            for row in &mut t.theta {
+                *row = instances.iter().map(|&e| row[e]).collect();
+            }
+            for row in &mut t.clamp {
+                *row = instances.iter().map(|&e| row[e]).collect();
+            }
+            t.input_scale = pick(&t.input_scale);
+            t.tasks = instances.iter().map(|&e| t.tasks[e].clone()).collect();
+            t.held_out = instances.iter().map(|&e| t.held_out[e].clone()).collect();
+        }
         plan.probes = Default::default();
         if instances.first() != Some(&0) {
             plan.trace_steps = 0;

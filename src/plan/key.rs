@@ -33,6 +33,11 @@ pub fn ensemble_key(c: &Circuit) -> String {
         serde_json::to_string(&r.probes).unwrap_or_default(),
         serde_json::to_string(&r.weights).unwrap_or_default()
     );
+    // Protocol phases share one clock too (names and boundaries; what a phase changes is per
+    // instance).
+    for ph in &c.protocol {
+        let _ = write!(key, "|phase {} {}+{}", ph.name, ph.start_s, ph.duration_s);
+    }
     for p in &c.populations {
         let gain = p.gain_from.map(|g| c.populations[g].name.as_str());
         let _ = write!(

@@ -22,8 +22,10 @@ use std::sync::Arc;
 pub mod fuzzing;
 mod groups;
 mod key;
+pub mod phases;
 pub mod probes;
 pub use key::ensemble_key;
+pub use phases::{PhaseTables, PlanPhase, RUN_PHASE};
 
 /// One instance of an ensemble: a checked circuit, its seed and a label (e.g. the rule name).
 #[derive(Clone, Debug)]
@@ -254,6 +256,9 @@ pub struct Plan {
     /// False in the reference plan that applies every update step by step
     /// (`without_held_input_deferral`), and in every part split from it.
     pub defer_held_inputs: bool,
+    /// The protocol's phases in order, covering every step (one phase, `run`, without a
+    /// protocol). The tables a backend runs with come from here.
+    pub phases: Vec<PlanPhase>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -302,6 +307,14 @@ impl Plan {
             .iter()
             .map(|p| if p.identity { p.rows } else { p.synapses() })
             .sum()
+    }
+    /// The phase that step `step` belongs to (the step's first instant: a phase's start step
+    /// is in it).
+    pub fn phase_at(&self, step: u64) -> usize {
+        self.phases
+            .iter()
+            .rposition(|p| p.start_step <= step)
+            .unwrap_or(0)
     }
     pub fn measures(&self, m: Measure) -> bool {
         self.measures.contains(&m)
@@ -584,7 +597,25 @@ impl Plan {
             .iter()
             .map(|p| initial_weights(p, instances))
             .collect();
-        let held_out = tasks.iter().map(|t| held_out_set(t)).collect();
+        let held_out: Vec<_> = tasks.iter().map(|t| held_out_set(t)).collect();
+        let steps = instances
+            .iter()
+            .map(|i| i.circuit.steps())
+            .max()
+            .unwrap_or(0);
+        let phases = phases::Lowering {
+            instances,
+            populations: &populations,
+            projections: &projections,
+            motifs: &motifs,
+            pop_maps: &pop_maps,
+            tasks: &tasks,
+            held_out: held_out.iter().cloned().map(Arc::new).collect(),
+            dt_s: dt,
+            steps,
+            base_dir,
+        }
+        .phases()?;
         let record = &c0.spec.record;
         if let Some(pc) = &record.plasticity_curve
             && let Some(&e) = pc.instances.iter().find(|&&e| e >= e_count)
@@ -597,11 +628,7 @@ impl Plan {
         let mut plan = Plan {
             name: c0.spec.name.clone(),
             dt_s: dt,
-            steps: instances
-                .iter()
-                .map(|i| i.circuit.steps())
-                .max()
-                .unwrap_or(0),
+            steps,
             method: c0.method,
             record_every_steps: steps_of(record.every.seconds()).max(1),
             trace_steps: steps_of(record.traces.seconds()),
@@ -623,6 +650,7 @@ impl Plan {
             circuits: instances.iter().map(|i| i.circuit.clone()).collect(),
             held_input: Vec::new(),
             defer_held_inputs: true,
+            phases,
         };
         plan.held_input = plan.held_input_deferral();
         plan.probes = probes::resolve(&plan, record)?;
@@ -695,7 +723,7 @@ impl Plan {
 }
 
 /// The task's held-out samples as matrix columns.
-fn held_out_set(task: &Task) -> (nalgebra::DMatrix<f64>, nalgebra::DMatrix<f64>) {
+pub(crate) fn held_out_set(task: &Task) -> (nalgebra::DMatrix<f64>, nalgebra::DMatrix<f64>) {
     let n = task.held_out_len();
     let (mut xs, mut ys) = (
         nalgebra::DMatrix::zeros(task.n_inputs(), n),
@@ -740,7 +768,16 @@ fn check_shared_schedule(instances: &[InstanceSpec], i: usize) -> Result<(), Pla
     fn json<T: serde::Serialize>(value: &T) -> String {
         serde_json::to_string(value).unwrap_or_default()
     }
-    let checks: [(&'static str, String, String); 8] = [
+    let protocol = |c: &Circuit| {
+        let v: Vec<String> = c
+            .protocol
+            .iter()
+            .map(|p| format!("{} {} s", p.name, p.duration_s))
+            .collect();
+        format!("[{}]", v.join(", "))
+    };
+    let checks: [(&'static str, String, String); 9] = [
+        ("protocol", protocol(b), protocol(a)),
         (
             "time.method",
             b.method.name().into(),

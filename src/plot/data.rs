@@ -103,6 +103,8 @@ pub struct MetricRow {
     pub time_s: f64,
     pub instance: String,
     pub projection: String,
+    /// The protocol phase of the row's window.
+    pub phase: String,
     values: [f64; Metric::ALL.len()],
 }
 
@@ -112,6 +114,7 @@ impl MetricRow {
             time_s,
             instance: instance.to_string(),
             projection: projection.to_string(),
+            phase: String::new(),
             values: [f64::NAN; Metric::ALL.len()],
         }
     }
@@ -169,6 +172,32 @@ pub struct RunData {
 }
 
 impl RunData {
+    /// The protocol's phases as (start time, name), read from the `phase` column of the first
+    /// instance's rows: a phase starts where the window before its first row ends. Empty when
+    /// the run has one phase.
+    pub fn phases(&self) -> Vec<(f64, String)> {
+        let Some(first) = self.metrics.first().map(|r| r.instance.clone()) else {
+            return Vec::new();
+        };
+        let mut rows: Vec<&MetricRow> = self
+            .metrics
+            .iter()
+            .filter(|r| r.instance == first && r.projection == "all")
+            .collect();
+        rows.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+        let mut out: Vec<(f64, String)> = Vec::new();
+        let mut before: Option<&MetricRow> = None;
+        for r in rows {
+            match before {
+                None => out.push((r.time_s, r.phase.clone())),
+                Some(b) if b.phase != r.phase => out.push((b.time_s, r.phase.clone())),
+                _ => {}
+            }
+            before = Some(r);
+        }
+        if out.len() < 2 { Vec::new() } else { out }
+    }
+
     /// Curve labels in the order they first appear in `instances.csv`, so
     /// colours follow the order the run author chose.
     pub fn labels(&self) -> Vec<String> {
@@ -526,10 +555,11 @@ fn read_metrics(
     for name in METRICS_COLUMNS {
         t.need(name)?;
     }
-    let (ct, ci, cp) = (
+    let (ct, ci, cp, cph) = (
         t.need("time_s")?,
         t.need("instance")?,
         t.need("projection")?,
+        t.need("phase")?,
     );
     let metric_cols: Vec<(Metric, usize)> = Metric::ALL
         .iter()
@@ -547,6 +577,7 @@ fn read_metrics(
             instance,
             cell(rec, cp, "projection")?,
         );
+        row.phase = cell(rec, cph, "phase")?.to_string();
         for &(m, c) in &metric_cols {
             let v = number(rec, c, m.column())?;
             if v.is_nan() && !cell(rec, c, m.column())?.is_empty() {

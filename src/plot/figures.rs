@@ -343,6 +343,16 @@ pub(crate) fn prepare_learning_curves(run: &RunData) -> Option<CurveFigure> {
             hlines,
         });
     }
+    // A protocol that changes the task: the first phase's task throughout (forgetting).
+    if run.has(Metric::FirstTaskLoss, "all") {
+        panels.push(CurvePanel {
+            caption: "held-out loss on the first phase's task".into(),
+            y_label: "½‖y* − y‖² (log scale)".into(),
+            y_axis: YAxis::Log,
+            curves: band_curves(run, Metric::FirstTaskLoss, "all", &colours, |v| v > 0.0),
+            hlines: Vec::new(),
+        });
+    }
     if let Some((m, kind)) = pick(Metric::HeldOutAccuracy, Metric::Accuracy) {
         let mut hlines = Vec::new();
         if let Some(k) = run.manifest.target_size().filter(|k| *k > 1) {
@@ -385,6 +395,7 @@ pub(crate) fn prepare_learning_curves(run: &RunData) -> Option<CurveFigure> {
         grid: vec![panels],
         min_panel_height: 560,
         x_name: None,
+        phases: run.phases(),
     })
 }
 
@@ -521,6 +532,7 @@ fn metric_grid(run: &RunData, rows: &[GridRow]) -> Option<CurveFigure> {
         grid,
         min_panel_height,
         x_name: None,
+        phases: run.phases(),
     })
 }
 
@@ -702,6 +714,7 @@ pub(crate) fn prepare_hebbian(run: &RunData) -> Option<CurveFigure> {
         grid,
         min_panel_height,
         x_name: None,
+        phases: run.phases(),
     })
 }
 
@@ -842,6 +855,7 @@ pub(crate) fn prepare_traces(run: &RunData) -> Option<CurveFigure> {
         grid: panels.into_iter().map(|p| vec![p]).collect(),
         min_panel_height: 190,
         x_name: None,
+        phases: run.phases(),
     })
 }
 

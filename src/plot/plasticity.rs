@@ -143,6 +143,7 @@ pub(crate) fn prepare(
         }]],
         min_panel_height: 400,
         x_name: Some("postsynaptic rate z".into()),
+        phases: Vec::new(),
     };
 
     let thresholds: Vec<(f64, f64)> = chosen
@@ -179,6 +180,7 @@ pub(crate) fn prepare(
                 }]],
                 min_panel_height: 400,
                 x_name: None,
+                phases: Vec::new(),
             },
         ));
     }

@@ -485,6 +485,9 @@ pub(crate) struct CurveFigure {
     /// The horizontal axis' name when it is not time (e.g. `generation`):
     /// plain ticks, no unit scaling.
     pub x_name: Option<String>,
+    /// A protocol's phases as (start time, name): a thin vertical line at every boundary and
+    /// each phase's name at the top of its stretch (empty: no marks).
+    pub phases: Vec<(f64, String)>,
 }
 
 impl CurveFigure {
@@ -578,6 +581,7 @@ impl Figure for CurveFigure {
                     label_h,
                     labels_time: self.labels_time(r, c),
                     x_name: self.x_name.clone(),
+                    phases: &self.phases,
                 };
                 rects.push(draw_curve_panel(&cell, panel, &layout)?);
             }
@@ -644,7 +648,9 @@ pub(crate) fn y_range(panel: &CurvePanel) -> (f64, f64) {
 }
 
 /// What a panel needs to know about its place in the grid.
-struct PanelLayout {
+struct PanelLayout<'a> {
+    /// See [`CurveFigure::phases`].
+    phases: &'a [(f64, String)],
     /// The shared time range, in seconds.
     x: (f64, f64),
     /// Height reserved under the data rectangle.
@@ -659,7 +665,7 @@ struct PanelLayout {
 fn draw_curve_panel<DB: Canvas>(
     area: &DrawingArea<DB, Shift>,
     panel: &CurvePanel,
-    layout: &PanelLayout,
+    layout: &PanelLayout<'_>,
 ) -> Drawn<PixelRect> {
     let (w, h) = area.dim_in_pixel();
     let (head, chart_area) = area.split_vertically(CAPTION_H);
@@ -719,6 +725,7 @@ fn draw_curve_panel<DB: Canvas>(
         labels_time: layout.labels_time,
         y_label,
         x_name: layout.x_name.clone(),
+        phases: layout.phases.to_vec(),
     };
     let x_axis = Ticked::new(x0..x1, x_ticks);
     match panel.y_axis {
@@ -799,6 +806,7 @@ struct Axes {
     labels_time: bool,
     y_label: String,
     x_name: Option<String>,
+    phases: Vec<(f64, String)>,
 }
 
 /// The factor ticks are written in and the axis name: time in its unit
@@ -871,6 +879,38 @@ where
                     style::GREY.stroke_width(2),
                 )))
                 .map_err(fail)?;
+        }
+    }
+    // Protocol phases: a thin line at each boundary inside the range, the phase's name at
+    // the top of its stretch.
+    if !panel.curves.is_empty() && axes.phases.len() > 1 {
+        let top = y1 - (y1 - y0) * 0.02;
+        let top = if panel.y_axis == YAxis::Log {
+            (y0.ln() + (y1.ln() - y0.ln()) * 0.98).exp()
+        } else {
+            top
+        };
+        for (t, name) in &axes.phases {
+            if *t > x0 && *t < x1 {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(*t, y0), (*t, y1)],
+                        style::GREY.stroke_width(1),
+                    )))
+                    .map_err(fail)?;
+            }
+            if *t >= x0 && *t < x1 {
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        format!(" {name}"),
+                        (*t, top),
+                        (FONT, style::TICK_PX)
+                            .into_font()
+                            .color(&style::GREY)
+                            .pos(Pos::new(HPos::Left, VPos::Top)),
+                    )))
+                    .map_err(fail)?;
+            }
         }
     }
     if panel.curves.is_empty() {

@@ -72,9 +72,9 @@ fn write_run(dir: &Path, spec: &Spec, scale: f64) {
 
     let mut instances = String::from("instance,seed,rule,label,lr\n");
     let mut metrics = String::from(
-        "time_s,instance,projection,loss,accuracy,held_out_loss,held_out_accuracy,\
+        "time_s,instance,projection,phase,loss,accuracy,held_out_loss,held_out_accuracy,\
          gradient_angle_deg,loss_angle_deg,learning_strength,hebbian_signature,\
-         weight_angle_deg,weight_norm_ratio\n",
+         weight_angle_deg,weight_norm_ratio,first_task_loss\n",
     );
     let mut traces = String::from("time_s,instance,signal,value\n");
     let mut weights = String::from("stage,instance,projection,row,col,value\n");
@@ -90,7 +90,7 @@ fn write_run(dir: &Path, spec: &Spec, scale: f64) {
             writeln!(instances, "{id},{seed},{label},{label},0.1").unwrap();
             for &t in &spec.times {
                 for &p in &spec.projections {
-                    write!(metrics, "{t},{id},{p}").unwrap();
+                    write!(metrics, "{t},{id},{p},run").unwrap();
                     for metric in Metric::ALL {
                         let ctx = Ctx {
                             label,
@@ -171,6 +171,8 @@ fn small_spec() -> Spec {
                 Metric::LearningStrength => c.scale * k * (1.0 - c.t / 2.0),
                 Metric::HebbianSignature => 0.8 * (c.t - 0.5) * c.scale / k,
                 Metric::WeightNormRatio => 1.0,
+                // Recorded only in protocols that change the task.
+                Metric::FirstTaskLoss => return None,
             };
             let instance_level = matches!(
                 c.metric,
@@ -444,7 +446,7 @@ fn malformed_row_names_file_and_line() {
     // Line 3 of the file (index 2): the loss cell becomes a word.
     let fields: Vec<&str> = text.lines().nth(2).unwrap().split(',').collect();
     let mut bad: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
-    bad[3] = "abc".into();
+    bad[Metric::Loss.index() + crate::record::metrics::KEYS] = "abc".into();
     lines[2] = bad.join(",");
     fs::write(&path, lines.join("\n") + "\n").unwrap();
     let msg = load_run(tmp.path()).unwrap_err().to_string();
@@ -686,6 +688,7 @@ fn series_stay_inside_their_data_rectangle() {
         ],
         min_panel_height: 300,
         x_name: None,
+        phases: Vec::new(),
     };
     let (w, _) = fig.size();
     let (buf, rects) = render_rgb(&fig).unwrap();
@@ -1074,7 +1077,7 @@ fn non_finite_cells_are_gaps_with_a_warning() {
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     for (i, bad) in [(2, "NaN"), (3, "inf")] {
         let mut fields: Vec<String> = lines[i].split(',').map(String::from).collect();
-        fields[3] = bad.into(); // loss
+        fields[Metric::Loss.index() + crate::record::metrics::KEYS] = bad.into();
         lines[i] = fields.join(",");
     }
     fs::write(&path, lines.join("\n") + "\n").unwrap();

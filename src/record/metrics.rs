@@ -28,6 +28,8 @@ pub struct Row {
     pub instance: usize,
     /// A projection name, or `all` for instance-level values and concatenations.
     pub projection: String,
+    /// The protocol phase of the window (`plan::RUN_PHASE` without a protocol).
+    pub phase: String,
     pub loss: Option<f64>,
     pub accuracy: Option<f64>,
     pub held_out_loss: Option<f64>,
@@ -38,15 +40,17 @@ pub struct Row {
     pub hebbian_signature: Option<f64>,
     pub weight_angle_deg: Option<f64>,
     pub weight_norm_ratio: Option<f64>,
+    pub first_task_loss: Option<f64>,
 }
 
-/// The schema of `metrics.csv`, defined once: three key columns, then one column per
+/// The schema of `metrics.csv`, defined once: [`KEYS`] key columns, then one column per
 /// [`Metric`] in [`Metric::ALL`] order. The writer ([`Row::cells`]) and every reader (`plot`,
 /// the summaries) take the names from here.
-pub const COLUMNS: [&str; 3 + N_METRICS] = [
+pub const COLUMNS: [&str; KEYS + N_METRICS] = [
     "time_s",
     "instance",
     "projection",
+    "phase",
     "loss",
     "accuracy",
     "held_out_loss",
@@ -57,9 +61,12 @@ pub const COLUMNS: [&str; 3 + N_METRICS] = [
     "hebbian_signature",
     "weight_angle_deg",
     "weight_norm_ratio",
+    "first_task_loss",
 ];
 
-pub const N_METRICS: usize = 10;
+/// The key columns of `metrics.csv` (time, instance, projection, phase) before the metrics.
+pub const KEYS: usize = 4;
+pub const N_METRICS: usize = 11;
 
 /// The numeric columns of `metrics.csv`, in file order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,6 +81,7 @@ pub enum Metric {
     HebbianSignature,
     WeightAngle,
     WeightNormRatio,
+    FirstTaskLoss,
 }
 
 impl Metric {
@@ -88,11 +96,12 @@ impl Metric {
         Metric::HebbianSignature,
         Metric::WeightAngle,
         Metric::WeightNormRatio,
+        Metric::FirstTaskLoss,
     ];
 
     /// The column header in `metrics.csv`.
     pub fn column(self) -> &'static str {
-        COLUMNS[3 + self.index()]
+        COLUMNS[KEYS + self.index()]
     }
 
     /// Position in [`Metric::ALL`].
@@ -115,6 +124,7 @@ impl Row {
             Metric::HebbianSignature => self.hebbian_signature,
             Metric::WeightAngle => self.weight_angle_deg,
             Metric::WeightNormRatio => self.weight_norm_ratio,
+            Metric::FirstTaskLoss => self.first_task_loss,
         }
     }
 
@@ -130,6 +140,7 @@ impl Row {
             Metric::HebbianSignature => &mut self.hebbian_signature,
             Metric::WeightAngle => &mut self.weight_angle_deg,
             Metric::WeightNormRatio => &mut self.weight_norm_ratio,
+            Metric::FirstTaskLoss => &mut self.first_task_loss,
         }
     }
 
@@ -139,6 +150,7 @@ impl Row {
             format!("{:.6}", self.time_s),
             self.instance.to_string(),
             self.projection.clone(),
+            self.phase.clone(),
         ];
         out.extend(
             Metric::ALL
@@ -158,9 +170,10 @@ impl Row {
             time_s: cells[0].parse().ok()?,
             instance: cells[1].parse().ok()?,
             projection: cells[2].to_string(),
+            phase: cells[3].to_string(),
             ..Row::default()
         };
-        for (m, cell) in Metric::ALL.iter().zip(&cells[3..]) {
+        for (m, cell) in Metric::ALL.iter().zip(&cells[KEYS..]) {
             *row.slot(*m) = cell.parse().ok();
         }
         Some(row)
@@ -218,10 +231,21 @@ pub fn feedforward(
 /// evaluated for the whole held-out set at once as matrix products through the forward
 /// pathway's steady-state map.
 pub fn held_out(plan: &Plan, weights: &[Vec<f64>], e: usize) -> (Option<f64>, Option<f64>) {
+    held_out_in(plan, 0, weights, e)
+}
+
+/// [`held_out`] on the task of protocol phase `phase`.
+pub fn held_out_in(
+    plan: &Plan,
+    phase: usize,
+    weights: &[Vec<f64>],
+    e: usize,
+) -> (Option<f64>, Option<f64>) {
     let Some(out) = &plan.output else {
         return (None, None);
     };
-    let (xs, ys) = &plan.held_out[e];
+    let tables = &plan.phases[phase].tables;
+    let (xs, ys) = &*tables.held_out[e];
     let n = xs.ncols();
     if n == 0 || plan.forward_order.is_none() {
         return (None, None);
@@ -258,7 +282,7 @@ pub fn held_out(plan: &Plan, weights: &[Vec<f64>], e: usize) -> (Option<f64>, Op
         .map(|(a, b)| (a - b) * (a - b))
         .sum();
     let loss = 0.5 * squares / n as f64;
-    let accuracy = plan.tasks[e].is_classification().then(|| {
+    let accuracy = tables.tasks[e].is_classification().then(|| {
         let correct = (0..n)
             .filter(|&i| y.column(i).imax() == ys.column(i).imax())
             .count();
@@ -578,6 +602,21 @@ fn slice(v: &[f64], e: usize, n: usize) -> &[f64] {
     }
 }
 
+/// The held-out loss on the first phase's task, in a protocol where some phase changes
+/// instance `e`'s task (None otherwise: the held-out loss column says it all).
+pub fn first_task_loss(plan: &Plan, weights: &[Vec<f64>], e: usize) -> Option<f64> {
+    let first = &plan.phases.first()?.tables.tasks[e];
+    let changes = plan
+        .phases
+        .iter()
+        .any(|p| !std::sync::Arc::ptr_eq(&p.tables.tasks[e], first));
+    if changes {
+        held_out_in(plan, 0, weights, e).0
+    } else {
+        None
+    }
+}
+
 /// All rows of one window.
 pub fn window_rows(
     plan: &Plan,
@@ -588,11 +627,15 @@ pub fn window_rows(
 ) -> Vec<Row> {
     let time_s = end.step as f64 * plan.dt_s;
     let wants = |m: Measure| plan.measures(m);
+    let phase = plan.phase_at(start.step);
     let per_instance: Vec<Vec<Row>> = (0..plan.n_instances())
         .into_par_iter()
         .map(|e| {
             if active[e] {
-                instance_rows(plan, window, start, end, e, time_s, &wants)
+                let mut rows = instance_rows(plan, phase, window, start, end, e, time_s, &wants);
+                rows.iter_mut()
+                    .for_each(|r| r.phase = plan.phases[phase].name.clone());
+                rows
             } else {
                 Vec::new()
             }
@@ -601,8 +644,10 @@ pub fn window_rows(
     per_instance.into_iter().flatten().collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn instance_rows(
     plan: &Plan,
+    phase: usize,
     window: &Window,
     start: &Snapshot,
     end: &Snapshot,
@@ -616,7 +661,8 @@ fn instance_rows(
         projection: "all".into(),
         ..Row::default()
     };
-    let classification = plan.tasks[e].is_classification();
+    let tables = &plan.phases[phase].tables;
+    let classification = tables.tasks[e].is_classification();
     if window.present_s[e] > 0.0 {
         all.loss = Some(window.loss_integral[e] / window.present_s[e]);
         if classification {
@@ -624,16 +670,17 @@ fn instance_rows(
         }
     }
     if wants(Measure::Loss) || wants(Measure::Accuracy) {
-        let (loss, acc) = held_out(plan, &end.weights, e);
+        let (loss, acc) = held_out_in(plan, phase, &end.weights, e);
         all.held_out_loss = loss;
         all.held_out_accuracy = acc;
+        all.first_task_loss = first_task_loss(plan, &end.weights, e);
     }
 
     // Ideal steps G per projection at the window's starting weights.
     let need_g = wants(Measure::LossAlignment) || wants(Measure::LearningStrength);
     let mut ideal: Vec<Option<DMatrix<f64>>> = vec![None; plan.projections.len()];
     if need_g && let Some((ff, map)) = feedforward(plan, &start.weights, e) {
-        let task = &plan.tasks[e];
+        let task = &tables.tasks[e];
         let mut x = vec![0.0; task.n_inputs()];
         let mut y = vec![0.0; task.n_targets()];
         for (k, shown_s) in samples_in_window(plan, e, start.step, end.step) {
@@ -667,17 +714,14 @@ fn instance_rows(
         };
         let mut any = false;
         if let Some(m) = p.motif {
-            let motif = &plan.motifs[m];
+            // The phase's rule: its θ and τ_w (plasticity off: nothing learns, no angles).
+            let (theta, tau_w) = (&tables.theta[m][e], tables.tau_w_s[m][e]);
             let pw = &window.projections[q];
             let dw = slice(&pw.dw_rule, e, n);
-            let learns = motif.theta[e].iter().any(|c| *c != 0.0);
+            let learns = tables.learns(m, e);
             if learns && p.forward && !dw.is_empty() {
                 if wants(Measure::GradientAlignment) && plan.forward_order.is_some() {
-                    let scale = if motif.theta[e][0] != 0.0 {
-                        motif.theta[e][0]
-                    } else {
-                        1.0
-                    } / motif.tau_w_s[e];
+                    let scale = if theta[0] != 0.0 { theta[0] } else { 1.0 } / tau_w;
                     // Where the reference is this instance's own update, the backend may not
                     // have accumulated it (or, in an ensemble split into parts, accumulated
                     // it for other instances only).
@@ -699,7 +743,7 @@ fn instance_rows(
                     if wants(Measure::LossAlignment) {
                         row.loss_angle_deg = measure::angle_deg(dw, &g_row);
                     }
-                    let scaled: Vec<f64> = g_row.iter().map(|v| v / motif.tau_w_s[e]).collect();
+                    let scaled: Vec<f64> = g_row.iter().map(|v| v / tau_w).collect();
                     if wants(Measure::LearningStrength) {
                         row.learning_strength = measure::learning_strength(dw, &scaled);
                     }

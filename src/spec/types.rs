@@ -30,6 +30,11 @@ pub struct CircuitSpec {
     pub learning: Option<LearningSpec>,
     #[serde(default)]
     pub record: RecordSpec,
+    /// A protocol: the run as a sequence of phases, each changing some settings from its
+    /// start (another task, plasticity off or slower, inputs clamped, noise). Without one the
+    /// whole run is one phase named `run`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protocol: Vec<PhaseSpec>,
     /// The `--set` arguments that changed this spec, so that a problem with a value that came
     /// from the command line is reported against that argument, not against a line of the file.
     /// Not part of the file format.
@@ -762,4 +767,76 @@ impl Default for RecordSpec {
             plasticity_curve: None,
         }
     }
+}
+
+/// One phase of a protocol: its name, how long it lasts and what differs in it from the
+/// circuit's own settings. A phase changes nothing it does not name, and its changes are
+/// relative to the circuit file, not to the phase before (so phases can be read one by one).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseSpec {
+    /// The phase's name, written in the `phase` column of the tables.
+    pub name: String,
+    /// How long the phase lasts: a whole number of `record.every` intervals. The last phase may
+    /// leave it out and runs to `time.duration`; the durations must add up to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Time>,
+    /// Another task for this phase (continual learning): its seed, or other task settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<PhaseTaskSpec>,
+    /// A factor on the input population's rates from the task (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_scale: Option<f64>,
+    /// Driven populations (input, target) held at a fixed rate in every unit, whatever the task
+    /// shows.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub clamp: IndexMap<String, f64>,
+    /// Driven populations held at rate 0 (the same as clamping them to 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub silence: Vec<String>,
+    /// Plasticity per plastic projection: `on` (the circuit's rule), `off` (weights stay
+    /// exactly as they are: no rule, decay or weight noise) or `{tau_w_scale: k}` (τ_w times k).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub plasticity: IndexMap<String, PlasticityChange>,
+    /// Population noise σ in this phase, per population.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub noise: IndexMap<String, f64>,
+}
+
+/// What a phase does to one motif's plasticity.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum PlasticityChange {
+    /// As the circuit file says.
+    On,
+    /// No change at all: the rule, the decay and the weight noise are off.
+    Off,
+    /// τ_w multiplied by this factor (larger: slower learning).
+    TauWScale(f64),
+}
+
+/// A phase's task: the circuit's task with these settings changed. `seed` draws another task
+/// of the same kind (another teacher, other class means, another data split): 0 is the
+/// circuit's own task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseTaskSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<TaskKindName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<Init>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub separation: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_std: Option<f64>,
+    /// Accepted only to be refused with a reason: the presentation schedule is one clock for
+    /// the whole run (sample k is shown at steps k·period …), so it cannot change in a phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stimulus: Option<StimulusSpec>,
 }

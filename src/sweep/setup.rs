@@ -10,7 +10,7 @@ use super::spec::{Stat, SummarySpec, SweepSpec};
 use super::stats::{measure_of, metric_named};
 use crate::circuit::{self, Circuit};
 use crate::experiment::design::{rule_label, with_rule};
-use crate::record::metrics::{COLUMNS, Metric};
+use crate::record::metrics::{COLUMNS, KEYS, Metric};
 use crate::spec::{CircuitSpec, Diagnostics, RuleName, SourceFile, YamlPath};
 use std::path::{Path, PathBuf};
 
@@ -406,7 +406,7 @@ pub fn load_with(
             errors.push(at(
                 p.key("measure"),
                 format!("`{}` is not a column of metrics.csv", s.measure),
-                format!("one of: {}", COLUMNS[3..].join(", ")),
+                format!("one of: {}", COLUMNS[KEYS..].join(", ")),
             ));
             continue;
         };

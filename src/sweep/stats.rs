@@ -16,7 +16,7 @@ pub fn metric_named(name: &str) -> Option<Metric> {
 pub fn measure_of(metric: Metric) -> crate::spec::Measure {
     use crate::spec::Measure;
     match metric {
-        Metric::Loss | Metric::HeldOutLoss => Measure::Loss,
+        Metric::Loss | Metric::HeldOutLoss | Metric::FirstTaskLoss => Measure::Loss,
         Metric::Accuracy | Metric::HeldOutAccuracy => Measure::Accuracy,
         Metric::GradientAngle => Measure::GradientAlignment,
         Metric::LossAngle => Measure::LossAlignment,

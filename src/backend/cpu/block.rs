@@ -29,7 +29,7 @@ use super::held::{Accumulators, Held};
 use super::lanes::{Real, apply_rates, lanes_of, rate, zeros};
 use crate::backend::{Snapshot, TracePoint, Window};
 use crate::numeric::dot;
-use crate::plan::Timing;
+use crate::plan::{PhaseTables, Timing};
 use crate::rng;
 use crate::rule::{N_TERMS, Post, Slot, UpdateForm};
 use crate::simd::Simd;
@@ -333,6 +333,12 @@ pub(crate) struct Block<T: Real, const L: usize> {
     forms: Vec<UpdateForm>,
     // Stimulus.
     tasks: Vec<Arc<Task>>,
+    /// Per lane: the factor on the task's input rates; per population: the rate a driven
+    /// population is clamped to in each lane, if any (the phase's `input_scale` and `clamp`).
+    input_scale: [f64; L],
+    clamp: Vec<[Option<f64>; L]>,
+    /// The protocol phase whose tables are loaded.
+    phase: usize,
     /// Whether any lane's task is a classification (only then is the accuracy integrated).
     classification: bool,
     timing: Vec<Timing>,
@@ -389,74 +395,20 @@ impl<T: Real, const L: usize> Block<T, L> {
             .iter()
             .map(|p| lanes(&p.tau_s.iter().map(|t| plan.leak(*t)).collect::<Vec<_>>()))
             .collect();
-        // Per-step coefficients come from the plan, so every backend integrates alike.
-        let noise_scale = pops
-            .iter()
-            .map(|p| {
-                lanes(
-                    &p.noise
-                        .iter()
-                        .zip(&p.tau_s)
-                        .map(|(sigma, tau)| plan.noise_step(*sigma, *tau))
-                        .collect::<Vec<_>>(),
-                )
-            })
-            .collect();
-        let any_noise = pops
-            .iter()
-            .map(|p| p.noise[first..first + active].iter().any(|s| *s != 0.0))
-            .collect();
-
         let motifs = &plan.motifs;
-        let rate_w = motifs
-            .iter()
-            .map(|m| {
-                lanes(
-                    &m.tau_w_s
-                        .iter()
-                        .zip(&m.tau_decay_s)
-                        .map(|(tw, td)| plan.weight_rate(*tw, *td))
-                        .collect::<Vec<_>>(),
-                )
-            })
-            .collect();
-        let decay_w = motifs
-            .iter()
-            .map(|m| {
-                lanes(
-                    &m.tau_decay_s
-                        .iter()
-                        .map(|td| plan.weight_retention(*td))
-                        .collect::<Vec<_>>(),
-                )
-            })
-            .collect();
-        let theta = motifs
-            .iter()
-            .map(|m| {
-                std::array::from_fn(|k| lanes(&m.theta.iter().map(|t| t[k]).collect::<Vec<_>>()))
-            })
-            .collect();
-        let inv_tau_w = motifs
-            .iter()
-            .map(|m| lanes(&m.tau_w_s.iter().map(|t| 1.0 / t).collect::<Vec<_>>()))
-            .collect();
-        let inv_tau_decay = motifs
-            .iter()
-            .map(|m| lanes(&m.tau_decay_s.iter().map(|t| 1.0 / t).collect::<Vec<_>>()))
-            .collect();
-        let wnoise_scale = motifs
-            .iter()
-            .map(|m| {
-                lanes(
-                    &m.weight_noise
-                        .iter()
-                        .zip(&m.tau_w_s)
-                        .map(|(s, tw)| s / tw * dt_s.sqrt())
-                        .collect::<Vec<_>>(),
-                )
-            })
-            .collect();
+        let PhaseParams {
+            noise_scale,
+            any_noise,
+            rate_w,
+            decay_w,
+            theta,
+            inv_tau_w,
+            inv_tau_decay,
+            wnoise_scale,
+            tasks,
+            input_scale,
+            clamp,
+        } = PhaseParams::of(plan, &plan.phases[0].tables, first, active);
         let forms: Vec<UpdateForm> = motifs.iter().map(|m| m.form()).collect();
         let shapes = motifs
             .iter()
@@ -502,9 +454,6 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
 
         let lane_instance = |l: usize| first + if l < active { l } else { 0 };
-        let tasks: Vec<Arc<Task>> = (0..L)
-            .map(|l| plan.tasks[lane_instance(l)].clone())
-            .collect();
         let timing = (0..L).map(|l| plan.timing[lane_instance(l)]).collect();
         let seeds = std::array::from_fn(|l| plan.seeds[lane_instance(l)]);
         let n_in = pops[plan.input].size;
@@ -651,6 +600,9 @@ impl<T: Real, const L: usize> Block<T, L> {
             forms,
             classification: tasks.iter().any(|t| t.is_classification()),
             tasks,
+            input_scale,
+            clamp,
+            phase: 0,
             timing,
             seeds,
             sample: [u64::MAX; L],
@@ -725,7 +677,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         for (j, v) in input.iter_mut().enumerate() {
             for l in 0..L {
                 v[l] = if self.present[l] {
-                    T::of(self.xs[l][j])
+                    T::of(self.xs[l][j] * self.input_scale[l])
                 } else {
                     T::zero()
                 };
@@ -740,6 +692,13 @@ impl<T: Real, const L: usize> Block<T, L> {
                     } else {
                         T::zero()
                     };
+                }
+            }
+        }
+        for (p, clamp) in self.clamp.iter().enumerate() {
+            for l in 0..L {
+                if let Some(rate) = clamp[l] {
+                    self.z[p].iter_mut().for_each(|v| v[l] = T::of(rate));
                 }
             }
         }
@@ -760,11 +719,12 @@ impl<T: Real, const L: usize> Block<T, L> {
                 self.sample[l] = k;
                 self.tasks[l].train_sample(k, &mut self.xs[l], &mut self.ys[l]);
             }
+            let clamped = self.clamp.get(_s.plan.input).and_then(|c| c[l]);
             for (j, v) in self.next_input.iter_mut().enumerate() {
-                v[l] = if present {
-                    T::of(self.xs[l][j])
-                } else {
-                    T::zero()
+                v[l] = match clamped {
+                    Some(rate) => T::of(rate),
+                    None if present => T::of(self.xs[l][j] * self.input_scale[l]),
+                    None => T::zero(),
                 };
             }
         }
@@ -1718,6 +1678,44 @@ impl<T: Real, const L: usize> Block<T, L> {
         w.traces.append(&mut self.traces);
     }
 
+    /// Loads phase `k`'s tables for the steps that follow, keeping the state. Where the stimulus
+    /// tables differ from the loaded phase's (another task, scale or clamp), the sample held
+    /// and the forward sums computed ahead from it are dropped, so the next step draws its
+    /// stimulus from the new tables; a deferred matrix then sees a new input and is written
+    /// (`Held::changed` compares the rates). Entering the loaded phase changes nothing.
+    pub fn enter_phase(&mut self, s: &Static, k: usize) {
+        let plan = &s.plan;
+        if k == self.phase {
+            return;
+        }
+        let tables = &plan.phases[k].tables;
+        let restimulate = !tables.same_stimulus(&plan.phases[self.phase].tables);
+        let p = PhaseParams::of(plan, tables, self.first, self.active);
+        self.noise_scale = p.noise_scale;
+        self.any_noise = p.any_noise;
+        self.rate_w = p.rate_w;
+        self.decay_w = p.decay_w;
+        self.theta = p.theta;
+        self.inv_tau_w = p.inv_tau_w;
+        self.inv_tau_decay = p.inv_tau_decay;
+        self.wnoise_scale = p.wnoise_scale;
+        self.tasks = p.tasks;
+        self.input_scale = p.input_scale;
+        self.clamp = p.clamp;
+        self.phase = k;
+        // A frozen lane stays without noise (`freeze`).
+        for l in (0..L).filter(|&l| self.frozen[l]) {
+            self.noise_scale.iter_mut().for_each(|v| v[l] = T::zero());
+            self.wnoise_scale.iter_mut().for_each(|v| v[l] = T::zero());
+        }
+        if restimulate {
+            self.sample = [u64::MAX; L];
+            self.shown = [(u64::MAX, false); L];
+            self.input_written = true;
+            self.prefetched_valid.iter_mut().for_each(|v| *v = false);
+        }
+    }
+
     pub fn freeze(&mut self, lane: usize) {
         self.frozen[lane] = true;
         // Its input and target are zeroed below: the next step writes them again.
@@ -1752,6 +1750,117 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
         for scale in self.wnoise_scale.iter_mut() {
             scale[lane] = T::zero();
+        }
+    }
+}
+
+/// The numbers of one protocol phase for a block's lanes (`plan::PhaseTables`), as the step
+/// reads them; per-step coefficients come from the plan's, so every backend integrates alike.
+struct PhaseParams<T: Real, const L: usize> {
+    noise_scale: Vec<[T; L]>,
+    any_noise: Vec<bool>,
+    rate_w: Vec<[T; L]>,
+    decay_w: Vec<[T; L]>,
+    theta: Vec<[[T; L]; N_TERMS]>,
+    inv_tau_w: Vec<[T; L]>,
+    inv_tau_decay: Vec<[T; L]>,
+    wnoise_scale: Vec<[T; L]>,
+    tasks: Vec<Arc<Task>>,
+    input_scale: [f64; L],
+    clamp: Vec<[Option<f64>; L]>,
+}
+
+impl<T: Real, const L: usize> PhaseParams<T, L> {
+    fn of(plan: &crate::plan::Plan, t: &PhaseTables, first: usize, active: usize) -> Self {
+        let lanes = |v: &[f64]| lanes_of::<T, L>(v, first, active);
+        let lane_instance = |l: usize| first + if l < active { l } else { 0 };
+        let pops = &plan.populations;
+        let noise_scale = pops
+            .iter()
+            .zip(&t.noise)
+            .map(|(p, noise)| {
+                lanes(
+                    &noise
+                        .iter()
+                        .zip(&p.tau_s)
+                        .map(|(sigma, tau)| plan.noise_step(*sigma, *tau))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let any_noise = t
+            .noise
+            .iter()
+            .map(|noise| noise[first..first + active].iter().any(|s| *s != 0.0))
+            .collect();
+        let motifs = 0..plan.motifs.len();
+        let rate_w = motifs
+            .clone()
+            .map(|m| {
+                lanes(
+                    &t.tau_w_s[m]
+                        .iter()
+                        .zip(&t.tau_decay_s[m])
+                        .map(|(tw, td)| plan.weight_rate(*tw, *td))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let decay_w = motifs
+            .clone()
+            .map(|m| {
+                lanes(
+                    &t.tau_decay_s[m]
+                        .iter()
+                        .map(|td| plan.weight_retention(*td))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let theta = motifs
+            .clone()
+            .map(|m| {
+                std::array::from_fn(|k| {
+                    lanes(&t.theta[m].iter().map(|th| th[k]).collect::<Vec<_>>())
+                })
+            })
+            .collect();
+        let inv_tau_w = motifs
+            .clone()
+            .map(|m| lanes(&t.tau_w_s[m].iter().map(|t| 1.0 / t).collect::<Vec<_>>()))
+            .collect();
+        let inv_tau_decay = motifs
+            .clone()
+            .map(|m| lanes(&t.tau_decay_s[m].iter().map(|t| 1.0 / t).collect::<Vec<_>>()))
+            .collect();
+        let dt_s = plan.dt_s;
+        let wnoise_scale = motifs
+            .map(|m| {
+                lanes(
+                    &t.weight_noise[m]
+                        .iter()
+                        .zip(&t.tau_w_s[m])
+                        .map(|(s, tw)| s / tw * dt_s.sqrt())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        PhaseParams {
+            noise_scale,
+            any_noise,
+            rate_w,
+            decay_w,
+            theta,
+            inv_tau_w,
+            inv_tau_decay,
+            wnoise_scale,
+            tasks: (0..L).map(|l| t.tasks[lane_instance(l)].clone()).collect(),
+            input_scale: std::array::from_fn(|l| t.input_scale[lane_instance(l)]),
+            clamp: t
+                .clamp
+                .iter()
+                .map(|c| std::array::from_fn(|l| c[lane_instance(l)]))
+                .collect(),
         }
     }
 }

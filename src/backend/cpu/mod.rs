@@ -159,6 +159,14 @@ impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
         Ok(())
     }
 
+    fn enter_phase(&mut self, phase: usize) -> Result<(), BackendError> {
+        let shared = &self.shared;
+        for b in &mut self.blocks {
+            b.enter_phase(shared, phase);
+        }
+        Ok(())
+    }
+
     fn snapshot(&self) -> Result<Snapshot, BackendError> {
         let mut snap = Snapshot::default();
         self.snapshot_into(&mut snap)?;

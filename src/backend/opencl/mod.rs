@@ -110,6 +110,11 @@ pub fn with_options(
     precision: Precision,
     options: Options,
 ) -> Result<(Box<dyn Backend>, String), OpenClError> {
+    if let Some(change) = unsupported_phase_change(&plan) {
+        return Err(OpenClError::Unsupported(format!(
+            "the OpenCL backend cannot make this protocol's change ({change}); run it with --backend cpu"
+        )));
+    }
     let shared = platform::shared()?;
     let device = format!("{} ({})", shared.info.name, shared.platform);
     let backend: Box<dyn Backend> = match precision {
@@ -418,6 +423,10 @@ pub struct OpenClBackend<R: DeviceReal> {
     device: DeviceDescription,
     /// Host buffers for reading back W and S, kept between snapshots.
     readback: std::sync::Mutex<(Vec<R>, Vec<R>)>,
+    /// The protocol phase whose numbers the parameter table holds, and the frozen instances
+    /// (whose rows a phase leaves at zero).
+    phase: usize,
+    frozen: Vec<bool>,
     _shared: Arc<Shared>,
 }
 
@@ -627,6 +636,8 @@ impl<R: DeviceReal> OpenClBackend<R> {
                 driver_version: Some(shared.info.driver_version.clone()),
             },
             readback: std::sync::Mutex::new((Vec::new(), Vec::new())),
+            phase: 0,
+            frozen: vec![false; plan.n_instances()],
             _shared: shared,
         };
         backend.prime()?;
@@ -1044,8 +1055,106 @@ impl<R: DeviceReal> OpenClBackend<R> {
         for row in m.freeze_rows() {
             self.params[row * e_pad + instance] = 0.0;
         }
+        self.frozen[instance] = true;
         let p: Vec<R> = self.params.iter().map(|x| R::of(*x)).collect();
         write(&self.queue, &mut self.bufs.p, &p)
+    }
+}
+
+/// What a protocol changes that the kernels cannot take from their parameter table, if
+/// anything: the stimulus (another task, an input scale, a clamp: the kernels generate it from
+/// the task), or noise on a population whose noise the generator left out (none in the
+/// circuit). Plasticity (θ, τ_w, decay, weight noise) and noise where the circuit has some are
+/// parameter rows the host rewrites at a boundary.
+fn unsupported_phase_change(plan: &Plan) -> Option<String> {
+    for ph in &plan.phases {
+        let t = &ph.tables;
+        if t.tasks
+            .iter()
+            .zip(&plan.tasks)
+            .any(|(a, b)| !Arc::ptr_eq(a, b))
+        {
+            return Some(format!("phase `{}` changes the task", ph.name));
+        }
+        if t.input_scale.iter().any(|s| *s != 1.0) || t.clamp.iter().flatten().any(Option::is_some)
+        {
+            return Some(format!("phase `{}` scales or clamps the input", ph.name));
+        }
+        for (p, pop) in plan.populations.iter().enumerate() {
+            if pop.noise.iter().all(|s| *s == 0.0) && t.noise[p].iter().any(|s| *s != 0.0) {
+                return Some(format!(
+                    "phase `{}` adds noise to `{}`, which has none in the circuit",
+                    ph.name, pop.name
+                ));
+            }
+        }
+    }
+    None
+}
+
+impl<R: DeviceReal> OpenClBackend<R> {
+    /// Rewrites the parameter rows a phase may change (weight rates, θ, decay, weight and
+    /// population noise) from `plan.phases[phase]`, with the CPU engine's conversions, and
+    /// leaves frozen instances' rows at zero. The state on the device is untouched.
+    fn enter_phase_checked(&mut self, phase: usize) -> Result<(), OpenClError> {
+        if phase == self.phase {
+            return Ok(());
+        }
+        let m = &self.m;
+        let plan = &m.plan;
+        let t = &plan.phases[phase].tables;
+        let e_pad = m.e_pad;
+        let dt = plan.dt_s;
+        let mut rows: Vec<(usize, Vec<f64>)> = Vec::new();
+        for (mi, _) in plan.motifs.iter().enumerate() {
+            let (tw, td) = (&t.tau_w_s[mi], &t.tau_decay_s[mi]);
+            rows.push((
+                m.rate_w[mi],
+                tw.iter()
+                    .zip(td)
+                    .map(|(w, d)| plan.weight_rate(*w, *d))
+                    .collect(),
+            ));
+            for (k, row) in m.theta[mi].iter().enumerate() {
+                if let Some(row) = row {
+                    rows.push((*row, t.theta[mi].iter().map(|th| th[k]).collect()));
+                }
+            }
+            if let Some(row) = m.decay[mi] {
+                rows.push((row, td.iter().map(|d| plan.weight_retention(*d)).collect()));
+            }
+            if let Some(row) = m.wnoise[mi] {
+                let noise = &t.weight_noise[mi];
+                rows.push((
+                    row,
+                    noise
+                        .iter()
+                        .zip(tw)
+                        .map(|(s, w)| s / w * dt.sqrt())
+                        .collect(),
+                ));
+            }
+        }
+        for (p, pop) in plan.populations.iter().enumerate() {
+            if let Some(row) = m.noise[p] {
+                let steps = t.noise[p].iter().zip(&pop.tau_s);
+                rows.push((
+                    row,
+                    steps.map(|(s, tau)| plan.noise_step(*s, *tau)).collect(),
+                ));
+            }
+        }
+        let freeze = m.freeze_rows();
+        for (row, values) in rows {
+            for (e, v) in values.into_iter().enumerate() {
+                let frozen = self.frozen[e] && freeze.contains(&row);
+                self.params[row * e_pad + e] = if frozen { 0.0 } else { v };
+            }
+        }
+        let p: Vec<R> = self.params.iter().map(|x| R::of(*x)).collect();
+        write(&self.queue, &mut self.bufs.p, &p)?;
+        self.phase = phase;
+        Ok(())
     }
 }
 
@@ -1112,6 +1221,10 @@ impl<R: DeviceReal> Backend for OpenClBackend<R> {
     fn take_window(&mut self) -> Result<Window, BackendError> {
         self.take_window_checked()
             .map_err(|e| self.failed("take_window", e))
+    }
+    fn enter_phase(&mut self, phase: usize) -> Result<(), BackendError> {
+        self.enter_phase_checked(phase)
+            .map_err(|e| self.failed("enter_phase", e))
     }
     fn freeze(&mut self, instance: usize) -> Result<(), BackendError> {
         self.freeze_checked(instance)
