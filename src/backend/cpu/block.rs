@@ -27,6 +27,7 @@
 use super::Static;
 use super::held::{Accumulators, Held};
 use super::lanes::{Real, apply_rates, lanes_of, rate, zeros};
+use crate::backend::state::{Field, Growing, StateError};
 use crate::backend::{Snapshot, TracePoint, Window};
 use crate::plan::Timing;
 use crate::rng;
@@ -272,6 +273,43 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
             }
         }
     }
+}
+
+/// The fields of a block's saved state, in their order in the image (one list for saving and
+/// restoring).
+macro_rules! block_state {
+    ($b:ident, $f:ident) => {
+        $f!($b.step);
+        $f!($b.u);
+        $f!($b.z);
+        $f!($b.inp);
+        $f!($b.q);
+        $f!($b.w);
+        $f!($b.ring);
+        $f!($b.prefetched);
+        $f!($b.prefetched_valid);
+        $f!($b.next_input);
+        $f!($b.held);
+        $f!($b.delta);
+        $f!($b.sample);
+        $f!($b.present);
+        $f!($b.shown);
+        $f!($b.input_written);
+        $f!($b.xs);
+        $f!($b.ys);
+        $f!($b.frozen);
+        $f!($b.sign);
+        $f!($b.bias);
+        $f!($b.noise_scale);
+        $f!($b.wnoise_scale);
+        $f!($b.acc_dw);
+        $f!($b.acc_bp);
+        $f!($b.acc_ux);
+        $f!($b.loss);
+        $f!($b.present_s);
+        $f!($b.correct_s);
+        $f!($b.window_steps);
+    };
 }
 
 pub(crate) struct Block<T: Real, const L: usize> {
@@ -1715,6 +1753,32 @@ impl<T: Real, const L: usize> Block<T, L> {
         self.correct_s = [0.0; L];
         self.window_steps = 0;
         w.traces.append(&mut self.traces);
+    }
+
+    // ---- saved state --------------------------------------------------------------------------
+
+    /// Writes everything the next step reads: the state, the window gathered so far, and the
+    /// parameters `freeze` zeroes. Scratch that every step writes before reading (`scratch`,
+    /// row coefficients, RK4 stages) is left out.
+    pub fn save_state(&self, out: &mut Vec<u8>) {
+        macro_rules! put {
+            ($x:expr) => {
+                Field::save(&$x, out)
+            };
+        }
+        block_state!(self, put);
+        put!(self.traces);
+    }
+
+    /// Reads back what `save_state` wrote, into a block of the same plan.
+    pub fn restore_state(&mut self, input: &mut &[u8]) -> Result<(), StateError> {
+        macro_rules! get {
+            ($x:expr) => {
+                Field::load(&mut $x, input)?
+            };
+        }
+        block_state!(self, get);
+        Growing(&mut self.traces).load(input)
     }
 
     pub fn freeze(&mut self, lane: usize) {
