@@ -342,3 +342,58 @@ fn resume_refuses_what_it_cannot_continue() {
     std::fs::write(&path, bytes).unwrap();
     refused(&done, &[], "checksum");
 }
+
+/// `record.checkpoints` in the circuit: wrong intervals are located errors; a right one makes
+/// the run write its checkpoint as `--checkpoint-every` does.
+#[test]
+fn record_checkpoints_in_the_circuit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(circuit()).unwrap();
+    let with = |line: &str| {
+        let path = tmp.path().join("c.yaml");
+        let edited = text.replacen("  every: 100 ms", &format!("  every: 100 ms\n{line}"), 1);
+        assert_ne!(edited, text);
+        std::fs::write(&path, edited).unwrap();
+        path
+    };
+    for (line, expect) in [
+        (
+            "  checkpoints: {every: 150 ms}",
+            "c.yaml:27:17: `record.checkpoints.every`: checkpoints are taken at recording windows: every must be a multiple of record.every = 100 ms, found 150 ms",
+        ),
+        (
+            "  checkpoints: {every: 100.05 ms}",
+            "is not a whole number of steps",
+        ),
+        ("  checkpoints: {every: 0 s}", "must be positive"),
+        ("  checkpoints: {every: -1 s}", "is negative"),
+        ("  checkpoints: {every: 1 s, keep: 2}", "keep"),
+    ] {
+        let path = with(line);
+        let out = hetsim(&["validate", path.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{line}: {err}");
+        assert!(err.contains(expect), "{line}: wanted `{expect}` in {err}");
+    }
+    let path = with("  checkpoints: {every: 500 ms}");
+    let dir = tmp.path().join("run");
+    let out = hetsim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--duration",
+        "1 s",
+        "--backend",
+        "cpu",
+        "--no-plots",
+        "-q",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The newest checkpoint: the window end at 0.5 s (none is written at the run's end).
+    assert_eq!(checkpoint_step(&dir), Some(5_000));
+}

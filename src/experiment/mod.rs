@@ -214,7 +214,7 @@ impl Request {
                 every,
                 resume::identity(&manifest),
             )),
-            (Target::Memory(_), Some(_)) => {
+            (Target::Memory(_), Some(_)) if self.checkpoint_every.is_some() => {
                 return Err(ExperimentError::Usage(
                     "checkpoints are written into a run directory; this run writes none".into(),
                 ));
@@ -291,12 +291,15 @@ impl Request {
         if plan.method == crate::spec::Method::Rk4 {
             notes.push("rk4: window accumulators (ΔW of the rule, Hebbian terms) use the first stage of each step".into());
         }
-        let checkpoint_steps = self
-            .checkpoint_every
-            .as_deref()
-            .map(|text| resume::checkpoint_steps(&plan, text))
-            .transpose()
-            .map_err(ExperimentError::Usage)?;
+        // `--checkpoint-every`, else the circuit's `record.checkpoints` (checked with it).
+        let checkpoint_steps = match self.checkpoint_every.as_deref() {
+            Some(text) => {
+                Some(resume::checkpoint_steps(&plan, text).map_err(ExperimentError::Usage)?)
+            }
+            None => spec.record.checkpoints.as_ref().map(|cp| {
+                ((cp.every.seconds() / plan.dt_s).round() as u64).max(plan.record_every_steps)
+            }),
+        };
         let manifest = manifest(
             self,
             &source,
