@@ -7,7 +7,8 @@
 //! An instance whose state turns non-finite or explodes is frozen; the others go on, the rows
 //! already written stay, and the sink hears the instance, the time and what diverged. When
 //! every instance has diverged the run stops at once. A stop request (SIGINT/SIGTERM in the
-//! CLI) ends the run between two windows with status `interrupted`; a device failure ends it
+//! CLI) ends the run between two windows with status `interrupted` (with checkpoints on, at
+//! the end of the window under way, whose state is then saved); a device failure ends it
 //! with status `failed` and the device's message. Every row written is whole.
 //!
 //! The loop starts the next stretch of steps before it measures and writes the window just
@@ -15,6 +16,11 @@
 //! advance returns when done, runs as before. The measurement reads only the snapshots already
 //! taken, so the order changes no number; an error from that stretch is reported after the
 //! window's rows are written, so they are not lost.
+//!
+//! Checkpoints ([`Checkpoints`], `execute_checkpointed`): at the window ends they ask for, the
+//! backend's state is taken before the next stretch starts and saved once the window's rows
+//! are in the sinks; a resumed run starts the loop at the saved window end, with the backend
+//! restored and the tables cut back to that point by the caller.
 
 use crate::backend::{Backend, BackendError, Snapshot};
 use crate::plan::Plan;
@@ -63,6 +69,8 @@ pub enum RunError {
     Record(#[from] RecordError),
     #[error("{0}")]
     Backend(#[from] BackendError),
+    #[error("cannot write the checkpoint: {0}")]
+    Checkpoint(String),
 }
 
 /// Runs `plan` to its end (or until `stop` is set, or every instance diverged) on `backend`,
@@ -74,15 +82,33 @@ pub fn execute(
     observer: &mut dyn Observer,
     stop: Option<&AtomicBool>,
 ) -> Result<RunOutcome, RunError> {
+    execute_checkpointed(plan, backend, sink, observer, stop, None)
+}
+
+/// [`execute`] with checkpoints: `checkpoints` says at which window ends the state is saved
+/// (and saves it), and, for a resumed run, where the loop starts — the backend must then
+/// already hold the state restored from that point, and the sinks the tables up to it.
+pub fn execute_checkpointed(
+    plan: &Plan,
+    backend: &mut dyn Backend,
+    sink: &mut dyn Sink,
+    observer: &mut dyn Observer,
+    stop: Option<&AtomicBool>,
+    checkpoints: Option<&mut dyn Checkpoints>,
+) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
+    let from = checkpoints.as_ref().and_then(|c| c.resumed_from());
     let mut state = LoopState {
-        step: 0,
-        failures: Vec::new(),
+        step: from.as_ref().map_or(0, |p| p.step),
+        failures: from.map(|p| p.failures).unwrap_or_default(),
     };
-    let result = run_windows(plan, backend, sink, observer, stop, &mut state);
+    let first_step = state.step;
+    let result = run_windows(plan, backend, sink, observer, stop, &mut state, checkpoints);
     let wall_s = started.elapsed().as_secs_f64();
     let time_reached_s = state.step as f64 * plan.dt_s;
-    let rate = plan.synapses_per_instance() as f64 * plan.n_instances() as f64 * state.step as f64
+    let rate = plan.synapses_per_instance() as f64
+        * plan.n_instances() as f64
+        * (state.step - first_step) as f64
         / wall_s.max(1e-9);
     let (status, reason) = match &result {
         Ok(Stop::End) if state.failures.is_empty() => (Status::Completed, None),
@@ -124,6 +150,32 @@ struct LoopState {
     failures: Vec<Failure>,
 }
 
+/// Where the loop stood at a window end: all a resumed run needs besides the backend's state
+/// and the tables written so far.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LoopPoint {
+    pub step: u64,
+    /// The instances that diverged so far (frozen in the backend's state).
+    pub failures: Vec<Failure>,
+}
+
+/// Checkpoints of a run: when to save, how, and where a resumed run starts.
+pub trait Checkpoints {
+    /// Whether the state is saved at the end of the window ending at `step`.
+    fn due(&self, step: u64) -> bool;
+    /// Saves `image`, taken at `point` (after the window's divergence checks), once the
+    /// window's rows are in the sinks; `sinks` is what the sinks said of themselves then
+    /// ([`Sink::checkpoint`]).
+    fn save(
+        &mut self,
+        image: &crate::backend::StateImage,
+        point: &LoopPoint,
+        sinks: serde_json::Value,
+    ) -> Result<(), RunError>;
+    /// For a resumed run, the point it starts from (None: from the start).
+    fn resumed_from(&self) -> Option<LoopPoint>;
+}
+
 enum Stop {
     End,
     AllDiverged,
@@ -137,48 +189,43 @@ fn run_windows(
     observer: &mut dyn Observer,
     stop: Option<&AtomicBool>,
     state: &mut LoopState,
+    mut checkpoints: Option<&mut dyn Checkpoints>,
 ) -> Result<Stop, RunError> {
     let e_count = plan.n_instances();
     let mut active = vec![true; e_count];
-    sink.instances(&instances_table(plan))?;
+    let curve = CurveProbe::for_plan(plan);
+    let resumed = checkpoints
+        .as_ref()
+        .is_some_and(|c| c.resumed_from().is_some());
     let mut start = backend.snapshot()?;
     let mut spare = Snapshot::default();
-    // The first stretch runs while the initial held-out loss is measured.
-    let ahead = match plan.steps {
-        0 => Ok(()),
-        _ => advance_to(plan, backend, next_stop(plan, 0, end_of_window(plan, 0))),
-    };
-
-    // Row at t = 0: the held-out loss of the initial weights, the reference for "fraction of
-    // the initial loss".
-    let initial: Vec<Row> = (0..e_count)
-        .map(|e| {
-            let phase = plan.phase_at(0);
-            let (loss, acc) = metrics::held_out_in(plan, phase, &start.weights, e);
-            Row {
-                time_s: 0.0,
-                instance: e,
-                projection: "all".into(),
-                phase: plan.phases[phase].name.clone(),
-                held_out_loss: loss,
-                held_out_accuracy: acc,
-                first_task_loss: metrics::first_task_loss(plan, &start.weights, e),
-                ..Row::default()
-            }
-        })
-        .collect();
-    sink.rows(&initial)?;
-    sink.weights(&weight_rows(plan, &start, Stage::Start))?;
-    let curve = CurveProbe::for_plan(plan);
-    sample(plan, curve.as_ref(), &start, 0, &active, sink)?;
-    ahead?;
+    if resumed {
+        // Everything up to this window end is in the tables already.
+        for f in &state.failures {
+            active[f.instance] = false;
+        }
+    } else {
+        start_rows(plan, backend, sink, &start, curve.as_ref(), &active)?;
+    }
 
     let requested = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
     let mut outcome = Stop::End;
     while state.step < plan.steps {
         if requested() {
-            outcome = Stop::Requested;
-            break;
+            match checkpoints.as_deref_mut() {
+                None => {
+                    outcome = Stop::Requested;
+                    break;
+                }
+                // The next stretch had started: this window is finished first (nothing more
+                // starts ahead now), so that its end can be saved.
+                Some(_) if backend.step() > state.step => {}
+                Some(c) => {
+                    save_checkpoint(c, backend.save_state()?, state, sink)?;
+                    outcome = Stop::Requested;
+                    break;
+                }
+            }
         }
         let window_end = end_of_window(plan, state.step);
         let n = window_end - state.step;
@@ -230,6 +277,11 @@ fn run_windows(
                 });
             }
         }
+        // Saved before the next stretch starts, written once this window's rows are.
+        let image = match checkpoints.as_deref() {
+            Some(c) if state.step < plan.steps && c.due(state.step) => Some(backend.save_state()?),
+            _ => None,
+        };
         // The next window's first stretch, started before this one is measured (module doc).
         let goes_on = state.step < plan.steps && state.failures.len() < e_count && !requested();
         let ahead = if goes_on {
@@ -248,6 +300,9 @@ fn run_windows(
             sink.failures(&state.failures)?;
         }
         ahead?;
+        if let (Some(c), Some(image)) = (checkpoints.as_deref_mut(), image) {
+            save_checkpoint(c, image, state, sink)?;
+        }
         spare = std::mem::replace(&mut start, end);
         observer.window(&Progress {
             step: state.step,
@@ -263,6 +318,64 @@ fn run_windows(
     }
     sink.weights(&weight_rows(plan, &start, Stage::End))?;
     Ok(outcome)
+}
+
+/// What a run from the start writes before its first window: `instances.csv`, the row at
+/// t = 0 (the held-out loss of the initial weights, the reference for "fraction of the initial
+/// loss"), the start weights and the samples due at step 0. The first stretch of steps runs
+/// meanwhile.
+fn start_rows(
+    plan: &Plan,
+    backend: &mut dyn Backend,
+    sink: &mut dyn Sink,
+    start: &Snapshot,
+    curve: Option<&CurveProbe>,
+    active: &[bool],
+) -> Result<(), RunError> {
+    sink.instances(&instances_table(plan))?;
+    // The first stretch runs while the initial held-out loss is measured.
+    let ahead = match plan.steps {
+        0 => Ok(()),
+        _ => advance_to(plan, backend, next_stop(plan, 0, end_of_window(plan, 0))),
+    };
+    // Row at t = 0: the held-out loss of the initial weights, the reference for "fraction of
+    // the initial loss".
+    let phase = plan.phase_at(0);
+    let initial: Vec<Row> = (0..plan.n_instances())
+        .map(|e| {
+            let (loss, acc) = metrics::held_out_in(plan, phase, &start.weights, e);
+            Row {
+                time_s: 0.0,
+                instance: e,
+                projection: "all".into(),
+                phase: plan.phases[phase].name.clone(),
+                held_out_loss: loss,
+                held_out_accuracy: acc,
+                first_task_loss: metrics::first_task_loss(plan, &start.weights, e),
+                ..Row::default()
+            }
+        })
+        .collect();
+    sink.rows(&initial)?;
+    sink.weights(&weight_rows(plan, start, Stage::Start))?;
+    sample(plan, curve, start, 0, active, sink)?;
+    Ok(ahead?)
+}
+
+/// Writes a checkpoint of the window end `state` stands at, with what the sinks say of
+/// themselves (their tables flushed up to here).
+fn save_checkpoint(
+    checkpoints: &mut dyn Checkpoints,
+    image: crate::backend::StateImage,
+    state: &LoopState,
+    sink: &mut dyn Sink,
+) -> Result<(), RunError> {
+    let sinks = sink.checkpoint()?;
+    let point = LoopPoint {
+        step: state.step,
+        failures: state.failures.clone(),
+    };
+    checkpoints.save(&image, &point, sinks)
 }
 
 /// The end of the recording window that starts at `step` (the last one may be short).

@@ -303,6 +303,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
             probes: Vec::new(),
             weights: None,
             plasticity_curve: None,
+            checkpoints: None,
         },
         overrides: Vec::new(),
     }

@@ -236,6 +236,12 @@ impl Backend for FailingBackend {
     fn freeze(&mut self, instance: usize) -> Result<(), BackendError> {
         self.inner.freeze(instance)
     }
+    fn save_state(&self) -> Result<hetsim::backend::StateImage, BackendError> {
+        self.inner.save_state()
+    }
+    fn restore_state(&mut self, image: &hetsim::backend::StateImage) -> Result<(), BackendError> {
+        self.inner.restore_state(image)
+    }
 }
 
 #[test]

@@ -207,6 +207,7 @@ fn run_request<'py>(
         },
         command_line,
         threads,
+        checkpoint_every: None,
     };
     let (result, interrupted) = interrupt::run(py, progress, move |stop, latest| {
         let prepared = request.prepare()?;

@@ -9,8 +9,10 @@
 pub mod cpu;
 pub mod opencl;
 mod split;
+pub mod state;
 
 use crate::plan::Plan;
+pub use state::{StateError, StateImage};
 
 /// What to accumulate over each recording window (decided from the plan's measurements).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -61,7 +63,7 @@ pub struct ProjectionWindow {
 }
 
 /// One sampled value of an activity trace (instance 0).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TracePoint {
     pub time_s: f64,
     pub signal: String,
@@ -173,6 +175,9 @@ pub enum BackendError {
         operation: &'static str,
         message: String,
     },
+    /// A state image that does not fit this backend (another plan, layout or precision).
+    #[error("cannot restore the state: {0}")]
+    State(#[from] StateError),
 }
 
 /// A backend, and the note to report when `auto` fell back to the CPU.
@@ -276,4 +281,11 @@ pub trait Backend: Send {
     /// Stops an instance that diverged: its state is zeroed and it no longer learns, so the
     /// rest of the ensemble runs on unaffected.
     fn freeze(&mut self, instance: usize) -> Result<(), BackendError>;
+    /// The complete state: everything the next step reads (activities, weights, traces, delay
+    /// rings, deferred updates, window accumulators, frozen instances, the step, which keys
+    /// every random stream).
+    fn save_state(&self) -> Result<StateImage, BackendError>;
+    /// Puts back a state saved by a backend of the same plan, layout and precision: the next
+    /// steps are those the saving backend would have taken.
+    fn restore_state(&mut self, image: &StateImage) -> Result<(), BackendError>;
 }

@@ -7,6 +7,7 @@
 //! the parts and stitches their results back into the whole plan's instance order — so
 //! instance k of any ensemble is, bit for bit, what it is alone.
 
+use super::state::{Field, Section, StateImage, load_all};
 use super::{Backend, BackendError, DeviceDescription, Precision, Snapshot, Window};
 use crate::plan::Plan;
 use std::sync::{Arc, Mutex};
@@ -213,5 +214,81 @@ impl Backend for Split {
             }
         }
         Ok(())
+    }
+
+    /// The parts' images in one: their layouts in a `parts` section, their sections renamed
+    /// `part k: …`.
+    fn save_state(&self) -> Result<StateImage, BackendError> {
+        let mut layouts = Vec::new();
+        let mut sections = Vec::new();
+        let mut precision = self.precision();
+        for (k, part) in self.parts.iter().enumerate() {
+            let image = part.backend.save_state()?;
+            precision = image.precision;
+            layouts.push(image.layout);
+            sections.extend(image.sections.into_iter().map(|s| Section {
+                name: format!("part {k}: {}", s.name),
+                bytes: s.bytes,
+            }));
+        }
+        let mut bytes = Vec::new();
+        layouts.save(&mut bytes);
+        sections.insert(
+            0,
+            Section {
+                name: "parts".into(),
+                bytes,
+            },
+        );
+        Ok(StateImage {
+            step: self.step(),
+            layout: self.layout(),
+            precision,
+            sections,
+        })
+    }
+
+    /// Hands each part its own image back. A part whose image does not fit refuses it as a
+    /// single backend would; the parts before it are then restored already, so the caller
+    /// must not go on with this backend (a resumed run stops with the error).
+    fn restore_state(&mut self, image: &StateImage) -> Result<(), BackendError> {
+        image.check_layout(&self.layout(), image.precision)?;
+        // Sized to this backend's parts: an image of another grouping is refused on reading.
+        let mut layouts = vec![String::new(); self.parts.len()];
+        load_all("parts", &image.section("parts")?.bytes, |input| {
+            layouts.load(input)
+        })?;
+        for (k, (part, layout)) in self.parts.iter_mut().zip(layouts).enumerate() {
+            let prefix = format!("part {k}: ");
+            let sections = image
+                .sections
+                .iter()
+                .filter_map(|s| {
+                    s.name.strip_prefix(&prefix).map(|name| Section {
+                        name: name.into(),
+                        bytes: s.bytes.clone(),
+                    })
+                })
+                .collect();
+            part.backend.restore_state(&StateImage {
+                step: image.step,
+                layout,
+                precision: image.precision,
+                sections,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Split {
+    /// Names the split by its parts' sizes: an image restores only into the same grouping.
+    fn layout(&self) -> String {
+        let sizes: Vec<String> = self
+            .parts
+            .iter()
+            .map(|p| p.instances.len().to_string())
+            .collect();
+        format!("split into parts of {} instances", sizes.join(", "))
     }
 }

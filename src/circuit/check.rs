@@ -743,6 +743,50 @@ fn check_time(c: &mut Checker, spec: &CircuitSpec) {
             None,
         );
     }
+    check_checkpoints(c, spec);
+}
+
+/// `record.checkpoints.every`: positive, on the step grid, and a whole number of recording
+/// intervals (checkpoints are taken at window ends).
+fn check_checkpoints(c: &mut Checker, spec: &CircuitSpec) {
+    let Some(cp) = &spec.record.checkpoints else {
+        return;
+    };
+    let path = YamlPath::of(&["record", "checkpoints", "every"]);
+    let (every, dt, record) = (
+        cp.every.seconds(),
+        spec.time.dt.seconds(),
+        spec.record.every.seconds(),
+    );
+    let whole = |x: f64| x >= 1.0 - 1e-9 && (x - x.round()).abs() <= 1e-6 * x.max(1.0);
+    if every.is_nan() || every <= 0.0 {
+        c.error(
+            path,
+            format!(
+                "the checkpoint interval must be positive, found {}",
+                cp.every
+            ),
+            None,
+        );
+    } else if !whole(every / dt) {
+        c.error(
+            path,
+            format!(
+                "the checkpoint interval {} is not a whole number of steps dt = {}",
+                cp.every, spec.time.dt
+            ),
+            None,
+        );
+    } else if !whole(every / record) {
+        c.error(
+            path,
+            format!(
+                "checkpoints are taken at recording windows: every must be a multiple of record.every = {}, found {}",
+                spec.record.every, cp.every
+            ),
+            Some("e.g. ten recording intervals"),
+        );
+    }
 }
 
 /// `record.plasticity_curve`: a plastic projection, a synapse inside it, a usable range of

@@ -12,7 +12,20 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
     match cli.command {
         Command::Validate { circuit } => validate(&circuit),
         Command::Expand { circuit, dot } => expand(&circuit, dot),
-        Command::Run { circuit, options } => super::running::run(&circuit, &options, argv),
+        Command::Run {
+            circuit,
+            resume: Some(dir),
+            options,
+        } => super::running::resume(&dir, circuit.as_deref(), &options, argv),
+        Command::Run {
+            circuit: Some(circuit),
+            options,
+            ..
+        } => super::running::run(&circuit, &options, argv),
+        Command::Run { .. } => {
+            super::out::tellln!("hetsim run: give a circuit file, or --resume RUN_DIR");
+            EXIT_BAD_INPUT
+        }
         Command::Compare {
             circuit,
             rules,

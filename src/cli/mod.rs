@@ -78,7 +78,13 @@ pub enum Command {
     )]
     Run {
         /// The circuit file (YAML).
-        circuit: PathBuf,
+        #[arg(required_unless_present = "resume")]
+        circuit: Option<PathBuf>,
+        /// Continue the run in RUN_DIR from its newest checkpoint (the circuit, seeds, backend
+        /// and precision come from its manifest); the finished tables equal an uninterrupted
+        /// run's.
+        #[arg(long, value_name = "RUN_DIR", conflicts_with = "circuit")]
+        resume: Option<PathBuf>,
         #[command(flatten)]
         options: RunOptions,
     },
@@ -332,6 +338,11 @@ pub struct RunOptions {
     /// Skip the figures.
     #[arg(long)]
     pub no_plots: bool,
+    /// Save the complete state into RUN_DIR/checkpoint every this much simulated time (a
+    /// multiple of record.every, e.g. `10s`), and when stopped by SIGINT/SIGTERM, so
+    /// `hetsim run --resume RUN_DIR` can continue the run.
+    #[arg(long, value_name = "TIME")]
+    pub checkpoint_every: Option<String>,
     /// The memory a run may plan to use (e.g. `64GiB`); default: HETSIM_MEMORY_BUDGET, else half
     /// the machine's memory.
     #[arg(long, value_name = "SIZE")]

@@ -66,7 +66,49 @@ fn request(
         },
         command_line: argv,
         threads: options.threads.get(),
+        checkpoint_every: options.checkpoint_every.clone(),
     })
+}
+
+/// `hetsim run --resume RUN_DIR`: every other choice comes from the run's manifest, so the
+/// options that would change the run are refused rather than ignored.
+pub fn resume(
+    run_dir: &Path,
+    circuit: Option<&Path>,
+    options: &RunOptions,
+    argv: Vec<String>,
+) -> i32 {
+    let who = "hetsim run --resume";
+    let changed = [
+        (circuit.is_some(), "a circuit file"),
+        (options.backend != "auto", "--backend"),
+        (options.precision != "auto", "--precision"),
+        (options.seeds != 1, "--seeds"),
+        (options.seed != 1, "--seed"),
+        (!options.set.is_empty(), "--set"),
+        (options.duration.is_some(), "--duration"),
+        (options.out.is_some(), "--out"),
+        (options.replace, "--replace"),
+        (options.checkpoint_every.is_some(), "--checkpoint-every"),
+    ];
+    if let Some((_, what)) = changed.iter().find(|(given, _)| *given) {
+        tellln!(
+            "{who}: {what} cannot be given with --resume: the run continues as its manifest records it"
+        );
+        return EXIT_BAD_INPUT;
+    }
+    let stop = stop_flag();
+    match Request::resume(run_dir, argv, options.threads.get()) {
+        Ok(prepared) => {
+            noteln!(
+                "{who}: continuing {} from t = {:.3} s",
+                run_dir.display(),
+                prepared.resumed_from_s().unwrap_or(0.0)
+            );
+            run_prepared(prepared, &stop, who)
+        }
+        Err(e) => report_error(who, &e),
+    }
 }
 
 pub fn run(path: &Path, options: &RunOptions, argv: Vec<String>) -> i32 {
@@ -160,6 +202,11 @@ fn execute(request: Request, who: &str) -> i32 {
         Ok(p) => p,
         Err(e) => return report_error(who, &e),
     };
+    run_prepared(prepared, &stop, who)
+}
+
+/// Runs a prepared run with the progress bar and prints the outcome.
+fn run_prepared(prepared: experiment::Prepared, stop: &Arc<AtomicBool>, who: &str) -> i32 {
     for w in &prepared.warnings {
         tellln!("warning: {w}");
     }
@@ -195,7 +242,7 @@ fn execute(request: Request, who: &str) -> i32 {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut observer = Bar(bar.clone());
-    let result = prepared.execute(&mut observer, Some(&stop));
+    let result = prepared.execute(&mut observer, Some(stop));
     bar.finish_and_clear();
     match result {
         Ok(finished) => report(&finished),

@@ -12,6 +12,7 @@
 pub mod design;
 pub mod output;
 pub mod replay;
+pub mod resume;
 pub mod summary;
 pub mod threads;
 
@@ -161,6 +162,9 @@ pub struct Request {
     pub command_line: Vec<String>,
     /// The threads the run's parallel work uses (default: rayon's global pool).
     pub threads: Threads,
+    /// Simulated time between checkpoints (e.g. `10 s`), a multiple of the recording
+    /// interval; None: no checkpoints.
+    pub checkpoint_every: Option<String>,
 }
 
 impl Request {
@@ -176,11 +180,66 @@ impl Request {
             output: Output::Memory,
             command_line: Vec::new(),
             threads: Threads::DEFAULT,
+            checkpoint_every: None,
         }
     }
 
     /// Validates the request and readies the run: plan, backend, run directory, manifest.
     pub fn prepare(self) -> Result<Prepared, ExperimentError> {
+        let built = self.build()?;
+        let Built {
+            plan,
+            backend,
+            notes,
+            warnings,
+            manifest,
+            pool,
+            checkpoint_steps,
+        } = built;
+        let mut lock = None;
+        let target = match &self.output {
+            Output::Memory => Target::Memory(Collector::default()),
+            Output::Directory { path, replace, .. } => {
+                let dir = path
+                    .clone()
+                    .unwrap_or_else(|| output::default_dir(&plan.name));
+                // Held until the run is finished: no other process writes this directory.
+                lock = Some(output::claim_locked(&dir, output::DirKind::Run, *replace)?);
+                Target::Directory(Box::new(Recorder::create(&dir, &plan, manifest.clone())?))
+            }
+        };
+        let checkpoints = match (&target, checkpoint_steps) {
+            (Target::Directory(r), Some(every)) => Some(resume::RunCheckpoints::new(
+                r.dir(),
+                every,
+                resume::identity(&manifest),
+            )),
+            (Target::Memory(_), Some(_)) if self.checkpoint_every.is_some() => {
+                return Err(ExperimentError::Usage(
+                    "checkpoints are written into a run directory; this run writes none".into(),
+                ));
+            }
+            _ => None,
+        };
+        let figures = matches!(self.output, Output::Directory { figures: true, .. });
+        Ok(Prepared {
+            plan,
+            backend,
+            target,
+            manifest,
+            design: self.design,
+            figures,
+            notes,
+            warnings,
+            pool,
+            _lock: lock,
+            checkpoints,
+            resumed_sinks: None,
+        })
+    }
+
+    /// Everything `prepare` validates and makes before it touches an output directory.
+    fn build(&self) -> Result<Built, ExperimentError> {
         if self.seeds == 0 {
             return Err(ExperimentError::Usage("--seeds must be at least 1".into()));
         }
@@ -232,40 +291,44 @@ impl Request {
         if plan.method == crate::spec::Method::Rk4 {
             notes.push("rk4: window accumulators (ΔW of the rule, Hebbian terms) use the first stage of each step".into());
         }
+        // `--checkpoint-every`, else the circuit's `record.checkpoints` (checked with it).
+        let checkpoint_steps = match self.checkpoint_every.as_deref() {
+            Some(text) => {
+                Some(resume::checkpoint_steps(&plan, text).map_err(ExperimentError::Usage)?)
+            }
+            None => spec.record.checkpoints.as_ref().map(|cp| {
+                ((cp.every.seconds() / plan.dt_s).round() as u64).max(plan.record_every_steps)
+            }),
+        };
         let manifest = manifest(
-            &self,
+            self,
             &source,
             &plan,
             made.backend.as_ref(),
             &notes,
             &base_dir,
         );
-        let mut lock = None;
-        let target = match &self.output {
-            Output::Memory => Target::Memory(Collector::default()),
-            Output::Directory { path, replace, .. } => {
-                let dir = path
-                    .clone()
-                    .unwrap_or_else(|| output::default_dir(&plan.name));
-                // Held until the run is finished: no other process writes this directory.
-                lock = Some(output::claim_locked(&dir, output::DirKind::Run, *replace)?);
-                Target::Directory(Box::new(Recorder::create(&dir, &plan, manifest.clone())?))
-            }
-        };
-        let figures = matches!(self.output, Output::Directory { figures: true, .. });
-        Ok(Prepared {
+        Ok(Built {
             plan,
             backend: made.backend,
-            target,
-            manifest,
-            design: self.design,
-            figures,
             notes,
             warnings,
+            manifest,
             pool,
-            _lock: lock,
+            checkpoint_steps,
         })
     }
+}
+
+/// A request validated and made, before its output is claimed.
+struct Built {
+    plan: Arc<Plan>,
+    backend: Box<dyn Backend>,
+    notes: Vec<String>,
+    warnings: Vec<String>,
+    manifest: Manifest,
+    pool: threads::Pool,
+    checkpoint_steps: Option<u64>,
 }
 
 /// The provenance, parameters and replay record of a run about to start.
@@ -325,6 +388,7 @@ fn manifest(
             base_dir: absolute_base.display().to_string(),
             sets: request.circuit.sets.clone(),
             duration: request.circuit.duration.clone(),
+            checkpoint_every: request.checkpoint_every.clone(),
         }),
         ..ensemble_manifest(plan, backend, notes, provenance)
     }
@@ -387,6 +451,7 @@ pub fn ensemble_manifest(
         provenance,
         inputs: Vec::new(),
         replay: None,
+        resumes: Vec::new(),
     }
 }
 
@@ -413,6 +478,10 @@ pub struct Prepared {
     pool: threads::Pool,
     /// The run directory's lock, held while the run writes it.
     _lock: Option<output::DirLock>,
+    /// Where and when the run saves its state, and where a resumed run starts.
+    checkpoints: Option<resume::RunCheckpoints>,
+    /// A resumed run's sinks as its checkpoint left them (the summary's sums).
+    resumed_sinks: Option<serde_json::Value>,
 }
 
 /// A finished (or stopped) run.
@@ -445,6 +514,12 @@ impl Prepared {
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
+    /// The simulated time a resumed run continues from (None: it starts at 0).
+    pub fn resumed_from_s(&self) -> Option<f64> {
+        use crate::run::Checkpoints;
+        let point = self.checkpoints.as_ref()?.resumed_from()?;
+        Some(point.step as f64 * self.plan.dt_s)
+    }
 
     /// Runs on another backend than the one the request chose (tests inject faults this way).
     pub fn with_backend(mut self, make: impl FnOnce(Arc<Plan>) -> Box<dyn Backend>) -> Self {
@@ -460,7 +535,16 @@ impl Prepared {
         stop: Option<&AtomicBool>,
     ) -> Result<Finished, ExperimentError> {
         let mut summarizer = Summarizer::new(&self.plan);
+        if let Some(saved) = self.resumed_sinks.as_ref().map(|s| &s["second"]) {
+            summarizer.restore(saved).map_err(|e| {
+                ExperimentError::Usage(format!("the checkpoint cannot be resumed: {e}"))
+            })?;
+        }
         let (plan, backend, target) = (&self.plan, self.backend.as_mut(), &mut self.target);
+        let checkpoints = self
+            .checkpoints
+            .as_mut()
+            .map(|c| c as &mut (dyn crate::run::Checkpoints + Send));
         let outcome = self.pool.install(|| {
             let sink: &mut dyn Sink = match target {
                 Target::Directory(r) => r.as_mut(),
@@ -470,7 +554,8 @@ impl Prepared {
                 first: sink,
                 second: &mut summarizer,
             };
-            crate::run::execute(plan, backend, &mut tee, observer, stop)
+            let checkpoints = checkpoints.map(|c| c as &mut dyn crate::run::Checkpoints);
+            crate::run::execute_checkpointed(plan, backend, &mut tee, observer, stop, checkpoints)
         })?;
         let summary = summarizer
             .summary()

@@ -150,6 +150,7 @@ pub fn request_from_run(
         command_line,
         // The thread count is the rerunning machine's choice: it changes no number.
         threads: super::Threads::DEFAULT,
+        checkpoint_every: replay.checkpoint_every,
     })
 }
 

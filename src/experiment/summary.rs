@@ -11,6 +11,7 @@
 //! instances that did not diverge; diverged instances are counted, never averaged.
 
 use crate::backend::Precision;
+use crate::backend::state::{Field, StateError};
 use crate::plan::Plan;
 use crate::record::metrics::{Metric, Row};
 use crate::record::tables::Table;
@@ -171,6 +172,82 @@ impl Sink for Summarizer {
     fn finish(&mut self, ending: &Ending) -> Result<(), RecordError> {
         self.mark(&ending.failures);
         Ok(())
+    }
+    /// The running sums, bit for bit (hex), so a resumed run summarises as an uninterrupted one.
+    fn checkpoint(&mut self) -> Result<serde_json::Value, RecordError> {
+        let mut out = Vec::new();
+        self.acc.save(&mut out);
+        self.diverged.save(&mut out);
+        Ok(out
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+            .into())
+    }
+}
+
+impl Summarizer {
+    /// Takes back the sums a checkpoint saved ([`Sink::checkpoint`]).
+    pub fn restore(&mut self, saved: &serde_json::Value) -> Result<(), String> {
+        let text = saved.as_str().ok_or("the summary's sums are missing")?;
+        let bytes = (0..text.len() / 2)
+            .map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2).unwrap_or("?"), 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|_| "the summary's sums are not hex")?;
+        crate::backend::state::load_all("summary", &bytes, |input| {
+            self.acc.load(input)?;
+            self.diverged.load(input)
+        })
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Options as a flag and the value (0 when absent).
+fn save_option(x: &Option<f64>, out: &mut Vec<u8>) {
+    x.is_some().save(out);
+    x.unwrap_or(0.0).save(out);
+}
+
+fn load_option(x: &mut Option<f64>, input: &mut &[u8]) -> Result<(), StateError> {
+    let (mut some, mut v) = (false, 0.0f64);
+    some.load(input)?;
+    v.load(input)?;
+    *x = some.then_some(v);
+    Ok(())
+}
+
+impl Field for InstanceAcc {
+    fn save(&self, out: &mut Vec<u8>) {
+        for x in [
+            &self.initial_loss,
+            &self.final_loss,
+            &self.final_accuracy,
+            &self.final_weight_angle,
+            &self.time_to_10pct,
+        ] {
+            save_option(x, out);
+        }
+        self.gradient_sum.save(out);
+        self.gradient_n.save(out);
+        self.hidden_gradient.save(out);
+        self.hebbian_sum.save(out);
+        self.hebbian_n.save(out);
+    }
+    fn load(&mut self, input: &mut &[u8]) -> Result<(), StateError> {
+        for x in [
+            &mut self.initial_loss,
+            &mut self.final_loss,
+            &mut self.final_accuracy,
+            &mut self.final_weight_angle,
+            &mut self.time_to_10pct,
+        ] {
+            load_option(x, input)?;
+        }
+        self.gradient_sum.load(input)?;
+        self.gradient_n.load(input)?;
+        self.hidden_gradient.load(input)?;
+        self.hebbian_sum.load(input)?;
+        self.hebbian_n.load(input)
     }
 }
 

@@ -25,3 +25,27 @@ pub fn number_cell(x: f64) -> String {
         String::new()
     }
 }
+
+/// Writes `bytes` to `path` durably: a temporary file beside it, synced, renamed over `path`,
+/// and the directory synced, so after a crash at any moment `path` holds either the old file
+/// or the whole new one.
+pub fn write_durable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}

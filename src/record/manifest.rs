@@ -90,6 +90,9 @@ pub struct Replay {
     pub sets: Vec<(String, String)>,
     /// `--duration`, if given.
     pub duration: Option<String>,
+    /// `--checkpoint-every`, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<String>,
 }
 
 /// What the manifest says about the run.
@@ -133,6 +136,20 @@ pub struct Manifest {
     pub inputs: Vec<InputFile>,
     /// None for runs that were not made from a request (tests driving the loop directly).
     pub replay: Option<Replay>,
+    /// Each time the run was resumed from a checkpoint (`hetsim run --resume`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumes: Vec<Resume>,
+}
+
+/// A resumption of a run from its checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Resume {
+    /// Simulated time of the checkpoint it continued from.
+    pub from_s: f64,
+    pub unix_s: f64,
+    pub command: String,
+    /// The status the run had before (`running` after a kill, `interrupted`, `failed`).
+    pub previous_status: Status,
 }
 
 /// Peak resident set size of this process, from /proc (None elsewhere).

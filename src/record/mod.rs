@@ -9,6 +9,7 @@
 //! rename, whenever its status changes.
 
 pub mod atomic;
+pub mod checkpoint;
 pub mod manifest;
 pub mod memory;
 pub mod metrics;
@@ -88,6 +89,12 @@ pub trait Sink {
     fn plasticity(&mut self, _curves: &[plasticity::Curve]) -> Result<(), RecordError> {
         Ok(())
     }
+    /// At a checkpoint: makes everything received so far durable and says what a resumed run
+    /// needs to continue this sink (the recorder: each table's length; the summary: its sums).
+    /// Sinks that cannot resume say nothing.
+    fn checkpoint(&mut self) -> Result<serde_json::Value, RecordError> {
+        Ok(serde_json::Value::Null)
+    }
 }
 
 /// Sends everything to two sinks (e.g. the run directory and the summary statistics).
@@ -129,6 +136,12 @@ impl Sink for Tee<'_> {
         self.first.plasticity(curves)?;
         self.second.plasticity(curves)
     }
+    fn checkpoint(&mut self) -> Result<serde_json::Value, RecordError> {
+        Ok(serde_json::json!({
+            "first": self.first.checkpoint()?,
+            "second": self.second.checkpoint()?,
+        }))
+    }
     fn finish(&mut self, ending: &Ending) -> Result<(), RecordError> {
         // The second sink hears the ending even when the first could not record it.
         let a = self.first.finish(ending);
@@ -158,6 +171,42 @@ impl TableFile {
             file,
             whole_len: 0,
         })
+    }
+
+    /// Opens a table a checkpoint recorded at `len` bytes, cut back to that length: rows
+    /// written after the checkpoint go, those before stay untouched.
+    fn reopen(path: &Path, len: u64) -> Result<TableFile, RecordError> {
+        let failed = |source| RecordError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(failed)?;
+        let now = file.metadata().map_err(failed)?.len();
+        if now < len {
+            return Err(failed(std::io::Error::other(format!(
+                "it holds {now} bytes, fewer than the {len} the checkpoint recorded"
+            ))));
+        }
+        file.set_len(len).map_err(failed)?;
+        use std::io::Seek;
+        file.seek(std::io::SeekFrom::End(0)).map_err(failed)?;
+        Ok(TableFile {
+            path: path.to_path_buf(),
+            file,
+            whole_len: len,
+        })
+    }
+
+    /// Makes the rows written so far durable.
+    fn sync(&mut self) -> Result<u64, RecordError> {
+        self.file.sync_data().map_err(|source| RecordError::Write {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(self.whole_len)
     }
 
     /// Appends `rows` (each a record of cells) as one batch.
@@ -260,6 +309,48 @@ impl Recorder {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The recorder of a run resumed from a checkpoint: every table the checkpoint recorded
+    /// (`tables`, as [`Sink::checkpoint`] returned it) is cut back to its recorded length and
+    /// appended to; a table created after the checkpoint is removed, to be written again.
+    pub fn resume(
+        dir: &Path,
+        manifest: Manifest,
+        tables: &serde_json::Value,
+    ) -> Result<Recorder, RecordError> {
+        let open = |name: &str| -> Result<Option<TableFile>, RecordError> {
+            let path = dir.join(name);
+            match tables.get(name).and_then(|v| v.as_u64()) {
+                Some(len) => TableFile::reopen(&path, len).map(Some),
+                None => match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(RecordError::Write { path, source: e })
+                    }
+                    _ => Ok(None),
+                },
+            }
+        };
+        let metrics = open("metrics.csv")?.ok_or_else(|| RecordError::Write {
+            path: dir.join("metrics.csv"),
+            source: std::io::Error::other("the checkpoint records no length for it"),
+        })?;
+        let plasticity = match (open("plasticity.csv")?, open("plasticity_threshold.csv")?) {
+            (Some(c), Some(t)) => Some((c, t)),
+            _ => None,
+        };
+        let rec = Recorder {
+            dir: dir.to_path_buf(),
+            metrics,
+            traces: open("traces.csv")?,
+            weights: open("weights.csv")?,
+            probes: open("probes.csv")?,
+            weight_snapshots: open("weight_snapshots.csv")?,
+            plasticity,
+            manifest,
+        };
+        rec.write_manifest()?;
+        Ok(rec)
     }
 
     pub fn write_manifest(&self) -> Result<(), RecordError> {
@@ -376,6 +467,26 @@ impl Sink for Recorder {
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
         self.manifest.failures = failures.to_vec();
         self.write_manifest()
+    }
+
+    fn checkpoint(&mut self) -> Result<serde_json::Value, RecordError> {
+        let mut lengths = serde_json::Map::new();
+        let mut put = |name: &str, t: Option<&mut TableFile>| -> Result<(), RecordError> {
+            if let Some(t) = t {
+                lengths.insert(name.into(), t.sync()?.into());
+            }
+            Ok(())
+        };
+        put("metrics.csv", Some(&mut self.metrics))?;
+        put("traces.csv", self.traces.as_mut())?;
+        put("weights.csv", self.weights.as_mut())?;
+        put("probes.csv", self.probes.as_mut())?;
+        put("weight_snapshots.csv", self.weight_snapshots.as_mut())?;
+        if let Some((c, t)) = &mut self.plasticity {
+            put("plasticity.csv", Some(c))?;
+            put("plasticity_threshold.csv", Some(t))?;
+        }
+        Ok(lengths.into())
     }
 
     fn finish(&mut self, ending: &Ending) -> Result<(), RecordError> {

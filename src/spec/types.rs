@@ -479,6 +479,19 @@ pub struct RecordSpec {
     /// The plasticity curve of one synapse, sampled over time (`plasticity.csv`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plasticity_curve: Option<PlasticityCurveSpec>,
+    /// The run's complete state saved into the run directory at this interval, so that
+    /// `hetsim run --resume` can continue it (`--checkpoint-every` overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoints: Option<CheckpointSpec>,
+}
+
+/// `record.checkpoints`: when the state is saved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSpec {
+    /// Simulated time between checkpoints: a positive multiple of `record.every` (checkpoints
+    /// are taken at window ends).
+    pub every: Time,
 }
 
 /// The plasticity curve: the rule's dW_ij/dt (decay and weight noise excluded) for a fixed
@@ -765,6 +778,7 @@ impl Default for RecordSpec {
             probes: Vec::new(),
             weights: None,
             plasticity_curve: None,
+            checkpoints: None,
         }
     }
 }

@@ -192,6 +192,7 @@ pub fn test_manifest(plan: &Plan) -> hetsim::record::Manifest {
         provenance: hetsim::record::manifest::Provenance::of_this_process(&[]),
         inputs: vec![],
         replay: None,
+        resumes: Vec::new(),
     }
 }
 

@@ -27,6 +27,7 @@
 use super::Static;
 use super::held::{Accumulators, Held};
 use super::lanes::{Real, apply_rates, lanes_of, rate, zeros};
+use crate::backend::state::{Field, Growing, StateError};
 use crate::backend::{Snapshot, TracePoint, Window};
 use crate::numeric::dot;
 use crate::plan::{PhaseTables, Timing};
@@ -273,6 +274,43 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
             }
         }
     }
+}
+
+/// The fields of a block's saved state, in their order in the image (one list for saving and
+/// restoring).
+macro_rules! block_state {
+    ($b:ident, $f:ident) => {
+        $f!($b.step);
+        $f!($b.u);
+        $f!($b.z);
+        $f!($b.inp);
+        $f!($b.q);
+        $f!($b.w);
+        $f!($b.ring);
+        $f!($b.prefetched);
+        $f!($b.prefetched_valid);
+        $f!($b.next_input);
+        $f!($b.held);
+        $f!($b.delta);
+        $f!($b.sample);
+        $f!($b.present);
+        $f!($b.shown);
+        $f!($b.input_written);
+        $f!($b.xs);
+        $f!($b.ys);
+        $f!($b.frozen);
+        $f!($b.sign);
+        $f!($b.bias);
+        $f!($b.noise_scale);
+        $f!($b.wnoise_scale);
+        $f!($b.acc_dw);
+        $f!($b.acc_bp);
+        $f!($b.acc_ux);
+        $f!($b.loss);
+        $f!($b.present_s);
+        $f!($b.correct_s);
+        $f!($b.window_steps);
+    };
 }
 
 pub(crate) struct Block<T: Real, const L: usize> {
@@ -1688,8 +1726,23 @@ impl<T: Real, const L: usize> Block<T, L> {
         if k == self.phase {
             return;
         }
+        let restimulate = !plan.phases[k]
+            .tables
+            .same_stimulus(&plan.phases[self.phase].tables);
+        self.load_phase(s, k);
+        if restimulate {
+            self.sample = [u64::MAX; L];
+            self.shown = [(u64::MAX, false); L];
+            self.input_written = true;
+            self.prefetched_valid.iter_mut().for_each(|v| *v = false);
+        }
+    }
+
+    /// Sets the parameters of phase `k` (its tables, with frozen lanes kept without noise),
+    /// leaving the state as it is.
+    fn load_phase(&mut self, s: &Static, k: usize) {
+        let plan = &s.plan;
         let tables = &plan.phases[k].tables;
-        let restimulate = !tables.same_stimulus(&plan.phases[self.phase].tables);
         let p = PhaseParams::of(plan, tables, self.first, self.active);
         self.noise_scale = p.noise_scale;
         self.any_noise = p.any_noise;
@@ -1708,12 +1761,46 @@ impl<T: Real, const L: usize> Block<T, L> {
             self.noise_scale.iter_mut().for_each(|v| v[l] = T::zero());
             self.wnoise_scale.iter_mut().for_each(|v| v[l] = T::zero());
         }
-        if restimulate {
-            self.sample = [u64::MAX; L];
-            self.shown = [(u64::MAX, false); L];
-            self.input_written = true;
-            self.prefetched_valid.iter_mut().for_each(|v| *v = false);
+    }
+
+    // ---- saved state --------------------------------------------------------------------------
+
+    /// Writes everything the next step reads: the state, the window gathered so far, and the
+    /// parameters `freeze` zeroes. Scratch that every step writes before reading (`scratch`,
+    /// row coefficients, RK4 stages) is left out.
+    pub fn save_state(&self, out: &mut Vec<u8>) {
+        macro_rules! put {
+            ($x:expr) => {
+                Field::save(&$x, out)
+            };
         }
+        block_state!(self, put);
+        put!(self.phase);
+        put!(self.traces);
+    }
+
+    /// Reads back what `save_state` wrote, into a block of the same plan, and loads the
+    /// parameters of the phase it was saved in (a restored run goes on in that phase, with
+    /// the stimulus it held).
+    pub fn restore_state(&mut self, s: &Static, input: &mut &[u8]) -> Result<(), StateError> {
+        macro_rules! get {
+            ($x:expr) => {
+                Field::load(&mut $x, input)?
+            };
+        }
+        block_state!(self, get);
+        let mut phase = 0usize;
+        get!(phase);
+        if phase >= s.plan.phases.len() {
+            return Err(StateError(format!(
+                "the state image was saved in phase {} of a protocol of {}",
+                phase + 1,
+                s.plan.phases.len()
+            )));
+        }
+        Growing(&mut self.traces).load(input)?;
+        self.load_phase(s, phase);
+        Ok(())
     }
 
     pub fn freeze(&mut self, lane: usize) {

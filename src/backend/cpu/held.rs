@@ -12,6 +12,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::lanes::{Real, zeros};
+use crate::backend::state::Field;
 use crate::numeric::dot;
 use crate::simd::Simd;
 use rayon::prelude::*;
@@ -259,5 +260,31 @@ fn rebase_rows<T: Real, const L: usize>(
             }
             *bi = sum;
         }
+    }
+}
+
+/// Every part of the deferral is state: the held input, G, D, W₀x and the per-post sums.
+impl<T: Real, const L: usize> Field for Held<T, L> {
+    fn save(&self, out: &mut Vec<u8>) {
+        self.x.save(out);
+        self.xx.save(out);
+        self.retained.save(out);
+        self.d.save(out);
+        self.base.save(out);
+        self.sum_dw.save(out);
+        self.sum_bp.save(out);
+        self.sum_ux.save(out);
+        self.started.save(out);
+    }
+    fn load(&mut self, input: &mut &[u8]) -> Result<(), crate::backend::state::StateError> {
+        self.x.load(input)?;
+        self.xx.load(input)?;
+        self.retained.load(input)?;
+        self.d.load(input)?;
+        self.base.load(input)?;
+        self.sum_dw.load(input)?;
+        self.sum_bp.load(input)?;
+        self.sum_ux.load(input)?;
+        self.started.load(input)
     }
 }

@@ -7,7 +7,16 @@ use std::fmt::Debug;
 use std::ops::{AddAssign, MulAssign, SubAssign};
 
 pub trait Real:
-    Float + Default + Debug + Send + Sync + AddAssign + SubAssign + MulAssign + 'static
+    Float
+    + Default
+    + Debug
+    + Send
+    + Sync
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + crate::backend::state::Field
+    + 'static
 {
     const NAME: &'static str;
     const PRECISION: crate::backend::Precision;

@@ -13,7 +13,9 @@ mod held;
 mod lanes;
 
 use super::{
-    Accumulate, Backend, BackendError, BackendKind, DeviceDescription, Precision, Snapshot, Window,
+    Accumulate, Backend, BackendError, BackendKind, DeviceDescription, Precision, Snapshot,
+    StateImage, Window,
+    state::{Section, load_all},
 };
 use crate::plan::Plan;
 use crate::simd::Simd;
@@ -227,5 +229,56 @@ impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
             block.freeze(instance % L);
         }
         Ok(())
+    }
+
+    fn save_state(&self) -> Result<StateImage, BackendError> {
+        let sections = self
+            .blocks
+            .iter()
+            .enumerate()
+            .map(|(b, block)| {
+                let mut bytes = Vec::new();
+                block.save_state(&mut bytes);
+                Section {
+                    name: format!("block {b}"),
+                    bytes,
+                }
+            })
+            .collect();
+        Ok(StateImage {
+            step: self.step,
+            layout: self.layout(),
+            precision: T::PRECISION,
+            sections,
+        })
+    }
+
+    fn restore_state(&mut self, image: &StateImage) -> Result<(), BackendError> {
+        image.check_layout(&self.layout(), T::PRECISION)?;
+        if image.sections.len() != self.blocks.len() {
+            return Err(crate::backend::StateError(format!(
+                "the state image holds {} blocks, this backend {}",
+                image.sections.len(),
+                self.blocks.len()
+            ))
+            .into());
+        }
+        let shared = &self.shared;
+        for (b, block) in self.blocks.iter_mut().enumerate() {
+            let section = image.section(&format!("block {b}"))?;
+            load_all(&section.name, &section.bytes, |input| {
+                block.restore_state(shared, input)
+            })?;
+        }
+        self.step = image.step;
+        Ok(())
+    }
+}
+
+impl<T: Real, const L: usize> CpuBackend<T, L> {
+    /// What a state image of this backend must have been written by: the lane width decides
+    /// how instances are grouped into blocks.
+    fn layout(&self) -> String {
+        format!("cpu {} {}", T::NAME, crate::text::count(L, "lane"))
     }
 }

@@ -25,6 +25,7 @@ mod codegen;
 mod model;
 pub mod platform;
 mod rows;
+mod state;
 mod terms;
 
 pub use platform::{DeviceInfo, INSTALL_HINT, PlatformInfo, platforms};
@@ -272,7 +273,9 @@ fn launch(
 }
 
 /// The scalar type of the simulation on the device.
-pub trait DeviceReal: Copy + Default + Send + Sync + Into<f64> + 'static {
+pub trait DeviceReal:
+    Copy + Default + Send + Sync + Into<f64> + crate::backend::state::Field + 'static
+{
     const NAME: &'static str;
     fn of(x: f64) -> Self;
 }
@@ -1229,5 +1232,12 @@ impl<R: DeviceReal> Backend for OpenClBackend<R> {
     fn freeze(&mut self, instance: usize) -> Result<(), BackendError> {
         self.freeze_checked(instance)
             .map_err(|e| self.failed("freeze", e))
+    }
+    fn save_state(&self) -> Result<crate::backend::StateImage, BackendError> {
+        self.save_checked()
+            .map_err(|e| self.failed("save_state", e))
+    }
+    fn restore_state(&mut self, image: &crate::backend::StateImage) -> Result<(), BackendError> {
+        self.restore_checked(image)
     }
 }
