@@ -20,6 +20,7 @@
 //! `‖·‖` is the Euclidean (for matrices, Frobenius) norm throughout.
 
 pub mod feedforward;
+pub mod phase;
 
 pub use feedforward::{FeedForward, FfPopulation, FfProjection, PopulationState};
 
