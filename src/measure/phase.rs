@@ -151,8 +151,8 @@ mod tests {
     fn the_window_factor_is_one_for_short_windows_and_two_over_x_for_long_ones() {
         assert!((window_factor(0.0) - 1.0).abs() < 1e-12);
         // Both sides of the switch to the series agree.
-        let x = 1e-3;
-        let closed = 2.0 * (x - 1.0 + (-x as f64).exp()) / (x * x);
+        let x: f64 = 1e-3;
+        let closed = 2.0 * (x - 1.0 + (-x).exp()) / (x * x);
         assert!((window_factor(x * 0.999_999) - closed).abs() < 1e-6);
         assert!((window_factor(1e4) * 1e4 / 2.0 - 1.0).abs() < 1e-3);
     }

@@ -856,14 +856,13 @@ fn cell_position(values: &[f64], v: f64, log: bool) -> Option<f64> {
     (p.is_finite() && (first - 1e-9..=last + 1e-9).contains(&p)).then(|| p.clamp(first, last))
 }
 
+/// A predicted curve in cell coordinates, whether it is a predicted zero contour, and its
+/// log–log slope over the grid.
+type Curve = (Vec<(f64, f64)>, bool, Option<f64>);
+
 /// The prediction's curve over the map, with the least-squares log–log slope of σ against
 /// τ_decay at the map's decay values; `None` when the map's axes are not the prediction's.
-fn predicted_curve(
-    p: &Prediction,
-    axes: &[AxisInfo],
-    xs: &[f64],
-    ys: &[f64],
-) -> Option<(Vec<(f64, f64)>, bool, Option<f64>)> {
+fn predicted_curve(p: &Prediction, axes: &[AxisInfo], xs: &[f64], ys: &[f64]) -> Option<Curve> {
     let decay = axes
         .iter()
         .position(|a| p.names(&p.decay_axis, &a.column))?;
