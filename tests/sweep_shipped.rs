@@ -1,5 +1,6 @@
-//! The shipped sweeps (`configs/*_sweep.yaml`, `configs/hebbian_phase.yaml`) at reduced size:
-//! fewer points, seeds and seconds, asserting the direction of each published result.
+//! The shipped sweeps (`configs/*_sweep.yaml`, `configs/hebbian_phase_*.yaml`) at reduced size:
+//! fewer points, seeds and seconds, asserting the direction of each published result, and for
+//! the phase sweep in its regime the slope and place of the predicted boundary.
 
 use hetsim::backend::BackendKind;
 use hetsim::sweep::tables::read_csv;
@@ -101,7 +102,7 @@ fn timescale_sweep_learns_better_at_ten_stimulus_durations_than_at_one() {
 #[test]
 fn hebbian_phase_signature_differs_in_sign_between_the_decay_and_the_noise_corners() {
     let rows = run_reduced(
-        "hebbian_phase.yaml",
+        "hebbian_phase_out_of_regime.yaml",
         &[
             ("time.duration=20 s", "time.duration=6 s"),
             (
@@ -122,4 +123,108 @@ fn hebbian_phase_signature_differs_in_sign_between_the_decay_and_the_noise_corne
     let noise = corner(30.0, 3.0);
     assert!(decay > 0.0, "high decay, low noise: {decay}");
     assert!(noise < 0.0, "low decay, high noise: {noise}");
+}
+
+/// Where the mean of `column` over seeds changes sign along the noise axis at one decay value,
+/// interpolated in log σ (the first crossing from positive to negative).
+fn crossing(rows: &[HashMap<String, String>], column: &str, noise: &str, tau: f64) -> f64 {
+    let mut sigmas: Vec<f64> = rows
+        .iter()
+        .filter(|r| at(r, "tau_decay_s", tau))
+        .map(|r| r[noise].parse::<f64>().unwrap())
+        .collect();
+    sigmas.sort_by(f64::total_cmp);
+    sigmas.dedup();
+    let m: Vec<f64> = sigmas
+        .iter()
+        .map(|s| {
+            mean(rows, column, |r| {
+                at(r, "tau_decay_s", tau) && at(r, noise, *s)
+            })
+        })
+        .collect();
+    eprintln!("τ_decay = {tau} s: σ {sigmas:?}, signature {m:?}");
+    let i = (0..m.len() - 1)
+        .find(|&i| m[i] > 0.0 && m[i + 1] <= 0.0)
+        .unwrap_or_else(|| panic!("τ_decay = {tau} s: no sign change in {m:?}"));
+    let f = m[i] / (m[i] - m[i + 1]);
+    10f64.powf(sigmas[i].log10() + f * (sigmas[i + 1] / sigmas[i]).log10())
+}
+
+/// The regime sweep reduced to its two decay ends: the zero contour sits where the linear
+/// model puts it (within 25%) and its slope d log σ*/d log τ_decay lies in −0.5 ± 0.2.
+#[test]
+fn hebbian_phase_in_its_regime_changes_sign_where_predicted_with_the_sigma_squared_slope() {
+    let rows = run_reduced(
+        "hebbian_phase_regime.yaml",
+        &[
+            ("time.duration=80 s", "time.duration=60 s"),
+            (
+                "log: {from: 40 s, to: 400 s, count: 5}",
+                "values: [40 s, 400 s]",
+            ),
+            (
+                "log: {from: 0.01, to: 0.4, count: 9}",
+                "log: {from: 0.02, to: 0.32, count: 5}",
+            ),
+            ("seeds: 5", "seeds: 3"),
+        ],
+    );
+    let column = "hebbian_signature_mean_last0.5";
+    let (near, far) = (
+        crossing(&rows, column, "weight_noise", 40.0),
+        crossing(&rows, column, "weight_noise", 400.0),
+    );
+    let slope = (far / near).log10();
+    let model = hetsim::measure::phase::Prediction {
+        kind: hetsim::measure::phase::PredictionKind::HebbianBoundary,
+        noise: hetsim::measure::phase::NoiseSource::Weight,
+        decay_axis: "tau_decay".into(),
+        noise_axis: "weight_noise".into(),
+        tau_w: hetsim::spec::quantity::Time::from_seconds(1.0),
+        input_power: 0.25,
+        weights: 300.0,
+        target_norm_sq: 100.0,
+        window: hetsim::spec::quantity::Time::from_ms(100.0),
+    };
+    for (tau, measured) in [(40.0, near), (400.0, far)] {
+        let predicted = model.weight_noise_boundary(1.0 / tau);
+        eprintln!("τ_decay = {tau} s: σ* measured {measured:.4}, predicted {predicted:.4}");
+        assert!(
+            (measured / predicted - 1.0).abs() < 0.25,
+            "τ_decay = {tau} s: σ* = {measured} against the predicted {predicted}"
+        );
+    }
+    assert!(
+        (slope + 0.5).abs() <= 0.2,
+        "slope d log σ*/d log τ_decay = {slope} (σ* = {near} at 40 s, {far} at 400 s)"
+    );
+}
+
+/// Noise in the modulator does not make the signature anti-Hebbian: with decay it stays
+/// positive even at a noise whose weight diffusion is four times (in σ) what turns weight noise
+/// negative, and it falls as the noise grows.
+#[test]
+fn hebbian_phase_with_modulator_noise_stays_hebbian_where_weight_noise_turns_it() {
+    let rows = run_reduced(
+        "hebbian_phase_regime_modulator.yaml",
+        &[
+            ("time.duration=80 s", "time.duration=60 s"),
+            ("log: {from: 40 s, to: 400 s, count: 5}", "values: [40 s]"),
+            ("log: {from: 0.02, to: 2, count: 9}", "values: [0.05, 1]"),
+            ("seeds: 5", "seeds: 3"),
+        ],
+    );
+    let column = "hebbian_signature_mean_last0.5";
+    let at_noise = |s: f64| mean(&rows, column, |r| at(r, "noise", s));
+    let (low, high) = (at_noise(0.05), at_noise(1.0));
+    eprintln!("modulator noise 0.05: {low}, 1: {high}");
+    assert!(
+        high > 0.0,
+        "σ = 1 (σ_w = 0.5 equivalent, 4× the weight-noise σ*): {high}"
+    );
+    assert!(
+        low > high,
+        "the signature falls with the noise: {low} → {high}"
+    );
 }

@@ -21,6 +21,7 @@
 
 pub mod decay_rules;
 pub mod feedforward;
+pub mod phase;
 
 pub use feedforward::{FeedForward, FfPopulation, FfProjection, PopulationState};
 

@@ -152,13 +152,16 @@ impl Plan {
         }
     }
 
-    /// The std of one step's noise increment for a population whose noise alone would give u a
-    /// stationary std of σ (exact OU increments under exponential Euler; fresh noise of std σ
-    /// every step for an instantaneous population).
+    /// The std of one step's noise increment. For a rate population, σ is the stationary std of
+    /// u its noise alone gives (exact OU increments under exponential Euler). For an
+    /// instantaneous population, σ is the intensity of a white noise σ ξ(t) added to u (units
+    /// of u·√s): each step adds its mean over the step, of std σ/√dt. A fixed std per step would
+    /// be an intensity of σ√dt, whose effect on the weights (τ_w dW = m xᵀ dt) vanishes as
+    /// dt → 0; with the intensity, the weights diffuse at σ²x_j²/τ_w² whatever dt.
     pub fn noise_step(&self, sigma: f64, tau_s: f64) -> f64 {
         let dt = self.dt_s;
         if tau_s <= 0.0 {
-            sigma
+            sigma / dt.sqrt()
         } else if self.exponential() {
             // expm1: 1 − e^{−x} keeps its digits for the small x of long time constants.
             sigma * (-(-2.0 * dt / tau_s).exp_m1()).sqrt()

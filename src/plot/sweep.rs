@@ -15,6 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::render::{self, Drawn, Figure, Header, Ticked, fail};
 use super::style::{self, FONT};
 use super::{Formats, PlotError};
+use crate::measure::phase::Prediction;
 
 fn malformed(path: &Path, line: u64, reason: impl Into<String>) -> PlotError {
     PlotError::Malformed {
@@ -346,6 +347,11 @@ pub fn plot_sweep(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotErro
     let stat_columns = strings("summary_columns");
     let rules = strings("rules");
     let seeds = manifest["seeds"].as_u64().unwrap_or(1);
+    // A prediction the manifest cannot describe (a newer kind) is left undrawn, not an error:
+    // the measurement is still worth its figure.
+    let prediction: Option<Prediction> = manifest
+        .get("prediction")
+        .and_then(|p| serde_json::from_value(p.clone()).ok());
     let path = dir.join("summary.csv");
     let mut reader =
         csv::Reader::from_path(&path).map_err(|_| PlotError::MissingFile { path: path.clone() })?;
@@ -413,7 +419,15 @@ pub fn plot_sweep(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotErro
                 written.extend(render::write(&fig, &out_dir, &stem, formats)?);
             }
             2 => {
-                let fig = heat_figure(&summary, &axes, c, column, &colours, &subtitle);
+                let fig = heat_figure(
+                    &summary,
+                    &axes,
+                    c,
+                    column,
+                    &colours,
+                    &subtitle,
+                    prediction.as_ref(),
+                );
                 written.extend(render::write(&fig, &out_dir, &stem, formats)?);
             }
             _ => {}
@@ -814,7 +828,99 @@ struct HeatFigure {
     /// Per rule: its name, the mean per cell `[y][x]` and whether any seed failed there.
     panels: Vec<HeatPanel>,
     signed: bool,
+    /// Colours on a log scale: positive values spanning more than 50× (a loss from 0.001 to 1).
+    log_colour: bool,
     range: (f64, f64),
+    /// The predicted curve in cell coordinates, and whether it is a predicted zero contour
+    /// (green) or only the comparison a prediction of no contour offers (grey).
+    predicted: Option<(Vec<(f64, f64)>, bool)>,
+}
+
+/// Where `v` falls among the sorted cell values, in cell units (index space, interpolated in
+/// log10 on a log axis, extended half a cell beyond the ends); `None` outside the map.
+fn cell_position(values: &[f64], v: f64, log: bool) -> Option<f64> {
+    let f = |x: f64| if log { x.log10() } else { x };
+    if values.len() < 2 || !v.is_finite() || (log && v <= 0.0) {
+        return None;
+    }
+    let n = values.len();
+    let i = values
+        .windows(2)
+        .position(|w| v <= w[1])
+        .unwrap_or(n - 2)
+        .min(n - 2);
+    let (a, b) = (f(values[i]), f(values[i + 1]));
+    let p = i as f64 + (f(v) - a) / (b - a);
+    // The map's edges are points of the curve too, and must not be lost to rounding.
+    let (first, last) = (-0.5, n as f64 - 0.5);
+    (p.is_finite() && (first - 1e-9..=last + 1e-9).contains(&p)).then(|| p.clamp(first, last))
+}
+
+/// A predicted curve in cell coordinates, whether it is a predicted zero contour, and its
+/// log–log slope over the grid.
+type Curve = (Vec<(f64, f64)>, bool, Option<f64>);
+
+/// The prediction's curve over the map, with the least-squares log–log slope of σ against
+/// τ_decay at the map's decay values; `None` when the map's axes are not the prediction's.
+fn predicted_curve(p: &Prediction, axes: &[AxisInfo], xs: &[f64], ys: &[f64]) -> Option<Curve> {
+    let decay = axes
+        .iter()
+        .position(|a| p.names(&p.decay_axis, &a.column))?;
+    let noise = axes
+        .iter()
+        .position(|a| p.names(&p.noise_axis, &a.column))?;
+    if decay == noise {
+        return None;
+    }
+    let (taus, sigmas) = if decay == 0 { (xs, ys) } else { (ys, xs) };
+    let (tau_log, sigma_log) = (log_axis(&axes[decay], taus), log_axis(&axes[noise], sigmas));
+    let boundary = p.boundary(1.0).is_some();
+    let sigma_at = |tau: f64| {
+        let gamma = 1.0 / tau;
+        p.boundary(gamma)
+            .unwrap_or_else(|| p.equal_diffusion(gamma))
+    };
+    // From edge to edge of the map: half a cell beyond the first and last decay values.
+    let k = taus.len();
+    if k < 2 {
+        return None;
+    }
+    let (a, b, y, z) = (taus[0], taus[1], taus[k - 2], taus[k - 1]);
+    let (lo, hi) = if tau_log {
+        (a / (b / a).sqrt(), z * (z / y).sqrt())
+    } else {
+        (a - (b - a) / 2.0, z + (z - y) / 2.0)
+    };
+    let n = 200;
+    let mut points = Vec::new();
+    for k in 0..=n {
+        let t = k as f64 / n as f64;
+        let tau = if tau_log {
+            lo * (hi / lo).powf(t)
+        } else {
+            lo + t * (hi - lo)
+        };
+        let (Some(a), Some(b)) = (
+            cell_position(taus, tau, tau_log),
+            cell_position(sigmas, sigma_at(tau), sigma_log),
+        ) else {
+            continue;
+        };
+        points.push(if decay == 0 { (a, b) } else { (b, a) });
+    }
+    let slope = (tau_log && sigma_log).then(|| {
+        let pts: Vec<(f64, f64)> = taus
+            .iter()
+            .map(|t| (t.log10(), sigma_at(*t).log10()))
+            .collect();
+        let m = pts.len() as f64;
+        let mx = pts.iter().map(|q| q.0).sum::<f64>() / m;
+        let my = pts.iter().map(|q| q.1).sum::<f64>() / m;
+        let sxx: f64 = pts.iter().map(|q| (q.0 - mx).powi(2)).sum();
+        let sxy: f64 = pts.iter().map(|q| (q.0 - mx) * (q.1 - my)).sum();
+        sxy / sxx
+    });
+    Some((points, boundary, slope))
 }
 
 fn heat_figure(
@@ -824,6 +930,7 @@ fn heat_figure(
     column: &str,
     colours: &[(String, RGBColor)],
     subtitle: &str,
+    prediction: Option<&Prediction>,
 ) -> HeatFigure {
     let by_rule = group(summary, &[&axes[0], &axes[1]], c);
     let rules = ordered_rules(&by_rule, colours);
@@ -863,6 +970,7 @@ fn heat_figure(
         panels.push((rule.clone(), grid, failed));
     }
     let signed = lo < 0.0 && hi > 0.0;
+    let log_colour = lo > 0.0 && hi / lo > 50.0;
     let both_log = log_axis(&axes[0], &xs) && log_axis(&axes[1], &ys);
     let slopes: Vec<String> = panels
         .iter()
@@ -881,6 +989,20 @@ fn heat_figure(
     } else {
         String::new()
     };
+    let predicted = prediction.and_then(|p| predicted_curve(p, axes, &xs, &ys));
+    let predicted_note = predicted.as_ref().map(|(_, boundary, slope)| {
+        let slope = slope
+            .map(|s| format!(", log–log slope over the grid {s:.2}"))
+            .unwrap_or_default();
+        if *boundary {
+            format!("green dashed: predicted zero of the Hebbian signature (docs/phase_boundary.md{slope})")
+        } else {
+            format!(
+                "predicted: no zero contour (the noise is part of the rule's update); grey dashed: \
+                 where weight noise of equal diffusion changes sign{slope}"
+            )
+        }
+    });
     HeatFigure {
         header: Header {
             title: capitalised(&describe(column)),
@@ -894,6 +1016,10 @@ fn heat_figure(
                 if signed {
                     parts.push(format!("black line: zero contour{slope_note}"));
                 }
+                if log_colour {
+                    parts.push("colours on a log scale".into());
+                }
+                parts.extend(predicted_note);
                 if any_failed {
                     parts.push("×: a seed diverged (left out of the mean)".into());
                 }
@@ -906,7 +1032,9 @@ fn heat_figure(
         y_values: ys,
         panels,
         signed,
+        log_colour,
         range: if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) },
+        predicted: predicted.map(|(points, boundary, _)| (points, boundary)),
     }
 }
 
@@ -968,6 +1096,8 @@ impl HeatFigure {
         let (lo, hi) = self.range;
         if self.signed {
             style::diverging(v / lo.abs().max(hi.abs()))
+        } else if self.log_colour {
+            sequential((v / lo).log10() / (hi / lo).log10())
         } else {
             sequential((v - lo) / (hi - lo).max(1e-300))
         }
@@ -1078,6 +1208,21 @@ impl Figure for HeatFigure {
                     }
                 }
             }
+            if let Some((points, boundary)) = &self.predicted {
+                let colour = if *boundary {
+                    RGBColor(0, 150, 60)
+                } else {
+                    style::GREY
+                };
+                chart
+                    .draw_series(std::iter::once(DashedPathElement::new(
+                        points.clone(),
+                        14,
+                        8,
+                        colour.stroke_width(5),
+                    )))
+                    .map_err(fail)?;
+            }
             if self.signed {
                 for seg in Self::zero_contour(grid) {
                     chart
@@ -1100,6 +1245,8 @@ impl Figure for HeatFigure {
             let v = if self.signed {
                 let m = lo.abs().max(hi.abs());
                 -m + f * 2.0 * m
+            } else if self.log_colour {
+                lo * (hi / lo).powf(f)
             } else {
                 lo + f * (hi - lo)
             };
@@ -1133,6 +1280,8 @@ impl Figure for HeatFigure {
         text(a, bottom)?;
         if self.signed {
             text(0.0, (top + bottom) / 2)?;
+        } else if self.log_colour {
+            text((lo * hi).sqrt(), (top + bottom) / 2)?;
         }
         let _ = bw;
         Ok(Vec::new())
@@ -1167,6 +1316,42 @@ mod tests {
             .collect();
         let s = contour_slope(&grid, &xs, &ys, true).unwrap();
         assert!((s - 2.0).abs() < 1e-9, "{s}");
+    }
+
+    #[test]
+    fn predicted_curves_sit_at_the_formula_in_cell_units() {
+        assert_eq!(
+            cell_position(&[1.0, 10.0, 100.0], 10f64.sqrt(), true),
+            Some(0.5)
+        );
+        assert_eq!(cell_position(&[1.0, 10.0, 100.0], 1000.0, true), None);
+        assert_eq!(cell_position(&[0.0, 2.0, 4.0], 5.0, false), Some(2.5));
+        let p: Prediction = serde_json::from_value(serde_json::json!({
+            "kind": "hebbian_boundary", "noise": "weight", "decay_axis": "tau_decay",
+            "noise_axis": "weight_noise", "tau_w": "1 s", "input_power": 0.25, "weights": 300,
+            "target_norm_sq": 100, "window": "100 ms"
+        }))
+        .unwrap();
+        let axes = [
+            AxisInfo {
+                column: "tau_decay_s".into(),
+                log: true,
+            },
+            AxisInfo {
+                column: "weight_noise".into(),
+                log: true,
+            },
+        ];
+        let (taus, sigmas) = ([40.0, 400.0], [0.01, 0.1, 1.0]);
+        let (points, boundary, slope) = predicted_curve(&p, &axes, &taus, &sigmas).unwrap();
+        assert!(boundary);
+        assert!((slope.unwrap() + 0.48).abs() < 0.01, "{slope:?}");
+        // The curve's ends lie half a cell beyond the first and last τ_decay, at σ*(γ).
+        let (x0, y0) = points[0];
+        assert_eq!(x0, -0.5);
+        let tau0 = 40.0 / 10f64.sqrt();
+        let sigma0 = 10f64.powf(y0 - 2.0);
+        assert!((sigma0 / p.weight_noise_boundary(1.0 / tau0) - 1.0).abs() < 1e-9);
     }
 
     #[test]

@@ -186,7 +186,9 @@ pub struct PopulationSpec {
     /// Constant bias added to the input of every unit.
     #[serde(default, skip_serializing_if = "is_default")]
     pub bias: f64,
-    /// Noise σ: the stationary standard deviation of u that the noise alone would produce.
+    /// Noise σ: on a rate population, the stationary standard deviation of u that the noise
+    /// alone would produce; on an instantaneous one (tau 0), the intensity of a white noise
+    /// σ ξ(t) added to u (units of u·√s: each step adds noise of std σ/√dt).
     #[serde(default, skip_serializing_if = "is_default")]
     pub noise: f64,
     /// For local error populations: multiply the input by φ'(u) of this partner population.

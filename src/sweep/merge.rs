@@ -126,7 +126,7 @@ pub fn merge(
         if k == 0 {
             continue;
         }
-        let keys = specs[k].differing_keys(&specs[0], &["ensemble_size"]);
+        let keys = specs[k].differing_keys(&specs[0], &["ensemble_size", "prediction"]);
         if !keys.is_empty() {
             let shown: Vec<String> = keys
                 .iter()

@@ -124,6 +124,9 @@ pub struct SweepManifest {
     /// they existed).
     #[serde(default)]
     pub overrides: SweepOverrides,
+    /// The sweep file's `prediction:`, which the figures draw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<crate::measure::phase::Prediction>,
 }
 
 impl SweepManifest {
@@ -471,7 +474,10 @@ fn check_resumable(
         .map_err(|d| refuse(format!("its sweep.yaml no longer reads ({d})")))?;
     // `--seeds` (the same as the directory's, checked above) stands in for the copy's too.
     stored.seeds = request.overrides.seeds(stored.seeds);
-    let differ = stored.differing_keys(&setup.spec, &["axes", "combine", "ensemble_size"]);
+    let differ = stored.differing_keys(
+        &setup.spec,
+        &["axes", "combine", "ensemble_size", "prediction"],
+    );
     if !differ.is_empty() {
         return Err(refuse(format!(
             "the sweep file differs from its copy {} in `{}` (only the axes may change on a resume)",
@@ -742,6 +748,7 @@ fn sweep_here(
         provenance: Provenance::of_this_process(&request.command_line),
         merged_from: Vec::new(),
         overrides: request.overrides.clone(),
+        prediction: setup.spec.prediction.clone(),
     };
     let refresh = |manifest: &mut SweepManifest| -> Result<(), SweepError> {
         let parts = tables::finished_parts(&dir);

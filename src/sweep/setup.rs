@@ -478,6 +478,26 @@ pub fn load_with(
             ));
         }
     }
+    // A prediction is drawn over two axes it names: each must be one of the sweep's.
+    if let Some(p) = &spec.prediction {
+        if let Err(problem) = p.check() {
+            errors.push(at(
+                YamlPath::of(&["prediction"]),
+                problem,
+                "docs/phase_boundary.md says what each parameter is".into(),
+            ));
+        }
+        let columns: Vec<String> = axes.iter().map(|a| a.value_column()).collect();
+        for (key, name) in [("decay_axis", &p.decay_axis), ("noise_axis", &p.noise_axis)] {
+            if !columns.iter().any(|c| p.names(name, c)) {
+                errors.push(at(
+                    YamlPath::of(&["prediction", key]),
+                    format!("`{name}` is not an axis of this sweep"),
+                    format!("the axes' columns: {}", columns.join(", ")),
+                ));
+            }
+        }
+    }
     if !errors.is_empty() {
         return Err(SweepError::Input(Diagnostics(errors)));
     }

@@ -40,6 +40,9 @@ pub struct SweepSpec {
     /// Also keep each ensemble's traces and weight snapshots (off: sweeps are about summaries).
     #[serde(default)]
     pub keep: KeepSpec,
+    /// What theory predicts, drawn on the heat maps beside the measurement (`hetsim plot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<crate::measure::phase::Prediction>,
 }
 
 fn one() -> usize {

@@ -27,7 +27,7 @@
 //!   `rng::fill_normal(seed, stream_id("noise/<pop>"), n, ·)`: Philox key = the instance seed's
 //!   low and high 32 bits, counter = [j / 4, n low, n high, stream], lane j % 4, f64
 //!   Box–Muller (src/rng.rs), scaled by `Plan::noise_step(σ, τ)` and added to
-//!   u after the leak (instantaneous populations: σ itself, fresh every step). Weight noise of
+//!   u after the leak (instantaneous populations: σ/√dt, σ being a white-noise intensity). Weight noise of
 //!   synapse (i, j) is element i·cols + j of the "wnoise/<projection>" draw, scaled by
 //!   σ_w·√dt/τ_w and added after the deterministic update (Euler–Maruyama for the noise even
 //!   under exponential Euler).
@@ -224,7 +224,18 @@ impl Instance {
         if sigma == 0.0 {
             return;
         }
-        let scale = plan.noise_step(sigma, pop.tau_s[self.e]);
+        // Written out here rather than taken from `Plan::noise_step`, so the convention is
+        // checked: an instantaneous population's σ is a white-noise intensity (std σ/√dt per
+        // step); a rate population's σ the stationary std of u (exact OU increments under
+        // exponential Euler, σ√(2dt/τ) under Euler).
+        let (dt, tau) = (plan.dt_s, pop.tau_s[self.e]);
+        let scale = if tau <= 0.0 {
+            sigma / dt.sqrt()
+        } else if plan.method == Method::ExponentialEuler {
+            sigma * (-(-2.0 * dt / tau).exp_m1()).sqrt()
+        } else {
+            sigma * (2.0 * dt / tau).sqrt()
+        };
         let mut xi = vec![0.0; pop.size];
         let stream = rng::stream_id(&format!("noise/{}", pop.name));
         rng::fill_normal(self.seed, stream, n, &mut xi);
