@@ -60,6 +60,56 @@ fn decay_raises_the_signature_of_most_random_rules_and_makes_it_positive() {
     assert!(t.pairs >= 20 && t.pairs_rising * 4 >= t.pairs * 3, "{t:?}");
     // Where a rule is stationary over enough of the grid, the claim holds for most.
     assert!(t.tested >= 4 && t.holds * 3 >= t.tested * 2, "{t:?}");
+    // The predicted stationary value is written beside the counts, and the rules stationary
+    // at the strongest decay sit near it.
+    let totals = std::fs::read_to_string(dir.join("decay_rules_totals.csv")).unwrap();
+    let header: Vec<&str> = totals.lines().next().unwrap().split(',').collect();
+    let all: Vec<&str> = totals.lines().nth(1).unwrap().split(',').collect();
+    let at = |name: &str| -> f64 {
+        let c = header.iter().position(|h| *h == name).unwrap();
+        all[c].parse().unwrap()
+    };
+    let (mean, sd) = (at("predicted_signature"), at("predicted_signature_sd"));
+    assert!(
+        (mean - 0.75).abs() < 0.03 && (sd - 0.07).abs() < 0.02,
+        "{mean} {sd}"
+    );
+    let strongest: Vec<f64> = rules
+        .iter()
+        .filter_map(|r| {
+            r.points
+                .last()
+                .filter(|p| p.stationary)
+                .map(|p| p.signature)
+        })
+        .collect();
+    let measured = strongest.iter().sum::<f64>() / strongest.len() as f64;
+    assert!(
+        (measured - mean).abs() < sd,
+        "{measured} against {mean} ± {sd}"
+    );
+}
+
+#[test]
+fn the_predicted_stationary_value_of_the_shipped_circuit_is_0_75() {
+    // cos(W, W Σ x xᵀ) over 10 stimuli of 8 isotropic inputs per 500 ms window (y's τ = 5 ms
+    // against 50 ms stimuli), the number docs/sweeps.md gives.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/regression_decay.yaml");
+    let (_, circuit) = hetsim::circuit::load(&path).unwrap();
+    let l = hetsim::plot::decay_rules::predict(circuit, "W", 1, path.parent().unwrap()).unwrap();
+    assert_eq!(l.windows, hetsim::plot::decay_rules::PREDICTION_WINDOWS);
+    assert!((l.mean - 0.75).abs() < 0.02, "{l:?}");
+    assert!((l.sd - 0.07).abs() < 0.015, "{l:?}");
+    // Not where u ≠ W x: a tanh output layer.
+    let (_, mut circuit) = hetsim::circuit::load(&path).unwrap();
+    let y = circuit
+        .populations
+        .iter()
+        .position(|p| p.name == "y")
+        .unwrap();
+    circuit.populations[y].activation = hetsim::activation::Activation::Tanh;
+    let e = hetsim::plot::decay_rules::predict(circuit, "W", 1, path.parent().unwrap());
+    assert_eq!(e.unwrap_err(), "y is not linear");
 }
 
 #[test]

@@ -19,6 +19,7 @@
 //!
 //! `‖·‖` is the Euclidean (for matrices, Frobenius) norm throughout.
 
+pub mod decay_limit;
 pub mod decay_rules;
 pub mod feedforward;
 pub mod phase;

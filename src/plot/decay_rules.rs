@@ -4,6 +4,10 @@
 //! (counts per group of rules) — and the figure `decay_rules.png/svg`: each rule's Hebbian
 //! signature against γ = 1/τ_decay as a thin line, rules with and without an implicit decay
 //! (θ_zz_w < 0) side by side, the fraction for which the claim holds written on each panel.
+//! Both panels draw the predicted stationary value ([`predict`], from
+//! [`crate::measure::decay_limit`]) as a band, mean ± 1 s.d.; `decay_rules_totals.csv` carries
+//! it in its `predicted_signature` and `predicted_signature_sd` columns (empty where the
+//! prediction does not apply, the reason printed in the figure's note).
 //!
 //! The summary columns it needs: the signature and the relative held-out loss, each as
 //! `mean_last: f` and `mean_last: 2f` (their difference gives the fifth before the last); a
@@ -20,6 +24,8 @@ use plotters::style::text_anchor::HPos;
 use super::render::{self, Drawn, Figure, Header, Ticked, fail};
 use super::style::{self, FONT};
 use super::{Formats, PlotError};
+use crate::activation::Activation;
+use crate::measure::decay_limit::{Limit, Schedule, stationary_signature};
 use crate::measure::decay_rules::{
     PointReading, RuleReading, RuleResult, SeedReading, Stationarity, Tally, Tolerances, judge,
 };
@@ -28,11 +34,18 @@ use crate::measure::decay_rules::{
 const HOLDS: RGBColor = RGBColor(0, 114, 178);
 const FAILS: RGBColor = RGBColor(213, 94, 0);
 const UNTESTED: RGBColor = RGBColor(175, 175, 175);
+/// The predicted stationary value's band.
+const PREDICTED: RGBColor = RGBColor(0, 158, 115);
+
+/// Windows the prediction averages over (each with its own random W).
+pub const PREDICTION_WINDOWS: usize = 4000;
 
 /// The parts of `sweep.yaml` the analysis reads.
 #[derive(serde::Deserialize)]
 struct SweepFile {
     axes: Vec<AxisFile>,
+    #[serde(default)]
+    set: Vec<String>,
     #[serde(default)]
     summary: Vec<SummaryFile>,
 }
@@ -44,6 +57,7 @@ struct AxisFile {
 
 #[derive(serde::Deserialize)]
 struct DrawsFile {
+    motif: String,
     terms: Vec<String>,
     bounds: [f64; 2],
 }
@@ -212,6 +226,100 @@ pub fn analyse(dir: &Path) -> Result<Option<Vec<RuleResult>>, PlotError> {
     ))
 }
 
+/// The predicted stationary signature of the plastic projection `projection` of `circuit`
+/// ([`crate::measure::decay_limit`]): its stimulus timing, recording window, postsynaptic τ and
+/// shape, over [`PREDICTION_WINDOWS`] consecutive windows of the training stream of task seed
+/// `seed` (the samples a run with that seed is shown, from its start), W drawn from the
+/// "decay_limit/W" stream of the same seed. An error says why the prediction does not apply.
+pub fn predict(
+    circuit: crate::circuit::Circuit,
+    projection: &str,
+    seed: u64,
+    base_dir: &Path,
+) -> Result<Limit, String> {
+    let instance = crate::plan::InstanceSpec {
+        circuit,
+        seed,
+        label: "prediction".into(),
+    };
+    let plan = crate::plan::Plan::new(&[instance], base_dir).map_err(|e| e.to_string())?;
+    let p = plan
+        .projections
+        .iter()
+        .find(|p| p.name == projection)
+        .ok_or_else(|| format!("the circuit has no projection {projection:?}"))?;
+    if p.from != plan.input {
+        return Err(format!("{projection} does not come from the task's inputs"));
+    }
+    // u = W v needs W to be the postsynaptic population's only input and the population linear.
+    let post = &plan.populations[p.to];
+    if post.activation != Activation::Linear {
+        return Err(format!("{} is not linear", post.name));
+    }
+    if let Some(o) = plan
+        .projections
+        .iter()
+        .find(|o| o.to == p.to && o.name != p.name)
+    {
+        return Err(format!("{} also receives {}", post.name, o.name));
+    }
+    if post.bias.iter().chain(&post.noise).any(|&b| b != 0.0) {
+        return Err(format!("{} has a bias or noise", post.name));
+    }
+    let timing = plan.timing[0];
+    let schedule = Schedule {
+        dt_s: plan.dt_s,
+        present_steps: timing.present_steps,
+        period_steps: timing.period_steps,
+        window_steps: plan.record_every_steps,
+        tau_s: if post.instantaneous {
+            0.0
+        } else {
+            post.tau_s[0]
+        },
+    };
+    let task = &plan.tasks[0];
+    let mut y = vec![0.0; task.n_targets()];
+    Ok(stationary_signature(
+        &schedule,
+        p.rows,
+        p.cols,
+        PREDICTION_WINDOWS,
+        seed,
+        |k, x| task.train_sample(k, x, &mut y),
+    ))
+}
+
+/// [`predict`] for the sweep in `dir`: its circuit (`circuit.yaml` with the sweep's `set:`),
+/// the rule draws' projection, the sweep's `seed`.
+pub fn predicted(dir: &Path) -> Result<Limit, String> {
+    let sweep_text =
+        std::fs::read_to_string(dir.join("sweep.yaml")).map_err(|e| format!("sweep.yaml: {e}"))?;
+    let sweep: SweepFile =
+        serde_saphyr::from_str(&sweep_text).map_err(|e| format!("sweep.yaml: {e}"))?;
+    let motif = sweep
+        .axes
+        .into_iter()
+        .find_map(|a| a.rule_draws)
+        .ok_or("the sweep has no rule_draws axis")?
+        .motif;
+    let manifest: serde_json::Value = std::fs::read_to_string(dir.join("manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let seed = manifest["seed"].as_u64().unwrap_or(1);
+    let source = crate::spec::read_source(&dir.join("circuit.yaml")).map_err(|d| d.to_string())?;
+    let mut spec = crate::spec::parse_circuit(&source).map_err(|d| d.to_string())?;
+    for entry in &sweep.set {
+        let (k, v) = entry
+            .split_once('=')
+            .ok_or_else(|| format!("set entry `{entry}` is not PATH=VALUE"))?;
+        spec = crate::spec::apply_overrides(&spec, &[(k.trim().into(), v.trim().into())])?;
+    }
+    let circuit = crate::circuit::build(&source, &spec).map_err(|d| d.to_string())?;
+    predict(circuit, &motif, seed, dir)
+}
+
 fn flag(b: Option<bool>) -> String {
     b.map_or(String::new(), |b| b.to_string())
 }
@@ -314,14 +422,19 @@ pub fn groups(rules: &[RuleResult]) -> Vec<(String, Tally)> {
     out
 }
 
-/// `decay_rules_totals.csv`: counts per group of rules.
-pub fn totals_table(rules: &[RuleResult]) -> String {
+/// `decay_rules_totals.csv`: counts per group of rules, and on every row the predicted
+/// stationary signature (mean and s.d.; empty without one).
+pub fn totals_table(rules: &[RuleResult], prediction: Option<&Limit>) -> String {
     let mut out = String::from(
-        "group,rules,tested,holds,never_falls,rises,at_control,positive_at_control,at_strongest,positive_at_strongest,pairs,pairs_rising\n",
+        "group,rules,tested,holds,never_falls,rises,at_control,positive_at_control,at_strongest,positive_at_strongest,pairs,pairs_rising,predicted_signature,predicted_signature_sd\n",
     );
+    let cell = crate::record::atomic::number_cell;
+    let (mean, sd) = prediction.map_or((String::new(), String::new()), |l| {
+        (cell(l.mean), cell(l.sd))
+    });
     for (name, t) in groups(rules) {
         out.push_str(&format!(
-            "{name},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{name},{},{},{},{},{},{},{},{},{},{},{},{mean},{sd}\n",
             t.rules,
             t.tested,
             t.holds,
@@ -344,10 +457,14 @@ pub fn write(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotError> {
     let Some(rules) = analyse(dir)? else {
         return Ok(Vec::new());
     };
+    let prediction = predicted(dir);
     let mut written = Vec::new();
     for (name, text) in [
         ("decay_rules.csv", rules_table(&rules)),
-        ("decay_rules_totals.csv", totals_table(&rules)),
+        (
+            "decay_rules_totals.csv",
+            totals_table(&rules, prediction.as_ref().ok()),
+        ),
     ] {
         let path = dir.join(name);
         crate::record::atomic::write_atomic(&path, &text).map_err(|source| PlotError::Io {
@@ -360,6 +477,34 @@ pub fn write(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotError> {
         return Ok(written);
     }
     let all = Tally::of(&rules);
+    let predicted_note = match &prediction {
+        Ok(l) => format!(
+            "; band: predicted stationary value cos(W, W Σ x xᵀ), mean ± 1 s.d. over {} windows of random W (docs/sweeps.md)",
+            l.windows
+        ),
+        Err(why) => format!("; no predicted stationary value: {why}"),
+    };
+    let mut legend = vec![
+        ("claim holds".into(), HOLDS),
+        ("does not".into(), FAILS),
+        (
+            format!(
+                "untested (< {} stationary γ)",
+                crate::measure::decay_rules::MIN_POINTS
+            ),
+            UNTESTED,
+        ),
+    ];
+    if let Ok(l) = &prediction {
+        legend.push((
+            format!(
+                "predicted stationary value {} ± {}",
+                style::significant(l.mean, 2),
+                style::significant(l.sd, 1)
+            ),
+            PREDICTED,
+        ));
+    }
     let header = Header {
         title: "Hebbian signature against decay, one line per random rule".into(),
         subtitle: format!(
@@ -372,15 +517,17 @@ pub fn write(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotError> {
             all.positive_at_strongest,
             all.at_strongest
         ),
-        legend: vec![
-            ("claim holds".into(), HOLDS),
-            ("does not".into(), FAILS),
-            (format!("untested (< {} stationary γ)", crate::measure::decay_rules::MIN_POINTS), UNTESTED),
-        ],
-        note: "each line joins a rule's mean signature over seeds at the γ where its runs are stationary (other γ left out); the weakest γ is the control, τ_decay far beyond the run; decay_rules.csv has every rule".into(),
+        legend,
+        note: format!(
+            "each line joins a rule's mean signature over seeds at the γ where its runs are stationary (other γ left out); the weakest γ is the control, τ_decay far beyond the run; decay_rules.csv has every rule{predicted_note}"
+        ),
     };
     written.extend(render::write(
-        &DecayFigure { header, rules },
+        &DecayFigure {
+            header,
+            rules,
+            prediction: prediction.ok(),
+        },
         &dir.join("figures"),
         "decay_rules",
         formats,
@@ -391,6 +538,7 @@ pub fn write(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotError> {
 struct DecayFigure {
     header: Header,
     rules: Vec<RuleResult>,
+    prediction: Option<Limit>,
 }
 
 impl DecayFigure {
@@ -472,6 +620,33 @@ impl DecayFigure {
                 style::GREY.stroke_width(1),
             )))
             .map_err(fail)?;
+        // The predicted band under the rules' lines, labelled inside the panel.
+        if let Some(l) = &self.prediction {
+            let (x0, x1) = (-0.3, n as f64 - 0.7);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x0, l.mean - l.sd), (x1, l.mean + l.sd)],
+                    PREDICTED.mix(0.22).filled(),
+                )))
+                .map_err(fail)?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x0, l.mean), (x1, l.mean)],
+                    PREDICTED.stroke_width(2),
+                )))
+                .map_err(fail)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!(
+                        "predicted stationary value {} ± {}",
+                        style::significant(l.mean, 2),
+                        style::significant(l.sd, 1)
+                    ),
+                    (x0 + 0.05, l.mean + l.sd + 0.13),
+                    (FONT, style::TICK_PX).into_font().color(&PREDICTED),
+                )))
+                .map_err(fail)?;
+        }
         // Untested rules first, so the tested ones lie on top.
         let mut ordered = rules.clone();
         ordered.sort_by_key(|r| (r.holds().is_some(), r.holds() == Some(true)));

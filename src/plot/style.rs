@@ -522,6 +522,10 @@ pub fn parameter_label(column: &str) -> String {
         Some(stem) => (stem, " (s)"),
         None => (column, ""),
     };
+    // The default name of a `rule_draws` axis: its values number random rules.
+    if column == "rule_draw" {
+        return "random rule (draw number)".into();
+    }
     // A path's last part names the parameter (`populations.h.tau` → tau of h).
     let leaf = stem.rsplit('.').next().unwrap_or(stem);
     let lookup = |name: &str| KNOWN.iter().find(|(k, _, _)| *k == name);

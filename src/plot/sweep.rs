@@ -30,6 +30,9 @@ fn malformed(path: &Path, line: u64, reason: impl Into<String>) -> PlotError {
 struct AxisInfo {
     column: String,
     log: bool,
+    /// Its values name things rather than measure them (a `rule_draws` axis: draw numbers of
+    /// random rules), so neighbouring cells are unrelated and no contour runs across them.
+    categorical: bool,
 }
 
 /// The summary table, by column.
@@ -330,6 +333,7 @@ pub fn plot_sweep(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotErro
                 .map(|x| AxisInfo {
                     column: x["column"].as_str().unwrap_or_default().to_string(),
                     log: x["log"].as_bool().unwrap_or(false),
+                    categorical: x["target"].as_str().is_some_and(|t| t.ends_with(".rule")),
                 })
                 .collect()
         })
@@ -828,6 +832,8 @@ struct HeatFigure {
     /// Per rule: its name, the mean per cell `[y][x]` and whether any seed failed there.
     panels: Vec<HeatPanel>,
     signed: bool,
+    /// Whether the zero contour is drawn: the values change sign over axes that measure.
+    contour: bool,
     /// Colours on a log scale: positive values spanning more than 50× (a loss from 0.001 to 1).
     log_colour: bool,
     range: (f64, f64),
@@ -970,6 +976,7 @@ fn heat_figure(
         panels.push((rule.clone(), grid, failed));
     }
     let signed = lo < 0.0 && hi > 0.0;
+    let contour = signed && !axes[..2].iter().any(|a| a.categorical);
     let log_colour = lo > 0.0 && hi / lo > 50.0;
     let both_log = log_axis(&axes[0], &xs) && log_axis(&axes[1], &ys);
     let slopes: Vec<String> = panels
@@ -979,7 +986,7 @@ fn heat_figure(
             Some(format!("{rule} {s:.2}"))
         })
         .collect();
-    let slope_note = if signed && !slopes.is_empty() {
+    let slope_note = if contour && !slopes.is_empty() {
         format!(
             " (fitted slope d{}y/d{}x: {})",
             if both_log { " log " } else { "" },
@@ -1013,7 +1020,7 @@ fn heat_figure(
                     "each cell: the mean over {}",
                     crate::text::count(seeds, "seed")
                 )];
-                if signed {
+                if contour {
                     parts.push(format!("black line: zero contour{slope_note}"));
                 }
                 if log_colour {
@@ -1032,6 +1039,7 @@ fn heat_figure(
         y_values: ys,
         panels,
         signed,
+        contour,
         log_colour,
         range: if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) },
         predicted: predicted.map(|(points, boundary, _)| (points, boundary)),
@@ -1223,7 +1231,7 @@ impl Figure for HeatFigure {
                     )))
                     .map_err(fail)?;
             }
-            if self.signed {
+            if self.contour {
                 for seg in Self::zero_contour(grid) {
                     chart
                         .draw_series(std::iter::once(PathElement::new(
@@ -1336,10 +1344,12 @@ mod tests {
             AxisInfo {
                 column: "tau_decay_s".into(),
                 log: true,
+                categorical: false,
             },
             AxisInfo {
                 column: "weight_noise".into(),
                 log: true,
+                categorical: false,
             },
         ];
         let (taus, sigmas) = ([40.0, 400.0], [0.01, 0.1, 1.0]);
@@ -1444,6 +1454,7 @@ mod tests {
         let axis = AxisInfo {
             column: "tau_w/T".into(),
             log: true,
+            categorical: false,
         };
         let colours = vec![("fa".to_string(), RGBColor(0, 114, 178))];
         let value = |x: f64, s: usize| x + s as f64;
@@ -1472,6 +1483,7 @@ mod tests {
         let axis = AxisInfo {
             column: "tau_w/T".into(),
             log: true,
+            categorical: false,
         };
         let colours = vec![("fa".to_string(), RGBColor(0, 114, 178))];
         // Angles from 1e-14° to 110°: a log axis would span 16 decades.
@@ -1487,6 +1499,49 @@ mod tests {
             8,
             "1, 2, 5, 10, 20, 50, 100, 200 within 1–300: {ticks:?}"
         );
+    }
+
+    /// A two-axis summary: `draw` 1–4 against `tau_decay_s` 1–3, value (draw − 2.5)·τ.
+    fn draws_summary() -> Summary {
+        let header: Vec<String> = ["point", "rule", "status", "rule_draw", "tau_decay_s", "sig"]
+            .map(String::from)
+            .to_vec();
+        let mut rows = Vec::new();
+        for d in 1..=4 {
+            for t in 1..=3 {
+                let v = (d as f64 - 2.5) * t as f64;
+                rows.push(
+                    [&*(d * 10 + t).to_string(), "sgd", "completed"]
+                        .map(String::from)
+                        .into_iter()
+                        .chain([d.to_string(), t.to_string(), v.to_string()])
+                        .collect(),
+                );
+            }
+        }
+        Summary { header, rows }
+    }
+
+    #[test]
+    fn no_zero_contour_runs_across_rule_draws() {
+        let colours = vec![("sgd".to_string(), RGBColor(0, 0, 0))];
+        let axis = |column: &str, categorical| AxisInfo {
+            column: column.into(),
+            log: false,
+            categorical,
+        };
+        for categorical in [false, true] {
+            let axes = [axis("rule_draw", categorical), axis("tau_decay_s", false)];
+            let fig = heat_figure(&draws_summary(), &axes, 5, "sig", &colours, "sub", None);
+            assert!(fig.signed);
+            assert_eq!(fig.contour, !categorical);
+            assert_eq!(
+                fig.header.note.contains("zero contour"),
+                !categorical,
+                "{}",
+                fig.header.note
+            );
+        }
     }
 
     #[test]
