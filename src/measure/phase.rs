@@ -18,6 +18,14 @@
 //! the Hebbian direction is γ⟨∫W, ∫W x xᵀ⟩ > 0 and no boundary is predicted
 //! ([`Prediction::boundary`] is `None`); the noise of equal diffusion, σ_w = σ s, is what
 //! [`Prediction::equal_diffusion`] gives for comparison.
+//!
+//! The rule's own sampling noise (`sampling:`): each input sample is held for a stimulus
+//! duration T_s, so e xᵀ fluctuates about its mean from sample to sample. Like modulator noise
+//! it is part of the rule's update: it widens the weights' fluctuations (a diffusion of
+//! intensity σ_s²/τ_w² per weight, σ_s² = T_s s⁴ (1 − c)² ‖W*‖² (n_in + 1)/N_w for Gaussian
+//! inputs and the residual W* − W̄ = (1 − c) W*) without an anti-Hebbian term of its own, and
+//! moves the boundary to σ*² + (γτ_w/s²) σ_s². Negligible where decay is weak (c ≈ 1), it
+//! doubles σ* where decay leaves most of the error (c ≪ 1).
 
 use crate::spec::quantity::Time;
 use schemars::JsonSchema;
@@ -48,6 +56,20 @@ pub struct Prediction {
     pub target_norm_sq: f64,
     /// The recording window T over which the signature is read (`record.every`).
     pub window: Time,
+    /// Includes the rule's own sampling noise (module doc): how long each sample is held and
+    /// how many inputs the layer has. Without it, that noise is left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<Sampling>,
+}
+
+/// The sample schedule behind the rule's own sampling noise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sampling {
+    /// T_s: how long each input sample is held (`task.stimulus.duration`).
+    pub stimulus: Time,
+    /// n_in: the number of inputs of the layer.
+    pub inputs: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -88,6 +110,14 @@ impl Prediction {
             ("weights", self.weights),
             ("target_norm_sq", self.target_norm_sq),
             ("window", self.window.seconds()),
+            (
+                "sampling.stimulus",
+                self.sampling.as_ref().map_or(1.0, |s| s.stimulus.seconds()),
+            ),
+            (
+                "sampling.inputs",
+                self.sampling.as_ref().map_or(1.0, |s| s.inputs),
+            ),
         ] {
             if !(v > 0.0 && v.is_finite()) {
                 return Err(format!("`prediction.{name}` must be positive, not {v}"));
@@ -105,8 +135,26 @@ impl Prediction {
         );
         let lambda = (s2 + gamma * tw) / tw;
         let g = window_factor(lambda * t);
-        (2.0 * gamma * tw * tw * s2 * self.target_norm_sq / (self.weights * (s2 + gamma * tw) * g))
-            .sqrt()
+        let without_sampling = 2.0 * gamma * tw * tw * s2 * self.target_norm_sq
+            / (self.weights * (s2 + gamma * tw) * g);
+        (without_sampling + gamma * tw / s2 * self.sampling_noise(gamma)).sqrt()
+    }
+
+    /// σ_s²: the rule's own sampling noise on the scale of weight noise (0 without `sampling`).
+    pub fn sampling_noise(&self, gamma: f64) -> f64 {
+        let Some(sampling) = &self.sampling else {
+            return 0.0;
+        };
+        let (tw, s2) = (self.tau_w.seconds(), self.input_power);
+        let residual = 1.0 - s2 / (s2 + gamma * tw);
+        sampling.stimulus.seconds()
+            * s2
+            * s2
+            * residual
+            * residual
+            * self.target_norm_sq
+            * (sampling.inputs + 1.0)
+            / self.weights
     }
 
     /// σ* on the swept noise's own scale, or `None` where no sign change is predicted (noise in
@@ -144,7 +192,31 @@ mod tests {
             weights: 300.0,
             target_norm_sq: 100.0,
             window: Time::from_seconds(window_s),
+            sampling: None,
         }
+    }
+
+    #[test]
+    fn sampling_noise_moves_the_boundary_only_where_decay_leaves_the_error() {
+        let mut p = layer(0.1);
+        let bare = |g: f64| p.weight_noise_boundary(g);
+        let (weak, strong) = (bare(1.0 / 400.0), bare(1.0 / 0.15));
+        p.sampling = Some(Sampling {
+            stimulus: Time::from_seconds(0.05),
+            inputs: 30.0,
+        });
+        // σ_s² = T_s s⁴ (1 − c)² ‖W*‖² (n_in + 1)/N_w, c = s²/(s² + γτ_w).
+        let gamma = 1.0 / 0.15;
+        let c = 0.25 / (0.25 + gamma);
+        let sigma_s2 = 0.05 * 0.0625 * (1.0 - c) * (1.0 - c) * 100.0 * 31.0 / 300.0;
+        assert!((p.sampling_noise(gamma) / sigma_s2 - 1.0).abs() < 1e-12);
+        let with = p.weight_noise_boundary(gamma);
+        let expected = (strong * strong + gamma / 0.25 * sigma_s2).sqrt();
+        assert!((with / expected - 1.0).abs() < 1e-12);
+        // Strong decay (c = 0.036): σ* more than doubles; weak decay (c = 0.99): unchanged.
+        assert!(with / strong > 2.0, "{strong} → {with}");
+        let w = p.weight_noise_boundary(1.0 / 400.0);
+        assert!((w / weak - 1.0).abs() < 1e-4, "{weak} → {w}");
     }
 
     #[test]
