@@ -138,7 +138,11 @@ fn run(text: &str) -> Vec<Reading> {
             let (a, bc) = two_means(&base_x[e]);
             let (mut ra, mut rb) = ((0.0, 0), (0.0, 0));
             for (xi, rate) in &test[e] {
-                let side = if dist2(xi, &a) <= dist2(xi, &bc) { &mut ra } else { &mut rb };
+                let side = if dist2(xi, &a) <= dist2(xi, &bc) {
+                    &mut ra
+                } else {
+                    &mut rb
+                };
                 side.0 += rate;
                 side.1 += 1;
             }
@@ -194,13 +198,19 @@ fn strong_priming_raises_the_threshold_through_the_dendritic_pathway_only() {
         shifts.push(shift);
     }
     let selective = strong.iter().filter(|r| active_and_selective(r)).count();
-    assert!(selective >= 4, "active and selective in {selective} of 5: {strong:?}");
+    assert!(
+        selective >= 4,
+        "active and selective in {selective} of 5: {strong:?}"
+    );
 
     // The ablations: v does not learn from the conditioning on; the dendrite out of w's rule.
     // (every `plasticity: {w: off}` of the file: the conditioning's and the test's)
     let frozen_v = [("plasticity: {w: off}}", "plasticity: {w: off, v: off}}")];
     let no_dendrite = [("mz_x: -0.5", "mz_x: 0")];
-    for (name, edits) in [("v frozen", &frozen_v[..]), ("no dendrite", &no_dendrite[..])] {
+    for (name, edits) in [
+        ("v frozen", &frozen_v[..]),
+        ("no dendrite", &no_dendrite[..]),
+    ] {
         let (weak, strong) = (primed("0.5", edits), primed("2", edits));
         for (e, (w, s)) in weak.iter().zip(&strong).enumerate() {
             let shift = s.theta - w.theta;
@@ -212,6 +222,9 @@ fn strong_priming_raises_the_threshold_through_the_dendritic_pathway_only() {
             );
         }
         let selective = strong.iter().filter(|r| active_and_selective(r)).count();
-        assert!(selective >= 4, "{name}: active and selective in {selective} of 5");
+        assert!(
+            selective >= 4,
+            "{name}: active and selective in {selective} of 5"
+        );
     }
 }
