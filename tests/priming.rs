@@ -124,7 +124,7 @@ fn run(text: &str) -> Vec<Reading> {
                 rows.push((input(e), snap.z[y][e]));
             }
             let t = at - test0;
-            if t >= steps(2.0) && t < steps(6.0) && t % steps(0.2) == 0 {
+            if t >= steps(2.0) && t < steps(6.0) && t.is_multiple_of(steps(0.2)) {
                 theta_n += 1;
                 for c in probe.sample(&plan, &snap, at as f64 * dt) {
                     theta[c.instance] += c.threshold().expect("a crossing");
