@@ -207,7 +207,7 @@ def figure(results, seeds, path):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--out", default="runs/priming")
     ap.add_argument("--hetsim", default="target/release/hetsim")
     ap.add_argument("--seeds", type=int, default=5)
