@@ -4,9 +4,10 @@
 //! rate population; the task's error delay reaches the error equally from the output and the
 //! target; and a frozen instance stays at zero even with noise.
 
+#[macro_use]
 mod common;
 
-use common::{backends, plan_from, pop_values};
+use common::{BackendCase, backends, plan_from, pop_values};
 use hetsim::backend::{Backend, Snapshot};
 
 // The backend calls go through these helpers: a device error fails the test with its message.
@@ -88,8 +89,7 @@ fn a_d_step_delay_lags_exactly_d_steps_for_every_kind_of_source() {
     }
 }
 
-#[test]
-fn error_delay_reaches_the_error_equally_from_a_leaky_output_and_the_target() {
+fn error_delay_reaches_the_error_equally_from_a_leaky_output_and_the_target(case: &BackendCase) {
     // With weights that do not move (τ_w huge), the output error of a circuit with an error
     // delay of Δ = 4 steps at step n is the undelayed circuit's error at step n − 4: output and
     // target are delayed alike, even though the output is a leaky population.
@@ -98,60 +98,57 @@ fn error_delay_reaches_the_error_equally_from_a_leaky_output_and_the_target() {
             "name: d\ntime: {{dt: 1 ms, duration: 1 s}}\ntask: {{kind: linear_teacher, stimulus: {{duration: 7 ms, error_delay: {delay}}}, held_out: 1}}\npopulations:\n  x: {{role: input, size: 3}}\n  y: {{size: 2, tau: 5 ms}}\nprojections:\n  W: {{from: x, to: y, init: {{uniform: [-1, 1]}}}}\nlearning: {{rule: sgd, output: y, tau_w: 10000 min}}\n"
         )
     };
-    for case in backends() {
-        let (p0, p4) = (
-            plan_from(&make("0 ms"), &[2]),
-            plan_from(&make("4 ms"), &[2]),
-        );
-        let (mut b0, mut b4) = ((case.make)(p0.clone()), (case.make)(p4.clone()));
-        let mut history = Vec::new();
-        for n in 0..40 {
-            advance(b0.as_mut(), 1);
-            advance(b4.as_mut(), 1);
-            history.push(pop_values(&p0, &snapshot(b0.as_mut()), "e", 0));
-            let delayed = pop_values(&p4, &snapshot(b4.as_mut()), "e", 0);
-            if n >= 4 {
-                for (a, b) in delayed.iter().zip(&history[n - 4]) {
-                    assert!(
-                        (a - b).abs() <= (case.tolerance + 1e-6) * b.abs().max(1.0),
-                        "{}: step {n}: delayed error {a}, undelayed error 4 steps earlier {b}",
-                        case.name
-                    );
-                }
+    let (p0, p4) = (
+        plan_from(&make("0 ms"), &[2]),
+        plan_from(&make("4 ms"), &[2]),
+    );
+    let (mut b0, mut b4) = ((case.make)(p0.clone()), (case.make)(p4.clone()));
+    let mut history = Vec::new();
+    for n in 0..40 {
+        advance(b0.as_mut(), 1);
+        advance(b4.as_mut(), 1);
+        history.push(pop_values(&p0, &snapshot(b0.as_mut()), "e", 0));
+        let delayed = pop_values(&p4, &snapshot(b4.as_mut()), "e", 0);
+        if n >= 4 {
+            for (a, b) in delayed.iter().zip(&history[n - 4]) {
+                assert!(
+                    (a - b).abs() <= (case.tolerance + 1e-6) * b.abs().max(1.0),
+                    "{}: step {n}: delayed error {a}, undelayed error 4 steps earlier {b}",
+                    case.name
+                );
             }
         }
     }
 }
+per_backend!(error_delay_reaches_the_error_equally_from_a_leaky_output_and_the_target);
 
-#[test]
-fn a_frozen_instance_receives_no_noise() {
+fn a_frozen_instance_receives_no_noise(case: &BackendCase) {
     let yaml = "name: noisy\ntime: {dt: 1 ms, duration: 1 s}\ntask: {kind: linear_teacher, stimulus: {duration: 5 ms}, held_out: 1}\npopulations:\n  x: {role: input, size: 2}\n  h: {size: 3, tau: 5 ms, noise: 0.5}\n  y: {size: 1, tau: 5 ms, noise: 0.5}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-1, 1]}}\n  W2: {from: h, to: y, init: {uniform: [-1, 1]}}\nmotifs:\n  - {plastic: W1, rule: {z_x: 1}, tau_w: 1 s, weight_noise: 0.3}\nrecord: {every: 10 ms, measure: [loss]}\n";
-    for case in backends() {
-        let plan = plan_from(yaml, &[3, 4]);
-        let mut b = (case.make)(plan.clone());
-        freeze(b.as_mut(), 0);
-        advance(b.as_mut(), 50);
-        let snap = snapshot(b.as_mut());
-        for pop in ["h", "y"] {
-            let frozen = pop_values(&plan, &snap, pop, 0);
-            assert!(
-                frozen.iter().all(|u| *u == 0.0),
-                "{}: frozen instance's `{pop}` moved: {frozen:?}",
-                case.name
-            );
-            let live = pop_values(&plan, &snap, pop, 1);
-            assert!(
-                live.iter().any(|u| *u != 0.0),
-                "{}: the live instance should move",
-                case.name
-            );
-        }
+    let plan = plan_from(yaml, &[3, 4]);
+    let mut b = (case.make)(plan.clone());
+    freeze(b.as_mut(), 0);
+    advance(b.as_mut(), 50);
+    let snap = snapshot(b.as_mut());
+    for pop in ["h", "y"] {
+        let frozen = pop_values(&plan, &snap, pop, 0);
         assert!(
-            common::weights(&plan, &snap, "W1", 0)
-                .iter()
-                .all(|w| *w == 0.0),
-            "{}: frozen weights moved",
+            frozen.iter().all(|u| *u == 0.0),
+            "{}: frozen instance's `{pop}` moved: {frozen:?}",
+            case.name
+        );
+        let live = pop_values(&plan, &snap, pop, 1);
+        assert!(
+            live.iter().any(|u| *u != 0.0),
+            "{}: the live instance should move",
             case.name
         );
     }
+    assert!(
+        common::weights(&plan, &snap, "W1", 0)
+            .iter()
+            .all(|w| *w == 0.0),
+        "{}: frozen weights moved",
+        case.name
+    );
 }
+per_backend!(a_frozen_instance_receives_no_noise);

@@ -1,9 +1,10 @@
 //! The CPU engine against closed forms and published behaviour (issue: the continuous-time
 //! engine). Tests that take one test body run on every backend in `common::backends()`.
 
+#[macro_use]
 mod common;
 
-use common::{backends, plan_from, pop_values, weights};
+use common::{BackendCase, plan_from, pop_values, weights};
 use nalgebra::{DMatrix, DVector};
 
 /// A circuit with one driven input population (unused) and the given populations/projections.
@@ -13,30 +14,28 @@ fn tiny(dt: &str, method: &str, body: &str) -> String {
     )
 }
 
-#[test]
-fn leaky_unit_matches_closed_form_and_exponential_euler_is_exact() {
+fn leaky_unit_matches_closed_form_and_exponential_euler_is_exact(case: &BackendCase) {
     // τ du/dt = −u + I with I = 2 (a bias), u0 = 0: u(t) = I (1 − e^{−t/τ}).
     let yaml = tiny(
         "1 ms",
         "exponential_euler",
         "  h: {size: 1, tau: 10 ms, bias: 2}\n",
     );
-    for case in backends() {
-        let plan = plan_from(&yaml, &[1]);
-        let mut b = (case.make)(plan.clone());
-        for k in 1..=5 {
-            b.advance(7).unwrap();
-            let t = 7.0 * k as f64 * 1e-3;
-            let u = pop_values(&plan, &b.snapshot().unwrap(), "h", 0)[0];
-            let exact = 2.0 * (1.0 - (-t / 0.01f64).exp());
-            assert!(
-                (u - exact).abs() <= case.tolerance * 2.0 + 1e-12,
-                "{}: u({t}) = {u}, exact {exact}",
-                case.name
-            );
-        }
+    let plan = plan_from(&yaml, &[1]);
+    let mut b = (case.make)(plan.clone());
+    for k in 1..=5 {
+        b.advance(7).unwrap();
+        let t = 7.0 * k as f64 * 1e-3;
+        let u = pop_values(&plan, &b.snapshot().unwrap(), "h", 0)[0];
+        let exact = 2.0 * (1.0 - (-t / 0.01f64).exp());
+        assert!(
+            (u - exact).abs() <= case.tolerance * 2.0 + 1e-12,
+            "{}: u({t}) = {u}, exact {exact}",
+            case.name
+        );
     }
 }
+per_backend!(leaky_unit_matches_closed_form_and_exponential_euler_is_exact);
 
 /// u2(t) of τ1 u1' = −u1 + b, τ2 u2' = −u2 + w u1 with u(0) = 0.
 fn two_population_exact(t: f64, b: f64, w: f64, tau1: f64, tau2: f64) -> f64 {
@@ -92,46 +91,44 @@ fn linear_recurrent_circuit_matches_matrix_exponential() {
     );
 }
 
-#[test]
-fn kolen_pollack_difference_decays_at_the_decay_rate() {
+fn kolen_pollack_difference_decays_at_the_decay_rate(case: &BackendCase) {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/circuits/teacher_kp.yaml"
     ))
     .unwrap();
     let yaml = text.replace("duration: 30 s", "duration: 3 s");
-    for case in backends() {
-        let plan = plan_from(&yaml, &[1, 2]);
-        let mut b = (case.make)(plan.clone());
-        let mut times = Vec::new();
-        let mut logs = Vec::new();
-        for k in 0..=6 {
-            if k > 0 {
-                b.advance(5000).unwrap();
-            }
-            let snap = b.snapshot().unwrap();
-            let w2 = DMatrix::from_row_slice(10, 20, &weights(&plan, &snap, "W2", 1));
-            let b2 = DMatrix::from_row_slice(20, 10, &weights(&plan, &snap, "B2", 1));
-            times.push(k as f64 * 0.5);
-            logs.push((w2 - b2.transpose()).norm().ln());
+    let plan = plan_from(&yaml, &[1, 2]);
+    let mut b = (case.make)(plan.clone());
+    let mut times = Vec::new();
+    let mut logs = Vec::new();
+    for k in 0..=6 {
+        if k > 0 {
+            b.advance(5000).unwrap();
         }
-        // Least-squares slope of ln‖W − Bᵀ‖ against t is −1/τ_decay = −0.05 /s.
-        let n = times.len() as f64;
-        let (mt, ml) = (times.iter().sum::<f64>() / n, logs.iter().sum::<f64>() / n);
-        let slope = times
-            .iter()
-            .zip(&logs)
-            .map(|(t, l)| (t - mt) * (l - ml))
-            .sum::<f64>()
-            / times.iter().map(|t| (t - mt).powi(2)).sum::<f64>();
-        let rate = -slope;
-        assert!(
-            (rate - 0.05).abs() < 0.02 * 0.05,
-            "{}: fitted decay rate {rate} /s, expected 0.05 /s",
-            case.name
-        );
+        let snap = b.snapshot().unwrap();
+        let w2 = DMatrix::from_row_slice(10, 20, &weights(&plan, &snap, "W2", 1));
+        let b2 = DMatrix::from_row_slice(20, 10, &weights(&plan, &snap, "B2", 1));
+        times.push(k as f64 * 0.5);
+        logs.push((w2 - b2.transpose()).norm().ln());
     }
+    // Least-squares slope of ln‖W − Bᵀ‖ against t is −1/τ_decay = −0.05 /s.
+    let n = times.len() as f64;
+    let (mt, ml) = (times.iter().sum::<f64>() / n, logs.iter().sum::<f64>() / n);
+    let slope = times
+        .iter()
+        .zip(&logs)
+        .map(|(t, l)| (t - mt) * (l - ml))
+        .sum::<f64>()
+        / times.iter().map(|t| (t - mt).powi(2)).sum::<f64>();
+    let rate = -slope;
+    assert!(
+        (rate - 0.05).abs() < 0.02 * 0.05,
+        "{}: fitted decay rate {rate} /s, expected 0.05 /s",
+        case.name
+    );
 }
+per_backend!(kolen_pollack_difference_decays_at_the_decay_rate);
 
 #[test]
 fn oja_weight_vector_converges_to_top_principal_component_with_unit_norm() {
@@ -220,8 +217,7 @@ fn digits_classifier_reaches_published_accuracy() {
     assert!(fa > 0.80, "fa held-out accuracy {fa}");
 }
 
-#[test]
-fn instance_k_of_an_ensemble_equals_a_single_run_with_its_parameters() {
+fn instance_k_of_an_ensemble_equals_a_single_run_with_its_parameters(case: &BackendCase) {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/circuits/teacher_fa.yaml"
@@ -233,32 +229,30 @@ fn instance_k_of_an_ensemble_equals_a_single_run_with_its_parameters() {
         "W1: {from: x, to: h, init: {uniform: [-0.01, 0.01]}, delay: 1 ms}",
     );
     assert!(yaml.contains("delay: 1 ms"));
-    for case in backends() {
-        let ensemble = plan_from(&yaml, &[11, 12, 13, 14, 15]);
-        let single = plan_from(&yaml, &[14]);
-        let mut a = (case.make)(ensemble.clone());
-        let mut b = (case.make)(single.clone());
-        a.advance(ensemble.steps).unwrap();
-        b.advance(single.steps).unwrap();
-        let (sa, sb) = (a.snapshot().unwrap(), b.snapshot().unwrap());
-        for name in ["W1", "W2"] {
-            let wa = weights(&ensemble, &sa, name, 3);
-            let wb = weights(&single, &sb, name, 0);
-            let diff = wa
-                .iter()
-                .zip(&wb)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0, f64::max);
-            let scale = wb.iter().map(|x| x.abs()).fold(0.0, f64::max);
-            assert!(
-                diff <= 1e-12 * scale.max(1.0)
-                    || (case.name.contains("f32") && diff <= 1e-5 * scale),
-                "{}: {name} differs by {diff}",
-                case.name
-            );
-        }
+    let ensemble = plan_from(&yaml, &[11, 12, 13, 14, 15]);
+    let single = plan_from(&yaml, &[14]);
+    let mut a = (case.make)(ensemble.clone());
+    let mut b = (case.make)(single.clone());
+    a.advance(ensemble.steps).unwrap();
+    b.advance(single.steps).unwrap();
+    let (sa, sb) = (a.snapshot().unwrap(), b.snapshot().unwrap());
+    for name in ["W1", "W2"] {
+        let wa = weights(&ensemble, &sa, name, 3);
+        let wb = weights(&single, &sb, name, 0);
+        let diff = wa
+            .iter()
+            .zip(&wb)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
+        let scale = wb.iter().map(|x| x.abs()).fold(0.0, f64::max);
+        assert!(
+            diff <= 1e-12 * scale.max(1.0) || (case.name.contains("f32") && diff <= 1e-5 * scale),
+            "{}: {name} differs by {diff}",
+            case.name
+        );
     }
 }
+per_backend!(instance_k_of_an_ensemble_equals_a_single_run_with_its_parameters);
 
 #[test]
 fn error_delay_shifts_the_error_by_the_delay() {
@@ -398,40 +392,38 @@ fn per_step_coefficients_keep_their_digits_for_very_long_time_constants() {
 /// `snapshot_into` reuses a snapshot's buffers: written over one of another circuit (other
 /// sizes, garbage values) it gives exactly what `snapshot` gives, on every backend, for an
 /// ensemble whose instances span lanes and a deferred (held-input) matrix.
-#[test]
-fn a_reused_snapshot_equals_a_fresh_one() {
+fn a_reused_snapshot_equals_a_fresh_one(case: &BackendCase) {
     let yaml = "name: reuse\ntime: {dt: 0.5 ms, duration: 100 ms}\ntask: {kind: tanh_teacher, hidden: 4, stimulus: {duration: 10 ms}, held_out: 3}\npopulations:\n  x: {role: input, size: 6}\n  h: {size: 5, tau: 3 ms, activation: tanh, trace: {of: rate, tau: 20 ms}}\n  y: {size: 2, tau: 2 ms}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}}\n  W2: {from: h, to: y, init: {uniform: [-0.3, 0.3]}}\nlearning: {rule: kp, output: y, feedback_init: {uniform: [-0.5, 0.5]}, tau_w: 200 ms, tau_decay: 1 s}\nrecord: {every: 10 ms, measure: [loss]}\n";
     let other = tiny("1 ms", "euler", "  h: {size: 3, tau: 10 ms, bias: 2}\n");
-    for case in backends() {
-        let plan = plan_from(yaml, &[1, 2, 3]);
-        let mut b = (case.make)(plan.clone());
-        let mut reused = (case.make)(plan_from(&other, &[9])).snapshot().unwrap();
-        for v in reused.weights.iter_mut().chain(&mut reused.u).flatten() {
-            *v = f64::NAN;
-        }
-        for steps in [7, 13, 20] {
-            b.advance(steps).unwrap();
-            let fresh = b.snapshot().unwrap();
-            b.snapshot_into(&mut reused).unwrap();
-            assert_eq!(reused.step, fresh.step, "{}", case.name);
-            for (what, r, f) in [
-                ("weights", &reused.weights, &fresh.weights),
-                ("u", &reused.u, &fresh.u),
-                ("z", &reused.z, &fresh.z),
-                ("traces", &reused.traces, &fresh.traces),
-            ] {
-                let bits = |v: &Vec<Vec<f64>>| -> Vec<Vec<u64>> {
-                    v.iter()
-                        .map(|x| x.iter().map(|f| f.to_bits()).collect())
-                        .collect()
-                };
-                assert_eq!(
-                    bits(r),
-                    bits(f),
-                    "{}: {what} after {steps} steps",
-                    case.name
-                );
-            }
+    let plan = plan_from(yaml, &[1, 2, 3]);
+    let mut b = (case.make)(plan.clone());
+    let mut reused = (case.make)(plan_from(&other, &[9])).snapshot().unwrap();
+    for v in reused.weights.iter_mut().chain(&mut reused.u).flatten() {
+        *v = f64::NAN;
+    }
+    for steps in [7, 13, 20] {
+        b.advance(steps).unwrap();
+        let fresh = b.snapshot().unwrap();
+        b.snapshot_into(&mut reused).unwrap();
+        assert_eq!(reused.step, fresh.step, "{}", case.name);
+        for (what, r, f) in [
+            ("weights", &reused.weights, &fresh.weights),
+            ("u", &reused.u, &fresh.u),
+            ("z", &reused.z, &fresh.z),
+            ("traces", &reused.traces, &fresh.traces),
+        ] {
+            let bits = |v: &Vec<Vec<f64>>| -> Vec<Vec<u64>> {
+                v.iter()
+                    .map(|x| x.iter().map(|f| f.to_bits()).collect())
+                    .collect()
+            };
+            assert_eq!(
+                bits(r),
+                bits(f),
+                "{}: {what} after {steps} steps",
+                case.name
+            );
         }
     }
 }
+per_backend!(a_reused_snapshot_equals_a_fresh_one);

@@ -3,9 +3,10 @@
 //! (BCM: z = q; the dendritic motif: z = q + ½ d), the dendritic pathway's learning moves that
 //! threshold, and the run directory's tables and figures come out of the binary.
 
+#[macro_use]
 mod common;
 
-use common::{backends, hetsim, plan_from};
+use common::{BackendCase, hetsim, plan_from};
 use hetsim::backend::Snapshot;
 use hetsim::plan::Plan;
 use hetsim::record::plasticity::CurveProbe;
@@ -37,43 +38,41 @@ fn pop(plan: &Plan, name: &str) -> usize {
         .expect("population")
 }
 
-#[test]
-fn the_curve_is_the_rules_drive_at_the_sampled_state_on_every_backend() {
+fn the_curve_is_the_rules_drive_at_the_sampled_state_on_every_backend(case: &BackendCase) {
     let plan = plan_from(&metaplastic("duration: 3 s", &[]), &[1, 2]);
     let probe = CurveProbe::for_plan(&plan).expect("the circuit asks for a curve");
     let (y, d) = (pop(&plan, "y"), pop(&plan, "d"));
     let tau_w = 20.0;
-    for case in backends() {
-        let mut b = (case.make)(plan.clone());
-        for stop in [500u64, 1700, 2900] {
-            b.advance(stop - b.step()).unwrap();
-            let snap: Snapshot = b.snapshot().unwrap();
-            let q = snap.traces[y][0];
-            let dend = snap.z[d][0];
-            let curves = probe.sample(&plan, &snap, stop as f64 * plan.dt_s);
-            assert_eq!(curves.len(), 1, "instance 0 only, by default");
-            let c = &curves[0];
-            assert_eq!(c.post_rates.len(), 241);
-            // y (y − q − ½ d) x / τ_w with x = 1, straight from the rule written in the file.
-            for (z, f) in c.post_rates.iter().zip(&c.dw_dt) {
-                let want = z * (z - q - 0.5 * dend) / tau_w;
-                assert!(
-                    (f - want).abs() <= 1e-12 * (1.0 + want.abs()),
-                    "{}: at z = {z}: {f} against {want}",
-                    case.name
-                );
-            }
-            // Interpolated linearly between rates 0.025 apart: exact to well under the grid.
-            let threshold = c.threshold().expect("a crossing");
+    let mut b = (case.make)(plan.clone());
+    for stop in [500u64, 1700, 2900] {
+        b.advance(stop - b.step()).unwrap();
+        let snap: Snapshot = b.snapshot().unwrap();
+        let q = snap.traces[y][0];
+        let dend = snap.z[d][0];
+        let curves = probe.sample(&plan, &snap, stop as f64 * plan.dt_s);
+        assert_eq!(curves.len(), 1, "instance 0 only, by default");
+        let c = &curves[0];
+        assert_eq!(c.post_rates.len(), 241);
+        // y (y − q − ½ d) x / τ_w with x = 1, straight from the rule written in the file.
+        for (z, f) in c.post_rates.iter().zip(&c.dw_dt) {
+            let want = z * (z - q - 0.5 * dend) / tau_w;
             assert!(
-                (threshold - (q + 0.5 * dend)).abs() < 1e-3,
-                "{}: threshold {threshold} against q + d/2 = {}",
-                case.name,
-                q + 0.5 * dend
+                (f - want).abs() <= 1e-12 * (1.0 + want.abs()),
+                "{}: at z = {z}: {f} against {want}",
+                case.name
             );
         }
+        // Interpolated linearly between rates 0.025 apart: exact to well under the grid.
+        let threshold = c.threshold().expect("a crossing");
+        assert!(
+            (threshold - (q + 0.5 * dend)).abs() < 1e-3,
+            "{}: threshold {threshold} against q + d/2 = {}",
+            case.name,
+            q + 0.5 * dend
+        );
     }
 }
+per_backend!(the_curve_is_the_rules_drive_at_the_sampled_state_on_every_backend);
 
 #[test]
 fn the_bcm_threshold_is_the_trace_of_the_squared_rate() {

@@ -3,9 +3,10 @@
 //! instances, synapses and intervals are honoured; sampling does not change the run; every bad
 //! input gets a located error — through the library on every backend, and through the binary.
 
+#[macro_use]
 mod common;
 
-use common::{backends, hetsim, plan_from};
+use common::{BackendCase, hetsim, plan_from};
 use hetsim::record::Collector;
 use hetsim::record::probes::{PROBE_COLUMNS, SNAPSHOT_COLUMNS};
 use hetsim::spec::ProbeVariable;
@@ -31,106 +32,102 @@ fn collect(
     c
 }
 
-#[test]
-fn probe_rows_are_the_state_at_their_times_with_the_chosen_units_and_instances() {
+fn probe_rows_are_the_state_at_their_times_with_the_chosen_units_and_instances(case: &BackendCase) {
     let yaml = circuit(PROBES);
-    for case in backends() {
-        let plan = plan_from(&yaml, &[1, 2, 3]);
-        let collected = collect(&plan, (case.make)(plan.clone()).as_mut());
-        // The reference: the same backend advanced one step at a time, snapshotted each step.
-        let mut reference = (case.make)(plan.clone());
-        let mut states = vec![reference.snapshot().unwrap()];
-        for _ in 0..plan.steps {
-            reference.advance(1).unwrap();
-            states.push(reference.snapshot().unwrap());
-        }
-        let pop = |name: &str| {
-            plan.populations
-                .iter()
-                .position(|p| p.name == name)
-                .unwrap()
+    let plan = plan_from(&yaml, &[1, 2, 3]);
+    let collected = collect(&plan, (case.make)(plan.clone()).as_mut());
+    // The reference: the same backend advanced one step at a time, snapshotted each step.
+    let mut reference = (case.make)(plan.clone());
+    let mut states = vec![reference.snapshot().unwrap()];
+    for _ in 0..plan.steps {
+        reference.advance(1).unwrap();
+        states.push(reference.snapshot().unwrap());
+    }
+    let pop = |name: &str| {
+        plan.populations
+            .iter()
+            .position(|p| p.name == name)
+            .unwrap()
+    };
+    let size = |k: usize| plan.populations[k].size;
+    for r in &collected.probes {
+        let step = (r.time_s / plan.dt_s).round() as usize;
+        let k = pop(&r.population);
+        let s = &states[step];
+        let values = match r.variable {
+            ProbeVariable::Rate => &s.z[k],
+            ProbeVariable::Potential => &s.u[k],
+            ProbeVariable::Trace => &s.traces[k],
         };
-        let size = |k: usize| plan.populations[k].size;
-        for r in &collected.probes {
-            let step = (r.time_s / plan.dt_s).round() as usize;
-            let k = pop(&r.population);
-            let s = &states[step];
-            let values = match r.variable {
-                ProbeVariable::Rate => &s.z[k],
-                ProbeVariable::Potential => &s.u[k],
-                ProbeVariable::Trace => &s.traces[k],
-            };
-            let expected = values[r.instance * size(k) + r.unit];
-            assert!(
-                (r.value - expected).abs() <= 1e-6 * expected.abs().max(1e-3),
-                "{}: {r:?} but the state holds {expected}",
-                case.name
-            );
-        }
-        for r in &collected.weight_snapshots {
-            let step = (r.time_s / plan.dt_s).round() as usize;
-            let q = plan
-                .projections
-                .iter()
-                .position(|p| *p.name == *r.projection)
-                .unwrap();
-            let p = &plan.projections[q];
-            let expected =
-                states[step].weights[q][r.instance * p.synapses() + r.post * p.cols + r.pre];
-            assert!(
-                (r.weight - expected).abs() <= 1e-6 * expected.abs().max(1e-3),
-                "{}: {r:?} but the state holds {expected}",
-                case.name
-            );
-        }
-
-        // Selection and counts: #times × #units × #instances, t = 0 included.
-        let of = |name: &str, v: ProbeVariable| {
-            collected
-                .probes
-                .iter()
-                .filter(|r| &*r.population == name && r.variable == v)
-                .collect::<Vec<_>>()
-        };
-        let rates = of("h", ProbeVariable::Rate);
-        assert_eq!(rates.len(), 21 * 2 * 2, "{}", case.name);
+        let expected = values[r.instance * size(k) + r.unit];
         assert!(
-            rates
-                .iter()
-                .all(|r| [0, 2].contains(&r.instance) && [0, 2].contains(&r.unit))
-        );
-        assert_eq!(
-            (
-                rates[0].unit,
-                rates[1].unit,
-                rates[0].instance,
-                rates[2].instance
-            ),
-            (2, 0, 0, 2),
-            "{}: units and instances in the order written",
+            (r.value - expected).abs() <= 1e-6 * expected.abs().max(1e-3),
+            "{}: {r:?} but the state holds {expected}",
             case.name
         );
-        let times: Vec<f64> = rates.iter().step_by(4).map(|r| r.time_s).collect();
-        assert!(
-            times
-                .iter()
-                .enumerate()
-                .all(|(i, t)| (t - 0.003 * i as f64).abs() < 1e-12)
-        );
-        let traces = of("h", ProbeVariable::Trace);
-        assert_eq!(traces.len(), 13 * 3 * 3, "{}", case.name);
-        // y defaults: every unit, instance 0, every record.every.
-        let y = of("y", ProbeVariable::Potential);
-        assert_eq!(y.len(), 7 * 2, "{}", case.name);
-        assert!(y.iter().all(|r| r.instance == 0));
-        // Snapshots: t = 0, 7, …, 56 ms, two synapses of two projections, instance 1.
-        assert_eq!(collected.weight_snapshots.len(), 9 * 2 * 2, "{}", case.name);
-        assert!(collected.weight_snapshots.iter().all(|r| r.instance == 1));
     }
-}
+    for r in &collected.weight_snapshots {
+        let step = (r.time_s / plan.dt_s).round() as usize;
+        let q = plan
+            .projections
+            .iter()
+            .position(|p| *p.name == *r.projection)
+            .unwrap();
+        let p = &plan.projections[q];
+        let expected = states[step].weights[q][r.instance * p.synapses() + r.post * p.cols + r.pre];
+        assert!(
+            (r.weight - expected).abs() <= 1e-6 * expected.abs().max(1e-3),
+            "{}: {r:?} but the state holds {expected}",
+            case.name
+        );
+    }
 
-#[test]
-fn potential_and_trace_follow_their_closed_forms() {
+    // Selection and counts: #times × #units × #instances, t = 0 included.
+    let of = |name: &str, v: ProbeVariable| {
+        collected
+            .probes
+            .iter()
+            .filter(|r| &*r.population == name && r.variable == v)
+            .collect::<Vec<_>>()
+    };
+    let rates = of("h", ProbeVariable::Rate);
+    assert_eq!(rates.len(), 21 * 2 * 2, "{}", case.name);
+    assert!(
+        rates
+            .iter()
+            .all(|r| [0, 2].contains(&r.instance) && [0, 2].contains(&r.unit))
+    );
+    assert_eq!(
+        (
+            rates[0].unit,
+            rates[1].unit,
+            rates[0].instance,
+            rates[2].instance
+        ),
+        (2, 0, 0, 2),
+        "{}: units and instances in the order written",
+        case.name
+    );
+    let times: Vec<f64> = rates.iter().step_by(4).map(|r| r.time_s).collect();
+    assert!(
+        times
+            .iter()
+            .enumerate()
+            .all(|(i, t)| (t - 0.003 * i as f64).abs() < 1e-12)
+    );
+    let traces = of("h", ProbeVariable::Trace);
+    assert_eq!(traces.len(), 13 * 3 * 3, "{}", case.name);
+    // y defaults: every unit, instance 0, every record.every.
+    let y = of("y", ProbeVariable::Potential);
+    assert_eq!(y.len(), 7 * 2, "{}", case.name);
+    assert!(y.iter().all(|r| r.instance == 0));
+    // Snapshots: t = 0, 7, …, 56 ms, two synapses of two projections, instance 1.
+    assert_eq!(collected.weight_snapshots.len(), 9 * 2 * 2, "{}", case.name);
+    assert!(collected.weight_snapshots.iter().all(|r| r.instance == 1));
+}
+per_backend!(probe_rows_are_the_state_at_their_times_with_the_chosen_units_and_instances);
+
+fn potential_and_trace_follow_their_closed_forms(case: &BackendCase) {
     // τ du/dt = −u + 2 from u(0) = 0 (linear, so z = u); τ_q dq/dt = z − q from q(0) = 0.
     let yaml = "name: leak\ntime: {dt: 0.1 ms, duration: 100 ms}\ntask: {kind: linear_teacher, stimulus: {duration: 50 ms}, held_out: 1}\npopulations:\n  x: {role: input, size: 1}\n  h: {size: 2, tau: 10 ms, bias: 2, trace: {of: rate, tau: 30 ms}}\nrecord:\n  every: 50 ms\n  measure: [loss]\n  probes:\n    - {population: h, variable: potential, units: [1], every: 5 ms}\n    - {population: h, variable: trace, units: [0], every: 5 ms}\n";
     let (tau, tau_q) = (0.01f64, 0.03f64);
@@ -138,42 +135,39 @@ fn potential_and_trace_follow_their_closed_forms() {
     let q = |t: f64| {
         2.0 * (1.0 - (tau_q * (-t / tau_q).exp() - tau * (-t / tau).exp()) / (tau_q - tau))
     };
-    for case in backends() {
-        let plan = plan_from(yaml, &[1]);
-        let c = collect(&plan, (case.make)(plan.clone()).as_mut());
-        assert_eq!(c.probes.len(), 2 * 21, "{}", case.name);
-        for r in &c.probes {
-            let (exact, tolerance) = match r.variable {
-                // Exponential Euler is exact for a constant input.
-                ProbeVariable::Potential => (u(r.time_s), case.tolerance * 2.0 + 1e-12),
-                // The trace holds z over each step, so it is first order: off by at most
-                // one step's change dt·dq/dt = dt·(z − q)/τ_q.
-                _ => {
-                    let t = r.time_s;
-                    (q(t), 1e-4 * (u(t) - q(t)).abs() / tau_q + 1e-9)
-                }
-            };
-            assert!(
-                (r.value - exact).abs() <= tolerance,
-                "{}: {r:?}, exact {exact}",
-                case.name
-            );
-        }
+    let plan = plan_from(yaml, &[1]);
+    let c = collect(&plan, (case.make)(plan.clone()).as_mut());
+    assert_eq!(c.probes.len(), 2 * 21, "{}", case.name);
+    for r in &c.probes {
+        let (exact, tolerance) = match r.variable {
+            // Exponential Euler is exact for a constant input.
+            ProbeVariable::Potential => (u(r.time_s), case.tolerance * 2.0 + 1e-12),
+            // The trace holds z over each step, so it is first order: off by at most
+            // one step's change dt·dq/dt = dt·(z − q)/τ_q.
+            _ => {
+                let t = r.time_s;
+                (q(t), 1e-4 * (u(t) - q(t)).abs() / tau_q + 1e-9)
+            }
+        };
+        assert!(
+            (r.value - exact).abs() <= tolerance,
+            "{}: {r:?}, exact {exact}",
+            case.name
+        );
     }
 }
+per_backend!(potential_and_trace_follow_their_closed_forms);
 
-#[test]
-fn sampling_between_windows_does_not_change_the_run() {
+fn sampling_between_windows_does_not_change_the_run(case: &BackendCase) {
     let with = plan_from(&circuit(PROBES), &[1, 2, 3]);
     let without = plan_from(&circuit(""), &[1, 2, 3]);
-    for case in backends() {
-        let a = collect(&with, (case.make)(with.clone()).as_mut());
-        let b = collect(&without, (case.make)(without.clone()).as_mut());
-        assert!(!a.probes.is_empty() && b.probes.is_empty());
-        assert_eq!(a.rows, b.rows, "{}: metrics differ", case.name);
-        assert_eq!(a.weights, b.weights, "{}: weights differ", case.name);
-    }
+    let a = collect(&with, (case.make)(with.clone()).as_mut());
+    let b = collect(&without, (case.make)(without.clone()).as_mut());
+    assert!(!a.probes.is_empty() && b.probes.is_empty());
+    assert_eq!(a.rows, b.rows, "{}: metrics differ", case.name);
+    assert_eq!(a.weights, b.weights, "{}: weights differ", case.name);
 }
+per_backend!(sampling_between_windows_does_not_change_the_run);
 
 fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -17,10 +17,11 @@
 //!   f32 Box–Muller. 1e-3 leaves a factor of ten; it catches the first error above, not the
 //!   second (2e-4), which the f64 cases of the same circuit catch.
 
+#[macro_use]
 mod common;
 mod reference;
 
-use common::{BackendCase, backends, circuit_from, plan_from, rel_diff};
+use common::{BackendCase, circuit_from, plan_from, rel_diff};
 use hetsim::plan::{InstanceSpec, Plan};
 use reference::Reference;
 use std::path::Path;
@@ -29,55 +30,6 @@ use std::sync::Arc;
 /// Relative tolerance of a case against the reference (see the module docs).
 fn tolerance(case: &BackendCase) -> f64 {
     if case.f32 { 1e-3 } else { 1e-9 }
-}
-
-/// Runs `body` with the named case, or says why it is skipped (no OpenCL device, or no f64 on
-/// it). Under CI (`CI=true`) every case must run.
-fn with_case(name: &str, body: fn(&BackendCase)) {
-    let cases = backends();
-    match cases.iter().find(|c| c.name == name) {
-        Some(case) => body(case),
-        None => {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(!ci, "CI: backend case `{name}` is not available here");
-            eprintln!(
-                "skipped: backend case `{name}` is not available here (no OpenCL device, or none with f64)"
-            );
-        }
-    }
-}
-
-/// One test function per backend case, each calling `body` with its case.
-macro_rules! per_backend {
-    ($circuit:ident, $body:expr) => {
-        mod $circuit {
-            use super::with_case;
-            #[test]
-            fn cpu_f64() {
-                with_case("cpu f64", $body)
-            }
-            #[test]
-            fn cpu_f32() {
-                with_case("cpu f32", $body)
-            }
-            #[test]
-            fn opencl_f32() {
-                with_case("opencl f32", $body)
-            }
-            #[test]
-            fn opencl_f32_rows() {
-                with_case("opencl f32 rows", $body)
-            }
-            #[test]
-            fn opencl_f64() {
-                with_case("opencl f64", $body)
-            }
-            #[test]
-            fn opencl_f64_rows() {
-                with_case("opencl f64 rows", $body)
-            }
-        }
-    };
 }
 
 /// `got` against `want` within `tol`; a failure names the backend, circuit, quantity, instance

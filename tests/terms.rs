@@ -8,9 +8,10 @@
 //! a wide one (stored by rows), so every generated update is exercised. Inputs are exact data
 //! and activations relu and linear, so f64 backends agree to rounding.
 
+#[macro_use]
 mod common;
 
-use common::{backends, plan_from, weights};
+use common::{BackendCase, plan_from, weights};
 use hetsim::backend::Snapshot;
 use hetsim::plan::Plan;
 use hetsim::rule::{KEYS, Local, N_TERMS, Term, Theta};
@@ -113,55 +114,52 @@ fn expected_change(
     out
 }
 
-fn check_rule(rule_text: &str, theta: &Theta) {
+fn check_rule(case: &BackendCase, rule_text: &str, theta: &Theta) {
     let plan = plan_from(&circuit(rule_text, false), &[7]);
     let motifs = [("W", "x", "h", "g", 0.010), ("U", "o", "p", "gp", 0.020)];
-    for case in backends() {
-        let mut b = (case.make)(plan.clone());
-        // Into the first stimulus, so that x is the same before and during the step.
-        b.advance(20).unwrap();
-        let before = b.snapshot().unwrap();
-        b.advance(1).unwrap();
-        let after = b.snapshot().unwrap();
-        for (proj, pre, post, modulator, tau_w) in motifs {
-            let want = expected_change(&plan, &before, theta, (proj, pre, post, modulator), tau_w);
-            let (w0, w1) = (
-                weights(&plan, &before, proj, 0),
-                weights(&plan, &after, proj, 0),
+    let mut b = (case.make)(plan.clone());
+    // Into the first stimulus, so that x is the same before and during the step.
+    b.advance(20).unwrap();
+    let before = b.snapshot().unwrap();
+    b.advance(1).unwrap();
+    let after = b.snapshot().unwrap();
+    for (proj, pre, post, modulator, tau_w) in motifs {
+        let want = expected_change(&plan, &before, theta, (proj, pre, post, modulator), tau_w);
+        let (w0, w1) = (
+            weights(&plan, &before, proj, 0),
+            weights(&plan, &after, proj, 0),
+        );
+        let scale = want.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        assert!(scale > 0.0, "{rule_text}: the rule does not change {proj}");
+        let tol = if case.f32 { 2e-3 } else { 1e-9 } * scale;
+        for (n, ((a, b), d)) in w0.iter().zip(&w1).zip(&want).enumerate() {
+            assert!(
+                ((b - a) - d).abs() <= tol,
+                "{}: {rule_text}: {proj}[{n}] changed by {} where the declaration gives {d}",
+                case.name,
+                b - a
             );
-            let scale = want.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-            assert!(scale > 0.0, "{rule_text}: the rule does not change {proj}");
-            let tol = if case.f32 { 2e-3 } else { 1e-9 } * scale;
-            for (n, ((a, b), d)) in w0.iter().zip(&w1).zip(&want).enumerate() {
-                assert!(
-                    ((b - a) - d).abs() <= tol,
-                    "{}: {rule_text}: {proj}[{n}] changed by {} where the declaration gives {d}",
-                    case.name,
-                    b - a
-                );
-            }
         }
     }
 }
 
-#[test]
-fn every_term_changes_weights_as_its_declaration_says() {
+fn every_term_changes_weights_as_its_declaration_says(case: &BackendCase) {
     for t in Term::ALL {
         let (text, theta) = rule(&[(t.index(), 1.0)]);
-        check_rule(&text, &theta);
+        check_rule(case, &text, &theta);
     }
 }
+per_backend!(every_term_changes_weights_as_its_declaration_says);
 
-#[test]
-fn all_terms_together_sum_as_declared() {
+fn all_terms_together_sum_as_declared(case: &BackendCase) {
     let coefficients: Vec<(usize, f64)> =
         (0..N_TERMS).map(|k| (k, 0.3 - 0.17 * k as f64)).collect();
     let (text, theta) = rule(&coefficients);
-    check_rule(&text, &theta);
+    check_rule(case, &text, &theta);
 }
+per_backend!(all_terms_together_sum_as_declared);
 
-#[test]
-fn motif_order_in_the_file_does_not_matter() {
+fn motif_order_in_the_file_does_not_matter(case: &BackendCase) {
     let (text, _) = rule(&[
         (Term::MX.index(), 1.0),
         (Term::ZX.index(), 0.2),
@@ -169,28 +167,26 @@ fn motif_order_in_the_file_does_not_matter() {
     ]);
     let a = plan_from(&circuit(&text, false), &[3]);
     let b = plan_from(&circuit(&text, true), &[3]);
-    for case in backends() {
-        let mut ra = (case.make)(a.clone());
-        let mut rb = (case.make)(b.clone());
-        ra.advance(200).unwrap();
-        rb.advance(200).unwrap();
-        let (sa, sb) = (ra.snapshot().unwrap(), rb.snapshot().unwrap());
-        for name in ["W", "U"] {
-            let (wa, wb) = (weights(&a, &sa, name, 0), weights(&b, &sb, name, 0));
-            assert!(
-                wa.iter().zip(&wb).all(|(x, y)| x.to_bits() == y.to_bits()),
-                "{}: {name} depends on the order of the motifs",
-                case.name
-            );
-        }
+    let mut ra = (case.make)(a.clone());
+    let mut rb = (case.make)(b.clone());
+    ra.advance(200).unwrap();
+    rb.advance(200).unwrap();
+    let (sa, sb) = (ra.snapshot().unwrap(), rb.snapshot().unwrap());
+    for name in ["W", "U"] {
+        let (wa, wb) = (weights(&a, &sa, name, 0), weights(&b, &sb, name, 0));
+        assert!(
+            wa.iter().zip(&wb).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{}: {name} depends on the order of the motifs",
+            case.name
+        );
     }
 }
+per_backend!(motif_order_in_the_file_does_not_matter);
 
 /// A population held at a constant rate s (instantaneous, bias only): its trace follows
 /// q(t) = s + (q(0) − s) e^{−t/τ}, exactly at every step under exponential Euler; of the squared
 /// rate, the same with s².
-#[test]
-fn a_trace_of_a_constant_rate_approaches_it_exponentially() {
+fn a_trace_of_a_constant_rate_approaches_it_exponentially(case: &BackendCase) {
     let yaml = "name: trace
 time: {dt: 0.1 ms, duration: 100 ms}
 task: {kind: linear_teacher, teacher: {uniform: [-1, 1]}, stimulus: {duration: 50 ms}, held_out: 1}
@@ -208,32 +204,30 @@ record: {every: 10 ms, measure: [loss]}
             .position(|p| p.name == name)
             .unwrap()
     };
-    for case in backends() {
-        let mut b = (case.make)(plan.clone());
-        for k in 1..=10u64 {
-            b.advance(50).unwrap();
-            let snap = b.snapshot().unwrap();
-            let t = (k * 50) as f64 * plan.dt_s;
-            for (name, s, q0, tau) in [("c", 0.7, 0.0, 0.010), ("d", 0.36, 1.5, 0.004)] {
-                let want = s + (q0 - s) * (-t / tau).exp();
-                for q in &snap.traces[index(name)] {
-                    assert!(
-                        (q - want).abs() < case.tolerance * want.abs().max(1e-3),
-                        "{}: trace of {name} at {t} s is {q}, closed form {want}",
-                        case.name
-                    );
-                }
+    let mut b = (case.make)(plan.clone());
+    for k in 1..=10u64 {
+        b.advance(50).unwrap();
+        let snap = b.snapshot().unwrap();
+        let t = (k * 50) as f64 * plan.dt_s;
+        for (name, s, q0, tau) in [("c", 0.7, 0.0, 0.010), ("d", 0.36, 1.5, 0.004)] {
+            let want = s + (q0 - s) * (-t / tau).exp();
+            for q in &snap.traces[index(name)] {
+                assert!(
+                    (q - want).abs() < case.tolerance * want.abs().max(1e-3),
+                    "{}: trace of {name} at {t} s is {q}, closed form {want}",
+                    case.name
+                );
             }
         }
     }
 }
+per_backend!(a_trace_of_a_constant_rate_approaches_it_exponentially);
 
 /// BCM (`learning: {rule: bcm}`: τ_w dW/dt = z (z − q) x with q the trace of z²) on one linear
 /// unit with constant input: the fixed point with z > 0 has q = z² and z = q, so the rate
 /// settles at 1 and the threshold with it, whatever the input and the starting weights; below
 /// the threshold the synapse is depressed, above it potentiated.
-#[test]
-fn bcm_threshold_slides_to_the_rate_and_the_rate_to_one() {
+fn bcm_threshold_slides_to_the_rate_and_the_rate_to_one(case: &BackendCase) {
     let yaml = "name: bcm
 time: {dt: 0.1 ms, duration: 3 s}
 task: {kind: linear_teacher, teacher: {uniform: [-1, 1]}, stimulus: {duration: 50 ms}, held_out: 1}
@@ -249,24 +243,23 @@ record: {every: 100 ms, measure: [loss]}
 ";
     let plan = plan_from(yaml, &[1]);
     let y = plan.populations.iter().position(|p| p.name == "y").unwrap();
-    for case in backends() {
-        let mut b = (case.make)(plan.clone());
-        // Early on the threshold lags the rising rate (q < z² < z while z < 1): potentiation.
-        b.advance(1000).unwrap();
-        let early = b.snapshot().unwrap();
-        let (z, q) = (early.z[y][0], early.traces[y][0]);
-        assert!(
-            z > 0.2 && q < z,
-            "{}: after 0.1 s z = {z}, q = {q}",
-            case.name
-        );
-        b.advance(plan.steps - 1000).unwrap();
-        let end = b.snapshot().unwrap();
-        let (z, q) = (end.z[y][0], end.traces[y][0]);
-        assert!(
-            (z - 1.0).abs() < 1e-3 && (q - 1.0).abs() < 2e-3,
-            "{}: BCM settles at z = {z}, q = {q}; the fixed point is z = q = 1",
-            case.name
-        );
-    }
+    let mut b = (case.make)(plan.clone());
+    // Early on the threshold lags the rising rate (q < z² < z while z < 1): potentiation.
+    b.advance(1000).unwrap();
+    let early = b.snapshot().unwrap();
+    let (z, q) = (early.z[y][0], early.traces[y][0]);
+    assert!(
+        z > 0.2 && q < z,
+        "{}: after 0.1 s z = {z}, q = {q}",
+        case.name
+    );
+    b.advance(plan.steps - 1000).unwrap();
+    let end = b.snapshot().unwrap();
+    let (z, q) = (end.z[y][0], end.traces[y][0]);
+    assert!(
+        (z - 1.0).abs() < 1e-3 && (q - 1.0).abs() < 2e-3,
+        "{}: BCM settles at z = {z}, q = {q}; the fixed point is z = q = 1",
+        case.name
+    );
 }
+per_backend!(bcm_threshold_slides_to_the_rate_and_the_rate_to_one);

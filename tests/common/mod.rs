@@ -204,3 +204,58 @@ pub fn hetsim(args: &[&str]) -> std::process::Output {
         .output()
         .expect("the hetsim binary runs")
 }
+
+/// Runs `body` with the backend case named `name`, or says why it is skipped (no OpenCL
+/// device, or none with f64). Under CI (`CI=true`) every case must run.
+pub fn with_case(name: &str, body: impl Fn(&BackendCase)) {
+    let cases = backends();
+    match cases.iter().find(|c| c.name == name) {
+        Some(case) => body(case),
+        None => {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+            assert!(!ci, "CI: backend case `{name}` is not available here");
+            eprintln!(
+                "skipped: backend case `{name}` is not available here (no OpenCL device, or none with f64)"
+            );
+        }
+    }
+}
+
+/// One `#[test]` per backend case: `per_backend!(NAME)` for a test body
+/// `fn NAME(case: &BackendCase)`, or `per_backend!(NAME, |case| …)`, makes `NAME::cpu_f64`,
+/// `NAME::opencl_f32_rows`, …, so a failing backend never hides the others and the report
+/// names it.
+#[allow(unused_macros)]
+macro_rules! per_backend {
+    ($body:ident) => {
+        per_backend!($body, super::$body);
+    };
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[test]
+            fn cpu_f64() {
+                crate::common::with_case("cpu f64", $body)
+            }
+            #[test]
+            fn cpu_f32() {
+                crate::common::with_case("cpu f32", $body)
+            }
+            #[test]
+            fn opencl_f32() {
+                crate::common::with_case("opencl f32", $body)
+            }
+            #[test]
+            fn opencl_f32_rows() {
+                crate::common::with_case("opencl f32 rows", $body)
+            }
+            #[test]
+            fn opencl_f64() {
+                crate::common::with_case("opencl f64", $body)
+            }
+            #[test]
+            fn opencl_f64_rows() {
+                crate::common::with_case("opencl f64 rows", $body)
+            }
+        }
+    };
+}
