@@ -7,7 +7,7 @@
 //! A plasticity term is written from its declaration (`rule::TERMS`, see `terms.rs`); an
 //! activation means adding it to the prelude and to `act_name`, not writing a kernel.
 
-use super::model::{Delay, Model, TaskTag};
+use super::device_layout::{Delay, Model, TaskTag};
 use super::terms;
 use crate::activation::Activation;
 use crate::rule::Post;
@@ -597,7 +597,7 @@ impl Ens<'_> {
 
     /// One step of a deferred matrix: D ← g·D + a, G ← g·G (the rule's a summed for the
     /// window when its ΔW is accumulated), as the CPU's `Held::step`.
-    fn update_held(&mut self, mi: usize, h: super::model::HeldSlots) {
+    fn update_held(&mut self, mi: usize, h: super::device_layout::HeldSlots) {
         let m = self.m;
         let motif = &m.plan.motifs[mi];
         let proj = &m.plan.projections[motif.projection];

@@ -1,7 +1,7 @@
 //! The OpenCL backend: the CPU engine's step, generated as OpenCL C from the plan and kept on
 //! the device.
 //!
-//! - Kernels are generated (`codegen`, `rows`) from the plan and the θ basis around the sources
+//! - Kernels are generated (`codegen`, `row_kernels`) from the plan and the θ basis around the sources
 //!   in `kernels/`: one template runs every rule, θ terms that are zero in every instance are
 //!   left out, and sizes and offsets are literals.
 //! - Everything stays resident: weights, state, the stimulus stream (regenerated on the device
@@ -22,9 +22,9 @@
 //! with gaps, freeze. Not yet: rk4 (a clear error asks for `--backend cpu`).
 
 mod codegen;
-mod model;
+mod device_layout;
 pub mod platform;
-mod rows;
+mod row_kernels;
 mod state;
 mod terms;
 
@@ -37,7 +37,7 @@ use crate::backend::{
 use crate::plan::Plan;
 use crate::spec::Role;
 use codegen::Types;
-use model::{HeldSlots, Model};
+use device_layout::{HeldSlots, Model};
 use opencl3::command_queue::CommandQueue;
 use opencl3::kernel::Kernel;
 use opencl3::memory::{Buffer, CL_MEM_READ_WRITE, ClMem};
@@ -381,7 +381,7 @@ enum Exec {
         global: usize,
     },
     Rows {
-        program: rows::RowProgram,
+        program: row_kernels::RowProgram,
         kernels: HashMap<String, Kernel>,
         local: RowLocal,
         /// The training sample the device holds.
@@ -571,7 +571,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
             Ok(())
         };
         let (exec, describe) = if rows_mode {
-            let program = rows::rows_source(&m, types, shared.info.kind == "CPU");
+            let program = row_kernels::rows_source(&m, types, shared.info.kind == "CPU");
             let built = shared.program(&program.source)?;
             let mut kernels = HashMap::new();
             let mut names: Vec<String> = program

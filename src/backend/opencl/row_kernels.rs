@@ -16,7 +16,7 @@ use super::codegen::{
     PRELUDE, ROWS, STIMULUS, Types, act_name, header, lit, model_defines, noise_stream,
     wnoise_stream,
 };
-use super::model::{Delay, Model};
+use super::device_layout::{Delay, Model};
 use super::terms;
 use crate::rule::Post;
 use crate::spec::Role;
@@ -955,7 +955,7 @@ impl Rows<'_> {
     /// the priming launch) row i is written, W ← G·W₀ + D x(n)ᵀ, and W₀x(n+1) summed as the
     /// CPU's `Held::rebase` does. The held x is the input's copy of step n, which no kernel of
     /// step n writes; G lives in two copies, read at n & 1 and written at (n + 1) & 1.
-    fn update_held(&self, mi: usize, h: super::model::HeldSlots, base: usize) -> String {
+    fn update_held(&self, mi: usize, h: super::device_layout::HeldSlots, base: usize) -> String {
         let m = self.m;
         let plan = &m.plan;
         let motif = &plan.motifs[mi];
