@@ -3,9 +3,10 @@
 //! keeps weights exactly constant, a task switch takes effect at exactly the boundary step, and
 //! what a phase gets wrong is a located error.
 
+#[macro_use]
 mod common;
 
-use common::{backends, circuit_from, plan_from};
+use common::{BackendCase, circuit_from, plan_from};
 use hetsim::backend::{Backend, Precision, Snapshot};
 use hetsim::plan::Plan;
 use hetsim::record::memory::Collector;
@@ -52,23 +53,21 @@ const SAME: &str = "protocol:\n  - {name: a, duration: 40 ms, plasticity: {W1: o
 
 /// Phases that change nothing: every backend writes the tables it writes without a protocol,
 /// cell for cell, in ensembles and for a single instance (the fused and deferred paths).
-#[test]
-fn phases_that_change_nothing_leave_every_table_as_it_is() {
+fn phases_that_change_nothing_leave_every_table_as_it_is(case: &BackendCase) {
     for seeds in [&[3u64, 4, 5][..], &[7]] {
         let plain = plan_from(&circuit("", ""), seeds);
         let phased = plan_from(&circuit(SAME, ""), seeds);
         assert_eq!(phased.phases.len(), 3);
         assert_eq!(phased.phase_change(), None);
-        for case in backends() {
-            let a = run(&plain, (case.make)(plain.clone()).as_mut());
-            let b = run(&phased, (case.make)(phased.clone()).as_mut());
-            assert_eq!(tables(&a), tables(&b), "{}: {seeds:?}", case.name);
-            let names: Vec<&str> = b.rows.iter().map(|r| r.phase.as_str()).collect();
-            assert!(names.contains(&"a") && names.contains(&"b") && names.contains(&"c"));
-            assert!(a.rows.iter().all(|r| r.phase == "run"));
-        }
+        let a = run(&plain, (case.make)(plain.clone()).as_mut());
+        let b = run(&phased, (case.make)(phased.clone()).as_mut());
+        assert_eq!(tables(&a), tables(&b), "{}: {seeds:?}", case.name);
+        let names: Vec<&str> = b.rows.iter().map(|r| r.phase.as_str()).collect();
+        assert!(names.contains(&"a") && names.contains(&"b") && names.contains(&"c"));
+        assert!(a.rows.iter().all(|r| r.phase == "run"));
     }
 }
+per_backend!(phases_that_change_nothing_leave_every_table_as_it_is);
 
 fn weights_of(s: &Snapshot) -> Vec<Vec<f64>> {
     s.weights.clone()
@@ -105,8 +104,7 @@ fn plasticity_off_keeps_every_weight_exactly() {
 /// Plasticity and noise phases on every backend: weights stay constant where learning is off
 /// (exactly on the CPU; to the device's rounding of deferred matrices on OpenCL), and every table agrees with the CPU engine of the same precision (f64 to 1e-9, f32
 /// to 1e-3, as the held-input comparisons allow).
-#[test]
-fn every_backend_runs_plasticity_and_noise_phases() {
+fn every_backend_runs_plasticity_and_noise_phases(case: &BackendCase) {
     let protocol = "protocol:\n  - {name: learn, duration: 40 ms}\n  - {name: rest, duration: 40 ms, plasticity: {W1: off, W2: off}, noise: {h: 0.2}}\n  - {name: slow, plasticity: {W2: {tau_w_scale: 3}}}\n";
     for seeds in [&[1u64, 2, 3][..], &[4]] {
         let plan = plan_from(&circuit(protocol, ", tau_decay: 200 ms"), seeds);
@@ -118,56 +116,55 @@ fn every_backend_runs_plasticity_and_noise_phases() {
             )
         };
         let (r64, r32) = (reference(false), reference(true));
-        for case in backends() {
-            let mut b = (case.make)(plan.clone());
-            b.advance(80).unwrap();
-            b.enter_phase(1).unwrap();
-            let start = weights_of(&b.snapshot().unwrap());
-            b.advance(80).unwrap();
-            let end = weights_of(&b.snapshot().unwrap());
-            if case.name.starts_with("cpu") {
-                assert_eq!(start, end, "{}: weights moved", case.name);
-            } else {
-                // OpenCL completes a deferred matrix's snapshot on the host (G·W₀ + D xᵀ in
-                // f64) while the device writes it in its own precision when the input changes:
-                // the same weights up to that rounding.
-                let tol = if case.f32 { 1e-6 } else { 1e-14 };
-                for (a, b) in start.iter().flatten().zip(end.iter().flatten()) {
-                    assert!(
-                        (a - b).abs() <= tol * a.abs().max(1.0),
-                        "{}: {a} → {b}",
-                        case.name
-                    );
-                }
-            }
-            let got = run(&plan, (case.make)(plan.clone()).as_mut());
-            let (want, tol) = if case.f32 { (&r32, 1e-3) } else { (&r64, 1e-9) };
-            let values = |c: &Collector| -> Vec<(Metric, f64)> {
-                c.rows
-                    .iter()
-                    .flat_map(|r| Metric::ALL.map(|m| (m, r.get(m).unwrap_or(f64::NAN))))
-                    .collect()
-            };
-            let (g, w) = (values(&got), values(want));
-            assert_eq!(g.len(), w.len(), "{}", case.name);
-            for (k, ((m, a), (_, b))) in g.iter().zip(&w).enumerate() {
-                assert_eq!(a.is_nan(), b.is_nan(), "{}: cell {k}", case.name);
-                // Angles near 0° (sgd against backprop) are rounding: compared in degrees.
-                let angle = matches!(m, Metric::GradientAngle | Metric::LossAngle);
-                let d = if angle {
-                    (a - b).abs() / 100.0
-                } else {
-                    (a - b).abs() / b.abs().max(1e-3)
-                };
+        let mut b = (case.make)(plan.clone());
+        b.advance(80).unwrap();
+        b.enter_phase(1).unwrap();
+        let start = weights_of(&b.snapshot().unwrap());
+        b.advance(80).unwrap();
+        let end = weights_of(&b.snapshot().unwrap());
+        if case.name.starts_with("cpu") {
+            assert_eq!(start, end, "{}: weights moved", case.name);
+        } else {
+            // OpenCL completes a deferred matrix's snapshot on the host (G·W₀ + D xᵀ in
+            // f64) while the device writes it in its own precision when the input changes:
+            // the same weights up to that rounding.
+            let tol = if case.f32 { 1e-6 } else { 1e-14 };
+            for (a, b) in start.iter().flatten().zip(end.iter().flatten()) {
                 assert!(
-                    a.is_nan() || d <= tol,
-                    "{}: {m:?} cell {k}: {a} against {b}",
+                    (a - b).abs() <= tol * a.abs().max(1.0),
+                    "{}: {a} → {b}",
                     case.name
                 );
             }
         }
+        let got = run(&plan, (case.make)(plan.clone()).as_mut());
+        let (want, tol) = if case.f32 { (&r32, 1e-3) } else { (&r64, 1e-9) };
+        let values = |c: &Collector| -> Vec<(Metric, f64)> {
+            c.rows
+                .iter()
+                .flat_map(|r| Metric::ALL.map(|m| (m, r.get(m).unwrap_or(f64::NAN))))
+                .collect()
+        };
+        let (g, w) = (values(&got), values(want));
+        assert_eq!(g.len(), w.len(), "{}", case.name);
+        for (k, ((m, a), (_, b))) in g.iter().zip(&w).enumerate() {
+            assert_eq!(a.is_nan(), b.is_nan(), "{}: cell {k}", case.name);
+            // Angles near 0° (sgd against backprop) are rounding: compared in degrees.
+            let angle = matches!(m, Metric::GradientAngle | Metric::LossAngle);
+            let d = if angle {
+                (a - b).abs() / 100.0
+            } else {
+                (a - b).abs() / b.abs().max(1e-3)
+            };
+            assert!(
+                a.is_nan() || d <= tol,
+                "{}: {m:?} cell {k}: {a} against {b}",
+                case.name
+            );
+        }
     }
 }
+per_backend!(every_backend_runs_plasticity_and_noise_phases);
 
 /// What the OpenCL kernels generate themselves (the stimulus) cannot change in a phase there:
 /// refused before the run, naming the phase.
