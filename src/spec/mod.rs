@@ -5,6 +5,7 @@
 //! [`CircuitSpec`] or into [`Diagnostics`]; checking what the circuit *means* is `circuit`'s job.
 
 pub mod diagnostic;
+pub mod init;
 pub mod document;
 pub mod locate;
 pub mod quantity;
