@@ -8,7 +8,7 @@
 mod common;
 
 use common::hetsim;
-use hetsim::experiment::{CircuitSource, Output, Request};
+use hetsim::experiment::{CircuitSource, Request};
 use hetsim::run::Quiet;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -63,6 +63,13 @@ impl WeightSource {
 
 /// A matrix read from a file, rows × cols (post × pre), row-major.
 pub fn read_matrix_file(path: &Path) -> Result<(usize, usize, Vec<f64>, String), String> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if !matches!(ext, "csv" | "npy") {
+        return Err(format!(
+            "{}: a weights file is read by its extension, `.csv` or `.npy`, not `{ext}`",
+            path.display()
+        ));
+    }
     let bytes = crate::spec::read_bounded(path, MAX_WEIGHTS_BYTES)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?
         .ok_or_else(|| {
@@ -72,13 +79,9 @@ pub fn read_matrix_file(path: &Path) -> Result<(usize, usize, Vec<f64>, String),
             )
         })?;
     let sha = sha256_hex(&bytes);
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let (rows, cols, values) = match ext {
         "npy" => read_npy(&bytes),
-        "csv" => read_csv_matrix(&bytes),
-        _ => Err(format!(
-            "a weights file is read by its extension, `.csv` or `.npy`, not `{ext}`"
-        )),
+        _ => read_csv_matrix(&bytes),
     }
     .map_err(|e| format!("{}: {e}", path.display()))?;
     if let Some(k) = values.iter().position(|v| !v.is_finite()) {

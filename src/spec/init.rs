@@ -141,27 +141,6 @@ fn key_of(init: &Init) -> &'static [&'static str] {
     }
 }
 
-/// The schema's picture of `init:`, derived from types shaped as the file is written.
-#[derive(JsonSchema)]
-#[allow(dead_code)]
-#[serde(untagged)]
-enum InitSchema {
-    Drawn(Drawn),
-    /// A matrix rows × cols (post × pre) from a `.csv` (numbers only, or the `weights.csv`
-    /// layout) or `.npy` (2-D, f64 or f32, C order) file, relative to the circuit file.
-    File {
-        file: String,
-    },
-    /// The projection's weights saved by another run (`weight_snapshots.csv`, or the start
-    /// and end of `weights.csv`), instance k from its instance k.
-    From {
-        from: String,
-        /// When (default: the latest time the run saved).
-        #[serde(default)]
-        time: Option<Time>,
-    },
-}
-
 /// A distribution drawn per instance.
 #[derive(JsonSchema)]
 #[allow(dead_code)]
@@ -180,13 +159,28 @@ impl JsonSchema for Init {
         "Init".into()
     }
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let mut schema = InitSchema::json_schema(generator);
-        schema.insert(
-            "description".into(),
-            "A projection's initial weights: a distribution, a file, or another run's saved weights."
-                .into(),
-        );
-        schema
+        let drawn = generator.subschema_for::<Drawn>();
+        let time = generator.subschema_for::<Time>();
+        schemars::json_schema!({
+            "description": "A projection's initial weights: a distribution drawn per instance, a matrix file, or another run's saved weights.",
+            "anyOf": [
+                drawn,
+                {
+                    "description": "A matrix rows × cols (post × pre), the same for every instance: a `.csv` of numbers only (one line per post unit, no header) or a 2-D `.npy` (float64 or float32, C order); relative to the circuit file.",
+                    "type": "object",
+                    "properties": {"file": {"type": "string"}},
+                    "required": ["file"],
+                    "additionalProperties": false
+                },
+                {
+                    "description": "The projection's weights saved by another run (its directory, relative to the circuit file) at `time` (default: the latest it saved), instance k from its instance k.",
+                    "type": "object",
+                    "properties": {"from": {"type": "string"}, "time": time},
+                    "required": ["from"],
+                    "additionalProperties": false
+                }
+            ]
+        })
     }
 }
 
