@@ -259,7 +259,11 @@ fn two_stages_learning_then_learning_off_or_another_rule_start_where_the_first_e
     });
     request.seeds = 2;
     request.from = Some(format!("{}@2s", a.display()));
-    let finished = request.prepare().unwrap().execute(&mut Quiet, None).unwrap();
+    let finished = request
+        .prepare()
+        .unwrap()
+        .execute(&mut Quiet, None)
+        .unwrap();
     let rows = finished.collected.unwrap().weight_snapshots;
     let start: BTreeMap<_, _> = rows
         .iter()
@@ -303,7 +307,13 @@ fn init_files_csv_and_npy_round_trip_exactly_through_the_binary_and_the_library(
     let w = known();
     let csv: String = w
         .chunks(4)
-        .map(|r| r.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(",") + "\n")
+        .map(|r| {
+            r.iter()
+                .map(|v| format!("{v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n"
+        })
         .collect();
     write(tmp.path(), "w.csv", &csv);
     hetsim::circuit::saved::write_npy(&tmp.path().join("w.npy"), 3, 4, &w).unwrap();
@@ -346,7 +356,11 @@ fn init_files_csv_and_npy_round_trip_exactly_through_the_binary_and_the_library(
             label: "x".into(),
         }];
         let plan = hetsim::plan::Plan::new(&instances, tmp.path()).unwrap();
-        let q = plan.projections.iter().position(|p| p.name == "W1").unwrap();
+        let q = plan
+            .projections
+            .iter()
+            .position(|p| p.name == "W1")
+            .unwrap();
         assert_eq!(plan.initial_weights[q], w, "{name}");
     }
 }
@@ -362,7 +376,10 @@ fn every_mistake_is_refused_with_where_and_what() {
     let a_dir = a.to_str().unwrap();
     for (init, says) in [
         ("{file: missing.csv}", "cannot read"),
-        ("{file: short.csv}", "holds a 2 × 4 matrix; `W1` is 3 × 4 (post × pre)"),
+        (
+            "{file: short.csv}",
+            "holds a 2 × 4 matrix; `W1` is 3 × 4 (post × pre)",
+        ),
         ("{file: ragged.csv}", "line 2 has 3 numbers"),
         ("{file: wide.npy}", "holds a 3 × 5 matrix"),
         ("{file: w.txt}", "`.csv` or `.npy`"),
@@ -376,7 +393,10 @@ fn every_mistake_is_refused_with_where_and_what() {
         let file = write(tmp.path(), "bad.yaml", &circuit(init, SGD));
         let err = refused(&["validate", &file]);
         assert!(err.contains(says), "{init}: {err}");
-        assert!(err.contains("bad.yaml:9:"), "{init}: not located at line 9: {err}");
+        assert!(
+            err.contains("bad.yaml:9:"),
+            "{init}: not located at line 9: {err}"
+        );
     }
 
     // `--from`: a time the source lacks, a projection it lacks, a shape it lacks, more
@@ -399,9 +419,15 @@ fn every_mistake_is_refused_with_where_and_what() {
         ])
     };
     let err = run(&format!("{a_dir}@3s"), &file, "1");
-    assert!(err.contains("saved no weights at t = 3 s; it has them at 0 s, 0.5 s"), "{err}");
+    assert!(
+        err.contains("saved no weights at t = 3 s; it has them at 0 s, 0.5 s"),
+        "{err}"
+    );
     let err = run(a_dir, &file, "3");
-    assert!(err.contains("has them for 2 instances (0, 1); instance 2"), "{err}");
+    assert!(
+        err.contains("has them for 2 instances (0, 1); instance 2"),
+        "{err}"
+    );
     let wider = circuit(DRAWN, SGD).replace("h: {size: 3", "h: {size: 5");
     let wider = write(tmp.path(), "wider.yaml", &wider);
     let err = run(a_dir, &wider, "1");
@@ -430,6 +456,9 @@ fn every_mistake_is_refused_with_where_and_what() {
         "{err}"
     );
     let err = refused(&["run", "--resume", a_dir, "--from", a_dir]);
-    assert!(err.contains("--from cannot be given with --resume"), "{err}");
+    assert!(
+        err.contains("--from cannot be given with --resume"),
+        "{err}"
+    );
     assert!(!out.exists(), "a refused run leaves no directory");
 }

@@ -149,7 +149,11 @@ fn read_npy(bytes: &[u8]) -> Result<(usize, usize, Vec<f64>), String> {
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
             12,
         ),
-        v => return Err(format!(".npy format version {v} is not one this reader knows (1–3)")),
+        v => {
+            return Err(format!(
+                ".npy format version {v} is not one this reader knows (1–3)"
+            ));
+        }
     };
     let header = bytes
         .get(start..start + header_len)
@@ -160,7 +164,10 @@ fn read_npy(bytes: &[u8]) -> Result<(usize, usize, Vec<f64>), String> {
             .find(&format!("'{key}'"))
             .ok_or_else(|| format!("the .npy header has no '{key}'"))?;
         let rest = &header[at + key.len() + 2..];
-        let rest = rest.trim_start().strip_prefix(':').ok_or("malformed .npy header")?;
+        let rest = rest
+            .trim_start()
+            .strip_prefix(':')
+            .ok_or("malformed .npy header")?;
         Ok(rest.trim_start())
     };
     let descr = field("descr")?;
@@ -178,7 +185,9 @@ fn read_npy(bytes: &[u8]) -> Result<(usize, usize, Vec<f64>), String> {
         }
     };
     if !field("fortran_order")?.starts_with("False") {
-        return Err("the array is in Fortran order; save it in C order (`numpy.ascontiguousarray`)".into());
+        return Err(
+            "the array is in Fortran order; save it in C order (`numpy.ascontiguousarray`)".into(),
+        );
     }
     let shape = field("shape")?;
     let shape = shape
@@ -299,7 +308,12 @@ impl RunWeights {
         let shown_dir = run_dir.display();
         let manifest_path = run_dir.join("manifest.json");
         let manifest_bytes = crate::spec::read_bounded(&manifest_path, 64 << 20)
-            .map_err(|e| format!("{shown_dir} is not a run directory ({}: {e})", manifest_path.display()))?
+            .map_err(|e| {
+                format!(
+                    "{shown_dir} is not a run directory ({}: {e})",
+                    manifest_path.display()
+                )
+            })?
             .ok_or_else(|| format!("{}: larger than a manifest may be", manifest_path.display()))?;
         let manifest: serde_json::Value = serde_json::from_slice(&manifest_bytes)
             .map_err(|e| format!("{}: not a run's manifest: {e}", manifest_path.display()))?;
@@ -348,7 +362,13 @@ impl RunWeights {
         let mut matrices: BTreeMap<(usize, String), Entries> = BTreeMap::new();
         for (i, line) in text.lines().enumerate().skip(1) {
             let cells: Vec<&str> = line.split(',').collect();
-            let bad = || format!("{}: line {} is not a row of this table", file.display(), i + 1);
+            let bad = || {
+                format!(
+                    "{}: line {} is not a row of this table",
+                    file.display(),
+                    i + 1
+                )
+            };
             if cells.len() != 6 {
                 return Err(bad());
             }
@@ -410,7 +430,11 @@ impl RunWeights {
                     if names.is_empty() {
                         "none".to_string()
                     } else {
-                        names.into_iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                        names
+                            .into_iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     }
                 )
             } else {
@@ -538,10 +562,13 @@ impl SavedInit {
     }
 }
 
+/// A run directory and a time's bits (None: the latest), as [`Reader`] keys what it read.
+type RunKey = (PathBuf, Option<u64>);
+
 /// Reads the saved weights a circuit's projections start from, each run's table once.
 #[derive(Default)]
 pub struct Reader {
-    runs: Vec<((PathBuf, Option<u64>), std::rc::Rc<RunWeights>)>,
+    runs: Vec<(RunKey, std::rc::Rc<RunWeights>)>,
 }
 
 impl Reader {
@@ -584,6 +611,15 @@ pub fn absolute(path: &Path) -> String {
         .to_string()
 }
 
+/// SHA-256 of `bytes` in hex (as the manifest writes every hash).
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,15 +642,19 @@ mod tests {
         let at = text.find("(2, 3)").unwrap() + 10;
         bytes[at..at + 6].copy_from_slice(b"(6,)  ");
         std::fs::write(&path, &bytes).unwrap();
-        assert!(read_matrix_file(&path).unwrap_err().contains("1 dimensions"));
+        assert!(
+            read_matrix_file(&path)
+                .unwrap_err()
+                .contains("1 dimensions")
+        );
         write_npy(&path, 2, 3, &values).unwrap();
         let original = std::fs::read(&path).unwrap();
-        for (from, to, says) in [
-            ("'<f8'", "'<i8'", "<i8"),
-            ("False", "True ", "Fortran"),
-        ] {
+        for (from, to, says) in [("'<f8'", "'<i8'", "<i8"), ("False", "True ", "Fortran")] {
             let mut b = original.clone();
-            let pos = b.windows(from.len()).position(|w| w == from.as_bytes()).unwrap();
+            let pos = b
+                .windows(from.len())
+                .position(|w| w == from.as_bytes())
+                .unwrap();
             b[pos..pos + to.len()].copy_from_slice(to.as_bytes());
             std::fs::write(&path, &b).unwrap();
             let err = read_matrix_file(&path).unwrap_err();
@@ -630,19 +670,14 @@ mod tests {
         let (r, c, v, _) = read_matrix_file(&path).unwrap();
         assert_eq!((r, c, v), (3, 2, vec![0.1, -0.2, 3e-5, 4.0, 5.0, 6.0]));
         std::fs::write(&path, "1,2\n3\n").unwrap();
-        assert!(read_matrix_file(&path).unwrap_err().contains("line 2 has 1 numbers"));
+        assert!(
+            read_matrix_file(&path)
+                .unwrap_err()
+                .contains("line 2 has 1 numbers")
+        );
         std::fs::write(&path, "a,b\n1,2\n").unwrap();
         assert!(read_matrix_file(&path).unwrap_err().contains("no header"));
         std::fs::write(&path, "1,NaN\n").unwrap();
         assert!(read_matrix_file(&path).unwrap_err().contains("finite"));
     }
-}
-
-/// SHA-256 of `bytes` in hex (as the manifest writes every hash).
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

@@ -406,10 +406,13 @@ fn manifest(
 /// one (`runs/a@2s`), otherwise part of the directory's name.
 pub fn parse_from(text: &str) -> Result<(PathBuf, Option<Time>), ExperimentError> {
     if let Some((dir, time)) = text.rsplit_once('@')
-        && time.trim_start().starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && time
+            .trim_start()
+            .starts_with(|c: char| c.is_ascii_digit() || c == '.')
     {
-        let t = Time::parse(time)
-            .map_err(|e| ExperimentError::Usage(format!("--from {text}: the time `{time}`: {e}")))?;
+        let t = Time::parse(time).map_err(|e| {
+            ExperimentError::Usage(format!("--from {text}: the time `{time}`: {e}"))
+        })?;
         return Ok((PathBuf::from(dir), Some(t)));
     }
     Ok((PathBuf::from(text), None))
@@ -456,7 +459,10 @@ fn start_from(
             }
             let shape = (c.populations[p.to].size, c.populations[p.from].size);
             let saved = SavedInit::from_run(&weights, &p.name, shape.0, shape.1).map_err(|e| {
-                ExperimentError::Usage(format!("--from {from}: projection `{}` of {label}: {e}", p.name))
+                ExperimentError::Usage(format!(
+                    "--from {from}: projection `{}` of {label}: {e}",
+                    p.name
+                ))
             })?;
             if !carried.contains(&p.name) {
                 carried.push(p.name.clone());
@@ -471,7 +477,11 @@ fn start_from(
     };
     Ok(Some(format!(
         "--from: {} start from {} at t = {} s{rounded}; activities, traces and delay buffers start as the circuit says",
-        carried.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+        carried
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
         dir.display(),
         weights.time_s
     )))

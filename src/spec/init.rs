@@ -29,7 +29,10 @@ pub enum Init {
     File(String),
     /// The weights another run saved: its directory (relative to the circuit file's folder)
     /// and the time (None: the latest it saved).
-    From { run: String, time: Option<Time> },
+    From {
+        run: String,
+        time: Option<Time>,
+    },
 }
 
 impl Init {
@@ -225,7 +228,11 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         assert!(parse("{unifrom: [0, 1]}").unwrap_err().contains("unifrom"));
-        assert!(parse("{file: a.csv, time: 1 s}").unwrap_err().contains("time"));
+        assert!(
+            parse("{file: a.csv, time: 1 s}")
+                .unwrap_err()
+                .contains("time")
+        );
         assert!(parse("{from: a, at: 1 s}").unwrap_err().contains("at"));
         assert!(parse("{time: 1 s}").unwrap_err().contains("from"));
         assert!(parse("ones").unwrap_err().contains("ones"));

@@ -5,8 +5,8 @@
 //! [`CircuitSpec`] or into [`Diagnostics`]; checking what the circuit *means* is `circuit`'s job.
 
 pub mod diagnostic;
-pub mod init;
 pub mod document;
+pub mod init;
 pub mod locate;
 pub mod quantity;
 pub mod types;
