@@ -251,6 +251,34 @@ fn two_stages_learning_then_learning_off_or_another_rule_start_where_the_first_e
     assert_eq!(at(&s, "0"), end);
     assert_ne!(at(&s, "2"), end);
 
+    // `compare`: each rule's instance k starts from the source's instance k.
+    let d = tmp.path().join("d");
+    ok(&[
+        "compare",
+        &fa,
+        "--rules",
+        "sgd,fa",
+        "--from",
+        a.to_str().unwrap(),
+        "--seeds",
+        "2",
+        "--backend",
+        "cpu",
+        "--no-plots",
+        "--duration",
+        "0.5s",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    let start = at(&snapshots(&d), "0");
+    for (k, rule_k) in [(0, 0), (1, 1), (0, 2), (1, 3)] {
+        for ((e, p, i, j), v) in &end {
+            if *e == k {
+                assert_eq!(start[&(rule_k, p.clone(), *i, *j)], *v, "instance {rule_k}");
+            }
+        }
+    }
+
     // Through the library, into memory: the same start.
     let mut request = Request::new(CircuitSource {
         path: tmp.path().join("fixed.yaml"),
