@@ -483,6 +483,14 @@ fn every_mistake_is_refused_with_where_and_what() {
         err.contains("no weights of the projection `W1` (it has `W2`)"),
         "{err}"
     );
+    // Nothing to carry: no plastic projection, and none of the source's names.
+    let renamed = circuit(DRAWN, "")
+        .replace("W1:", "V1:")
+        .replace("W2:", "V2:")
+        .replace("[W1, W2]", "[V1, V2]");
+    let renamed = write(tmp.path(), "renamed.yaml", &renamed);
+    let err = run(a_dir, &renamed, "1");
+    assert!(err.contains("nothing to start from"), "{err}");
     let err = refused(&["run", "--resume", a_dir, "--from", a_dir]);
     assert!(
         err.contains("--from cannot be given with --resume"),

@@ -10,6 +10,7 @@
 //! early when a stop flag is set. Nothing here prints; the CLI does.
 
 pub mod design;
+pub mod from;
 pub mod output;
 pub mod replay;
 pub mod resume;
@@ -257,7 +258,7 @@ impl Request {
         let (source, spec) = self.circuit.load()?;
         let (mut circuits, mut notes) = design::circuits(&self.design, &source, &spec)?;
         if let Some(from) = &self.from {
-            notes.extend(start_from(&mut circuits, from)?);
+            notes.push(from::start_from(&mut circuits, from)?);
         }
         let mut warnings = Vec::new();
         for (_, c) in &circuits {
@@ -396,110 +397,10 @@ fn manifest(
             sets: request.circuit.sets.clone(),
             duration: request.circuit.duration.clone(),
             checkpoint_every: request.checkpoint_every.clone(),
-            from: request.from.as_deref().map(absolute_from),
+            from: request.from.as_deref().map(from::absolute_from),
         }),
         ..ensemble_manifest(plan, backend, notes, provenance)
     }
-}
-
-/// Splits `RUN_DIR[@TIME]` (`--from`): the text after the last `@` is a time when it reads as
-/// one (`runs/a@2s`), otherwise part of the directory's name.
-pub fn parse_from(text: &str) -> Result<(PathBuf, Option<Time>), ExperimentError> {
-    if let Some((dir, time)) = text.rsplit_once('@')
-        && time
-            .trim_start()
-            .starts_with(|c: char| c.is_ascii_digit() || c == '.')
-    {
-        let t = Time::parse(time).map_err(|e| {
-            ExperimentError::Usage(format!("--from {text}: the time `{time}`: {e}"))
-        })?;
-        return Ok((PathBuf::from(dir), Some(t)));
-    }
-    Ok((PathBuf::from(text), None))
-}
-
-/// `--from` as the replay record keeps it: the directory absolute, so `rerun` finds it from
-/// anywhere.
-fn absolute_from(text: &str) -> String {
-    match parse_from(text) {
-        Ok((dir, time)) => {
-            let dir = crate::circuit::saved::absolute(&dir);
-            match time {
-                Some(t) => format!("{dir}@{t}"),
-                None => dir,
-            }
-        }
-        Err(_) => text.to_string(),
-    }
-}
-
-/// `--from RUN_DIR[@TIME]`: every plastic projection of every circuit starts from that run's
-/// weights at TIME (the latest it saved by default) — one it lacks, or of another shape, is an
-/// error naming both —, and every other untied projection too where the run saved it (a fixed
-/// feedback matrix in `weights.csv`); the rest are drawn from `init` as before. Returns a note
-/// saying what was carried.
-fn start_from(
-    circuits: &mut design::Labelled,
-    from: &str,
-) -> Result<Option<String>, ExperimentError> {
-    use crate::circuit::saved::{RunWeights, SavedInit};
-    let (dir, time) = parse_from(from)?;
-    let weights = RunWeights::read(&dir, time.map(|t| t.seconds()))
-        .map_err(|e| ExperimentError::Usage(format!("--from {from}: {e}")))?;
-    let mut carried: Vec<String> = Vec::new();
-    for (label, c) in circuits.iter_mut() {
-        for k in 0..c.projections.len() {
-            let p = &c.projections[k];
-            if p.tied.is_some() {
-                continue;
-            }
-            let required = p.motif.is_some();
-            if !required && weights.instances_of(&p.name).is_empty() {
-                continue;
-            }
-            let shape = (c.populations[p.to].size, c.populations[p.from].size);
-            let saved = SavedInit::from_run(&weights, &p.name, shape.0, shape.1).map_err(|e| {
-                ExperimentError::Usage(format!(
-                    "--from {from}: projection `{}` of {label}: {e}",
-                    p.name
-                ))
-            })?;
-            if !carried.contains(&p.name) {
-                carried.push(p.name.clone());
-            }
-            c.projections[k].saved = Some(Arc::new(saved));
-        }
-    }
-    let rounded = if weights.rounded {
-        " (from weights.csv, which keeps 6 significant digits; record.weights snapshots keep every bit)"
-    } else {
-        ""
-    };
-    Ok(Some(format!(
-        "--from: {} start from {} at t = {} s{rounded}; activities, traces and delay buffers start as the circuit says",
-        carried
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        dir.display(),
-        weights.time_s
-    )))
-}
-
-/// Where saved initial weights came from, one entry per projection and file.
-fn weight_sources(plan: &Plan) -> Vec<crate::circuit::saved::WeightSource> {
-    let mut out: Vec<crate::circuit::saved::WeightSource> = Vec::new();
-    for c in &plan.circuits {
-        for p in &c.projections {
-            if let Some(s) = &p.saved
-                && !out.contains(&s.source)
-            {
-                out.push(s.source.clone());
-            }
-        }
-    }
-    out
 }
 
 /// The manifest of an ensemble run about to start, from the plan, the backend and the
@@ -560,7 +461,7 @@ pub fn ensemble_manifest(
         inputs: Vec::new(),
         replay: None,
         resumes: Vec::new(),
-        weight_sources: weight_sources(plan),
+        weight_sources: from::weight_sources(plan),
     }
 }
 
