@@ -108,17 +108,34 @@ def _command(name, args):
 
 
 def _execute(circuit, rules, seeds, seed, backend, precision, set, duration, out, replace,
-             figures, name, progress, threads):
+             figures, name, progress, threads, from_=None):
     threads = _threads(threads)
     c = load_circuit(circuit, set=set, duration=duration).checked
     outcome = _with_progress(progress, f"hetsim {name}", lambda callback: _hetsim.run(
         c, rules=rules, seeds=seeds, seed=seed, backend=backend, precision=precision,
         out=None if out is None else os.fspath(out), replace=replace, figures=figures,
-        command_line=_command(name, [c.path]), threads=threads, progress=callback))
-    # _execute is called by run or compare: the user's line is two frames up.
-    _issue(outcome["warnings"], HetsimWarning, name, depth=2)
+        command_line=_command(name, [c.path]), threads=threads, progress=callback,
+        from_run=_from_text(from_)))
+    # _execute is called by run or compare: the user's line is three frames above _outcome.
+    return _outcome(outcome, name, depth=3)
+
+
+def _from_text(from_):
+    """``from_=``: a run directory (its latest saved weights) or ``"RUN_DIR@TIME"``; a
+    ``Result`` of a run directory stands for its directory."""
+    if from_ is None:
+        return None
+    if getattr(from_, "dir", None) is not None:
+        return os.fspath(from_.dir)
+    return os.fspath(from_)
+
+
+def _outcome(outcome, name, depth):
+    """The result of a run, compare or resumption from what the extension returned; notes and
+    warnings attributed to the user's call ``depth`` frames above."""
+    _issue(outcome["warnings"], HetsimWarning, name, depth=depth)
     notes = list(outcome["notes"]) + [f"ran on {outcome['backend']}"]
-    _issue(notes, HetsimNote, name, depth=2)
+    _issue(notes, HetsimNote, name, depth=depth)
     if outcome["dir"] is None:
         result = from_memory(outcome)
     else:
@@ -131,26 +148,51 @@ def _execute(circuit, rules, seeds, seed, backend, precision, set, duration, out
     return result
 
 
-def run(circuit, seeds=1, seed=1, backend="auto", precision="auto", set=None, duration=None,
-        out=None, replace=False, figures=True, progress=True, threads=None):
+def run(circuit=None, seeds=1, seed=1, backend="auto", precision="auto", set=None,
+        duration=None, out=None, replace=False, figures=True, progress=True, threads=None,
+        resume=None, from_=None):
     """Runs a circuit (a ``Circuit``, a dict of one, a path or YAML text): ``seeds`` instances
     with seeds ``seed``, ``seed + 1``, … in one ensemble. ``out=None`` keeps every table in
     memory; otherwise ``out`` is a run directory written as ``hetsim run --out`` writes it
     (figures unless ``figures=False``) and the result is read from it. ``duration``: seconds
     or text with a unit; ``progress``: see the module's doc; ``threads`` is ``--threads``
-    (default: every core); the numbers do not depend on it."""
+    (default: every core); the numbers do not depend on it.
+
+    ``from_="RUN_DIR"`` or ``"RUN_DIR@TIME"`` (``hetsim run --from``): the plastic weights
+    start from those that run saved at TIME (default: the latest), instance k from its
+    instance k. ``resume=RUN_DIR`` (``hetsim run --resume``, no circuit and no other setting):
+    continues that run from its newest checkpoint, in its directory."""
+    if resume is not None:
+        given = [k for k, v in [("circuit", circuit), ("set", set), ("duration", duration),
+                                ("out", out), ("from_", from_)] if v is not None]
+        given += [k for k, v, d in [("seeds", seeds, 1), ("seed", seed, 1),
+                                    ("backend", backend, "auto"),
+                                    ("precision", precision, "auto"),
+                                    ("replace", replace, False)] if v != d]
+        if given:
+            raise ValueError(f"resume= continues the run as its manifest records it; "
+                             f"{', '.join(given)} cannot be given with it")
+        threads = _threads(threads)
+        outcome = _with_progress(progress, "hetsim run --resume", lambda callback: _hetsim.resume(
+            os.fspath(resume), command_line=_command("run", ["--resume", resume]),
+            threads=threads, progress=callback))
+        return _outcome(outcome, "run", depth=2)
+    if circuit is None:
+        raise TypeError("run() needs a circuit (or resume=RUN_DIR)")
     return _execute(circuit, None, seeds, seed, backend, precision, set, duration, out, replace,
-                    figures, "run", progress, threads)
+                    figures, "run", progress, threads, from_)
 
 
 def compare(circuit, rules, seeds=1, seed=1, backend="auto", precision="auto", set=None,
-            duration=None, out=None, replace=False, figures=True, progress=True, threads=None):
+            duration=None, out=None, replace=False, figures=True, progress=True, threads=None,
+            from_=None):
     """``hetsim compare``: the circuit's ``learning:`` rule swapped for each of ``rules``
-    (e.g. ``["sgd", "fa", "dfa", "kp"]``), every rule with the same seeds, in one ensemble."""
+    (e.g. ``["sgd", "fa", "dfa", "kp"]``), every rule with the same seeds, in one ensemble.
+    ``from_``: as for ``run`` (each rule's instance k from the saved run's instance k)."""
     if isinstance(rules, str):
         rules = rules.split(",")
     return _execute(circuit, list(rules), seeds, seed, backend, precision, set, duration, out,
-                    replace, figures, "compare", progress, threads)
+                    replace, figures, "compare", progress, threads, from_)
 
 
 def _spec_text(spec, base_dir):

@@ -29,6 +29,7 @@ fn _hetsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<circuit::Circuit>()?;
     m.add_function(wrap_pyfunction!(circuit::load_circuit, m)?)?;
     m.add_function(wrap_pyfunction!(running::run, m)?)?;
+    m.add_function(wrap_pyfunction!(running::resume, m)?)?;
     m.add_function(wrap_pyfunction!(batch::sweep, m)?)?;
     m.add_function(wrap_pyfunction!(batch::evolve, m)?)?;
     m.add_function(wrap_pyfunction!(columns::metrics_header, m)?)?;

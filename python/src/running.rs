@@ -7,7 +7,7 @@ use crate::circuit::Circuit;
 use crate::progress::RunWatch;
 use crate::{columns, errors, interrupt};
 use hetsim::backend::{BackendKind, Precision};
-use hetsim::experiment::{Design, Output, Request, Threads};
+use hetsim::experiment::{Design, ExperimentError, Output, Prepared, Request, Threads};
 use hetsim::record::Collector;
 use hetsim::record::tables::WeightRow;
 use hetsim::spec::RuleName;
@@ -136,7 +136,7 @@ fn tables<'py>(py: Python<'py>, c: &Collector) -> PyResult<Bound<'py, PyDict>> {
 /// `manifest` (JSON text), `dir` (None in memory), `tables` (in memory), `summary` (the table
 /// the CLI prints), `notes`, `warnings`, `figures`.
 #[pyfunction]
-#[pyo3(signature = (circuit, rules=None, seeds=1, seed=1, backend="auto", precision="auto", out=None, replace=false, figures=false, command_line=Vec::new(), threads=None, progress=None))]
+#[pyo3(signature = (circuit, rules=None, seeds=1, seed=1, backend="auto", precision="auto", out=None, replace=false, figures=false, command_line=Vec::new(), threads=None, progress=None, from_run=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run<'py>(
     py: Python<'py>,
@@ -152,70 +152,68 @@ pub fn run<'py>(
     command_line: Vec<String>,
     threads: Option<usize>,
     progress: Option<&Bound<'py, PyAny>>,
+    from_run: Option<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let out = errors::optional_path(out)?;
     let threads = self::threads(threads)?;
     errors::guard(|| {
-        run_request(
-            py,
-            circuit,
-            rules,
+        let request = Request {
+            circuit: circuit.source.clone(),
+            design: design(rules)?,
             seeds,
-            seed,
-            backend,
-            precision,
-            out,
-            replace,
-            figures,
+            first_seed: seed,
+            backend: self::backend(backend)?,
+            precision: self::precision(precision)?,
+            output: match out {
+                None => Output::Memory,
+                Some(path) => Output::Directory {
+                    path: Some(path),
+                    replace,
+                    figures,
+                },
+            },
             command_line,
             threads,
-            progress,
-        )
+            checkpoint_every: None,
+            from: from_run,
+        };
+        execute(py, progress, move || request.prepare())
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_request<'py>(
+/// `hetsim run --resume RUN_DIR`: the run continued from its newest checkpoint, in its own
+/// directory. Returns the dict [`run`] returns.
+#[pyfunction]
+#[pyo3(signature = (run_dir, command_line=Vec::new(), threads=None, progress=None))]
+pub fn resume<'py>(
     py: Python<'py>,
-    circuit: &Circuit,
-    rules: Option<Vec<String>>,
-    seeds: usize,
-    seed: u64,
-    backend: &str,
-    precision: &str,
-    out: Option<PathBuf>,
-    replace: bool,
-    figures: bool,
+    run_dir: &Bound<'py, PyAny>,
     command_line: Vec<String>,
-    threads: Threads,
+    threads: Option<usize>,
     progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let request = Request {
-        circuit: circuit.source.clone(),
-        design: design(rules)?,
-        seeds,
-        first_seed: seed,
-        backend: self::backend(backend)?,
-        precision: self::precision(precision)?,
-        output: match out {
-            None => Output::Memory,
-            Some(path) => Output::Directory {
-                path: Some(path),
-                replace,
-                figures,
-            },
-        },
-        command_line,
-        threads,
-        checkpoint_every: None,
-    };
+    let run_dir = errors::path(run_dir)?;
+    let threads = self::threads(threads)?;
+    errors::guard(|| {
+        execute(py, progress, move || {
+            Request::resume(&run_dir, command_line, threads)
+        })
+    })
+}
+
+/// Prepares (on the worker thread) and runs a request, and describes the outcome.
+fn execute<'py>(
+    py: Python<'py>,
+    progress: Option<&Bound<'py, PyAny>>,
+    prepare: impl FnOnce() -> Result<Prepared, ExperimentError> + Send,
+) -> PyResult<Bound<'py, PyDict>> {
     let (result, interrupted) = interrupt::run(py, progress, move |stop, latest| {
-        let prepared = request.prepare()?;
+        let prepared = prepare()?;
         let notes = prepared.notes.clone();
         let warnings = prepared.warnings.clone();
         let backend = prepared.backend_description();
         let finished = prepared.execute(&mut RunWatch(latest), Some(stop))?;
-        Ok::<_, hetsim::experiment::ExperimentError>((finished, notes, warnings, backend))
+        Ok::<_, ExperimentError>((finished, notes, warnings, backend))
     })?;
     let (finished, notes, warnings, backend) = result.map_err(errors::experiment)?;
     let d = PyDict::new(py);

@@ -351,6 +351,12 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
     }
 
     // Projections.
+    let source_dir = source
+        .path
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
+    let mut saved_runs = super::saved::Reader::default();
     let mut projections: Vec<Projection> = Vec::new();
     // Whether both ends of each projection name existing populations; shape checks skip the
     // others, whose dangling name is already reported.
@@ -401,6 +407,20 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
             from.zip(to)
                 .map(|(f, t)| (populations[f].size, populations[t].size)),
         );
+        // Saved weights are read now, so `validate` finds a missing file or a wrong shape.
+        let saved = match from.zip(to) {
+            Some((f, t)) if p.init.is_saved() => {
+                let shape = (populations[t].size, populations[f].size);
+                match saved_runs.init(&source_dir, name, &p.init, shape) {
+                    Ok(s) => Some(std::sync::Arc::new(s)),
+                    Err(e) => {
+                        c.error(path.key("init"), e, None);
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         if let (Some(f), Some(t)) = (from, to)
             && populations[f].size <= MAX_POPULATION_SIZE
             && populations[t].size <= MAX_POPULATION_SIZE
@@ -428,6 +448,7 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
             stands_for: None,
             motif: None,
             forward,
+            saved,
         });
     }
     // References between projections, once all exist.
@@ -610,11 +631,6 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
     let output = output_path(&populations, &projections);
     // The memory and step budget, before the task is built: building it allocates its teacher
     // and reads its data set.
-    let source_dir = source
-        .path
-        .parent()
-        .map(|p| p.to_path_buf())
-        .unwrap_or_default();
     let mut within_budget = false;
     if c.errors.is_empty() {
         match super::budget::MemoryBudget::resolve() {

@@ -10,6 +10,7 @@ pub mod dot;
 pub mod expand;
 pub mod probes;
 pub mod protocol;
+pub mod saved;
 
 use crate::activation::Activation;
 use crate::rule::Theta;
@@ -65,6 +66,9 @@ pub struct Projection {
     pub motif: Option<usize>,
     /// Whether the projection belongs to the forward pathway (input/rate → rate).
     pub forward: bool,
+    /// Initial weights read from saved ones (`init: {file}`/`{from}`, `hetsim run --from`),
+    /// in place of drawing them from `init`.
+    pub saved: Option<std::sync::Arc<saved::SavedInit>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -343,6 +343,11 @@ pub struct RunOptions {
     /// `hetsim run --resume RUN_DIR` can continue the run.
     #[arg(long, value_name = "TIME")]
     pub checkpoint_every: Option<String>,
+    /// Start from the weights another run saved: RUN_DIR (its latest) or RUN_DIR@TIME (a
+    /// `record.weights` snapshot time, or its start or end). Every plastic projection is
+    /// taken from it, instance k from its instance k; activities start as the circuit says.
+    #[arg(long, value_name = "RUN_DIR[@TIME]")]
+    pub from: Option<String>,
     /// The memory a run may plan to use (e.g. `64GiB`); default: HETSIM_MEMORY_BUDGET, else half
     /// the machine's memory.
     #[arg(long, value_name = "SIZE")]

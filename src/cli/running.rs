@@ -67,6 +67,7 @@ fn request(
         command_line: argv,
         threads: options.threads.get(),
         checkpoint_every: options.checkpoint_every.clone(),
+        from: options.from.clone(),
     })
 }
 
@@ -90,6 +91,7 @@ pub fn resume(
         (options.out.is_some(), "--out"),
         (options.replace, "--replace"),
         (options.checkpoint_every.is_some(), "--checkpoint-every"),
+        (options.from.is_some(), "--from"),
     ];
     if let Some((_, what)) = changed.iter().find(|(given, _)| *given) {
         tellln!(

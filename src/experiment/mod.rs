@@ -10,6 +10,7 @@
 //! early when a stop flag is set. Nothing here prints; the CLI does.
 
 pub mod design;
+pub mod from;
 pub mod output;
 pub mod replay;
 pub mod resume;
@@ -165,6 +166,9 @@ pub struct Request {
     /// Simulated time between checkpoints (e.g. `10 s`), a multiple of the recording
     /// interval; None: no checkpoints.
     pub checkpoint_every: Option<String>,
+    /// `--from RUN_DIR[@TIME]`: the plastic weights start from those that run saved at TIME
+    /// (default: the latest), instance k from its instance k.
+    pub from: Option<String>,
 }
 
 impl Request {
@@ -181,6 +185,7 @@ impl Request {
             command_line: Vec::new(),
             threads: Threads::DEFAULT,
             checkpoint_every: None,
+            from: None,
         }
     }
 
@@ -251,7 +256,10 @@ impl Request {
             )));
         }
         let (source, spec) = self.circuit.load()?;
-        let (circuits, mut notes) = design::circuits(&self.design, &source, &spec)?;
+        let (mut circuits, mut notes) = design::circuits(&self.design, &source, &spec)?;
+        if let Some(from) = &self.from {
+            notes.push(from::start_from(&mut circuits, from)?);
+        }
         let mut warnings = Vec::new();
         for (_, c) in &circuits {
             for w in &c.warnings {
@@ -389,6 +397,7 @@ fn manifest(
             sets: request.circuit.sets.clone(),
             duration: request.circuit.duration.clone(),
             checkpoint_every: request.checkpoint_every.clone(),
+            from: request.from.as_deref().map(from::absolute_from),
         }),
         ..ensemble_manifest(plan, backend, notes, provenance)
     }
@@ -452,6 +461,7 @@ pub fn ensemble_manifest(
         inputs: Vec::new(),
         replay: None,
         resumes: Vec::new(),
+        weight_sources: from::weight_sources(plan),
     }
 }
 

@@ -137,6 +137,14 @@ pub fn request_from_run(
         duration: replay.duration,
     };
     check_data(&circuit, &manifest, &manifest_path)?;
+    // The saved weights it started from must be those it read.
+    for source in &manifest.weight_sources {
+        if let Some(why) = source.changed() {
+            return Err(ExperimentError::Usage(format!(
+                "{why}; a replay would not reproduce the run"
+            )));
+        }
+    }
     Ok(Request {
         circuit,
         design,
@@ -151,6 +159,7 @@ pub fn request_from_run(
         // The thread count is the rerunning machine's choice: it changes no number.
         threads: super::Threads::DEFAULT,
         checkpoint_every: replay.checkpoint_every,
+        from: replay.from,
     })
 }
 

@@ -297,6 +297,9 @@ pub enum PlanError {
     /// The process could not set aside the memory the ensemble is estimated to need.
     #[error("{0}")]
     Memory(String),
+    /// Saved initial weights that do not cover an instance.
+    #[error("{0}")]
+    InitialWeights(String),
 }
 
 impl Plan {
@@ -599,7 +602,7 @@ impl Plan {
         let initial_weights = projections
             .iter()
             .map(|p| initial_weights(p, instances))
-            .collect();
+            .collect::<Result<_, _>>()?;
         let held_out: Vec<_> = tasks.iter().map(|t| held_out_set(t)).collect();
         let steps = instances
             .iter()
@@ -821,8 +824,10 @@ fn check_shared_schedule(instances: &[InstanceSpec], i: usize) -> Result<(), Pla
 }
 
 /// Draws each instance's initial matrix from its own circuit's init, keyed by the instance seed
-/// and the projection's name so adding a projection never changes another's weights.
-fn initial_weights(p: &PlanProjection, instances: &[InstanceSpec]) -> Vec<f64> {
+/// and the projection's name so adding a projection never changes another's weights; saved
+/// weights (`init: {file}`/`{from}`, `--from`) are copied instead, instance k of a circuit (its
+/// k-th instance in the ensemble) from the saved run's instance k.
+fn initial_weights(p: &PlanProjection, instances: &[InstanceSpec]) -> Result<Vec<f64>, PlanError> {
     let n = p.synapses();
     let mut out = vec![0.0; n * instances.len()];
     for (i, inst) in instances.iter().enumerate() {
@@ -831,6 +836,14 @@ fn initial_weights(p: &PlanProjection, instances: &[InstanceSpec]) -> Vec<f64> {
             continue;
         };
         let block = &mut out[i * n..(i + 1) * n];
+        if let Some(saved) = &own.saved {
+            let k = instances[..i]
+                .iter()
+                .filter(|o| o.label == inst.label)
+                .count();
+            block.copy_from_slice(saved.for_instance(k).map_err(PlanError::InitialWeights)?);
+            continue;
+        }
         let stream = rng::stream_id(&format!("init/{}", own.name));
         match own.init {
             Init::Zeros => {}
@@ -848,9 +861,11 @@ fn initial_weights(p: &PlanProjection, instances: &[InstanceSpec]) -> Vec<f64> {
                 rng::fill_normal(inst.seed, stream, 0, block);
                 block.iter_mut().for_each(|w| *w = mean + std * *w);
             }
+            // Read at check time into `saved` (handled above).
+            Init::File(_) | Init::From { .. } => {}
         }
     }
-    out
+    Ok(out)
 }
 
 /// Topological order of the forward pathway (input and rate populations joined by forward

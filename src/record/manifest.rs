@@ -93,6 +93,9 @@ pub struct Replay {
     /// `--checkpoint-every`, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_every: Option<String>,
+    /// `--from RUN_DIR[@TIME]`, the directory made absolute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 /// What the manifest says about the run.
@@ -139,6 +142,11 @@ pub struct Manifest {
     /// Each time the run was resumed from a checkpoint (`hetsim run --resume`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resumes: Vec<Resume>,
+    /// Where saved initial weights came from (`init: {file}`/`{from}`, `--from`): the file
+    /// read and its SHA-256, and for another run its directory, its manifest's SHA-256 and
+    /// the time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weight_sources: Vec<crate::circuit::saved::WeightSource>,
 }
 
 /// A resumption of a run from its checkpoint.

@@ -6,6 +6,7 @@
 
 pub mod diagnostic;
 pub mod document;
+pub mod init;
 pub mod locate;
 pub mod quantity;
 pub mod types;

@@ -5,6 +5,7 @@
 //! never YAML tags, so files stay readable and diff cleanly. Meaning (names resolve, shapes match,
 //! time steps are stable) is checked later, in `circuit`.
 
+pub use super::init::Init;
 use super::quantity::Time;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -226,19 +227,6 @@ pub enum TraceSignal {
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
-}
-
-/// A distribution for initial weights (and teacher matrices).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Init {
-    #[default]
-    Zeros,
-    Identity,
-    Constant(f64),
-    Uniform([f64; 2]),
-    /// `[mean, standard deviation]`
-    Normal([f64; 2]),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -193,6 +193,7 @@ pub fn test_manifest(plan: &Plan) -> hetsim::record::Manifest {
         inputs: vec![],
         replay: None,
         resumes: Vec::new(),
+        weight_sources: Vec::new(),
     }
 }
 
