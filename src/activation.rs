@@ -14,10 +14,24 @@
 use num_traits::Float;
 use std::fmt;
 
-/// The activation function of a population.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The activation function of a population, as circuit files name it (`activation: tanh`) and
+/// as every backend and measurement evaluates it: the one type for both.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Activation {
     /// `φ(u) = u`.
+    #[default]
     Linear,
     /// `φ(u) = tanh(u)`.
     Tanh,

@@ -4,10 +4,10 @@
 //! time constants, delays and a learning rule with the fields that rule needs. Each case is
 //! written to a file, read back, checked, expanded, and the expansion read back again.
 
+use hetsim::activation::Activation;
 use hetsim::spec::{
-    ActivationName, CircuitSpec, Init, LearningSpec, Measure, Method, PopulationSpec,
-    ProjectionSpec, RecordSpec, Role, RuleName, StimulusSpec, TaskKindName, TaskSpec, Time,
-    TimeSpec,
+    CircuitSpec, Init, LearningSpec, Measure, Method, PopulationSpec, ProjectionSpec, RecordSpec,
+    Role, RuleName, StimulusSpec, TaskKindName, TaskSpec, Time, TimeSpec,
 };
 use indexmap::IndexMap;
 use proptest::prelude::*;
@@ -15,7 +15,7 @@ use proptest::prelude::*;
 #[derive(Clone, Debug)]
 struct Layer {
     size: usize,
-    activation: ActivationName,
+    activation: Activation,
     tau_ms: f64,
     delay_ms: f64,
     init: Init,
@@ -23,13 +23,13 @@ struct Layer {
     bias: f64,
 }
 
-fn activation() -> impl Strategy<Value = ActivationName> {
+fn activation() -> impl Strategy<Value = Activation> {
     prop_oneof![
-        Just(ActivationName::Linear),
-        Just(ActivationName::Tanh),
-        Just(ActivationName::Relu),
-        Just(ActivationName::Sigmoid),
-        Just(ActivationName::Softplus),
+        Just(Activation::Linear),
+        Just(Activation::Tanh),
+        Just(Activation::Relu),
+        Just(Activation::Sigmoid),
+        Just(Activation::Softplus),
     ]
 }
 
@@ -192,7 +192,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
             role: Role::Input,
             size: s.inputs,
             tau: None,
-            activation: ActivationName::Linear,
+            activation: Activation::Linear,
             bias: 0.0,
             noise: 0.0,
             gain_from: None,

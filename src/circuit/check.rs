@@ -4,7 +4,7 @@
 //!
 //! Every check adds to one list so a user sees all problems of a file at once.
 
-use super::{Circuit, Motif, OutputPath, Population, Projection, Trace, activation_of, theta_of};
+use super::{Circuit, Motif, OutputPath, Population, Projection, Trace, theta_of};
 use crate::rule::{needs_modulator, reads_trace};
 use crate::spec::{
     CircuitSpec, Diagnostic, Diagnostics, Init, Method, Role, Seg, SourceFile, TaskKindName,
@@ -341,7 +341,7 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
             role: p.role,
             size: p.size,
             tau_s,
-            activation: activation_of(p.activation),
+            activation: p.activation,
             bias: p.bias,
             noise: p.noise,
             gain_from,

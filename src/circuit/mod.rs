@@ -14,9 +14,7 @@ pub mod saved;
 
 use crate::activation::Activation;
 use crate::rule::Theta;
-use crate::spec::{
-    ActivationName, CircuitSpec, Diagnostic, Diagnostics, Init, Method, Role, SourceFile,
-};
+use crate::spec::{CircuitSpec, Diagnostic, Diagnostics, Init, Method, Role, SourceFile};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 /// A population with resolved references.
@@ -154,16 +152,6 @@ impl Circuit {
             count(self.steps() as usize, "step"),
             self.method.name()
         )
-    }
-}
-
-pub fn activation_of(name: ActivationName) -> Activation {
-    match name {
-        ActivationName::Linear => Activation::Linear,
-        ActivationName::Tanh => Activation::Tanh,
-        ActivationName::Relu => Activation::Relu,
-        ActivationName::Sigmoid => Activation::Sigmoid,
-        ActivationName::Softplus => Activation::Softplus,
     }
 }
 

@@ -161,17 +161,6 @@ impl Role {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum ActivationName {
-    #[default]
-    Linear,
-    Tanh,
-    Relu,
-    Sigmoid,
-    Softplus,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PopulationSpec {
@@ -183,7 +172,7 @@ pub struct PopulationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tau: Option<Time>,
     #[serde(default, skip_serializing_if = "is_default")]
-    pub activation: ActivationName,
+    pub activation: crate::activation::Activation,
     /// Constant bias added to the input of every unit.
     #[serde(default, skip_serializing_if = "is_default")]
     pub bias: f64,
