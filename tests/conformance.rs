@@ -586,8 +586,6 @@ fn a_split_ensemble_equals_its_single_runs_bit_for_bit() {
         .unwrap()
         .replace("duration: 30 s", "duration: 200 ms")
         .replace("every: 100 ms", "every: 20 ms");
-    let source = hetsim::spec::SourceFile::from_text(Path::new("split.yaml"), text);
-    let spec = hetsim::spec::parse_circuit(&source).unwrap();
     let rules = [
         RuleName::Sgd,
         RuleName::Oja,
@@ -596,19 +594,7 @@ fn a_split_ensemble_equals_its_single_runs_bit_for_bit() {
         RuleName::Kp,
         RuleName::Hebbian,
     ];
-    let instances: Vec<InstanceSpec> = rules
-        .iter()
-        .enumerate()
-        .map(|(k, &rule)| {
-            let (spec, _) = hetsim::experiment::design::with_rule(&spec, rule).unwrap();
-            InstanceSpec {
-                circuit: hetsim::circuit::build(&source, &spec).unwrap(),
-                seed: 5 + k as u64,
-                label: rule.name().into(),
-            }
-        })
-        .collect();
-    let plan = Arc::new(Plan::new(&instances, base).unwrap());
+    let (plan, instances) = common::plan_with_rules(&text, &rules, 5);
     let groups = plan.deferral_groups();
     assert_eq!(
         groups,

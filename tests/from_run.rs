@@ -59,6 +59,19 @@ fn ok(args: &[&str]) -> String {
     text(&out.stderr)
 }
 
+/// `hetsim run FILE EXTRA… --backend cpu --no-plots --threads 1 --out OUT`.
+fn run_args(file: &str, out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["run", file];
+    args.extend_from_slice(extra);
+    args.extend(["--backend", "cpu", "--no-plots", "--threads", "1", "--out"]);
+    args.push(out.to_str().unwrap());
+    args.into_iter().map(String::from).collect()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 /// Runs the binary expecting a refusal (exit 2); returns stderr.
 fn refused(args: &[&str]) -> String {
     let out = hetsim(args);
@@ -103,19 +116,7 @@ fn at(s: &Snapshots, time: &str) -> BTreeMap<(usize, String, usize, usize), Stri
 fn source(dir: &Path) -> std::path::PathBuf {
     let file = write(dir, "a.yaml", &circuit(DRAWN, SGD));
     let a = dir.join("a");
-    ok(&[
-        "run",
-        &file,
-        "--seeds",
-        "2",
-        "--backend",
-        "cpu",
-        "--no-plots",
-        "--threads",
-        "1",
-        "--out",
-        a.to_str().unwrap(),
-    ]);
+    ok(&strs(&run_args(&file, &a, &["--seeds", "2"])));
     a
 }
 
@@ -126,21 +127,11 @@ fn a_run_from_a_snapshot_starts_from_it_bit_for_bit_and_rerun_replays_it() {
     let file = write(tmp.path(), "b.yaml", &circuit(DRAWN, SGD));
     let b = tmp.path().join("b");
     let from = format!("{}@1s", a.display());
-    let notes = ok(&[
-        "run",
+    let notes = ok(&strs(&run_args(
         &file,
-        "--from",
-        &from,
-        "--seeds",
-        "2",
-        "--backend",
-        "cpu",
-        "--no-plots",
-        "--threads",
-        "1",
-        "--out",
-        b.to_str().unwrap(),
-    ]);
+        &b,
+        &["--from", &from, "--seeds", "2"],
+    )));
     let source = at(&snapshots(&a), "1");
     let start = at(&snapshots(&b), "0");
     assert_eq!(source.len(), 2 * (12 + 6), "{source:?}");
@@ -210,27 +201,9 @@ fn two_stages_learning_then_learning_off_or_another_rule_start_where_the_first_e
     // stay exactly there.
     let fixed = write(tmp.path(), "fixed.yaml", &circuit(DRAWN, ""));
     let b = tmp.path().join("b");
-    let args = |out: &Path, file: &str, from: &str| -> Vec<String> {
-        [
-            "run",
-            file,
-            "--from",
-            from,
-            "--seeds",
-            "2",
-            "--backend",
-            "cpu",
-            "--no-plots",
-            "--threads",
-            "1",
-            "--out",
-            out.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let run = |v: Vec<String>| ok(&v.iter().map(String::as_str).collect::<Vec<_>>());
+    let args =
+        |out: &Path, file: &str, from: &str| run_args(file, out, &["--from", from, "--seeds", "2"]);
+    let run = |v: Vec<String>| ok(&strs(&v));
     run(args(&b, &fixed, a.to_str().unwrap()));
     let s = snapshots(&b);
     for t in ["0", "0.5", "1", "1.5", "2"] {
@@ -349,19 +322,11 @@ fn init_files_csv_and_npy_round_trip_exactly_through_the_binary_and_the_library(
         let file = write(tmp.path(), &format!("{name}.yaml"), &circuit(init, SGD));
         ok(&["validate", &file]);
         let out = tmp.path().join(name);
-        ok(&[
-            "run",
+        ok(&strs(&run_args(
             &file,
-            "--seeds",
-            "2",
-            "--duration",
-            "0.5s",
-            "--backend",
-            "cpu",
-            "--no-plots",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+            &out,
+            &["--seeds", "2", "--duration", "0.5s"],
+        )));
         for e in 0..2 {
             let got = w1_start(&out, e);
             assert_eq!(
@@ -432,19 +397,11 @@ fn every_mistake_is_refused_with_where_and_what() {
     let file = write(tmp.path(), "b.yaml", &circuit(DRAWN, SGD));
     let out = tmp.path().join("b");
     let run = |from: &str, file: &str, seeds: &str| {
-        refused(&[
-            "run",
+        refused(&strs(&run_args(
             file,
-            "--from",
-            from,
-            "--seeds",
-            seeds,
-            "--backend",
-            "cpu",
-            "--no-plots",
-            "--out",
-            out.to_str().unwrap(),
-        ])
+            &out,
+            &["--from", from, "--seeds", seeds],
+        )))
     };
     let err = run(&format!("{a_dir}@3s"), &file, "1");
     assert!(
@@ -467,17 +424,7 @@ fn every_mistake_is_refused_with_where_and_what() {
     let only_w2 = circuit(DRAWN, SGD).replace("projections: [W1, W2]", "projections: [W2]");
     let only_w2 = write(tmp.path(), "only_w2.yaml", &only_w2);
     let a2 = tmp.path().join("a2");
-    ok(&[
-        "run",
-        &only_w2,
-        "--duration",
-        "0.5s",
-        "--backend",
-        "cpu",
-        "--no-plots",
-        "--out",
-        a2.to_str().unwrap(),
-    ]);
+    ok(&strs(&run_args(&only_w2, &a2, &["--duration", "0.5s"])));
     let err = run(&format!("{}@0.5s", a2.display()), &file, "1");
     assert!(
         err.contains("no weights of the projection `W1` (it has `W2`)"),

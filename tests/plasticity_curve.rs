@@ -6,36 +6,15 @@
 #[macro_use]
 mod common;
 
-use common::{BackendCase, hetsim, plan_from};
+use common::{BackendCase, hetsim, plan_from, pop, shipped_with};
 use hetsim::backend::Snapshot;
-use hetsim::plan::Plan;
 use hetsim::record::plasticity::CurveProbe;
-use std::path::Path;
-
-fn shipped(name: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("circuits")
-            .join(name),
-    )
-    .expect("shipped circuit")
-}
 
 /// The shipped metaplasticity circuit, run for `duration` (and `extra` replacements).
 fn metaplastic(duration: &str, extra: &[(&str, &str)]) -> String {
-    let mut text = shipped("metaplasticity.yaml").replace("duration: 60 s", duration);
-    for (from, to) in extra {
-        assert!(text.contains(from), "{from}");
-        text = text.replace(from, to);
-    }
-    text
-}
-
-fn pop(plan: &Plan, name: &str) -> usize {
-    plan.populations
-        .iter()
-        .position(|p| p.name == name)
-        .expect("population")
+    let mut edits = vec![("duration: 60 s", duration)];
+    edits.extend_from_slice(extra);
+    shipped_with("metaplasticity.yaml", &edits)
 }
 
 fn the_curve_is_the_rules_drive_at_the_sampled_state_on_every_backend(case: &BackendCase) {
@@ -76,7 +55,7 @@ per_backend!(the_curve_is_the_rules_drive_at_the_sampled_state_on_every_backend)
 
 #[test]
 fn the_bcm_threshold_is_the_trace_of_the_squared_rate() {
-    let text = shipped("bcm.yaml").replace("duration: 120 s", "duration: 5 s").replace(
+    let text = shipped_with("bcm.yaml", &[("duration: 120 s", "duration: 5 s")]).replace(
         "measure: [loss]",
         "measure: [loss]\n  plasticity_curve: {projection: w, post_rates: {from: 0, to: 4, count: 401}}",
     );

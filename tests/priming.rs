@@ -6,11 +6,9 @@
 
 mod common;
 
-use common::plan_from;
+use common::{plan_from, pop, shipped_with};
 use hetsim::backend::{Precision, cpu};
-use hetsim::plan::Plan;
 use hetsim::record::plasticity::CurveProbe;
-use std::path::Path;
 
 const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
 /// The protocol's phases (s) as the circuit file writes them; checked against the plan.
@@ -21,26 +19,9 @@ const C: f64 = 0.5;
 const TAU_V: f64 = 10.0;
 const TAU_D: f64 = 0.5;
 
-fn shipped() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/priming.yaml"))
-        .expect("shipped circuit")
-}
-
 /// The shipped circuit with textual replacements (the `--set`s of the experiment).
 fn circuit(edits: &[(&str, &str)]) -> String {
-    let mut text = shipped();
-    for (from, to) in edits {
-        assert!(text.contains(from), "{from}");
-        text = text.replace(from, to);
-    }
-    text
-}
-
-fn pop(plan: &Plan, name: &str) -> usize {
-    plan.populations
-        .iter()
-        .position(|p| p.name == name)
-        .expect("population")
+    shipped_with("priming.yaml", edits)
 }
 
 /// What one instance shows.

@@ -97,8 +97,9 @@ fn kill_at(args: &[String], dir: &Path, moment: Moment) -> bool {
     }
 }
 
-fn resume(dir: &Path) -> std::process::Output {
-    hetsim(&[
+/// `hetsim run --resume DIR` on one thread, without figures.
+fn resume_args(dir: &Path) -> Vec<String> {
+    [
         "run",
         "--resume",
         dir.to_str().unwrap(),
@@ -106,7 +107,15 @@ fn resume(dir: &Path) -> std::process::Output {
         "1",
         "--no-plots",
         "-q",
-    ])
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn resume(dir: &Path) -> std::process::Output {
+    let args = resume_args(dir);
+    hetsim(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// Every CSV of `want` is in `got` with the same bytes (and no other CSV is).
@@ -172,21 +181,9 @@ fn killed_and_resumed(backend: &str) {
         let dir = tmp.path().join(format!("part{k}"));
         let args = run_args(backend, dir.to_str().unwrap(), true);
         let mut killed = kill_at(&args, &dir, moments[0]);
-        let resume_args: Vec<String> = [
-            "run",
-            "--resume",
-            dir.to_str().unwrap(),
-            "--threads",
-            "1",
-            "--no-plots",
-            "-q",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
         for m in &moments[1..] {
             if killed {
-                killed = kill_at(&resume_args, &dir, *m);
+                killed = kill_at(&resume_args(&dir), &dir, *m);
             }
         }
         if !killed {

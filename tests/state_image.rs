@@ -181,26 +181,11 @@ fn kp_protocol(cpu: bool) -> String {
 /// `kp_ensemble` with each instance under its own rule: kp and fa defer their held-input
 /// updates and oja does not, so the backend is split into two parts (`by_deferral_groups`).
 fn split_plan() -> Arc<Plan> {
-    use hetsim::plan::InstanceSpec;
     use hetsim::spec::RuleName;
-    let source =
-        hetsim::spec::SourceFile::from_text(std::path::Path::new("split.yaml"), kp_ensemble());
-    let spec = hetsim::spec::parse_circuit(&source).unwrap();
-    let instances: Vec<InstanceSpec> = [RuleName::Kp, RuleName::Oja, RuleName::Fa]
-        .iter()
-        .enumerate()
-        .map(|(k, &rule)| {
-            let (spec, _) = hetsim::experiment::design::with_rule(&spec, rule).unwrap();
-            InstanceSpec {
-                circuit: hetsim::circuit::build(&source, &spec).unwrap(),
-                seed: 11 + k as u64,
-                label: rule.name().into(),
-            }
-        })
-        .collect();
-    let plan = Plan::new(&instances, std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let rules = [RuleName::Kp, RuleName::Oja, RuleName::Fa];
+    let (plan, _) = common::plan_with_rules(&kp_ensemble(), &rules, 11);
     assert_eq!(plan.deferral_groups().len(), 2, "a split plan");
-    Arc::new(plan)
+    plan
 }
 
 /// Every circuit on one backend case, or the reason it is absent.

@@ -177,18 +177,7 @@ fn hebbian_phase_in_its_regime_changes_sign_where_predicted_with_the_sigma_squar
         crossing(&rows, column, "weight_noise", 400.0),
     );
     let slope = (far / near).log10();
-    let model = hetsim::measure::phase::Prediction {
-        kind: hetsim::measure::phase::PredictionKind::HebbianBoundary,
-        noise: hetsim::measure::phase::NoiseSource::Weight,
-        decay_axis: "tau_decay".into(),
-        noise_axis: "weight_noise".into(),
-        tau_w: hetsim::spec::quantity::Time::from_seconds(1.0),
-        input_power: 0.25,
-        weights: 300.0,
-        target_norm_sq: 100.0,
-        window: hetsim::spec::quantity::Time::from_ms(100.0),
-        sampling: Some(layer_sampling()),
-    };
+    let model = layer_model(true);
     for (tau, measured) in [(40.0, near), (400.0, far)] {
         let predicted = model.weight_noise_boundary(1.0 / tau);
         eprintln!("τ_decay = {tau} s: σ* measured {measured:.4}, predicted {predicted:.4}");
@@ -203,11 +192,26 @@ fn hebbian_phase_in_its_regime_changes_sign_where_predicted_with_the_sigma_squar
     );
 }
 
-/// The sample schedule of circuits/regression_layer.yaml: 50 ms stimuli, 30 inputs.
-fn layer_sampling() -> hetsim::measure::phase::Sampling {
-    hetsim::measure::phase::Sampling {
-        stimulus: hetsim::spec::quantity::Time::from_ms(50.0),
-        inputs: 30.0,
+/// The prediction of the shipped phase sweeps for circuits/regression_layer.yaml (τ_w = 1 s,
+/// s² = 0.25, 300 weights, ‖W*‖² = 100, 100 ms windows), with the rule's own sampling noise
+/// (50 ms stimuli, 30 inputs) or without it.
+fn layer_model(sampling: bool) -> hetsim::measure::phase::Prediction {
+    use hetsim::measure::phase::{NoiseSource, Prediction, PredictionKind, Sampling};
+    use hetsim::spec::quantity::Time;
+    Prediction {
+        kind: PredictionKind::HebbianBoundary,
+        noise: NoiseSource::Weight,
+        decay_axis: "tau_decay".into(),
+        noise_axis: "weight_noise".into(),
+        tau_w: Time::from_seconds(1.0),
+        input_power: 0.25,
+        weights: 300.0,
+        target_norm_sq: 100.0,
+        window: Time::from_ms(100.0),
+        sampling: sampling.then(|| Sampling {
+            stimulus: Time::from_ms(50.0),
+            inputs: 30.0,
+        }),
     }
 }
 
@@ -233,24 +237,11 @@ fn hebbian_phase_under_strong_decay_needs_the_rules_own_sampling_noise() {
         ],
     );
     let column = "hebbian_signature_mean_last0.5";
-    let mut model = hetsim::measure::phase::Prediction {
-        kind: hetsim::measure::phase::PredictionKind::HebbianBoundary,
-        noise: hetsim::measure::phase::NoiseSource::Weight,
-        decay_axis: "tau_decay".into(),
-        noise_axis: "weight_noise".into(),
-        tau_w: hetsim::spec::quantity::Time::from_seconds(1.0),
-        input_power: 0.25,
-        weights: 300.0,
-        target_norm_sq: 100.0,
-        window: hetsim::spec::quantity::Time::from_ms(100.0),
-        sampling: None,
-    };
+    let (without, with) = (layer_model(false), layer_model(true));
     for tau in [0.15, 15.0] {
         let measured = crossing(&rows, column, "weight_noise", tau);
-        let bare = model.weight_noise_boundary(1.0 / tau);
-        model.sampling = Some(layer_sampling());
-        let full = model.weight_noise_boundary(1.0 / tau);
-        model.sampling = None;
+        let bare = without.weight_noise_boundary(1.0 / tau);
+        let full = with.weight_noise_boundary(1.0 / tau);
         eprintln!(
             "τ_decay = {tau} s: σ* measured {measured:.3}, predicted {full:.3} (without sampling noise {bare:.3})"
         );

@@ -221,10 +221,8 @@ impl Backend for Split {
     fn save_state(&self) -> Result<StateImage, BackendError> {
         let mut layouts = Vec::new();
         let mut sections = Vec::new();
-        let mut precision = self.precision();
         for (k, part) in self.parts.iter().enumerate() {
             let image = part.backend.save_state()?;
-            precision = image.precision;
             layouts.push(image.layout);
             sections.extend(image.sections.into_iter().map(|s| Section {
                 name: format!("part {k}: {}", s.name),
@@ -243,7 +241,7 @@ impl Backend for Split {
         Ok(StateImage {
             step: self.step(),
             layout: self.layout(),
-            precision,
+            precision: self.precision(),
             sections,
         })
     }
@@ -252,7 +250,7 @@ impl Backend for Split {
     /// single backend would; the parts before it are then restored already, so the caller
     /// must not go on with this backend (a resumed run stops with the error).
     fn restore_state(&mut self, image: &StateImage) -> Result<(), BackendError> {
-        image.check_layout(&self.layout(), image.precision)?;
+        image.check_layout(&self.layout(), self.precision())?;
         // Sized to this backend's parts: an image of another grouping is refused on reading.
         let mut layouts = vec![String::new(); self.parts.len()];
         load_all("parts", &image.section("parts")?.bytes, |input| {

@@ -504,7 +504,7 @@ pub fn plain(s: &str) -> String {
 /// timescale / stimulus duration, τ_{w}/T"; `tau_decay_s` → "weight decay time τ_{decay} (s)".
 /// Names it does not know keep their own spelling, subscripts rendered.
 pub fn parameter_label(column: &str) -> String {
-    const KNOWN: [(&str, &str, &str); 12] = [
+    const KNOWN: [(&str, &str, &str); 13] = [
         ("tau_w", "plasticity timescale", "τ_w"),
         ("tau_decay", "weight decay time", "τ_decay"),
         ("tau", "time constant", "τ"),
@@ -517,15 +517,13 @@ pub fn parameter_label(column: &str) -> String {
         ("dt", "time step", "dt"),
         ("input_std", "input s.d.", "σ_x"),
         ("feedback_init", "feedback scale", "B₀"),
+        // The default name of a `rule_draws` axis: its values number random rules.
+        ("rule_draw", "random rule", "(draw number)"),
     ];
     let (stem, unit) = match column.strip_suffix("_s") {
         Some(stem) => (stem, " (s)"),
         None => (column, ""),
     };
-    // The default name of a `rule_draws` axis: its values number random rules.
-    if column == "rule_draw" {
-        return "random rule (draw number)".into();
-    }
     // A path's last part names the parameter (`populations.h.tau` → tau of h).
     let leaf = stem.rsplit('.').next().unwrap_or(stem);
     let lookup = |name: &str| KNOWN.iter().find(|(k, _, _)| *k == name);

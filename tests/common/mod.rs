@@ -130,13 +130,30 @@ pub fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
     if n > 0.0 { d / n } else { d }
 }
 
-/// Population values of instance `e` from a snapshot.
-pub fn pop_values(plan: &Plan, snap: &hetsim::backend::Snapshot, name: &str, e: usize) -> Vec<f64> {
-    let p = plan
-        .populations
+/// The index of the population named `name`.
+pub fn pop(plan: &Plan, name: &str) -> usize {
+    plan.populations
         .iter()
         .position(|p| p.name == name)
-        .expect("population");
+        .expect("population")
+}
+
+/// A shipped circuit file (`circuits/NAME`) with textual replacements, each of which must apply.
+pub fn shipped_with(name: &str, edits: &[(&str, &str)]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("circuits")
+        .join(name);
+    let mut text = std::fs::read_to_string(path).expect("shipped circuit");
+    for (from, to) in edits {
+        assert!(text.contains(from), "{name} no longer contains `{from}`");
+        text = text.replace(from, to);
+    }
+    text
+}
+
+/// Population values of instance `e` from a snapshot.
+pub fn pop_values(plan: &Plan, snap: &hetsim::backend::Snapshot, name: &str, e: usize) -> Vec<f64> {
+    let p = pop(plan, name);
     let n = plan.populations[p].size;
     snap.u[p][e * n..(e + 1) * n].to_vec()
 }
@@ -204,6 +221,33 @@ pub fn hetsim(args: &[&str]) -> std::process::Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("the hetsim binary runs")
+}
+
+/// One instance per rule of the circuit in `yaml` (`learning:` rewritten for each, as `compare`
+/// does), seeds `first_seed`, `first_seed + 1`, …, labelled by rule: an ensemble whose
+/// instances may defer their held inputs differently.
+pub fn plan_with_rules(
+    yaml: &str,
+    rules: &[spec::RuleName],
+    first_seed: u64,
+) -> (Arc<Plan>, Vec<InstanceSpec>) {
+    let source = SourceFile::from_text(Path::new("rules.yaml"), yaml.to_string());
+    let spec = spec::parse_circuit(&source).unwrap_or_else(|d| panic!("{d}"));
+    let instances: Vec<InstanceSpec> = rules
+        .iter()
+        .enumerate()
+        .map(|(k, &rule)| {
+            let (spec, _) = hetsim::experiment::design::with_rule(&spec, rule).unwrap();
+            InstanceSpec {
+                circuit: circuit::build(&source, &spec).unwrap_or_else(|d| panic!("{d}")),
+                seed: first_seed + k as u64,
+                label: rule.name().into(),
+            }
+        })
+        .collect();
+    let plan = Plan::new(&instances, Path::new(env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    (Arc::new(plan), instances)
 }
 
 /// Runs `body` with the backend case named `name`, or says why it is skipped (no OpenCL

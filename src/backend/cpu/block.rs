@@ -301,8 +301,6 @@ macro_rules! block_state {
         $f!($b.frozen);
         $f!($b.sign);
         $f!($b.bias);
-        $f!($b.noise_scale);
-        $f!($b.wnoise_scale);
         $f!($b.acc_dw);
         $f!($b.acc_bp);
         $f!($b.acc_ux);
@@ -1765,9 +1763,11 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     // ---- saved state --------------------------------------------------------------------------
 
-    /// Writes everything the next step reads: the state, the window gathered so far, and the
-    /// parameters `freeze` zeroes. Scratch that every step writes before reading (`scratch`,
-    /// row coefficients, RK4 stages) is left out.
+    /// Writes everything the next step reads: the state, the window gathered so far, the
+    /// parameters `freeze` zeroes that no phase sets (signs, biases) and the phase. The phase's
+    /// own parameters (noise scales among them) are derived again from the plan on restoring.
+    /// Scratch that every step writes before reading (`scratch`, row coefficients, RK4 stages)
+    /// is left out.
     pub fn save_state(&self, out: &mut Vec<u8>) {
         macro_rules! put {
             ($x:expr) => {
