@@ -19,13 +19,16 @@
 //! Passes rewrite the list without changing what it computes: [`passes::defer_held_inputs`]
 //! marks the updates a held input lets a backend defer and writes the rebase of their matrices
 //! right after the stimulus; [`passes::fuse_updates`] marks updates that compute the next step's
-//! forward product as they go and fetches the next input before them.
+//! forward product as they go and fetches the next input before them. The RK4 step is derived
+//! from the same program ([`rk4::derive`]).
 
 pub mod passes;
+pub mod rk4;
 #[cfg(test)]
 mod tests;
 
 use crate::plan::Plan;
+use crate::spec::Method;
 use std::fmt;
 
 /// One operation of the step. Indices are the plan's (populations, projections, motifs).
@@ -61,6 +64,23 @@ pub enum Op {
     Integrate { population: usize },
     /// A tied matrix copies its partner's transpose.
     CopyTied { projection: usize },
+    /// RK4: the state the stages start from (u₀, W₀) is kept.
+    StageStart,
+    /// RK4: a rate population's slope du/dt = (I − u)/τ at this stage's point.
+    Slope { population: usize },
+    /// RK4: a motif's slope dW/dt (its drive over τ_w, less the decay) at this stage's point.
+    WeightSlope { motif: usize },
+    /// RK4: the window's ΔW of the rule from the first stage's weight slopes.
+    AccumulateRuleSlope,
+    /// RK4: stage `stage`'s slopes join the weighted sum (1, 2, 2, 1), and u and W move to the
+    /// next stage's point.
+    Stage { stage: u8 },
+    /// RK4: u, W ← u₀, W₀ + dt/6 · (the weighted sum of slopes).
+    StageEnd,
+    /// A rate population's rates follow its u: z = φ(u).
+    Rates { population: usize },
+    /// A rate population's additive noise (if its phase gives it any), after the RK4 stages.
+    Noise { population: usize },
 }
 
 /// The ordered operations of one step of a plan.
@@ -125,6 +145,9 @@ impl StepProgram {
     /// allows it, and the updates `fusable` names fused.
     pub fn for_plan(plan: &Plan, fusable: impl Fn(usize) -> bool) -> StepProgram {
         let mut program = StepProgram::lower(plan);
+        if plan.method == Method::Rk4 {
+            return rk4::derive(&program, plan);
+        }
         passes::defer_held_inputs(&mut program, plan);
         passes::fuse_updates(&mut program, fusable);
         program
@@ -207,6 +230,16 @@ impl fmt::Display for Listing<'_> {
                     let from = plan.projections[projection].tied_to.map_or("?", proj);
                     writeln!(f, "tie {} = {}ᵀ", proj(projection), from)?
                 }
+                Op::StageStart => writeln!(f, "stage start")?,
+                Op::Slope { population } => writeln!(f, "slope {}", pop(population))?,
+                Op::WeightSlope { motif } => {
+                    writeln!(f, "slope {}", proj(plan.motifs[motif].projection))?
+                }
+                Op::AccumulateRuleSlope => writeln!(f, "accumulate rule slope")?,
+                Op::Stage { stage } => writeln!(f, "stage {}", stage + 1)?,
+                Op::StageEnd => writeln!(f, "stage end")?,
+                Op::Rates { population } => writeln!(f, "rates {}", pop(population))?,
+                Op::Noise { population } => writeln!(f, "noise {}", pop(population))?,
             }
         }
         Ok(())

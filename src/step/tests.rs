@@ -162,3 +162,63 @@ fn a_deferred_update_is_never_fused() {
         1
     );
 }
+
+/// The circuit with everything the RK4 step orders: `EVERYTHING` without its trace (RK4 has
+/// none), integrated by RK4, with noise on the hidden rates.
+fn rk4_everything() -> Plan {
+    let text = EVERYTHING
+        .replace("time: {dt: 0.1 ms,", "time: {method: rk4, dt: 0.1 ms,")
+        .replace(", trace: {of: rate_squared, tau: 1 s}", ", noise: 0.1");
+    plan(&text)
+}
+
+#[test]
+fn rk4_is_derived_from_the_euler_program() {
+    let plan = rk4_everything();
+    let program = StepProgram::for_plan(&plan, |_| true);
+    let stage = |k: usize, first: bool, last: bool| {
+        let mut s = String::from(
+            "instantaneous e\ninstantaneous dh\ninput y\ninput h\nslope y\nslope h\nslope W1\nslope W2\n",
+        );
+        if first {
+            s.push_str("ring W2\naccumulate\naccumulate rule slope\n");
+        }
+        s.push_str(&format!("stage {k}\n"));
+        if !last {
+            s.push_str("rates y\nrates h\ntie B2 = W2ᵀ\n");
+        }
+        s
+    };
+    let expected = format!(
+        "stimulus\nstage start\n{}{}{}{}stage end\nrates y\nrates h\nnoise h\nrates y\nrates h\ntie B2 = W2ᵀ\n",
+        stage(1, true, false),
+        stage(2, false, false),
+        stage(3, false, false),
+        stage(4, false, true),
+    );
+    assert_eq!(names(&plan, &program), expected);
+    // No pass applies: RK4's stages read W between changes, so nothing is deferred or fused.
+    assert!(!program.any_fused());
+    assert!(!program.ops.contains(&Op::RebaseHeld));
+    // The evaluation at each stage is the Euler program's, in its order.
+    let euler = StepProgram::lower(&plan);
+    let evaluation: Vec<Op> = euler
+        .ops
+        .iter()
+        .copied()
+        .filter(|op| matches!(op, Op::Instantaneous { .. } | Op::SumInput { .. }))
+        .collect();
+    let first_stage: Vec<Op> = program.ops[2..2 + evaluation.len()].to_vec();
+    assert_eq!(first_stage, evaluation);
+}
+
+#[test]
+fn rk4_adds_noise_only_where_some_phase_has_it() {
+    let plan = plan(
+        &EVERYTHING
+            .replace("time: {dt: 0.1 ms,", "time: {method: rk4, dt: 0.1 ms,")
+            .replace(", trace: {of: rate_squared, tau: 1 s}", ""),
+    );
+    let program = StepProgram::for_plan(&plan, |_| false);
+    assert!(!program.ops.iter().any(|op| matches!(op, Op::Noise { .. })));
+}

@@ -1,20 +1,7 @@
 //! One block of `L` interleaved instances and its time step.
 //!
-//! Step order (Euler and exponential Euler), at step n and time t = n·dt:
-//! 1. the task sets the input and target populations for t;
-//! 2. instantaneous populations are evaluated in the plan's order (u = input, z = φ(u));
-//! 3. rate populations' inputs are summed (bias + Σ sign·W·r, times the φ' gain if any);
-//! 4. delayed projections push this step's presynaptic rates into their ring buffers (before
-//!    any rate moves, so that a d-step delay lags exactly d steps whatever the source);
-//! 5. window accumulators (loss, backprop reference, the Hebbian direction u xᵀ) read these
-//!    rates;
-//! 6. every motif updates its weights from the same rates (decay exact under exponential Euler);
-//!    a motif reads only those rates and its own W, so motifs are independent and their order
-//!    does not matter; then the populations' slow traces q take this step's rates;
-//! 7. rate populations integrate their input; tied matrices copy their partner's transpose.
-//!
-//! RK4 evaluates steps 1–3 and 6 as a vector field at four stages with the stimulus held over
-//! the step; its window accumulators use the first stage.
+//! A block executes the step program (`crate::step`: Euler, exponential Euler, or RK4 derived
+//! from it) one operation at a time; the step order is written there, not here.
 //!
 //! Vector levels (`crate::simd`): each step method `x` is a wrapper that runs `x_on_level`, its
 //! `#[inline(always)]` body, through `Simd::run`, so the body and the loops it inlines are
@@ -675,13 +662,8 @@ impl<T: Real, const L: usize> Block<T, L> {
     }
 
     pub fn advance(&mut self, s: &Static, steps: u64) {
-        let rk4 = s.plan.method == Method::Rk4;
         for _ in 0..steps {
-            if rk4 {
-                self.step_rk4(s);
-            } else {
-                self.step_fused(s);
-            }
+            self.step(s);
         }
     }
 
@@ -854,29 +836,6 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
     }
 
-    /// Steps 2–3: instantaneous populations, then the inputs of rate populations.
-    fn evaluate(&mut self, s: &Static) {
-        on_level!(self.evaluate_on_level(s))
-    }
-
-    #[inline(always)]
-    fn evaluate_on_level(&mut self, s: &Static) {
-        let plan = &s.plan;
-        for &p in &plan.order {
-            if plan.populations[p].instantaneous {
-                self.instantaneous(s, p);
-            }
-        }
-        for &p in &plan.order {
-            if plan.populations[p].instantaneous {
-                continue;
-            }
-            let mut inp = std::mem::take(&mut self.inp[p]);
-            self.sum_input(s, p, &mut inp);
-            self.inp[p] = inp;
-        }
-    }
-
     /// An instantaneous population: u = its summed input (+ noise), z = φ(u).
     #[inline(always)]
     fn instantaneous(&mut self, s: &Static, p: usize) {
@@ -920,15 +879,16 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
     }
 
-    // ---- the fused Euler / exponential Euler step -------------------------------------------
+    // ---- the step -----------------------------------------------------------------------------
 
-    fn step_fused(&mut self, s: &Static) {
-        on_level!(self.step_fused_on_level(s))
+    fn step(&mut self, s: &Static) {
+        on_level!(self.step_on_level(s))
     }
 
-    /// Executes the step program (`crate::step`), operation by operation, on this block.
+    /// Executes the step program (`crate::step`: Euler, exponential Euler or RK4), operation
+    /// by operation, on this block.
     #[inline(always)]
-    fn step_fused_on_level(&mut self, s: &Static) {
+    fn step_on_level(&mut self, s: &Static) {
         for op in &s.program.ops {
             match *op {
                 Op::Stimulus => self.set_stimulus(s),
@@ -946,6 +906,14 @@ impl<T: Real, const L: usize> Block<T, L> {
                 Op::Trace { population } => self.update_trace(population),
                 Op::Integrate { population } => self.integrate(s, population),
                 Op::CopyTied { projection } => self.copy_tied_one(s, projection),
+                Op::StageStart => self.stage_start(),
+                Op::Slope { population } => self.slope(population),
+                Op::WeightSlope { motif } => self.weight_slope(s, motif),
+                Op::AccumulateRuleSlope => self.accumulate_rule_slope(s),
+                Op::Stage { stage } => self.rk_stage(s, stage),
+                Op::StageEnd => self.stage_end(s),
+                Op::Rates { population } => self.rates(s, population),
+                Op::Noise { population } => self.noise_after_stages(population),
             }
         }
         self.step += 1;
@@ -1189,13 +1157,6 @@ impl<T: Real, const L: usize> Block<T, L> {
         self.w[q] = w;
     }
 
-    #[inline(always)]
-    fn push_rings(&mut self, s: &Static) {
-        for q in 0..s.plan.projections.len() {
-            self.push_ring(s, q);
-        }
-    }
-
     /// A delayed projection's ring takes its source's rates of this step (nothing without a
     /// delay).
     #[inline(always)]
@@ -1405,82 +1366,10 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
     }
 
-    // ---- RK4 --------------------------------------------------------------------------------
+    // ---- RK4 (the operations of `crate::step::rk4`) ------------------------------------------
 
-    /// du/dt and dW/dt at the current state (stimulus held at the step's start).
-    fn derivatives(&mut self, s: &Static, du: &mut [Buf<T, L>], dw: &mut [Buf<T, L>]) {
-        on_level!(self.derivatives_on_level(s, du, dw))
-    }
-
-    #[inline(always)]
-    fn derivatives_on_level(&mut self, s: &Static, du: &mut [Buf<T, L>], dw: &mut [Buf<T, L>]) {
-        let plan = &s.plan;
-        self.evaluate(s);
-        for &p in &plan.order {
-            if plan.populations[p].instantaneous {
-                continue;
-            }
-            let it = self.inv_tau[p];
-            for ((d, u), i) in du[p].iter_mut().zip(&self.u[p]).zip(&self.inp[p]) {
-                for l in 0..L {
-                    d[l] = (i[l] - u[l]) * it[l];
-                }
-            }
-        }
-        for (m, motif) in plan.motifs.iter().enumerate() {
-            let q = motif.projection;
-            let proj = &plan.projections[q];
-            let mut pre = std::mem::take(&mut self.scratch);
-            let delayed = self.delayed_rates(s, q, &mut pre);
-            let x: &[[T; L]] = if delayed {
-                &pre[..proj.cols]
-            } else {
-                &self.z[proj.from]
-            };
-            let z = &self.z[proj.to];
-            let th = &self.theta[m];
-            let (itw, itd) = (self.inv_tau_w[m], self.inv_tau_decay[m]);
-            let one = [T::one(); L];
-            let post = |f: Post| match f {
-                Post::Z => Some(z.as_slice()),
-                Post::M => motif.modulator.map(|mm| self.z[mm].as_slice()),
-                Post::Q => Some(self.q[proj.to].as_slice()),
-            };
-            // The drive Σ θ_k term_k, from the same row coefficients as the Euler step.
-            let mut coefficients = std::mem::take(&mut self.row_coefficients);
-            fill_row_coefficients(&mut coefficients, proj.rows, &self.forms[m], th, post, &one);
-            for (i, co) in coefficients.iter().enumerate() {
-                for j in 0..proj.cols {
-                    let w = self.w[q][i * proj.cols + j];
-                    let d = &mut dw[q][i * proj.cols + j];
-                    for l in 0..L {
-                        let xj = x[j][l];
-                        let drive =
-                            co[A][l] * xj + co[C][l] + co[D][l] * w[l] + co[E][l] * xj * w[l];
-                        d[l] = if self.frozen[l] {
-                            T::zero()
-                        } else {
-                            drive * itw[l] - w[l] * itd[l]
-                        };
-                    }
-                }
-            }
-            self.row_coefficients = coefficients;
-            self.scratch = pre;
-        }
-    }
-    fn step_rk4(&mut self, s: &Static) {
-        on_level!(self.step_rk4_on_level(s))
-    }
-
-    #[inline(always)]
-    fn step_rk4_on_level(&mut self, s: &Static) {
-        let plan = &s.plan;
-        self.set_stimulus(s);
-        let mut du = std::mem::take(&mut self.rk_du);
-        let mut dw = std::mem::take(&mut self.rk_dw);
-        let mut su = std::mem::take(&mut self.rk_su);
-        let mut sw = std::mem::take(&mut self.rk_sw);
+    /// The state the stages start from: u₀, W₀ ← u, W.
+    fn stage_start(&mut self) {
         for (a, b) in self.rk_u0.iter_mut().zip(&self.u) {
             a.copy_from_slice(b);
         }
@@ -1489,71 +1378,138 @@ impl<T: Real, const L: usize> Block<T, L> {
                 a.copy_from_slice(b);
             }
         }
-        let dt = self.dt;
-        let half = dt * T::of(0.5);
-        let sixth = dt / T::of(6.0);
-        let dynamic: Vec<usize> = plan
-            .order
-            .iter()
-            .copied()
-            .filter(|&p| !plan.populations[p].instantaneous)
-            .collect();
-        for stage in 0..4 {
-            self.derivatives(s, &mut du, &mut dw);
-            if stage == 0 {
-                // The rates as they are during this step, before any stage moves them (the
-                // delayed rates read in later stages come from earlier steps' slots).
-                self.push_rings(s);
-                self.accumulate(s);
-                self.accumulate_rule_rk4(s, &dw);
-            }
-            let (weight, advance) = match stage {
-                0 => (T::one(), half),
-                1 => (T::of(2.0), half),
-                2 => (T::of(2.0), dt),
-                _ => (T::one(), T::zero()),
-            };
-            // Sum of weighted slopes, and the state for the next stage.
-            for &p in &dynamic {
-                for ((acc, d), (u, u0)) in su[p]
-                    .iter_mut()
-                    .zip(&du[p])
-                    .zip(self.u[p].iter_mut().zip(&self.rk_u0[p]))
-                {
-                    for l in 0..L {
-                        acc[l] = if stage == 0 {
-                            d[l]
-                        } else {
-                            acc[l] + weight * d[l]
-                        };
-                        u[l] = u0[l] + advance * d[l];
-                    }
-                }
-            }
-            for m in &plan.motifs {
-                let q = m.projection;
-                for ((acc, d), (w, w0)) in sw[q]
-                    .iter_mut()
-                    .zip(&dw[q])
-                    .zip(self.w[q].iter_mut().zip(&self.rk_w0[q]))
-                {
-                    for l in 0..L {
-                        acc[l] = if stage == 0 {
-                            d[l]
-                        } else {
-                            acc[l] + weight * d[l]
-                        };
-                        w[l] = w0[l] + advance * d[l];
-                    }
-                }
-            }
-            if stage < 3 {
-                self.refresh_dynamic_rates(s, &dynamic);
-                self.copy_tied(s);
+    }
+
+    /// A rate population's slope at this stage's point: du/dt = (I − u)/τ.
+    #[inline(always)]
+    fn slope(&mut self, p: usize) {
+        let it = self.inv_tau[p];
+        for ((d, u), i) in self.rk_du[p].iter_mut().zip(&self.u[p]).zip(&self.inp[p]) {
+            for l in 0..L {
+                d[l] = (i[l] - u[l]) * it[l];
             }
         }
-        for &p in &dynamic {
-            for ((u, u0), acc) in self.u[p].iter_mut().zip(&self.rk_u0[p]).zip(&su[p]) {
+    }
+
+    /// A motif's slope at this stage's point: dW/dt = drive/τ_w − W/τ_decay (zero in frozen
+    /// lanes), the drive Σ θ_k term_k from the same row coefficients as the Euler step.
+    fn weight_slope(&mut self, s: &Static, m: usize) {
+        on_level!(self.weight_slope_on_level(s, m))
+    }
+
+    #[inline(always)]
+    fn weight_slope_on_level(&mut self, s: &Static, m: usize) {
+        let plan = &s.plan;
+        let motif = &plan.motifs[m];
+        let q = motif.projection;
+        let proj = &plan.projections[q];
+        let mut pre = std::mem::take(&mut self.scratch);
+        let delayed = self.delayed_rates(s, q, &mut pre);
+        let x: &[[T; L]] = if delayed {
+            &pre[..proj.cols]
+        } else {
+            &self.z[proj.from]
+        };
+        let z = &self.z[proj.to];
+        let th = &self.theta[m];
+        let (itw, itd) = (self.inv_tau_w[m], self.inv_tau_decay[m]);
+        let one = [T::one(); L];
+        let post = |f: Post| match f {
+            Post::Z => Some(z.as_slice()),
+            Post::M => motif.modulator.map(|mm| self.z[mm].as_slice()),
+            Post::Q => Some(self.q[proj.to].as_slice()),
+        };
+        let mut coefficients = std::mem::take(&mut self.row_coefficients);
+        fill_row_coefficients(&mut coefficients, proj.rows, &self.forms[m], th, post, &one);
+        let dw = &mut self.rk_dw[q];
+        for (i, co) in coefficients.iter().enumerate() {
+            for j in 0..proj.cols {
+                let w = self.w[q][i * proj.cols + j];
+                let d = &mut dw[i * proj.cols + j];
+                for l in 0..L {
+                    let xj = x[j][l];
+                    let drive = co[A][l] * xj + co[C][l] + co[D][l] * w[l] + co[E][l] * xj * w[l];
+                    d[l] = if self.frozen[l] {
+                        T::zero()
+                    } else {
+                        drive * itw[l] - w[l] * itd[l]
+                    };
+                }
+            }
+        }
+        self.row_coefficients = coefficients;
+        self.scratch = pre;
+    }
+
+    /// Stage `stage` (0–3): its slopes join the weighted sum (weights 1, 2, 2, 1), and u and W
+    /// move from u₀, W₀ to the next stage's point (dt/2, dt/2, dt; the last moves nothing).
+    fn rk_stage(&mut self, s: &Static, stage: u8) {
+        on_level!(self.rk_stage_on_level(s, stage))
+    }
+
+    #[inline(always)]
+    fn rk_stage_on_level(&mut self, s: &Static, stage: u8) {
+        let plan = &s.plan;
+        let dt = self.dt;
+        let half = dt * T::of(0.5);
+        let (weight, advance) = match stage {
+            0 => (T::one(), half),
+            1 => (T::of(2.0), half),
+            2 => (T::of(2.0), dt),
+            _ => (T::one(), T::zero()),
+        };
+        for &p in &plan.order {
+            if plan.populations[p].instantaneous {
+                continue;
+            }
+            for ((acc, d), (u, u0)) in self.rk_su[p]
+                .iter_mut()
+                .zip(&self.rk_du[p])
+                .zip(self.u[p].iter_mut().zip(&self.rk_u0[p]))
+            {
+                for l in 0..L {
+                    acc[l] = if stage == 0 {
+                        d[l]
+                    } else {
+                        acc[l] + weight * d[l]
+                    };
+                    u[l] = u0[l] + advance * d[l];
+                }
+            }
+        }
+        for m in &plan.motifs {
+            let q = m.projection;
+            for ((acc, d), (w, w0)) in self.rk_sw[q]
+                .iter_mut()
+                .zip(&self.rk_dw[q])
+                .zip(self.w[q].iter_mut().zip(&self.rk_w0[q]))
+            {
+                for l in 0..L {
+                    acc[l] = if stage == 0 {
+                        d[l]
+                    } else {
+                        acc[l] + weight * d[l]
+                    };
+                    w[l] = w0[l] + advance * d[l];
+                }
+            }
+        }
+    }
+
+    /// The step's end: u, W ← u₀, W₀ + dt/6 · (the weighted sum of slopes).
+    fn stage_end(&mut self, s: &Static) {
+        on_level!(self.stage_end_on_level(s))
+    }
+
+    #[inline(always)]
+    fn stage_end_on_level(&mut self, s: &Static) {
+        let plan = &s.plan;
+        let sixth = self.dt / T::of(6.0);
+        for &p in &plan.order {
+            if plan.populations[p].instantaneous {
+                continue;
+            }
+            for ((u, u0), acc) in self.u[p].iter_mut().zip(&self.rk_u0[p]).zip(&self.rk_su[p]) {
                 for l in 0..L {
                     u[l] = u0[l] + sixth * acc[l];
                 }
@@ -1561,37 +1517,22 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
         for m in &plan.motifs {
             let q = m.projection;
-            for ((w, w0), acc) in self.w[q].iter_mut().zip(&self.rk_w0[q]).zip(&sw[q]) {
+            for ((w, w0), acc) in self.w[q].iter_mut().zip(&self.rk_w0[q]).zip(&self.rk_sw[q]) {
                 for l in 0..L {
                     w[l] = w0[l] + sixth * acc[l];
                 }
             }
         }
-        self.refresh_dynamic_rates(s, &dynamic);
-        for &p in &dynamic {
-            if self.any_noise[p] {
-                let mut u = std::mem::take(&mut self.u[p]);
-                self.add_noise(p, &mut u);
-                self.u[p] = u;
-            }
-        }
-        self.refresh_dynamic_rates(s, &dynamic);
-        self.copy_tied(s);
-        self.rk_du = du;
-        self.rk_dw = dw;
-        self.rk_su = su;
-        self.rk_sw = sw;
-        self.step += 1;
     }
 
     /// The rule's ΔW for the window under RK4, from the first stage's slope with the decay
     /// part added back (decay is excluded from ΔW_rule by definition).
-    fn accumulate_rule_rk4(&mut self, s: &Static, dw: &[Buf<T, L>]) {
-        on_level!(self.accumulate_rule_rk4_on_level(s, dw))
+    fn accumulate_rule_slope(&mut self, s: &Static) {
+        on_level!(self.accumulate_rule_slope_on_level(s))
     }
 
     #[inline(always)]
-    fn accumulate_rule_rk4_on_level(&mut self, s: &Static, dw: &[Buf<T, L>]) {
+    fn accumulate_rule_slope_on_level(&mut self, s: &Static) {
         for (m, motif) in s.plan.motifs.iter().enumerate() {
             let q = motif.projection;
             if self.acc_dw[q].is_empty() {
@@ -1599,26 +1540,36 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
             let itd = self.inv_tau_decay[m];
             let dt = self.dt;
-            for ((acc, d), w) in self.acc_dw[q].iter_mut().zip(&dw[q]).zip(&self.w[q]) {
+            for ((acc, d), w) in self.acc_dw[q]
+                .iter_mut()
+                .zip(&self.rk_dw[q])
+                .zip(&self.w[q])
+            {
                 for l in 0..L {
                     acc[l] += dt * (d[l] + w[l] * itd[l]);
                 }
             }
         }
     }
-    fn refresh_dynamic_rates(&mut self, s: &Static, dynamic: &[usize]) {
-        on_level!(self.refresh_dynamic_rates_on_level(s, dynamic))
+
+    /// A rate population's rates follow its u.
+    #[inline(always)]
+    fn rates(&mut self, s: &Static, p: usize) {
+        apply_rates(
+            self.simd,
+            s.plan.populations[p].activation,
+            &self.u[p],
+            &mut self.z[p],
+        );
     }
 
+    /// A rate population's additive noise after the RK4 stages, where its phase gives it any.
     #[inline(always)]
-    fn refresh_dynamic_rates_on_level(&mut self, s: &Static, dynamic: &[usize]) {
-        for &p in dynamic {
-            apply_rates(
-                self.simd,
-                s.plan.populations[p].activation,
-                &self.u[p],
-                &mut self.z[p],
-            );
+    fn noise_after_stages(&mut self, p: usize) {
+        if self.any_noise[p] {
+            let mut u = std::mem::take(&mut self.u[p]);
+            self.add_noise(p, &mut u);
+            self.u[p] = u;
         }
     }
 

@@ -392,6 +392,16 @@ impl Ens<'_> {
                 Op::Trace { population } => self.trace_of(population),
                 Op::Integrate { population } => self.integrate(population),
                 Op::CopyTied { projection } => self.copy_tied(projection),
+                // The device layout refuses `method: rk4` before any code is generated; should
+                // an RK4 program reach here, the kernel fails to build saying why.
+                Op::StageStart
+                | Op::Slope { .. }
+                | Op::WeightSlope { .. }
+                | Op::AccumulateRuleSlope
+                | Op::Stage { .. }
+                | Op::StageEnd
+                | Op::Rates { .. }
+                | Op::Noise { .. } => self.line("#error \"no RK4 step on OpenCL\""),
             }
         }
     }
