@@ -24,7 +24,7 @@ use crate::plan::Plan;
 /// neither defers held inputs nor fuses updates, since its stages read W between changes).
 pub fn derive(euler: &StepProgram, plan: &Plan) -> StepProgram {
     let pick = |keep: fn(&Op) -> bool| -> Vec<Op> {
-        euler.ops.iter().copied().filter(|op| keep(op)).collect()
+        euler.ops.iter().copied().filter(&keep).collect()
     };
     let evaluation = pick(|op| matches!(op, Op::Instantaneous { .. } | Op::SumInput { .. }));
     let rings = pick(|op| matches!(op, Op::PushRing { .. }));
