@@ -9,6 +9,7 @@ pub mod backend;
 pub mod bench;
 pub mod circuit;
 pub mod cli;
+pub mod drawing;
 pub mod evolve;
 pub mod experiment;
 pub mod measure;

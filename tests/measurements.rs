@@ -290,3 +290,54 @@ fn hebbian_signature_is_that_of_the_rule_that_ran() {
         "θ_mx = ±1 read {plus} and {minus}"
     );
 }
+
+/// Each measurement's declaration (`record::metrics::MetricDef`: the `record.measure` entries
+/// that record a column, and through them the window sums, `backend::Accumulate::needed_by`)
+/// against what a run records: asking for one measurement alone fills exactly the columns
+/// declared for it and those every run records — none declared for another, and every one a
+/// regression circuit with feedback defines.
+#[test]
+fn each_measurement_fills_the_columns_declared_for_it() {
+    use hetsim::record::metrics::Metric;
+    use hetsim::spec::Measure;
+    let base = example("teacher_fa.yaml").replace("duration: 30 s", "duration: 0.2 s");
+    assert!(
+        base.contains("measure: ["),
+        "teacher_fa.yaml names its measures"
+    );
+    for measure in [
+        Measure::Loss,
+        Measure::Accuracy,
+        Measure::GradientAlignment,
+        Measure::LossAlignment,
+        Measure::WeightAlignment,
+        Measure::HebbianSignature,
+        Measure::LearningStrength,
+    ] {
+        let name = hetsim::plan::measure_name(measure);
+        let start = base.find("measure: [").unwrap();
+        let end = start + base[start..].find(']').unwrap() + 1;
+        let yaml = format!("{}measure: [{name}]{}", &base[..start], &base[end..]);
+        let (rows, _) = run(&yaml, &[1]);
+        let filled: Vec<Metric> = Metric::ALL
+            .into_iter()
+            // The row at t = 0 holds the initial held-out loss in every run (the reference of
+            // relative losses); the windows hold what was asked for.
+            .filter(|m| {
+                rows.iter()
+                    .any(|r| r["time_s"].parse::<f64>().unwrap() > 0.0 && !r[m.column()].is_empty())
+            })
+            .collect();
+        let declared: Vec<Metric> = Metric::ALL
+            .into_iter()
+            .filter(|m| {
+                let by = m.def().recorded_by;
+                by.is_empty() || by.contains(&measure)
+            })
+            // Accuracy needs a classification task; the first task's loss a task switch.
+            .filter(|m| !matches!(m, Metric::Accuracy | Metric::HeldOutAccuracy))
+            .filter(|m| *m != Metric::FirstTaskLoss)
+            .collect();
+        assert_eq!(filled, declared, "measure: [{name}]");
+    }
+}

@@ -42,10 +42,10 @@ fn decay_raises_the_signature_of_most_random_rules_and_makes_it_positive() {
         text: Some(text),
         out: Some(dir.clone()),
         backend: BackendKind::Cpu,
-        figures: true,
         ..SweepRequest::new(&path)
     };
-    let o = sweep(&request, &mut |_| {}, None).unwrap();
+    let mut o = sweep(&request, &mut |_| {}, None).unwrap();
+    hetsim::drawing::sweep(&mut o);
     assert_eq!(o.points_done, 120);
     assert!(dir.join("decay_rules.csv").is_file());
     assert!(dir.join("figures/decay_rules.png").is_file());

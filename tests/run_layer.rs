@@ -41,12 +41,11 @@ fn teacher_request(duration: &str, output: Output) -> Request {
     }
 }
 
-/// A new run directory without figures.
+/// A new run directory (the run layer draws no figures).
 fn into_dir(dir: &Path) -> Output {
     Output::Directory {
         path: Some(dir.to_path_buf()),
         replace: false,
-        figures: false,
     }
 }
 

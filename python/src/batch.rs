@@ -54,17 +54,20 @@ pub fn sweep<'py>(
             precision: self::precision(precision)?,
             shard: None,
             ensemble_size,
-            figures,
             command_line,
             overrides: Default::default(),
             threads: self::threads(threads)?,
         };
         let (result, interrupted) = interrupt::run(py, progress, |stop, latest| {
-            hetsim::sweep::sweep(
+            let mut outcome = hetsim::sweep::sweep(
                 &request,
                 &mut |p| latest.put(Update::Sweep(p.clone())),
                 Some(stop),
-            )
+            )?;
+            if figures {
+                hetsim::drawing::sweep(&mut outcome);
+            }
+            Ok::<_, hetsim::sweep::SweepError>(outcome)
         })?;
         let outcome = result.map_err(errors::sweep)?;
         let d = PyDict::new(py);
@@ -117,11 +120,13 @@ pub fn evolve<'py>(
             .map_err(|e| errors::UsageError::new_err(format!("threads: {e}")))?;
         let (result, interrupted) = interrupt::run(py, progress, |stop, latest| {
             pool.install(|| {
-                hetsim::evolve::evolve(
+                let mut outcome = hetsim::evolve::evolve(
                     &request,
                     &mut |g| latest.put(Update::Evolve(g.clone())),
                     Some(stop),
-                )
+                )?;
+                hetsim::drawing::evolution(&mut outcome);
+                Ok::<_, hetsim::evolve::EvolveError>(outcome)
             })
         })?;
         let outcome = result.map_err(errors::evolve)?;
@@ -132,7 +137,7 @@ pub fn evolve<'py>(
         d.set_item("generations_done", outcome.generations_done)?;
         d.set_item("best_fitness", outcome.best_fitness)?;
         d.set_item("best_theta", outcome.best_theta.clone())?;
-        d.set_item("figures", figure_list(&Some(outcome.figures.clone())))?;
+        d.set_item("figures", figure_list(&outcome.figures))?;
         Ok(d)
     })
 }

@@ -169,7 +169,6 @@ pub fn run<'py>(
                 Some(path) => Output::Directory {
                     path: Some(path),
                     replace,
-                    figures,
                 },
             },
             command_line,
@@ -177,7 +176,7 @@ pub fn run<'py>(
             checkpoint_every: None,
             from: from_run,
         };
-        execute(py, progress, move || request.prepare())
+        execute(py, progress, figures, move || request.prepare())
     })
 }
 
@@ -195,16 +194,18 @@ pub fn resume<'py>(
     let run_dir = errors::path(run_dir)?;
     let threads = self::threads(threads)?;
     errors::guard(|| {
-        execute(py, progress, move || {
+        execute(py, progress, true, move || {
             Request::resume(&run_dir, command_line, threads)
         })
     })
 }
 
-/// Prepares (on the worker thread) and runs a request, and describes the outcome.
+/// Prepares (on the worker thread) and runs a request, draws its figures if `figures` and it
+/// wrote a directory, and describes the outcome.
 fn execute<'py>(
     py: Python<'py>,
     progress: Option<&Bound<'py, PyAny>>,
+    figures: bool,
     prepare: impl FnOnce() -> Result<Prepared, ExperimentError> + Send,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (result, interrupted) = interrupt::run(py, progress, move |stop, latest| {
@@ -212,7 +213,10 @@ fn execute<'py>(
         let notes = prepared.notes.clone();
         let warnings = prepared.warnings.clone();
         let backend = prepared.backend_description();
-        let finished = prepared.execute(&mut RunWatch(latest), Some(stop))?;
+        let mut finished = prepared.execute(&mut RunWatch(latest), Some(stop))?;
+        if figures {
+            hetsim::drawing::run(&mut finished);
+        }
         Ok::<_, ExperimentError>((finished, notes, warnings, backend))
     })?;
     let (finished, notes, warnings, backend) = result.map_err(errors::experiment)?;

@@ -26,15 +26,44 @@ pub struct Accumulate {
 }
 
 impl Accumulate {
-    pub fn for_plan(plan: &Plan) -> Self {
+    /// The window sums measurement `m` reads, declared once per measurement.
+    pub fn needed_by(m: crate::spec::Measure) -> Self {
         use crate::spec::Measure::*;
-        let ga = plan.measures(GradientAlignment);
-        let hebbian = plan.measures(HebbianSignature);
-        let dw = ga || plan.measures(LossAlignment) || plan.measures(LearningStrength) || hebbian;
+        let none = Accumulate::default();
+        match m {
+            Loss | Accuracy | WeightAlignment => none,
+            GradientAlignment => Accumulate {
+                dw_rule: true,
+                backprop: true,
+                ..none
+            },
+            LossAlignment | LearningStrength => Accumulate {
+                dw_rule: true,
+                ..none
+            },
+            HebbianSignature => Accumulate {
+                dw_rule: true,
+                hebbian: true,
+                ..none
+            },
+        }
+    }
+
+    /// The sums every measurement the plan records needs (backprop's only where the forward
+    /// pathway has an order to propagate through).
+    pub fn for_plan(plan: &Plan) -> Self {
+        let mut all = plan.measures.iter().fold(Accumulate::default(), |a, &m| {
+            a.or(Accumulate::needed_by(m))
+        });
+        all.backprop &= plan.forward_order.is_some();
+        all
+    }
+
+    fn or(self, other: Accumulate) -> Accumulate {
         Accumulate {
-            dw_rule: dw,
-            backprop: ga && plan.forward_order.is_some(),
-            hebbian,
+            dw_rule: self.dw_rule || other.dw_rule,
+            backprop: self.backprop || other.backprop,
+            hebbian: self.hebbian || other.hebbian,
         }
     }
 }

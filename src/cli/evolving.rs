@@ -124,7 +124,7 @@ pub fn evolve(config: &Path, args: EvolveArgs, argv: Vec<String>) -> i32 {
         );
     }
     match result {
-        Ok(o) => {
+        Ok(mut o) => {
             sayln!("evolution directory: {}", o.dir.display());
             sayln!(
                 "{}; best fitness {:.6} (mean ln(final/initial held-out loss))",
@@ -134,8 +134,9 @@ pub fn evolve(config: &Path, args: EvolveArgs, argv: Vec<String>) -> i32 {
             for (name, v) in &o.best_theta {
                 sayln!("  {name} = {v:.4}");
             }
+            crate::drawing::evolution(&mut o);
             match &o.figures {
-                Ok(paths) if !paths.is_empty() => {
+                Some(Ok(paths)) if !paths.is_empty() => {
                     noteln!(
                         "hetsim evolve: {} in {}",
                         count(paths.len(), "figure file"),
@@ -145,8 +146,8 @@ pub fn evolve(config: &Path, args: EvolveArgs, argv: Vec<String>) -> i32 {
                         detailln!("  {}", p.display());
                     }
                 }
-                Ok(_) => {}
-                Err(e) => tellln!("warning: figures not drawn: {e}"),
+                Some(Err(e)) => tellln!("warning: figures not drawn: {e}"),
+                _ => {}
             }
             if o.status == Status::Interrupted {
                 noteln!(

@@ -62,7 +62,6 @@ fn request(
         output: Output::Directory {
             path: options.out.clone(),
             replace: options.replace,
-            figures: !options.no_plots,
         },
         command_line: argv,
         threads: options.threads.get(),
@@ -107,7 +106,7 @@ pub fn resume(
                 run_dir.display(),
                 prepared.resumed_from_s().unwrap_or(0.0)
             );
-            run_prepared(prepared, &stop, who)
+            run_prepared(prepared, &stop, who, !options.no_plots)
         }
         Err(e) => report_error(who, &e),
     }
@@ -115,7 +114,7 @@ pub fn resume(
 
 pub fn run(path: &Path, options: &RunOptions, argv: Vec<String>) -> i32 {
     match request(path, Design::Run, options, argv) {
-        Ok(r) => execute(r, "hetsim"),
+        Ok(r) => execute(r, "hetsim", !options.no_plots),
         Err(e) => report_error("hetsim", &e),
     }
 }
@@ -134,7 +133,7 @@ pub fn compare(path: &Path, rules: &[String], options: &RunOptions, argv: Vec<St
         parsed.push(rule);
     }
     match request(path, Design::Compare { rules: parsed }, options, argv) {
-        Ok(r) => execute(r, "hetsim compare"),
+        Ok(r) => execute(r, "hetsim compare", !options.no_plots),
         Err(e) => report_error("hetsim compare", &e),
     }
 }
@@ -151,10 +150,9 @@ pub fn rerun(
     let output = Output::Directory {
         path: Some(dir),
         replace,
-        figures: !no_plots,
     };
     match experiment::replay::request_from_run(run_dir, output, argv) {
-        Ok(r) => execute(Request { threads, ..r }, "hetsim rerun"),
+        Ok(r) => execute(Request { threads, ..r }, "hetsim rerun", !no_plots),
         Err(e) => report_error("hetsim rerun", &e),
     }
 }
@@ -196,7 +194,8 @@ pub(super) fn stop_flag() -> Arc<AtomicBool> {
     super::signals::stop_flag()
 }
 
-fn execute(request: Request, who: &str) -> i32 {
+/// Prepares and runs `request`, then draws its figures if `figures`.
+fn execute(request: Request, who: &str, figures: bool) -> i32 {
     // Before the run directory is claimed and its manifest written: a signal while the backend
     // is made (compiling kernels takes seconds) stops the run at its start, recorded.
     let stop = stop_flag();
@@ -204,11 +203,17 @@ fn execute(request: Request, who: &str) -> i32 {
         Ok(p) => p,
         Err(e) => return report_error(who, &e),
     };
-    run_prepared(prepared, &stop, who)
+    run_prepared(prepared, &stop, who, figures)
 }
 
-/// Runs a prepared run with the progress bar and prints the outcome.
-fn run_prepared(prepared: experiment::Prepared, stop: &Arc<AtomicBool>, who: &str) -> i32 {
+/// Runs a prepared run with the progress bar, draws its figures if `figures`, and prints the
+/// outcome.
+fn run_prepared(
+    prepared: experiment::Prepared,
+    stop: &Arc<AtomicBool>,
+    who: &str,
+    figures: bool,
+) -> i32 {
     for w in &prepared.warnings {
         tellln!("warning: {w}");
     }
@@ -247,7 +252,12 @@ fn run_prepared(prepared: experiment::Prepared, stop: &Arc<AtomicBool>, who: &st
     let result = prepared.execute(&mut observer, Some(stop));
     bar.finish_and_clear();
     match result {
-        Ok(finished) => report(&finished),
+        Ok(mut finished) => {
+            if figures {
+                crate::drawing::run(&mut finished);
+            }
+            report(&finished)
+        }
         Err(e) => report_error(who, &e),
     }
 }

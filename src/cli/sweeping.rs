@@ -58,7 +58,6 @@ fn request(args: &SweepArgs, argv: Vec<String>) -> Result<SweepRequest, String> 
         precision,
         shard,
         ensemble_size: args.ensemble_size,
-        figures: args.figures,
         command_line: argv,
         overrides: SweepOverrides::new(&args.set, args.seeds, args.duration.as_deref())?,
         threads: args.threads,
@@ -135,7 +134,10 @@ pub fn sweep(args: SweepArgs, argv: Vec<String>) -> i32 {
         bar.finish_and_clear();
     }
     match result {
-        Ok(o) => {
+        Ok(mut o) => {
+            if args.figures {
+                crate::drawing::sweep(&mut o);
+            }
             for n in &o.notes {
                 noteln!("hetsim sweep: {n}");
             }
@@ -242,8 +244,11 @@ fn print_dry_run(d: &DryRun, shard: Option<Shard>) {
 }
 
 pub fn merge(dirs: &[PathBuf], out: &Path, figures: bool, argv: Vec<String>) -> i32 {
-    match crate::sweep::merge::merge(dirs, out, figures, &argv) {
-        Ok(o) => {
+    match crate::sweep::merge::merge(dirs, out, &argv) {
+        Ok(mut o) => {
+            if figures {
+                crate::drawing::merge(&mut o);
+            }
             sayln!("merged sweep directory: {}", o.dir.display());
             sayln!(
                 "{} point(s), {} summary row(s), {} failed instance(s)",

@@ -10,6 +10,7 @@ use super::members::{keep_free_terms, member_circuit};
 use super::setup::Setup;
 use crate::backend::{Backend, BackendKind, Precision};
 use crate::circuit::Circuit;
+use crate::record::metrics::Metric;
 use std::path::{Path, PathBuf};
 
 /// A shape to score: its name, the members' circuit and the baselines' circuits.
@@ -27,13 +28,14 @@ pub(super) fn header(layers: &[String]) -> Vec<String> {
         "diverged",
         "rate",
         "final_loss",
-        "gradient_angle_deg",
-        "weight_angle_deg",
-        "hebbian_signature",
+        Metric::GradientAngle.column(),
+        Metric::WeightAngle.column(),
+        Metric::HebbianSignature.column(),
     ]
     .map(String::from)
     .to_vec();
-    h.extend(layers.iter().map(|l| format!("gradient_angle_deg:{l}")));
+    let angle = Metric::GradientAngle.column();
+    h.extend(layers.iter().map(|l| format!("{angle}:{l}")));
     h
 }
 

@@ -21,6 +21,7 @@ use super::state::{self, Best, Identity, SavedState};
 use crate::backend::{BackendKind, Precision};
 use crate::circuit::Circuit;
 use crate::experiment::output::{DirKind, DirLock, claim_locked};
+use crate::record::metrics::Metric;
 
 use crate::record::Status;
 use crate::record::manifest::{Provenance, sha256_hex};
@@ -71,8 +72,9 @@ pub struct EvolveOutcome {
     pub generations_done: u64,
     pub best_fitness: f64,
     pub best_theta: Vec<(String, f64)>,
-    /// The figure files, or why none were drawn.
-    pub figures: Result<Vec<PathBuf>, String>,
+    /// The figure files drawn, or why none were: the evolution draws none (None); the caller
+    /// may (`crate::drawing::evolution`).
+    pub figures: Option<Result<Vec<PathBuf>, String>>,
     /// `heldout.csv`, when this run wrote it.
     pub heldout: Option<PathBuf>,
 }
@@ -472,13 +474,8 @@ pub fn evolve(
         .as_ref()
         .map(|b| b.values())
         .unwrap_or((Vec::new(), f64::INFINITY));
-    let figures = if done > 0 {
-        crate::plot::plot_evolution(&dir, crate::plot::Formats::BOTH).map_err(|e| e.to_string())
-    } else {
-        Ok(Vec::new())
-    };
     Ok(EvolveOutcome {
-        figures,
+        figures: None,
         heldout,
         dir,
         status,
@@ -503,18 +500,15 @@ fn headers(setup: &Setup) -> (Vec<String>, Vec<String>, Vec<String>) {
     let measured = |prefix: &str| -> Vec<String> {
         let mut v: Vec<String> = [
             "rate",
-            "gradient_angle_deg",
-            "weight_angle_deg",
-            "hebbian_signature",
+            Metric::GradientAngle.column(),
+            Metric::WeightAngle.column(),
+            Metric::HebbianSignature.column(),
         ]
         .iter()
         .map(|c| format!("{prefix}{c}"))
         .collect();
-        v.extend(
-            layers
-                .iter()
-                .map(|n| format!("{prefix}gradient_angle_deg:{n}")),
-        );
+        let angle = Metric::GradientAngle.column();
+        v.extend(layers.iter().map(|n| format!("{prefix}{angle}:{n}")));
         v
     };
     let mut population_header: Vec<String> = ["generation", "member", "fitness", "diverged"]

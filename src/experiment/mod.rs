@@ -226,14 +226,12 @@ impl Request {
             }
             _ => None,
         };
-        let figures = matches!(self.output, Output::Directory { figures: true, .. });
         Ok(Prepared {
             plan,
             backend,
             target,
             manifest,
             design: self.design,
-            figures,
             notes,
             warnings,
             pool,
@@ -479,7 +477,6 @@ pub struct Prepared {
     target: Target,
     manifest: Manifest,
     design: Design,
-    figures: bool,
     /// Things the user should know (a fallback to the CPU, a default chosen for them).
     pub notes: Vec<String>,
     /// The circuit checks' warnings, located.
@@ -503,7 +500,8 @@ pub struct Finished {
     /// Everything the run produced, when the output was memory.
     pub collected: Option<Collector>,
     pub summary: Summary,
-    /// The figure files drawn, or why none were (None when figures were not asked for).
+    /// The figure files drawn, or why none were; the run layer draws none (None), the caller
+    /// may (`crate::drawing::run`).
     pub figures: Option<Result<Vec<PathBuf>, String>>,
     pub manifest: Manifest,
 }
@@ -584,17 +582,10 @@ impl Prepared {
                 (None, Some(c), m)
             }
         };
-        let mut figures = None;
-        if let Some(dir) = &dir {
-            if matches!(self.design, Design::Compare { .. }) {
-                summary.write_csv(&dir.join("compare.csv"))?;
-            }
-            if self.figures {
-                figures = Some(
-                    crate::plot::plot_run(dir, crate::plot::Formats::BOTH)
-                        .map_err(|e| e.to_string()),
-                );
-            }
+        if let Some(dir) = &dir
+            && matches!(self.design, Design::Compare { .. })
+        {
+            summary.write_csv(&dir.join("compare.csv"))?;
         }
         Ok(Finished {
             outcome,
@@ -602,7 +593,7 @@ impl Prepared {
             dir,
             collected,
             summary,
-            figures,
+            figures: None,
             manifest,
         })
     }

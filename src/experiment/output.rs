@@ -31,8 +31,6 @@ pub enum Output {
         path: Option<PathBuf>,
         /// Replace an existing run directory at `path` (its files are deleted first).
         replace: bool,
-        /// Draw the figures when the run ends.
-        figures: bool,
     },
     /// Keep everything in memory (the [`crate::record::Collector`] of the result).
     Memory,

@@ -148,7 +148,6 @@ impl Request {
             Output::Directory {
                 path: Some(run_dir.to_path_buf()),
                 replace: false,
-                figures: true,
             },
             command_line,
         )?;
@@ -188,7 +187,6 @@ impl Request {
             target: Target::Directory(Box::new(recorder)),
             manifest,
             design: request.design,
-            figures: true,
             notes: built.notes,
             warnings: built.warnings,
             pool: built.pool,

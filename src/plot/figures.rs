@@ -399,12 +399,12 @@ pub(crate) fn prepare_learning_curves(run: &RunData) -> Option<CurveFigure> {
     })
 }
 
-/// One row of a [`metric_grid`]: the metric, its name in titles and notes,
-/// its y-axis label, axis, reference lines and how `all` is captioned.
+/// One row of a [`metric_grid`]: the metric (whose declaration names it in titles and
+/// notes), its y-axis label, axis, reference lines and how `all` is captioned.
 struct GridRow {
     metric: Metric,
-    name: &'static str,
-    y_label: &'static str,
+    /// The y-axis label where the metric's name and unit would not do.
+    y_label: Option<&'static str>,
     y_axis: YAxis,
     hlines: Vec<HLine>,
     all: &'static str,
@@ -412,14 +412,11 @@ struct GridRow {
     explain: Option<&'static str>,
 }
 
-/// The `record.measure` entry that records a metric named as in a [`GridRow`].
-fn measure_name(name: &str) -> &'static str {
-    match name {
-        "gradient angle" => "gradient_alignment",
-        "weight angle" => "weight_alignment",
-        "learning strength" => "learning_strength",
-        "loss angle" => "loss_alignment",
-        _ => "…",
+impl GridRow {
+    fn axis_label(&self) -> String {
+        let def = self.metric.def();
+        self.y_label
+            .map_or_else(|| format!("{}{}", def.name, def.unit), str::to_string)
     }
 }
 
@@ -449,8 +446,8 @@ fn metric_grid(run: &RunData, rows: &[GridRow]) -> Option<CurveFigure> {
     let metrics: Vec<Metric> = rows.iter().map(|r| r.metric).collect();
     let projections = projections_for(run, &metrics);
     let mut grid: Vec<Vec<CurvePanel>> = Vec::new();
-    let mut shown: Vec<&str> = Vec::new();
-    let mut missing: Vec<&str> = Vec::new();
+    let mut shown: Vec<Metric> = Vec::new();
+    let mut missing: Vec<Metric> = Vec::new();
     let mut zero: Vec<String> = Vec::new();
     for row in rows {
         let mut panels: Vec<CurvePanel> = Vec::new();
@@ -470,23 +467,23 @@ fn metric_grid(run: &RunData, rows: &[GridRow]) -> Option<CurveFigure> {
                 continue;
             }
             if identically_zero(&panel) {
-                zero.push(format!("{} of {}", row.name, panel.caption));
+                zero.push(format!("{} of {}", row.metric.def().name, panel.caption));
                 continue;
             }
             panels.push(panel);
         }
         if let Some(first) = panels.first_mut() {
             // The row's metric is named once, on the left-most panel.
-            first.y_label = row.y_label.to_string();
+            first.y_label = row.axis_label();
         }
         render::share_angle_range(&mut panels);
         if panels.is_empty() {
             // Measured but zero everywhere is in `zero` already.
             if run.projections_with(row.metric).is_empty() {
-                missing.push(row.name);
+                missing.push(row.metric);
             }
         } else {
-            shown.push(row.name);
+            shown.push(row.metric);
             grid.push(panels);
         }
     }
@@ -497,9 +494,9 @@ fn metric_grid(run: &RunData, rows: &[GridRow]) -> Option<CurveFigure> {
     // each naming its own metric.
     if grid.iter().any(|r| r.len() != grid[0].len()) {
         let mut flat: Vec<CurvePanel> = Vec::new();
-        for (row, panels) in rows.iter().filter(|r| shown.contains(&r.name)).zip(grid) {
+        for (row, panels) in rows.iter().filter(|r| shown.contains(&r.metric)).zip(grid) {
             for mut p in panels {
-                p.y_label = row.y_label.to_string();
+                p.y_label = row.axis_label();
                 flat.push(p);
             }
         }
@@ -510,17 +507,20 @@ fn metric_grid(run: &RunData, rows: &[GridRow]) -> Option<CurveFigure> {
         note.push_str(&format!(" · 0 throughout, not drawn: {}", zero.join("; ")));
     }
     for m in &missing {
-        note.push_str(&format!(
-            "\n{m}: not recorded (add `{}` to record.measure to draw it)",
-            measure_name(m)
-        ));
+        if let Some(measure) = m.measure() {
+            note.push_str(&format!(
+                "\n{}: not recorded (add `{}` to record.measure to draw it)",
+                m.def().name,
+                crate::plan::measure_name(measure)
+            ));
+        }
     }
-    for row in rows.iter().filter(|r| shown.contains(&r.name)) {
+    for row in rows.iter().filter(|r| shown.contains(&r.metric)) {
         if let Some(line) = row.explain {
             note.push_str(&format!("\n{line}"));
         }
     }
-    let shown: Vec<String> = shown.iter().map(|s| s.to_string()).collect();
+    let shown: Vec<String> = shown.iter().map(|m| m.def().name.to_string()).collect();
     let mut what = style::listing(&shown);
     if let Some(first) = what.get_mut(..1) {
         first.make_ascii_uppercase();
@@ -563,8 +563,7 @@ pub(crate) fn prepare_alignment(run: &RunData) -> Option<CurveFigure> {
         &[
             GridRow {
                 metric: Metric::GradientAngle,
-                name: "gradient angle",
-                y_label: "gradient angle (°)",
+                y_label: None,
                 y_axis: YAxis::Angle,
                 hlines: vec![NINETY],
                 all: "all plastic projections",
@@ -572,8 +571,7 @@ pub(crate) fn prepare_alignment(run: &RunData) -> Option<CurveFigure> {
             },
             GridRow {
                 metric: Metric::WeightAngle,
-                name: "weight angle",
-                y_label: "∠(B, Wᵀ) (°)",
+                y_label: Some("∠(B, Wᵀ) (°)"),
                 y_axis: YAxis::Angle,
                 hlines: vec![NINETY],
                 all: "all feedback matrices",
@@ -596,8 +594,7 @@ pub(crate) fn prepare_learning_strength(run: &RunData) -> Option<CurveFigure> {
         &[
             GridRow {
                 metric: Metric::LearningStrength,
-                name: "learning strength",
-                y_label: "learning strength",
+                y_label: None,
                 y_axis: YAxis::Auto,
                 hlines: vec![HLine {
                     y: 0.0,
@@ -608,8 +605,7 @@ pub(crate) fn prepare_learning_strength(run: &RunData) -> Option<CurveFigure> {
             },
             GridRow {
                 metric: Metric::LossAngle,
-                name: "loss angle",
-                y_label: "loss angle (°)",
+                y_label: None,
                 y_axis: YAxis::AngleFit,
                 hlines: vec![NINETY],
                 all: "all plastic projections",

@@ -16,6 +16,7 @@ use super::render::{self, Drawn, Figure, Header, Ticked, fail};
 use super::style::{self, FONT};
 use super::{Formats, PlotError};
 use crate::measure::phase::Prediction;
+use crate::record::metrics::{Metric, MetricDef};
 
 fn malformed(path: &Path, line: u64, reason: impl Into<String>) -> PlotError {
     PlotError::Malformed {
@@ -86,51 +87,6 @@ fn label(column: &str) -> String {
     style::parameter_label(column)
 }
 
-/// The measures of a summary column: its key in the column name, its words in a title, its
-/// words on an axis and its unit there.
-const MEASURES: [(&str, &str, &str, &str); 10] = [
-    ("held_out_loss", "held-out loss", "held-out loss", ""),
-    (
-        "held_out_accuracy",
-        "held-out accuracy",
-        "held-out accuracy",
-        "",
-    ),
-    ("loss", "loss", "loss", ""),
-    ("accuracy", "accuracy", "accuracy", ""),
-    (
-        "gradient_angle_deg",
-        "gradient angle ∠(ΔW rule, ΔW backprop)",
-        "gradient angle",
-        " (°)",
-    ),
-    (
-        "loss_angle_deg",
-        "loss angle ∠(ΔW rule, −∇L)",
-        "loss angle",
-        " (°)",
-    ),
-    (
-        "learning_strength",
-        "learning strength ⟨ΔW, G⟩/‖G‖²",
-        "learning strength",
-        "",
-    ),
-    (
-        "hebbian_signature",
-        "Hebbian signature",
-        "Hebbian signature",
-        " (cosine)",
-    ),
-    (
-        "weight_angle_deg",
-        "weight angle ∠(B, Wᵀ)",
-        "weight angle",
-        " (°)",
-    ),
-    ("weight_norm_ratio", "‖B‖/‖W‖", "‖B‖/‖W‖", ""),
-];
-
 /// Splits what follows a column's `:` into the projection and the statistic's suffix: the
 /// projection ends where a statistic starts (`B_h_mean_last0.2` → `B_h`, `_mean_last0.2`), since
 /// a projection's name may itself hold underscores.
@@ -143,26 +99,26 @@ fn split_projection(r: &str) -> (&str, &str) {
     r.split_at(end)
 }
 
-/// The measure a summary column starts with, the longest that fits (`loss_angle_deg` is not
+/// The metric a summary column starts with, the longest that fits (`loss_angle_deg` is not
 /// `loss`).
-fn measure_of(
-    column: &str,
-) -> Option<&'static (&'static str, &'static str, &'static str, &'static str)> {
-    MEASURES
-        .iter()
-        .filter(|m| column.starts_with(m.0))
-        .max_by_key(|m| m.0.len())
+fn measure_of(column: &str) -> Option<&'static MetricDef> {
+    Metric::ALL
+        .into_iter()
+        .map(Metric::def)
+        .filter(|d| column.starts_with(d.column))
+        .max_by_key(|d| d.column.len())
 }
 
 /// A summary column as a y-axis name, short enough to stand beside the axis:
 /// `held_out_loss_final_rel` → "final held-out loss (relative to start)",
 /// `gradient_angle_deg:W1_mean_last0.2` → "gradient angle of W₁, last 20% (°)".
 fn axis_words(column: &str) -> String {
-    let Some((key, _, words, unit)) = measure_of(column) else {
+    let Some(def) = measure_of(column) else {
         return column.to_string();
     };
-    let mut rest = &column[key.len()..];
-    let mut what = words.to_string();
+    let mut rest = &column[def.column.len()..];
+    let mut what = def.name.to_string();
+    let unit = def.unit;
     if let Some(r) = rest.strip_prefix(':') {
         let (projection, stat) = split_projection(r);
         what.push_str(&format!(" of {}", style::subscripts(projection)));
@@ -227,11 +183,11 @@ fn is_angle(column: &str) -> bool {
 /// A summary column in words for titles: `held_out_loss:W1_mean_last0.2_rel` → "held-out
 /// loss on W1, mean over the last 20% of the run, relative to t = 0".
 fn describe(column: &str) -> String {
-    let Some((key, words, _, _)) = measure_of(column) else {
+    let Some(def) = measure_of(column) else {
         return column.to_string();
     };
-    let mut rest = &column[key.len()..];
-    let mut out = words.to_string();
+    let mut rest = &column[def.column.len()..];
+    let mut out = def.title.to_string();
     if let Some(r) = rest.strip_prefix(':') {
         let (projection, stat) = split_projection(r);
         out.push_str(&format!(" on {}", style::subscripts(projection)));

@@ -43,26 +43,124 @@ pub struct Row {
     pub first_task_loss: Option<f64>,
 }
 
-/// The schema of `metrics.csv`, defined once: [`KEYS`] key columns, then one column per
-/// [`Metric`] in [`Metric::ALL`] order. The writer ([`Row::cells`]) and every reader (`plot`,
-/// the summaries) take the names from here.
-pub const COLUMNS: [&str; KEYS + N_METRICS] = [
-    "time_s",
-    "instance",
-    "projection",
-    "phase",
-    "loss",
-    "accuracy",
-    "held_out_loss",
-    "held_out_accuracy",
-    "gradient_angle_deg",
-    "loss_angle_deg",
-    "learning_strength",
-    "hebbian_signature",
-    "weight_angle_deg",
-    "weight_norm_ratio",
-    "first_task_loss",
+/// A measurement column, declared once: `metrics.csv`'s header, the writer and every reader
+/// (`plot`, the summaries, sweep statistics and their figures, Python) take its name, words,
+/// unit and the `record.measure` entry that records it from here.
+#[derive(Debug)]
+pub struct MetricDef {
+    /// The column in `metrics.csv`, which also starts a sweep's summary column.
+    pub column: &'static str,
+    /// Its short words, on an axis or in a note ("gradient angle").
+    pub name: &'static str,
+    /// Its words in a title, with the formula where one helps.
+    pub title: &'static str,
+    /// Its unit as an axis label ends: " (°)", " (cosine)", or "" for none.
+    pub unit: &'static str,
+    /// The `record.measure` entries any one of which records it (and so the window sums it
+    /// needs, `backend::Accumulate::needed_by`); none: recorded in every run.
+    pub recorded_by: &'static [Measure],
+}
+
+/// Every [`Metric`]'s declaration, in [`Metric::ALL`] (file) order.
+const METRICS: [MetricDef; N_METRICS] = [
+    MetricDef {
+        column: "loss",
+        name: "loss",
+        title: "loss",
+        unit: "",
+        recorded_by: &[],
+    },
+    MetricDef {
+        column: "accuracy",
+        name: "accuracy",
+        title: "accuracy",
+        unit: "",
+        recorded_by: &[],
+    },
+    MetricDef {
+        column: "held_out_loss",
+        name: "held-out loss",
+        title: "held-out loss",
+        unit: "",
+        recorded_by: &[Measure::Loss, Measure::Accuracy],
+    },
+    MetricDef {
+        column: "held_out_accuracy",
+        name: "held-out accuracy",
+        title: "held-out accuracy",
+        unit: "",
+        recorded_by: &[Measure::Loss, Measure::Accuracy],
+    },
+    MetricDef {
+        column: "gradient_angle_deg",
+        name: "gradient angle",
+        title: "gradient angle ∠(ΔW rule, ΔW backprop)",
+        unit: " (°)",
+        recorded_by: &[Measure::GradientAlignment],
+    },
+    MetricDef {
+        column: "loss_angle_deg",
+        name: "loss angle",
+        title: "loss angle ∠(ΔW rule, −∇L)",
+        unit: " (°)",
+        recorded_by: &[Measure::LossAlignment],
+    },
+    MetricDef {
+        column: "learning_strength",
+        name: "learning strength",
+        title: "learning strength ⟨ΔW, G⟩/‖G‖²",
+        unit: "",
+        recorded_by: &[Measure::LearningStrength],
+    },
+    MetricDef {
+        column: "hebbian_signature",
+        name: "Hebbian signature",
+        title: "Hebbian signature",
+        unit: " (cosine)",
+        recorded_by: &[Measure::HebbianSignature],
+    },
+    MetricDef {
+        column: "weight_angle_deg",
+        name: "weight angle",
+        title: "weight angle ∠(B, Wᵀ)",
+        unit: " (°)",
+        recorded_by: &[Measure::WeightAlignment],
+    },
+    MetricDef {
+        column: "weight_norm_ratio",
+        name: "‖B‖/‖W‖",
+        title: "‖B‖/‖W‖",
+        unit: "",
+        recorded_by: &[Measure::WeightAlignment],
+    },
+    MetricDef {
+        column: "first_task_loss",
+        name: "first task's held-out loss",
+        title: "held-out loss on the first phase's task",
+        unit: "",
+        recorded_by: &[Measure::Loss, Measure::Accuracy],
+    },
 ];
+
+/// The key columns of `metrics.csv` before the metrics.
+const KEY_COLUMNS: [&str; KEYS] = ["time_s", "instance", "projection", "phase"];
+
+/// The schema of `metrics.csv`: [`KEYS`] key columns, then one column per [`Metric`] in
+/// [`Metric::ALL`] order, named by its declaration.
+pub const COLUMNS: [&str; KEYS + N_METRICS] = {
+    let mut columns = [""; KEYS + N_METRICS];
+    let mut i = 0;
+    while i < KEYS {
+        columns[i] = KEY_COLUMNS[i];
+        i += 1;
+    }
+    let mut k = 0;
+    while k < N_METRICS {
+        columns[KEYS + k] = METRICS[k].column;
+        k += 1;
+    }
+    columns
+};
 
 /// The key columns of `metrics.csv` (time, instance, projection, phase) before the metrics.
 pub const KEYS: usize = 4;
@@ -99,9 +197,30 @@ impl Metric {
         Metric::FirstTaskLoss,
     ];
 
+    /// Its declaration.
+    pub fn def(self) -> &'static MetricDef {
+        &METRICS[self.index()]
+    }
+
     /// The column header in `metrics.csv`.
     pub fn column(self) -> &'static str {
-        COLUMNS[KEYS + self.index()]
+        self.def().column
+    }
+
+    /// Whether a run of `plan` records it.
+    pub fn recorded(self, plan: &Plan) -> bool {
+        let by = self.def().recorded_by;
+        by.is_empty() || by.iter().any(|&m| plan.measures(m))
+    }
+
+    /// The `record.measure` entry that records it, if it needs one.
+    pub fn measure(self) -> Option<Measure> {
+        self.def().recorded_by.first().copied()
+    }
+
+    /// The metric whose column is `name`.
+    pub fn named(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.column() == name)
     }
 
     /// Position in [`Metric::ALL`].
@@ -626,13 +745,13 @@ pub fn window_rows(
     active: &[bool],
 ) -> Vec<Row> {
     let time_s = end.step as f64 * plan.dt_s;
-    let wants = |m: Measure| plan.measures(m);
+    let records = |m: Metric| m.recorded(plan);
     let phase = plan.phase_at(start.step);
     let per_instance: Vec<Vec<Row>> = (0..plan.n_instances())
         .into_par_iter()
         .map(|e| {
             if active[e] {
-                let mut rows = instance_rows(plan, phase, window, start, end, e, time_s, &wants);
+                let mut rows = instance_rows(plan, phase, window, start, end, e, time_s, &records);
                 rows.iter_mut()
                     .for_each(|r| r.phase = plan.phases[phase].name.clone());
                 rows
@@ -653,7 +772,7 @@ fn instance_rows(
     end: &Snapshot,
     e: usize,
     time_s: f64,
-    wants: &dyn Fn(Measure) -> bool,
+    records: &dyn Fn(Metric) -> bool,
 ) -> Vec<Row> {
     let mut all = Row {
         time_s,
@@ -669,7 +788,7 @@ fn instance_rows(
             all.accuracy = Some(window.correct_s[e] / window.present_s[e]);
         }
     }
-    if wants(Measure::Loss) || wants(Measure::Accuracy) {
+    if records(Metric::HeldOutLoss) {
         let (loss, acc) = held_out_in(plan, phase, &end.weights, e);
         all.held_out_loss = loss;
         all.held_out_accuracy = acc;
@@ -677,7 +796,7 @@ fn instance_rows(
     }
 
     // Ideal steps G per projection at the window's starting weights.
-    let need_g = wants(Measure::LossAlignment) || wants(Measure::LearningStrength);
+    let need_g = records(Metric::LossAngle) || records(Metric::LearningStrength);
     let mut ideal: Vec<Option<DMatrix<f64>>> = vec![None; plan.projections.len()];
     if need_g && let Some((ff, map)) = feedforward(plan, &start.weights, e) {
         let task = &tables.tasks[e];
@@ -720,7 +839,7 @@ fn instance_rows(
             let dw = slice(&pw.dw_rule, e, n);
             let learns = tables.learns(m, e);
             if learns && p.forward && !dw.is_empty() {
-                if wants(Measure::GradientAlignment) && plan.forward_order.is_some() {
+                if records(Metric::GradientAngle) && plan.forward_order.is_some() {
                     let scale = if theta[0] != 0.0 { theta[0] } else { 1.0 } / tau_w;
                     // Where the reference is this instance's own update, the backend may not
                     // have accumulated it (or, in an ensemble split into parts, accumulated
@@ -740,11 +859,11 @@ fn instance_rows(
                 }
                 if let Some(g) = &ideal[q] {
                     let g_row: Vec<f64> = row_major(g);
-                    if wants(Measure::LossAlignment) {
+                    if records(Metric::LossAngle) {
                         row.loss_angle_deg = measure::angle_deg(dw, &g_row);
                     }
                     let scaled: Vec<f64> = g_row.iter().map(|v| v / tau_w).collect();
-                    if wants(Measure::LearningStrength) {
+                    if records(Metric::LearningStrength) {
                         row.learning_strength = measure::learning_strength(dw, &scaled);
                     }
                     cat.dw_g.extend_from_slice(dw);
@@ -754,7 +873,7 @@ fn instance_rows(
             }
             // The learning signal is the rule's own update over the window (decay and weight
             // noise excluded): for θ_mx > 0 alone, a positive multiple of ∫ m xᵀ dt.
-            if wants(Measure::HebbianSignature) && !pw.u_x.is_empty() && !dw.is_empty() && learns {
+            if records(Metric::HebbianSignature) && !pw.u_x.is_empty() && !dw.is_empty() && learns {
                 let ux = slice(&pw.u_x, e, n);
                 row.hebbian_signature = measure::cosine(dw, ux);
                 cat.dw_h.extend_from_slice(dw);
@@ -763,7 +882,7 @@ fn instance_rows(
             }
         }
         if let Some(f) = p.stands_for
-            && wants(Measure::WeightAlignment)
+            && records(Metric::WeightAngle)
             && !p.tied[e]
         {
             let fp = &plan.projections[f];
@@ -783,12 +902,12 @@ fn instance_rows(
         }
     }
     all.gradient_angle_deg = measure::angle_deg(&cat.dw, &cat.bp);
-    all.loss_angle_deg = if wants(Measure::LossAlignment) {
+    all.loss_angle_deg = if records(Metric::LossAngle) {
         measure::angle_deg(&cat.dw_g, &cat.g)
     } else {
         None
     };
-    all.learning_strength = if wants(Measure::LearningStrength) {
+    all.learning_strength = if records(Metric::LearningStrength) {
         measure::learning_strength(&cat.dw_g, &cat.g)
     } else {
         None

@@ -23,9 +23,8 @@ use crate::plan::Plan;
 /// The RK4 program of `plan`, derived from its Euler program `euler` (before any pass: RK4
 /// neither defers held inputs nor fuses updates, since its stages read W between changes).
 pub fn derive(euler: &StepProgram, plan: &Plan) -> StepProgram {
-    let pick = |keep: fn(&Op) -> bool| -> Vec<Op> {
-        euler.ops.iter().copied().filter(&keep).collect()
-    };
+    let pick =
+        |keep: fn(&Op) -> bool| -> Vec<Op> { euler.ops.iter().copied().filter(&keep).collect() };
     let evaluation = pick(|op| matches!(op, Op::Instantaneous { .. } | Op::SumInput { .. }));
     let rings = pick(|op| matches!(op, Op::PushRing { .. }));
     let ties = pick(|op| matches!(op, Op::CopyTied { .. }));

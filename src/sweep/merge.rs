@@ -19,6 +19,8 @@ pub struct MergeOutcome {
     pub points: usize,
     pub rows: usize,
     pub instances_failed: usize,
+    /// The figure files drawn, or why none were: the merge draws none (None); the caller may
+    /// (`crate::drawing::merge`).
     pub figures: Option<Result<Vec<PathBuf>, String>>,
 }
 
@@ -63,7 +65,6 @@ fn stored_spec(dir: &Path) -> Result<super::SweepSpec, SweepError> {
 pub fn merge(
     dirs: &[PathBuf],
     out: &Path,
-    figures: bool,
     command_line: &[String],
 ) -> Result<MergeOutcome, SweepError> {
     if dirs.is_empty() {
@@ -365,14 +366,11 @@ pub fn merge(
         dirs.len()
     ));
     manifest.write(out)?;
-    let figures = figures.then(|| {
-        crate::plot::plot_sweep(out, crate::plot::Formats::BOTH).map_err(|e| e.to_string())
-    });
     Ok(MergeOutcome {
         dir: out.to_path_buf(),
         points: points.rows.len(),
         rows,
         instances_failed: failed,
-        figures,
+        figures: None,
     })
 }

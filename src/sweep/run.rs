@@ -42,7 +42,6 @@ pub struct SweepRequest {
     pub shard: Option<Shard>,
     /// Overrides the file's `ensemble_size`.
     pub ensemble_size: Option<usize>,
-    pub figures: bool,
     pub command_line: Vec<String>,
     /// `--set`, `--seeds`, `--duration` on top of the file.
     pub overrides: SweepOverrides,
@@ -51,7 +50,7 @@ pub struct SweepRequest {
 }
 
 impl SweepRequest {
-    /// A sweep of `path` on the CPU into a default directory, without figures: to adjust.
+    /// A sweep of `path` on the CPU into a default directory: to adjust.
     pub fn new(path: impl Into<PathBuf>) -> SweepRequest {
         SweepRequest {
             path: path.into(),
@@ -62,7 +61,6 @@ impl SweepRequest {
             precision: None,
             shard: None,
             ensemble_size: None,
-            figures: false,
             command_line: Vec::new(),
             overrides: SweepOverrides::default(),
             threads: Threads::DEFAULT,
@@ -183,6 +181,8 @@ pub struct SweepOutcome {
     pub instances_failed: usize,
     pub ensembles_run: usize,
     pub wall_s: f64,
+    /// The figure files drawn, or why none were: the sweep draws none (None); the caller may
+    /// (`crate::drawing::sweep`).
     pub figures: Option<Result<Vec<PathBuf>, String>>,
     pub notes: Vec<String>,
 }
@@ -922,9 +922,6 @@ fn sweep_here(
     }
     let parts = tables::finished_parts(&dir);
     tables::assemble_metrics(&dir.join("metrics.csv"), &points, &in_this_shard, &parts)?;
-    let figures = (request.figures && status != Status::Interrupted).then(|| {
-        crate::plot::plot_sweep(&dir, crate::plot::Formats::BOTH).map_err(|e| e.to_string())
-    });
     manifest.status = status;
     manifest.status_reason = reason.clone();
     manifest.ended_unix_s = Some(unix_now());
@@ -942,7 +939,7 @@ fn sweep_here(
         instances_failed: manifest.instances_failed,
         ensembles_run,
         wall_s: started.elapsed().as_secs_f64(),
-        figures,
+        figures: None,
         notes: manifest.notes.clone(),
     })
 }

@@ -7,7 +7,6 @@ use super::axes::{self, Axis};
 use super::overrides::SweepOverrides;
 use super::size;
 use super::spec::{Stat, SummarySpec, SweepSpec};
-use super::stats::{measure_of, metric_named};
 use crate::circuit::{self, Circuit};
 use crate::experiment::design::{rule_label, with_rule};
 use crate::record::metrics::{COLUMNS, KEYS, Metric};
@@ -402,7 +401,7 @@ pub fn load_with(
             ));
             continue;
         }
-        let Some(metric) = metric_named(&s.measure) else {
+        let Some(metric) = Metric::named(&s.measure) else {
             errors.push(at(
                 p.key("measure"),
                 format!("`{}` is not a column of metrics.csv", s.measure),
@@ -418,8 +417,9 @@ pub fn load_with(
                 "e.g. `stat: {mean_last: 0.2}` for the last fifth".into(),
             ));
         }
-        let m = measure_of(metric);
-        if !base.record.measure.contains(&m) {
+        if let Some(m) = metric.measure()
+            && !base.record.measure.contains(&m)
+        {
             base.record.measure.push(m);
         }
         stats.push((i, s.clone(), metric));

@@ -7,25 +7,6 @@ use crate::record::metrics::{Metric, Row};
 use crate::record::tables::Table;
 use crate::record::{Ending, Failure, RecordError, Sink};
 
-/// The metric a summary column reads, by its `metrics.csv` name.
-pub fn metric_named(name: &str) -> Option<Metric> {
-    Metric::ALL.iter().copied().find(|m| m.column() == name)
-}
-
-/// What the measurement a metric needs is called in a circuit's `record.measure`.
-pub fn measure_of(metric: Metric) -> crate::spec::Measure {
-    use crate::spec::Measure;
-    match metric {
-        Metric::Loss | Metric::HeldOutLoss | Metric::FirstTaskLoss => Measure::Loss,
-        Metric::Accuracy | Metric::HeldOutAccuracy => Measure::Accuracy,
-        Metric::GradientAngle => Measure::GradientAlignment,
-        Metric::LossAngle => Measure::LossAlignment,
-        Metric::LearningStrength => Measure::LearningStrength,
-        Metric::HebbianSignature => Measure::HebbianSignature,
-        Metric::WeightAngle | Metric::WeightNormRatio => Measure::WeightAlignment,
-    }
-}
-
 #[derive(Clone, Copy, Debug, Default)]
 struct Acc {
     initial: Option<f64>,
