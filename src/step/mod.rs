@@ -19,9 +19,11 @@
 //! Passes rewrite the list without changing what it computes: [`passes::defer_held_inputs`]
 //! marks the updates a held input lets a backend defer and writes the rebase of their matrices
 //! right after the stimulus; [`passes::fuse_updates`] marks updates that compute the next step's
-//! forward product as they go and fetches the next input before them.
+//! forward product as they go and fetches the next input before them. The OpenCL row layout
+//! derives its launches from the program by passes of its own ([`rows`]).
 
 pub mod passes;
+pub mod rows;
 #[cfg(test)]
 mod tests;
 
