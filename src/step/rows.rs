@@ -352,13 +352,23 @@ impl fmt::Display for RowListing<'_> {
             let ops = StepProgram {
                 ops: launch.ops.clone(),
             };
-            for line in ops.listing(plan).to_string().lines() {
-                // The update launch evaluates its instantaneous populations for step n + 1.
-                let next = launch.kernel == Kernel::Update && line.starts_with("instantaneous");
-                let suffix = if next { " (step n + 1)" } else { "" };
-                writeln!(f, "  {line}{suffix}")?;
+            for (line, op) in ops.listing(plan).to_string().lines().zip(&launch.ops) {
+                writeln!(f, "  {line}{}", note(launch.kernel, op))?;
             }
         }
         Ok(())
+    }
+}
+
+/// What a launch computes of an operation, where that is not the operation of step n whole.
+fn note(kernel: Kernel, op: &Op) -> &'static str {
+    match (kernel, op) {
+        (Kernel::Update, Op::Instantaneous { .. }) | (Kernel::Integrate, Op::Stimulus) => {
+            " (step n + 1)"
+        }
+        (Kernel::Integrate, Op::Accumulate) => " (loss, traces)",
+        (Kernel::Accumulators, Op::Accumulate) => " (δ, outer products)",
+        (Kernel::WeightNoise, Op::Update { .. }) => " (its weight noise)",
+        _ => "",
     }
 }
