@@ -236,7 +236,9 @@ pub fn group(program: &StepProgram, plan: &Plan) -> (Vec<Launch>, Launch) {
         src.instantaneous || matches!(src.role, Role::Input | Role::Target)
     };
     let mut launches = Vec::new();
-    let mut integrate = Vec::new();
+    let mut inputs = Vec::new();
+    let mut rate_rings = Vec::new();
+    let mut integrations = Vec::new();
     let mut late_pops = Vec::new();
     let mut next_stimulus = Vec::new();
     let mut accumulate = Vec::new();
@@ -254,29 +256,10 @@ pub fn group(program: &StepProgram, plan: &Plan) -> (Vec<Launch>, Launch) {
                 kernel: Kernel::Instantaneous { population },
                 ops: vec![*op],
             }),
-            Op::SumInput { population } | Op::Integrate { population } => {
-                // A rate population's block: its input, its rings, its integration.
-                let at = integrate
-                    .iter()
-                    .rposition(|o| pop_of(plan, o) == Some(population))
-                    .map_or(integrate.len(), |i| i + 1);
-                integrate.insert(at, *op);
-            }
+            Op::SumInput { population } => inputs.push(population),
+            Op::Integrate { .. } => integrations.push(*op),
             Op::PushRing { projection } if ring_of_driven(projection) => next_stimulus.push(*op),
-            Op::PushRing { projection } => {
-                // After its source's input sum, before its integration: the ring takes the
-                // rate of step n.
-                let from = plan.projections[projection].from;
-                let at = integrate
-                    .iter()
-                    .position(|o| *o == Op::SumInput { population: from })
-                    .map_or(integrate.len(), |i| i + 1);
-                let at = integrate[at..]
-                    .iter()
-                    .position(|o| !matches!(o, Op::PushRing { .. }))
-                    .map_or(integrate.len(), |i| at + i);
-                integrate.insert(at, *op);
-            }
+            Op::PushRing { .. } => rate_rings.push(*op),
             Op::Accumulate => accumulate.push(*op),
             Op::Update { motif, .. } => {
                 if plan.motifs[motif].has_noise() {
@@ -286,6 +269,19 @@ pub fn group(program: &StepProgram, plan: &Plan) -> (Vec<Launch>, Launch) {
             }
             Op::CopyTied { .. } => tie.push(*op),
         }
+    }
+    // A rate population's block of work-items: its input, the rings it feeds (with its rates
+    // of step n, before they move), its integration.
+    let mut integrate = Vec::new();
+    for population in inputs {
+        let from_it = |op: &&Op| match **op {
+            Op::PushRing { projection } => plan.projections[projection].from == population,
+            Op::Integrate { population: p } => p == population,
+            _ => false,
+        };
+        integrate.push(Op::SumInput { population });
+        integrate.extend(rate_rings.iter().filter(from_it));
+        integrate.extend(integrations.iter().filter(from_it));
     }
     let drive = Launch {
         kernel: Kernel::Drive,
@@ -319,15 +315,6 @@ pub fn group(program: &StepProgram, plan: &Plan) -> (Vec<Launch>, Launch) {
         }
     }
     (launches, drive)
-}
-
-/// The rate population an input or integration belongs to.
-fn pop_of(plan: &Plan, op: &Op) -> Option<usize> {
-    match *op {
-        Op::SumInput { population } | Op::Integrate { population } => Some(population),
-        Op::PushRing { projection } => Some(plan.projections[projection].from),
-        _ => None,
-    }
 }
 
 /// A row schedule printed with the plan's names: one launch a line, its operations after it.

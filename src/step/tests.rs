@@ -166,10 +166,15 @@ fn a_deferred_update_is_never_fused() {
 /// `EVERYTHING` with a 40-unit hidden layer (W1 3 → 40 and B2 2 → 40 become tall matrices with
 /// short rows) and weight noise on W2.
 fn everything_tall() -> Plan {
-    plan(&EVERYTHING
-        .replace("h: {size: 4,", "h: {size: 40,")
-        .replace("dh: {role: error, size: 4,", "dh: {role: error, size: 40,")
-        .replace("zz_w: -1}, tau_w: 1 s}", "zz_w: -1}, tau_w: 1 s, weight_noise: 0.01}"))
+    plan(
+        &EVERYTHING
+            .replace("h: {size: 4,", "h: {size: 40,")
+            .replace("dh: {role: error, size: 4,", "dh: {role: error, size: 40,")
+            .replace(
+                "zz_w: -1}, tau_w: 1 s}",
+                "zz_w: -1}, tau_w: 1 s, weight_noise: 0.01}",
+            ),
+    )
 }
 
 fn launches(plan: &Plan, short_row: usize) -> String {
@@ -263,7 +268,12 @@ fn the_row_transposition_stores_tall_matrices_by_columns_and_undefers_them() {
     let transposed = rows::transpose(&mut program, &plan, 16);
     assert_eq!(names(&transposed), ["W1", "B2"]);
     assert!(!program.ops.contains(&Op::RebaseHeld));
-    assert!(!program.ops.iter().any(|op| matches!(op, Op::Update { deferred: true, .. })));
+    assert!(
+        !program
+            .ops
+            .iter()
+            .any(|op| matches!(op, Op::Update { deferred: true, .. }))
+    );
     // Without transposition the held input still defers.
     let mut program = StepProgram::lower(&plan);
     passes::defer_held_inputs(&mut program, &plan);

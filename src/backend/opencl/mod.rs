@@ -572,8 +572,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
         };
         let (exec, describe) = if rows_mode {
             let schedule = crate::step::rows::RowSchedule::for_plan(&plan, short_row);
-            let program =
-                row_kernels::rows_source(&m, &schedule, types, shared.info.kind == "CPU");
+            let program = row_kernels::rows_source(&m, &schedule, types, shared.info.kind == "CPU");
             let built = shared.program(&program.source)?;
             let mut kernels = HashMap::new();
             let mut names: Vec<String> = program.kernels.iter().map(|k| k.name.clone()).collect();

@@ -57,7 +57,10 @@ pub(crate) fn rows_source(
     t: Types,
     loop_steps: bool,
 ) -> RowProgram {
-    debug_assert_eq!(schedule.transposed, m.trans, "the layout stores what the schedule says");
+    debug_assert_eq!(
+        schedule.transposed, m.trans,
+        "the layout stores what the schedule says"
+    );
     debug_assert!(schedule.program.ops.iter().all(|op| match *op {
         Op::Update {
             motif, deferred, ..
@@ -486,9 +489,7 @@ impl Rows<'_> {
         let z_now = self.zp(p, "n");
         let rings: Vec<(usize, usize, usize)> = rings
             .iter()
-            .filter_map(|&q| {
-                m.ring_off[q].map(|r| (r, m.ring_len[q], plan.projections[q].cols))
-            })
+            .filter_map(|&q| m.ring_off[q].map(|r| (r, m.ring_len[q], plan.projections[q].cols)))
             .collect();
         let body = |u: &Unit| {
             let mut c = self.input_code(p, u, false);
@@ -971,7 +972,10 @@ impl Rows<'_> {
         let proj = &plan.projections[q];
         let form = motif.form();
         let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
-        debug_assert!(self.s.product_by_update[q], "a deferred matrix's product is fused");
+        debug_assert!(
+            self.s.product_by_update[q],
+            "a deferred matrix's product is fused"
+        );
         let prod = m.prod_off[q].unwrap_or(0);
         let mut c = format!(
             "  if (gid >= {base}u && gid < {}u) {{ // plasticity of {} (deferred while the input is held)\n  const uint i = gid - {base}u;\n  __global real *wr = W + {wo}u + i * {cols}u;\n  const real gc = S[{}u + (n & 1ul)];\n  real dn = S[{}u + i], gn = gc;\n  if (flag) {{\n",
@@ -1200,5 +1204,110 @@ impl Rows<'_> {
             name: "tied".into(),
             global: base,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{InstanceSpec, Plan};
+    use crate::spec::{self, SourceFile};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    /// Every kind of operation in one circuit: standalone, late and early instantaneous
+    /// populations, a delay, a trace, weight noise, a tied matrix, matrices stored transposed
+    /// and the window accumulators.
+    const EVERYTHING: &str = "
+name: everything
+time: {dt: 0.1 ms, duration: 10 ms}
+task: {kind: linear_teacher, stimulus: {duration: 5 ms}, held_out: 4}
+populations:
+  x: {role: input, size: 3}
+  h: {size: 40, tau: 5 ms, trace: {of: rate_squared, tau: 1 s}}
+  y: {size: 2, tau: 5 ms}
+  ystar: {role: target, size: 2}
+  e: {role: error, size: 2, tau: 0 ms}
+  dh: {role: error, size: 40, tau: 0 ms, gain_from: h}
+  g: {size: 3, tau: 0 ms}
+projections:
+  W1: {from: x, to: h, init: {uniform: [-0.1, 0.1]}}
+  W2: {from: h, to: y, init: {uniform: [-0.1, 0.1]}, delay: 1 ms}
+  to_e_target: {from: ystar, to: e, init: identity}
+  to_e_output: {from: y, to: e, init: identity, sign: -1}
+  B2: {from: e, to: dh, init: {uniform: [-0.5, 0.5]}, tied: W2}
+  to_g: {from: dh, to: g, init: {uniform: [-0.5, 0.5]}}
+motifs:
+  - {plastic: W1, modulator: dh, rule: {m_x: 1}, tau_w: 1 s}
+  - {plastic: W2, modulator: e, rule: {m_x: 1, zz_w: -1}, tau_w: 1 s, weight_noise: 0.01}
+record: {every: 1 ms, traces: 5 ms, measure: [loss, gradient_alignment, hebbian_signature]}
+";
+
+    /// Each launch of the schedule becomes its kernels in the schedule's order (the
+    /// accumulators one per δ and one for the outer products), so the emitter handles every
+    /// operation the grouping gives a launch; the host runs exactly these.
+    #[test]
+    fn each_launch_becomes_its_kernels_in_order() {
+        let source = SourceFile::from_text(Path::new("t.yaml"), EVERYTHING.to_string());
+        let spec = spec::parse_circuit(&source).unwrap_or_else(|d| panic!("{d}"));
+        let circuit = crate::circuit::build(&source, &spec).unwrap_or_else(|d| panic!("{d}"));
+        let instance = InstanceSpec {
+            circuit,
+            seed: 1,
+            label: "t".into(),
+        };
+        let plan = Arc::new(Plan::new(&[instance], Path::new(".")).unwrap());
+        let m = Model::new(plan.clone(), 1, 2, 16).unwrap();
+        let schedule = RowSchedule::for_plan(&plan, 16);
+        let kinds: Vec<Kernel> = schedule.launches.iter().map(|l| l.kernel).collect();
+        let dh = plan
+            .populations
+            .iter()
+            .position(|p| p.name == "dh")
+            .unwrap();
+        assert_eq!(
+            kinds,
+            [
+                Kernel::Instantaneous { population: dh },
+                Kernel::Integrate,
+                Kernel::Accumulators,
+                Kernel::Update,
+                Kernel::WeightNoise,
+                Kernel::Tied
+            ]
+        );
+        for f64 in [false, true] {
+            let t = Types {
+                f64,
+                fp64: true,
+                v: 1,
+            };
+            let program = rows_source(&m, &schedule, t, false);
+            let names: Vec<&str> = program.kernels.iter().map(|k| k.name.as_str()).collect();
+            let inst = format!("inst_{dh}");
+            assert_eq!(
+                names,
+                [
+                    inst.as_str(),
+                    "integrate",
+                    "delta_2",
+                    "delta_1",
+                    "delta_6",
+                    "outer",
+                    "update",
+                    "wnoise",
+                    "tied"
+                ]
+            );
+            for name in names.iter().chain(["drive"].iter()) {
+                assert!(
+                    program
+                        .source
+                        .contains(&format!("__kernel void {name}(KARGS)")),
+                    "{name}"
+                );
+            }
+            assert!(program.fused_any, "e is evaluated early");
+        }
     }
 }
