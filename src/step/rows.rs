@@ -16,6 +16,9 @@
 //!   known rates (`early`), the rebase of deferred matrices, every motif's update (fused ones
 //!   forming step n + 1's product as they go) and the slow traces;
 //! - `wnoise`: the weight noise of noisy motifs; `tied`: tied matrices copy their partner.
+//!
+//! A new operation takes one arm in [`group`] (the launch that computes it) and one in that
+//! launch's emitter in the row generator; `step::tests` checks that no operation is dropped.
 
 use super::{Op, StepProgram, passes};
 use crate::plan::Plan;
