@@ -20,10 +20,12 @@
 //! marks the updates a held input lets a backend defer and writes the rebase of their matrices
 //! right after the stimulus; [`passes::fuse_updates`] marks updates that compute the next step's
 //! forward product as they go and fetches the next input before them. The RK4 step is derived
-//! from the same program ([`rk4::derive`]).
+//! from the same program ([`rk4::derive`]), and the OpenCL row layout derives its launches from
+//! it by passes of its own ([`rows`]).
 
 pub mod passes;
 pub mod rk4;
+pub mod rows;
 #[cfg(test)]
 mod tests;
 

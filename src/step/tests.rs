@@ -222,3 +222,178 @@ fn rk4_adds_noise_only_where_some_phase_has_it() {
     let program = StepProgram::for_plan(&plan, |_| false);
     assert!(!program.ops.iter().any(|op| matches!(op, Op::Noise { .. })));
 }
+
+/// `EVERYTHING` with a 40-unit hidden layer (W1 3 → 40 and B2 2 → 40 become tall matrices with
+/// short rows) and weight noise on W2.
+fn everything_tall() -> Plan {
+    plan(
+        &EVERYTHING
+            .replace("h: {size: 4,", "h: {size: 40,")
+            .replace("dh: {role: error, size: 4,", "dh: {role: error, size: 40,")
+            .replace(
+                "zz_w: -1}, tau_w: 1 s}",
+                "zz_w: -1}, tau_w: 1 s, weight_noise: 0.01}",
+            ),
+    )
+}
+
+fn launches(plan: &Plan, short_row: usize) -> String {
+    rows::RowSchedule::for_plan(plan, short_row)
+        .listing(plan)
+        .to_string()
+}
+
+/// The main job in the row layout: the output error e = y* − y reads only fixed matrices of
+/// known rates, so the update launch evaluates it for step n + 1; dh is read by no projection
+/// and rides along in `integrate`; W1's held input defers its update, W2's fuses.
+#[test]
+fn the_main_job_groups_into_two_launches_and_the_accumulators() {
+    let plan = teacher_fa();
+    assert_eq!(
+        launches(&plan, 16),
+        "integrate:
+  input y
+  integrate y
+  input h
+  integrate h
+  instantaneous dh
+  stimulus (step n + 1)
+  accumulate (loss, traces)
+accumulators:
+  accumulate (δ, outer products)
+update:
+  instantaneous e (step n + 1)
+  rebase held
+  next input
+  update W1 (m_x, deferred)
+  update W2 (m_x, fused)
+drive (priming):
+  stimulus
+"
+    );
+}
+
+/// Tall matrices are stored transposed and so not deferred (no rebase left); the delayed W2
+/// pushes h's rates of step n inside h's block; noisy W2 gets the weight-noise launch, the tied
+/// B2 the copy launch.
+#[test]
+fn every_kind_of_operation_has_its_launch() {
+    let plan = everything_tall();
+    assert_eq!(
+        launches(&plan, 16),
+        "transposed W1 B2
+integrate:
+  input y
+  integrate y
+  input h
+  ring W2
+  integrate h
+  instantaneous dh
+  stimulus (step n + 1)
+  accumulate (loss, traces)
+accumulators:
+  accumulate (δ, outer products)
+update:
+  instantaneous e (step n + 1)
+  update W1 (m_x)
+  update W2 (m_x zz_w)
+  trace h
+wnoise:
+  update W2 (m_x zz_w) (its weight noise)
+tied:
+  tie B2 = W2ᵀ
+drive (priming):
+  stimulus
+"
+    );
+}
+
+#[test]
+fn the_row_transposition_stores_tall_matrices_by_columns_and_undefers_them() {
+    let plan = everything_tall();
+    let names = |t: &[bool]| -> Vec<&str> {
+        plan.projections
+            .iter()
+            .zip(t)
+            .filter(|(_, t)| **t)
+            .map(|(p, _)| p.name.as_str())
+            .collect()
+    };
+    // 3 → 40 and 2 → 40 have rows shorter than 16 and at least 32 of them; 40 → 2 does not.
+    assert_eq!(names(&rows::stored_transposed(&plan, 16)), ["W1", "B2"]);
+    assert!(rows::stored_transposed(&plan, 0).iter().all(|t| !t));
+    let mut program = StepProgram::lower(&plan);
+    passes::defer_held_inputs(&mut program, &plan);
+    assert!(program.ops.contains(&Op::RebaseHeld));
+    let transposed = rows::transpose(&mut program, &plan, 16);
+    assert_eq!(names(&transposed), ["W1", "B2"]);
+    assert!(!program.ops.contains(&Op::RebaseHeld));
+    assert!(
+        !program
+            .ops
+            .iter()
+            .any(|op| matches!(op, Op::Update { deferred: true, .. }))
+    );
+    // Without transposition the held input still defers.
+    let mut program = StepProgram::lower(&plan);
+    passes::defer_held_inputs(&mut program, &plan);
+    rows::transpose(&mut program, &plan, 0);
+    assert!(program.ops.contains(&Op::RebaseHeld));
+}
+
+/// The grouping drops no operation and invents none: every op of the program is in exactly one
+/// launch, except the two the row layout splits on purpose (the window accumulators: the loss
+/// and traces on `integrate`'s last work-item, δ and the outer products in their own launches;
+/// a noisy update: its rows in `update`, its noise in `wnoise`). The priming launch is step
+/// 0's stimulus and the rings of driven sources.
+#[test]
+fn every_operation_lands_in_one_launch() {
+    for plan in [teacher_fa(), plan(EVERYTHING), everything_tall()] {
+        for short_row in [0, 16] {
+            let schedule = rows::RowSchedule::for_plan(&plan, short_row);
+            let placed: Vec<Op> = schedule
+                .launches
+                .iter()
+                .flat_map(|l| l.ops.iter().copied())
+                .collect();
+            for op in &schedule.program.ops {
+                let expected = match *op {
+                    Op::Accumulate => 2,
+                    Op::Update { motif, .. } if plan.motifs[motif].has_noise() => 2,
+                    _ => 1,
+                };
+                let found = placed.iter().filter(|o| *o == op).count();
+                assert_eq!(found, expected, "{op:?}");
+            }
+            assert_eq!(
+                placed.len(),
+                schedule.program.ops.len()
+                    + 1
+                    + plan.motifs.iter().filter(|m| m.has_noise()).count()
+            );
+            assert_eq!(schedule.drive.ops.first(), Some(&Op::Stimulus));
+        }
+    }
+}
+
+/// Products formed by the update: the fused and the deferred ones, which the input sums of
+/// their targets then read instead of a matrix product.
+#[test]
+fn the_row_layout_fuses_what_its_rows_can_carry() {
+    let plan = teacher_fa();
+    let schedule = rows::RowSchedule::for_plan(&plan, 16);
+    let by_update: Vec<&str> = plan
+        .projections
+        .iter()
+        .zip(&schedule.product_by_update)
+        .filter(|(_, b)| **b)
+        .map(|(p, _)| p.name.as_str())
+        .collect();
+    assert_eq!(by_update, ["W1", "W2"]);
+    assert!(schedule.update_forms_next());
+    // A delayed, noisy, tall or tied matrix forms no product in its update.
+    let schedule = rows::RowSchedule::for_plan(&everything_tall(), 16);
+    assert!(schedule.product_by_update.iter().all(|b| !b));
+    // e is still evaluated early, so step 0 is primed.
+    assert!(schedule.update_forms_next());
+}

@@ -242,10 +242,7 @@ impl Model {
             .collect();
         let accumulate = Accumulate::for_plan(&plan);
 
-        let trans: Vec<bool> = projs
-            .iter()
-            .map(|p| short_row > 0 && p.cols < short_row && p.rows >= 2 * short_row)
-            .collect();
+        let trans = crate::step::rows::stored_transposed(&plan, short_row);
         // A deferred update replaces the row kernels' fused product, which runs along rows.
         let defers: Vec<bool> = (0..projs.len())
             .map(|q| plan.held_input.get(q).copied().unwrap_or(false) && !trans[q])

@@ -571,15 +571,11 @@ impl<R: DeviceReal> OpenClBackend<R> {
             Ok(())
         };
         let (exec, describe) = if rows_mode {
-            let program = row_kernels::rows_source(&m, types, shared.info.kind == "CPU");
+            let schedule = crate::step::rows::RowSchedule::for_plan(&plan, short_row);
+            let program = row_kernels::rows_source(&m, &schedule, types, shared.info.kind == "CPU");
             let built = shared.program(&program.source)?;
             let mut kernels = HashMap::new();
-            let mut names: Vec<String> = program
-                .before
-                .iter()
-                .chain(&program.after)
-                .map(|k| k.name.clone())
-                .collect();
+            let mut names: Vec<String> = program.kernels.iter().map(|k| k.name.clone()).collect();
             names.push("drive".into());
             names.push("stim".into());
             if program.looped {
@@ -665,7 +661,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
         run("stim", 0, 1, 1)?;
         run("drive", 0, 1, program.drive.global)?;
         if program.fused_any
-            && let Some(update) = program.after.iter().find(|k| k.name == "update")
+            && let Some(update) = program.kernels.iter().find(|k| k.name == "update")
         {
             // n = −1 (wrapping): the products for step n + 1 = 0, without an update.
             run("update", u64::MAX, 0, update.global)?;
@@ -749,7 +745,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
                             launch(&self.queue, kernel, 1, None)?;
                         }
                         let flag = flag_of(n);
-                        for k in program.before.iter().chain(&program.after) {
+                        for k in &program.kernels {
                             let kernel = get(&k.name)?;
                             set_step(kernel, n, flag)?;
                             launch(&self.queue, kernel, k.global, Some(local.of(k.global)))?;

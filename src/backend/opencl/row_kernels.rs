@@ -7,10 +7,12 @@
 //! population, no delay, no weight noise): it updates row i of W and, in the same pass, sums
 //! `W_new[i]·x(n+1)` for the next step, so the dominant matrix is streamed once per step.
 //!
-//! Launches cost PoCL several microseconds each, so instantaneous populations ride along in
-//! other kernels where their dependencies allow (`late`, `early`), and W2 takes two launches
-//! per step. Tall matrices with short rows (a feedback matrix 1000 × 10) are stored transposed
-//! so that their products and updates run along the long side as vectors.
+//! Which kernels run, in which order, and which operations of the step program each computes
+//! is the row schedule's (`step::rows`): launches cost PoCL several microseconds each, so
+//! instantaneous populations ride along in other kernels where their dependencies allow, and
+//! W2 takes two launches per step; tall matrices with short rows are stored transposed so that
+//! their products and updates run along the long side as vectors. This module emits each
+//! launch's kernel from the operations the schedule gives it.
 
 use super::codegen::{
     PRELUDE, ROWS, STIMULUS, Types, act_name, header, lit, model_defines, noise_stream,
@@ -20,6 +22,8 @@ use super::device_layout::{Delay, Model};
 use super::terms;
 use crate::rule::Post;
 use crate::spec::Role;
+use crate::step::Op;
+use crate::step::rows::{Kernel, RowSchedule};
 use std::fmt::Write;
 
 /// One kernel of the step sequence, with its global size.
@@ -32,11 +36,9 @@ pub(crate) struct RowKernel {
 /// The generated program and the order in which its kernels run each step.
 pub(crate) struct RowProgram {
     pub source: String,
-    /// Instantaneous populations, then `integrate` (with the next step's drive), then the
-    /// accumulator kernels (step n); a new sample (`stim`) goes before them when due.
-    pub before: Vec<RowKernel>,
-    /// `update` and what follows it.
-    pub after: Vec<RowKernel>,
+    /// The kernels of one step in launch order, as the schedule groups them (a new sample,
+    /// `stim`, goes before them when due).
+    pub kernels: Vec<RowKernel>,
     /// Step 0's driven populations (priming only).
     pub drive: RowKernel,
     /// Whether `update` computes products or early populations (the priming launch is needed).
@@ -46,65 +48,25 @@ pub(crate) struct RowProgram {
     pub looped: bool,
 }
 
-/// Whether projection q's next product can be fused into its plasticity kernel.
-pub(crate) fn fusable(m: &Model, q: usize) -> bool {
-    let plan = &m.plan;
-    let proj = &plan.projections[q];
-    let Some(mi) = proj.motif else { return false };
-    let src = &plan.populations[proj.from];
-    let source_known = matches!(src.role, Role::Input | Role::Target) || !src.instantaneous;
-    m.delay[q] == Delay::None
-        && source_known
-        && m.wnoise[mi].is_none()
-        && m.tied[q].is_none()
-        && !m.trans[q]
-        && m.prod_off[q].is_some()
-}
-
-/// An instantaneous population that no projection reads (a modulator such as a local error
-/// δ): nothing else in step n waits for it, so it is evaluated inside `integrate` instead of a
-/// launch of its own.
-pub(crate) fn late(m: &Model, pop: usize) -> bool {
-    let plan = &m.plan;
-    let p = &plan.populations[pop];
-    let read_by_projection = plan.projections.iter().any(|q| q.from == pop);
-    let gain_source = plan.populations.iter().any(|o| o.gain_from == Some(pop));
-    // The trace (read in the same launch) samples the output error and the first motif.
-    let traced = m.trace_slots > 0
-        && (plan.output.as_ref().is_some_and(|o| o.error == pop)
-            || plan.motifs.first().is_some_and(|mt| {
-                let q = &plan.projections[mt.projection];
-                q.to == pop || mt.modulator == Some(pop)
-            }));
-    p.instantaneous && !read_by_projection && !gain_source && !traced
-}
-
-/// An instantaneous population whose inputs are all fixed matrices from driven or rate
-/// populations (e.g. the output error e = y* − y): its value for step n + 1 is known once step
-/// n has integrated, so the plasticity kernel of step n computes it, saving a launch.
-pub(crate) fn early(m: &Model, pop: usize) -> bool {
-    let plan = &m.plan;
-    let pops = &plan.populations;
-    let p = &pops[pop];
-    let known = |src: usize| {
-        matches!(pops[src].role, Role::Input | Role::Target) || !pops[src].instantaneous
-    };
-    p.instantaneous
-        && !plan.motifs.is_empty()
-        && !late(m, pop)
-        && m.inputs_of[pop].iter().all(|&q| {
-            let proj = &plan.projections[q];
-            proj.motif.is_none()
-                && m.tied[q].is_none()
-                && m.delay[q] == Delay::None
-                && known(proj.from)
-        })
-        && p.gain_from.is_none_or(known)
-}
-
-/// The row program of `m`; `loop_steps`: the device may run the steps between stimulus
+/// The row program of `m`, emitted launch by launch from `schedule` (the step program grouped
+/// for this layout, `step::rows`); `loop_steps`: the device may run the steps between stimulus
 /// changes as one work-item (`steps`, for CPU devices).
-pub(crate) fn rows_source(m: &Model, t: Types, loop_steps: bool) -> RowProgram {
+pub(crate) fn rows_source(
+    m: &Model,
+    schedule: &RowSchedule,
+    t: Types,
+    loop_steps: bool,
+) -> RowProgram {
+    debug_assert_eq!(
+        schedule.transposed, m.trans,
+        "the layout stores what the schedule says"
+    );
+    debug_assert!(schedule.program.ops.iter().all(|op| match *op {
+        Op::Update {
+            motif, deferred, ..
+        } => deferred == m.held[m.plan.motifs[motif].projection].is_some(),
+        _ => true,
+    }));
     let c = if t.f64 { 8 } else { 16 };
     let real = if t.f64 { "double" } else { "float" };
     let mut src = header(t);
@@ -135,36 +97,30 @@ pub(crate) fn rows_source(m: &Model, t: Types, loop_steps: bool) -> RowProgram {
 
     let mut g = Rows {
         m,
+        s: schedule,
         c,
         k: String::new(),
     };
-    let mut before = Vec::new();
-    let plan = &m.plan;
-    for &p in &plan.order {
-        if plan.populations[p].instantaneous && !late(m, p) && !early(m, p) {
-            before.push(g.inst(p));
+    // Each launch of the schedule, emitted from the operations it holds.
+    let mut step = Vec::new();
+    for launch in &schedule.launches {
+        let ops = &launch.ops;
+        match launch.kernel {
+            Kernel::Instantaneous { population } => step.push(g.inst(population)),
+            Kernel::Integrate => step.push(g.integrate(ops)),
+            Kernel::Accumulators => step.extend(g.accumulators()),
+            Kernel::Update => step.push(g.update(ops)),
+            Kernel::WeightNoise => step.extend(g.wnoise(ops)),
+            Kernel::Tied => step.extend(g.tied(ops)),
+            Kernel::Drive => unreachable!("the priming launch is not a step's"),
         }
     }
-    before.push(g.integrate());
-    before.extend(g.accumulators());
-    let drive = g.drive();
-    let mut after = Vec::new();
-    let fused_any = (0..plan.projections.len()).any(|q| fusable(m, q))
-        || (0..plan.populations.len()).any(|p| early(m, p));
-    if !plan.motifs.is_empty() || m.q_off.iter().any(|q| q.is_some()) {
-        after.push(g.update());
-    }
-    if let Some(k) = g.wnoise() {
-        after.push(k);
-    }
-    if let Some(k) = g.tied() {
-        after.push(k);
-    }
+    let drive = g.drive(&schedule.drive.ops);
     // One work-item steps the whole circuit: right for a CPU device, where a work-group runs
     // on one core anyway; a GPU would run it on one of its thousands of lanes.
     let looped = loop_steps && plain_step_work(m) <= LOOP_WORK;
     let mut kernels = g.k;
-    for k in before.iter().chain(&after).chain([&drive]) {
+    for k in step.iter().chain([&drive]) {
         let _ = writeln!(
             kernels,
             "__kernel void {0}(KARGS) {{ {0}_at(KCALL(n), get_global_id(0)); }}",
@@ -172,15 +128,14 @@ pub(crate) fn rows_source(m: &Model, t: Types, loop_steps: bool) -> RowProgram {
         );
     }
     if looped {
-        kernels.push_str(&step_loop(before.iter().chain(&after)));
+        kernels.push_str(&step_loop(step.iter()));
     }
     src.push_str(&ROWS.replace("/*@KERNELS@*/", &kernels));
     RowProgram {
         source: src,
-        before,
-        after,
+        kernels: step,
         drive,
-        fused_any,
+        fused_any: schedule.update_forms_next(),
         looped,
     }
 }
@@ -254,6 +209,7 @@ impl Unit {
 
 struct Rows<'a> {
     m: &'a Model,
+    s: &'a RowSchedule,
     /// Lanes of `realc`: units per work-item in the population kernels.
     c: usize,
     k: String,
@@ -335,7 +291,7 @@ impl Rows<'_> {
         for &q in &m.inputs_of[pop] {
             let proj = &m.plan.projections[q];
             let sign = self.p(m.sign[q]);
-            if fusable(m, q) {
+            if self.s.product_by_update[q] {
                 let po = m.prod_off[q].unwrap_or(0);
                 c.push_str(&format!("    acc += {};\n", u.ld(&format!("S + {po}u"))));
                 continue;
@@ -450,90 +406,128 @@ impl Rows<'_> {
         }
     }
 
-    /// Rate populations: u(n+1), z(n+1) into the next copy; then the driven populations of
-    /// step n + 1; the last work-item sums the loss.
-    fn integrate(&mut self) -> RowKernel {
+    /// The integrate launch, from its operations: rate populations' u(n+1), z(n+1) into the
+    /// next copy (with their input sums and rings), the instantaneous populations nobody reads
+    /// this step, the driven populations of step n + 1, and one last work-item for the loss
+    /// and traces.
+    fn integrate(&mut self, ops: &[Op]) -> RowKernel {
         let m = self.m;
         let plan = &m.plan;
         self.line("void integrate_at(KARGS, const uint item) {\n  const uint gid = item;\n  const ulong n1 = n + 1;");
         let mut base = 0;
-        for &p in &plan.order {
-            let pp = &plan.populations[p];
-            if pp.instantaneous || m.inp_off[p].is_none() {
-                continue;
-            }
-            let blocks = pp.size.div_ceil(self.c);
-            self.line(format!(
-                "  if (gid >= {base}u && gid < {}u) {{ // {}\n  const uint i0 = (gid - {base}u) * C;",
-                base + blocks,
-                pp.name,
-            ));
-            let a = act_name(pp.activation);
-            let leak = self.p(m.leak[p]);
-            let (u_now, u_next, z_next) = (self.up(p, "n"), self.up(p, "n1"), self.zp(p, "n1"));
-            let z_now = self.zp(p, "n");
-            let rings: Vec<(usize, usize, usize)> = plan
-                .projections
-                .iter()
-                .enumerate()
-                .filter(|(_, proj)| proj.from == p)
-                .filter_map(|(q, proj)| m.ring_off[q].map(|r| (r, m.ring_len[q], proj.cols)))
-                .collect();
-            let body = |u: &Unit| {
-                let mut c = self.input_code(p, u, false);
-                c.push_str(&format!(
-                    "    const {ty} uo = {};\n    {ty} un = acc + (uo - acc) * {leak};\n",
-                    u.ld(&u_now),
-                    ty = u.ty
-                ));
-                c.push_str(&self.noise_code(p, u, "un"));
-                c.push_str(&format!(
-                    "    const {} zn = act_{a}{}(un);\n    {};\n    {};\n",
-                    u.ty,
-                    u.suf,
-                    u.st("un", &u_next),
-                    u.st("zn", &z_next)
-                ));
-                // The ring takes the rate of step n, not the new one: pushed after its update,
-                // a leaky source would be one step ahead and a d-step delay would lag d − 1.
-                for (ring, len, cols) in &rings {
-                    c.push_str(&format!(
-                        "    {{ const {} zo = {}; {}; }}\n",
-                        u.ty,
-                        u.ld(&z_now),
-                        u.st("zo", &format!("S + {ring}u + (n % {len}ul) * {cols}u"))
-                    ));
+        for op in ops {
+            match *op {
+                // Part of the population's block (`Integrate`), on the same work-items.
+                Op::SumInput { .. } | Op::PushRing { .. } => {}
+                Op::Integrate { population } => {
+                    let rings: Vec<usize> = ops
+                        .iter()
+                        .filter_map(|o| match *o {
+                            Op::PushRing { projection }
+                                if plan.projections[projection].from == population =>
+                            {
+                                Some(projection)
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    base += self.integrate_population(population, &rings, base);
                 }
-                c
-            };
-            let code = self.block(pp.size, &body);
-            self.line(code);
-            self.line("  }");
-            base += blocks;
-        }
-        // Instantaneous populations nobody reads this step.
-        for &p in &plan.order {
-            if !late(m, p) {
-                continue;
+                Op::Instantaneous { population } => {
+                    // An instantaneous population nobody reads this step.
+                    let size = plan.populations[population].size;
+                    let blocks = size.div_ceil(self.c);
+                    let code = self.inst_code(population);
+                    self.line(format!(
+                        "  if (gid >= {base}u && gid < {}u) {{ // {}\n  const uint i0 = (gid - {base}u) * C;\n{code}  }}",
+                        base + blocks,
+                        plan.populations[population].name
+                    ));
+                    base += blocks;
+                }
+                Op::Stimulus => {
+                    // The next step's driven populations.
+                    let (drive, drive_items) = self.drive_code("n1", ops);
+                    self.line(format!(
+                        "  if (gid >= {base}u && gid < {}u) {{ const uint j = gid - {base}u;\n{drive}  }}",
+                        base + drive_items
+                    ));
+                    base += drive_items;
+                }
+                Op::Accumulate => {
+                    self.loss_and_trace(base);
+                    base += 1;
+                }
+                _ => unreachable!("{op:?} is not the integrate launch's"),
             }
-            let size = plan.populations[p].size;
-            let blocks = size.div_ceil(self.c);
-            let code = self.inst_code(p);
-            self.line(format!(
-                "  if (gid >= {base}u && gid < {}u) {{ // {}\n  const uint i0 = (gid - {base}u) * C;\n{code}  }}",
-                base + blocks,
-                plan.populations[p].name
-            ));
-            base += blocks;
         }
-        // The next step's driven populations.
-        let (drive, drive_items) = self.drive_code("n1");
+        self.line("}");
+        RowKernel {
+            name: "integrate".into(),
+            global: base,
+        }
+    }
+
+    /// Rate population `p`'s block from work-item `base`, pushing step n's rates into the
+    /// rings of `rings`; returns its work-items.
+    fn integrate_population(&mut self, p: usize, rings: &[usize], base: usize) -> usize {
+        let m = self.m;
+        let plan = &m.plan;
+        let pp = &plan.populations[p];
+        if m.inp_off[p].is_none() {
+            return 0;
+        }
+        let blocks = pp.size.div_ceil(self.c);
         self.line(format!(
-            "  if (gid >= {base}u && gid < {}u) {{ const uint j = gid - {base}u;\n{drive}  }}",
-            base + drive_items
+            "  if (gid >= {base}u && gid < {}u) {{ // {}\n  const uint i0 = (gid - {base}u) * C;",
+            base + blocks,
+            pp.name,
         ));
-        base += drive_items;
-        // Loss, presented and correct time, traces: one work-item.
+        let a = act_name(pp.activation);
+        let leak = self.p(m.leak[p]);
+        let (u_now, u_next, z_next) = (self.up(p, "n"), self.up(p, "n1"), self.zp(p, "n1"));
+        let z_now = self.zp(p, "n");
+        let rings: Vec<(usize, usize, usize)> = rings
+            .iter()
+            .filter_map(|&q| m.ring_off[q].map(|r| (r, m.ring_len[q], plan.projections[q].cols)))
+            .collect();
+        let body = |u: &Unit| {
+            let mut c = self.input_code(p, u, false);
+            c.push_str(&format!(
+                "    const {ty} uo = {};\n    {ty} un = acc + (uo - acc) * {leak};\n",
+                u.ld(&u_now),
+                ty = u.ty
+            ));
+            c.push_str(&self.noise_code(p, u, "un"));
+            c.push_str(&format!(
+                "    const {} zn = act_{a}{}(un);\n    {};\n    {};\n",
+                u.ty,
+                u.suf,
+                u.st("un", &u_next),
+                u.st("zn", &z_next)
+            ));
+            // The ring takes the rate of step n, not the new one: pushed after its update,
+            // a leaky source would be one step ahead and a d-step delay would lag d − 1.
+            for (ring, len, cols) in &rings {
+                c.push_str(&format!(
+                    "    {{ const {} zo = {}; {}; }}\n",
+                    u.ty,
+                    u.ld(&z_now),
+                    u.st("zo", &format!("S + {ring}u + (n % {len}ul) * {cols}u"))
+                ));
+            }
+            c
+        };
+        let code = self.block(pp.size, &body);
+        self.line(code);
+        self.line("  }");
+        blocks
+    }
+
+    /// The loss (presented and correct time) and the traces of step n, on work-item `base`.
+    fn loss_and_trace(&mut self, base: usize) {
+        let m = self.m;
+        let plan = &m.plan;
         self.line(format!("  if (gid == {base}u) {{"));
         if let Some(out) = &plan.output {
             let ny = plan.populations[out.output].size;
@@ -596,11 +590,7 @@ impl Rows<'_> {
             }
             self.line("    }");
         }
-        self.line("  }\n}");
-        RowKernel {
-            name: "integrate".into(),
-            global: base + 1,
-        }
+        self.line("  }");
     }
 
     /// The backprop reference (δ per forward population, output first) and the outer products.
@@ -708,8 +698,8 @@ impl Rows<'_> {
     }
 
     /// Step n+1's driven populations; ring buffers take step n's driven and instantaneous rates.
-    fn drive(&mut self) -> RowKernel {
-        let (code, global) = self.drive_code("n");
+    fn drive(&mut self, ops: &[Op]) -> RowKernel {
+        let (code, global) = self.drive_code("n", ops);
         self.line(format!(
             "void drive_at(KARGS, const uint item) {{\n  const uint j = item;\n{code}}}"
         ));
@@ -719,10 +709,10 @@ impl Rows<'_> {
         }
     }
 
-    /// The driven populations of step `next` (from the current sample) and the ring buffers'
-    /// driven and instantaneous rates of step `next − 1`, for work-item `j`; and how many
-    /// work-items that takes.
-    fn drive_code(&self, next: &str) -> (String, usize) {
+    /// The driven populations of step `next` (from the current sample) and, for the rings
+    /// `ops` pushes from driven and instantaneous sources, their rates of step `next − 1`, for
+    /// work-item `j`; and how many work-items that takes.
+    fn drive_code(&self, next: &str, ops: &[Op]) -> (String, usize) {
         let m = self.m;
         let plan = &m.plan;
         let mut c = format!(
@@ -744,7 +734,11 @@ impl Rows<'_> {
             ));
             global = global.max(m.n_out);
         }
-        for (q, proj) in plan.projections.iter().enumerate() {
+        for op in ops {
+            let Op::PushRing { projection: q } = *op else {
+                continue;
+            };
+            let proj = &plan.projections[q];
             let Some(ring) = m.ring_off[q] else { continue };
             let src = &plan.populations[proj.from];
             if !(src.instantaneous || matches!(src.role, Role::Input | Role::Target)) {
@@ -764,160 +758,175 @@ impl Rows<'_> {
         (c, global)
     }
 
-    /// Every motif's plasticity, one work-item per row; fused rows also form step n+1's product.
-    /// `flag == 0` only forms the products (the priming launch before step 0, with n = −1).
-    fn update(&mut self) -> RowKernel {
+    /// The update launch, from its operations: early instantaneous populations of step n + 1,
+    /// every motif's plasticity (one work-item per row; fused and deferred rows also form step
+    /// n + 1's product) and the traces. `flag == 0` only forms the products (the priming launch
+    /// before step 0, with n = −1).
+    fn update(&mut self, ops: &[Op]) -> RowKernel {
         let m = self.m;
         let plan = &m.plan;
         self.line("void update_at(KARGS, const uint item) {\n  const uint gid = item;\n  const ulong n1 = n + 1;");
         let mut base = 0;
-        // Early instantaneous populations, evaluated for step n + 1.
-        for &p in &plan.order {
-            if !early(m, p) {
-                continue;
-            }
-            let blocks = plan.populations[p].size.div_ceil(self.c);
-            let code = self.inst_code(p);
-            self.line(format!(
-                "  if (gid >= {base}u && gid < {}u) {{ // {} of step n + 1\n  const uint i0 = (gid - {base}u) * C;\n  const ulong n = n1;\n{code}  }}",
-                base + blocks,
-                plan.populations[p].name
-            ));
-            base += blocks;
-        }
-        for (mi, motif) in plan.motifs.iter().enumerate() {
-            let q = motif.projection;
-            if m.trans[q] {
-                let (code, items) = self.update_transposed(mi, base);
-                self.line(code);
-                base += items;
-                continue;
-            }
-            let proj = &plan.projections[q];
-            if let Some(h) = m.held[q] {
-                let code = self.update_held(mi, h, base);
-                self.line(code);
-                base += proj.rows;
-                continue;
-            }
-            let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
-            let fused = fusable(m, q);
-            let form = motif.form();
-            self.line(format!(
-                "  if (gid >= {base}u && gid < {}u) {{ // plasticity of {}\n  const uint i = gid - {base}u;\n  __global real *wr = W + {wo}u + i * {cols}u;",
-                base + rows,
-                proj.name
-            ));
-            let x = match m.delay[q] {
-                Delay::None => self.zp(proj.from, "n"),
-                Delay::Uniform(d) => format!(
-                    "(n >= {d}ul ? S + {}u + ((n - {d}ul) % {}ul) * {cols}u : (__global real *)0)",
-                    m.ring_off[q].unwrap_or(0),
-                    m.ring_len[q]
-                ),
-                Delay::PerInstance(_) => unreachable!("a single instance has one delay"),
-            };
-            self.line(format!("  if (flag) {{\n  __global const real *xr = {x};"));
-            let inputs = self.row_inputs(mi);
-            self.k.push_str(&inputs);
-            let general = m.general[mi] || m.acc_dw[q].is_some();
-            self.line(format!("  {}", terms::coefficients(&form, "kw", "real")));
-            // Body on vectors (TY = realc) and on the scalar tail (TY = real); @X@ is the
-            // presynaptic rate, zero while a delay has not been reached.
-            let mut body = String::new();
-            if !general {
-                body.push_str("wv = wv + ai * @X@;");
-            } else {
-                let gd = m.decay[mi].map(|r| self.p(r)).unwrap_or("(real)1".into());
-                self.line(format!("  const real gd = {gd};"));
-                let _ = write!(
-                    body,
-                    "const TY inc = {}; wv = wv * gd + inc;",
-                    terms::increment(&form, "@X@", "wv")
-                );
-                if let Some(ao) = m.acc_dw[q] {
-                    let _ = write!(
-                        body,
-                        " {{ __global real *ar = A + {ao}u + i * {cols}u + j; ACCUM; }}"
-                    );
+        for op in ops {
+            match *op {
+                Op::Instantaneous { population: p } => {
+                    // An early instantaneous population, evaluated for step n + 1.
+                    let blocks = plan.populations[p].size.div_ceil(self.c);
+                    let code = self.inst_code(p);
+                    self.line(format!(
+                        "  if (gid >= {base}u && gid < {}u) {{ // {} of step n + 1\n  const uint i0 = (gid - {base}u) * C;\n  const ulong n = n1;\n{code}  }}",
+                        base + blocks,
+                        plan.populations[p].name
+                    ));
+                    base += blocks;
                 }
+                // A deferred matrix is rebased by its own rows where the input changes
+                // (`flag` 3), and fused rows read the next input as they go.
+                Op::RebaseHeld | Op::PrepareNextInput => {}
+                Op::Update { motif, fused, .. } => base += self.update_motif(motif, fused, base),
+                Op::Trace { population } => base += self.trace(population, base),
+                _ => unreachable!("{op:?} is not the update launch's"),
             }
-            let vec_body = body
-                .replace("TY", "realc")
-                .replace("ACCUM", "STC(LDC(ar) + inc, ar)")
-                .replace("@X@", "x");
-            let sc_body = body
-                .replace("TY", "real")
-                .replace("ACCUM", "*ar += inc")
-                .replace("@X@", "x");
-            let (fv, fs, fin) = if fused {
-                (
-                    "pv += wv * LDC(xn + j);",
-                    "ps += wv * xn[j];",
-                    format!(
-                        "S[{}u + i] = {} * (hsumc(pv) + ps);",
-                        m.prod_off[q].unwrap_or(0),
-                        self.p(m.sign[q])
-                    ),
-                )
-            } else {
-                ("", "", String::new())
-            };
-            if fused {
-                self.line(format!(
-                    "  __global const real *xn = {};",
-                    self.zp(proj.from, "n1")
-                ));
-            }
-            self.line(format!(
-                "  if (xr) {{\n  realc pv = (realc)0; real ps = 0; uint j = 0;\n  for (; j + C <= {cols}u; j += C) {{ realc wv = LDC(wr + j); const realc x = LDC(xr + j); {vec_body} STC(wv, wr + j); {fv} }}\n  for (; j < {cols}u; j++) {{ real wv = wr[j]; const real x = xr[j]; {sc_body} wr[j] = wv; {fs} }}\n  {fin}\n  }} else {{"
-            ));
-            // Without presynaptic rates yet (delay not reached) x = 0 in every term.
-            let zero_body = body
-                .replace("TY", "real")
-                .replace("ACCUM", "*ar += inc")
-                .replace("@X@", "(real)0");
-            self.line(format!(
-                "  for (uint j = 0; j < {cols}u; j++) {{ real wv = wr[j]; {zero_body} wr[j] = wv; }}\n  }}"
-            ));
-            self.line("  }");
-            if fused {
-                self.line(format!(
-                    "  else {{ S[{}u + i] = {} * dotc(wr, {}, {cols}u); }}",
-                    m.prod_off[q].unwrap_or(0),
-                    self.p(m.sign[q]),
-                    self.zp(proj.from, "n1")
-                ));
-            }
-            self.line("  }");
-            base += rows;
-        }
-        // Traces: q(n + 1) from q(n) and z(n) into the other copy, so that no plasticity
-        // work-item of this launch reads a trace being written.
-        for (p, pop) in plan.populations.iter().enumerate() {
-            let (Some(_), Some(keep)) = (m.q_off[p], m.q_keep[p]) else {
-                continue;
-            };
-            let signal = match &pop.trace {
-                Some(t) if t.squared => "zz * zz",
-                _ => "zz",
-            };
-            self.line(format!(
-                "  if (flag && gid >= {base}u && gid < {}u) {{ // trace of {}\n  const uint i = gid - {base}u; const real zz = {}[i]; const real sq = {signal};\n  {}[i] = sq + ({}[i] - sq) * {}; }}",
-                base + pop.size,
-                pop.name,
-                self.zp(p, "n"),
-                self.qp(p, "n1"),
-                self.qp(p, "n"),
-                self.p(keep)
-            ));
-            base += pop.size;
         }
         self.line("}");
         RowKernel {
             name: "update".into(),
             global: base,
         }
+    }
+
+    /// Motif mi's plasticity from work-item `base` (`fused`: forming the next product as it
+    /// writes each row); returns its work-items.
+    fn update_motif(&mut self, mi: usize, fused: bool, base: usize) -> usize {
+        let m = self.m;
+        let plan = &m.plan;
+        let motif = &plan.motifs[mi];
+        let q = motif.projection;
+        if m.trans[q] {
+            let (code, items) = self.update_transposed(mi, base);
+            self.line(code);
+            return items;
+        }
+        let proj = &plan.projections[q];
+        if let Some(h) = m.held[q] {
+            let code = self.update_held(mi, h, base);
+            self.line(code);
+            return proj.rows;
+        }
+        let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
+        let form = motif.form();
+        self.line(format!(
+            "  if (gid >= {base}u && gid < {}u) {{ // plasticity of {}\n  const uint i = gid - {base}u;\n  __global real *wr = W + {wo}u + i * {cols}u;",
+            base + rows,
+            proj.name
+        ));
+        let x = match m.delay[q] {
+            Delay::None => self.zp(proj.from, "n"),
+            Delay::Uniform(d) => format!(
+                "(n >= {d}ul ? S + {}u + ((n - {d}ul) % {}ul) * {cols}u : (__global real *)0)",
+                m.ring_off[q].unwrap_or(0),
+                m.ring_len[q]
+            ),
+            Delay::PerInstance(_) => unreachable!("a single instance has one delay"),
+        };
+        self.line(format!("  if (flag) {{\n  __global const real *xr = {x};"));
+        let inputs = self.row_inputs(mi);
+        self.k.push_str(&inputs);
+        let general = m.general[mi] || m.acc_dw[q].is_some();
+        self.line(format!("  {}", terms::coefficients(&form, "kw", "real")));
+        // Body on vectors (TY = realc) and on the scalar tail (TY = real); @X@ is the
+        // presynaptic rate, zero while a delay has not been reached.
+        let mut body = String::new();
+        if !general {
+            body.push_str("wv = wv + ai * @X@;");
+        } else {
+            let gd = m.decay[mi].map(|r| self.p(r)).unwrap_or("(real)1".into());
+            self.line(format!("  const real gd = {gd};"));
+            let _ = write!(
+                body,
+                "const TY inc = {}; wv = wv * gd + inc;",
+                terms::increment(&form, "@X@", "wv")
+            );
+            if let Some(ao) = m.acc_dw[q] {
+                let _ = write!(
+                    body,
+                    " {{ __global real *ar = A + {ao}u + i * {cols}u + j; ACCUM; }}"
+                );
+            }
+        }
+        let vec_body = body
+            .replace("TY", "realc")
+            .replace("ACCUM", "STC(LDC(ar) + inc, ar)")
+            .replace("@X@", "x");
+        let sc_body = body
+            .replace("TY", "real")
+            .replace("ACCUM", "*ar += inc")
+            .replace("@X@", "x");
+        let (fv, fs, fin) = if fused {
+            (
+                "pv += wv * LDC(xn + j);",
+                "ps += wv * xn[j];",
+                format!(
+                    "S[{}u + i] = {} * (hsumc(pv) + ps);",
+                    m.prod_off[q].unwrap_or(0),
+                    self.p(m.sign[q])
+                ),
+            )
+        } else {
+            ("", "", String::new())
+        };
+        if fused {
+            self.line(format!(
+                "  __global const real *xn = {};",
+                self.zp(proj.from, "n1")
+            ));
+        }
+        self.line(format!(
+            "  if (xr) {{\n  realc pv = (realc)0; real ps = 0; uint j = 0;\n  for (; j + C <= {cols}u; j += C) {{ realc wv = LDC(wr + j); const realc x = LDC(xr + j); {vec_body} STC(wv, wr + j); {fv} }}\n  for (; j < {cols}u; j++) {{ real wv = wr[j]; const real x = xr[j]; {sc_body} wr[j] = wv; {fs} }}\n  {fin}\n  }} else {{"
+        ));
+        // Without presynaptic rates yet (delay not reached) x = 0 in every term.
+        let zero_body = body
+            .replace("TY", "real")
+            .replace("ACCUM", "*ar += inc")
+            .replace("@X@", "(real)0");
+        self.line(format!(
+            "  for (uint j = 0; j < {cols}u; j++) {{ real wv = wr[j]; {zero_body} wr[j] = wv; }}\n  }}"
+        ));
+        self.line("  }");
+        if fused {
+            self.line(format!(
+                "  else {{ S[{}u + i] = {} * dotc(wr, {}, {cols}u); }}",
+                m.prod_off[q].unwrap_or(0),
+                self.p(m.sign[q]),
+                self.zp(proj.from, "n1")
+            ));
+        }
+        self.line("  }");
+        rows
+    }
+
+    /// Population p's trace from work-item `base`: q(n + 1) from q(n) and z(n) into the other
+    /// copy, so that no plasticity work-item of this launch reads a trace being written.
+    fn trace(&mut self, p: usize, base: usize) -> usize {
+        let m = self.m;
+        let pop = &m.plan.populations[p];
+        let (Some(_), Some(keep)) = (m.q_off[p], m.q_keep[p]) else {
+            return 0;
+        };
+        let signal = match &pop.trace {
+            Some(t) if t.squared => "zz * zz",
+            _ => "zz",
+        };
+        self.line(format!(
+            "  if (flag && gid >= {base}u && gid < {}u) {{ // trace of {}\n  const uint i = gid - {base}u; const real zz = {}[i]; const real sq = {signal};\n  {}[i] = sq + ({}[i] - sq) * {}; }}",
+            base + pop.size,
+            pop.name,
+            self.zp(p, "n"),
+            self.qp(p, "n1"),
+            self.qp(p, "n"),
+            self.p(keep)
+        ));
+        pop.size
     }
 
     /// What row i of motif mi's update reads, as declarations: the weight rate, the post rate
@@ -963,7 +972,10 @@ impl Rows<'_> {
         let proj = &plan.projections[q];
         let form = motif.form();
         let (rows, cols, wo) = (proj.rows, proj.cols, m.w_off[q]);
-        debug_assert!(fusable(m, q), "a deferred matrix's product is fused");
+        debug_assert!(
+            self.s.product_by_update[q],
+            "a deferred matrix's product is fused"
+        );
         let prod = m.prod_off[q].unwrap_or(0);
         let mut c = format!(
             "  if (gid >= {base}u && gid < {}u) {{ // plasticity of {} (deferred while the input is held)\n  const uint i = gid - {base}u;\n  __global real *wr = W + {wo}u + i * {cols}u;\n  const real gc = S[{}u + (n & 1ul)];\n  real dn = S[{}u + i], gn = gc;\n  if (flag) {{\n",
@@ -1113,12 +1125,17 @@ impl Rows<'_> {
         (c, cols)
     }
 
-    fn wnoise(&mut self) -> Option<RowKernel> {
+    /// The weight noise of the motifs whose updates `ops` holds.
+    fn wnoise(&mut self, ops: &[Op]) -> Option<RowKernel> {
         let m = self.m;
         let plan = &m.plan;
         let mut base = 0;
         let mut body = String::new();
-        for (mi, motif) in plan.motifs.iter().enumerate() {
+        for op in ops {
+            let Op::Update { motif: mi, .. } = *op else {
+                continue;
+            };
+            let motif = &plan.motifs[mi];
             let Some(row) = m.wnoise[mi] else { continue };
             let q = motif.projection;
             let proj = &plan.projections[q];
@@ -1150,12 +1167,17 @@ impl Rows<'_> {
         })
     }
 
-    fn tied(&mut self) -> Option<RowKernel> {
+    /// The copies of the tied matrices `ops` holds.
+    fn tied(&mut self, ops: &[Op]) -> Option<RowKernel> {
         let m = self.m;
         let plan = &m.plan;
         let mut base = 0;
         let mut body = String::new();
-        for (q, proj) in plan.projections.iter().enumerate() {
+        for op in ops {
+            let Op::CopyTied { projection: q } = *op else {
+                continue;
+            };
+            let proj = &plan.projections[q];
             let (Some(_), Some(t)) = (m.tied[q], proj.tied_to) else {
                 continue;
             };
@@ -1182,5 +1204,110 @@ impl Rows<'_> {
             name: "tied".into(),
             global: base,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{InstanceSpec, Plan};
+    use crate::spec::{self, SourceFile};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    /// Every kind of operation in one circuit: standalone, late and early instantaneous
+    /// populations, a delay, a trace, weight noise, a tied matrix, matrices stored transposed
+    /// and the window accumulators.
+    const EVERYTHING: &str = "
+name: everything
+time: {dt: 0.1 ms, duration: 10 ms}
+task: {kind: linear_teacher, stimulus: {duration: 5 ms}, held_out: 4}
+populations:
+  x: {role: input, size: 3}
+  h: {size: 40, tau: 5 ms, trace: {of: rate_squared, tau: 1 s}}
+  y: {size: 2, tau: 5 ms}
+  ystar: {role: target, size: 2}
+  e: {role: error, size: 2, tau: 0 ms}
+  dh: {role: error, size: 40, tau: 0 ms, gain_from: h}
+  g: {size: 3, tau: 0 ms}
+projections:
+  W1: {from: x, to: h, init: {uniform: [-0.1, 0.1]}}
+  W2: {from: h, to: y, init: {uniform: [-0.1, 0.1]}, delay: 1 ms}
+  to_e_target: {from: ystar, to: e, init: identity}
+  to_e_output: {from: y, to: e, init: identity, sign: -1}
+  B2: {from: e, to: dh, init: {uniform: [-0.5, 0.5]}, tied: W2}
+  to_g: {from: dh, to: g, init: {uniform: [-0.5, 0.5]}}
+motifs:
+  - {plastic: W1, modulator: dh, rule: {m_x: 1}, tau_w: 1 s}
+  - {plastic: W2, modulator: e, rule: {m_x: 1, zz_w: -1}, tau_w: 1 s, weight_noise: 0.01}
+record: {every: 1 ms, traces: 5 ms, measure: [loss, gradient_alignment, hebbian_signature]}
+";
+
+    /// Each launch of the schedule becomes its kernels in the schedule's order (the
+    /// accumulators one per δ and one for the outer products), so the emitter handles every
+    /// operation the grouping gives a launch; the host runs exactly these.
+    #[test]
+    fn each_launch_becomes_its_kernels_in_order() {
+        let source = SourceFile::from_text(Path::new("t.yaml"), EVERYTHING.to_string());
+        let spec = spec::parse_circuit(&source).unwrap_or_else(|d| panic!("{d}"));
+        let circuit = crate::circuit::build(&source, &spec).unwrap_or_else(|d| panic!("{d}"));
+        let instance = InstanceSpec {
+            circuit,
+            seed: 1,
+            label: "t".into(),
+        };
+        let plan = Arc::new(Plan::new(&[instance], Path::new(".")).unwrap());
+        let m = Model::new(plan.clone(), 1, 2, 16).unwrap();
+        let schedule = RowSchedule::for_plan(&plan, 16);
+        let kinds: Vec<Kernel> = schedule.launches.iter().map(|l| l.kernel).collect();
+        let dh = plan
+            .populations
+            .iter()
+            .position(|p| p.name == "dh")
+            .unwrap();
+        assert_eq!(
+            kinds,
+            [
+                Kernel::Instantaneous { population: dh },
+                Kernel::Integrate,
+                Kernel::Accumulators,
+                Kernel::Update,
+                Kernel::WeightNoise,
+                Kernel::Tied
+            ]
+        );
+        for f64 in [false, true] {
+            let t = Types {
+                f64,
+                fp64: true,
+                v: 1,
+            };
+            let program = rows_source(&m, &schedule, t, false);
+            let names: Vec<&str> = program.kernels.iter().map(|k| k.name.as_str()).collect();
+            let inst = format!("inst_{dh}");
+            assert_eq!(
+                names,
+                [
+                    inst.as_str(),
+                    "integrate",
+                    "delta_2",
+                    "delta_1",
+                    "delta_6",
+                    "outer",
+                    "update",
+                    "wnoise",
+                    "tied"
+                ]
+            );
+            for name in names.iter().chain(["drive"].iter()) {
+                assert!(
+                    program
+                        .source
+                        .contains(&format!("__kernel void {name}(KARGS)")),
+                    "{name}"
+                );
+            }
+            assert!(program.fused_any, "e is evaluated early");
+        }
     }
 }
