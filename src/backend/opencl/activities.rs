@@ -1,7 +1,8 @@
 //! Carried activities (`--from RUN_DIR --carry activities`) written into the device's state
 //! arena before the first step: rate populations' u and z and every trace's q, in every copy
 //! the row layout keeps by step parity (the first step reads copy 0 and writes copy 1), as the
-//! initial state is written.
+//! initial state is written. The row layout's step 0 products, formed ahead from the rates
+//! when the backend was made, are formed again from the carried ones.
 
 use super::{DeviceReal, OpenClBackend, OpenClError, read, write};
 use crate::backend::{ActivitySeed, BackendError};
@@ -12,7 +13,15 @@ impl<R: DeviceReal> OpenClBackend<R> {
         seed: &ActivitySeed,
     ) -> Result<(), BackendError> {
         seed.check(&self.m.plan)?;
+        if self.step != 0 {
+            return Err(crate::backend::StateError(format!(
+                "activities are carried before the first step, not at step {}",
+                self.step
+            ))
+            .into());
+        }
         self.write_activities(seed)
+            .and_then(|()| self.prime())
             .map_err(|e| self.failed("set_activities", e))
     }
 
