@@ -372,6 +372,13 @@ fn every_mistake_is_refused_with_where_and_what() {
     write(tmp.path(), "short.csv", "1,2,3,4\n5,6,7,8\n");
     write(tmp.path(), "ragged.csv", "1,2,3,4\n5,6,7\n1,2,3,4\n");
     hetsim::circuit::saved::write_npy(&tmp.path().join("wide.npy"), 3, 5, &[0.0; 15]).unwrap();
+    // A header that claims 10⁶ × 10⁶ float64 numbers (8 TB) ahead of no data: refused by its
+    // size before the file is read.
+    let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 1000000), }\n";
+    let mut huge = b"\x93NUMPY\x01\x00".to_vec();
+    huge.extend((header.len() as u16).to_le_bytes());
+    huge.extend(header.as_bytes());
+    std::fs::write(tmp.path().join("huge.npy"), huge).unwrap();
     let a_dir = a.to_str().unwrap();
     for (init, says) in [
         ("{file: missing.csv}", "cannot read"),
@@ -381,6 +388,10 @@ fn every_mistake_is_refused_with_where_and_what() {
         ),
         ("{file: ragged.csv}", "line 2 has 3 numbers"),
         ("{file: wide.npy}", "holds a 3 × 5 matrix"),
+        (
+            "{file: huge.npy}",
+            "huge.npy: reading it would take about 7.3 TiB of memory (its header says 1000000 × 1000000",
+        ),
         ("{file: w.txt}", "`.csv` or `.npy`"),
         (
             &format!("{{from: {a_dir}, time: 0.25 s}}"),

@@ -40,7 +40,22 @@ fn snapshot_times(run_dir: &Path) -> Result<Vec<f64>, String> {
     Ok(snapshots)
 }
 
+/// Memory per byte of a run's weights table read back: the bytes, the text, and its weights
+/// held by (post, pre) — a row of at least 12 bytes (`0,0,W,0,0,1` and its line end) takes
+/// about 48 bytes in the maps, 4 per byte of the table.
+const TABLE_MEMORY_PER_BYTE: f64 = 6.0;
+
 fn read_text(path: &Path) -> Result<(String, String), String> {
+    if let Ok(meta) = std::fs::metadata(path) {
+        crate::circuit::budget::check_read(
+            path,
+            &format!(
+                "a table of {} bytes and the weights in it",
+                meta.len()
+            ),
+            meta.len() as f64 * TABLE_MEMORY_PER_BYTE,
+        )?;
+    }
     let bytes = crate::spec::read_bounded(path, MAX_WEIGHTS_BYTES)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?
         .ok_or_else(|| format!("{} is larger than a weights table may be", path.display()))?;
