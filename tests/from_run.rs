@@ -524,9 +524,19 @@ fn continued_equals_uninterrupted(dir: &Path, backend: &[&str]) -> (PathBuf, Pat
     let from = format!("{}@1s", a.display());
     let notes = run(
         &b,
-        &["--duration", "0.5s", "--from", &from, "--carry", "activities"],
+        &[
+            "--duration",
+            "0.5s",
+            "--from",
+            &from,
+            "--carry",
+            "activities",
+        ],
     );
-    assert!(notes.contains("--carry activities: `h`, `y` start from"), "{notes}");
+    assert!(
+        notes.contains("--carry activities: `h`, `y` start from"),
+        "{notes}"
+    );
     for table in ["probes.csv", "weight_snapshots.csv", "metrics.csv"] {
         let continued = by_time(&b.join(table), 1.0);
         let uninterrupted = by_time(&whole.join(table), 0.0);
@@ -600,10 +610,7 @@ fn continued_with_activities_from_the_end_equals_the_uninterrupted_run_cpu_and_r
 fn continued_with_activities_equals_the_uninterrupted_run_opencl_f64() {
     common::with_case("opencl f64", |_| {
         let tmp = tempfile::tempdir().unwrap();
-        continued_equals_uninterrupted(
-            tmp.path(),
-            &["--backend", "opencl", "--precision", "f64"],
-        );
+        continued_equals_uninterrupted(tmp.path(), &["--backend", "opencl", "--precision", "f64"]);
     });
 }
 
@@ -661,7 +668,14 @@ fn another_rule_still_starts_from_the_activities_through_the_binary_and_the_libr
     ok(&strs(&run_args(
         &fa_file,
         &c,
-        &["--seeds", "2", "--duration", "0.2s", "--from", a.to_str().unwrap()],
+        &[
+            "--seeds",
+            "2",
+            "--duration",
+            "0.2s",
+            "--from",
+            a.to_str().unwrap(),
+        ],
     )));
     assert_ne!(probes_at(&c, "0"), end);
 
@@ -699,7 +713,11 @@ fn another_rule_still_starts_from_the_activities_through_the_binary_and_the_libr
         .collect();
     assert_eq!(start.len(), end.len());
     for (k, v) in &end {
-        assert_eq!(start[k].to_bits(), v.parse::<f64>().unwrap().to_bits(), "{k}");
+        assert_eq!(
+            start[k].to_bits(),
+            v.parse::<f64>().unwrap().to_bits(),
+            "{k}"
+        );
     }
     assert!(finished.manifest.state_source.is_some());
 }
@@ -745,7 +763,9 @@ fn carrying_activities_refuses_what_it_cannot_carry_and_says_why() {
     let extra = |name: &str, size: usize| {
         CARRIED.replace(
             "  y: {size: 2, tau: 20 ms}\n",
-            &format!("  y: {{size: 2, tau: 20 ms}}\n  {name}: {{size: {size}, tau: 20 ms, bias: 0.1}}\n"),
+            &format!(
+                "  y: {{size: 2, tau: 20 ms}}\n  {name}: {{size: {size}, tau: 20 ms, bias: 0.1}}\n"
+            ),
         )
     };
     let with_r = write(tmp.path(), "r.yaml", &extra("r", 2));
@@ -772,7 +792,13 @@ fn carrying_activities_refuses_what_it_cannot_carry_and_says_why() {
     let err = refused(&["run", &file, "--carry", "activities", "--out", out_s]);
     assert!(err.contains("--from"), "{err}");
     let err = refused(&[
-        "run", "--resume", a_dir, "--from", a_dir, "--carry", "activities",
+        "run",
+        "--resume",
+        a_dir,
+        "--from",
+        a_dir,
+        "--carry",
+        "activities",
     ]);
     assert!(err.contains("cannot be given with --resume"), "{err}");
     assert!(!out.exists(), "a refused run leaves no directory");
@@ -796,7 +822,8 @@ fn set_activities_continues_exactly(case: &BackendCase) {
         let rate = !pop.instantaneous && !pop.role.is_driven();
         seed.u.push(rate.then(|| mid.u[p].clone()));
         seed.z.push(rate.then(|| mid.z[p].clone()));
-        seed.q.push(pop.trace.as_ref().map(|_| mid.traces[p].clone()));
+        seed.q
+            .push(pop.trace.as_ref().map(|_| mid.traces[p].clone()));
     }
     let mut continued = (*plan).clone();
     continued.initial_weights = mid.weights.clone();
@@ -809,7 +836,11 @@ fn set_activities_continues_exactly(case: &BackendCase) {
             assert_eq!(start.u[p], mid.u[p], "{}: u of {}", case.name, pop.name);
             assert_eq!(start.z[p], mid.z[p], "{}: z of {}", case.name, pop.name);
         }
-        assert_eq!(start.traces[p], mid.traces[p], "{}: q of {}", case.name, pop.name);
+        assert_eq!(
+            start.traces[p], mid.traces[p],
+            "{}: q of {}",
+            case.name, pop.name
+        );
     }
     a.advance(200).unwrap();
     b.advance(200).unwrap();

@@ -13,8 +13,8 @@ mod held;
 mod lanes;
 
 use super::{
-    Accumulate, ActivitySeed, Backend, BackendError, BackendKind, DeviceDescription, Precision, Snapshot,
-    StateImage, Window,
+    Accumulate, ActivitySeed, Backend, BackendError, BackendKind, DeviceDescription, Precision,
+    Snapshot, StateImage, Window,
     state::{Section, load_all},
 };
 use crate::plan::Plan;

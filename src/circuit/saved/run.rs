@@ -49,10 +49,7 @@ fn read_text(path: &Path) -> Result<(String, String), String> {
     if let Ok(meta) = std::fs::metadata(path) {
         crate::circuit::budget::check_read(
             path,
-            &format!(
-                "a table of {} bytes and the weights in it",
-                meta.len()
-            ),
+            &format!("a table of {} bytes and the weights in it", meta.len()),
             meta.len() as f64 * TABLE_MEMORY_PER_BYTE,
         )?;
     }
