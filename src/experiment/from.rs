@@ -327,7 +327,9 @@ pub(super) fn activity_seed(
                 fresh.push(format!("`{}`", pop.name));
             }
         }
-        carried.push(pop.name.clone());
+        if seed.u[p].is_some() || seed.q[p].is_some() {
+            carried.push(pop.name.clone());
+        }
     }
     let record = StateSource {
         run_dir: absolute(&state.dir),
