@@ -678,6 +678,30 @@ fn another_rule_still_starts_from_the_activities_through_the_binary_and_the_libr
         ],
     )));
     assert_ne!(probes_at(&c, "0"), end);
+    // A trace the source lacks starts at its init, and the note says so.
+    let traced = CARRIED.replace(
+        "  y: {size: 2, tau: 20 ms}\n",
+        "  y: {size: 2, tau: 20 ms, trace: {of: rate, tau: 50 ms}}\n",
+    );
+    let traced = write(tmp.path(), "traced.yaml", &traced);
+    let notes = ok(&strs(&run_args(
+        &traced,
+        &tmp.path().join("d"),
+        &[
+            "--seeds",
+            "2",
+            "--duration",
+            "0.2s",
+            "--from",
+            a.to_str().unwrap(),
+            "--carry",
+            "activities",
+        ],
+    )));
+    assert!(
+        notes.contains("the traces of `y` start at their init (the source has none there)"),
+        "{notes}"
+    );
 
     // Through the library, into memory.
     let mut request = Request::new(CircuitSource {
