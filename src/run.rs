@@ -277,9 +277,11 @@ fn run_windows(
                 });
             }
         }
-        // Saved before the next stretch starts, written once this window's rows are.
+        // Saved before the next stretch starts, written once this window's rows are; the end
+        // of the run too, so a finished run can be continued with its activities (`--from
+        // RUN_DIR --carry activities`).
         let image = match checkpoints.as_deref() {
-            Some(c) if state.step < plan.steps && c.due(state.step) => Some(backend.save_state()?),
+            Some(c) if state.step == plan.steps || c.due(state.step) => Some(backend.save_state()?),
             _ => None,
         };
         // The next window's first stretch, started before this one is measured (module doc).

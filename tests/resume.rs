@@ -391,6 +391,7 @@ fn record_checkpoints_in_the_circuit() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // The newest checkpoint: the window end at 0.5 s (none is written at the run's end).
-    assert_eq!(checkpoint_step(&dir), Some(5_000));
+    // The newest checkpoint: the run's end, kept so the run can be continued from there with
+    // its activities (`--from RUN_DIR --carry activities`).
+    assert_eq!(checkpoint_step(&dir), Some(10_000));
 }

@@ -108,14 +108,14 @@ def _command(name, args):
 
 
 def _execute(circuit, rules, seeds, seed, backend, precision, set, duration, out, replace,
-             figures, name, progress, threads, from_=None):
+             figures, name, progress, threads, from_=None, carry=None):
     threads = _threads(threads)
     c = load_circuit(circuit, set=set, duration=duration).checked
     outcome = _with_progress(progress, f"hetsim {name}", lambda callback: _hetsim.run(
         c, rules=rules, seeds=seeds, seed=seed, backend=backend, precision=precision,
         out=None if out is None else os.fspath(out), replace=replace, figures=figures,
         command_line=_command(name, [c.path]), threads=threads, progress=callback,
-        from_run=_from_text(from_)))
+        from_run=_from_text(from_), carry_activities=_carry(carry, from_)))
     # _execute is called by run or compare: the user's line is three frames above _outcome.
     return _outcome(outcome, name, depth=3)
 
@@ -128,6 +128,18 @@ def _from_text(from_):
     if getattr(from_, "dir", None) is not None:
         return os.fspath(from_.dir)
     return os.fspath(from_)
+
+
+def _carry(carry, from_):
+    """``carry=``: None, or ``"activities"`` (``hetsim run --carry activities``), with
+    ``from_``."""
+    if carry is None:
+        return False
+    if carry != "activities":
+        raise ValueError(f"carry= takes \"activities\", not {carry!r}")
+    if from_ is None:
+        raise ValueError("carry= needs from_=RUN_DIR[@TIME]: the run whose checkpoint it reads")
+    return True
 
 
 def _outcome(outcome, name, depth):
@@ -150,7 +162,7 @@ def _outcome(outcome, name, depth):
 
 def run(circuit=None, seeds=1, seed=1, backend="auto", precision="auto", set=None,
         duration=None, out=None, replace=False, figures=True, progress=True, threads=None,
-        resume=None, from_=None):
+        resume=None, from_=None, carry=None):
     """Runs a circuit (a ``Circuit``, a dict of one, a path or YAML text): ``seeds`` instances
     with seeds ``seed``, ``seed + 1``, … in one ensemble. ``out=None`` keeps every table in
     memory; otherwise ``out`` is a run directory written as ``hetsim run --out`` writes it
@@ -160,11 +172,14 @@ def run(circuit=None, seeds=1, seed=1, backend="auto", precision="auto", set=Non
 
     ``from_="RUN_DIR"`` or ``"RUN_DIR@TIME"`` (``hetsim run --from``): the plastic weights
     start from those that run saved at TIME (default: the latest), instance k from its
-    instance k. ``resume=RUN_DIR`` (``hetsim run --resume``, no circuit and no other setting):
+    instance k; with ``carry="activities"`` (``--carry activities``) the rate populations'
+    activities and the traces start from that run's checkpoint too, which must be at TIME.
+    ``resume=RUN_DIR`` (``hetsim run --resume``, no circuit and no other setting):
     continues that run from its newest checkpoint, in its directory."""
     if resume is not None:
         given = [k for k, v in [("circuit", circuit), ("set", set), ("duration", duration),
-                                ("out", out), ("from_", from_)] if v is not None]
+                                ("out", out), ("from_", from_),
+                                ("carry", carry)] if v is not None]
         given += [k for k, v, d in [("seeds", seeds, 1), ("seed", seed, 1),
                                     ("backend", backend, "auto"),
                                     ("precision", precision, "auto"),
@@ -180,19 +195,20 @@ def run(circuit=None, seeds=1, seed=1, backend="auto", precision="auto", set=Non
     if circuit is None:
         raise TypeError("run() needs a circuit (or resume=RUN_DIR)")
     return _execute(circuit, None, seeds, seed, backend, precision, set, duration, out, replace,
-                    figures, "run", progress, threads, from_)
+                    figures, "run", progress, threads, from_, carry)
 
 
 def compare(circuit, rules, seeds=1, seed=1, backend="auto", precision="auto", set=None,
             duration=None, out=None, replace=False, figures=True, progress=True, threads=None,
-            from_=None):
+            from_=None, carry=None):
     """``hetsim compare``: the circuit's ``learning:`` rule swapped for each of ``rules``
     (e.g. ``["sgd", "fa", "dfa", "kp"]``), every rule with the same seeds, in one ensemble.
-    ``from_``: as for ``run`` (each rule's instance k from the saved run's instance k)."""
+    ``from_``, ``carry``: as for ``run`` (each rule's instance k from the saved run's
+    instance k)."""
     if isinstance(rules, str):
         rules = rules.split(",")
     return _execute(circuit, list(rules), seeds, seed, backend, precision, set, duration, out,
-                    replace, figures, "compare", progress, threads, from_)
+                    replace, figures, "compare", progress, threads, from_, carry)
 
 
 def _spec_text(spec, base_dir):

@@ -136,7 +136,7 @@ fn tables<'py>(py: Python<'py>, c: &Collector) -> PyResult<Bound<'py, PyDict>> {
 /// `manifest` (JSON text), `dir` (None in memory), `tables` (in memory), `summary` (the table
 /// the CLI prints), `notes`, `warnings`, `figures`.
 #[pyfunction]
-#[pyo3(signature = (circuit, rules=None, seeds=1, seed=1, backend="auto", precision="auto", out=None, replace=false, figures=false, command_line=Vec::new(), threads=None, progress=None, from_run=None))]
+#[pyo3(signature = (circuit, rules=None, seeds=1, seed=1, backend="auto", precision="auto", out=None, replace=false, figures=false, command_line=Vec::new(), threads=None, progress=None, from_run=None, carry_activities=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn run<'py>(
     py: Python<'py>,
@@ -153,6 +153,7 @@ pub fn run<'py>(
     threads: Option<usize>,
     progress: Option<&Bound<'py, PyAny>>,
     from_run: Option<String>,
+    carry_activities: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let out = errors::optional_path(out)?;
     let threads = self::threads(threads)?;
@@ -175,6 +176,7 @@ pub fn run<'py>(
             threads,
             checkpoint_every: None,
             from: from_run,
+            carry_activities,
         };
         execute(py, progress, figures, move || request.prepare())
     })

@@ -57,6 +57,26 @@ def test_from_starts_from_the_saved_weights_exactly(tmp_path):
         hetsim.run(SMALL, backend="cpu", from_=f"{tmp_path / 'a'}@0.3s", progress=False)
 
 
+def test_carry_activities_starts_from_the_checkpoint(hetsim_bin, tmp_path):
+    a = tmp_path / "a"
+    spec = tmp_path / "small.yaml"
+    spec.write_text(SMALL)
+    subprocess.run([hetsim_bin, "run", spec, "--seeds", "2", "--backend", "cpu", "--no-plots",
+                    "--checkpoint-every", "1s", "--out", a], check=True, capture_output=True)
+    b = hetsim.run(SMALL, seeds=2, backend="cpu", duration="0.5s", from_=a,
+                   carry="activities", progress=False)
+    source = b.manifest["state_source"]
+    assert source["time_s"] == 2.0 and source["populations"] == ["h", "y"]
+    # The weights come from the checkpoint: every bit of the end.
+    pd.testing.assert_frame_equal(_at(b.tables["weight_snapshots"], 0.0),
+                                  _at(hetsim.load(a).tables["weight_snapshots"], 2.0),
+                                  check_exact=True)
+    with pytest.raises(ValueError, match="needs from_"):
+        hetsim.run(SMALL, carry="activities", progress=False)
+    with pytest.raises(hetsim.UsageError, match="no checkpoint at t = 1 s"):
+        hetsim.run(SMALL, from_=f"{a}@1s", carry="activities", progress=False)
+
+
 def test_resume_continues_a_stopped_run_to_the_uninterrupted_tables(hetsim_bin, tmp_path):
     stopped, whole = tmp_path / "stopped", tmp_path / "whole"
     args = ["run", FA, "--backend", "cpu", "--threads", "1", "--no-plots",

@@ -81,6 +81,77 @@ pub struct Snapshot {
     pub traces: Vec<Vec<f64>>,
 }
 
+/// Activities a run starts from instead of the circuit's own (`--from RUN_DIR --carry
+/// activities`), instance-major like a [`Snapshot`]: per population, `E × size` values, or
+/// None where the population starts as the circuit says. Set once, before the first step:
+/// rate populations' u and z (z = φ(u) as the source computed it), every trace's q;
+/// instantaneous and driven populations are recomputed by the first step.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ActivitySeed {
+    pub u: Vec<Option<Vec<f64>>>,
+    pub z: Vec<Option<Vec<f64>>>,
+    pub q: Vec<Option<Vec<f64>>>,
+}
+
+impl ActivitySeed {
+    /// The seed of some instances of the plan (`plan` is the whole one; `instances` are
+    /// whole-plan indices, in the order of the part's own instances).
+    pub fn subset(&self, plan: &Plan, instances: &[usize]) -> ActivitySeed {
+        let pick = |tables: &[Option<Vec<f64>>]| -> Vec<Option<Vec<f64>>> {
+            tables
+                .iter()
+                .zip(&plan.populations)
+                .map(|(t, pop)| {
+                    t.as_ref().map(|v| {
+                        instances
+                            .iter()
+                            .flat_map(|&e| v[e * pop.size..(e + 1) * pop.size].iter().copied())
+                            .collect()
+                    })
+                })
+                .collect()
+        };
+        ActivitySeed {
+            u: pick(&self.u),
+            z: pick(&self.z),
+            q: pick(&self.q),
+        }
+    }
+
+    /// Refuses a seed that does not fit `plan` (another population count or table length).
+    pub fn check(&self, plan: &Plan) -> Result<(), StateError> {
+        let e = plan.n_instances();
+        for (what, tables) in [("u", &self.u), ("z", &self.z), ("q", &self.q)] {
+            if tables.len() != plan.populations.len() {
+                return Err(StateError(format!(
+                    "carried activities: {} tables of {what}, {} populations",
+                    tables.len(),
+                    plan.populations.len()
+                )));
+            }
+            for (t, pop) in tables.iter().zip(&plan.populations) {
+                if let Some(v) = t
+                    && v.len() != e * pop.size
+                {
+                    return Err(StateError(format!(
+                        "carried activities: {} values of {what} for `{}`, which has {e} × {}",
+                        v.len(),
+                        pop.name,
+                        pop.size
+                    )));
+                }
+                if what == "q" && t.is_some() && pop.trace.is_none() {
+                    return Err(StateError(format!(
+                        "carried activities: a trace for `{}`, which has none",
+                        pop.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Window accumulators of one projection, each `E × rows × cols` (empty when not accumulated).
 #[derive(Clone, Debug, Default)]
 pub struct ProjectionWindow {
@@ -317,4 +388,13 @@ pub trait Backend: Send {
     /// Puts back a state saved by a backend of the same plan, layout and precision: the next
     /// steps are those the saving backend would have taken.
     fn restore_state(&mut self, image: &StateImage) -> Result<(), BackendError>;
+    /// Sets the activities the next step starts from (`ActivitySeed`), before the first
+    /// step; the rest of the state stays as it is.
+    fn set_activities(&mut self, seed: &ActivitySeed) -> Result<(), BackendError> {
+        let _ = seed;
+        Err(BackendError::State(StateError(format!(
+            "{} cannot start from carried activities",
+            self.describe()
+        ))))
+    }
 }

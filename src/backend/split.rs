@@ -8,7 +8,7 @@
 //! instance k of any ensemble is, bit for bit, what it is alone.
 
 use super::state::{Field, Section, StateImage, load_all};
-use super::{Backend, BackendError, DeviceDescription, Precision, Snapshot, Window};
+use super::{ActivitySeed, Backend, BackendError, DeviceDescription, Precision, Snapshot, Window};
 use crate::plan::Plan;
 use std::sync::{Arc, Mutex};
 
@@ -274,6 +274,16 @@ impl Backend for Split {
                 precision: image.precision,
                 sections,
             })?;
+        }
+        Ok(())
+    }
+
+    /// Each part takes its own instances' activities.
+    fn set_activities(&mut self, seed: &ActivitySeed) -> Result<(), BackendError> {
+        seed.check(&self.plan)?;
+        for part in &mut self.parts {
+            part.backend
+                .set_activities(&seed.subset(&self.plan, &part.instances))?;
         }
         Ok(())
     }

@@ -736,6 +736,23 @@ pub fn check_instances(
     ))
 }
 
+/// Whether reading `file` (a saved weights file or table), which takes `bytes` of memory
+/// (`what` says how much of what), fits the budget: asked before the file is read, so an
+/// oversized one is refused naming the file and the size, not read.
+pub fn check_read(file: &std::path::Path, what: &str, bytes: f64) -> Result<(), String> {
+    let (budget, source) = MemoryBudget::resolve()?;
+    if bytes <= budget.bytes as f64 {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: reading it would take about {} of memory ({what}), more than the memory budget of {budget} ({})\n  hint: {}",
+        file.display(),
+        human_bytes(bytes),
+        describe(&source),
+        raise_hint(&source)
+    ))
+}
+
 /// Asks the allocator for `bytes` and gives them back at once: where the process cannot have
 /// them (its address-space limit, the kernel's overcommit check, a cgroup already near its
 /// limit), the answer is a message naming the amount, not an abort at some later allocation.

@@ -345,15 +345,28 @@ pub struct RunOptions {
     pub checkpoint_every: Option<String>,
     /// Start from the weights another run saved: RUN_DIR (its latest) or RUN_DIR@TIME (a
     /// `record.weights` snapshot time, or its start or end). Every plastic projection is
-    /// taken from it, instance k from its instance k; activities start as the circuit says.
+    /// taken from it, instance k from its instance k; activities start as the circuit says
+    /// unless --carry activities.
     #[arg(long, value_name = "RUN_DIR[@TIME]")]
     pub from: Option<String>,
+    /// With --from: `activities` also starts every rate population's u (and z = φ(u)) and every
+    /// trace from that run's checkpoint, which must be at TIME (default: the checkpoint's time;
+    /// a run with --checkpoint-every keeps one at its end); the weights then come from it too.
+    #[arg(long, value_name = "WHAT", requires = "from")]
+    pub carry: Option<Carry>,
     /// The memory a run may plan to use (e.g. `64GiB`); default: HETSIM_MEMORY_BUDGET, else half
     /// the machine's memory.
     #[arg(long, value_name = "SIZE")]
     pub memory_budget: Option<String>,
     #[command(flatten)]
     pub threads: ThreadsOption,
+}
+
+/// What `--carry` takes from the `--from` run besides its weights.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carry {
+    /// Rate populations' u and z and every trace's q, from the run's checkpoint.
+    Activities,
 }
 
 /// `--threads N`, on every command that runs.

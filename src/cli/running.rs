@@ -67,6 +67,7 @@ fn request(
         threads: options.threads.get(),
         checkpoint_every: options.checkpoint_every.clone(),
         from: options.from.clone(),
+        carry_activities: options.carry == Some(super::Carry::Activities),
     })
 }
 
@@ -91,6 +92,7 @@ pub fn resume(
         (options.replace, "--replace"),
         (options.checkpoint_every.is_some(), "--checkpoint-every"),
         (options.from.is_some(), "--from"),
+        (options.carry.is_some(), "--carry"),
     ];
     if let Some((_, what)) = changed.iter().find(|(given, _)| *given) {
         tellln!(

@@ -169,6 +169,10 @@ pub struct Request {
     /// `--from RUN_DIR[@TIME]`: the plastic weights start from those that run saved at TIME
     /// (default: the latest), instance k from its instance k.
     pub from: Option<String>,
+    /// `--carry activities`: the activities (rate populations' u and z, traces' q) start from
+    /// the `--from` run's checkpoint too, which must be at its TIME; the weights then come from
+    /// that checkpoint.
+    pub carry_activities: bool,
 }
 
 impl Request {
@@ -186,6 +190,7 @@ impl Request {
             threads: Threads::DEFAULT,
             checkpoint_every: None,
             from: None,
+            carry_activities: false,
         }
     }
 
@@ -255,8 +260,17 @@ impl Request {
         }
         let (source, spec) = self.circuit.load()?;
         let (mut circuits, mut notes) = design::circuits(&self.design, &source, &spec)?;
+        let state = match (&self.from, self.carry_activities) {
+            (Some(from), true) => Some(from::read_state(from)?),
+            (None, true) => {
+                return Err(ExperimentError::Usage(
+                    "--carry activities needs --from RUN_DIR[@TIME]: the run whose checkpoint they come from".into(),
+                ));
+            }
+            _ => None,
+        };
         if let Some(from) = &self.from {
-            notes.push(from::start_from(&mut circuits, from)?);
+            notes.push(from::start_from(&mut circuits, from, state.as_ref())?);
         }
         let mut warnings = Vec::new();
         for (_, c) in &circuits {
@@ -289,8 +303,17 @@ impl Request {
             .pool()
             .map_err(|e| ExperimentError::Usage(format!("--threads: {e}")))?;
         // Made in the pool it will run in: the CPU backend sizes its work by the pool's threads.
-        let made = pool.install(|| backend::make(plan.clone(), self.backend, self.precision))?;
+        let mut made =
+            pool.install(|| backend::make(plan.clone(), self.backend, self.precision))?;
         notes.extend(made.fallback.clone());
+        // Carried activities are set once, before the first step.
+        let mut state_source = None;
+        if let (Some(state), Some(from)) = (&state, &self.from) {
+            let (seed, source, note) = from::activity_seed(&plan, state, from)?;
+            made.backend.set_activities(&seed)?;
+            notes.push(note);
+            state_source = Some(source);
+        }
         if plan.forward_order.is_none() {
             notes.push(RECURRENT_NOTE.into());
         }
@@ -306,7 +329,7 @@ impl Request {
                 ((cp.every.seconds() / plan.dt_s).round() as u64).max(plan.record_every_steps)
             }),
         };
-        let manifest = manifest(
+        let mut manifest = manifest(
             self,
             &source,
             &plan,
@@ -314,6 +337,7 @@ impl Request {
             &notes,
             &base_dir,
         );
+        manifest.state_source = state_source;
         Ok(Built {
             plan,
             backend: made.backend,
@@ -396,6 +420,7 @@ fn manifest(
             duration: request.circuit.duration.clone(),
             checkpoint_every: request.checkpoint_every.clone(),
             from: request.from.as_deref().map(from::absolute_from),
+            carry_activities: request.carry_activities,
         }),
         ..ensemble_manifest(plan, backend, notes, provenance)
     }
@@ -460,6 +485,7 @@ pub fn ensemble_manifest(
         replay: None,
         resumes: Vec::new(),
         weight_sources: from::weight_sources(plan),
+        state_source: None,
     }
 }
 

@@ -160,6 +160,7 @@ pub fn request_from_run(
         threads: super::Threads::DEFAULT,
         checkpoint_every: replay.checkpoint_every,
         from: replay.from,
+        carry_activities: replay.carry_activities,
     })
 }
 

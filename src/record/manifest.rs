@@ -96,6 +96,9 @@ pub struct Replay {
     /// `--from RUN_DIR[@TIME]`, the directory made absolute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// `--carry activities`: the activities start from the `--from` run's checkpoint too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub carry_activities: bool,
 }
 
 /// What the manifest says about the run.
@@ -147,6 +150,10 @@ pub struct Manifest {
     /// the time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub weight_sources: Vec<crate::circuit::saved::WeightSource>,
+    /// Where carried activities came from (`--from RUN_DIR --carry activities`): the run's
+    /// checkpoint and its SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_source: Option<crate::circuit::saved::StateSource>,
 }
 
 /// A resumption of a run from its checkpoint.

@@ -211,6 +211,7 @@ pub fn test_manifest(plan: &Plan) -> hetsim::record::Manifest {
         replay: None,
         resumes: Vec::new(),
         weight_sources: Vec::new(),
+        state_source: None,
     }
 }
 

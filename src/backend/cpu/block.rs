@@ -15,7 +15,7 @@ use super::Static;
 use super::held::{Accumulators, Held};
 use super::lanes::{Real, apply_rates, lanes_of, rate, zeros};
 use crate::backend::state::{Field, Growing, StateError};
-use crate::backend::{Snapshot, TracePoint, Window};
+use crate::backend::{ActivitySeed, Snapshot, TracePoint, Window};
 use crate::numeric::dot;
 use crate::plan::{PhaseTables, Timing};
 use crate::rng;
@@ -1752,6 +1752,27 @@ impl<T: Real, const L: usize> Block<T, L> {
         Growing(&mut self.traces).load(input)?;
         self.load_phase(s, phase);
         Ok(())
+    }
+
+    /// Puts carried activities (`ActivitySeed`, checked against the plan) into this block's
+    /// lanes before the first step; forward sums computed ahead are dropped.
+    pub fn set_activities(&mut self, seed: &ActivitySeed) {
+        let (first, active) = (self.first, self.active);
+        let put = |dst: &mut Buf<T, L>, src: &Option<Vec<f64>>| {
+            let Some(src) = src else { return };
+            let n = dst.len();
+            for l in 0..active {
+                for (k, v) in dst.iter_mut().enumerate() {
+                    v[l] = T::of(src[(first + l) * n + k]);
+                }
+            }
+        };
+        for p in 0..self.u.len() {
+            put(&mut self.u[p], &seed.u[p]);
+            put(&mut self.z[p], &seed.z[p]);
+            put(&mut self.q[p], &seed.q[p]);
+        }
+        self.prefetched_valid.iter_mut().for_each(|v| *v = false);
     }
 
     pub fn freeze(&mut self, lane: usize) {

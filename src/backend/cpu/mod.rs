@@ -13,8 +13,8 @@ mod held;
 mod lanes;
 
 use super::{
-    Accumulate, Backend, BackendError, BackendKind, DeviceDescription, Precision, Snapshot,
-    StateImage, Window,
+    Accumulate, ActivitySeed, Backend, BackendError, BackendKind, DeviceDescription, Precision,
+    Snapshot, StateImage, Window,
     state::{Section, load_all},
 };
 use crate::plan::Plan;
@@ -271,6 +271,14 @@ impl<T: Real, const L: usize> Backend for CpuBackend<T, L> {
             })?;
         }
         self.step = image.step;
+        Ok(())
+    }
+
+    fn set_activities(&mut self, seed: &ActivitySeed) -> Result<(), BackendError> {
+        seed.check(&self.shared.plan)?;
+        for b in &mut self.blocks {
+            b.set_activities(seed);
+        }
         Ok(())
     }
 }

@@ -21,6 +21,7 @@
 //! projections, per-instance θ/τ_w/τ_decay/noise, population and weight noise, stimulus timing
 //! with gaps, freeze. Not yet: rk4 (a clear error asks for `--backend cpu`).
 
+mod activities;
 mod codegen;
 mod device_layout;
 pub mod platform;
@@ -1235,5 +1236,8 @@ impl<R: DeviceReal> Backend for OpenClBackend<R> {
     }
     fn restore_state(&mut self, image: &crate::backend::StateImage) -> Result<(), BackendError> {
         self.restore_checked(image)
+    }
+    fn set_activities(&mut self, seed: &crate::backend::ActivitySeed) -> Result<(), BackendError> {
+        self.set_activities_checked(seed)
     }
 }

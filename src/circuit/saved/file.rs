@@ -13,6 +13,8 @@ pub fn read_matrix_file(path: &Path) -> Result<(usize, usize, Vec<f64>, String),
             path.display()
         ));
     }
+    let (cost, what) = read_cost(path, ext)?;
+    crate::circuit::budget::check_read(path, &what, cost)?;
     let bytes = crate::spec::read_bounded(path, MAX_WEIGHTS_BYTES)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?
         .ok_or_else(|| {
@@ -37,6 +39,40 @@ pub fn read_matrix_file(path: &Path) -> Result<(usize, usize, Vec<f64>, String),
         ));
     }
     Ok((rows, cols, values, sha))
+}
+
+/// The memory reading a matrix file takes, known before it is read — the file's bytes and
+/// its numbers as f64: a `.npy` header's shape, or for a CSV the most numbers its length can
+/// hold (each takes a digit and a separator) — and what it is, for messages. A file that
+/// cannot be opened costs nothing here: reading it says why.
+fn read_cost(path: &Path, ext: &str) -> Result<(f64, String), String> {
+    use std::io::Read;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok((0.0, String::new()));
+    };
+    let len = meta.len() as f64;
+    if ext == "npy" {
+        let mut head = Vec::new();
+        if let Ok(f) = std::fs::File::open(path) {
+            f.take(NPY_HEAD_BYTES)
+                .read_to_end(&mut head)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        }
+        let h = npy_header(&head).map_err(|e| format!("{}: {e}", path.display()))?;
+        let numbers = h.rows as f64 * h.cols as f64;
+        return Ok((
+            len + 8.0 * numbers,
+            format!(
+                "its header says {} × {}: {} numbers, held as float64",
+                h.rows, h.cols, numbers
+            ),
+        ));
+    }
+    let numbers = (len / 2.0).ceil();
+    Ok((
+        len + 8.0 * numbers,
+        format!("{} bytes of text: up to {numbers} numbers", meta.len()),
+    ))
 }
 
 /// A numbers-only CSV: one line per row (post unit), the same count of numbers on each.
@@ -79,9 +115,22 @@ fn read_csv_matrix(bytes: &[u8]) -> Result<(usize, usize, Vec<f64>), String> {
     Ok((rows, cols, values))
 }
 
-/// A `.npy` array: 2-D, little-endian f64 or f32, C order (what `numpy.save` writes for a
+/// What a `.npy` header says: the matrix's shape, the width of its numbers and where they
+/// start. Read from the first bytes alone, so the size is known before the file is read.
+struct NpyHeader {
+    rows: usize,
+    cols: usize,
+    width: usize,
+    start: usize,
+}
+
+/// The most of a `.npy` file's head read to find its header (versions 2 and 3 allow longer
+/// headers; `numpy.save` writes a few dozen bytes).
+const NPY_HEAD_BYTES: u64 = 1 << 16;
+
+/// A `.npy` header: 2-D, little-endian f64 or f32, C order (what `numpy.save` writes for a
 /// float matrix); anything else is refused, naming what it is.
-fn read_npy(bytes: &[u8]) -> Result<(usize, usize, Vec<f64>), String> {
+fn npy_header(bytes: &[u8]) -> Result<NpyHeader, String> {
     const MAGIC: &[u8] = b"\x93NUMPY";
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err("not a .npy file (it does not start with \\x93NUMPY)".into());
@@ -149,7 +198,23 @@ fn read_npy(bytes: &[u8]) -> Result<(usize, usize, Vec<f64>), String> {
             dims.len()
         ));
     };
-    let data = &bytes[start + header_len..];
+    Ok(NpyHeader {
+        rows,
+        cols,
+        width,
+        start: start + header_len,
+    })
+}
+
+/// A `.npy` matrix read whole (its header by [`npy_header`]).
+fn read_npy(bytes: &[u8]) -> Result<(usize, usize, Vec<f64>), String> {
+    let NpyHeader {
+        rows,
+        cols,
+        width,
+        start,
+    } = npy_header(bytes)?;
+    let data = &bytes[start..];
     let n = rows.checked_mul(cols).ok_or("the shape is too large")?;
     if data.len() != n * width {
         return Err(format!(

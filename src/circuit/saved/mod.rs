@@ -39,31 +39,60 @@ pub struct WeightSource {
 impl WeightSource {
     /// Why a replay would not read the same weights now (None: it would).
     pub fn changed(&self) -> Option<String> {
-        let hash = |path: &Path| -> Result<String, String> {
-            crate::spec::read_bounded(path, MAX_WEIGHTS_BYTES)
-                .map_err(|e| format!("{}: {e}", path.display()))?
-                .map(|b| sha256_hex(&b))
-                .ok_or_else(|| format!("{}: larger than a weights file may be", path.display()))
-        };
-        let check = |path: &Path, then: &str| match hash(path) {
-            Err(e) => Some(format!(
-                "the initial weights of `{}` came from {}, which cannot be read now ({e})",
-                self.projection,
-                path.display()
-            )),
-            Ok(now) if now != then => Some(format!(
-                "the initial weights of `{}` came from {}, which has changed since (SHA-256 {then} then, {now} now)",
-                self.projection,
-                path.display()
-            )),
-            Ok(_) => None,
-        };
+        let what = format!("the initial weights of `{}`", self.projection);
         if let (Some(dir), Some(then)) = (&self.run_dir, &self.manifest_sha256)
-            && let Some(why) = check(&Path::new(dir).join("manifest.json"), then)
+            && let Some(why) = file_changed(&what, &Path::new(dir).join("manifest.json"), then)
         {
             return Some(why);
         }
-        check(Path::new(&self.file), &self.file_sha256)
+        file_changed(&what, Path::new(&self.file), &self.file_sha256)
+    }
+}
+
+/// Where carried activities came from (`--from RUN_DIR --carry activities`): the run, its
+/// manifest's SHA-256, its checkpoint file and that file's SHA-256, the time, and the
+/// populations whose u or q were set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateSource {
+    pub run_dir: String,
+    pub manifest_sha256: String,
+    pub checkpoint: String,
+    pub checkpoint_sha256: String,
+    pub time_s: f64,
+    pub populations: Vec<String>,
+}
+
+impl StateSource {
+    /// Why a replay would not read the same activities now (None: it would).
+    pub fn changed(&self) -> Option<String> {
+        let what = "the carried activities";
+        file_changed(
+            what,
+            &Path::new(&self.run_dir).join("manifest.json"),
+            &self.manifest_sha256,
+        )
+        .or_else(|| file_changed(what, Path::new(&self.checkpoint), &self.checkpoint_sha256))
+    }
+}
+
+/// Why `path` no longer has the SHA-256 `then` that `what` was read with (None: it has).
+fn file_changed(what: &str, path: &Path, then: &str) -> Option<String> {
+    let now = crate::spec::read_bounded(path, MAX_WEIGHTS_BYTES)
+        .map_err(|e| format!("{}: {e}", path.display()))
+        .and_then(|b| {
+            b.map(|b| sha256_hex(&b))
+                .ok_or_else(|| format!("{}: larger than a weights file may be", path.display()))
+        });
+    match now {
+        Err(e) => Some(format!(
+            "{what} came from {}, which cannot be read now ({e})",
+            path.display()
+        )),
+        Ok(now) if now != then => Some(format!(
+            "{what} came from {}, which has changed since (SHA-256 {then} then, {now} now)",
+            path.display()
+        )),
+        Ok(_) => None,
     }
 }
 

@@ -40,7 +40,19 @@ fn snapshot_times(run_dir: &Path) -> Result<Vec<f64>, String> {
     Ok(snapshots)
 }
 
+/// Memory per byte of a run's weights table read back: the bytes, the text, and its weights
+/// held by (post, pre) — a row of at least 12 bytes (`0,0,W,0,0,1` and its line end) takes
+/// about 48 bytes in the maps, 4 per byte of the table.
+const TABLE_MEMORY_PER_BYTE: f64 = 6.0;
+
 fn read_text(path: &Path) -> Result<(String, String), String> {
+    if let Ok(meta) = std::fs::metadata(path) {
+        crate::circuit::budget::check_read(
+            path,
+            &format!("a table of {} bytes and the weights in it", meta.len()),
+            meta.len() as f64 * TABLE_MEMORY_PER_BYTE,
+        )?;
+    }
     let bytes = crate::spec::read_bounded(path, MAX_WEIGHTS_BYTES)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?
         .ok_or_else(|| format!("{} is larger than a weights table may be", path.display()))?;
@@ -51,7 +63,7 @@ fn read_text(path: &Path) -> Result<(String, String), String> {
 }
 
 /// Two times are the same when they differ by less than a nanosecond's rounding.
-fn same_time(a: f64, b: f64) -> bool {
+pub fn same_time(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
@@ -158,6 +170,37 @@ impl RunWeights {
             rounded: stage.is_some(),
             matrices,
         })
+    }
+
+    /// Weights held in memory (a run's checkpoint, read back): per (instance, projection),
+    /// its rows × cols matrix, row-major. `file` is what they were read from.
+    pub fn from_matrices<'a>(
+        run_dir: &Path,
+        manifest_sha256: String,
+        time_s: f64,
+        (file, file_sha256): (PathBuf, String),
+        matrices: impl IntoIterator<Item = (usize, &'a str, usize, &'a [f64])>,
+    ) -> RunWeights {
+        let matrices = matrices
+            .into_iter()
+            .map(|(e, name, cols, values)| {
+                let entries = values
+                    .iter()
+                    .enumerate()
+                    .map(|(k, v)| ((k / cols, k % cols), *v))
+                    .collect();
+                ((e, name.to_string()), entries)
+            })
+            .collect();
+        RunWeights {
+            run_dir: run_dir.to_path_buf(),
+            manifest_sha256,
+            time_s,
+            file,
+            file_sha256,
+            rounded: false,
+            matrices,
+        }
     }
 
     /// The instances that have weights of `projection` here.
