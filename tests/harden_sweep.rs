@@ -291,7 +291,7 @@ fn merge_refuses_shards_of_different_set_or_precision_naming_the_field_and_the_s
     shard(&b, &s1, 1, None);
     let out = dir.path().join("merged");
     let text = refused(
-        merge(&[s0.clone(), s1.clone()], &out, false, &[]),
+        merge(&[s0.clone(), s1.clone()], &out, &[]),
         &["`set`", "held_out=20", "held_out=21", "s0", "s1"],
     );
     assert!(text.contains("not a shard of the same sweep"), "{text}");
@@ -300,13 +300,13 @@ fn merge_refuses_shards_of_different_set_or_precision_naming_the_field_and_the_s
     let s1f = dir.path().join("s1f");
     shard(&a, &s1f, 1, Some(Precision::F32));
     refused(
-        merge(&[s0.clone(), s1f], &out, false, &[]),
+        merge(&[s0.clone(), s1f], &out, &[]),
         &["f32", "f64", "not comparable"],
     );
     // The same sweep merges, and its manifest claims only what both shards ran.
     let s1 = dir.path().join("s1same");
     shard(&a, &s1, 1, None);
-    merge(&[s0.clone(), s1.clone()], &out, false, &[]).unwrap();
+    merge(&[s0.clone(), s1.clone()], &out, &[]).unwrap();
     let merged = SweepManifest::read(&out).unwrap();
     let first = SweepManifest::read(&s0).unwrap();
     assert_eq!(merged.precision, Some(Precision::F64));

@@ -287,7 +287,7 @@ fn merged_shards_equal_the_whole_sweep_and_gaps_or_duplicates_are_refused() {
     };
     let shards: Vec<PathBuf> = (0..3).map(shard).collect();
     // A gap: shard 2 left out.
-    let e = merge(&shards[..2], &dir.path().join("m1"), false, &[])
+    let e = merge(&shards[..2], &dir.path().join("m1"), &[])
         .unwrap_err()
         .to_string();
     assert!(e.contains("2 of 6 points are not finished"), "{e}");
@@ -299,12 +299,12 @@ fn merged_shards_equal_the_whole_sweep_and_gaps_or_duplicates_are_refused() {
         shards[1].clone(),
         shards[2].clone(),
     ];
-    let e = merge(&twice, &dir.path().join("m2"), false, &[])
+    let e = merge(&twice, &dir.path().join("m2"), &[])
         .unwrap_err()
         .to_string();
     assert!(e.contains("finished more than once"), "{e}");
     let merged = dir.path().join("merged");
-    let o = merge(&shards, &merged, false, &[]).unwrap();
+    let o = merge(&shards, &merged, &[]).unwrap();
     assert_eq!((o.points, o.rows), (6, 24));
     let (a, b) = (summary(&whole), summary(&merged));
     assert_eq!(a.len(), b.len());
