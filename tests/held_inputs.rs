@@ -4,15 +4,16 @@
 //! f32 — across decay on and off, gaps, error delays, window boundaries and snapshots inside a
 //! stimulus, frozen instances, single instances (large matrices, rows on threads) and ensembles.
 //!
-//! Every backend `common::backends()` finds (the CPU engine, OpenCL in both layouts, each
-//! deferring where its layout allows) is compared with the CPU engine of the same precision
+//! Every backend case (`per_backend!`: the CPU engine, OpenCL in both layouts, each deferring
+//! where its layout allows; one test each) is compared with the CPU engine of the same precision
 //! step by step: the deferral changes only where rounding happens, so f64 must agree to 1e-9
 //! and f32 to 1e-3 (what f32 rounding alone moves these circuits by; the conformance suite
 //! bounds f32 against the f64 reference).
 
+#[macro_use]
 mod common;
 
-use common::{backends, plan_from, rel_diff};
+use common::{BackendCase, plan_from, rel_diff};
 use hetsim::backend::{Precision, Snapshot, Window};
 use hetsim::plan::Plan;
 use std::sync::Arc;
@@ -102,7 +103,7 @@ fn close_windows(what: &str, got: &Window, want: &Window, tol: f64) {
 /// Runs `yaml` deferred and step by step in both precisions, reading the state at step counts
 /// that fall inside stimuli and taking windows at the recording interval; `freeze` freezes an
 /// instance at the given step.
-fn deferral_matches(yaml: &str, seeds: &[u64], freeze: Option<(u64, usize)>) {
+fn deferral_matches(case: &BackendCase, yaml: &str, seeds: &[u64], freeze: Option<(u64, usize)>) {
     let plan = plan_from(yaml, seeds);
     assert!(
         plan.held_input.iter().any(|d| *d),
@@ -110,76 +111,73 @@ fn deferral_matches(yaml: &str, seeds: &[u64], freeze: Option<(u64, usize)>) {
     );
     let step_by_step = Arc::new((*plan).clone().without_held_input_deferral());
     assert!(step_by_step.held_input.iter().all(|d| !*d));
-    for case in backends() {
-        let (precision, tol) = if case.f32 {
-            (Precision::F32, 1e-3)
-        } else {
-            (Precision::F64, 1e-9)
-        };
-        let name = &case.name;
-        let mut a = (case.make)(plan.clone());
-        let mut b = hetsim::backend::cpu::new(step_by_step.clone(), precision);
-        let record = plan.record_every_steps;
-        let (mut start_a, mut start_b) = (a.snapshot().unwrap(), b.snapshot().unwrap());
-        let mut done = 0;
-        while done < plan.steps {
-            // A snapshot 7 steps into each window: inside a stimulus, between rebases.
-            for n in [7.min(record), record.saturating_sub(7)] {
-                let n = n.min(plan.steps - done);
-                if let Some((at, e)) = freeze
-                    && done <= at
-                    && at < done + n
-                {
-                    a.advance(at - done).unwrap();
-                    b.advance(at - done).unwrap();
-                    a.freeze(e).unwrap();
-                    b.freeze(e).unwrap();
-                    a.advance(done + n - at).unwrap();
-                    b.advance(done + n - at).unwrap();
-                } else {
-                    a.advance(n).unwrap();
-                    b.advance(n).unwrap();
-                }
-                done += n;
-                let at = format!("{name} step {done}");
-                let reference = b.snapshot().unwrap();
-                // A diverging circuit would amplify rounding until any two paths disagree: the
-                // comparison is only meaningful while the reference stays bounded.
-                let largest = reference
-                    .weights
-                    .iter()
-                    .flatten()
-                    .fold(0.0_f64, |m, v| m.max(v.abs()));
-                assert!(
-                    largest < 100.0,
-                    "{at}: the reference's weights reached {largest:.3e}"
-                );
-                close_snapshots(&at, &a.snapshot().unwrap(), &reference, tol);
+    let (precision, tol) = if case.f32 {
+        (Precision::F32, 1e-3)
+    } else {
+        (Precision::F64, 1e-9)
+    };
+    let name = &case.name;
+    let mut a = (case.make)(plan.clone());
+    let mut b = hetsim::backend::cpu::new(step_by_step.clone(), precision);
+    let record = plan.record_every_steps;
+    let (mut start_a, mut start_b) = (a.snapshot().unwrap(), b.snapshot().unwrap());
+    let mut done = 0;
+    while done < plan.steps {
+        // A snapshot 7 steps into each window: inside a stimulus, between rebases.
+        for n in [7.min(record), record.saturating_sub(7)] {
+            let n = n.min(plan.steps - done);
+            if let Some((at, e)) = freeze
+                && done <= at
+                && at < done + n
+            {
+                a.advance(at - done).unwrap();
+                b.advance(at - done).unwrap();
+                a.freeze(e).unwrap();
+                b.freeze(e).unwrap();
+                a.advance(done + n - at).unwrap();
+                b.advance(done + n - at).unwrap();
+            } else {
+                a.advance(n).unwrap();
+                b.advance(n).unwrap();
             }
-            let (wa, wb) = (a.take_window().unwrap(), b.take_window().unwrap());
-            let (end_a, end_b) = (a.snapshot().unwrap(), b.snapshot().unwrap());
-            let at = format!("{name} window ending at step {done}");
-            close_windows(&at, &wa, &wb, tol);
-            close(
-                &format!("{at}: metrics"),
-                &row_values(&plan, &wa, &start_a, &end_a),
-                &row_values(&step_by_step, &wb, &start_b, &end_b),
-                tol.max(1e-7)
-                    * if precision == Precision::F32 {
-                        10.0
-                    } else {
-                        1.0
-                    },
+            done += n;
+            let at = format!("{name} step {done}");
+            let reference = b.snapshot().unwrap();
+            // A diverging circuit would amplify rounding until any two paths disagree: the
+            // comparison is only meaningful while the reference stays bounded.
+            let largest = reference
+                .weights
+                .iter()
+                .flatten()
+                .fold(0.0_f64, |m, v| m.max(v.abs()));
+            assert!(
+                largest < 100.0,
+                "{at}: the reference's weights reached {largest:.3e}"
             );
-            (start_a, start_b) = (end_a, end_b);
+            close_snapshots(&at, &a.snapshot().unwrap(), &reference, tol);
         }
+        let (wa, wb) = (a.take_window().unwrap(), b.take_window().unwrap());
+        let (end_a, end_b) = (a.snapshot().unwrap(), b.snapshot().unwrap());
+        let at = format!("{name} window ending at step {done}");
+        close_windows(&at, &wa, &wb, tol);
+        close(
+            &format!("{at}: metrics"),
+            &row_values(&plan, &wa, &start_a, &end_a),
+            &row_values(&step_by_step, &wb, &start_b, &end_b),
+            tol.max(1e-7)
+                * if precision == Precision::F32 {
+                    10.0
+                } else {
+                    1.0
+                },
+        );
+        (start_a, start_b) = (end_a, end_b);
     }
 }
 
 /// Kolen–Pollack (decay on), Euler, gaps and an error delay, windows of 25 ms over 10-ms
 /// stimuli: an ensemble of three (lanes with padding).
-#[test]
-fn kp_with_decay_gaps_and_error_delay() {
+fn kp_with_decay_gaps_and_error_delay(case: &BackendCase) {
     let yaml = circuit(
         "kp",
         ", tau_decay: 200 ms",
@@ -190,12 +188,13 @@ fn kp_with_decay_gaps_and_error_delay() {
         "25 ms",
         (7, 11),
     );
-    deferral_matches(&yaml, &[1, 2, 3], None);
+    deferral_matches(case, &yaml, &[1, 2, 3], None);
 }
 
+per_backend!(kp_with_decay_gaps_and_error_delay);
+
 /// Feedback alignment without decay, exponential Euler, no gap, one instance.
-#[test]
-fn fa_without_decay_single_instance() {
+fn fa_without_decay_single_instance(case: &BackendCase) {
     let yaml = circuit(
         "fa",
         "",
@@ -206,12 +205,13 @@ fn fa_without_decay_single_instance() {
         "20 ms",
         (9, 6),
     );
-    deferral_matches(&yaml, &[5], None);
+    deferral_matches(case, &yaml, &[5], None);
 }
 
+per_backend!(fa_without_decay_single_instance);
+
 /// A matrix large enough to be rebased on several threads (300 × 256), with decay.
-#[test]
-fn large_single_matrix_rebased_on_threads() {
+fn large_single_matrix_rebased_on_threads(case: &BackendCase) {
     let yaml = circuit(
         "kp",
         ", tau_decay: 100 ms",
@@ -229,12 +229,13 @@ fn large_single_matrix_rebased_on_threads() {
         "W1: {from: x, to: h, init: {uniform: [-0.02, 0.02]}}",
     )
     .replace("tau_w: 50 ms", "tau_w: 200 ms");
-    deferral_matches(&yaml, &[4], None);
+    deferral_matches(case, &yaml, &[4], None);
 }
 
+per_backend!(large_single_matrix_rebased_on_threads);
+
 /// An instance frozen in the middle of a stimulus stays in step with the reference.
-#[test]
-fn frozen_instance_mid_stimulus() {
+fn frozen_instance_mid_stimulus(case: &BackendCase) {
     let yaml = circuit(
         "fa",
         ", tau_decay: 300 ms",
@@ -245,8 +246,10 @@ fn frozen_instance_mid_stimulus() {
         "25 ms",
         (5, 8),
     );
-    deferral_matches(&yaml, &[1, 2, 3, 4, 5, 6, 7, 8, 9], Some((31, 4)));
+    deferral_matches(case, &yaml, &[1, 2, 3, 4, 5, 6, 7, 8, 9], Some((31, 4)));
 }
+
+per_backend!(frozen_instance_mid_stimulus);
 
 /// Where the update is not an outer product with the held input, or the input reaches the
 /// matrix late, or weight noise moves it, the plan keeps the step-by-step update.
@@ -293,8 +296,7 @@ fn w1_named(yaml: &str, name: &str) -> bool {
 }
 
 /// The Hebbian signature alone: the ∫uxᵀ accumulator deferred without the backprop one.
-#[test]
-fn hebbian_accumulator_without_backprop() {
+fn hebbian_accumulator_without_backprop(case: &BackendCase) {
     let yaml = circuit(
         "fa",
         ", tau_decay: 300 ms",
@@ -310,5 +312,7 @@ fn hebbian_accumulator_without_backprop() {
         "measure: [loss, hebbian_signature]",
     );
     assert!(yaml.contains("measure: [loss, hebbian_signature]"));
-    deferral_matches(&yaml, &[1, 2], None);
+    deferral_matches(case, &yaml, &[1, 2], None);
 }
+
+per_backend!(hebbian_accumulator_without_backprop);
