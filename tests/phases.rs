@@ -202,6 +202,57 @@ fn every_backend_switches_the_task_scales_and_clamps(case: &BackendCase) {
 }
 per_backend!(every_backend_switches_the_task_scales_and_clamps);
 
+/// The shipped protocols, shortened, on every backend as on the f64 CPU engine (tables, and the
+/// weights and traces at the end): `task_switch.yaml` (another teacher) and `priming.yaml`
+/// (conditioning at twice the input, the strong priming; its threshold is the trace of y).
+fn shipped_protocols_run_on_every_backend(case: &BackendCase) {
+    let task_switch = common::shipped_with(
+        "task_switch.yaml",
+        &[
+            ("duration: 30 s", "duration: 400 ms"),
+            ("{name: A, duration: 15 s}", "{name: A, duration: 200 ms}"),
+        ],
+    );
+    let priming = common::shipped_with(
+        "priming.yaml",
+        &[
+            ("duration: 120 s", "duration: 4 s"),
+            ("{name: baseline, duration: 90 s}", "{name: baseline, duration: 2 s}"),
+            (
+                "{name: conditioning, duration: 20 s, input_scale: 1,",
+                "{name: conditioning, duration: 1 s, input_scale: 2,",
+            ),
+            ("instances: [0, 1, 2, 3, 4]", "instances: [0]"),
+        ],
+    );
+    let runs: [(&str, &[u64]); 4] = [
+        (&task_switch, &[1, 2]),
+        (&task_switch, &[3]),
+        (&priming, &[1, 2, 3]),
+        (&priming, &[4]),
+    ];
+    for (yaml, seeds) in runs {
+        let plan = plan_from(yaml, seeds);
+        let name = format!("{}, {}, {seeds:?}", case.name, plan.name);
+        assert!(plan.phase_change().is_some(), "{name}");
+        let mut reference = hetsim::backend::cpu::new(plan.clone(), Precision::F64);
+        let want = run(&plan, reference.as_mut());
+        let mut backend = (case.make)(plan.clone());
+        let got = run(&plan, backend.as_mut());
+        let tol = if case.f32 { 1e-3 } else { 1e-9 };
+        same_metrics(&name, &got, &want, tol);
+        let (a, b) = (backend.snapshot().unwrap(), reference.snapshot().unwrap());
+        for (what, a, b) in [
+            ("weights", a.weights.concat(), b.weights.concat()),
+            ("traces", a.traces.concat(), b.traces.concat()),
+        ] {
+            let d = common::rel_diff(&a, &b);
+            assert!(d <= tol, "{name}: {what} at the end differ by {d:e}");
+        }
+    }
+}
+per_backend!(shipped_protocols_run_on_every_backend);
+
 /// A task switch: up to the boundary the run is the run without a protocol, bit for bit; the
 /// first step of the new phase shows the new task's sample for that step (in the backend's
 /// precision), and the held-out loss of the rows follows the phase's task while
