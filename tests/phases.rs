@@ -186,7 +186,11 @@ fn every_backend_switches_the_task_scales_and_clamps(case: &BackendCase) {
         let period = plan.timing[0].period_steps;
         let present = plan.timing[0].present_steps;
         for ph in &plan.phases[1..] {
-            assert!(ph.start_step % period < present, "{}: inside a stimulus", ph.name);
+            assert!(
+                ph.start_step % period < present,
+                "{}: inside a stimulus",
+                ph.name
+            );
         }
         let mut reference = hetsim::backend::cpu::new(plan.clone(), Precision::F64);
         let want = run(&plan, reference.as_mut());
@@ -197,7 +201,11 @@ fn every_backend_switches_the_task_scales_and_clamps(case: &BackendCase) {
         let (a, b) = (backend.snapshot().unwrap(), reference.snapshot().unwrap());
         let (a, b): (Vec<f64>, Vec<f64>) = (a.weights.concat(), b.weights.concat());
         let d = common::rel_diff(&a, &b);
-        assert!(d <= tol, "{}, {seeds:?}: final weights differ by {d:e}", case.name);
+        assert!(
+            d <= tol,
+            "{}, {seeds:?}: final weights differ by {d:e}",
+            case.name
+        );
     }
 }
 per_backend!(every_backend_switches_the_task_scales_and_clamps);
@@ -217,7 +225,10 @@ fn shipped_protocols_run_on_every_backend(case: &BackendCase) {
         "priming.yaml",
         &[
             ("duration: 120 s", "duration: 4 s"),
-            ("{name: baseline, duration: 90 s}", "{name: baseline, duration: 2 s}"),
+            (
+                "{name: baseline, duration: 90 s}",
+                "{name: baseline, duration: 2 s}",
+            ),
             (
                 "{name: conditioning, duration: 20 s, input_scale: 1,",
                 "{name: conditioning, duration: 1 s, input_scale: 2,",

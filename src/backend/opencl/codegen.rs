@@ -446,11 +446,9 @@ impl Ens<'_> {
             let zo = m.z_off(pop, 0);
             let shown = format!("SEL_v((realv)0, LDV(s, ({src}u + j) * EV), present)");
             let value = match m.clamp[pop] {
-                Some((on, rate)) => format!(
-                    "SEL_v({shown}, {}, {} != (realv)0)",
-                    g.p(rate),
-                    g.p(on)
-                ),
+                Some((on, rate)) => {
+                    format!("SEL_v({shown}, {}, {} != (realv)0)", g.p(rate), g.p(on))
+                }
                 None => shown,
             };
             g.line(format!(

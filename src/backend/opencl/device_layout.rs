@@ -650,7 +650,13 @@ impl Model {
             }
             if let Some((on, rate)) = self.clamp[p] {
                 let clamp = &t.clamp[p];
-                rows.push((on, clamp.iter().map(|c| f64::from(u8::from(c.is_some()))).collect()));
+                rows.push((
+                    on,
+                    clamp
+                        .iter()
+                        .map(|c| f64::from(u8::from(c.is_some())))
+                        .collect(),
+                ));
                 rows.push((rate, clamp.iter().map(|c| c.unwrap_or(0.0)).collect()));
             }
         }
@@ -879,16 +885,10 @@ fn upload_tasks(
             scales.push(row);
         }
     }
-    let column = |phase: usize, f: fn(&Placed) -> u64| -> Vec<u64> {
-        placed[phase].iter().map(f).collect()
-    };
-    let fields: [fn(&Placed) -> u64; 5] = [
-        |p| p.seed,
-        |p| p.data,
-        |p| p.rows,
-        |p| p.nrows,
-        |p| p.ndata,
-    ];
+    let column =
+        |phase: usize, f: fn(&Placed) -> u64| -> Vec<u64> { placed[phase].iter().map(f).collect() };
+    let fields: [fn(&Placed) -> u64; 5] =
+        [|p| p.seed, |p| p.data, |p| p.rows, |p| p.nrows, |p| p.ndata];
     let kind: fn(&Placed) -> u64 = |p| p.kind as u64;
     let hidden: fn(&Placed) -> u64 = |p| p.hidden;
     let [pl_task_seed, pl_data, pl_rows, pl_nrows, pl_ndata] =
@@ -900,10 +900,10 @@ fn upload_tasks(
         .map(|k| {
             let mut rows: Vec<(usize, Vec<u64>)> =
                 [pl_task_seed, pl_data, pl_rows, pl_nrows, pl_ndata]
-                .into_iter()
-                .zip(fields)
-                .map(|(row, f)| (row, column(k, f)))
-                .collect();
+                    .into_iter()
+                    .zip(fields)
+                    .map(|(row, f)| (row, column(k, f)))
+                    .collect();
             rows.extend(pl_kind.map(|r| (r, column(k, kind))));
             rows.extend(pl_hidden.map(|r| (r, column(k, hidden))));
             rows.extend(pl_scale.map(|r| (r, scales[k].clone())));

@@ -1113,7 +1113,11 @@ impl<R: DeviceReal> OpenClBackend<R> {
         let n = self.step;
         match &mut self.exec {
             Exec::Ensemble { .. } => {
-                write(&self.queue, &mut self.bufs.sample, &vec![u64::MAX; self.m.e_pad])?;
+                write(
+                    &self.queue,
+                    &mut self.bufs.sample,
+                    &vec![u64::MAX; self.m.e_pad],
+                )?;
             }
             Exec::Rows {
                 program,
@@ -1141,7 +1145,9 @@ impl<R: DeviceReal> OpenClBackend<R> {
                             std::ptr::null(),
                         )
                     }
-                    .map_err(|code| api("clEnqueueCopyBuffer")(opencl3::error_codes::ClError(code)))?;
+                    .map_err(|code| {
+                        api("clEnqueueCopyBuffer")(opencl3::error_codes::ClError(code))
+                    })?;
                     drop(opencl3::event::Event::new(event));
                 }
                 let run = |name: &str, n: u64, flag: u32, global: usize| {
