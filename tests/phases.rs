@@ -174,8 +174,9 @@ fn same_metrics(name: &str, got: &Collector, want: &Collector, tol: f64) {
 /// Phases that change the stimulus, each boundary inside a stimulus (the sample being shown is
 /// replaced, a deferred matrix's held input changes): after a first phase that already changes
 /// a number (W2's τ_w), another teacher with a larger hidden layer at half the input, then the
-/// input and the target clamped, then a teacher of another kind (a linear one).
-const STIMULUS_PHASES: &str = "protocol:\n  - {name: A, duration: 40 ms, plasticity: {W2: {tau_w_scale: 2}}}\n  - {name: B, duration: 30 ms, task: {seed: 2, hidden: 8}, input_scale: 0.5}\n  - {name: C, duration: 20 ms, clamp: {x: 0.2, ystar: 0.1}}\n  - {name: D, task: {kind: linear_teacher, teacher: {uniform: [-1, 1]}, seed: 3}}\n";
+/// input and the target clamped (and noise on y, which has none in the circuit), then a teacher
+/// of another kind (a linear one).
+const STIMULUS_PHASES: &str = "protocol:\n  - {name: A, duration: 40 ms, plasticity: {W2: {tau_w_scale: 2}}}\n  - {name: B, duration: 30 ms, task: {seed: 2, hidden: 8}, input_scale: 0.5}\n  - {name: C, duration: 20 ms, clamp: {x: 0.2, ystar: 0.1}, noise: {y: 0.1}}\n  - {name: D, task: {kind: linear_teacher, teacher: {uniform: [-1, 1]}, seed: 3}}\n";
 
 /// A task switch (of the same kind and of another), an input scale and clamps: every backend
 /// gives the f64 CPU engine's tables (f64 within 1e-9, f32 within 1e-3), in ensembles and for a

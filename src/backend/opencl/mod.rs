@@ -648,8 +648,8 @@ impl<R: DeviceReal> OpenClBackend<R> {
         Ok(backend)
     }
 
-    /// Row layout: the first sample, step 0's driven rates and the fused products of step 0
-    /// (the stimulus of step 0 drawn as a phase that changes it draws it).
+    /// Row layout: step 0's stimulus, drawn as a phase that changes the stimulus draws it (the
+    /// first sample, step 0's driven rates and the fused products of step 0).
     fn prime(&mut self) -> Result<(), OpenClError> {
         if let Exec::Rows { .. } = self.exec {
             self.restimulate()?;
