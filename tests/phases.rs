@@ -1,7 +1,8 @@
 //! Protocol phases (`protocol:` in a circuit file): the state carries over a boundary exactly,
 //! phases that change nothing leave every table as it is without a protocol, plasticity off
-//! keeps weights exactly constant, a task switch takes effect at exactly the boundary step, and
-//! what a phase gets wrong is a located error.
+//! keeps weights exactly constant, a task switch takes effect at exactly the boundary step, every
+//! backend runs every phase (plasticity, noise, task, input scale, clamps) as the CPU engine
+//! does, and what a phase gets wrong is a located error.
 
 #[macro_use]
 mod common;
@@ -139,123 +140,206 @@ fn every_backend_runs_plasticity_and_noise_phases(case: &BackendCase) {
         }
         let got = run(&plan, (case.make)(plan.clone()).as_mut());
         let (want, tol) = if case.f32 { (&r32, 1e-3) } else { (&r64, 1e-9) };
-        let values = |c: &Collector| -> Vec<(Metric, f64)> {
-            c.rows
-                .iter()
-                .flat_map(|r| Metric::ALL.map(|m| (m, r.get(m).unwrap_or(f64::NAN))))
-                .collect()
-        };
-        let (g, w) = (values(&got), values(want));
-        assert_eq!(g.len(), w.len(), "{}", case.name);
-        for (k, ((m, a), (_, b))) in g.iter().zip(&w).enumerate() {
-            assert_eq!(a.is_nan(), b.is_nan(), "{}: cell {k}", case.name);
-            // Angles near 0° (sgd against backprop) are rounding: compared in degrees.
-            let angle = matches!(m, Metric::GradientAngle | Metric::LossAngle);
-            let d = if angle {
-                (a - b).abs() / 100.0
-            } else {
-                (a - b).abs() / b.abs().max(1e-3)
-            };
-            assert!(
-                a.is_nan() || d <= tol,
-                "{}: {m:?} cell {k}: {a} against {b}",
-                case.name
-            );
-        }
+        same_metrics(&case.name, &got, want, tol);
     }
 }
 per_backend!(every_backend_runs_plasticity_and_noise_phases);
 
-/// What the OpenCL kernels generate themselves (the stimulus) cannot change in a phase there:
-/// refused before the run, naming the phase.
-#[test]
-fn opencl_refuses_a_task_switch() {
-    let protocol = "protocol:\n  - {name: a, duration: 40 ms}\n  - {name: b, task: {seed: 2}}\n";
-    let plan = plan_from(&circuit(protocol, ""), &[1, 2]);
-    if hetsim::backend::opencl::device().is_err() {
-        eprintln!("skipped: no OpenCL device");
-        return;
-    }
-    let err = match hetsim::backend::opencl::new(plan, Precision::F32) {
-        Ok(_) => panic!("OpenCL accepted a protocol it cannot run"),
-        Err(e) => e.to_string(),
+/// Every metrics cell of `got` within `tol` of `want`'s (relative, or in hundreds of degrees
+/// for the angles: near 0°, as sgd against backprop, they are rounding), the same cells NaN.
+fn same_metrics(name: &str, got: &Collector, want: &Collector, tol: f64) {
+    let values = |c: &Collector| -> Vec<(Metric, f64)> {
+        c.rows
+            .iter()
+            .flat_map(|r| Metric::ALL.map(|m| (m, r.get(m).unwrap_or(f64::NAN))))
+            .collect()
     };
-    assert!(
-        err.contains("phase `b` changes the task") && err.contains("--backend cpu"),
-        "{err}"
-    );
+    let (g, w) = (values(got), values(want));
+    assert_eq!(g.len(), w.len(), "{name}");
+    for (k, ((m, a), (_, b))) in g.iter().zip(&w).enumerate() {
+        assert_eq!(a.is_nan(), b.is_nan(), "{name}: cell {k}");
+        let angle = matches!(m, Metric::GradientAngle | Metric::LossAngle);
+        let d = if angle {
+            (a - b).abs() / 100.0
+        } else {
+            (a - b).abs() / b.abs().max(1e-3)
+        };
+        assert!(
+            a.is_nan() || d <= tol,
+            "{name}: {m:?} cell {k}: {a} against {b}"
+        );
+    }
 }
 
-/// A task switch: up to the boundary the run is the run without a protocol, bit for bit; the
-/// first step of the new phase shows the new task's sample for that step, and the held-out
-/// loss of the rows follows the phase's task while `first_task_loss` stays on the first.
-#[test]
-fn a_task_switch_changes_the_teacher_at_exactly_the_boundary() {
-    let protocol = "protocol:\n  - {name: A, duration: 40 ms}\n  - {name: B, task: {seed: 1}, input_scale: 2}\n";
-    let plain = plan_from(&circuit("", ""), &[5, 6]);
-    let plan = plan_from(&circuit(protocol, ""), &[5, 6]);
-    let boundary = plan.phases[1].start_step;
-    assert_eq!(boundary, 80);
-    // Inside a stimulus: the switch replaces the sample being shown.
-    let period = plan.timing[0].period_steps;
-    assert_ne!(boundary % period, 0);
-    let mut a = hetsim::backend::cpu::new(plain.clone(), Precision::F64);
-    let mut b = hetsim::backend::cpu::new(plan.clone(), Precision::F64);
-    a.advance(boundary).unwrap();
-    b.advance(boundary).unwrap();
-    let (sa, sb) = (a.snapshot().unwrap(), b.snapshot().unwrap());
-    assert_eq!(sa.weights, sb.weights);
-    assert_eq!(sa.u, sb.u);
-    b.enter_phase(1).unwrap();
-    b.enter_phase(1).unwrap(); // entering the loaded phase again changes nothing
-    b.advance(1).unwrap();
-    let x = &b.snapshot().unwrap().z[plan.input];
-    let n_in = plan.populations[plan.input].size;
-    let k = boundary / period;
-    for e in 0..2 {
-        let (mut want, mut y) = (vec![0.0; n_in], vec![0.0; 3]);
-        plan.phases[1].tables.tasks[e].train_sample(k, &mut want, &mut y);
-        let got = &x[e * n_in..(e + 1) * n_in];
-        let want: Vec<f64> = want.iter().map(|v| v * 2.0).collect();
-        assert_eq!(
-            got,
-            want.as_slice(),
-            "instance {e}: the new task's sample, scaled"
+/// Phases that change the stimulus, each boundary inside a stimulus (the sample being shown is
+/// replaced, a deferred matrix's held input changes): after a first phase that already changes
+/// a number (W2's τ_w), another teacher with a larger hidden layer at half the input, then the
+/// input and the target clamped (and noise on y, which has none in the circuit), then a teacher
+/// of another kind (a linear one).
+const STIMULUS_PHASES: &str = "protocol:\n  - {name: A, duration: 40 ms, plasticity: {W2: {tau_w_scale: 2}}}\n  - {name: B, duration: 30 ms, task: {seed: 2, hidden: 8}, input_scale: 0.5}\n  - {name: C, duration: 20 ms, clamp: {x: 0.2, ystar: 0.1}, noise: {y: 0.1}}\n  - {name: D, task: {kind: linear_teacher, teacher: {uniform: [-1, 1]}, seed: 3}}\n";
+
+/// A task switch (of the same kind and of another), an input scale and clamps: every backend
+/// gives the f64 CPU engine's tables (f64 within 1e-9, f32 within 1e-3), in ensembles and for a
+/// single instance (the row layout on OpenCL), and its weights at the end.
+fn every_backend_switches_the_task_scales_and_clamps(case: &BackendCase) {
+    for seeds in [&[1u64, 2, 3][..], &[4]] {
+        let plan = plan_from(&circuit(STIMULUS_PHASES, ", tau_decay: 200 ms"), seeds);
+        let period = plan.timing[0].period_steps;
+        let present = plan.timing[0].present_steps;
+        for ph in &plan.phases[1..] {
+            assert!(
+                ph.start_step % period < present,
+                "{}: inside a stimulus",
+                ph.name
+            );
+        }
+        let mut reference = hetsim::backend::cpu::new(plan.clone(), Precision::F64);
+        let want = run(&plan, reference.as_mut());
+        let mut backend = (case.make)(plan.clone());
+        let got = run(&plan, backend.as_mut());
+        let tol = if case.f32 { 1e-3 } else { 1e-9 };
+        same_metrics(&format!("{}, {seeds:?}", case.name), &got, &want, tol);
+        let (a, b) = (backend.snapshot().unwrap(), reference.snapshot().unwrap());
+        let (a, b): (Vec<f64>, Vec<f64>) = (a.weights.concat(), b.weights.concat());
+        let d = common::rel_diff(&a, &b);
+        assert!(
+            d <= tol,
+            "{}, {seeds:?}: final weights differ by {d:e}",
+            case.name
         );
-        let mut old = vec![0.0; n_in];
-        plan.phases[0].tables.tasks[e].train_sample(k, &mut old, &mut y);
-        assert_ne!(got, old.as_slice());
     }
-    // The rows: held-out loss on the phase's task, first-task loss on A's throughout.
-    let rows = run(
-        &plan,
-        hetsim::backend::cpu::new(plan.clone(), Precision::F64).as_mut(),
-    )
-    .rows;
-    let all: Vec<_> = rows
-        .iter()
-        .filter(|r| r.projection == "all" && r.instance == 0)
-        .collect();
-    for r in &all {
-        let in_b = r.time_s > 0.04 + 1e-9;
-        assert_eq!(r.phase, if in_b { "B" } else { "A" }, "t = {}", r.time_s);
-        let first = r
-            .get(Metric::FirstTaskLoss)
-            .expect("first-task loss recorded");
-        let held = r.get(Metric::HeldOutLoss).unwrap();
-        if in_b {
-            assert_ne!(first, held, "t = {}", r.time_s);
-        } else {
-            assert_eq!(first, held, "t = {}", r.time_s);
+}
+per_backend!(every_backend_switches_the_task_scales_and_clamps);
+
+/// The shipped protocols, shortened, on every backend as on the f64 CPU engine (tables, and the
+/// weights and traces at the end): `task_switch.yaml` (another teacher) and `priming.yaml`
+/// (conditioning at twice the input, the strong priming; its threshold is the trace of y).
+fn shipped_protocols_run_on_every_backend(case: &BackendCase) {
+    let task_switch = common::shipped_with(
+        "task_switch.yaml",
+        &[
+            ("duration: 30 s", "duration: 400 ms"),
+            ("{name: A, duration: 15 s}", "{name: A, duration: 200 ms}"),
+        ],
+    );
+    let priming = common::shipped_with(
+        "priming.yaml",
+        &[
+            ("duration: 120 s", "duration: 4 s"),
+            (
+                "{name: baseline, duration: 90 s}",
+                "{name: baseline, duration: 2 s}",
+            ),
+            (
+                "{name: conditioning, duration: 20 s, input_scale: 1,",
+                "{name: conditioning, duration: 1 s, input_scale: 2,",
+            ),
+            ("instances: [0, 1, 2, 3, 4]", "instances: [0]"),
+        ],
+    );
+    let runs: [(&str, &[u64]); 4] = [
+        (&task_switch, &[1, 2]),
+        (&task_switch, &[3]),
+        (&priming, &[1, 2, 3]),
+        (&priming, &[4]),
+    ];
+    for (yaml, seeds) in runs {
+        let plan = plan_from(yaml, seeds);
+        let name = format!("{}, {}, {seeds:?}", case.name, plan.name);
+        assert!(plan.phase_change().is_some(), "{name}");
+        let mut reference = hetsim::backend::cpu::new(plan.clone(), Precision::F64);
+        let want = run(&plan, reference.as_mut());
+        let mut backend = (case.make)(plan.clone());
+        let got = run(&plan, backend.as_mut());
+        let tol = if case.f32 { 1e-3 } else { 1e-9 };
+        same_metrics(&name, &got, &want, tol);
+        let (a, b) = (backend.snapshot().unwrap(), reference.snapshot().unwrap());
+        for (what, a, b) in [
+            ("weights", a.weights.concat(), b.weights.concat()),
+            ("traces", a.traces.concat(), b.traces.concat()),
+        ] {
+            let d = common::rel_diff(&a, &b);
+            assert!(d <= tol, "{name}: {what} at the end differ by {d:e}");
         }
     }
-    let plain_rows = run(
-        &plain,
-        hetsim::backend::cpu::new(plain.clone(), Precision::F64).as_mut(),
-    )
-    .rows;
-    assert!(plain_rows.iter().all(|r| r.first_task_loss.is_none()));
 }
+per_backend!(shipped_protocols_run_on_every_backend);
+
+/// A task switch: up to the boundary the run is the run without a protocol, bit for bit; the
+/// first step of the new phase shows the new task's sample for that step (in the backend's
+/// precision), and the held-out loss of the rows follows the phase's task while
+/// `first_task_loss` stays on the first — on every backend, in an ensemble and for a single
+/// instance.
+fn a_task_switch_changes_the_teacher_at_exactly_the_boundary(case: &BackendCase) {
+    let protocol = "protocol:\n  - {name: A, duration: 40 ms}\n  - {name: B, task: {seed: 1}, input_scale: 2}\n";
+    for seeds in [&[5u64, 6][..], &[7]] {
+        let name = format!("{}, {seeds:?}", case.name);
+        let plain = plan_from(&circuit("", ""), seeds);
+        let plan = plan_from(&circuit(protocol, ""), seeds);
+        let boundary = plan.phases[1].start_step;
+        assert_eq!(boundary, 80);
+        // Inside a stimulus: the switch replaces the sample being shown.
+        let period = plan.timing[0].period_steps;
+        assert_ne!(boundary % period, 0);
+        let mut a = (case.make)(plain.clone());
+        let mut b = (case.make)(plan.clone());
+        a.advance(boundary).unwrap();
+        b.advance(boundary).unwrap();
+        let (sa, sb) = (a.snapshot().unwrap(), b.snapshot().unwrap());
+        assert_eq!(sa.weights, sb.weights, "{name}");
+        assert_eq!(sa.u, sb.u, "{name}");
+        b.enter_phase(1).unwrap();
+        b.enter_phase(1).unwrap(); // entering the loaded phase again changes nothing
+        b.advance(1).unwrap();
+        let x = &b.snapshot().unwrap().z[plan.input];
+        let n_in = plan.populations[plan.input].size;
+        let k = boundary / period;
+        // OpenCL draws its normals to 1e-12 of the host's (tests/opencl_rng.rs); f32 rounds
+        // them.
+        let tol = match (case.f32, case.name.starts_with("cpu")) {
+            (true, _) => 1.2e-7,
+            (false, false) => 1e-12,
+            (false, true) => 0.0,
+        };
+        for e in 0..seeds.len() {
+            let (mut want, mut y) = (vec![0.0; n_in], vec![0.0; 3]);
+            plan.phases[1].tables.tasks[e].train_sample(k, &mut want, &mut y);
+            let got = &x[e * n_in..(e + 1) * n_in];
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g - w * 2.0).abs() <= tol * (w * 2.0).abs(),
+                    "{name}, instance {e}: {g} is not the new task's sample, scaled: {}",
+                    w * 2.0
+                );
+            }
+            let mut old = vec![0.0; n_in];
+            plan.phases[0].tables.tasks[e].train_sample(k, &mut old, &mut y);
+            assert_ne!(got, old.as_slice(), "{name}");
+        }
+        // The rows: held-out loss on the phase's task, first-task loss on A's throughout.
+        let rows = run(&plan, (case.make)(plan.clone()).as_mut()).rows;
+        let all: Vec<_> = rows
+            .iter()
+            .filter(|r| r.projection == "all" && r.instance == 0)
+            .collect();
+        for r in &all {
+            let in_b = r.time_s > 0.04 + 1e-9;
+            assert_eq!(r.phase, if in_b { "B" } else { "A" }, "t = {}", r.time_s);
+            let first = r
+                .get(Metric::FirstTaskLoss)
+                .expect("first-task loss recorded");
+            let held = r.get(Metric::HeldOutLoss).unwrap();
+            if in_b {
+                assert_ne!(first, held, "{name}: t = {}", r.time_s);
+            } else {
+                assert_eq!(first, held, "{name}: t = {}", r.time_s);
+            }
+        }
+        let plain_rows = run(&plain, (case.make)(plain.clone()).as_mut()).rows;
+        assert!(plain_rows.iter().all(|r| r.first_task_loss.is_none()));
+    }
+}
+per_backend!(a_task_switch_changes_the_teacher_at_exactly_the_boundary);
 
 /// What a phase gets wrong is reported at its setting, every problem at once.
 #[test]

@@ -3,8 +3,9 @@
 //! of the same plan, then run M more steps, must show every snapshot and every window exactly
 //! (bit for bit) as the backend that ran N + M steps without stopping — on every backend, in
 //! both precisions, saved in the middle of a recording window and of a stimulus, with deferred
-//! held-input updates, delays, noise, slow traces, RK4, a frozen instance, a protocol (saved
-//! before and after a phase boundary) and an ensemble split by deferral groups.
+//! held-input updates, delays, noise, slow traces, RK4, a frozen instance, a protocol that
+//! switches the task, scales the input and clamps the target (saved before and after a phase
+//! boundary) and an ensemble split by deferral groups.
 
 mod common;
 
@@ -163,17 +164,12 @@ fn restores_exactly(
     );
 }
 
-/// `kp_ensemble` as a protocol of two phases (the boundary at 50 ms = step 100): the second
-/// stops W1's plasticity, doubles W2's τ_w and raises the hidden noise; on the CPU it also
-/// switches the teacher and halves the input (what OpenCL's kernels cannot change).
-fn kp_protocol(cpu: bool) -> String {
-    let second = if cpu {
-        "{name: B, task: {seed: 1}, input_scale: 0.5, plasticity: {W1: off, W2: {tau_w_scale: 2}}, noise: {h: 0.2}}"
-    } else {
-        "{name: B, plasticity: {W1: off, W2: {tau_w_scale: 2}}, noise: {h: 0.2}}"
-    };
+/// `kp_ensemble` as a protocol of three phases (boundaries at 50 ms = step 100 and 75 ms = step
+/// 150, both inside a stimulus): the second switches the teacher, halves the input, stops W1's
+/// plasticity, doubles W2's τ_w and raises the hidden noise; the third clamps the target.
+fn kp_protocol() -> String {
     format!(
-        "{}protocol:\n  - {{name: A, duration: 50 ms}}\n  - {second}\n",
+        "{}protocol:\n  - {{name: A, duration: 50 ms}}\n  - {{name: B, duration: 25 ms, task: {{seed: 1}}, input_scale: 0.5, plasticity: {{W1: off, W2: {{tau_w_scale: 2}}}}, noise: {{h: 0.2}}}}\n  - {{name: C, clamp: {{ystar: 0.3}}}}\n",
         kp_ensemble()
     )
 }
@@ -207,12 +203,14 @@ fn on_case(name: &str) {
         restores_exactly(&case, plan_from(&sgd_noise(false), &[3, 4]), 77, None);
     }
     restores_exactly(&case, plan_from(&sgd_noise(true), &[3, 4]), 77, None);
-    // Protocols: saved in the first phase (the restored backend crosses the boundary) and in
-    // the second (it goes on in that phase, with the stimulus it held).
-    let protocol = plan_from(&kp_protocol(name.starts_with("cpu")), &[1, 2, 3]);
-    assert_eq!(protocol.phases.len(), 2);
+    // Protocols: saved in the first phase (the restored backend crosses both boundaries) and
+    // in the second (it goes on in that phase, with the stimulus it held); an ensemble, and one
+    // instance (OpenCL's row layout).
+    let protocol = plan_from(&kp_protocol(), &[1, 2, 3]);
+    assert_eq!(protocol.phases.len(), 3);
     restores_exactly(&case, protocol.clone(), 77, Some((50, 2)));
     restores_exactly(&case, protocol, 107, Some((50, 2)));
+    restores_exactly(&case, plan_from(&kp_protocol(), &[4]), 107, None);
     // An ensemble split by deferral: the image holds each part's, and restores part by part.
     let split = case_split(&case);
     restores_exactly(&split, split_plan(), 107, Some((50, 1)));

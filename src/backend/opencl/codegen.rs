@@ -7,7 +7,7 @@
 //! A plasticity term is written from its declaration (`rule::TERMS`, see `terms.rs`); an
 //! activation means adding it to the prelude and to `act_name`, not writing a kernel.
 
-use super::device_layout::{Delay, Model, TaskTag};
+use super::device_layout::{Delay, Model};
 use super::terms;
 use crate::activation::Activation;
 use crate::rule::Post;
@@ -101,22 +101,46 @@ pub(crate) fn model_defines(m: &Model) -> String {
         m.n_out,
         m.hidden()
     );
+    let t = &m.task;
     let _ = writeln!(
         h,
-        "#define PL_SEED {}u\n#define PL_TASK {}u\n#define PL_ROWS {}u\n#define PL_NROWS {}u\n#define PL_NDATA {}u",
-        m.pl_seed, m.pl_task, m.pl_rows, m.pl_nrows, m.pl_ndata
+        "#define PL_SEED {}u\n#define PL_TSEED {}u\n#define PL_TASK {}u\n#define PL_ROWS {}u\n#define PL_NROWS {}u\n#define PL_NDATA {}u",
+        m.pl_seed, t.pl_task_seed, t.pl_data, t.pl_rows, t.pl_nrows, t.pl_ndata
     );
     let _ = writeln!(
         h,
         "#define S_XCUR {}u\n#define S_YCUR {}u",
         m.xcur_off, m.ycur_off
     );
-    h.push_str(match m.task {
-        TaskTag::Linear => "#define TASK_LINEAR 1\n",
-        TaskTag::Tanh { .. } => "#define TASK_TANH 1\n",
-        TaskTag::Mixture => "#define TASK_MIXTURE 1\n",
-        TaskTag::Dataset => "#define TASK_DATASET 1\n",
-    });
+    // A generator for every kind of task some phase uses; the instance's kind selects one
+    // where there are several (a literal otherwise, so the others fold away).
+    for kind in &t.kinds {
+        let _ = writeln!(h, "#define {} 1", kind.define());
+    }
+    match (t.pl_kind, t.kinds.first()) {
+        (Some(row), _) => {
+            let _ = writeln!(
+                h,
+                "#define TASK_KIND(inst) ((uint)PL[{row}u * E_PAD + (inst)])"
+            );
+        }
+        (None, Some(kind)) => {
+            let _ = writeln!(h, "#define TASK_KIND(inst) {}u", *kind as u32);
+        }
+        (None, None) => {}
+    }
+    match t.pl_hidden {
+        Some(row) => {
+            let _ = writeln!(
+                h,
+                "#define TANH_HIDDEN(inst) ((uint)PL[{row}u * E_PAD + (inst)])"
+            );
+        }
+        None => h.push_str("#define TANH_HIDDEN(inst) HIDDEN\n"),
+    }
+    if let Some(row) = t.pl_scale {
+        let _ = writeln!(h, "#define PL_SCALE {row}u");
+    }
     h
 }
 
@@ -426,10 +450,19 @@ impl Ens<'_> {
             "const maskv present = {} != (realv)0;",
             self.s(m.pres_off, "0")
         ));
+        // A population a phase clamps takes its rate in every unit, shown or not (a parameter
+        // row, 0 where the instance's phase leaves it to the task).
         let drive = |pop: usize, src: usize, n: usize, g: &mut Ens| {
             let zo = m.z_off(pop, 0);
+            let shown = format!("SEL_v((realv)0, LDV(s, ({src}u + j) * EV), present)");
+            let value = match m.clamp[pop] {
+                Some((on, rate)) => {
+                    format!("SEL_v({shown}, {}, {} != (realv)0)", g.p(rate), g.p(on))
+                }
+                None => shown,
+            };
             g.line(format!(
-                "for (uint j = 0; j < {n}u; j++) STV(SEL_v((realv)0, LDV(s, ({src}u + j) * EV), present), s, ({zo}u + j) * EV);"
+                "for (uint j = 0; j < {n}u; j++) STV({value}, s, ({zo}u + j) * EV);"
             ));
         };
         drive(plan.input, m.xcur_off, m.n_in, self);

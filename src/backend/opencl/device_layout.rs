@@ -47,13 +47,63 @@ impl<T: Copy> Table<T> {
     }
 }
 
-/// Which task generator the kernels include.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum TaskTag {
-    Linear,
-    Tanh { hidden: usize },
-    Mixture,
-    Dataset,
+/// A task generator the kernels include, numbered as `kernels/stimulus.cl` numbers them
+/// (`KIND_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum TaskKind {
+    Linear = 0,
+    Tanh = 1,
+    Mixture = 2,
+    Dataset = 3,
+}
+
+impl TaskKind {
+    fn of(form: &DeviceTaskForm) -> TaskKind {
+        match form {
+            DeviceTaskForm::NormalLinear { .. } => TaskKind::Linear,
+            DeviceTaskForm::NormalTanh { .. } => TaskKind::Tanh,
+            DeviceTaskForm::Mixture { .. } => TaskKind::Mixture,
+            DeviceTaskForm::Dataset { .. } => TaskKind::Dataset,
+        }
+    }
+    /// The generator's switch in the kernels' header.
+    pub fn define(self) -> &'static str {
+        match self {
+            TaskKind::Linear => "TASK_LINEAR",
+            TaskKind::Tanh => "TASK_TANH",
+            TaskKind::Mixture => "TASK_MIXTURE",
+            TaskKind::Dataset => "TASK_DATASET",
+        }
+    }
+}
+
+/// The task generators of a plan: every kind that some instance uses in some phase, and the
+/// rows of the per-instance integer table that select an instance's task (its data, seed and
+/// kind) and input scale. Every phase's task data is uploaded once; entering a phase rewrites
+/// these rows (`Model::phase_longs`), so a task switch moves offsets and nothing else.
+pub(crate) struct Tasks {
+    /// The kinds in use, in `TaskKind` order; the kernels include a generator for each.
+    pub kinds: Vec<TaskKind>,
+    /// The largest hidden layer of a tanh teacher (the scratch per instance holds it).
+    pub hidden: usize,
+    /// The seed each instance's task draws its samples with.
+    pub pl_task_seed: usize,
+    /// Offset of the instance's task data in the task buffer.
+    pub pl_data: usize,
+    /// A data set's training rows: their offset in the rows buffer, their count, and the
+    /// data set's row count (where its targets start).
+    pub pl_rows: usize,
+    pub pl_nrows: usize,
+    pub pl_ndata: usize,
+    /// The instance's kind, where the plan uses more than one.
+    pub pl_kind: Option<usize>,
+    /// The instance's tanh teacher's hidden size, where the plan's teachers differ in it.
+    pub pl_hidden: Option<usize>,
+    /// Offset in the task buffer of the instance's input scale, where some phase scales the
+    /// input (the sample is multiplied in the task's precision, as the CPU multiplies it).
+    pub pl_scale: Option<usize>,
+    /// Per phase, the values of every row above.
+    pub phase_rows: Vec<Vec<(usize, Vec<u64>)>>,
 }
 
 /// The deferred form of a projection whose input is held (the CPU engine's `Held`): the stored
@@ -171,18 +221,19 @@ pub(crate) struct Model {
 
     // ---- per-instance integers PL (u64) and lane keys PU (u32) ----
     pub longs: Table<u64>,
+    /// The instance's seed (its noise streams are keyed by it; its task's seed is the task's).
     pub pl_seed: usize,
     pub pl_present: usize,
     pub pl_period: usize,
-    pub pl_task: usize,
-    pub pl_rows: usize,
-    pub pl_nrows: usize,
-    pub pl_ndata: usize,
     pub delay: Vec<Delay>,
     pub keys: Table<u32>,
 
+    /// Per population that some phase clamps: the parameter rows of the clamp (1 where the
+    /// instance's population is held, else 0) and of the rate it is held at.
+    pub clamp: Vec<Option<(usize, usize)>>,
+
     // ---- the task ----
-    pub task: TaskTag,
+    pub task: Tasks,
     pub n_in: usize,
     pub n_out: usize,
     pub task_data: Vec<f64>,
@@ -370,18 +421,14 @@ impl Model {
             .iter()
             .map(|p| params.push(p.tau_s.iter().map(|t| plan.leak(*t)).collect()))
             .collect();
-        let noise = pops
-            .iter()
+        // Noise where some phase has any (the values are the first phase's, set below).
+        let noise = (0..n_pop)
             .map(|p| {
-                p.noise.iter().any(|s| *s != 0.0).then(|| {
-                    params.push(
-                        p.noise
-                            .iter()
-                            .zip(&p.tau_s)
-                            .map(|(sigma, tau)| plan.noise_step(*sigma, *tau))
-                            .collect(),
-                    )
-                })
+                let noisy = |t: &crate::plan::PhaseTables| t.noise[p].iter().any(|s| *s != 0.0);
+                plan.phases
+                    .iter()
+                    .any(|ph| noisy(&ph.tables))
+                    .then(|| params.push(vec![0.0; e]))
             })
             .collect();
         let sign = projs.iter().map(|p| params.push(p.sign.clone())).collect();
@@ -450,6 +497,14 @@ impl Model {
                     .map(|t| params.push(t.tau_s.iter().map(|tau| plan.trace_keep(*tau)).collect()))
             })
             .collect();
+        let clamp = (0..n_pop)
+            .map(|p| {
+                plan.phases
+                    .iter()
+                    .any(|ph| ph.tables.clamp[p].iter().any(Option::is_some))
+                    .then(|| (params.push(vec![0.0; e]), params.push(vec![0.0; e])))
+            })
+            .collect();
         let general = motifs
             .iter()
             .map(|m| !m.form().is_outer() || m.has_decay())
@@ -463,96 +518,14 @@ impl Model {
                 "this ensemble needs {largest} values in one device buffer, more than the opencl backend's 32-bit indices address; use fewer instances or --backend cpu"
             )));
         }
-        let pl_seed = longs.push(plan.seeds.clone());
         let pl_present = longs.push(plan.timing.iter().map(|t| t.present_steps).collect());
         let pl_period = longs.push(plan.timing.iter().map(|t| t.period_steps).collect());
         let mut keys = Table::<u32>::default();
         keys.push(plan.seeds.iter().map(|s| *s as u32).collect());
         keys.push(plan.seeds.iter().map(|s| (*s >> 32) as u32).collect());
 
-        // The task, uploaded once; instances that share data share it.
-        let forms: Vec<DeviceTaskForm> = plan.tasks.iter().map(|t| t.device_form()).collect();
-        let tag = |f: &DeviceTaskForm| match f {
-            DeviceTaskForm::NormalLinear { .. } => TaskTag::Linear,
-            DeviceTaskForm::NormalTanh { v1, .. } => TaskTag::Tanh { hidden: v1.nrows() },
-            DeviceTaskForm::Mixture { .. } => TaskTag::Mixture,
-            DeviceTaskForm::Dataset { .. } => TaskTag::Dataset,
-        };
-        let task = tag(&forms[0]);
-        if forms.iter().any(|f| tag(f) != task)
-            || plan
-                .tasks
-                .iter()
-                .any(|t| t.n_targets() != n_out || t.n_inputs() != n_in)
-        {
-            return Err(OpenClError::Unsupported(
-                "the instances of this ensemble use different tasks; the opencl backend needs one task kind and shape; use --backend cpu".into(),
-            ));
-        }
-        let mut task_data: Vec<f64> = Vec::new();
-        let mut train_rows: Vec<u32> = Vec::new();
-        // Per instance: task data offset, training rows offset, their count, data set rows.
-        let (mut t_off, mut r_off, mut r_len, mut n_data) = (vec![], vec![], vec![], vec![]);
-        for (i, f) in forms.iter().enumerate() {
-            if let Some(j) = (0..i).find(|&j| forms[j] == *f) {
-                t_off.push(t_off[j]);
-                r_off.push(r_off[j]);
-                r_len.push(r_len[j]);
-                n_data.push(n_data[j]);
-                continue;
-            }
-            let at = task_data.len() as u64;
-            let rows_at = train_rows.len() as u64;
-            let row_major = |m: &nalgebra::DMatrix<f64>, out: &mut Vec<f64>| {
-                for r in 0..m.nrows() {
-                    for c in 0..m.ncols() {
-                        out.push(m[(r, c)]);
-                    }
-                }
-            };
-            let mut rows = 0;
-            let mut data = 0;
-            match f {
-                DeviceTaskForm::NormalLinear { matrix, input_std } => {
-                    task_data.push(*input_std);
-                    row_major(matrix, &mut task_data);
-                }
-                DeviceTaskForm::NormalTanh { v1, v2, input_std } => {
-                    task_data.push(*input_std);
-                    row_major(v1, &mut task_data);
-                    row_major(v2, &mut task_data);
-                }
-                DeviceTaskForm::Mixture { means, input_std } => {
-                    task_data.push(*input_std);
-                    row_major(means, &mut task_data);
-                }
-                DeviceTaskForm::Dataset {
-                    inputs,
-                    targets,
-                    train_rows: tr,
-                } => {
-                    row_major(inputs, &mut task_data);
-                    row_major(targets, &mut task_data);
-                    train_rows.extend_from_slice(tr);
-                    rows = tr.len() as u64;
-                    data = inputs.nrows() as u64;
-                }
-            }
-            t_off.push(at);
-            r_off.push(rows_at);
-            r_len.push(rows);
-            n_data.push(data);
-        }
-        if task_data.is_empty() {
-            task_data.push(0.0);
-        }
-        if train_rows.is_empty() {
-            train_rows.push(0);
-        }
-        let pl_task = longs.push(t_off);
-        let pl_rows = longs.push(r_off);
-        let pl_nrows = longs.push(r_len);
-        let pl_ndata = longs.push(n_data);
+        let (task, task_data, train_rows) = upload_tasks(&plan, &mut longs, n_in, n_out)?;
+        let pl_seed = longs.push(plan.seeds.clone());
 
         let trace_every = (plan.trace_steps / 2000).max(1);
         let trace_slots = if plan.trace_steps == 0 {
@@ -561,7 +534,7 @@ impl Model {
             ((plan.trace_steps - 1) / trace_every + 1) as usize
         };
 
-        Ok(Model {
+        let mut model = Model {
             accumulate,
             e,
             e_pad,
@@ -601,6 +574,7 @@ impl Model {
             theta,
             decay,
             wnoise,
+            clamp,
             general,
             trace_theta,
             q_keep,
@@ -608,10 +582,6 @@ impl Model {
             pl_seed,
             pl_present,
             pl_period,
-            pl_task,
-            pl_rows,
-            pl_nrows,
-            pl_ndata,
             delay,
             keys,
             task,
@@ -622,7 +592,78 @@ impl Model {
             trace_every,
             trace_slots,
             plan,
-        })
+        };
+        // The first phase's numbers (the circuit's own, unless the protocol's first phase
+        // changes some).
+        for (row, values) in model.phase_params(0) {
+            model.params.rows[row] = values;
+        }
+        Ok(model)
+    }
+
+    /// The parameter rows a phase sets (weight rates, θ, decay, weight noise, population noise,
+    /// clamps) with its numbers, converted as the CPU engine converts them.
+    pub fn phase_params(&self, phase: usize) -> Vec<(usize, Vec<f64>)> {
+        let plan = &self.plan;
+        let t = &plan.phases[phase].tables;
+        let dt = plan.dt_s;
+        let mut rows: Vec<(usize, Vec<f64>)> = Vec::new();
+        for mi in 0..plan.motifs.len() {
+            let (tw, td) = (&t.tau_w_s[mi], &t.tau_decay_s[mi]);
+            rows.push((
+                self.rate_w[mi],
+                tw.iter()
+                    .zip(td)
+                    .map(|(w, d)| plan.weight_rate(*w, *d))
+                    .collect(),
+            ));
+            for (k, row) in self.theta[mi].iter().enumerate() {
+                if let Some(row) = row {
+                    rows.push((*row, t.theta[mi].iter().map(|th| th[k]).collect()));
+                }
+            }
+            if let Some(row) = self.decay[mi] {
+                rows.push((row, td.iter().map(|d| plan.weight_retention(*d)).collect()));
+            }
+            if let Some(row) = self.wnoise[mi] {
+                let noise = &t.weight_noise[mi];
+                rows.push((
+                    row,
+                    noise
+                        .iter()
+                        .zip(tw)
+                        .map(|(s, w)| s / w * dt.sqrt())
+                        .collect(),
+                ));
+            }
+        }
+        for (p, pop) in plan.populations.iter().enumerate() {
+            if let Some(row) = self.noise[p] {
+                let steps = t.noise[p].iter().zip(&pop.tau_s);
+                rows.push((
+                    row,
+                    steps.map(|(s, tau)| plan.noise_step(*s, *tau)).collect(),
+                ));
+            }
+            if let Some((on, rate)) = self.clamp[p] {
+                let clamp = &t.clamp[p];
+                rows.push((
+                    on,
+                    clamp
+                        .iter()
+                        .map(|c| f64::from(u8::from(c.is_some())))
+                        .collect(),
+                ));
+                rows.push((rate, clamp.iter().map(|c| c.unwrap_or(0.0)).collect()));
+            }
+        }
+        rows
+    }
+
+    /// The integer rows a phase sets: which task, task seed and input scale each instance's
+    /// stimuli come from.
+    pub fn phase_longs(&self, phase: usize) -> &[(usize, Vec<u64>)] {
+        &self.task.phase_rows[phase]
     }
 
     /// Element offset of population `p`'s potentials in copy `parity`.
@@ -639,10 +680,7 @@ impl Model {
     }
     /// Length of the task scratch (per instance: input, target, hidden units).
     pub fn hidden(&self) -> usize {
-        match self.task {
-            TaskTag::Tanh { hidden } => hidden,
-            _ => 0,
-        }
+        self.task.hidden
     }
 
     /// Instance-major values of `n` elements at `off` of an interleaved buffer.
@@ -708,6 +746,187 @@ impl Model {
             }
         }
     }
+}
+
+/// Where one task's stimuli come from: its seed, its data's offset, a data set's training rows
+/// (offset, count) and row count, a tanh teacher's hidden size, and its kind.
+#[derive(Clone, Copy)]
+struct Placed {
+    seed: u64,
+    data: u64,
+    rows: u64,
+    nrows: u64,
+    ndata: u64,
+    hidden: u64,
+    kind: TaskKind,
+}
+
+/// Every phase's tasks (and input scales) as one upload: each distinct task's data once, in
+/// `TaskKind`'s layout (`kernels/stimulus.cl`), and the integer rows that point an instance at
+/// its phase's task, pushed into `longs` with the first phase's values. Returns the tasks'
+/// rows, the task data (the distinct input scales at its end) and the data sets' training rows.
+fn upload_tasks(
+    plan: &Plan,
+    longs: &mut Table<u64>,
+    n_in: usize,
+    n_out: usize,
+) -> Result<(Tasks, Vec<f64>, Vec<u32>), OpenClError> {
+    let mut task_data: Vec<f64> = Vec::new();
+    let mut train_rows: Vec<u32> = Vec::new();
+    // Distinct tasks: the phases share the plan's `Arc`s where they keep an instance's task,
+    // and equal data (instances of one data set split alike) is stored once.
+    let mut seen: Vec<(&Arc<crate::task::Task>, DeviceTaskForm, Placed)> = Vec::new();
+    let mut placed: Vec<Vec<Placed>> = Vec::new();
+    for ph in &plan.phases {
+        let mut row = Vec::with_capacity(ph.tables.tasks.len());
+        for task in &ph.tables.tasks {
+            if task.n_inputs() != n_in || task.n_targets() != n_out {
+                return Err(OpenClError::Unsupported(
+                    "the instances of this ensemble present samples of different shapes; the opencl backend needs one input and target size; use --backend cpu".into(),
+                ));
+            }
+            if let Some((_, _, at)) = seen.iter().find(|(t, _, _)| Arc::ptr_eq(t, task)) {
+                row.push(*at);
+                continue;
+            }
+            let form = task.device_form();
+            if let Some((_, _, at)) = seen.iter().find(|(_, f, _)| *f == form) {
+                let at = Placed {
+                    seed: task.seed(),
+                    ..*at
+                };
+                seen.push((task, form, at));
+                row.push(at);
+                continue;
+            }
+            let mut at = Placed {
+                seed: task.seed(),
+                data: task_data.len() as u64,
+                rows: train_rows.len() as u64,
+                nrows: 0,
+                ndata: 0,
+                hidden: 0,
+                kind: TaskKind::of(&form),
+            };
+            let row_major = |m: &nalgebra::DMatrix<f64>, out: &mut Vec<f64>| {
+                for r in 0..m.nrows() {
+                    for c in 0..m.ncols() {
+                        out.push(m[(r, c)]);
+                    }
+                }
+            };
+            match &form {
+                DeviceTaskForm::NormalLinear { matrix, input_std } => {
+                    task_data.push(*input_std);
+                    row_major(matrix, &mut task_data);
+                }
+                DeviceTaskForm::NormalTanh { v1, v2, input_std } => {
+                    task_data.push(*input_std);
+                    row_major(v1, &mut task_data);
+                    row_major(v2, &mut task_data);
+                    at.hidden = v1.nrows() as u64;
+                }
+                DeviceTaskForm::Mixture { means, input_std } => {
+                    task_data.push(*input_std);
+                    row_major(means, &mut task_data);
+                }
+                DeviceTaskForm::Dataset {
+                    inputs,
+                    targets,
+                    train_rows: tr,
+                } => {
+                    row_major(inputs, &mut task_data);
+                    row_major(targets, &mut task_data);
+                    train_rows.extend_from_slice(tr);
+                    at.nrows = tr.len() as u64;
+                    at.ndata = inputs.nrows() as u64;
+                }
+            }
+            seen.push((task, form, at));
+            row.push(at);
+        }
+        placed.push(row);
+    }
+    let mut kinds: Vec<TaskKind> = seen.iter().map(|(_, _, at)| at.kind).collect();
+    kinds.sort();
+    kinds.dedup();
+    let mut hiddens: Vec<u64> = seen
+        .iter()
+        .filter(|(_, _, at)| at.kind == TaskKind::Tanh)
+        .map(|(_, _, at)| at.hidden)
+        .collect();
+    hiddens.sort();
+    hiddens.dedup();
+    // The input scales after the tasks' data, each distinct value once.
+    let scaled = plan
+        .phases
+        .iter()
+        .any(|ph| ph.tables.input_scale.iter().any(|s| *s != 1.0));
+    let mut scales: Vec<Vec<u64>> = Vec::new();
+    if scaled {
+        let start = task_data.len();
+        for ph in &plan.phases {
+            let mut row = Vec::new();
+            for s in &ph.tables.input_scale {
+                let known = task_data[start..]
+                    .iter()
+                    .position(|v| v.to_bits() == s.to_bits());
+                row.push(match known {
+                    Some(i) => (start + i) as u64,
+                    None => {
+                        task_data.push(*s);
+                        (task_data.len() - 1) as u64
+                    }
+                });
+            }
+            scales.push(row);
+        }
+    }
+    let column =
+        |phase: usize, f: fn(&Placed) -> u64| -> Vec<u64> { placed[phase].iter().map(f).collect() };
+    let fields: [fn(&Placed) -> u64; 5] =
+        [|p| p.seed, |p| p.data, |p| p.rows, |p| p.nrows, |p| p.ndata];
+    let kind: fn(&Placed) -> u64 = |p| p.kind as u64;
+    let hidden: fn(&Placed) -> u64 = |p| p.hidden;
+    let [pl_task_seed, pl_data, pl_rows, pl_nrows, pl_ndata] =
+        fields.map(|f| longs.push(column(0, f)));
+    let pl_kind = (kinds.len() > 1).then(|| longs.push(column(0, kind)));
+    let pl_hidden = (hiddens.len() > 1).then(|| longs.push(column(0, hidden)));
+    let pl_scale = scaled.then(|| longs.push(scales[0].clone()));
+    let phase_rows = (0..plan.phases.len())
+        .map(|k| {
+            let mut rows: Vec<(usize, Vec<u64>)> =
+                [pl_task_seed, pl_data, pl_rows, pl_nrows, pl_ndata]
+                    .into_iter()
+                    .zip(fields)
+                    .map(|(row, f)| (row, column(k, f)))
+                    .collect();
+            rows.extend(pl_kind.map(|r| (r, column(k, kind))));
+            rows.extend(pl_hidden.map(|r| (r, column(k, hidden))));
+            rows.extend(pl_scale.map(|r| (r, scales[k].clone())));
+            rows
+        })
+        .collect();
+    if task_data.is_empty() {
+        task_data.push(0.0);
+    }
+    if train_rows.is_empty() {
+        train_rows.push(0);
+    }
+    let tasks = Tasks {
+        kinds,
+        hidden: hiddens.last().copied().unwrap_or(0) as usize,
+        pl_task_seed,
+        pl_data,
+        pl_rows,
+        pl_nrows,
+        pl_ndata,
+        pl_kind,
+        pl_hidden,
+        pl_scale,
+        phase_rows,
+    };
+    Ok((tasks, task_data, train_rows))
 }
 
 #[cfg(test)]

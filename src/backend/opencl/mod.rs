@@ -19,7 +19,9 @@
 //!
 //! Supported: euler and exponential_euler, instantaneous populations, φ' gains, delays, tied
 //! projections, per-instance θ/τ_w/τ_decay/noise, population and weight noise, stimulus timing
-//! with gaps, freeze. Not yet: rk4 (a clear error asks for `--backend cpu`).
+//! with gaps, freeze, every protocol phase (parameter and task rows rewritten at the boundary,
+//! the stimulus drawn again where it changes). Not yet: rk4 (a clear error asks for
+//! `--backend cpu`).
 
 mod activities;
 mod codegen;
@@ -112,11 +114,6 @@ pub fn with_options(
     precision: Precision,
     options: Options,
 ) -> Result<(Box<dyn Backend>, String), OpenClError> {
-    if let Some(change) = unsupported_phase_change(&plan) {
-        return Err(OpenClError::Unsupported(format!(
-            "the OpenCL backend cannot make this protocol's change ({change}); run it with --backend cpu"
-        )));
-    }
     let shared = platform::shared()?;
     let device = format!("{} ({})", shared.info.name, shared.platform);
     let backend: Box<dyn Backend> = match precision {
@@ -420,6 +417,8 @@ pub struct OpenClBackend<R: DeviceReal> {
     bufs: Buffers<R>,
     /// Host copy of the parameter table (freeze edits it).
     params: Vec<f64>,
+    /// Host copy of the per-instance integer table (a phase points it at its tasks).
+    longs: Vec<u64>,
     exec: Exec,
     step: u64,
     window_start: u64,
@@ -545,7 +544,8 @@ impl<R: DeviceReal> OpenClBackend<R> {
         write(&queue, &mut bufs.s, &conv(&s))?;
         let params = m.params.flatten(e_pad, 0.0);
         write(&queue, &mut bufs.p, &conv(&params))?;
-        write(&queue, &mut bufs.pl, &m.longs.flatten(e_pad, 0))?;
+        let longs = m.longs.flatten(e_pad, 0);
+        write(&queue, &mut bufs.pl, &longs)?;
         write(&queue, &mut bufs.pu, &m.keys.flatten(e_pad, 0))?;
         bufs.td.write(&queue, &m.task_data)?;
         write(&queue, &mut bufs.tr, &m.train_rows)?;
@@ -625,6 +625,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
             m,
             bufs,
             params,
+            longs,
             exec,
             step: 0,
             window_start: 0,
@@ -644,28 +645,11 @@ impl<R: DeviceReal> OpenClBackend<R> {
         Ok(backend)
     }
 
-    /// Row layout: the first sample, step 0's driven rates and the fused products of step 0.
+    /// Row layout: step 0's stimulus, drawn as a phase that changes the stimulus draws it (the
+    /// first sample, step 0's driven rates and the fused products of step 0).
     fn prime(&mut self) -> Result<(), OpenClError> {
-        let Exec::Rows {
-            program, kernels, ..
-        } = &self.exec
-        else {
-            return Ok(());
-        };
-        let run = |name: &str, n: u64, flag: u32, global: usize| -> Result<(), OpenClError> {
-            let k = kernels
-                .get(name)
-                .ok_or(OpenClError::Unsupported(format!("no kernel {name}")))?;
-            set_step(k, n, flag)?;
-            launch(&self.queue, k, global, None)
-        };
-        run("stim", 0, 1, 1)?;
-        run("drive", 0, 1, program.drive.global)?;
-        if program.fused_any
-            && let Some(update) = program.kernels.iter().find(|k| k.name == "update")
-        {
-            // n = −1 (wrapping): the products for step n + 1 = 0, without an update.
-            run("update", u64::MAX, 0, update.global)?;
+        if let Exec::Rows { .. } = self.exec {
+            self.restimulate()?;
         }
         self.queue.finish().map_err(api("clFinish"))
     }
@@ -1061,99 +1045,126 @@ impl<R: DeviceReal> OpenClBackend<R> {
     }
 }
 
-/// What a protocol changes that the kernels cannot take from their parameter table, if
-/// anything: the stimulus (another task, an input scale, a clamp: the kernels generate it from
-/// the task), or noise on a population whose noise the generator left out (none in the
-/// circuit). Plasticity (θ, τ_w, decay, weight noise) and noise where the circuit has some are
-/// parameter rows the host rewrites at a boundary.
-fn unsupported_phase_change(plan: &Plan) -> Option<String> {
-    for ph in &plan.phases {
-        let t = &ph.tables;
-        if t.tasks
-            .iter()
-            .zip(&plan.tasks)
-            .any(|(a, b)| !Arc::ptr_eq(a, b))
-        {
-            return Some(format!("phase `{}` changes the task", ph.name));
-        }
-        if t.input_scale.iter().any(|s| *s != 1.0) || t.clamp.iter().flatten().any(Option::is_some)
-        {
-            return Some(format!("phase `{}` scales or clamps the input", ph.name));
-        }
-        for (p, pop) in plan.populations.iter().enumerate() {
-            if pop.noise.iter().all(|s| *s == 0.0) && t.noise[p].iter().any(|s| *s != 0.0) {
-                return Some(format!(
-                    "phase `{}` adds noise to `{}`, which has none in the circuit",
-                    ph.name, pop.name
-                ));
-            }
-        }
-    }
-    None
-}
-
 impl<R: DeviceReal> OpenClBackend<R> {
-    /// Rewrites the parameter rows a phase may change (weight rates, θ, decay, weight and
-    /// population noise) from `plan.phases[phase]`, with the CPU engine's conversions, and
-    /// leaves frozen instances' rows at zero. The state on the device is untouched.
+    /// Enters phase `phase` at the current step, as the CPU engine does: its parameter rows
+    /// (weight rates, θ, decay, weight and population noise, clamps) and the integer rows that
+    /// select each instance's task and input scale are rewritten, frozen instances' rows left at
+    /// zero; where the phase changes the stimulus (another task, scale or clamp), the sample
+    /// held is dropped and the stimulus drawn again for this step (`restimulate`).
     fn enter_phase_checked(&mut self, phase: usize) -> Result<(), OpenClError> {
         if phase == self.phase {
             return Ok(());
         }
+        let phases = &self.m.plan.phases;
+        let restimulate = !phases[phase]
+            .tables
+            .same_stimulus(&phases[self.phase].tables);
+        self.load_phase(phase)?;
+        self.phase = phase;
+        if restimulate {
+            self.restimulate()?;
+        }
+        Ok(())
+    }
+
+    /// Writes phase `phase`'s parameter and integer rows to the device (padding lanes take
+    /// instance 0's values, as at upload).
+    fn load_phase(&mut self, phase: usize) -> Result<(), OpenClError> {
         let m = &self.m;
-        let plan = &m.plan;
-        let t = &plan.phases[phase].tables;
         let e_pad = m.e_pad;
-        let dt = plan.dt_s;
-        let mut rows: Vec<(usize, Vec<f64>)> = Vec::new();
-        for (mi, _) in plan.motifs.iter().enumerate() {
-            let (tw, td) = (&t.tau_w_s[mi], &t.tau_decay_s[mi]);
-            rows.push((
-                m.rate_w[mi],
-                tw.iter()
-                    .zip(td)
-                    .map(|(w, d)| plan.weight_rate(*w, *d))
-                    .collect(),
-            ));
-            for (k, row) in m.theta[mi].iter().enumerate() {
-                if let Some(row) = row {
-                    rows.push((*row, t.theta[mi].iter().map(|th| th[k]).collect()));
+        let freeze = m.freeze_rows();
+        for (row, values) in m.phase_params(phase) {
+            for l in 0..e_pad {
+                let e = if l < m.e { l } else { 0 };
+                let frozen = self.frozen[e] && freeze.contains(&row);
+                self.params[row * e_pad + l] = if frozen { 0.0 } else { values[e] };
+            }
+        }
+        self.write_longs(phase)?;
+        let p: Vec<R> = self.params.iter().map(|x| R::of(*x)).collect();
+        write(&self.queue, &mut self.bufs.p, &p)
+    }
+
+    /// The integer rows of phase `phase` (which task each instance's stimuli come from).
+    fn write_longs(&mut self, phase: usize) -> Result<(), OpenClError> {
+        let m = &self.m;
+        let e_pad = m.e_pad;
+        for (row, values) in m.phase_longs(phase) {
+            for l in 0..e_pad {
+                self.longs[row * e_pad + l] = values[if l < m.e { l } else { 0 }];
+            }
+        }
+        write(&self.queue, &mut self.bufs.pl, &self.longs)
+    }
+
+    /// The stimulus of the current step n drawn again from the phase just entered, as the CPU
+    /// engine drops its held sample. The ensemble kernel draws a sample where the one it holds
+    /// is not the step's, and its first step of a launch compares every deferred matrix's held
+    /// input: forgetting the samples held is enough. The row layout wrote step n's driven
+    /// populations, and what step n − 1's update computed from them (products, early
+    /// populations, deferred matrices' held input), before the phase began: it draws step n's
+    /// sample again (`stim`), drives step n (`drive`) and runs step n − 1's update without its
+    /// update (flag 0), which forms those again and writes a deferred matrix whose input
+    /// changed — with G of step n, copied first into the copy that launch reads.
+    fn restimulate(&mut self) -> Result<(), OpenClError> {
+        let n = self.step;
+        match &mut self.exec {
+            Exec::Ensemble { .. } => {
+                write(
+                    &self.queue,
+                    &mut self.bufs.sample,
+                    &vec![u64::MAX; self.m.e_pad],
+                )?;
+            }
+            Exec::Rows {
+                program,
+                kernels,
+                sample,
+                ..
+            } => {
+                let m = &self.m;
+                let size = std::mem::size_of::<R>();
+                let (now, before) = ((n & 1) as usize, (n.wrapping_sub(1) & 1) as usize);
+                let s = self.bufs.s.get();
+                for h in m.held.iter().flatten() {
+                    // SAFETY: one element of the state arena copied to another of its elements
+                    // (within its length, not overlapping), with no wait list; the event is
+                    // released when dropped.
+                    let event = unsafe {
+                        opencl3::command_queue::enqueue_copy_buffer(
+                            self.queue.get(),
+                            s,
+                            s,
+                            (h.g + now) * size,
+                            (h.g + before) * size,
+                            size,
+                            0,
+                            std::ptr::null(),
+                        )
+                    }
+                    .map_err(|code| {
+                        api("clEnqueueCopyBuffer")(opencl3::error_codes::ClError(code))
+                    })?;
+                    drop(opencl3::event::Event::new(event));
+                }
+                let run = |name: &str, n: u64, flag: u32, global: usize| {
+                    let k = kernels
+                        .get(name)
+                        .ok_or(OpenClError::Unsupported(format!("no kernel {name}")))?;
+                    set_step(k, n, flag)?;
+                    launch(&self.queue, k, global, None)
+                };
+                run("stim", n, 1, 1)?;
+                *sample = n / m.plan.timing[0].period_steps;
+                run("drive", n, 1, program.drive.global)?;
+                if program.fused_any
+                    && let Some(update) = program.kernels.iter().find(|k| k.name == "update")
+                {
+                    // Step n − 1 (wrapping at step 0): the products for step n, no update.
+                    run("update", n.wrapping_sub(1), 0, update.global)?;
                 }
             }
-            if let Some(row) = m.decay[mi] {
-                rows.push((row, td.iter().map(|d| plan.weight_retention(*d)).collect()));
-            }
-            if let Some(row) = m.wnoise[mi] {
-                let noise = &t.weight_noise[mi];
-                rows.push((
-                    row,
-                    noise
-                        .iter()
-                        .zip(tw)
-                        .map(|(s, w)| s / w * dt.sqrt())
-                        .collect(),
-                ));
-            }
         }
-        for (p, pop) in plan.populations.iter().enumerate() {
-            if let Some(row) = m.noise[p] {
-                let steps = t.noise[p].iter().zip(&pop.tau_s);
-                rows.push((
-                    row,
-                    steps.map(|(s, tau)| plan.noise_step(*s, *tau)).collect(),
-                ));
-            }
-        }
-        let freeze = m.freeze_rows();
-        for (row, values) in rows {
-            for (e, v) in values.into_iter().enumerate() {
-                let frozen = self.frozen[e] && freeze.contains(&row);
-                self.params[row * e_pad + e] = if frozen { 0.0 } else { v };
-            }
-        }
-        let p: Vec<R> = self.params.iter().map(|x| R::of(*x)).collect();
-        write(&self.queue, &mut self.bufs.p, &p)?;
-        self.phase = phase;
         Ok(())
     }
 }

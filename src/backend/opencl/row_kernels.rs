@@ -719,18 +719,27 @@ impl Rows<'_> {
             "  {{ const ulong per = PL[PL_PERIOD];\n  const int shown = ({next} % per) < PL[PL_PRESENT];\n"
         );
         let mut global = m.n_in;
+        // A population a phase clamps takes its rate, shown or not.
+        let driven = |pop: usize, src: usize| match m.clamp[pop] {
+            Some((on, rate)) => format!(
+                "{} != (real)0 ? {} : (shown ? S[{src}u + j] : (real)0)",
+                self.p(on),
+                self.p(rate)
+            ),
+            None => format!("shown ? S[{src}u + j] : (real)0"),
+        };
         c.push_str(&format!(
-            "  if (j < {}u) {}[j] = shown ? S[{}u + j] : (real)0;\n",
+            "  if (j < {}u) {}[j] = {};\n",
             m.n_in,
             self.zp(plan.input, next),
-            m.xcur_off
+            driven(plan.input, m.xcur_off)
         ));
         if let Some(out) = &plan.output {
             c.push_str(&format!(
-                "  if (j < {}u) {}[j] = shown ? S[{}u + j] : (real)0;\n",
+                "  if (j < {}u) {}[j] = {};\n",
                 m.n_out,
                 self.zp(out.target, next),
-                m.ycur_off
+                driven(out.target, m.ycur_off)
             ));
             global = global.max(m.n_out);
         }
@@ -960,10 +969,13 @@ impl Rows<'_> {
 
     /// The plasticity of a deferred matrix (`Model::held`), one work-item per row, fused with
     /// the next step's product as the other rows are: D ← g·D + a, G ← g·G and the current
-    /// G·(W₀x) + (xᵀx)·D while the input stays; where it changes at step n + 1 (`flag` 3, or
-    /// the priming launch) row i is written, W ← G·W₀ + D x(n)ᵀ, and W₀x(n+1) summed as the
-    /// CPU's `Held::rebase` does. The held x is the input's copy of step n, which no kernel of
-    /// step n writes; G lives in two copies, read at n & 1 and written at (n + 1) & 1.
+    /// G·(W₀x) + (xᵀx)·D while the input stays; where it changes at step n + 1 (`flag` 3) row
+    /// i is written, W ← G·W₀ + D x(n)ᵀ, and W₀x(n+1) summed as the CPU's `Held::rebase` does.
+    /// The held x is the input's copy of step n, which no kernel of step n writes; G lives in
+    /// two copies, read at n & 1 and written at (n + 1) & 1. `flag` 0 updates nothing: step
+    /// n + 1's driven rates were just written (the priming launch, or a phase that changed the
+    /// stimulus after step n ran, which first copies G of step n + 1 into step n's copy), and
+    /// the row is written where the input now differs from the held one, as the CPU compares.
     fn update_held(&self, mi: usize, h: super::device_layout::HeldSlots, base: usize) -> String {
         let m = self.m;
         let plan = &m.plan;
@@ -996,7 +1008,7 @@ impl Rows<'_> {
         let (xo, xn) = (self.zp(proj.from, "n"), self.zp(proj.from, "n1"));
         let sign = self.p(m.sign[q]);
         c.push_str(&format!(
-            "  }}\n  if (flag != 1u) {{ // the input changes: write the row, hold x(n + 1)\n  __global const real *xo = {xo}, *xn = {xn};\n"
+            "  }}\n  __global const real *xo = {xo}, *xn = {xn};\n  int moved = flag == 3u;\n  if (flag == 0u) for (uint k = 0; k < {cols}u && !moved; k++) moved = xo[k] != xn[k];\n  if (moved) {{ // the input changes: write the row, hold x(n + 1)\n"
         ));
         if let (Some(sd), Some(ao)) = (h.sum_dw, m.acc_dw[q]) {
             c.push_str(&format!(

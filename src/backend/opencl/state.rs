@@ -3,7 +3,8 @@
 //! accumulators and counts, the cached training sample, the trace slots), read back and written
 //! again whole, with the host's step, window start, parameter table (freeze edits it) and the
 //! row layout's current sample. Buffers that never change after loading (task data, keys) are
-//! the plan's and are not saved.
+//! the plan's and are not saved, nor is the integer table, which is the saved phase's (its
+//! tasks and input scales) and is written again from the plan on restoring.
 
 use super::{DeviceReal, Exec, OpenClBackend, OpenClError, Wide, read, write};
 use crate::backend::state::{Field, Section, StateError, load_all};
@@ -163,6 +164,9 @@ impl<R: DeviceReal> OpenClBackend<R> {
         self.params = params;
         self.phase = phase;
         self.frozen = frozen;
+        // The integer rows that select each instance's task and input scale are the phase's.
+        self.write_longs(phase)
+            .map_err(|e| self.failed("restore_state", e))?;
         self.step = step;
         self.window_start = window_start;
         if let (
