@@ -236,9 +236,10 @@ fn the_shipped_evolutions_run_one_generation() {
             .join("configs")
             .join(format!("{name}.yaml"));
         let out = tmp.path().join("out");
-        let outcome = evolve(&request(&path, &out, Some(1), false), &mut |_| {}, None)
+        let mut outcome = evolve(&request(&path, &out, Some(1), false), &mut |_| {}, None)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(outcome.generations_done, 1, "{name}");
+        hetsim::drawing::evolution(&mut outcome);
         let population = std::fs::read_to_string(out.join("population.csv")).unwrap();
         assert!(population.lines().count() > 10, "{name}");
         assert!(
