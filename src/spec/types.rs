@@ -82,8 +82,8 @@ impl Method {
 }
 
 /// The task: where inputs and targets come from, and how they are presented in time.
-/// Fields that do not apply to `kind` (see `TaskKindName::fields`) are rejected by validation,
-/// naming the field and the kind.
+/// Fields that do not apply to `kind` are rejected by validation, naming the field.
+// Which fields apply to which kind is `TaskKindName::fields`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
@@ -122,8 +122,10 @@ fn default_held_out() -> usize {
     200
 }
 
-/// A task kind, as named in `task.kind`. Its name and the `task:` keys that apply to it are
-/// declared here, once; validation, phases and messages read them from here.
+/// Where samples come from: a linear or a tanh teacher, a Gaussian mixture, the digits data
+/// set or a CSV file. Each kind takes its own keys of `task:`.
+// A kind's name and the `task:` keys that apply to it are declared once, in `name` and `fields`
+// below; validation, phase tasks and messages read them from there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKindName {
