@@ -1093,10 +1093,7 @@ fn check_task(
         if !allowed.contains(&field.as_str()) {
             c.error(
                 task_path.key(&field),
-                format!(
-                    "`{field}` does not apply to task kind `{}`",
-                    t.kind.name()
-                ),
+                format!("`{field}` does not apply to task kind `{}`", t.kind.name()),
                 Some(&format!(
                     "fields for this kind: {}",
                     if allowed.is_empty() {
