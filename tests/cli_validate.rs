@@ -205,6 +205,63 @@ fn inputs_that_cannot_be_committed_are_rejected() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// For every task kind, a key that belongs only to other kinds is refused at its own line, in
+/// words that name the key and the kind.
+#[test]
+fn a_key_of_another_task_kind_is_refused_at_its_line() {
+    use hetsim::spec::TaskKindName;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A value of the right type for each kind-specific key, so that only the kind is wrong.
+    let value = |field: &str| match field {
+        "teacher" => "{uniform: [-1, 1]}",
+        "hidden" | "classes" | "inputs" => "3",
+        "separation" | "input_std" => "2.0",
+        "path" => "data.csv",
+        "classification" => "true",
+        other => panic!("no example value for task key `{other}`"),
+    };
+    let mut failures = Vec::new();
+    for kind in TaskKindName::ALL {
+        let foreign = TaskKindName::ALL
+            .iter()
+            .flat_map(|k| k.fields().iter().copied())
+            .find(|f| !kind.fields().contains(f))
+            .expect("every kind lacks some other kind's key");
+        let own = if kind == TaskKindName::Csv {
+            "  path: data.csv\n"
+        } else {
+            ""
+        };
+        let yaml = format!(
+            "name: wrong-key\ntime: {{dt: 0.1 ms, duration: 1 s}}\ntask:\n  kind: {}\n{own}  {foreign}: {}\n  stimulus: {{duration: 50 ms}}\npopulations:\n  x: {{role: input, size: 3}}\n  y: {{size: 2, tau: 5 ms}}\nprojections:\n  W1: {{from: x, to: y}}\n",
+            kind.name(),
+            value(foreign),
+        );
+        let line = yaml
+            .lines()
+            .position(|l| l.trim_start().starts_with(&format!("{foreign}:")))
+            .unwrap()
+            + 1;
+        let file = dir.path().join(format!("{}.yaml", kind.name()));
+        std::fs::write(&file, &yaml).unwrap();
+        let file = file.to_str().unwrap();
+        let out = hetsim(&["validate", file]);
+        let stderr = text(&out.stderr);
+        let message = format!("`{foreign}` does not apply to task kind `{}`", kind.name());
+        let located = stderr
+            .lines()
+            .any(|l| l.starts_with(&format!("error: {file}:{line}:")) && l.contains(&message));
+        if out.status.code() != Some(2) || !located {
+            failures.push(format!(
+                "kind `{}`, key `{foreign}`: expected exit 2 and `{message}` on line {line}, got {:?}:\n{stderr}",
+                kind.name(),
+                out.status.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 fn examples() -> Vec<String> {
     let mut files: Vec<String> = std::fs::read_dir(root().join("circuits"))
         .expect("circuits/ exists")

@@ -1088,31 +1088,12 @@ fn check_task(
         );
     }
     let t = &spec.task;
-    let allowed: &[&str] = match t.kind {
-        TaskKindName::LinearTeacher => &["teacher", "input_std"],
-        TaskKindName::TanhTeacher => &["hidden", "input_std"],
-        TaskKindName::GaussianMixture => &["classes", "separation", "input_std"],
-        TaskKindName::Digits => &[],
-        TaskKindName::Csv => &["path", "inputs", "classification"],
-    };
-    let present = [
-        ("teacher", t.teacher.is_some()),
-        ("hidden", t.hidden.is_some()),
-        ("classes", t.classes.is_some()),
-        ("separation", t.separation.is_some()),
-        ("path", t.path.is_some()),
-        ("inputs", t.inputs.is_some()),
-        ("classification", t.classification.is_some()),
-        ("input_std", t.input_std.is_some()),
-    ];
-    for (field, is_set) in present {
-        if is_set && !allowed.contains(&field) {
+    let allowed = t.kind.fields();
+    for field in t.fields_set() {
+        if !allowed.contains(&field.as_str()) {
             c.error(
-                task_path.key(field),
-                format!(
-                    "`{field}` does not apply to task kind `{}`",
-                    kind_name(t.kind)
-                ),
+                task_path.key(&field),
+                format!("`{field}` does not apply to task kind `{}`", t.kind.name()),
                 Some(&format!(
                     "fields for this kind: {}",
                     if allowed.is_empty() {
@@ -1310,14 +1291,4 @@ fn task_error(
         ),
     };
     c.error(path, message, Some(&hint));
-}
-
-fn kind_name(kind: TaskKindName) -> &'static str {
-    match kind {
-        TaskKindName::LinearTeacher => "linear_teacher",
-        TaskKindName::TanhTeacher => "tanh_teacher",
-        TaskKindName::GaussianMixture => "gaussian_mixture",
-        TaskKindName::Digits => "digits",
-        TaskKindName::Csv => "csv",
-    }
 }

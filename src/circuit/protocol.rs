@@ -236,25 +236,7 @@ pub(super) fn resolve(
             noise.push((p, *sigma));
         }
         let task = ph.task.as_ref().map(|t| {
-            let mut spec_task = spec.task.clone();
-            if let Some(kind) = t.kind {
-                spec_task.kind = kind;
-            }
-            if let Some(v) = &t.teacher {
-                spec_task.teacher = Some(v.clone());
-            }
-            if let Some(v) = t.hidden {
-                spec_task.hidden = Some(v);
-            }
-            if let Some(v) = t.classes {
-                spec_task.classes = Some(v);
-            }
-            if let Some(v) = t.separation {
-                spec_task.separation = Some(v);
-            }
-            if let Some(v) = t.input_std {
-                spec_task.input_std = Some(v);
-            }
+            let spec_task = spec.task.with_phase(t);
             (spec_task, t.seed.unwrap_or(0))
         });
         phases.push(Phase {

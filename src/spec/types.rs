@@ -83,6 +83,7 @@ impl Method {
 
 /// The task: where inputs and targets come from, and how they are presented in time.
 /// Fields that do not apply to `kind` are rejected by validation, naming the field.
+// Which fields apply to which kind is `TaskKindName::fields`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
@@ -121,6 +122,10 @@ fn default_held_out() -> usize {
     200
 }
 
+/// Where samples come from: a linear or a tanh teacher, a Gaussian mixture, the digits data
+/// set or a CSV file. Each kind takes its own keys of `task:`.
+// A kind's name and the `task:` keys that apply to it are declared once, in `name` and `fields`
+// below; validation, phase tasks and messages read them from there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKindName {
@@ -129,6 +134,83 @@ pub enum TaskKindName {
     GaussianMixture,
     Digits,
     Csv,
+}
+
+impl TaskKindName {
+    pub const ALL: [TaskKindName; 5] = [
+        TaskKindName::LinearTeacher,
+        TaskKindName::TanhTeacher,
+        TaskKindName::GaussianMixture,
+        TaskKindName::Digits,
+        TaskKindName::Csv,
+    ];
+
+    /// The kind's name in a circuit file (its serde name; a unit test holds them equal).
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKindName::LinearTeacher => "linear_teacher",
+            TaskKindName::TanhTeacher => "tanh_teacher",
+            TaskKindName::GaussianMixture => "gaussian_mixture",
+            TaskKindName::Digits => "digits",
+            TaskKindName::Csv => "csv",
+        }
+    }
+
+    /// The keys of `task:` that belong to this kind; every other kind-specific key is refused.
+    /// The keys shared by every kind (`kind`, `stimulus`, `held_out`) are not listed.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            TaskKindName::LinearTeacher => &["teacher", "input_std"],
+            TaskKindName::TanhTeacher => &["hidden", "input_std"],
+            TaskKindName::GaussianMixture => &["classes", "separation", "input_std"],
+            TaskKindName::Digits => &[],
+            TaskKindName::Csv => &["path", "inputs", "classification"],
+        }
+    }
+}
+
+/// The keys of `task:` that every kind has.
+pub const TASK_COMMON_FIELDS: [&str; 3] = ["kind", "stimulus", "held_out"];
+
+impl TaskSpec {
+    /// The kind-specific keys this task sets, in alphabetical order. Read from the spec's
+    /// serialized form (unset keys are skipped there), so the list follows the struct's fields.
+    pub fn fields_set(&self) -> Vec<String> {
+        let value = serde_json::to_value(self).expect("a task spec serializes");
+        let serde_json::Value::Object(map) = value else {
+            unreachable!("a task spec serializes to a mapping")
+        };
+        map.into_iter()
+            .map(|(key, _)| key)
+            .filter(|key| !TASK_COMMON_FIELDS.contains(&key.as_str()))
+            .collect()
+    }
+
+    /// This task with a phase's changes: the kind and every kind-specific key the phase names
+    /// replace the circuit's (`seed` selects the draw and `stimulus` cannot change, so neither
+    /// is copied). Values are copied, not re-read, so the numbers stay bit for bit the same.
+    pub fn with_phase(&self, phase: &PhaseTaskSpec) -> TaskSpec {
+        let mut task = self.clone();
+        // Destructured so that a key added to `PhaseTaskSpec` fails to compile until it is
+        // applied here.
+        let PhaseTaskSpec {
+            seed: _,
+            kind,
+            teacher,
+            hidden,
+            classes,
+            separation,
+            input_std,
+            stimulus: _,
+        } = phase;
+        task.kind = kind.unwrap_or(task.kind);
+        task.teacher = teacher.clone().or(task.teacher);
+        task.hidden = hidden.or(task.hidden);
+        task.classes = classes.or(task.classes);
+        task.separation = separation.or(task.separation);
+        task.input_std = input_std.or(task.input_std);
+        task
+    }
 }
 
 /// How samples are laid out in time: each is held for `duration`, then `gap` of silence; the
@@ -832,4 +914,77 @@ pub struct PhaseTaskSpec {
     /// the whole run (sample k is shown at steps k·period …), so it cannot change in a phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stimulus: Option<StimulusSpec>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_task_kind_name_is_its_serde_name() {
+        for kind in TaskKindName::ALL {
+            let serde_name = serde_json::to_value(kind).unwrap();
+            assert_eq!(serde_name, serde_json::Value::from(kind.name()), "{kind:?}");
+        }
+    }
+
+    fn task_with_every_key() -> TaskSpec {
+        TaskSpec {
+            kind: TaskKindName::Digits,
+            teacher: Some(Init::Uniform([-1.0, 1.0])),
+            hidden: Some(3),
+            classes: Some(2),
+            separation: Some(4.0),
+            path: Some("data.csv".into()),
+            inputs: Some(2),
+            classification: Some(true),
+            input_std: Some(1.0),
+            stimulus: StimulusSpec {
+                duration: Time::from_seconds(0.05),
+                gap: Time::from_seconds(0.0),
+                error_delay: Time::from_seconds(0.0),
+            },
+            held_out: 200,
+        }
+    }
+
+    /// The kinds' field lists name every kind-specific key of `TaskSpec`, and only those: a key
+    /// added to the struct must be given to a kind.
+    #[test]
+    fn the_kinds_field_lists_cover_the_task_keys() {
+        let mut listed: Vec<&str> = TaskKindName::ALL
+            .iter()
+            .flat_map(|k| k.fields().iter().copied())
+            .collect();
+        listed.sort_unstable();
+        listed.dedup();
+        let set = task_with_every_key().fields_set();
+        assert_eq!(listed, set);
+    }
+
+    #[test]
+    fn a_phase_replaces_only_the_keys_it_names() {
+        let task = task_with_every_key();
+        let phase = PhaseTaskSpec {
+            seed: Some(3),
+            kind: Some(TaskKindName::GaussianMixture),
+            teacher: None,
+            hidden: None,
+            classes: Some(5),
+            separation: None,
+            input_std: Some(0.5),
+            stimulus: None,
+        };
+        let changed = task.with_phase(&phase);
+        assert_eq!(changed.kind, TaskKindName::GaussianMixture);
+        assert_eq!(changed.classes, Some(5));
+        assert_eq!(changed.input_std, Some(0.5));
+        let same = TaskSpec {
+            kind: task.kind,
+            classes: task.classes,
+            input_std: task.input_std,
+            ..changed
+        };
+        assert_eq!(same, task);
+    }
 }
