@@ -6,7 +6,10 @@
 //! one place, reading the environment through a lookup it is given ([`process_environment`] for
 //! the real one, a map in tests), and refuses a bad value with a message naming the option or the
 //! variable it came from. The front ends (`cli`, the Python extension) resolve the settings and
-//! hand them on; nothing below them reads these variables.
+//! hand them on; nothing below them reads these variables. The backend's part
+//! (`backend::Options`) travels in the requests to `backend::make`; the memory budget is checked
+//! below every request (circuit checks, file readers, `Plan::new`), so the front end installs it
+//! there (`circuit::budget::set_budget`).
 //!
 //! The variables: `HETSIM_SIMD` (`auto`, `baseline`, `avx2`, `avx512`), `HETSIM_MEMORY_BUDGET`
 //! (`8GiB`, `500MB`, bytes), `HETSIM_OPENCL_DEVICE` (a number from `hetsim devices`),
