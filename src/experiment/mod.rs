@@ -264,7 +264,7 @@ impl Request {
         let (source, spec) = self.circuit.load()?;
         let (mut circuits, mut notes) = design::circuits(&self.design, &source, &spec)?;
         let state = match (&self.from, self.carry_activities) {
-            (Some(from), true) => Some(from::read_state(from)?),
+            (Some(from), true) => Some(from::read_state(from, &self.backend_options)?),
             (None, true) => {
                 return Err(ExperimentError::Usage(
                     "--carry activities needs --from RUN_DIR[@TIME]: the run whose checkpoint they come from".into(),
