@@ -24,7 +24,7 @@ fn workloads(c: &mut Criterion) {
         group.warm_up_time(Duration::from_millis(500));
         group.measurement_time(Duration::from_secs(3));
         for w in [Workload::W1, Workload::W2] {
-            let first = match measure(w, kind, seconds, "loss") {
+            let first = match measure(w, kind, seconds, "loss", &Default::default()) {
                 Ok(m) => m,
                 Err(e) => {
                     // No device (or no OpenCL library): say so and go on with the rest.
@@ -37,7 +37,8 @@ fn workloads(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     (0..iters)
                         .map(|_| {
-                            let m = measure(w, kind, seconds, "loss").expect("measured once");
+                            let m = measure(w, kind, seconds, "loss", &Default::default())
+                                .expect("measured once");
                             Duration::from_secs_f64(m.wall_s)
                         })
                         .sum()

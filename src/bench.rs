@@ -27,12 +27,14 @@ pub enum BenchError {
 }
 
 /// Times `workload` for `seconds` of simulated time (default: DESIGN §4's) on `kind` in f32,
-/// after an untimed warm-up window (first-touch allocation, program compilation on devices).
+/// after an untimed warm-up window (first-touch allocation, program compilation on devices),
+/// with `options` (the vector level, the OpenCL options).
 pub fn measure(
     workload: Workload,
     kind: BackendKind,
     seconds: Option<f64>,
     measures: &str,
+    options: &backend::Options,
 ) -> Result<Measurement, BenchError> {
     let secs = seconds.unwrap_or(workload.default_seconds());
     let plan = Arc::new(
@@ -40,7 +42,7 @@ pub fn measure(
             .plan_with(secs, measures)
             .map_err(|e| BenchError::Workload(e.to_string()))?,
     );
-    let mut b = backend::make(plan.clone(), kind, Some(Precision::F32))?.backend;
+    let mut b = backend::make(plan.clone(), kind, Some(Precision::F32), options)?.backend;
     let record = plan.record_every_steps;
     b.advance(record.min(plan.steps))?;
     b.take_window()?;
@@ -101,12 +103,11 @@ impl Ceilings {
 }
 
 /// Measures both ceilings on rayon's threads: `fma_iterations` rounds of the FMA loop per
-/// thread and the best of three passes over a `read_bytes` buffer.
-pub fn ceilings(fma_iterations: u64, read_bytes: usize) -> Ceilings {
+/// thread and the best of three passes over a `read_bytes` buffer, on the vector level `simd`
+/// (the engine's: its ceiling, not one it could not reach).
+pub fn ceilings(fma_iterations: u64, read_bytes: usize, simd: Simd) -> Ceilings {
     let threads = rayon::current_num_threads();
     let start = Instant::now();
-    // On the vector level the engine runs: its ceiling, not one it could not reach.
-    let simd = Simd::chosen_or_auto();
     let per_thread = rayon::broadcast(|_| {
         simd.run(
             #[inline(always)]
@@ -192,7 +193,7 @@ mod tests {
     #[test]
     fn ceilings_are_positive_and_finite() {
         assert_eq!(fma_loop(10), (10 * FMA_CHAINS * FMA_LANES) as f64);
-        let c = ceilings(20_000, 8 << 20);
+        let c = ceilings(20_000, 8 << 20, Simd::auto());
         assert!(c.threads >= 1);
         for v in [c.fma_per_s, c.read_bytes_per_s] {
             assert!(v.is_finite() && v > 0.0, "ceiling {v}");

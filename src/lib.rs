@@ -21,6 +21,7 @@ pub mod rng;
 pub mod rule;
 pub mod run;
 pub mod schema;
+pub mod settings;
 pub mod simd;
 pub mod spec;
 pub mod step;

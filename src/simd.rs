@@ -15,11 +15,11 @@
 //! engine and its measurements write none; the bench's FMA ceiling does).
 //! `tests/simd_levels.rs` checks the engine bit for bit across the levels this CPU has.
 //!
-//! `HETSIM_SIMD` (`auto`, `baseline`, `avx2`, `avx512`) chooses a level by hand; a level the CPU
-//! lacks is refused with an error, never run.
+//! `HETSIM_SIMD` (`auto`, `baseline`, `avx2`, `avx512`) chooses a level by hand, read with the
+//! other settings (`settings`) and handed to the backend; a level the CPU lacks is refused with
+//! an error, never run.
 
 use std::fmt;
-use std::sync::OnceLock;
 
 /// The environment variable that chooses a level by hand.
 pub const ENV: &str = "HETSIM_SIMD";
@@ -155,20 +155,6 @@ impl Simd {
             }
         };
         Simd::new(level)
-    }
-
-    /// The level this process runs: `HETSIM_SIMD` as read once, else [`Simd::auto`].
-    pub fn chosen() -> Result<Simd, SimdError> {
-        static CHOSEN: OnceLock<Result<Simd, SimdError>> = OnceLock::new();
-        CHOSEN
-            .get_or_init(|| Simd::from_setting(std::env::var(ENV).ok().as_deref()))
-            .clone()
-    }
-
-    /// [`Simd::chosen`], or `auto` when the setting is bad (callers that cannot report an
-    /// error; `backend::make` reports it before any of them runs).
-    pub fn chosen_or_auto() -> Simd {
-        Simd::chosen().unwrap_or_else(|_| Simd::auto())
     }
 
     /// Every level this CPU runs, narrowest first.

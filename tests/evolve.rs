@@ -47,6 +47,7 @@ fn request(path: &Path, out: &Path, generations: Option<u64>, resume: bool) -> E
         replace: false,
         backend: BackendKind::Cpu,
         precision: None,
+        backend_options: Default::default(),
         generations,
         command_line: vec![],
     }

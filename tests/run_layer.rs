@@ -756,7 +756,8 @@ fn backends_report_their_precision_and_device_through_the_trait() {
         );
         assert_eq!(d.platform.is_some(), d.kind == BackendKind::OpenCl);
     }
-    let made = hetsim::backend::make(plan.clone(), BackendKind::Cpu, None).unwrap();
+    let made =
+        hetsim::backend::make(plan.clone(), BackendKind::Cpu, None, &Default::default()).unwrap();
     assert_eq!(made.backend.precision(), Precision::F64);
     assert!(made.fallback.is_none());
     let _ = Arc::clone(&plan);

@@ -2,7 +2,7 @@
 //! worker thread with Ctrl-C as the stop flag. The Python side reads the tables they write.
 
 use crate::progress::Update;
-use crate::running::{backend, precision, threads};
+use crate::running::settings;
 use crate::{errors, interrupt};
 use hetsim::evolve::EvolveRequest;
 use hetsim::sweep::SweepRequest;
@@ -45,18 +45,20 @@ pub fn sweep<'py>(
         ));
     }
     errors::guard(|| {
+        let settings = settings(backend, precision, threads)?;
         let request = SweepRequest {
             path,
             text,
             out,
             resume,
-            backend: self::backend(backend)?,
-            precision: self::precision(precision)?,
+            backend: settings.backend,
+            precision: settings.precision,
+            backend_options: settings.backend_options,
             shard: None,
             ensemble_size,
             command_line,
             overrides: Default::default(),
-            threads: self::threads(threads)?,
+            threads: settings.threads,
         };
         let (result, interrupted) = interrupt::run(py, progress, |stop, latest| {
             let mut outcome = hetsim::sweep::sweep(
@@ -104,18 +106,21 @@ pub fn evolve<'py>(
     let path = errors::path(path)?;
     let out = errors::optional_path(out)?;
     errors::guard(|| {
+        let settings = settings(backend, precision, threads)?;
         let request = EvolveRequest {
             path,
             out,
             resume,
             replace,
-            backend: self::backend(backend)?,
-            precision: self::precision(precision)?,
+            backend: settings.backend,
+            precision: settings.precision,
+            backend_options: settings.backend_options,
             generations,
             command_line,
         };
         // The evolution loop takes no thread count: it runs whole in a pool of that size.
-        let pool = self::threads(threads)?
+        let pool = settings
+            .threads
             .pool()
             .map_err(|e| errors::UsageError::new_err(format!("threads: {e}")))?;
         let (result, interrupted) = interrupt::run(py, progress, |stop, latest| {

@@ -10,6 +10,7 @@ use hetsim::backend::{BackendKind, Precision};
 use hetsim::experiment::{Design, ExperimentError, Output, Prepared, Request, Threads};
 use hetsim::record::Collector;
 use hetsim::record::tables::WeightRow;
+use hetsim::settings::{Explicit, Settings, process_environment};
 use hetsim::spec::RuleName;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -47,6 +48,26 @@ pub fn precision(name: &str) -> PyResult<Option<Precision>> {
     }
     Precision::parse(name).map(Some).ok_or_else(|| {
         PyValueError::new_err(format!("precision must be auto, f64 or f32, not `{name}`"))
+    })
+}
+
+/// The settings of a call: its arguments over the environment (`HETSIM_SIMD`,
+/// `HETSIM_MEMORY_BUDGET`, the OpenCL variables), resolved once as the command line resolves
+/// them; the budget is installed where the circuit checks read it.
+pub fn settings(backend: &str, precision: &str, threads: Option<usize>) -> PyResult<Settings> {
+    let (backend, precision, threads) = (
+        self::backend(backend)?,
+        self::precision(precision)?,
+        self::threads(threads)?,
+    );
+    let from_environment = Settings::resolve(&Explicit::default(), &process_environment)
+        .map_err(errors::UsageError::new_err)?;
+    hetsim::circuit::budget::set_budget(Ok(from_environment.budget.clone()));
+    Ok(Settings {
+        backend,
+        precision,
+        threads,
+        ..from_environment
     })
 }
 
@@ -156,15 +177,16 @@ pub fn run<'py>(
     carry_activities: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let out = errors::optional_path(out)?;
-    let threads = self::threads(threads)?;
     errors::guard(|| {
+        let settings = self::settings(backend, precision, threads)?;
         let request = Request {
             circuit: circuit.source.clone(),
             design: design(rules)?,
             seeds,
             first_seed: seed,
-            backend: self::backend(backend)?,
-            precision: self::precision(precision)?,
+            backend: settings.backend,
+            precision: settings.precision,
+            backend_options: settings.backend_options,
             output: match out {
                 None => Output::Memory,
                 Some(path) => Output::Directory {
@@ -173,7 +195,7 @@ pub fn run<'py>(
                 },
             },
             command_line,
-            threads,
+            threads: settings.threads,
             checkpoint_every: None,
             from: from_run,
             carry_activities,
@@ -194,10 +216,15 @@ pub fn resume<'py>(
     progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let run_dir = errors::path(run_dir)?;
-    let threads = self::threads(threads)?;
     errors::guard(|| {
+        let settings = self::settings("auto", "auto", threads)?;
         execute(py, progress, true, move || {
-            Request::resume(&run_dir, command_line, threads)
+            Request::resume(
+                &run_dir,
+                command_line,
+                settings.threads,
+                settings.backend_options,
+            )
         })
     })
 }

@@ -262,8 +262,6 @@ pub struct DeviceDescription {
 pub enum BackendError {
     #[error("no OpenCL backend: {0}")]
     Unavailable(#[from] opencl::OpenClError),
-    #[error("{0}")]
-    Simd(#[from] crate::simd::SimdError),
     /// A protocol phase changes something this backend cannot change mid-run.
     #[error("{0}")]
     Phase(String),
@@ -286,20 +284,36 @@ pub struct Made {
     pub fallback: Option<String>,
 }
 
-/// The backend of `kind` for `plan`. Without a precision, the CPU runs f64 (the reference) and
-/// OpenCL devices f32. Instances that would integrate differently alone
+/// What a backend takes from the settings (`settings`) besides its kind and precision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// The vector level of the CPU engine and of the host's work beside a device.
+    pub simd: crate::simd::Simd,
+    pub opencl: opencl::Options,
+}
+
+impl Default for Options {
+    /// The automatic vector level and OpenCL's defaults.
+    fn default() -> Options {
+        Options {
+            simd: crate::simd::Simd::auto(),
+            opencl: opencl::Options::default(),
+        }
+    }
+}
+
+/// The backend of `kind` for `plan`, with `options`. Without a precision, the CPU runs f64 (the
+/// reference) and OpenCL devices f32. Instances that would integrate differently alone
 /// (`Plan::deferral_groups`) run as separate parts of one backend (`split`).
 pub fn make(
     plan: std::sync::Arc<Plan>,
     kind: BackendKind,
     precision: Option<Precision>,
+    options: &Options,
 ) -> Result<Made, BackendError> {
-    // A bad HETSIM_SIMD is reported before any backend runs (the CPU's, or the host-side
-    // measurements of an OpenCL run).
-    crate::simd::Simd::chosen()?;
     let (mut kind, mut fallback) = (kind, None);
     let backend = by_deferral_groups(plan, |part| {
-        let made = make_whole(part, kind, precision)?;
+        let made = make_whole(part, kind, precision, options)?;
         if made.fallback.is_some() {
             // `auto` fell back for the first part: the others follow it to the CPU.
             kind = BackendKind::Cpu;
@@ -329,28 +343,31 @@ fn make_whole(
     plan: std::sync::Arc<Plan>,
     kind: BackendKind,
     precision: Option<Precision>,
+    options: &Options,
 ) -> Result<Made, BackendError> {
     let cpu_precision = precision.unwrap_or(Precision::F64);
     let device_precision = precision.unwrap_or(Precision::F32);
     match kind {
         BackendKind::Cpu => Ok(Made {
-            backend: cpu::new(plan, cpu_precision),
+            backend: cpu::with_simd(plan, cpu_precision, options.simd),
             fallback: None,
         }),
         BackendKind::OpenCl => Ok(Made {
-            backend: opencl::new(plan, device_precision)?.0,
+            backend: opencl::with_options(plan, device_precision, &options.opencl)?.0,
             fallback: None,
         }),
-        BackendKind::Auto => match opencl::new(plan.clone(), device_precision) {
-            Ok((backend, _)) => Ok(Made {
-                backend,
-                fallback: None,
-            }),
-            Err(reason) => Ok(Made {
-                backend: cpu::new(plan, cpu_precision),
-                fallback: Some(format!("no OpenCL device ({reason}); running on the CPU")),
-            }),
-        },
+        BackendKind::Auto => {
+            match opencl::with_options(plan.clone(), device_precision, &options.opencl) {
+                Ok((backend, _)) => Ok(Made {
+                    backend,
+                    fallback: None,
+                }),
+                Err(reason) => Ok(Made {
+                    backend: cpu::with_simd(plan, cpu_precision, options.simd),
+                    fallback: Some(format!("no OpenCL device ({reason}); running on the CPU")),
+                }),
+            }
+        }
     }
 }
 

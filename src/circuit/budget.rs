@@ -16,8 +16,9 @@
 //! to about a factor of two and the rest (the OS, the recorder's buffers, other jobs, the
 //! libraries an OpenCL platform maps) needs the other half. The environment variable
 //! `HETSIM_MEMORY_BUDGET` (`8GiB`, `500MB`, a plain number of bytes) replaces the default, and a
-//! command-line option may replace both through [`set_budget_override`]; neither can raise the
-//! budget past the process's own limits, which no setting can lift.
+//! command-line option may replace both; the front ends resolve which (`settings`) and install it
+//! with [`set_budget`] — nothing here reads the environment. Neither can raise the budget past
+//! the process's own limits, which no setting can lift.
 //!
 //! **The estimate** follows what the plan (`plan`) and the backends allocate per instance: the
 //! initial weights and the backend's weights, window accumulators and RK4 stages (sixteen
@@ -33,7 +34,7 @@
 
 use super::{Circuit, OutputPath, Population, Projection};
 use crate::spec::{CircuitSpec, Diagnostic, Diagnostics, SourceFile, TaskKindName, YamlPath};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// The budget where the machine's memory cannot be read (not Linux, no /proc).
 pub const FALLBACK_BUDGET_BYTES: u64 = 4 << 30;
@@ -57,13 +58,32 @@ pub struct MemoryBudget {
     pub bytes: u64,
 }
 
-/// 0 = no override.
-static OVERRIDE: AtomicU64 = AtomicU64::new(0);
+/// A budget the front end set and where it came from (`Ok(None)`: the machine's default), or
+/// the message of a setting that does not parse, reported where a budget is needed.
+pub type BudgetSetting = Result<Option<(MemoryBudget, BudgetSource)>, String>;
 
-/// Sets the budget for the rest of the process, above the environment variable and the
-/// machine's default (for a command-line option). `None` removes an earlier override.
+/// The setting in force; the budget checks sit below every request, in circuit checks and
+/// readers that take no settings, so the front end installs it here.
+static SET: Mutex<BudgetSetting> = Mutex::new(Ok(None));
+
+/// Installs the budget setting the front end resolved (`settings`) for the rest of the process.
+pub fn set_budget(setting: BudgetSetting) {
+    let setting = setting.map(|b| {
+        b.map(|(b, s)| {
+            (
+                MemoryBudget {
+                    bytes: b.bytes.max(1),
+                },
+                s,
+            )
+        })
+    });
+    *SET.lock().unwrap_or_else(|e| e.into_inner()) = setting;
+}
+
+/// Sets `budget` as if given on the command line (`None`: back to the machine's default).
 pub fn set_budget_override(budget: Option<MemoryBudget>) {
-    OVERRIDE.store(budget.map_or(0, |b| b.bytes.max(1)), Ordering::Relaxed);
+    set_budget(Ok(budget.map(|b| (b, BudgetSource::Override))));
 }
 
 /// Where a budget came from, for messages.
@@ -85,8 +105,8 @@ pub enum BudgetSource {
 }
 
 impl MemoryBudget {
-    /// The budget in force: the override, else `HETSIM_MEMORY_BUDGET`, else half the machine.
-    /// An unreadable environment variable is an error naming it.
+    /// The budget in force: the one set (the option, else `HETSIM_MEMORY_BUDGET`), else half the
+    /// machine. A setting that did not parse is an error naming it.
     pub fn from_env_or_machine() -> Result<MemoryBudget, String> {
         Self::resolve().map(|(b, _)| b)
     }
@@ -116,15 +136,10 @@ impl MemoryBudget {
         })
     }
 
-    /// The override, else `HETSIM_MEMORY_BUDGET`, else half the machine.
+    /// The budget set (the option, else `HETSIM_MEMORY_BUDGET`), else half the machine.
     fn chosen() -> Result<(MemoryBudget, BudgetSource), String> {
-        let o = OVERRIDE.load(Ordering::Relaxed);
-        if o > 0 {
-            return Ok((MemoryBudget { bytes: o }, BudgetSource::Override));
-        }
-        if let Ok(text) = std::env::var(BUDGET_ENV) {
-            let b = MemoryBudget::parse(&text).map_err(|e| format!("{BUDGET_ENV}={text}: {e}"))?;
-            return Ok((b, BudgetSource::Environment(text)));
+        if let Some(set) = SET.lock().unwrap_or_else(|e| e.into_inner()).clone()? {
+            return Ok(set);
         }
         Ok(match physical_memory() {
             Some(physical) => (

@@ -21,18 +21,18 @@ pub fn bench(backend: &str, workload: &str, seconds: Option<f64>, measures: &str
             return EXIT_BAD_INPUT;
         }
     };
-    let kind: BackendKind = match backend.parse() {
-        Ok(k) => k,
+    let settings = match super::settings(&crate::settings::Explicit {
+        backend: Some(backend),
+        ..Default::default()
+    }) {
+        Ok(s) => s,
         Err(e) => {
-            tellln!("hetsim bench: --backend: {e}");
+            tellln!("hetsim bench: {e}");
             return EXIT_BAD_INPUT;
         }
     };
-    if let Err(e) = crate::simd::Simd::chosen() {
-        tellln!("hetsim bench: {e}");
-        return EXIT_BAD_INPUT;
-    }
-    let c = crate::bench::ceilings(CEILING_FMA_ITERATIONS, CEILING_READ_BYTES);
+    let (kind, options) = (settings.backend, &settings.backend_options);
+    let c = crate::bench::ceilings(CEILING_FMA_ITERATIONS, CEILING_READ_BYTES, options.simd);
     sayln!(
         "ceilings on {} ({}): {:.3e} f32 FMA/s, {:.3e} B/s streaming read",
         crate::text::count(c.threads, "thread"),
@@ -57,7 +57,7 @@ pub fn bench(backend: &str, workload: &str, seconds: Option<f64>, measures: &str
         }
         let mut rates = Vec::new();
         for k in kinds {
-            let m = match crate::bench::measure(w, k, seconds, measures) {
+            let m = match crate::bench::measure(w, k, seconds, measures, options) {
                 Ok(m) => m,
                 Err(e) => {
                     tellln!("hetsim bench: {e}");

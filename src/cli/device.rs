@@ -34,7 +34,12 @@ pub fn devices() -> i32 {
             index += 1;
         }
     }
-    match opencl::device() {
+    let device = super::settings(&Default::default())
+        .map_err(|e| e.to_string())
+        .and_then(|s| {
+            opencl::device_numbered(s.backend_options.opencl.device).map_err(|e| e.to_string())
+        });
+    match device {
         Ok(d) => sayln!(
             "hetsim uses: {} (set HETSIM_OPENCL_DEVICE=<n> to choose)",
             d.name

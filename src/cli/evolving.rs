@@ -3,7 +3,6 @@
 
 use super::exit::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 use super::out::{detailln, noteln, sayln, tellln};
-use crate::backend::{BackendKind, Precision};
 use crate::evolve::{EvolveError, EvolveRequest, GenerationReport};
 use crate::record::Status;
 use crate::text::count;
@@ -34,15 +33,18 @@ pub fn evolve(config: &Path, args: EvolveArgs, argv: Vec<String>) -> i32 {
         shard,
         memory_budget,
     } = args;
-    if let Some(text) = &memory_budget {
-        match crate::circuit::budget::MemoryBudget::parse(text) {
-            Ok(b) => crate::circuit::budget::set_budget_override(Some(b)),
-            Err(e) => {
-                tellln!("hetsim evolve: --memory-budget: {e}");
-                return EXIT_BAD_INPUT;
-            }
+    let settings = match super::settings(&crate::settings::Explicit {
+        backend: Some(&backend),
+        precision: Some(&precision),
+        memory_budget: memory_budget.as_deref(),
+        threads: None,
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            tellln!("hetsim evolve: {e}");
+            return EXIT_BAD_INPUT;
         }
-    }
+    };
     let shard = match shard.as_deref().map(crate::evolve::shard::parse) {
         None => None,
         Some(Ok(s)) => Some(s),
@@ -51,30 +53,14 @@ pub fn evolve(config: &Path, args: EvolveArgs, argv: Vec<String>) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    let backend: BackendKind = match backend.parse() {
-        Ok(b) => b,
-        Err(e) => {
-            tellln!("hetsim evolve: --backend: {e}");
-            return EXIT_BAD_INPUT;
-        }
-    };
-    let precision = match precision.as_str() {
-        "auto" => None,
-        text => match Precision::parse(text) {
-            Some(p) => Some(p),
-            None => {
-                tellln!("hetsim evolve: --precision must be auto, f32 or f64, not `{text}`");
-                return EXIT_BAD_INPUT;
-            }
-        },
-    };
     let request = EvolveRequest {
         path: config.to_path_buf(),
         out,
         resume,
         replace,
-        backend,
-        precision,
+        backend: settings.backend,
+        precision: settings.precision,
+        backend_options: settings.backend_options,
         generations,
         command_line: argv,
     };

@@ -5,7 +5,6 @@
 use super::RunOptions;
 use super::exit::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 use super::out::{Verbosity, detailln, noteln, sayln, tellln, verbosity};
-use crate::backend::{BackendKind, Precision};
 use crate::experiment::{
     self, CircuitSource, Design, ExperimentError, Finished, Output, Request, Threads, parse_set,
 };
@@ -24,23 +23,13 @@ fn request(
     options: &RunOptions,
     argv: Vec<String>,
 ) -> Result<Request, ExperimentError> {
-    if let Some(text) = &options.memory_budget {
-        let budget = crate::circuit::budget::MemoryBudget::parse(text)
-            .map_err(|e| ExperimentError::Usage(format!("--memory-budget: {e}")))?;
-        crate::circuit::budget::set_budget_override(Some(budget));
-    }
-    let backend: BackendKind = options
-        .backend
-        .parse()
-        .map_err(|e: String| ExperimentError::Usage(format!("--backend: {e}")))?;
-    let precision = match options.precision.as_str() {
-        "auto" => None,
-        text => Some(Precision::parse(text).ok_or_else(|| {
-            ExperimentError::Usage(format!(
-                "--precision must be auto, f32 or f64, not `{text}`"
-            ))
-        })?),
-    };
+    let settings = super::settings(&crate::settings::Explicit {
+        backend: Some(&options.backend),
+        precision: Some(&options.precision),
+        memory_budget: options.memory_budget.as_deref(),
+        threads: Some(options.threads.get()),
+    })
+    .map_err(ExperimentError::Usage)?;
     let sets = options
         .set
         .iter()
@@ -57,14 +46,15 @@ fn request(
         design,
         seeds: options.seeds,
         first_seed: options.seed,
-        backend,
-        precision,
+        backend: settings.backend,
+        precision: settings.precision,
+        backend_options: settings.backend_options,
         output: Output::Directory {
             path: options.out.clone(),
             replace: options.replace,
         },
         command_line: argv,
-        threads: options.threads.get(),
+        threads: settings.threads,
         checkpoint_every: options.checkpoint_every.clone(),
         from: options.from.clone(),
         carry_activities: options.carry == Some(super::Carry::Activities),
@@ -100,8 +90,18 @@ pub fn resume(
         );
         return EXIT_BAD_INPUT;
     }
+    let settings = match super::settings(&crate::settings::Explicit {
+        threads: Some(options.threads.get()),
+        ..Default::default()
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            tellln!("{who}: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
     let stop = stop_flag();
-    match Request::resume(run_dir, argv, options.threads.get()) {
+    match Request::resume(run_dir, argv, settings.threads, settings.backend_options) {
         Ok(prepared) => {
             noteln!(
                 "{who}: continuing {} from t = {:.3} s",
@@ -153,8 +153,26 @@ pub fn rerun(
         path: Some(dir),
         replace,
     };
+    let settings = match super::settings(&crate::settings::Explicit {
+        threads: Some(threads),
+        ..Default::default()
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            tellln!("hetsim rerun: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
     match experiment::replay::request_from_run(run_dir, output, argv) {
-        Ok(r) => execute(Request { threads, ..r }, "hetsim rerun", !no_plots),
+        Ok(r) => execute(
+            Request {
+                threads: settings.threads,
+                backend_options: settings.backend_options,
+                ..r
+            },
+            "hetsim rerun",
+            !no_plots,
+        ),
         Err(e) => report_error("hetsim rerun", &e),
     }
 }

@@ -3,7 +3,6 @@
 
 use super::exit::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 use super::out::{Verbosity, noteln, sayln, tellln, verbosity};
-use crate::backend::{BackendKind, Precision};
 use crate::experiment::Threads;
 use crate::record::Status;
 use crate::sweep::{DryRun, Shard, SweepError, SweepOverrides, SweepProgress, SweepRequest};
@@ -29,22 +28,12 @@ pub struct SweepArgs {
 }
 
 fn request(args: &SweepArgs, argv: Vec<String>) -> Result<SweepRequest, String> {
-    if let Some(text) = &args.memory_budget {
-        let budget = crate::circuit::budget::MemoryBudget::parse(text)
-            .map_err(|e| format!("--memory-budget: {e}"))?;
-        crate::circuit::budget::set_budget_override(Some(budget));
-    }
-    let backend: BackendKind = args
-        .backend
-        .parse()
-        .map_err(|e: String| format!("--backend: {e}"))?;
-    let precision = match args.precision.as_str() {
-        "auto" => None,
-        text => Some(
-            Precision::parse(text)
-                .ok_or_else(|| format!("--precision must be auto, f32 or f64, not `{text}`"))?,
-        ),
-    };
+    let settings = super::settings(&crate::settings::Explicit {
+        backend: Some(&args.backend),
+        precision: Some(&args.precision),
+        memory_budget: args.memory_budget.as_deref(),
+        threads: Some(args.threads),
+    })?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     if args.ensemble_size == Some(0) {
         return Err("--ensemble-size must be at least 1".into());
@@ -54,13 +43,14 @@ fn request(args: &SweepArgs, argv: Vec<String>) -> Result<SweepRequest, String> 
         text: None,
         out: args.out.clone(),
         resume: args.resume,
-        backend,
-        precision,
+        backend: settings.backend,
+        precision: settings.precision,
+        backend_options: settings.backend_options,
         shard,
         ensemble_size: args.ensemble_size,
         command_line: argv,
         overrides: SweepOverrides::new(&args.set, args.seeds, args.duration.as_deref())?,
-        threads: args.threads,
+        threads: settings.threads,
     })
 }
 

@@ -94,9 +94,14 @@ pub fn dry_run(request: &EvolveRequest) -> Result<Cost, EvolveError> {
         }
     }
     // The rate: a stretch of the first generation's ensemble, about 10⁸ synapse-steps.
-    let mut backend = crate::backend::make(plan.clone(), request.backend, request.precision)
-        .map_err(ExperimentError::Backend)?
-        .backend;
+    let mut backend = crate::backend::make(
+        plan.clone(),
+        request.backend,
+        request.precision,
+        &request.backend_options,
+    )
+    .map_err(ExperimentError::Backend)?
+    .backend;
     let per_step = (per_generation / plan.steps.max(1) as f64).max(1.0);
     let steps = ((1e8 / per_step) as u64).clamp(10, plan.steps.max(10));
     let started = std::time::Instant::now();

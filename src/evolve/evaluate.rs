@@ -109,6 +109,7 @@ pub(super) fn score(
     base_dir: &Path,
     backend_kind: BackendKind,
     precision: Option<Precision>,
+    backend_options: &backend::Options,
     prepare: &dyn Fn(&mut Plan),
     check: &mut dyn FnMut(&dyn Backend) -> Result<(), EvolveError>,
 ) -> Result<Scored, EvolveError> {
@@ -124,8 +125,8 @@ pub(super) fn score(
     prepare(&mut plan);
     let plan = Arc::new(plan);
     let started = std::time::Instant::now();
-    let made =
-        backend::make(plan.clone(), backend_kind, precision).map_err(ExperimentError::Backend)?;
+    let made = backend::make(plan.clone(), backend_kind, precision, backend_options)
+        .map_err(ExperimentError::Backend)?;
     let mut backend = made.backend;
     check(backend.as_ref())?;
     let mut collected = Collector::default();

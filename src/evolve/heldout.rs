@@ -42,6 +42,7 @@ pub(super) fn header(layers: &[String]) -> Vec<String> {
 /// Scores the rule `best_x` and the baselines on the held-out seeds and shapes and writes
 /// `dir/heldout.csv` (whole, by rename). Returns its path; nothing when the file asks for no
 /// held-out evaluation.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn evaluate(
     dir: &Path,
     setup: &Setup,
@@ -49,6 +50,7 @@ pub(super) fn evaluate(
     layers: &[String],
     backend: BackendKind,
     precision: Option<Precision>,
+    backend_options: &crate::backend::Options,
     check: &mut dyn FnMut(&dyn Backend) -> Result<(), EvolveError>,
 ) -> Result<Option<PathBuf>, EvolveError> {
     let Some(h) = &setup.spec.heldout else {
@@ -78,6 +80,7 @@ pub(super) fn evaluate(
             &setup.base_dir,
             backend,
             precision,
+            backend_options,
             &|p| keep_free_terms(p, setup),
             check,
         )?;

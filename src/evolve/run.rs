@@ -42,6 +42,8 @@ pub struct EvolveRequest {
     pub replace: bool,
     pub backend: BackendKind,
     pub precision: Option<Precision>,
+    /// The vector level and the OpenCL options (`settings`).
+    pub backend_options: crate::backend::Options,
     /// Overrides the file's number of generations (for quick checks).
     pub generations: Option<u64>,
     pub command_line: Vec<String>,
@@ -283,6 +285,7 @@ pub fn evolve(
                         &setup.base_dir,
                         request.backend,
                         request.precision,
+                        &request.backend_options,
                         &|p| keep_free_terms(p, &setup),
                         &mut |b| {
                             first_backend = check_backend(
@@ -448,6 +451,7 @@ pub fn evolve(
             &layers,
             request.backend,
             request.precision,
+            &request.backend_options,
             &mut |b| {
                 if check_backend(
                     state::backend_family(&b.describe()),

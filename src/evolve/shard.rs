@@ -359,6 +359,7 @@ pub fn run_shard(
         &setup.base_dir,
         request.backend,
         request.precision,
+        &request.backend_options,
         &|p| super::members::keep_free_terms(p, &setup),
         &mut |b| {
             let family = state::backend_family(&b.describe());

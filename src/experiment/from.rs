@@ -145,8 +145,12 @@ pub(super) struct CarriedState {
 }
 
 /// Reads the checkpoint of the `--from` run, which must be at TIME (when given), through a
-/// backend of that run's own plan and kind.
-pub(super) fn read_state(from: &str) -> Result<CarriedState, ExperimentError> {
+/// backend of that run's own plan and kind, made with this run's `backend_options` (the same
+/// device and layout as the source's, when the settings are the same).
+pub(super) fn read_state(
+    from: &str,
+    backend_options: &crate::backend::Options,
+) -> Result<CarriedState, ExperimentError> {
     let (dir, time) = parse_from(from)?;
     let shown = dir.display();
     let refuse =
@@ -182,6 +186,7 @@ pub(super) fn read_state(from: &str) -> Result<CarriedState, ExperimentError> {
         })?;
     request.from = None;
     request.carry_activities = false;
+    request.backend_options = backend_options.clone();
     let mut built = request.build().map_err(|e| {
         refuse(format!(
             "its run cannot be rebuilt to read the checkpoint: {e}"

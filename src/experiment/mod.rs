@@ -158,6 +158,8 @@ pub struct Request {
     pub backend: BackendKind,
     /// None: f64 on the CPU (the reference), f32 on OpenCL devices.
     pub precision: Option<Precision>,
+    /// The vector level and the OpenCL options (`settings`).
+    pub backend_options: backend::Options,
     pub output: Output,
     /// The command line that made the request, for the manifest (empty: none).
     pub command_line: Vec<String>,
@@ -185,6 +187,7 @@ impl Request {
             first_seed: 1,
             backend: BackendKind::Cpu,
             precision: None,
+            backend_options: backend::Options::default(),
             output: Output::Memory,
             command_line: Vec::new(),
             threads: Threads::DEFAULT,
@@ -261,7 +264,7 @@ impl Request {
         let (source, spec) = self.circuit.load()?;
         let (mut circuits, mut notes) = design::circuits(&self.design, &source, &spec)?;
         let state = match (&self.from, self.carry_activities) {
-            (Some(from), true) => Some(from::read_state(from)?),
+            (Some(from), true) => Some(from::read_state(from, &self.backend_options)?),
             (None, true) => {
                 return Err(ExperimentError::Usage(
                     "--carry activities needs --from RUN_DIR[@TIME]: the run whose checkpoint they come from".into(),
@@ -303,8 +306,14 @@ impl Request {
             .pool()
             .map_err(|e| ExperimentError::Usage(format!("--threads: {e}")))?;
         // Made in the pool it will run in: the CPU backend sizes its work by the pool's threads.
-        let mut made =
-            pool.install(|| backend::make(plan.clone(), self.backend, self.precision))?;
+        let mut made = pool.install(|| {
+            backend::make(
+                plan.clone(),
+                self.backend,
+                self.precision,
+                &self.backend_options,
+            )
+        })?;
         notes.extend(made.fallback.clone());
         // Carried activities are set once, before the first step.
         let mut state_source = None;

@@ -154,6 +154,8 @@ pub fn request_from_run(
         // with the same numbers.
         backend: manifest.device.kind,
         precision: Some(manifest.precision),
+        // How the machine runs it is the caller's (`Request { backend_options, ..replay }`).
+        backend_options: crate::backend::Options::default(),
         output,
         command_line,
         // The thread count is the rerunning machine's choice: it changes no number.

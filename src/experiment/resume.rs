@@ -110,10 +110,12 @@ impl Request {
     /// its newest checkpoint. Refused (naming the directory and the reason) when it is not a
     /// run directory, its run completed, it has no checkpoint, or the checkpoint belongs to
     /// another circuit, build, backend, device or precision than the manifest replays here.
+    /// `threads` and `backend_options` say how this machine runs it.
     pub fn resume(
         run_dir: &Path,
         command_line: Vec<String>,
         threads: Threads,
+        backend_options: crate::backend::Options,
     ) -> Result<Prepared, ExperimentError> {
         let shown = run_dir.display();
         let refuse = |why: String| ExperimentError::Usage(format!("cannot resume {shown}: {why}"));
@@ -152,6 +154,7 @@ impl Request {
             command_line,
         )?;
         request.threads = threads;
+        request.backend_options = backend_options;
         let mut built = request.build()?;
         let now = identity(&built.manifest);
         if let Some((key, then, here)) = checkpoint::first_difference(&saved.identity, &now) {

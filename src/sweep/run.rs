@@ -39,6 +39,8 @@ pub struct SweepRequest {
     pub resume: bool,
     pub backend: BackendKind,
     pub precision: Option<Precision>,
+    /// The vector level and the OpenCL options (`settings`).
+    pub backend_options: backend::Options,
     pub shard: Option<Shard>,
     /// Overrides the file's `ensemble_size`.
     pub ensemble_size: Option<usize>,
@@ -59,6 +61,7 @@ impl SweepRequest {
             resume: false,
             backend: BackendKind::Cpu,
             precision: None,
+            backend_options: backend::Options::default(),
             shard: None,
             ensemble_size: None,
             command_line: Vec::new(),
@@ -802,8 +805,13 @@ fn sweep_here(
         }
         let plan = Arc::new(Plan::new(&instances, &setup.base_dir).map_err(ExperimentError::Plan)?);
         drop(instances);
-        let made = backend::make(plan.clone(), request.backend, request.precision)
-            .map_err(ExperimentError::Backend)?;
+        let made = backend::make(
+            plan.clone(),
+            request.backend,
+            request.precision,
+            &request.backend_options,
+        )
+        .map_err(ExperimentError::Backend)?;
         let mut engine = made.backend;
         if let (Some(device), Some(precision)) = (&manifest.device, manifest.precision)
             && let Err(e) = same_backend(

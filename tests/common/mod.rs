@@ -99,7 +99,11 @@ fn opencl_cases() -> Vec<BackendCase> {
             } else {
                 opencl::Layout::Ensemble
             };
-            opencl::with_options(p, precision, opencl::Options { layout })
+            let options = opencl::Options {
+                layout,
+                ..Default::default()
+            };
+            opencl::with_options(p, precision, &options)
                 .unwrap_or_else(|e| panic!("opencl backend: {e}"))
                 .0
         }),

@@ -51,9 +51,9 @@ pub struct CpuBackend<T: Real, const L: usize> {
 }
 
 /// Builds the CPU backend for a plan, choosing the lane width from the ensemble size, on the
-/// vector level this process runs (`HETSIM_SIMD`, else the widest `auto` takes).
+/// vector level `auto` takes (`backend::make` passes the one the settings chose).
 pub fn new(plan: Arc<Plan>, precision: Precision) -> Box<dyn Backend> {
-    with_simd(plan, precision, Simd::chosen_or_auto())
+    with_simd(plan, precision, Simd::auto())
 }
 
 /// The same on a given vector level (the results are the same on every level).

@@ -85,36 +85,32 @@ pub enum Layout {
 /// A single instance this large runs row-parallel under [`Layout::Auto`].
 pub const ROWS_MIN_SYNAPSES: usize = 20_000;
 
-#[derive(Clone, Copy, Debug, Default)]
+/// The OpenCL backend's options (`HETSIM_OPENCL_DEVICE`, `HETSIM_OPENCL_LAYOUT` and
+/// `HETSIM_OPENCL_BUILD_OPTIONS`, read by `settings`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     pub layout: Layout,
+    /// The device's number in `hetsim devices`; None: the first GPU, else the first device.
+    pub device: Option<usize>,
+    /// The compiler's options; None: the quiet default.
+    pub build_options: Option<String>,
 }
 
-/// The OpenCL backend for `plan`, with a description of its device.
-/// `HETSIM_OPENCL_LAYOUT=ensemble|rows` overrides the automatic choice of layout.
+/// The OpenCL backend for `plan` with the default options, with a description of its device.
 pub fn new(
     plan: Arc<Plan>,
     precision: Precision,
 ) -> Result<(Box<dyn Backend>, String), OpenClError> {
-    let layout = match std::env::var("HETSIM_OPENCL_LAYOUT").as_deref() {
-        Ok("ensemble") => Layout::Ensemble,
-        Ok("rows") => Layout::Rows,
-        Ok("auto") | Err(_) => Layout::Auto,
-        Ok(other) => {
-            return Err(OpenClError::Unsupported(format!(
-                "HETSIM_OPENCL_LAYOUT must be auto, ensemble or rows, not `{other}`"
-            )));
-        }
-    };
-    with_options(plan, precision, Options { layout })
+    with_options(plan, precision, &Options::default())
 }
 
+/// The OpenCL backend for `plan` with `options`, with a description of its device.
 pub fn with_options(
     plan: Arc<Plan>,
     precision: Precision,
-    options: Options,
+    options: &Options,
 ) -> Result<(Box<dyn Backend>, String), OpenClError> {
-    let shared = platform::shared()?;
+    let shared = platform::shared(options.device)?;
     let device = format!("{} ({})", shared.info.name, shared.platform);
     let backend: Box<dyn Backend> = match precision {
         Precision::F32 => Box::new(OpenClBackend::<f32>::new(shared, plan, options)?),
@@ -131,9 +127,15 @@ pub fn with_options(
     Ok((backend, device))
 }
 
-/// The device this process would use, or why there is none.
+/// The device a backend with the default options would use, or why there is none.
 pub fn device() -> Result<DeviceInfo, OpenClError> {
-    Ok(platform::shared()?.info.clone())
+    device_numbered(None)
+}
+
+/// The device numbered `device` in `hetsim devices` (None: the default choice), or why there is
+/// none.
+pub fn device_numbered(device: Option<usize>) -> Result<DeviceInfo, OpenClError> {
+    Ok(platform::shared(device)?.info.clone())
 }
 
 /// Draw `(seed, stream, counter)` of length `n` on the device: raw words, f32 normals and (where
@@ -145,7 +147,7 @@ pub struct RngDraw {
 }
 
 pub fn rng_draw(seed: u64, stream: u32, counter: u64, n: usize) -> Result<RngDraw, OpenClError> {
-    let shared = platform::shared()?;
+    let shared = platform::shared(None)?;
     let fp64 = shared.info.fp64;
     let src = format!(
         "{}{}{}",
@@ -157,7 +159,7 @@ pub fn rng_draw(seed: u64, stream: u32, counter: u64, n: usize) -> Result<RngDra
         codegen::PRELUDE,
         codegen::RNG_CHECK
     );
-    let program = shared.program(&src)?;
+    let program = shared.program(&src, None)?;
     let queue = shared.queue()?;
     let kernel = Kernel::create(&program, "rng_fill").map_err(api("clCreateKernel"))?;
     let n = n.max(1);
@@ -434,7 +436,7 @@ pub struct OpenClBackend<R: DeviceReal> {
 }
 
 impl<R: DeviceReal> OpenClBackend<R> {
-    fn new(shared: Arc<Shared>, plan: Arc<Plan>, options: Options) -> Result<Self, OpenClError> {
+    fn new(shared: Arc<Shared>, plan: Arc<Plan>, options: &Options) -> Result<Self, OpenClError> {
         let e = plan.n_instances();
         let rows_mode = match options.layout {
             Layout::Rows if e != 1 => {
@@ -574,7 +576,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
         let (exec, describe) = if rows_mode {
             let schedule = crate::step::rows::RowSchedule::for_plan(&plan, short_row);
             let program = row_kernels::rows_source(&m, &schedule, types, shared.info.kind == "CPU");
-            let built = shared.program(&program.source)?;
+            let built = shared.program(&program.source, options.build_options.as_deref())?;
             let mut kernels = HashMap::new();
             let mut names: Vec<String> = program.kernels.iter().map(|k| k.name.clone()).collect();
             names.push("drive".into());
@@ -606,7 +608,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
             )
         } else {
             let source = codegen::ensemble_source(&m, types);
-            let built = shared.program(&source)?;
+            let built = shared.program(&source, options.build_options.as_deref())?;
             let kernel = Kernel::create(&built, "run").map_err(api("clCreateKernel"))?;
             bind(&kernel)?;
             let global = m.groups;

@@ -138,18 +138,27 @@ pub(crate) struct Shared {
     programs: Mutex<HashMap<u64, Arc<Program>>>,
 }
 
-static SHARED: OnceLock<Result<Arc<Shared>, String>> = OnceLock::new();
+/// The opened devices, by the device number asked for (None: the first GPU, else the first
+/// device), each opened once per process.
+type Opened = Mutex<HashMap<Option<usize>, Result<Arc<Shared>, String>>>;
 
-/// The device every backend in this process uses: `HETSIM_OPENCL_DEVICE=<n>` picks the n-th
-/// device in `hetsim devices` order; otherwise the first GPU, else the first device.
-pub(crate) fn shared() -> Result<Arc<Shared>, OpenClError> {
-    SHARED
-        .get_or_init(|| open().map(Arc::new).map_err(|e| e.to_string()))
+static SHARED: OnceLock<Opened> = OnceLock::new();
+
+/// The device the backends use: `device` is the number of a device in `hetsim devices` order
+/// (`HETSIM_OPENCL_DEVICE`, through the settings); None picks the first GPU, else the first
+/// device. Opened once per process for each choice.
+pub(crate) fn shared(device: Option<usize>) -> Result<Arc<Shared>, OpenClError> {
+    let opened = SHARED.get_or_init(|| Mutex::new(HashMap::new()));
+    // A poisoned lock only means another thread panicked while opening; the map is usable.
+    let mut opened = opened.lock().unwrap_or_else(|e| e.into_inner());
+    opened
+        .entry(device)
+        .or_insert_with(|| open(device).map(Arc::new).map_err(|e| e.to_string()))
         .clone()
         .map_err(OpenClError::Unavailable)
 }
 
-fn open() -> Result<Shared, OpenClError> {
+fn open(device: Option<usize>) -> Result<Shared, OpenClError> {
     let _guard = discovery_lock();
     let mut all: Vec<(String, cl_device_id)> = Vec::new();
     // A driver still initialising can answer "no device" for a moment: ask a few times before
@@ -169,21 +178,14 @@ fn open() -> Result<Shared, OpenClError> {
     if all.is_empty() {
         return Err(OpenClError::NoDevice);
     }
-    let chosen = match std::env::var("HETSIM_OPENCL_DEVICE") {
-        Ok(v) => {
-            let k: usize = v.trim().parse().map_err(|_| {
-                OpenClError::Unsupported(format!(
-                    "HETSIM_OPENCL_DEVICE must be a device number from `hetsim devices`, not `{v}`"
-                ))
-            })?;
-            all.get(k).cloned().ok_or_else(|| {
-                OpenClError::Unsupported(format!(
-                    "HETSIM_OPENCL_DEVICE={k}, but there are only {} devices",
-                    all.len()
-                ))
-            })?
-        }
-        Err(_) => all
+    let chosen = match device {
+        Some(k) => all.get(k).cloned().ok_or_else(|| {
+            OpenClError::Unsupported(format!(
+                "HETSIM_OPENCL_DEVICE={k}, but there are only {} devices",
+                all.len()
+            ))
+        })?,
+        None => all
             .iter()
             .find(|(_, id)| {
                 Device::new(*id)
@@ -222,10 +224,17 @@ impl Shared {
         }
     }
 
-    /// The program for `source`, built once per process.
-    pub fn program(&self, source: &str) -> Result<Arc<Program>, OpenClError> {
+    /// The program for `source`, built with the compiler options `build_options` (None: the
+    /// quiet default), once per process.
+    pub fn program(
+        &self,
+        source: &str,
+        build_options: Option<&str>,
+    ) -> Result<Arc<Program>, OpenClError> {
+        let options = build_options.unwrap_or(QUIET_BUILD_OPTIONS);
         let mut h = std::collections::hash_map::DefaultHasher::new();
         source.hash(&mut h);
+        options.hash(&mut h);
         let key = h.finish();
         // Builds of different sources may run at once; a poisoned lock only means another
         // thread panicked while inserting, and the map is still usable.
@@ -238,11 +247,9 @@ impl Shared {
         // built-in that, without AVX-512, it "changes the ABI", and print "N warnings
         // generated." straight to the process's stderr, past the progress bar. Those notes are
         // all these kernels give (tests/cli_conventions.rs builds them with warnings on), so
-        // the build asks for none; HETSIM_OPENCL_BUILD_OPTIONS replaces the options, e.g.
-        // with "" to see the compiler's warnings.
-        let options = std::env::var("HETSIM_OPENCL_BUILD_OPTIONS")
-            .unwrap_or_else(|_| QUIET_BUILD_OPTIONS.to_string());
-        if let Err(e) = program.build(&[self.device.id()], &options) {
+        // the build asks for none; HETSIM_OPENCL_BUILD_OPTIONS (through the settings) replaces
+        // the options, e.g. with "" to see the compiler's warnings.
+        if let Err(e) = program.build(&[self.device.id()], options) {
             let log = program.get_build_log(self.device.id()).unwrap_or_default();
             return Err(OpenClError::Build {
                 code: e.to_string(),
