@@ -8,19 +8,37 @@ use crate::plan::Plan;
 /// update from the input population, see `plan::update_defers`) as deferred, and writes the
 /// rebase of their matrices right after the stimulus, the only operation that changes the input.
 pub fn defer_held_inputs(program: &mut StepProgram, plan: &Plan) {
+    mark_deferred(program, plan, |projection, _| plan.held_input[projection]);
+}
+
+/// Sets each update's `deferred` to `deferred(its projection, what it was)`, and keeps the
+/// rebase of held matrices (right after the stimulus, the only operation that changes the
+/// input) exactly when some update is deferred.
+pub(super) fn mark_deferred(
+    program: &mut StepProgram,
+    plan: &Plan,
+    deferred: impl Fn(usize, bool) -> bool,
+) {
     let mut any = false;
     for op in &mut program.ops {
         if let Op::Update {
-            motif, deferred, ..
+            motif, deferred: d, ..
         } = op
         {
-            *deferred = plan.held_input[plan.motifs[*motif].projection];
-            any |= *deferred;
+            *d = deferred(plan.motifs[*motif].projection, *d);
+            any |= *d;
         }
     }
-    if any {
-        let at = stimulus_end(program);
-        program.ops.insert(at, Op::RebaseHeld);
+    let rebase = program.ops.iter().position(|op| *op == Op::RebaseHeld);
+    match (any, rebase) {
+        (true, None) => {
+            let at = stimulus_end(program);
+            program.ops.insert(at, Op::RebaseHeld);
+        }
+        (false, Some(i)) => {
+            program.ops.remove(i);
+        }
+        _ => {}
     }
 }
 

@@ -143,19 +143,9 @@ impl RowSchedule {
 /// deferred: a deferred update forms its product along the rows.
 pub fn transpose(program: &mut StepProgram, plan: &Plan, short_row: usize) -> Vec<bool> {
     let transposed = stored_transposed(plan, short_row);
-    let mut any = false;
-    for op in &mut program.ops {
-        if let Op::Update {
-            motif, deferred, ..
-        } = op
-        {
-            *deferred &= !transposed[plan.motifs[*motif].projection];
-            any |= *deferred;
-        }
-    }
-    if !any {
-        program.ops.retain(|op| *op != Op::RebaseHeld);
-    }
+    super::passes::mark_deferred(program, plan, |projection, was| {
+        was && !transposed[projection]
+    });
     transposed
 }
 
