@@ -155,6 +155,23 @@ impl StepProgram {
         program
     }
 
+    /// Per projection: whether its update is deferred while its input is held (what a
+    /// backend's memory layout must provide for).
+    pub fn deferred_projections(&self, plan: &Plan) -> Vec<bool> {
+        let mut deferred = vec![false; plan.projections.len()];
+        for op in &self.ops {
+            if let Op::Update {
+                motif,
+                deferred: true,
+                ..
+            } = *op
+            {
+                deferred[plan.motifs[motif].projection] = true;
+            }
+        }
+        deferred
+    }
+
     /// The program with its operations named by the plan (one per line), for reading and for
     /// tests that compare it with a reviewed listing.
     pub fn listing<'a>(&'a self, plan: &'a Plan) -> Listing<'a> {

@@ -18,6 +18,8 @@ use crate::backend::Accumulate;
 use crate::plan::Plan;
 use crate::rule::N_TERMS;
 use crate::spec::{Method, Role};
+use crate::step::StepProgram;
+use crate::step::rows::RowSchedule;
 use crate::task::DeviceTaskForm;
 use std::sync::Arc;
 
@@ -259,13 +261,29 @@ impl Model {
             .collect()
     }
 
-    /// `short_row`: rows shorter than this (and matrices at least twice as tall) are stored
-    /// transposed; 0 stores every matrix as `[post][pre]`.
-    pub fn new(
+    /// The ensemble layout (`v` instances per work-item group): every matrix stored as
+    /// `[post][pre]`, deferred where the ensemble's step program defers it.
+    pub fn ensemble(plan: Arc<Plan>, v: usize) -> Result<Model, OpenClError> {
+        let program = StepProgram::for_plan(&plan, |_| false);
+        let deferred = program.deferred_projections(&plan);
+        let transposed = vec![false; plan.projections.len()];
+        Model::new(plan, v, 1, transposed, deferred)
+    }
+
+    /// The row layout (two parities): matrices stored and deferred as `schedule` says.
+    pub fn rows(plan: Arc<Plan>, v: usize, schedule: &RowSchedule) -> Result<Model, OpenClError> {
+        let deferred = schedule.program.deferred_projections(&plan);
+        Model::new(plan, v, 2, schedule.transposed.clone(), deferred)
+    }
+
+    /// `transposed` and `deferred` (per projection) come from the step program the layout runs,
+    /// so the layout stores and defers exactly what its kernels step.
+    fn new(
         plan: Arc<Plan>,
         v: usize,
         parities: usize,
-        short_row: usize,
+        trans: Vec<bool>,
+        defers: Vec<bool>,
     ) -> Result<Model, OpenClError> {
         if plan.method == Method::Rk4 {
             return Err(OpenClError::Unsupported(
@@ -292,12 +310,6 @@ impl Model {
             .map(|q| plan.backprop_is_rule_everywhere(q))
             .collect();
         let accumulate = Accumulate::for_plan(&plan);
-
-        let trans = crate::step::rows::stored_transposed(&plan, short_row);
-        // A deferred update replaces the row kernels' fused product, which runs along rows.
-        let defers: Vec<bool> = (0..projs.len())
-            .map(|q| plan.held_input.get(q).copied().unwrap_or(false) && !trans[q])
-            .collect();
 
         // State arena.
         let mut cursor = 0;
@@ -969,9 +981,9 @@ mod tests {
             })
             .collect();
         let plan = Arc::new(Plan::new(&instances, Path::new(".")).expect("plans"));
-        let m = Model::new(plan, 16, 1, 0).unwrap();
+        let m = Model::ensemble(plan, 16).unwrap();
         assert_eq!((m.e, m.groups, m.e_pad), (64, 4, 80));
-        let m = Model::new(one, 16, 1, 0).unwrap();
+        let m = Model::ensemble(one, 16).unwrap();
         assert_eq!((m.e, m.groups, m.e_pad), (1, 1, 16));
     }
 
@@ -999,8 +1011,8 @@ mod tests {
             .position(|p| p.name == "W1")
             .unwrap();
         assert!(plan.held_input[w1]);
-        let ensemble = Model::new(plan.clone(), 1, 1, 0).unwrap();
-        let rows = Model::new(plan.clone(), 1, 2, 16).unwrap();
+        let ensemble = Model::ensemble(plan.clone(), 1).unwrap();
+        let rows = Model::rows(plan.clone(), 1, &RowSchedule::for_plan(&plan, 16)).unwrap();
         for (q, held) in plan.held_input.iter().enumerate() {
             assert_eq!(
                 ensemble.held[q].is_some(),
@@ -1017,8 +1029,8 @@ mod tests {
                 .replace("h: {size: 20,", "h: {size: 64,"),
         );
         assert!(tall.held_input[w1]);
-        let rows = Model::new(tall.clone(), 1, 2, 16).unwrap();
+        let rows = Model::rows(tall.clone(), 1, &RowSchedule::for_plan(&tall, 16)).unwrap();
         assert!(rows.trans[w1] && rows.held[w1].is_none());
-        assert!(Model::new(tall, 1, 1, 0).unwrap().held[w1].is_some());
+        assert!(Model::ensemble(tall, 1).unwrap().held[w1].is_some());
     }
 }

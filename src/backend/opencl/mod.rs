@@ -466,7 +466,12 @@ impl<R: DeviceReal> OpenClBackend<R> {
         } else {
             16
         };
-        let m = Model::new(plan.clone(), v, if rows_mode { 2 } else { 1 }, short_row)?;
+        let schedule =
+            rows_mode.then(|| crate::step::rows::RowSchedule::for_plan(&plan, short_row));
+        let m = match &schedule {
+            Some(schedule) => Model::rows(plan.clone(), v, schedule)?,
+            None => Model::ensemble(plan.clone(), v)?,
+        };
         let types = Types {
             f64: f64_real,
             fp64,
@@ -573,8 +578,7 @@ impl<R: DeviceReal> OpenClBackend<R> {
             }
             Ok(())
         };
-        let (exec, describe) = if rows_mode {
-            let schedule = crate::step::rows::RowSchedule::for_plan(&plan, short_row);
+        let (exec, describe) = if let Some(schedule) = schedule {
             let program = row_kernels::rows_source(&m, &schedule, types, shared.info.kind == "CPU");
             let built = shared.program(&program.source, options.build_options.as_deref())?;
             let mut kernels = HashMap::new();

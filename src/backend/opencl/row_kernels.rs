@@ -57,16 +57,6 @@ pub(crate) fn rows_source(
     t: Types,
     loop_steps: bool,
 ) -> RowProgram {
-    debug_assert_eq!(
-        schedule.transposed, m.trans,
-        "the layout stores what the schedule says"
-    );
-    debug_assert!(schedule.program.ops.iter().all(|op| match *op {
-        Op::Update {
-            motif, deferred, ..
-        } => deferred == m.held[m.plan.motifs[motif].projection].is_some(),
-        _ => true,
-    }));
     let c = if t.f64 { 8 } else { 16 };
     let real = if t.f64 { "double" } else { "float" };
     let mut src = header(t);
@@ -1269,8 +1259,8 @@ record: {every: 1 ms, traces: 5 ms, measure: [loss, gradient_alignment, hebbian_
             label: "t".into(),
         };
         let plan = Arc::new(Plan::new(&[instance], Path::new(".")).unwrap());
-        let m = Model::new(plan.clone(), 1, 2, 16).unwrap();
         let schedule = RowSchedule::for_plan(&plan, 16);
+        let m = Model::rows(plan.clone(), 1, &schedule).unwrap();
         let kinds: Vec<Kernel> = schedule.launches.iter().map(|l| l.kernel).collect();
         let dh = plan
             .populations
