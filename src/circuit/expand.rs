@@ -14,6 +14,13 @@
 //! - dfa: one feedback projection from `e` straight to every `d<h>`;
 //! - every plastic forward projection `a → b` gets the motif `{m_x: 1}` with the error of `b`
 //!   as modulator; hebbian, anti-Hebbian and Oja rules need no error pathway.
+//! - a pathway with loops (a self-connection, a cycle among hidden populations, or the output
+//!   projecting back onto them) gets feedback for every projection between populations that
+//!   carry an error, self-connections included; the output then gets its own local error `d<y>`
+//!   (`e` plus what returns through the loop, `gain_from: y`) when it projects back. The feedback
+//!   loops as the pathway does, so the local errors integrate (`tau_error`, default the shortest
+//!   τ on the pathway) and, with tied feedback, settle at the adjoint of the pathway's fixed
+//!   point (recurrent backpropagation); dfa's feedback never loops and stays instantaneous.
 
 use crate::rule::Term;
 use crate::spec::{
@@ -162,14 +169,47 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
         })
         .map(|(n, _)| n.clone())
         .collect();
+    // With loops on the pathway the feedback loops too, so the local errors integrate with
+    // time constant `tau_error` and settle where backprop at the pathway's fixed point puts
+    // them (recurrent backpropagation); without loops they stay instantaneous. dfa's feedback
+    // comes straight from the output error and never loops.
+    let looped = learning.rule != RuleName::Dfa && has_loop(&forward, &hidden, &output);
+    let error_tau =
+        if looped {
+            Some(learning.tau_error.unwrap_or_else(|| {
+                shortest_tau(spec, hidden.iter().chain(std::iter::once(&output)))
+            }))
+        } else {
+            None
+        };
     let mut local_error: IndexMap<String, String> = IndexMap::new();
-    local_error.insert(output.clone(), error.clone());
+    // The output joins a loop when it projects back onto the pathway: its error then sums the
+    // output error and what comes back through that loop, like any other local error.
+    let output_in_loop = looped
+        && forward
+            .iter()
+            .any(|(_, w)| w.from == output && (w.to == output || hidden.contains(&w.to)));
+    if output_in_loop {
+        let name = fresh_name(&out, &format!("d{output}"));
+        let mut d = error_population(n_out, Some(output.clone()));
+        d.tau = error_tau;
+        out.populations.insert(name.clone(), d);
+        insert_projection(
+            &mut out,
+            &format!("to_{name}_{error}"),
+            projection(&error, &name, Init::Identity, 1.0),
+        );
+        local_error.insert(output.clone(), name);
+    } else {
+        local_error.insert(output.clone(), error.clone());
+    }
     for h in &hidden {
         let name = fresh_name(&out, &format!("d{h}"));
-        out.populations.insert(
-            name.clone(),
-            error_population(spec.populations[h].size, Some(h.clone())),
-        );
+        let mut d = error_population(spec.populations[h].size, Some(h.clone()));
+        if let Some(tau) = error_tau {
+            d.tau = Some(tau);
+        }
+        out.populations.insert(name.clone(), d);
         local_error.insert(h.clone(), name);
     }
 
@@ -191,9 +231,16 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
         }
         _ => {
             for (w_name, w) in &forward {
-                // A self-connection has no layer-by-layer feedback (that would need backprop through
-                // time), so recurrent projections carry no error.
-                if w.from == w.to || !hidden.contains(&w.from) || !local_error.contains_key(&w.to) {
+                // Feedback runs from the error of `w.to` to the error of `w.from`. Without loops
+                // the output's error goes nowhere further and a self-connection carries none
+                // (a loop of instantaneous errors would be an algebraic cycle); with loops every
+                // projection between populations that have errors gets its feedback.
+                let source_has_error =
+                    hidden.contains(&w.from) || (output_in_loop && w.from == output);
+                if (!looped && w.from == w.to)
+                    || !source_has_error
+                    || !local_error.contains_key(&w.to)
+                {
                     continue;
                 }
                 let name = fresh_name(&out, &feedback_name(w_name));
@@ -339,6 +386,29 @@ fn feeds(forward: &[(String, ProjectionSpec)], from: &str, to: &str) -> bool {
         }
     }
     false
+}
+
+/// Whether the forward projections among the hidden populations and the output form a loop
+/// (a self-connection counts).
+fn has_loop(forward: &[(String, ProjectionSpec)], hidden: &[String], output: &str) -> bool {
+    let on_path = |name: &str| name == output || hidden.iter().any(|h| h == name);
+    let inner: Vec<(String, ProjectionSpec)> = forward
+        .iter()
+        .filter(|(_, w)| on_path(&w.from) && on_path(&w.to))
+        .cloned()
+        .collect();
+    inner
+        .iter()
+        .any(|(_, w)| w.from == w.to || feeds(&inner, &w.to, &w.from))
+}
+
+/// The shortest time constant among `populations` (1 ms if none has one).
+fn shortest_tau<'a>(spec: &CircuitSpec, populations: impl Iterator<Item = &'a String>) -> Time {
+    populations
+        .filter_map(|name| spec.populations.get(name).and_then(|p| p.tau))
+        .filter(|tau| !tau.is_zero())
+        .min_by(|a, b| a.seconds().total_cmp(&b.seconds()))
+        .unwrap_or_else(|| Time::from_ms(1.0))
 }
 
 /// `W2` → `B2`; any other name `P` → `B_P`.

@@ -505,6 +505,12 @@ pub struct LearningSpec {
     /// gives every post population without a trace of its own (other rules ignore it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tau_trace: Option<Time>,
+    /// Error-driven rules on a forward pathway with loops: the time constant of the local error
+    /// populations, which then integrate (their feedback forms loops too) and settle to the
+    /// error at the pathway's fixed point; default: the shortest time constant on the pathway.
+    /// Ignored where the pathway has no loop (local errors are instantaneous there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_error: Option<Time>,
 }
 
 /// Measurements that can be recorded.
