@@ -174,8 +174,8 @@ impl Budget {
             .map_or(RAISE_HINT, |(_, source)| raise_hint(&source))
     }
 
-    /// The located error of a setting that does not parse (None: the budget resolves).
-    pub(crate) fn diagnostic(&self) -> Result<(MemoryBudget, BudgetSource), Diagnostic> {
+    /// [`Budget::resolve`]; a setting that does not parse is a diagnostic naming it.
+    pub(crate) fn resolve_located(&self) -> Result<(MemoryBudget, BudgetSource), Diagnostic> {
         self.resolve().map_err(|e| {
             Diagnostic::outside_file(
                 BUDGET_ENV,

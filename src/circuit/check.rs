@@ -639,7 +639,7 @@ pub fn resolve_and_check(
     // and reads its data set.
     let mut within_budget = false;
     if c.errors.is_empty() {
-        match budget.diagnostic() {
+        match budget.resolve_located() {
             Ok((budget, from)) => {
                 let view = super::budget::View {
                     spec: &spec,
