@@ -61,7 +61,14 @@ pub fn measure(
         if done < plan.steps {
             b.advance(record.min(plan.steps - done))?;
         }
-        let rows = crate::record::metrics::window_rows(&plan, &window, &previous, &end, &active);
+        let rows = crate::record::metrics::window_rows(
+            &plan,
+            &window,
+            &previous,
+            &end,
+            &active,
+            options.simd,
+        );
         std::hint::black_box(rows);
         std::mem::swap(&mut previous, &mut end);
     }

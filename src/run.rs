@@ -29,6 +29,7 @@ use crate::record::plasticity::CurveProbe;
 use crate::record::probes;
 use crate::record::tables::{Stage, instances_table, weight_rows};
 use crate::record::{Ending, Failure, RecordError, Sink, Status};
+use crate::simd::Simd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -74,15 +75,17 @@ pub enum RunError {
 }
 
 /// Runs `plan` to its end (or until `stop` is set, or every instance diverged) on `backend`,
-/// writing into `sink`.
+/// writing into `sink`. `simd` is the vector level of the host's own products (the held-out
+/// set's), the one the settings chose (`backend::Options::simd`).
 pub fn execute(
     plan: &Plan,
     backend: &mut dyn Backend,
+    simd: Simd,
     sink: &mut dyn Sink,
     observer: &mut dyn Observer,
     stop: Option<&AtomicBool>,
 ) -> Result<RunOutcome, RunError> {
-    execute_checkpointed(plan, backend, sink, observer, stop, None)
+    execute_checkpointed(plan, backend, simd, sink, observer, stop, None)
 }
 
 /// [`execute`] with checkpoints: `checkpoints` says at which window ends the state is saved
@@ -91,6 +94,7 @@ pub fn execute(
 pub fn execute_checkpointed(
     plan: &Plan,
     backend: &mut dyn Backend,
+    simd: Simd,
     sink: &mut dyn Sink,
     observer: &mut dyn Observer,
     stop: Option<&AtomicBool>,
@@ -103,7 +107,16 @@ pub fn execute_checkpointed(
         failures: from.map(|p| p.failures).unwrap_or_default(),
     };
     let first_step = state.step;
-    let result = run_windows(plan, backend, sink, observer, stop, &mut state, checkpoints);
+    let result = run_windows(
+        plan,
+        backend,
+        simd,
+        sink,
+        observer,
+        stop,
+        &mut state,
+        checkpoints,
+    );
     let wall_s = started.elapsed().as_secs_f64();
     let time_reached_s = state.step as f64 * plan.dt_s;
     let rate = plan.synapses_per_instance() as f64
@@ -182,9 +195,11 @@ enum Stop {
     Requested,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_windows(
     plan: &Plan,
     backend: &mut dyn Backend,
+    simd: Simd,
     sink: &mut dyn Sink,
     observer: &mut dyn Observer,
     stop: Option<&AtomicBool>,
@@ -205,7 +220,7 @@ fn run_windows(
             active[f.instance] = false;
         }
     } else {
-        start_rows(plan, backend, sink, &start, curve.as_ref(), &active)?;
+        start_rows(plan, backend, simd, sink, &start, curve.as_ref(), &active)?;
     }
 
     let requested = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
@@ -295,7 +310,7 @@ fn run_windows(
         } else {
             Ok(())
         };
-        let rows = metrics::window_rows(plan, &window, &start, &end, &active);
+        let rows = metrics::window_rows(plan, &window, &start, &end, &active, simd);
         sink.rows(&rows)?;
         sink.traces(&window.traces)?;
         if state.failures.len() != before {
@@ -329,6 +344,7 @@ fn run_windows(
 fn start_rows(
     plan: &Plan,
     backend: &mut dyn Backend,
+    simd: Simd,
     sink: &mut dyn Sink,
     start: &Snapshot,
     curve: Option<&CurveProbe>,
@@ -345,7 +361,7 @@ fn start_rows(
     let phase = plan.phase_at(0);
     let initial: Vec<Row> = (0..plan.n_instances())
         .map(|e| {
-            let (loss, acc) = metrics::held_out_in(plan, phase, &start.weights, e);
+            let (loss, acc) = metrics::held_out_in(plan, phase, &start.weights, e, simd);
             Row {
                 time_s: 0.0,
                 instance: e,
@@ -353,7 +369,7 @@ fn start_rows(
                 phase: plan.phases[phase].name.clone(),
                 held_out_loss: loss,
                 held_out_accuracy: acc,
-                first_task_loss: metrics::first_task_loss(plan, &start.weights, e),
+                first_task_loss: metrics::first_task_loss(plan, &start.weights, e, simd),
                 ..Row::default()
             }
         })

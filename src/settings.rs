@@ -7,9 +7,9 @@
 //! the real one, a map in tests), and refuses a bad value with a message naming the option or the
 //! variable it came from. The front ends (`cli`, the Python extension) resolve the settings and
 //! hand them on; nothing below them reads these variables. The backend's part
-//! (`backend::Options`) travels in the requests to `backend::make`; the memory budget is checked
-//! below every request (circuit checks, file readers, `Plan::new`), so the front end installs it
-//! there (`circuit::budget::set_budget`).
+//! (`backend::Options`) travels in the requests to `backend::make`, and the memory budget
+//! (`circuit::budget::Budget`) in the requests to every check of sizes (circuit checks, readers
+//! of saved weights, `Plan::within`, sweeps and evolutions).
 //!
 //! The variables: `HETSIM_SIMD` (`auto`, `baseline`, `avx2`, `avx512`), `HETSIM_MEMORY_BUDGET`
 //! (`8GiB`, `500MB`, bytes), `HETSIM_OPENCL_DEVICE` (a number from `hetsim devices`),
@@ -20,7 +20,7 @@
 
 use crate::backend::opencl::{self, Layout};
 use crate::backend::{self, BackendKind, Precision};
-use crate::circuit::budget::{BUDGET_ENV, BudgetSetting, BudgetSource, MemoryBudget};
+use crate::circuit::budget::{BUDGET_ENV, Budget, BudgetSetting, BudgetSource, MemoryBudget};
 use crate::experiment::Threads;
 use crate::simd::Simd;
 
@@ -37,9 +37,10 @@ pub struct Settings {
     pub backend: BackendKind,
     /// None: f64 on the CPU (the reference), f32 on OpenCL devices.
     pub precision: Option<Precision>,
-    /// A budget that was set, and where (the option or the variable); None: the machine's
-    /// default, worked out where it is checked (it depends on what the process has mapped).
-    pub budget: Option<(MemoryBudget, BudgetSource)>,
+    /// The memory budget: one that was set, and where (the option or the variable), or the
+    /// machine's default, worked out where it is checked (it depends on what the process has
+    /// mapped).
+    pub budget: Budget,
     pub threads: Threads,
     /// The vector level (`HETSIM_SIMD`) and the OpenCL options, which travel in the requests
     /// to `backend::make`.
@@ -67,7 +68,7 @@ impl Default for Settings {
         Settings {
             backend: BackendKind::Cpu,
             precision: None,
-            budget: None,
+            budget: Budget::machine(),
             threads: Threads::DEFAULT,
             backend_options: backend::Options::default(),
         }
@@ -104,11 +105,11 @@ impl Settings {
         let simd =
             Simd::from_setting(env(crate::simd::ENV).as_deref()).map_err(|e| e.to_string())?;
         let budget = match explicit.memory_budget {
-            Some(text) => Some((
+            Some(text) => Budget::set(
                 MemoryBudget::parse(text).map_err(|e| format!("--memory-budget: {e}"))?,
                 BudgetSource::Override,
-            )),
-            None => environment_budget(env)?,
+            ),
+            None => Budget::from_setting(Ok(environment_budget(env)?)),
         };
         Ok(Settings {
             backend,
@@ -124,8 +125,8 @@ impl Settings {
 }
 
 /// The budget `HETSIM_MEMORY_BUDGET` sets, if any, or why it does not parse (naming it). The
-/// command line installs it for every command (`circuit::budget::set_budget`), since `validate`
-/// and `expand` check circuits against it too.
+/// command line's `validate` and `expand`, which take no `--memory-budget`, check circuits
+/// against it.
 pub fn environment_budget(env: &dyn Fn(&str) -> Option<String>) -> BudgetSetting {
     let Some(text) = env(BUDGET_ENV) else {
         return Ok(None);
@@ -177,7 +178,7 @@ mod tests {
         let s = Settings::resolve(&Explicit::default(), &env(&[])).unwrap();
         assert_eq!(s.backend, BackendKind::Auto);
         assert_eq!(s.precision, None);
-        assert_eq!(s.budget, None);
+        assert_eq!(s.budget, Budget::machine());
         assert_eq!(s.threads, Threads::DEFAULT);
         assert_eq!(s.backend_options, backend::Options::default());
         assert_eq!(s.backend_options.simd, Simd::auto());
@@ -194,10 +195,7 @@ mod tests {
         let s = Settings::resolve(&explicit, &env(&[])).unwrap();
         assert_eq!(s.backend, BackendKind::Cpu);
         assert_eq!(s.precision, Some(Precision::F32));
-        assert_eq!(
-            s.budget,
-            Some((MemoryBudget { bytes: 2 << 30 }, BudgetSource::Override))
-        );
+        assert_eq!(s.budget, Budget::exactly(MemoryBudget { bytes: 2 << 30 }));
         assert_eq!(s.threads.count(), Some(3));
     }
 
@@ -208,19 +206,16 @@ mod tests {
             ..Explicit::default()
         };
         let s = Settings::resolve(&explicit, &env(&[(BUDGET_ENV, "64GiB")])).unwrap();
-        assert_eq!(
-            s.budget,
-            Some((MemoryBudget { bytes: 1_000_000 }, BudgetSource::Override))
-        );
+        assert_eq!(s.budget, Budget::exactly(MemoryBudget { bytes: 1_000_000 }));
         // The option wins even over a variable that would not parse.
         assert!(Settings::resolve(&explicit, &env(&[(BUDGET_ENV, "lots")])).is_ok());
         let s = Settings::resolve(&Explicit::default(), &env(&[(BUDGET_ENV, "500MB")])).unwrap();
         assert_eq!(
             s.budget,
-            Some((
+            Budget::set(
                 MemoryBudget { bytes: 500_000_000 },
                 BudgetSource::Environment("500MB".into())
-            ))
+            )
         );
     }
 

@@ -178,6 +178,7 @@ fn a_diverging_instance_is_stopped_named_and_the_rest_run_on() {
     let outcome = hetsim::run::execute(
         &plan,
         backend.as_mut(),
+        hetsim::simd::Simd::auto(),
         &mut recorder,
         &mut hetsim::run::Quiet,
         None,

@@ -111,8 +111,18 @@ fn fa_teacher_matches_reference() {
                     tol(&case, 1e-4),
                 );
             }
-            let (lg, _) = hetsim::record::metrics::held_out(&plan, &got.weights, e);
-            let (lw, _) = hetsim::record::metrics::held_out(&plan, &want.weights, e);
+            let (lg, _) = hetsim::record::metrics::held_out(
+                &plan,
+                &got.weights,
+                e,
+                hetsim::simd::Simd::auto(),
+            );
+            let (lw, _) = hetsim::record::metrics::held_out(
+                &plan,
+                &want.weights,
+                e,
+                hetsim::simd::Simd::auto(),
+            );
             let (lg, lw) = (lg.unwrap_or(f64::NAN), lw.unwrap_or(f64::NAN));
             assert!(
                 ((lg - lw) / lw).abs() <= tol(&case, 1e-4),

@@ -168,12 +168,22 @@ fn relative_held_out_loss(file: &str, seeds: &[u64]) -> Vec<f64> {
     let end = b.snapshot().unwrap();
     (0..seeds.len())
         .map(|e| {
-            let l0 = hetsim::record::metrics::held_out(&plan, &start.weights, e)
-                .0
-                .unwrap();
-            let l1 = hetsim::record::metrics::held_out(&plan, &end.weights, e)
-                .0
-                .unwrap();
+            let l0 = hetsim::record::metrics::held_out(
+                &plan,
+                &start.weights,
+                e,
+                hetsim::simd::Simd::auto(),
+            )
+            .0
+            .unwrap();
+            let l1 = hetsim::record::metrics::held_out(
+                &plan,
+                &end.weights,
+                e,
+                hetsim::simd::Simd::auto(),
+            )
+            .0
+            .unwrap();
             l1 / l0
         })
         .collect()
@@ -204,9 +214,14 @@ fn digits_accuracy(rule: &str) -> f64 {
     let plan = plan_from(&text, &[1]);
     let mut b = hetsim::backend::cpu::new(plan.clone(), hetsim::backend::Precision::F64);
     b.advance(plan.steps).unwrap();
-    hetsim::record::metrics::held_out(&plan, &b.snapshot().unwrap().weights, 0)
-        .1
-        .unwrap()
+    hetsim::record::metrics::held_out(
+        &plan,
+        &b.snapshot().unwrap().weights,
+        0,
+        hetsim::simd::Simd::auto(),
+    )
+    .1
+    .unwrap()
 }
 
 #[test]

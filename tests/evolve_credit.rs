@@ -47,6 +47,7 @@ fn request(path: &Path, out: &Path, generations: Option<u64>, resume: bool) -> E
         backend: BackendKind::Cpu,
         precision: None,
         backend_options: Default::default(),
+        budget: Default::default(),
         generations,
         command_line: vec![],
     }

@@ -279,6 +279,45 @@ fn the_memory_budget_comes_from_the_environment() {
     refused(&o, &["HETSIM_MEMORY_BUDGET", "`lots` is not a size"]);
 }
 
+/// The budget is a value each job carries, not a setting of the process: in one process the
+/// same circuit is refused under one budget and accepted under another, in either order, and
+/// so is a run request carrying each.
+#[test]
+fn two_budgets_in_one_process() {
+    use hetsim::circuit::budget::{Budget, MemoryBudget};
+    use hetsim::experiment::{CircuitSource, ExperimentError, Request};
+    let path = root().join(TEACHER);
+    let small = Budget::exactly(MemoryBudget::parse("1MB").unwrap());
+    let large = Budget::exactly(MemoryBudget::parse("64GiB").unwrap());
+    let refusal = hetsim::circuit::load_within(&path, &small)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refusal.contains("more than the budget of 976.6 KiB (set on the command line)"),
+        "{refusal}"
+    );
+    hetsim::circuit::load_within(&path, &large).unwrap_or_else(|d| panic!("{d}"));
+    assert!(hetsim::circuit::load_within(&path, &small).is_err());
+    let request = |budget: &Budget| Request {
+        budget: budget.clone(),
+        ..Request::new(CircuitSource {
+            path: path.clone(),
+            duration: Some("10 ms".into()),
+            ..CircuitSource::default()
+        })
+    };
+    match request(&small).prepare() {
+        Err(ExperimentError::Input(d)) => {
+            assert!(d.to_string().contains("more than the budget of"), "{d}")
+        }
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("a run of 1 MB was accepted"),
+    }
+    if let Err(e) = request(&large).prepare() {
+        panic!("refused under 64 GiB: {e}");
+    }
+}
+
 #[test]
 fn the_memory_estimate_is_within_a_factor_of_two_of_what_a_run_uses() {
     // A circuit whose memory is dominated by one large plastic matrix, every measurement on,

@@ -39,7 +39,7 @@ fn circuit(
 /// Every number of a window's metric rows, None as NaN (so both must agree on presence).
 fn row_values(plan: &Plan, w: &Window, start: &Snapshot, end: &Snapshot) -> Vec<f64> {
     let active = vec![true; plan.n_instances()];
-    hetsim::record::metrics::window_rows(plan, w, start, end, &active)
+    hetsim::record::metrics::window_rows(plan, w, start, end, &active, hetsim::simd::Simd::auto())
         .iter()
         .flat_map(|r| {
             [

@@ -35,6 +35,7 @@ fn run(yaml: &str, seeds: &[u64]) -> (Vec<BTreeMap<String, String>>, serde_json:
     hetsim::run::execute(
         &plan,
         backend.as_mut(),
+        hetsim::simd::Simd::auto(),
         &mut recorder,
         &mut hetsim::run::Quiet,
         None,

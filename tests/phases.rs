@@ -24,8 +24,15 @@ fn circuit(protocol: &str, decay: &str) -> String {
 
 fn run(plan: &Arc<Plan>, backend: &mut dyn Backend) -> Collector {
     let mut sink = Collector::default();
-    hetsim::run::execute(plan, backend, &mut sink, &mut hetsim::run::Quiet, None)
-        .unwrap_or_else(|e| panic!("{e}"));
+    hetsim::run::execute(
+        plan,
+        backend,
+        hetsim::simd::Simd::auto(),
+        &mut sink,
+        &mut hetsim::run::Quiet,
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     sink
 }
 

@@ -28,7 +28,15 @@ fn collect(
     backend: &mut dyn hetsim::backend::Backend,
 ) -> Collector {
     let mut c = Collector::default();
-    hetsim::run::execute(plan, backend, &mut c, &mut hetsim::run::Quiet, None).unwrap();
+    hetsim::run::execute(
+        plan,
+        backend,
+        hetsim::simd::Simd::auto(),
+        &mut c,
+        &mut hetsim::run::Quiet,
+        None,
+    )
+    .unwrap();
     c
 }
 

@@ -54,6 +54,7 @@ pub fn sweep<'py>(
             backend: settings.backend,
             precision: settings.precision,
             backend_options: settings.backend_options,
+            budget: settings.budget,
             shard: None,
             ensemble_size,
             command_line,
@@ -115,6 +116,7 @@ pub fn evolve<'py>(
             backend: settings.backend,
             precision: settings.precision,
             backend_options: settings.backend_options,
+            budget: settings.budget,
             generations,
             command_line,
         };

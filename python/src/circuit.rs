@@ -89,8 +89,11 @@ pub fn load_circuit(
     errors::guard(|| {
         let source = source(path, text, base_dir, sets, duration);
         let (file, spec) = source.load().map_err(errors::experiment)?;
-        let (circuits, _) =
-            design::circuits(&Design::Run, &file, &spec).map_err(errors::experiment)?;
+        // Checked against the budget a run would have (`HETSIM_MEMORY_BUDGET`, else the
+        // machine's), as `hetsim validate` checks it.
+        let budget = crate::running::settings("auto", "auto", None)?.budget;
+        let (circuits, _) = design::circuits(&Design::Run, &file, &spec, &budget)
+            .map_err(errors::experiment)?;
         let Some((_, c)) = circuits.first() else {
             return Err(errors::UsageError::new_err(
                 "the circuit makes no circuit to run",

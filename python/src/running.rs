@@ -53,7 +53,7 @@ pub fn precision(name: &str) -> PyResult<Option<Precision>> {
 
 /// The settings of a call: its arguments over the environment (`HETSIM_SIMD`,
 /// `HETSIM_MEMORY_BUDGET`, the OpenCL variables), resolved once as the command line resolves
-/// them; the budget is installed where the circuit checks read it.
+/// them, and carried in the request.
 pub fn settings(backend: &str, precision: &str, threads: Option<usize>) -> PyResult<Settings> {
     let (backend, precision, threads) = (
         self::backend(backend)?,
@@ -62,7 +62,6 @@ pub fn settings(backend: &str, precision: &str, threads: Option<usize>) -> PyRes
     );
     let from_environment = Settings::resolve(&Explicit::default(), &process_environment)
         .map_err(errors::UsageError::new_err)?;
-    hetsim::circuit::budget::set_budget(Ok(from_environment.budget.clone()));
     Ok(Settings {
         backend,
         precision,
@@ -187,6 +186,7 @@ pub fn run<'py>(
             backend: settings.backend,
             precision: settings.precision,
             backend_options: settings.backend_options,
+            budget: settings.budget,
             output: match out {
                 None => Output::Memory,
                 Some(path) => Output::Directory {
@@ -224,6 +224,7 @@ pub fn resume<'py>(
                 command_line,
                 settings.threads,
                 settings.backend_options,
+                settings.budget,
             )
         })
     })

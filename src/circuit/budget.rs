@@ -16,8 +16,9 @@
 //! to about a factor of two and the rest (the OS, the recorder's buffers, other jobs, the
 //! libraries an OpenCL platform maps) needs the other half. The environment variable
 //! `HETSIM_MEMORY_BUDGET` (`8GiB`, `500MB`, a plain number of bytes) replaces the default, and a
-//! command-line option may replace both; the front ends resolve which (`settings`) and install it
-//! with [`set_budget`] — nothing here reads the environment. Neither can raise the budget past
+//! command-line option may replace both; the front ends resolve which (`settings`) into a [`Budget`]
+//! that travels with the job to every check of sizes — nothing here reads the environment, and
+//! nothing holds a budget for the whole process. Neither can raise the budget past
 //! the process's own limits, which no setting can lift.
 //!
 //! **The estimate** follows what the plan (`plan`) and the backends allocate per instance: the
@@ -33,8 +34,7 @@
 //! past 2⁶⁴ would never end at all).
 
 use super::{Circuit, OutputPath, Population, Projection};
-use crate::spec::{CircuitSpec, Diagnostic, Diagnostics, SourceFile, TaskKindName, YamlPath};
-use std::sync::Mutex;
+use crate::spec::{CircuitSpec, Diagnostic, SourceFile, TaskKindName, YamlPath};
 
 /// The budget where the machine's memory cannot be read (not Linux, no /proc).
 pub const FALLBACK_BUDGET_BYTES: u64 = 4 << 30;
@@ -62,58 +62,68 @@ pub struct MemoryBudget {
 /// the message of a setting that does not parse, reported where a budget is needed.
 pub type BudgetSetting = Result<Option<(MemoryBudget, BudgetSource)>, String>;
 
-/// The setting in force; the budget checks sit below every request, in circuit checks and
-/// readers that take no settings, so the front end installs it here.
-static SET: Mutex<BudgetSetting> = Mutex::new(Ok(None));
-
-/// Installs the budget setting the front end resolved (`settings`) for the rest of the process.
-pub fn set_budget(setting: BudgetSetting) {
-    let setting = setting.map(|b| {
-        b.map(|(b, s)| {
-            (
-                MemoryBudget {
-                    bytes: b.bytes.max(1),
-                },
-                s,
-            )
-        })
-    });
-    *SET.lock().unwrap_or_else(|e| e.into_inner()) = setting;
-}
-
-/// Sets `budget` as if given on the command line (`None`: back to the machine's default).
-pub fn set_budget_override(budget: Option<MemoryBudget>) {
-    set_budget(Ok(budget.map(|b| (b, BudgetSource::Override))));
-}
-
-/// Where a budget came from, for messages.
+/// The memory budget a job runs under, as its front end resolved it (`settings`): a budget
+/// that was set and where (the option or the variable), the machine's default, or a setting
+/// that does not parse, reported where a budget is needed. It travels as a value — in the
+/// requests, the sweep and evolution setups and the circuit checks — to every check of sizes,
+/// so two jobs in one process may run under different budgets.
 #[derive(Clone, Debug, PartialEq)]
-pub enum BudgetSource {
-    Override,
-    Environment(String),
-    Machine {
-        physical: u64,
-    },
-    /// The process's address-space or data limit: `limit` bytes, of which `mapped` are in use;
-    /// the budget is `fraction` of the rest.
-    ProcessLimit {
-        limit: u64,
-        mapped: u64,
-        fraction: f64,
-    },
-    Fallback,
+pub struct Budget {
+    setting: BudgetSetting,
 }
 
-impl MemoryBudget {
-    /// The budget in force: the one set (the option, else `HETSIM_MEMORY_BUDGET`), else half the
-    /// machine. A setting that did not parse is an error naming it.
-    pub fn from_env_or_machine() -> Result<MemoryBudget, String> {
-        Self::resolve().map(|(b, _)| b)
+impl Default for Budget {
+    /// The machine's default: what a library caller gets without settings.
+    fn default() -> Budget {
+        Budget::machine()
+    }
+}
+
+impl Budget {
+    /// Half of what the machine (and the process's limits) allow, worked out where it is
+    /// checked.
+    pub fn machine() -> Budget {
+        Budget { setting: Ok(None) }
+    }
+
+    /// `budget`, set by `source` (the command line or the variable).
+    pub fn set(budget: MemoryBudget, source: BudgetSource) -> Budget {
+        let budget = MemoryBudget {
+            bytes: budget.bytes.max(1),
+        };
+        Budget {
+            setting: Ok(Some((budget, source))),
+        }
+    }
+
+    /// `budget` as if given on the command line.
+    pub fn exactly(budget: MemoryBudget) -> Budget {
+        Budget::set(budget, BudgetSource::Override)
+    }
+
+    /// A setting as the front end read it: set, the default, or a value that does not parse.
+    pub fn from_setting(setting: BudgetSetting) -> Budget {
+        match setting {
+            Ok(Some((budget, source))) => Budget::set(budget, source),
+            other => Budget { setting: other },
+        }
+    }
+
+    /// The budget that was set and where, if one was (None: the machine's default); a setting
+    /// that does not parse is its message.
+    pub fn setting(&self) -> &BudgetSetting {
+        &self.setting
+    }
+
+    /// The budget in force: the one set, else half the machine. A setting that did not parse
+    /// is an error naming it.
+    pub fn bytes(&self) -> Result<MemoryBudget, String> {
+        self.resolve().map(|(b, _)| b)
     }
 
     /// The budget in force and where it came from.
-    pub fn resolve() -> Result<(MemoryBudget, BudgetSource), String> {
-        let chosen = Self::chosen()?;
+    pub fn resolve(&self) -> Result<(MemoryBudget, BudgetSource), String> {
+        let chosen = self.chosen()?;
         // The process's own limit caps every budget: past it an allocation fails whatever
         // the setting says. The default keeps half of what is left, as it keeps half of the
         // machine; a budget the user set may use all of it.
@@ -136,9 +146,9 @@ impl MemoryBudget {
         })
     }
 
-    /// The budget set (the option, else `HETSIM_MEMORY_BUDGET`), else half the machine.
-    fn chosen() -> Result<(MemoryBudget, BudgetSource), String> {
-        if let Some(set) = SET.lock().unwrap_or_else(|e| e.into_inner()).clone()? {
+    /// The budget set, else half the machine.
+    fn chosen(&self) -> Result<(MemoryBudget, BudgetSource), String> {
+        if let Some(set) = self.setting.clone()? {
             return Ok(set);
         }
         Ok(match physical_memory() {
@@ -157,6 +167,45 @@ impl MemoryBudget {
         })
     }
 
+    /// How a user can get more memory for this budget (for messages elsewhere: sweeps,
+    /// evolutions).
+    pub fn how_to_raise(&self) -> &'static str {
+        self.resolve()
+            .map_or(RAISE_HINT, |(_, source)| raise_hint(&source))
+    }
+
+    /// [`Budget::resolve`]; a setting that does not parse is a diagnostic naming it.
+    pub(crate) fn resolve_located(&self) -> Result<(MemoryBudget, BudgetSource), Diagnostic> {
+        self.resolve().map_err(|e| {
+            Diagnostic::outside_file(
+                BUDGET_ENV,
+                YamlPath::root(),
+                e,
+                Some("write e.g. `HETSIM_MEMORY_BUDGET=8GiB`".into()),
+            )
+        })
+    }
+}
+
+/// Where a budget came from, for messages.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BudgetSource {
+    Override,
+    Environment(String),
+    Machine {
+        physical: u64,
+    },
+    /// The process's address-space or data limit: `limit` bytes, of which `mapped` are in use;
+    /// the budget is `fraction` of the rest.
+    ProcessLimit {
+        limit: u64,
+        mapped: u64,
+        fraction: f64,
+    },
+    Fallback,
+}
+
+impl MemoryBudget {
     /// Parses `8GiB`, `500MB`, `1.5 G`, `2048` (bytes). `k`, `M`, `G`, `T` alone are binary
     /// (as in `ulimit` and container limits); `kB`, `MB`, `GB`, `TB` are decimal.
     pub fn parse(text: &str) -> Result<MemoryBudget, String> {
@@ -223,12 +272,6 @@ fn describe(source: &BudgetSource) -> String {
 }
 
 const RAISE_HINT: &str = "raise the budget with `HETSIM_MEMORY_BUDGET=64GiB` (or `--memory-budget 64GiB`) if the machine has the memory";
-
-/// How a user can get more memory for the budget in force now (for messages elsewhere: sweeps,
-/// evolutions).
-pub fn how_to_raise() -> &'static str {
-    MemoryBudget::resolve().map_or(RAISE_HINT, |(_, source)| raise_hint(&source))
-}
 
 /// How a user can get more: a setting raises the budget, but nothing inside the process lifts
 /// its own limit.
@@ -687,30 +730,15 @@ pub(crate) fn check_view(
     out
 }
 
-/// The budget check that `circuit::build` runs for a single instance.
-pub fn check_circuit(source: &SourceFile, circuit: &Circuit) -> Result<(), Diagnostics> {
-    let (budget, from) = MemoryBudget::resolve().map_err(|e| {
-        Diagnostics(vec![Diagnostic::outside_file(
-            BUDGET_ENV,
-            YamlPath::root(),
-            e,
-            Some("write e.g. `HETSIM_MEMORY_BUDGET=8GiB`".into()),
-        )])
-    })?;
-    let d = check_view(source, &View::of(circuit), budget, &from);
-    if d.is_empty() {
-        Ok(())
-    } else {
-        Err(Diagnostics(d))
-    }
-}
-
 /// Whether `instances` instances of `circuit` fit the budget; the message names the instance
 /// count, the estimate and the budget. For the run layer, before it builds a plan.
+/// `setting` is the budget the job runs under, which `budget` is (or a part of, where the job
+/// keeps the rest for itself).
 pub fn check_instances(
     circuit: &Circuit,
     instances: usize,
     budget: &MemoryBudget,
+    setting: &Budget,
 ) -> Result<(), String> {
     let view = View::of(circuit);
     let per_instance = instance_bytes(circuit);
@@ -721,7 +749,7 @@ pub fn check_instances(
         return Ok(());
     }
     // Where the budget in force is the one passed, say where it came from.
-    let (from, hint) = match MemoryBudget::resolve() {
+    let (from, hint) = match setting.resolve() {
         Ok((b, source)) if b == *budget => {
             (format!(" ({})", describe(&source)), raise_hint(&source))
         }
@@ -754,8 +782,13 @@ pub fn check_instances(
 /// Whether reading `file` (a saved weights file or table), which takes `bytes` of memory
 /// (`what` says how much of what), fits the budget: asked before the file is read, so an
 /// oversized one is refused naming the file and the size, not read.
-pub fn check_read(file: &std::path::Path, what: &str, bytes: f64) -> Result<(), String> {
-    let (budget, source) = MemoryBudget::resolve()?;
+pub fn check_read(
+    file: &std::path::Path,
+    what: &str,
+    bytes: f64,
+    setting: &Budget,
+) -> Result<(), String> {
+    let (budget, source) = setting.resolve()?;
     if bytes <= budget.bytes as f64 {
         return Ok(());
     }

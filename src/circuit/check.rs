@@ -177,7 +177,13 @@ fn check_names(c: &mut Checker, spec: &CircuitSpec) {
     }
 }
 
-pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circuit, Diagnostics> {
+/// Resolves and checks an expanded spec; `budget` is the memory budget its sizes (and the
+/// saved weights it reads) are checked against.
+pub fn resolve_and_check(
+    source: &SourceFile,
+    spec: CircuitSpec,
+    budget: &super::budget::Budget,
+) -> Result<Circuit, Diagnostics> {
     let mut c = Checker {
         source,
         overridden: spec.overrides.iter().map(|o| o.path.clone()).collect(),
@@ -356,7 +362,7 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
         .parent()
         .map(|p| p.to_path_buf())
         .unwrap_or_default();
-    let mut saved_runs = super::saved::Reader::default();
+    let mut saved_runs = super::saved::Reader::new(budget);
     let mut projections: Vec<Projection> = Vec::new();
     // Whether both ends of each projection name existing populations; shape checks skip the
     // others, whose dangling name is already reported.
@@ -633,7 +639,7 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
     // and reads its data set.
     let mut within_budget = false;
     if c.errors.is_empty() {
-        match super::budget::MemoryBudget::resolve() {
+        match budget.resolve_located() {
             Ok((budget, from)) => {
                 let view = super::budget::View {
                     spec: &spec,
@@ -646,12 +652,7 @@ pub fn resolve_and_check(source: &SourceFile, spec: CircuitSpec) -> Result<Circu
                 within_budget = refused.is_empty();
                 c.errors.extend(refused);
             }
-            Err(e) => c.errors.push(Diagnostic::outside_file(
-                super::budget::BUDGET_ENV,
-                YamlPath::root(),
-                e,
-                Some("write e.g. `HETSIM_MEMORY_BUDGET=8GiB`".into()),
-            )),
+            Err(d) => c.errors.push(d),
         }
     }
     let input = check_task(&mut c, &spec, &populations, output.as_ref(), within_budget);

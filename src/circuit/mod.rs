@@ -156,21 +156,40 @@ impl Circuit {
 }
 
 /// Expands, resolves and checks a spec, including its memory and step budget
-/// ([`budget`]) for one instance. On success the circuit may still carry warnings. Problems
-/// with values that came from `--set` are reported against those arguments.
+/// ([`budget`]) for one instance, under the machine's default budget (as a library caller
+/// without settings gets; a job passes its own to [`build_within`]).
 pub fn build(source: &SourceFile, spec: &CircuitSpec) -> Result<Circuit, Diagnostics> {
+    build_within(source, spec, &budget::Budget::default())
+}
+
+/// Expands, resolves and checks a spec, its sizes for one instance (and the saved weights it
+/// reads) against `budget`. On success the circuit may still carry warnings. Problems with
+/// values that came from `--set` are reported against those arguments.
+pub fn build_within(
+    source: &SourceFile,
+    spec: &CircuitSpec,
+    budget: &budget::Budget,
+) -> Result<Circuit, Diagnostics> {
     let relocate = |d: Diagnostics| Diagnostics(crate::spec::relocate_overridden(spec, d.0));
     let explicit = expand::expand(source, spec).map_err(relocate)?;
-    let mut circuit = check::resolve_and_check(source, explicit).map_err(relocate)?;
+    let mut circuit = check::resolve_and_check(source, explicit, budget).map_err(relocate)?;
     circuit.warnings =
         crate::spec::relocate_overridden(spec, std::mem::take(&mut circuit.warnings));
     Ok(circuit)
 }
 
-/// Reads, parses, expands and checks a circuit file.
+/// Reads, parses, expands and checks a circuit file under the machine's default budget.
 pub fn load(path: &std::path::Path) -> Result<(SourceFile, Circuit), Diagnostics> {
+    load_within(path, &budget::Budget::default())
+}
+
+/// Reads, parses, expands and checks a circuit file under `budget`.
+pub fn load_within(
+    path: &std::path::Path,
+    budget: &budget::Budget,
+) -> Result<(SourceFile, Circuit), Diagnostics> {
     let (source, spec) = crate::spec::load_circuit(path)?;
-    let circuit = build(&source, &spec)?;
+    let circuit = build_within(&source, &spec, budget)?;
     Ok((source, circuit))
 }
 

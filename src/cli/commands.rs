@@ -3,6 +3,7 @@
 use super::exit::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 use super::out::{say, sayln, tellln};
 use super::{Cli, Command};
+use crate::circuit::budget::Budget;
 use crate::circuit::{self, Circuit};
 use crate::experiment::Threads;
 use crate::spec;
@@ -178,10 +179,11 @@ fn file_kind(path: &Path) -> FileKind {
 }
 
 fn validate(path: &Path) -> i32 {
+    let budget = super::environment_budget();
     match file_kind(path) {
-        FileKind::Circuit => validate_circuit(path),
-        FileKind::Sweep => validate_sweep(path),
-        FileKind::Evolution => validate_evolution(path),
+        FileKind::Circuit => validate_circuit(path, &budget),
+        FileKind::Sweep => validate_sweep(path, &budget),
+        FileKind::Evolution => validate_evolution(path, &budget),
     }
 }
 
@@ -197,13 +199,14 @@ fn report_diagnostics(path: &Path, diagnostics: &spec::Diagnostics) -> i32 {
 
 /// A sweep file checked as `hetsim sweep` checks it before running: the file, its circuit and
 /// `set:`, sizes, axes, summary and — unless there are too many to build here — every point.
-fn validate_sweep(path: &Path) -> i32 {
+fn validate_sweep(path: &Path, budget: &Budget) -> i32 {
     use crate::sweep::{SweepError, setup};
     match setup::load_with(
         path,
         None,
         &crate::sweep::SweepOverrides::default(),
         setup::Expansion::QUICK,
+        budget,
     ) {
         Ok(s) => {
             let built = if s.expanded {
@@ -236,9 +239,9 @@ fn validate_sweep(path: &Path) -> i32 {
 }
 
 /// An evolution file checked as `hetsim evolve` checks it before its first generation.
-fn validate_evolution(path: &Path) -> i32 {
+fn validate_evolution(path: &Path, budget: &Budget) -> i32 {
     use crate::evolve::EvolveError;
-    match crate::evolve::check(path) {
+    match crate::evolve::check(path, budget) {
         Ok(summary) => {
             sayln!("{}: ok — {summary}", path.display());
             EXIT_OK
@@ -255,8 +258,8 @@ fn validate_evolution(path: &Path) -> i32 {
     }
 }
 
-fn validate_circuit(path: &Path) -> i32 {
-    match circuit::load(path) {
+fn validate_circuit(path: &Path, budget: &Budget) -> i32 {
+    match circuit::load_within(path, budget) {
         Ok((_, c)) => {
             print_warnings(&c);
             sayln!("{}: ok — {}", path.display(), c.summary());
@@ -267,7 +270,7 @@ fn validate_circuit(path: &Path) -> i32 {
 }
 
 fn expand(path: &Path, dot: bool) -> i32 {
-    match circuit::load(path) {
+    match circuit::load_within(path, &super::environment_budget()) {
         Ok((_, c)) => {
             print_warnings(&c);
             if dot {

@@ -61,6 +61,7 @@ pub fn evolve(config: &Path, args: EvolveArgs, argv: Vec<String>) -> i32 {
         backend: settings.backend,
         precision: settings.precision,
         backend_options: settings.backend_options,
+        budget: settings.budget,
         generations,
         command_line: argv,
     };

@@ -445,22 +445,21 @@ pub fn main_with_args() -> i32 {
         out::Verbosity::Normal
     });
     cap_pocl_threads(cli.command.threads());
-    // The budget every circuit check uses (`validate` too); a command's `--memory-budget`
-    // replaces it (`settings`). A bad value is reported where a budget is needed, as before.
-    crate::circuit::budget::set_budget(crate::settings::environment_budget(
-        &crate::settings::process_environment,
-    ));
     let code = dispatch(cli, std::env::args().collect());
     out::exit_code_after_stdout(code)
 }
 
 /// The settings a running command's options describe, over the process's environment: the one
-/// place the command line resolves them. The budget is also installed where the budget checks
-/// read it (`circuit::budget::set_budget`), since those checks do not yet take it from the
-/// request.
+/// place the command line resolves them.
 fn settings(explicit: &crate::settings::Explicit<'_>) -> Result<crate::settings::Settings, String> {
-    let settings =
-        crate::settings::Settings::resolve(explicit, &crate::settings::process_environment)?;
-    crate::circuit::budget::set_budget(Ok(settings.budget.clone()));
-    Ok(settings)
+    crate::settings::Settings::resolve(explicit, &crate::settings::process_environment)
+}
+
+/// The memory budget of a command without `--memory-budget` (`validate`, `expand`): the
+/// variable's, else the machine's; a value that does not parse is reported where a budget is
+/// needed, as a located diagnostic naming the variable.
+fn environment_budget() -> crate::circuit::budget::Budget {
+    crate::circuit::budget::Budget::from_setting(crate::settings::environment_budget(
+        &crate::settings::process_environment,
+    ))
 }

@@ -49,6 +49,7 @@ fn request(
         backend: settings.backend,
         precision: settings.precision,
         backend_options: settings.backend_options,
+        budget: settings.budget,
         output: Output::Directory {
             path: options.out.clone(),
             replace: options.replace,
@@ -101,7 +102,13 @@ pub fn resume(
         }
     };
     let stop = stop_flag();
-    match Request::resume(run_dir, argv, settings.threads, settings.backend_options) {
+    match Request::resume(
+        run_dir,
+        argv,
+        settings.threads,
+        settings.backend_options,
+        settings.budget,
+    ) {
         Ok(prepared) => {
             noteln!(
                 "{who}: continuing {} from t = {:.3} s",
@@ -168,6 +175,7 @@ pub fn rerun(
             Request {
                 threads: settings.threads,
                 backend_options: settings.backend_options,
+                budget: settings.budget,
                 ..r
             },
             "hetsim rerun",

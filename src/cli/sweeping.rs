@@ -46,6 +46,7 @@ fn request(args: &SweepArgs, argv: Vec<String>) -> Result<SweepRequest, String> 
         backend: settings.backend,
         precision: settings.precision,
         backend_options: settings.backend_options,
+        budget: settings.budget,
         shard,
         ensemble_size: args.ensemble_size,
         command_line: argv,

@@ -57,19 +57,20 @@ fn synapse_steps(plan: &Plan) -> f64 {
 
 /// Reads the evolution file, plans its first generation and measures the engine on it.
 pub fn dry_run(request: &EvolveRequest) -> Result<Cost, EvolveError> {
-    let budget = MemoryBudget::from_env_or_machine().map_err(EvolveError::Usage)?;
     let setup = super::setup::load(
         &request.path,
         None,
         request.generations,
-        &budget,
+        &request.budget,
         &Pinned::default(),
     )?;
     let candidates = new_strategy(&setup)?.ask(&setup.free);
     let circuits = member_circuits(&setup, &candidates);
     let units = units_of(&setup, &circuits);
     let specs = instances(&units, &setup.spec.rates, &seeds_of(&setup, 1));
-    let plan = Arc::new(Plan::new(&specs, &setup.base_dir).map_err(ExperimentError::Plan)?);
+    let plan = Arc::new(
+        Plan::within(&specs, &setup.base_dir, &setup.budget).map_err(ExperimentError::Plan)?,
+    );
     let per_generation = synapse_steps(&plan);
     let bytes: f64 = specs.iter().map(|s| instance_bytes(&s.circuit)).sum();
     // The held-out evaluation: the best rule and the baselines in every shape.
@@ -88,7 +89,8 @@ pub fn dry_run(request: &EvolveRequest) -> Result<Cost, EvolveError> {
                 circuit: c,
             }));
             let specs = instances(&units, &setup.spec.rates, &seeds);
-            let plan = Plan::new(&specs, &setup.base_dir).map_err(ExperimentError::Plan)?;
+            let plan = Plan::within(&specs, &setup.base_dir, &setup.budget)
+                .map_err(ExperimentError::Plan)?;
             heldout_instances += specs.len();
             heldout_synapse_steps += synapse_steps(&plan);
         }
@@ -118,7 +120,7 @@ pub fn dry_run(request: &EvolveRequest) -> Result<Cost, EvolveError> {
         instances: specs.len(),
         synapse_steps: per_generation,
         bytes,
-        budget,
+        budget: setup.budget.bytes().map_err(EvolveError::Usage)?,
         heldout_instances,
         heldout_synapse_steps,
         rate: per_step * steps as f64 / elapsed,

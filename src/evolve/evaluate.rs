@@ -107,6 +107,7 @@ pub(super) fn score(
     seeds: &[u64],
     layers: &[String],
     base_dir: &Path,
+    budget: &crate::circuit::budget::Budget,
     backend_kind: BackendKind,
     precision: Option<Precision>,
     backend_options: &backend::Options,
@@ -121,7 +122,7 @@ pub(super) fn score(
         });
     }
     let specs = instances(units, rates, seeds);
-    let mut plan = Plan::new(&specs, base_dir).map_err(ExperimentError::Plan)?;
+    let mut plan = Plan::within(&specs, base_dir, budget).map_err(ExperimentError::Plan)?;
     prepare(&mut plan);
     let plan = Arc::new(plan);
     let started = std::time::Instant::now();
@@ -139,6 +140,7 @@ pub(super) fn score(
         crate::run::execute(
             &plan,
             backend.as_mut(),
+            backend_options.simd,
             &mut tee,
             &mut crate::run::Quiet,
             None,

@@ -21,7 +21,7 @@ use super::setup::{Pinned, Setup, load};
 use super::sizes::members_in;
 use super::spec::StrategySpec;
 use super::state::{self, Identity, SavedState};
-use crate::circuit::budget::{MemoryBudget, set_budget_override};
+use crate::circuit::budget::{Budget, MemoryBudget};
 use crate::experiment::ExperimentError;
 use crate::spec::{self, Diagnostics};
 use std::path::{Path, PathBuf};
@@ -37,16 +37,15 @@ const FIXED: [&str; 3] = [
     "name: fuzz-random\ncircuit: c.yaml\nfree:\n  - {motif: W2, terms: [m_x, z_x]}\nstrategy: {kind: random, samples: 10, batch: 4, seed: 1}\n",
 ];
 
-fn budget() -> MemoryBudget {
-    MemoryBudget {
+fn budget() -> Budget {
+    Budget::exactly(MemoryBudget {
         bytes: FUZZ_BUDGET_BYTES,
-    }
+    })
 }
 
 /// Checks one input; panics on a defect. `circuit` is the circuit every evolution file is
 /// read against, `csv` the data of a CSV task.
 pub fn check_bytes(bytes: &[u8], circuit: &Path, csv: &Path) {
-    set_budget_override(Some(budget()));
     let pinned = Pinned {
         circuit: Some(circuit.to_path_buf()),
         csv: Some(csv.to_path_buf()),

@@ -78,6 +78,7 @@ pub(super) fn evaluate(
             &seeds,
             layers,
             &setup.base_dir,
+            &setup.budget,
             backend,
             precision,
             backend_options,

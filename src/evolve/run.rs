@@ -44,6 +44,9 @@ pub struct EvolveRequest {
     pub precision: Option<Precision>,
     /// The vector level and the OpenCL options (`settings`).
     pub backend_options: crate::backend::Options,
+    /// The memory budget the evolution's sizes and ensembles are checked against
+    /// (`settings`).
+    pub budget: crate::circuit::budget::Budget,
     /// Overrides the file's number of generations (for quick checks).
     pub generations: Option<u64>,
     pub command_line: Vec<String>,
@@ -114,8 +117,6 @@ pub fn evolve(
             "--resume continues the evolution in --out and --replace empties it: give one".into(),
         ));
     }
-    let budget =
-        crate::circuit::budget::MemoryBudget::from_env_or_machine().map_err(EvolveError::Usage)?;
     // A resume reads the evolution file as it was when the evolution began.
     let saved_text = match (&request.out, request.resume) {
         (Some(dir), true) => Some(saved_evolve_file(dir, &request.path)?),
@@ -130,7 +131,7 @@ pub fn evolve(
         &request.path,
         saved_text,
         request.generations,
-        &budget,
+        &request.budget,
         &Pinned::default(),
     )?;
     let generations = setup.sizes.generations;
@@ -283,6 +284,7 @@ pub fn evolve(
                         &task_seeds,
                         &layers,
                         &setup.base_dir,
+                        &setup.budget,
                         request.backend,
                         request.precision,
                         &request.backend_options,
@@ -697,7 +699,10 @@ mod tests {
             "name: t\ncircuit: {}\nset: [\"time.duration=10 ms\"]\nfree:\n  - {{motif: W1, terms: [z_x, one]}}\nstrategy: {{kind: cma_es, population: 4, sigma0: 0.1, generations: 1}}\n",
             dir.join("circuits/teacher_fa.yaml").display()
         );
-        let budget = crate::circuit::budget::MemoryBudget { bytes: 8 << 30 };
+        let budget =
+            crate::circuit::budget::Budget::exactly(crate::circuit::budget::MemoryBudget {
+                bytes: 8 << 30,
+            });
         let setup = super::super::setup::load(
             &dir.join("e.yaml"),
             Some(text),

@@ -6,7 +6,7 @@
 use super::error::EvolveError;
 use super::sizes::{self, Sizes};
 use super::spec::{self, Baseline, EvolveSpec, FreeParameter};
-use crate::circuit::budget::MemoryBudget;
+use crate::circuit::budget::Budget;
 use crate::circuit::{self, Circuit};
 use crate::experiment::{CircuitSource, ExperimentError};
 use crate::record::manifest::sha256_hex;
@@ -28,6 +28,9 @@ pub(super) struct Setup {
     pub(super) baselines: Vec<(String, Circuit)>,
     /// The held-out shapes: name, the members' circuit in that shape, and its baselines.
     pub(super) shapes: Vec<Shape>,
+    /// The memory budget the evolution was checked against, which its ensembles' plans are
+    /// checked against too.
+    pub(super) budget: Budget,
 }
 
 /// One circuit shape the held-out evaluation scores on.
@@ -58,10 +61,9 @@ pub(super) struct Pinned {
 
 /// What `hetsim validate` says of an evolution file that `hetsim evolve` would accept: the
 /// same reading and checks (the file, its circuit, `set:`, free terms, bounds, sizes against
-/// the memory budget) that run before the first generation.
-pub fn check(path: &Path) -> Result<String, EvolveError> {
-    let budget = MemoryBudget::from_env_or_machine().map_err(EvolveError::Usage)?;
-    let setup = load(path, None, None, &budget, &Pinned::default())?;
+/// the memory `budget`) that run before the first generation.
+pub fn check(path: &Path, budget: &Budget) -> Result<String, EvolveError> {
+    let setup = load(path, None, None, budget, &Pinned::default())?;
     Ok(format!(
         "evolution `{}` of `{}`: {} free, {} generations",
         setup.spec.name,
@@ -77,7 +79,7 @@ pub(super) fn load(
     path: &Path,
     text: Option<String>,
     generations: Option<u64>,
-    budget: &MemoryBudget,
+    budget: &Budget,
     pinned: &Pinned,
 ) -> Result<Setup, EvolveError> {
     let source = match text {
@@ -104,7 +106,7 @@ pub(super) fn load(
         Some(p) => p.clone(),
         None => folder.join(&spec.circuit),
     };
-    let built = build(&circuit_path, &sets, pinned, &source, &spec)?;
+    let built = build(&circuit_path, &sets, pinned, &source, &spec, budget)?;
     let (csource, circuit, baselines) = (built.source, built.circuit, built.baselines);
     // The held-out shapes: the file's `set:` and then the shape's own.
     let mut shapes = Vec::new();
@@ -125,7 +127,7 @@ pub(super) fn load(
             };
             all.push((key.trim().to_string(), value.trim().to_string()));
         }
-        let one = build(&circuit_path, &all, pinned, &source, &spec).map_err(|e| {
+        let one = build(&circuit_path, &all, pinned, &source, &spec, budget).map_err(|e| {
             at(
                 path.clone(),
                 format!(
@@ -173,6 +175,7 @@ pub(super) fn load(
         sizes,
         baselines,
         shapes,
+        budget: budget.clone(),
     })
 }
 
@@ -191,6 +194,7 @@ fn build(
     pinned: &Pinned,
     source: &SourceFile,
     spec: &EvolveSpec,
+    budget: &Budget,
 ) -> Result<Built, EvolveError> {
     let at = |path: YamlPath, message: String| {
         EvolveError::Input(Diagnostics(vec![source.diagnostic(path, message, None)]))
@@ -228,7 +232,7 @@ fn build(
     cspec.record.probes.clear();
     cspec.record.weights = None;
     let relocate = |d: Diagnostics| EvolveError::Input(relocate_sets(d, sets, source));
-    let circuit = circuit::build(&csource, &cspec).map_err(relocate)?;
+    let circuit = circuit::build_within(&csource, &cspec, budget).map_err(relocate)?;
     // The fitness is ln(final / initial held-out loss): without a held-out set every member
     // would score as diverged.
     if circuit.spec.task.held_out == 0 {
@@ -265,7 +269,7 @@ fn build(
         }
         let (bspec, _) = crate::experiment::design::with_rule(&cspec, rule)
             .map_err(|e| at(path.clone(), e.to_string()))?;
-        let c = circuit::build(&csource, &bspec).map_err(|d| {
+        let c = circuit::build_within(&csource, &bspec, budget).map_err(|d| {
             at(
                 path.clone(),
                 format!(

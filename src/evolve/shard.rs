@@ -297,8 +297,6 @@ pub fn run_shard(
             "--shard scores part of the next generation and changes nothing else: give it without --resume or --replace".into(),
         ));
     }
-    let budget =
-        crate::circuit::budget::MemoryBudget::from_env_or_machine().map_err(EvolveError::Usage)?;
     if !dir.join("evolve.yaml").is_file() {
         return Err(EvolveError::Usage(format!(
             "--shard: {} holds no evolution; start it first (`hetsim evolve FILE --out {} --generations 0`)",
@@ -311,7 +309,7 @@ pub fn run_shard(
         &request.path,
         Some(text),
         request.generations,
-        &budget,
+        &request.budget,
         &super::setup::Pinned::default(),
     )?;
     let state_path = state::path_in(dir);
@@ -357,6 +355,7 @@ pub fn run_shard(
         &super::evaluate::seeds_of(&setup, generation),
         &layers,
         &setup.base_dir,
+        &setup.budget,
         request.backend,
         request.precision,
         &request.backend_options,

@@ -7,7 +7,7 @@
 use super::error::EvolveError;
 use super::spec::{EvolveSpec, FreeParameter, StrategySpec, Tasks};
 use crate::circuit::Circuit;
-use crate::circuit::budget::{MemoryBudget, check_instances, human_bytes};
+use crate::circuit::budget::{Budget, MemoryBudget, check_instances, human_bytes};
 use crate::spec::{Diagnostics, SourceFile, YamlPath};
 use crate::text::count;
 
@@ -85,8 +85,9 @@ pub fn check(
     free: &[FreeParameter],
     circuit: &Circuit,
     requested: Option<u64>,
-    budget: &MemoryBudget,
+    setting: &Budget,
 ) -> Result<Sizes, EvolveError> {
+    let budget = setting.bytes().map_err(EvolveError::Usage)?;
     let at = |path: YamlPath, message: String, hint: Option<String>| -> EvolveError {
         EvolveError::Input(Diagnostics(vec![source.diagnostic(path, message, hint)]))
     };
@@ -235,13 +236,13 @@ pub fn check(
                 "the strategy's state for {n} free parameters and {members} members would need about {}, more than the memory budget of {budget}",
                 human_bytes(own)
             ),
-            Some(budget_hint()),
+            Some(budget_hint(setting)),
         ));
     }
     let rest = MemoryBudget {
         bytes: budget.bytes - own as u64,
     };
-    check_instances(circuit, instances, &rest).map_err(|e| {
+    check_instances(circuit, instances, &rest, setting).map_err(|e| {
         // The budget's own hint speaks of `--seeds`; an evolution's instances are its members.
         let e = e.split("\n  hint:").next().unwrap_or_default();
         at(
@@ -253,7 +254,7 @@ pub fn check(
             ),
             Some(format!(
                 "lower the population or `seeds_per_member`, or {}",
-                crate::circuit::budget::how_to_raise()
+                setting.how_to_raise()
             )),
         )
     })?;
@@ -264,9 +265,6 @@ pub fn check(
     })
 }
 
-fn budget_hint() -> String {
-    format!(
-        "free fewer parameters, or {}",
-        crate::circuit::budget::how_to_raise()
-    )
+fn budget_hint(setting: &Budget) -> String {
+    format!("free fewer parameters, or {}", setting.how_to_raise())
 }

@@ -74,8 +74,11 @@ pub fn circuits(
     design: &Design,
     source: &SourceFile,
     spec: &CircuitSpec,
+    budget: &crate::circuit::budget::Budget,
 ) -> Result<(Labelled, Vec<String>), ExperimentError> {
-    let build = |spec: &CircuitSpec| circuit::build(source, spec).map_err(ExperimentError::Input);
+    let build = |spec: &CircuitSpec| {
+        circuit::build_within(source, spec, budget).map_err(ExperimentError::Input)
+    };
     match design {
         Design::Run => Ok((vec![(rule_label(spec), build(spec)?)], Vec::new())),
         Design::Compare { rules } => {

@@ -57,12 +57,13 @@ pub(super) fn start_from(
     circuits: &mut design::Labelled,
     from: &str,
     state: Option<&CarriedState>,
+    budget: &crate::circuit::budget::Budget,
 ) -> Result<String, ExperimentError> {
     use crate::circuit::saved::SavedInit;
     let (dir, time) = parse_from(from)?;
     let weights = match state {
         Some(state) => state.weights(),
-        None => RunWeights::read(&dir, time.map(|t| t.seconds()))
+        None => RunWeights::read(&dir, time.map(|t| t.seconds()), budget)
             .map_err(|e| ExperimentError::Usage(format!("--from {from}: {e}")))?,
     };
     let mut carried: Vec<String> = Vec::new();
@@ -146,10 +147,12 @@ pub(super) struct CarriedState {
 
 /// Reads the checkpoint of the `--from` run, which must be at TIME (when given), through a
 /// backend of that run's own plan and kind, made with this run's `backend_options` (the same
-/// device and layout as the source's, when the settings are the same).
+/// device and layout as the source's, when the settings are the same) under this run's
+/// memory `budget`.
 pub(super) fn read_state(
     from: &str,
     backend_options: &crate::backend::Options,
+    budget: &crate::circuit::budget::Budget,
 ) -> Result<CarriedState, ExperimentError> {
     let (dir, time) = parse_from(from)?;
     let shown = dir.display();
@@ -187,6 +190,7 @@ pub(super) fn read_state(
     request.from = None;
     request.carry_activities = false;
     request.backend_options = backend_options.clone();
+    request.budget = budget.clone();
     let mut built = request.build().map_err(|e| {
         refuse(format!(
             "its run cannot be rebuilt to read the checkpoint: {e}"

@@ -22,6 +22,7 @@ pub use output::Output;
 pub use threads::Threads;
 
 use crate::backend::{self, Backend, BackendError, BackendKind, Precision};
+use crate::circuit::budget::Budget;
 use crate::plan::{Plan, PlanError};
 use crate::record::manifest::{InputFile, Provenance, Replay, sha256_hex};
 use crate::record::{Collector, Manifest, RecordError, Recorder, Sink, Status, Tee, unix_now};
@@ -160,6 +161,9 @@ pub struct Request {
     pub precision: Option<Precision>,
     /// The vector level and the OpenCL options (`settings`).
     pub backend_options: backend::Options,
+    /// The memory budget its circuits, saved weights and tables are checked against
+    /// (`settings`).
+    pub budget: Budget,
     pub output: Output,
     /// The command line that made the request, for the manifest (empty: none).
     pub command_line: Vec<String>,
@@ -188,6 +192,7 @@ impl Request {
             backend: BackendKind::Cpu,
             precision: None,
             backend_options: backend::Options::default(),
+            budget: Budget::default(),
             output: Output::Memory,
             command_line: Vec::new(),
             threads: Threads::DEFAULT,
@@ -243,6 +248,7 @@ impl Request {
             notes,
             warnings,
             pool,
+            simd: self.backend_options.simd,
             _lock: lock,
             checkpoints,
             resumed_sinks: None,
@@ -262,9 +268,12 @@ impl Request {
             )));
         }
         let (source, spec) = self.circuit.load()?;
-        let (mut circuits, mut notes) = design::circuits(&self.design, &source, &spec)?;
+        let (mut circuits, mut notes) =
+            design::circuits(&self.design, &source, &spec, &self.budget)?;
         let state = match (&self.from, self.carry_activities) {
-            (Some(from), true) => Some(from::read_state(from, &self.backend_options)?),
+            (Some(from), true) => {
+                Some(from::read_state(from, &self.backend_options, &self.budget)?)
+            }
             (None, true) => {
                 return Err(ExperimentError::Usage(
                     "--carry activities needs --from RUN_DIR[@TIME]: the run whose checkpoint they come from".into(),
@@ -273,7 +282,12 @@ impl Request {
             _ => None,
         };
         if let Some(from) = &self.from {
-            notes.push(from::start_from(&mut circuits, from, state.as_ref())?);
+            notes.push(from::start_from(
+                &mut circuits,
+                from,
+                state.as_ref(),
+                &self.budget,
+            )?);
         }
         let mut warnings = Vec::new();
         for (_, c) in &circuits {
@@ -285,8 +299,7 @@ impl Request {
             }
         }
         // Refuse what would exhaust memory before anything is allocated (`--seeds 1000000`).
-        let budget = crate::circuit::budget::MemoryBudget::from_env_or_machine()
-            .map_err(ExperimentError::Usage)?;
+        let budget = self.budget.bytes().map_err(ExperimentError::Usage)?;
         let total = circuits.len().checked_mul(self.seeds).ok_or_else(|| {
             ExperimentError::Usage(format!(
                 "{} circuits × {} seeds is more instances than this machine can count",
@@ -295,12 +308,12 @@ impl Request {
             ))
         })?;
         for (_, c) in &circuits {
-            crate::circuit::budget::check_instances(c, total, &budget)
+            crate::circuit::budget::check_instances(c, total, &budget, &self.budget)
                 .map_err(ExperimentError::Usage)?;
         }
         let instances = design::instances(&circuits, self.seeds, self.first_seed);
         let base_dir = self.circuit.base_dir();
-        let plan = Arc::new(Plan::new(&instances, &base_dir)?);
+        let plan = Arc::new(Plan::within(&instances, &base_dir, &self.budget)?);
         let pool = self
             .threads
             .pool()
@@ -518,6 +531,8 @@ pub struct Prepared {
     pub warnings: Vec<String>,
     /// Where the run's parallel work goes.
     pool: threads::Pool,
+    /// The vector level of the host's own products (`settings`).
+    simd: crate::simd::Simd,
     /// The run directory's lock, held while the run writes it.
     _lock: Option<output::DirLock>,
     /// Where and when the run saves its state, and where a resumed run starts.
@@ -584,6 +599,7 @@ impl Prepared {
             })?;
         }
         let (plan, backend, target) = (&self.plan, self.backend.as_mut(), &mut self.target);
+        let simd = self.simd;
         let checkpoints = self
             .checkpoints
             .as_mut()
@@ -598,7 +614,15 @@ impl Prepared {
                 second: &mut summarizer,
             };
             let checkpoints = checkpoints.map(|c| c as &mut dyn crate::run::Checkpoints);
-            crate::run::execute_checkpointed(plan, backend, &mut tee, observer, stop, checkpoints)
+            crate::run::execute_checkpointed(
+                plan,
+                backend,
+                simd,
+                &mut tee,
+                observer,
+                stop,
+                checkpoints,
+            )
         })?;
         let summary = summarizer
             .summary()

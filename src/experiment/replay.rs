@@ -156,6 +156,7 @@ pub fn request_from_run(
         precision: Some(manifest.precision),
         // How the machine runs it is the caller's (`Request { backend_options, ..replay }`).
         backend_options: crate::backend::Options::default(),
+        budget: crate::circuit::budget::Budget::default(),
         output,
         command_line,
         // The thread count is the rerunning machine's choice: it changes no number.

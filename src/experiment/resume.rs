@@ -110,12 +110,13 @@ impl Request {
     /// its newest checkpoint. Refused (naming the directory and the reason) when it is not a
     /// run directory, its run completed, it has no checkpoint, or the checkpoint belongs to
     /// another circuit, build, backend, device or precision than the manifest replays here.
-    /// `threads` and `backend_options` say how this machine runs it.
+    /// `threads`, `backend_options` and `budget` say how this machine runs it.
     pub fn resume(
         run_dir: &Path,
         command_line: Vec<String>,
         threads: Threads,
         backend_options: crate::backend::Options,
+        budget: crate::circuit::budget::Budget,
     ) -> Result<Prepared, ExperimentError> {
         let shown = run_dir.display();
         let refuse = |why: String| ExperimentError::Usage(format!("cannot resume {shown}: {why}"));
@@ -155,6 +156,7 @@ impl Request {
         )?;
         request.threads = threads;
         request.backend_options = backend_options;
+        request.budget = budget;
         let mut built = request.build()?;
         let now = identity(&built.manifest);
         if let Some((key, then, here)) = checkpoint::first_difference(&saved.identity, &now) {
@@ -193,6 +195,7 @@ impl Request {
             notes: built.notes,
             warnings: built.warnings,
             pool: built.pool,
+            simd: request.backend_options.simd,
             _lock: Some(lock),
             checkpoints: Some(checkpoints),
             resumed_sinks: Some(sinks),

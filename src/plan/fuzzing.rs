@@ -7,7 +7,7 @@
 //! A panic anywhere is a find; so is an accepted circuit that the plan refuses, a diagnostic
 //! without a location, or an expanded circuit that does not read back.
 
-use crate::circuit::budget::{MemoryBudget, check_instances, set_budget_override};
+use crate::circuit::budget::{Budget, MemoryBudget, check_instances};
 use crate::plan::{InstanceSpec, Plan};
 use crate::spec::{self, Diagnostics, TaskKindName};
 use std::path::Path;
@@ -18,9 +18,10 @@ pub const FUZZ_BUDGET_BYTES: u64 = 512 << 20;
 
 /// Checks one input; panics on a defect.
 pub fn check_bytes(bytes: &[u8], csv_path: &Path) {
-    set_budget_override(Some(MemoryBudget {
+    let budget = MemoryBudget {
         bytes: FUZZ_BUDGET_BYTES,
-    }));
+    };
+    let setting = Budget::exactly(budget);
     let file = Path::new("fuzz.yaml");
     let source = match spec::source_from_bytes(file, bytes) {
         Ok(s) => s,
@@ -35,14 +36,11 @@ pub fn check_bytes(bytes: &[u8], csv_path: &Path) {
     if spec.task.kind == TaskKindName::Csv && spec.task.path.is_some() {
         spec.task.path = Some(csv_path.display().to_string());
     }
-    let circuit = match crate::circuit::build(&source, &spec) {
+    let circuit = match crate::circuit::build_within(&source, &spec, &setting) {
         Ok(c) => c,
         Err(d) => return check_located(&d),
     };
-    let budget = MemoryBudget {
-        bytes: FUZZ_BUDGET_BYTES,
-    };
-    if let Err(e) = check_instances(&circuit, 1, &budget) {
+    if let Err(e) = check_instances(&circuit, 1, &budget, &setting) {
         panic!("build accepted a circuit that check_instances refuses: {e}");
     }
     // What validate accepts, run must be able to plan.
@@ -51,7 +49,7 @@ pub fn check_bytes(bytes: &[u8], csv_path: &Path) {
         seed: 1,
         label: "fuzz".into(),
     };
-    if let Err(e) = Plan::new(&[instance], Path::new("")) {
+    if let Err(e) = Plan::within(&[instance], Path::new(""), &setting) {
         panic!("a circuit that passed every check cannot be planned: {e}");
     }
     // `hetsim expand` writes a file that must read back as the same circuit.
@@ -59,7 +57,7 @@ pub fn check_bytes(bytes: &[u8], csv_path: &Path) {
     let again = spec::SourceFile::from_text(file, text.clone());
     let reparsed = spec::parse_circuit(&again)
         .unwrap_or_else(|d| panic!("the expanded circuit does not parse: {d}\n{text}"));
-    if let Err(d) = crate::circuit::build(&again, &reparsed) {
+    if let Err(d) = crate::circuit::build_within(&again, &reparsed, &setting) {
         panic!("the expanded circuit does not build: {d}\n{text}");
     }
 }

@@ -333,7 +333,22 @@ impl Plan {
             .filter(|(_, p)| p.motif.is_some())
     }
 
+    /// The plan of `instances` under the machine's default budget (as a library caller
+    /// without settings gets; a job passes its own to [`Plan::within`]).
     pub fn new(instances: &[InstanceSpec], base_dir: &std::path::Path) -> Result<Plan, PlanError> {
+        Plan::within(
+            instances,
+            base_dir,
+            &crate::circuit::budget::Budget::default(),
+        )
+    }
+
+    /// The plan of `instances`, whose recorded tables must fit `budget`.
+    pub fn within(
+        instances: &[InstanceSpec],
+        base_dir: &std::path::Path,
+        budget: &crate::circuit::budget::Budget,
+    ) -> Result<Plan, PlanError> {
         instances.first().ok_or(PlanError::Empty)?;
         // Every command builds its ensembles here: ask the allocator for the estimate before
         // allocating anything, so that a limit the budget did not see (overcommit, another
@@ -659,7 +674,7 @@ impl Plan {
             phases,
         };
         plan.held_input = plan.held_input_deferral();
-        plan.probes = probes::resolve(&plan, record)?;
+        plan.probes = probes::resolve(&plan, record, budget)?;
         Ok(plan)
     }
 }

@@ -98,8 +98,12 @@ impl Probes {
 
 /// Resolves instance 0's `record` block for `plan` (every instance shares it; the plan checks
 /// that). Refuses instance indices the run does not have and tables larger than the memory
-/// budget.
-pub fn resolve(plan: &Plan, record: &RecordSpec) -> Result<Probes, PlanError> {
+/// `budget`.
+pub fn resolve(
+    plan: &Plan,
+    record: &RecordSpec,
+    budget: &crate::circuit::budget::Budget,
+) -> Result<Probes, PlanError> {
     let e_count = plan.n_instances();
     let steps_of = |every: Option<crate::spec::Time>| match every {
         Some(t) => ((t.seconds() / plan.dt_s).round() as u64).max(1),
@@ -176,17 +180,17 @@ pub fn resolve(plan: &Plan, record: &RecordSpec) -> Result<Probes, PlanError> {
         });
     }
     let rows = out.estimated_rows(plan, plan.steps);
-    if let Ok(budget) = crate::circuit::budget::MemoryBudget::from_env_or_machine()
-        && rows * ROW_BYTES > budget.bytes as f64
+    if let Ok(bytes) = budget.bytes()
+        && rows * ROW_BYTES > bytes.bytes as f64
     {
         return Err(PlanError::Probe {
             message: format!(
-                "record.probes and record.weights would write about {rows:.3e} rows ({}), more than the memory budget of {budget}",
+                "record.probes and record.weights would write about {rows:.3e} rows ({}), more than the memory budget of {bytes}",
                 crate::circuit::budget::human_bytes(rows * ROW_BYTES)
             ),
             hint: format!(
-                "sample less often (`every`), or fewer units, synapses or instances, or raise the budget with {}",
-                crate::circuit::budget::BUDGET_ENV
+                "sample less often (`every`), or fewer units, synapses or instances, or {}",
+                budget.how_to_raise()
             ),
         });
     }

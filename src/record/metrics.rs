@@ -348,9 +348,14 @@ pub fn feedforward(
 
 /// Held-out loss (mean ½‖y* − y‖²) and accuracy of instance `e` at the given weights,
 /// evaluated for the whole held-out set at once as matrix products through the forward
-/// pathway's steady-state map.
-pub fn held_out(plan: &Plan, weights: &[Vec<f64>], e: usize) -> (Option<f64>, Option<f64>) {
-    held_out_in(plan, 0, weights, e)
+/// pathway's steady-state map, the products at vector level `simd` (the run's, `settings`).
+pub fn held_out(
+    plan: &Plan,
+    weights: &[Vec<f64>],
+    e: usize,
+    simd: Simd,
+) -> (Option<f64>, Option<f64>) {
+    held_out_in(plan, 0, weights, e, simd)
 }
 
 /// [`held_out`] on the task of protocol phase `phase`.
@@ -359,6 +364,7 @@ pub fn held_out_in(
     phase: usize,
     weights: &[Vec<f64>],
     e: usize,
+    simd: Simd,
 ) -> (Option<f64>, Option<f64>) {
     let Some(out) = &plan.output else {
         return (None, None);
@@ -369,9 +375,7 @@ pub fn held_out_in(
     if n == 0 || plan.forward_order.is_none() {
         return (None, None);
     }
-    // The same sums on every vector level (fixed order), so the host's products run on the
-    // automatic one whatever level the engine was given.
-    let simd = Simd::auto();
+    // The same sums on every vector level (fixed order): the level changes the speed only.
     let y = match affine_map(plan, weights, e, simd) {
         Some((a, b)) => {
             // y = A x + b for every sample in one product.
@@ -724,14 +728,14 @@ fn slice(v: &[f64], e: usize, n: usize) -> &[f64] {
 
 /// The held-out loss on the first phase's task, in a protocol where some phase changes
 /// instance `e`'s task (None otherwise: the held-out loss column says it all).
-pub fn first_task_loss(plan: &Plan, weights: &[Vec<f64>], e: usize) -> Option<f64> {
+pub fn first_task_loss(plan: &Plan, weights: &[Vec<f64>], e: usize, simd: Simd) -> Option<f64> {
     let first = &plan.phases.first()?.tables.tasks[e];
     let changes = plan
         .phases
         .iter()
         .any(|p| !std::sync::Arc::ptr_eq(&p.tables.tasks[e], first));
     if changes {
-        held_out_in(plan, 0, weights, e).0
+        held_out_in(plan, 0, weights, e, simd).0
     } else {
         None
     }
@@ -744,6 +748,7 @@ pub fn window_rows(
     start: &Snapshot,
     end: &Snapshot,
     active: &[bool],
+    simd: Simd,
 ) -> Vec<Row> {
     let time_s = end.step as f64 * plan.dt_s;
     let records = |m: Metric| m.recorded(plan);
@@ -752,7 +757,8 @@ pub fn window_rows(
         .into_par_iter()
         .map(|e| {
             if active[e] {
-                let mut rows = instance_rows(plan, phase, window, start, end, e, time_s, &records);
+                let mut rows =
+                    instance_rows(plan, phase, window, start, end, e, time_s, &records, simd);
                 rows.iter_mut()
                     .for_each(|r| r.phase = plan.phases[phase].name.clone());
                 rows
@@ -774,6 +780,7 @@ fn instance_rows(
     e: usize,
     time_s: f64,
     records: &dyn Fn(Metric) -> bool,
+    simd: Simd,
 ) -> Vec<Row> {
     let mut all = Row {
         time_s,
@@ -790,10 +797,10 @@ fn instance_rows(
         }
     }
     if records(Metric::HeldOutLoss) {
-        let (loss, acc) = held_out_in(plan, phase, &end.weights, e);
+        let (loss, acc) = held_out_in(plan, phase, &end.weights, e, simd);
         all.held_out_loss = loss;
         all.held_out_accuracy = acc;
-        all.first_task_loss = first_task_loss(plan, &end.weights, e);
+        all.first_task_loss = first_task_loss(plan, &end.weights, e, simd);
     }
 
     // Ideal steps G per projection at the window's starting weights.
@@ -1108,7 +1115,7 @@ mod tests {
                 .sum::<f64>();
         }
         let want = 0.5 * squares / xs.ncols() as f64;
-        let (got, _) = held_out(&plan, &weights, e);
+        let (got, _) = held_out(&plan, &weights, e, simd);
         let got = got.expect("a loss");
         assert!(
             ((got - want) / want).abs() < 1e-12,

@@ -11,7 +11,7 @@
 
 use super::setup::{self, Expansion};
 use super::{SweepError, pack, tables};
-use crate::circuit::budget::{MemoryBudget, set_budget_override};
+use crate::circuit::budget::{Budget, MemoryBudget};
 use crate::spec::{self, Diagnostics};
 use std::path::Path;
 
@@ -24,9 +24,9 @@ pub const FUZZ_POINTS_BUILT: usize = 64;
 /// Checks one input, read as the sweep file `folder/fuzz_sweep.yaml` (so `circuit: c.yaml`
 /// names `folder/c.yaml`); panics on a defect.
 pub fn check_bytes(bytes: &[u8], folder: &Path) {
-    set_budget_override(Some(MemoryBudget {
+    let budget = Budget::exactly(MemoryBudget {
         bytes: FUZZ_BUDGET_BYTES,
-    }));
+    });
     let path = folder.join("fuzz_sweep.yaml");
     let source = match spec::source_from_bytes(&path, bytes) {
         Ok(s) => s,
@@ -37,6 +37,7 @@ pub fn check_bytes(bytes: &[u8], folder: &Path) {
         Some(source.text),
         &super::SweepOverrides::default(),
         Expansion::UpTo(FUZZ_POINTS_BUILT),
+        &budget,
     ) {
         Ok(s) => s,
         Err(SweepError::Input(d)) => return check_located(&d),

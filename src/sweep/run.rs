@@ -14,6 +14,7 @@ use super::setup::{self, Setup};
 use super::stats::InstanceStats;
 use super::tables::{self, InstanceOf, PARTS, PointTable, TMP_PREFIX, write_err};
 use crate::backend::{self, BackendKind, DeviceDescription, Precision, TracePoint};
+use crate::circuit::budget::Budget;
 use crate::experiment::output::{DirKind, DirLock};
 use crate::experiment::{ExperimentError, Threads, ensemble_manifest};
 use crate::plan::{InstanceSpec, Plan};
@@ -41,6 +42,9 @@ pub struct SweepRequest {
     pub precision: Option<Precision>,
     /// The vector level and the OpenCL options (`settings`).
     pub backend_options: backend::Options,
+    /// The memory budget the sweep's tables, points and ensembles are checked against
+    /// (`settings`).
+    pub budget: Budget,
     pub shard: Option<Shard>,
     /// Overrides the file's `ensemble_size`.
     pub ensemble_size: Option<usize>,
@@ -62,6 +66,7 @@ impl SweepRequest {
             backend: BackendKind::Cpu,
             precision: None,
             backend_options: backend::Options::default(),
+            budget: Budget::default(),
             shard: None,
             ensemble_size: None,
             command_line: Vec::new(),
@@ -234,8 +239,7 @@ fn ensembles(
         .ensemble_size
         .or(setup.spec.ensemble_size)
         .unwrap_or(DEFAULT_ENSEMBLE_SIZE);
-    let budget =
-        crate::circuit::budget::MemoryBudget::from_env_or_machine().map_err(SweepError::Usage)?;
+    let budget = request.budget.bytes().map_err(SweepError::Usage)?;
     let memory = 0.8 * budget.bytes as f64;
     for &k in todo {
         let p = &setup.points[k];
@@ -292,6 +296,7 @@ pub fn dry_run(request: &SweepRequest) -> Result<DryRun, SweepError> {
         request.text.clone(),
         &request.overrides,
         setup::Expansion::QUICK,
+        &request.budget,
     )?;
     if !setup.expanded {
         let in_shard = match request.shard {
@@ -627,6 +632,7 @@ fn sweep_here(
         request.text.clone(),
         &request.overrides,
         setup::Expansion::All,
+        &request.budget,
     )?;
     let in_shard = shard_points(&setup, request.shard);
     let dir = match &request.out {
@@ -803,7 +809,10 @@ fn sweep_here(
                 }
             }
         }
-        let plan = Arc::new(Plan::new(&instances, &setup.base_dir).map_err(ExperimentError::Plan)?);
+        let plan = Arc::new(
+            Plan::within(&instances, &setup.base_dir, &setup.budget)
+                .map_err(ExperimentError::Plan)?,
+        );
         drop(instances);
         let made = backend::make(
             plan.clone(),
@@ -889,7 +898,14 @@ fn sweep_here(
                 first: &mut kept,
                 second: &mut stats,
             };
-            crate::run::execute(&plan, engine.as_mut(), &mut tee, &mut observer, stop)
+            crate::run::execute(
+                &plan,
+                engine.as_mut(),
+                request.backend_options.simd,
+                &mut tee,
+                &mut observer,
+                stop,
+            )
         };
         drop(recorder);
         let outcome = match outcome {

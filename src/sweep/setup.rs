@@ -7,6 +7,7 @@ use super::axes::{self, Axis};
 use super::overrides::SweepOverrides;
 use super::size;
 use super::spec::{Stat, SummarySpec, SweepSpec};
+use crate::circuit::budget::Budget;
 use crate::circuit::{self, Circuit};
 use crate::experiment::design::{rule_label, with_rule};
 use crate::record::metrics::{COLUMNS, KEYS, Metric};
@@ -57,6 +58,9 @@ pub struct Setup {
     pub rules: Vec<Option<RuleName>>,
     pub points: Vec<Point>,
     pub stats: Vec<(SummarySpec, Metric)>,
+    /// The memory budget the sweep was checked against, which its points' circuits and
+    /// ensembles are checked against too.
+    pub budget: Budget,
 }
 
 impl Setup {
@@ -89,7 +93,13 @@ impl Setup {
 
     /// The labelled circuits of a point (one per rule).
     pub fn point_circuits(&self, p: &Point) -> Result<Vec<(String, Circuit)>, SweepError> {
-        point_circuits(&self.base, &self.circuit_source, &self.rules, p)
+        point_circuits(
+            &self.base,
+            &self.circuit_source,
+            &self.rules,
+            p,
+            &self.budget,
+        )
     }
 }
 
@@ -98,6 +108,7 @@ fn point_circuits(
     source: &SourceFile,
     rules: &[Option<RuleName>],
     p: &Point,
+    budget: &Budget,
 ) -> Result<Vec<(String, Circuit)>, SweepError> {
     let point_error = |message: String| SweepError::Point {
         identity: p.identity.clone(),
@@ -114,7 +125,8 @@ fn point_circuits(
             }
             None => spec.clone(),
         };
-        let c = circuit::build(source, &spec).map_err(|d| point_error(d.to_string()))?;
+        let c =
+            circuit::build_within(source, &spec, budget).map_err(|d| point_error(d.to_string()))?;
         out.push((rule_label(&spec), c));
     }
     Ok(out)
@@ -136,9 +148,15 @@ impl Expansion {
 }
 
 /// Reads and checks a sweep file (`text` instead of the file's contents when given) as it is,
-/// every point expanded and built.
+/// every point expanded and built, under the machine's default budget.
 pub fn load(path: &Path, text: Option<String>) -> Result<Setup, SweepError> {
-    load_with(path, text, &SweepOverrides::default(), Expansion::All)
+    load_with(
+        path,
+        text,
+        &SweepOverrides::default(),
+        Expansion::All,
+        &Budget::default(),
+    )
 }
 
 /// The sweep file's circuit, read relative to the sweep file's folder; a file that cannot be
@@ -298,12 +316,14 @@ fn check_recorded(axes: &[Axis], p: &Point, spec: &CircuitSpec) -> Result<(), St
 /// Reads and checks a sweep file (`text` instead of the file's contents when given): sizes
 /// counted and refused before anything is expanded, then the circuit, the fixed overrides (the
 /// file's, then the command line's), the summary, the axes and — as `expansion` says — every
-/// point. `Setup::spec` holds the seeds the sweep runs with (`--seeds` when given).
+/// point, each against `budget`. `Setup::spec` holds the seeds the sweep runs with (`--seeds`
+/// when given).
 pub fn load_with(
     path: &Path,
     text: Option<String>,
     overrides: &SweepOverrides,
     expansion: Expansion,
+    budget: &Budget,
 ) -> Result<Setup, SweepError> {
     let source = match text {
         Some(t) => SourceFile::from_text(path, t),
@@ -503,7 +523,7 @@ pub fn load_with(
     }
     let stats: Vec<(SummarySpec, Metric)> = stats.into_iter().map(|(_, s, m)| (s, m)).collect();
     // Summary projections must exist in the circuit as built.
-    let first = circuit::build(&circuit_source, &base)
+    let first = circuit::build_within(&circuit_source, &base, budget)
         .map_err(|d| SweepError::Input(locate_set(d, &source, &origins)))?;
     for (i, (s, _)) in stats.iter().enumerate() {
         let proj = s.projection();
@@ -522,9 +542,8 @@ pub fn load_with(
     // The sweep's own tables against the memory budget, before any point is expanded.
     let key_bytes = crate::plan::ensemble_key(&first).len() * rules.len();
     let bytes = size::table_bytes(size, axes.len(), key_bytes, columns.len() + 8);
-    let budget =
-        crate::circuit::budget::MemoryBudget::from_env_or_machine().map_err(SweepError::Usage)?;
-    size::check_budget(&source, size, bytes, &budget)
+    let bytes_budget = budget.bytes().map_err(SweepError::Usage)?;
+    size::check_budget(&source, size, bytes, &bytes_budget, budget)
         .map_err(|d| SweepError::Input(Diagnostics(vec![d])))?;
     let base_cost = first.synapse_count() as f64 * first.steps() as f64;
     drop(first);
@@ -567,7 +586,7 @@ pub fn load_with(
             message,
         })?;
         drop(point_spec);
-        let circuits = point_circuits(&base, &circuit_source, &rules, &p)?;
+        let circuits = point_circuits(&base, &circuit_source, &rules, &p, budget)?;
         for (_, c) in &circuits {
             p.key.push_str(&crate::plan::ensemble_key(c));
             p.key.push('#');
@@ -595,5 +614,6 @@ pub fn load_with(
         rules,
         points,
         stats,
+        budget: budget.clone(),
     })
 }

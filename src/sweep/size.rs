@@ -12,7 +12,7 @@
 //! rows assembled from the parts) would not fit the memory budget of `circuit::budget`.
 
 use super::spec::{Combine, SweepSpec};
-use crate::circuit::budget::{MemoryBudget, human_bytes};
+use crate::circuit::budget::{Budget, MemoryBudget, human_bytes};
 use crate::spec::{Diagnostic, SourceFile, YamlPath};
 
 /// The most points a sweep may have: a million points are days of computing even for the
@@ -144,6 +144,7 @@ pub fn check_budget(
     size: Size,
     bytes: f64,
     budget: &MemoryBudget,
+    setting: &Budget,
 ) -> Result<(), Diagnostic> {
     if bytes <= budget.bytes as f64 {
         return Ok(());
@@ -158,7 +159,7 @@ pub fn check_budget(
         ),
         Some(format!(
             "sweep fewer points or seeds, or {}",
-            crate::circuit::budget::how_to_raise()
+            setting.how_to_raise()
         )),
     ))
 }

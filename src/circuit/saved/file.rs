@@ -2,10 +2,15 @@
 //! float32, little-endian, C order) — a small reader, no numpy dependency — and a `.npy` writer.
 
 use super::{MAX_WEIGHTS_BYTES, sha256_hex};
+use crate::circuit::budget::Budget;
 use std::path::Path;
 
 /// A matrix read from a file, rows × cols (post × pre), row-major.
-pub fn read_matrix_file(path: &Path) -> Result<(usize, usize, Vec<f64>, String), String> {
+/// The file's size is checked against `budget` before it is read.
+pub fn read_matrix_file(
+    path: &Path,
+    budget: &Budget,
+) -> Result<(usize, usize, Vec<f64>, String), String> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if !matches!(ext, "csv" | "npy") {
         return Err(format!(
@@ -14,7 +19,7 @@ pub fn read_matrix_file(path: &Path) -> Result<(usize, usize, Vec<f64>, String),
         ));
     }
     let (cost, what) = read_cost(path, ext)?;
-    crate::circuit::budget::check_read(path, &what, cost)?;
+    crate::circuit::budget::check_read(path, &what, cost, budget)?;
     let bytes = crate::spec::read_bounded(path, MAX_WEIGHTS_BYTES)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?
         .ok_or_else(|| {
@@ -260,7 +265,7 @@ mod tests {
         let path = dir.path().join("w.npy");
         let values = [0.1, -2.5, 1e-300, 3.0, 4.25, -0.0];
         write_npy(&path, 2, 3, &values).unwrap();
-        let (r, c, v, _) = read_matrix_file(&path).unwrap();
+        let (r, c, v, _) = read_matrix_file(&path, &Budget::default()).unwrap();
         assert_eq!((r, c), (2, 3));
         assert_eq!(
             v.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
@@ -273,7 +278,7 @@ mod tests {
         bytes[at..at + 6].copy_from_slice(b"(6,)  ");
         std::fs::write(&path, &bytes).unwrap();
         assert!(
-            read_matrix_file(&path)
+            read_matrix_file(&path, &Budget::default())
                 .unwrap_err()
                 .contains("1 dimensions")
         );
@@ -287,7 +292,7 @@ mod tests {
                 .unwrap();
             b[pos..pos + to.len()].copy_from_slice(to.as_bytes());
             std::fs::write(&path, &b).unwrap();
-            let err = read_matrix_file(&path).unwrap_err();
+            let err = read_matrix_file(&path, &Budget::default()).unwrap_err();
             assert!(err.contains(says), "{err}");
         }
     }
@@ -297,17 +302,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.csv");
         std::fs::write(&path, "0.1,-0.2\n3e-5, 4\n5,6\n").unwrap();
-        let (r, c, v, _) = read_matrix_file(&path).unwrap();
+        let (r, c, v, _) = read_matrix_file(&path, &Budget::default()).unwrap();
         assert_eq!((r, c, v), (3, 2, vec![0.1, -0.2, 3e-5, 4.0, 5.0, 6.0]));
         std::fs::write(&path, "1,2\n3\n").unwrap();
         assert!(
-            read_matrix_file(&path)
+            read_matrix_file(&path, &Budget::default())
                 .unwrap_err()
                 .contains("line 2 has 1 numbers")
         );
         std::fs::write(&path, "a,b\n1,2\n").unwrap();
-        assert!(read_matrix_file(&path).unwrap_err().contains("no header"));
+        assert!(
+            read_matrix_file(&path, &Budget::default())
+                .unwrap_err()
+                .contains("no header")
+        );
         std::fs::write(&path, "1,NaN\n").unwrap();
-        assert!(read_matrix_file(&path).unwrap_err().contains("finite"));
+        assert!(
+            read_matrix_file(&path, &Budget::default())
+                .unwrap_err()
+                .contains("finite")
+        );
     }
 }

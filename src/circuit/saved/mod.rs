@@ -12,6 +12,7 @@ pub mod run;
 pub use file::{read_matrix_file, write_npy};
 pub use run::RunWeights;
 
+use crate::circuit::budget::Budget;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -119,8 +120,9 @@ impl SavedInit {
         projection: &str,
         rows: usize,
         cols: usize,
+        budget: &Budget,
     ) -> Result<SavedInit, String> {
-        let (r, c, values, sha) = read_matrix_file(path)?;
+        let (r, c, values, sha) = read_matrix_file(path, budget)?;
         if (r, c) != (rows, cols) {
             return Err(format!(
                 "{} holds a {r} × {c} matrix; `{projection}` is {rows} × {cols} (post × pre)",
@@ -186,13 +188,21 @@ impl SavedInit {
 /// A run directory and a time's bits (None: the latest), as [`Reader`] keys what it read.
 type RunKey = (PathBuf, Option<u64>);
 
-/// Reads the saved weights a circuit's projections start from, each run's table once.
-#[derive(Default)]
-pub struct Reader {
+/// Reads the saved weights a circuit's projections start from, each run's table once, each
+/// file checked against the memory budget before it is read.
+pub struct Reader<'a> {
+    budget: &'a Budget,
     runs: Vec<(RunKey, std::rc::Rc<RunWeights>)>,
 }
 
-impl Reader {
+impl<'a> Reader<'a> {
+    pub fn new(budget: &'a Budget) -> Reader<'a> {
+        Reader {
+            budget,
+            runs: Vec::new(),
+        }
+    }
+
     /// The saved weights `init` names (`{file}` or `{from}`) for `projection`, of `shape`
     /// (post × pre); paths are relative to `base_dir`, the circuit file's folder.
     pub fn init(
@@ -204,7 +214,9 @@ impl Reader {
     ) -> Result<SavedInit, String> {
         use crate::spec::Init;
         match init {
-            Init::File(path) => SavedInit::from_file(&base_dir.join(path), projection, rows, cols),
+            Init::File(path) => {
+                SavedInit::from_file(&base_dir.join(path), projection, rows, cols, self.budget)
+            }
             Init::From { run, time } => {
                 let dir = base_dir.join(run);
                 let seconds = time.map(|t| t.seconds());
@@ -212,7 +224,7 @@ impl Reader {
                 let weights = match self.runs.iter().find(|(k, _)| *k == key) {
                     Some((_, w)) => w.clone(),
                     None => {
-                        let w = std::rc::Rc::new(RunWeights::read(&dir, seconds)?);
+                        let w = std::rc::Rc::new(RunWeights::read(&dir, seconds, self.budget)?);
                         self.runs.push((key, w.clone()));
                         w
                     }

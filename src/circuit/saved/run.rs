@@ -2,6 +2,7 @@
 //! `start`/`end` of its `weights.csv` (six significant digits) where no snapshot is at that time.
 
 use super::{MAX_WEIGHTS_BYTES, WeightSource, absolute, sha256_hex};
+use crate::circuit::budget::Budget;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -22,11 +23,11 @@ pub struct RunWeights {
 }
 
 /// The times of a run's weight snapshots, in the order written.
-fn snapshot_times(run_dir: &Path) -> Result<Vec<f64>, String> {
+fn snapshot_times(run_dir: &Path, budget: &Budget) -> Result<Vec<f64>, String> {
     let mut snapshots = Vec::new();
     let path = run_dir.join("weight_snapshots.csv");
     if path.exists() {
-        let text = read_text(&path)?.0;
+        let text = read_text(&path, budget)?.0;
         for line in text.lines().skip(1) {
             let t = line.split(',').next().unwrap_or("");
             if let Ok(t) = t.parse::<f64>()
@@ -45,12 +46,13 @@ fn snapshot_times(run_dir: &Path) -> Result<Vec<f64>, String> {
 /// about 48 bytes in the maps, 4 per byte of the table.
 const TABLE_MEMORY_PER_BYTE: f64 = 6.0;
 
-fn read_text(path: &Path) -> Result<(String, String), String> {
+fn read_text(path: &Path, budget: &Budget) -> Result<(String, String), String> {
     if let Ok(meta) = std::fs::metadata(path) {
         crate::circuit::budget::check_read(
             path,
             &format!("a table of {} bytes and the weights in it", meta.len()),
             meta.len() as f64 * TABLE_MEMORY_PER_BYTE,
+            budget,
         )?;
     }
     let bytes = crate::spec::read_bounded(path, MAX_WEIGHTS_BYTES)
@@ -78,8 +80,13 @@ fn shown(times: &[f64]) -> String {
 impl RunWeights {
     /// The weights the run in `run_dir` saved at `time_s` (None: the latest it saved).
     /// Snapshots (`weight_snapshots.csv`) come first; `weights.csv` gives the start (t = 0)
-    /// and, once the run ended, its end, where no snapshot is at that time.
-    pub fn read(run_dir: &Path, time_s: Option<f64>) -> Result<RunWeights, String> {
+    /// and, once the run ended, its end, where no snapshot is at that time. Each table is
+    /// checked against `budget` before it is read.
+    pub fn read(
+        run_dir: &Path,
+        time_s: Option<f64>,
+        budget: &Budget,
+    ) -> Result<RunWeights, String> {
         let shown_dir = run_dir.display();
         let manifest_path = run_dir.join("manifest.json");
         let manifest_bytes = crate::spec::read_bounded(&manifest_path, 64 << 20)
@@ -93,7 +100,7 @@ impl RunWeights {
         let manifest: serde_json::Value = serde_json::from_slice(&manifest_bytes)
             .map_err(|e| format!("{}: not a run's manifest: {e}", manifest_path.display()))?;
         let manifest_sha256 = sha256_hex(&manifest_bytes);
-        let snapshots = snapshot_times(run_dir)?;
+        let snapshots = snapshot_times(run_dir, budget)?;
         // weights.csv: the start always, the end once the run finished.
         let ended = manifest["status"].as_str().is_some_and(|s| s != "running");
         let end = manifest["time_reached_s"].as_f64().filter(|_| ended);
@@ -133,7 +140,7 @@ impl RunWeights {
         } else {
             (weights_csv, Some("end"))
         };
-        let (text, file_sha256) = read_text(&file)?;
+        let (text, file_sha256) = read_text(&file, budget)?;
         let mut matrices: BTreeMap<(usize, String), Entries> = BTreeMap::new();
         for (i, line) in text.lines().enumerate().skip(1) {
             let cells: Vec<&str> = line.split(',').collect();
