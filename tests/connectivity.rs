@@ -50,7 +50,10 @@ fn masked() -> String {
 }
 
 fn index(plan: &Plan, name: &str) -> usize {
-    plan.projections.iter().position(|p| p.name == name).unwrap()
+    plan.projections
+        .iter()
+        .position(|p| p.name == name)
+        .unwrap()
 }
 
 fn absent_synapses_stay_zero_and_follow_the_plans_mask(case: &BackendCase) {
@@ -77,7 +80,11 @@ fn absent_synapses_stay_zero_and_follow_the_plans_mask(case: &BackendCase) {
                         );
                     } else {
                         // Present synapses moved from their non-zero start by noise and learning.
-                        assert!(*w != 0.0, "{}: {name} synapse {k} is present but 0", case.name);
+                        assert!(
+                            *w != 0.0,
+                            "{}: {name} synapse {k} is present but 0",
+                            case.name
+                        );
                     }
                 }
             }
@@ -101,7 +108,11 @@ fn absent_synapses_stay_zero_and_follow_the_plans_mask(case: &BackendCase) {
             for name in ["W1", "W2"] {
                 let q = index(&plan, name);
                 let d = common::rel_diff(&snap.weights[q], &reference.weights[q]);
-                assert!(d < 1e-9, "{}: {name} differs from the CPU's f64 by {d:e}", case.name);
+                assert!(
+                    d < 1e-9,
+                    "{}: {name} differs from the CPU's f64 by {d:e}",
+                    case.name
+                );
             }
         }
     }
@@ -142,19 +153,18 @@ fn dense_circuits_have_no_mask_and_no_mask_op() {
     let plan = plan_from(&circuit("all", "all"), &[1]);
     assert!(plan.masks.iter().all(Option::is_none));
     let program = StepProgram::for_plan(&plan, |_| true);
-    assert!(
-        !program
-            .ops
-            .iter()
-            .any(|op| matches!(op, Op::Mask { .. }))
-    );
+    assert!(!program.ops.iter().any(|op| matches!(op, Op::Mask { .. })));
 }
 
 #[test]
 fn edge_files_set_the_synapses_and_their_weights() {
     let dir = std::env::temp_dir().join(format!("hetsim-conn-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("w2.csv"), "pre,post,weight\n0,0,0.25\n19,9,-0.5\n3,4,1\n").unwrap();
+    std::fs::write(
+        dir.join("w2.csv"),
+        "pre,post,weight\n0,0,0.25\n19,9,-0.5\n3,4,1\n",
+    )
+    .unwrap();
     let yaml = circuit("all", "{file: w2.csv}");
     let path = dir.join("sparse.yaml");
     std::fs::write(&path, &yaml).unwrap();
@@ -178,7 +188,10 @@ fn edge_files_set_the_synapses_and_their_weights() {
         .filter(|(_, w)| **w != 0.0)
         .map(|(k, w)| (k, *w))
         .collect();
-    assert_eq!(present, vec![(0, 0.25), (4 * 20 + 3, 1.0), (9 * 20 + 19, -0.5)]);
+    assert_eq!(
+        present,
+        vec![(0, 0.25), (4 * 20 + 3, 1.0), (9 * 20 + 19, -0.5)]
+    );
     assert_eq!(plan.masks[q].as_ref().unwrap().iter().sum::<f64>(), 3.0);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -96,9 +96,9 @@ impl Wiring {
     /// Checks a form against the projection's shape (post × pre): the message, or None.
     pub fn check(&self, rows: usize, cols: usize) -> Option<String> {
         match *self {
-            Wiring::Probability(p) if !(p > 0.0 && p <= 1.0) => Some(format!(
-                "probability must be in (0, 1], not {p}"
-            )),
+            Wiring::Probability(p) if !(p > 0.0 && p <= 1.0) => {
+                Some(format!("probability must be in (0, 1], not {p}"))
+            }
             Wiring::InDegree(k) if k == 0 || k > cols => Some(format!(
                 "in_degree must be between 1 and the {cols} presynaptic units, not {k}"
             )),
@@ -121,7 +121,11 @@ pub fn read_edges(path: &Path, rows: usize, cols: usize) -> Result<EdgeFile, Str
         let cost = len + (len / 4.0).ceil() * 24.0 + (rows as f64 * cols as f64);
         crate::circuit::budget::check_read(
             path,
-            &format!("{} bytes of text: up to {} edges", meta.len(), (len / 4.0).ceil()),
+            &format!(
+                "{} bytes of text: up to {} edges",
+                meta.len(),
+                (len / 4.0).ceil()
+            ),
             cost,
         )?;
     }
@@ -230,7 +234,10 @@ mod tests {
         let n = (rows * cols) as f64;
         let frac = m.iter().sum::<f64>() / n;
         let se = (p * (1.0 - p) / n).sqrt();
-        assert!((frac - p).abs() < 4.0 * se, "fraction {frac}, p {p}, se {se}");
+        assert!(
+            (frac - p).abs() < 4.0 * se,
+            "fraction {frac}, p {p}, se {se}"
+        );
         // Another seed or another projection draws another mask; the same draws the same.
         assert_ne!(m, Wiring::Probability(p).mask("W", 4, rows, cols).unwrap());
         assert_ne!(m, Wiring::Probability(p).mask("V", 3, rows, cols).unwrap());
@@ -261,7 +268,10 @@ mod tests {
         assert_eq!(ok.weights, Some(vec![0.5, -1.0]));
         let err = |name: &str, text: &str| read_edges(&write(name, text), 2, 3).unwrap_err();
         let e = err("range.csv", "pre,post\n0,1\n3,0\n");
-        assert!(e.contains("line 3, field `pre`") && e.contains("out of range"), "{e}");
+        assert!(
+            e.contains("line 3, field `pre`") && e.contains("out of range"),
+            "{e}"
+        );
         let e = err("dup.csv", "pre,post\n0,1\n0,1\n");
         assert!(e.contains("line 3") && e.contains("twice"), "{e}");
         let e = err("size.csv", "pre,post\n0,1,2\n");
@@ -271,7 +281,10 @@ mod tests {
         let e = err("weight.csv", "pre,post,weight\n0,1,x\n");
         assert!(e.contains("line 2, field `weight`"), "{e}");
         let e = err("index.csv", "pre,post\n-1,1\n");
-        assert!(e.contains("line 2, field `pre`") && e.contains("not an index"), "{e}");
+        assert!(
+            e.contains("line 2, field `pre`") && e.contains("not an index"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -12,10 +12,10 @@
 //! for its own vector width. Nothing here is CPU-specific.
 
 use crate::activation::Activation;
+use crate::circuit::connectivity::Wiring;
 use crate::circuit::{Circuit, OutputPath};
 use crate::rng;
 use crate::rule::{N_TERMS, Theta};
-use crate::circuit::connectivity::Wiring;
 use crate::spec::{Init, Measure, Method, Role};
 use crate::task::Task;
 use std::sync::Arc;
