@@ -13,8 +13,9 @@ use hetsim::step::{Op, StepProgram};
 /// A 30-20-10 teacher circuit with masked plastic layers: W1 from the input (an outer-product
 /// update that would be deferred while the input is held, were it dense), W2 with decay, weight
 /// noise and a `z` term (c_i: a per-row constant that reaches every synapse of a dense row), and
-/// B2 tied to W2's transpose.
-fn circuit(w1: &str, w2: &str) -> String {
+/// B2 tied to W2's transpose; `nx` inputs and `nh` hidden units (4 and 40: W1 is tall with short
+/// rows, which the OpenCL row layout stores transposed).
+fn sized(w1: &str, w2: &str, nx: usize, nh: usize) -> String {
     format!(
         "name: sparse
 time: {{dt: 0.5 ms, duration: 0.3 s, method: exponential_euler}}
@@ -25,12 +26,12 @@ task:
   stimulus: {{duration: 20 ms}}
   held_out: 20
 populations:
-  x: {{role: input, size: 30}}
-  h: {{size: 20, tau: 5 ms, noise: 0.05}}
+  x: {{role: input, size: {nx}}}
+  h: {{size: {nh}, tau: 5 ms, noise: 0.05}}
   y: {{size: 10, tau: 5 ms}}
   ystar: {{role: target, size: 10}}
   e: {{role: error, size: 10, tau: 0 ms}}
-  dh: {{role: error, size: 20, tau: 0 ms, gain_from: h}}
+  dh: {{role: error, size: {nh}, tau: 0 ms, gain_from: h}}
 projections:
   W1: {{from: x, to: h, init: {{uniform: [-0.5, 0.5]}}, connectivity: {w1}}}
   W2: {{from: h, to: y, init: {{uniform: [-0.5, 0.5]}}, connectivity: {w2}}}
@@ -43,6 +44,10 @@ motifs:
 record: {{every: 50 ms, measure: [loss]}}
 "
     )
+}
+
+fn circuit(w1: &str, w2: &str) -> String {
+    sized(w1, w2, 30, 20)
 }
 
 fn masked() -> String {
@@ -58,8 +63,17 @@ fn index(plan: &Plan, name: &str) -> usize {
 
 fn absent_synapses_stay_zero_and_follow_the_plans_mask(case: &BackendCase) {
     let cpu = &backends()[0];
-    for seeds in [vec![5], vec![1, 2, 3]] {
-        let plan = plan_from(&masked(), &seeds);
+    let tall = sized("{probability: 0.3}", "{in_degree: 4}", 4, 40);
+    for (yaml, seeds, nh) in [
+        (masked(), vec![5], 20),
+        (masked(), vec![1, 2, 3], 20),
+        (tall, vec![5], 40),
+    ] {
+        let plan = plan_from(&yaml, &seeds);
+        if nh == 40 {
+            // The case exercises the row layout's transposed storage (rows of 4 < 8).
+            assert!(hetsim::step::rows::stored_transposed(&plan, 8)[index(&plan, "W1")]);
+        }
         let mut b = (case.make)(plan.clone());
         b.advance(plan.steps).unwrap_or_else(|e| panic!("{e}"));
         let snap = b.snapshot().unwrap_or_else(|e| panic!("{e}"));
@@ -90,7 +104,7 @@ fn absent_synapses_stay_zero_and_follow_the_plans_mask(case: &BackendCase) {
             }
         }
         // The tied copy is W2's transpose, absent synapses included.
-        let (rows, cols) = (10, 20);
+        let (rows, cols) = (10, nh);
         for e in 0..seeds.len() {
             let w2 = weights(&plan, &snap, "W2", e);
             let b2 = weights(&plan, &snap, "B2", e);
