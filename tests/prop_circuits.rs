@@ -226,6 +226,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
                 delay: Time::from_ms(layer.delay_ms),
                 tied: None,
                 stands_for: None,
+                connectivity: Default::default(),
             },
         );
         forward.push(name);

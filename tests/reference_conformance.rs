@@ -130,6 +130,7 @@ shipped_circuits!(
     four_synapse_two_levels,
     metaplasticity,
     oja,
+    sparse_teacher,
     teacher_dfa,
     teacher_fa,
     teacher_fa_explicit,

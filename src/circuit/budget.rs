@@ -460,6 +460,15 @@ pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
             bytes: synapses * copies * REAL,
             table: false,
         });
+        if !p.wiring.is_all() {
+            // The plan's mask, the backend's per-lane copy and its uniforms while drawn.
+            parts.push(Part {
+                path: YamlPath::of(&["projections", &p.name, "connectivity"]),
+                what: format!("the mask of `{}` ({synapses:.0} synapses)", p.name),
+                bytes: synapses * 3.0 * REAL,
+                table: false,
+            });
+        }
         let into_output_error = v
             .output
             .is_some_and(|o| p.to == o.error && (p.from == o.output || p.from == o.target));

@@ -503,6 +503,7 @@ fn projection(from: &str, to: &str, init: Init, sign: f64) -> ProjectionSpec {
         delay: Time::default(),
         tied: None,
         stands_for: None,
+        connectivity: Default::default(),
     }
 }
 

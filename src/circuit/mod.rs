@@ -6,6 +6,7 @@
 
 pub mod budget;
 pub mod check;
+pub mod connectivity;
 pub mod dot;
 pub mod expand;
 pub mod probes;
@@ -67,6 +68,8 @@ pub struct Projection {
     /// Initial weights read from saved ones (`init: {file}`/`{from}`, `hetsim run --from`),
     /// in place of drawing them from `init`.
     pub saved: Option<std::sync::Arc<saved::SavedInit>>,
+    /// Which synapses exist (`connectivity:`; a tied projection takes its partner's).
+    pub wiring: connectivity::Wiring,
 }
 
 #[derive(Clone, Debug, PartialEq)]

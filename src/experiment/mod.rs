@@ -414,6 +414,19 @@ fn manifest(
             });
         }
     }
+    // Edge files (`connectivity: {file}`), hashed when the circuit was checked.
+    for p in plan.circuits.iter().flat_map(|c| &c.projections) {
+        if let crate::circuit::connectivity::Wiring::Edges(f) = &p.wiring {
+            let shown = f.path.display().to_string();
+            if !inputs.iter().any(|i| i.path == shown) {
+                inputs.push(InputFile {
+                    role: "data".into(),
+                    path: shown,
+                    sha256: f.sha256.clone(),
+                });
+            }
+        }
+    }
     let provenance = Provenance::of_this_process(&request.command_line);
     let absolute_base = std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
     Manifest {

@@ -175,6 +175,7 @@ fn check_data(
     manifest_path: &Path,
 ) -> Result<(), ExperimentError> {
     let (_, spec) = circuit.load()?;
+    check_edge_files(circuit, &spec, manifest)?;
     // `compare` swaps rules only: every circuit of the design reads the same data file.
     let Some(rel) = &spec.task.path else {
         return Ok(());
@@ -211,6 +212,41 @@ fn check_data(
             path.display(),
             entry.sha256
         )));
+    }
+    Ok(())
+}
+
+/// Every edge file (`connectivity: {file}`) the replayed circuit reads must still have the
+/// SHA-256 the manifest's `inputs` recorded for it (runs from before edge files were listed
+/// have none to check).
+fn check_edge_files(
+    circuit: &CircuitSource,
+    spec: &crate::spec::CircuitSpec,
+    manifest: &Manifest,
+) -> Result<(), ExperimentError> {
+    for p in spec.projections.values() {
+        let crate::spec::Connectivity::File(rel) = &p.connectivity else {
+            continue;
+        };
+        let Some(entry) = manifest
+            .inputs
+            .iter()
+            .find(|i| i.role == "data" && Path::new(&i.path).ends_with(rel))
+        else {
+            continue;
+        };
+        let path = circuit.base_dir().join(rel);
+        let now = crate::spec::read_bounded(&path, crate::circuit::connectivity::MAX_EDGES_BYTES)
+            .ok()
+            .flatten()
+            .map(|b| sha256_hex(&b));
+        if now.as_deref() != Some(entry.sha256.as_str()) {
+            return Err(ExperimentError::Usage(format!(
+                "the edge file {} has changed or gone since the run (SHA-256 {} then); a replay would not reproduce it",
+                path.display(),
+                entry.sha256
+            )));
+        }
     }
     Ok(())
 }

@@ -30,6 +30,8 @@ impl Plan {
                     && instances.iter().all(|&e| p.delay_steps[e] == 0)
                     && p.tied_to.is_none()
                     && !tied_source.contains(&q)
+                    // A deferred matrix gains D xᵀ on every synapse, absent ones too.
+                    && self.masks[q].is_none()
                     && instances
                         .iter()
                         .all(|&e| super::update_defers(&motif.theta[e], motif.weight_noise[e]))
@@ -102,6 +104,20 @@ impl Plan {
                     .iter()
                     .flat_map(|&e| w[e * n..(e + 1) * n].iter().copied())
                     .collect()
+            })
+            .collect();
+        plan.masks = self
+            .projections
+            .iter()
+            .zip(&self.masks)
+            .map(|(p, mask)| {
+                let n = p.synapses();
+                mask.as_ref().map(|m| {
+                    instances
+                        .iter()
+                        .flat_map(|&e| m[e * n..(e + 1) * n].iter().copied())
+                        .collect()
+                })
             })
             .collect();
         for phase in &mut plan.phases {

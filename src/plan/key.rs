@@ -76,6 +76,11 @@ pub fn ensemble_key(c: &Circuit) -> String {
                 super::update_defers(&m.theta, m.weight_noise)
             );
         }
+        // A masked projection is never deferred and runs a mask op: the ensemble's step
+        // differs from an unmasked one's.
+        if !p.wiring.is_all() {
+            key.push_str(" masked");
+        }
     }
     key
 }

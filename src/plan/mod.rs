@@ -12,6 +12,7 @@
 //! for its own vector width. Nothing here is CPU-specific.
 
 use crate::activation::Activation;
+use crate::circuit::connectivity::Wiring;
 use crate::circuit::{Circuit, OutputPath};
 use crate::rng;
 use crate::rule::{N_TERMS, Theta};
@@ -248,6 +249,11 @@ pub struct Plan {
     pub tasks: Vec<Arc<Task>>,
     /// Per projection, `E × rows × cols`, instance-major.
     pub initial_weights: Vec<Vec<f64>>,
+    /// Per projection whose synapses are not all present in some instance (`connectivity:`),
+    /// `E × rows × cols` instance-major, 1 where the synapse exists and 0 where it does not:
+    /// drawn once here, so every backend runs the same mask. None: every synapse exists (a
+    /// tied projection copies its partner's transpose, absent synapses included, and has none).
+    pub masks: Vec<Option<Vec<f64>>>,
     /// Per instance, the held-out inputs and targets as columns (n_inputs × N, n_targets × N),
     /// drawn once so every window evaluates the same set.
     pub held_out: Vec<(nalgebra::DMatrix<f64>, nalgebra::DMatrix<f64>)>,
@@ -614,10 +620,17 @@ impl Plan {
             });
         }
 
-        let initial_weights = projections
+        let masks: Vec<Option<Vec<f64>>> =
+            projections.iter().map(|p| masks(p, instances)).collect();
+        let mut initial_weights: Vec<Vec<f64>> = projections
             .iter()
             .map(|p| initial_weights(p, instances))
             .collect::<Result<_, _>>()?;
+        for (w, m) in initial_weights.iter_mut().zip(&masks) {
+            if let Some(m) = m {
+                w.iter_mut().zip(m).for_each(|(w, m)| *w *= m);
+            }
+        }
         let held_out: Vec<_> = tasks.iter().map(|t| held_out_set(t)).collect();
         let steps = instances
             .iter()
@@ -667,6 +680,7 @@ impl Plan {
             timing,
             tasks,
             initial_weights,
+            masks,
             held_out,
             circuits: instances.iter().map(|i| i.circuit.clone()).collect(),
             held_input: Vec::new(),
@@ -879,8 +893,40 @@ fn initial_weights(p: &PlanProjection, instances: &[InstanceSpec]) -> Result<Vec
             // Read at check time into `saved` (handled above).
             Init::File(_) | Init::From { .. } => {}
         }
+        // An edge file's weight column sets the weights of the synapses it lists.
+        if let Wiring::Edges(f) = &own.wiring
+            && let Some(ws) = &f.weights
+        {
+            for (&(i, j), &w) in f.edges.iter().zip(ws) {
+                block[i * p.cols + j] = w;
+            }
+        }
     }
     Ok(out)
+}
+
+/// Each instance's mask of projection `p` from its own circuit's connectivity, drawn with the
+/// instance seed (`circuit::connectivity`); None when every instance has every synapse.
+/// Instances without the projection get ones (their sign is 0 there).
+fn masks(p: &PlanProjection, instances: &[InstanceSpec]) -> Option<Vec<f64>> {
+    let n = p.synapses();
+    let own = |inst: &InstanceSpec| {
+        inst.circuit
+            .projections
+            .iter()
+            .find(|q| q.name == p.name)
+            .map(|q| q.wiring.clone())
+    };
+    if instances.iter().all(|i| own(i).is_none_or(|w| w.is_all())) {
+        return None;
+    }
+    let mut out = vec![1.0; n * instances.len()];
+    for (i, inst) in instances.iter().enumerate() {
+        if let Some(mask) = own(inst).and_then(|w| w.mask(&p.name, inst.seed, p.rows, p.cols)) {
+            out[i * n..(i + 1) * n].copy_from_slice(&mask);
+        }
+    }
+    Some(out)
 }
 
 /// Topological order of the forward pathway (input and rate populations joined by forward

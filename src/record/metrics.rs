@@ -844,7 +844,18 @@ fn instance_rows(
             // The phase's rule: its θ and τ_w (plasticity off: nothing learns, no angles).
             let (theta, tau_w) = (&tables.theta[m][e], tables.tau_w_s[m][e]);
             let pw = &window.projections[q];
-            let dw = slice(&pw.dw_rule, e, n);
+            // A masked projection is measured on its present synapses: the rule's ΔW, the
+            // backprop and loss gradients and ∫u xᵀ are restricted to them (absent synapses
+            // count as zero), since only those can change.
+            let mask = plan.masks[q].as_ref().map(|mk| slice(mk, e, n));
+            let on_present = |v: Vec<f64>| match mask {
+                Some(mk) if v.len() == mk.len() => v.iter().zip(mk).map(|(v, m)| v * m).collect(),
+                _ => v,
+            };
+            let dw_present = mask.map(|_| on_present(slice(&pw.dw_rule, e, n).to_vec()));
+            let dw = dw_present
+                .as_deref()
+                .unwrap_or_else(|| slice(&pw.dw_rule, e, n));
             let learns = tables.learns(m, e);
             if learns && p.forward && !dw.is_empty() {
                 if records(Metric::GradientAngle) && plan.forward_order.is_some() {
@@ -855,10 +866,12 @@ fn instance_rows(
                     let bp: Vec<f64> = if pw.backprop.is_empty() || plan.backprop_is_rule(q, e) {
                         dw.to_vec()
                     } else {
-                        slice(&pw.backprop, e, n)
-                            .iter()
-                            .map(|v| v * scale)
-                            .collect()
+                        on_present(
+                            slice(&pw.backprop, e, n)
+                                .iter()
+                                .map(|v| v * scale)
+                                .collect(),
+                        )
                     };
                     row.gradient_angle_deg = measure::angle_deg(dw, &bp);
                     cat.dw.extend_from_slice(dw);
@@ -866,7 +879,7 @@ fn instance_rows(
                     any = true;
                 }
                 if let Some(g) = &ideal[q] {
-                    let g_row: Vec<f64> = row_major(g);
+                    let g_row: Vec<f64> = on_present(row_major(g));
                     if records(Metric::LossAngle) {
                         row.loss_angle_deg = measure::angle_deg(dw, &g_row);
                     }
@@ -882,7 +895,7 @@ fn instance_rows(
             // The learning signal is the rule's own update over the window (decay and weight
             // noise excluded): for θ_mx > 0 alone, a positive multiple of ∫ m xᵀ dt.
             if records(Metric::HebbianSignature) && !pw.u_x.is_empty() && !dw.is_empty() && learns {
-                let ux = slice(&pw.u_x, e, n);
+                let ux = &on_present(slice(&pw.u_x, e, n).to_vec());
                 row.hebbian_signature = measure::cosine(dw, ux);
                 cat.dw_h.extend_from_slice(dw);
                 cat.ux.extend_from_slice(ux);

@@ -321,6 +321,26 @@ pub struct ProjectionSpec {
     /// for; weight alignment compares the two.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stands_for: Option<String>,
+    /// Which synapses exist: every pair (`all`, the default), or a random or file-given subset;
+    /// absent synapses are zero and stay zero under plasticity, decay and noise.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub connectivity: Connectivity,
+}
+
+/// A projection's synapses: `all`, each pair present with probability p (`{probability: p}`),
+/// exactly k inputs per post unit (`{in_degree: k}`) or k outputs per pre unit
+/// (`{out_degree: k}`), drawn per instance; or the pairs listed in a CSV file
+/// (`{file: edges.csv}`, columns `pre,post[,weight]`, indices from 0, relative to the circuit
+/// file's folder; a weight column sets those synapses' initial weights).
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Connectivity {
+    #[default]
+    All,
+    Probability(f64),
+    InDegree(usize),
+    OutDegree(usize),
+    File(String),
 }
 
 fn plus_one() -> f64 {

@@ -60,6 +60,9 @@ pub enum Op {
         /// The update also computes the next step's forward product W·x.
         fused: bool,
     },
+    /// A plastic projection with absent synapses (`Plan::masks`) zeroes them again after
+    /// its update (and weight noise): W ← W ⊙ M.
+    Mask { projection: usize },
     /// A population's slow trace q takes this step's rates.
     Trace { population: usize },
     /// A rate population integrates its input (+ noise), z = φ(u).
@@ -122,6 +125,13 @@ impl StepProgram {
             fused: false,
         }));
         ops.extend(
+            plan.motifs
+                .iter()
+                .map(|m| m.projection)
+                .filter(|&q| plan.masks[q].is_some())
+                .map(|projection| Op::Mask { projection }),
+        );
+        ops.extend(
             pops.iter()
                 .enumerate()
                 .filter(|(_, p)| p.trace.is_some())
@@ -151,7 +161,10 @@ impl StepProgram {
             return rk4::derive(&program, plan);
         }
         passes::defer_held_inputs(&mut program, plan);
-        passes::fuse_updates(&mut program, fusable);
+        // A masked matrix's next product must read it after the mask.
+        passes::fuse_updates(&mut program, |m| {
+            fusable(m) && plan.masks[plan.motifs[m].projection].is_none()
+        });
         program
     }
 
@@ -243,6 +256,7 @@ impl fmt::Display for Listing<'_> {
                     }
                     writeln!(f, ")")?
                 }
+                Op::Mask { projection } => writeln!(f, "mask {}", proj(projection))?,
                 Op::Trace { population } => writeln!(f, "trace {}", pop(population))?,
                 Op::Integrate { population } => writeln!(f, "integrate {}", pop(population))?,
                 Op::CopyTied { projection } => {

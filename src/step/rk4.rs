@@ -15,7 +15,8 @@
 //! 3. u, W ← u₀, W₀ + dt/6 · Σ (`StageEnd`); rates; additive noise (`Noise`); rates again; tied
 //!    copies.
 //!
-//! Traces and weight noise have no RK4 form; the circuit checks refuse them with `method: rk4`.
+//! Traces, weight noise and connectivity masks have no RK4 form; the circuit checks refuse them
+//! with `method: rk4`.
 
 use super::{Op, StepProgram};
 use crate::plan::Plan;

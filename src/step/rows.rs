@@ -15,7 +15,9 @@
 //! - `update`: the instantaneous populations of step n + 1 whose inputs are fixed matrices of
 //!   known rates (`early`), the rebase of deferred matrices, every motif's update (fused ones
 //!   forming step n + 1's product as they go) and the slow traces;
-//! - `wnoise`: the weight noise of noisy motifs; `tied`: tied matrices copy their partner.
+//! - `wnoise`: the weight noise of noisy motifs; `mask`: masked matrices zero their absent
+//!   synapses (after the update and the noise; a masked update is never fused, so the next
+//!   product reads the masked matrix); `tied`: tied matrices copy their partner.
 //!
 //! A new operation takes one arm in [`group`] (the launch that computes it) and one in that
 //! launch's emitter in the row generator; `step::tests` checks that no operation is dropped.
@@ -39,6 +41,8 @@ pub enum Kernel {
     Update,
     /// Weight noise of the noisy motifs.
     WeightNoise,
+    /// Masked matrices zero their absent synapses.
+    Mask,
     /// Tied matrices copy their partner's transpose.
     Tied,
     /// Step 0's stimulus, before the first step (priming only).
@@ -53,6 +57,7 @@ impl Kernel {
             Kernel::Accumulators => "accumulators".into(),
             Kernel::Update => "update".into(),
             Kernel::WeightNoise => "wnoise".into(),
+            Kernel::Mask => "mask".into(),
             Kernel::Tied => "tied".into(),
             Kernel::Drive => "drive (priming)".into(),
         }
@@ -91,7 +96,8 @@ impl RowSchedule {
         passes::defer_held_inputs(&mut program, plan);
         let transposed = transpose(&mut program, plan, short_row);
         passes::fuse_updates(&mut program, |mi| {
-            fusable(plan, &transposed, plan.motifs[mi].projection)
+            let q = plan.motifs[mi].projection;
+            fusable(plan, &transposed, q) && plan.masks[q].is_none()
         });
         let mut product_by_update = vec![false; plan.projections.len()];
         for op in &program.ops {
@@ -239,6 +245,7 @@ pub fn group(program: &StepProgram, plan: &Plan) -> (Vec<Launch>, Launch) {
     let mut early_pops = Vec::new();
     let mut noise = Vec::new();
     let mut tie = Vec::new();
+    let mut mask = Vec::new();
     for op in &program.ops {
         match *op {
             Op::Stimulus => next_stimulus.push(*op),
@@ -261,6 +268,7 @@ pub fn group(program: &StepProgram, plan: &Plan) -> (Vec<Launch>, Launch) {
                 update.push(*op);
             }
             Op::CopyTied { .. } => tie.push(*op),
+            Op::Mask { .. } => mask.push(*op),
             // RK4's operations: `lower` writes the Euler step, and the device layout refuses
             // `method: rk4` before any schedule is made.
             Op::StageStart
@@ -312,7 +320,11 @@ pub fn group(program: &StepProgram, plan: &Plan) -> (Vec<Launch>, Launch) {
             ops: early_pops,
         });
     }
-    for (kernel, ops) in [(Kernel::WeightNoise, noise), (Kernel::Tied, tie)] {
+    for (kernel, ops) in [
+        (Kernel::WeightNoise, noise),
+        (Kernel::Mask, mask),
+        (Kernel::Tied, tie),
+    ] {
         if !ops.is_empty() {
             launches.push(Launch { kernel, ops });
         }

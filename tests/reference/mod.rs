@@ -349,6 +349,15 @@ impl Instance {
                     *v += scale * x;
                 }
             }
+            // An absent synapse (docs/circuits.md, Connectivity) is zero after every step.
+            if let Some(mask) = &plan.masks[q] {
+                let size = proj.synapses();
+                for (v, m) in w.iter_mut().zip(&mask[e * size..(e + 1) * size]) {
+                    if *m == 0.0 {
+                        *v = 0.0;
+                    }
+                }
+            }
             new_w.push((q, w));
         }
         for (q, w) in new_w {

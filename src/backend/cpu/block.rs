@@ -316,6 +316,8 @@ pub(crate) struct Block<T: Real, const L: usize> {
     q_keep: Vec<[T; L]>,
     q_squared: Vec<bool>,
     w: Vec<Buf<T, L>>,
+    /// Per projection: its mask (1 present, 0 absent; `Plan::masks`), empty without one.
+    mask: Vec<Buf<T, L>>,
     ring: Vec<Buf<T, L>>,
     ring_len: Vec<usize>,
     scratch: Buf<T, L>,
@@ -476,6 +478,23 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
         }
 
+        let mask: Vec<Buf<T, L>> = projections
+            .iter()
+            .zip(&plan.masks)
+            .map(|(p, m)| {
+                let Some(m) = m else { return Vec::new() };
+                let n = p.synapses();
+                (0..n)
+                    .map(|k| {
+                        std::array::from_fn(|l| {
+                            let inst = first + if l < active { l } else { 0 };
+                            T::of(m[inst * n + k])
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+
         let lane_instance = |l: usize| first + if l < active { l } else { 0 };
         let timing = (0..L).map(|l| plan.timing[lane_instance(l)]).collect();
         let seeds = std::array::from_fn(|l| plan.seeds[lane_instance(l)]);
@@ -577,6 +596,7 @@ impl<T: Real, const L: usize> Block<T, L> {
                 .map(|p| p.trace.as_ref().is_some_and(|t| t.squared))
                 .collect(),
             w,
+            mask,
             ring,
             ring_len,
             scratch: buf(pops.iter().map(|p| p.size).max().unwrap_or(0)),
@@ -903,6 +923,7 @@ impl<T: Real, const L: usize> Block<T, L> {
                 Op::Accumulate => self.accumulate(s),
                 Op::PrepareNextInput => self.prepare_next_input(s),
                 Op::Update { motif, .. } => self.update_weights(s, motif),
+                Op::Mask { projection } => self.apply_mask(projection),
                 Op::Trace { population } => self.update_trace(population),
                 Op::Integrate { population } => self.integrate(s, population),
                 Op::CopyTied { projection } => self.copy_tied_one(s, projection),
@@ -1102,6 +1123,20 @@ impl<T: Real, const L: usize> Block<T, L> {
         self.w[q] = w;
         self.acc_dw[q] = acc;
         self.scratch = pre;
+    }
+
+    /// W ← W ⊙ M for a masked projection: absent synapses are zero again after the update and
+    /// its noise.
+    #[inline(always)]
+    fn apply_mask(&mut self, q: usize) {
+        for (wk, mk) in self.w[q].iter_mut().zip(&self.mask[q]) {
+            let (mut v, m) = (*wk, *mk);
+            for l in 0..L {
+                // Selected rather than multiplied: −W·0 would leave −0.
+                v[l] = if m[l] == T::zero() { T::zero() } else { v[l] };
+            }
+            *wk = v;
+        }
     }
 
     /// One population's trace (nothing without one).

@@ -413,6 +413,7 @@ impl Ens<'_> {
                 // path), so the next input is never fetched early here.
                 Op::PrepareNextInput => {}
                 Op::Update { motif, .. } => self.update(motif),
+                Op::Mask { projection } => self.mask(projection),
                 Op::Trace { population } => self.trace_of(population),
                 Op::Integrate { population } => self.integrate(population),
                 Op::CopyTied { projection } => self.copy_tied(projection),
@@ -560,6 +561,19 @@ impl Ens<'_> {
     }
 
     /// A tied matrix copies its partner's transpose, in the lanes where it is tied.
+    /// W ← W ⊙ M: a masked matrix's absent synapses are zero again after its update (selected,
+    /// as the CPU engine does, so no −0 is left).
+    fn mask(&mut self, q: usize) {
+        let m = self.m;
+        let Some(mo) = m.mask[q] else { return };
+        let n = m.plan.projections[q].synapses();
+        self.line(format!(
+            "{{ // mask of {}\n  for (uint k = 0; k < {n}u; k++) {{ const uint d = ({}u + k) * EV; STV(SEL_v(LDV(w, d), (realv)0, LDV(p, ({mo}u + k) * EV) == (realv)0), w, d); }} }}",
+            m.plan.projections[q].name,
+            m.w_off[q]
+        ));
+    }
+
     fn copy_tied(&mut self, q: usize) {
         let m = self.m;
         let proj = &m.plan.projections[q];

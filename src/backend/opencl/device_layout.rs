@@ -212,6 +212,10 @@ pub(crate) struct Model {
     pub noise: Vec<Option<usize>>,
     pub sign: Vec<usize>,
     pub tied: Vec<Option<usize>>,
+    /// Per masked projection (`Plan::masks`): the first of its `rows × cols` parameter rows,
+    /// one per synapse in `[post][pre]` order (whatever the matrix's storage order), 1 where
+    /// the instance has the synapse and 0 where it does not.
+    pub mask: Vec<Option<usize>>,
     pub rate_w: Vec<usize>,
     pub theta: Vec<[Option<usize>; N_TERMS]>,
     pub decay: Vec<Option<usize>>,
@@ -452,6 +456,19 @@ impl Model {
                 })
             })
             .collect();
+        let mask = projs
+            .iter()
+            .zip(&plan.masks)
+            .map(|(p, m)| {
+                let m = m.as_ref()?;
+                let n = p.synapses();
+                let first = params.rows.len();
+                for k in 0..n {
+                    params.push((0..e).map(|i| m[i * n + k]).collect());
+                }
+                Some(first)
+            })
+            .collect();
         let motifs = &plan.motifs;
         let rate_w = motifs
             .iter()
@@ -582,6 +599,7 @@ impl Model {
             noise,
             sign,
             tied,
+            mask,
             rate_w,
             theta,
             decay,

@@ -101,6 +101,7 @@ pub(crate) fn rows_source(
             Kernel::Accumulators => step.extend(g.accumulators()),
             Kernel::Update => step.push(g.update(ops)),
             Kernel::WeightNoise => step.extend(g.wnoise(ops)),
+            Kernel::Mask => step.extend(g.mask(ops)),
             Kernel::Tied => step.extend(g.tied(ops)),
             Kernel::Drive => unreachable!("the priming launch is not a step's"),
         }
@@ -1165,6 +1166,42 @@ impl Rows<'_> {
         ));
         Some(RowKernel {
             name: "wnoise".into(),
+            global: base,
+        })
+    }
+
+    /// W ← W ⊙ M for the masked matrices `ops` holds, one work-item per synapse (selected, as
+    /// the CPU engine does, so no −0 is left).
+    fn mask(&mut self, ops: &[Op]) -> Option<RowKernel> {
+        let m = self.m;
+        let plan = &m.plan;
+        let mut base = 0;
+        let mut body = String::new();
+        for op in ops {
+            let Op::Mask { projection: q } = *op else {
+                continue;
+            };
+            let Some(mo) = m.mask[q] else { continue };
+            let proj = &plan.projections[q];
+            let n = proj.synapses();
+            let _ = writeln!(
+                body,
+                "  if (gid >= {base}u && gid < {}u) {{ const uint k = gid - {base}u, i = k / {}u, j = k % {}u; if (P[{mo}u + k] == (real)0) W[{}] = (real)0; }}",
+                base + n,
+                proj.cols,
+                proj.cols,
+                self.widx(q, "i", "j"),
+            );
+            base += n;
+        }
+        if base == 0 {
+            return None;
+        }
+        self.line(format!(
+            "void mask_at(KARGS, const uint item) {{\n  const uint gid = item;\n{body}}}"
+        ));
+        Some(RowKernel {
+            name: "mask".into(),
             global: base,
         })
     }
