@@ -436,6 +436,7 @@ pub fn resolve_and_check(
             from.zip(to)
                 .map(|(f, t)| (populations[t].size, populations[f].size)),
             spec.time.method,
+            budget,
         );
         if let (Some(f), Some(t)) = (from, to)
             && populations[f].size <= MAX_POPULATION_SIZE
@@ -953,6 +954,7 @@ fn wiring(
     source_dir: &std::path::Path,
     shape: Option<(usize, usize)>,
     method: Method,
+    budget: &super::budget::Budget,
 ) -> Wiring {
     use crate::spec::Connectivity;
     let wiring = match &p.connectivity {
@@ -964,7 +966,7 @@ fn wiring(
             let Some((rows, cols)) = shape else {
                 return Wiring::All;
             };
-            match super::connectivity::read_edges(&source_dir.join(file), rows, cols) {
+            match super::connectivity::read_edges(&source_dir.join(file), rows, cols, budget) {
                 Ok(f) => Wiring::Edges(std::sync::Arc::new(f)),
                 Err(e) => {
                     c.error(path.key("file"), e, None);

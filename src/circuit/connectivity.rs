@@ -113,7 +113,12 @@ impl Wiring {
 /// Reads an edge file for a `rows × cols` (post × pre) projection: a header `pre,post` or
 /// `pre,post,weight`, then one synapse a line, indices from 0. The memory reading it takes is
 /// checked against the budget before it is read. Errors name the file, the line and the field.
-pub fn read_edges(path: &Path, rows: usize, cols: usize) -> Result<EdgeFile, String> {
+pub fn read_edges(
+    path: &Path,
+    rows: usize,
+    cols: usize,
+    budget: &crate::circuit::budget::Budget,
+) -> Result<EdgeFile, String> {
     let shown = path.display();
     if let Ok(meta) = std::fs::metadata(path) {
         // Each edge takes at least 4 bytes ("0,0\n") and is held as two indices and a weight.
@@ -127,6 +132,7 @@ pub fn read_edges(path: &Path, rows: usize, cols: usize) -> Result<EdgeFile, Str
                 (len / 4.0).ceil()
             ),
             cost,
+            budget,
         )?;
     }
     let bytes = crate::spec::read_bounded(path, MAX_EDGES_BYTES)
@@ -263,10 +269,10 @@ mod tests {
             std::fs::write(&p, text).unwrap();
             p
         };
-        let ok = read_edges(&write("ok.csv", "pre,post,weight\n0,1,0.5\n2,0,-1\n"), 2, 3).unwrap();
+        let ok = read_edges(&write("ok.csv", "pre,post,weight\n0,1,0.5\n2,0,-1\n"), 2, 3, &Default::default()).unwrap();
         assert_eq!(ok.edges, vec![(1, 0), (0, 2)]);
         assert_eq!(ok.weights, Some(vec![0.5, -1.0]));
-        let err = |name: &str, text: &str| read_edges(&write(name, text), 2, 3).unwrap_err();
+        let err = |name: &str, text: &str| read_edges(&write(name, text), 2, 3, &Default::default()).unwrap_err();
         let e = err("range.csv", "pre,post\n0,1\n3,0\n");
         assert!(
             e.contains("line 3, field `pre`") && e.contains("out of range"),
