@@ -833,16 +833,6 @@ fn sweep_here(
             manifest.notes.extend(made.fallback.clone());
             manifest.write(&dir)?;
         }
-        if plan.forward_order.is_none()
-            && !manifest
-                .notes
-                .iter()
-                .any(|n| n == crate::experiment::RECURRENT_NOTE)
-        {
-            manifest
-                .notes
-                .push(crate::experiment::RECURRENT_NOTE.into());
-        }
         let number = next_part_number(&dir);
         let tmp = dir.join(PARTS).join(format!("{TMP_PREFIX}{number:06}"));
         let part_manifest = ensemble_manifest(
