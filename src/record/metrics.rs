@@ -11,6 +11,12 @@
 //!   (decay and weight noise excluded; cos(∫ m xᵀ, ∫ u xᵀ) for θ_mx > 0 alone), for every plastic
 //!   projection, Hebbian and Oja rules included;
 //! - weight angle: ∠(B, Wᵀ) and ‖B‖/‖W‖ for every feedback matrix that stands in for W.
+//!
+//! A forward pathway with loops has no per-step backprop in the engines: its steady state is its
+//! fixed point ([`FixedPoint`]), G and the held-out loss are taken there, and the gradient
+//! angle's reference is Σ_s t_s (−∇_W L_s) with each sample's weights interpolated between the
+//! window's start and end; a window without a fixed point leaves those cells empty and returns
+//! a note for the run ([`window_rows_noted`]).
 
 use crate::backend::{Snapshot, Window};
 use crate::measure::{self, FeedForward, FfPopulation, FfProjection, FixedPoint, MeasureError};
