@@ -2,6 +2,7 @@
 //! every backend, against the closed form of a linear recurrent circuit; and a circuit without a
 //! fixed point, whose cells are empty with the reason in the run's notes.
 
+#[macro_use]
 mod common;
 
 use common::{BackendCase, plan_from};
@@ -20,7 +21,11 @@ fn linear_loop(duration: &str) -> String {
 
 /// Instance e's matrix of projection `name` from per-projection weight vectors.
 fn matrix(plan: &Plan, weights: &[Vec<f64>], name: &str, e: usize) -> DMatrix<f64> {
-    let q = plan.projections.iter().position(|p| p.name == name).unwrap();
+    let q = plan
+        .projections
+        .iter()
+        .position(|p| p.name == name)
+        .unwrap();
     let p = &plan.projections[q];
     let n = p.synapses();
     DMatrix::from_row_slice(p.rows, p.cols, &weights[q][e * n..(e + 1) * n])
@@ -126,7 +131,9 @@ fn linear_loop_measurements_match_the_closed_form(case: &BackendCase) {
         let finish = Closed::new(&plan, &end, e);
         let first = all_row(&sink.rows, e, 0.0).held_out_loss.unwrap();
         let want = start.held_out_loss(&plan, e);
-        assert!(((first - want) / want).abs() < 1e-12, "{first} vs {want}");
+        // f32 backends start from the f32 rounding of the initial weights.
+        let tol_first = if case.f32 { 1e-6 } else { 1e-12 };
+        assert!(((first - want) / want).abs() < tol_first, "{first} vs {want}");
         let row = all_row(&sink.rows, e, 0.06);
         let last = row.held_out_loss.unwrap();
         let want = finish.held_out_loss(&plan, e);
@@ -169,12 +176,18 @@ fn linear_loop_measurements_match_the_closed_form(case: &BackendCase) {
         let got = row.loss_angle_deg.unwrap();
         assert!((got - angle(&dw, &g)).abs() < tol_deg, "loss angle {got}");
         let got = row.gradient_angle_deg.unwrap();
-        assert!((got - angle(&dw, &bp)).abs() < tol_deg, "gradient angle {got}");
+        assert!(
+            (got - angle(&dw, &bp)).abs() < tol_deg,
+            "gradient angle {got}"
+        );
         let tau_w = 0.2;
         let gs: Vec<f64> = g.iter().map(|v| v / tau_w).collect();
         let want = hetsim::measure::learning_strength(&dw, &gs).unwrap();
         let got = row.learning_strength.unwrap();
-        assert!(((got - want) / want).abs() < 1e3 * tol_loss, "{got} vs {want}");
+        assert!(
+            ((got - want) / want).abs() < 1e3 * tol_loss,
+            "{got} vs {want}"
+        );
         // sgd on a loop is not recurrent backprop, but it is a descent direction here.
         assert!(got > 0.0 && row.loss_angle_deg.unwrap() < 90.0);
     }

@@ -433,7 +433,9 @@ mod tests {
         let mut pe = DVector::zeros(n);
         pe.rows_mut(nh, ny).copy_from(&e);
         let mu = inv.transpose() * pe;
-        let (loss, descent) = net.loss_and_descent(x.as_slice(), target.as_slice()).unwrap();
+        let (loss, descent) = net
+            .loss_and_descent(x.as_slice(), target.as_slice())
+            .unwrap();
         assert!((loss - 0.5 * e.norm_squared()).abs() < 1e-12);
         let want_in = mu.rows(0, nh) * x.transpose();
         let want_hh = mu.rows(0, nh) * z.rows(0, nh).transpose();
@@ -456,7 +458,13 @@ mod tests {
         for (k, &n) in sizes[1..].iter().enumerate() {
             pops.push(FfPopulation::computed(acts[k], rng.vec(n, 0.5)));
         }
-        let links = [(0, 1, 1.0), (1, 2, -1.0), (2, 3, 1.0), (0, 3, 0.5), (1, 3, 1.0)];
+        let links = [
+            (0, 1, 1.0),
+            (1, 2, -1.0),
+            (2, 3, 1.0),
+            (0, 3, 0.5),
+            (1, 3, 1.0),
+        ];
         let projs: Vec<FfProjection> = links
             .iter()
             .map(|&(f, t, s)| proj(f, t, rng.matrix(sizes[t], sizes[f], 1.0), s))
