@@ -569,6 +569,9 @@ impl Sink for Kept<'_> {
     ) -> Result<(), RecordError> {
         self.inner.weight_snapshots(rows)
     }
+    fn note(&mut self, note: &str) -> Result<(), RecordError> {
+        self.inner.note(note)
+    }
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
         self.inner.failures(failures)
     }
