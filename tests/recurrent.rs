@@ -133,7 +133,10 @@ fn linear_loop_measurements_match_the_closed_form(case: &BackendCase) {
         let want = start.held_out_loss(&plan, e);
         // f32 backends start from the f32 rounding of the initial weights.
         let tol_first = if case.f32 { 1e-6 } else { 1e-12 };
-        assert!(((first - want) / want).abs() < tol_first, "{first} vs {want}");
+        assert!(
+            ((first - want) / want).abs() < tol_first,
+            "{first} vs {want}"
+        );
         let row = all_row(&sink.rows, e, 0.06);
         let last = row.held_out_loss.unwrap();
         let want = finish.held_out_loss(&plan, e);
