@@ -24,7 +24,7 @@
 
 use crate::backend::{Backend, BackendError, Snapshot};
 use crate::plan::Plan;
-use crate::record::metrics::{self, Row};
+use crate::record::metrics;
 use crate::record::plasticity::CurveProbe;
 use crate::record::probes;
 use crate::record::tables::{Stage, instances_table, weight_rows};
@@ -310,8 +310,11 @@ fn run_windows(
         } else {
             Ok(())
         };
-        let rows = metrics::window_rows(plan, &window, &start, &end, &active, simd);
+        let (rows, note) = metrics::window_rows_noted(plan, &window, &start, &end, &active, simd);
         sink.rows(&rows)?;
+        if let Some(note) = note {
+            sink.note(&note)?;
+        }
         sink.traces(&window.traces)?;
         if state.failures.len() != before {
             sink.failures(&state.failures)?;
@@ -358,23 +361,11 @@ fn start_rows(
     };
     // Row at t = 0: the held-out loss of the initial weights, the reference for "fraction of
     // the initial loss".
-    let phase = plan.phase_at(0);
-    let initial: Vec<Row> = (0..plan.n_instances())
-        .map(|e| {
-            let (loss, acc) = metrics::held_out_in(plan, phase, &start.weights, e, simd);
-            Row {
-                time_s: 0.0,
-                instance: e,
-                projection: "all".into(),
-                phase: plan.phases[phase].name.clone(),
-                held_out_loss: loss,
-                held_out_accuracy: acc,
-                first_task_loss: metrics::first_task_loss(plan, &start.weights, e, simd),
-                ..Row::default()
-            }
-        })
-        .collect();
+    let (initial, note) = metrics::initial_rows(plan, start, simd);
     sink.rows(&initial)?;
+    if let Some(note) = note {
+        sink.note(&note)?;
+    }
     sink.weights(&weight_rows(plan, start, Stage::Start))?;
     sample(plan, curve, start, 0, active, sink)?;
     Ok(ahead?)

@@ -24,12 +24,7 @@ fn run(yaml: &str, seeds: &[u64]) -> (Vec<BTreeMap<String, String>>, serde_json:
     );
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let mut manifest = common::test_manifest(&plan);
-    if plan.forward_order.is_none() {
-        manifest
-            .notes
-            .push("not defined for recurrent forward pathways".into());
-    }
+    let manifest = common::test_manifest(&plan);
     let mut recorder = hetsim::record::Recorder::create(&dir, &plan, manifest).unwrap();
     let mut backend = hetsim::backend::cpu::new(plan.clone(), hetsim::backend::Precision::F64);
     hetsim::run::execute(
@@ -242,13 +237,22 @@ fn hebbian_signature_is_positive_with_decay_and_negative_with_noise() {
     );
 }
 
+/// A forward pathway with a loop (h → h) is measured at its fixed point: every backprop-based
+/// column has numbers, and no note says otherwise.
 #[test]
-fn recurrent_forward_pathways_get_a_note_not_a_number() {
-    let yaml = "name: recurrent\ntime: {dt: 1 ms, duration: 1 s}\ntask: {kind: linear_teacher, stimulus: {duration: 20 ms}, held_out: 5}\npopulations:\n  x: {role: input, size: 3}\n  h: {size: 4, tau: 5 ms}\n  y: {size: 2, tau: 5 ms}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.1, 0.1]}}\n  R: {from: h, to: h, init: {uniform: [-0.1, 0.1]}}\n  W2: {from: h, to: y, init: {uniform: [-0.1, 0.1]}}\nlearning: {rule: fa, output: y, tau_w: 2 s, plastic: [W1, W2]}\nrecord: {every: 100 ms, measure: [loss, gradient_alignment, loss_alignment, weight_alignment]}\n";
+fn recurrent_forward_pathways_are_measured_at_their_fixed_point() {
+    let yaml = "name: recurrent\ntime: {dt: 1 ms, duration: 1 s}\ntask: {kind: linear_teacher, stimulus: {duration: 20 ms}, held_out: 5}\npopulations:\n  x: {role: input, size: 3}\n  h: {size: 4, tau: 5 ms}\n  y: {size: 2, tau: 5 ms}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.1, 0.1]}}\n  R: {from: h, to: h, init: {uniform: [-0.1, 0.1]}}\n  W2: {from: h, to: y, init: {uniform: [-0.1, 0.1]}}\nlearning: {rule: fa, output: y, tau_w: 2 s, plastic: [W1, W2]}\nrecord: {every: 100 ms, measure: [loss, gradient_alignment, loss_alignment, learning_strength, weight_alignment]}\n";
     let (rows, manifest) = run(yaml, &[1]);
-    assert!(manifest["notes"].to_string().contains("recurrent"));
-    assert!(values(&rows, "all", "gradient_angle_deg", 0.0).is_empty());
-    assert!(values(&rows, "all", "loss_angle_deg", 0.0).is_empty());
+    assert!(!manifest["notes"].to_string().contains("fixed point"));
+    for column in [
+        "gradient_angle_deg",
+        "loss_angle_deg",
+        "learning_strength",
+        "held_out_loss",
+    ] {
+        assert_eq!(values(&rows, "all", column, 0.05).len(), 10, "{column}");
+    }
+    assert_eq!(values(&rows, "W1", "gradient_angle_deg", 0.05).len(), 10);
     assert!(
         !values(&rows, "B2", "weight_angle_deg", 0.0).is_empty(),
         "weight alignment needs no forward map"

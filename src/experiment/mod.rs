@@ -33,9 +33,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use summary::{Summarizer, Summary};
 
-/// What a run's notes say when its forward pathway is recurrent.
-pub const RECURRENT_NOTE: &str = "gradient alignment, loss alignment and learning strength are not defined for recurrent forward pathways; they are not recorded";
-
 /// Why an experiment could not be prepared or did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
@@ -335,9 +332,6 @@ impl Request {
             made.backend.set_activities(&seed)?;
             notes.push(note);
             state_source = Some(source);
-        }
-        if plan.forward_order.is_none() {
-            notes.push(RECURRENT_NOTE.into());
         }
         if plan.method == crate::spec::Method::Rk4 {
             notes.push("rk4: window accumulators (ΔW of the rule, Hebbian terms) use the first stage of each step".into());

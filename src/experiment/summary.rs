@@ -257,7 +257,7 @@ impl Field for InstanceAcc {
 pub fn hidden_projections(plan: &Plan) -> Vec<String> {
     let (Some(out), true) = (
         plan.output.as_ref(),
-        plan.measures(crate::spec::Measure::GradientAlignment) && plan.forward_order.is_some(),
+        plan.measures(crate::spec::Measure::GradientAlignment),
     ) else {
         return vec![];
     };

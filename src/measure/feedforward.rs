@@ -280,68 +280,76 @@ impl FeedForward {
     }
 
     fn validate(&self) -> Result<(), MeasureError> {
-        let count = self.populations.len();
-        if count == 0 {
-            return Err(MeasureError::NoPopulations);
+        check_network(&self.populations, &self.projections, self.output, true)
+    }
+}
+
+/// Checks a network's shapes: populations exist, the output is one and not an input, biases and
+/// weight matrices have their populations' sizes, no projection targets an input population, signs
+/// are finite; with `topological`, also that every projection goes from a lower to a higher index.
+/// Shared by [`FeedForward`] and the recurrent [`super::FixedPoint`].
+pub(super) fn check_network(
+    populations: &[FfPopulation],
+    projections: &[FfProjection],
+    output: usize,
+    topological: bool,
+) -> Result<(), MeasureError> {
+    let count = populations.len();
+    if count == 0 {
+        return Err(MeasureError::NoPopulations);
+    }
+    let Some(out) = populations.get(output) else {
+        return Err(MeasureError::OutputOutOfRange { output, count });
+    };
+    if out.is_input {
+        return Err(MeasureError::OutputIsInput { output });
+    }
+    for (population, pop) in populations.iter().enumerate() {
+        let bias_ok = pop.bias.len() == pop.size || (pop.is_input && pop.bias.is_empty());
+        if !bias_ok {
+            return Err(MeasureError::BiasLength {
+                population,
+                expected: pop.size,
+                found: pop.bias.len(),
+            });
         }
-        let Some(out) = self.populations.get(self.output) else {
-            return Err(MeasureError::OutputOutOfRange {
-                output: self.output,
+    }
+    for (projection, proj) in projections.iter().enumerate() {
+        let (from, to) = (proj.from, proj.to);
+        if from >= count || to >= count {
+            return Err(MeasureError::ProjectionOutOfRange {
+                projection,
+                from,
+                to,
                 count,
             });
-        };
-        if out.is_input {
-            return Err(MeasureError::OutputIsInput {
-                output: self.output,
+        }
+        if topological && from >= to {
+            return Err(MeasureError::NotTopological {
+                projection,
+                from,
+                to,
             });
         }
-        for (population, pop) in self.populations.iter().enumerate() {
-            let bias_ok = pop.bias.len() == pop.size || (pop.is_input && pop.bias.is_empty());
-            if !bias_ok {
-                return Err(MeasureError::BiasLength {
-                    population,
-                    expected: pop.size,
-                    found: pop.bias.len(),
-                });
-            }
+        if populations[to].is_input {
+            return Err(MeasureError::ProjectionIntoInput { projection, to });
         }
-        for (projection, proj) in self.projections.iter().enumerate() {
-            let (from, to) = (proj.from, proj.to);
-            if from >= count || to >= count {
-                return Err(MeasureError::ProjectionOutOfRange {
-                    projection,
-                    from,
-                    to,
-                    count,
-                });
-            }
-            if from >= to {
-                return Err(MeasureError::NotTopological {
-                    projection,
-                    from,
-                    to,
-                });
-            }
-            if self.populations[to].is_input {
-                return Err(MeasureError::ProjectionIntoInput { projection, to });
-            }
-            let expected = (self.populations[to].size, self.populations[from].size);
-            if proj.weights.shape() != expected {
-                return Err(MeasureError::WeightShape {
-                    projection,
-                    expected,
-                    found: proj.weights.shape(),
-                });
-            }
-            if !proj.sign.is_finite() {
-                return Err(MeasureError::NonFiniteSign {
-                    projection,
-                    sign: proj.sign,
-                });
-            }
+        let expected = (populations[to].size, populations[from].size);
+        if proj.weights.shape() != expected {
+            return Err(MeasureError::WeightShape {
+                projection,
+                expected,
+                found: proj.weights.shape(),
+            });
         }
-        Ok(())
+        if !proj.sign.is_finite() {
+            return Err(MeasureError::NonFiniteSign {
+                projection,
+                sign: proj.sign,
+            });
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]

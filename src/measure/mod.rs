@@ -15,21 +15,24 @@
 //! - **learning strength** `⟨ΔW, G⟩ / ‖G‖²`: the component of the update actually made along the
 //!   ideal step `G`, in units of `G` (1 = the full ideal step, 0 = nothing useful, negative = uphill).
 //! - **gradient / loss alignment** are angles between a rule's update and a backprop step; the
-//!   backprop steps come from [`FeedForward`] (conventions in [`feedforward`]).
+//!   backprop steps come from [`FeedForward`] (conventions in [`feedforward`]), or for a forward
+//!   pathway with loops from [`FixedPoint`] (its fixed point and recurrent backpropagation).
 //!
 //! `‖·‖` is the Euclidean (for matrices, Frobenius) norm throughout.
 
 pub mod decay_limit;
 pub mod decay_rules;
 pub mod feedforward;
+pub mod fixed_point;
 pub mod phase;
 
 pub use feedforward::{FeedForward, FfPopulation, FfProjection, PopulationState};
+pub use fixed_point::FixedPoint;
 
 use nalgebra::DMatrix;
 use thiserror::Error;
 
-/// Why a [`FeedForward`] network could not be built or evaluated.
+/// Why a [`FeedForward`] or [`FixedPoint`] network could not be built or evaluated.
 #[derive(Clone, Debug, PartialEq, Error)]
 pub enum MeasureError {
     #[error("the network has no populations")]
@@ -90,6 +93,26 @@ pub enum MeasureError {
         expected: usize,
         found: usize,
     },
+    /// A pathway with loops whose fixed-point iteration does not settle (oscillation, chaos,
+    /// growth).
+    #[error(
+        "the fixed-point iteration did not settle (after {iterations} iterations the last step was {step:.3e})"
+    )]
+    NotSettled { iterations: usize, step: f64 },
+    /// A pathway with loops that settles only on an unstable point.
+    #[error("the Jacobian at the fixed point has spectral radius {spectral_radius:.4} ≥ 1")]
+    Unstable { spectral_radius: f64 },
+}
+
+impl MeasureError {
+    /// Whether it says that a pathway with loops has no fixed point (rather than that the
+    /// network is malformed).
+    pub fn no_fixed_point(&self) -> bool {
+        matches!(
+            self,
+            MeasureError::NotSettled { .. } | MeasureError::Unstable { .. }
+        )
+    }
 }
 
 /// `⟨a, b⟩ / (‖a‖ ‖b‖)`, clipped to `[−1, 1]` (rounding can push it a hair outside).

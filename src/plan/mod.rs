@@ -239,7 +239,7 @@ pub struct Plan {
     /// Non-driven populations in evaluation order.
     pub order: Vec<usize>,
     /// The forward pathway's populations in topological order, or None when it is recurrent
-    /// (then the backprop-based measurements are not defined).
+    /// (then the backprop-based measurements take it at its fixed point, on the host).
     pub forward_order: Option<Vec<usize>>,
     pub input: usize,
     pub output: Option<OutputPath>,

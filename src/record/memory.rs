@@ -16,6 +16,8 @@ pub struct Collector {
     pub probes: Vec<ProbeRow>,
     pub weight_snapshots: Vec<SnapshotRow>,
     pub failures: Vec<Failure>,
+    /// The notes found while it ran (`Sink::note`), each kind once.
+    pub notes: Vec<String>,
     pub ending: Option<Ending>,
 }
 
@@ -46,6 +48,10 @@ impl Sink for Collector {
     }
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
         self.failures = failures.to_vec();
+        Ok(())
+    }
+    fn note(&mut self, note: &str) -> Result<(), RecordError> {
+        super::push_note(&mut self.notes, note);
         Ok(())
     }
     fn finish(&mut self, ending: &Ending) -> Result<(), RecordError> {

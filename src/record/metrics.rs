@@ -11,9 +11,15 @@
 //!   (decay and weight noise excluded; cos(∫ m xᵀ, ∫ u xᵀ) for θ_mx > 0 alone), for every plastic
 //!   projection, Hebbian and Oja rules included;
 //! - weight angle: ∠(B, Wᵀ) and ‖B‖/‖W‖ for every feedback matrix that stands in for W.
+//!
+//! A forward pathway with loops has no per-step backprop in the engines: its steady state is its
+//! fixed point ([`FixedPoint`]), G and the held-out loss are taken there, and the gradient
+//! angle's reference is Σ_s t_s (−∇_W L_s) with each sample's weights interpolated between the
+//! window's start and end; a window without a fixed point leaves those cells empty and returns
+//! a note for the run ([`window_rows_noted`]).
 
 use crate::backend::{Snapshot, Window};
-use crate::measure::{self, FeedForward, FfPopulation, FfProjection};
+use crate::measure::{self, FeedForward, FfPopulation, FfProjection, FixedPoint, MeasureError};
 use crate::numeric::dot;
 use crate::plan::Plan;
 use crate::simd::Simd;
@@ -300,14 +306,53 @@ impl Row {
 }
 
 /// The steady-state forward map of instance `e` with the given weights, or None when the
-/// forward pathway is recurrent or there is no output. Returns the map and, for each plan
-/// projection, its index among the map's projections.
+/// forward pathway is recurrent (see [`fixed_point`]) or there is no output. Returns the map and,
+/// for each plan projection, its index among the map's projections.
 pub fn feedforward(
     plan: &Plan,
     weights: &[Vec<f64>],
     e: usize,
 ) -> Option<(FeedForward, Vec<Option<usize>>)> {
     let order = plan.forward_order.as_ref()?;
+    let (pops, projs, output, map) = pathway(plan, order, weights, e)?;
+    let ff = FeedForward::new(pops, projs, output).ok()?;
+    Some((ff, map))
+}
+
+/// The forward pathway of instance `e` with the given weights as a network with loops, to be
+/// taken at its fixed point: every input and rate population (in plan order) and every forward
+/// projection. None where the pathway has no loop (then [`feedforward`] is its map) or no output.
+pub fn fixed_point(
+    plan: &Plan,
+    weights: &[Vec<f64>],
+    e: usize,
+) -> Option<(FixedPoint, Vec<Option<usize>>)> {
+    if plan.forward_order.is_some() {
+        return None;
+    }
+    let members: Vec<usize> = (0..plan.populations.len())
+        .filter(|&p| matches!(plan.populations[p].role, Role::Input | Role::Rate))
+        .collect();
+    let (pops, projs, output, map) = pathway(plan, &members, weights, e)?;
+    let net = FixedPoint::new(pops, projs, output).ok()?;
+    Some((net, map))
+}
+
+/// The network parts of instance `e`'s forward pathway over the populations `order` (in that
+/// order): populations, projections, the output's index, and each plan projection's index among
+/// the projections.
+#[allow(clippy::type_complexity)]
+fn pathway(
+    plan: &Plan,
+    order: &[usize],
+    weights: &[Vec<f64>],
+    e: usize,
+) -> Option<(
+    Vec<FfPopulation>,
+    Vec<FfProjection>,
+    usize,
+    Vec<Option<usize>>,
+)> {
     let output = plan.output.as_ref()?.output;
     let mut index = vec![usize::MAX; plan.populations.len()];
     let mut pops = Vec::new();
@@ -342,8 +387,7 @@ pub fn feedforward(
             sign: p.sign[e],
         });
     }
-    let ff = FeedForward::new(pops, projs, index[output]).ok()?;
-    Some((ff, map))
+    Some((pops, projs, index[output], map))
 }
 
 /// Held-out loss (mean ½‖y* − y‖²) and accuracy of instance `e` at the given weights,
@@ -366,17 +410,34 @@ pub fn held_out_in(
     e: usize,
     simd: Simd,
 ) -> (Option<f64>, Option<f64>) {
+    held_out_checked(plan, phase, weights, e, simd).unwrap_or((None, None))
+}
+
+/// [`held_out_in`], or why a forward pathway with loops has no fixed point on some held-out
+/// sample (every sample is taken at its fixed point there; one without makes the cells empty).
+pub fn held_out_checked(
+    plan: &Plan,
+    phase: usize,
+    weights: &[Vec<f64>],
+    e: usize,
+    simd: Simd,
+) -> Result<(Option<f64>, Option<f64>), MeasureError> {
     let Some(out) = &plan.output else {
-        return (None, None);
+        return Ok((None, None));
     };
     let tables = &plan.phases[phase].tables;
     let (xs, ys) = &*tables.held_out[e];
     let n = xs.ncols();
-    if n == 0 || plan.forward_order.is_none() {
-        return (None, None);
+    if n == 0 {
+        return Ok((None, None));
     }
     // The same sums on every vector level (fixed order): the level changes the speed only.
+    let recurrent = plan.forward_order.is_none();
     let y = match affine_map(plan, weights, e, simd) {
+        _ if recurrent => match fixed_point(plan, weights, e) {
+            Some((net, _)) => Some(fixed_point_outputs(&net, xs)?),
+            None => None,
+        },
         Some((a, b)) => {
             // y = A x + b for every sample in one product.
             let mut y = DMatrix::from_fn(b.nrows(), n, |i, _| b[(i, 0)]);
@@ -393,10 +454,10 @@ pub fn held_out_in(
             .and_then(|mut z| z[out.output].take()),
     };
     let Some(y) = y else {
-        return (None, None);
+        return Ok((None, None));
     };
     if y.nrows() != ys.nrows() {
-        return (None, None);
+        return Ok((None, None));
     }
     // ½‖y − y*‖², summed without a difference matrix.
     let squares: f64 = y
@@ -412,7 +473,19 @@ pub fn held_out_in(
             .count();
         correct as f64 / n as f64
     });
-    (Some(loss), accuracy)
+    Ok((Some(loss), accuracy))
+}
+
+/// The output's rates at the fixed point for every column of `xs`, one column each.
+fn fixed_point_outputs(net: &FixedPoint, xs: &DMatrix<f64>) -> Result<DMatrix<f64>, MeasureError> {
+    let mut y = DMatrix::zeros(net.output_size(), xs.ncols());
+    for (s, x) in xs.column_iter().enumerate() {
+        let x: Vec<f64> = x.iter().copied().collect();
+        let settled = net.solve(&x)?;
+        y.column_mut(s)
+            .copy_from_slice(&settled.states[net.output].1);
+    }
+    Ok(y)
 }
 
 /// What the forward pathway's input population presents: the held-out samples (one column
@@ -750,24 +823,130 @@ pub fn window_rows(
     active: &[bool],
     simd: Simd,
 ) -> Vec<Row> {
+    window_rows_noted(plan, window, start, end, active, simd).0
+}
+
+/// What the run's notes say, once, when some window of a forward pathway with loops has no
+/// fixed point; the note goes on with where it happened first and why (see [`unsettled_note`]).
+pub const NO_FIXED_POINT_NOTE: &str = "the forward pathway (which has loops) has no fixed point in some windows; their gradient angle, loss angle, learning strength and held-out loss cells are empty";
+
+/// The note for a pathway with loops that has no fixed point, first at `time_s` on instance `e`:
+/// [`NO_FIXED_POINT_NOTE`], then where and why.
+pub fn unsettled_note(time_s: f64, e: usize, why: &MeasureError) -> String {
+    format!("{NO_FIXED_POINT_NOTE} (first at t = {time_s:.6} s, instance {e}: {why})")
+}
+
+/// [`window_rows`], and the note to add to the run's notes where a forward pathway with loops
+/// had no fixed point in this window (the first instance's reason).
+pub fn window_rows_noted(
+    plan: &Plan,
+    window: &Window,
+    start: &Snapshot,
+    end: &Snapshot,
+    active: &[bool],
+    simd: Simd,
+) -> (Vec<Row>, Option<String>) {
     let time_s = end.step as f64 * plan.dt_s;
     let records = |m: Metric| m.recorded(plan);
     let phase = plan.phase_at(start.step);
-    let per_instance: Vec<Vec<Row>> = (0..plan.n_instances())
+    let per_instance: Vec<(Vec<Row>, Option<MeasureError>)> = (0..plan.n_instances())
         .into_par_iter()
         .map(|e| {
             if active[e] {
-                let mut rows =
+                let (mut rows, why) =
                     instance_rows(plan, phase, window, start, end, e, time_s, &records, simd);
                 rows.iter_mut()
                     .for_each(|r| r.phase = plan.phases[phase].name.clone());
-                rows
+                (rows, why)
             } else {
-                Vec::new()
+                (Vec::new(), None)
             }
         })
         .collect();
-    per_instance.into_iter().flatten().collect()
+    let note = per_instance
+        .iter()
+        .enumerate()
+        .find_map(|(e, (_, why))| why.as_ref().map(|w| unsettled_note(time_s, e, w)));
+    let rows = per_instance.into_iter().flat_map(|(r, _)| r).collect();
+    (rows, note)
+}
+
+/// The rows at t = 0: per instance, the held-out loss of the initial weights (the reference for
+/// "fraction of the initial loss"), and the note where a forward pathway with loops has no fixed
+/// point there.
+pub fn initial_rows(plan: &Plan, start: &Snapshot, simd: Simd) -> (Vec<Row>, Option<String>) {
+    let phase = plan.phase_at(0);
+    let mut note = None;
+    let rows = (0..plan.n_instances())
+        .map(|e| {
+            let (loss, acc) = match held_out_checked(plan, phase, &start.weights, e, simd) {
+                Ok(v) => v,
+                Err(why) => {
+                    note.get_or_insert_with(|| unsettled_note(0.0, e, &why));
+                    (None, None)
+                }
+            };
+            Row {
+                time_s: 0.0,
+                instance: e,
+                projection: "all".into(),
+                phase: plan.phases[phase].name.clone(),
+                held_out_loss: loss,
+                held_out_accuracy: acc,
+                first_task_loss: first_task_loss(plan, &start.weights, e, simd),
+                ..Row::default()
+            }
+        })
+        .collect();
+    (rows, note)
+}
+
+/// Σ_s t_s (−∇_W L_s) per plan projection (None off the pathway) over the window's samples
+/// `shown` (sample, seconds shown, where in the window it was shown as a fraction), each through
+/// the pathway with loops `net_at(fraction)` at its fixed point. The first sample without one
+/// ends it.
+fn fixed_point_steps(
+    task: &crate::task::Task,
+    map: &[Option<usize>],
+    shown: &[(u64, f64, f64)],
+    net_at: impl Fn(f64) -> FixedPoint,
+) -> Result<Vec<Option<DMatrix<f64>>>, MeasureError> {
+    let mut sums: Vec<Option<DMatrix<f64>>> = vec![None; map.len()];
+    let mut x = vec![0.0; task.n_inputs()];
+    let mut y = vec![0.0; task.n_targets()];
+    for &(k, shown_s, at) in shown {
+        task.train_sample(k, &mut x, &mut y);
+        let (_, descent) = match net_at(at).loss_and_descent(&x, &y) {
+            Ok(v) => v,
+            Err(why) if why.no_fixed_point() => return Err(why),
+            Err(_) => continue,
+        };
+        for (q, slot) in map.iter().enumerate() {
+            if let Some(j) = slot {
+                let g = sums[q].get_or_insert_with(|| {
+                    DMatrix::zeros(descent[*j].nrows(), descent[*j].ncols())
+                });
+                *g += &descent[*j] * shown_s;
+            }
+        }
+    }
+    Ok(sums)
+}
+
+/// The samples shown in steps [start, end) of instance e: each with how long it was shown (s)
+/// and the middle of that showing as a fraction of the window.
+fn samples_with_position(plan: &Plan, e: usize, start: u64, end: u64) -> Vec<(u64, f64, f64)> {
+    let t = plan.timing[e];
+    let span = (end - start) as f64;
+    samples_in_window(plan, e, start, end)
+        .into_iter()
+        .map(|(k, shown_s)| {
+            let from = (k * t.period_steps).max(start);
+            let steps = shown_s / plan.dt_s;
+            let middle = (from - start) as f64 + 0.5 * steps;
+            (k, shown_s, middle / span)
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -781,7 +960,8 @@ fn instance_rows(
     time_s: f64,
     records: &dyn Fn(Metric) -> bool,
     simd: Simd,
-) -> Vec<Row> {
+) -> (Vec<Row>, Option<MeasureError>) {
+    let mut unsettled = None;
     let mut all = Row {
         time_s,
         instance: e,
@@ -797,7 +977,11 @@ fn instance_rows(
         }
     }
     if records(Metric::HeldOutLoss) {
-        let (loss, acc) = held_out_in(plan, phase, &end.weights, e, simd);
+        let (loss, acc) =
+            held_out_checked(plan, phase, &end.weights, e, simd).unwrap_or_else(|why| {
+                unsettled.get_or_insert(why);
+                (None, None)
+            });
         all.held_out_loss = loss;
         all.held_out_accuracy = acc;
         all.first_task_loss = first_task_loss(plan, &end.weights, e, simd);
@@ -821,6 +1005,46 @@ fn instance_rows(
                         DMatrix::zeros(descent[*j].nrows(), descent[*j].ncols())
                     });
                     *g += &descent[*j] * shown_s;
+                }
+            }
+        }
+    }
+
+    // A forward pathway with loops: G through its fixed point at the window's starting weights,
+    // and the gradient angle's reference (which the engines accumulate step by step only
+    // without loops) Σ_s t_s (−∇_W L_s) with the weights as sample s was shown, interpolated
+    // linearly between the window's start and end.
+    let mut reference: Vec<Option<DMatrix<f64>>> = vec![None; plan.projections.len()];
+    let need_bp = records(Metric::GradientAngle);
+    if (need_g || need_bp)
+        && let (Some((net, map)), Some((net_end, _))) = (
+            fixed_point(plan, &start.weights, e),
+            fixed_point(plan, &end.weights, e),
+        )
+    {
+        let task = &tables.tasks[e];
+        let shown = samples_with_position(plan, e, start.step, end.step);
+        if need_g {
+            match fixed_point_steps(task, &map, &shown, |_| net.clone()) {
+                Ok(g) => ideal = g,
+                Err(why) => {
+                    unsettled.get_or_insert(why);
+                }
+            }
+        }
+        if need_bp {
+            let at = |f: f64| {
+                let mut mid = net.clone();
+                for (w, w_end) in mid.projections.iter_mut().zip(&net_end.projections) {
+                    let step = &w_end.weights - &w.weights;
+                    w.weights += step * f;
+                }
+                mid
+            };
+            match fixed_point_steps(task, &map, &shown, at) {
+                Ok(r) => reference = r,
+                Err(why) => {
+                    unsettled.get_or_insert(why);
                 }
             }
         }
@@ -873,6 +1097,15 @@ fn instance_rows(
                                 .collect(),
                         )
                     };
+                    row.gradient_angle_deg = measure::angle_deg(dw, &bp);
+                    cat.dw.extend_from_slice(dw);
+                    cat.bp.extend_from_slice(&bp);
+                    any = true;
+                } else if records(Metric::GradientAngle)
+                    && let Some(r) = &reference[q]
+                {
+                    let scale = if theta[0] != 0.0 { theta[0] } else { 1.0 } / tau_w;
+                    let bp: Vec<f64> = row_major(r).iter().map(|v| v * scale).collect();
                     row.gradient_angle_deg = measure::angle_deg(dw, &bp);
                     cat.dw.extend_from_slice(dw);
                     cat.bp.extend_from_slice(&bp);
@@ -941,7 +1174,7 @@ fn instance_rows(
         all.weight_norm_ratio = Some(ratio);
     }
     rows.insert(0, all);
-    rows
+    (rows, unsettled)
 }
 
 #[derive(Default)]

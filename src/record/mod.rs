@@ -81,6 +81,12 @@ pub trait Sink {
     fn weight_snapshots(&mut self, _rows: &[SnapshotRow]) -> Result<(), RecordError> {
         Ok(())
     }
+    /// A line for the run's notes, found while it runs (a forward pathway with loops without a
+    /// fixed point). Each kind is recorded once: a note is dropped where one with the same words
+    /// before its first " (" is there already. Sinks without notes ignore it.
+    fn note(&mut self, _note: &str) -> Result<(), RecordError> {
+        Ok(())
+    }
     /// The instances that diverged so far (called when the list grows).
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError>;
     /// The end of the run, whichever way it ended.
@@ -97,6 +103,17 @@ pub trait Sink {
     }
 }
 
+/// Adds `note` to `notes` unless one of its kind is there (the same words before the first
+/// " ("); whether it was added.
+pub fn push_note(notes: &mut Vec<String>, note: &str) -> bool {
+    let kind = |n: &str| n.split(" (").next().unwrap_or_default().to_string();
+    if notes.iter().any(|n| kind(n) == kind(note)) {
+        return false;
+    }
+    notes.push(note.to_string());
+    true
+}
+
 /// Sends everything to two sinks (e.g. the run directory and the summary statistics).
 pub struct Tee<'a> {
     pub first: &'a mut dyn Sink,
@@ -111,6 +128,10 @@ impl Sink for Tee<'_> {
     fn rows(&mut self, rows: &[Row]) -> Result<(), RecordError> {
         self.first.rows(rows)?;
         self.second.rows(rows)
+    }
+    fn note(&mut self, note: &str) -> Result<(), RecordError> {
+        self.first.note(note)?;
+        self.second.note(note)
     }
     fn traces(&mut self, points: &[TracePoint]) -> Result<(), RecordError> {
         self.first.traces(points)?;
@@ -467,6 +488,13 @@ impl Sink for Recorder {
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
         self.manifest.failures = failures.to_vec();
         self.write_manifest()
+    }
+
+    fn note(&mut self, note: &str) -> Result<(), RecordError> {
+        if push_note(&mut self.manifest.notes, note) {
+            self.write_manifest()?;
+        }
+        Ok(())
     }
 
     fn checkpoint(&mut self) -> Result<serde_json::Value, RecordError> {

@@ -574,6 +574,9 @@ impl Sink for Kept<'_> {
     ) -> Result<(), RecordError> {
         self.inner.weight_snapshots(rows)
     }
+    fn note(&mut self, note: &str) -> Result<(), RecordError> {
+        self.inner.note(note)
+    }
     fn failures(&mut self, failures: &[Failure]) -> Result<(), RecordError> {
         self.inner.failures(failures)
     }
@@ -841,16 +844,6 @@ fn sweep_here(
             manifest.precision = Some(engine.precision());
             manifest.notes.extend(made.fallback.clone());
             manifest.write(&dir)?;
-        }
-        if plan.forward_order.is_none()
-            && !manifest
-                .notes
-                .iter()
-                .any(|n| n == crate::experiment::RECURRENT_NOTE)
-        {
-            manifest
-                .notes
-                .push(crate::experiment::RECURRENT_NOTE.into());
         }
         let number = next_part_number(&dir);
         let tmp = dir.join(PARTS).join(format!("{TMP_PREFIX}{number:06}"));
