@@ -190,3 +190,72 @@ fn looped_pathways_get_integrating_errors_and_feedback_for_every_projection() {
     ));
     assert!(plain.populations["dh"].tau.is_none_or(|t| t.is_zero()));
 }
+
+/// The expansion's tied feedback through a loop, read by the fixed-point gradient measurement:
+/// recurrent backprop is defined at the fixed point, so sgd's update follows it once each
+/// sample is held long compared with the settling (here 500 ms against τ = 1 ms: under 5°),
+/// and departs from it while the pathway and its errors are still settling (50 ms against
+/// τ = 5 ms: the angle is the transient's, several times larger).
+#[test]
+fn tied_feedback_through_a_loop_follows_the_fixed_point_gradient_once_settled() {
+    let circuit = |stimulus: &str, tau: &str| {
+        format!(
+            "name: loop_sgd
+time: {{dt: 0.1 ms, duration: 2 s}}
+task:
+  kind: linear_teacher
+  teacher: {{uniform: [-1, 1]}}
+  input_std: 0.5
+  stimulus: {{duration: {stimulus}}}
+  held_out: 20
+populations:
+  x: {{role: input, size: 10}}
+  h: {{size: 16, tau: {tau}, activation: tanh}}
+  y: {{size: 4, tau: {tau}}}
+projections:
+  W1: {{from: x, to: h, init: {{uniform: [-0.1, 0.1]}}}}
+  R: {{from: h, to: h, init: {{uniform: [-0.1, 0.1]}}}}
+  W2: {{from: h, to: y, init: {{uniform: [-0.1, 0.1]}}}}
+  V: {{from: y, to: h, init: {{uniform: [-0.1, 0.1]}}}}
+learning: {{rule: sgd, output: y, tau_w: 2 s, plastic: [W1, R, W2]}}
+record: {{every: 100 ms, measure: [loss, gradient_alignment]}}
+"
+        )
+    };
+    let mean_angle = |yaml: &str| {
+        let plan = plan_from(yaml, &[1, 2]);
+        let mut backend = hetsim::backend::cpu::new(plan.clone(), hetsim::backend::Precision::F64);
+        let mut sink = hetsim::record::Collector::default();
+        hetsim::run::execute(
+            &plan,
+            backend.as_mut(),
+            hetsim::simd::Simd::auto(),
+            &mut sink,
+            &mut hetsim::run::Quiet,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let angles: Vec<f64> = sink
+            .rows
+            .iter()
+            .filter(|r| r.projection == "all" && r.time_s > 0.1)
+            .filter_map(|r| r.gradient_angle_deg)
+            .collect();
+        assert!(
+            angles.len() >= 30,
+            "gradient angles recorded: {}",
+            angles.len()
+        );
+        angles.iter().sum::<f64>() / angles.len() as f64
+    };
+    let settled = mean_angle(&circuit("500 ms", "1 ms"));
+    let transient = mean_angle(&circuit("50 ms", "5 ms"));
+    assert!(
+        settled < 5.0,
+        "held samples: sgd's update is recurrent backprop's ({settled:.2}°)"
+    );
+    assert!(
+        transient > 5.0 && transient > 3.0 * settled,
+        "short samples: the settling shows ({transient:.2}° against {settled:.2}°), so the measurement can tell"
+    );
+}

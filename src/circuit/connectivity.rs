@@ -269,10 +269,18 @@ mod tests {
             std::fs::write(&p, text).unwrap();
             p
         };
-        let ok = read_edges(&write("ok.csv", "pre,post,weight\n0,1,0.5\n2,0,-1\n"), 2, 3, &Default::default()).unwrap();
+        let ok = read_edges(
+            &write("ok.csv", "pre,post,weight\n0,1,0.5\n2,0,-1\n"),
+            2,
+            3,
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(ok.edges, vec![(1, 0), (0, 2)]);
         assert_eq!(ok.weights, Some(vec![0.5, -1.0]));
-        let err = |name: &str, text: &str| read_edges(&write(name, text), 2, 3, &Default::default()).unwrap_err();
+        let err = |name: &str, text: &str| {
+            read_edges(&write(name, text), 2, 3, &Default::default()).unwrap_err()
+        };
         let e = err("range.csv", "pre,post\n0,1\n3,0\n");
         assert!(
             e.contains("line 3, field `pre`") && e.contains("out of range"),

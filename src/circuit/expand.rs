@@ -20,7 +20,8 @@
 //!   (`e` plus what returns through the loop, `gain_from: y`) when it projects back. The feedback
 //!   loops as the pathway does, so the local errors integrate (`tau_error`, default the shortest
 //!   τ on the pathway) and, with tied feedback, settle at the adjoint of the pathway's fixed
-//!   point (recurrent backpropagation); dfa's feedback never loops and stays instantaneous.
+//!   point (recurrent backpropagation); dfa's feedback never loops, but its errors integrate
+//!   the same way, so all rules share the populations.
 
 use crate::rule::Term;
 use crate::spec::{
@@ -172,8 +173,10 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
     // With loops on the pathway the feedback loops too, so the local errors integrate with
     // time constant `tau_error` and settle where backprop at the pathway's fixed point puts
     // them (recurrent backpropagation); without loops they stay instantaneous. dfa's feedback
-    // comes straight from the output error and never loops.
-    let looped = learning.rule != RuleName::Dfa && has_loop(&forward, &hidden, &output);
+    // comes straight from the output error and never loops, but its errors integrate all the
+    // same, so every rule's expansion has the same populations (`compare` runs them as one
+    // ensemble).
+    let looped = has_loop(&forward, &hidden, &output);
     let error_tau =
         if looped {
             Some(learning.tau_error.unwrap_or_else(|| {
