@@ -356,27 +356,7 @@ pub(super) fn check_network(
 mod tests {
     use super::*;
 
-    /// A small deterministic generator (xorshift64*), so the tests need no RNG crate.
-    struct Rng(u64);
-
-    impl Rng {
-        /// Uniform in [−1, 1).
-        fn uniform(&mut self) -> f64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            let bits = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
-            2.0 * (bits as f64 / (1u64 << 53) as f64) - 1.0
-        }
-
-        fn vec(&mut self, n: usize, scale: f64) -> Vec<f64> {
-            (0..n).map(|_| scale * self.uniform()).collect()
-        }
-
-        fn matrix(&mut self, rows: usize, cols: usize) -> DMatrix<f64> {
-            DMatrix::from_fn(rows, cols, |_, _| self.uniform())
-        }
-    }
+    use crate::measure::test_rng::Rng;
 
     fn proj(from: usize, to: usize, weights: DMatrix<f64>, sign: f64) -> FfProjection {
         FfProjection {
@@ -410,7 +390,7 @@ mod tests {
         ];
         let projections = links
             .iter()
-            .map(|&(from, to, sign)| proj(from, to, rng.matrix(sizes[to], sizes[from]), sign))
+            .map(|&(from, to, sign)| proj(from, to, rng.matrix(sizes[to], sizes[from], 1.0), sign))
             .collect();
         FeedForward::new(populations, projections, 5).unwrap()
     }

@@ -295,24 +295,7 @@ mod tests {
     use crate::activation::Activation;
     use crate::measure::FeedForward;
 
-    /// A small deterministic generator (xorshift64*).
-    struct Rng(u64);
-
-    impl Rng {
-        fn uniform(&mut self) -> f64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            let bits = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
-            2.0 * (bits as f64 / (1u64 << 53) as f64) - 1.0
-        }
-        fn vec(&mut self, n: usize, scale: f64) -> Vec<f64> {
-            (0..n).map(|_| scale * self.uniform()).collect()
-        }
-        fn matrix(&mut self, rows: usize, cols: usize, scale: f64) -> DMatrix<f64> {
-            DMatrix::from_fn(rows, cols, |_, _| scale * self.uniform())
-        }
-    }
+    use crate::measure::test_rng::Rng;
 
     fn proj(from: usize, to: usize, weights: DMatrix<f64>, sign: f64) -> FfProjection {
         FfProjection {

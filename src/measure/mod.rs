@@ -25,6 +25,8 @@ pub mod decay_rules;
 pub mod feedforward;
 pub mod fixed_point;
 pub mod phase;
+#[cfg(test)]
+pub(crate) mod test_rng;
 
 pub use feedforward::{FeedForward, FfPopulation, FfProjection, PopulationState};
 pub use fixed_point::FixedPoint;
