@@ -1,8 +1,9 @@
 //! The OpenCL Philox draws what `src/rng.rs` draws: the raw words bit for bit, the normals to
-//! within 1e-6 (f32) and 1e-12 (f64) relative, for several keys, streams, counters and lengths.
+//! within 1e-6 (f32) and 1e-12 (f64) relative, and the noise normals of `src/normals.rs` bit for
+//! bit, for several keys, streams, counters and lengths.
 
 use hetsim::backend::opencl;
-use hetsim::rng;
+use hetsim::{normals, rng};
 
 /// Whether a device is here; under CI (`CI=true`) one must be.
 fn have_device() -> bool {
@@ -52,6 +53,17 @@ fn device_philox_matches_host() {
                 assert!(
                     (a - b).abs() <= 1e-12 * b.abs().max(1.0),
                     "f64 normal {e} of ({seed}, {stream}, {counter}): device {a}, host {b}"
+                );
+            }
+        }
+        if let Some(noise) = &got.noise_f64 {
+            let mut want = vec![0f64; n];
+            normals::fill_noise(seed, stream, counter, &mut want);
+            for (e, (a, b)) in noise.iter().zip(&want).enumerate() {
+                assert_eq!(
+                    a.to_bits(),
+                    b.to_bits(),
+                    "noise normal {e} of ({seed}, {stream}, {counter}): device {a}, host {b}"
                 );
             }
         }

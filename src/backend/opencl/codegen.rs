@@ -57,7 +57,7 @@ pub(crate) fn header(t: Types) -> String {
             "typedef {real} realv;\ntypedef {mask} maskv;\ntypedef uint uintv;\ntypedef float fltv;\ntypedef {acc} accv;"
         );
         if t.fp64 {
-            h.push_str("typedef double dblv;\n#define CVT_DBLV convert_double\n");
+            h.push_str("typedef double dblv;\n#define CVT_DBLV convert_double\ntypedef ulong ulongv;\n#define AS_ULONGV as_ulong\n#define AS_DBLV as_double\n");
         }
         let _ = writeln!(
             h,
@@ -72,7 +72,7 @@ pub(crate) fn header(t: Types) -> String {
         if t.fp64 {
             let _ = writeln!(
                 h,
-                "typedef double{v} dblv;\n#define CVT_DBLV convert_double{v}"
+                "typedef double{v} dblv;\n#define CVT_DBLV convert_double{v}\ntypedef ulong{v} ulongv;\n#define AS_ULONGV as_ulong{v}\n#define AS_DBLV as_double{v}"
             );
         }
         let _ = writeln!(
