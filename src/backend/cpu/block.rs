@@ -1911,9 +1911,9 @@ impl<T: Real, const L: usize> PhaseParams<T, L> {
     }
 }
 
-/// Adds `scale[l]` times noise normal `e` of draw (lane l's seed, `stream`, `step`) to element
-/// `e` of lane `l` of `buf` (`crate::normals`' layout), leaving lanes whose scale is zero exactly
-/// as they were. An ensemble block draws one Philox block for all its lanes at once; a single
+/// Adds `scale[l]` times noise normal `e` (in the engine's precision) of draw (lane l's seed,
+/// `stream`, `step`) to element `e` of lane `l` of `buf` (`crate::normals`' layout), leaving
+/// lanes whose scale is zero exactly as they were. An ensemble block draws one Philox block for all its lanes at once; a single
 /// instance draws `NOISE_BLOCKS` consecutive blocks at once.
 #[inline(always)]
 fn add_noise_normals<T: Real, const L: usize>(
@@ -1931,19 +1931,20 @@ fn add_noise_normals<T: Real, const L: usize>(
         }
         for (g, group) in buf.chunks_mut(4 * NOISE_BLOCKS).enumerate() {
             let block = (g * NOISE_BLOCKS) as u32;
-            let n = normals::noise_blocks::<NOISE_BLOCKS>(seeds[0], stream, step, block);
+            let words = normals::block_words::<NOISE_BLOCKS>(seeds[0], stream, step, block);
+            let n = T::noise_normals(words);
             for (e, v) in group.iter_mut().enumerate() {
-                v[0] += s * T::of(n[e % 4][e / 4]);
+                v[0] += s * n[e % 4][e / 4];
             }
         }
     } else {
         for (b, chunk) in buf.chunks_mut(4).enumerate() {
-            let n = normals::noise_lanes(keys, stream, step, b as u32);
+            let n = T::noise_normals(normals::lane_words(keys, stream, step, b as u32));
             for (v, n) in chunk.iter_mut().zip(&n) {
                 // Local copies, so the lane loop vectorises (see `RowUpdate::rows`).
                 let mut x = *v;
                 for l in 0..L {
-                    let added = x[l] + scale[l] * T::of(n[l]);
+                    let added = x[l] + scale[l] * n[l];
                     x[l] = if scale[l] != T::zero() { added } else { x[l] };
                 }
                 *v = x;
