@@ -9,8 +9,8 @@
 //   LDW(p, i), STW(x, p, i)           the same for pointers of other types (vload / vstore)
 //   CVT_REALV, CVT_FLTV, CVT_DBLV     conversions to those vector types
 //   SEL(a, b, c)                      c ? b : a, lane-wise
-// Everything here mirrors src/rng.rs and src/activation.rs line by line, so that the device draws
-// the same numbers and applies the same functions as the CPU engine.
+// Everything here mirrors src/rng.rs, src/normals.rs and src/activation.rs line by line, so that
+// the device draws the same numbers and applies the same functions as the CPU engine.
 
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u

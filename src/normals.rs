@@ -35,6 +35,10 @@
 //! angle 2π·a (whose own rounding costs up to 2 ulp of 2π). In f32: [`ln_f32`] within 1 ulp,
 //! [`sincos_2pi_f32`] within 2 ulp of libm's f32 functions of the same reduced angle.
 
+// fdlibm's constants digit for digit as published, as kernels/prelude.cl writes them too, so
+// both can be checked against the source (they round to the same doubles).
+#![allow(clippy::excessive_precision)]
+
 use crate::rng::{PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1, u01_f32, u01_f64};
 
 // ln: the reduction and the minimax polynomial of fdlibm's e_log.c (Sun Microsystems, freely

@@ -76,7 +76,10 @@ impl Workload {
                     "h: {size: 20, tau: 5 ms}",
                     "h: {size: 20, tau: 5 ms, noise: 0.05}",
                 )
-                .replace("tau_w: 2 s}", "tau_w: 2 s, tau_decay: 10 s, weight_noise: 0.3}"),
+                .replace(
+                    "tau_w: 2 s}",
+                    "tau_w: 2 s, tau_decay: 10 s, weight_noise: 0.3}",
+                ),
         }
     }
 
@@ -104,41 +107,5 @@ impl Workload {
     /// Synapse-steps in a run of `seconds`.
     pub fn synapse_steps(self, plan: &Plan) -> f64 {
         plan.synapses_per_instance() as f64 * plan.n_instances() as f64 * plan.steps as f64
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// W3 is W1 plus the noise and decay of the workload's definition, in the spec's numbers:
-    /// per-step weight noise σ_w √dt / τ_w = 1.5e-3 and h's OU step 0.05 √(1 − e^{−2dt/τ_z}).
-    #[test]
-    fn w3_is_w1_with_decay_and_noise() {
-        let (w1, w3) = (Workload::W1.plan(0.01).unwrap(), Workload::W3.plan(0.01).unwrap());
-        assert_eq!(w1.synapses_per_instance(), w3.synapses_per_instance());
-        assert_eq!(w1.steps, w3.steps);
-        assert_eq!(w3.n_instances(), 64);
-        assert_eq!(Workload::parse("w3"), Some(Workload::W3));
-        let plastic: Vec<&str> = w3
-            .motifs
-            .iter()
-            .map(|m| w3.projections[m.projection].name.as_str())
-            .collect();
-        assert_eq!(plastic, ["W1", "W2"]);
-        for m in &w3.motifs {
-            assert_eq!(m.tau_decay_s[0], 10.0);
-            let step = w3.weight_noise_step(m.weight_noise[0], m.tau_w_s[0]);
-            assert!((step - 1.5e-3).abs() < 1e-15, "weight noise per step {step}");
-        }
-        for p in &w3.populations {
-            let sigma = if p.name == "h" { 0.05 } else { 0.0 };
-            assert_eq!(p.noise[0], sigma, "noise on {}", p.name);
-        }
-        let h = w3.populations.iter().find(|p| p.name == "h").unwrap();
-        let a = (-1e-4f64 / 5e-3).exp();
-        let expected = 0.05 * (1.0 - a * a).sqrt();
-        let step = w3.noise_step(0.05, h.tau_s[0]);
-        assert!((step - expected).abs() < 1e-15 && (step - 9.9e-3).abs() < 1e-4);
     }
 }

@@ -16,6 +16,7 @@ use common::{BackendCase, plan_from, pop_values, weights};
 use hetsim::backend::{Backend, Precision, cpu};
 use hetsim::plan::Plan;
 use hetsim::simd::{Level, Simd};
+use hetsim::workload::Workload;
 use std::sync::Arc;
 
 const SIGMA_W: f64 = 0.3;
@@ -117,12 +118,21 @@ fn standard_normal(name: &str, x: &Draws) {
     let m4 = all.iter().map(|v| (v - mean).powi(4)).sum::<f64>() / n;
     eprintln!("{name}: {n} normals, mean {mean:.2e}, variance {var:.4}, fourth moment {m4:.3}");
     assert!(mean.abs() < 4.0 / n.sqrt(), "{name}: mean {mean}");
-    assert!((var - 1.0).abs() < 4.0 * (2.0 / n).sqrt(), "{name}: variance {var}");
-    assert!((m4 - 3.0).abs() < 4.0 * (96.0 / n).sqrt(), "{name}: fourth moment {m4}");
+    assert!(
+        (var - 1.0).abs() < 4.0 * (2.0 / n).sqrt(),
+        "{name}: variance {var}"
+    );
+    assert!(
+        (m4 - 3.0).abs() < 4.0 * (96.0 / n).sqrt(),
+        "{name}: fourth moment {m4}"
+    );
     let across = |what: &str, pairs: Vec<(f64, f64)>| {
         let r = correlation(&pairs);
         let se = 1.0 / (pairs.len() as f64).sqrt();
-        eprintln!("{name}: correlation across {what}: {r:.2e} ({} pairs)", pairs.len());
+        eprintln!(
+            "{name}: correlation across {what}: {r:.2e} ({} pairs)",
+            pairs.len()
+        );
         assert!(r.abs() < 4.0 * se, "{name}: correlation across {what}: {r}");
     };
     let (steps, instances, elements) = (x.len(), x[0].len(), x[0][0].len());
@@ -170,7 +180,10 @@ fn check(name: &str, make: &dyn Fn(Arc<Plan>) -> Box<dyn Backend>) {
         let (dw, dh, w_std) = increments(b.as_mut(), &plan, steps);
         let name = format!("{name} {label}");
         eprintln!("{name}: weight increments' std {w_std:.4e} (W3: 1.5e-3)");
-        assert!((w_std / 1.5e-3 - 1.0).abs() < 0.01, "{name}: weight step std {w_std}");
+        assert!(
+            (w_std / 1.5e-3 - 1.0).abs() < 0.01,
+            "{name}: weight step std {w_std}"
+        );
         standard_normal(&format!("{name} weight noise"), &dw);
         standard_normal(&format!("{name} rate noise"), &dh);
         // Weight and rate noise are different streams: uncorrelated.
@@ -236,4 +249,41 @@ fn cpu_avx2_level() {
 #[test]
 fn cpu_avx512_level() {
     on_level(Level::Avx512);
+}
+
+/// W3 is W1 plus the noise and decay of the workload's definition, in the spec's numbers:
+/// per-step weight noise σ_w √dt / τ_w = 1.5e-3 and h's OU step 0.05 √(1 − e^{−2dt/τ_z}).
+#[test]
+fn w3_is_w1_with_decay_and_noise() {
+    let (w1, w3) = (
+        Workload::W1.plan(0.01).unwrap(),
+        Workload::W3.plan(0.01).unwrap(),
+    );
+    assert_eq!(w1.synapses_per_instance(), w3.synapses_per_instance());
+    assert_eq!(w1.steps, w3.steps);
+    assert_eq!(w3.n_instances(), 64);
+    assert_eq!(Workload::parse("w3"), Some(Workload::W3));
+    let plastic: Vec<&str> = w3
+        .motifs
+        .iter()
+        .map(|m| w3.projections[m.projection].name.as_str())
+        .collect();
+    assert_eq!(plastic, ["W1", "W2"]);
+    for m in &w3.motifs {
+        assert_eq!(m.tau_decay_s[0], 10.0);
+        let step = w3.weight_noise_step(m.weight_noise[0], m.tau_w_s[0]);
+        assert!(
+            (step - 1.5e-3).abs() < 1e-15,
+            "weight noise per step {step}"
+        );
+    }
+    for p in &w3.populations {
+        let sigma = if p.name == "h" { 0.05 } else { 0.0 };
+        assert_eq!(p.noise[0], sigma, "noise on {}", p.name);
+    }
+    let h = w3.populations.iter().find(|p| p.name == "h").unwrap();
+    let a = (-1e-4f64 / 5e-3).exp();
+    let expected = 0.05 * (1.0 - a * a).sqrt();
+    let step = w3.noise_step(0.05, h.tau_s[0]);
+    assert!((step - expected).abs() < 1e-15 && (step - 9.9e-3).abs() < 1e-4);
 }

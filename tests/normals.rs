@@ -5,7 +5,6 @@
 use hetsim::normals::*;
 use hetsim::rng;
 
-
 /// Distance in units in the last place between two finite doubles of the same sign.
 fn ulps(a: f64, b: f64) -> u64 {
     if a == b {
@@ -55,7 +54,10 @@ fn sincos_within_one_ulp_of_libm() {
         worst_sin = worst_sin.max(ulps(s, rs));
         worst_cos = worst_cos.max(ulps(c, rc));
     }
-    assert!(worst_sin <= 1 && worst_cos <= 1, "sin {worst_sin}, cos {worst_cos} ulp");
+    assert!(
+        worst_sin <= 1 && worst_cos <= 1,
+        "sin {worst_sin}, cos {worst_cos} ulp"
+    );
     assert_eq!(sincos_2pi(0.0), (0.0, 1.0));
     assert_eq!(sincos_2pi(0.25), (1.0, -0.0));
     assert_eq!(sincos_2pi(0.5), (-0.0, -1.0));
@@ -134,14 +136,11 @@ fn philox_lanes_is_philox() {
         assert_eq!(want, [words[0][i], words[1][i], words[2][i], words[3][i]]);
     }
     let words = block_words::<8>(5, 99, 3, 40);
-    for i in 0..8 {
-        let want = rng::draw_block(5, 99, 3, 40 + i as u32);
-        assert_eq!(want, [words[0][i], words[1][i], words[2][i], words[3][i]]);
-    }
     let normals = box_muller_lanes(words);
-    for i in 0..8 {
-        let one = noise_block(5, 99, 3, 40 + i as u32);
-        assert_eq!(one, [normals[0][i], normals[1][i], normals[2][i], normals[3][i]]);
+    let lane = |x: &[[u32; 8]; 4], i: usize| x.map(|w| w[i]);
+    for (i, block) in (40..48u32).enumerate() {
+        assert_eq!(rng::draw_block(5, 99, 3, block), lane(&words, i));
+        assert_eq!(noise_block(5, 99, 3, block), normals.map(|n| n[i]));
     }
 }
 
@@ -158,5 +157,8 @@ fn noise_normals_follow_the_libm_draw() {
     let n = ours.len() as f64;
     let mean = ours.iter().sum::<f64>() / n;
     let var = ours.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-    assert!(mean.abs() < 0.02 && (var - 1.0).abs() < 0.04, "{mean} {var}");
+    assert!(
+        mean.abs() < 0.02 && (var - 1.0).abs() < 0.04,
+        "{mean} {var}"
+    );
 }

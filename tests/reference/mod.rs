@@ -43,9 +43,9 @@
 #![allow(dead_code)]
 
 use hetsim::plan::Plan;
-use hetsim::{normals, rng};
 use hetsim::rule::{self, Local};
 use hetsim::spec::{Method, Role};
+use hetsim::{normals, rng};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
