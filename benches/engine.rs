@@ -3,8 +3,8 @@
 //! f32: advance plus snapshots and the recorded loss, after an untimed warm-up window), so the
 //! throughput criterion prints is the synapse-steps per second `hetsim bench` reports.
 //!
-//! `HETSIM_BENCH_SECONDS` shortens the simulated time of both workloads (default: the full
-//! workloads, 10 s for W1 and 2 s for W2).
+//! `HETSIM_BENCH_SECONDS` shortens the simulated time of every workload (default: the full
+//! workloads, 10 s for W1 and W3, 2 s for W2).
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use hetsim::backend::BackendKind;
@@ -23,7 +23,7 @@ fn workloads(c: &mut Criterion) {
         group.sampling_mode(SamplingMode::Flat);
         group.warm_up_time(Duration::from_millis(500));
         group.measurement_time(Duration::from_secs(3));
-        for w in [Workload::W1, Workload::W2] {
+        for w in Workload::ALL {
             let first = match measure(w, kind, seconds, "loss", &Default::default()) {
                 Ok(m) => m,
                 Err(e) => {

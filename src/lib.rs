@@ -13,6 +13,7 @@ pub mod drawing;
 pub mod evolve;
 pub mod experiment;
 pub mod measure;
+pub mod normals;
 pub mod numeric;
 pub mod plan;
 pub mod plot;

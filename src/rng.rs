@@ -79,10 +79,10 @@ pub const STREAM_HELD_OUT_CLASS: u32 = 5;
 /// Train/held-out split of data sets: counter = Fisher–Yates position.
 pub const STREAM_SPLIT: u32 = 6;
 
-const PHILOX_M0: u32 = 0xD251_1F53;
-const PHILOX_M1: u32 = 0xCD9E_8D57;
-const PHILOX_W0: u32 = 0x9E37_79B9;
-const PHILOX_W1: u32 = 0xBB67_AE85;
+pub(crate) const PHILOX_M0: u32 = 0xD251_1F53;
+pub(crate) const PHILOX_M1: u32 = 0xCD9E_8D57;
+pub(crate) const PHILOX_W0: u32 = 0x9E37_79B9;
+pub(crate) const PHILOX_W1: u32 = 0xBB67_AE85;
 
 /// `2^-32`, the spacing of [`u01_f64`] values.
 const TWO_POW_M32: f64 = 1.0 / 4_294_967_296.0;

@@ -1,8 +1,9 @@
 //! The OpenCL Philox draws what `src/rng.rs` draws: the raw words bit for bit, the normals to
-//! within 1e-6 (f32) and 1e-12 (f64) relative, for several keys, streams, counters and lengths.
+//! within 1e-6 (f32) and 1e-12 (f64) relative, and the noise normals of `src/normals.rs` (f64 bit
+//! for bit, f32 within 1e-6), for several keys, streams, counters and lengths.
 
 use hetsim::backend::opencl;
-use hetsim::rng;
+use hetsim::{normals, rng};
 
 /// Whether a device is here; under CI (`CI=true`) one must be.
 fn have_device() -> bool {
@@ -52,6 +53,30 @@ fn device_philox_matches_host() {
                 assert!(
                     (a - b).abs() <= 1e-12 * b.abs().max(1.0),
                     "f64 normal {e} of ({seed}, {stream}, {counter}): device {a}, host {b}"
+                );
+            }
+        }
+        // The f32 noise normals: equal where the device's f32 division and square root round
+        // correctly (PoCL's do), within 1e-6 wherever OpenCL allows them 2.5–3 ulp.
+        let mut want32 = vec![0f32; n];
+        normals::fill_noise_f32(seed, stream, counter, &mut want32);
+        let mut same = 0;
+        for (e, (a, b)) in got.noise_f32.iter().zip(&want32).enumerate() {
+            same += usize::from(a.to_bits() == b.to_bits());
+            assert!(
+                (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                "f32 noise normal {e} of ({seed}, {stream}, {counter}): device {a}, host {b}"
+            );
+        }
+        eprintln!("f32 noise normals of ({seed}, {stream}, {counter}): {same} of {n} bit for bit");
+        if let Some(noise) = &got.noise_f64 {
+            let mut want = vec![0f64; n];
+            normals::fill_noise(seed, stream, counter, &mut want);
+            for (e, (a, b)) in noise.iter().zip(&want).enumerate() {
+                assert_eq!(
+                    a.to_bits(),
+                    b.to_bits(),
+                    "noise normal {e} of ({seed}, {stream}, {counter}): device {a}, host {b}"
                 );
             }
         }

@@ -105,6 +105,14 @@ fn one_large_instance_on_threads() {
     same_on_every_level("kp large", yaml, &[3], 15);
 }
 
+/// One instance with population and weight noise: the noise drawn several Philox blocks at a
+/// time (the single-instance path of the noise normals), including a partial last group.
+#[test]
+fn one_noisy_instance() {
+    let yaml = "name: noisy1\ntime: {dt: 0.5 ms, duration: 1 s}\ntask: {kind: tanh_teacher, hidden: 5, stimulus: {duration: 10 ms}, held_out: 4}\npopulations:\n  x: {role: input, size: 30}\n  h: {size: 41, tau: 3 ms, activation: tanh, noise: 0.05}\n  y: {size: 3, tau: 2 ms}\nprojections:\n  W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}}\n  W2: {from: h, to: y, init: {uniform: [-0.3, 0.3]}}\nlearning: {rule: fa, output: y, feedback_init: {uniform: [-0.5, 0.5]}, tau_w: 50 ms, tau_decay: 2 s, weight_noise: 0.01}\nrecord: {every: 10 ms, measure: [loss]}\n";
+    same_on_every_level("noisy instance", yaml, &[5], 40);
+}
+
 /// RK4 on a small ensemble, and on one instance.
 #[test]
 fn rk4() {

@@ -12,12 +12,11 @@ const CEILING_FMA_ITERATIONS: u64 = 20_000_000;
 const CEILING_READ_BYTES: usize = 1 << 29;
 
 pub fn bench(backend: &str, workload: &str, seconds: Option<f64>, measures: &str) -> i32 {
-    let workloads = match workload {
-        "w1" | "W1" => vec![Workload::W1],
-        "w2" | "W2" => vec![Workload::W2],
-        "all" => vec![Workload::W1, Workload::W2],
-        other => {
-            tellln!("hetsim bench: --workload must be w1, w2 or all, not `{other}`");
+    let workloads = match (workload, Workload::parse(workload)) {
+        ("all", _) => Workload::ALL.to_vec(),
+        (_, Some(w)) => vec![w],
+        (other, None) => {
+            tellln!("hetsim bench: --workload must be w1, w2, w3 or all, not `{other}`");
             return EXIT_BAD_INPUT;
         }
     };

@@ -264,22 +264,23 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Measure synapse-steps per second on the benchmark workloads W1 and W2.
+    /// Measure synapse-steps per second on the benchmark workloads W1, W2 and W3.
     ///
     /// W1: 64 instances of the 30-20-10 linear FA teacher circuit, 10 s simulated. W2: one
-    /// 784-1000-10 tanh circuit learning by Kolen–Pollack, 2 s. Each is timed on the chosen
+    /// 784-1000-10 tanh circuit learning by Kolen–Pollack, 2 s. W3: W1 with weight decay,
+    /// weight noise on both plastic matrices and noise on the hidden rates. Each is timed on the chosen
     /// backend and, for comparison in the same run, on the CPU backend.
     #[command(
-        after_help = "Examples:\n  hetsim bench\n  hetsim bench --workload w1 --backend cpu\n  hetsim bench --workload w1 --measure \"loss, gradient_alignment\""
+        after_help = "Examples:\n  hetsim bench\n  hetsim bench --workload w1 --backend cpu\n  hetsim bench --workload w3 --backend opencl\n  hetsim bench --workload w1 --measure \"loss, gradient_alignment\""
     )]
     Bench {
         /// auto, cpu or opencl.
         #[arg(long, default_value = "auto")]
         backend: String,
-        /// w1, w2 or all.
+        /// w1, w2, w3 or all.
         #[arg(long, default_value = "all")]
         workload: String,
-        /// Simulated seconds per workload (default: 10 s for W1 and 2 s for W2).
+        /// Simulated seconds per workload (default: 10 s for W1 and W3, 2 s for W2).
         #[arg(long)]
         seconds: Option<f64>,
         /// Measurements recorded every 100 ms, e.g. "loss, gradient_alignment".

@@ -171,6 +171,12 @@ impl Plan {
         }
     }
 
+    /// The std of the weight noise one step adds to each entry: τ_w dW = … + σ_w dB gives
+    /// σ_w √dt / τ_w (Euler–Maruyama under every method that allows weight noise).
+    pub fn weight_noise_step(&self, sigma_w: f64, tau_w_s: f64) -> f64 {
+        sigma_w / tau_w_s * self.dt_s.sqrt()
+    }
+
     /// k in W ← W·g + k·drive: dt/τ_w, or τ_d(1 − e^{−dt/τ_d})/τ_w under exponential Euler with
     /// decay (exact for a drive held over the step).
     pub fn weight_rate(&self, tau_w_s: f64, tau_decay_s: f64) -> f64 {

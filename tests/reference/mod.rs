@@ -24,9 +24,9 @@
 //!   `delay_steps`) reads the source's rates of step n − d, as they stood after the step's
 //!   instantaneous populations were evaluated, and zeros before step d.
 //! - Noise element j of a population at step n is element j of
-//!   `rng::fill_normal(seed, stream_id("noise/<pop>"), n, ·)`: Philox key = the instance seed's
-//!   low and high 32 bits, counter = [j / 4, n low, n high, stream], lane j % 4, f64
-//!   Box–Muller (src/rng.rs), scaled by `Plan::noise_step(σ, τ)` and added to
+//!   `normals::fill_noise(seed, stream_id("noise/<pop>"), n, ·)`: Philox key = the instance
+//!   seed's low and high 32 bits, counter = [j / 4, n low, n high, stream], lane j % 4, f64
+//!   Box–Muller with the project's own ln and sincos (src/normals.rs), scaled by `Plan::noise_step(σ, τ)` and added to
 //!   u after the leak (instantaneous populations: σ/√dt, σ being a white-noise intensity). Weight noise of
 //!   synapse (i, j) is element i·cols + j of the "wnoise/<projection>" draw, scaled by
 //!   σ_w·√dt/τ_w and added after the deterministic update (Euler–Maruyama for the noise even
@@ -43,9 +43,9 @@
 #![allow(dead_code)]
 
 use hetsim::plan::Plan;
-use hetsim::rng;
 use hetsim::rule::{self, Local};
 use hetsim::spec::{Method, Role};
+use hetsim::{normals, rng};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -238,7 +238,7 @@ impl Instance {
         };
         let mut xi = vec![0.0; pop.size];
         let stream = rng::stream_id(&format!("noise/{}", pop.name));
-        rng::fill_normal(self.seed, stream, n, &mut xi);
+        normals::fill_noise(self.seed, stream, n, &mut xi);
         for (u, x) in self.u[p].iter_mut().zip(&xi) {
             *u += scale * x;
         }
@@ -344,7 +344,7 @@ impl Instance {
                 let scale = sigma_w * plan.dt_s.sqrt() / tau_w;
                 let mut xi = vec![0.0; w.len()];
                 let stream = rng::stream_id(&format!("wnoise/{}", proj.name));
-                rng::fill_normal(self.seed, stream, n, &mut xi);
+                normals::fill_noise(self.seed, stream, n, &mut xi);
                 for (v, x) in w.iter_mut().zip(&xi) {
                     *v += scale * x;
                 }

@@ -16,6 +16,7 @@ use super::held::{Accumulators, Held};
 use super::lanes::{Real, apply_rates, lanes_of, rate, zeros};
 use crate::backend::state::{Field, Growing, StateError};
 use crate::backend::{ActivitySeed, Snapshot, TracePoint, Window};
+use crate::normals;
 use crate::numeric::dot;
 use crate::plan::{PhaseTables, Timing};
 use crate::rng;
@@ -368,6 +369,8 @@ pub(crate) struct Block<T: Real, const L: usize> {
     classification: bool,
     timing: Vec<Timing>,
     seeds: [u64; L],
+    /// The lanes' Philox keys (`normals::lane_keys` of `seeds`), for the noise.
+    keys: [[u32; L]; 2],
     sample: [u64; L],
     present: [bool; L],
     /// The (sample, shown) each lane's input and target populations hold, so a step that keeps
@@ -647,6 +650,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             clamp,
             phase: 0,
             timing,
+            keys: normals::lane_keys(&seeds),
             seeds,
             sample: [u64::MAX; L],
             present: [false; L],
@@ -879,24 +883,16 @@ impl<T: Real, const L: usize> Block<T, L> {
 
     #[inline(always)]
     fn add_noise_on_level(&self, p: usize, u: &mut Buf<T, L>) {
-        let stream = self.noise_stream[p];
-        for l in 0..self.active {
-            let scale = self.noise_scale[p][l];
-            if scale == T::zero() {
-                continue;
-            }
-            for (b, chunk) in u.chunks_mut(4).enumerate() {
-                let normals = rng::normals_from_block_f64(rng::draw_block(
-                    self.seeds[l],
-                    stream,
-                    self.step,
-                    b as u32,
-                ));
-                for (v, n) in chunk.iter_mut().zip(normals) {
-                    v[l] += scale * T::of(n);
-                }
-            }
-        }
+        let mut scale = self.noise_scale[p];
+        scale[self.active..].fill(T::zero());
+        add_noise_normals(
+            &self.keys,
+            &self.seeds,
+            self.noise_stream[p],
+            self.step,
+            scale,
+            u,
+        );
     }
 
     // ---- the step -----------------------------------------------------------------------------
@@ -1101,23 +1097,15 @@ impl<T: Real, const L: usize> Block<T, L> {
         }
         self.row_coefficients = coefficients;
         if motif.has_noise() {
-            let stream = self.wnoise_stream[q];
-            for l in 0..self.active {
-                let scale = self.wnoise_scale[m][l];
-                if scale == T::zero() || frozen[l] {
-                    continue;
+            let mut scale = self.wnoise_scale[m];
+            for (l, s) in scale.iter_mut().enumerate() {
+                if frozen[l] || l >= self.active {
+                    *s = T::zero();
                 }
-                for (b, chunk) in w.chunks_mut(4).enumerate() {
-                    let normals = rng::normals_from_block_f64(rng::draw_block(
-                        self.seeds[l],
-                        stream,
-                        self.step,
-                        b as u32,
-                    ));
-                    for (v, n) in chunk.iter_mut().zip(normals) {
-                        v[l] += scale * T::of(n);
-                    }
-                }
+            }
+            if scale.iter().any(|s| *s != T::zero()) {
+                let stream = self.wnoise_stream[q];
+                add_noise_normals(&self.keys, &self.seeds, stream, self.step, scale, &mut w);
             }
         }
         self.w[q] = w;
@@ -1927,14 +1915,13 @@ impl<T: Real, const L: usize> PhaseParams<T, L> {
             .clone()
             .map(|m| lanes(&t.tau_decay_s[m].iter().map(|t| 1.0 / t).collect::<Vec<_>>()))
             .collect();
-        let dt_s = plan.dt_s;
         let wnoise_scale = motifs
             .map(|m| {
                 lanes(
                     &t.weight_noise[m]
                         .iter()
                         .zip(&t.tau_w_s[m])
-                        .map(|(s, tw)| s / tw * dt_s.sqrt())
+                        .map(|(s, tw)| plan.weight_noise_step(*s, *tw))
                         .collect::<Vec<_>>(),
                 )
             })
@@ -1958,6 +1945,51 @@ impl<T: Real, const L: usize> PhaseParams<T, L> {
         }
     }
 }
+
+/// Adds `scale[l]` times noise normal `e` (in the engine's precision) of draw (lane l's seed,
+/// `stream`, `step`) to element `e` of lane `l` of `buf` (`crate::normals`' layout), leaving
+/// lanes whose scale is zero exactly as they were. An ensemble block draws one Philox block for all its lanes at once; a single
+/// instance draws `NOISE_BLOCKS` consecutive blocks at once.
+#[inline(always)]
+fn add_noise_normals<T: Real, const L: usize>(
+    keys: &[[u32; L]; 2],
+    seeds: &[u64; L],
+    stream: u32,
+    step: u64,
+    scale: [T; L],
+    buf: &mut [[T; L]],
+) {
+    if L == 1 {
+        let s = scale[0];
+        if s == T::zero() {
+            return;
+        }
+        for (g, group) in buf.chunks_mut(4 * NOISE_BLOCKS).enumerate() {
+            let block = (g * NOISE_BLOCKS) as u32;
+            let words = normals::block_words::<NOISE_BLOCKS>(seeds[0], stream, step, block);
+            let n = T::noise_normals(words);
+            for (e, v) in group.iter_mut().enumerate() {
+                v[0] += s * n[e % 4][e / 4];
+            }
+        }
+    } else {
+        for (b, chunk) in buf.chunks_mut(4).enumerate() {
+            let n = T::noise_normals(normals::lane_words(keys, stream, step, b as u32));
+            for (v, n) in chunk.iter_mut().zip(&n) {
+                // Local copies, so the lane loop vectorises (see `RowUpdate::rows`).
+                let mut x = *v;
+                for l in 0..L {
+                    let added = x[l] + scale[l] * n[l];
+                    x[l] = if scale[l] != T::zero() { added } else { x[l] };
+                }
+                *v = x;
+            }
+        }
+    }
+}
+
+/// Philox blocks a single instance's noise draws side by side (8 × 4 normals).
+const NOISE_BLOCKS: usize = 8;
 
 /// Matrices at least this large are split across threads when a block has one lane (a single
 /// large circuit): below it, fork-join costs more than it saves.

@@ -24,6 +24,8 @@ pub trait Real:
     fn f64(self) -> f64;
     /// tanh as the engine evaluates it (see [`rate`]).
     fn engine_tanh(self) -> Self;
+    /// The noise normals of `K` Philox outputs in this precision (`crate::normals`).
+    fn noise_normals<const K: usize>(words: [[u32; K]; 4]) -> [[Self; K]; 4];
 }
 
 impl Real for f64 {
@@ -41,6 +43,10 @@ impl Real for f64 {
     fn engine_tanh(self) -> Self {
         self.tanh()
     }
+    #[inline(always)]
+    fn noise_normals<const K: usize>(words: [[u32; K]; 4]) -> [[Self; K]; 4] {
+        crate::normals::box_muller_lanes(words)
+    }
 }
 
 impl Real for f32 {
@@ -57,6 +63,10 @@ impl Real for f32 {
     #[inline(always)]
     fn engine_tanh(self) -> Self {
         crate::activation::tanh_f32(self)
+    }
+    #[inline(always)]
+    fn noise_normals<const K: usize>(words: [[u32; K]; 4]) -> [[Self; K]; 4] {
+        crate::normals::box_muller_lanes_f32(words)
     }
 }
 

@@ -39,6 +39,9 @@ pub(crate) fn header(t: Types) -> String {
     if t.fp64 {
         h.push_str("#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n#define HAS_FP64 1\n");
     }
+    if t.f64 {
+        h.push_str("#define REAL_F64 1\n");
+    }
     let _ = writeln!(h, "typedef {real} real;");
     let _ = writeln!(
         h,
@@ -57,11 +60,11 @@ pub(crate) fn header(t: Types) -> String {
             "typedef {real} realv;\ntypedef {mask} maskv;\ntypedef uint uintv;\ntypedef float fltv;\ntypedef {acc} accv;"
         );
         if t.fp64 {
-            h.push_str("typedef double dblv;\n#define CVT_DBLV convert_double\n");
+            h.push_str("typedef double dblv;\n#define CVT_DBLV convert_double\ntypedef ulong ulongv;\n#define AS_ULONGV as_ulong\n#define AS_DBLV as_double\n");
         }
         let _ = writeln!(
             h,
-            "#define LDV(p, i) ((p)[(i)])\n#define STV(x, p, i) ((p)[(i)] = (x))\n#define LDW(p, i) ((p)[(i)])\n#define STW(x, p, i) ((p)[(i)] = (x))\n#define CVT_REALV convert_{real}\n#define CVT_FLTV convert_float\n#define CVT_ACCV convert_{acc}\n#define SEL_v(a, b, c) ((c) ? (b) : (a))\n#define MASK01(m) ((uint)((m) ? 1u : 0u))"
+            "#define LDV(p, i) ((p)[(i)])\n#define STV(x, p, i) ((p)[(i)] = (x))\n#define LDW(p, i) ((p)[(i)])\n#define STW(x, p, i) ((p)[(i)] = (x))\n#define CVT_REALV convert_{real}\n#define CVT_FLTV convert_float\n#define AS_UINTV as_uint\n#define AS_FLTV as_float\n#define CVT_ACCV convert_{acc}\n#define SEL_v(a, b, c) ((c) ? (b) : (a))\n#define MASK01(m) ((uint)((m) ? 1u : 0u))"
         );
     } else {
         let v = t.v;
@@ -72,12 +75,12 @@ pub(crate) fn header(t: Types) -> String {
         if t.fp64 {
             let _ = writeln!(
                 h,
-                "typedef double{v} dblv;\n#define CVT_DBLV convert_double{v}"
+                "typedef double{v} dblv;\n#define CVT_DBLV convert_double{v}\ntypedef ulong{v} ulongv;\n#define AS_ULONGV as_ulong{v}\n#define AS_DBLV as_double{v}"
             );
         }
         let _ = writeln!(
             h,
-            "#define LDV(p, i) (((__global const realv *)(p))[(i)])\n#define STV(x, p, i) (((__global realv *)(p))[(i)] = (x))\n#define LDW(p, i) vload{v}((i), (p))\n#define STW(x, p, i) vstore{v}((x), (i), (p))\n#define CVT_REALV convert_{real}{v}\n#define CVT_FLTV convert_float{v}\n#define CVT_ACCV convert_{acc}{v}\n#define SEL_v(a, b, c) select((a), (b), (c))\n#define MASK01(m) convert_uint{v}(-(m))"
+            "#define LDV(p, i) (((__global const realv *)(p))[(i)])\n#define STV(x, p, i) (((__global realv *)(p))[(i)] = (x))\n#define LDW(p, i) vload{v}((i), (p))\n#define STW(x, p, i) vstore{v}((x), (i), (p))\n#define CVT_REALV convert_{real}{v}\n#define CVT_FLTV convert_float{v}\n#define AS_UINTV as_uint{v}\n#define AS_FLTV as_float{v}\n#define CVT_ACCV convert_{acc}{v}\n#define SEL_v(a, b, c) select((a), (b), (c))\n#define MASK01(m) convert_uint{v}(-(m))"
         );
     }
     h

@@ -297,7 +297,6 @@ impl Model {
         let e = plan.n_instances();
         let groups = e.div_ceil(v);
         let e_pad = padded_width(e, v);
-        let dt = plan.dt_s;
         let pops = &plan.populations;
         let projs = &plan.projections;
         let n_pop = pops.len();
@@ -512,7 +511,7 @@ impl Model {
                         m.weight_noise
                             .iter()
                             .zip(&m.tau_w_s)
-                            .map(|(s, tw)| s / tw * dt.sqrt())
+                            .map(|(s, tw)| plan.weight_noise_step(*s, *tw))
                             .collect(),
                     )
                 })
@@ -636,7 +635,6 @@ impl Model {
     pub fn phase_params(&self, phase: usize) -> Vec<(usize, Vec<f64>)> {
         let plan = &self.plan;
         let t = &plan.phases[phase].tables;
-        let dt = plan.dt_s;
         let mut rows: Vec<(usize, Vec<f64>)> = Vec::new();
         for mi in 0..plan.motifs.len() {
             let (tw, td) = (&t.tau_w_s[mi], &t.tau_decay_s[mi]);
@@ -662,7 +660,7 @@ impl Model {
                     noise
                         .iter()
                         .zip(tw)
-                        .map(|(s, w)| s / w * dt.sqrt())
+                        .map(|(s, w)| plan.weight_noise_step(*s, *w))
                         .collect(),
                 ));
             }

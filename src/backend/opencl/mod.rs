@@ -139,11 +139,14 @@ pub fn device_numbered(device: Option<usize>) -> Result<DeviceInfo, OpenClError>
 }
 
 /// Draw `(seed, stream, counter)` of length `n` on the device: raw words, f32 normals and (where
-/// the device has doubles) f64 normals, laid out as `rng::fill_*` lays them out.
+/// the device has doubles) f64 normals and noise normals, laid out as `rng::fill_*` and
+/// `normals::fill_noise` lay them out.
 pub struct RngDraw {
     pub words: Vec<u32>,
     pub normals_f32: Vec<f32>,
     pub normals_f64: Option<Vec<f64>>,
+    pub noise_f32: Vec<f32>,
+    pub noise_f64: Option<Vec<f64>>,
 }
 
 pub fn rng_draw(seed: u64, stream: u32, counter: u64, n: usize) -> Result<RngDraw, OpenClError> {
@@ -165,7 +168,9 @@ pub fn rng_draw(seed: u64, stream: u32, counter: u64, n: usize) -> Result<RngDra
     let n = n.max(1);
     let words = buffer::<u32>(&shared, n)?;
     let f32s = buffer::<f32>(&shared, n)?;
+    let noise32 = buffer::<f32>(&shared, n)?;
     let f64s = buffer::<f64>(&shared, n)?;
+    let noise = buffer::<f64>(&shared, n)?;
     let n32 = n as u32;
     // SAFETY: the arguments match the kernel's signature in kernels/rng_check.cl.
     unsafe {
@@ -179,9 +184,15 @@ pub fn rng_draw(seed: u64, stream: u32, counter: u64, n: usize) -> Result<RngDra
         kernel
             .set_arg(5, &f32s.get())
             .map_err(api("clSetKernelArg"))?;
+        kernel
+            .set_arg(6, &noise32.get())
+            .map_err(api("clSetKernelArg"))?;
         if fp64 {
             kernel
-                .set_arg(6, &f64s.get())
+                .set_arg(7, &f64s.get())
+                .map_err(api("clSetKernelArg"))?;
+            kernel
+                .set_arg(8, &noise.get())
                 .map_err(api("clSetKernelArg"))?;
         }
     }
@@ -190,11 +201,17 @@ pub fn rng_draw(seed: u64, stream: u32, counter: u64, n: usize) -> Result<RngDra
         words: vec![0; n],
         normals_f32: vec![0.0; n],
         normals_f64: fp64.then(|| vec![0.0; n]),
+        noise_f32: vec![0.0; n],
+        noise_f64: fp64.then(|| vec![0.0; n]),
     };
     read(&queue, &words, &mut out.words)?;
     read(&queue, &f32s, &mut out.normals_f32)?;
+    read(&queue, &noise32, &mut out.noise_f32)?;
     if let Some(v) = &mut out.normals_f64 {
         read(&queue, &f64s, v)?;
+    }
+    if let Some(v) = &mut out.noise_f64 {
+        read(&queue, &noise, v)?;
     }
     Ok(out)
 }
