@@ -432,26 +432,29 @@ pub fn held_out_checked(
         return Ok((None, None));
     }
     // The same sums on every vector level (fixed order): the level changes the speed only.
-    let recurrent = plan.forward_order.is_none();
-    let y = match affine_map(plan, weights, e, simd) {
-        _ if recurrent => match fixed_point(plan, weights, e) {
+    let y = if plan.forward_order.is_none() {
+        // A pathway with loops: every sample at its fixed point.
+        match fixed_point(plan, weights, e) {
             Some((net, _)) => Some(fixed_point_outputs(&net, xs)?),
             None => None,
-        },
-        Some((a, b)) => {
-            // y = A x + b for every sample in one product.
-            let mut y = DMatrix::from_fn(b.nrows(), n, |i, _| b[(i, 0)]);
-            let a_rows = a.transpose();
-            simd.run(
-                #[inline(always)]
-                || add_small_product(&mut y, 1.0, a_rows.as_slice(), a.ncols(), xs),
-            );
-            Some(y)
         }
-        // An input population as the output reads its samples.
-        None if plan.populations[out.output].role == Role::Input => Some(xs.clone()),
-        None => forward_rates(plan, weights, e, simd, Pre::Samples(xs), true)
-            .and_then(|mut z| z[out.output].take()),
+    } else {
+        match affine_map(plan, weights, e, simd) {
+            Some((a, b)) => {
+                // y = A x + b for every sample in one product.
+                let mut y = DMatrix::from_fn(b.nrows(), n, |i, _| b[(i, 0)]);
+                let a_rows = a.transpose();
+                simd.run(
+                    #[inline(always)]
+                    || add_small_product(&mut y, 1.0, a_rows.as_slice(), a.ncols(), xs),
+                );
+                Some(y)
+            }
+            // An input population as the output reads its samples.
+            None if plan.populations[out.output].role == Role::Input => Some(xs.clone()),
+            None => forward_rates(plan, weights, e, simd, Pre::Samples(xs), true)
+                .and_then(|mut z| z[out.output].take()),
+        }
     };
     let Some(y) = y else {
         return Ok((None, None));
