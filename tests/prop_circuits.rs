@@ -6,8 +6,9 @@
 
 use hetsim::activation::Activation;
 use hetsim::spec::{
-    CircuitSpec, Init, LearningSpec, Measure, Method, PopulationSpec, ProjectionSpec, RecordSpec,
-    Role, RuleName, StimulusSpec, TaskKindName, TaskSpec, Time, TimeSpec,
+    CircuitSpec, GaussianMixture, Init, LearningSpec, LinearTeacher, Measure, Method,
+    PopulationSpec, ProjectionSpec, RecordSpec, Role, RuleName, StimulusSpec, TanhTeacher,
+    TaskSource, TaskSpec, Time, TimeSpec,
 };
 use indexmap::IndexMap;
 use proptest::prelude::*;
@@ -243,10 +244,20 @@ fn circuit(s: &Shape) -> CircuitSpec {
     let error_driven = s.rule.is_error_driven();
     // A Gaussian mixture needs at least two classes, one per output unit when there is an
     // output error.
-    let task = match s.task {
-        2 if !error_driven || s.output.size >= 2 => TaskKindName::GaussianMixture,
-        1 => TaskKindName::TanhTeacher,
-        _ => TaskKindName::LinearTeacher,
+    let source = match s.task {
+        2 if !error_driven || s.output.size >= 2 => TaskSource::GaussianMixture(GaussianMixture {
+            separation: Some(3.0),
+            input_std: Some(0.5),
+            ..Default::default()
+        }),
+        1 => TaskSource::TanhTeacher(TanhTeacher {
+            hidden: Some(s.inputs.max(2)),
+            input_std: Some(0.5),
+        }),
+        _ => TaskSource::LinearTeacher(LinearTeacher {
+            teacher: Some(Init::Uniform([-1.0, 1.0])),
+            input_std: Some(0.5),
+        }),
     };
     let (duration, gap, error_delay) = s.stimulus_ms;
     CircuitSpec {
@@ -258,15 +269,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
             method: s.method,
         },
         task: TaskSpec {
-            kind: task,
-            teacher: (task == TaskKindName::LinearTeacher).then_some(Init::Uniform([-1.0, 1.0])),
-            hidden: (task == TaskKindName::TanhTeacher).then_some(s.inputs.max(2)),
-            classes: None,
-            separation: (task == TaskKindName::GaussianMixture).then_some(3.0),
-            path: None,
-            inputs: None,
-            classification: None,
-            input_std: Some(0.5),
+            source,
             stimulus: StimulusSpec {
                 duration: Time::from_ms(duration),
                 gap: Time::from_ms(gap),

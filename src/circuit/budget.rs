@@ -34,7 +34,7 @@
 //! past 2⁶⁴ would never end at all).
 
 use super::{Circuit, OutputPath, Population, Projection};
-use crate::spec::{CircuitSpec, Diagnostic, SourceFile, TaskKindName, YamlPath};
+use crate::spec::{CircuitSpec, Diagnostic, SourceFile, TaskSource, YamlPath};
 
 /// The budget where the machine's memory cannot be read (not Linux, no /proc).
 pub const FALLBACK_BUDGET_BYTES: u64 = 4 << 30;
@@ -540,10 +540,12 @@ pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
     }
     // The task's teacher: hidden × (inputs + targets) for the tanh teacher, targets × inputs
     // (targets = classes) otherwise.
-    let teacher = match t.kind {
-        TaskKindName::TanhTeacher => t.hidden.unwrap_or(50) as f64 * (inputs + targets),
-        TaskKindName::GaussianMixture | TaskKindName::LinearTeacher => targets * inputs,
-        _ => 0.0,
+    let teacher = match &t.source {
+        TaskSource::TanhTeacher(teacher) => {
+            teacher.hidden.unwrap_or(50) as f64 * (inputs + targets)
+        }
+        TaskSource::GaussianMixture(_) | TaskSource::LinearTeacher(_) => targets * inputs,
+        TaskSource::Digits(_) | TaskSource::Csv(_) => 0.0,
     };
     if teacher > 0.0 {
         parts.push(Part {
@@ -640,10 +642,10 @@ pub(crate) fn table_parts(v: &View, instances: f64) -> Vec<Part> {
 /// Rows of the task's data set, when it has one (the CSV's size is estimated from the file's
 /// length: a number and its comma take at least two bytes).
 fn dataset_rows(v: &View) -> Option<f64> {
-    match v.spec.task.kind {
-        TaskKindName::Digits => Some(1797.0),
-        TaskKindName::Csv => {
-            let path = v.spec.task.path.as_ref()?;
+    match &v.spec.task.source {
+        TaskSource::Digits(_) => Some(1797.0),
+        TaskSource::Csv(data) => {
+            let path = &data.path;
             let len = std::fs::metadata(v.base_dir.join(path))
                 .ok()
                 .filter(|m| m.is_file())
@@ -656,8 +658,8 @@ fn dataset_rows(v: &View) -> Option<f64> {
 }
 
 fn task_width(v: &View) -> f64 {
-    match v.spec.task.kind {
-        TaskKindName::Digits => 74.0,
+    match v.spec.task.source {
+        TaskSource::Digits(_) => 74.0,
         _ => v
             .populations
             .iter()

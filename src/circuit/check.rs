@@ -8,7 +8,7 @@ use super::connectivity::Wiring;
 use super::{Circuit, Motif, OutputPath, Population, Projection, Trace, theta_of};
 use crate::rule::{needs_modulator, reads_trace};
 use crate::spec::{
-    CircuitSpec, Diagnostic, Diagnostics, Init, Method, Role, Seg, SourceFile, TaskKindName,
+    CircuitSpec, CsvData, Diagnostic, Diagnostics, Init, Method, Role, Seg, SourceFile, TaskSource,
     TraceSignal, YamlPath,
 };
 use crate::text::count;
@@ -1152,27 +1152,12 @@ fn check_task(
             None,
         );
     }
-    let t = &spec.task;
-    let allowed = t.kind.fields();
-    for field in t.fields_set() {
-        if !allowed.contains(&field.as_str()) {
-            c.error(
-                task_path.key(&field),
-                format!("`{field}` does not apply to task kind `{}`", t.kind.name()),
-                Some(&format!(
-                    "fields for this kind: {}",
-                    if allowed.is_empty() {
-                        "none".to_string()
-                    } else {
-                        allowed.join(", ")
-                    }
-                )),
-            );
-        }
-    }
     // A data set needs at least one input column; reported here, at `inputs`, before the
     // population's size is compared with it.
-    if t.kind == TaskKindName::Csv && t.inputs == Some(0) {
+    if let TaskSource::Csv(CsvData {
+        inputs: Some(0), ..
+    }) = spec.task.source
+    {
         c.error(
             task_path.key("inputs"),
             "a CSV task needs at least 1 input column, not 0",

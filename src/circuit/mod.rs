@@ -207,34 +207,31 @@ pub fn task_params(
     n_inputs: usize,
     n_targets: Option<usize>,
 ) -> Result<crate::task::TaskParams, String> {
-    use crate::spec::TaskKindName;
+    use crate::spec::TaskSource;
     use crate::task::{TaskKind, TaskParams};
     let t = &spec.task;
-    let kind = match t.kind {
-        TaskKindName::LinearTeacher => {
-            let (low, high) = match &t.teacher {
+    let kind = match &t.source {
+        TaskSource::LinearTeacher(teacher) => {
+            let (low, high) = match &teacher.teacher {
                 None => (-1.0, 1.0),
                 Some(Init::Uniform([low, high])) => (*low, *high),
                 Some(_) => return Err("the linear teacher's entries are drawn uniformly: write `teacher: {uniform: [low, high]}`".into()),
             };
             TaskKind::LinearTeacher { low, high }
         }
-        TaskKindName::TanhTeacher => TaskKind::TanhTeacher {
-            hidden: t.hidden.unwrap_or(50),
+        TaskSource::TanhTeacher(teacher) => TaskKind::TanhTeacher {
+            hidden: teacher.hidden.unwrap_or(50),
         },
-        TaskKindName::GaussianMixture => TaskKind::GaussianMixture {
-            classes: t.classes.or(n_targets).unwrap_or(2),
-            separation: t.separation.unwrap_or(4.0),
+        TaskSource::GaussianMixture(mixture) => TaskKind::GaussianMixture {
+            classes: mixture.classes.or(n_targets).unwrap_or(2),
+            separation: mixture.separation.unwrap_or(4.0),
         },
-        TaskKindName::Digits => TaskKind::Digits,
-        TaskKindName::Csv => {
-            let path = t.path.clone().ok_or("a csv task needs `path`")?;
-            TaskKind::Csv {
-                path: path.into(),
-                inputs: t.inputs.unwrap_or(n_inputs),
-                classification: t.classification.unwrap_or(false),
-            }
-        }
+        TaskSource::Digits(_) => TaskKind::Digits,
+        TaskSource::Csv(data) => TaskKind::Csv {
+            path: data.path.clone().into(),
+            inputs: data.inputs.unwrap_or(n_inputs),
+            classification: data.classification.unwrap_or(false),
+        },
     };
     let natural_targets = match &kind {
         TaskKind::Digits => 10,
@@ -245,7 +242,7 @@ pub fn task_params(
         kind,
         n_inputs,
         n_targets: n_targets.unwrap_or(natural_targets),
-        input_std: t.input_std.unwrap_or(1.0),
+        input_std: t.source.input_std().unwrap_or(1.0),
         held_out: t.held_out,
     })
 }

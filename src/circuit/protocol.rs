@@ -235,10 +235,21 @@ pub(super) fn resolve(
             }
             noise.push((p, *sigma));
         }
-        let task = ph.task.as_ref().map(|t| {
-            let spec_task = spec.task.with_phase(t);
-            (spec_task, t.seed.unwrap_or(0))
-        });
+        let task = match &ph.task {
+            None => None,
+            Some(t) => match spec.task.with_phase(t) {
+                Ok(spec_task) => Some((spec_task, t.seed.unwrap_or(0))),
+                Err(e) => {
+                    let path = at.key("task");
+                    let path = match &e.key {
+                        Some(key) => path.key(key),
+                        None => path,
+                    };
+                    out.push(problem(path, e.message, None));
+                    None
+                }
+            },
+        };
         phases.push(Phase {
             name: ph.name.clone(),
             start_s: start,

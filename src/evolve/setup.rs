@@ -10,7 +10,7 @@ use crate::circuit::budget::Budget;
 use crate::circuit::{self, Circuit};
 use crate::experiment::{CircuitSource, ExperimentError};
 use crate::record::manifest::sha256_hex;
-use crate::spec::{Diagnostic, Diagnostics, Measure, SourceFile, TaskKindName, YamlPath};
+use crate::spec::{Diagnostic, Diagnostics, Measure, SourceFile, TaskSource, YamlPath};
 use std::path::{Path, PathBuf};
 
 /// Everything fixed for the whole evolution.
@@ -212,10 +212,9 @@ fn build(
         other => EvolveError::Experiment(other),
     })?;
     if let Some(csv) = &pinned.csv
-        && cspec.task.kind == TaskKindName::Csv
-        && cspec.task.path.is_some()
+        && let TaskSource::Csv(data) = &mut cspec.task.source
     {
-        cspec.task.path = Some(csv.display().to_string());
+        data.path = csv.display().to_string();
     }
     // The fitness and the report need these measurements, whatever the circuit records.
     for m in [

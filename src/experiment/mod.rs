@@ -392,7 +392,7 @@ fn manifest(
         sha256: sha256_hex(source.text.as_bytes()),
     }];
     for c in &plan.circuits {
-        let Some(rel) = &c.spec.task.path else {
+        let Some(rel) = c.spec.task.source.csv_path() else {
             continue;
         };
         let path = base_dir.join(rel);

@@ -177,7 +177,7 @@ fn check_data(
     let (_, spec) = circuit.load()?;
     check_edge_files(circuit, &spec, manifest)?;
     // `compare` swaps rules only: every circuit of the design reads the same data file.
-    let Some(rel) = &spec.task.path else {
+    let Some(rel) = spec.task.source.csv_path() else {
         return Ok(());
     };
     let entry = manifest

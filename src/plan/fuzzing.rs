@@ -9,7 +9,7 @@
 
 use crate::circuit::budget::{Budget, MemoryBudget, check_instances};
 use crate::plan::{InstanceSpec, Plan};
-use crate::spec::{self, Diagnostics, TaskKindName};
+use crate::spec::{self, Diagnostics};
 use std::path::Path;
 
 /// The budget the fuzzer runs under: small enough that an accepted circuit's plan fits in the
@@ -33,8 +33,8 @@ pub fn check_bytes(bytes: &[u8], csv_path: &Path) {
     };
     // A CSV task reads whatever file its path names; the fuzzer's must be a small known one,
     // or every input naming /dev/zero would read the full CSV limit.
-    if spec.task.kind == TaskKindName::Csv && spec.task.path.is_some() {
-        spec.task.path = Some(csv_path.display().to_string());
+    if let spec::TaskSource::Csv(data) = &mut spec.task.source {
+        data.path = csv_path.display().to_string();
     }
     let circuit = match crate::circuit::build_within(&source, &spec, &setting) {
         Ok(c) => c,

@@ -9,11 +9,13 @@ pub mod document;
 pub mod init;
 pub mod locate;
 pub mod quantity;
+pub mod task;
 pub mod types;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use locate::{Locator, Seg, YamlPath};
 pub use quantity::Time;
+pub use task::*;
 pub use types::*;
 
 use std::path::{Path, PathBuf};
