@@ -273,15 +273,26 @@ impl TaskSpec {
             settings.insert(key.clone(), value.clone());
         }
         settings.insert("kind".into(), kind.name().into());
-        let source = serde_json::from_value(serde_json::Value::Object(settings)).map_err(|e| {
-            PhaseTaskError {
-                key: None,
-                message: format!(
-                    "the phase's task is not a valid `{}` task: {e}",
-                    kind.name()
-                ),
-            }
-        })?;
+        let source =
+            serde_json::from_value(serde_json::Value::Object(settings.clone())).map_err(|e| {
+                // Point at the phase's key whose value fails with the kind's other keys left
+                // out, when one does.
+                let key = phase.settings.iter().find_map(|(key, value)| {
+                    let mut alone = settings.clone();
+                    alone.retain(|k, _| k == "kind" || k == "path");
+                    alone.insert(key.clone(), value.clone());
+                    serde_json::from_value::<TaskSource>(serde_json::Value::Object(alone))
+                        .is_err()
+                        .then(|| key.clone())
+                });
+                PhaseTaskError {
+                    key,
+                    message: format!(
+                        "the phase's task is not a valid `{}` task: {e}",
+                        kind.name()
+                    ),
+                }
+            })?;
         Ok(TaskSpec {
             source,
             stimulus: self.stimulus.clone(),
@@ -768,5 +779,8 @@ mod tests {
         let e = task.with_phase(&phase).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("hidden"));
         assert!(e.message.contains("task kind `linear_teacher`"), "{e:?}");
+        let phase: PhaseTaskSpec = serde_saphyr::from_str("seed: 2\ninput_std: x\n").unwrap();
+        let e = task.with_phase(&phase).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("input_std"), "{e:?}");
     }
 }
