@@ -279,7 +279,9 @@ mod tests {
         let (rows, cols) = (6, 9);
         let forward = Wiring::Probability(0.3);
         let w = forward.mask("W", 5, rows, cols).unwrap();
-        let b = Wiring::mirror("W", &forward).mask("B", 5, cols, rows).unwrap();
+        let b = Wiring::mirror("W", &forward)
+            .mask("B", 5, cols, rows)
+            .unwrap();
         for i in 0..rows {
             for j in 0..cols {
                 assert_eq!(w[i * cols + j], b[j * rows + i]);

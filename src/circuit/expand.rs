@@ -33,8 +33,8 @@
 
 use crate::rule::Term;
 use crate::spec::{
-    CircuitSpec, Connectivity, Diagnostics, Init, LearningSpec, MotifSpec, PopulationSpec, ProjectionSpec, Role,
-    RuleName, RuleSpec, SourceFile, Time, TraceSignal, TraceSpec, YamlPath,
+    CircuitSpec, Connectivity, Diagnostics, Init, LearningSpec, MotifSpec, PopulationSpec,
+    ProjectionSpec, Role, RuleName, RuleSpec, SourceFile, Time, TraceSignal, TraceSpec, YamlPath,
 };
 use indexmap::IndexMap;
 
@@ -229,13 +229,15 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
 
     // Feedback meant to become Wᵀ (kp, four_synapse) mirrors W's synapses by default; fixed
     // random feedback (fa, dfa) is dense by default, as it always was.
-    let feedback_connectivity = learning.feedback_connectivity.clone().unwrap_or(
-        if learning.rule.needs_decay() {
-            Connectivity::Mirror
-        } else {
-            Connectivity::All
-        },
-    );
+    let feedback_connectivity =
+        learning
+            .feedback_connectivity
+            .clone()
+            .unwrap_or(if learning.rule.needs_decay() {
+                Connectivity::Mirror
+            } else {
+                Connectivity::All
+            });
     // four_synapse: the forward projections that learn from a cross synapse's compartment
     // instead of the local error of their post population.
     let mut teacher: IndexMap<String, String> = IndexMap::new();
@@ -249,9 +251,7 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
                 // backprop would use Wᵀ of the projection into the output: B stands in for that
                 // W, so its weight angle is defined (deeper layers' B stand in for no single
                 // matrix).
-                let stands_for = forward
-                    .iter()
-                    .find(|(_, w)| &w.from == h && w.to == output);
+                let stands_for = forward.iter().find(|(_, w)| &w.from == h && w.to == output);
                 b.connectivity = match (&feedback_connectivity, stands_for) {
                     (Connectivity::Mirror, Some((_, w))) => mirror(w),
                     (Connectivity::Mirror, None) => {
@@ -313,9 +313,7 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
                             post_error: &local_error[&w.to],
                             w_learns: plastic.contains(w_name),
                         };
-                        if let Some(g) =
-                            add_cross_synapses(&mut out, &mut made, &cross, learning)
-                        {
+                        if let Some(g) = add_cross_synapses(&mut out, &mut made, &cross, learning) {
                             teacher.insert(w_name.clone(), g);
                         }
                     }
