@@ -34,7 +34,7 @@ pub fn rule_label(spec: &CircuitSpec) -> String {
         .unwrap_or_else(|| spec.name.clone())
 }
 
-/// Replaces the rule of a shorthand circuit (for `compare`); kp gets a default decay of
+/// Replaces the rule of a shorthand circuit (for `compare`); kp and four_synapse get a default decay of
 /// 10 × τ_w if the file has none, and the returned note says so.
 pub fn with_rule(
     spec: &CircuitSpec,
@@ -48,19 +48,15 @@ pub fn with_rule(
     })?;
     learning.rule = rule;
     let mut note = None;
-    if rule == RuleName::Kp && learning.tau_decay.is_none() {
+    if rule.needs_decay() && learning.tau_decay.is_none() {
         let tau = Time::from_seconds(learning.tau_w.seconds() * 10.0);
         note = Some(format!(
-            "kp: the circuit sets no tau_decay; using 10 × tau_w = {tau}"
+            "{}: the circuit sets no tau_decay; using 10 × tau_w = {tau}",
+            rule.name()
         ));
         learning.tau_decay = Some(tau);
     }
-    if rule != RuleName::Kp
-        && spec
-            .learning
-            .as_ref()
-            .is_some_and(|l| l.rule == RuleName::Kp)
-    {
+    if !rule.needs_decay() && spec.learning.as_ref().is_some_and(|l| l.rule.needs_decay()) {
         learning.tau_decay = None;
     }
     Ok((out, note))
@@ -102,9 +98,44 @@ pub fn circuits(
                 notes.extend(note);
                 out.push((rule.name().to_string(), build(&spec)?));
             }
+            shared_modulators(&out)?;
             Ok((out, notes))
         }
     }
+}
+
+/// One ensemble has one modulator per plastic projection. four_synapse teaches its forward
+/// projections through cross-synapse compartments where the other error-driven rules use the
+/// local errors, so it cannot share an ensemble with them: say so, and what to do instead.
+fn shared_modulators(circuits: &Labelled) -> Result<(), ExperimentError> {
+    let modulators = |c: &Circuit| -> Vec<(String, Option<String>)> {
+        c.motifs
+            .iter()
+            .map(|m| {
+                (
+                    c.projections[m.projection].name.clone(),
+                    m.modulator.map(|k| c.populations[k].name.clone()),
+                )
+            })
+            .collect()
+    };
+    for (k, (first, c0)) in circuits.iter().enumerate() {
+        let base = modulators(c0);
+        for (label, c) in &circuits[k + 1..] {
+            for (w, m) in modulators(c) {
+                // A rule without a modulator (Hebbian) shares anyone's.
+                if let Some((_, Some(m0))) = base.iter().find(|(w0, _)| *w0 == w)
+                    && let Some(m) = m
+                    && *m0 != m
+                {
+                    return Err(ExperimentError::Usage(format!(
+                        "rules `{first}` and `{label}` cannot run as one ensemble: `{w}` learns from `{m0}` under `{first}` and from `{m}` under `{label}`, and an ensemble has one modulator per plastic projection; compare them in separate runs (`--rules {label}`), or in a sweep over `rules`, which packs such rules into separate ensembles"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every labelled circuit over seeds `first_seed`, `first_seed + 1`, …: instance

@@ -188,12 +188,15 @@ pub struct ProjectionSpec {
 /// exactly k inputs per post unit (`{in_degree: k}`) or k outputs per pre unit
 /// (`{out_degree: k}`), drawn per instance; or the pairs listed in a CSV file
 /// (`{file: edges.csv}`, columns `pre,post[,weight]`, indices from 0, relative to the circuit
-/// file's folder; a weight column sets those synapses' initial weights).
+/// file's folder; a weight column sets those synapses' initial weights). A feedback projection
+/// may instead `mirror` the forward projection it `stands_for`: synapse j → i present iff that
+/// projection's i → j is (its mask transposed, in every instance).
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Connectivity {
     #[default]
     All,
+    Mirror,
     Probability(f64),
     InDegree(usize),
     OutDegree(usize),
@@ -322,10 +325,11 @@ pub enum RuleName {
     AntiHebbian,
     Oja,
     Bcm,
+    FourSynapse,
 }
 
 impl RuleName {
-    pub const ALL: [RuleName; 8] = [
+    pub const ALL: [RuleName; 9] = [
         RuleName::Sgd,
         RuleName::Fa,
         RuleName::Dfa,
@@ -334,6 +338,7 @@ impl RuleName {
         RuleName::AntiHebbian,
         RuleName::Oja,
         RuleName::Bcm,
+        RuleName::FourSynapse,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -345,6 +350,7 @@ impl RuleName {
             RuleName::AntiHebbian => "anti_hebbian",
             RuleName::Oja => "oja",
             RuleName::Bcm => "bcm",
+            RuleName::FourSynapse => "four_synapse",
         }
     }
     pub fn from_name(name: &str) -> Option<RuleName> {
@@ -354,8 +360,13 @@ impl RuleName {
     pub fn is_error_driven(self) -> bool {
         matches!(
             self,
-            RuleName::Sgd | RuleName::Fa | RuleName::Dfa | RuleName::Kp
+            RuleName::Sgd | RuleName::Fa | RuleName::Dfa | RuleName::Kp | RuleName::FourSynapse
         )
+    }
+    /// Rules whose feedback learns and is aligned with Wᵀ by weight decay, so they need
+    /// `tau_decay`.
+    pub fn needs_decay(self) -> bool {
+        matches!(self, RuleName::Kp | RuleName::FourSynapse)
     }
 }
 
@@ -388,6 +399,17 @@ pub struct LearningSpec {
     /// Ignored where the pathway has no loop (local errors are instantaneous there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tau_error: Option<Time>,
+    /// four_synapse: τ_w of the cross synapses (their delta rule assembles them towards the
+    /// identity); default 0.1 s, as in circuits/four_synapse.yaml.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_cross: Option<Time>,
+    /// Which synapses the feedback projections have: `mirror` (those of the forward
+    /// projection each stands for, transposed) or any `connectivity:` form, drawn for each
+    /// feedback matrix from its own stream; default `mirror` for kp and four_synapse (their
+    /// feedback learns to be Wᵀ), `all` for fa and dfa; sgd's feedback is tied to Wᵀ and takes
+    /// its synapses. A dense forward projection's feedback stays dense under `mirror`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_connectivity: Option<Connectivity>,
 }
 
 /// Measurements that can be recorded.
