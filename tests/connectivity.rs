@@ -153,13 +153,18 @@ fn each_instance_draws_its_own_mask_with_the_asked_statistics() {
     for (w, m) in plan.initial_weights[q1].iter().zip(m1) {
         assert!(*m == 1.0 || *w == 0.0);
     }
-    // A masked input layer is not deferred, and its update is not fused (CPU or rows).
-    assert!(!plan.held_input[q1]);
+    // A masked input layer is deferred while its input is held, its rebase writing the mask
+    // (no mask op); the masked W2 keeps its mask op and is not fused.
+    assert!(plan.held_input[q1]);
     let program = StepProgram::for_plan(&plan, |_| true);
-    assert!(program.ops.contains(&Op::Mask { projection: q1 }));
-    assert!(!program.fused_projections(&plan)[q1]);
+    assert!(program.deferred_projections(&plan)[q1]);
+    assert!(!program.ops.contains(&Op::Mask { projection: q1 }));
+    assert!(program.ops.contains(&Op::Mask { projection: q2 }));
+    assert!(!program.fused_projections(&plan)[q2]);
+    // The OpenCL row layout's deferral has no mask: both update step by step, masked after.
     let rows = hetsim::step::rows::RowSchedule::for_plan(&plan, 4);
     assert!(!rows.product_by_update[q1] && !rows.product_by_update[q2]);
+    assert!(rows.program.ops.contains(&Op::Mask { projection: q1 }));
 }
 
 #[test]

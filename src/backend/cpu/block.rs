@@ -317,7 +317,8 @@ pub(crate) struct Block<T: Real, const L: usize> {
     q_keep: Vec<[T; L]>,
     q_squared: Vec<bool>,
     w: Vec<Buf<T, L>>,
-    /// Per projection: its mask (1 present, 0 absent; `Plan::masks`), empty without one.
+    /// Per projection: its mask (1 present, 0 absent; `Plan::masks`), empty without one or
+    /// when the projection is deferred (then its `Held` keeps it).
     mask: Vec<Buf<T, L>>,
     ring: Vec<Buf<T, L>>,
     ring_len: Vec<usize>,
@@ -481,7 +482,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
         }
 
-        let mask: Vec<Buf<T, L>> = projections
+        let mut mask: Vec<Buf<T, L>> = projections
             .iter()
             .zip(&plan.masks)
             .map(|(p, m)| {
@@ -536,6 +537,8 @@ impl<T: Real, const L: usize> Block<T, L> {
                         !acc_dw[q].is_empty(),
                         !acc_bp[q].is_empty(),
                         !acc_ux[q].is_empty(),
+                        // A deferred matrix's mask lives with its deferral (no mask op runs).
+                        std::mem::take(&mut mask[q]),
                     )
                 })
             })

@@ -402,7 +402,9 @@ impl Ens<'_> {
 
     /// The step: the step program (`crate::step`) emitted operation by operation.
     fn step(&mut self) {
-        let program = StepProgram::for_plan(&self.m.plan, |_| false);
+        let mut program = StepProgram::for_plan(&self.m.plan, |_| false);
+        // As the layout (`Model::ensemble`): masked matrices update step by step.
+        crate::step::passes::undefer_masked(&mut program, &self.m.plan);
         self.ring_slots();
         for op in &program.ops {
             match *op {

@@ -268,7 +268,9 @@ impl Model {
     /// The ensemble layout (`v` instances per work-item group): every matrix stored as
     /// `[post][pre]`, deferred where the ensemble's step program defers it.
     pub fn ensemble(plan: Arc<Plan>, v: usize) -> Result<Model, OpenClError> {
-        let program = StepProgram::for_plan(&plan, |_| false);
+        let mut program = StepProgram::for_plan(&plan, |_| false);
+        // The device's deferral has no mask: masked matrices update step by step.
+        crate::step::passes::undefer_masked(&mut program, &plan);
         let deferred = program.deferred_projections(&plan);
         let transposed = vec![false; plan.projections.len()];
         Model::new(plan, v, 1, transposed, deferred)
