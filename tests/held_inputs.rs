@@ -332,7 +332,9 @@ per_backend!(hebbian_accumulator_without_backprop);
 fn masked_w1(yaml: &str, connectivity: &str) -> String {
     let (from, to) = (
         "W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}}",
-        format!("W1: {{from: x, to: h, init: {{uniform: [-0.3, 0.3]}}, connectivity: {connectivity}}}"),
+        format!(
+            "W1: {{from: x, to: h, init: {{uniform: [-0.3, 0.3]}}, connectivity: {connectivity}}}"
+        ),
     );
     assert!(yaml.contains(from));
     yaml.replace(from, &to)
@@ -377,7 +379,10 @@ fn masked_large_matrix_rebased_on_threads(case: &BackendCase) {
         ),
         "{probability: 0.1}",
     )
-    .replace("uniform: [-0.3, 0.3]}, connectivity", "uniform: [-0.05, 0.05]}, connectivity")
+    .replace(
+        "uniform: [-0.3, 0.3]}, connectivity",
+        "uniform: [-0.05, 0.05]}, connectivity",
+    )
     .replace("tau_w: 50 ms", "tau_w: 200 ms");
     deferral_matches_within(case, &yaml, &[4], None, 1e-12);
 }

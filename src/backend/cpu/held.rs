@@ -50,14 +50,7 @@ pub(crate) struct Held<T: Real, const L: usize> {
 
 impl<T: Real, const L: usize> Held<T, L> {
     /// `mask`: the projection's mask (`rows × cols`), empty when every synapse exists.
-    pub fn new(
-        rows: usize,
-        cols: usize,
-        dw: bool,
-        bp: bool,
-        ux: bool,
-        mask: Buf<T, L>,
-    ) -> Self {
+    pub fn new(rows: usize, cols: usize, dw: bool, bp: bool, ux: bool, mask: Buf<T, L>) -> Self {
         debug_assert!(mask.is_empty() || mask.len() == rows * cols);
         let buf = |on: bool, n: usize| {
             if on {
@@ -140,7 +133,11 @@ impl<T: Real, const L: usize> Held<T, L> {
             rebase_rows(w, mask, d, &mut self.base, old_x, retained, x);
         }
         // Σ_j M_ij x_j² per row: the held input's squared norm over each row's synapses.
-        for (xi, mrow) in self.xx_masked.iter_mut().zip(mask.chunks_exact(cols.max(1))) {
+        for (xi, mrow) in self
+            .xx_masked
+            .iter_mut()
+            .zip(mask.chunks_exact(cols.max(1)))
+        {
             let mut sum = zeros::<T, L>();
             for (m, xj) in mrow.iter().zip(x) {
                 for l in 0..L {
@@ -297,7 +294,12 @@ fn rebase_rows<T: Real, const L: usize>(
     x: &[[T; L]],
 ) {
     let cols = x.len();
-    for (i, ((row, di), bi)) in w.chunks_exact_mut(cols).zip(d).zip(base.iter_mut()).enumerate() {
+    for (i, ((row, di), bi)) in w
+        .chunks_exact_mut(cols)
+        .zip(d)
+        .zip(base.iter_mut())
+        .enumerate()
+    {
         if let Some(old_x) = old_x
             && !mask.is_empty()
         {

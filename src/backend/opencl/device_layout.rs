@@ -120,6 +120,9 @@ pub(crate) struct HeldSlots {
     pub g: usize,
     /// xᵀx of the held input.
     pub xx: usize,
+    /// Under a mask M (`Plan::masks`): Σ_j M_ij x_j² of the held input, one per post unit
+    /// (the current's D term reads it in place of xᵀx; ensemble layout only).
+    pub xx_rows: Option<usize>,
     /// The held input (ensemble layout; the row layout holds it in the input's copy of the
     /// next step, which the kernels of a step do not overwrite).
     pub x: Option<usize>,
@@ -268,9 +271,7 @@ impl Model {
     /// The ensemble layout (`v` instances per work-item group): every matrix stored as
     /// `[post][pre]`, deferred where the ensemble's step program defers it.
     pub fn ensemble(plan: Arc<Plan>, v: usize) -> Result<Model, OpenClError> {
-        let mut program = StepProgram::for_plan(&plan, |_| false);
-        // The device's deferral has no mask: masked matrices update step by step.
-        crate::step::passes::undefer_masked(&mut program, &plan);
+        let program = StepProgram::for_plan(&plan, |_| false);
         let deferred = program.deferred_projections(&plan);
         let transposed = vec![false; plan.projections.len()];
         Model::new(plan, v, 1, transposed, deferred)
@@ -380,12 +381,14 @@ impl Model {
         let mut held: Vec<Option<HeldSlots>> = projs
             .iter()
             .zip(&defers)
-            .map(|(p, on)| {
+            .zip(&plan.masks)
+            .map(|((p, on), mask)| {
                 on.then(|| HeldSlots {
                     d: take(p.rows),
                     base: take(p.rows),
                     g: take(parities),
                     xx: take(1),
+                    xx_rows: mask.as_ref().map(|_| take(p.rows)),
                     x: (parities == 1).then(|| take(p.cols)),
                     sum_dw: None,
                 })
