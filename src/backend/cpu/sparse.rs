@@ -18,7 +18,7 @@ use crate::numeric::DOT_PARTIALS;
 /// The density (present / all synapses) below which a masked projection of a one-lane block
 /// takes the sparse layout: the crossover `benches/sparse.rs` measures (docs/speed.md,
 /// "Sparse projections").
-pub const SPARSE_BELOW: f64 = 0.5;
+pub const SPARSE_BELOW: f64 = 0.4;
 
 /// The present synapses of a masked matrix, row by row.
 pub(crate) struct SparseRows {
