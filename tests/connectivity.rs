@@ -153,13 +153,18 @@ fn each_instance_draws_its_own_mask_with_the_asked_statistics() {
     for (w, m) in plan.initial_weights[q1].iter().zip(m1) {
         assert!(*m == 1.0 || *w == 0.0);
     }
-    // A masked input layer is not deferred, and its update is not fused (CPU or rows).
-    assert!(!plan.held_input[q1]);
+    // A masked input layer is deferred while its input is held, its rebase writing the mask
+    // (no mask op); the masked W2 keeps its mask op and is not fused.
+    assert!(plan.held_input[q1]);
     let program = StepProgram::for_plan(&plan, |_| true);
-    assert!(program.ops.contains(&Op::Mask { projection: q1 }));
-    assert!(!program.fused_projections(&plan)[q1]);
+    assert!(program.deferred_projections(&plan)[q1]);
+    assert!(!program.ops.contains(&Op::Mask { projection: q1 }));
+    assert!(program.ops.contains(&Op::Mask { projection: q2 }));
+    assert!(!program.fused_projections(&plan)[q2]);
+    // The OpenCL row layout's deferral has no mask: both update step by step, masked after.
     let rows = hetsim::step::rows::RowSchedule::for_plan(&plan, 4);
     assert!(!rows.product_by_update[q1] && !rows.product_by_update[q2]);
+    assert!(rows.program.ops.contains(&Op::Mask { projection: q1 }));
 }
 
 #[test]
@@ -208,4 +213,57 @@ fn edge_files_set_the_synapses_and_their_weights() {
     );
     assert_eq!(plan.masks[q].as_ref().unwrap().iter().sum::<f64>(), 3.0);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The CPU's sparse layout (the present synapses of each row, `cpu::SPARSE_BELOW`) computes the
+/// mask layout's trajectory bit for bit, in both precisions: the forward sums in the dense
+/// order, the update of every update shape (outer, with decay, a `z` term with decay), and the
+/// dense path where the window sums the rule's ΔW.
+#[test]
+fn the_sparse_layout_is_the_mask_layout_bit_for_bit() {
+    use hetsim::backend::{Precision, cpu};
+    let noiseless = masked().replace(", weight_noise: 0.05", "");
+    let outer = noiseless.replace(
+        "rule: {m_x: 1, z: 0.3}, tau_w: 0.5 s, tau_decay: 2 s",
+        "rule: {m_x: 1}, tau_w: 0.5 s",
+    );
+    let decay = noiseless.replace("rule: {m_x: 1, z: 0.3}", "rule: {m_x: 1}");
+    // 40 hidden units: W2's rows fill two chunks of the dot product's partial sums.
+    let wide = sized("all", "{probability: 0.2}", 30, 40).replace(", weight_noise: 0.05", "");
+    let measured = noiseless.replace(
+        "measure: [loss]",
+        "measure: [loss, gradient_alignment, learning_strength]",
+    );
+    for yaml in [noiseless, outer, decay, wide, measured] {
+        assert!(!yaml.contains("weight_noise"));
+        let plan = plan_from(&yaml, &[7]);
+        for precision in [Precision::F64, Precision::F32] {
+            let simd = hetsim::simd::Simd::auto();
+            let mut dense = cpu::with_sparse_below(plan.clone(), precision, simd, 0.0);
+            let mut sparse = cpu::with_sparse_below(plan.clone(), precision, simd, 2.0);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            for window in 0..6 {
+                let n = plan.record_every_steps;
+                dense.advance(n).unwrap();
+                sparse.advance(n).unwrap();
+                let (a, b) = (dense.snapshot().unwrap(), sparse.snapshot().unwrap());
+                for (q, (wa, wb)) in a.weights.iter().zip(&b.weights).enumerate() {
+                    assert_eq!(
+                        bits(wa),
+                        bits(wb),
+                        "{precision:?} window {window} weights {q}"
+                    );
+                }
+                for (p, (ua, ub)) in a.u.iter().zip(&b.u).enumerate() {
+                    assert_eq!(bits(ua), bits(ub), "{precision:?} window {window} u {p}");
+                }
+                let (wa, wb) = (dense.take_window().unwrap(), sparse.take_window().unwrap());
+                assert_eq!(bits(&wa.loss_integral), bits(&wb.loss_integral));
+                for (pa, pb) in wa.projections.iter().zip(&wb.projections) {
+                    assert_eq!(bits(&pa.dw_rule), bits(&pb.dw_rule));
+                    assert_eq!(bits(&pa.backprop), bits(&pb.backprop));
+                }
+            }
+        }
+    }
 }

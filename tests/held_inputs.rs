@@ -104,6 +104,17 @@ fn close_windows(what: &str, got: &Window, want: &Window, tol: f64) {
 /// that fall inside stimuli and taking windows at the recording interval; `freeze` freezes an
 /// instance at the given step.
 fn deferral_matches(case: &BackendCase, yaml: &str, seeds: &[u64], freeze: Option<(u64, usize)>) {
+    deferral_matches_within(case, yaml, seeds, freeze, 1e-9);
+}
+
+/// `deferral_matches` with f64 agreement to `tol64` relative.
+fn deferral_matches_within(
+    case: &BackendCase,
+    yaml: &str,
+    seeds: &[u64],
+    freeze: Option<(u64, usize)>,
+    tol64: f64,
+) {
     let plan = plan_from(yaml, seeds);
     assert!(
         plan.held_input.iter().any(|d| *d),
@@ -114,7 +125,7 @@ fn deferral_matches(case: &BackendCase, yaml: &str, seeds: &[u64], freeze: Optio
     let (precision, tol) = if case.f32 {
         (Precision::F32, 1e-3)
     } else {
-        (Precision::F64, 1e-9)
+        (Precision::F64, tol64)
     };
     let name = &case.name;
     let mut a = (case.make)(plan.clone());
@@ -316,3 +327,64 @@ fn hebbian_accumulator_without_backprop(case: &BackendCase) {
 }
 
 per_backend!(hebbian_accumulator_without_backprop);
+
+/// `W1` of `yaml` wired by `connectivity` (each instance its own mask).
+fn masked_w1(yaml: &str, connectivity: &str) -> String {
+    let (from, to) = (
+        "W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}}",
+        format!(
+            "W1: {{from: x, to: h, init: {{uniform: [-0.3, 0.3]}}, connectivity: {connectivity}}}"
+        ),
+    );
+    assert!(yaml.contains(from));
+    yaml.replace(from, &to)
+}
+
+/// A masked input layer deferred while its input is held, W = G·W₀ + (D xᵀ) ⊙ M with the
+/// current G·(W₀x) + D ⊙ (M x²), follows the step-by-step masked update to rounding: an
+/// ensemble of three instances with their own masks, Kolen–Pollack with decay, gaps and an
+/// error delay, a frozen instance, the f64 states and tables within 1e-12.
+fn masked_input_layer_with_decay_and_a_frozen_instance(case: &BackendCase) {
+    let yaml = masked_w1(
+        &circuit(
+            "kp",
+            ", tau_decay: 200 ms",
+            "euler",
+            "10 ms",
+            "4 ms",
+            "2 ms",
+            "25 ms",
+            (9, 11),
+        ),
+        "{probability: 0.3}",
+    );
+    deferral_matches_within(case, &yaml, &[1, 2, 3], Some((37, 1)), 1e-12);
+}
+
+per_backend!(masked_input_layer_with_decay_and_a_frozen_instance);
+
+/// A masked matrix large enough to be rebased on several threads (300 × 256 at 10% density),
+/// one instance, feedback alignment without decay.
+fn masked_large_matrix_rebased_on_threads(case: &BackendCase) {
+    let yaml = masked_w1(
+        &circuit(
+            "fa",
+            "",
+            "exponential_euler",
+            "8 ms",
+            "2 ms",
+            "1 ms",
+            "30 ms",
+            (300, 256),
+        ),
+        "{probability: 0.1}",
+    )
+    .replace(
+        "uniform: [-0.3, 0.3]}, connectivity",
+        "uniform: [-0.05, 0.05]}, connectivity",
+    )
+    .replace("tau_w: 50 ms", "tau_w: 200 ms");
+    deferral_matches_within(case, &yaml, &[4], None, 1e-12);
+}
+
+per_backend!(masked_large_matrix_rebased_on_threads);

@@ -198,6 +198,20 @@ fn on_case(name: &str) {
         Some((60, 1)),
     );
     restores_exactly(&case, plan_from(&fa_single_large(), &[5]), 53, None);
+    // Masks: a masked input layer deferred (its masked norms are state) in an ensemble, and
+    // one instance (the CPU's sparse layout for W2).
+    let masked = kp_ensemble()
+        .replace(
+            "W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}}",
+            "W1: {from: x, to: h, init: {uniform: [-0.3, 0.3]}, connectivity: {probability: 0.3}}",
+        )
+        .replace(
+            "W2: {from: h, to: y, init: {uniform: [-0.3, 0.3]}}",
+            "W2: {from: h, to: y, init: {uniform: [-0.3, 0.3]}, connectivity: {in_degree: 6}}",
+        );
+    assert!(masked.contains("probability") && masked.contains("in_degree"));
+    restores_exactly(&case, plan_from(&masked, &[1, 2, 3]), 107, Some((60, 1)));
+    restores_exactly(&case, plan_from(&masked, &[5]), 107, None);
     // OpenCL does not run RK4.
     if name.starts_with("cpu") {
         restores_exactly(&case, plan_from(&sgd_noise(false), &[3, 4]), 77, None);

@@ -30,8 +30,6 @@ impl Plan {
                     && instances.iter().all(|&e| p.delay_steps[e] == 0)
                     && p.tied_to.is_none()
                     && !tied_source.contains(&q)
-                    // A deferred matrix gains D xᵀ on every synapse, absent ones too.
-                    && self.masks[q].is_none()
                     && instances
                         .iter()
                         .all(|&e| super::update_defers(&motif.theta[e], motif.weight_noise[e]))

@@ -76,8 +76,8 @@ pub fn ensemble_key(c: &Circuit) -> String {
                 super::update_defers(&m.theta, m.weight_noise)
             );
         }
-        // A masked projection is never deferred and runs a mask op: the ensemble's step
-        // differs from an unmasked one's.
+        // A masked projection runs a mask op or a masked deferral: the ensemble's step differs
+        // from an unmasked one's.
         if !p.wiring.is_all() {
             key.push_str(" masked");
         }

@@ -634,7 +634,10 @@ impl Plan {
             .collect::<Result<_, _>>()?;
         for (w, m) in initial_weights.iter_mut().zip(&masks) {
             if let Some(m) = m {
-                w.iter_mut().zip(m).for_each(|(w, m)| *w *= m);
+                // Selected rather than multiplied: an absent synapse is +0, never −0.
+                w.iter_mut()
+                    .zip(m)
+                    .for_each(|(w, m)| *w = if *m == 0.0 { 0.0 } else { *w });
             }
         }
         let held_out: Vec<_> = tasks.iter().map(|t| held_out_set(t)).collect();

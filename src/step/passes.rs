@@ -7,13 +7,22 @@ use crate::plan::Plan;
 /// Marks the updates of projections whose input is held (`Plan::held_input`: an outer-product
 /// update from the input population, see `plan::update_defers`) as deferred, and writes the
 /// rebase of their matrices right after the stimulus, the only operation that changes the input.
+/// A deferred masked matrix has no mask op: its rebase writes absent synapses as zero.
 pub fn defer_held_inputs(program: &mut StepProgram, plan: &Plan) {
     mark_deferred(program, plan, |projection, _| plan.held_input[projection]);
 }
 
-/// Sets each update's `deferred` to `deferred(its projection, what it was)`, and keeps the
+/// Keeps masked matrices' updates step by step (for a backend whose deferral has no mask).
+pub fn undefer_masked(program: &mut StepProgram, plan: &Plan) {
+    mark_deferred(program, plan, |projection, d| {
+        d && plan.masks[projection].is_none()
+    });
+}
+
+/// Sets each update's `deferred` to `deferred(its projection, what it was)`, keeps the
 /// rebase of held matrices (right after the stimulus, the only operation that changes the
-/// input) exactly when some update is deferred.
+/// input) exactly when some update is deferred, and the mask op of exactly the masked matrices
+/// updated step by step (right after the last update, in the motifs' order).
 pub(super) fn mark_deferred(
     program: &mut StepProgram,
     plan: &Plan,
@@ -39,6 +48,28 @@ pub(super) fn mark_deferred(
             program.ops.remove(i);
         }
         _ => {}
+    }
+    program.ops.retain(|op| !matches!(op, Op::Mask { .. }));
+    let masks: Vec<Op> = program
+        .ops
+        .iter()
+        .filter_map(|op| match *op {
+            Op::Update {
+                motif,
+                deferred: false,
+                ..
+            } => Some(plan.motifs[motif].projection),
+            _ => None,
+        })
+        .filter(|&q| plan.masks[q].is_some())
+        .map(|projection| Op::Mask { projection })
+        .collect();
+    if let Some(last) = program
+        .ops
+        .iter()
+        .rposition(|op| matches!(op, Op::Update { .. }))
+    {
+        program.ops.splice(last + 1..last + 1, masks);
     }
 }
 

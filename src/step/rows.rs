@@ -94,6 +94,8 @@ impl RowSchedule {
     pub fn for_plan(plan: &Plan, short_row: usize) -> RowSchedule {
         let mut program = StepProgram::lower(plan);
         passes::defer_held_inputs(&mut program, plan);
+        // The row layout's deferral has no mask: masked matrices update step by step.
+        passes::undefer_masked(&mut program, plan);
         let transposed = transpose(&mut program, plan, short_row);
         passes::fuse_updates(&mut program, |mi| {
             let q = plan.motifs[mi].projection;

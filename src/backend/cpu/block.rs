@@ -14,6 +14,7 @@
 use super::Static;
 use super::held::{Accumulators, Held};
 use super::lanes::{Real, apply_rates, lanes_of, rate, zeros};
+use super::sparse::SparseRows;
 use crate::backend::state::{Field, Growing, StateError};
 use crate::backend::{ActivitySeed, Snapshot, TracePoint, Window};
 use crate::normals;
@@ -175,6 +176,56 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
         }
     }
 
+    /// `rows` (without a window sum) over the present synapses of `sparse` only, each with the
+    /// same arithmetic as there (one lane).
+    fn sparse_rows(
+        &self,
+        sparse: &SparseRows,
+        w: &mut [[T; L]],
+        coefficients: &[RowCoefficients<T, L>],
+    ) {
+        on_level!(self.sparse_rows_on_level(sparse, w, coefficients))
+    }
+
+    #[inline(always)]
+    fn sparse_rows_on_level(
+        &self,
+        sparse: &SparseRows,
+        w: &mut [[T; L]],
+        coefficients: &[RowCoefficients<T, L>],
+    ) {
+        let cols = self.cols;
+        let g = self.g[0];
+        let xw = self.shape == UpdateShape::GeneralXW;
+        for (i, (row, co)) in w.chunks_exact_mut(cols).zip(coefficients).enumerate() {
+            let (a, c, d, e) = (co[A][0], co[C][0], co[D][0], co[E][0]);
+            let present = sparse.row(i);
+            match self.shape {
+                UpdateShape::Outer => {
+                    for &j in present {
+                        let j = j as usize;
+                        row[j][0] += a * self.x[j][0];
+                    }
+                }
+                UpdateShape::OuterDecay => {
+                    for &j in present {
+                        let j = j as usize;
+                        row[j][0] = row[j][0] * g + a * self.x[j][0];
+                    }
+                }
+                _ => {
+                    for &j in present {
+                        let j = j as usize;
+                        let (x, v) = (self.x[j][0], row[j][0]);
+                        let r = a * x + c + d * v;
+                        let inc = if xw { r + e * x * v } else { r };
+                        row[j][0] = v * g + inc;
+                    }
+                }
+            }
+        }
+    }
+
     /// Updates consecutive rows of W (and of the window's ΔW_rule when `acc` is non-empty).
     ///
     /// Every lane loop works on local copies of its operands (`let x = *xj`, then one store):
@@ -317,12 +368,19 @@ pub(crate) struct Block<T: Real, const L: usize> {
     q_keep: Vec<[T; L]>,
     q_squared: Vec<bool>,
     w: Vec<Buf<T, L>>,
-    /// Per projection: its mask (1 present, 0 absent; `Plan::masks`), empty without one.
+    /// Per projection: its mask (1 present, 0 absent; `Plan::masks`), empty without one or
+    /// when the projection is deferred (then its `Held` keeps it).
     mask: Vec<Buf<T, L>>,
     ring: Vec<Buf<T, L>>,
     ring_len: Vec<usize>,
     scratch: Buf<T, L>,
     row_coefficients: Vec<RowCoefficients<T, L>>,
+    /// Per projection: its present synapses row by row, when it takes the sparse layout (a
+    /// masked, undeferred projection of a one-lane block below `Static::sparse_below`).
+    sparse: Vec<Option<SparseRows>>,
+    /// Per projection in the sparse layout: whether this step's update went over every
+    /// synapse (the dense path: a window ΔW sum or weight noise), so the mask op must run.
+    absent_touched: Vec<bool>,
     /// Per projection: whether its update also computes the next step's forward sum (a large
     /// plastic matrix of a single instance fed by the input population without delay).
     fused: Vec<bool>,
@@ -481,7 +539,7 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
         }
 
-        let mask: Vec<Buf<T, L>> = projections
+        let mut mask: Vec<Buf<T, L>> = projections
             .iter()
             .zip(&plan.masks)
             .map(|(p, m)| {
@@ -536,9 +594,17 @@ impl<T: Real, const L: usize> Block<T, L> {
                         !acc_dw[q].is_empty(),
                         !acc_bp[q].is_empty(),
                         !acc_ux[q].is_empty(),
+                        // A deferred matrix's mask lives with its deferral (no mask op runs).
+                        std::mem::take(&mut mask[q]),
                     )
                 })
             })
+            .collect();
+        // After `held` took the masks of deferred projections.
+        let sparse: Vec<Option<SparseRows>> = projections
+            .iter()
+            .zip(&mask)
+            .map(|(p, m)| SparseRows::of(m, p.rows, p.cols, s.sparse_below))
             .collect();
         let rk4 = plan.method == Method::Rk4;
         let pop_bufs = |on: bool| {
@@ -600,6 +666,8 @@ impl<T: Real, const L: usize> Block<T, L> {
                 .collect(),
             w,
             mask,
+            absent_touched: vec![true; sparse.len()],
+            sparse,
             ring,
             ring_len,
             scratch: buf(pops.iter().map(|p| p.size).max().unwrap_or(0)),
@@ -843,6 +911,8 @@ impl<T: Real, const L: usize> Block<T, L> {
                         o[l] += sign[l] * ri[l];
                     }
                 }
+            } else if let Some(sp) = &self.sparse[q] {
+                sp.matvec_add(out, &self.w[q], r, self.sign[q][0]);
             } else {
                 matvec_add(self.simd, out, &self.w[q], r, &self.sign[q], proj.cols);
             }
@@ -1044,7 +1114,14 @@ impl<T: Real, const L: usize> Block<T, L> {
             cols,
         };
         let accumulate = !acc.is_empty();
-        if self.fused[q] {
+        let sparse = self.sparse[q]
+            .as_ref()
+            .filter(|_| !accumulate && !motif.has_noise());
+        self.absent_touched[q] = sparse.is_none();
+        if let Some(sp) = sparse {
+            // Present synapses only: absent ones stay +0, so the mask op has nothing to do.
+            update.sparse_rows(sp, &mut w, &coefficients);
+        } else if self.fused[q] {
             // Update each row, then sum it against the next step's input while it is in cache.
             use rayon::prelude::*;
             let chunk = ROWS_PER_TASK * cols;
@@ -1117,6 +1194,9 @@ impl<T: Real, const L: usize> Block<T, L> {
     /// its noise.
     #[inline(always)]
     fn apply_mask(&mut self, q: usize) {
+        if !self.absent_touched[q] {
+            return;
+        }
         for (wk, mk) in self.w[q].iter_mut().zip(&self.mask[q]) {
             let (mut v, m) = (*wk, *mk);
             for l in 0..L {

@@ -7,6 +7,12 @@
 //! the trace of W[0,0]) compute the exact W without writing it, so the trajectory does not
 //! depend on how often the state is read. The window accumulators are rank-one with the same x:
 //! their per-post sums are spread over the matrix when the window is taken or x changes.
+//!
+//! With a mask M (`connectivity:`) the step-by-step matrix is W ← (g·W + a xᵀ) ⊙ M, so
+//! W = G·W₀ + (D xᵀ) ⊙ M with W₀ masked, and its current is G·(W₀x)_i + D_i·Σ_j M_ij x_j²: the
+//! masked squared norm is summed per row once per held input, a step still costs O(post), and
+//! absent synapses are written (and read) as +0. The window accumulators stay unmasked, as the
+//! step-by-step update sums them before its mask.
 
 // Lane loops index several arrays by the same lane, the shape the compiler vectorises.
 #![allow(clippy::needless_range_loop)]
@@ -30,6 +36,10 @@ pub(crate) struct Held<T: Real, const L: usize> {
     d: Buf<T, L>,
     /// W₀x, per post unit.
     base: Buf<T, L>,
+    /// The projection's mask (1 present, 0 absent), empty when every synapse exists, and then
+    /// Σ_j M_ij x_j² per post unit for the held input (empty without a mask).
+    mask: Buf<T, L>,
+    xx_masked: Buf<T, L>,
     /// Per-post sums of the window accumulators since they were last spread (empty when the
     /// accumulator is off): the rule's a (ΔW_rule), dt·δ (backprop), dt·u (Hebbian).
     pub sum_dw: Buf<T, L>,
@@ -39,7 +49,9 @@ pub(crate) struct Held<T: Real, const L: usize> {
 }
 
 impl<T: Real, const L: usize> Held<T, L> {
-    pub fn new(rows: usize, cols: usize, dw: bool, bp: bool, ux: bool) -> Self {
+    /// `mask`: the projection's mask (`rows × cols`), empty when every synapse exists.
+    pub fn new(rows: usize, cols: usize, dw: bool, bp: bool, ux: bool, mask: Buf<T, L>) -> Self {
+        debug_assert!(mask.is_empty() || mask.len() == rows * cols);
         let buf = |on: bool, n: usize| {
             if on {
                 vec![zeros::<T, L>(); n]
@@ -53,6 +65,8 @@ impl<T: Real, const L: usize> Held<T, L> {
             retained: [T::one(); L],
             d: buf(true, rows),
             base: buf(true, rows),
+            xx_masked: buf(!mask.is_empty(), rows),
+            mask,
             sum_dw: buf(dw, rows),
             sum_bp: buf(bp, rows),
             sum_ux: buf(ux, rows),
@@ -97,19 +111,44 @@ impl<T: Real, const L: usize> Held<T, L> {
         let cols = x.len();
         self.spread(acc);
         let old_x = self.started.then_some(self.x.as_slice());
-        let (retained, d) = (self.retained, &self.d);
+        let (retained, d, mask) = (self.retained, &self.d, self.mask.as_slice());
         if w.len() >= PARALLEL_SYNAPSES {
-            w.par_chunks_mut(ROWS_PER_TASK * cols)
+            let chunk = ROWS_PER_TASK * cols;
+            w.par_chunks_mut(chunk)
+                .enumerate()
                 .zip(d.par_chunks(ROWS_PER_TASK))
                 .zip(self.base.par_chunks_mut(ROWS_PER_TASK))
-                .for_each(|((wc, dc), bc)| {
+                .for_each(|(((c, wc), dc), bc)| {
+                    let mc = if mask.is_empty() {
+                        mask
+                    } else {
+                        &mask[c * chunk..c * chunk + wc.len()]
+                    };
                     simd.run(
                         #[inline(always)]
-                        || rebase_rows(wc, dc, bc, old_x, retained, x),
+                        || rebase_rows(wc, mc, dc, bc, old_x, retained, x),
                     )
                 });
         } else {
-            rebase_rows(w, d, &mut self.base, old_x, retained, x);
+            rebase_rows(w, mask, d, &mut self.base, old_x, retained, x);
+        }
+        // Σ_j M_ij x_j² per row: the held input's squared norm over each row's synapses.
+        for (xi, mrow) in self
+            .xx_masked
+            .iter_mut()
+            .zip(mask.chunks_exact(cols.max(1)))
+        {
+            let mut sum = zeros::<T, L>();
+            for (m, xj) in mrow.iter().zip(x) {
+                for l in 0..L {
+                    sum[l] += if m[l] == T::zero() {
+                        T::zero()
+                    } else {
+                        xj[l] * xj[l]
+                    };
+                }
+            }
+            *xi = sum;
         }
         self.x.copy_from_slice(x);
         for l in 0..L {
@@ -170,7 +209,8 @@ impl<T: Real, const L: usize> Held<T, L> {
         }
     }
 
-    /// out[i] += sign · (W x)_i = sign · (G·(W₀x)_i + (xᵀx)·D_i).
+    /// out[i] += sign · (W x)_i = sign · (G·(W₀x)_i + (xᵀx)·D_i), with Σ_j M_ij x_j² for xᵀx
+    /// under a mask.
     pub fn add_current(&self, simd: Simd, out: &mut [[T; L]], sign: &[T; L]) {
         simd.run(
             #[inline(always)]
@@ -180,6 +220,15 @@ impl<T: Real, const L: usize> Held<T, L> {
 
     #[inline(always)]
     fn add_current_on_level(&self, out: &mut [[T; L]], sign: &[T; L]) {
+        if !self.mask.is_empty() {
+            let rows = out.iter_mut().zip(&self.base).zip(&self.d);
+            for (((o, b), di), xx) in rows.zip(&self.xx_masked) {
+                for l in 0..L {
+                    o[l] += sign[l] * (self.retained[l] * b[l] + xx[l] * di[l]);
+                }
+            }
+            return;
+        }
         for ((o, b), di) in out.iter_mut().zip(&self.base).zip(&self.d) {
             for l in 0..L {
                 o[l] += sign[l] * (self.retained[l] * b[l] + self.xx[l] * di[l]);
@@ -187,9 +236,13 @@ impl<T: Real, const L: usize> Held<T, L> {
         }
     }
 
-    /// The exact weight W[i, j] of lane l given the stored W₀[i, j].
+    /// The exact weight W[i, j] of lane l given the stored W₀[i, j]; +0 where the mask has no
+    /// synapse.
     #[inline(always)]
     pub fn weight(&self, stored: T, i: usize, j: usize, l: usize) -> T {
+        if !self.mask.is_empty() && self.mask[i * self.cols() + j][l] == T::zero() {
+            return T::zero();
+        }
         if !self.started {
             return stored;
         }
@@ -228,11 +281,12 @@ const PARALLEL_SYNAPSES: usize = 1 << 16;
 /// Rows per parallel task.
 const ROWS_PER_TASK: usize = 32;
 
-/// Rows of `Held::rebase`: W ← G·W₀ + D x_oldᵀ (when `old_x` holds an input), then W₀x for the
-/// new input into `base`.
+/// Rows of `Held::rebase`: W ← G·W₀ + D x_oldᵀ (when `old_x` holds an input; +0 where `mask`,
+/// these rows of the mask or empty, has no synapse), then W₀x for the new input into `base`.
 #[inline(always)]
 fn rebase_rows<T: Real, const L: usize>(
     w: &mut [[T; L]],
+    mask: &[[T; L]],
     d: &[[T; L]],
     base: &mut [[T; L]],
     old_x: Option<&[[T; L]]>,
@@ -240,8 +294,27 @@ fn rebase_rows<T: Real, const L: usize>(
     x: &[[T; L]],
 ) {
     let cols = x.len();
-    for ((row, di), bi) in w.chunks_exact_mut(cols).zip(d).zip(base.iter_mut()) {
-        if let Some(old_x) = old_x {
+    for (i, ((row, di), bi)) in w
+        .chunks_exact_mut(cols)
+        .zip(d)
+        .zip(base.iter_mut())
+        .enumerate()
+    {
+        if let Some(old_x) = old_x
+            && !mask.is_empty()
+        {
+            let mrow = &mask[i * cols..(i + 1) * cols];
+            for ((wij, xo), m) in row.iter_mut().zip(old_x).zip(mrow) {
+                for l in 0..L {
+                    // Selected rather than multiplied: an absent synapse is +0, never −0.
+                    wij[l] = if m[l] == T::zero() {
+                        T::zero()
+                    } else {
+                        wij[l] * retained[l] + di[l] * xo[l]
+                    };
+                }
+            }
+        } else if let Some(old_x) = old_x {
             for (wij, xo) in row.iter_mut().zip(old_x) {
                 for l in 0..L {
                     wij[l] = wij[l] * retained[l] + di[l] * xo[l];
@@ -271,6 +344,10 @@ impl<T: Real, const L: usize> Field for Held<T, L> {
         self.retained.save(out);
         self.d.save(out);
         self.base.save(out);
+        // Only under a mask, so that the images of dense circuits keep their form.
+        if !self.mask.is_empty() {
+            self.xx_masked.save(out);
+        }
         self.sum_dw.save(out);
         self.sum_bp.save(out);
         self.sum_ux.save(out);
@@ -282,6 +359,9 @@ impl<T: Real, const L: usize> Field for Held<T, L> {
         self.retained.load(input)?;
         self.d.load(input)?;
         self.base.load(input)?;
+        if !self.mask.is_empty() {
+            self.xx_masked.load(input)?;
+        }
         self.sum_dw.load(input)?;
         self.sum_bp.load(input)?;
         self.sum_ux.load(input)?;

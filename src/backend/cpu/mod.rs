@@ -11,6 +11,7 @@
 mod block;
 mod held;
 mod lanes;
+mod sparse;
 
 use super::{
     Accumulate, ActivitySeed, Backend, BackendError, BackendKind, DeviceDescription, Precision,
@@ -24,6 +25,7 @@ use crate::step::StepProgram;
 use block::Block;
 pub use lanes::Real;
 use rayon::prelude::*;
+pub use sparse::SPARSE_BELOW;
 use std::sync::Arc;
 
 /// The plan quantities every block reads.
@@ -41,6 +43,9 @@ pub(crate) struct Static {
     pub simd: Simd,
     /// The Euler / exponential Euler step every block executes, operation by operation.
     pub program: StepProgram,
+    /// Masked projections of one-lane blocks below this density take the sparse layout
+    /// (`sparse`; `SPARSE_BELOW` unless a benchmark or test asks for another).
+    pub sparse_below: f64,
 }
 
 pub struct CpuBackend<T: Real, const L: usize> {
@@ -58,19 +63,32 @@ pub fn new(plan: Arc<Plan>, precision: Precision) -> Box<dyn Backend> {
 
 /// The same on a given vector level (the results are the same on every level).
 pub fn with_simd(plan: Arc<Plan>, precision: Precision, simd: Simd) -> Box<dyn Backend> {
+    with_sparse_below(plan, precision, simd, SPARSE_BELOW)
+}
+
+/// `with_simd`, with masked projections of one-lane blocks in the sparse layout below density
+/// `sparse_below` (0: never, above 1: always) — for the crossover benchmark and the tests that
+/// compare the layouts.
+pub fn with_sparse_below(
+    plan: Arc<Plan>,
+    precision: Precision,
+    simd: Simd,
+    sparse_below: f64,
+) -> Box<dyn Backend> {
     let e = plan.n_instances();
+    let s = sparse_below;
     match (precision, e) {
-        (Precision::F64, 1) => Box::new(CpuBackend::<f64, 1>::new(plan, simd)),
-        (Precision::F64, 2..=4) => Box::new(CpuBackend::<f64, 4>::new(plan, simd)),
-        (Precision::F64, _) => Box::new(CpuBackend::<f64, 8>::new(plan, simd)),
-        (Precision::F32, 1) => Box::new(CpuBackend::<f32, 1>::new(plan, simd)),
-        (Precision::F32, 2..=8) => Box::new(CpuBackend::<f32, 8>::new(plan, simd)),
-        (Precision::F32, _) => Box::new(CpuBackend::<f32, 16>::new(plan, simd)),
+        (Precision::F64, 1) => Box::new(CpuBackend::<f64, 1>::new(plan, simd, s)),
+        (Precision::F64, 2..=4) => Box::new(CpuBackend::<f64, 4>::new(plan, simd, s)),
+        (Precision::F64, _) => Box::new(CpuBackend::<f64, 8>::new(plan, simd, s)),
+        (Precision::F32, 1) => Box::new(CpuBackend::<f32, 1>::new(plan, simd, s)),
+        (Precision::F32, 2..=8) => Box::new(CpuBackend::<f32, 8>::new(plan, simd, s)),
+        (Precision::F32, _) => Box::new(CpuBackend::<f32, 16>::new(plan, simd, s)),
     }
 }
 
 impl<T: Real, const L: usize> CpuBackend<T, L> {
-    pub fn new(plan: Arc<Plan>, simd: Simd) -> Self {
+    pub fn new(plan: Arc<Plan>, simd: Simd, sparse_below: f64) -> Self {
         let n_pop = plan.populations.len();
         let mut inputs_of = vec![Vec::new(); n_pop];
         let mut forward_out_of = vec![Vec::new(); n_pop];
@@ -106,6 +124,7 @@ impl<T: Real, const L: usize> CpuBackend<T, L> {
             backprop_is_rule,
             simd,
             program,
+            sparse_below,
         });
         let e = plan.n_instances();
         let blocks = (0..e.div_ceil(L))

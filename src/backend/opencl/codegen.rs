@@ -277,13 +277,17 @@ impl Ens<'_> {
         let m = self.m;
         for &q in &m.inputs_of[pop] {
             if let Some(h) = &m.held[q] {
-                // G·(W₀x) + (xᵀx)·D, the current of the deferred matrix.
+                // G·(W₀x) + (xᵀx)·D, the current of the deferred matrix (Σ_j M_ij x_j² for
+                // xᵀx under a mask).
                 for k in 0..r {
+                    let xx = match h.xx_rows {
+                        Some(o) => self.s(o, &block_row(k)),
+                        None => self.s(h.xx, "0"),
+                    };
                     self.line(format!(
-                        "  acc{k} += sg{q} * ({} * {} + {} * {});",
+                        "  acc{k} += sg{q} * ({} * {} + {xx} * {});",
                         self.s(h.g, "0"),
                         self.s(h.base, &block_row(k)),
-                        self.s(h.xx, "0"),
                         self.s(h.d, &block_row(k))
                     ));
                 }
@@ -619,13 +623,26 @@ impl Ens<'_> {
                     "    for (uint i = 0; i < {rows}u; i++) {{ const realv si = LDV(a, ({sd}u + i) * EV);\n      for (uint j = 0; j < {cols}u; j++) STV(LDV(a, ({ao}u + i * {cols}u + j) * EV) + si * {held}, a, ({ao}u + i * {cols}u + j) * EV);\n      STV((realv)0, a, ({sd}u + i) * EV); }}"
                 ));
             }
+            // Under a mask an absent synapse is selected to +0 (as `Held::rebase`).
+            let moved = match m.mask[q] {
+                Some(mo) => format!(
+                    "SEL_v(LDV(w, ({wo}u + i * {cols}u + j) * EV) * G + di * {held}, (realv)0, LDV(p, ({mo}u + i * {cols}u + j) * EV) == (realv)0)"
+                ),
+                None => format!("LDV(w, ({wo}u + i * {cols}u + j) * EV) * G + di * {held}"),
+            };
             self.line(format!(
-                "    const realv G = {};\n    for (uint i = 0; i < {rows}u; i++) {{ const realv di = {}; realv sum = (realv)0;\n      for (uint j = 0; j < {cols}u; j++) {{ const realv wv = LDV(w, ({wo}u + i * {cols}u + j) * EV) * G + di * {held}; STV(wv, w, ({wo}u + i * {cols}u + j) * EV); sum += wv * {x}; }}\n      STV(sum, s, ({}u + i) * EV); STV((realv)0, s, ({}u + i) * EV); }}",
+                "    const realv G = {};\n    for (uint i = 0; i < {rows}u; i++) {{ const realv di = {}; realv sum = (realv)0;\n      for (uint j = 0; j < {cols}u; j++) {{ const realv wv = {moved}; STV(wv, w, ({wo}u + i * {cols}u + j) * EV); sum += wv * {x}; }}\n      STV(sum, s, ({}u + i) * EV); STV((realv)0, s, ({}u + i) * EV); }}",
                 self.s(h.g, "0"),
                 self.s(h.d, "i"),
                 h.base,
                 h.d
             ));
+            if let (Some(xr), Some(mo)) = (h.xx_rows, m.mask[q]) {
+                // Σ_j M_ij x_j² per row, summed in the CPU's order.
+                self.line(format!(
+                    "    for (uint i = 0; i < {rows}u; i++) {{ realv xm = (realv)0;\n      for (uint j = 0; j < {cols}u; j++) {{ const realv xj = {x}; xm += SEL_v(xj * xj, (realv)0, LDV(p, ({mo}u + i * {cols}u + j) * EV) == (realv)0); }}\n      STV(xm, s, ({xr}u + i) * EV); }}"
+                ));
+            }
             self.line(format!(
                 "    realv xx = (realv)0;\n    for (uint j = 0; j < {cols}u; j++) {{ const realv xj = {x}; xx += xj * xj; STV(xj, s, ({}u + j) * EV); }}\n    STV(xx, s, {}u * EV); STV((realv)1, s, {}u * EV);\n  }}\n}}",
                 h.x.unwrap_or(0),
@@ -804,7 +821,12 @@ impl Ens<'_> {
                 .map(|mi| sc(m.z_off(mi, 0)))
                 .unwrap_or("(real)0".into());
             let stored = format!("W[{}u * E_PAD]", m.w_off[motif.projection]);
+            let absent = plan.masks[motif.projection]
+                .as_ref()
+                .is_some_and(|mask| mask[0] == 0.0);
             let w = match &m.held[motif.projection] {
+                // Instance 0's synapse [0, 0] is absent: +0, as `Held::weight`.
+                Some(_) if absent => "(real)0".to_string(),
                 // The exact weight of a deferred matrix, as the CPU's `Held::weight`.
                 Some(h) => format!(
                     "{stored} * {} + {} * {}",

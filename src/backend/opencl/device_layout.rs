@@ -120,6 +120,9 @@ pub(crate) struct HeldSlots {
     pub g: usize,
     /// xᵀx of the held input.
     pub xx: usize,
+    /// Under a mask M (`Plan::masks`): Σ_j M_ij x_j² of the held input, one per post unit
+    /// (the current's D term reads it in place of xᵀx; ensemble layout only).
+    pub xx_rows: Option<usize>,
     /// The held input (ensemble layout; the row layout holds it in the input's copy of the
     /// next step, which the kernels of a step do not overwrite).
     pub x: Option<usize>,
@@ -378,12 +381,14 @@ impl Model {
         let mut held: Vec<Option<HeldSlots>> = projs
             .iter()
             .zip(&defers)
-            .map(|(p, on)| {
+            .zip(&plan.masks)
+            .map(|((p, on), mask)| {
                 on.then(|| HeldSlots {
                     d: take(p.rows),
                     base: take(p.rows),
                     g: take(parities),
                     xx: take(1),
+                    xx_rows: mask.as_ref().map(|_| take(p.rows)),
                     x: (parities == 1).then(|| take(p.cols)),
                     sum_dw: None,
                 })

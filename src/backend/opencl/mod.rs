@@ -956,15 +956,27 @@ impl<R: DeviceReal> OpenClBackend<R> {
         let copy = (self.step % m.parities as u64) as usize;
         let x_off = h.x.unwrap_or_else(|| m.z_off(proj.from, copy));
         let at = |buf: &[R], off: usize, inst: usize| -> f64 { buf[off * e_pad + inst].into() };
+        let mask = m.plan.masks[q].as_deref();
         for (inst, block) in values.chunks_exact_mut(rows * cols).enumerate() {
             let g = at(s, h.g + copy, inst);
             let x: Vec<f64> = (0..cols).map(|j| at(s, x_off + j, inst)).collect();
+            let n = rows * cols;
             let row = |(i, row): (usize, &mut [f64])| match part {
                 DeferredPart::Weights => {
                     let d = at(s, h.d + i, inst);
-                    row.iter_mut()
-                        .zip(&x)
-                        .for_each(|(v, xj)| *v = *v * g + d * xj);
+                    match mask {
+                        // Absent synapses are +0 (as `Held::weight`).
+                        Some(mask) => {
+                            let mrow = &mask[inst * n + i * cols..inst * n + (i + 1) * cols];
+                            row.iter_mut().zip(&x).zip(mrow).for_each(|((v, xj), mk)| {
+                                *v = if *mk == 0.0 { 0.0 } else { *v * g + d * xj }
+                            });
+                        }
+                        None => row
+                            .iter_mut()
+                            .zip(&x)
+                            .for_each(|(v, xj)| *v = *v * g + d * xj),
+                    }
                 }
                 DeferredPart::RuleSums(acc) => {
                     let d = at(acc, h.sum_dw.unwrap_or(0) + i, inst);
