@@ -461,11 +461,13 @@ pub(crate) fn instance_parts(v: &View) -> Vec<Part> {
             table: false,
         });
         if !p.wiring.is_all() {
-            // The plan's mask, the backend's per-lane copy and its uniforms while drawn.
+            // The plan's mask, the backend's per-lane copy and its uniforms while drawn, and
+            // the CPU's sparse layout: a 4-byte column index per synapse (counted as if every
+            // synapse were present, an upper bound).
             parts.push(Part {
                 path: YamlPath::of(&["projections", &p.name, "connectivity"]),
                 what: format!("the mask of `{}` ({synapses:.0} synapses)", p.name),
-                bytes: synapses * 3.0 * REAL,
+                bytes: synapses * (3.0 * REAL + 4.0),
                 table: false,
             });
         }
