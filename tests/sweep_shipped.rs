@@ -287,3 +287,55 @@ fn hebbian_phase_with_modulator_noise_stays_hebbian_where_weight_noise_turns_it(
         "the signature falls with the noise: {low} → {high}"
     );
 }
+
+/// The flexibility sweep's sparse family at its two ends: on the dense layered circuit every
+/// rule learns and Kolen–Pollack's plastic feedback aligns better than fixed random feedback;
+/// at a third of the synapses its dense feedback, which learns at synapses the forward
+/// matrices lack, aligns worse than fa's.
+#[test]
+fn flexibility_sweep_kp_aligns_best_when_dense_and_worse_than_fa_when_sparse() {
+    let rows = run_reduced(
+        "flexibility.yaml",
+        &[
+            ("time.duration=30 s", "time.duration=12 s"),
+            ("values: [1, 0.7, 0.5, 0.35, 0.25]", "values: [1, 0.35]"),
+            ("seeds: 5", "seeds: 2"),
+        ],
+    );
+    assert_eq!(rows.len(), 2 * 4 * 2);
+    let angle = |rule: &str, p: f64| {
+        mean(&rows, "gradient_angle_deg:W1_mean_last0.5", |r| {
+            r["rule"] == rule && at(r, "p", p) && at(r, "p_W2", p)
+        })
+    };
+    for rule in ["sgd", "fa", "dfa", "kp"] {
+        let loss = mean(&rows, "held_out_loss_final_rel", |r| {
+            r["rule"] == rule && at(r, "p", 1.0)
+        });
+        assert!(loss < 0.2, "{rule} learns on the dense circuit: {loss}");
+    }
+    let (kp_dense, fa_dense) = (angle("kp", 1.0), angle("fa", 1.0));
+    assert!(kp_dense < fa_dense - 15.0, "{kp_dense} {fa_dense}");
+    let (kp_sparse, fa_sparse) = (angle("kp", 0.35), angle("fa", 0.35));
+    assert!(kp_sparse > fa_sparse, "{kp_sparse} {fa_sparse}");
+}
+
+/// The recurrent family's points build and run, and at its sparsest recurrence the pathway has
+/// a fixed point in every window, so its gradient angle is defined.
+#[test]
+fn flexibility_recurrent_sweep_measures_at_the_fixed_point() {
+    let rows = run_reduced(
+        "flexibility_recurrent.yaml",
+        &[
+            ("time.duration=20 s", "time.duration=2 s"),
+            ("values: [0.05, 0.2, 0.5, 1]", "values: [0.05]"),
+            ("rules: [sgd, fa, dfa, kp]", "rules: [sgd, fa]"),
+            ("seeds: 5", "seeds: 1"),
+        ],
+    );
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        let angle: f64 = r["gradient_angle_deg:W1_mean_last0.5"].parse().unwrap();
+        assert!(angle.is_finite() && angle < 90.0, "{r:?}");
+    }
+}
