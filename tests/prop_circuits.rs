@@ -289,6 +289,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
             tau_decay: s.tau_decay_ms.map(Time::from_ms),
             tau_trace: None,
             tau_error: None,
+            tau_cross: None,
             // RK4 does not integrate weight noise and refuses it (tests/bad_inputs/rk4_weight_noise.yaml).
             weight_noise: if s.method == Method::Rk4 {
                 0.0

@@ -107,10 +107,13 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
         .feedback_init
         .clone()
         .unwrap_or(Init::Uniform([-0.5, 0.5]));
-    if learning.rule == RuleName::Kp && learning.tau_decay.is_none() {
+    if learning.rule.needs_decay() && learning.tau_decay.is_none() {
         return Err(fail(
             here.clone(),
-            "rule `kp` needs `tau_decay`: weight decay is what aligns the feedback weights".into(),
+            format!(
+                "rule `{}` needs `tau_decay`: weight decay is what aligns the feedback weights",
+                learning.rule.name()
+            ),
             Some("add e.g. `tau_decay: 60 s`".into()),
         ));
     }
@@ -216,6 +219,10 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
         local_error.insert(h.clone(), name);
     }
 
+    // four_synapse: the forward projections that learn from a cross synapse's compartment
+    // instead of the local error of their post population.
+    let mut teacher: IndexMap<String, String> = IndexMap::new();
+    let mut made = Compartments::default();
     match learning.rule {
         RuleName::Dfa => {
             for h in &hidden {
@@ -259,10 +266,27 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
                     b.tied = Some(w_name.clone());
                 }
                 insert_projection(&mut out, &name, b);
-                if learning.rule == RuleName::Kp {
-                    let rule = RuleSpec::of(&[(Term::MX, 1.0)]);
-                    out.motifs
-                        .push(motif(&name, Some(w.from.clone()), rule, learning));
+                let rule = RuleSpec::of(&[(Term::MX, 1.0)]);
+                match learning.rule {
+                    RuleName::Kp => {
+                        out.motifs
+                            .push(motif(&name, Some(w.from.clone()), rule, learning));
+                    }
+                    RuleName::FourSynapse => {
+                        let cross = CrossPair {
+                            w,
+                            b_name: &name,
+                            pre_error: &local_error[&w.from],
+                            post_error: &local_error[&w.to],
+                            w_learns: plastic.contains(w_name),
+                        };
+                        if let Some(g) =
+                            add_cross_synapses(&mut out, &mut made, &cross, learning)
+                        {
+                            teacher.insert(w_name.clone(), g);
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
@@ -282,6 +306,7 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
                 Some("list the projections that learn in `plastic: [...]`, or name the last population of the forward pathway as `output`".into()),
             ));
         };
+        let modulator = teacher.get(name).unwrap_or(modulator);
         forward_motifs.push(motif(
             name,
             Some(modulator.clone()),
@@ -297,6 +322,120 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
     motifs.extend(feedback_motifs);
     out.motifs = motifs;
     Ok(out)
+}
+
+/// A forward projection `w: pre → post` with its feedback `b`, for the four-synapse motif.
+struct CrossPair<'a> {
+    w: &'a ProjectionSpec,
+    b_name: &'a str,
+    /// The local error of `pre`, where `b` ends.
+    pre_error: &'a str,
+    /// The error of `post`, where `b` starts.
+    post_error: &'a str,
+    w_learns: bool,
+}
+
+/// four_synapse: the compartments made so far, `a` by pre population and `g` by post
+/// population (projections that share a population share its cross synapse).
+#[derive(Default)]
+struct Compartments {
+    a: IndexMap<String, String>,
+    g: IndexMap<String, String>,
+}
+
+/// four_synapse: makes the teaching signals of `w` and its feedback `b` heterosynaptic. `b`
+/// learns `a εᵀ` from `a = C_up pre`, a compartment of the pre population's local error; `w`
+/// (if it learns) learns `g preᵀ` from `g = C_down ε`, a compartment of the post population,
+/// ε being the post population's error. The cross synapses C_up and C_down follow a delta rule
+/// (`{m_x: 1, z_x: -1}`, taught by the rate they should carry), whose fixed point is the
+/// identity on the span of their inputs; then `g = ε`, `a = pre` and `w`, `bᵀ` get kp's
+/// updates. Returns the name of `g`, `w`'s modulator.
+fn add_cross_synapses(
+    out: &mut CircuitSpec,
+    made: &mut Compartments,
+    pair: &CrossPair,
+    learning: &LearningSpec,
+) -> Option<String> {
+    let pre = &pair.w.from;
+    let post = &pair.w.to;
+    let tau_cross = learning
+        .tau_cross
+        .unwrap_or(Time::from_ms(DEFAULT_TAU_CROSS_MS));
+    let delta = RuleSpec::of(&[(Term::MX, 1.0), (Term::ZX, -1.0)]);
+    let cross = |plastic: &str, modulator: &str| MotifSpec {
+        plastic: plastic.into(),
+        modulator: Some(modulator.into()),
+        rule: delta.clone(),
+        tau_w: tau_cross,
+        tau_decay: None,
+        weight_noise: learning.weight_noise,
+    };
+    let level = level_suffix(pre);
+    // The ascending rate arriving in the descending stream: B's teacher.
+    let (a, new_a) = match made.a.get(pre) {
+        Some(a) => (a.clone(), false),
+        None => {
+            let a = fresh_name(out, &format!("a{level}"));
+            let mut a_pop = error_population(out.populations[pair.pre_error].size, None);
+            a_pop.compartment_of = Some(pair.pre_error.to_string());
+            out.populations.insert(a.clone(), a_pop);
+            made.a.insert(pre.clone(), a.clone());
+            (a, true)
+        }
+    };
+    // The descending error arriving in the ascending stream: W's teacher.
+    let mut new_g = None;
+    let g = match made.g.get(post) {
+        _ if !pair.w_learns => None,
+        Some(g) => Some(g.clone()),
+        None => {
+            let g = fresh_name(out, &format!("g{level}"));
+            let mut g_pop = error_population(out.populations[post].size, None);
+            g_pop.compartment_of = Some(post.clone());
+            out.populations.insert(g.clone(), g_pop);
+            made.g.insert(post.clone(), g.clone());
+            new_g = Some(g.clone());
+            Some(g)
+        }
+    };
+    out.motifs.push(motif(
+        pair.b_name,
+        Some(a.clone()),
+        RuleSpec::of(&[(Term::MX, 1.0)]),
+        learning,
+    ));
+    if new_a {
+        let c_up = fresh_name(out, &format!("C_up{level}"));
+        insert_projection(out, &c_up, projection(pre, &a, cross_init(), 1.0));
+        out.motifs.push(cross(&c_up, pre));
+    }
+    if let Some(g) = new_g {
+        let c_down = fresh_name(out, &format!("C_down{level}"));
+        insert_projection(
+            out,
+            &c_down,
+            projection(pair.post_error, &g, cross_init(), 1.0),
+        );
+        out.motifs.push(cross(&c_down, pair.post_error));
+    }
+    g
+}
+
+/// four_synapse: τ_w of the cross synapses unless `tau_cross` says otherwise.
+const DEFAULT_TAU_CROSS_MS: f64 = 100.0;
+
+/// four_synapse: the cross synapses start at random, U[−0.5, 0.5].
+fn cross_init() -> Init {
+    Init::Uniform([-0.5, 0.5])
+}
+
+/// The suffix naming a level of the four-synapse motif after its pre population: `h` → ``,
+/// `h2` → `2`, any other name `P` → `_P`.
+fn level_suffix(pre: &str) -> String {
+    match pre.strip_prefix('h') {
+        Some(rest) if rest.chars().all(|c| c.is_ascii_digit()) => rest.to_string(),
+        _ => format!("_{pre}"),
+    }
 }
 
 /// Every reference from a projection or a gain to a population that does not exist.

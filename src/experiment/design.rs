@@ -34,7 +34,7 @@ pub fn rule_label(spec: &CircuitSpec) -> String {
         .unwrap_or_else(|| spec.name.clone())
 }
 
-/// Replaces the rule of a shorthand circuit (for `compare`); kp gets a default decay of
+/// Replaces the rule of a shorthand circuit (for `compare`); kp and four_synapse get a default decay of
 /// 10 × τ_w if the file has none, and the returned note says so.
 pub fn with_rule(
     spec: &CircuitSpec,
@@ -48,18 +48,19 @@ pub fn with_rule(
     })?;
     learning.rule = rule;
     let mut note = None;
-    if rule == RuleName::Kp && learning.tau_decay.is_none() {
+    if rule.needs_decay() && learning.tau_decay.is_none() {
         let tau = Time::from_seconds(learning.tau_w.seconds() * 10.0);
         note = Some(format!(
-            "kp: the circuit sets no tau_decay; using 10 × tau_w = {tau}"
+            "{}: the circuit sets no tau_decay; using 10 × tau_w = {tau}",
+            rule.name()
         ));
         learning.tau_decay = Some(tau);
     }
-    if rule != RuleName::Kp
+    if !rule.needs_decay()
         && spec
             .learning
             .as_ref()
-            .is_some_and(|l| l.rule == RuleName::Kp)
+            .is_some_and(|l| l.rule.needs_decay())
     {
         learning.tau_decay = None;
     }

@@ -465,10 +465,11 @@ pub enum RuleName {
     AntiHebbian,
     Oja,
     Bcm,
+    FourSynapse,
 }
 
 impl RuleName {
-    pub const ALL: [RuleName; 8] = [
+    pub const ALL: [RuleName; 9] = [
         RuleName::Sgd,
         RuleName::Fa,
         RuleName::Dfa,
@@ -477,6 +478,7 @@ impl RuleName {
         RuleName::AntiHebbian,
         RuleName::Oja,
         RuleName::Bcm,
+        RuleName::FourSynapse,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -488,6 +490,7 @@ impl RuleName {
             RuleName::AntiHebbian => "anti_hebbian",
             RuleName::Oja => "oja",
             RuleName::Bcm => "bcm",
+            RuleName::FourSynapse => "four_synapse",
         }
     }
     pub fn from_name(name: &str) -> Option<RuleName> {
@@ -497,8 +500,13 @@ impl RuleName {
     pub fn is_error_driven(self) -> bool {
         matches!(
             self,
-            RuleName::Sgd | RuleName::Fa | RuleName::Dfa | RuleName::Kp
+            RuleName::Sgd | RuleName::Fa | RuleName::Dfa | RuleName::Kp | RuleName::FourSynapse
         )
+    }
+    /// Rules whose feedback learns and is aligned with Wᵀ by weight decay, so they need
+    /// `tau_decay`.
+    pub fn needs_decay(self) -> bool {
+        matches!(self, RuleName::Kp | RuleName::FourSynapse)
     }
 }
 
@@ -531,6 +539,10 @@ pub struct LearningSpec {
     /// Ignored where the pathway has no loop (local errors are instantaneous there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tau_error: Option<Time>,
+    /// four_synapse: τ_w of the cross synapses (their delta rule assembles them towards the
+    /// identity); default 0.1 s, as in circuits/four_synapse.yaml.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_cross: Option<Time>,
 }
 
 /// Measurements that can be recorded.
