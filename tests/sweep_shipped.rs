@@ -327,8 +327,8 @@ fn flexibility_recurrent_sweep_measures_at_the_fixed_point() {
     let rows = run_reduced(
         "flexibility_recurrent.yaml",
         &[
-            ("time.duration=20 s", "time.duration=2 s"),
-            ("values: [0.05, 0.2, 0.5, 1]", "values: [0.05]"),
+            ("time.duration=15 s", "time.duration=2 s"),
+            ("values: [0.05, 0.25, 1]", "values: [0.05]"),
             ("rules: [sgd, fa, dfa, kp]", "rules: [sgd, fa]"),
             ("seeds: 5", "seeds: 1"),
         ],
