@@ -118,7 +118,10 @@ fn measure_of(column: &str) -> Option<&'static MetricDef> {
 /// `gradient_angle_deg:W1_mean_last0.2` → "gradient angle of W₁, last 20% (°)".
 fn axis_words(column: &str) -> String {
     if let Some(base) = column.strip_suffix(OVER_SGD) {
-        return format!("{} / sgd's", axis_words(base).replace(" (relative to start)", ""));
+        return format!(
+            "{} / sgd's",
+            axis_words(base).replace(" (relative to start)", "")
+        );
     }
     let Some(def) = measure_of(column) else {
         return column.to_string();
@@ -1525,9 +1528,17 @@ mod tests {
                 let sgd = if seed == "11" { 0.5 } else { 2.0 };
                 for (rule, loss) in [("sgd", sgd), ("fa", k * sgd)] {
                     rows.push(
-                        [&k.to_string(), rule, seed, "completed", p, p, &loss.to_string()]
-                            .map(String::from)
-                            .to_vec(),
+                        [
+                            &k.to_string(),
+                            rule,
+                            seed,
+                            "completed",
+                            p,
+                            p,
+                            &loss.to_string(),
+                        ]
+                        .map(String::from)
+                        .to_vec(),
                     );
                 }
             }
@@ -1552,7 +1563,10 @@ mod tests {
         // An axis with values of its own at one value of the first stays: a grid.
         let mut grid = zipped_losses();
         grid.rows[0][5] = "0.7".into();
-        assert_eq!(independent_axes(&grid, vec![axis("p"), axis("p_W2")]).len(), 2);
+        assert_eq!(
+            independent_axes(&grid, vec![axis("p"), axis("p_W2")]).len(),
+            2
+        );
     }
 
     #[test]
@@ -1568,7 +1582,11 @@ mod tests {
         let fa = fig.series.iter().find(|s| s.1.iter().any(|p| p.1 == 2.0));
         assert!(fa.is_some(), "fa's mean is 2 at p = 0.5");
         assert!(fig.y_label.ends_with("/ sgd's"), "{}", fig.y_label);
-        assert!(fig.header.title.contains("relative to sgd"), "{}", fig.header.title);
+        assert!(
+            fig.header.title.contains("relative to sgd"),
+            "{}",
+            fig.header.title
+        );
         // A failed sgd row leaves its seed's ratios empty, never divided by a missing value.
         let mut failed = zipped_losses();
         failed.rows[0][3] = "failed".into();
