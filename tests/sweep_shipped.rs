@@ -341,3 +341,45 @@ fn flexibility_recurrent_sweep_measures_at_the_fixed_point() {
         assert!(loss < 0.9, "the loss at the fixed point falls: {r:?}");
     }
 }
+
+/// The four-synapse sweeps run on the points and seeds of their twins: the same point ids and
+/// seeds as flexibility.yaml and flexibility_recurrent.yaml give sgd, fa, dfa and kp, so the
+/// summaries join row for row.
+#[test]
+fn flexibility_four_synapse_sweeps_share_their_twins_points_and_seeds() {
+    for (twin, four, edits) in [
+        (
+            "flexibility.yaml",
+            "flexibility_four_synapse.yaml",
+            vec![
+                ("time.duration=20 s", "time.duration=1 s"),
+                ("values: [1, 0.7, 0.5, 0.35, 0.25]", "values: [1, 0.5]"),
+                ("seeds: 5", "seeds: 2"),
+            ],
+        ),
+        (
+            "flexibility_recurrent.yaml",
+            "flexibility_recurrent_four_synapse.yaml",
+            vec![
+                ("time.duration=15 s", "time.duration=1 s"),
+                ("values: [0.05, 0.25, 1]", "values: [1]"),
+                ("seeds: 5", "seeds: 2"),
+            ],
+        ),
+    ] {
+        let mut twin_edits = edits.clone();
+        twin_edits.push(("rules: [sgd, fa, dfa, kp]", "rules: [sgd]"));
+        let key = |rows: &[HashMap<String, String>]| {
+            let mut k: Vec<(String, String)> = rows
+                .iter()
+                .map(|r| (r["point_id"].clone(), r["seed"].clone()))
+                .collect();
+            k.sort();
+            k
+        };
+        let sgd = run_reduced(twin, &twin_edits);
+        let motif = run_reduced(four, &edits);
+        assert!(motif.iter().all(|r| r["rule"] == "four_synapse"));
+        assert_eq!(key(&sgd), key(&motif), "{four} against {twin}");
+    }
+}
