@@ -290,15 +290,14 @@ fn hebbian_phase_with_modulator_noise_stays_hebbian_where_weight_noise_turns_it(
 
 /// The flexibility sweep's sparse family at its two ends: on the dense layered circuit every
 /// rule learns and Kolen–Pollack's plastic feedback aligns better than fixed random feedback;
-/// at a third of the synapses its dense feedback, which learns at synapses the forward
+/// at a quarter of the synapses its dense feedback, which learns at synapses the forward
 /// matrices lack, aligns worse than fa's.
 #[test]
 fn flexibility_sweep_kp_aligns_best_when_dense_and_worse_than_fa_when_sparse() {
     let rows = run_reduced(
         "flexibility.yaml",
         &[
-            ("time.duration=20 s", "time.duration=10 s"),
-            ("values: [1, 0.7, 0.5, 0.35, 0.25]", "values: [1, 0.35]"),
+            ("values: [1, 0.7, 0.5, 0.35, 0.25]", "values: [1, 0.25]"),
             ("seeds: 5", "seeds: 2"),
         ],
     );
@@ -316,8 +315,9 @@ fn flexibility_sweep_kp_aligns_best_when_dense_and_worse_than_fa_when_sparse() {
     }
     let (kp_dense, fa_dense) = (angle("kp", 1.0), angle("fa", 1.0));
     assert!(kp_dense < fa_dense - 15.0, "{kp_dense} {fa_dense}");
-    let (kp_sparse, fa_sparse) = (angle("kp", 0.35), angle("fa", 0.35));
-    assert!(kp_sparse > fa_sparse, "{kp_sparse} {fa_sparse}");
+    // Measured with 5 seeds: 85 ± 1° against 76 ± 2°.
+    let (kp_sparse, fa_sparse) = (angle("kp", 0.25), angle("fa", 0.25));
+    assert!(kp_sparse > fa_sparse + 4.0, "{kp_sparse} {fa_sparse}");
 }
 
 /// The recurrent family's points build and run, and at its sparsest recurrence the pathway has
