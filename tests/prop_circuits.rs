@@ -290,6 +290,7 @@ fn circuit(s: &Shape) -> CircuitSpec {
             tau_trace: None,
             tau_error: None,
             tau_cross: None,
+            feedback_connectivity: None,
             // RK4 does not integrate weight noise and refuses it (tests/bad_inputs/rk4_weight_noise.yaml).
             weight_noise: if s.method == Method::Rk4 {
                 0.0

@@ -511,6 +511,36 @@ pub fn resolve_and_check(
         }
     }
 
+    // Mirrored synapses, once the projections they mirror are resolved.
+    for (i, (name, p)) in spec.projections.iter().enumerate() {
+        if p.connectivity != crate::spec::Connectivity::Mirror {
+            continue;
+        }
+        let path = proj_path(name).key("connectivity");
+        match p.stands_for.as_ref().map(|t| spec.projections.get_index_of(t)) {
+            None => c.error(
+                path,
+                format!("`{name}` mirrors the synapses of the projection it stands for, but has no `stands_for`"),
+                Some("add `stands_for: <forward projection>`, or give another connectivity"),
+            ),
+            // An unknown or self-referring `stands_for` is reported above.
+            Some(None) => {}
+            Some(Some(j)) if j == i => {}
+            Some(Some(j)) => {
+                if spec.projections[j].connectivity == crate::spec::Connectivity::Mirror {
+                    c.error(
+                        path,
+                        format!("`{name}` mirrors `{}`, which mirrors another projection itself", projections[j].name),
+                        Some("mirror a projection that draws or lists its own synapses"),
+                    );
+                } else {
+                    projections[i].wiring =
+                        Wiring::mirror(&projections[j].name, &projections[j].wiring);
+                }
+            }
+        }
+    }
+
     // Motifs.
     let mut motifs = Vec::new();
     for (k, m) in spec.motifs.iter().enumerate() {
@@ -958,7 +988,8 @@ fn wiring(
 ) -> Wiring {
     use crate::spec::Connectivity;
     let wiring = match &p.connectivity {
-        Connectivity::All => return Wiring::All,
+        // Resolved once every projection is (`mirror` needs the one it stands for).
+        Connectivity::All | Connectivity::Mirror => return Wiring::All,
         Connectivity::Probability(q) => Wiring::Probability(*q),
         Connectivity::InDegree(k) => Wiring::InDegree(*k),
         Connectivity::OutDegree(k) => Wiring::OutDegree(*k),

@@ -25,6 +25,9 @@ pub enum Wiring {
     InDegree(usize),
     OutDegree(usize),
     Edges(Arc<EdgeFile>),
+    /// The synapses of the named projection, transposed (a feedback projection mirroring the
+    /// forward projection it stands for); never wraps `All`.
+    Mirror(String, Box<Wiring>),
 }
 
 /// The synapses an edge file lists (post, pre), with their initial weights where it has a
@@ -41,6 +44,15 @@ impl Wiring {
     /// Whether every synapse exists (no mask).
     pub fn is_all(&self) -> bool {
         matches!(self, Wiring::All)
+    }
+
+    /// The wiring of a projection mirroring `forward` (named `name`): `all` if that has every
+    /// synapse.
+    pub fn mirror(name: &str, forward: &Wiring) -> Wiring {
+        match forward {
+            Wiring::All => Wiring::All,
+            w => Wiring::Mirror(name.to_string(), Box::new(w.clone())),
+        }
     }
 
     /// The mask of one instance, `rows × cols` row-major (1 present, 0 absent); None for `all`.
@@ -87,6 +99,17 @@ impl Wiring {
                 let mut mask = vec![0.0; n];
                 for &(i, j) in &f.edges {
                     mask[i * cols + j] = 1.0;
+                }
+                Some(mask)
+            }
+            // The forward matrix is cols × rows; its mask is drawn as that projection draws it.
+            Wiring::Mirror(forward, wiring) => {
+                let m = wiring.mask(forward, seed, cols, rows)?;
+                let mut mask = vec![0.0; n];
+                for i in 0..rows {
+                    for j in 0..cols {
+                        mask[i * cols + j] = m[j * rows + i];
+                    }
                 }
                 Some(mask)
             }
@@ -249,6 +272,23 @@ mod tests {
         assert_ne!(m, Wiring::Probability(p).mask("V", 3, rows, cols).unwrap());
         assert_eq!(m, Wiring::Probability(p).mask("W", 3, rows, cols).unwrap());
         assert!(Wiring::All.mask("W", 3, rows, cols).is_none());
+    }
+
+    #[test]
+    fn a_mirror_is_the_forward_mask_transposed() {
+        let (rows, cols) = (6, 9);
+        let forward = Wiring::Probability(0.3);
+        let w = forward.mask("W", 5, rows, cols).unwrap();
+        let b = Wiring::mirror("W", &forward)
+            .mask("B", 5, cols, rows)
+            .unwrap();
+        for i in 0..rows {
+            for j in 0..cols {
+                assert_eq!(w[i * cols + j], b[j * rows + i]);
+            }
+        }
+        assert!(w.contains(&0.0) && w.contains(&1.0));
+        assert_eq!(Wiring::mirror("W", &Wiring::All), Wiring::All);
     }
 
     #[test]

@@ -11,7 +11,15 @@
 //! - sgd/fa/kp: one feedback projection per forward projection `a → b` with `a` hidden, from the
 //!   error of `b` to `d<a>`; sgd ties it to the forward matrix's transpose, fa draws it at random
 //!   and keeps it fixed, kp makes it plastic with `m = z_a` and pre = the error of `b`;
+//! - four_synapse: kp's plastic feedback, with the teaching signals of W and B made
+//!   heterosynaptic: for each feedback projection from the error ε of `b` to `d<a>`, B learns
+//!   from `a<k>` = C_up a (a compartment of `d<a>`) and W, if it learns, from `g<k>` = C_down ε
+//!   (a compartment of `b`), both cross synapses following the delta rule `{m_x: 1, z_x: -1}`
+//!   with τ_w = `tau_cross`; projections from an input learn from the local error as in kp
+//!   (the levels of circuits/four_synapse*.yaml: `<k>` is `2` for `h2`, empty for `h`);
 //! - dfa: one feedback projection from `e` straight to every `d<h>`;
+//! - feedback synapses: `feedback_connectivity` (default `mirror` for kp and four_synapse,
+//!   `all` for fa and dfa); `mirror` of a dense W is `all`, so dense pathways expand as before;
 //! - every plastic forward projection `a → b` gets the motif `{m_x: 1}` with the error of `b`
 //!   as modulator; hebbian, anti-Hebbian and Oja rules need no error pathway.
 //! - a pathway with loops (a self-connection, a cycle among hidden populations, or the output
@@ -25,8 +33,8 @@
 
 use crate::rule::Term;
 use crate::spec::{
-    CircuitSpec, Diagnostics, Init, LearningSpec, MotifSpec, PopulationSpec, ProjectionSpec, Role,
-    RuleName, RuleSpec, SourceFile, Time, TraceSignal, TraceSpec, YamlPath,
+    CircuitSpec, Connectivity, Diagnostics, Init, LearningSpec, MotifSpec, PopulationSpec,
+    ProjectionSpec, Role, RuleName, RuleSpec, SourceFile, Time, TraceSignal, TraceSpec, YamlPath,
 };
 use indexmap::IndexMap;
 
@@ -219,6 +227,17 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
         local_error.insert(h.clone(), name);
     }
 
+    // Feedback meant to become Wᵀ (kp, four_synapse) mirrors W's synapses by default; fixed
+    // random feedback (fa, dfa) is dense by default, as it always was.
+    let feedback_connectivity =
+        learning
+            .feedback_connectivity
+            .clone()
+            .unwrap_or(if learning.rule.needs_decay() {
+                Connectivity::Mirror
+            } else {
+                Connectivity::All
+            });
     // four_synapse: the forward projections that learn from a cross synapse's compartment
     // instead of the local error of their post population.
     let mut teacher: IndexMap<String, String> = IndexMap::new();
@@ -232,10 +251,19 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
                 // backprop would use Wᵀ of the projection into the output: B stands in for that
                 // W, so its weight angle is defined (deeper layers' B stand in for no single
                 // matrix).
-                b.stands_for = forward
-                    .iter()
-                    .find(|(_, w)| &w.from == h && w.to == output)
-                    .map(|(n, _)| n.clone());
+                let stands_for = forward.iter().find(|(_, w)| &w.from == h && w.to == output);
+                b.connectivity = match (&feedback_connectivity, stands_for) {
+                    (Connectivity::Mirror, Some((_, w))) => mirror(w),
+                    (Connectivity::Mirror, None) => {
+                        return Err(fail(
+                            here.key("feedback_connectivity"),
+                            format!("dfa's feedback to `{h}` stands for no forward projection, so it has none to mirror"),
+                            Some("give dfa a drawn connectivity, e.g. `{probability: 0.25}`, or `all`".into()),
+                        ));
+                    }
+                    (form, _) => form.clone(),
+                };
+                b.stands_for = stands_for.map(|(n, _)| n.clone());
                 insert_projection(&mut out, &name, b);
             }
         }
@@ -262,8 +290,13 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
                 );
                 b.stands_for = Some(w_name.clone());
                 if learning.rule == RuleName::Sgd {
+                    // Tied to Wᵀ: it takes W's synapses, transposed.
                     b.init = Init::Zeros;
                     b.tied = Some(w_name.clone());
+                } else if feedback_connectivity == Connectivity::Mirror {
+                    b.connectivity = mirror(w);
+                } else {
+                    b.connectivity = feedback_connectivity.clone();
                 }
                 insert_projection(&mut out, &name, b);
                 let rule = RuleSpec::of(&[(Term::MX, 1.0)]);
@@ -280,9 +313,7 @@ pub fn expand(source: &SourceFile, spec: &CircuitSpec) -> Result<CircuitSpec, Di
                             post_error: &local_error[&w.to],
                             w_learns: plastic.contains(w_name),
                         };
-                        if let Some(g) =
-                            add_cross_synapses(&mut out, &mut made, &cross, learning)
-                        {
+                        if let Some(g) = add_cross_synapses(&mut out, &mut made, &cross, learning) {
                             teacher.insert(w_name.clone(), g);
                         }
                     }
@@ -435,6 +466,16 @@ fn level_suffix(pre: &str) -> String {
     match pre.strip_prefix('h') {
         Some(rest) if rest.chars().all(|c| c.is_ascii_digit()) => rest.to_string(),
         _ => format!("_{pre}"),
+    }
+}
+
+/// The connectivity of a feedback projection that mirrors `w`: `all` where `w` has every
+/// synapse (so a dense pathway expands as it always did), `mirror` otherwise.
+fn mirror(w: &ProjectionSpec) -> Connectivity {
+    if w.connectivity == Connectivity::All {
+        Connectivity::All
+    } else {
+        Connectivity::Mirror
     }
 }
 

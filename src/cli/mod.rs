@@ -95,7 +95,7 @@ pub enum Command {
     Compare {
         /// The circuit file (YAML); its `learning:` block's rule is swapped for each of --rules.
         circuit: PathBuf,
-        /// Comma-separated rules: sgd, fa, dfa, kp, hebbian, anti_hebbian, oja.
+        /// Comma-separated rules: sgd, fa, dfa, kp, four_synapse, hebbian, anti_hebbian, oja (four_synapse cannot share an ensemble with sgd, fa, dfa or kp).
         #[arg(long, value_delimiter = ',', default_value = "sgd,fa,dfa,kp")]
         rules: Vec<String>,
         #[command(flatten)]

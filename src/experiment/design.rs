@@ -56,12 +56,7 @@ pub fn with_rule(
         ));
         learning.tau_decay = Some(tau);
     }
-    if !rule.needs_decay()
-        && spec
-            .learning
-            .as_ref()
-            .is_some_and(|l| l.rule.needs_decay())
-    {
+    if !rule.needs_decay() && spec.learning.as_ref().is_some_and(|l| l.rule.needs_decay()) {
         learning.tau_decay = None;
     }
     Ok((out, note))
@@ -103,9 +98,44 @@ pub fn circuits(
                 notes.extend(note);
                 out.push((rule.name().to_string(), build(&spec)?));
             }
+            shared_modulators(&out)?;
             Ok((out, notes))
         }
     }
+}
+
+/// One ensemble has one modulator per plastic projection. four_synapse teaches its forward
+/// projections through cross-synapse compartments where the other error-driven rules use the
+/// local errors, so it cannot share an ensemble with them: say so, and what to do instead.
+fn shared_modulators(circuits: &Labelled) -> Result<(), ExperimentError> {
+    let modulators = |c: &Circuit| -> Vec<(String, Option<String>)> {
+        c.motifs
+            .iter()
+            .map(|m| {
+                (
+                    c.projections[m.projection].name.clone(),
+                    m.modulator.map(|k| c.populations[k].name.clone()),
+                )
+            })
+            .collect()
+    };
+    for (k, (first, c0)) in circuits.iter().enumerate() {
+        let base = modulators(c0);
+        for (label, c) in &circuits[k + 1..] {
+            for (w, m) in modulators(c) {
+                // A rule without a modulator (Hebbian) shares anyone's.
+                if let Some((_, Some(m0))) = base.iter().find(|(w0, _)| *w0 == w)
+                    && let Some(m) = m
+                    && *m0 != m
+                {
+                    return Err(ExperimentError::Usage(format!(
+                        "rules `{first}` and `{label}` cannot run as one ensemble: `{w}` learns from `{m0}` under `{first}` and from `{m}` under `{label}`, and an ensemble has one modulator per plastic projection; compare them in separate runs (`--rules {label}`), or in a sweep over `rules`, which packs such rules into separate ensembles"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every labelled circuit over seeds `first_seed`, `first_seed + 1`, …: instance

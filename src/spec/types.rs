@@ -331,12 +331,15 @@ pub struct ProjectionSpec {
 /// exactly k inputs per post unit (`{in_degree: k}`) or k outputs per pre unit
 /// (`{out_degree: k}`), drawn per instance; or the pairs listed in a CSV file
 /// (`{file: edges.csv}`, columns `pre,post[,weight]`, indices from 0, relative to the circuit
-/// file's folder; a weight column sets those synapses' initial weights).
+/// file's folder; a weight column sets those synapses' initial weights). A feedback projection
+/// may instead `mirror` the forward projection it `stands_for`: synapse j → i present iff that
+/// projection's i → j is (its mask transposed, in every instance).
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Connectivity {
     #[default]
     All,
+    Mirror,
     Probability(f64),
     InDegree(usize),
     OutDegree(usize),
@@ -543,6 +546,13 @@ pub struct LearningSpec {
     /// identity); default 0.1 s, as in circuits/four_synapse.yaml.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tau_cross: Option<Time>,
+    /// Which synapses the feedback projections have: `mirror` (those of the forward
+    /// projection each stands for, transposed) or any `connectivity:` form, drawn for each
+    /// feedback matrix from its own stream; default `mirror` for kp and four_synapse (their
+    /// feedback learns to be Wᵀ), `all` for fa and dfa; sgd's feedback is tied to Wᵀ and takes
+    /// its synapses. A dense forward projection's feedback stays dense under `mirror`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_connectivity: Option<Connectivity>,
 }
 
 /// Measurements that can be recorded.
