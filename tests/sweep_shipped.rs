@@ -325,7 +325,10 @@ fn flexibility_sweep_kp_keeps_aligning_on_sparse_wiring_only_with_mirrored_feedb
     dense.push(("rules: [sgd, fa, dfa, kp]", "rules: [fa, kp]"));
     let rows = run_reduced("flexibility.yaml", &dense);
     let (kp, fa) = (angle(&rows, "kp", 0.25), angle(&rows, "fa", 0.25));
-    assert!(kp > fa + 4.0, "dense feedback at p = 0.25: kp {kp}°, fa {fa}°");
+    assert!(
+        kp > fa + 4.0,
+        "dense feedback at p = 0.25: kp {kp}°, fa {fa}°"
+    );
 }
 
 /// The recurrent family's points build and run, and at its sparsest recurrence the pathway has
