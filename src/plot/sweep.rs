@@ -2,7 +2,11 @@
 //! alone: for one axis, each summary column against the axis (one colour per rule, the mean
 //! over seeds with a ±1 s.d. band, failed points marked ×, a log axis where the axis is
 //! log-spaced); for two axes, a heat map per rule of the mean over seeds, with the zero
-//! contour drawn when the values change sign (the Hebbian signature's phase boundary).
+//! contour drawn when the values change sign (the Hebbian signature's phase boundary). Axes
+//! that move in lockstep with an earlier one (`combine: zip`) are not dimensions of their own:
+//! a zip of any number of axes is drawn against its first. When the sweep compares sgd with
+//! other rules, each final held-out loss is also drawn relative to sgd's at the same point and
+//! seed (`…_over_sgd`): what a rule loses against the exact gradient on the same topology.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -113,6 +117,12 @@ fn measure_of(column: &str) -> Option<&'static MetricDef> {
 /// `held_out_loss_final_rel` → "final held-out loss (relative to start)",
 /// `gradient_angle_deg:W1_mean_last0.2` → "gradient angle of W₁, last 20% (°)".
 fn axis_words(column: &str) -> String {
+    if let Some(base) = column.strip_suffix(OVER_SGD) {
+        return format!(
+            "{} / sgd's",
+            axis_words(base).replace(" (relative to start)", "")
+        );
+    }
     let Some(def) = measure_of(column) else {
         return column.to_string();
     };
@@ -183,6 +193,12 @@ fn is_angle(column: &str) -> bool {
 /// A summary column in words for titles: `held_out_loss:W1_mean_last0.2_rel` → "held-out
 /// loss on W1, mean over the last 20% of the run, relative to t = 0".
 fn describe(column: &str) -> String {
+    if let Some(base) = column.strip_suffix(OVER_SGD) {
+        return format!(
+            "{}, relative to sgd's at the same point and seed",
+            describe(base)
+        );
+    }
     let Some(def) = measure_of(column) else {
         return column.to_string();
     };
@@ -349,6 +365,7 @@ pub fn plot_sweep(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotErro
             return Err(malformed(&path, 1, format!("no column `{}`", a.column)));
         }
     }
+    let axes = independent_axes(&summary, axes);
     let out_dir = dir.join("figures");
     let colours = style::label_colours(&rules);
     let subtitle = format!(
@@ -393,7 +410,93 @@ pub fn plot_sweep(dir: &Path, formats: Formats) -> Result<Vec<PathBuf>, PlotErro
             _ => {}
         }
     }
+    if axes.len() == 1 && rules.len() > 1 && rules.iter().any(|r| r == "sgd") {
+        for column in stat_columns.iter().filter(|c| is_final_loss(c)) {
+            let Some(summary) = over_sgd(&summary, column) else {
+                continue;
+            };
+            let relative = format!("{column}{OVER_SGD}");
+            let c = summary.header.len() - 1;
+            let fig = line_figure(&summary, &axes[0], c, &relative, &colours, &subtitle);
+            let stem = format!("sweep_{}", style::file_safe(&relative));
+            written.extend(render::write(&fig, &out_dir, &stem, formats)?);
+        }
+    }
     Ok(written)
+}
+
+/// The suffix of a summary column divided by sgd's value at the same point and seed.
+const OVER_SGD: &str = "_over_sgd";
+
+/// The axes that are dimensions of their own: an axis whose value is fixed by an earlier
+/// axis's on every row (the later axes of a zip) moves with it and is left out.
+fn independent_axes(summary: &Summary, axes: Vec<AxisInfo>) -> Vec<AxisInfo> {
+    let mut kept: Vec<AxisInfo> = Vec::new();
+    for a in axes {
+        let Some(c) = summary.col(&a.column) else {
+            continue;
+        };
+        let follows = kept.iter().any(|k| {
+            let Some(kc) = summary.col(&k.column) else {
+                return false;
+            };
+            let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+            summary
+                .rows
+                .iter()
+                .all(|r| *seen.entry(r[kc].as_str()).or_insert(r[c].as_str()) == r[c].as_str())
+        });
+        if !follows {
+            kept.push(a);
+        }
+    }
+    kept
+}
+
+/// Whether a summary column is a final held-out loss in its own units (not relative to its
+/// start, whole network): the one whose ratio to sgd's says what a rule loses.
+fn is_final_loss(column: &str) -> bool {
+    column == "held_out_loss_final"
+}
+
+/// The summary with one column more: `column` divided by sgd's value in the row of the same
+/// point and seed (empty where sgd's is missing, failed or zero). None without an sgd row.
+fn over_sgd(summary: &Summary, column: &str) -> Option<Summary> {
+    let c = summary.col(column)?;
+    let (point, seed, rule) = (
+        summary.col("point")?,
+        summary.col("seed")?,
+        summary.col("rule")?,
+    );
+    let status = summary.col("status");
+    let sgd: BTreeMap<(&str, &str), f64> = summary
+        .rows
+        .iter()
+        .filter(|r| r[rule] == "sgd" && status.is_none_or(|k| r[k] != "failed"))
+        .map(|r| ((r[point].as_str(), r[seed].as_str()), number(r, c)))
+        .filter(|(_, v)| v.is_finite() && *v != 0.0)
+        .collect();
+    if sgd.is_empty() {
+        return None;
+    }
+    let mut header = summary.header.clone();
+    header.push(format!("{column}{OVER_SGD}"));
+    let rows = summary
+        .rows
+        .iter()
+        .map(|r| {
+            let ratio = sgd
+                .get(&(r[point].as_str(), r[seed].as_str()))
+                .map(|base| number(r, c) / base)
+                .filter(|v| v.is_finite())
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let mut r = r.clone();
+            r.push(ratio);
+            r
+        })
+        .collect();
+    Some(Summary { header, rows })
 }
 
 /// The cells of a row parsed as numbers (NaN where empty).
@@ -1403,6 +1506,92 @@ mod tests {
             }
         }
         Summary { header, rows }
+    }
+
+    /// Two rules at two points with two seeds each; `p_W2` moves with `p` (a zip) and fa's
+    /// loss is `k` times sgd's at point k.
+    fn zipped_losses() -> Summary {
+        let header: Vec<String> = [
+            "point",
+            "rule",
+            "seed",
+            "status",
+            "p",
+            "p_W2",
+            "held_out_loss_final",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut rows = Vec::new();
+        for (k, p) in [(1.0, "1"), (2.0, "0.5")] {
+            for seed in ["11", "12"] {
+                let sgd = if seed == "11" { 0.5 } else { 2.0 };
+                for (rule, loss) in [("sgd", sgd), ("fa", k * sgd)] {
+                    rows.push(
+                        [
+                            &k.to_string(),
+                            rule,
+                            seed,
+                            "completed",
+                            p,
+                            p,
+                            &loss.to_string(),
+                        ]
+                        .map(String::from)
+                        .to_vec(),
+                    );
+                }
+            }
+        }
+        Summary { header, rows }
+    }
+
+    fn axis(column: &str) -> AxisInfo {
+        AxisInfo {
+            column: column.into(),
+            log: false,
+            categorical: false,
+        }
+    }
+
+    #[test]
+    fn a_zipped_axis_is_not_a_dimension_of_its_own() {
+        let summary = zipped_losses();
+        let kept = independent_axes(&summary, vec![axis("p"), axis("p_W2")]);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].column, "p");
+        // An axis with values of its own at one value of the first stays: a grid.
+        let mut grid = zipped_losses();
+        grid.rows[0][5] = "0.7".into();
+        assert_eq!(
+            independent_axes(&grid, vec![axis("p"), axis("p_W2")]).len(),
+            2
+        );
+    }
+
+    #[test]
+    fn losses_over_sgd_divide_by_sgd_at_the_same_point_and_seed() {
+        let summary = over_sgd(&zipped_losses(), "held_out_loss_final").unwrap();
+        let c = summary.header.len() - 1;
+        assert_eq!(summary.header[c], "held_out_loss_final_over_sgd");
+        for r in &summary.rows {
+            let want = if r[1] == "sgd" { 1.0 } else { number(r, 0) };
+            assert_eq!(number(r, c), want, "{r:?}");
+        }
+        let fig = line_figure(&summary, &axis("p"), c, &summary.header[c], &[], "sub");
+        let fa = fig.series.iter().find(|s| s.1.iter().any(|p| p.1 == 2.0));
+        assert!(fa.is_some(), "fa's mean is 2 at p = 0.5");
+        assert!(fig.y_label.ends_with("/ sgd's"), "{}", fig.y_label);
+        assert!(
+            fig.header.title.contains("relative to sgd"),
+            "{}",
+            fig.header.title
+        );
+        // A failed sgd row leaves its seed's ratios empty, never divided by a missing value.
+        let mut failed = zipped_losses();
+        failed.rows[0][3] = "failed".into();
+        let summary = over_sgd(&failed, "held_out_loss_final").unwrap();
+        assert_eq!(summary.rows[1][c], "");
     }
 
     #[test]
