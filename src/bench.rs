@@ -5,8 +5,10 @@
 //! - [`scaling`]: the same measurement over ensembles of 1 to 4,096 instances and one circuit of
 //!   10³ to 10⁷ synapses, with each point's peak resident memory (`hetsim bench --scaling`);
 //! - [`sweep_cost`]: a sweep of N points against the same N instances run as one ensemble;
-//! - [`memory`]: the process's resident set and its peak, reset per measurement.
+//! - [`memory`]: the process's resident set and its peak, reset per measurement;
+//! - [`cpu`]: the CPU time the process used, beside the wall time on a shared machine.
 
+pub mod cpu;
 pub mod memory;
 pub mod scaling;
 pub mod sweep_cost;
@@ -75,6 +77,8 @@ pub fn measure(
 pub struct Timed {
     pub backend: String,
     pub wall_s: f64,
+    /// CPU seconds the process used meanwhile, every thread (None where unknown).
+    pub cpu_s: Option<f64>,
 }
 
 /// Times every step of `plan` on `kind` in f32 as a run spends it (advance, the window and the
@@ -91,6 +95,7 @@ pub fn time_plan(
     let active = vec![true; plan.n_instances()];
     let mut previous = b.snapshot()?;
     let mut end = previous.clone();
+    let cpu_start = cpu::process_seconds();
     let start = Instant::now();
     let mut done = 0;
     // As in a run (`run.rs`): the next window's steps start before this one is measured.
@@ -114,9 +119,11 @@ pub fn time_plan(
         std::hint::black_box(rows);
         std::mem::swap(&mut previous, &mut end);
     }
+    let wall_s = start.elapsed().as_secs_f64();
     Ok(Timed {
         backend: b.describe(),
-        wall_s: start.elapsed().as_secs_f64(),
+        wall_s,
+        cpu_s: cpu::since(cpu_start),
     })
 }
 

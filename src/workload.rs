@@ -111,7 +111,6 @@ pub fn plan_of(circuit: &circuit::Circuit, instances: usize) -> Result<Plan, Str
 }
 
 impl Workload {
-
     /// Synapse-steps in a run of `seconds`.
     pub fn synapse_steps(self, plan: &Plan) -> f64 {
         plan.synapses_per_instance() as f64 * plan.n_instances() as f64 * plan.steps as f64

@@ -28,6 +28,10 @@ pub struct Cost {
     pub ensembles: usize,
     pub sweep_wall_s: f64,
     pub run_wall_s: f64,
+    /// CPU seconds the process used for each (every thread; None where unknown): on a shared
+    /// machine the wall times include waiting for the other processes, these do not.
+    pub sweep_cpu_s: Option<f64>,
+    pub run_cpu_s: Option<f64>,
     /// Peak resident sets (None where they cannot be read).
     pub sweep_memory: Option<memory::Peak>,
     pub run_memory: Option<memory::Peak>,
@@ -37,6 +41,11 @@ impl Cost {
     /// The sweep's wall time over the ensemble run's.
     pub fn ratio(&self) -> f64 {
         self.sweep_wall_s / self.run_wall_s
+    }
+
+    /// The sweep's CPU time over the ensemble run's.
+    pub fn cpu_ratio(&self) -> Option<f64> {
+        Some(self.sweep_cpu_s? / self.run_cpu_s?)
     }
 }
 
@@ -84,10 +93,12 @@ pub fn sweep_cost(
         request.backend_options = options.clone();
         request.budget = budget.clone();
         let resident = memory::start();
+        let cpu_start = super::cpu::process_seconds();
         let start = Instant::now();
         let outcome = crate::sweep::sweep(&request, &mut |_| {}, None)
             .map_err(|e| BenchError::Job(format!("the sweep of {n} points: {e}")))?;
         let sweep_wall_s = start.elapsed().as_secs_f64();
+        let sweep_cpu_s = super::cpu::since(cpu_start);
         let sweep_memory = resident.and_then(|r| r.peak());
         if outcome.points_done != n {
             return Err(BenchError::Job(format!(
@@ -108,6 +119,7 @@ pub fn sweep_cost(
             replace: false,
         };
         let resident = memory::start();
+        let cpu_start = super::cpu::process_seconds();
         let start = Instant::now();
         let job = |e: crate::experiment::ExperimentError| {
             BenchError::Job(format!("the run of {n} instances: {e}"))
@@ -118,6 +130,7 @@ pub fn sweep_cost(
             .execute(&mut crate::run::Quiet, None)
             .map_err(job)?;
         let run_wall_s = start.elapsed().as_secs_f64();
+        let run_cpu_s = super::cpu::since(cpu_start);
         let run_memory = resident.and_then(|r| r.peak());
         drop(finished);
         std::fs::remove_dir_all(&run_dir).map_err(io(&run_dir))?;
@@ -128,6 +141,8 @@ pub fn sweep_cost(
             ensembles: outcome.ensembles_run,
             sweep_wall_s,
             run_wall_s,
+            sweep_cpu_s,
+            run_cpu_s,
             sweep_memory,
             run_memory,
         };
@@ -139,12 +154,15 @@ pub fn sweep_cost(
 }
 
 /// The columns of `sweep_cost.csv`, in order.
-pub const COLUMNS: [&str; 9] = [
+pub const COLUMNS: [&str; 12] = [
     "points",
     "ensembles",
     "sweep_wall_s",
     "run_wall_s",
     "ratio",
+    "sweep_cpu_s",
+    "run_cpu_s",
+    "cpu_ratio",
     "sweep_peak_rss_bytes",
     "run_peak_rss_bytes",
     "sweep_added_rss_bytes",
@@ -166,6 +184,9 @@ pub fn records(costs: &[Cost]) -> Vec<Vec<String>> {
                 num(c.sweep_wall_s),
                 num(c.run_wall_s),
                 num(c.ratio()),
+                c.sweep_cpu_s.map_or(String::new(), num),
+                c.run_cpu_s.map_or(String::new(), num),
+                c.cpu_ratio().map_or(String::new(), num),
                 bytes(c.sweep_memory, |m| m.peak_bytes),
                 bytes(c.run_memory, |m| m.peak_bytes),
                 bytes(c.sweep_memory, |m| m.added_bytes),

@@ -127,15 +127,13 @@ pub fn scaling(args: &ScalingArgs) -> i32 {
     // The chosen backend, then the CPU backend for comparison; `auto` is OpenCL where a device
     // answers.
     let mut kinds = match settings.backend {
-        BackendKind::Auto => {
-            match crate::backend::opencl::device_numbered(options.opencl.device) {
-                Ok(_) => vec![BackendKind::OpenCl],
-                Err(e) => {
-                    tellln!("hetsim bench: no OpenCL device ({e}); the CPU backend only");
-                    vec![]
-                }
+        BackendKind::Auto => match crate::backend::opencl::device_numbered(options.opencl.device) {
+            Ok(_) => vec![BackendKind::OpenCl],
+            Err(e) => {
+                tellln!("hetsim bench: no OpenCL device ({e}); the CPU backend only");
+                vec![]
             }
-        }
+        },
         BackendKind::OpenCl => vec![BackendKind::OpenCl],
         BackendKind::Cpu => vec![],
     };
@@ -162,7 +160,7 @@ pub fn scaling(args: &ScalingArgs) -> i32 {
             "memory: the process's peak resident set during each point (its plan, backend and run), and what the point added above the resident set it started from"
         );
         sayln!(
-            "{:<8} {:<6} {:>9} {:>14} {:>11} {:>9} {:>8} {:>16} {:>7} {:>7} {:>10} {:>10}",
+            "{:<8} {:<6} {:>9} {:>14} {:>11} {:>9} {:>8} {:>7} {:>16} {:>7} {:>7} {:>10} {:>10}",
             "part",
             "backend",
             "instances",
@@ -170,6 +168,7 @@ pub fn scaling(args: &ScalingArgs) -> i32 {
             "synapses",
             "sim (s)",
             "wall (s)",
+            "CPU (s)",
             "synapse-steps/s",
             "of FMA",
             "of read",
@@ -181,16 +180,12 @@ pub fn scaling(args: &ScalingArgs) -> i32 {
         } else {
             Sizes::full()
         };
-        let mb = |b: Option<u64>| b.map_or("n/a".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
-        let outcomes = scaling::scaling(
-            &sizes,
-            &kinds,
-            options,
-            &settings.budget,
-            &c,
-            &mut |o| match o {
+        let mb =
+            |b: Option<u64>| b.map_or("n/a".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
+        let outcomes = scaling::scaling(&sizes, &kinds, options, &settings.budget, &c, &mut |o| {
+            match o {
                 Outcome::Measured(r) => sayln!(
-                    "{:<8} {:<6} {:>9} {:>14} {:>11} {:>9} {:>8.3} {:>16.3e} {:>7.3} {:>7.3} {:>10} {:>10}",
+                    "{:<8} {:<6} {:>9} {:>14} {:>11} {:>9} {:>8.3} {:>7} {:>16.3e} {:>7.3} {:>7.3} {:>10} {:>10}",
                     r.point.part.name(),
                     r.kind.name(),
                     r.point.instances,
@@ -198,6 +193,7 @@ pub fn scaling(args: &ScalingArgs) -> i32 {
                     r.synapses_per_instance * r.point.instances,
                     r.simulated_s,
                     r.wall_s,
+                    r.cpu_s.map_or("n/a".into(), |c| format!("{c:.3}")),
                     r.synapse_steps_per_s,
                     r.of_fma,
                     r.of_read,
@@ -216,8 +212,8 @@ pub fn scaling(args: &ScalingArgs) -> i32 {
                     point.widths(),
                     reason.lines().next().unwrap_or("")
                 ),
-            },
-        );
+            }
+        });
         let outcomes = match outcomes {
             Ok(o) => o,
             Err(e) => return fail(e),
@@ -259,17 +255,22 @@ pub fn scaling(args: &ScalingArgs) -> i32 {
             kind.name()
         );
         sayln!(
-            "{:>7} {:>9} {:>10} {:>10} {:>7} {:>14} {:>14}",
+            "{:>7} {:>9} {:>10} {:>10} {:>7} {:>13} {:>11} {:>9} {:>12} {:>12}",
             "points",
             "ensembles",
             "sweep (s)",
             "run (s)",
             "ratio",
+            "sweep CPU (s)",
+            "run CPU (s)",
+            "CPU ratio",
             "sweep peak",
             "run peak"
         );
         let mb = |m: Option<crate::bench::memory::Peak>| {
-            m.map_or("n/a".into(), |m| format!("{:.1} MiB", m.peak_bytes as f64 / 1048576.0))
+            m.map_or("n/a".into(), |m| {
+                format!("{:.1} MiB", m.peak_bytes as f64 / 1048576.0)
+            })
         };
         let costs = crate::bench::sweep_cost::sweep_cost(
             points,
@@ -279,13 +280,17 @@ pub fn scaling(args: &ScalingArgs) -> i32 {
             options,
             &settings.budget,
             &mut |c| {
+                let secs = |s: Option<f64>| s.map_or("n/a".into(), |s| format!("{s:.3}"));
                 sayln!(
-                    "{:>7} {:>9} {:>10.3} {:>10.3} {:>7.2} {:>14} {:>14}",
+                    "{:>7} {:>9} {:>10.3} {:>10.3} {:>7.2} {:>13} {:>11} {:>9} {:>12} {:>12}",
                     c.points,
                     c.ensembles,
                     c.sweep_wall_s,
                     c.run_wall_s,
                     c.ratio(),
+                    secs(c.sweep_cpu_s),
+                    secs(c.run_cpu_s),
+                    c.cpu_ratio().map_or("n/a".into(), |r| format!("{r:.2}")),
                     mb(c.sweep_memory),
                     mb(c.run_memory)
                 )

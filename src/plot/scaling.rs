@@ -53,14 +53,29 @@ pub fn read(path: &Path) -> Result<ScalingData, PlotError> {
         }
         _ => malformed(1, e.to_string()),
     })?;
-    let headers = reader.headers().map_err(|e| malformed(1, e.to_string()))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| malformed(1, e.to_string()))?
+        .clone();
     let col = |name: &str| {
         headers
             .iter()
             .position(|h| h == name)
             .ok_or_else(|| malformed(1, format!("no column `{name}`")))
     };
-    let [part, backend, instances, synapses, rate, peak, added, fma, read, threads, skipped] = [
+    let [
+        part,
+        backend,
+        instances,
+        synapses,
+        rate,
+        peak,
+        added,
+        fma,
+        read,
+        threads,
+        skipped,
+    ] = [
         "part",
         "backend",
         "instances",
@@ -74,7 +89,8 @@ pub fn read(path: &Path) -> Result<ScalingData, PlotError> {
         "skipped",
     ]
     .map(col);
-    let (part, backend, instances, synapses, rate) = (part?, backend?, instances?, synapses?, rate?);
+    let (part, backend, instances, synapses, rate) =
+        (part?, backend?, instances?, synapses?, rate?);
     let (peak, added, fma, read, threads, skipped) =
         (peak?, added?, fma?, read?, threads?, skipped?);
     let mut data = ScalingData::default();
@@ -87,9 +103,12 @@ pub fn read(path: &Path) -> Result<ScalingData, PlotError> {
             if c.is_empty() {
                 return Ok(None);
             }
-            c.parse::<f64>()
-                .map(Some)
-                .map_err(|_| malformed(line, format!("`{}` is not a number: `{c}`", headers[i].to_string())))
+            c.parse::<f64>().map(Some).map_err(|_| {
+                malformed(
+                    line,
+                    format!("`{}` is not a number: `{c}`", headers[i].to_string()),
+                )
+            })
         };
         data.fma_ceiling = data.fma_ceiling.or(number(fma)?);
         data.read_ceiling = data.read_ceiling.or(number(read)?.map(|b| b / 4.0));
@@ -157,10 +176,8 @@ pub(crate) fn figure(data: &ScalingData) -> ScalingFigure {
     backends.sort();
     backends.dedup();
     let mut lines = Vec::new();
-    let mut legend: Vec<(String, RGBColor)> = backends
-        .iter()
-        .map(|b| (b.clone(), colour(b)))
-        .collect();
+    let mut legend: Vec<(String, RGBColor)> =
+        backends.iter().map(|b| (b.clone(), colour(b))).collect();
     if let Some(f) = data.fma_ceiling {
         lines.push((f, FMA_COLOUR));
         legend.push(("peak f32 FMA/s".into(), FMA_COLOUR));
@@ -169,7 +186,10 @@ pub(crate) fn figure(data: &ScalingData) -> ScalingFigure {
         lines.push((r, READ_COLOUR));
         legend.push(("streaming read / 4 B".into(), READ_COLOUR));
     }
-    let series = |part: &str, x: fn(&ScalingPoint) -> f64, y: fn(&ScalingPoint) -> Option<f64>, dashed: bool| {
+    let series = |part: &str,
+                  x: fn(&ScalingPoint) -> f64,
+                  y: fn(&ScalingPoint) -> Option<f64>,
+                  dashed: bool| {
         backends
             .iter()
             .map(|b| {
@@ -258,13 +278,19 @@ impl Figure for ScalingFigure {
         let body = self.header.draw(root)?;
         let cells = body.split_evenly((2, 2));
         for (panel, area) in self.panels.iter().zip(cells.iter()) {
-            draw_panel(panel, &area.margin(10, 30, 20, 20))?;
+            draw_panel(panel, &area.margin(10, 30, 20, 20), root)?;
         }
         Ok(Vec::new())
     }
 }
 
-fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> Drawn {
+/// Draws `panel` in `area`; its axis names go on `root`, in whose pixels the chart's data
+/// rectangle is given.
+fn draw_panel<DB: DrawingBackend>(
+    panel: &Panel,
+    area: &DrawingArea<DB, Shift>,
+    root: &DrawingArea<DB, Shift>,
+) -> Drawn {
     let xs: Vec<f64> = panel
         .series
         .iter()
@@ -298,7 +324,7 @@ fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) 
         .draw()
         .map_err(fail)?;
     let (xr, yr) = chart.plotting_area().get_pixel_range();
-    axis_names(area, &panel.x_name, &panel.y_name, (xr, yr))?;
+    axis_names(root, &panel.x_name, &panel.y_name, (xr, yr))?;
     for (y, colour) in &panel.lines {
         chart
             .draw_series(std::iter::once(DashedPathElement::new(
@@ -329,9 +355,10 @@ fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) 
                 .map_err(fail)?;
         }
         chart
-            .draw_series(at.iter().map(|p| {
-                Circle::new(*p, if *dashed { 4 } else { 6 }, colour.filled())
-            }))
+            .draw_series(
+                at.iter()
+                    .map(|p| Circle::new(*p, if *dashed { 4 } else { 6 }, colour.filled())),
+            )
             .map_err(fail)?;
     }
     Ok(())
@@ -351,7 +378,10 @@ mod tests {
         let row = |part: &str, backend: &str, n: &str, syn: &str, rate: &str, skipped: &str| {
             let mut cells = vec![String::new(); crate::bench::scaling::COLUMNS.len()];
             let set = |cells: &mut Vec<String>, name: &str, v: &str| {
-                let i = crate::bench::scaling::COLUMNS.iter().position(|c| *c == name).unwrap();
+                let i = crate::bench::scaling::COLUMNS
+                    .iter()
+                    .position(|c| *c == name)
+                    .unwrap();
                 cells[i] = v.to_string();
             };
             set(&mut cells, "part", part);
@@ -387,15 +417,22 @@ mod tests {
         assert_eq!(data.read_ceiling, Some(5e9));
         let fig = figure(&data);
         let throughput = &fig.panels[0];
-        let cpu: Vec<&(RGBColor, bool, Vec<(f64, f64)>)> =
-            throughput.series.iter().filter(|s| !s.2.is_empty()).collect();
+        let cpu: Vec<&(RGBColor, bool, Vec<(f64, f64)>)> = throughput
+            .series
+            .iter()
+            .filter(|s| !s.2.is_empty())
+            .collect();
         assert_eq!(cpu.len(), 1);
         assert_eq!(cpu[0].2, vec![(1.0, 1e8), (64.0, 1e10)]);
         assert_eq!(throughput.lines.len(), 2);
         let circuit: usize = fig.panels[1].series.iter().map(|s| s.2.len()).sum();
         assert_eq!(circuit, 2);
         // Memory: peak and added for each point, in MiB.
-        let memory: Vec<(f64, f64)> = fig.panels[2].series.iter().flat_map(|s| s.2.clone()).collect();
+        let memory: Vec<(f64, f64)> = fig.panels[2]
+            .series
+            .iter()
+            .flat_map(|s| s.2.clone())
+            .collect();
         assert!(memory.contains(&(1.0, 10.0)) && memory.contains(&(64.0, 1.0)));
         let written = plot_scaling(&dir, Formats::BOTH).unwrap();
         assert_eq!(written.len(), 2);
