@@ -22,6 +22,8 @@ pub struct ScalingPoint {
     pub instances: f64,
     pub synapses: f64,
     pub rate: f64,
+    /// Synapse-steps per second of the process's CPU time (None where it was not measured).
+    pub cpu_rate: Option<f64>,
     pub peak_bytes: Option<f64>,
     pub added_bytes: Option<f64>,
 }
@@ -34,7 +36,7 @@ pub struct ScalingData {
     pub fma_ceiling: Option<f64>,
     /// One f32 weight read (4 bytes) per synapse-step.
     pub read_ceiling: Option<f64>,
-    pub threads: Option<String>,
+    pub threads: Option<usize>,
     pub skipped: usize,
 }
 
@@ -113,7 +115,12 @@ pub fn read(path: &Path) -> Result<ScalingData, PlotError> {
         data.fma_ceiling = data.fma_ceiling.or(number(fma)?);
         data.read_ceiling = data.read_ceiling.or(number(read)?.map(|b| b / 4.0));
         if data.threads.is_none() && !cell(threads).is_empty() {
-            data.threads = Some(cell(threads).to_string());
+            data.threads = Some(cell(threads).parse().map_err(|_| {
+                malformed(
+                    line,
+                    format!("`threads` is not a count: `{}`", cell(threads)),
+                )
+            })?);
         }
         if !cell(skipped).is_empty() {
             data.skipped += 1;
@@ -128,6 +135,10 @@ pub fn read(path: &Path) -> Result<ScalingData, PlotError> {
             instances: need(instances)?,
             synapses: need(synapses)?,
             rate: need(rate)?,
+            cpu_rate: match (number(steps)?, number(cpu)?) {
+                (Some(s), Some(c)) if c > 0.0 => Some(s / c),
+                _ => None,
+            },
             peak_bytes: number(peak)?,
             added_bytes: number(added)?,
         });
@@ -205,6 +216,11 @@ pub(crate) fn figure(data: &ScalingData) -> ScalingFigure {
             })
             .collect::<Vec<_>>()
     };
+    let throughput = |part: &str, x: fn(&ScalingPoint) -> f64| {
+        let mut s = series(part, x, |p| Some(p.rate), false);
+        s.extend(series(part, x, |p| p.cpu_rate, true));
+        s
+    };
     let memory = |part: &str, x: fn(&ScalingPoint) -> f64| {
         let mut s = series(part, x, |p| p.peak_bytes.map(|b| b / MIB), false);
         s.extend(series(part, x, |p| p.added_bytes.map(|b| b / MIB), true));
@@ -217,14 +233,14 @@ pub(crate) fn figure(data: &ScalingData) -> ScalingFigure {
             caption: "W1 ensemble (1,020 synapses each)".into(),
             x_name: "instances".into(),
             y_name: "synapse-steps/s".into(),
-            series: series("ensemble", instances, |p| Some(p.rate), false),
+            series: throughput("ensemble", instances),
             lines: lines.clone(),
         },
         Panel {
             caption: "one n-n-10 tanh circuit (KP)".into(),
             x_name: "synapses".into(),
             y_name: "synapse-steps/s".into(),
-            series: series("circuit", synapses, |p| Some(p.rate), false),
+            series: throughput("circuit", synapses),
             lines,
         },
         Panel {
@@ -242,7 +258,7 @@ pub(crate) fn figure(data: &ScalingData) -> ScalingFigure {
             lines: Vec::new(),
         },
     ];
-    let mut note = "log-log · top: throughput, ceilings dashed (one FMA and one f32 weight read per synapse-step) · bottom: peak resident set of the process during each point (solid) and what the point added above where it started (dashed)".to_string();
+    let mut note = "log-log · top: synapse-steps per second of wall time (solid) and of the process's CPU time (dashed: what the work would run at with the CPU to itself), ceilings grey and green (one FMA and one f32 weight read per synapse-step) · bottom: peak resident set during each point (solid) and what the point added above where it started (dashed)".to_string();
     if data.skipped > 0 {
         note += &format!(
             " · {} over the memory budget, skipped",
@@ -254,9 +270,10 @@ pub(crate) fn figure(data: &ScalingData) -> ScalingFigure {
             title: "Scaling: throughput and memory".into(),
             subtitle: format!(
                 "hetsim bench --scaling, f32{}",
-                data.threads
-                    .as_ref()
-                    .map_or(String::new(), |t| format!(", ceilings on {t} threads"))
+                data.threads.map_or(String::new(), |t| format!(
+                    ", ceilings on {}",
+                    crate::text::count(t, "thread")
+                ))
             ),
             legend,
             note,
@@ -393,6 +410,14 @@ mod tests {
             if skipped.is_empty() {
                 set(&mut cells, "synapses", syn);
                 set(&mut cells, "synapse_steps_per_s", rate);
+                // Four times the wall rate per CPU-second at the ensemble's points.
+                let r: f64 = rate.parse().unwrap();
+                set(&mut cells, "synapse_steps", &format!("{}", 4.0 * r));
+                set(
+                    &mut cells,
+                    "cpu_s",
+                    if part == "ensemble" { "1" } else { "" },
+                );
                 set(&mut cells, "peak_rss_bytes", "10485760");
                 set(&mut cells, "added_rss_bytes", "1048576");
             } else {
