@@ -71,6 +71,8 @@ pub fn read(path: &Path) -> Result<ScalingData, PlotError> {
         instances,
         synapses,
         rate,
+        steps,
+        cpu,
         peak,
         added,
         fma,
@@ -83,6 +85,8 @@ pub fn read(path: &Path) -> Result<ScalingData, PlotError> {
         "instances",
         "synapses",
         "synapse_steps_per_s",
+        "synapse_steps",
+        "cpu_s",
         "peak_rss_bytes",
         "added_rss_bytes",
         "ceiling_fma_per_s",
@@ -93,6 +97,7 @@ pub fn read(path: &Path) -> Result<ScalingData, PlotError> {
     .map(col);
     let (part, backend, instances, synapses, rate) =
         (part?, backend?, instances?, synapses?, rate?);
+    let (steps, cpu) = (steps?, cpu?);
     let (peak, added, fma, read, threads, skipped) =
         (peak?, added?, fma?, read?, threads?, skipped?);
     let mut data = ScalingData::default();
@@ -447,8 +452,12 @@ mod tests {
             .iter()
             .filter(|s| !s.2.is_empty())
             .collect();
-        assert_eq!(cpu.len(), 1);
+        // The wall-time rate, and the CPU-time rate (dashed) from synapse_steps / cpu_s.
+        assert_eq!(cpu.len(), 2);
         assert_eq!(cpu[0].2, vec![(1.0, 1e8), (64.0, 1e10)]);
+        assert!(!cpu[0].1 && cpu[1].1);
+        assert_eq!(cpu[1].2, vec![(1.0, 4e8), (64.0, 4e10)]);
+        assert_eq!(data.threads, Some(2));
         assert_eq!(throughput.lines.len(), 2);
         let circuit: usize = fig.panels[1].series.iter().map(|s| s.2.len()).sum();
         assert_eq!(circuit, 2);
