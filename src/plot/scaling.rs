@@ -110,12 +110,9 @@ pub fn read(path: &Path) -> Result<ScalingData, PlotError> {
             if c.is_empty() {
                 return Ok(None);
             }
-            c.parse::<f64>().map(Some).map_err(|_| {
-                malformed(
-                    line,
-                    format!("`{}` is not a number: `{c}`", headers[i].to_string()),
-                )
-            })
+            c.parse::<f64>()
+                .map(Some)
+                .map_err(|_| malformed(line, format!("`{}` is not a number: `{c}`", &headers[i])))
         };
         data.fma_ceiling = data.fma_ceiling.or(number(fma)?);
         data.read_ceiling = data.read_ceiling.or(number(read)?.map(|b| b / 4.0));
@@ -166,13 +163,15 @@ fn colour(backend: &str) -> RGBColor {
     }
 }
 
+/// One line of a panel: its colour, whether dashed, and its (x, y) points, both positive.
+type Series = (RGBColor, bool, Vec<(f64, f64)>);
+
 /// One panel: a log-log plot of series against x.
 struct Panel {
     caption: String,
     x_name: String,
     y_name: String,
-    /// (colour, dashed, points), x and y positive.
-    series: Vec<(RGBColor, bool, Vec<(f64, f64)>)>,
+    series: Vec<Series>,
     /// Horizontal dashed lines (y, colour).
     lines: Vec<(f64, RGBColor)>,
 }
@@ -447,7 +446,7 @@ mod tests {
         assert_eq!(data.read_ceiling, Some(5e9));
         let fig = figure(&data);
         let throughput = &fig.panels[0];
-        let cpu: Vec<&(RGBColor, bool, Vec<(f64, f64)>)> = throughput
+        let cpu: Vec<&Series> = throughput
             .series
             .iter()
             .filter(|s| !s.2.is_empty())
