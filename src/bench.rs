@@ -1,6 +1,17 @@
 //! `hetsim bench`: synapse-steps per second on the workloads of DESIGN §4, measured the way a
 //! run spends its time (advance, read the window and the state, compute the recorded
 //! measurements) but without writing files.
+//!
+//! - [`scaling`]: the same measurement over ensembles of 1 to 4,096 instances and one circuit of
+//!   10³ to 10⁷ synapses, with each point's peak resident memory (`hetsim bench --scaling`);
+//! - [`sweep_cost`]: a sweep of N points against the same N instances run as one ensemble;
+//! - [`memory`]: the process's resident set and its peak, reset per measurement;
+//! - [`cpu`]: the CPU time the process used, beside the wall time on a shared machine.
+
+pub mod cpu;
+pub mod memory;
+pub mod scaling;
+pub mod sweep_cost;
 
 use crate::backend::{self, BackendError, BackendKind, Precision};
 use crate::simd::Simd;
@@ -24,6 +35,14 @@ pub enum BenchError {
     Workload(String),
     #[error("{0}")]
     Backend(#[from] BackendError),
+    /// A sweep or run of the sweep-cost measurement failed.
+    #[error("{0}")]
+    Job(String),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Times `workload` for `seconds` of simulated time (default: DESIGN §4's) on `kind` in f32,
@@ -42,6 +61,33 @@ pub fn measure(
             .plan_with(secs, measures)
             .map_err(|e| BenchError::Workload(e.to_string()))?,
     );
+    let timed = time_plan(plan.clone(), kind, options)?;
+    let total = workload.synapse_steps(&plan);
+    Ok(Measurement {
+        workload,
+        backend: timed.backend,
+        synapse_steps: total,
+        wall_s: timed.wall_s,
+        synapse_steps_per_s: total / timed.wall_s,
+    })
+}
+
+/// A plan's steps timed on one backend: which backend, and the wall time.
+#[derive(Clone, Debug)]
+pub struct Timed {
+    pub backend: String,
+    pub wall_s: f64,
+    /// CPU seconds the process used meanwhile, every thread (None where unknown).
+    pub cpu_s: Option<f64>,
+}
+
+/// Times every step of `plan` on `kind` in f32 as a run spends it (advance, the window and the
+/// state read back, the recorded measurements computed), after an untimed warm-up window.
+pub fn time_plan(
+    plan: Arc<crate::plan::Plan>,
+    kind: BackendKind,
+    options: &backend::Options,
+) -> Result<Timed, BenchError> {
     let mut b = backend::make(plan.clone(), kind, Some(Precision::F32), options)?.backend;
     let record = plan.record_every_steps;
     b.advance(record.min(plan.steps))?;
@@ -49,6 +95,7 @@ pub fn measure(
     let active = vec![true; plan.n_instances()];
     let mut previous = b.snapshot()?;
     let mut end = previous.clone();
+    let cpu_start = cpu::process_seconds();
     let start = Instant::now();
     let mut done = 0;
     // As in a run (`run.rs`): the next window's steps start before this one is measured.
@@ -73,13 +120,10 @@ pub fn measure(
         std::mem::swap(&mut previous, &mut end);
     }
     let wall_s = start.elapsed().as_secs_f64();
-    let total = workload.synapse_steps(&plan);
-    Ok(Measurement {
-        workload,
+    Ok(Timed {
         backend: b.describe(),
-        synapse_steps: total,
         wall_s,
-        synapse_steps_per_s: total / wall_s,
+        cpu_s: cpu::since(cpu_start),
     })
 }
 

@@ -94,16 +94,23 @@ impl Workload {
         let source = SourceFile::from_text(Path::new(self.name()), text);
         let spec = spec::parse_circuit(&source).map_err(|d| d.to_string())?;
         let circuit = circuit::build(&source, &spec).map_err(|d| d.to_string())?;
-        let instances: Vec<InstanceSpec> = (0..self.instances() as u64)
-            .map(|k| InstanceSpec {
-                circuit: circuit.clone(),
-                seed: 1 + k,
-                label: "fa".into(),
-            })
-            .collect();
-        Plan::new(&instances, Path::new(".")).map_err(|e| e.to_string())
+        plan_of(&circuit, self.instances())
     }
+}
 
+/// The plan of `instances` instances of `circuit`, seeds 1, 2, … (the workloads' seeds).
+pub fn plan_of(circuit: &circuit::Circuit, instances: usize) -> Result<Plan, String> {
+    let instances: Vec<InstanceSpec> = (0..instances as u64)
+        .map(|k| InstanceSpec {
+            circuit: circuit.clone(),
+            seed: 1 + k,
+            label: "fa".into(),
+        })
+        .collect();
+    Plan::new(&instances, Path::new(".")).map_err(|e| e.to_string())
+}
+
+impl Workload {
     /// Synapse-steps in a run of `seconds`.
     pub fn synapse_steps(self, plan: &Plan) -> f64 {
         plan.synapses_per_instance() as f64 * plan.n_instances() as f64 * plan.steps as f64

@@ -122,9 +122,25 @@ pub fn dispatch(cli: Cli, argv: Vec<String>) -> i32 {
             workload,
             seconds,
             measure,
+            scaling,
+            sweep_cost,
+            quick,
+            out,
+            memory_budget,
             threads,
         } => in_pool("hetsim bench", threads.get(), || {
-            super::bench::bench(&backend, &workload, seconds, &measure)
+            if scaling || sweep_cost {
+                super::bench::scaling(&super::bench::ScalingArgs {
+                    backend: &backend,
+                    scaling,
+                    sweep_cost,
+                    quick,
+                    out: out.as_deref(),
+                    memory_budget: memory_budget.as_deref(),
+                })
+            } else {
+                super::bench::bench(&backend, &workload, seconds, &measure)
+            }
         }),
     }
 }

@@ -217,7 +217,7 @@ pub enum Command {
         shard: Option<String>,
         /// The memory a generation may plan to use (e.g. `64GiB`); default: HETSIM_MEMORY_BUDGET,
         /// else half the machine's memory.
-        #[arg(long, value_name = "SIZE")]
+        #[arg(long, value_name = "SIZE", requires = "scaling_parts")]
         memory_budget: Option<String>,
         #[command(flatten)]
         threads: ThreadsOption,
@@ -271,7 +271,8 @@ pub enum Command {
     /// weight noise on both plastic matrices and noise on the hidden rates. Each is timed on the chosen
     /// backend and, for comparison in the same run, on the CPU backend.
     #[command(
-        after_help = "Examples:\n  hetsim bench\n  hetsim bench --workload w1 --backend cpu\n  hetsim bench --workload w3 --backend opencl\n  hetsim bench --workload w1 --measure \"loss, gradient_alignment\""
+        after_help = "Examples:\n  hetsim bench\n  hetsim bench --workload w1 --backend cpu\n  hetsim bench --workload w3 --backend opencl\n  hetsim bench --workload w1 --measure \"loss, gradient_alignment\"\n  hetsim bench --scaling --out runs/scaling\n  hetsim bench --scaling --quick --backend cpu\n  hetsim bench --sweep-cost --quick",
+        group(clap::ArgGroup::new("scaling_parts").args(["scaling", "sweep_cost"]).multiple(true))
     )]
     Bench {
         /// auto, cpu or opencl.
@@ -286,6 +287,27 @@ pub enum Command {
         /// Measurements recorded every 100 ms, e.g. "loss, gradient_alignment".
         #[arg(long, default_value = "loss")]
         measure: String,
+        /// Instead of the workloads: W1 over 1 to 4,096 instances and one tanh circuit over 10³
+        /// to 10⁷ synapses, with each point's peak memory (docs/scaling.md); on OpenCL, on the CPU
+        /// backend too.
+        #[arg(long, conflicts_with_all = ["workload", "seconds", "measure"])]
+        scaling: bool,
+        /// Instead of the workloads: sweeps of 10 to 10,000 points against the same instances
+        /// run as one ensemble, wall time and peak memory (with --scaling: after it).
+        #[arg(long, conflicts_with_all = ["workload", "seconds", "measure"])]
+        sweep_cost: bool,
+        /// With --scaling or --sweep-cost: fewer, smaller and shorter points (a look in a minute).
+        #[arg(long, requires = "scaling_parts")]
+        quick: bool,
+        /// With --scaling: write scaling.csv and the figure scaling.png/.svg into this directory
+        /// (with --sweep-cost: sweep_cost.csv). The sweep cost's scratch files go here too
+        /// (default: the system's temporary folder), removed after each measurement.
+        #[arg(long, value_name = "DIR", requires = "scaling_parts")]
+        out: Option<PathBuf>,
+        /// The memory the points may plan to use (e.g. `8GiB`): larger points are skipped with
+        /// the reason; default: HETSIM_MEMORY_BUDGET, else half the machine's memory.
+        #[arg(long, value_name = "SIZE", requires = "scaling_parts")]
+        memory_budget: Option<String>,
         #[command(flatten)]
         threads: ThreadsOption,
     },

@@ -31,6 +31,7 @@ pub mod figures;
 pub mod heldout;
 pub mod plasticity;
 mod render;
+pub mod scaling;
 pub mod stats;
 mod style;
 pub mod sweep;

@@ -674,7 +674,7 @@ fn line_figure(
 }
 
 /// Tick positions and labels for an axis of sweep values (log10 positions on a log axis).
-fn axis_ticks(values: &[f64], log: bool) -> (std::ops::Range<f64>, Vec<f64>) {
+pub(super) fn axis_ticks(values: &[f64], log: bool) -> (std::ops::Range<f64>, Vec<f64>) {
     let f = |v: f64| if log { v.log10() } else { v };
     let (lo, hi) = values
         .iter()
@@ -720,7 +720,7 @@ fn axis_ticks(values: &[f64], log: bool) -> (std::ops::Range<f64>, Vec<f64>) {
     (lo - pad..hi + pad, ticks)
 }
 
-fn tick_text(v: f64, log: bool, span: f64) -> String {
+pub(super) fn tick_text(v: f64, log: bool, span: f64) -> String {
     if log {
         let x = 10f64.powf(v);
         let s = style::log_tick(x);
@@ -856,7 +856,7 @@ impl Figure for LineFigure {
 /// Writes the axis names of a panel whose data rectangle spans `xr` × `yr` (backend pixels)
 /// on `root`: the x name under the tick labels, the y name reading upwards left of them,
 /// both with their subscripts (τ_w) drawn as subscripts.
-fn axis_names<DB: DrawingBackend>(
+pub(super) fn axis_names<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     x_name: &str,
     y_name: &str,
