@@ -31,14 +31,7 @@ pub fn bench(backend: &str, workload: &str, seconds: Option<f64>, measures: &str
         }
     };
     let (kind, options) = (settings.backend, &settings.backend_options);
-    let c = crate::bench::ceilings(CEILING_FMA_ITERATIONS, CEILING_READ_BYTES, options.simd);
-    sayln!(
-        "ceilings on {} ({}): {:.3e} f32 FMA/s, {:.3e} B/s streaming read",
-        crate::text::count(c.threads, "thread"),
-        c.simd,
-        c.fma_per_s,
-        c.read_bytes_per_s
-    );
+    let c = measure_and_print_ceilings(options.simd);
     sayln!(
         "{:<4} {:<48} {:>12} {:>10} {:>16} {:>8} {:>8}",
         "load",
@@ -148,14 +141,7 @@ pub fn scaling(args: &ScalingArgs) -> i32 {
         }
     };
     if args.scaling {
-        let c = crate::bench::ceilings(CEILING_FMA_ITERATIONS, CEILING_READ_BYTES, options.simd);
-        sayln!(
-            "ceilings on {} ({}): {:.3e} f32 FMA/s, {:.3e} B/s streaming read",
-            crate::text::count(c.threads, "thread"),
-            c.simd,
-            c.fma_per_s,
-            c.read_bytes_per_s
-        );
+        let c = measure_and_print_ceilings(options.simd);
         sayln!(
             "memory: the process's peak resident set during each point (its plan, backend and run), and what the point added above the resident set it started from"
         );
@@ -309,4 +295,18 @@ pub fn scaling(args: &ScalingArgs) -> i32 {
         }
     }
     EXIT_OK
+}
+
+/// Measures the machine's ceilings on the threads the CPU backend uses and prints them: the
+/// line every bench table starts with.
+fn measure_and_print_ceilings(simd: crate::simd::Simd) -> crate::bench::Ceilings {
+    let c = crate::bench::ceilings(CEILING_FMA_ITERATIONS, CEILING_READ_BYTES, simd);
+    sayln!(
+        "ceilings on {} ({}): {:.3e} f32 FMA/s, {:.3e} B/s streaming read",
+        crate::text::count(c.threads, "thread"),
+        c.simd,
+        c.fma_per_s,
+        c.read_bytes_per_s
+    );
+    c
 }
