@@ -356,7 +356,7 @@ pub(super) fn check_network(
 mod tests {
     use super::*;
 
-    use crate::measure::test_rng::Rng;
+    use crate::measure::test_rng::{Rng, descent_by_differences};
 
     fn proj(from: usize, to: usize, weights: DMatrix<f64>, sign: f64) -> FfProjection {
         FfProjection {
@@ -410,18 +410,13 @@ mod tests {
             let (_, descent) = net.loss_and_descent(&x, &target).unwrap();
             for (k, exact) in descent.iter().enumerate() {
                 let (rows, cols) = net.projections[k].weights.shape();
-                let mut fd = DMatrix::zeros(rows, cols);
-                for i in 0..rows {
-                    for j in 0..cols {
-                        let w0 = net.projections[k].weights[(i, j)];
-                        net.projections[k].weights[(i, j)] = w0 + h;
-                        let up = net.loss_and_descent(&x, &target).unwrap().0;
-                        net.projections[k].weights[(i, j)] = w0 - h;
-                        let down = net.loss_and_descent(&x, &target).unwrap().0;
-                        net.projections[k].weights[(i, j)] = w0;
-                        fd[(i, j)] = -(up - down) / (2.0 * h);
-                    }
-                }
+                let fd = descent_by_differences(rows, cols, h, |i, j, d| {
+                    let w0 = net.projections[k].weights[(i, j)];
+                    net.projections[k].weights[(i, j)] = w0 + d;
+                    let loss = net.loss_and_descent(&x, &target).unwrap().0;
+                    net.projections[k].weights[(i, j)] = w0;
+                    loss
+                });
                 let rel = (&fd - exact).norm() / exact.norm();
                 assert!(
                     rel < 1e-6,

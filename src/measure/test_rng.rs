@@ -23,3 +23,18 @@ impl Rng {
         DMatrix::from_fn(rows, cols, |_, _| scale * self.uniform())
     }
 }
+
+/// The central finite difference −(L(w + h) − L(w − h)) / 2h of a loss with respect to each
+/// entry of a `rows` × `cols` weight matrix: `loss_moved(i, j, d)` adds `d` to entry (i, j),
+/// returns the loss and puts the entry back. The sign makes it comparable with a descent
+/// direction.
+pub(crate) fn descent_by_differences(
+    rows: usize,
+    cols: usize,
+    h: f64,
+    mut loss_moved: impl FnMut(usize, usize, f64) -> f64,
+) -> DMatrix<f64> {
+    DMatrix::from_fn(rows, cols, |i, j| {
+        -(loss_moved(i, j, h) - loss_moved(i, j, -h)) / (2.0 * h)
+    })
+}

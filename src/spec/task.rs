@@ -510,6 +510,10 @@ impl<'de, M: MapAccess<'de>, S: SharedTaskKeys> MapAccess<'de> for KindKeys<'_, 
         seed: K,
     ) -> Result<Option<K::Value>, M::Error> {
         let key = match self.early.next() {
+            // A key read before `kind` could not be checked against the kind then; it is now.
+            Some((key, _)) if !self.kind.fields().contains(&key.as_str()) => {
+                return Err(de::Error::custom(not_of_kind(&key, self.kind)));
+            }
             Some((key, value)) => {
                 self.early_value = Some(value);
                 key
@@ -530,11 +534,6 @@ impl<'de, M: MapAccess<'de>, S: SharedTaskKeys> MapAccess<'de> for KindKeys<'_, 
                 }
             },
         };
-        // A key read before `kind` could not be checked against it then; it is now, and the
-        // error points at `kind:` (the YAML reader is past the key's line).
-        if !self.kind.fields().contains(&key.as_str()) {
-            return Err(de::Error::custom(not_of_kind(&key, self.kind)));
-        }
         seed.deserialize(key.into_deserializer()).map(Some)
     }
 
