@@ -18,8 +18,9 @@
 #define PHILOX_W1 0xBB67AE85u
 
 // Philox-4x32-10 (Random123). `c` is the counter, (k0, k1) the key; the result replaces c.
-// Defined once per integer type: uint (one instance) and uintv (V instances, one key per lane).
-#define PHILOX_DEFINE(NAME, UT)                                                              \
+// Defined once per integer type: uint (one instance) and uintv (V instances, one key per lane),
+// with the high product word from `mul_hi` or the header's MULHI_V.
+#define PHILOX_DEFINE(NAME, UT, MULHI)                                                       \
     inline void NAME(UT *c, UT k0, UT k1) {                                                  \
         UT c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];                                       \
         for (int round = 0; round < 10; round++) {                                           \
@@ -27,15 +28,15 @@
                 k0 += (UT)PHILOX_W0;                                                         \
                 k1 += (UT)PHILOX_W1;                                                         \
             }                                                                                \
-            UT hi0 = mul_hi((UT)PHILOX_M0, c0), lo0 = (UT)PHILOX_M0 * c0;                    \
-            UT hi1 = mul_hi((UT)PHILOX_M1, c2), lo1 = (UT)PHILOX_M1 * c2;                    \
+            UT hi0 = MULHI((UT)PHILOX_M0, c0), lo0 = (UT)PHILOX_M0 * c0;                     \
+            UT hi1 = MULHI((UT)PHILOX_M1, c2), lo1 = (UT)PHILOX_M1 * c2;                     \
             UT n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;                                       \
             c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;                                            \
         }                                                                                    \
         c[0] = c0; c[1] = c1; c[2] = c2; c[3] = c3;                                          \
     }
-PHILOX_DEFINE(philox_s, uint)
-PHILOX_DEFINE(philox_v, uintv)
+PHILOX_DEFINE(philox_s, uint, mul_hi)
+PHILOX_DEFINE(philox_v, uintv, MULHI_V)
 
 // Block `block` of draw (seed, stream, counter): counter = [block, counter lo, counter hi, stream].
 inline void draw_block_s(ulong seed, uint stream, ulong counter, uint block, uint *out) {

@@ -192,12 +192,19 @@ pub fn philox_lanes<const K: usize>(c: [[u32; K]; 4], key: [[u32; K]; 2]) -> [[u
             }
         }
         for i in 0..K {
-            let p0 = u64::from(PHILOX_M0) * u64::from(c0[i]);
-            let p1 = u64::from(PHILOX_M1) * u64::from(c2[i]);
-            let n0 = (p1 >> 32) as u32 ^ c1[i] ^ k0[i];
-            let n2 = (p0 >> 32) as u32 ^ c3[i] ^ k1[i];
-            c1[i] = p1 as u32;
-            c3[i] = p0 as u32;
+            // The high and low halves of each product written as two operations: the compiler
+            // turns the first into the even/odd `vpmuludq` pair and the second into one 32-bit
+            // multiply, where a single 64-bit product split into halves made it zero-extend,
+            // multiply twice as many words and shuffle the low halves back (1.6× slower on
+            // AVX2, 2× on AVX-512).
+            let hi0 = ((u64::from(PHILOX_M0) * u64::from(c0[i])) >> 32) as u32;
+            let hi1 = ((u64::from(PHILOX_M1) * u64::from(c2[i])) >> 32) as u32;
+            let lo0 = PHILOX_M0.wrapping_mul(c0[i]);
+            let lo1 = PHILOX_M1.wrapping_mul(c2[i]);
+            let n0 = hi1 ^ c1[i] ^ k0[i];
+            let n2 = hi0 ^ c3[i] ^ k1[i];
+            c1[i] = lo1;
+            c3[i] = lo0;
             c0[i] = n0;
             c2[i] = n2;
         }
