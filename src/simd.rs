@@ -90,8 +90,15 @@ impl fmt::Display for Level {
 }
 
 /// A level this CPU has been checked to run: the only way to reach code compiled for it.
+///
+/// It carries a second level for the noise normals ([`Simd::noise`]): under `auto` the widest
+/// the CPU has, since drawing normals is register arithmetic that AVX-512 speeds up even where
+/// the engine's memory loops are better left at AVX2; a level named by hand is used for both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Simd(Level);
+pub struct Simd {
+    level: Level,
+    noise: Level,
+}
 
 /// A level asked for by name that cannot run here.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -113,18 +120,30 @@ impl Simd {
     /// LLVM vectorised the ensemble's weight update across synapses with gathers and W1 ran at
     /// half the AVX2 speed (1.8e9 against 3.1–3.6e9 synapse-steps/s). It stays one `HETSIM_SIMD`
     /// away, and `hetsim bench` reports the level it ran.
+    ///
+    /// The noise normals run at AVX-512 where the CPU has it (W3's normals 18% faster on an
+    /// AVX-512 EPYC; the same numbers, see [`Simd::noise`]).
     pub fn auto() -> Simd {
-        if Level::Avx2.supported() {
-            Simd(Level::Avx2)
+        let level = if Level::Avx2.supported() {
+            Level::Avx2
         } else {
-            Simd(Level::Baseline)
-        }
+            Level::Baseline
+        };
+        let noise = if Level::Avx512.supported() {
+            Level::Avx512
+        } else {
+            level
+        };
+        Simd { level, noise }
     }
 
     /// `level`, if this CPU runs it.
     pub fn new(level: Level) -> Result<Simd, SimdError> {
         if level.supported() {
-            Ok(Simd(level))
+            Ok(Simd {
+                level,
+                noise: level,
+            })
         } else {
             Err(SimdError::Unsupported {
                 level,
@@ -162,18 +181,30 @@ impl Simd {
         Level::ALL
             .into_iter()
             .filter(|l| l.supported())
-            .map(Simd)
+            .map(|level| Simd {
+                level,
+                noise: level,
+            })
             .collect()
     }
 
     pub fn level(self) -> Level {
-        self.0
+        self.level
+    }
+
+    /// The level the noise normals are drawn at (`crate::normals`: additions, multiplications,
+    /// a division and a square root, no fused operations, so the same numbers on every level).
+    pub fn noise(self) -> Simd {
+        Simd {
+            level: self.noise,
+            noise: self.noise,
+        }
     }
 
     /// Calls `f` compiled for this level: `f` and all it inlines use its instructions.
     #[inline(always)]
     pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
-        match self.0 {
+        match self.level {
             // SAFETY: a `Simd` holds a level only after `Level::supported` confirmed that this
             // CPU has its features (`Simd::new`, `Simd::auto`, `Simd::available`).
             #[cfg(target_arch = "x86_64")]
@@ -187,7 +218,11 @@ impl Simd {
 
 impl fmt::Display for Simd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        self.level.fmt(f)?;
+        if self.noise != self.level {
+            write!(f, ", noise {}", self.noise)?;
+        }
+        Ok(())
     }
 }
 

@@ -956,6 +956,7 @@ impl<T: Real, const L: usize> Block<T, L> {
         let mut scale = self.noise_scale[p];
         scale[self.active..].fill(T::zero());
         add_noise_normals(
+            self.simd.noise(),
             &self.keys,
             &self.seeds,
             self.noise_stream[p],
@@ -1182,7 +1183,15 @@ impl<T: Real, const L: usize> Block<T, L> {
             }
             if scale.iter().any(|s| *s != T::zero()) {
                 let stream = self.wnoise_stream[q];
-                add_noise_normals(&self.keys, &self.seeds, stream, self.step, scale, &mut w);
+                add_noise_normals(
+                    self.simd.noise(),
+                    &self.keys,
+                    &self.seeds,
+                    stream,
+                    self.step,
+                    scale,
+                    &mut w,
+                );
             }
         }
         self.w[q] = w;
@@ -2028,10 +2037,13 @@ impl<T: Real, const L: usize> PhaseParams<T, L> {
 
 /// Adds `scale[l]` times noise normal `e` (in the engine's precision) of draw (lane l's seed,
 /// `stream`, `step`) to element `e` of lane `l` of `buf` (`crate::normals`' layout), leaving
-/// lanes whose scale is zero exactly as they were. An ensemble block draws one Philox block for all its lanes at once; a single
-/// instance draws `NOISE_BLOCKS` consecutive blocks at once.
+/// lanes whose scale is zero exactly as they were. An ensemble block draws one Philox block for
+/// all its lanes at once; a single instance draws `NOISE_BLOCKS` consecutive blocks at once.
+/// The normals are drawn at `noise`'s vector level ([`Simd::noise`]) a group of blocks at a
+/// time, and added at the caller's.
 #[inline(always)]
 fn add_noise_normals<T: Real, const L: usize>(
+    noise: Simd,
     keys: &[[u32; L]; 2],
     seeds: &[u64; L],
     stream: u32,
@@ -2046,30 +2058,50 @@ fn add_noise_normals<T: Real, const L: usize>(
         }
         for (g, group) in buf.chunks_mut(4 * NOISE_BLOCKS).enumerate() {
             let block = (g * NOISE_BLOCKS) as u32;
-            let words = normals::block_words::<NOISE_BLOCKS>(seeds[0], stream, step, block);
-            let n = T::noise_normals(words);
+            let n = noise.run(
+                #[inline(always)]
+                || {
+                    let words = normals::block_words::<NOISE_BLOCKS>(seeds[0], stream, step, block);
+                    T::noise_normals(words)
+                },
+            );
             for (e, v) in group.iter_mut().enumerate() {
                 v[0] += s * n[e % 4][e / 4];
             }
         }
-    } else if scale.iter().all(|s| *s != T::zero()) {
-        // Every lane takes its noise (the usual case: a full block, nothing frozen). Kept apart
-        // from the lane select below, which the compiler turns into a masked store — microcoded
-        // and several times slower on AMD — even when every lane is written.
-        for (b, chunk) in buf.chunks_mut(4).enumerate() {
-            let n = T::noise_normals(normals::lane_words(keys, stream, step, b as u32));
-            for (v, n) in chunk.iter_mut().zip(&n) {
-                for l in 0..L {
-                    v[l] += scale[l] * n[l];
+        return;
+    }
+    // Every lane takes its noise (the usual case: a full block, nothing frozen): kept apart
+    // from the lane select, which the compiler turns into a masked store — microcoded and
+    // several times slower on AMD — even when every lane is written.
+    let every_lane = scale.iter().all(|s| *s != T::zero());
+    let blocks = buf.len().div_ceil(4);
+    let mut n = NormalGroup([[zeros::<T, L>(); 4]; NOISE_GROUP]);
+    for first in (0..blocks).step_by(NOISE_GROUP) {
+        let count = NOISE_GROUP.min(blocks - first);
+        noise.run(
+            #[inline(always)]
+            || {
+                for (k, out) in n.0[..count].iter_mut().enumerate() {
+                    let block = (first + k) as u32;
+                    *out = T::noise_normals(normals::lane_words(keys, stream, step, block));
                 }
-            }
-        }
-    } else {
-        for (b, chunk) in buf.chunks_mut(4).enumerate() {
-            let n = T::noise_normals(normals::lane_words(keys, stream, step, b as u32));
-            for (v, n) in chunk.iter_mut().zip(&n) {
+            },
+        );
+        let end = buf.len().min(4 * (first + count));
+        let chunk = &mut buf[4 * first..end];
+        if every_lane {
+            for (e, v) in chunk.iter_mut().enumerate() {
                 // Local copies, so the lane loop vectorises (see `RowUpdate::rows`).
-                let mut x = *v;
+                let (mut x, n) = (*v, n.0[e / 4][e % 4]);
+                for l in 0..L {
+                    x[l] += scale[l] * n[l];
+                }
+                *v = x;
+            }
+        } else {
+            for (e, v) in chunk.iter_mut().enumerate() {
+                let (mut x, n) = (*v, n.0[e / 4][e % 4]);
                 for l in 0..L {
                     let added = x[l] + scale[l] * n[l];
                     x[l] = if scale[l] != T::zero() { added } else { x[l] };
@@ -2079,6 +2111,14 @@ fn add_noise_normals<T: Real, const L: usize>(
         }
     }
 }
+
+/// Philox blocks of an ensemble block drawn per call at the noise level (16 normals per lane).
+const NOISE_GROUP: usize = 32;
+
+/// The normals of `NOISE_GROUP` Philox blocks for `L` lanes, aligned so the noise level's
+/// widest stores do not straddle cache lines.
+#[repr(align(64))]
+struct NormalGroup<T, const L: usize>([[[T; L]; 4]; NOISE_GROUP]);
 
 /// Philox blocks a single instance's noise draws side by side (8 × 4 normals).
 const NOISE_BLOCKS: usize = 8;
