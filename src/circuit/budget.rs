@@ -18,7 +18,8 @@
 //! `HETSIM_MEMORY_BUDGET` (`8GiB`, `500MB`, a plain number of bytes) replaces the default, and a
 //! command-line option may replace both; the front ends resolve which (`settings`) into a [`Budget`]
 //! that travels with the job to every check of sizes — nothing here reads the environment, and
-//! nothing holds a budget for the whole process. Neither can raise the budget past
+//! nothing holds a budget for the whole process (a job that checks many circuits at once, a
+//! sweep's points, settles its budget first: [`Budget::settled`]). Neither can raise the budget past
 //! the process's own limits, which no setting can lift.
 //!
 //! **The estimate** follows what the plan (`plan`) and the backends allocate per instance: the
@@ -877,6 +878,22 @@ mod tests {
         assert!(MemoryBudget::parse("lots").is_err());
         assert!(MemoryBudget::parse("8 parsecs").is_err());
         assert!(MemoryBudget::parse("-1GB").is_err());
+    }
+
+    #[test]
+    fn a_settled_budget_answers_as_it_resolved_and_a_bad_setting_stays_its_message() {
+        let set = Budget::exactly(MemoryBudget { bytes: 12_345 });
+        assert_eq!(set.settled().resolve(), set.resolve());
+        let machine = Budget::machine().settled();
+        let first = machine.resolve().unwrap();
+        assert!(first.0.bytes >= 1);
+        // Settled once: every later answer is the first, and settling again changes nothing.
+        assert_eq!(machine.resolve().unwrap(), first);
+        assert_eq!(machine.settled(), machine);
+        // The setting itself is unchanged (what the front end set, for messages).
+        assert_eq!(machine.setting(), Budget::machine().setting());
+        let bad = Budget::from_setting(Err("`lots` is not a size".into())).settled();
+        assert_eq!(bad.bytes(), Err("`lots` is not a size".to_string()));
     }
 
     #[test]
