@@ -263,7 +263,10 @@ fn circuits_kept_from_the_checks_and_circuits_built_again_run_the_same_points() 
     let backward = tau_sweep(dir.path(), "b.yaml", &reversed);
     assert_eq!(run(&forward, &dir.path().join("f")).points_done, n);
     assert_eq!(run(&backward, &dir.path().join("b")).points_done, n);
-    let (f, b) = (summary(&dir.path().join("f")), summary(&dir.path().join("b")));
+    let (f, b) = (
+        summary(&dir.path().join("f")),
+        summary(&dir.path().join("b")),
+    );
     assert_eq!((f.len(), b.len()), (n, n));
     for rf in &f {
         let rb = b
@@ -277,10 +280,7 @@ fn circuits_kept_from_the_checks_and_circuits_built_again_run_the_same_points() 
         }
     }
     // The points differ from each other (τ_w reaches the results).
-    assert_ne!(
-        f[0]["held_out_loss_final"],
-        f[n - 1]["held_out_loss_final"]
-    );
+    assert_ne!(f[0]["held_out_loss_final"], f[n - 1]["held_out_loss_final"]);
 }
 
 #[test]
@@ -306,7 +306,10 @@ fn an_invalid_point_after_the_kept_ones_is_refused_before_anything_is_written() 
         shown.contains("the point size=0 does not make a valid circuit"),
         "{shown}"
     );
-    assert!(!out.exists(), "nothing is written before every point is checked");
+    assert!(
+        !out.exists(),
+        "nothing is written before every point is checked"
+    );
 }
 
 #[test]

@@ -388,7 +388,7 @@ fn process_room() -> Option<(u64, u64, u64)> {
             let mapped = kib(key);
             Some((limit.saturating_sub(mapped), limit, mapped))
         })
-    .min_by_key(|&(room, _, _)| room)
+        .min_by_key(|&(room, _, _)| room)
 }
 
 /// The two process limits that bound how much a process can allocate.

@@ -822,8 +822,7 @@ fn sweep_here(
             }
         }
         let plan = Arc::new(
-            Plan::within(&instances, &setup.base_dir, &budget)
-                .map_err(ExperimentError::Plan)?,
+            Plan::within(&instances, &setup.base_dir, &budget).map_err(ExperimentError::Plan)?,
         );
         drop(instances);
         let made = backend::make(
