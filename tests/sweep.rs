@@ -237,6 +237,101 @@ fn point_seeds_and_results_do_not_change_when_an_axis_grows() {
     assert_ne!(a[0]["seed"], a[2]["seed"]);
 }
 
+/// A sweep over τ_w of `values` (ms) of the small circuit, 0.1 s each, in ensembles of 64.
+fn tau_sweep(dir: &Path, name: &str, values: &[usize]) -> PathBuf {
+    let list: Vec<String> = values.iter().map(|v| format!("{v} ms")).collect();
+    write_sweep(
+        dir,
+        name,
+        &format!(
+            "name: t\ncircuit: c.yaml\nset: [time.duration=0.1 s]\naxes: [{{path: tau_w, values: [{}]}}]\nensemble_size: 64\n",
+            list.join(", ")
+        ),
+    )
+}
+
+#[test]
+fn circuits_kept_from_the_checks_and_circuits_built_again_run_the_same_points() {
+    // More points than the checks keep circuits for: the first ones run on the circuits the
+    // checks built, the rest on circuits built again for their ensembles. In reverse order
+    // the other points are kept, and every point's results must be the same either way.
+    let n = hetsim::sweep::setup::KEPT_CIRCUITS + 44;
+    let values: Vec<usize> = (0..n).map(|k| 100 + 3 * k).collect();
+    let reversed: Vec<usize> = values.iter().rev().copied().collect();
+    let dir = folder();
+    let forward = tau_sweep(dir.path(), "f.yaml", &values);
+    let backward = tau_sweep(dir.path(), "b.yaml", &reversed);
+    assert_eq!(run(&forward, &dir.path().join("f")).points_done, n);
+    assert_eq!(run(&backward, &dir.path().join("b")).points_done, n);
+    let (f, b) = (
+        summary(&dir.path().join("f")),
+        summary(&dir.path().join("b")),
+    );
+    assert_eq!((f.len(), b.len()), (n, n));
+    for rf in &f {
+        let rb = b
+            .iter()
+            .find(|r| r["point_id"] == rf["point_id"])
+            .expect("every point in both sweeps");
+        for (column, cell) in rf {
+            if column != "point" {
+                assert_eq!(cell, &rb[column], "{column} of {}", rf["point_id"]);
+            }
+        }
+    }
+    // The points differ from each other (τ_w reaches the results).
+    assert_ne!(f[0]["held_out_loss_final"], f[n - 1]["held_out_loss_final"]);
+}
+
+#[test]
+fn an_invalid_point_after_the_kept_ones_is_refused_before_anything_is_written() {
+    let dir = folder();
+    let mut sizes: Vec<String> = (1..=hetsim::sweep::setup::KEPT_CIRCUITS + 10)
+        .map(|k| k.to_string())
+        .collect();
+    sizes.push("0".into());
+    let path = write_sweep(
+        dir.path(),
+        "bad.yaml",
+        &format!(
+            "name: b\ncircuit: c.yaml\naxes:\n  - {{path: populations.h.size, values: [{}]}}\n",
+            sizes.join(", ")
+        ),
+    );
+    let out = dir.path().join("out");
+    let e = sweep(&request(&path, &out), &mut |_| {}, None).unwrap_err();
+    let shown = e.to_string();
+    assert!(matches!(e, SweepError::Point { .. }), "{shown}");
+    assert!(
+        shown.contains("the point size=0 does not make a valid circuit"),
+        "{shown}"
+    );
+    assert!(
+        !out.exists(),
+        "nothing is written before every point is checked"
+    );
+}
+
+#[test]
+fn a_budget_setting_that_does_not_parse_fails_the_sweep_once_before_anything_is_written() {
+    let dir = folder();
+    let path = write_sweep(
+        dir.path(),
+        "s.yaml",
+        "name: s\ncircuit: c.yaml\naxes: [{path: tau_w, values: [100 ms, 200 ms, 400 ms]}]\n",
+    );
+    let out = dir.path().join("out");
+    let mut r = request(&path, &out);
+    r.budget = hetsim::circuit::budget::Budget::from_setting(Err("`lots` is not a size".into()));
+    let e = sweep(&r, &mut |_| {}, None).unwrap_err();
+    let shown = e.to_string();
+    assert!(matches!(e, SweepError::Input(_)), "{shown}");
+    // Located at the setting's name, said once (not once per point).
+    assert_eq!(shown.matches("`lots` is not a size").count(), 1, "{shown}");
+    assert!(shown.contains("HETSIM_MEMORY_BUDGET"), "{shown}");
+    assert!(!out.exists(), "nothing is written");
+}
+
 fn grid_sweep(dir: &Path) -> PathBuf {
     write_sweep(
         dir,

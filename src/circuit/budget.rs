@@ -18,7 +18,8 @@
 //! `HETSIM_MEMORY_BUDGET` (`8GiB`, `500MB`, a plain number of bytes) replaces the default, and a
 //! command-line option may replace both; the front ends resolve which (`settings`) into a [`Budget`]
 //! that travels with the job to every check of sizes — nothing here reads the environment, and
-//! nothing holds a budget for the whole process. Neither can raise the budget past
+//! nothing holds a budget for the whole process (a job that checks many circuits at once, a
+//! sweep's points, settles its budget first: [`Budget::settled`]). Neither can raise the budget past
 //! the process's own limits, which no setting can lift.
 //!
 //! **The estimate** follows what the plan (`plan`) and the backends allocate per instance: the
@@ -70,6 +71,9 @@ pub type BudgetSetting = Result<Option<(MemoryBudget, BudgetSource)>, String>;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Budget {
     setting: BudgetSetting,
+    /// The budget in force as [`Budget::settled`] worked it out (None: worked out at each
+    /// check).
+    settled: Option<(MemoryBudget, BudgetSource)>,
 }
 
 impl Default for Budget {
@@ -83,7 +87,10 @@ impl Budget {
     /// Half of what the machine (and the process's limits) allow, worked out where it is
     /// checked.
     pub fn machine() -> Budget {
-        Budget { setting: Ok(None) }
+        Budget {
+            setting: Ok(None),
+            settled: None,
+        }
     }
 
     /// `budget`, set by `source` (the command line or the variable).
@@ -93,6 +100,7 @@ impl Budget {
         };
         Budget {
             setting: Ok(Some((budget, source))),
+            settled: None,
         }
     }
 
@@ -105,7 +113,10 @@ impl Budget {
     pub fn from_setting(setting: BudgetSetting) -> Budget {
         match setting {
             Ok(Some((budget, source))) => Budget::set(budget, source),
-            other => Budget { setting: other },
+            other => Budget {
+                setting: other,
+                settled: None,
+            },
         }
     }
 
@@ -121,8 +132,25 @@ impl Budget {
         self.resolve().map(|(b, _)| b)
     }
 
+    /// This budget worked out once, now: the value returned answers every later check with
+    /// the same budget and source without reading the machine's memory and the process's
+    /// limits again. Reading them takes longer than checking a small circuit, so a job that
+    /// checks many circuits in a moment (a sweep's points, an ensemble's) settles its budget
+    /// first and carries the settled value. It is a value of that job, not a cache of the
+    /// process: the next job (in a long-lived Python session, say) reads the machine afresh.
+    /// A setting that does not parse stays as it is, its message reported where it is used.
+    pub fn settled(&self) -> Budget {
+        Budget {
+            setting: self.setting.clone(),
+            settled: self.settled.clone().or_else(|| self.resolve().ok()),
+        }
+    }
+
     /// The budget in force and where it came from.
     pub fn resolve(&self) -> Result<(MemoryBudget, BudgetSource), String> {
+        if let Some(settled) = &self.settled {
+            return Ok(settled.clone());
+        }
         let chosen = self.chosen()?;
         // The process's own limit caps every budget: past it an allocation fails whatever
         // the setting says. The default keeps half of what is left, as it keeps half of the
@@ -336,6 +364,15 @@ fn cgroup_limits() -> Vec<u64> {
 /// it beyond what it has mapped: `(room, limit, mapped)` for the tighter of the two, or `None`
 /// where neither is set.
 fn process_room() -> Option<(u64, u64, u64)> {
+    let limits = [
+        (ProcessLimit::AddressSpace, "VmSize:"),
+        (ProcessLimit::Data, "VmData:"),
+    ]
+    .map(|(which, key)| (which.soft(), key));
+    // Most processes have neither limit: then what is mapped does not matter, and is not read.
+    if limits.iter().all(|(limit, _)| limit.is_none()) {
+        return None;
+    }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kib = |key: &str| -> u64 {
         status
@@ -344,16 +381,14 @@ fn process_room() -> Option<(u64, u64, u64)> {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map_or(0, |k| k.saturating_mul(1024))
     };
-    [
-        (ProcessLimit::AddressSpace, kib("VmSize:")),
-        (ProcessLimit::Data, kib("VmData:")),
-    ]
-    .into_iter()
-    .filter_map(|(which, mapped)| {
-        let limit = which.soft()?;
-        Some((limit.saturating_sub(mapped), limit, mapped))
-    })
-    .min_by_key(|&(room, _, _)| room)
+    limits
+        .into_iter()
+        .filter_map(|(limit, key)| {
+            let limit = limit?;
+            let mapped = kib(key);
+            Some((limit.saturating_sub(mapped), limit, mapped))
+        })
+        .min_by_key(|&(room, _, _)| room)
 }
 
 /// The two process limits that bound how much a process can allocate.
@@ -843,6 +878,22 @@ mod tests {
         assert!(MemoryBudget::parse("lots").is_err());
         assert!(MemoryBudget::parse("8 parsecs").is_err());
         assert!(MemoryBudget::parse("-1GB").is_err());
+    }
+
+    #[test]
+    fn a_settled_budget_answers_as_it_resolved_and_a_bad_setting_stays_its_message() {
+        let set = Budget::exactly(MemoryBudget { bytes: 12_345 });
+        assert_eq!(set.settled().resolve(), set.resolve());
+        let machine = Budget::machine().settled();
+        let first = machine.resolve().unwrap();
+        assert!(first.0.bytes >= 1);
+        // Settled once: every later answer is the first, and settling again changes nothing.
+        assert_eq!(machine.resolve().unwrap(), first);
+        assert_eq!(machine.settled(), machine);
+        // The setting itself is unchanged (what the front end set, for messages).
+        assert_eq!(machine.setting(), Budget::machine().setting());
+        let bad = Budget::from_setting(Err("`lots` is not a size".into())).settled();
+        assert_eq!(bad.bytes(), Err("`lots` is not a size".to_string()));
     }
 
     #[test]

@@ -239,7 +239,7 @@ fn ensembles(
         .ensemble_size
         .or(setup.spec.ensemble_size)
         .unwrap_or(DEFAULT_ENSEMBLE_SIZE);
-    let budget = request.budget.bytes().map_err(SweepError::Usage)?;
+    let budget = setup.budget.bytes().map_err(SweepError::Usage)?;
     let memory = 0.8 * budget.bytes as f64;
     for &k in todo {
         let p = &setup.points[k];
@@ -630,13 +630,14 @@ fn sweep_here(
     stop: Option<&AtomicBool>,
 ) -> Result<SweepOutcome, SweepError> {
     let started = Instant::now();
-    let setup = setup::load_with(
+    let mut setup = setup::load_with(
         &request.path,
         request.text.clone(),
         &request.overrides,
         setup::Expansion::All,
         &request.budget,
     )?;
+    let mut kept = std::mem::take(&mut setup.kept);
     let in_shard = shard_points(&setup, request.shard);
     let dir = match &request.out {
         Some(d) => d.clone(),
@@ -789,13 +790,21 @@ fn sweep_here(
             ));
             break;
         }
-        // The instances: point by point, each point's rules, each rule's replicates. Circuits
-        // are built again here (setup built and dropped them) so memory holds one ensemble's.
+        // The sweep's budget worked out once for the ensemble's circuits and plan: afresh
+        // for each ensemble, as the process's use of memory changes.
+        let budget = request.budget.settled();
+        // The instances: point by point, each point's rules, each rule's replicates. The
+        // circuits the setup kept are used as they are; the others are built again here
+        // (setup built and dropped them) so that memory holds about one ensemble's.
         let mut instances = Vec::with_capacity(ensemble.points.len() * per_point);
         let mut who = Vec::with_capacity(instances.capacity());
         for &pi in &ensemble.points {
             let p = &setup.points[pi];
-            for (label, c) in setup.point_circuits(p)? {
+            let circuits = match kept.remove(&pi) {
+                Some(c) => c,
+                None => setup.point_circuits(p, &budget)?,
+            };
+            for (label, c) in circuits {
                 for replicate in 0..setup.spec.seeds {
                     let seed = super::axes::point_seed(setup.spec.seed, &p.identity, replicate);
                     instances.push(InstanceSpec {
@@ -813,8 +822,7 @@ fn sweep_here(
             }
         }
         let plan = Arc::new(
-            Plan::within(&instances, &setup.base_dir, &setup.budget)
-                .map_err(ExperimentError::Plan)?,
+            Plan::within(&instances, &setup.base_dir, &budget).map_err(ExperimentError::Plan)?,
         );
         drop(instances);
         let made = backend::make(

@@ -58,10 +58,19 @@ pub struct Setup {
     pub rules: Vec<Option<RuleName>>,
     pub points: Vec<Point>,
     pub stats: Vec<(SummarySpec, Metric)>,
-    /// The memory budget the sweep was checked against, which its points' circuits and
-    /// ensembles are checked against too.
+    /// The memory budget the sweep was checked against, settled once for all its points (the
+    /// ensembles settle the sweep's budget afresh, each for its own circuits and plan).
     pub budget: Budget,
+    /// The circuits of the first points, built by the checks and kept for their ensembles (by
+    /// point index; at most [`KEPT_CIRCUITS`] circuits, so that memory does not grow with the
+    /// number of points). Empty unless every point was built.
+    pub kept: std::collections::HashMap<usize, Vec<(String, Circuit)>>,
 }
+
+/// The most circuits the checks keep for the run: one default ensemble's instances. A sweep of
+/// up to that many points (and rules) builds each circuit once; a longer one builds the rest
+/// again for their ensembles, as many at a time as an ensemble holds anyway.
+pub const KEPT_CIRCUITS: usize = super::pack::DEFAULT_ENSEMBLE_SIZE;
 
 impl Setup {
     /// Instances per point: one per rule and seed.
@@ -91,20 +100,27 @@ impl Setup {
         out
     }
 
-    /// The labelled circuits of a point (one per rule).
-    pub fn point_circuits(&self, p: &Point) -> Result<Vec<(String, Circuit)>, SweepError> {
-        point_circuits(
-            &self.base,
-            &self.circuit_source,
-            &self.rules,
-            p,
-            &self.budget,
-        )
+    /// The labelled circuits of a point (one per rule), checked against `budget` (the
+    /// sweep's, settled for the ensemble they go into).
+    pub fn point_circuits(
+        &self,
+        p: &Point,
+        budget: &Budget,
+    ) -> Result<Vec<(String, Circuit)>, SweepError> {
+        let spec = crate::spec::apply_overrides(&self.base, &p.sets).map_err(|message| {
+            SweepError::Point {
+                identity: p.identity.clone(),
+                message,
+            }
+        })?;
+        rule_circuits(&spec, &self.circuit_source, &self.rules, p, budget)
     }
 }
 
-fn point_circuits(
-    base: &CircuitSpec,
+/// The labelled circuits of point `p`, whose circuit spec (its overrides applied) is `spec`:
+/// one per rule.
+fn rule_circuits(
+    spec: &CircuitSpec,
     source: &SourceFile,
     rules: &[Option<RuleName>],
     p: &Point,
@@ -114,20 +130,21 @@ fn point_circuits(
         identity: p.identity.clone(),
         message,
     };
-    let spec = crate::spec::apply_overrides(base, &p.sets).map_err(point_error)?;
     let mut out = Vec::new();
     for rule in rules {
+        let swapped;
         let spec = match rule {
             Some(r) => {
-                with_rule(&spec, *r)
+                swapped = with_rule(spec, *r)
                     .map_err(|e| point_error(e.to_string()))?
-                    .0
+                    .0;
+                &swapped
             }
-            None => spec.clone(),
+            None => spec,
         };
         let c =
-            circuit::build_within(source, &spec, budget).map_err(|d| point_error(d.to_string()))?;
-        out.push((rule_label(&spec), c));
+            circuit::build_within(source, spec, budget).map_err(|d| point_error(d.to_string()))?;
+        out.push((rule_label(spec), c));
     }
     Ok(out)
 }
@@ -325,6 +342,8 @@ pub fn load_with(
     expansion: Expansion,
     budget: &Budget,
 ) -> Result<Setup, SweepError> {
+    // Worked out once for every check below, not once per point's circuit.
+    let budget = &budget.settled();
     let source = match text {
         Some(t) => SourceFile::from_text(path, t),
         None => crate::spec::read_source(path).map_err(SweepError::Input)?,
@@ -552,6 +571,8 @@ pub fn load_with(
         Expansion::UpTo(n) => size.points <= n,
     };
     let mut points = Vec::new();
+    let mut kept = std::collections::HashMap::new();
+    let mut kept_circuits = 0;
     let values = if expand {
         axes::expand(&axes, spec.combine)
     } else {
@@ -585,8 +606,8 @@ pub fn load_with(
             identity: p.identity.clone(),
             message,
         })?;
+        let circuits = rule_circuits(&point_spec, &circuit_source, &rules, &p, budget)?;
         drop(point_spec);
-        let circuits = point_circuits(&base, &circuit_source, &rules, &p, budget)?;
         for (_, c) in &circuits {
             p.key.push_str(&crate::plan::ensemble_key(c));
             p.key.push('#');
@@ -594,6 +615,11 @@ pub fn load_with(
                 .instance_bytes
                 .max(crate::circuit::budget::instance_bytes(c));
             p.synapse_steps += c.synapse_count() as f64 * c.steps() as f64 * spec.seeds as f64;
+        }
+        // Only a run uses them (a dry run's or `validate`'s expansion keeps none).
+        if expansion == Expansion::All && kept_circuits + circuits.len() <= KEPT_CIRCUITS {
+            kept_circuits += circuits.len();
+            kept.insert(index, circuits);
         }
         points.push(p);
     }
@@ -615,5 +641,6 @@ pub fn load_with(
         points,
         stats,
         budget: budget.clone(),
+        kept,
     })
 }
