@@ -552,7 +552,7 @@ fn a_sweep_killed_at_several_moments_and_resumed_equals_an_uninterrupted_one() {
     let path = write_sweep(
         dir.path(),
         "k.yaml",
-        "name: k\ncircuit: c.yaml\nset: [time.duration=2 s, time.dt=0.1 ms, populations.h.size=40]\naxes: [{path: tau_w, log: {from: 100 ms, to: 10 s, count: 10}}]\nrules: [fa, kp]\nseeds: 2\nensemble_size: 4\n",
+        "name: k\ncircuit: c.yaml\nset: [time.duration=5 s, time.dt=0.1 ms, populations.h.size=40]\naxes: [{path: tau_w, log: {from: 100 ms, to: 10 s, count: 10}}]\nrules: [fa, kp]\nseeds: 2\nensemble_size: 4\n",
     );
     let whole = dir.path().join("whole");
     cli_sweep(&path, &whole, &[]);
