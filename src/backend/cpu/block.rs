@@ -2112,7 +2112,8 @@ fn add_noise_normals<T: Real, const L: usize>(
     }
 }
 
-/// Philox blocks of an ensemble block drawn per call at the noise level (16 normals per lane).
+/// Philox blocks of an ensemble block drawn per call at the noise level (128 normals per lane:
+/// enough work per call that the call costs nothing, small enough to stay in L1).
 const NOISE_GROUP: usize = 32;
 
 /// The normals of `NOISE_GROUP` Philox blocks for `L` lanes, aligned so the noise level's
