@@ -220,19 +220,27 @@ impl<T: Real, const L: usize> Held<T, L> {
 
     #[inline(always)]
     fn add_current_on_level(&self, out: &mut [[T; L]], sign: &[T; L]) {
+        // Local copies of every operand, so the lane loops vectorise and keep them in
+        // registers (a store to `out` could alias them through references).
+        let (sign, retained) = (*sign, self.retained);
         if !self.mask.is_empty() {
             let rows = out.iter_mut().zip(&self.base).zip(&self.d);
             for (((o, b), di), xx) in rows.zip(&self.xx_masked) {
+                let (mut v, b, di, xx) = (*o, *b, *di, *xx);
                 for l in 0..L {
-                    o[l] += sign[l] * (self.retained[l] * b[l] + xx[l] * di[l]);
+                    v[l] += sign[l] * (retained[l] * b[l] + xx[l] * di[l]);
                 }
+                *o = v;
             }
             return;
         }
+        let xx = self.xx;
         for ((o, b), di) in out.iter_mut().zip(&self.base).zip(&self.d) {
+            let (mut v, b, di) = (*o, *b, *di);
             for l in 0..L {
-                o[l] += sign[l] * (self.retained[l] * b[l] + self.xx[l] * di[l]);
+                v[l] += sign[l] * (retained[l] * b[l] + xx[l] * di[l]);
             }
+            *o = v;
         }
     }
 
