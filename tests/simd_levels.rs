@@ -59,7 +59,11 @@ fn run(plan: &Arc<Plan>, precision: Precision, simd: Simd, steps: u64) -> Vec<Ve
 /// Runs `yaml` with `seeds` on every level against the baseline, in both precisions.
 fn same_on_every_level(name: &str, yaml: &str, seeds: &[u64], steps: u64) {
     let plan = plan_from(yaml, seeds);
-    let levels = Simd::available();
+    // Every level, and `auto` (which may draw its noise normals at a wider level than its step).
+    let mut levels = Simd::available();
+    if !levels.contains(&Simd::auto()) {
+        levels.push(Simd::auto());
+    }
     for level in Level::ALL {
         if !level.supported() {
             eprintln!("{name}: {level} is not on this CPU; not compared");
