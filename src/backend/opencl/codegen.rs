@@ -70,7 +70,7 @@ pub(crate) fn header(t: Types) -> String {
         let v = t.v;
         // MULHI_V: Philox's high product words as a widening multiply, which the CPU device
         // compilers (PoCL) turn into the even/odd 32×32→64 vector multiply; their `mul_hi` on
-        // vectors split the words into 16-bit halves instead (W3's kernel time −24% on PoCL).
+        // vectors split the words into 16-bit halves instead (W3's kernel time −22 to −25% on PoCL).
         let _ = writeln!(
             h,
             "typedef {real}{v} realv;\ntypedef {mask}{v} maskv;\ntypedef uint{v} uintv;\ntypedef float{v} fltv;\ntypedef {acc}{v} accv;"
