@@ -140,10 +140,7 @@ impl Simd {
     /// `level`, if this CPU runs it.
     pub fn new(level: Level) -> Result<Simd, SimdError> {
         if level.supported() {
-            Ok(Simd {
-                level,
-                noise: level,
-            })
+            Ok(Simd::single(level))
         } else {
             Err(SimdError::Unsupported {
                 level,
@@ -181,11 +178,16 @@ impl Simd {
         Level::ALL
             .into_iter()
             .filter(|l| l.supported())
-            .map(|level| Simd {
-                level,
-                noise: level,
-            })
+            .map(Simd::single)
             .collect()
+    }
+
+    /// `level` for the step and the noise alike (callers have checked that the CPU runs it).
+    fn single(level: Level) -> Simd {
+        Simd {
+            level,
+            noise: level,
+        }
     }
 
     pub fn level(self) -> Level {
@@ -195,10 +197,7 @@ impl Simd {
     /// The level the noise normals are drawn at (`crate::normals`: additions, multiplications,
     /// a division and a square root, no fused operations, so the same numbers on every level).
     pub fn noise(self) -> Simd {
-        Simd {
-            level: self.noise,
-            noise: self.noise,
-        }
+        Simd::single(self.noise)
     }
 
     /// Calls `f` compiled for this level: `f` and all it inlines use its instructions.

@@ -42,6 +42,15 @@ macro_rules! on_level {
     }};
 }
 
+/// One synapse's increment under the general update, a·x + c + d·w (+ e·x·w when the form has
+/// that slot), in one order for every CPU layout (lanes, sparse rows), the order
+/// `opencl::terms::increment` writes too.
+#[inline(always)]
+fn general_increment<T: Real>(a: T, c: T, d: T, e: T, xw: bool, x: T, w: T) -> T {
+    let r = a * x + c + d * w;
+    if xw { r + e * x * w } else { r }
+}
+
 /// The per-row factors of a weight update, one per `Slot` (in `Slot::ALL` order):
 /// W_ij ← W_ij·g + a_i x_j + c_i + d_i W_ij + e_i x_j W_ij.
 type RowCoefficients<T, const L: usize> = [[T; L]; 4];
@@ -217,9 +226,7 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
                     for &j in present {
                         let j = j as usize;
                         let (x, v) = (self.x[j][0], row[j][0]);
-                        let r = a * x + c + d * v;
-                        let inc = if xw { r + e * x * v } else { r };
-                        row[j][0] = v * g + inc;
+                        row[j][0] = v * g + general_increment(a, c, d, e, xw, x, v);
                     }
                 }
             }
@@ -287,8 +294,7 @@ impl<T: Real, const L: usize> RowUpdate<'_, T, L> {
             let xw = self.shape == UpdateShape::GeneralXW;
             // Absent slots have zero coefficients: adding their products changes nothing.
             let inc = |l: usize, x: &[T; L], v: &[T; L]| {
-                let r = a[l] * x[l] + c[l] + d[l] * v[l];
-                if xw { r + e[l] * x[l] * v[l] } else { r }
+                general_increment(a[l], c[l], d[l], e[l], xw, x[l], v[l])
             };
             if acc_row.is_empty() {
                 for (wij, xj) in row.iter_mut().zip(self.x) {
